@@ -1,0 +1,1 @@
+"""Tremplin: training administration and public online registration."""

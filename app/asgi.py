@@ -1,0 +1,106 @@
+"""create_app(): the Litestar application factory."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from contextlib import asynccontextmanager
+
+from litestar import Litestar
+from litestar.template.base import csrf_token
+from markupsafe import Markup
+from litestar.config.csrf import CSRFConfig
+from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.flash import FlashConfig, FlashPlugin
+from litestar.plugins.htmx import HTMXPlugin
+from litestar.static_files import create_static_files_router
+from litestar.stores.redis import RedisStore
+from litestar.template.config import TemplateConfig
+from redis.asyncio import Redis
+
+from app import db, queue
+from app.controllers import admin, auth, establishments, exports, health, home
+from app.sessions import SessionConfig
+from app.settings import STATIC_DIR, get_settings
+from app.templating import jinja_env
+from app.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
+
+log = logging.getLogger(__name__)
+
+
+def _current_user(context):
+    return context["request"].scope.get("user")
+
+
+def _csrf_field(context) -> Markup:
+    return Markup('<input type="hidden" name="_csrf_token" value="{}">').format(csrf_token(context))
+
+
+def create_app(run_worker: bool = False) -> Litestar:
+    settings = get_settings()
+    redis_url = queue.redis_url()
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar):
+        await db.open_pool()
+        app.state.redis = await queue.connect()
+        worker_task = worker = None
+        if run_worker:
+            from app.jobs.worker import build_worker
+
+            worker = build_worker()
+            worker_task = asyncio.create_task(worker.async_run())
+        try:
+            yield
+        finally:
+            if worker is not None:
+                await worker.close()
+                worker_task.cancel()
+            await app.state.redis.aclose()
+            await db.close_pool()
+
+    engine = JinjaTemplateEngine.from_environment(jinja_env())
+    template_config = TemplateConfig(instance=engine)
+    engine.register_template_callable("current_user", _current_user)
+    engine.register_template_callable("csrf_field", _csrf_field)
+
+    session_config = SessionConfig(
+        key="session",
+        max_age=settings.security.session_max_age,
+        secure=settings.security.cookie_secure,
+        samesite="lax",
+        renew_on_access=True,
+        exclude=["^/static/", "^/healthz"],
+    )
+    csrf = CSRFConfig(
+        secret=settings.security.secret_key,
+        cookie_name="csrftoken",
+        header_name="x-csrftoken",
+        cookie_secure=settings.security.cookie_secure,
+        cookie_samesite="lax",
+        exclude=["^/static/", "^/healthz"],
+    )
+    sessions_store = RedisStore(redis=Redis.from_url(redis_url), namespace="tremplin:sessions")
+
+    return Litestar(
+        route_handlers=[
+            *auth.HANDLERS,
+            *home.HANDLERS,
+            *admin.HANDLERS,
+            *establishments.HANDLERS,
+            *exports.HANDLERS,
+            *health.HANDLERS,
+            create_static_files_router(path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"),
+        ],
+        lifespan=[lifespan],
+        middleware=[session_config.middleware, CurrentUserMiddleware],
+        csrf_config=csrf,
+        guards=[access_guard],
+        template_config=template_config,
+        plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=template_config))],
+        stores={"sessions": sessions_store},
+        exception_handlers=EXCEPTION_HANDLERS,
+        request_max_body_size=60 * 1024 * 1024,
+        debug=False,
+        openapi_config=None,
+    )

@@ -1,0 +1,43 @@
+"""Database lifecycle: the pool on PostgreSQL, the tables of the embedded SQLite file."""
+
+from __future__ import annotations
+
+from piccolo.engine.finder import engine_finder
+
+from app.tables.piccolo_app import TABLES
+
+
+def engine():
+    return engine_finder()
+
+
+def is_sqlite() -> bool:
+    return engine().engine_type == "sqlite"
+
+
+async def open_pool() -> None:
+    if not is_sqlite():
+        await engine().start_connection_pool(min_size=1, max_size=10)
+
+
+async def close_pool() -> None:
+    if not is_sqlite():
+        await engine().close_connection_pool()
+
+
+async def create_sqlite_tables() -> None:
+    """The embedded default creates its tables directly (Piccolo's SQLite migrations cannot ALTER);
+    PostgreSQL always goes through the migrations (`tremplin migrate`)."""
+    for table in TABLES:
+        await table.create_table(if_not_exists=True)
+    # SQLite only enforces foreign keys (cascades) per connection; Piccolo turns them on itself.
+
+
+async def is_empty() -> bool:
+    from app.tables.accounts import User
+
+    return not await User.exists().where(User.id > 0)
+
+
+def transaction():
+    return engine().transaction()

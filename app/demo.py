@@ -1,0 +1,124 @@
+"""Demo data for the embedded default: loaded only into an empty database, never in production."""
+
+from __future__ import annotations
+
+import random
+
+from app.services.passwords import hash_password
+from app.services.roles import ADMIN, GED, GET, LEARNER, REGISTRATION_MANAGER, REGISTRATION_TESTER
+from app.services.text import fold, user_search_text
+from app.settings import get_settings
+from app.tables.accounts import RoleAssignment, User
+from app.tables.org import Delegation, Establishment
+
+DEMO_PASSWORD = "Demo-2026!"
+
+DELEGATIONS = [("ALP", "ALPES"), ("DAM", "AUVERGNE-MASSIF CENTRAL")]
+ESTABLISHMENTS = [
+    ("ALP001", "CH BUIS LES BARONNIES", "ALP"),
+    ("ALP002", "EHPAD LES ÉDELWEISS", "ALP"),
+    ("DAM001", "CH D'AMBERT", "DAM"),
+    ("DAM016", "EHPAD VERT BOIS", "DAM"),
+]
+FIRST_NAMES = [
+    "Valentin", "Élodie", "Léa", "Mathéo", "Chloé", "Hugo", "Inès", "Noé", "Zoé", "Raphaël",
+    "Camille", "Louis", "Anaïs", "Jérôme", "Françoise", "Gaëlle", "Théo", "Manon", "Loïc", "Céline",
+]
+LAST_NAMES = [
+    "Blondel", "Ollivet", "Dupond", "Lefèvre", "Girard", "Rousseau", "Bénard", "Mercier", "Faure",
+    "André", "Lemaître", "Chevalier", "Gauthier", "Perrin", "Morel", "Fontaine", "Roux", "Noël",
+    "D'Artagnan", "Bérenger", "Lacroix", "Moreau", "Garnier", "Barbier", "Marchand",
+]
+STAFF = [
+    # username, first name, last name, roles [(role, delegation code, establishment code)]
+    ("admin", "Alice", "Administratrice", [(ADMIN, None, None)]),
+    ("ged.alp", "Gérard", "Alpes", [(GED, "ALP", None)]),
+    ("alp001.get", "Emma", "Gestionnaire", [(GET, None, "ALP001"), (GET, None, "ALP002")]),
+    ("dam001.get", "Damien", "Gestionnaire", [(GET, None, "DAM001")]),
+    ("inscriptions", "Emma", "Inscriptions", [(REGISTRATION_MANAGER, None, None)]),
+    ("testeur", "Wiley", "Testeur", [(REGISTRATION_TESTER, None, None)]),
+]
+
+
+def _username(code: str, first: str, last: str) -> str:
+    return f"{code}.{fold(first)[0]}.{''.join(c for c in fold(last) if c.isalnum())}".lower()
+
+
+async def load_demo(learners_per_establishment: int = 13) -> None:
+    if get_settings().is_production:
+        raise RuntimeError("Demo data is never loaded in production mode.")
+    # One hash for every demo account: the demo password is public anyway.
+    password_hash = hash_password(DEMO_PASSWORD)
+    await Delegation.insert(*[Delegation(code=c, name=n) for c, n in DELEGATIONS])
+    delegations = {r["code"]: r["id"] for r in await Delegation.select(Delegation.id, Delegation.code)}
+    await Establishment.insert(
+        *[Establishment(code=c, name=n, delegation=delegations[d]) for c, n, d in ESTABLISHMENTS]
+    )
+    establishments = {r["code"]: r["id"] for r in await Establishment.select(Establishment.id, Establishment.code)}
+
+    users = []
+    for username, first, last, grants in STAFF:
+        home = next((e for _, _, e in grants if e), None)
+        email = f"{username}@demo.tremplin.local"
+        users.append(
+            User(
+                username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
+                establishment=establishments.get(home), status="Personnel", matricule="",
+                search_text=user_search_text(first, last, username, email),
+            )
+        )
+    rng = random.Random(2026)
+    seen = set()
+    learners: list[tuple[str, str]] = []
+    for code, _, _ in ESTABLISHMENTS:
+        for _ in range(learners_per_establishment):
+            while True:
+                first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
+                username = _username(code.lower(), first, last)
+                if username not in seen:
+                    seen.add(username)
+                    break
+            email = f"{username.split('.', 1)[1]}.fictif@demo.tremplin.local" if rng.random() < 0.2 else (
+                f"{fold(first)}.{fold(last).replace(' ', '').replace(chr(39), '')}@{code.lower()}.demo.tremplin.local"
+            )
+            users.append(
+                User(
+                    username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
+                    establishment=establishments[code], status="Agent FPH", matricule=f"000{rng.randint(100, 9999)}",
+                    search_text=user_search_text(first, last, username, email),
+                )
+            )
+            learners.append((username, code))
+    await User.insert(*users)
+    ids = {r["username"]: r["id"] for r in await User.select(User.id, User.username)}
+
+    grants = []
+    for username, _, _, roles in STAFF:
+        for role, delegation, establishment in roles:
+            grants.append(
+                RoleAssignment(
+                    user=ids[username], role=role, delegation=delegations.get(delegation),
+                    establishment=establishments.get(establishment),
+                )
+            )
+    grants += [RoleAssignment(user=ids[u], role=LEARNER, establishment=establishments[c]) for u, c in learners]
+    await RoleAssignment.insert(*grants)
+
+
+def print_logins(loaded: bool, url: str, mail_dir) -> None:
+    lines = [
+        "",
+        f"Tremplin is running on {url}",
+        "Demo data loaded." if loaded else "Existing database kept (demo data is only loaded into an empty one).",
+        f"Demo logins (password {DEMO_PASSWORD}):",
+        "  admin          administrator",
+        "  ged.alp        GED of delegation ALP (ALPES)",
+        "  alp001.get     GET of ALP001 and ALP002",
+        "  dam001.get     GET of DAM001 (delegation DAM)",
+        "  inscriptions   local registration manager",
+        "  testeur        registration tester",
+        "  learners       e.g. the usernames listed under Rôles (alp001.v.blondel style)",
+    ]
+    if mail_dir:
+        lines.append(f"Mails are delivered to the local SMTP sink and saved in {mail_dir}")
+    print("\n".join(lines), flush=True)

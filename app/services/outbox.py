@@ -1,0 +1,235 @@
+"""The mail outbox: a mail is a row first, written in the caller's transaction; a job sends it.
+
+Delivery is at-least-once and never lost: a failed attempt records the error and schedules the
+next one with exponential backoff; a cron sweep re-enqueues anything due (after a Redis outage or
+a crashed worker). The row is claimed atomically before sending, so two workers never send it twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from email.message import EmailMessage
+from email.utils import make_msgid
+
+import aiosmtplib
+
+from app.dates import now
+from app.queue import enqueue
+from app.services.roles import REGISTRATION_TESTER
+from app.settings import get_settings
+from app.tables.accounts import RoleAssignment, User
+from app.tables.outbox import Mail, MailAttachment, PlatformSetting
+
+log = logging.getLogger(__name__)
+
+SEND_JOB = "send_mail"
+CLAIM_SECONDS = 300
+
+
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    content: bytes
+
+
+async def get_setting(key: str, default: str = "") -> str:
+    row = await PlatformSetting.select(PlatformSetting.value).where(PlatformSetting.key == key).first()
+    return row["value"] if row else default
+
+
+async def set_setting(key: str, value: str) -> None:
+    updated = (
+        await PlatformSetting.update({PlatformSetting.value: value})
+        .where(PlatformSetting.key == key)
+        .returning(PlatformSetting.id)
+    )
+    if not updated:
+        await PlatformSetting.insert(PlatformSetting(key=key, value=value))
+
+
+async def test_mode_enabled() -> bool:
+    return (await get_setting("test_mode", "0")) == "1"
+
+
+async def tester_addresses() -> list[str]:
+    rows = await RoleAssignment.select(RoleAssignment.user.email.as_alias("email")).where(
+        RoleAssignment.role == REGISTRATION_TESTER
+    )
+    return sorted({r["email"] for r in rows if r["email"]})
+
+
+def _clean(addresses) -> list[str]:
+    if isinstance(addresses, str):
+        addresses = [addresses]
+    return [a.strip() for a in addresses if a and a.strip()]
+
+
+async def queue_mail(
+    to,
+    subject: str,
+    body_text: str,
+    body_html: str = "",
+    attachments: list[Attachment] | tuple = (),
+    category: str = "",
+) -> int:
+    """Store a mail to send. Call it inside the transaction of the change that causes it."""
+    intended = _clean(to)
+    recipients = intended
+    is_test = await test_mode_enabled()
+    status, error = "queued", ""
+    if is_test:
+        recipients = await tester_addresses()
+        subject = f"[TEST] {subject}"
+        body_text = f"[Mode test — destinataire(s) prévu(s) : {', '.join(intended)}]\n\n{body_text}"
+        if not recipients:
+            status, error = "failed", "Mode test actif mais aucun testeur de l'inscription locale n'est défini."
+    if not recipients and status == "queued":
+        status, error = "failed", "Aucun destinataire."
+    mail = Mail(
+        recipients=", ".join(recipients),
+        intended_recipients=", ".join(intended),
+        subject=subject[:300],
+        body_text=body_text,
+        body_html=body_html,
+        status=status,
+        last_error=error,
+        is_test=is_test,
+        category=category,
+    )
+    await mail.save()
+    if attachments:
+        await MailAttachment.insert(
+            *[
+                MailAttachment(mail=mail.id, filename=a.filename, content_type=a.content_type, content=a.content)
+                for a in attachments
+            ]
+        )
+    return mail.id
+
+
+def job_id(mail_id: int, tries: int) -> str:
+    return f"mail:{mail_id}:{tries}"
+
+
+async def dispatch(redis, mail_ids: list[int]) -> None:
+    """Enqueue the sending of freshly committed mails. If Redis is down the sweep catches up."""
+    try:
+        for mail_id in mail_ids:
+            await enqueue(redis, SEND_JOB, mail_id, _job_id=job_id(mail_id, 0))
+    except Exception:  # noqa: BLE001 - the row is safe; the cron sweep will enqueue it
+        log.warning("could not enqueue mails %s; the outbox sweep will", mail_ids, exc_info=True)
+
+
+def backoff(tries: int) -> float:
+    mail = get_settings().mail
+    return min(mail.retry_cap, mail.retry_base * (2 ** max(0, tries - 1)))
+
+
+async def _claim(mail_id: int) -> dict | None:
+    t = now()
+    rows = (
+        await Mail.update({Mail.status: "sending", Mail.locked_until: t + timedelta(seconds=CLAIM_SECONDS)})
+        .where(
+            (Mail.id == mail_id)
+            & Mail.status.is_in(["queued", "retry"])
+            & ((Mail.next_attempt_at.is_null()) | (Mail.next_attempt_at <= t))
+        )
+        .returning(*Mail.all_columns())
+    )
+    return rows[0] if rows else None
+
+
+async def build_message(mail: dict) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = get_settings().mail.sender
+    message["To"] = mail["recipients"]
+    message["Subject"] = mail["subject"]
+    message["Message-ID"] = make_msgid(idstring=f"tremplin-{mail['id']}", domain="tremplin.local")
+    message["X-Tremplin-Mail-Id"] = str(mail["id"])
+    message.set_content(mail["body_text"])
+    if mail["body_html"]:
+        message.add_alternative(mail["body_html"], subtype="html")
+    attachments = await MailAttachment.select().where(MailAttachment.mail == mail["id"]).order_by(MailAttachment.id)
+    for a in attachments:
+        maintype, _, subtype = a["content_type"].partition("/")
+        message.add_attachment(bytes(a["content"]), maintype=maintype, subtype=subtype or "octet-stream", filename=a["filename"])
+    return message
+
+
+async def deliver(message: EmailMessage) -> None:
+    s = get_settings().mail
+    await aiosmtplib.send(
+        message,
+        hostname=s.host,
+        port=s.port,
+        username=s.username,
+        password=s.password,
+        use_tls=s.use_tls,
+        start_tls=s.start_tls,
+        timeout=s.timeout,
+    )
+
+
+async def send_one(redis, mail_id: int) -> str:
+    """Send one mail if it is due; returns what happened (for the job result)."""
+    mail = await _claim(mail_id)
+    if mail is None:
+        return "skipped"
+    tries = mail["tries"] + 1
+    try:
+        await deliver(await build_message(mail))
+    except Exception as exc:  # noqa: BLE001 - any SMTP or network failure is retried
+        settings = get_settings().mail
+        final = tries >= settings.max_tries
+        delay = backoff(tries)
+        await Mail.update(
+            {
+                Mail.status: "failed" if final else "retry",
+                Mail.tries: tries,
+                Mail.last_error: f"{type(exc).__name__}: {exc}"[:2000],
+                Mail.next_attempt_at: None if final else now() + timedelta(seconds=delay),
+                Mail.locked_until: None,
+            }
+        ).where(Mail.id == mail_id)
+        if not final and redis is not None:
+            await enqueue(redis, SEND_JOB, mail_id, _job_id=job_id(mail_id, tries), _defer_by=delay)
+        return "failed" if final else "retry"
+    await Mail.update(
+        {Mail.status: "sent", Mail.tries: tries, Mail.sent_at: now(), Mail.locked_until: None, Mail.last_error: ""}
+    ).where(Mail.id == mail_id)
+    return "sent"
+
+
+async def sweep(redis) -> int:
+    """Enqueue every mail that is due, and release claims of crashed workers. Returns how many."""
+    t = now()
+    await Mail.update({Mail.status: "retry", Mail.locked_until: None}).where(
+        (Mail.status == "sending") & (Mail.locked_until < t)
+    )
+    due = await Mail.select(Mail.id, Mail.tries).where(
+        Mail.status.is_in(["queued", "retry"]) & ((Mail.next_attempt_at.is_null()) | (Mail.next_attempt_at <= t))
+    )
+    for row in due:
+        await enqueue(redis, SEND_JOB, row["id"], _job_id=job_id(row["id"], row["tries"]))
+    return len(due)
+
+
+async def retry_now(redis, mail_id: int) -> bool:
+    """Ops/back office: send a failed or waiting mail again at once."""
+    rows = (
+        await Mail.update({Mail.status: "retry", Mail.next_attempt_at: None})
+        .where((Mail.id == mail_id) & Mail.status.is_in(["failed", "retry", "queued"]))
+        .returning(Mail.tries)
+    )
+    if not rows:
+        return False
+    await enqueue(redis, SEND_JOB, mail_id, _job_id=f"{job_id(mail_id, rows[0]['tries'])}:manual:{int(now().timestamp())}")
+    return True
+
+
+async def users_emails(user_ids: list[int]) -> dict[int, str]:
+    rows = await User.select(User.id, User.email).where(User.id.is_in(user_ids))
+    return {r["id"]: r["email"] for r in rows}

@@ -1,0 +1,86 @@
+"""Password hashing (argon2id) and the password policy of SPEC A2."""
+
+from __future__ import annotations
+
+import secrets
+import string
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
+
+from app.settings import get_settings
+
+POLICY_TEXT = (
+    "Le mot de passe doit comporter au moins 8 caractère(s), au moins 1 minuscule(s), "
+    "au moins 1 majuscule(s), au moins 1 caractère(s) non alphanumérique(s)"
+)
+
+
+@lru_cache(maxsize=1)
+def _hasher() -> PasswordHasher:
+    sec = get_settings().security
+    return PasswordHasher(
+        time_cost=sec.argon2_time_cost,
+        memory_cost=sec.argon2_memory_cost,
+        parallelism=sec.argon2_parallelism,
+    )
+
+
+def hash_password(password: str) -> str:
+    return _hasher().hash(password)
+
+
+def verify_password(password_hash: str, password: str) -> bool:
+    try:
+        return _hasher().verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def needs_rehash(password_hash: str) -> bool:
+    try:
+        return _hasher().check_needs_rehash(password_hash)
+    except InvalidHashError:
+        return True
+
+
+# A valid hash of nothing anyone can type: verifying against it costs the same time as a real
+# account, so a login attempt on an unknown username does not answer faster.
+@lru_cache(maxsize=1)
+def dummy_hash() -> str:
+    return hash_password(secrets.token_urlsafe(32))
+
+
+def password_problems(password: str) -> list[str]:
+    """What the password misses from the policy, in French; empty when it complies."""
+    problems = []
+    if len(password) < 8:
+        problems.append("au moins 8 caractères")
+    if not any(c.islower() for c in password):
+        problems.append("au moins 1 minuscule")
+    if not any(c.isupper() for c in password):
+        problems.append("au moins 1 majuscule")
+    if not any(not c.isalnum() for c in password):
+        problems.append("au moins 1 caractère non alphanumérique")
+    return problems
+
+
+def policy_error(password: str) -> str | None:
+    problems = password_problems(password)
+    if not problems:
+        return None
+    return "Le mot de passe doit comporter " + ", ".join(problems) + "."
+
+
+def generate_password(length: int = 12) -> str:
+    """A random password that always satisfies the policy."""
+    alphabet = string.ascii_letters + string.digits
+    symbols = "!#$%&*+-=?@_"
+    while True:
+        chars = [secrets.choice(alphabet) for _ in range(length - 2)]
+        chars += [secrets.choice(symbols), secrets.choice(string.digits)]
+        secrets.SystemRandom().shuffle(chars)
+        candidate = "".join(chars)
+        if not password_problems(candidate):
+            return candidate

@@ -1,0 +1,37 @@
+"""Progress of long jobs, kept in Redis where any app process can read it."""
+
+from __future__ import annotations
+
+import json
+
+TTL = 24 * 3600
+
+
+def _key(token: str) -> str:
+    return f"progress:{token}"
+
+
+async def start(redis, token: str, owner_id: int, label: str, total: int = 0) -> None:
+    await redis.set(
+        _key(token),
+        json.dumps({"owner": owner_id, "label": label, "done": 0, "total": total, "state": "queued",
+                    "message": "", "result_url": "", "result_label": ""}),
+        ex=TTL,
+    )
+
+
+async def update(redis, token: str, **fields) -> None:
+    current = await get(redis, token) or {}
+    current.update(fields)
+    await redis.set(_key(token), json.dumps(current), ex=TTL)
+
+
+async def get(redis, token: str) -> dict | None:
+    raw = await redis.get(_key(token))
+    if raw is None:
+        return None
+    data = json.loads(raw)
+    total = data.get("total") or 0
+    data["percent"] = 100 if data.get("state") == "done" else (int(100 * data["done"] / total) if total else 0)
+    data["finished"] = data.get("state") in ("done", "failed")
+    return data

@@ -1,0 +1,62 @@
+"""Roles, the current user as the app sees it, and labels in French."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+ADMIN = "admin"
+GED = "ged"
+GET = "get"
+REGISTRATION_MANAGER = "registration_manager"
+REGISTRATION_TESTER = "registration_tester"
+LEARNER = "learner"
+
+ROLE_LABELS = {
+    ADMIN: "Administrateur",
+    GED: "GED — gestionnaire de délégation",
+    GET: "GET — gestionnaire d'établissement",
+    REGISTRATION_MANAGER: "Gestionnaire d'inscriptions locales",
+    REGISTRATION_TESTER: "Testeur de l'inscription locale",
+    LEARNER: "Apprenant",
+}
+# Which roles need a delegation, which an establishment, which neither.
+DELEGATION_ROLES = {GED}
+ESTABLISHMENT_ROLES = {GET, LEARNER}
+
+
+@dataclass(frozen=True)
+class Grant:
+    role: str
+    delegation_id: int | None = None
+    establishment_id: int | None = None
+
+
+@dataclass(frozen=True)
+class CurrentUser:
+    id: int
+    username: str
+    first_name: str
+    last_name: str
+    email: str
+    establishment_id: int | None
+    force_password_change: bool
+    grants: tuple[Grant, ...]
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
+
+    @property
+    def roles(self) -> frozenset[str]:
+        return frozenset(g.role for g in self.grants)
+
+    def has_role(self, *roles: str) -> bool:
+        return bool(self.roles.intersection(roles))
+
+    @property
+    def is_admin(self) -> bool:
+        return ADMIN in self.roles
+
+    @property
+    def manages_establishments(self) -> bool:
+        return self.has_role(ADMIN, GED, GET)

@@ -1,0 +1,117 @@
+"""The one answer to "which establishments may this user act on".
+
+Every query a GET or a GED can trigger goes through ``establishment_scope`` and either
+``Scope.where`` (lists) or ``require_establishment`` (one object): nothing outside the scope is
+seen, counted, exported or touched. An object outside the scope is answered as "not found", so a
+forged id tells nothing about what exists elsewhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from app.services.errors import ScopeError
+from app.services.roles import ADMIN, GED, GET, CurrentUser
+from app.tables.org import Delegation, Establishment
+
+
+@dataclass(frozen=True)
+class Scope:
+    everything: bool
+    establishment_ids: frozenset[int]
+    delegation_ids: frozenset[int]
+
+    def allows(self, establishment_id: int | None) -> bool:
+        if establishment_id is None:
+            return self.everything
+        return self.everything or establishment_id in self.establishment_ids
+
+    def allows_delegation(self, delegation_id: int | None) -> bool:
+        return self.everything or delegation_id in self.delegation_ids
+
+    def where(self, column):
+        """A where clause restricting ``column`` (an establishment id) to the scope, or None."""
+        if self.everything:
+            return None
+        if not self.establishment_ids:
+            return column == -1  # nothing
+        return column.is_in(sorted(self.establishment_ids))
+
+    def restrict(self, query, column):
+        clause = self.where(column)
+        return query if clause is None else query.where(clause)
+
+    @property
+    def is_empty(self) -> bool:
+        return not self.everything and not self.establishment_ids
+
+
+NOTHING = Scope(everything=False, establishment_ids=frozenset(), delegation_ids=frozenset())
+
+
+async def establishment_scope(user: CurrentUser | None) -> Scope:
+    if user is None:
+        return NOTHING
+    if user.has_role(ADMIN):
+        return Scope(everything=True, establishment_ids=frozenset(), delegation_ids=frozenset())
+    delegation_ids = {g.delegation_id for g in user.grants if g.role == GED and g.delegation_id}
+    establishment_ids = {g.establishment_id for g in user.grants if g.role == GET and g.establishment_id}
+    if delegation_ids:
+        rows = await Establishment.select(Establishment.id).where(
+            Establishment.delegation.is_in(sorted(delegation_ids))
+        )
+        establishment_ids.update(r["id"] for r in rows)
+    return Scope(
+        everything=False,
+        establishment_ids=frozenset(establishment_ids),
+        delegation_ids=frozenset(delegation_ids),
+    )
+
+
+async def require_establishment(user: CurrentUser | None, establishment_id: int) -> dict:
+    """The establishment row if the user may act on it; ScopeError otherwise (also if it does not exist)."""
+    scope = await establishment_scope(user)
+    if not scope.allows(establishment_id):
+        raise ScopeError("Établissement introuvable ou hors de votre périmètre.")
+    row = (
+        await Establishment.select(
+            Establishment.all_columns(),
+            Establishment.delegation.code.as_alias("delegation_code"),
+            Establishment.delegation.name.as_alias("delegation_name"),
+        )
+        .where(Establishment.id == establishment_id)
+        .first()
+    )
+    if row is None:
+        raise ScopeError("Établissement introuvable ou hors de votre périmètre.")
+    return row
+
+
+async def establishments_in_scope(user: CurrentUser | None) -> list[dict]:
+    scope = await establishment_scope(user)
+    query = Establishment.select(
+        Establishment.id,
+        Establishment.code,
+        Establishment.name,
+        Establishment.delegation.id.as_alias("delegation_id"),
+        Establishment.delegation.code.as_alias("delegation_code"),
+        Establishment.delegation.name.as_alias("delegation_name"),
+    ).order_by(Establishment.code)
+    return await scope.restrict(query, Establishment.id)
+
+
+async def delegations_in_scope(user: CurrentUser | None) -> list[dict]:
+    scope = await establishment_scope(user)
+    query = Delegation.select(Delegation.id, Delegation.code, Delegation.name).order_by(Delegation.code)
+    if scope.everything:
+        return await query
+    # A GET sees the delegations of their establishments; a GED their own.
+    ids = set(scope.delegation_ids)
+    if scope.establishment_ids:
+        rows = await Establishment.select(Establishment.delegation).where(
+            Establishment.id.is_in(sorted(scope.establishment_ids))
+        )
+        ids.update(r["delegation"] for r in rows)
+    if not ids:
+        return []
+    return await query.where(Delegation.id.is_in(sorted(ids)))

@@ -1,0 +1,17 @@
+"""Text normalisation shared by usernames and accent-insensitive search."""
+
+import unicodedata
+
+
+def fold(text: str | None) -> str:
+    """Lower-case, accents removed: 'Élodie' -> 'elodie'. Same result on every database."""
+    if not text:
+        return ""
+    decomposed = unicodedata.normalize("NFKD", text)
+    stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
+    return stripped.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").casefold()
+
+
+def user_search_text(first_name: str, last_name: str, username: str = "", email: str = "") -> str:
+    """What the user filters search in: folded so 'élodie' finds 'Élodie' on SQLite too."""
+    return " ".join(fold(p) for p in (last_name, first_name, username, email) if p)

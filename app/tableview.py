@@ -1,0 +1,53 @@
+"""Serving a DataTable: the page, its htmx region, and its Excel export (inline or as a job)."""
+
+from __future__ import annotations
+
+import secrets
+from datetime import datetime
+
+from litestar import Request, Response
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+
+from app.datatable import DataTable
+from app.queue import enqueue
+from app.services import progress
+from app.settings import get_settings
+from app.templating import render
+from app.web import current_user
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+REGISTRY: dict[str, DataTable] = {}
+
+
+def register(table: DataTable) -> DataTable:
+    REGISTRY[table.name] = table
+    return table
+
+
+def export_filename(table: DataTable) -> str:
+    return f"{table.export_filename}_{datetime.now().strftime('%Y%m%d_%H%M')}.xlsx"
+
+
+def xlsx_response(content: bytes, filename: str) -> Response:
+    return Response(
+        content=content,
+        media_type=XLSX,
+        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+    )
+
+
+async def table_view(request: Request, table: DataTable, page: str, region: str, context: dict | None = None) -> Response:
+    """GET handler body shared by every list screen. `?export=xlsx` exports all filtered rows."""
+    user = current_user(request)
+    params = dict(request.query_params)
+    if params.pop("export", None) == "xlsx":
+        total = await table.count(user, params)
+        if total <= get_settings().export_inline_max_rows:
+            return xlsx_response(await table.export_xlsx(user, params), export_filename(table))
+        token = secrets.token_urlsafe(16)
+        await progress.start(request.app.state.redis, token, user.id, f"Export Excel ({total} lignes)", total)
+        await enqueue(request.app.state.redis, "export_table", table.name, user.id, params, token)
+        return Redirect(path=f"/taches/{token}", status_code=HTTP_303_SEE_OTHER)
+    table_page = await table.fetch(user, params)
+    return render(request, page, {"table": table_page, **(context or {})}, region=region)

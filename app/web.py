@@ -1,0 +1,201 @@
+"""The HTTP plumbing shared by every controller: current user, access guard, redirects, errors."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import quote, urlparse
+
+from litestar import Request, Response
+from litestar.connection import ASGIConnection
+from litestar.exceptions import (
+    HTTPException,
+    NotAuthorizedException,
+    NotFoundException,
+    PermissionDeniedException,
+    ValidationException,
+)
+from litestar.handlers.base import BaseRouteHandler
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar_htmx import ClientRedirect
+
+from app.services.auth import load_current_user
+from app.services.errors import DomainError, NotFound, ScopeError
+from app.services.roles import ROLE_LABELS, CurrentUser
+
+log = logging.getLogger(__name__)
+
+
+class PasswordChangeRequired(HTTPException):
+    status_code = 403
+
+
+class CurrentUserMiddleware:
+    """Puts the logged-in user (or None) in scope["user"], loaded fresh on every request so a
+    suspension or a role change takes effect at once."""
+
+    def __init__(self, app):
+        self.app = app
+
+    async def __call__(self, scope, receive, send):
+        if scope["type"] == "http":
+            scope["user"] = None
+            session = scope.get("session")
+            uid = session.get("uid") if isinstance(session, dict) else None
+            if uid:
+                user = await load_current_user(int(uid))
+                if user is None:
+                    session.clear()
+                scope["user"] = user
+        await self.app(scope, receive, send)
+
+
+def current_user(connection: ASGIConnection) -> CurrentUser | None:
+    return connection.scope.get("user")
+
+
+def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
+    """Every route is private unless opt public=True; opt roles=(…) restricts it to those roles."""
+    if handler.opt.get("public"):
+        return
+    user = current_user(connection)
+    if user is None:
+        raise NotAuthorizedException()
+    if user.force_password_change and not handler.opt.get("password_change"):
+        raise PasswordChangeRequired()
+    roles = handler.opt.get("roles")
+    if roles and not user.has_role(*roles):
+        labels = ", ".join(ROLE_LABELS[r] for r in roles)
+        raise PermissionDeniedException(detail=f"Cette page est réservée aux rôles : {labels}.")
+
+
+def safe_next(target: str | None, default: str = "/") -> str:
+    """Only same-site relative paths: a forged ?next= cannot send the user elsewhere."""
+    if not target:
+        return default
+    parsed = urlparse(target)
+    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+        return default
+    return target
+
+
+def redirect(request: Request, to: str, message: str | None = None, category: str = "success") -> Response:
+    """After a successful POST: 303 for plain forms, HX-Redirect for htmx, with a flash message."""
+    if message:
+        flash(request, message, category)
+    if getattr(request, "htmx", False):
+        return ClientRedirect(to)
+    return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
+
+
+def _is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Response:
+    headers = {"Vary": "HX-Request"}
+    if _is_htmx(request):
+        # Show the error where the page's main content is, whatever the control targeted.
+        headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
+        template = "errors/_error.html"
+    else:
+        template = "errors/error.html"
+    return Template(
+        template_name=template,
+        context={"status": status, "title": title, "message": message},
+        status_code=status,
+        headers=headers,
+    )
+
+
+def on_not_authorized(request: Request, exc: Exception) -> Response:
+    target = "/connexion?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    if _is_htmx(request):
+        return ClientRedirect(target)
+    return Redirect(path=target, status_code=HTTP_303_SEE_OTHER)
+
+
+def on_password_change_required(request: Request, exc: Exception) -> Response:
+    if _is_htmx(request):
+        return ClientRedirect("/mot-de-passe")
+    return Redirect(path="/mot-de-passe", status_code=HTTP_303_SEE_OTHER)
+
+
+def on_forbidden(request: Request, exc: PermissionDeniedException) -> Response:
+    detail = getattr(exc, "detail", "") or ""
+    if "CSRF" in detail:
+        message = (
+            "Le formulaire a expiré ou n'a pas été envoyé depuis cette application (jeton de sécurité "
+            "invalide). Rechargez la page et recommencez : rien n'a été enregistré."
+        )
+    elif detail and detail != "Forbidden":
+        message = detail
+    else:
+        message = "Vous n'avez pas les droits nécessaires pour accéder à cette page."
+    return error_page(request, 403, "Accès refusé", message)
+
+
+def on_not_found(request: Request, exc: Exception) -> Response:
+    message = getattr(exc, "message", None) or "La page ou l'élément demandé n'existe pas ou n'est pas dans votre périmètre."
+    return error_page(request, 404, "Page introuvable", message)
+
+
+def on_bad_request(request: Request, exc: Exception) -> Response:
+    return error_page(
+        request, 400, "Requête invalide", "La requête contient une valeur invalide (identifiant ou paramètre)."
+    )
+
+
+def on_domain_error(request: Request, exc: DomainError) -> Response:
+    return error_page(request, exc.status_code, "Opération impossible", exc.message)
+
+
+def on_server_error(request: Request, exc: Exception) -> Response:
+    log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
+    return error_page(
+        request,
+        500,
+        "Erreur interne",
+        "Une erreur inattendue s'est produite. Elle a été enregistrée ; réessayez dans un instant.",
+    )
+
+
+def on_http_exception(request: Request, exc: HTTPException) -> Response:
+    if exc.status_code == 404:
+        return on_not_found(request, exc)
+    if exc.status_code == 405:
+        return error_page(request, 405, "Méthode non autorisée", "Cette action n'est pas disponible ainsi.")
+    if exc.status_code == 413:
+        return error_page(request, 413, "Fichier trop volumineux", "Le fichier ou le formulaire envoyé est trop volumineux.")
+    if exc.status_code == 429:
+        return error_page(request, 429, "Trop de requêtes", "Trop de requêtes : patientez un instant.")
+    if exc.status_code >= 500:
+        return on_server_error(request, exc)
+    return error_page(request, exc.status_code, "Requête refusée", str(exc.detail))
+
+
+EXCEPTION_HANDLERS: dict[Any, Any] = {
+    NotAuthorizedException: on_not_authorized,
+    PasswordChangeRequired: on_password_change_required,
+    PermissionDeniedException: on_forbidden,
+    NotFoundException: on_not_found,
+    ValidationException: on_bad_request,
+    DomainError: on_domain_error,
+    ScopeError: on_not_found,
+    NotFound: on_not_found,
+    HTTPException: on_http_exception,
+    500: on_server_error,
+}
+
+
+async def form_data(request: Request) -> dict[str, Any]:
+    """The posted form as a plain dict (last value wins), without the CSRF field."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if k != "_csrf_token"}
+
+
+async def form_lists(request: Request, key: str) -> list[str]:
+    form = await request.form()
+    return form.getall(key) if hasattr(form, "getall") else []

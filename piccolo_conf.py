@@ -1,0 +1,24 @@
+"""Piccolo configuration: the engine comes from the settings (DATABASE_URL)."""
+
+from piccolo.conf.apps import AppRegistry
+
+from app.settings import get_settings
+
+
+def _engine():
+    database = get_settings().database
+    if database.is_sqlite:
+        from pathlib import Path
+
+        from piccolo.engine.sqlite import SQLiteEngine
+
+        Path(database.sqlite_path).parent.mkdir(parents=True, exist_ok=True)
+        return SQLiteEngine(path=database.sqlite_path, timeout=30)
+    from piccolo.engine.postgres import PostgresEngine
+
+    return PostgresEngine(config={"dsn": database.url})
+
+
+DB = _engine()
+
+APP_REGISTRY = AppRegistry(apps=["app.tables.piccolo_app"])
