@@ -10,7 +10,7 @@ from litestar import Litestar
 from litestar.template.base import csrf_token
 from markupsafe import Markup
 from litestar.config.csrf import CSRFConfig
-from litestar.contrib.jinja import JinjaTemplateEngine
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
 from litestar.static_files import create_static_files_router
@@ -42,7 +42,7 @@ def create_app(run_worker: bool = False) -> Litestar:
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
-        await db.open_pool()
+        owns_pool = await db.open_pool()
         app.state.redis = await queue.connect()
         worker_task = worker = None
         if run_worker:
@@ -57,7 +57,8 @@ def create_app(run_worker: bool = False) -> Litestar:
                 await worker.close()
                 worker_task.cancel()
             await app.state.redis.aclose()
-            await db.close_pool()
+            if owns_pool:
+                await db.close_pool()
 
     engine = JinjaTemplateEngine.from_environment(jinja_env())
     template_config = TemplateConfig(instance=engine)

@@ -118,3 +118,7 @@ def demo() -> None:
         return True
 
     print_logins(asyncio.run(run()), os.environ.get("BASE_URL", "http://127.0.0.1:8000"), None)
+
+
+if __name__ == "__main__":
+    main()

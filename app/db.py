@@ -15,9 +15,12 @@ def is_sqlite() -> bool:
     return engine().engine_type == "sqlite"
 
 
-async def open_pool() -> None:
-    if not is_sqlite():
-        await engine().start_connection_pool(min_size=1, max_size=10)
+async def open_pool() -> bool:
+    """Open the PostgreSQL pool unless one is open; True when this call opened it."""
+    if is_sqlite() or getattr(engine(), "pool", None) is not None:
+        return False
+    await engine().start_connection_pool(min_size=1, max_size=10)
+    return True
 
 
 async def close_pool() -> None:

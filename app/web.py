@@ -86,8 +86,14 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
     if message:
         flash(request, message, category)
     if getattr(request, "htmx", False):
-        return ClientRedirect(to)
+        return client_redirect(to)
     return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
+
+
+def client_redirect(to: str) -> Response:
+    response = ClientRedirect(to)
+    response.status_code = 200  # htmx only follows HX-Redirect on a 2xx; POST would default to 201
+    return response
 
 
 def _is_htmx(request: Request) -> bool:
@@ -113,13 +119,13 @@ def error_page(request: Request, status: int, title: str, message: str) -> Respo
 def on_not_authorized(request: Request, exc: Exception) -> Response:
     target = "/connexion?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
     if _is_htmx(request):
-        return ClientRedirect(target)
+        return client_redirect(target)
     return Redirect(path=target, status_code=HTTP_303_SEE_OTHER)
 
 
 def on_password_change_required(request: Request, exc: Exception) -> Response:
     if _is_htmx(request):
-        return ClientRedirect("/mot-de-passe")
+        return client_redirect("/mot-de-passe")
     return Redirect(path="/mot-de-passe", status_code=HTTP_303_SEE_OTHER)
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath
 from litestar import Controller, Request, get, post
 from litestar.response import Response, Template
 
@@ -137,7 +138,7 @@ class DelegationController(Controller):
         return await table_view(request, DELEGATIONS, "admin/delegations.html", "admin/_delegations.html")
 
     @get(["/nouvelle", "/{delegation_id:int}/modifier"])
-    async def form(self, request: Request, delegation_id: int | None = None) -> Template:
+    async def form(self, request: Request, delegation_id: FromPath[int | None] = None) -> Template:
         values = {}
         if delegation_id:
             values = await Delegation.select().where(Delegation.id == delegation_id).first()
@@ -146,7 +147,7 @@ class DelegationController(Controller):
         return render(request, "admin/delegation_form.html", {"values": values, "errors": {}, "item_id": delegation_id})
 
     @post(["/nouvelle", "/{delegation_id:int}/modifier"])
-    async def save(self, request: Request, delegation_id: int | None = None) -> Response:
+    async def save(self, request: Request, delegation_id: FromPath[int | None] = None) -> Response:
         data = await form_data(request)
         try:
             await org.save_delegation(data, delegation_id)
@@ -160,7 +161,7 @@ class DelegationController(Controller):
         return redirect(request, "/admin/delegations", "Délégation enregistrée.")
 
     @get("/{delegation_id:int}/supprimer")
-    async def confirm_delete(self, request: Request, delegation_id: int) -> Template:
+    async def confirm_delete(self, request: Request, delegation_id: FromPath[int]) -> Template:
         row = await Delegation.select().where(Delegation.id == delegation_id).first()
         if row is None:
             raise NotFound("Délégation introuvable.")
@@ -172,7 +173,7 @@ class DelegationController(Controller):
         )
 
     @post("/{delegation_id:int}/supprimer")
-    async def delete(self, request: Request, delegation_id: int) -> Response:
+    async def delete(self, request: Request, delegation_id: FromPath[int]) -> Response:
         await org.delete_delegation(delegation_id)
         return redirect(request, "/admin/delegations", "Délégation supprimée.")
 
@@ -195,7 +196,7 @@ class EstablishmentAdminController(Controller):
         )
 
     @get(["/nouveau", "/{establishment_id:int}/modifier"])
-    async def form(self, request: Request, establishment_id: int | None = None) -> Template:
+    async def form(self, request: Request, establishment_id: FromPath[int | None] = None) -> Template:
         values = {}
         if establishment_id:
             values = await Establishment.select().where(Establishment.id == establishment_id).first()
@@ -204,7 +205,7 @@ class EstablishmentAdminController(Controller):
         return await self._form(request, values, {}, establishment_id)
 
     @post(["/nouveau", "/{establishment_id:int}/modifier"])
-    async def save(self, request: Request, establishment_id: int | None = None) -> Response:
+    async def save(self, request: Request, establishment_id: FromPath[int | None] = None) -> Response:
         data = await form_data(request)
         try:
             await org.save_establishment(data, establishment_id)
@@ -213,7 +214,7 @@ class EstablishmentAdminController(Controller):
         return redirect(request, "/admin/etablissements", "Établissement enregistré.")
 
     @get("/{establishment_id:int}/supprimer")
-    async def confirm_delete(self, request: Request, establishment_id: int) -> Template:
+    async def confirm_delete(self, request: Request, establishment_id: FromPath[int]) -> Template:
         row = await Establishment.select().where(Establishment.id == establishment_id).first()
         if row is None:
             raise NotFound("Établissement introuvable.")
@@ -225,7 +226,7 @@ class EstablishmentAdminController(Controller):
         )
 
     @post("/{establishment_id:int}/supprimer")
-    async def delete(self, request: Request, establishment_id: int) -> Response:
+    async def delete(self, request: Request, establishment_id: FromPath[int]) -> Response:
         await org.delete_establishment(establishment_id)
         return redirect(request, "/admin/etablissements", "Établissement supprimé.")
 
@@ -262,7 +263,7 @@ class RoleController(Controller):
         return redirect(request, "/roles", "Rôle attribué.")
 
     @get("/{assignment_id:int}/retirer")
-    async def confirm_revoke(self, request: Request, assignment_id: int) -> Template:
+    async def confirm_revoke(self, request: Request, assignment_id: FromPath[int]) -> Template:
         row = await org.assignment_for(current_user(request), assignment_id)
         return render(
             request,
@@ -272,7 +273,7 @@ class RoleController(Controller):
         )
 
     @post("/{assignment_id:int}/retirer")
-    async def revoke(self, request: Request, assignment_id: int) -> Response:
+    async def revoke(self, request: Request, assignment_id: FromPath[int]) -> Response:
         await org.revoke_role(current_user(request), assignment_id)
         return redirect(request, "/roles", "Rôle retiré.")
 

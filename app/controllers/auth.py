@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromQuery
 from litestar import Controller, Request, get, post
 from litestar.response import Redirect, Template
 
@@ -22,7 +23,7 @@ class AuthController(Controller):
     opt = {"public": True}
 
     @get("/connexion")
-    async def login_form(self, request: Request, next: str | None = None) -> Template | Redirect:
+    async def login_form(self, request: Request, next: FromQuery[str | None] = None) -> Template | Redirect:
         if current_user(request):
             return Redirect(path=safe_next(next))
         return Template("auth/login.html", context={"next": safe_next(next), "error": None, "username": ""})
@@ -48,7 +49,7 @@ class AuthController(Controller):
 
     @post("/deconnexion", opt={"public": True})
     async def logout(self, request: Request) -> Redirect:
-        request.clear_session()
+        await rotate_session(request, {})
         return redirect(request, "/connexion", "Vous êtes déconnecté.", "info")
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath
 from litestar import Request, get
 from litestar.response import Template
 
@@ -12,7 +13,7 @@ from app.web import current_user
 
 
 @get("/etablissements/{establishment_id:int}", opt={"roles": (ADMIN, GED, GET)})
-async def establishment_page(request: Request, establishment_id: int) -> Template:
+async def establishment_page(request: Request, establishment_id: FromPath[int]) -> Template:
     establishment = await require_establishment(current_user(request), establishment_id)
     managers = await RoleAssignment.select(
         RoleAssignment.user.first_name.as_alias("first_name"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from litestar.params import FromPath
 from litestar import Request, Response, get
 from litestar.response import Template
 
@@ -11,7 +12,7 @@ from app.tableview import XLSX
 from app.web import current_user
 
 
-async def _owned(request: Request, token: str) -> dict:
+async def _owned(request: Request, token: FromPath[str]) -> dict:
     state = await progress.get(request.app.state.redis, token)
     if state is None or state.get("owner") != current_user(request).id:
         raise NotFound("Cette tâche n'existe pas, a expiré ou ne vous appartient pas.")
@@ -19,7 +20,7 @@ async def _owned(request: Request, token: str) -> dict:
 
 
 @get("/taches/{token:str}")
-async def job_page(request: Request, token: str) -> Template | Response:
+async def job_page(request: Request, token: FromPath[str]) -> Template | Response:
     state = await _owned(request, token)
     if request.headers.get("hx-request") == "true":
         # The partial polls itself; once the job is over, stop the polling and show the outcome.
@@ -31,7 +32,7 @@ async def job_page(request: Request, token: str) -> Template | Response:
 
 
 @get("/exports/{token:str}")
-async def download_export(request: Request, token: str) -> Response:
+async def download_export(request: Request, token: FromPath[str]) -> Response:
     state = await _owned(request, token)
     content = await request.app.state.redis.get(f"export:{token}")
     if content is None or state.get("state") != "done":

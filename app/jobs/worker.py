@@ -15,11 +15,13 @@ CRON_JOBS = [cron(sweep_outbox, second={0}, run_at_startup=True, unique=True)]
 
 
 async def startup(ctx) -> None:
-    await db.open_pool()
+    # In the embedded mode the app's process already holds the pool: only close what we opened.
+    ctx["owns_pool"] = await db.open_pool()
 
 
 async def shutdown(ctx) -> None:
-    await db.close_pool()
+    if ctx.get("owns_pool"):
+        await db.close_pool()
 
 
 def worker_options(**overrides) -> dict:

@@ -1,0 +1,35 @@
+"""Small helpers that act like a browser: fetch the CSRF cookie, post forms, log in."""
+
+from __future__ import annotations
+
+import html
+import re
+
+DEMO_PASSWORD = "Demo-2026!"
+
+
+async def csrf_token(client) -> str:
+    token = client.cookies.get("csrftoken")
+    if not token:
+        await client.get("/connexion")
+        token = client.cookies.get("csrftoken")
+    assert token, "the app should set a CSRF cookie on a GET"
+    return token
+
+
+async def post_form(client, url: str, data: dict | None = None, htmx: bool = False, **kwargs):
+    token = await csrf_token(client)
+    headers = {"HX-Request": "true"} if htmx else {}
+    return await client.post(url, data={**(data or {}), "_csrf_token": token}, headers=headers, **kwargs)
+
+
+async def login(client, username: str, password: str = DEMO_PASSWORD):
+    response = await post_form(client, "/connexion", {"username": username, "password": password})
+    assert response.status_code == 303, response.text
+    return response
+
+
+def text(page: str) -> str:
+    """Visible text of an HTML page, whitespace folded (good enough for assertions)."""
+    without_tags = re.sub(r"<script.*?</script>|<style.*?</style>|<[^>]+>", " ", page, flags=re.S)
+    return re.sub(r"\s+", " ", html.unescape(without_tags)).strip()
