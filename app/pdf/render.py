@@ -1,8 +1,8 @@
 """PDF rendering: a Jinja template to PDF bytes with WeasyPrint.
 
 Fonts are shipped in static/fonts and declared with @font-face; the URL fetcher only serves files
-from static/, so a template (or a user's text in it) can never make the server fetch anything
-from the network or read other files.
+from static/ (and data: URIs), so a template, or a user's text in it, can never make the server
+fetch anything from the network or read another file.
 """
 
 from __future__ import annotations
@@ -11,6 +11,8 @@ import asyncio
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
+from weasyprint.urls import URLFetcher
+
 from app.settings import STATIC_DIR
 
 
@@ -18,31 +20,44 @@ class BlockedURL(ValueError):
     pass
 
 
-def static_only_fetcher(url: str, timeout: int = 10, ssl_context=None, http_headers=None):
-    from weasyprint.urls import default_url_fetcher
+class StaticOnlyFetcher(URLFetcher):
+    def __init__(self, **kwargs):
+        super().__init__(allowed_protocols={"file", "data"}, allow_redirects=False, **kwargs)
+        self.fetched: list[str] = []
 
+    def fetch(self, url, headers=None):
+        check_url(url)
+        self.fetched.append(url)
+        return super().fetch(url, headers)
+
+
+def check_url(url: str) -> None:
     parsed = urlparse(url)
     if parsed.scheme == "data":
-        return default_url_fetcher(url)
+        return
     if parsed.scheme != "file":
         raise BlockedURL(f"Ressource externe refusée : {url}")
     path = Path(unquote(parsed.path)).resolve()
     if STATIC_DIR.resolve() not in path.parents:
         raise BlockedURL(f"Fichier hors de static/ refusé : {url}")
-    return default_url_fetcher(path.as_uri())
 
 
-def html_to_pdf(html: str) -> bytes:
+def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
     from weasyprint import HTML
 
-    return HTML(string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=static_only_fetcher).write_pdf()
+    return HTML(
+        string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher or StaticOnlyFetcher()
+    ).write_pdf()
+
+
+def render_html(template_name: str, context: dict) -> str:
+    from app.templating import jinja_env
+
+    return jinja_env().get_template(template_name).render(**context)
 
 
 def render_pdf_sync(template_name: str, context: dict) -> bytes:
-    from app.templating import jinja_env
-
-    html = jinja_env().get_template(template_name).render(**context)
-    return html_to_pdf(html)
+    return html_to_pdf(render_html(template_name, context))
 
 
 async def render_pdf(template_name: str, context: dict) -> bytes:

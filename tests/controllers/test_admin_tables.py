@@ -1,0 +1,199 @@
+"""Administration screens, and through them the shared table helper (filters, sort, pagination,
+per page, Excel export) and the htmx region/full page answers."""
+
+import dataclasses
+import io
+
+import polars as pl
+import pytest
+
+from app.tables.accounts import RoleAssignment, User
+from app.tables.org import Delegation, Establishment
+from tests.helpers import login, post_form, text
+
+
+async def _many_establishments(n: int) -> None:
+    alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
+    await Establishment.insert(
+        *[Establishment(code=f"ALP{100 + i:03d}", name=f"EHPAD NUMÉRO {i:02d}", delegation=alp["id"]) for i in range(n)]
+    )
+
+
+@pytest.mark.smoke
+async def test_admin_creates_edits_and_deletes_a_delegation(client):
+    await login(client, "admin")
+    response = await post_form(client, "/admin/delegations/nouvelle", {"code": "nor", "name": "NORMANDIE"})
+    assert response.status_code == 303 and response.headers["location"] == "/admin/delegations"
+    listing = text((await client.get("/admin/delegations")).text)
+    assert "Délégation enregistrée." in listing and "NOR NORMANDIE" in listing
+    # Same code again: refused next to the field, what was typed is kept.
+    response = await post_form(client, "/admin/delegations/nouvelle", {"code": "NOR", "name": "Autre"})
+    assert response.status_code == 422
+    body = text(response.text)
+    assert "Le code NOR est déjà utilisé par une autre délégation." in body
+    assert 'value="Autre"' in response.text
+    nor = await Delegation.select(Delegation.id).where(Delegation.code == "NOR").first()
+    response = await post_form(client, f"/admin/delegations/{nor['id']}/modifier", {"code": "NOR", "name": "NORMANDIE OUEST"})
+    assert response.status_code == 303
+    assert (await Delegation.select(Delegation.name).where(Delegation.id == nor["id"]).first())["name"] == "NORMANDIE OUEST"
+    confirm = await client.get(f"/admin/delegations/{nor['id']}/supprimer")
+    assert "Supprimer la délégation NOR — NORMANDIE OUEST ?" in text(confirm.text)
+    response = await post_form(client, f"/admin/delegations/{nor['id']}/supprimer")
+    assert response.status_code == 303
+    assert not await Delegation.exists().where(Delegation.code == "NOR")
+
+
+async def test_empty_form_gets_every_error_and_nothing_is_written(client):
+    await login(client, "admin")
+    before = await Establishment.count()
+    response = await post_form(client, "/admin/etablissements/nouveau", {})
+    assert response.status_code == 422
+    body = text(response.text)
+    assert "Le code est obligatoire" in body and "Le nom est obligatoire." in body and "Choisissez une délégation." in body
+    assert await Establishment.count() == before
+
+
+async def test_delegation_with_establishments_cannot_be_deleted(client):
+    await login(client, "admin")
+    alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
+    response = await post_form(client, f"/admin/delegations/{alp['id']}/supprimer")
+    assert response.status_code == 400
+    assert "Cette délégation a encore des établissements" in text(response.text)
+    assert await Delegation.exists().where(Delegation.code == "ALP")
+
+
+async def test_double_submit_creates_one_establishment(client):
+    await login(client, "admin")
+    alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
+    data = {"code": "ALP777", "name": "CH DOUBLE", "delegation": alp["id"]}
+    first = await post_form(client, "/admin/etablissements/nouveau", data)
+    second = await post_form(client, "/admin/etablissements/nouveau", data)
+    assert first.status_code == 303 and second.status_code == 422
+    assert "déjà utilisé" in text(second.text)
+    assert await Establishment.count().where(Establishment.code == "ALP777") == 1
+
+
+async def test_table_paginates_sorts_and_filters(client):
+    await _many_establishments(45)
+    await login(client, "admin")
+    page1 = await client.get("/admin/etablissements?per_page=20")
+    body = text(page1.text)
+    assert "1–20 sur 49" in body
+    # `1 2 3 »`: links to every page and to the next one.
+    assert 'aria-current="page">1<' in page1.text
+    assert "page=2" in page1.text and "page=3" in page1.text and 'aria-label="Page suivante"' in page1.text
+    page3 = text((await client.get("/admin/etablissements?per_page=20&page=3")).text)
+    assert "41–49 sur 49" in page3
+    # Sorted by code descending.
+    desc = text((await client.get("/admin/etablissements?sort=-code")).text)
+    assert desc.index("DAM016") < desc.index("DAM001") < desc.index("ALP144")
+    # Filtered: case-insensitive, and the count follows the filter.
+    filtered = text((await client.get("/admin/etablissements?q=numéro 0")).text)
+    assert "1–10 sur 10" in filtered
+    # A page beyond the end shows the last one; garbage parameters fall back to defaults.
+    assert "41–49 sur 49" in text((await client.get("/admin/etablissements?page=99")).text)
+    assert "1–20 sur 49" in text((await client.get("/admin/etablissements?page=x&per_page=7&sort=password")).text)
+
+
+async def test_many_pages_show_a_gap(client):
+    await _many_establishments(400)
+    await login(client, "admin")
+    page = await client.get("/admin/etablissements?page=10")
+    assert "…" in page.text
+    assert "page=21" in page.text  # the last page
+    assert 'aria-current="page">10<' in page.text
+
+
+async def test_htmx_gets_the_table_region_only_and_the_answer_varies_on_it(client):
+    await login(client, "admin")
+    full = await client.get("/admin/etablissements")
+    region = await client.get("/admin/etablissements", headers={"HX-Request": "true", "HX-Target": "table-region"})
+    assert full.headers["vary"] == region.headers["vary"] == "HX-Request"
+    assert "<html" in full.text and '<form class="filters"' in full.text
+    assert "<html" not in region.text and region.text.lstrip().startswith('<div id="table-region"')
+    assert "CH BUIS LES BARONNIES" in region.text
+
+
+async def test_excel_export_has_every_filtered_row_and_no_formula(client):
+    await _many_establishments(30)
+    alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
+    await Establishment.insert(Establishment(code="ALP999", name='=HYPERLINK("http://evil","clic")', delegation=alp["id"]))
+    await login(client, "admin")
+    response = await client.get("/admin/etablissements?export=xlsx&delegation=" + str(alp["id"]) + "&per_page=20")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    frame = pl.read_excel(io.BytesIO(response.content))
+    assert frame.columns == ["Code", "Nom", "Délégation"]
+    assert frame.height == 33  # all pages, only ALP
+    assert set(frame["Délégation"]) == {"ALP"}
+    evil = frame.filter(pl.col("Code") == "ALP999")["Nom"][0]
+    assert evil.startswith("'=")
+
+
+async def test_large_export_runs_as_a_job_with_progress(client, run_jobs, monkeypatch):
+    import app.tableview as tableview
+
+    settings = dataclasses.replace(tableview.get_settings(), export_inline_max_rows=2)
+    monkeypatch.setattr(tableview, "get_settings", lambda: settings)
+    await login(client, "admin")
+    response = await client.get("/admin/etablissements?export=xlsx")
+    assert response.status_code == 303
+    job_url = response.headers["location"]
+    assert job_url.startswith("/taches/")
+    waiting = await client.get(job_url)
+    assert "En attente de démarrage" in text(waiting.text)
+    # The self-polling partial keeps polling while the job is not over.
+    partial = await client.get(job_url, headers={"HX-Request": "true"})
+    assert partial.status_code == 200 and 'hx-trigger="every 1s"' in partial.text
+    await run_jobs()
+    partial = await client.get(job_url, headers={"HX-Request": "true"})
+    assert partial.status_code == 286  # htmx stops polling
+    assert "Terminé." in text(partial.text) and "hx-trigger" not in partial.text
+    token = job_url.rsplit("/", 1)[1]
+    download = await client.get(f"/exports/{token}")
+    assert download.status_code == 200
+    assert pl.read_excel(io.BytesIO(download.content)).height == 4
+    # Someone else cannot read it.
+    await post_form(client, "/deconnexion")
+    await login(client, "ged.alp")
+    assert (await client.get(f"/exports/{token}")).status_code == 404
+    assert (await client.get(job_url)).status_code == 404
+
+
+async def test_ged_grants_get_role_within_delegation_only(client, new_client):
+    await login(client, "ged.alp")
+    learner = await User.select(User.username).where(User.username.like("alp002.%")).first()
+    ids = {r["code"]: r["id"] for r in await Establishment.select(Establishment.id, Establishment.code)}
+    response = await post_form(
+        client, "/roles/", {"username": learner["username"], "role": "get", "establishment": ids["DAM001"]}
+    )
+    assert response.status_code == 422
+    assert "Ce rôle s'exerce sur un établissement de votre périmètre" in text(response.text)
+    response = await post_form(client, "/roles/", {"username": learner["username"], "role": "admin"})
+    assert response.status_code == 422
+    assert "Choisissez un rôle que vous pouvez attribuer." in text(response.text)
+    response = await post_form(
+        client, "/roles/", {"username": learner["username"], "role": "get", "establishment": ids["ALP002"]}
+    )
+    assert response.status_code == 303
+    grant = await RoleAssignment.select(RoleAssignment.id).where(
+        (RoleAssignment.role == "get") & (RoleAssignment.user.username == learner["username"])
+    ).first()
+    assert grant
+    # The new GET now manages ALP002.
+    async with new_client() as other:
+        await login(other, learner["username"])
+        assert (await other.get(f"/etablissements/{ids['ALP002']}")).status_code == 200
+    response = await post_form(client, f"/roles/{grant['id']}/retirer")
+    assert response.status_code == 303
+    assert not await RoleAssignment.exists().where(RoleAssignment.id == grant["id"])
+
+
+async def test_admin_cannot_remove_own_admin_role(client):
+    await login(client, "admin")
+    grant = await RoleAssignment.select(RoleAssignment.id).where(
+        (RoleAssignment.role == "admin") & (RoleAssignment.user.username == "admin")
+    ).first()
+    response = await post_form(client, f"/roles/{grant['id']}/retirer")
+    assert response.status_code == 400
+    assert "propre rôle d'administrateur" in text(response.text)

@@ -1,0 +1,129 @@
+"""The hard rule: a GET never reaches anything outside their establishments, whatever id they send.
+
+The first test walks every route of the app that takes an id, so a route added later is checked
+without anyone having to remember to write a test for it.
+"""
+
+import re
+
+import pytest
+
+from app.tables.accounts import RoleAssignment
+from app.tables.org import Delegation, Establishment
+from tests.helpers import login, post_form, text
+
+# For each path parameter, how to find an object that is outside ALP001/ALP002.
+FOREIGN = {
+    "establishment_id": lambda ids: ids["DAM001"],
+    "delegation_id": lambda ids: ids["DAM"],
+    "assignment_id": lambda ids: ids["dam_grant"],
+    "token": lambda ids: "x" * 22,
+}
+
+
+async def _foreign_ids() -> dict:
+    ids = {r["code"]: r["id"] for r in await Establishment.select(Establishment.id, Establishment.code)}
+    ids.update({r["code"]: r["id"] for r in await Delegation.select(Delegation.id, Delegation.code)})
+    grant = await RoleAssignment.select(RoleAssignment.id).where(
+        (RoleAssignment.establishment == ids["DAM001"]) & (RoleAssignment.role == "get")
+    ).first()
+    ids["dam_grant"] = grant["id"]
+    return ids
+
+
+def _routes_with_ids(app):
+    for route in app.routes:
+        params = re.findall(r"{(\w+):\w+}", route.path)
+        if not params or route.path.startswith("/static"):
+            continue
+        for method in sorted(route.methods - {"HEAD", "OPTIONS"}):
+            yield method, route.path, params
+
+
+@pytest.mark.parametrize("username", ["alp001.get", "ged.alp"])
+async def test_nothing_outside_the_scope_is_reachable_on_any_route(app, client, username):
+    """alp001.get (GET of ALP001, ALP002) and ged.alp (GED of ALP) against the DAM delegation's ids."""
+    ids = await _foreign_ids()
+    await login(client, username)
+    checked = []
+    for method, path, params in _routes_with_ids(app):
+        url = path
+        for name in params:
+            assert name in FOREIGN, f"add a foreign value for path parameter {name!r} ({path})"
+            url = re.sub(r"{%s:\w+}" % name, str(FOREIGN[name](ids)), url)
+        if method == "GET":
+            response = await client.get(url)
+        else:
+            response = await post_form(client, url, {"code": "HACK", "name": "Piraté", "delegation": ids["ALP"]})
+        assert response.status_code in (403, 404), f"{method} {url} answered {response.status_code}"
+        checked.append(f"{method} {path}")
+    # Sanity: the walk really covered the id-taking routes.
+    assert "GET /etablissements/{establishment_id:int}" in checked
+    assert "POST /admin/etablissements/{establishment_id:int}/modifier" in checked
+    assert "POST /roles/{assignment_id:int}/retirer" in checked
+    # And nothing was changed on the way.
+    assert (await Establishment.select(Establishment.name).where(Establishment.id == ids["DAM001"]).first())[
+        "name"
+    ] == "CH D'AMBERT"
+    assert await RoleAssignment.exists().where(RoleAssignment.id == ids["dam_grant"])
+
+
+@pytest.mark.smoke
+async def test_get_sees_own_establishments_only(client):
+    await login(client, "alp001.get")
+    home = text((await client.get("/")).text)
+    assert "CH BUIS LES BARONNIES" in home and "EHPAD LES ÉDELWEISS" in home
+    assert "CH D'AMBERT" not in home and "VERT BOIS" not in home
+    alp001 = await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first()
+    page = await client.get(f"/etablissements/{alp001['id']}")
+    assert page.status_code == 200
+    assert "Emma Gestionnaire" in text(page.text)
+
+
+async def test_out_of_scope_and_missing_establishments_look_the_same(client):
+    ids = await _foreign_ids()
+    await login(client, "alp001.get")
+    foreign = await client.get(f"/etablissements/{ids['DAM001']}")
+    missing = await client.get("/etablissements/999999")
+    assert foreign.status_code == missing.status_code == 404
+    assert text(foreign.text) == text(missing.text)
+
+
+async def test_forged_non_numeric_id_gets_a_clear_message(client):
+    await login(client, "alp001.get")
+    response = await client.get("/etablissements/abc")
+    assert response.status_code in (400, 404)
+    assert "Tremplin" in response.text and "Traceback" not in response.text
+
+
+async def test_ged_sees_the_whole_delegation_and_nothing_else(client):
+    ids = await _foreign_ids()
+    await login(client, "ged.alp")
+    home = text((await client.get("/")).text)
+    assert "CH BUIS LES BARONNIES" in home and "EHPAD LES ÉDELWEISS" in home and "CH D'AMBERT" not in home
+    assert (await client.get(f"/etablissements/{ids['ALP002']}")).status_code == 200
+    assert (await client.get(f"/etablissements/{ids['DAM016']}")).status_code == 404
+    roles = text((await client.get("/roles?per_page=100")).text)
+    assert "alp001.get" in roles and "dam001.get" not in roles
+
+
+async def test_role_pages_are_refused_with_the_reason(client):
+    await login(client, "alp001.get")
+    response = await client.get("/admin/delegations")
+    assert response.status_code == 403
+    assert "Cette page est réservée aux rôles : Administrateur." in text(response.text)
+    response = await client.get("/roles")
+    assert response.status_code == 403
+
+
+async def test_get_role_pages_refused_to_a_learner(client):
+    from app.tables.accounts import User
+
+    learner = await User.select(User.username).where(User.username.like("alp001.%")).where(
+        User.username != "alp001.get"
+    ).first()
+    await login(client, learner["username"])
+    assert (await client.get("/etablissements/1")).status_code == 403
+    home = text((await client.get("/")).text)
+    assert "Mes sessions de formation" in home
+    assert "Gestion des contenus" not in home

@@ -1,0 +1,140 @@
+"""The mail outbox, with a real SMTP server (aiosmtpd), real Redis and a real arq worker."""
+
+import asyncio
+from collections import Counter
+
+import pytest
+
+from app import db
+from app.queue import enqueue
+from app.services import outbox
+from app.tables.accounts import RoleAssignment, User
+from app.tables.outbox import Mail
+
+
+def _ids(smtp) -> Counter:
+    return Counter(message["X-Tremplin-Mail-Id"] for _, message in smtp.messages)
+
+
+@pytest.mark.smoke
+async def test_a_mail_is_stored_then_sent_by_the_worker(demo, smtp, redis_client, run_jobs):
+    async with db.transaction():
+        mail_id = await outbox.queue_mail(
+            ["v.blondel@example.org"],
+            "Vos identifiants",
+            "Bonjour Valentin,\nvotre nom d'utilisateur est alp001.v.blondel.",
+            attachments=[outbox.Attachment("bi.pdf", "application/pdf", b"%PDF-1.7 test")],
+        )
+    row = await Mail.select().where(Mail.id == mail_id).first()
+    assert row["status"] == "queued"
+    await outbox.dispatch(redis_client, [mail_id])
+    await run_jobs()
+    assert len(smtp.messages) == 1
+    recipients, message = smtp.messages[0]
+    assert recipients == ["v.blondel@example.org"]
+    assert message["Subject"] == "Vos identifiants"
+    parts = list(message.walk())
+    body = next(p for p in parts if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+    assert "alp001.v.blondel" in body
+    attachment = next(p for p in parts if p.get_filename() == "bi.pdf")
+    assert attachment.get_payload(decode=True) == b"%PDF-1.7 test"
+    row = await Mail.select().where(Mail.id == mail_id).first()
+    assert row["status"] == "sent" and row["tries"] == 1 and row["sent_at"] is not None
+
+
+async def test_a_mail_of_a_rolled_back_change_is_never_written(demo):
+    before = await Mail.count()
+    with pytest.raises(RuntimeError):
+        async with db.transaction():
+            await outbox.queue_mail(["x@example.org"], "Sujet", "Corps")
+            raise RuntimeError("the change failed")
+    assert await Mail.count() == before
+
+
+async def test_smtp_down_then_back_every_mail_delivered_once(demo, smtp, redis_client, run_jobs):
+    smtp.stop()
+    async with db.transaction():
+        ids = [await outbox.queue_mail([f"user{i}@example.org"], f"Message {i}", "Corps") for i in range(5)]
+    await outbox.dispatch(redis_client, ids)
+    await run_jobs()  # every attempt fails: retried with backoff until the tries run out
+    rows = await Mail.select(Mail.status, Mail.tries, Mail.last_error).where(Mail.id.is_in(ids))
+    assert {r["status"] for r in rows} == {"failed"}
+    assert all(r["tries"] == 4 and "Connect" in r["last_error"] for r in rows)
+    assert smtp.messages == []
+    # Nothing lost: once SMTP is back, an operator's retry (or the sweep) delivers each exactly once.
+    smtp.start()
+    for mail_id in ids:
+        assert await outbox.retry_now(redis_client, mail_id)
+    await outbox.sweep(redis_client)
+    await run_jobs()
+    assert _ids(smtp) == Counter({str(i): 1 for i in ids})
+    assert {r["status"] for r in await Mail.select(Mail.status).where(Mail.id.is_in(ids))} == {"sent"}
+
+
+async def test_smtp_back_during_the_retries(demo, smtp, redis_client, run_jobs):
+    smtp.stop()
+    async with db.transaction():
+        ids = [await outbox.queue_mail([f"user{i}@example.org"], f"Message {i}", "Corps") for i in range(3)]
+    await outbox.dispatch(redis_client, ids)
+
+    async def restart_later():
+        await asyncio.sleep(0.5)
+        smtp.start()
+
+    restart = asyncio.create_task(restart_later())
+    await run_jobs()
+    await restart
+    assert _ids(smtp) == Counter({str(i): 1 for i in ids})
+    rows = await Mail.select(Mail.status, Mail.tries).where(Mail.id.is_in(ids))
+    assert {r["status"] for r in rows} == {"sent"} and all(r["tries"] >= 2 for r in rows)
+
+
+async def test_duplicate_jobs_and_sweeps_never_send_twice(demo, smtp, redis_client, run_jobs):
+    async with db.transaction():
+        mail_id = await outbox.queue_mail(["dup@example.org"], "Une seule fois", "Corps")
+    await outbox.dispatch(redis_client, [mail_id])
+    await outbox.dispatch(redis_client, [mail_id])  # same job id: ignored
+    await enqueue(redis_client, outbox.SEND_JOB, mail_id, _job_id="another-id")  # a stray duplicate
+    await outbox.sweep(redis_client)
+    await asyncio.gather(run_jobs(), run_jobs())  # two workers at once
+    assert _ids(smtp) == Counter({str(mail_id): 1})
+
+
+async def test_sweep_picks_up_mails_never_enqueued_and_claims_of_crashed_workers(demo, smtp, redis_client, run_jobs):
+    from datetime import timedelta
+
+    from app.dates import now
+
+    async with db.transaction():
+        lost = await outbox.queue_mail(["lost@example.org"], "Jamais mis en file", "Corps")
+        crashed = await outbox.queue_mail(["crash@example.org"], "Worker tombé", "Corps")
+    await Mail.update({Mail.status: "sending", Mail.locked_until: now() - timedelta(seconds=1)}).where(
+        Mail.id == crashed
+    )
+    assert await outbox.sweep(redis_client) == 2
+    await run_jobs()
+    assert _ids(smtp) == Counter({str(lost): 1, str(crashed): 1})
+
+
+async def test_test_mode_sends_every_mail_to_the_testers(demo, smtp, redis_client, run_jobs):
+    await outbox.set_setting("test_mode", "1")
+    tester = await User.select(User.email).where(User.username == "testeur").first()
+    async with db.transaction():
+        mail_id = await outbox.queue_mail(["vrai.destinataire@example.org"], "Confirmation", "Corps")
+    await outbox.dispatch(redis_client, [mail_id])
+    await run_jobs()
+    recipients, message = smtp.messages[0]
+    assert recipients == [tester["email"]]
+    assert message["Subject"] == "[TEST] Confirmation"
+    assert "vrai.destinataire@example.org" in message.get_payload(decode=True).decode()
+    row = await Mail.select().where(Mail.id == mail_id).first()
+    assert row["is_test"] and row["intended_recipients"] == "vrai.destinataire@example.org"
+
+
+async def test_test_mode_without_testers_keeps_the_mail_and_says_why(demo):
+    await outbox.set_setting("test_mode", "1")
+    await RoleAssignment.delete().where(RoleAssignment.role == "registration_tester")
+    async with db.transaction():
+        mail_id = await outbox.queue_mail(["x@example.org"], "Sujet", "Corps")
+    row = await Mail.select().where(Mail.id == mail_id).first()
+    assert row["status"] == "failed" and "aucun testeur" in row["last_error"]
