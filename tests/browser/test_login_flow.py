@@ -1,0 +1,66 @@
+"""Chromium (Playwright) against `tremplin serve` in its own process: what a person would do."""
+
+import pytest
+
+from app.tables.accounts import User
+
+pytestmark = pytest.mark.browser
+
+
+async def _forced_change_flow(page, live_server):
+    await page.goto(live_server + "/")
+    assert "/connexion" in page.url
+    await page.get_by_label("Nom d'utilisateur").fill("alp001.get")
+    await page.get_by_label("Mot de passe").fill("Demo-2026!")
+    await page.get_by_role("button", name="Connexion").click()
+    await page.wait_for_url("**/mot-de-passe")
+    assert await page.get_by_text("Vous devez changer votre mot de passe avant de continuer.").is_visible()
+    # A weak password is refused with the policy's words next to the field.
+    await page.get_by_label("Mot de passe actuel").fill("Demo-2026!")
+    await page.get_by_label("Nouveau mot de passe", exact=True).fill("faible")
+    await page.get_by_label("Nouveau mot de passe (encore)").fill("faible")
+    await page.get_by_role("button", name="Enregistrer").click()
+    assert await page.get_by_text("au moins 1 majuscule").first.is_visible()
+    await page.get_by_label("Mot de passe actuel").fill("Demo-2026!")
+    await page.get_by_label("Nouveau mot de passe", exact=True).fill("Tremplin-2027")
+    await page.get_by_label("Nouveau mot de passe (encore)").fill("Tremplin-2027")
+    await page.get_by_role("button", name="Enregistrer").click()
+    await page.wait_for_url(live_server + "/")
+    assert await page.get_by_text("Votre mot de passe a été modifié.").is_visible()
+    assert await page.get_by_role("heading", name="Bonjour Emma").is_visible()
+    assert await page.get_by_role("link", name="CH BUIS LES BARONNIES").is_visible()
+    await page.screenshot(path="/tmp/tremplin-home.png")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_login_forced_password_change_then_home(browser, live_server, demo, javascript):
+    await User.update({User.force_password_change: True}).where(User.username == "alp001.get")
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await _forced_change_flow(page, live_server)
+    finally:
+        await context.close()
+
+
+async def test_table_filters_and_pages_without_reload(browser, live_server, demo):
+    context = await browser.new_context(locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/connexion")
+        await page.get_by_label("Nom d'utilisateur").fill("admin")
+        await page.get_by_label("Mot de passe").fill("Demo-2026!")
+        await page.get_by_role("button", name="Connexion").click()
+        await page.wait_for_url(live_server + "/")
+        await page.get_by_role("link", name="Établissements").click()
+        await page.wait_for_url("**/admin/etablissements")
+        await page.evaluate("window.__marker = 'same page'")
+        await page.get_by_label("Code ou nom").fill("baronnies")
+        await page.wait_for_url("**q=baronnies**")
+        await page.wait_for_selector("text=1–1 sur 1")
+        assert await page.evaluate("window.__marker") == "same page"  # htmx swapped, no reload
+        rows = await page.locator("#table-region tbody tr").count()
+        assert rows == 1
+        await page.screenshot(path="/tmp/tremplin-table.png")
+    finally:
+        await context.close()
