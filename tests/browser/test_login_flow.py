@@ -64,3 +64,41 @@ async def test_table_filters_and_pages_without_reload(browser, live_server, demo
         await page.screenshot(path="/tmp/tremplin-table.png")
     finally:
         await context.close()
+
+
+async def test_admin_screens_work_without_javascript(browser, live_server, demo):
+    context = await browser.new_context(java_script_enabled=False, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/connexion")
+        await page.get_by_label("Nom d'utilisateur").fill("admin")
+        await page.get_by_label("Mot de passe").fill("Demo-2026!")
+        await page.get_by_role("button", name="Connexion").click()
+        await page.wait_for_url(live_server + "/")
+        # Filter with the button, sort with the header link.
+        await page.goto(live_server + "/admin/etablissements")
+        await page.get_by_label("Code ou nom").fill("ehpad")
+        await page.get_by_role("button", name="Filtrer").click()
+        await page.wait_for_url("**q=ehpad**")
+        assert await page.locator("#table-region tbody tr").count() == 2
+        await page.get_by_role("link", name="Code").click()
+        await page.wait_for_url("**sort=-code**")
+        first = await page.locator("#table-region tbody tr").first.inner_text()
+        assert "DAM016" in first
+        # Create a delegation, then delete it through the confirmation page.
+        await page.goto(live_server + "/admin/delegations")
+        await page.get_by_role("link", name="Ajouter une délégation").click()
+        await page.get_by_label("Code").fill("NOR")
+        await page.get_by_label("Nom").fill("NORMANDIE")
+        await page.get_by_role("button", name="Enregistrer").click()
+        await page.wait_for_url("**/admin/delegations")
+        assert await page.get_by_text("Délégation enregistrée.").is_visible()
+        row = page.locator("#table-region tbody tr", has_text="NORMANDIE")
+        await row.get_by_role("link", name="Supprimer").click()
+        assert await page.get_by_text("Supprimer la délégation NOR — NORMANDIE ?").is_visible()
+        await page.get_by_role("button", name="Supprimer").click()
+        await page.wait_for_url("**/admin/delegations")
+        assert await page.get_by_text("Délégation supprimée.").is_visible()
+        await page.screenshot(path="/tmp/tremplin-nojs-delegations.png")
+    finally:
+        await context.close()
