@@ -43,3 +43,8 @@ def render(request, page: str, context: dict, region: str | None = None, status_
     """
     name = region if (region and getattr(request, "htmx", False)) else page
     return Template(template_name=name, context=context, status_code=status_code, headers={"Vary": "HX-Request"})
+
+
+def confirm_page(request, question: str, back: str, button: str = "Supprimer") -> Template:
+    """The confirmation step of a destructive action: a page with a POST form (works without JS)."""
+    return render(request, "confirm.html", {"question": question, "action": request.url.path, "back": back, "button": button})

@@ -15,7 +15,7 @@ from app.services.text import fold
 from app.tableview import register, table_view
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Delegation, Establishment
-from app.templating import render
+from app.templating import confirm_page, render
 from app.web import current_user, form_data, redirect
 
 
@@ -165,12 +165,7 @@ class DelegationController(Controller):
         row = await Delegation.select().where(Delegation.id == delegation_id).first()
         if row is None:
             raise NotFound("Délégation introuvable.")
-        return render(
-            request,
-            "confirm.html",
-            {"question": f"Supprimer la délégation {row['code']} — {row['name']} ?", "action": request.url.path,
-             "back": "/admin/delegations"},
-        )
+        return confirm_page(request, f"Supprimer la délégation {row['code']} — {row['name']} ?", "/admin/delegations")
 
     @post("/{delegation_id:int}/supprimer")
     async def delete(self, request: Request, delegation_id: FromPath[int]) -> Response:
@@ -218,11 +213,8 @@ class EstablishmentAdminController(Controller):
         row = await Establishment.select().where(Establishment.id == establishment_id).first()
         if row is None:
             raise NotFound("Établissement introuvable.")
-        return render(
-            request,
-            "confirm.html",
-            {"question": f"Supprimer l'établissement {row['code']} — {row['name']} ?", "action": request.url.path,
-             "back": "/admin/etablissements"},
+        return confirm_page(
+            request, f"Supprimer l'établissement {row['code']} — {row['name']} ?", "/admin/etablissements"
         )
 
     @post("/{establishment_id:int}/supprimer")
@@ -265,11 +257,11 @@ class RoleController(Controller):
     @get("/{assignment_id:int}/retirer")
     async def confirm_revoke(self, request: Request, assignment_id: FromPath[int]) -> Template:
         row = await org.assignment_for(current_user(request), assignment_id)
-        return render(
+        return confirm_page(
             request,
-            "confirm.html",
-            {"question": f"Retirer le rôle « {ROLE_LABELS.get(row['role'], row['role'])} » à {row['username']} ?",
-             "action": request.url.path, "back": "/roles", "button": "Retirer"},
+            f"Retirer le rôle « {ROLE_LABELS.get(row['role'], row['role'])} » à {row['username']} ?",
+            "/roles",
+            "Retirer",
         )
 
     @post("/{assignment_id:int}/retirer")

@@ -7,6 +7,14 @@ from app.tables.accounts import User
 pytestmark = pytest.mark.browser
 
 
+async def browser_login(page, live_server, username, password="Demo-2026!"):
+    await page.goto(live_server + "/connexion")
+    await page.get_by_label("Nom d'utilisateur").fill(username)
+    await page.get_by_label("Mot de passe").fill(password)
+    await page.get_by_role("button", name="Connexion").click()
+    await page.wait_for_url(live_server + "/")
+
+
 async def _forced_change_flow(page, live_server):
     await page.goto(live_server + "/")
     assert "/connexion" in page.url
@@ -47,11 +55,7 @@ async def test_table_filters_and_pages_without_reload(browser, live_server, demo
     context = await browser.new_context(locale="fr-FR")
     page = await context.new_page()
     try:
-        await page.goto(live_server + "/connexion")
-        await page.get_by_label("Nom d'utilisateur").fill("admin")
-        await page.get_by_label("Mot de passe").fill("Demo-2026!")
-        await page.get_by_role("button", name="Connexion").click()
-        await page.wait_for_url(live_server + "/")
+        await browser_login(page, live_server, "admin")
         await page.get_by_role("link", name="Établissements").click()
         await page.wait_for_url("**/admin/etablissements")
         await page.evaluate("window.__marker = 'same page'")
@@ -70,11 +74,7 @@ async def test_admin_screens_work_without_javascript(browser, live_server, demo)
     context = await browser.new_context(java_script_enabled=False, locale="fr-FR")
     page = await context.new_page()
     try:
-        await page.goto(live_server + "/connexion")
-        await page.get_by_label("Nom d'utilisateur").fill("admin")
-        await page.get_by_label("Mot de passe").fill("Demo-2026!")
-        await page.get_by_role("button", name="Connexion").click()
-        await page.wait_for_url(live_server + "/")
+        await browser_login(page, live_server, "admin")
         # Filter with the button, sort with the header link.
         await page.goto(live_server + "/admin/etablissements")
         await page.get_by_label("Code ou nom").fill("ehpad")
