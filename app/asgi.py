@@ -19,7 +19,7 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
 from app import db, queue
-from app.controllers import admin, auth, establishments, exports, health, home
+from app.controllers import admin, auth, establishments, exports, health, home, imports, users
 from app.sessions import SessionConfig
 from app.settings import STATIC_DIR, get_settings
 from app.templating import jinja_env
@@ -90,6 +90,8 @@ def create_app(run_worker: bool = False) -> Litestar:
             *admin.HANDLERS,
             *establishments.HANDLERS,
             *exports.HANDLERS,
+            *users.HANDLERS,
+            *imports.HANDLERS,
             *health.HANDLERS,
             create_static_files_router(path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"),
         ],

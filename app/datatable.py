@@ -137,8 +137,8 @@ class DataTable:
         return TableState(filters=filters, sort=sort, page=page, per_page=per_page)
 
     # -- querying -----------------------------------------------------------------------------
-    def _where(self, user: CurrentUser, scope: Scope, state: TableState) -> list:
-        clauses = []
+    def _where(self, user: CurrentUser, scope: Scope, state: TableState, extra=None) -> list:
+        clauses = [] if extra is None else [extra]
         if self.scope_column is not None:
             clause = scope.where(self.scope_column)
             if clause is not None:
@@ -162,10 +162,11 @@ class DataTable:
         # A stable order across pages.
         return query.order_by(self.table.id, ascending=True)
 
-    async def fetch(self, user: CurrentUser, params: Mapping[str, str]) -> TablePage:
+    async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> TablePage:
+        """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import)."""
         state = self.parse(params)
         scope = await establishment_scope(user)
-        clauses = self._where(user, scope, state)
+        clauses = self._where(user, scope, state, extra)
         count_query = self.table.count()
         if clauses:
             count_query = count_query.where(*clauses)
@@ -183,16 +184,16 @@ class DataTable:
                 options[f.key] = await f.options(user)
         return TablePage(table=self, state=state, rows=rows, total=total, filter_options=options)
 
-    async def count(self, user: CurrentUser, params: Mapping[str, str]) -> int:
+    async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:
         state = self.parse(params)
-        clauses = self._where(user, await establishment_scope(user), state)
+        clauses = self._where(user, await establishment_scope(user), state, extra)
         query = self.table.count()
         return await (query.where(*clauses) if clauses else query)
 
-    async def iter_rows(self, user: CurrentUser, params: Mapping[str, str], chunk: int = EXPORT_CHUNK):
-        """Every filtered row in the table's order, a chunk at a time (keyset on id within the sort)."""
+    async def iter_rows(self, user: CurrentUser, params: Mapping[str, str], chunk: int = EXPORT_CHUNK, extra=None):
+        """Every filtered row in the table's order, a chunk at a time."""
         state = self.parse(params)
-        clauses = self._where(user, await establishment_scope(user), state)
+        clauses = self._where(user, await establishment_scope(user), state, extra)
         offset = 0
         while True:
             query = self.table.select(*self.select)
@@ -210,9 +211,9 @@ class DataTable:
     def export_values(self, row: dict) -> list:
         return [c.export(row) if c.export else row.get(c.key) for c in self.columns if c.exported]
 
-    async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None) -> bytes:
+    async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None, extra=None) -> bytes:
         chunks = []
-        async for rows in self.iter_rows(user, params):
+        async for rows in self.iter_rows(user, params, extra=extra):
             chunks.append([self.export_values(r) for r in rows])
             if on_progress:
                 await on_progress(sum(len(c) for c in chunks))

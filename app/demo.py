@@ -6,7 +6,7 @@ import random
 
 from app.services.passwords import hash_password
 from app.services.roles import ADMIN, GED, GET, LEARNER, REGISTRATION_MANAGER, REGISTRATION_TESTER
-from app.services.text import fold, user_search_text
+from app.services.text import fold, user_text_fields
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Delegation, Establishment
@@ -64,7 +64,7 @@ async def load_demo(learners_per_establishment: int = 13) -> None:
             User(
                 username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
                 establishment=establishments.get(home), status="Personnel", matricule="",
-                search_text=user_search_text(first, last, username, email),
+                **user_text_fields(first, last, username, email),
             )
         )
     rng = random.Random(2026)
@@ -85,7 +85,7 @@ async def load_demo(learners_per_establishment: int = 13) -> None:
                 User(
                     username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
                     establishment=establishments[code], status="Agent FPH", matricule=f"000{rng.randint(100, 9999)}",
-                    search_text=user_search_text(first, last, username, email),
+                    **user_text_fields(first, last, username, email),
                 )
             )
             learners.append((username, code))

@@ -89,6 +89,9 @@ class Settings:
     mail: MailSettings
     security: SecuritySettings
     export_inline_max_rows: int = 5000
+    fictive_email_domain: str = "tremplin.local"
+    import_max_bytes: int = 5 * 1024 * 1024
+    import_max_rows: int = 20000
     extra: dict = field(default_factory=dict)
 
     @property
@@ -151,6 +154,9 @@ def load_settings() -> Settings:
             session_max_age=int(_env("SESSION_MAX_AGE", str(12 * 3600))),
         ),
         export_inline_max_rows=int(_env("EXPORT_INLINE_MAX_ROWS", "5000")),
+        fictive_email_domain=_env("FICTIVE_EMAIL_DOMAIN", "tremplin.local"),
+        import_max_bytes=int(float(_env("IMPORT_MAX_MB", "5")) * 1024 * 1024),
+        import_max_rows=int(_env("IMPORT_MAX_ROWS", "20000")),
     )
 
 

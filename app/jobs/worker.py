@@ -6,11 +6,12 @@ from arq import Worker, cron
 
 from app import db
 from app.jobs.exports import export_table
-from app.jobs.mail import send_mail, sweep_outbox
+from app.jobs.imports import import_accounts
+from app.jobs.mail import send_mail, send_mails, sweep_outbox
 from app.queue import arq_redis_settings
 from app.settings import get_settings
 
-FUNCTIONS = [send_mail, export_table]
+FUNCTIONS = [send_mail, send_mails, export_table, import_accounts]
 CRON_JOBS = [cron(sweep_outbox, second={0}, run_at_startup=True, unique=True)]
 
 

@@ -67,6 +67,36 @@ def _clean(addresses) -> list[str]:
     return [a.strip() for a in addresses if a and a.strip()]
 
 
+async def _mail_rows(messages, category: str) -> list[Mail]:
+    """Mail rows for (to, subject, body_text[, body_html]) tuples, test mode applied once."""
+    is_test = await test_mode_enabled()
+    testers = await tester_addresses() if is_test else []
+    rows = []
+    for message in messages:
+        to, subject, body_text = message[0], message[1], message[2]
+        body_html = message[3] if len(message) > 3 else ""
+        intended = _clean(to)
+        # A fictitious address (person without e-mail, SPEC A2) is never mailed.
+        recipients = [a for a in intended if ".fictif@" not in a]
+        status, error = "queued", ""
+        if is_test:
+            recipients = testers
+            subject = f"[TEST] {subject}"
+            body_text = f"[Mode test — destinataire(s) prévu(s) : {', '.join(intended)}]\n\n{body_text}"
+            if not recipients:
+                status, error = "failed", "Mode test actif mais aucun testeur de l'inscription locale n'est défini."
+        if not recipients and status == "queued":
+            status, error = "failed", "Adresse fictive : message non envoyé." if intended else "Aucun destinataire."
+        rows.append(
+            Mail(
+                recipients=", ".join(recipients), intended_recipients=", ".join(intended), subject=subject[:300],
+                body_text=body_text, body_html=body_html, status=status, last_error=error, is_test=is_test,
+                category=category,
+            )
+        )
+    return rows
+
+
 async def queue_mail(
     to,
     subject: str,
@@ -76,29 +106,7 @@ async def queue_mail(
     category: str = "",
 ) -> int:
     """Store a mail to send. Call it inside the transaction of the change that causes it."""
-    intended = _clean(to)
-    recipients = intended
-    is_test = await test_mode_enabled()
-    status, error = "queued", ""
-    if is_test:
-        recipients = await tester_addresses()
-        subject = f"[TEST] {subject}"
-        body_text = f"[Mode test — destinataire(s) prévu(s) : {', '.join(intended)}]\n\n{body_text}"
-        if not recipients:
-            status, error = "failed", "Mode test actif mais aucun testeur de l'inscription locale n'est défini."
-    if not recipients and status == "queued":
-        status, error = "failed", "Aucun destinataire."
-    mail = Mail(
-        recipients=", ".join(recipients),
-        intended_recipients=", ".join(intended),
-        subject=subject[:300],
-        body_text=body_text,
-        body_html=body_html,
-        status=status,
-        last_error=error,
-        is_test=is_test,
-        category=category,
-    )
+    (mail,) = await _mail_rows([(to, subject, body_text, body_html)], category)
     await mail.save()
     if attachments:
         await MailAttachment.insert(
@@ -108,6 +116,17 @@ async def queue_mail(
             ]
         )
     return mail.id
+
+
+async def queue_mails(messages: list[tuple], category: str = "", chunk: int = 500) -> list[int]:
+    """Many mails at once (bulk insert), e.g. the credentials of an import; returns the ids of
+    those to send."""
+    rows = await _mail_rows(messages, category)
+    ids = []
+    for start in range(0, len(rows), chunk):
+        inserted = await Mail.insert(*rows[start:start + chunk]).returning(Mail.id, Mail.status)
+        ids += [r["id"] for r in inserted if r["status"] == "queued"]
+    return ids
 
 
 def job_id(mail_id: int, tries: int) -> str:

@@ -15,3 +15,12 @@ def fold(text: str | None) -> str:
 def user_search_text(first_name: str, last_name: str, username: str = "", email: str = "") -> str:
     """What the user filters search in: folded so 'élodie' finds 'Élodie' on SQLite too."""
     return " ".join(fold(p) for p in (last_name, first_name, username, email) if p)
+
+
+def user_text_fields(first_name: str, last_name: str, username: str = "", email: str = "") -> dict:
+    """The folded columns of a User row, to keep in step with its names."""
+    return {
+        "search_text": user_search_text(first_name, last_name, username, email),
+        "last_name_key": fold(last_name)[:100],
+        "first_name_key": fold(first_name)[:100],
+    }

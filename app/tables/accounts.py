@@ -25,8 +25,11 @@ class User(Table, tablename="app_user"):
     matricule = Varchar(length=50, default="", index=True)
     is_suspended = Boolean(default=False)
     force_password_change = Boolean(default=False)
-    # Lower-cased, accent-free "last first username email": the same search on PostgreSQL and SQLite.
+    # Lower-cased, accent-free copies: the same search on PostgreSQL and SQLite (whose LIKE only
+    # folds ASCII case), and a sort that puts "Élodie" with the E.
     search_text = Text(default="")
+    last_name_key = Varchar(length=100, default="", index=True)
+    first_name_key = Varchar(length=100, default="")
     last_access = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 

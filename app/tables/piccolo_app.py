@@ -3,13 +3,18 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from app.tables.accounts import RoleAssignment, User
+from app.tables.cohorts import Cohort, CohortMember
+from app.tables.imports import ImportBatch, ImportRow
 from app.tables.org import Delegation, Establishment
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
 # Creation order matters for SQLite's create_db_tables (foreign keys first).
-TABLES = [Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting]
+TABLES = [
+    Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
+    Cohort, CohortMember, ImportBatch, ImportRow,
+]
 
 APP_CONFIG = AppConfig(
     app_name="tremplin",

@@ -18,6 +18,8 @@ FOREIGN = {
     "delegation_id": lambda ids: ids["DAM"],
     "assignment_id": lambda ids: ids["dam_grant"],
     "token": lambda ids: "x" * 22,
+    "user_id": lambda ids: ids["dam_learner"],
+    "batch_id": lambda ids: ids["dam_batch"],
 }
 
 
@@ -28,6 +30,13 @@ async def _foreign_ids() -> dict:
         (RoleAssignment.establishment == ids["DAM001"]) & (RoleAssignment.role == "get")
     ).first()
     ids["dam_grant"] = grant["id"]
+    from app.tables.accounts import User
+    from app.tables.imports import ImportBatch
+
+    learner = await User.select(User.id).where(User.establishment == ids["DAM001"]).first()
+    ids["dam_learner"] = learner["id"]
+    batch = await ImportBatch.insert(ImportBatch(establishment=ids["DAM001"], filename="dam.csv")).returning(ImportBatch.id)
+    ids["dam_batch"] = batch[0]["id"]
     return ids
 
 

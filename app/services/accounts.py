@@ -1,0 +1,322 @@
+"""Accounts of an establishment: the username nomenclature (SPEC A1), the manual form (A2), the
+management actions (A4). Every function that touches a user checks the caller's scope first."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from argon2 import PasswordHasher
+
+from app import db
+from app.services import outbox
+from app.services.errors import NotFound, ScopeError, ValidationFailed
+from app.services.passwords import generate_password, hash_password, policy_error
+from app.services.roles import LEARNER, CurrentUser
+from app.services.scope import establishment_scope, require_establishment
+from app.services.text import fold, user_text_fields
+from app.settings import get_settings
+from app.tables.accounts import RoleAssignment, User
+
+EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
+STATUSES = ["Agent FPH", "Agent FPT", "Agent FPE", "Contractuel", "Élu", "Apprenti", "Autre"]
+
+
+# -- nomenclature -----------------------------------------------------------------------------
+def name_slug(text: str) -> str:
+    """'D'Artagnan-Lé' -> 'dartagnan-le': folded, lower-case; apostrophes, spaces and any other
+    punctuation removed, inner hyphens kept (they separate the parts of a compound name)."""
+    folded = fold(text)
+    kept = re.sub(r"[^a-z0-9-]", "", folded.replace(" ", ""))
+    return re.sub(r"-{2,}", "-", kept).strip("-")
+
+
+def suggest_username(establishment_code: str, first_name: str, last_name: str) -> str:
+    """Agent account: `<code>.<first letter of first name>.<last name>` (dam023.l.ollivet)."""
+    initial = name_slug(first_name)[:1] or "x"
+    return f"{establishment_code.lower()}.{initial}.{name_slug(last_name) or 'agent'}"
+
+
+def suggest_test_username(establishment_code: str, name: str) -> str:
+    """Establishment test account: `<code>.<name>.test` (dam016.ephadvertbois.test)."""
+    return f"{establishment_code.lower()}.{name_slug(name).replace('-', '')}.test"
+
+
+async def free_username(wanted: str, taken: set[str] | None = None) -> str:
+    """`wanted` if nobody has it, else the first of wanted2, wanted3, … that is free."""
+    rows = await User.select(User.username).where(
+        (User.username == wanted) | User.username.like(f"{wanted}%")
+    )
+    used = {r["username"] for r in rows} | (taken or set())
+    if wanted not in used:
+        return wanted
+    n = 2
+    while f"{wanted}{n}" in used:
+        n += 1
+    return f"{wanted}{n}"
+
+
+def fictitious_email(username: str) -> str:
+    """For a person without e-mail (SPEC A2): the username with `.fictif`; never mailed."""
+    return f"{username}.fictif@{get_settings().fictive_email_domain}"
+
+
+def is_fictitious(email: str) -> bool:
+    return ".fictif@" in (email or "")
+
+
+def normalise_matricule(value: str | None) -> str:
+    """Matricules are stored prefixed with 000 (SPEC A2): '812' -> '000812'."""
+    value = re.sub(r"\s+", "", str(value or ""))
+    if not value:
+        return ""
+    return value if value.startswith("000") else f"000{value}"
+
+
+# -- cheap hashes for bulk-created temporary passwords ------------------------------------------
+@lru_cache(maxsize=1)
+def _temporary_hasher() -> PasswordHasher:
+    # argon2id with a small cost: a bulk import of 10,000 accounts would otherwise spend half an
+    # hour hashing. Such a password is temporary (the change is forced at first login, where the
+    # new one gets the full cost) and any login re-hashes it with the full cost (needs_rehash).
+    return PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+
+
+def hash_temporary_password(password: str) -> str:
+    return _temporary_hasher().hash(password)
+
+
+# -- credentials mail ---------------------------------------------------------------------------
+def credentials_mail(first_name: str, username: str, password: str) -> tuple[str, str]:
+    url = get_settings().base_url
+    subject = "Tremplin : vos identifiants de connexion"
+    body = (
+        f"Bonjour {first_name},\n\n"
+        "Un compte a été créé pour vous sur la plateforme de formation Tremplin.\n\n"
+        f"Adresse de la plateforme : {url}/connexion\n"
+        f"Nom d'utilisateur : {username}\n"
+        f"Mot de passe : {password}\n\n"
+        "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n\n"
+        "Ce message est envoyé automatiquement, merci de ne pas y répondre.\n"
+    )
+    return subject, body
+
+
+# -- the account form ---------------------------------------------------------------------------
+@dataclass
+class AccountForm:
+    username: str = ""
+    generate_password: bool = False
+    password: str = ""
+    force_password_change: bool = False
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    establishment_id: int | None = None
+    status: str = ""
+    matricule: str = ""
+
+    @classmethod
+    def from_form(cls, data: dict) -> AccountForm:
+        def _int(v):
+            try:
+                return int(v) if v not in (None, "") else None
+            except (TypeError, ValueError):
+                return None
+
+        return cls(
+            username=str(data.get("username", "")).strip().lower(),
+            generate_password=bool(data.get("generate_password")),
+            password=str(data.get("password", "")),
+            force_password_change=bool(data.get("force_password_change")),
+            first_name=str(data.get("first_name", "")).strip(),
+            last_name=str(data.get("last_name", "")).strip(),
+            email=str(data.get("email", "")).strip(),
+            establishment_id=_int(data.get("establishment")),
+            status=str(data.get("status", "")).strip(),
+            matricule=str(data.get("matricule", "")).strip(),
+        )
+
+
+async def username_problem(username: str, exclude_user_id: int | None = None) -> str | None:
+    """Why this username cannot be used, with a free alternative; None when it can."""
+    if not username:
+        return "Le nom d'utilisateur est obligatoire."
+    if not USERNAME_RE.match(username):
+        return "Le nom d'utilisateur ne peut contenir que des minuscules sans accent, chiffres, points, tirets."
+    query = User.exists().where(User.username == username)
+    if exclude_user_id:
+        query = query.where(User.id != exclude_user_id)
+    if await query:
+        alternative = await free_username(username)
+        return f"Ce nom d'utilisateur est déjà utilisé. Proposition : {alternative}"
+    return None
+
+
+async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None) -> dict[str, str]:
+    errors: dict[str, str] = {}
+    if not form.first_name:
+        errors["first_name"] = "Le prénom est obligatoire."
+    if not form.last_name:
+        errors["last_name"] = "Le nom de famille est obligatoire."
+    scope = await establishment_scope(user)
+    if not form.establishment_id or not scope.allows(form.establishment_id):
+        errors["establishment"] = "Choisissez un établissement de votre périmètre."
+    problem = await username_problem(form.username, editing_id)
+    if problem:
+        errors["username"] = problem
+    if form.email and not EMAIL_RE.match(form.email):
+        errors["email"] = "Adresse de courriel invalide."
+    if editing_id is None and not form.generate_password:
+        problem = policy_error(form.password)
+        if problem:
+            errors["password"] = problem
+    elif editing_id is not None and form.password:
+        problem = policy_error(form.password)
+        if problem:
+            errors["password"] = problem
+    if form.status and form.status not in STATUSES:
+        errors["status"] = "Choisissez un statut de la liste."
+    if not form.email and form.generate_password:
+        errors["email"] = (
+            "Sans adresse de courriel, le mot de passe généré ne pourrait pas être envoyé : "
+            "saisissez un mot de passe et communiquez-le vous-même."
+        )
+    return errors
+
+
+async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> int:
+    """Create an account (SPEC A2); returns its id. Raises ValidationFailed with French messages."""
+    errors = await _validate(form, user)
+    if errors:
+        raise ValidationFailed(errors)
+    email = form.email or fictitious_email(form.username)
+    password = generate_password() if form.generate_password else form.password
+    password_hash = await asyncio.to_thread(hash_password, password)
+    mail_ids = []
+    async with db.transaction():
+        row = await User.insert(
+            User(
+                username=form.username,
+                password_hash=password_hash,
+                first_name=form.first_name,
+                last_name=form.last_name,
+                email=email,
+                establishment=form.establishment_id,
+                status=form.status,
+                matricule=normalise_matricule(form.matricule),
+                force_password_change=form.generate_password or form.force_password_change,
+                **user_text_fields(form.first_name, form.last_name, form.username, email),
+            )
+        ).returning(User.id)
+        user_id = row[0]["id"]
+        await RoleAssignment.insert(
+            RoleAssignment(user=user_id, role=LEARNER, establishment=form.establishment_id, granted_by=user.id)
+        )
+        if form.generate_password:
+            subject, body = credentials_mail(form.first_name, form.username, password)
+            mail_ids.append(await outbox.queue_mail([email], subject, body, category="credentials"))
+    if redis is not None and mail_ids:
+        await outbox.dispatch(redis, mail_ids)
+    return user_id
+
+
+async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
+    """A user of the caller's establishments, or ScopeError (answered as not found)."""
+    row = (
+        await User.select(
+            User.all_columns(exclude=[User.password_hash]),
+            User.establishment.code.as_alias("establishment_code"),
+            User.establishment.name.as_alias("establishment_name"),
+            User.establishment.delegation.name.as_alias("delegation_name"),
+        )
+        .where(User.id == user_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound("Utilisateur introuvable.")
+    scope = await establishment_scope(user)
+    if not scope.allows(row["establishment"]):
+        raise ScopeError("Utilisateur introuvable ou hors de votre périmètre.")
+    return row
+
+
+async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> None:
+    await user_in_scope(user, user_id)
+    form.generate_password = False
+    errors = await _validate(form, user, editing_id=user_id)
+    if errors:
+        raise ValidationFailed(errors)
+    email = form.email or fictitious_email(form.username)
+    values = {
+        User.username: form.username,
+        User.first_name: form.first_name,
+        User.last_name: form.last_name,
+        User.email: email,
+        User.establishment: form.establishment_id,
+        User.status: form.status,
+        User.matricule: normalise_matricule(form.matricule),
+    }
+    values.update({getattr(User, k): v for k, v in user_text_fields(form.first_name, form.last_name, form.username, email).items()})
+    if form.password:
+        values[User.password_hash] = await asyncio.to_thread(hash_password, form.password)
+        values[User.force_password_change] = form.force_password_change
+    elif form.force_password_change:
+        values[User.force_password_change] = True
+    async with db.transaction():
+        await User.update(values).where(User.id == user_id)
+        # The learner role follows the establishment.
+        await RoleAssignment.update({RoleAssignment.establishment: form.establishment_id}).where(
+            (RoleAssignment.user == user_id) & (RoleAssignment.role == LEARNER)
+        )
+
+
+async def regenerate_password(user: CurrentUser, user_id: int, redis=None) -> tuple[str, bool]:
+    """A new random password, change forced at next login; mailed when the address is real.
+    Returns (password, mailed): the manager is shown the password when it could not be mailed."""
+    target = await user_in_scope(user, user_id)
+    password = generate_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    mailed = not is_fictitious(target["email"])
+    mail_ids = []
+    async with db.transaction():
+        await User.update({User.password_hash: password_hash, User.force_password_change: True}).where(
+            User.id == user_id
+        )
+        if mailed:
+            subject, body = credentials_mail(target["first_name"], target["username"], password)
+            mail_ids.append(await outbox.queue_mail([target["email"]], subject, body, category="credentials"))
+    if redis is not None and mail_ids:
+        await outbox.dispatch(redis, mail_ids)
+    return password, mailed
+
+
+async def set_suspended(user: CurrentUser, user_id: int, suspended: bool) -> dict:
+    target = await user_in_scope(user, user_id)
+    if target["id"] == user.id:
+        raise ValidationFailed({"user": "Vous ne pouvez pas suspendre votre propre compte."},
+                               "Vous ne pouvez pas suspendre votre propre compte.")
+    await User.update({User.is_suspended: suspended}).where(User.id == user_id)
+    return target
+
+
+async def delete_account(user: CurrentUser, user_id: int) -> dict:
+    target = await user_in_scope(user, user_id)
+    if target["id"] == user.id:
+        raise ValidationFailed({"user": "Vous ne pouvez pas supprimer votre propre compte."},
+                               "Vous ne pouvez pas supprimer votre propre compte.")
+    await User.delete().where(User.id == user_id)
+    return target
+
+
+async def establishment_options(user: CurrentUser) -> list[tuple[str, str]]:
+    from app.services.scope import establishments_in_scope
+
+    return [(str(e["id"]), f"{e['code']} — {e['name']}") for e in await establishments_in_scope(user)]
+
+
+async def establishment_for_form(user: CurrentUser, establishment_id: int) -> dict:
+    return await require_establishment(user, establishment_id)

@@ -1,0 +1,44 @@
+"""CSV imports of accounts (SPEC A3): a batch per uploaded file, a row per line of it."""
+
+from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from app.tables.accounts import User
+from app.tables.org import Establishment
+
+
+class ImportBatch(Table):
+    establishment = ForeignKey(references=Establishment, on_delete=OnDelete.cascade, index=True)
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    filename = Varchar(length=255)
+    status = Varchar(length=16, default="preview")  # preview, queued, running, done, failed
+    total_rows = Integer(default=0)
+    created_count = Integer(default=0)
+    updated_count = Integer(default=0)
+    skipped_count = Integer(default=0)
+    failed_count = Integer(default=0)
+    error = Text(default="")
+    token = Varchar(length=64, default="", index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    finished_at = Timestamptz(null=True, default=None)
+
+
+class ImportRow(Table):
+    batch = ForeignKey(references=ImportBatch, on_delete=OnDelete.cascade, index=True)
+    line = Integer()
+    first_name = Varchar(length=100, default="")
+    last_name = Varchar(length=100, default="")
+    password = Varchar(length=255, default="")
+    email = Varchar(length=254, default="")
+    matricule = Varchar(length=50, default="")
+    cohorts = Text(default="")  # names, one per line
+    username = Varchar(length=150, default="")
+    status = Varchar(length=16, default="ok")  # ok, problem, error
+    problems = Text(default="")  # French messages, one per line
+    existing_user = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    existing_in_scope = Boolean(default=False)
+    decision = Varchar(length=16, default="create")  # create, skip, update, suffix
+    allowed = Varchar(length=64, default="create,skip")  # the decisions this row offers
+    outcome = Varchar(length=16, default="")  # created, updated, skipped, failed
+    outcome_message = Text(default="")
