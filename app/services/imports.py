@@ -10,6 +10,7 @@ upload -> ``read_file`` (whole-file checks: nothing is written if the file is re
 from __future__ import annotations
 
 import asyncio
+import csv
 import io
 import re
 from collections import defaultdict
@@ -109,17 +110,23 @@ def _check_header(columns: list[str]) -> tuple[list[str], list[str]]:
     return normalised, cohorts
 
 
-def _frame_from_csv(text: str) -> pl.DataFrame:
-    first_line = next((line for line in text.splitlines() if line.strip()), "")
+def _frame_from_csv(text: str) -> tuple[pl.DataFrame, list[str]]:
+    lines = text.splitlines()
+    first_line = next((line for line in lines if line.strip()), "")
     separator = _separator(first_line)
+    # polars drops blank lines; keep them as empty rows so line numbers match what Excel shows.
+    filler = separator * first_line.count(separator)
+    text = "\n".join(line if line.strip() else filler for line in lines)
+    # The header as typed (polars would rename a duplicated column before we could report it).
+    header = next(csv.reader([first_line], delimiter=separator))
     try:
-        return pl.read_csv(
+        frame = pl.read_csv(
             io.BytesIO(text.encode("utf-8")),
             separator=separator,
             infer_schema=False,
             has_header=True,
             truncate_ragged_lines=True,
-            missing_utf8_is_empty_string=True,
+            empty_string_is_null=False,
             raise_if_empty=False,
         )
     except pl.exceptions.PolarsError as exc:
@@ -127,6 +134,7 @@ def _frame_from_csv(text: str) -> pl.DataFrame:
             "Le fichier CSV est mal formé (guillemets ou séparateurs incohérents) : "
             "ouvrez-le dans Excel et enregistrez-le de nouveau au format CSV."
         ) from exc
+    return frame, header
 
 
 def _frame_from_xlsx(content: bytes) -> pl.DataFrame:
@@ -148,20 +156,22 @@ def read_file(content: bytes, filename: str) -> ParsedFile:
         raise ImportRejected("Le fichier est vide.")
     if content[:4] == b"PK\x03\x04":
         frame = _frame_from_xlsx(content)
+        header = list(frame.columns)
     else:
         if b"\x00" in content[:8192]:
             raise ImportRejected(
                 "Ce fichier n'est pas un fichier CSV (contenu binaire). Utilisez le modèle CSV fourni, "
                 "ou un classeur Excel .xlsx."
             )
-        frame = _frame_from_csv(_decode(content))
-    columns, cohorts = _check_header(list(frame.columns))
+        frame, header = _frame_from_csv(_decode(content))
+    columns, cohorts = _check_header(header)
     frame = frame.select(frame.columns[: len(columns)])
     frame.columns = columns
-    frame = frame.with_columns(pl.all().cast(pl.String).fill_null("").str.strip_chars())
-    # Trailing (and stray) empty rows, as French Excel leaves them.
-    frame = frame.filter(pl.any_horizontal(pl.all().str.len_chars() > 0)) if frame.height else frame
-    rows = frame.with_row_index("_index").to_dicts()
+    frame = frame.with_columns(pl.all().cast(pl.String).fill_null("").str.strip_chars()).with_row_index("_index")
+    # Trailing (and stray) empty rows, as French Excel leaves them; the index keeps line numbers.
+    if frame.height:
+        frame = frame.filter(pl.any_horizontal(pl.exclude("_index").str.len_chars() > 0))
+    rows = frame.to_dicts()
     if not rows:
         raise ImportRejected("Le fichier ne contient aucune ligne de compte sous l'en-tête.")
     if len(rows) > settings.import_max_rows:

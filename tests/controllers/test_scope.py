@@ -20,6 +20,7 @@ FOREIGN = {
     "token": lambda ids: "x" * 22,
     "user_id": lambda ids: ids["dam_learner"],
     "batch_id": lambda ids: ids["dam_batch"],
+    "row_id": lambda ids: ids["dam_row"],
 }
 
 
@@ -37,6 +38,10 @@ async def _foreign_ids() -> dict:
     ids["dam_learner"] = learner["id"]
     batch = await ImportBatch.insert(ImportBatch(establishment=ids["DAM001"], filename="dam.csv")).returning(ImportBatch.id)
     ids["dam_batch"] = batch[0]["id"]
+    from app.tables.imports import ImportRow
+
+    row = await ImportRow.insert(ImportRow(batch=ids["dam_batch"], line=2, allowed="create,skip")).returning(ImportRow.id)
+    ids["dam_row"] = row[0]["id"]
     return ids
 
 
