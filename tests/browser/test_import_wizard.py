@@ -1,0 +1,67 @@
+"""SPEC A3 + A5 in Chromium: a GET imports a CSV; the new user gets the mail, logs in with the
+mailed password and must change it first."""
+
+import pytest
+
+from tests.browser.test_login_flow import browser_login
+
+pytestmark = pytest.mark.browser
+
+CSV = (
+    "firstname;lastname;password;email;profile_field_matricule;cohort1\r\n"
+    "Zoé;Lemaître;;zoe.lemaitre@example.org;4242;Cohorte_Ex25\r\n"
+    "Paul;Durand;Anfh_2025!;paul.durand@example.org;4243;\r\n"
+    ";;;;;\r\n"
+).encode("windows-1252")
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_import_then_first_login_with_the_mailed_password(browser, live_server, demo, smtp, run_jobs, javascript):
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "alp001.get")
+        await page.get_by_role("link", name="CH BUIS LES BARONNIES").click()
+        await page.get_by_role("link", name="Créer des comptes (via import CSV)").click()
+        await page.get_by_label("Choisir un fichier").set_input_files(
+            files=[{"name": "csv_GED_get_agent_s_FPH.csv", "mimeType": "text/csv", "buffer": CSV}])
+        await page.get_by_role("button", name="Importation d'utilisateurs").click()
+        await page.wait_for_url("**/imports/*")
+        assert await page.get_by_text("2 prête(s)").is_visible()
+        assert await page.get_by_role("cell", name="alp001.z.lemaitre").is_visible()
+        await page.screenshot(path=f"/tmp/tremplin-import-preview-{'js' if javascript else 'nojs'}.png", full_page=True)
+        await page.get_by_role("button", name="Confirmer l'importation").click()
+        await page.wait_for_url("**/imports/*")
+        await run_jobs()
+        if javascript:
+            # The progress partial polls by itself and ends with the link to the report.
+            await page.get_by_role("link", name="Voir le rapport d'import").click()
+        else:
+            await page.reload()
+        await page.get_by_text("Importation terminée : 2 créé(s), 0 mis à jour, 0 ignoré(s), 0 en échec.").wait_for()
+        await page.screenshot(path=f"/tmp/tremplin-import-report-{'js' if javascript else 'nojs'}.png", full_page=True)
+    finally:
+        await context.close()
+
+    await run_jobs()  # the credentials mail
+    (recipients, message), = [m for m in smtp.messages if m[0] == ["zoe.lemaitre@example.org"]]
+    body = message.get_payload(decode=True).decode()
+    password = body.split("Mot de passe : ")[1].split("\n")[0].strip()
+    assert "Nom d'utilisateur : alp001.z.lemaitre" in body
+
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/connexion")
+        await page.get_by_label("Nom d'utilisateur").fill("alp001.z.lemaitre")
+        await page.get_by_label("Mot de passe").fill(password)
+        await page.get_by_role("button", name="Connexion").click()
+        await page.wait_for_url("**/mot-de-passe")
+        await page.get_by_label("Mot de passe actuel").fill(password)
+        await page.get_by_label("Nouveau mot de passe", exact=True).fill("Zoé-Lemaître-2026")
+        await page.get_by_label("Nouveau mot de passe (encore)").fill("Zoé-Lemaître-2026")
+        await page.get_by_role("button", name="Enregistrer").click()
+        await page.wait_for_url(live_server + "/")
+        assert await page.get_by_role("heading", name="Bonjour Zoé").is_visible()
+    finally:
+        await context.close()
