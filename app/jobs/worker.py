@@ -7,11 +7,11 @@ from arq import Worker, cron
 from app import db
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
-from app.jobs.mail import send_mail, send_mails, sweep_outbox
+from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.queue import arq_redis_settings
 from app.settings import get_settings
 
-FUNCTIONS = [send_mail, send_mails, export_table, import_accounts]
+FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts]
 CRON_JOBS = [cron(sweep_outbox, second={0}, run_at_startup=True, unique=True)]
 
 

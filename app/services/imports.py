@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import polars as pl
 
 from app import db
+from app.bulk import bulk_insert
 from app.dates import now
 from app.services import outbox, progress
 from app.services.accounts import (
@@ -52,6 +53,17 @@ DECISION_LABELS = {
     "suffix": "Créer avec un nom d'utilisateur suffixé",
 }
 JOB = "import_accounts"
+ROW_COLUMNS = [
+    ImportRow.batch, ImportRow.line, ImportRow.first_name, ImportRow.last_name, ImportRow.password, ImportRow.email,
+    ImportRow.matricule, ImportRow.cohorts, ImportRow.username, ImportRow.status, ImportRow.problems,
+    ImportRow.existing_user, ImportRow.existing_in_scope, ImportRow.decision, ImportRow.allowed, ImportRow.outcome,
+    ImportRow.outcome_message,
+]
+USER_COLUMNS = [
+    User.username, User.password_hash, User.first_name, User.last_name, User.email, User.establishment, User.status,
+    User.matricule, User.is_suspended, User.force_password_change, User.search_text, User.last_name_key,
+    User.first_name_key, User.created_at,
+]
 
 
 class ImportRejected(DomainError):
@@ -300,19 +312,12 @@ async def create_batch(user: CurrentUser, establishment_id: int, filename: str, 
                         total_rows=len(analysed))
         ).returning(ImportBatch.id)
         batch_id = batch[0]["id"]
-        for start in range(0, len(analysed), INSERT_CHUNK):
-            await ImportRow.insert(
-                *[
-                    ImportRow(
-                        batch=batch_id, line=r["line"], first_name=r["first_name"], last_name=r["last_name"],
-                        password=r["password"], email=r["email"], matricule=r["matricule"], cohorts=r["cohorts"],
-                        username=r["username"], status=r["status"], problems="\n".join(r["problems"]),
-                        existing_user=r.get("existing_user"), existing_in_scope=r.get("existing_in_scope", False),
-                        decision=r["decision"], allowed=",".join(r["allowed"]),
-                    )
-                    for r in analysed[start:start + INSERT_CHUNK]
-                ]
-            )
+        await bulk_insert(ImportRow, ROW_COLUMNS, [
+            (batch_id, r["line"], r["first_name"], r["last_name"], r["password"], r["email"], r["matricule"],
+             r["cohorts"], r["username"], r["status"], "\n".join(r["problems"]), r.get("existing_user"),
+             r.get("existing_in_scope", False), r["decision"], ",".join(r["allowed"]), "", "")
+            for r in analysed
+        ])
     return batch_id
 
 
@@ -414,17 +419,17 @@ async def run_import(redis, batch_id: int) -> dict:
     token, establishment_id, created_by = claimed[0]["token"], claimed[0]["establishment"], claimed[0]["created_by"]
     await progress.update(redis, token, state="running")
     try:
-        counts, mail_ids = await _apply(redis, batch_id, token, establishment_id, created_by)
+        counts, queued_mails = await _apply(redis, batch_id, token, establishment_id, created_by)
     except Exception as exc:
         await ImportBatch.update({ImportBatch.status: "failed", ImportBatch.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(
             ImportBatch.id == batch_id
         )
         await progress.update(redis, token, state="failed", message="L'import a échoué ; aucun compte n'a été créé.")
         raise
-    if mail_ids:
+    if queued_mails:
         from app.queue import enqueue
 
-        await enqueue(redis, "send_mails", mail_ids, _job_id=f"import-mails:{batch_id}")
+        await enqueue(redis, "send_mail_group", f"import:{batch_id}", _job_id=f"import-mails:{batch_id}")
     await progress.update(redis, token, state="done", done=sum(counts.values()))
     return counts
 
@@ -463,26 +468,26 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
 
     async with db.transaction():
         created_ids: list[tuple[int, int]] = []  # (row id, user id)
-        for start in range(0, len(plans), INSERT_CHUNK):
-            chunk = plans[start:start + INSERT_CHUNK]
-            users = []
-            for (r, username, password, generated), password_hash in zip(chunk, hashes[start:start + INSERT_CHUNK]):
+        t = now()
+        for start in range(0, len(plans), INSERT_CHUNK * 4):
+            chunk = plans[start:start + INSERT_CHUNK * 4]
+            records = []
+            for (r, username, password, generated), password_hash in zip(chunk, hashes[start:start + len(chunk)]):
                 email = r["email"] or fictitious_email(username)
-                users.append(
-                    User(
-                        username=username, password_hash=password_hash, first_name=r["first_name"],
-                        last_name=r["last_name"], email=email, establishment=establishment_id, status="Agent FPH",
-                        matricule=r["matricule"], force_password_change=True,
-                        **user_text_fields(r["first_name"], r["last_name"], username, email),
-                    )
-                )
+                keys = user_text_fields(r["first_name"], r["last_name"], username, email)
+                records.append((username, password_hash, r["first_name"], r["last_name"], email, establishment_id,
+                                "Agent FPH", r["matricule"], False, True, keys["search_text"], keys["last_name_key"],
+                                keys["first_name_key"], t))
                 if generated and not is_fictitious(email):
                     mails.append((email, *credentials_mail(r["first_name"], username, password)))
-            inserted = await User.insert(*users).returning(User.id, User.username)
+            await bulk_insert(User, USER_COLUMNS, records)
+            inserted = await User.select(User.id, User.username).where(User.username.is_in([p[1] for p in chunk]))
             by_username = {u["username"]: u["id"] for u in inserted}
-            await RoleAssignment.insert(
-                *[RoleAssignment(user=by_username[p[1]], role=LEARNER, establishment=establishment_id, granted_by=created_by)
-                  for p in chunk]
+            await bulk_insert(
+                RoleAssignment,
+                [RoleAssignment.user, RoleAssignment.role, RoleAssignment.establishment, RoleAssignment.granted_by,
+                 RoleAssignment.created_at],
+                [(by_username[p[1]], LEARNER, establishment_id, created_by, t) for p in chunk],
             )
             created_ids += [(p[0]["id"], by_username[p[1]]) for p in chunk]
             outcomes["created"] += [p[0]["id"] for p in chunk]
@@ -532,11 +537,10 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                 CohortMember.cohort.is_in(sorted(set(known.values()))) & CohortMember.user.is_in(sorted({u for _, u in pairs}))
             ) if pairs else []
             pairs -= {(a["cohort"], a["user"]) for a in already}
-            pairs = sorted(pairs)
-            for start in range(0, len(pairs), INSERT_CHUNK):
-                await CohortMember.insert(*[CohortMember(cohort=c, user=u) for c, u in pairs[start:start + INSERT_CHUNK]])
+            await bulk_insert(CohortMember, [CohortMember.cohort, CohortMember.user, CohortMember.added_at],
+                              [(c, u, t) for c, u in sorted(pairs)])
 
-        mail_ids = await outbox.queue_mails([(e, s, b) for e, s, b in mails], category="credentials")
+        queued = await outbox.queue_mails(mails, category="credentials", group_key=f"import:{batch_id}")
 
         for outcome, ids in outcomes.items():
             for start in range(0, len(ids), 5000):
@@ -550,4 +554,4 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
             ImportBatch.failed_count: counts["failed"], ImportBatch.finished_at: now(),
             ImportBatch.error: "",
         }).where(ImportBatch.id == batch_id)
-    return counts, mail_ids
+    return counts, queued

@@ -118,15 +118,26 @@ async def queue_mail(
     return mail.id
 
 
-async def queue_mails(messages: list[tuple], category: str = "", chunk: int = 500) -> list[int]:
-    """Many mails at once (bulk insert), e.g. the credentials of an import; returns the ids of
-    those to send."""
+async def queue_mails(messages: list[tuple], category: str, group_key: str) -> int:
+    """Many mails at once (bulk insert), e.g. an import's credentials, all under ``group_key`` for
+    the ``send_mail_group`` job. Returns how many are queued (fictitious addresses are not)."""
+    from app.bulk import bulk_insert
+
     rows = await _mail_rows(messages, category)
-    ids = []
-    for start in range(0, len(rows), chunk):
-        inserted = await Mail.insert(*rows[start:start + chunk]).returning(Mail.id, Mail.status)
-        ids += [r["id"] for r in inserted if r["status"] == "queued"]
-    return ids
+    t = now()
+    columns = [Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.body_text, Mail.body_html, Mail.status,
+               Mail.tries, Mail.last_error, Mail.is_test, Mail.category, Mail.group_key, Mail.created_at]
+    await bulk_insert(Mail, columns, [
+        (m.recipients, m.intended_recipients, m.subject, m.body_text, m.body_html, m.status, 0, m.last_error,
+         m.is_test, category, group_key, t)
+        for m in rows
+    ])
+    return sum(1 for m in rows if m.status == "queued")
+
+
+async def group_mail_ids(group_key: str) -> list[int]:
+    rows = await Mail.select(Mail.id).where((Mail.group_key == group_key) & (Mail.status == "queued")).order_by(Mail.id)
+    return [r["id"] for r in rows]
 
 
 def job_id(mail_id: int, tries: int) -> str:

@@ -18,6 +18,8 @@ class Mail(Table):
     last_error = Text(default="")
     is_test = Boolean(default=False)
     category = Varchar(length=64, default="")
+    # Mails written together (an import's credentials) are sent by one job that finds them here.
+    group_key = Varchar(length=64, default="", index=True)
     next_attempt_at = Timestamptz(null=True, default=None)
     locked_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
