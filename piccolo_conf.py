@@ -16,7 +16,14 @@ def _engine():
         return SQLiteEngine(path=database.sqlite_path, timeout=30)
     from piccolo.engine.postgres import PostgresEngine
 
-    return PostgresEngine(config={"dsn": database.url})
+    # Custom plans for every query: list filters are LIKE patterns whose selectivity a generic
+    # (cached) plan cannot know, and bench/users_table.py showed generic plans 3x slower.
+    return PostgresEngine(
+        config={
+            "dsn": database.url,
+            "server_settings": {"plan_cache_mode": "force_custom_plan", "application_name": "tremplin"},
+        }
+    )
 
 
 DB = _engine()

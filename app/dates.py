@@ -39,3 +39,8 @@ def short_datetime_fr(value: datetime | None, empty: str = "") -> str:
 
 def now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+def local_naive(value: datetime | None) -> datetime | None:
+    """Paris wall-clock time without tzinfo, as a spreadsheet cell wants it."""
+    return None if value is None else _local(value).replace(tzinfo=None)

@@ -8,7 +8,7 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.dates import datetime_fr, now
+from app.dates import local_naive, now
 from app.datatable import Col, DataTable, Filter
 from app.services import accounts
 from app.services.errors import ValidationFailed
@@ -74,7 +74,8 @@ USERS = register(
             Col("partner", "Organisation partenaire", export=lambda r: ""),
             Col("state", "État du compte", User.is_suspended,
                 export=lambda r: "Suspendu" if r["is_suspended"] else "Actif"),
-            Col("last_access", "Dernier accès", User.last_access, export=lambda r: datetime_fr(r["last_access"])),
+            Col("last_access", "Dernier accès", User.last_access,
+                export=lambda r: local_naive(r["last_access"]) if r["last_access"] else "Jamais"),
         ),
         filters=(
             Filter("nom", "Nom de famille", lambda v: User.last_name_key.like(f"%{fold(v)}%")),

@@ -68,7 +68,7 @@ class User(Table, tablename="app_user", schema=None):
 
 ID = "2026-11-22T20:41:17:368175"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Initial schema: organisation, users, roles, mail outbox, settings"
 
 
 async def forwards():

@@ -67,7 +67,7 @@ class User(Table, tablename="app_user", schema=None):
 
 ID = "2026-11-22T21:02:59:696828"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Accounts: folded name keys, cohorts, CSV imports"
 
 
 async def forwards():

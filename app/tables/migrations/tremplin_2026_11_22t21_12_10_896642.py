@@ -4,7 +4,7 @@ from piccolo.columns.indexes import IndexMethod
 
 ID = "2026-11-22T21:12:10:896642"
 VERSION = "1.38.0"
-DESCRIPTION = "True"
+DESCRIPTION = "Mail group key for mails written together"
 
 
 async def forwards():
