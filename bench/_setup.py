@@ -45,3 +45,12 @@ def drop_database() -> None:
 def percentile(values, p):
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(round(p / 100 * (len(ordered) - 1))))]
+
+
+def run(main) -> None:
+    """Run the bench coroutine function on a fresh database, dropped afterwards."""
+    create_database()
+    try:
+        asyncio.run(main())
+    finally:
+        drop_database()

@@ -103,8 +103,4 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    _setup.create_database()
-    try:
-        asyncio.run(main())
-    finally:
-        _setup.drop_database()
+    _setup.run(main)

@@ -50,7 +50,11 @@ async def free_username(wanted: str, taken: set[str] | None = None) -> str:
     rows = await User.select(User.username).where(
         (User.username == wanted) | User.username.like(f"{wanted}%")
     )
-    used = {r["username"] for r in rows} | (taken or set())
+    return next_free(wanted, {r["username"] for r in rows} | (taken or set()))
+
+
+def next_free(wanted: str, used: set[str]) -> str:
+    """`wanted`, or the first of wanted2, wanted3, … not in ``used``."""
     if wanted not in used:
         return wanted
     n = 2

@@ -28,6 +28,7 @@ from app.services.accounts import (
     fictitious_email,
     hash_temporary_password,
     is_fictitious,
+    next_free,
     normalise_matricule,
     suggest_username,
 )
@@ -401,15 +402,6 @@ async def _usernames_with_prefix(prefix: str) -> set[str]:
     return {r["username"] for r in rows}
 
 
-def _next_free(wanted: str, used: set[str]) -> str:
-    if wanted not in used:
-        return wanted
-    n = 2
-    while f"{wanted}{n}" in used:
-        n += 1
-    return f"{wanted}{n}"
-
-
 async def run_import(redis, batch_id: int) -> dict:
     claimed = await ImportBatch.update({ImportBatch.status: "running"}).where(
         (ImportBatch.id == batch_id) & ImportBatch.status.is_in(["queued", "running"])
@@ -459,7 +451,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
             outcomes["failed"].append(r["id"])
             messages[r["id"]] = f"Le nom d'utilisateur {r['username']} a été pris entre-temps : relancez un import pour cette ligne."
             continue
-        username = _next_free(r["username"], used) if r["decision"] == "suffix" else r["username"]
+        username = next_free(r["username"], used) if r["decision"] == "suffix" else r["username"]
         used.add(username)
         generated = not r["password"] or bool(policy_error(r["password"]))
         password = generate_password() if generated else r["password"]
