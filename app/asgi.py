@@ -19,7 +19,19 @@ from litestar.template.config import TemplateConfig
 from redis.asyncio import Redis
 
 from app import db, queue
-from app.controllers import admin, auth, establishments, exports, health, home, imports, users
+from app.controllers import (
+    admin,
+    auth,
+    catalogue,
+    cohorts,
+    establishments,
+    exports,
+    health,
+    home,
+    imports,
+    sessions,
+    users,
+)
 from app.sessions import SessionConfig
 from app.settings import STATIC_DIR, get_settings
 from app.templating import jinja_env
@@ -92,6 +104,9 @@ def create_app(run_worker: bool = False) -> Litestar:
             *exports.HANDLERS,
             *users.HANDLERS,
             *imports.HANDLERS,
+            *catalogue.HANDLERS,
+            *sessions.HANDLERS,
+            *cohorts.HANDLERS,
             *health.HANDLERS,
             create_static_files_router(path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"),
         ],

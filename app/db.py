@@ -31,9 +31,12 @@ async def close_pool() -> None:
 async def create_sqlite_tables() -> None:
     """The embedded default creates its tables directly (Piccolo's SQLite migrations cannot ALTER);
     PostgreSQL always goes through the migrations (`tremplin migrate`)."""
+    from app.tables.constraints import UNIQUE_INDEXES
+
     for table in TABLES:
         await table.create_table(if_not_exists=True)
-    # SQLite only enforces foreign keys (cascades) per connection; Piccolo turns them on itself.
+    for statement in UNIQUE_INDEXES:
+        await TABLES[0].raw(statement)
 
 
 async def is_empty() -> bool:

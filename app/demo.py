@@ -40,6 +40,36 @@ STAFF = [
 ]
 
 
+TEMPLATES = [
+    ("C01", "Réglementation, enjeux et mise en œuvre de l'entretien professionnel",
+     "Réglementation, enjeux et mise en œuvre de l'entretien professionnel_C4_Inscription Institutionnelle",
+     "Connaître le cadre réglementaire de l'entretien professionnel et savoir le conduire.", "7 heures",
+     [("page", "Généralités", True), ("video", "Le cadre réglementaire", True), ("quiz", "Quiz final", True)]),
+    ("C03", "Qualité de vie au travail (QVT)", "Qualité de vie au travail (QVT)_C4_Inscription institutionnelle",
+     "Identifier les leviers de la qualité de vie au travail et engager une démarche QVT.", "14 heures",
+     [("page", "Généralités", True), ("page", "Qualité de vie au travail (QVT)", True),
+      ("forum", "Réengagement", False), ("quiz", "Évaluation des acquis", True)]),
+    ("C07", "Les fondamentaux de la laïcité", "Les fondamentaux de la laïcité_C4_Inscription institutionnelle",
+     "Comprendre le principe de laïcité et son application dans la fonction publique hospitalière.", "3 heures 30",
+     [("page", "Généralités", True), ("video", "Histoire et principes", True), ("quiz", "Cas pratiques", True)]),
+]
+
+
+async def _load_catalogue() -> None:
+    from app.tables.catalogue import CourseTemplate, TemplateActivity
+
+    for code, title, short_name, objectives, duration, activities in TEMPLATES:
+        row = await CourseTemplate.insert(CourseTemplate(
+            code=code, title=title, short_name=short_name, objectives=objectives, duration=duration,
+            certificate_text=f"Atteste que l'agent a suivi la formation « {title} » ({duration}).",
+        )).returning(CourseTemplate.id)
+        await TemplateActivity.insert(*[
+            TemplateActivity(template=row[0]["id"], position=i, kind=kind, title=t, required=required,
+                             content=f"Contenu de l'activité « {t} ».")
+            for i, (kind, t, required) in enumerate(activities)
+        ])
+
+
 def _username(code: str, first: str, last: str) -> str:
     return f"{code}.{fold(first)[0]}.{''.join(c for c in fold(last) if c.isalnum())}".lower()
 
@@ -103,6 +133,10 @@ async def load_demo(learners_per_establishment: int = 13) -> None:
             )
     grants += [RoleAssignment(user=ids[u], role=LEARNER, establishment=establishments[c]) for u, c in learners]
     await RoleAssignment.insert(*grants)
+    await _load_catalogue()
+    from app.tables.cohorts import Cohort
+
+    await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))
 
 
 def print_logins(loaded: bool, url: str, mail_dir) -> None:

@@ -204,4 +204,7 @@ async def form_data(request: Request) -> dict[str, Any]:
 
 async def form_lists(request: Request, key: str) -> list[str]:
     form = await request.form()
-    return form.getall(key) if hasattr(form, "getall") else []
+    try:
+        return [str(v) for v in form.getall(key)]
+    except KeyError:
+        return []

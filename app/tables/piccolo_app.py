@@ -3,6 +3,15 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import (
+    CohortSync,
+    ContentImport,
+    CourseTemplate,
+    Enrolment,
+    SessionActivity,
+    TemplateActivity,
+    TrainingSession,
+)
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.org import Delegation, Establishment
@@ -14,6 +23,7 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
     Cohort, CohortMember, ImportBatch, ImportRow,
+    CourseTemplate, TemplateActivity, TrainingSession, SessionActivity, ContentImport, CohortSync, Enrolment,
 ]
 
 APP_CONFIG = AppConfig(

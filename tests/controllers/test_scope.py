@@ -21,7 +21,14 @@ FOREIGN = {
     "user_id": lambda ids: ids["dam_learner"],
     "batch_id": lambda ids: ids["dam_batch"],
     "row_id": lambda ids: ids["dam_row"],
+    "session_id": lambda ids: ids["dam_session"],
+    "cohort_id": lambda ids: ids["dam_cohort"],
+    "sync_id": lambda ids: ids["dam_sync"],
+    "template_id": lambda ids: ids["template"],
+    "activity_id": lambda ids: ids["template_activity"],
 }
+# The catalogue is shared by the whole network: every manager may read a template.
+GLOBAL_READABLE = {"GET /catalogue/{template_id:int}"}
 
 
 async def _foreign_ids() -> dict:
@@ -42,6 +49,21 @@ async def _foreign_ids() -> dict:
 
     row = await ImportRow.insert(ImportRow(batch=ids["dam_batch"], line=2, allowed="create,skip")).returning(ImportRow.id)
     ids["dam_row"] = row[0]["id"]
+    from datetime import date
+
+    from app.tables.catalogue import CohortSync, CourseTemplate, TemplateActivity, TrainingSession
+    from app.tables.cohorts import Cohort
+
+    session = await TrainingSession.insert(TrainingSession(
+        establishment=ids["DAM001"], full_name="Session DAM", short_name="DAM", start_date=date(2026, 1, 5),
+        end_date=date(2026, 1, 6), code="26X00S99")).returning(TrainingSession.id)
+    ids["dam_session"] = session[0]["id"]
+    cohort = await Cohort.insert(Cohort(establishment=ids["DAM001"], name="Cohorte DAM")).returning(Cohort.id)
+    ids["dam_cohort"] = cohort[0]["id"]
+    sync = await CohortSync.insert(CohortSync(session=ids["dam_session"], cohort=ids["dam_cohort"])).returning(CohortSync.id)
+    ids["dam_sync"] = sync[0]["id"]
+    ids["template"] = (await CourseTemplate.select(CourseTemplate.id).first())["id"]
+    ids["template_activity"] = (await TemplateActivity.select(TemplateActivity.id).first())["id"]
     return ids
 
 
@@ -69,7 +91,10 @@ async def test_nothing_outside_the_scope_is_reachable_on_any_route(app, client, 
             response = await client.get(url)
         else:
             response = await post_form(client, url, {"code": "HACK", "name": "Piraté", "delegation": ids["ALP"]})
-        assert response.status_code in (403, 404), f"{method} {url} answered {response.status_code}"
+        if f"{method} {path}" in GLOBAL_READABLE:
+            assert response.status_code == 200
+        else:
+            assert response.status_code in (403, 404), f"{method} {url} answered {response.status_code}"
         checked.append(f"{method} {path}")
     # Sanity: the walk really covered the id-taking routes.
     assert "GET /etablissements/{establishment_id:int}" in checked
@@ -80,6 +105,10 @@ async def test_nothing_outside_the_scope_is_reachable_on_any_route(app, client, 
         "name"
     ] == "CH D'AMBERT"
     assert await RoleAssignment.exists().where(RoleAssignment.id == ids["dam_grant"])
+    from app.tables.catalogue import CohortSync, TrainingSession
+
+    assert await TrainingSession.exists().where(TrainingSession.id == ids["dam_session"])
+    assert await CohortSync.exists().where(CohortSync.id == ids["dam_sync"])
 
 
 @pytest.mark.smoke

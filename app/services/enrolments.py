@@ -1,0 +1,271 @@
+"""Enrolments (SPEC C1), cohorts (C2) and the cohort sync enrolment method (C3).
+
+The sync is set-based and idempotent: one INSERT … SELECT … ON CONFLICT enrols (or re-activates)
+every member of the cohort in every session that syncs it, one UPDATE deactivates the enrolments
+of people who left the cohort (or of a removed sync). Deactivated rows keep the learner's
+progress, which lives elsewhere, so being added back restores it.
+"""
+
+from __future__ import annotations
+
+from app import db
+from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
+from app.services.roles import LEARNER, CurrentUser
+from app.services.scope import establishment_scope, require_establishment
+from app.services.text import fold
+from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import CohortSync, Enrolment, TrainingSession
+from app.tables.cohorts import Cohort, CohortMember
+
+SYNC_JOB = "sync_cohort"
+LIST_LIMIT = 500  # a selector list shows at most this many; the search narrows it
+
+
+# -- the two lists --------------------------------------------------------------------------------
+def _search(query, q: str):
+    q = fold(q).strip()
+    return query.where(User.search_text.like(f"%{q}%")) if q else query
+
+
+async def establishment_learners(establishment_id: int, exclude_query=None, q: str = "") -> tuple[list[dict], int]:
+    """The learners of an establishment (potential users), minus ``exclude_query``'s user ids."""
+    learners = RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == LEARNER) & (RoleAssignment.establishment == establishment_id)
+    )
+    query = User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+        User.id.is_in(learners)
+    )
+    count = User.count().where(User.id.is_in(learners))
+    if exclude_query is not None:
+        query = query.where(User.id.not_in(exclude_query))
+        count = count.where(User.id.not_in(exclude_query))
+    query, count = _search(query, q), _search(count, q)
+    rows = await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT)
+    return rows, await count
+
+
+def _ids(values: list[str]) -> list[int]:
+    out = []
+    for v in values:
+        try:
+            out.append(int(v))
+        except (TypeError, ValueError):
+            continue
+    return out
+
+
+async def _learner_ids_of(establishment_id: int, ids: list[int]) -> list[int]:
+    """Only the establishment's learners among posted ids: a forged id adds no one."""
+    if not ids:
+        return []
+    rows = await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == LEARNER) & (RoleAssignment.establishment == establishment_id)
+        & RoleAssignment.user.is_in(ids)
+    )
+    return sorted({r["user"] for r in rows})
+
+
+# -- manual enrolment (C1) ------------------------------------------------------------------------
+def enrolled_user_ids(session_id: int):
+    return Enrolment.select(Enrolment.user).where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
+
+
+async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
+    """The enrolled users with how they are enrolled (manual, cohort names)."""
+    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+        User.id.is_in(enrolled_user_ids(session_id))), q)
+    count = await _search(User.count().where(User.id.is_in(enrolled_user_ids(session_id))), q)
+    rows = await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT)
+    methods = await Enrolment.select(Enrolment.user, Enrolment.method, Enrolment.cohort.name.as_alias("cohort_name")).where(
+        (Enrolment.session == session_id) & (Enrolment.active == True) & Enrolment.user.is_in([r["id"] for r in rows] or [-1])  # noqa: E712
+    )
+    by_user: dict[int, list[str]] = {}
+    for m in methods:
+        by_user.setdefault(m["user"], []).append("manuelle" if m["method"] == "manual" else f"cohorte {m['cohort_name']}")
+    for r in rows:
+        r["methods"] = sorted(by_user.get(r["id"], []))
+        r["manual"] = "manuelle" in r["methods"]
+    return rows, count
+
+
+async def enrol(user: CurrentUser, session: dict, user_ids: list[str]) -> int:
+    ids = await _learner_ids_of(session["establishment"], _ids(user_ids))
+    if not ids:
+        return 0
+    from app.dates import now
+
+    t = now()
+    rows = [(session["id"], uid, LEARNER, "manual", True, t) for uid in ids]
+    await _upsert_manual(rows)
+    return len(ids)
+
+
+async def _upsert_manual(rows: list[tuple]) -> None:
+    values = ", ".join("({}, {}, {}, {}, {}, {})" for _ in rows)
+    params = [v for row in rows for v in row]
+    await Enrolment.raw(
+        'INSERT INTO enrolment (session, "user", role, method, active, enrolled_at) VALUES ' + values
+        + " ON CONFLICT (session, \"user\") WHERE method = 'manual' DO UPDATE SET active = TRUE",
+        *params,
+    )
+
+
+async def unenrol(user: CurrentUser, session: dict, user_ids: list[str]) -> tuple[int, int]:
+    """Remove manual enrolments; returns (removed, kept because enrolled through a cohort)."""
+    ids = _ids(user_ids)
+    if not ids:
+        return 0, 0
+    removed = await Enrolment.delete().where(
+        (Enrolment.session == session["id"]) & (Enrolment.method == "manual") & Enrolment.user.is_in(ids)
+    ).returning(Enrolment.user)
+    by_cohort = await Enrolment.select(Enrolment.user).where(
+        (Enrolment.session == session["id"]) & (Enrolment.method == "cohort") & (Enrolment.active == True)  # noqa: E712
+        & Enrolment.user.is_in(ids)
+    )
+    return len(removed), len({r["user"] for r in by_cohort})
+
+
+# -- cohorts (C2) ---------------------------------------------------------------------------------
+async def cohort_in_scope(user: CurrentUser, cohort_id: int) -> dict:
+    row = await Cohort.select(
+        Cohort.all_columns(), Cohort.establishment.name.as_alias("establishment_name"),
+        Cohort.establishment.code.as_alias("establishment_code"),
+    ).where(Cohort.id == cohort_id).first()
+    if row is None:
+        raise NotFound("Cohorte introuvable.")
+    if not (await establishment_scope(user)).allows(row["establishment"]):
+        raise ScopeError("Cohorte introuvable ou hors de votre périmètre.")
+    return row
+
+
+async def save_cohort(user: CurrentUser, establishment_id: int, data: dict, cohort_id: int | None = None) -> int:
+    await require_establishment(user, establishment_id)
+    name = (data.get("name") or "").strip()
+    if not name:
+        raise ValidationFailed({"name": "Le nom de la cohorte est obligatoire."})
+    clash = Cohort.exists().where((Cohort.establishment == establishment_id) & (Cohort.name == name))
+    if cohort_id:
+        clash = clash.where(Cohort.id != cohort_id)
+    if await clash:
+        raise ValidationFailed({"name": f"Une cohorte « {name} » existe déjà dans cet établissement."})
+    visible = bool(data.get("visible"))
+    if cohort_id:
+        cohort = await cohort_in_scope(user, cohort_id)
+        if cohort["establishment"] != establishment_id:
+            raise ScopeError("Cohorte introuvable.")
+        await Cohort.update({Cohort.name: name[:100], Cohort.visible: visible}).where(Cohort.id == cohort_id)
+        return cohort_id
+    row = await Cohort.insert(Cohort(establishment=establishment_id, name=name[:100], visible=visible)).returning(Cohort.id)
+    return row[0]["id"]
+
+
+async def delete_cohort(user: CurrentUser, cohort_id: int) -> dict:
+    cohort = await cohort_in_scope(user, cohort_id)
+    synced = await CohortSync.count().where(CohortSync.cohort == cohort_id)
+    if synced:
+        raise DomainError(
+            f"Cette cohorte est synchronisée avec {synced} session(s) : retirez d'abord la méthode "
+            "« Synchronisation des cohortes » de ces sessions."
+        )
+    await Cohort.delete().where(Cohort.id == cohort_id)
+    return cohort
+
+
+def member_ids(cohort_id: int):
+    return CohortMember.select(CohortMember.user).where(CohortMember.cohort == cohort_id)
+
+
+async def members(cohort_id: int, q: str = "") -> tuple[list[dict], int]:
+    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+        User.id.is_in(member_ids(cohort_id))), q)
+    count = await _search(User.count().where(User.id.is_in(member_ids(cohort_id))), q)
+    return await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT), count
+
+
+async def add_members(user: CurrentUser, cohort: dict, user_ids: list[str]) -> int:
+    ids = await _learner_ids_of(cohort["establishment"], _ids(user_ids))
+    if not ids:
+        return 0
+    values = ", ".join("({}, {})" for _ in ids)
+    params = [v for uid in ids for v in (cohort["id"], uid)]
+    await CohortMember.raw(
+        'INSERT INTO cohort_member (cohort, "user") VALUES ' + values + ' ON CONFLICT (cohort, "user") DO NOTHING',
+        *params,
+    )
+    return len(ids)
+
+
+async def remove_members(user: CurrentUser, cohort: dict, user_ids: list[str]) -> int:
+    ids = _ids(user_ids)
+    if not ids:
+        return 0
+    removed = await CohortMember.delete().where(
+        (CohortMember.cohort == cohort["id"]) & CohortMember.user.is_in(ids)
+    ).returning(CohortMember.user)
+    return len(removed)
+
+
+# -- cohort sync (C3) -----------------------------------------------------------------------------
+async def add_sync(user: CurrentUser, session: dict, cohort_id: int) -> None:
+    cohort = await cohort_in_scope(user, cohort_id)
+    if cohort["establishment"] != session["establishment"]:
+        raise ValidationFailed({"cohort": "Choisissez une cohorte de l'établissement de la session."})
+    await CohortSync.raw(
+        "INSERT INTO cohort_sync (session, cohort, created_at) VALUES ({}, {}, CURRENT_TIMESTAMP) "
+        "ON CONFLICT (session, cohort) DO NOTHING",
+        session["id"], cohort_id,
+    )
+
+
+async def remove_sync(user: CurrentUser, session: dict, sync_id: int) -> int:
+    rows = await CohortSync.delete().where((CohortSync.id == sync_id) & (CohortSync.session == session["id"])).returning(
+        CohortSync.cohort
+    )
+    if not rows:
+        raise NotFound("Méthode d'inscription introuvable.")
+    return rows[0]["cohort"]
+
+
+async def sync_cohort(cohort_id: int) -> dict:
+    """Bring every session synced with this cohort in line with its members. Idempotent."""
+    async with db.transaction():
+        await Enrolment.raw(
+            'INSERT INTO enrolment (session, "user", role, method, cohort, active, enrolled_at) '
+            "SELECT s.session, m.\"user\", 'learner', 'cohort', s.cohort, TRUE, CURRENT_TIMESTAMP "
+            "FROM cohort_sync s JOIN cohort_member m ON m.cohort = s.cohort WHERE s.cohort = {} "
+            "ON CONFLICT (session, \"user\", cohort) WHERE method = 'cohort' "
+            "DO UPDATE SET active = TRUE WHERE enrolment.active = FALSE",
+            cohort_id,
+        )
+        await Enrolment.raw(
+            "UPDATE enrolment SET active = FALSE WHERE method = 'cohort' AND cohort = {} AND active = TRUE AND ("
+            "NOT EXISTS (SELECT 1 FROM cohort_member m WHERE m.cohort = enrolment.cohort AND m.\"user\" = enrolment.\"user\") "
+            "OR NOT EXISTS (SELECT 1 FROM cohort_sync s WHERE s.cohort = enrolment.cohort AND s.session = enrolment.session))",
+            cohort_id,
+        )
+    active = await Enrolment.count().where(
+        (Enrolment.cohort == cohort_id) & (Enrolment.method == "cohort") & (Enrolment.active == True)  # noqa: E712
+    )
+    return {"cohort": cohort_id, "active_enrolments": active}
+
+
+async def sync_all() -> int:
+    """The periodic full reconciliation: every cohort that syncs or synced a session."""
+    cohorts = {r["cohort"] for r in await CohortSync.select(CohortSync.cohort)}
+    cohorts |= {r["cohort"] for r in await Enrolment.select(Enrolment.cohort).where(
+        (Enrolment.method == "cohort") & (Enrolment.active == True)).distinct()}  # noqa: E712
+    for cohort_id in sorted(c for c in cohorts if c):
+        await sync_cohort(cohort_id)
+    return len(cohorts)
+
+
+async def request_sync(redis, cohort_id: int) -> None:
+    from app.queue import enqueue
+
+    await enqueue(redis, SYNC_JOB, cohort_id)
+
+
+async def sessions_of(establishment_id: int) -> list[dict]:
+    return await TrainingSession.select(TrainingSession.id, TrainingSession.full_name).where(
+        TrainingSession.establishment == establishment_id
+    ).order_by(TrainingSession.start_date, ascending=False)

@@ -1,0 +1,103 @@
+"""The catalogue of template courses ("cours modèles", SPEC B1) and training sessions (B2, B3)."""
+
+from piccolo.columns import (
+    Boolean,
+    Date,
+    ForeignKey,
+    Integer,
+    OnDelete,
+    Text,
+    Timestamptz,
+    Varchar,
+)
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from app.tables.accounts import User
+from app.tables.cohorts import Cohort
+from app.tables.org import Establishment
+
+
+class CourseTemplate(Table):
+    code = Varchar(length=8, unique=True)  # catalogue code used in session codes: C03
+    title = Varchar(length=255)
+    short_name = Varchar(length=255)
+    objectives = Text(default="")
+    duration = Varchar(length=64, default="")  # "7 heures"
+    certificate_text = Text(default="")  # hidden from learners
+    progress_block = Boolean(default=True)
+    discussion_block = Boolean(default=True)
+    visible = Boolean(default=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class TemplateActivity(Table):
+    template = ForeignKey(references=CourseTemplate, on_delete=OnDelete.cascade, index=True)
+    position = Integer(default=0)
+    kind = Varchar(length=32, default="page")  # page, video, quiz, file, forum
+    title = Varchar(length=255)
+    content = Text(default="")
+    required = Boolean(default=True)
+
+
+class TrainingSession(Table):
+    establishment = ForeignKey(references=Establishment, on_delete=OnDelete.cascade, index=True)
+    template = ForeignKey(references=CourseTemplate, null=True, on_delete=OnDelete.set_null)
+    full_name = Varchar(length=255)
+    short_name = Varchar(length=255)
+    visible = Boolean(default=True)
+    start_date = Date()
+    end_date = Date()
+    id_number = Varchar(length=100, default="")
+    code = Varchar(length=32, unique=True, index=True)  # public registration code: 26C03S1
+    seats = Integer(null=True, default=None)
+    certificate_text = Text(default="")
+    progress_block = Boolean(default=False)
+    discussion_block = Boolean(default=False)
+    imported_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SessionActivity(Table):
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
+    source = ForeignKey(references=TemplateActivity, null=True, on_delete=OnDelete.set_null)
+    position = Integer(default=0)
+    kind = Varchar(length=32, default="page")
+    title = Varchar(length=255)
+    content = Text(default="")
+    required = Boolean(default=True)
+
+
+class ContentImport(Table):
+    """One run of the six-step import wizard; the job's state and the choices of steps 1-3."""
+
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
+    template = ForeignKey(references=CourseTemplate, null=True, on_delete=OnDelete.set_null)
+    settings = Text(default="")  # the step-2 checkboxes kept, one name per line
+    activity_ids = Text(default="")  # the step-3 selection, comma-separated
+    status = Varchar(length=16, default="draft")  # draft, queued, running, done, failed
+    token = Varchar(length=64, default="")
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class CohortSync(Table):
+    """The "Synchronisation des cohortes" enrolment method of a session (SPEC C3)."""
+
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
+    cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class Enrolment(Table):
+    """One way a user is enrolled in a session: by hand (cohort null) or through a cohort sync.
+    A user is enrolled while one of their rows is active; progress lives elsewhere and is kept
+    when a sync deactivates a row, so re-adding restores it."""
+
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
+    role = Varchar(length=16, default="learner")
+    method = Varchar(length=16, default="manual")  # manual, cohort
+    cohort = ForeignKey(references=Cohort, null=True, on_delete=OnDelete.cascade, index=True)
+    active = Boolean(default=True)
+    enrolled_at = Timestamptz(default=TimestamptzNow())

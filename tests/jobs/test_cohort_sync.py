@@ -1,0 +1,116 @@
+"""SPEC C2-C3: cohorts and the cohort sync enrolment method, with a real arq worker."""
+
+from datetime import date
+
+import pytest
+
+from app.services import enrolments
+from app.tables.accounts import RoleAssignment
+from app.tables.catalogue import CohortSync, Enrolment, TrainingSession
+from app.tables.cohorts import Cohort, CohortMember
+from app.tables.org import Establishment
+from tests.helpers import login, post_form, text
+
+
+async def _setup():
+    ids = {r["code"]: r["id"] for r in await Establishment.select(Establishment.id, Establishment.code)}
+    sessions = []
+    for n in (1, 2):
+        row = await TrainingSession.insert(TrainingSession(
+            establishment=ids["ALP001"], full_name=f"Session {n}", short_name=f"S{n}", start_date=date(2026, 6, 12),
+            end_date=date(2026, 6, 16), code=f"26X00S{n}")).returning(TrainingSession.id)
+        sessions.append(row[0]["id"])
+    cohort = (await Cohort.select().where(Cohort.name == "Cohorte_Ex25").first())
+    learners = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == ids["ALP001"])).order_by(RoleAssignment.user)]
+    return ids, sessions, cohort, learners
+
+
+async def _active(session_id):
+    return {r["user"] for r in await Enrolment.select(Enrolment.user).where(
+        (Enrolment.session == session_id) & (Enrolment.active == True))}  # noqa: E712
+
+
+@pytest.mark.smoke
+async def test_cohort_sync_follows_the_cohort_in_every_session(client, run_jobs):
+    ids, sessions, cohort, learners = await _setup()
+    await login(client, "alp001.get")
+    members_url = f"/cohortes/{cohort['id']}/membres"
+    page = text((await client.get(members_url)).text)
+    assert "Utilisateurs actuels (0)" in page and "Utilisateurs potentiels (13)" in page
+    await post_form(client, members_url, {"go": "add", "add": learners[:5]})
+    for session_id in sessions:
+        response = await post_form(client, f"/sessions/{session_id}/participants/methodes", {"cohort": cohort["id"]})
+        assert response.status_code == 303
+    await run_jobs()
+    for session_id in sessions:
+        assert await _active(session_id) == set(learners[:5])
+    participants = text((await client.get(f"/sessions/{sessions[0]}/participants")).text)
+    assert "Synchronisation des cohortes (Cohorte_Ex25)" in participants and "Cohorte Cohorte_Ex25" in participants
+
+    # A member added later is enrolled in every synced session; a member removed is unenrolled.
+    await post_form(client, members_url, {"go": "add", "add": learners[5:7]}, htmx=True)
+    await post_form(client, members_url, {"go": "remove", "remove": learners[:1]})
+    await run_jobs()
+    for session_id in sessions:
+        assert await _active(session_id) == set(learners[1:7])
+    kept = await Enrolment.select().where((Enrolment.user == learners[0]) & (Enrolment.session == sessions[0])).first()
+    assert kept is not None and kept["active"] is False  # the row (and the progress) is kept
+
+    # Back in the cohort: the same enrolment comes back.
+    await post_form(client, members_url, {"go": "add", "add": learners[:1]})
+    await run_jobs()
+    again = await Enrolment.select().where((Enrolment.user == learners[0]) & (Enrolment.session == sessions[0])).first()
+    assert again["id"] == kept["id"] and again["active"] is True
+
+    # A manual enrolment and a cohort one for the same person: both shown, removing the manual keeps them.
+    await post_form(client, f"/sessions/{sessions[0]}/inscriptions", {"go": "add", "add": learners[1]})
+    response = await post_form(client, f"/sessions/{sessions[0]}/inscriptions", {"go": "remove", "remove": learners[1]})
+    assert learners[1] in await _active(sessions[0])
+
+    # Removing the method unenrols the cohort's members of that session only.
+    sync = await CohortSync.select().where(CohortSync.session == sessions[1]).first()
+    await post_form(client, f"/sessions/{sessions[1]}/participants/methodes/{sync['id']}/supprimer")
+    await run_jobs()
+    assert await _active(sessions[1]) == set()
+    assert await _active(sessions[0]) == set(learners[:7])
+    _ = response
+
+
+async def test_sync_is_idempotent_and_the_reconciliation_repairs(demo):
+    ids, sessions, cohort, learners = await _setup()
+    await CohortMember.insert(*[CohortMember(cohort=cohort["id"], user=u) for u in learners[:4]])
+    await CohortSync.insert(CohortSync(session=sessions[0], cohort=cohort["id"]))
+    for _ in range(3):
+        await enrolments.sync_cohort(cohort["id"])
+    assert await Enrolment.count().where(Enrolment.session == sessions[0]) == 4
+    # A lost job (membership changed behind the app's back): the periodic reconciliation catches up.
+    await CohortMember.delete().where(CohortMember.user == learners[0])
+    assert await enrolments.sync_all() >= 1
+    assert await _active(sessions[0]) == set(learners[1:4])
+
+
+async def test_cohort_management_rules(client):
+    ids, sessions, cohort, learners = await _setup()
+    await login(client, "alp001.get")
+    response = await post_form(client, f"/etablissements/{ids['ALP001']}/cohortes/nouvelle", {"name": "Cohorte_Ex25", "visible": "1"})
+    assert response.status_code == 422 and "existe déjà" in text(response.text)
+    response = await post_form(client, f"/etablissements/{ids['ALP001']}/cohortes/nouvelle", {"name": "Infirmiers 2026"})
+    assert response.status_code == 303
+    listing = text((await client.get(f"/etablissements/{ids['ALP001']}/cohortes")).text)
+    assert "Infirmiers 2026" in listing and "Cohorte_Ex25" in listing
+    # A learner of another establishment cannot be made a member, even with a forged id.
+    dam = await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == ids["DAM001"])).first()
+    await post_form(client, f"/cohortes/{cohort['id']}/membres", {"go": "add", "add": [dam["user"], learners[0]]})
+    assert {r["user"] for r in await CohortMember.select(CohortMember.user).where(
+        CohortMember.cohort == cohort["id"])} == {learners[0]}
+    # A synced cohort cannot be deleted before its sync is removed.
+    await CohortSync.insert(CohortSync(session=sessions[0], cohort=cohort["id"]))
+    response = await post_form(client, f"/cohortes/{cohort['id']}/supprimer")
+    assert response.status_code == 400 and "synchronisée avec 1 session" in text(response.text)
+    # A cohort of another establishment cannot be synced to this session.
+    other = await Cohort.insert(Cohort(establishment=ids["ALP002"], name="Autre")).returning(Cohort.id)
+    response = await post_form(client, f"/sessions/{sessions[0]}/participants/methodes", {"cohort": other[0]["id"]})
+    assert response.status_code in (400, 422)
+    assert await CohortSync.count().where(CohortSync.cohort == other[0]["id"]) == 0
