@@ -136,6 +136,7 @@ class CohortController(Controller):
             "cohort": cohort, "current": current, "current_count": current_count, "potential": potential,
             "potential_count": potential_count, "q_current": q_current, "q_potential": q_potential,
             "message": message, "action": f"/cohortes/{cohort['id']}/membres",
+            "current_title": "Utilisateurs actuels", "potential_title": "Utilisateurs potentiels",
         }, region="_two_lists.html")
 
     @post("/membres")

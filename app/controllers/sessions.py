@@ -266,6 +266,7 @@ class SessionController(Controller):
             "session": session, "current": current, "current_count": current_count, "potential": potential,
             "potential_count": potential_count, "q_current": q_current, "q_potential": q_potential,
             "message": message, "action": f"/sessions/{session['id']}/inscriptions",
+            "current_title": "Utilisateurs existants", "potential_title": "Utilisateurs potentiels",
         }, region="_two_lists.html")
 
     @post("/inscriptions")
