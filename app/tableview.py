@@ -6,7 +6,7 @@ import secrets
 from datetime import datetime
 
 from litestar import Request, Response
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from app.datatable import DataTable

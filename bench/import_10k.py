@@ -3,7 +3,6 @@
 Run: .venv/bin/python bench/import_10k.py
 """
 
-import asyncio
 import time
 
 import _setup

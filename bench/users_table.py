@@ -5,7 +5,6 @@ count (target p95 <= 50 ms server time), and the Excel export of all of them in 
 Run: .venv/bin/python bench/users_table.py
 """
 
-import asyncio
 import resource
 from datetime import timedelta
 import statistics

@@ -13,7 +13,7 @@ from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED
 from app.services.scope import delegations_in_scope, establishments_in_scope
 from app.services.text import fold
 from app.tableview import register, table_view
-from app.tables.accounts import RoleAssignment, User
+from app.tables.accounts import RoleAssignment
 from app.tables.org import Delegation, Establishment
 from app.templating import confirm_page, render
 from app.web import current_user, form_data, redirect

@@ -16,7 +16,8 @@ from app.tables.catalogue import CohortSync
 from app.tables.cohorts import Cohort, CohortMember
 from app.tableview import register, table_view
 from app.templating import confirm_page, render
-from app.web import current_user, form_data, form_lists, redirect
+from app.twolists import two_lists_page, two_lists_post
+from app.web import current_user, form_data, redirect
 
 MANAGERS = (ADMIN, GED, GET)
 
@@ -129,33 +130,36 @@ class CohortController(Controller):
         return await self._members(request, cohort, q_current or "", q_potential or "")
 
     async def _members(self, request, cohort, q_current, q_potential, message=None):
-        current, current_count = await enrolments.members(cohort["id"], q_current)
-        potential, potential_count = await enrolments.establishment_learners(
-            cohort["establishment"], enrolments.member_ids(cohort["id"]), q_potential)
-        return render(request, "cohorts/members.html", {
-            "cohort": cohort, "current": current, "current_count": current_count, "potential": potential,
-            "potential_count": potential_count, "q_current": q_current, "q_potential": q_potential,
-            "message": message, "action": f"/cohortes/{cohort['id']}/membres",
-            "current_title": "Utilisateurs actuels", "potential_title": "Utilisateurs potentiels",
-        }, region="_two_lists.html")
+        return two_lists_page(
+            request, "cohorts/members.html", cohort=cohort,
+            current=await enrolments.members(cohort["id"], q_current),
+            potential=await enrolments.establishment_learners(
+                cohort["establishment"], enrolments.member_ids(cohort["id"]), q_potential),
+            titles=("Utilisateurs actuels", "Utilisateurs potentiels"), action=f"/cohortes/{cohort['id']}/membres",
+            q_current=q_current, q_potential=q_potential, message=message,
+        )
 
     @post("/membres")
     async def change_members(self, request: Request, cohort_id: FromPath[int]) -> Response:
         user = current_user(request)
         cohort = await enrolments.cohort_in_scope(user, cohort_id)
-        data = await form_data(request)
-        if data.get("go") == "add":
-            count = await enrolments.add_members(user, cohort, await form_lists(request, "add"))
-            message = f"{count} membre(s) ajouté(s)."
-        else:
-            count = await enrolments.remove_members(user, cohort, await form_lists(request, "remove"))
-            message = f"{count} membre(s) retiré(s)."
-        if count:
-            # Every session that syncs this cohort follows, in the background.
-            await enrolments.request_sync(request.app.state.redis, cohort_id)
-        if getattr(request, "htmx", False):
-            return await self._members(request, cohort, data.get("q_current", ""), data.get("q_potential", ""), message)
-        return redirect(request, f"/cohortes/{cohort_id}/membres", message)
+
+        async def add(ids):
+            count = await enrolments.add_members(user, cohort, ids)
+            if count:  # every session that syncs this cohort follows, in the background
+                await enrolments.request_sync(request.app.state.redis, cohort_id)
+            return f"{count} membre(s) ajouté(s)."
+
+        async def remove(ids):
+            count = await enrolments.remove_members(user, cohort, ids)
+            if count:
+                await enrolments.request_sync(request.app.state.redis, cohort_id)
+            return f"{count} membre(s) retiré(s)."
+
+        return await two_lists_post(
+            request, add=add, remove=remove, back=f"/cohortes/{cohort_id}/membres",
+            page=lambda q_current, q_potential, message: self._members(request, cohort, q_current, q_potential, message),
+        )
 
 
 HANDLERS = [EstablishmentCohortsController, CohortController]

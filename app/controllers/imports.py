@@ -9,7 +9,6 @@ from litestar.response import Response, Template
 
 from app.datatable import Col, DataTable, Filter
 from app.services import imports, progress
-from app.services.errors import DomainError
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import require_establishment
 from app.tables.imports import ImportRow

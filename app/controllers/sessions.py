@@ -18,6 +18,7 @@ from app.tables.catalogue import CohortSync, CourseTemplate, Enrolment, SessionA
 from app.tables.cohorts import Cohort
 from app.tableview import register, table_view
 from app.templating import confirm_page, render
+from app.twolists import two_lists_page, two_lists_post
 from app.web import current_user, form_data, form_lists, redirect
 
 MANAGERS = (ADMIN, GED, GET)
@@ -259,32 +260,36 @@ class SessionController(Controller):
         return await self._enrol_page(request, session, q_current or "", q_potential or "")
 
     async def _enrol_page(self, request, session, q_current, q_potential, message=None):
-        current, current_count = await enrolments.enrolled(session["id"], q_current)
-        potential, potential_count = await enrolments.establishment_learners(
-            session["establishment"], enrolments.enrolled_user_ids(session["id"]), q_potential)
-        return render(request, "sessions/enrol.html", {
-            "session": session, "current": current, "current_count": current_count, "potential": potential,
-            "potential_count": potential_count, "q_current": q_current, "q_potential": q_potential,
-            "message": message, "action": f"/sessions/{session['id']}/inscriptions",
-            "current_title": "Utilisateurs existants", "potential_title": "Utilisateurs potentiels",
-        }, region="_two_lists.html")
+        return two_lists_page(
+            request, "sessions/enrol.html", session=session,
+            current=await enrolments.enrolled(session["id"], q_current),
+            potential=await enrolments.establishment_learners(
+                session["establishment"], enrolments.enrolled_user_ids(session["id"]), q_potential),
+            titles=("Utilisateurs existants", "Utilisateurs potentiels"),
+            action=f"/sessions/{session['id']}/inscriptions", q_current=q_current, q_potential=q_potential,
+            message=message,
+        )
 
     @post("/inscriptions")
     async def enrol(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
         session = await sessions.session_in_scope(user, session_id)
-        data = await form_data(request)
-        if data.get("go") == "add":
-            count = await enrolments.enrol(user, session, await form_lists(request, "add"))
-            message = f"{count} utilisateur(s) inscrit(s) avec le rôle Apprenant."
-        else:
-            removed, kept = await enrolments.unenrol(user, session, await form_lists(request, "remove"))
+
+        async def add(ids):
+            count = await enrolments.enrol(user, session, ids)
+            return f"{count} utilisateur(s) inscrit(s) avec le rôle Apprenant."
+
+        async def remove(ids):
+            removed, kept = await enrolments.unenrol(user, session, ids)
             message = f"{removed} inscription(s) manuelle(s) retirée(s)."
             if kept:
                 message += f" {kept} utilisateur(s) restent inscrits par une cohorte synchronisée."
-        if getattr(request, "htmx", False):
-            return await self._enrol_page(request, session, data.get("q_current", ""), data.get("q_potential", ""), message)
-        return redirect(request, f"/sessions/{session_id}/inscriptions", message)
+            return message
+
+        return await two_lists_post(
+            request, add=add, remove=remove, back=f"/sessions/{session_id}/inscriptions",
+            page=lambda q_current, q_potential, message: self._enrol_page(request, session, q_current, q_potential, message),
+        )
 
     # -- participants and the cohort sync method (C3) ---------------------------------------
     @get("/participants")
