@@ -5,6 +5,8 @@ import pytest
 
 from tests.browser.test_login_flow import browser_login
 
+from tests.browser.snap import snap
+
 pytestmark = pytest.mark.browser
 
 CSV = (
@@ -29,9 +31,9 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
         await page.wait_for_url("**/imports/*")
         assert await page.get_by_text("2 prête(s)").is_visible()
         assert await page.get_by_role("cell", name="alp001.z.lemaitre").is_visible()
-        await page.screenshot(path=f"/tmp/tremplin-import-preview-{'js' if javascript else 'nojs'}.png", full_page=True)
+        await snap(page, f"import-preview-{'js' if javascript else 'nojs'}")
         await page.get_by_role("button", name="Confirmer l'importation").click()
-        await page.wait_for_url("**/imports/*")
+        await page.get_by_text("Import lancé").wait_for()
         await run_jobs()
         if javascript:
             # The progress partial polls by itself and ends with the link to the report.
@@ -39,7 +41,7 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
         else:
             await page.reload()
         await page.get_by_text("Importation terminée : 2 créé(s), 0 mis à jour, 0 ignoré(s), 0 en échec.").wait_for()
-        await page.screenshot(path=f"/tmp/tremplin-import-report-{'js' if javascript else 'nojs'}.png", full_page=True)
+        await snap(page, f"import-report-{'js' if javascript else 'nojs'}")
     finally:
         await context.close()
 

@@ -4,6 +4,8 @@ import pytest
 
 from app.tables.accounts import User
 
+from tests.browser.snap import snap
+
 pytestmark = pytest.mark.browser
 
 
@@ -37,7 +39,7 @@ async def _forced_change_flow(page, live_server):
     assert await page.get_by_text("Votre mot de passe a été modifié.").is_visible()
     assert await page.get_by_role("heading", name="Bonjour Emma").is_visible()
     assert await page.get_by_role("link", name="CH BUIS LES BARONNIES").is_visible()
-    await page.screenshot(path="/tmp/tremplin-home.png")
+    await snap(page, "home")
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
@@ -65,7 +67,7 @@ async def test_table_filters_and_pages_without_reload(browser, live_server, demo
         assert await page.evaluate("window.__marker") == "same page"  # htmx swapped, no reload
         rows = await page.locator("#table-region tbody tr").count()
         assert rows == 1
-        await page.screenshot(path="/tmp/tremplin-table.png")
+        await snap(page, "table")
     finally:
         await context.close()
 
@@ -99,6 +101,6 @@ async def test_admin_screens_work_without_javascript(browser, live_server, demo)
         await page.get_by_role("button", name="Supprimer").click()
         await page.wait_for_url("**/admin/delegations")
         assert await page.get_by_text("Délégation supprimée.").is_visible()
-        await page.screenshot(path="/tmp/tremplin-nojs-delegations.png")
+        await snap(page, "nojs-delegations")
     finally:
         await context.close()

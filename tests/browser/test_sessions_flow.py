@@ -6,6 +6,8 @@ import pytest
 from app.tables.catalogue import Enrolment, SessionActivity, TrainingSession
 from tests.browser.test_login_flow import browser_login
 
+from tests.browser.snap import snap
+
 pytestmark = pytest.mark.browser
 
 
@@ -43,9 +45,10 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await page.get_by_role("button", name="Étape précédente").click()
         assert not await page.get_by_label("Réengagement").is_checked()
         await page.get_by_role("button", name="Continuer").click()
-        await page.screenshot(path=f"/tmp/tremplin-wizard-review-{tag}.png", full_page=True)
+        await snap(page, f"wizard-review-{tag}")
         await page.get_by_role("button", name="Effectuer l'importation").click()
-        # 5. the job, 6. done
+        # 5. the job (once it is queued: with htmx the click returns before the request ends), 6. done
+        await page.wait_for_url("**/import?etape=5")
         await run_jobs()
         if javascript:
             await page.get_by_role("link", name="Continuer").click()
@@ -53,7 +56,7 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         else:
             await page.reload()
         await page.get_by_text("Importation terminée. Cliquez sur continuer pour revenir au contenu.").wait_for()
-        await page.screenshot(path=f"/tmp/tremplin-wizard-done-{tag}.png", full_page=True)
+        await snap(page, f"wizard-done-{tag}")
         await page.get_by_role("link", name="Continuer").click()
         assert await page.get_by_text("Attestation de suivi de formation").is_visible()
         session = await TrainingSession.select().first()
@@ -70,15 +73,16 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await page.get_by_text("3 membre(s) ajouté(s).").wait_for()
         assert await page.locator("#remove option").count() == 3
         assert await page.get_by_text("Utilisateurs actuels (3)").is_visible()
-        await page.screenshot(path=f"/tmp/tremplin-cohort-members-{tag}.png", full_page=True)
+        await snap(page, f"cohort-members-{tag}")
         await page.goto(f"{live_server}/sessions/{session['id']}/participants")
         await page.get_by_label("Ajouter méthode : Synchronisation des cohortes — Cohorte").select_option(label="Cohorte_Ex25")
         await page.get_by_role("button", name="Ajouter méthode").click()
+        await page.get_by_text("Méthode « Synchronisation des cohortes » ajoutée").wait_for()
         await run_jobs()
         await page.reload()
         assert await page.get_by_text("1–3 sur 3").is_visible()
         assert await page.get_by_role("cell", name="Cohorte Cohorte_Ex25").first.is_visible()
-        await page.screenshot(path=f"/tmp/tremplin-participants-{tag}.png", full_page=True)
+        await snap(page, f"participants-{tag}")
         assert await Enrolment.count().where((Enrolment.session == session["id"]) & (Enrolment.method == "cohort")) == 3
     finally:
         await context.close()
