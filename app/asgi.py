@@ -29,6 +29,7 @@ from app.controllers import (
     health,
     home,
     imports,
+    registration_admin,
     sessions,
     users,
 )
@@ -107,6 +108,7 @@ def create_app(run_worker: bool = False) -> Litestar:
             *catalogue.HANDLERS,
             *sessions.HANDLERS,
             *cohorts.HANDLERS,
+            *registration_admin.HANDLERS,
             *health.HANDLERS,
             create_static_files_router(path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"),
         ],

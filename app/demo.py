@@ -55,6 +55,41 @@ TEMPLATES = [
 ]
 
 
+REFERENCE_LISTS = {
+    "funding_method": ["Financement par ma collectivité", "Financement personnel"],
+    "candidate_state": ["Maire", "Adjoint.e au Maire", "Conseiller.e municipale", "Président.e d'EPCI",
+                        "Conseiller.e communautaire", "Conseiller.e départementale", "Conseiller.e régionale", "Autre"],
+    "establishment_type": ["Mairie", "Commune", "EPCI", "Département", "CFA"],
+}
+ORGANISATIONS = [
+    ("Mairie de Buis-les-Baronnies", "Mairie", "26170", "Buis-les-Baronnies", True, True),
+    ("Communauté de communes des Baronnies", "EPCI", "26170", "Buis-les-Baronnies", True, False),
+    ("Mairie de Nyons", "Mairie", "26110", "Nyons", True, True),
+    ("Mairie de Mollans-sur-Ouvèze", "Mairie", "26170", "Mollans-sur-Ouvèze", False, False),
+]
+
+
+async def _load_registration() -> None:
+    from app.services.outbox import set_setting
+    from app.tables.registration import Organisation, RefItem
+
+    for kind, labels in REFERENCE_LISTS.items():
+        await RefItem.insert(*[RefItem(kind=kind, label=label, position=i) for i, label in enumerate(labels)])
+    types = {r["label"]: r["id"] for r in await RefItem.select(RefItem.id, RefItem.label).where(
+        RefItem.kind == "establishment_type")}
+    await Organisation.insert(*[
+        Organisation(name=name, kind=types[kind], postal_code=cp, city=city, referenced=referenced,
+                     under_agreement=agreement, position=i,
+                     validation_email=f"formation@{city.lower().replace(' ', '-').replace('è', 'e')}.demo.tremplin.local")
+        for i, (name, kind, cp, city, referenced, agreement) in enumerate(ORGANISATIONS)
+    ])
+    await set_setting("disability_email", "handicap@demo.tremplin.local")
+    await set_setting("operator_copy_email", "inscriptions@demo.tremplin.local")
+    await set_setting("cgv_text", "Les frais pédagogiques sont facturés selon les conditions générales de l'opérateur. "
+                                  "Vos données sont traitées conformément au RGPD ; vous disposez d'un droit d'accès, "
+                                  "de rectification et d'effacement.")
+
+
 async def _load_catalogue() -> None:
     from app.tables.catalogue import CourseTemplate, TemplateActivity
 
@@ -134,6 +169,7 @@ async def load_demo(learners_per_establishment: int = 13) -> None:
     grants += [RoleAssignment(user=ids[u], role=LEARNER, establishment=establishments[c]) for u, c in learners]
     await RoleAssignment.insert(*grants)
     await _load_catalogue()
+    await _load_registration()
     from app.tables.cohorts import Cohort
 
     await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))

@@ -26,6 +26,13 @@ FOREIGN = {
     "sync_id": lambda ids: ids["dam_sync"],
     "template_id": lambda ids: ids["template"],
     "activity_id": lambda ids: ids["template_activity"],
+    # Registration back office: reserved to its managers, so refused to a GET or a GED whatever the id.
+    "kind": lambda ids: "funding_method",
+    "item_id": lambda ids: 1,
+    "action": lambda ids: "supprimer",
+    "org_id": lambda ids: 1,
+    "mail_id": lambda ids: 1,
+    "attachment_id": lambda ids: 1,
 }
 # The catalogue is shared by the whole network: every manager may read a template.
 GLOBAL_READABLE = {"GET /catalogue/{template_id:int}"}

@@ -1,0 +1,249 @@
+"""Back office of "Inscriptions locales" for local registration managers (seed 003): reference
+lists (SPEC F4), settings and tools (F5): "Tester la génération PDF", "Emails générés"."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from app.dates import short_datetime_fr
+from app.datatable import Col, DataTable, Filter
+from app.pdf.render import render_pdf
+from app.services import outbox, registration_admin as admin
+from app.services.errors import NotFound, ValidationFailed
+from app.services.roles import ADMIN, REGISTRATION_MANAGER
+from app.tables.outbox import Mail, MailAttachment
+from app.tables.registration import Organisation
+from app.tableview import register, table_view
+from app.templating import confirm_page, render
+from app.web import form_data, redirect
+
+BASE = "/gestion-inscriptions"
+STATUS_LABELS = {"queued": "En file", "sending": "En cours d'envoi", "sent": "Envoyé", "retry": "Nouvel essai prévu",
+                 "failed": "Échec"}
+
+
+async def _options(items):
+    return items
+
+
+async def _type_options(user):
+    return [(str(i["id"]), i["label"]) for i in await admin.items("establishment_type")]
+
+
+MAILS = register(
+    DataTable(
+        name="mails",
+        table=Mail,
+        select=(Mail.id, Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.status, Mail.tries,
+                Mail.last_error, Mail.is_test, Mail.category, Mail.created_at, Mail.sent_at),
+        columns=(
+            Col("created_at", "Créé le", Mail.created_at, export=lambda r: short_datetime_fr(r["created_at"])),
+            Col("recipients", "Destinataires", Mail.recipients),
+            Col("subject", "Sujet", Mail.subject),
+            Col("status", "État", Mail.status, export=lambda r: STATUS_LABELS.get(r["status"], r["status"])),
+            Col("tries", "Essais", Mail.tries),
+            Col("last_error", "Dernière erreur"),
+        ),
+        filters=(
+            Filter("statut", "État", lambda v: Mail.status == v if v in STATUS_LABELS else None, kind="select",
+                   options=lambda user: _options(list(STATUS_LABELS.items()))),
+            Filter("q", "Destinataire ou sujet", lambda v: Mail.recipients.ilike(f"%{v}%") | Mail.subject.ilike(f"%{v}%")),
+        ),
+        default_sort="-created_at",
+        export_filename="emails_generes",
+    )
+)
+
+ORGANISATIONS = register(
+    DataTable(
+        name="organisations",
+        table=Organisation,
+        select=(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
+                Organisation.validation_email, Organisation.referenced, Organisation.under_agreement,
+                Organisation.hidden, Organisation.kind.label.as_alias("kind_label")),
+        columns=(
+            Col("name", "Établissement", Organisation.name),
+            Col("kind_label", "Type", Organisation.kind.label),
+            Col("postal_code", "Code postal", Organisation.postal_code),
+            Col("validation_email", "Instance de validation (courriel)", Organisation.validation_email),
+            Col("referenced", "Référencé", Organisation.referenced, export=lambda r: "Oui" if r["referenced"] else "Non référencé"),
+            Col("under_agreement", "Conventionné", Organisation.under_agreement,
+                export=lambda r: "Oui" if r["under_agreement"] else "Non"),
+        ),
+        filters=(
+            Filter("q", "Nom", lambda v: Organisation.name.ilike(f"%{v}%")),
+            Filter("reference", "Référencement", lambda v: {"oui": Organisation.referenced == True,  # noqa: E712
+                                                            "non": Organisation.referenced == False}.get(v),  # noqa: E712
+                   kind="select", options=lambda user: _options([("oui", "Référencés"), ("non", "Non référencés")])),
+            Filter("convention", "Convention", lambda v: {"oui": Organisation.under_agreement == True,  # noqa: E712
+                                                          "non": Organisation.under_agreement == False}.get(v),  # noqa: E712
+                   kind="select", options=lambda user: _options([("oui", "Conventionnés"), ("non", "Non conventionnés")])),
+            Filter("type", "Type", lambda v: Organisation.kind == int(v) if v.isdigit() else None, kind="select",
+                   options=_type_options),
+        ),
+        default_sort="name",
+        export_filename="etablissements_inscriptions",
+    )
+)
+
+
+def sample_bulletin() -> dict:
+    """The data of a made-up request, for "Tester la génération PDF"."""
+    return {
+        "reference": "DEMANDE-TEST", "generated": short_datetime_fr(datetime.now()),
+        "session": {"title": "Transformer le patrimoine communal: stratégies et actions pour rénover, agrandir, mutualiser",
+                    "dates": "Du vendredi 2 octobre 2026, 11:00 au vendredi 2 octobre 2026, 12:15", "code": "26C03S1"},
+        "trainee": {"civility": "Mme", "first_name": "Élodie", "last_name": "D'Artagnan-Lé", "email": "elodie@example.org",
+                    "postal_code": "26170", "phone": "04 75 00 00 00",
+                    "expectations": "Mieux comprendre les leviers de mutualisation."},
+        "funding": "Financement par ma collectivité", "organisation": "Mairie de Buis-les-Baronnies (non référencé)",
+        "mandate": "Adjoint.e au Maire", "mandate_year": "2020", "dietary": "Oui : végétarien",
+        "disability": "Oui : un aménagement est nécessaire", "consents": [
+            ("Liste diffusée aux participants (covoiturage)", "Oui"), ("Liste de diffusion de l'offre de formation", "Non"),
+            ("Droit à l'image", "Oui")],
+    }
+
+
+class RegistrationAdminController(Controller):
+    path = BASE
+    opt = {"roles": (ADMIN, REGISTRATION_MANAGER)}
+
+    @get("/")
+    async def index(self) -> Template:
+        return Template("registration_admin/index.html", context={"kinds": admin.REF_KINDS, "base": BASE})
+
+    # -- simple lists ---------------------------------------------------------------------------
+    async def _list_page(self, request, kind, values=None, errors=None, status_code=200):
+        return render(request, "registration_admin/list.html", {
+            "kind": kind, "title": admin.kind_label(kind), "items": await admin.items(kind), "base": BASE,
+            "values": values or {}, "errors": errors or {}}, status_code=status_code)
+
+    @get("/listes/{kind:str}")
+    async def list_page(self, request: Request, kind: FromPath[str]) -> Template:
+        return await self._list_page(request, kind)
+
+    @post("/listes/{kind:str}")
+    async def add_item(self, request: Request, kind: FromPath[str]) -> Response:
+        data = await form_data(request)
+        try:
+            await admin.save_item(kind, data, int(data["item_id"]) if str(data.get("item_id", "")).isdigit() else None)
+        except ValidationFailed as invalid:
+            return await self._list_page(request, kind, data, invalid.errors, status_code=422)
+        return redirect(request, f"{BASE}/listes/{kind}", "Liste enregistrée.")
+
+    @post("/listes/{kind:str}/{item_id:int}/{action:str}")
+    async def item_action(self, request: Request, kind: FromPath[str], item_id: FromPath[int], action: FromPath[str]) -> Response:
+        if action == "monter":
+            await admin.move_item(kind, item_id, -1)
+            message = "Ordre enregistré."
+        elif action == "descendre":
+            await admin.move_item(kind, item_id, +1)
+            message = "Ordre enregistré."
+        elif action == "masquer":
+            row = await admin.toggle_hidden(kind, item_id)
+            message = f"« {row['label']} » {'affiché' if row['hidden'] else 'masqué'}."
+        elif action == "supprimer":
+            row = await admin.delete_item(kind, item_id)
+            message = f"« {row['label']} » supprimé."
+        else:
+            raise NotFound("Action inconnue.")
+        return redirect(request, f"{BASE}/listes/{kind}", message)
+
+    # -- organisations --------------------------------------------------------------------------
+    @get("/etablissements")
+    async def organisations(self, request: Request) -> Response:
+        return await table_view(request, ORGANISATIONS, "registration_admin/organisations.html",
+                                "registration_admin/_organisations.html", {"url": f"{BASE}/etablissements", "base": BASE})
+
+    async def _org_form(self, request, values, errors, org_id, status_code=200):
+        return render(request, "registration_admin/organisation_form.html", {
+            "values": values, "errors": errors, "org_id": org_id, "base": BASE,
+            "types": await _type_options(None)}, status_code=status_code)
+
+    @get(["/etablissements/nouveau", "/etablissements/{org_id:int}/modifier"])
+    async def org_form(self, request: Request, org_id: FromPath[int | None] = None) -> Template:
+        values = await admin.organisation(org_id) if org_id else {"referenced": True}
+        return await self._org_form(request, values, {}, org_id)
+
+    @post(["/etablissements/nouveau", "/etablissements/{org_id:int}/modifier"])
+    async def org_save(self, request: Request, org_id: FromPath[int | None] = None) -> Response:
+        data = await form_data(request)
+        try:
+            await admin.save_organisation(data, org_id)
+        except ValidationFailed as invalid:
+            return await self._org_form(request, data, invalid.errors, org_id, status_code=422)
+        return redirect(request, f"{BASE}/etablissements", "Établissement enregistré.")
+
+    @post("/etablissements/{org_id:int}/referencer")
+    async def org_reference(self, request: Request, org_id: FromPath[int]) -> Response:
+        row = await admin.reference_organisation(org_id)
+        return redirect(request, f"{BASE}/etablissements", f"« {row['name']} » est maintenant référencé.")
+
+    @get("/etablissements/{org_id:int}/supprimer")
+    async def org_confirm_delete(self, request: Request, org_id: FromPath[int]) -> Template:
+        row = await admin.organisation(org_id)
+        return confirm_page(request, f"Supprimer l'établissement « {row['name']} » ?", f"{BASE}/etablissements")
+
+    @post("/etablissements/{org_id:int}/supprimer")
+    async def org_delete(self, request: Request, org_id: FromPath[int]) -> Response:
+        row = await admin.delete_organisation(org_id)
+        return redirect(request, f"{BASE}/etablissements", f"« {row['name']} » supprimé.")
+
+    # -- settings and tools (F5) --------------------------------------------------------------
+    @get("/reglages")
+    async def settings_page(self, request: Request) -> Template:
+        return render(request, "registration_admin/settings.html", {"values": await admin.settings(), "errors": {},
+                                                                    "base": BASE})
+
+    @post("/reglages")
+    async def settings_save(self, request: Request) -> Response:
+        data = await form_data(request)
+        try:
+            await admin.save_settings(data)
+        except ValidationFailed as invalid:
+            return render(request, "registration_admin/settings.html", {"values": data, "errors": invalid.errors,
+                                                                        "base": BASE}, status_code=422)
+        return redirect(request, f"{BASE}/reglages", "Réglages enregistrés.")
+
+    @get("/test-pdf")
+    async def test_pdf(self) -> Response:
+        pdf = await render_pdf("pdf/bulletin.html", sample_bulletin())
+        return Response(content=pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": 'inline; filename="bulletin_inscription_test.pdf"'})
+
+    @get("/emails")
+    async def mails(self, request: Request) -> Response:
+        return await table_view(request, MAILS, "registration_admin/mails.html", "registration_admin/_mails.html",
+                                {"url": f"{BASE}/emails", "base": BASE, "status_labels": STATUS_LABELS})
+
+    @get("/emails/{mail_id:int}")
+    async def mail(self, request: Request, mail_id: FromPath[int]) -> Template:
+        row = await Mail.select().where(Mail.id == mail_id).first()
+        if row is None:
+            raise NotFound("Courriel introuvable.")
+        attachments = await MailAttachment.select(MailAttachment.id, MailAttachment.filename,
+                                                  MailAttachment.content_type).where(MailAttachment.mail == mail_id)
+        return Template("registration_admin/mail.html", context={"mail": row, "attachments": attachments,
+                                                                 "base": BASE, "status_labels": STATUS_LABELS})
+
+    @get("/emails/{mail_id:int}/pieces/{attachment_id:int}")
+    async def attachment(self, mail_id: FromPath[int], attachment_id: FromPath[int]) -> Response:
+        row = await MailAttachment.select().where(
+            (MailAttachment.id == attachment_id) & (MailAttachment.mail == mail_id)).first()
+        if row is None:
+            raise NotFound("Pièce jointe introuvable.")
+        return Response(content=bytes(row["content"]), media_type=row["content_type"],
+                        headers={"Content-Disposition": f'attachment; filename="{row["filename"]}"'})
+
+    @post("/emails/{mail_id:int}/renvoyer")
+    async def resend(self, request: Request, mail_id: FromPath[int]) -> Response:
+        if await outbox.retry_now(request.app.state.redis, mail_id):
+            return redirect(request, f"{BASE}/emails/{mail_id}", "Nouvel envoi demandé.")
+        return redirect(request, f"{BASE}/emails/{mail_id}", "Ce courriel est déjà envoyé ou en cours d'envoi.", "info")
+
+
+HANDLERS = [RegistrationAdminController]
