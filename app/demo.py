@@ -90,6 +90,28 @@ async def _load_registration() -> None:
                                   "de rectification et d'effacement.")
 
 
+async def _load_sessions(establishment_id: int) -> None:
+    """One open session per template, a few weeks ahead, ready for the public registration."""
+    from datetime import date, timedelta
+
+    from app.services.sessions import next_code, propose_full_name
+    from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
+
+    start = date.today() + timedelta(days=40)
+    for n, template in enumerate(await CourseTemplate.select().order_by(CourseTemplate.code)):
+        begin, end = start + timedelta(days=7 * n), start + timedelta(days=7 * n + 1)
+        name = propose_full_name(begin, end, template["title"])
+        row = await TrainingSession.insert(TrainingSession(
+            establishment=establishment_id, template=template["id"], full_name=name, short_name=name,
+            start_date=begin, end_date=end, code=await next_code(begin, template["code"]), seats=12,
+            certificate_text=template["certificate_text"], progress_block=True, discussion_block=True,
+        )).returning(TrainingSession.id)
+        activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"])
+        await SessionActivity.insert(*[
+            SessionActivity(session=row[0]["id"], source=a["id"], position=a["position"], kind=a["kind"],
+                            title=a["title"], content=a["content"], required=a["required"]) for a in activities])
+
+
 async def _load_catalogue() -> None:
     from app.tables.catalogue import CourseTemplate, TemplateActivity
 
@@ -109,7 +131,7 @@ def _username(code: str, first: str, last: str) -> str:
     return f"{code}.{fold(first)[0]}.{''.join(c for c in fold(last) if c.isalnum())}".lower()
 
 
-async def load_demo(learners_per_establishment: int = 13) -> None:
+async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = True) -> None:
     if get_settings().is_production:
         raise RuntimeError("Demo data is never loaded in production mode.")
     # One hash for every demo account: the demo password is public anyway.
@@ -170,6 +192,8 @@ async def load_demo(learners_per_establishment: int = 13) -> None:
     await RoleAssignment.insert(*grants)
     await _load_catalogue()
     await _load_registration()
+    if with_sessions:
+        await _load_sessions(establishments["ALP001"])
     from app.tables.cohorts import Cohort
 
     await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))

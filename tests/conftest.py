@@ -159,10 +159,11 @@ async def clean(database, redis_client):
 
 @pytest.fixture
 async def demo(clean):
-    """The demo organisation: 2 delegations, 4 establishments, staff and learners."""
+    """The demo organisation: 2 delegations, 4 establishments, staff, learners, catalogue, reference
+    lists (no sessions: each test makes those it needs)."""
     from app.demo import load_demo
 
-    await load_demo()
+    await load_demo(with_sessions=False)
     yield
 
 

@@ -12,14 +12,14 @@ from litestar.response import Template
 from app.dates import short_datetime_fr
 from app.datatable import Col, DataTable, Filter
 from app.pdf.render import render_pdf
-from app.services import outbox, registration_admin as admin
+from app.services import outbox, registration as reg, registration_admin as admin
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, REGISTRATION_MANAGER
 from app.tables.outbox import Mail, MailAttachment
-from app.tables.registration import Organisation
+from app.tables.registration import Organisation, RegistrationRequest, RequestEvent
 from app.tableview import register, table_view
 from app.templating import confirm_page, render
-from app.web import form_data, redirect
+from app.web import current_user, form_data, redirect
 
 BASE = "/gestion-inscriptions"
 STATUS_LABELS = {"queued": "En file", "sending": "En cours d'envoi", "sent": "Envoyé", "retry": "Nouvel essai prévu",
@@ -89,6 +89,72 @@ ORGANISATIONS = register(
         export_filename="etablissements_inscriptions",
     )
 )
+
+
+def _status_filter(v):
+    return RegistrationRequest.status == v if v in reg.STATUS_LABELS else None
+
+
+def _int_filter(column):
+    return lambda v: column == int(v) if v.isdigit() else None
+
+
+async def _session_options(user):
+    from app.tables.catalogue import TrainingSession
+
+    rows = await TrainingSession.select(TrainingSession.id, TrainingSession.code).order_by(TrainingSession.code)
+    return [(str(r["id"]), r["code"]) for r in rows]
+
+
+async def _organisation_options(user):
+    rows = await Organisation.select(Organisation.id, Organisation.name).order_by(Organisation.name)
+    return [(str(r["id"]), r["name"]) for r in rows]
+
+
+REQUESTS = register(
+    DataTable(
+        name="registration_requests",
+        table=RegistrationRequest,
+        select=(RegistrationRequest.id, RegistrationRequest.reference, RegistrationRequest.status,
+                RegistrationRequest.first_name, RegistrationRequest.last_name, RegistrationRequest.email,
+                RegistrationRequest.submitted_at, RegistrationRequest.waiting_list,
+                RegistrationRequest.session.code.as_alias("session_code"),
+                RegistrationRequest.organisation.name.as_alias("organisation_name")),
+        columns=(
+            Col("submitted_at", "Envoyée le", RegistrationRequest.submitted_at,
+                export=lambda r: short_datetime_fr(r["submitted_at"])),
+            Col("reference", "Référence", RegistrationRequest.reference),
+            Col("last_name", "Demandeur", RegistrationRequest.last_name,
+                export=lambda r: f"{r['first_name']} {r['last_name']}"),
+            Col("email", "Courriel", RegistrationRequest.email),
+            Col("session_code", "Session", RegistrationRequest.session.code),
+            Col("organisation_name", "Établissement", RegistrationRequest.organisation.name),
+            Col("status", "État", RegistrationRequest.status, export=lambda r: reg.STATUS_LABELS.get(r["status"], r["status"])),
+        ),
+        filters=(
+            Filter("statut", "État", _status_filter, kind="select",
+                   options=lambda user: _options([(k, v) for k, v in reg.STATUS_LABELS.items() if k != "draft"])),
+            Filter("session", "Session", _int_filter(RegistrationRequest.session), kind="select", options=_session_options),
+            Filter("etablissement", "Établissement", _int_filter(RegistrationRequest.organisation), kind="select",
+                   options=_organisation_options),
+            Filter("depuis", "Envoyée depuis le", lambda v: RegistrationRequest.submitted_at >= _date(v), kind="date"),
+            Filter("q", "Nom, courriel ou référence", lambda v: RegistrationRequest.last_name.ilike(f"%{v}%")
+                   | RegistrationRequest.email.ilike(f"%{v}%") | RegistrationRequest.reference.ilike(f"%{v}%")),
+        ),
+        default_sort="-submitted_at",
+        base_where=lambda user, scope: RegistrationRequest.status != "draft",
+        export_filename="demandes_inscription",
+    )
+)
+
+
+def _date(value: str):
+    from datetime import date, datetime, timezone
+
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+    except ValueError:
+        return datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def sample_bulletin() -> dict:
@@ -246,4 +312,49 @@ class RegistrationAdminController(Controller):
         return redirect(request, f"{BASE}/emails/{mail_id}", "Ce courriel est déjà envoyé ou en cours d'envoi.", "info")
 
 
-HANDLERS = [RegistrationAdminController]
+class RequestController(Controller):
+    path = f"{BASE}/demandes"
+    opt = {"roles": (ADMIN, REGISTRATION_MANAGER)}
+
+    @get("/")
+    async def index(self, request: Request) -> Response:
+        return await table_view(request, REQUESTS, "registration_admin/requests.html", "registration_admin/_requests.html",
+                                {"url": f"{BASE}/demandes", "base": BASE, "status_labels": reg.STATUS_LABELS,
+                                 "counts": await reg.counts_by_status()})
+
+    async def _detail(self, request, request_id, errors=None, status_code=200):
+        r = await reg.request_details(request_id)
+        events = await RequestEvent.select(RequestEvent.all_columns(), RequestEvent.actor.username.as_alias("actor_name")).where(
+            RequestEvent.request == request_id).order_by(RequestEvent.at).order_by(RequestEvent.id)
+        mails = await Mail.select(Mail.id, Mail.subject, Mail.recipients, Mail.status, Mail.created_at).where(
+            Mail.intended_recipients.like(f"%{r['email']}%") | Mail.subject.like(f"%{r['reference']}%")).order_by(Mail.id)
+        action = reg.next_action(r["status"])
+        return render(request, "registration_admin/request.html", {
+            "r": r, "events": events, "mails": mails, "base": BASE, "next_action": action,
+            "next_label": reg.WORKFLOW[action][2] if action else None, "open": r["status"] in reg.OPEN_STATUSES,
+            "workflow": reg.WORKFLOW, "errors": errors or {}, "status_labels": reg.STATUS_LABELS,
+        }, status_code=status_code)
+
+    @get("/{request_id:int}")
+    async def detail(self, request: Request, request_id: FromPath[int]) -> Template:
+        return await self._detail(request, request_id)
+
+    @get("/{request_id:int}/bulletin.pdf")
+    async def bulletin(self, request_id: FromPath[int]) -> Response:
+        r = await reg.request_details(request_id)
+        pdf = await render_pdf("pdf/bulletin.html", reg.bulletin_context(r))
+        return Response(content=pdf, media_type="application/pdf",
+                        headers={"Content-Disposition": f'inline; filename="bulletin_inscription_{r["reference"]}.pdf"'})
+
+    @post("/{request_id:int}/{action:str}")
+    async def act(self, request: Request, request_id: FromPath[int], action: FromPath[str]) -> Response:
+        data = await form_data(request)
+        try:
+            r = await reg.apply_action(current_user(request), request_id, action, request.app.state.redis,
+                                       str(data.get("reason", "")))
+        except ValidationFailed as invalid:
+            return await self._detail(request, request_id, invalid.errors, status_code=422)
+        return redirect(request, f"{BASE}/demandes/{request_id}", f"Demande {r['reference']} : {r['status_label']}.")
+
+
+HANDLERS = [RegistrationAdminController, RequestController]

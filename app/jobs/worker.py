@@ -8,11 +8,13 @@ from app import db
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
+from app.jobs.registration import send_request_notifications
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.queue import arq_redis_settings
 from app.settings import get_settings
 
-FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort]
+FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort,
+             send_request_notifications]
 CRON_JOBS = [
     cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
     # The full cohort reconciliation, every ten minutes, in case a sync job was lost.

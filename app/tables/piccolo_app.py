@@ -13,7 +13,7 @@ from app.tables.catalogue import (
     TrainingSession,
 )
 from app.tables.cohorts import Cohort, CohortMember
-from app.tables.registration import Organisation, RefItem
+from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.org import Delegation, Establishment
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
@@ -25,7 +25,7 @@ TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
     Cohort, CohortMember, ImportBatch, ImportRow,
     CourseTemplate, TemplateActivity, TrainingSession, SessionActivity, ContentImport, CohortSync, Enrolment,
-    RefItem, Organisation,
+    RefItem, Organisation, RegistrationRequest, RequestEvent,
 ]
 
 APP_CONFIG = AppConfig(

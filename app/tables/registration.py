@@ -1,8 +1,11 @@
 """Online registration ("Inscriptions locales", SPEC F): the back office's reference lists."""
 
-from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+from app.tables.accounts import User
+from app.tables.catalogue import TrainingSession
 
 
 class RefItem(Table):
@@ -27,3 +30,50 @@ class Organisation(Table):
     hidden = Boolean(default=False)
     position = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RegistrationRequest(Table):
+    """A request made through the public wizard (SPEC F1-F3), from its draft to its last step."""
+
+    reference = Varchar(length=32, unique=True, index=True)
+    status = Varchar(length=24, default="draft", index=True)
+    step = Integer(default=1)
+    draft_key = Varchar(length=64, default="", index=True)  # the visitor's cookie while a draft
+    session = ForeignKey(references=TrainingSession, null=True, on_delete=OnDelete.set_null, index=True)
+    user = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    funding = ForeignKey(references=RefItem, null=True, on_delete=OnDelete.set_null)
+    organisation = ForeignKey(references=Organisation, null=True, on_delete=OnDelete.set_null, index=True)
+    mandate = ForeignKey(references=RefItem, null=True, on_delete=OnDelete.set_null)
+    civility = Varchar(length=8, default="")
+    first_name = Varchar(length=100, default="")
+    last_name = Varchar(length=100, default="")
+    email = Varchar(length=254, default="", index=True)
+    postal_code = Varchar(length=10, default="")
+    phone = Varchar(length=30, default="")
+    expectations = Text(default="")
+    mandate_year = Varchar(length=4, default="")
+    dietary = Varchar(length=3, default="")  # "", "non", "oui"
+    dietary_details = Text(default="")
+    disability = Boolean(default=False)
+    consent_carpool = Varchar(length=3, default="")
+    consent_mailing = Varchar(length=3, default="")
+    consent_image = Varchar(length=3, default="")
+    cgv_accepted = Boolean(default=False)
+    waiting_list = Boolean(default=False)
+    confirmation_nonce = Varchar(length=64, default="")
+    reason = Text(default="")
+    submitted_at = Timestamptz(null=True, default=None)
+    confirmed_at = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+
+class RequestEvent(Table):
+    """Every transition of a request: who, when, from what to what, why."""
+
+    request = ForeignKey(references=RegistrationRequest, on_delete=OnDelete.cascade, index=True)
+    actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    action = Varchar(length=64)
+    from_status = Varchar(length=24, default="")
+    to_status = Varchar(length=24, default="")
+    note = Text(default="")
+    at = Timestamptz(default=TimestamptzNow())

@@ -1,0 +1,7 @@
+"""Jobs of online registration: the notifications after an address is confirmed (with the BI PDF)."""
+
+from app.services import registration
+
+
+async def send_request_notifications(ctx, request_id: int) -> int:
+    return await registration.send_notifications(request_id, ctx["redis"])

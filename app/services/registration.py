@@ -1,0 +1,617 @@
+"""Online registration (seed 003, SPEC F1-F3): the public wizard's draft, the submission, the
+e-mail confirmation, and the back-office workflow (steps 6 to 10), every transition recorded.
+
+A draft lives in the database, keyed by a random value kept in the visitor's cookie: it survives a
+reload and a browser restart. Links sent by mail are signed (itsdangerous) and expire; the
+confirmation link is single use (a nonce cleared when it is used).
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from datetime import date, datetime, time
+from zoneinfo import ZoneInfo
+
+from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from piccolo.query.functions.aggregate import Count
+
+from app import db
+from app.dates import datetime_fr, now
+from app.services import outbox
+from app.services.accounts import EMAIL_RE
+from app.services.errors import DomainError, NotFound, ValidationFailed
+from app.services.roles import CurrentUser
+from app.settings import get_settings
+from app.tables.catalogue import Enrolment, TrainingSession
+from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
+
+STEPS = [
+    "Session", "Mode de financement", "Établissement", "Informations sur le stagiaire", "Mandat",
+    "Contraintes alimentaires", "Handicap", "Données supplémentaires", "Conditions générales",
+]
+STATUS_LABELS = {
+    "draft": "Brouillon",
+    "awaiting_confirmation": "En attente de confirmation de l'adresse",
+    "confirmed": "Adresse confirmée — en attente de l'instance",
+    "waiting_list": "Liste d'attente",
+    "instance_validated": "Validée par l'instance (BI signé)",
+    "operator_validated": "Validée par l'opérateur",
+    "credentials_sent": "Identifiants envoyés",
+    "completed": "Inscription définitive",
+    "refused": "Refusée",
+    "cancelled": "Annulée",
+}
+OPEN_STATUSES = ["awaiting_confirmation", "confirmed", "waiting_list", "instance_validated", "operator_validated",
+                 "credentials_sent"]
+CONFIRM_MAX_AGE = 7 * 24 * 3600
+POSTAL_RE = re.compile(r"^[0-9]{5}$")
+PHONE_RE = re.compile(r"^[0-9 +().-]{10,20}$")
+
+
+class RegistrationClosed(DomainError):
+    status_code = 400
+
+
+def _signer(salt: str) -> URLSafeTimedSerializer:
+    return URLSafeTimedSerializer(get_settings().security.secret_key, salt=salt)
+
+
+def session_dates(session: dict) -> str:
+    """"Du vendredi 2 octobre 2026, 11:00 au vendredi 2 octobre 2026, 12:15" (sessions have dates;
+    the times are the day's opening and closing hours)."""
+    tz = ZoneInfo(get_settings().timezone)
+    start = datetime.combine(session["start_date"], time(9, 0), tz)
+    end = datetime.combine(session["end_date"], time(17, 0), tz)
+    return f"Du {datetime_fr(start)} au {datetime_fr(end)}"
+
+
+async def open_session(code: str) -> dict:
+    """The session a requester may register to, or RegistrationClosed with the reason."""
+    code = (code or "").strip().upper()
+    session = await TrainingSession.select(
+        TrainingSession.all_columns(), TrainingSession.template.title.as_alias("title"),
+    ).where(TrainingSession.code == code).first()
+    if session is None or not session["visible"]:
+        raise RegistrationClosed(f"Aucune session ouverte à l'inscription ne porte le code « {code} ». Vérifiez le code.")
+    if session["start_date"] <= date.today():
+        raise RegistrationClosed("Cette session a déjà commencé ou est passée : les inscriptions sont closes.")
+    session["title"] = session["title"] or session["full_name"]
+    session["dates"] = session_dates(session)
+    session["taken"] = await seats_taken(session["id"])
+    session["full"] = bool(session["seats"]) and session["taken"] >= session["seats"]
+    return session
+
+
+async def seats_taken(session_id: int) -> int:
+    enrolled = await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
+    pending = await RegistrationRequest.count().where(
+        (RegistrationRequest.session == session_id) & RegistrationRequest.status.is_in(
+            ["confirmed", "instance_validated", "operator_validated", "credentials_sent"]))
+    return enrolled + pending
+
+
+async def open_session_by_id(session_id: int) -> dict:
+    """The session of a draft, for its title and dates on every step."""
+    session = await TrainingSession.select(
+        TrainingSession.all_columns(), TrainingSession.template.title.as_alias("title"),
+    ).where(TrainingSession.id == session_id).first()
+    if session is None:
+        raise RegistrationClosed("Cette session n'existe plus.")
+    session["title"] = session["title"] or session["full_name"]
+    session["dates"] = session_dates(session)
+    return session
+
+
+# -- the draft ----------------------------------------------------------------------------------
+async def cancel_draft(draft: dict) -> None:
+    await RegistrationRequest.delete().where(
+        (RegistrationRequest.id == draft["id"]) & (RegistrationRequest.status == "draft"))
+
+
+async def draft_for(key: str | None) -> dict | None:
+    if not key:
+        return None
+    return await RegistrationRequest.select().where(
+        (RegistrationRequest.draft_key == key) & (RegistrationRequest.status == "draft")).first()
+
+
+async def start_draft(key: str, session: dict, user: CurrentUser | None) -> dict:
+    """A new draft for this visitor (an older draft of theirs is replaced)."""
+    await RegistrationRequest.delete().where(
+        (RegistrationRequest.draft_key == key) & (RegistrationRequest.status == "draft"))
+    values = dict(reference=f"R{now():%y}-{secrets.token_hex(3).upper()}", draft_key=key, session=session["id"], step=2)
+    if user is not None:
+        # "J'ai déjà un compte": the trainee fields come prefilled.
+        values.update(user=user.id, first_name=user.first_name, last_name=user.last_name, email=user.email)
+    await RegistrationRequest.insert(RegistrationRequest(**values))
+    return await draft_for(key)
+
+
+async def choices(kind: str) -> list[tuple[str, str]]:
+    rows = await RefItem.select(RefItem.id, RefItem.label).where(
+        (RefItem.kind == kind) & (RefItem.hidden == False)).order_by(RefItem.position)  # noqa: E712
+    return [(str(r["id"]), r["label"]) for r in rows]
+
+
+async def search_organisations(q: str) -> list[dict]:
+    query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city).where(
+        (Organisation.referenced == True) & (Organisation.hidden == False)).order_by(Organisation.name).limit(20)  # noqa: E712
+    q = (q or "").strip()
+    if q:
+        query = query.where(Organisation.name.ilike(f"%{q}%") | Organisation.postal_code.like(f"{q}%")
+                            | Organisation.city.ilike(f"%{q}%"))
+    return await query
+
+
+def _yes_no(value) -> str:
+    return value if value in ("oui", "non") else ""
+
+
+async def save_step(draft: dict, step: int, data: dict) -> int:
+    """Validate and store one step; returns the next step. ValidationFailed keeps the typed values."""
+    errors: dict[str, str] = {}
+    values: dict = {}
+    if step == 2:
+        allowed = {v for v, _ in await choices("funding_method")}
+        if data.get("funding") not in allowed:
+            errors["funding"] = "Choisissez une méthode de financement."
+        else:
+            values[RegistrationRequest.funding] = int(data["funding"])
+    elif step == 3:
+        if data.get("not_found"):
+            name = (data.get("org_name") or "").strip()
+            cp = (data.get("org_postal_code") or "").strip()
+            if not name:
+                errors["org_name"] = "Indiquez le nom de votre collectivité ou établissement."
+            if not POSTAL_RE.match(cp):
+                errors["org_postal_code"] = "Code postal : 5 chiffres."
+            email = (data.get("org_email") or "").strip().lower()
+            if email and not EMAIL_RE.match(email):
+                errors["org_email"] = "Adresse de courriel invalide."
+            if not errors:
+                row = await Organisation.insert(Organisation(
+                    name=name[:255], postal_code=cp, city=(data.get("org_city") or "").strip()[:100],
+                    validation_email=email, referenced=False)).returning(Organisation.id)
+                values[RegistrationRequest.organisation] = row[0]["id"]
+        else:
+            try:
+                org_id = int(data.get("organisation") or 0)
+            except ValueError:
+                org_id = 0
+            ok = org_id and await Organisation.exists().where(
+                (Organisation.id == org_id) & (Organisation.referenced == True))  # noqa: E712
+            if not ok:
+                errors["organisation"] = "Choisissez votre collectivité dans la liste, ou indiquez que vous ne l'avez pas trouvée."
+            else:
+                values[RegistrationRequest.organisation] = org_id
+    elif step == 4:
+        civility = data.get("civility")
+        first, last = (data.get("first_name") or "").strip(), (data.get("last_name") or "").strip()
+        email, confirm = (data.get("email") or "").strip().lower(), (data.get("email_confirm") or "").strip().lower()
+        cp, phone = (data.get("postal_code") or "").strip(), (data.get("phone") or "").strip()
+        if civility not in ("M.", "Mme"):
+            errors["civility"] = "Choisissez votre civilité."
+        if not first:
+            errors["first_name"] = "Le prénom est obligatoire."
+        if not last:
+            errors["last_name"] = "Le nom de famille est obligatoire."
+        if not EMAIL_RE.match(email):
+            errors["email"] = "Adresse de courriel invalide."
+        elif email != confirm:
+            errors["email_confirm"] = "Les deux adresses de courriel ne correspondent pas."
+        if not POSTAL_RE.match(cp):
+            errors["postal_code"] = "Code postal : 5 chiffres."
+        if phone and not PHONE_RE.match(phone):
+            errors["phone"] = "Numéro de téléphone invalide."
+        values.update({
+            RegistrationRequest.civility: civility or "", RegistrationRequest.first_name: first[:100],
+            RegistrationRequest.last_name: last[:100], RegistrationRequest.email: email[:254],
+            RegistrationRequest.postal_code: cp[:10], RegistrationRequest.phone: phone[:30],
+            RegistrationRequest.expectations: (data.get("expectations") or "").strip()[:4000],
+        })
+    elif step == 5:
+        allowed = {v for v, _ in await choices("candidate_state")}
+        year = (data.get("mandate_year") or "").strip()
+        if data.get("mandate") not in allowed:
+            errors["mandate"] = "Choisissez le mandat au titre duquel vous sollicitez cette formation."
+        else:
+            values[RegistrationRequest.mandate] = int(data["mandate"])
+        if year and not (year.isdigit() and 1950 <= int(year) <= date.today().year):
+            errors["mandate_year"] = f"Année invalide (entre 1950 et {date.today().year})."
+        values[RegistrationRequest.mandate_year] = year[:4]
+    elif step == 6:
+        dietary = _yes_no(data.get("dietary"))
+        details = (data.get("dietary_details") or "").strip()
+        if not dietary:
+            errors["dietary"] = "Répondez par oui ou non."
+        elif dietary == "oui" and not details:
+            errors["dietary_details"] = "Merci de préciser vos contraintes alimentaires."
+        values.update({RegistrationRequest.dietary: dietary,
+                       RegistrationRequest.dietary_details: details[:2000] if dietary == "oui" else ""})
+    elif step == 7:
+        values[RegistrationRequest.disability] = bool(data.get("disability"))
+    elif step == 8:
+        for key, column in (("consent_carpool", RegistrationRequest.consent_carpool),
+                            ("consent_mailing", RegistrationRequest.consent_mailing),
+                            ("consent_image", RegistrationRequest.consent_image)):
+            answer = _yes_no(data.get(key))
+            if not answer:
+                errors[key] = "Répondez par oui ou non."
+            values[column] = answer
+    elif step == 9:
+        if not data.get("cgv"):
+            errors["cgv"] = "Vous devez accepter les conditions générales pour envoyer votre demande."
+        values[RegistrationRequest.cgv_accepted] = bool(data.get("cgv"))
+    if values:
+        # Typed values are kept even when invalid, so the form shows them again.
+        await RegistrationRequest.update(values).where(RegistrationRequest.id == draft["id"])
+    if errors:
+        raise ValidationFailed(errors)
+    next_step = min(step + 1, 9)
+    await RegistrationRequest.update({RegistrationRequest.step: max(draft["step"], next_step)}).where(
+        RegistrationRequest.id == draft["id"])
+    return next_step
+
+
+def _missing_steps(draft: dict) -> list[int]:
+    checks = {2: draft["funding"], 3: draft["organisation"], 4: draft["email"] and draft["last_name"],
+              5: draft["mandate"], 6: draft["dietary"], 8: draft["consent_carpool"] and draft["consent_mailing"]
+              and draft["consent_image"], 9: draft["cgv_accepted"]}
+    return [step for step, ok in checks.items() if not ok]
+
+
+async def submit(draft: dict, redis) -> dict:
+    """"Envoyer ma demande d'inscription": the draft becomes a request awaiting the confirmation of
+    its address (or on the waiting list when the session is full). A double submit changes nothing."""
+    missing = _missing_steps(draft)
+    if missing:
+        raise ValidationFailed({"cgv": f"L'étape {missing[0]} ({STEPS[missing[0] - 1]}) est incomplète."})
+    session = await TrainingSession.select().where(TrainingSession.id == draft["session"]).first()
+    full = bool(session["seats"]) and await seats_taken(session["id"]) >= session["seats"]
+    nonce = secrets.token_urlsafe(16)
+    async with db.transaction():
+        claimed = await RegistrationRequest.update({
+            RegistrationRequest.status: "awaiting_confirmation", RegistrationRequest.draft_key: "",
+            RegistrationRequest.confirmation_nonce: nonce, RegistrationRequest.submitted_at: now(),
+            RegistrationRequest.waiting_list: full,
+        }).where((RegistrationRequest.id == draft["id"]) & (RegistrationRequest.status == "draft")).returning(
+            RegistrationRequest.id)
+        if not claimed:
+            return draft
+        await _event(draft["id"], None, "Demande envoyée", "draft", "awaiting_confirmation")
+        mail_id = await _confirmation_mail(draft, nonce)
+    await outbox.dispatch(redis, [mail_id])
+    return await RegistrationRequest.select().where(RegistrationRequest.id == draft["id"]).first()
+
+
+async def _confirmation_mail(request: dict, nonce: str) -> int:
+    token = _signer("confirm").dumps({"id": request["id"], "nonce": nonce})
+    link = f"{get_settings().base_url}/inscription/confirmer/{token}"
+    body = (f"Bonjour {request['first_name']},\n\nNous avons bien reçu votre demande d'inscription "
+            f"(référence {request['reference']}).\n\nPour la transmettre, confirmez votre adresse de courriel en "
+            f"suivant ce lien (valable 7 jours, une seule fois) :\n{link}\n\n"
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
+    return await outbox.queue_mail([request["email"]], "Confirmez votre adresse pour votre demande d'inscription", body,
+                                   category="registration-confirm")
+
+
+async def _event(request_id: int, actor: int | None, action: str, before: str, after: str, note: str = "") -> None:
+    await RequestEvent.insert(RequestEvent(request=request_id, actor=actor, action=action, from_status=before,
+                                           to_status=after, note=note))
+
+
+class LinkProblem(DomainError):
+    status_code = 400
+
+    def __init__(self, message: str, request_id: int | None = None):
+        super().__init__(message)
+        self.request_id = request_id
+
+
+async def confirm(token: str, redis) -> dict:
+    """Follow the confirmation link: the request is confirmed once; notifications are queued."""
+    try:
+        payload = _signer("confirm").loads(token, max_age=CONFIRM_MAX_AGE)
+    except SignatureExpired as exc:
+        raise LinkProblem("Ce lien de confirmation a expiré (il est valable 7 jours).") from exc
+    except BadSignature as exc:
+        raise LinkProblem("Ce lien de confirmation n'est pas valide.") from exc
+    request = await RegistrationRequest.select().where(RegistrationRequest.id == payload.get("id")).first()
+    if request is None:
+        raise LinkProblem("Cette demande n'existe plus.")
+    if not request["confirmation_nonce"] or request["confirmation_nonce"] != payload.get("nonce"):
+        raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
+    target = "waiting_list" if request["waiting_list"] else "confirmed"
+    async with db.transaction():
+        claimed = await RegistrationRequest.update({
+            RegistrationRequest.status: target, RegistrationRequest.confirmation_nonce: "",
+            RegistrationRequest.confirmed_at: now(),
+        }).where((RegistrationRequest.id == request["id"]) & (RegistrationRequest.confirmation_nonce == payload["nonce"])
+                 & (RegistrationRequest.status == "awaiting_confirmation")).returning(RegistrationRequest.id)
+        if not claimed:
+            raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
+        await _event(request["id"], None, "Adresse confirmée", request["status"], target)
+    from app.queue import enqueue
+
+    await enqueue(redis, "send_request_notifications", request["id"], _job_id=f"request-notify:{request['id']}")
+    request["status"] = target
+    return request
+
+
+async def resend_confirmation(email: str, reference: str, redis) -> bool:
+    """A new confirmation link (the old one stops working). Says nothing about unknown requests."""
+    request = await RegistrationRequest.select().where(
+        (RegistrationRequest.email == (email or "").strip().lower())
+        & (RegistrationRequest.reference == (reference or "").strip().upper())
+        & (RegistrationRequest.status == "awaiting_confirmation")).first()
+    if request is None:
+        return False
+    nonce = secrets.token_urlsafe(16)
+    async with db.transaction():
+        await RegistrationRequest.update({RegistrationRequest.confirmation_nonce: nonce}).where(
+            RegistrationRequest.id == request["id"])
+        mail_id = await _confirmation_mail(request, nonce)
+    await outbox.dispatch(redis, [mail_id])
+    return True
+
+
+# -- details and the BI -------------------------------------------------------------------------
+async def request_details(request_id: int) -> dict:
+    row = await RegistrationRequest.select(
+        RegistrationRequest.all_columns(),
+        RegistrationRequest.session.full_name.as_alias("session_name"),
+        RegistrationRequest.session.code.as_alias("session_code"),
+        RegistrationRequest.session.start_date.as_alias("start_date"),
+        RegistrationRequest.session.end_date.as_alias("end_date"),
+        RegistrationRequest.session.establishment.as_alias("session_establishment"),
+        RegistrationRequest.session.template.title.as_alias("session_title"),
+        RegistrationRequest.funding.label.as_alias("funding_label"),
+        RegistrationRequest.mandate.label.as_alias("mandate_label"),
+        RegistrationRequest.organisation.name.as_alias("organisation_name"),
+        RegistrationRequest.organisation.referenced.as_alias("organisation_referenced"),
+        RegistrationRequest.organisation.validation_email.as_alias("instance_email"),
+        RegistrationRequest.user.username.as_alias("username"),
+    ).where(RegistrationRequest.id == request_id).first()
+    if row is None:
+        raise NotFound("Demande introuvable.")
+    row["status_label"] = STATUS_LABELS.get(row["status"], row["status"])
+    return row
+
+
+def bulletin_context(r: dict) -> dict:
+    yes_no = {"oui": "Oui", "non": "Non", "": "—"}
+    return {
+        "reference": r["reference"], "generated": datetime_fr(now()),
+        "session": {"title": r["session_title"] or r["session_name"], "code": r["session_code"],
+                    "dates": session_dates({"start_date": r["start_date"], "end_date": r["end_date"]})},
+        "trainee": {"civility": r["civility"], "first_name": r["first_name"], "last_name": r["last_name"],
+                    "email": r["email"], "postal_code": r["postal_code"], "phone": r["phone"],
+                    "expectations": r["expectations"]},
+        "funding": r["funding_label"] or "—",
+        "organisation": (r["organisation_name"] or "—") + ("" if r["organisation_referenced"] in (True, None) else " (non référencé)"),
+        "mandate": r["mandate_label"] or "—", "mandate_year": r["mandate_year"],
+        "dietary": f"Oui : {r['dietary_details']}" if r["dietary"] == "oui" else "Non",
+        "disability": "Oui : un aménagement est nécessaire" if r["disability"] else "Non",
+        "consents": [("Liste diffusée aux participants (covoiturage)", yes_no[r["consent_carpool"]]),
+                     ("Liste de diffusion de l'offre de formation", yes_no[r["consent_mailing"]]),
+                     ("Droit à l'image", yes_no[r["consent_image"]])],
+    }
+
+
+async def operator_addresses() -> list[str]:
+    from app.services.roles import REGISTRATION_MANAGER
+    from app.tables.accounts import RoleAssignment
+
+    rows = await RoleAssignment.select(RoleAssignment.user.email.as_alias("email")).where(
+        RoleAssignment.role == REGISTRATION_MANAGER)
+    addresses = {r["email"] for r in rows if r["email"]}
+    copy = await outbox.get_setting("operator_copy_email")
+    if copy:
+        addresses.add(copy)
+    return sorted(addresses)
+
+
+async def send_notifications(request_id: int, redis) -> int:
+    """After the confirmation (F2): the requester gets the code and details; the organisation's
+    validating instance gets the BI as a PDF, and the operator an identical copy."""
+    from app.pdf.render import render_pdf
+
+    r = await request_details(request_id)
+    if await RequestEvent.exists().where((RequestEvent.request == request_id) & (RequestEvent.action == "Notifications envoyées")):
+        return 0
+    context = bulletin_context(r)
+    pdf = await render_pdf("pdf/bulletin.html", context)
+    attachment = outbox.Attachment(f"bulletin_inscription_{r['reference']}.pdf", "application/pdf", pdf)
+    waiting = r["status"] == "waiting_list"
+    requester_body = (
+        f"Bonjour {r['first_name']},\n\nVotre adresse est confirmée. Votre demande d'inscription {r['reference']} "
+        f"concerne la session {context['session']['code']} :\n{context['session']['title']}\n{context['session']['dates']}\n\n"
+        + ("La session est complète : vous êtes sur liste d'attente. Nous vous écrirons si une place se libère.\n"
+           if waiting else
+           "Attention : votre inscription n'est pas encore validée. Votre collectivité va recevoir votre bulletin "
+           "d'inscription à signer.\n"))
+    instance_body = (f"Bonjour,\n\n{r['civility']} {r['first_name']} {r['last_name']} demande à suivre la formation "
+                     f"« {context['session']['title']} » ({context['session']['dates']}).\n\nVous trouverez en pièce "
+                     "jointe son bulletin d'inscription (BI), à signer et retourner à l'opérateur de formation.\n")
+    ids = []
+    async with db.transaction():
+        ids.append(await outbox.queue_mail([r["email"]], f"Votre demande d'inscription {r['reference']}", requester_body,
+                                           category="registration"))
+        recipients = [r["instance_email"]] if r["instance_email"] else []
+        if recipients:
+            ids.append(await outbox.queue_mail(recipients, f"Bulletin d'inscription {r['reference']} à valider",
+                                               instance_body, attachments=[attachment], category="registration-bi"))
+        operators = await operator_addresses()
+        if operators:
+            ids.append(await outbox.queue_mail(operators, f"[Copie] Bulletin d'inscription {r['reference']} à valider",
+                                               instance_body, attachments=[attachment], category="registration-bi"))
+        await _event(request_id, None, "Notifications envoyées", r["status"], r["status"],
+                     "" if recipients else "Aucune adresse d'instance de validation pour cet établissement.")
+    await outbox.dispatch(redis, ids)
+    return len(ids)
+
+
+async def counts_by_status() -> dict[str, int]:
+    rows = await RegistrationRequest.select(RegistrationRequest.status, Count(RegistrationRequest.id, alias="n")).group_by(
+        RegistrationRequest.status)
+    return {r["status"]: r["n"] for r in rows}
+
+
+# -- the back-office workflow (F3) ----------------------------------------------------------------
+WORKFLOW = {
+    # action: (from status, to status, label)
+    "validate_instance": ("confirmed", "instance_validated", "6. Validation instance (BI signé)"),
+    "validate_operator": ("instance_validated", "credentials_sent", "8. Validation opérateur"),
+    "validate_requester": ("credentials_sent", "completed", "10. Validation demandeur"),
+}
+
+
+def next_action(status: str) -> str | None:
+    return next((action for action, (before, _, _) in WORKFLOW.items() if before == status), None)
+
+
+async def _move(request: dict, actor: CurrentUser, action: str, before: str, after: str, note: str = "") -> None:
+    claimed = await RegistrationRequest.update({RegistrationRequest.status: after}).where(
+        (RegistrationRequest.id == request["id"]) & (RegistrationRequest.status == before)).returning(RegistrationRequest.id)
+    if not claimed:
+        raise DomainError(
+            f"Cette action n'est pas possible à cette étape (état actuel : {STATUS_LABELS.get(request['status'])}).")
+    await _event(request["id"], actor.id, action, before, after, note)
+
+
+async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, reason: str = "") -> dict:
+    """One workflow step, in the seed's order; an out-of-order click is refused and changes nothing."""
+    r = await request_details(request_id)
+    mail_ids: list[int] = []
+    if action in ("refuse", "cancel"):
+        if r["status"] not in OPEN_STATUSES:
+            raise DomainError(f"Cette demande est close (état : {r['status_label']}).")
+        if not reason.strip():
+            raise ValidationFailed({"reason": "Indiquez le motif : il est envoyé au demandeur."})
+        after = "refused" if action == "refuse" else "cancelled"
+        word = "refusée" if action == "refuse" else "annulée"
+        async with db.transaction():
+            await _move(r, actor, "Refus" if action == "refuse" else "Annulation", r["status"], after, reason.strip())
+            mail_ids.append(await outbox.queue_mail(
+                [r["email"]], f"Votre demande d'inscription {r['reference']} est {word}",
+                f"Bonjour {r['first_name']},\n\nVotre demande d'inscription {r['reference']} à la session "
+                f"{r['session_code']} est {word}.\n\nMotif : {reason.strip()}\n", category="registration"))
+    elif action in WORKFLOW:
+        before, after, label = WORKFLOW[action]
+        if r["status"] != before:
+            raise DomainError(
+                f"« {label} » n'est pas possible à cette étape (état actuel : {r['status_label']}).")
+        async with db.transaction():
+            if action == "validate_instance":
+                await _move(r, actor, label, before, after)
+                # 7. the requester is told the registration is not validated yet.
+                mail_ids.append(await outbox.queue_mail(
+                    [r["email"]], f"Demande {r['reference']} : inscription pas encore validée",
+                    f"Bonjour {r['first_name']},\n\nVotre collectivité a validé votre bulletin d'inscription. Attention : "
+                    "votre inscription n'est pas encore validée ; l'opérateur de formation va l'examiner.\n",
+                    category="registration"))
+            elif action == "validate_operator":
+                await _move(r, actor, label, before, after)
+                # 9. an account (new, or the person's existing one) and its credentials.
+                mail_ids.append(await _account_and_credentials(r, actor))
+            else:
+                await _move(r, actor, label, before, after)
+                from app.services.roles import LEARNER
+
+                await Enrolment.raw(
+                    'INSERT INTO enrolment (session, "user", role, method, active, enrolled_at) '
+                    "VALUES ({}, {}, {}, {}, TRUE, CURRENT_TIMESTAMP) "
+                    "ON CONFLICT (session, \"user\") WHERE method = 'manual' DO UPDATE SET active = TRUE",
+                    r["session"], r["user"], LEARNER, "manual")
+                mail_ids.append(await outbox.queue_mail(
+                    [r["email"]], f"Inscription définitive à la session {r['session_code']}",
+                    f"Bonjour {r['first_name']},\n\nVotre inscription est définitive : vous êtes inscrit(e) à la session "
+                    f"{r['session_code']}. Connectez-vous sur {get_settings().base_url}/connexion pour la suivre.\n",
+                    category="registration"))
+    else:
+        raise NotFound("Action inconnue.")
+    await outbox.dispatch(redis, mail_ids)
+    return await request_details(request_id)
+
+
+async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
+    """Reuse the person's account (logged in when requesting, or same e-mail) or create one with the
+    nomenclature in the session's establishment: never a second account for the same person."""
+    import asyncio
+
+    from app.services.accounts import free_username, suggest_username
+    from app.services.passwords import generate_password, hash_password
+    from app.services.roles import LEARNER
+    from app.services.text import user_text_fields
+    from app.tables.accounts import RoleAssignment, User
+    from app.tables.org import Establishment
+
+    user = None
+    if r["user"]:
+        user = await User.select(User.id, User.username).where(User.id == r["user"]).first()
+    if user is None:
+        user = await User.select(User.id, User.username).where(User.email == r["email"]).order_by(User.id).first()
+    url = f"{get_settings().base_url}/connexion"
+    if user is not None:
+        await RegistrationRequest.update({RegistrationRequest.user: user["id"]}).where(RegistrationRequest.id == r["id"])
+        r["user"] = user["id"]
+        body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Vous avez déjà un "
+                f"compte : connectez-vous sur {url} avec votre nom d'utilisateur {user['username']} et votre mot de "
+                "passe habituel.\n")
+        return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration")
+    establishment = await Establishment.select(Establishment.code).where(
+        Establishment.id == r["session_establishment"]).first()
+    username = await free_username(suggest_username(establishment["code"], r["first_name"], r["last_name"]))
+    password = generate_password()
+    password_hash = await asyncio.to_thread(hash_password, password)
+    row = await User.insert(User(
+        username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
+        email=r["email"], establishment=r["session_establishment"], status="Élu", force_password_change=True,
+        **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
+    await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=r["session_establishment"],
+                                               granted_by=actor.id))
+    await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
+    r["user"] = row[0]["id"]
+    body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Voici vos identifiants :\n\n"
+            f"Adresse de la plateforme : {url}\nNom d'utilisateur : {username}\nMot de passe : {password}\n\n"
+            "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n")
+    return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration")
+
+
+# -- follow or cancel a request (requester side) --------------------------------------------------
+async def send_follow_link(email: str, reference: str) -> int | None:
+    request = await RegistrationRequest.select().where(
+        (RegistrationRequest.email == (email or "").strip().lower())
+        & (RegistrationRequest.reference == (reference or "").strip().upper())
+        & (RegistrationRequest.status != "draft")).first()
+    if request is None:
+        return None
+    token = _signer("follow").dumps({"id": request["id"]})
+    link = f"{get_settings().base_url}/inscription/suivi/{token}"
+    return await outbox.queue_mail([request["email"]], f"Suivi de votre demande {request['reference']}",
+                                   f"Bonjour {request['first_name']},\n\nPour suivre ou annuler votre demande, suivez "
+                                   f"ce lien (valable 7 jours) :\n{link}\n", category="registration-follow")
+
+
+async def followed_request(token: str) -> dict:
+    try:
+        payload = _signer("follow").loads(token, max_age=CONFIRM_MAX_AGE)
+    except SignatureExpired as exc:
+        raise LinkProblem("Ce lien de suivi a expiré : demandez-en un nouveau.") from exc
+    except BadSignature as exc:
+        raise LinkProblem("Ce lien de suivi n'est pas valide.") from exc
+    return await request_details(payload["id"])
+
+
+async def cancel_by_requester(token: str, redis) -> dict:
+    r = await followed_request(token)
+    if r["status"] not in OPEN_STATUSES:
+        raise DomainError(f"Cette demande est close (état : {r['status_label']}).")
+    async with db.transaction():
+        claimed = await RegistrationRequest.update({RegistrationRequest.status: "cancelled"}).where(
+            (RegistrationRequest.id == r["id"]) & RegistrationRequest.status.is_in(OPEN_STATUSES)).returning(
+            RegistrationRequest.id)
+        if claimed:
+            await _event(r["id"], None, "Annulée par le demandeur", r["status"], "cancelled")
+    return await request_details(r["id"])
