@@ -183,10 +183,12 @@ class SMTPServer:
         class Handler:
             async def handle_DATA(self, srv, session, envelope):
                 import email
+                import email.policy
 
-                server.messages.append(
-                    (envelope.rcpt_tos, email.message_from_bytes(envelope.original_content or envelope.content))
-                )
+                server.messages.append((
+                    envelope.rcpt_tos,
+                    email.message_from_bytes(envelope.original_content or envelope.content, policy=email.policy.default),
+                ))
                 return "250 OK"
 
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=self.port)

@@ -1,0 +1,216 @@
+"""SPEC F1-F3: the public wizard, the confirmation link, the notifications with the BI, and the
+back-office workflow to the final enrolment — through HTTP, with a real worker and SMTP server."""
+
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from app.tables.accounts import User
+from app.tables.catalogue import CourseTemplate, Enrolment, TrainingSession
+from app.tables.org import Establishment
+from app.tables.registration import Organisation, RefItem, RegistrationRequest
+from tests.helpers import csrf_token, login, post_form, text
+
+
+async def _session(seats=None, start_in_days=30, code="26C03S1"):
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=start_in_days)
+    row = await TrainingSession.insert(TrainingSession(
+        establishment=alp001, template=qvt["id"], full_name="Session QVT", short_name="QVT", start_date=start,
+        end_date=start + timedelta(days=1), code=code, seats=seats)).returning(TrainingSession.id)
+    return row[0]["id"]
+
+
+async def _ref(kind, label):
+    return (await RefItem.select(RefItem.id).where((RefItem.kind == kind) & (RefItem.label == label)).first())["id"]
+
+
+async def _answers():
+    org = (await Organisation.select(Organisation.id).where(Organisation.name == "Mairie de Nyons").first())["id"]
+    return {
+        2: {"funding": await _ref("funding_method", "Financement par ma collectivité")},
+        3: {"organisation": org},
+        4: {"civility": "Mme", "first_name": "Élodie", "last_name": "D'Artagnan-Lé", "email": "elodie@example.org",
+            "email_confirm": "elodie@example.org", "postal_code": "26110", "phone": "04 75 00 00 00",
+            "expectations": "Mutualiser les équipements."},
+        5: {"mandate": await _ref("candidate_state", "Adjoint.e au Maire"), "mandate_year": "2020"},
+        6: {"dietary": "oui", "dietary_details": "Végétarienne"},
+        7: {"disability": "1"},
+        8: {"consent_carpool": "oui", "consent_mailing": "non", "consent_image": "oui"},
+        9: {"cgv": "1"},
+    }
+
+
+async def _fill(client, code="26C03S1"):
+    response = await post_form(client, "/inscription/", {"code": code, "action": "new"})
+    assert response.status_code == 303, text(response.text)
+    for step, data in (await _answers()).items():
+        response = await post_form(client, f"/inscription/etape/{step}", {**data, "go": "next"})
+        assert response.status_code == 303, (step, text(response.text))
+    return response
+
+
+def _link(smtp, pattern):
+    for _, message in reversed(smtp.messages):
+        body = (message.get_payload(decode=True) or b"").decode() if not message.is_multipart() else \
+            next(p for p in message.walk() if p.get_content_type() == "text/plain").get_payload(decode=True).decode()
+        found = re.search(pattern, body)
+        if found:
+            return found.group(0)
+    raise AssertionError(f"no mail matches {pattern}")
+
+
+@pytest.mark.smoke
+async def test_whole_journey_to_the_final_enrolment(client, new_client, smtp, run_jobs):
+    session_id = await _session()
+    page = text((await client.get("/inscription/26C03S1")).text)
+    assert "Qualité de vie au travail (QVT)" in page and "Du " in page and ", 09:00 au " in page
+    response = await _fill(client)
+    assert response.headers["location"] == "/inscription/envoyee"
+    request = await RegistrationRequest.select().where(RegistrationRequest.email == "elodie@example.org").first()
+    assert request["status"] == "awaiting_confirmation"
+    assert text((await client.get("/inscription/envoyee")).text).count(request["reference"]) == 1
+    await run_jobs()
+    link = _link(smtp, r"http://testserver\.local/inscription/confirmer/\S+")
+    path = link.replace("http://testserver.local", "")
+    confirmed = await client.get(path)
+    assert confirmed.status_code == 200 and "Adresse confirmée" in text(confirmed.text)
+    reused = await client.get(path)
+    assert reused.status_code == 400 and "déjà été utilisé" in text(reused.text)
+    await run_jobs()
+    subjects = {m["Subject"]: (rcpt, m) for rcpt, m in smtp.messages}
+    assert f"Votre demande d'inscription {request['reference']}" in subjects
+    assert f"Bulletin d'inscription {request['reference']} à valider" in subjects, list(subjects)
+    rcpt, bi_mail = subjects[f"Bulletin d'inscription {request['reference']} à valider"]
+    assert rcpt == ["formation@nyons.demo.tremplin.local"]
+    pdf = next(p for p in bi_mail.walk() if p.get_content_type() == "application/pdf").get_payload(decode=True)
+    content = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+    for expected in ("Élodie", "Mairie de Nyons", "Adjoint.e au Maire", "Végétarienne", "aménagement", "26C03S1"):
+        assert expected in content, expected
+    copy_rcpt, _ = subjects[f"[Copie] Bulletin d'inscription {request['reference']} à valider"]
+    assert "inscriptions@demo.tremplin.local" in copy_rcpt
+
+    # The back office: the steps in order, an out-of-order click refused.
+    async with new_client() as manager:
+        await login(manager, "inscriptions")
+        base = f"/gestion-inscriptions/demandes/{request['id']}"
+        listing = text((await manager.get("/gestion-inscriptions/demandes?statut=confirmed")).text)
+        assert request["reference"] in listing
+        response = await post_form(manager, f"{base}/validate_operator")
+        assert response.status_code == 400 and "n'est pas possible à cette étape" in text(response.text)
+        for action in ("validate_instance", "validate_operator", "validate_requester"):
+            response = await post_form(manager, f"{base}/{action}")
+            assert response.status_code == 303, (action, text(response.text))
+        detail = text((await manager.get(base)).text)
+        assert "Inscription définitive" in detail and "6. Validation instance (BI signé)" in detail and "inscriptions" in detail
+    await run_jobs()
+    credentials = _link(smtp, r"Nom d'utilisateur : \S+\s+Mot de passe : \S+")
+    username, password = re.findall(r": (\S+)", credentials)
+    assert username == "alp001.e.dartagnan-le"
+    assert any("pas encore validée" in m["Subject"] for _, m in smtp.messages)
+    user = await User.select(User.id).where(User.username == username).first()
+    assert await Enrolment.exists().where((Enrolment.session == session_id) & (Enrolment.user == user["id"]))
+    async with new_client() as learner:
+        await login(learner, username, password)
+        assert (await learner.get("/")).headers["location"] == "/mot-de-passe"
+
+
+async def test_steps_validate_and_keep_values_and_a_draft_survives(client, new_client):
+    await _session()
+    await post_form(client, "/inscription/", {"code": "26c03s1", "action": "new"})
+    response = await post_form(client, "/inscription/etape/2", {"go": "next"})
+    assert response.status_code == 422 and "Choisissez une méthode de financement." in text(response.text)
+    answers = await _answers()
+    await post_form(client, "/inscription/etape/2", {**answers[2], "go": "next"})
+    await post_form(client, "/inscription/etape/3", {**answers[3], "go": "next"})
+    response = await post_form(client, "/inscription/etape/4", {**answers[4], "email_confirm": "autre@example.org", "go": "next"})
+    assert response.status_code == 422 and "Les deux adresses de courriel ne correspondent pas." in text(response.text)
+    assert 'value="Élodie"' in response.text
+    # A reload, or the browser closed and opened again: the same cookie finds the draft.
+    cookie = client.cookies.get("tremplin_draft", path="/inscription")
+    async with new_client() as later:
+        later.cookies.set("tremplin_draft", cookie, path="/inscription")
+        page = await later.get("/inscription/etape/4")
+        assert 'value="Élodie"' in page.text and "Informations sur le stagiaire" in page.text
+        back = await later.get("/inscription/etape/2")
+        assert f'value="{answers[2]["funding"]}" checked' in back.text
+    response = await post_form(client, "/inscription/etape/6", {"dietary": "oui", "go": "next"})
+    assert response.status_code in (303, 422)  # step 6 not reached yet: shown at the last reached step
+    response = await post_form(client, "/inscription/etape/4", {**answers[4], "go": "next"})
+    response = await post_form(client, "/inscription/etape/5", {**answers[5], "go": "next"})
+    response = await post_form(client, "/inscription/etape/6", {"dietary": "oui", "go": "next"})
+    assert response.status_code == 422 and "Merci de préciser vos contraintes alimentaires." in text(response.text)
+
+
+async def test_closed_past_and_full_sessions(client, smtp, run_jobs):
+    assert "Aucune session ouverte" in text((await client.get("/inscription/26XXXS9")).text)
+    await _session(start_in_days=-1, code="26C03S8")
+    assert "déjà commencé" in text((await client.get("/inscription/26C03S8")).text)
+    await _session(seats=1, code="26C03S2")
+    assert "liste d'attente" not in text((await client.get("/inscription/26C03S2")).text)
+    await _fill(client, "26C03S2")
+    await run_jobs()
+    path = _link(smtp, r"http://testserver\.local/inscription/confirmer/\S+").replace("http://testserver.local", "")
+    await client.get(path)
+    # The one seat is taken: the next requester is told and put on the waiting list.
+    client.cookies.clear()
+    assert "complète" in text((await client.get("/inscription/26C03S2")).text)
+    await _fill(client, "26C03S2")
+    last = await RegistrationRequest.select().order_by(RegistrationRequest.id, ascending=False).first()
+    assert last["waiting_list"] is True
+
+
+async def test_forged_and_expired_links_and_double_submit(client, smtp, run_jobs):
+    await _session()
+    await _fill(client)
+    assert await RegistrationRequest.count().where(RegistrationRequest.status == "awaiting_confirmation") == 1
+    # Sending the last step again does not create a second request.
+    response = await post_form(client, "/inscription/etape/9", {"cgv": "1", "go": "next"})
+    assert response.status_code == 303
+    assert await RegistrationRequest.count().where(RegistrationRequest.status != "draft") == 1
+    forged = await client.get("/inscription/confirmer/eyJpZCI6MX0.forged.signature")
+    assert forged.status_code == 400 and "n'est pas valide" in text(forged.text)
+    from itsdangerous import URLSafeTimedSerializer
+
+    from app.services import registration
+
+    old = URLSafeTimedSerializer("test-secret-key-0123456789abcdef0123456789", salt="confirm")
+    request = await RegistrationRequest.select().where(RegistrationRequest.status == "awaiting_confirmation").first()
+    import time as _time
+    from unittest import mock
+
+    with mock.patch("itsdangerous.timed.time.time", return_value=_time.time() - registration.CONFIRM_MAX_AGE - 60):
+        expired_token = old.dumps({"id": request["id"], "nonce": request["confirmation_nonce"]})
+    expired = await client.get(f"/inscription/confirmer/{expired_token}")
+    assert expired.status_code == 400 and "a expiré" in text(expired.text)
+    assert "Recevoir un nouveau lien" in text(expired.text)
+    response = await post_form(client, "/inscription/nouveau-lien", {"email": "elodie@example.org",
+                                                                      "reference": request["reference"]})
+    assert response.status_code == 303
+    await run_jobs()
+    assert sum("Confirmez votre adresse" in m["Subject"] for _, m in smtp.messages) == 2
+
+
+async def test_back_office_requires_the_manager_role_and_a_reason_to_refuse(client, new_client, run_jobs, smtp):
+    await _session()
+    await _fill(client)
+    request = await RegistrationRequest.select().where(RegistrationRequest.status == "awaiting_confirmation").first()
+    async with new_client() as get:
+        await login(get, "alp001.get")
+        assert (await post_form(get, f"/gestion-inscriptions/demandes/{request['id']}/refuse", {"reason": "x"})).status_code == 403
+    async with new_client() as manager:
+        await login(manager, "inscriptions")
+        response = await post_form(manager, f"/gestion-inscriptions/demandes/{request['id']}/refuse", {"reason": ""})
+        assert response.status_code == 422 and "Indiquez le motif" in text(response.text)
+        response = await post_form(manager, f"/gestion-inscriptions/demandes/{request['id']}/refuse",
+                                   {"reason": "Session réservée aux élus du département."})
+        assert response.status_code == 303
+        response = await post_form(manager, f"/gestion-inscriptions/demandes/{request['id']}/validate_instance")
+        assert response.status_code == 400
+    await run_jobs()
+    assert any("est refusée" in m["Subject"] for _, m in smtp.messages)
+    _ = csrf_token
