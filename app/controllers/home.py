@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from litestar import Request, get
 from litestar.response import Redirect, Template
 
@@ -29,9 +31,20 @@ async def home(request: Request) -> Template | Redirect:
                 .group_by(User.establishment)
             )
             counts = {r["id"]: r["n"] for r in rows}
+    my_sessions = []
+    if user.has_role(LEARNER):
+        from app.tables.catalogue import Enrolment, TrainingSession
+
+        enrolled = Enrolment.select(Enrolment.session).where((Enrolment.user == user.id) & (Enrolment.active == True))  # noqa: E712
+        my_sessions = await TrainingSession.select(
+            TrainingSession.id, TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date,
+            TrainingSession.end_date,
+        ).where(TrainingSession.id.is_in(enrolled) & (TrainingSession.visible == True)).order_by(  # noqa: E712
+            TrainingSession.start_date)
     return Template(
         "home.html",
-        context={"establishments": establishments, "counts": counts, "is_learner": user.has_role(LEARNER)},
+        context={"establishments": establishments, "counts": counts, "is_learner": user.has_role(LEARNER),
+                 "my_sessions": my_sessions, "today": date.today()},
     )
 
 

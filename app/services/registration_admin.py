@@ -64,8 +64,11 @@ async def save_item(kind: str, data: dict, item_id: int | None = None) -> int:
 
 
 async def usage(item_id: int) -> int:
-    """How many records use this entry (organisations today; registration requests use them too)."""
-    return await Organisation.count().where(Organisation.kind == item_id)
+    """How many organisations and registration requests use this entry."""
+    from app.tables.registration import RegistrationRequest
+
+    return await Organisation.count().where(Organisation.kind == item_id) + await RegistrationRequest.count().where(
+        (RegistrationRequest.funding == item_id) | (RegistrationRequest.mandate == item_id))
 
 
 async def delete_item(kind: str, item_id: int) -> dict:
@@ -147,7 +150,12 @@ async def reference_organisation(org_id: int) -> dict:
 
 
 async def delete_organisation(org_id: int) -> dict:
+    from app.tables.registration import RegistrationRequest
+
     row = await organisation(org_id)
+    used = await RegistrationRequest.count().where(RegistrationRequest.organisation == org_id)
+    if used:
+        raise DomainError(f"« {row['name']} » est utilisé par {used} demande(s) d'inscription : il ne peut pas être supprimé.")
     await Organisation.delete().where(Organisation.id == org_id)
     return row
 

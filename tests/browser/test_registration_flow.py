@@ -1,0 +1,114 @@
+"""SPEC F1-F3 in Chromium: the public wizard, the confirmation mail read from the SMTP server, the
+mails with the BI (checked with pypdf), the back office's steps 6-10, then the learner logs in with
+the mailed credentials and sees the session."""
+
+import io
+import re
+from datetime import date, timedelta
+
+import pytest
+from pypdf import PdfReader
+
+from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.tables.org import Establishment
+from tests.browser.snap import snap
+from tests.browser.test_login_flow import browser_login
+
+pytestmark = pytest.mark.browser
+
+
+def _body(message) -> str:
+    part = next(p for p in message.walk() if p.get_content_type() == "text/plain")
+    return part.get_payload(decode=True).decode()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_public_registration_to_the_learner_space(browser, live_server, demo, smtp, run_jobs, javascript):
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=20)
+    await TrainingSession.insert(TrainingSession(
+        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
+        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    tag = "js" if javascript else "nojs"
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 390, "height": 800})
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/inscription/26C03S1")
+        assert await page.get_by_role("heading", name="Qualité de vie au travail (QVT)").is_visible()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Financement par ma collectivité").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_text("Je trouve ma collectivité").wait_for()
+        await page.get_by_label("Mairie de Nyons").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Mme").check()
+        await page.get_by_label("Prénom").fill("Zoé")
+        await page.get_by_label("Nom de famille").fill("Lemaître")
+        await page.get_by_label("Adresse de courriel").fill("zoe@example.org")
+        await page.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
+        await page.get_by_label("Code postal").fill("26110")
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Maire", exact=True).check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_role("group", name="Contraintes alimentaires").get_by_label("Non").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_text("Avez-vous des handicaps").wait_for()
+        await page.get_by_role("button", name="Étape suivante").click()
+        for group in ("covoiturage", "offre de formation", "utiliser mon image"):
+            await page.get_by_role("group", name=re.compile(group)).get_by_label("Oui").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("J'ai lu et j'accepte les conditions générales.").check()
+        await snap(page, f"registration-cgv-{tag}")
+        await page.get_by_role("button", name="Envoyer ma demande d'inscription").click()
+        await page.get_by_role("heading", name="Demande envoyée").wait_for()
+
+        await run_jobs()
+        confirm = next(_body(m) for _, m in smtp.messages if "Confirmez" in m["Subject"])
+        link = re.search(r"http://\S+/inscription/confirmer/\S+", confirm).group(0)
+        # The mail's link points to BASE_URL; the live server listens elsewhere: same path.
+        await page.goto(live_server + "/inscription/" + link.split("/inscription/", 1)[1])
+        assert await page.get_by_role("heading", name="Adresse confirmée").is_visible()
+        await run_jobs()
+        bi = next(m for _, m in smtp.messages if m["Subject"].startswith("Bulletin d'inscription"))
+        pdf = next(p for p in bi.walk() if p.get_content_type() == "application/pdf").get_payload(decode=True)
+        text = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages)
+        assert "Lemaître" in text and "Mairie de Nyons" in text and "Maire" in text
+    finally:
+        await context.close()
+
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "inscriptions")
+        await page.get_by_role("link", name="Inscriptions locales", exact=True).click()
+        await page.get_by_role("link", name="Demandes d'inscription").click()
+        await page.get_by_role("link", name="Traiter").first.click()
+        for label in ("6. Validation instance (BI signé)", "8. Validation opérateur", "10. Validation demandeur"):
+            await page.get_by_role("button", name=label).click()
+            await page.get_by_role("button", name=label).wait_for(state="detached")
+        assert await page.get_by_text("Inscription définitive").first.is_visible()
+        await snap(page, f"registration-backoffice-{tag}")
+    finally:
+        await context.close()
+
+    await run_jobs()
+    credentials = next(_body(m) for _, m in smtp.messages if m["Subject"] == "Vos identifiants pour votre inscription")
+    username = re.search(r"Nom d'utilisateur : (\S+)", credentials).group(1)
+    password = re.search(r"Mot de passe : (\S+)", credentials).group(1)
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/connexion")
+        await page.get_by_label("Nom d'utilisateur").fill(username)
+        await page.get_by_label("Mot de passe").fill(password)
+        await page.get_by_role("button", name="Connexion").click()
+        await page.wait_for_url("**/mot-de-passe")
+        await page.get_by_label("Mot de passe actuel").fill(password)
+        await page.get_by_label("Nouveau mot de passe", exact=True).fill("Zoé-2026-Élue")
+        await page.get_by_label("Nouveau mot de passe (encore)").fill("Zoé-2026-Élue")
+        await page.get_by_role("button", name="Enregistrer").click()
+        await page.wait_for_url(live_server + "/")
+        assert await page.get_by_text("Session du QVT").is_visible()
+    finally:
+        await context.close()
