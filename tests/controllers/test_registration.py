@@ -214,3 +214,29 @@ async def test_back_office_requires_the_manager_role_and_a_reason_to_refuse(clie
     await run_jobs()
     assert any("est refusée" in m["Subject"] for _, m in smtp.messages)
     _ = csrf_token
+
+
+async def test_follow_and_cancel_through_a_signed_link(client, new_client, smtp, run_jobs):
+    await _session()
+    await _fill(client)
+    request = await RegistrationRequest.select().where(RegistrationRequest.status == "awaiting_confirmation").first()
+    async with new_client() as someone:
+        # A wrong e-mail or reference: the same answer, and no mail.
+        response = await post_form(someone, "/inscription/suivi", {"email": "intrus@example.org",
+                                                                   "reference": request["reference"]})
+        assert response.status_code == 303
+        response = await post_form(someone, "/inscription/suivi", {"email": "elodie@example.org",
+                                                                   "reference": request["reference"]})
+        assert response.status_code == 303
+        await run_jobs()
+        follows = [m for _, m in smtp.messages if m["Subject"].startswith("Suivi de votre demande")]
+        assert len(follows) == 1
+        body = next(p for p in follows[0].walk() if p.get_content_type() == "text/plain").get_content()
+        path = "/inscription/" + re.search(r"/inscription/(suivi/\S+)", body).group(1)
+        page = text((await someone.get(path)).text)
+        assert request["reference"] in page and "En attente de confirmation" in page
+        assert (await someone.get(path[:-4] + "abcd")).status_code == 400  # a tampered token
+        response = await post_form(someone, path + "/annuler")
+        assert response.status_code == 303
+        assert (await RegistrationRequest.select(RegistrationRequest.status).where(
+            RegistrationRequest.id == request["id"]).first())["status"] == "cancelled"
