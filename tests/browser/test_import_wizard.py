@@ -3,9 +3,8 @@ mailed password and must change it first."""
 
 import pytest
 
-from tests.browser.test_login_flow import browser_login
 
-from tests.browser.snap import snap
+from tests.browser.helpers import browser_login, first_login, snap
 
 pytestmark = pytest.mark.browser
 
@@ -54,16 +53,7 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
     page = await context.new_page()
     try:
-        await page.goto(live_server + "/connexion")
-        await page.get_by_label("Nom d'utilisateur").fill("alp001.z.lemaitre")
-        await page.get_by_label("Mot de passe").fill(password)
-        await page.get_by_role("button", name="Connexion").click()
-        await page.wait_for_url("**/mot-de-passe")
-        await page.get_by_label("Mot de passe actuel").fill(password)
-        await page.get_by_label("Nouveau mot de passe", exact=True).fill("Zoé-Lemaître-2026")
-        await page.get_by_label("Nouveau mot de passe (encore)").fill("Zoé-Lemaître-2026")
-        await page.get_by_role("button", name="Enregistrer").click()
-        await page.wait_for_url(live_server + "/")
+        await first_login(page, live_server, "alp001.z.lemaitre", password, "Zoé-Lemaître-2026")
         assert await page.get_by_role("heading", name="Bonjour Zoé").is_visible()
     finally:
         await context.close()

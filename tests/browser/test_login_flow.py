@@ -4,17 +4,9 @@ import pytest
 
 from app.tables.accounts import User
 
-from tests.browser.snap import snap
+from tests.browser.helpers import browser_login, snap
 
 pytestmark = pytest.mark.browser
-
-
-async def browser_login(page, live_server, username, password="Demo-2026!"):
-    await page.goto(live_server + "/connexion")
-    await page.get_by_label("Nom d'utilisateur").fill(username)
-    await page.get_by_label("Mot de passe").fill(password)
-    await page.get_by_role("button", name="Connexion").click()
-    await page.wait_for_url(live_server + "/")
 
 
 async def _forced_change_flow(page, live_server):

@@ -11,8 +11,7 @@ from pypdf import PdfReader
 
 from app.tables.catalogue import CourseTemplate, TrainingSession
 from app.tables.org import Establishment
-from tests.browser.snap import snap
-from tests.browser.test_login_flow import browser_login
+from tests.browser.helpers import browser_login, first_login, snap
 
 pytestmark = pytest.mark.browser
 
@@ -99,16 +98,7 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
     page = await context.new_page()
     try:
-        await page.goto(live_server + "/connexion")
-        await page.get_by_label("Nom d'utilisateur").fill(username)
-        await page.get_by_label("Mot de passe").fill(password)
-        await page.get_by_role("button", name="Connexion").click()
-        await page.wait_for_url("**/mot-de-passe")
-        await page.get_by_label("Mot de passe actuel").fill(password)
-        await page.get_by_label("Nouveau mot de passe", exact=True).fill("Zoé-2026-Élue")
-        await page.get_by_label("Nouveau mot de passe (encore)").fill("Zoé-2026-Élue")
-        await page.get_by_role("button", name="Enregistrer").click()
-        await page.wait_for_url(live_server + "/")
+        await first_login(page, live_server, username, password, "Zoé-2026-Élue")
         assert await page.get_by_text("Session du QVT").is_visible()
     finally:
         await context.close()

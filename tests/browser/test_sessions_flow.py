@@ -4,9 +4,8 @@ with the two-list selector and sync it to the session."""
 import pytest
 
 from app.tables.catalogue import Enrolment, SessionActivity, TrainingSession
-from tests.browser.test_login_flow import browser_login
 
-from tests.browser.snap import snap
+from tests.browser.helpers import browser_login, snap
 
 pytestmark = pytest.mark.browser
 
