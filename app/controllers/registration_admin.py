@@ -333,6 +333,7 @@ class RequestController(Controller):
             "r": r, "events": events, "mails": mails, "base": BASE, "next_action": action,
             "next_label": reg.WORKFLOW[action][2] if action else None, "open": r["status"] in reg.OPEN_STATUSES,
             "workflow": reg.WORKFLOW, "errors": errors or {}, "status_labels": reg.STATUS_LABELS,
+            "mail_status_labels": STATUS_LABELS,
         }, status_code=status_code)
 
     @get("/{request_id:int}")
