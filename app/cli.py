@@ -39,21 +39,22 @@ def dev(host: str, port: int, no_demo: bool) -> None:
 
     queue.redis_url()  # starts the embedded Redis under var/ unless REDIS_URL is set
 
-    async def prepare() -> bool:
+    async def prepare() -> tuple[bool, list[str]]:
+        from app.demo import load_demo, open_session_codes
+
         if db.is_sqlite():
             await db.create_sqlite_tables()
-        if no_demo or not await db.is_empty():
-            return False
-        from app.demo import load_demo
+        loaded = False
+        if not no_demo and await db.is_empty():
+            await load_demo()
+            loaded = True
+        return loaded, await open_session_codes()
 
-        await load_demo()
-        return True
-
-    loaded = asyncio.run(prepare())
+    loaded, codes = asyncio.run(prepare())
     sink_dir = start_sink(settings.mail.host, settings.mail.port, settings.var_dir / "mails")
     from app.demo import print_logins
 
-    print_logins(loaded, f"http://{host}:{port}", sink_dir)
+    print_logins(loaded, f"http://{host}:{port}", sink_dir, codes)
     import uvicorn
 
     from app.asgi import create_app

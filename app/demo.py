@@ -199,7 +199,7 @@ async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = 
     await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))
 
 
-def print_logins(loaded: bool, url: str, mail_dir) -> None:
+def print_logins(loaded: bool, url: str, mail_dir, codes: list[str] | None = None) -> None:
     lines = [
         "",
         f"Tremplin is running on {url}",
@@ -213,6 +213,19 @@ def print_logins(loaded: bool, url: str, mail_dir) -> None:
         "  testeur        registration tester",
         "  learners       e.g. the usernames listed under Rôles (alp001.v.blondel style)",
     ]
+    if codes:
+        lines.append("Public registration: " + ", ".join(f"{url}/inscription/{code}" for code in codes))
     if mail_dir:
         lines.append(f"Mails are delivered to the local SMTP sink and saved in {mail_dir}")
     print("\n".join(lines), flush=True)
+
+
+async def open_session_codes() -> list[str]:
+    from datetime import date
+
+    from app.tables.catalogue import TrainingSession
+
+    rows = await TrainingSession.select(TrainingSession.code).where(
+        (TrainingSession.visible == True) & (TrainingSession.start_date > date.today())  # noqa: E712
+    ).order_by(TrainingSession.start_date).limit(5)
+    return [r["code"] for r in rows]
