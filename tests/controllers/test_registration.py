@@ -240,3 +240,18 @@ async def test_follow_and_cancel_through_a_signed_link(client, new_client, smtp,
         assert response.status_code == 303
         assert (await RegistrationRequest.select(RegistrationRequest.status).where(
             RegistrationRequest.id == request["id"]).first())["status"] == "cancelled"
+
+
+async def test_a_logged_in_requester_gets_the_trainee_fields_prefilled(client):
+    await _session()
+    response = await post_form(client, "/inscription/", {"code": "26C03S1", "action": "login"})
+    assert response.headers["location"] == "/connexion?next=/inscription/26C03S1"
+    response = await post_form(client, "/connexion", {"username": "alp001.get", "password": "Demo-2026!",
+                                                      "next": "/inscription/26C03S1"})
+    assert response.headers["location"] == "/inscription/26C03S1"
+    await post_form(client, "/inscription/", {"code": "26C03S1", "action": "new"})
+    answers = await _answers()
+    for step in (2, 3):
+        await post_form(client, f"/inscription/etape/{step}", {**answers[step], "go": "next"})
+    page = await client.get("/inscription/etape/4")
+    assert 'value="Emma"' in page.text and 'value="alp001.get@demo.tremplin.local"' in page.text

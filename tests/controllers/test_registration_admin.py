@@ -21,8 +21,8 @@ async def _labels(kind):
 @pytest.mark.smoke
 async def test_reference_lists_add_reorder_hide_delete(client):
     await login(client, "inscriptions")
-    page = text((await client.get(f"{BASE}/listes/funding_method")).text)
-    assert "Méthodes de financement" in page and "Financement par ma collectivité" in page
+    page = (await client.get(f"{BASE}/listes/funding_method")).text
+    assert "Méthodes de financement" in text(page) and 'value="Financement par ma collectivité"' in page
     response = await post_form(client, f"{BASE}/listes/funding_method", {"label": "CPF"})
     assert response.status_code == 303
     response = await post_form(client, f"{BASE}/listes/funding_method", {"label": "CPF"})
@@ -114,3 +114,12 @@ async def test_back_office_is_reserved_to_registration_managers(client):
         response = await client.get(url)
         assert response.status_code == 403
         assert "Gestionnaire d'inscriptions locales" in text(response.text)
+
+
+async def test_reference_entry_can_be_renamed(client):
+    await login(client, "inscriptions")
+    item = await RefItem.select(RefItem.id).where(RefItem.label == "Financement personnel").first()
+    response = await post_form(client, f"{BASE}/listes/funding_method", {"item_id": item["id"], "label": "Financement sur fonds propres"})
+    assert response.status_code == 303
+    assert "Financement sur fonds propres" in await _labels("funding_method")
+    assert "Financement personnel" not in await _labels("funding_method")
