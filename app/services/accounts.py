@@ -15,7 +15,7 @@ from app.services import outbox
 from app.services.errors import NotFound, ScopeError, ValidationFailed
 from app.services.passwords import generate_password, hash_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
-from app.services.scope import establishment_scope, require_establishment
+from app.services.scope import establishment_scope
 from app.services.text import fold, user_text_fields
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
@@ -320,7 +320,3 @@ async def establishment_options(user: CurrentUser) -> list[tuple[str, str]]:
     from app.services.scope import establishments_in_scope
 
     return [(str(e["id"]), f"{e['code']} — {e['name']}") for e in await establishments_in_scope(user)]
-
-
-async def establishment_for_form(user: CurrentUser, establishment_id: int) -> dict:
-    return await require_establishment(user, establishment_id)

@@ -14,7 +14,7 @@ from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope, require_establishment
 from app.services.text import fold
 from app.tables.accounts import RoleAssignment, User
-from app.tables.catalogue import CohortSync, Enrolment, TrainingSession
+from app.tables.catalogue import CohortSync, Enrolment
 from app.tables.cohorts import Cohort, CohortMember
 
 SYNC_JOB = "sync_cohort"
@@ -263,9 +263,3 @@ async def request_sync(redis, cohort_id: int) -> None:
     from app.queue import enqueue
 
     await enqueue(redis, SYNC_JOB, cohort_id)
-
-
-async def sessions_of(establishment_id: int) -> list[dict]:
-    return await TrainingSession.select(TrainingSession.id, TrainingSession.full_name).where(
-        TrainingSession.establishment == establishment_id
-    ).order_by(TrainingSession.start_date, ascending=False)

@@ -19,7 +19,7 @@ from app.dates import now
 from app.queue import enqueue
 from app.services.roles import REGISTRATION_TESTER
 from app.settings import get_settings
-from app.tables.accounts import RoleAssignment, User
+from app.tables.accounts import RoleAssignment
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 log = logging.getLogger(__name__)
@@ -258,8 +258,3 @@ async def retry_now(redis, mail_id: int) -> bool:
         return False
     await enqueue(redis, SEND_JOB, mail_id, _job_id=f"{job_id(mail_id, rows[0]['tries'])}:manual:{int(now().timestamp())}")
     return True
-
-
-async def users_emails(user_ids: list[int]) -> dict[int, str]:
-    rows = await User.select(User.id, User.email).where(User.id.is_in(user_ids))
-    return {r["id"]: r["email"] for r in rows}
