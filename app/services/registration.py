@@ -309,14 +309,23 @@ class LinkProblem(DomainError):
         self.request_id = request_id
 
 
+def read_link(salt: str, token: str, expired: str, invalid: str) -> dict:
+    """The payload of a signed link of ours, or LinkProblem with the French reason."""
+    try:
+        payload = _signer(salt).loads(token, max_age=CONFIRM_MAX_AGE)
+    except SignatureExpired as exc:
+        raise LinkProblem(expired) from exc
+    except BadSignature as exc:
+        raise LinkProblem(invalid) from exc
+    if not isinstance(payload, dict) or not isinstance(payload.get("id"), int):
+        raise LinkProblem(invalid)
+    return payload
+
+
 async def confirm(token: str, redis) -> dict:
     """Follow the confirmation link: the request is confirmed once; notifications are queued."""
-    try:
-        payload = _signer("confirm").loads(token, max_age=CONFIRM_MAX_AGE)
-    except SignatureExpired as exc:
-        raise LinkProblem("Ce lien de confirmation a expiré (il est valable 7 jours).") from exc
-    except BadSignature as exc:
-        raise LinkProblem("Ce lien de confirmation n'est pas valide.") from exc
+    payload = read_link("confirm", token, "Ce lien de confirmation a expiré (il est valable 7 jours).",
+                        "Ce lien de confirmation n'est pas valide.")
     request = await RegistrationRequest.select().where(RegistrationRequest.id == payload.get("id")).first()
     if request is None:
         raise LinkProblem("Cette demande n'existe plus.")
@@ -595,12 +604,8 @@ async def send_follow_link(email: str, reference: str) -> int | None:
 
 
 async def followed_request(token: str) -> dict:
-    try:
-        payload = _signer("follow").loads(token, max_age=CONFIRM_MAX_AGE)
-    except SignatureExpired as exc:
-        raise LinkProblem("Ce lien de suivi a expiré : demandez-en un nouveau.") from exc
-    except BadSignature as exc:
-        raise LinkProblem("Ce lien de suivi n'est pas valide.") from exc
+    payload = read_link("follow", token, "Ce lien de suivi a expiré : demandez-en un nouveau.",
+                        "Ce lien de suivi n'est pas valide.")
     return await request_details(payload["id"])
 
 
