@@ -94,6 +94,7 @@ async def _load_sessions(establishment_id: int) -> None:
     """One open session per template, a few weeks ahead, ready for the public registration."""
     from datetime import date, timedelta
 
+    from app.dates import now
     from app.services.sessions import next_code, propose_full_name
     from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
 
@@ -105,6 +106,7 @@ async def _load_sessions(establishment_id: int) -> None:
             establishment=establishment_id, template=template["id"], full_name=name, short_name=name,
             start_date=begin, end_date=end, code=await next_code(begin, template["code"]), seats=12,
             certificate_text=template["certificate_text"], progress_block=True, discussion_block=True,
+            imported_at=now(),
         )).returning(TrainingSession.id)
         activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"])
         await SessionActivity.insert(*[

@@ -8,7 +8,10 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from litestar.response import Template
 
 from app.dates import date_fr, datetime_fr, short_datetime_fr
+from app.services.catalogue import ACTIVITY_KINDS
 from app.services.roles import ROLE_LABELS
+
+ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
 from app.settings import TEMPLATE_DIR
 
 
@@ -30,6 +33,7 @@ def jinja_env() -> Environment:
         short_datetime_fr=short_datetime_fr,
         number=_number,
         role_label=lambda role: ROLE_LABELS.get(role, role),
+        activity_kind=lambda kind: ACTIVITY_LABELS.get(kind, kind),
     )
     env.globals.update(ROLE_LABELS=ROLE_LABELS)
     return env

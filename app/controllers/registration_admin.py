@@ -327,7 +327,7 @@ class RequestController(Controller):
         events = await RequestEvent.select(RequestEvent.all_columns(), RequestEvent.actor.username.as_alias("actor_name")).where(
             RequestEvent.request == request_id).order_by(RequestEvent.at).order_by(RequestEvent.id)
         mails = await Mail.select(Mail.id, Mail.subject, Mail.recipients, Mail.status, Mail.created_at).where(
-            Mail.intended_recipients.like(f"%{r['email']}%") | Mail.subject.like(f"%{r['reference']}%")).order_by(Mail.id)
+            Mail.group_key == reg.request_key(request_id)).order_by(Mail.id)
         action = reg.next_action(r["status"])
         return render(request, "registration_admin/request.html", {
             "r": r, "events": events, "mails": mails, "base": BASE, "next_action": action,

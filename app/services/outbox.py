@@ -104,9 +104,12 @@ async def queue_mail(
     body_html: str = "",
     attachments: list[Attachment] | tuple = (),
     category: str = "",
+    group_key: str = "",
 ) -> int:
-    """Store a mail to send. Call it inside the transaction of the change that causes it."""
+    """Store a mail to send. Call it inside the transaction of the change that causes it;
+    ``group_key`` ties it to what it is about (e.g. a registration request)."""
     (mail,) = await _mail_rows([(to, subject, body_text, body_html)], category)
+    mail.group_key = group_key
     await mail.save()
     if attachments:
         await MailAttachment.insert(

@@ -53,6 +53,11 @@ class RegistrationClosed(DomainError):
     status_code = 400
 
 
+def request_key(request_id: int) -> str:
+    """The group key of every mail about one request (shown on its back-office page)."""
+    return f"request:{request_id}"
+
+
 def _signer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().security.secret_key, salt=salt)
 
@@ -293,7 +298,7 @@ async def _confirmation_mail(request: dict, nonce: str) -> int:
             f"suivant ce lien (valable 7 jours, une seule fois) :\n{link}\n\n"
             "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
     return await outbox.queue_mail([request["email"]], "Confirmez votre adresse pour votre demande d'inscription", body,
-                                   category="registration-confirm")
+                                   category="registration-confirm", group_key=request_key(request["id"]))
 
 
 async def _event(request_id: int, actor: int | None, action: str, before: str, after: str, note: str = "") -> None:
@@ -446,15 +451,15 @@ async def send_notifications(request_id: int, redis) -> int:
     ids = []
     async with db.transaction():
         ids.append(await outbox.queue_mail([r["email"]], f"Votre demande d'inscription {r['reference']}", requester_body,
-                                           category="registration"))
+                                           category="registration", group_key=request_key(r["id"])))
         recipients = [r["instance_email"]] if r["instance_email"] else []
         if recipients:
             ids.append(await outbox.queue_mail(recipients, f"Bulletin d'inscription {r['reference']} à valider",
-                                               instance_body, attachments=[attachment], category="registration-bi"))
+                                               instance_body, attachments=[attachment], category="registration-bi", group_key=request_key(r["id"])))
         operators = await operator_addresses()
         if operators:
             ids.append(await outbox.queue_mail(operators, f"[Copie] Bulletin d'inscription {r['reference']} à valider",
-                                               instance_body, attachments=[attachment], category="registration-bi"))
+                                               instance_body, attachments=[attachment], category="registration-bi", group_key=request_key(r["id"])))
         await _event(request_id, None, "Notifications envoyées", r["status"], r["status"],
                      "" if recipients else "Aucune adresse d'instance de validation pour cet établissement.")
     await outbox.dispatch(redis, ids)
@@ -505,7 +510,7 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
             mail_ids.append(await outbox.queue_mail(
                 [r["email"]], f"Votre demande d'inscription {r['reference']} est {word}",
                 f"Bonjour {r['first_name']},\n\nVotre demande d'inscription {r['reference']} à la session "
-                f"{r['session_code']} est {word}.\n\nMotif : {reason.strip()}\n", category="registration"))
+                f"{r['session_code']} est {word}.\n\nMotif : {reason.strip()}\n", category="registration", group_key=request_key(r["id"])))
     elif action in WORKFLOW:
         before, after, label = WORKFLOW[action]
         if r["status"] != before:
@@ -519,7 +524,7 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                     [r["email"]], f"Demande {r['reference']} : inscription pas encore validée",
                     f"Bonjour {r['first_name']},\n\nVotre collectivité a validé votre bulletin d'inscription. Attention : "
                     "votre inscription n'est pas encore validée ; l'opérateur de formation va l'examiner.\n",
-                    category="registration"))
+                    category="registration", group_key=request_key(r["id"])))
             elif action == "validate_operator":
                 await _move(r, actor, label, before, after)
                 # 9. an account (new, or the person's existing one) and its credentials.
@@ -537,7 +542,7 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                     [r["email"]], f"Inscription définitive à la session {r['session_code']}",
                     f"Bonjour {r['first_name']},\n\nVotre inscription est définitive : vous êtes inscrit(e) à la session "
                     f"{r['session_code']}. Connectez-vous sur {get_settings().base_url}/connexion pour la suivre.\n",
-                    category="registration"))
+                    category="registration", group_key=request_key(r["id"])))
     else:
         raise NotFound("Action inconnue.")
     await outbox.dispatch(redis, mail_ids)
@@ -568,7 +573,7 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
         body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Vous avez déjà un "
                 f"compte : connectez-vous sur {url} avec votre nom d'utilisateur {user['username']} et votre mot de "
                 "passe habituel.\n")
-        return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration")
+        return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration", group_key=request_key(r["id"]))
     establishment = await Establishment.select(Establishment.code).where(
         Establishment.id == r["session_establishment"]).first()
     username = await free_username(suggest_username(establishment["code"], r["first_name"], r["last_name"]))
@@ -585,7 +590,7 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Voici vos identifiants :\n\n"
             f"Adresse de la plateforme : {url}\nNom d'utilisateur : {username}\nMot de passe : {password}\n\n"
             "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n")
-    return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration")
+    return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration", group_key=request_key(r["id"]))
 
 
 # -- follow or cancel a request (requester side) --------------------------------------------------
@@ -600,7 +605,7 @@ async def send_follow_link(email: str, reference: str) -> int | None:
     link = f"{get_settings().base_url}/inscription/suivi/{token}"
     return await outbox.queue_mail([request["email"]], f"Suivi de votre demande {request['reference']}",
                                    f"Bonjour {request['first_name']},\n\nPour suivre ou annuler votre demande, suivez "
-                                   f"ce lien (valable 7 jours) :\n{link}\n", category="registration-follow")
+                                   f"ce lien (valable 7 jours) :\n{link}\n", category="registration-follow", group_key=request_key(request["id"]))
 
 
 async def followed_request(token: str) -> dict:

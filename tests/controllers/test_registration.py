@@ -107,6 +107,9 @@ async def test_whole_journey_to_the_final_enrolment(client, new_client, smtp, ru
             assert response.status_code == 303, (action, text(response.text))
         detail = text((await manager.get(base)).text)
         assert "Inscription définitive" in detail and "6. Validation instance (BI signé)" in detail and "inscriptions" in detail
+        # The request's own mails, and only those, are listed on its page.
+        assert f"[Copie] Bulletin d'inscription {request['reference']} à valider" in detail
+        assert detail.count("Confirmez votre adresse") == 1
     await run_jobs()
     credentials = _link(smtp, r"Nom d'utilisateur : \S+\s+Mot de passe : \S+")
     username, password = re.findall(r": (\S+)", credentials)
