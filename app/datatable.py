@@ -39,7 +39,8 @@ class Filter:
     label: str
     where: Callable[[str], Any]  # the value as typed -> a Piccolo where clause (or None to ignore)
     kind: str = "text"  # text | select | date
-    options: Callable[[CurrentUser], Awaitable[list[tuple[str, str]]]] | None = None
+    # The choices of a select: a fixed list, or an async function of the user (e.g. their establishments).
+    options: list[tuple[str, str]] | Callable[[CurrentUser], Awaitable[list[tuple[str, str]]]] | None = None
 
 
 @dataclass
@@ -183,8 +184,10 @@ class DataTable:
             rows = await self.enrich(rows)
         options = {}
         for f in self.filters:
-            if f.options is not None:
+            if callable(f.options):
                 options[f.key] = await f.options(user)
+            elif f.options is not None:
+                options[f.key] = list(f.options)
         return TablePage(table=self, state=state, rows=rows, total=total, filter_options=options)
 
     async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:

@@ -114,7 +114,7 @@ ROLES = register(
                 "Rôle",
                 lambda v: RoleAssignment.role == v if v in ROLE_LABELS else None,
                 kind="select",
-                options=lambda user: _async_list([(k, v) for k, v in ROLE_LABELS.items()]),
+                options=[(k, v) for k, v in ROLE_LABELS.items()],
             ),
         ),
         default_sort="last_name",
@@ -124,9 +124,6 @@ ROLES = register(
     )
 )
 
-
-async def _async_list(items):
-    return items
 
 
 class DelegationController(Controller):

@@ -20,9 +20,6 @@ STATUS_LABELS = {"ok": "Prête", "problem": "À décider", "error": "Erreur"}
 OUTCOME_LABELS = {"created": "Créé", "updated": "Mis à jour", "skipped": "Ignoré", "failed": "Échec", "": ""}
 
 
-async def _options(items):
-    return items
-
 
 IMPORT_ROWS = register(
     DataTable(
@@ -48,9 +45,9 @@ IMPORT_ROWS = register(
         ),
         filters=(
             Filter("etat", "État", lambda v: ImportRow.status == v if v in STATUS_LABELS else None, kind="select",
-                   options=lambda user: _options(list(STATUS_LABELS.items()))),
+                   options=list(STATUS_LABELS.items())),
             Filter("resultat", "Résultat", lambda v: ImportRow.outcome == v if v in OUTCOME_LABELS else None,
-                   kind="select", options=lambda user: _options([(k, v) for k, v in OUTCOME_LABELS.items() if k])),
+                   kind="select", options=[(k, v) for k, v in OUTCOME_LABELS.items() if k]),
         ),
         default_sort="line",
         scope_column=ImportRow.batch.establishment,

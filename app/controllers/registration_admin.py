@@ -26,9 +26,6 @@ STATUS_LABELS = {"queued": "En file", "sending": "En cours d'envoi", "sent": "En
                  "failed": "Échec"}
 
 
-async def _options(items):
-    return items
-
 
 async def _type_options(user):
     return [(str(i["id"]), i["label"]) for i in await admin.items("establishment_type")]
@@ -50,7 +47,7 @@ MAILS = register(
         ),
         filters=(
             Filter("statut", "État", lambda v: Mail.status == v if v in STATUS_LABELS else None, kind="select",
-                   options=lambda user: _options(list(STATUS_LABELS.items()))),
+                   options=list(STATUS_LABELS.items())),
             Filter("q", "Destinataire ou sujet", lambda v: Mail.recipients.ilike(f"%{v}%") | Mail.subject.ilike(f"%{v}%")),
         ),
         default_sort="-created_at",
@@ -78,10 +75,10 @@ ORGANISATIONS = register(
             Filter("q", "Nom", lambda v: Organisation.name.ilike(f"%{v}%")),
             Filter("reference", "Référencement", lambda v: {"oui": Organisation.referenced == True,  # noqa: E712
                                                             "non": Organisation.referenced == False}.get(v),  # noqa: E712
-                   kind="select", options=lambda user: _options([("oui", "Référencés"), ("non", "Non référencés")])),
+                   kind="select", options=[("oui", "Référencés"), ("non", "Non référencés")]),
             Filter("convention", "Convention", lambda v: {"oui": Organisation.under_agreement == True,  # noqa: E712
                                                           "non": Organisation.under_agreement == False}.get(v),  # noqa: E712
-                   kind="select", options=lambda user: _options([("oui", "Conventionnés"), ("non", "Non conventionnés")])),
+                   kind="select", options=[("oui", "Conventionnés"), ("non", "Non conventionnés")]),
             Filter("type", "Type", lambda v: Organisation.kind == int(v) if v.isdigit() else None, kind="select",
                    options=_type_options),
         ),
@@ -133,7 +130,7 @@ REQUESTS = register(
         ),
         filters=(
             Filter("statut", "État", _status_filter, kind="select",
-                   options=lambda user: _options([(k, v) for k, v in reg.STATUS_LABELS.items() if k != "draft"])),
+                   options=[(k, v) for k, v in reg.STATUS_LABELS.items() if k != "draft"]),
             Filter("session", "Session", _int_filter(RegistrationRequest.session), kind="select", options=_session_options),
             Filter("etablissement", "Établissement", _int_filter(RegistrationRequest.organisation), kind="select",
                    options=_organisation_options),

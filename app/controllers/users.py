@@ -42,9 +42,6 @@ def _int(value: str):
         return None
 
 
-async def _options(items):
-    return items
-
 
 USERS = register(
     DataTable(
@@ -83,12 +80,12 @@ USERS = register(
             Filter("email", "Adresse de courriel", lambda v: User.email.like(f"%{v.strip().lower()}%")),
             Filter(
                 "statut", "Statut", lambda v: User.status == v, kind="select",
-                options=lambda user: _options([(s, s) for s in accounts.STATUSES]),
+                options=[(s, s) for s in accounts.STATUSES],
             ),
             Filter(
                 "etat", "État du compte",
                 lambda v: {"actif": User.is_suspended == False, "suspendu": User.is_suspended == True}.get(v),  # noqa: E712
-                kind="select", options=lambda user: _options([("actif", "Actif"), ("suspendu", "Suspendu")]),
+                kind="select", options=[("actif", "Actif"), ("suspendu", "Suspendu")],
             ),
             Filter(
                 "etablissement", "Établissement",
@@ -97,10 +94,10 @@ USERS = register(
             ),
             Filter(
                 "acces", "Dernier accès", _last_access_filter, kind="select",
-                options=lambda user: _options([
+                options=[
                     ("jamais", "Jamais"), ("7j", "Moins de 7 jours"), ("30j", "Moins de 30 jours"),
                     ("plus30j", "Plus de 30 jours"), ("plus180j", "Plus de 6 mois"),
-                ]),
+                ],
             ),
         ),
         default_sort="last_name",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 
+from app import db
 from app.services import outbox
 from app.services.accounts import EMAIL_RE
 from app.services.errors import DomainError, NotFound, ValidationFailed
@@ -81,7 +82,8 @@ async def delete_item(kind: str, item_id: int) -> dict:
 
 
 async def move_item(kind: str, item_id: int, step: int) -> None:
-    """Up (-1) or down (+1): positions are renumbered 0..n-1, then the item swaps with its neighbour."""
+    """Up (-1) or down (+1): the item swaps with its neighbour; positions become 0..n-1 and only
+    the rows whose position changes are written (the two swapped ones, once the list is tidy)."""
     rows = await items(kind)
     ids = [r["id"] for r in rows]
     if item_id not in ids:
@@ -90,8 +92,11 @@ async def move_item(kind: str, item_id: int, step: int) -> None:
     j = i + step
     if 0 <= j < len(ids):
         ids[i], ids[j] = ids[j], ids[i]
-    for position, row_id in enumerate(ids):
-        await RefItem.update({RefItem.position: position}).where(RefItem.id == row_id)
+    current = {r["id"]: r["position"] for r in rows}
+    async with db.transaction():
+        for position, row_id in enumerate(ids):
+            if current[row_id] != position:
+                await RefItem.update({RefItem.position: position}).where(RefItem.id == row_id)
 
 
 async def toggle_hidden(kind: str, item_id: int) -> dict:
