@@ -10,21 +10,13 @@ from app.datatable import Col, DataTable, Filter
 from app.services import org
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, ROLE_LABELS
-from app.services.scope import delegations_in_scope, establishments_in_scope
+from app.services.scope import delegation_choices, establishment_choices
 from app.services.text import fold
 from app.tableview import register, table_view
 from app.tables.accounts import RoleAssignment
 from app.tables.org import Delegation, Establishment
 from app.templating import confirm_page, render
 from app.web import current_user, form_data, redirect
-
-
-async def _delegation_options(user) -> list[tuple[str, str]]:
-    return [(str(d["id"]), f"{d['code']} — {d['name']}") for d in await delegations_in_scope(user)]
-
-
-async def _establishment_options(user) -> list[tuple[str, str]]:
-    return [(str(e["id"]), f"{e['code']} — {e['name']}") for e in await establishments_in_scope(user)]
 
 
 def _int_or_none(value: str):
@@ -73,7 +65,7 @@ ESTABLISHMENTS = register(
                 "Délégation",
                 lambda v: Establishment.delegation == _int_or_none(v) if _int_or_none(v) else None,
                 kind="select",
-                options=_delegation_options,
+                options=delegation_choices,
             ),
         ),
         default_sort="code",
@@ -183,7 +175,7 @@ class EstablishmentAdminController(Controller):
             request,
             "admin/establishment_form.html",
             {"values": values, "errors": errors, "item_id": item_id,
-             "delegations": await _delegation_options(current_user(request))},
+             "delegations": await delegation_choices(current_user(request))},
             status_code=status_code,
         )
 
@@ -230,8 +222,8 @@ class RoleController(Controller):
             "values": values or {},
             "errors": errors or {},
             "grantable": [(r, ROLE_LABELS[r]) for r in org.grantable_roles(user)],
-            "delegations": await _delegation_options(user),
-            "establishments": await _establishment_options(user),
+            "delegations": await delegation_choices(user),
+            "establishments": await establishment_choices(user),
             "delegation_roles": DELEGATION_ROLES,
             "establishment_roles": ESTABLISHMENT_ROLES,
         }

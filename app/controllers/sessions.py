@@ -12,7 +12,7 @@ from app.datatable import Col, DataTable, Filter
 from app.services import enrolments, progress, sessions
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
-from app.services.scope import establishments_in_scope, require_establishment
+from app.services.scope import establishment_choices, establishments_in_scope, require_establishment
 from app.services.text import fold
 from app.tables.catalogue import CohortSync, CourseTemplate, Enrolment, SessionActivity, TemplateActivity, TrainingSession
 from app.tables.cohorts import Cohort
@@ -128,7 +128,7 @@ class EstablishmentSessionsController(Controller):
         return render(request, "sessions/form.html", {
             "establishment": establishment, "values": values, "errors": errors, "session": None,
             "templates": [(str(t["id"]), t["title"]) for t in await _templates()],
-            "establishments": [(str(e["id"]), f"{e['name']} {e['code']}") for e in await establishments_in_scope(user)],
+            "establishments": await establishment_choices(user),
         }, status_code=status_code)
 
     @get("/nouvelle")

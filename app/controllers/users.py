@@ -14,7 +14,7 @@ from app.services import accounts
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, policy_error
 from app.services.roles import ADMIN, GED, GET
-from app.services.scope import require_establishment
+from app.services.scope import establishment_choices, require_establishment
 from app.services.text import fold
 from app.tables.accounts import User
 from app.tableview import register, table_view
@@ -90,7 +90,7 @@ USERS = register(
             Filter(
                 "etablissement", "Établissement",
                 lambda v: User.establishment == _int(v) if _int(v) else None,
-                kind="select", options=accounts.establishment_options,
+                kind="select", options=establishment_choices,
             ),
             Filter(
                 "acces", "Dernier accès", _last_access_filter, kind="select",
@@ -161,7 +161,7 @@ class UserController(Controller):
         target = await accounts.user_in_scope(user, user_id)
         values = {**target, "establishment": target["establishment"]}
         return render(request, "users/edit.html", _form_context(
-            values, {}, await accounts.establishment_options(user), target=target))
+            values, {}, await establishment_choices(user), target=target))
 
     @post("/{user_id:int}/modifier")
     async def edit(self, request: Request, user_id: FromPath[int]) -> Response:
@@ -172,7 +172,7 @@ class UserController(Controller):
             await accounts.update_account(user, user_id, accounts.AccountForm.from_form(data))
         except ValidationFailed as invalid:
             return render(request, "users/edit.html", _form_context(
-                data, invalid.errors, await accounts.establishment_options(user), target=target), status_code=422)
+                data, invalid.errors, await establishment_choices(user), target=target), status_code=422)
         return redirect(request, "/utilisateurs", f"Le profil de {data.get('first_name')} {data.get('last_name')} est enregistré.")
 
     # -- actions ------------------------------------------------------------------------------
@@ -243,7 +243,7 @@ class ManualAccountController(Controller):
         user = current_user(request)
         return render(
             request, "users/create.html",
-            _form_context(values, errors, await accounts.establishment_options(user), establishment=establishment),
+            _form_context(values, errors, await establishment_choices(user), establishment=establishment),
             status_code=status_code,
         )
 

@@ -314,9 +314,3 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
                                "Vous ne pouvez pas supprimer votre propre compte.")
     await User.delete().where(User.id == user_id)
     return target
-
-
-async def establishment_options(user: CurrentUser) -> list[tuple[str, str]]:
-    from app.services.scope import establishments_in_scope
-
-    return [(str(e["id"]), f"{e['code']} — {e['name']}") for e in await establishments_in_scope(user)]

@@ -115,3 +115,12 @@ async def delegations_in_scope(user: CurrentUser | None) -> list[dict]:
     if not ids:
         return []
     return await query.where(Delegation.id.is_in(sorted(ids)))
+
+
+async def establishment_choices(user: CurrentUser | None) -> list[tuple[str, str]]:
+    """(id, "CODE — Name") of the establishments in scope, for select fields and filters."""
+    return [(str(e["id"]), f"{e['code']} — {e['name']}") for e in await establishments_in_scope(user)]
+
+
+async def delegation_choices(user: CurrentUser | None) -> list[tuple[str, str]]:
+    return [(str(d["id"]), f"{d['code']} — {d['name']}") for d in await delegations_in_scope(user)]
