@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 ADMIN = "admin"
 GED = "ged"
@@ -41,6 +41,9 @@ class CurrentUser:
     establishment_id: int | None
     force_password_change: bool
     grants: tuple[Grant, ...]
+    # Per-request memo (the user is loaded afresh for every request): e.g. the scope, which a page
+    # may need for its checks, its table and its filters.
+    memo: dict = field(default_factory=dict, compare=False, repr=False)
 
     @property
     def full_name(self) -> str:

@@ -52,6 +52,12 @@ NOTHING = Scope(everything=False, establishment_ids=frozenset(), delegation_ids=
 async def establishment_scope(user: CurrentUser | None) -> Scope:
     if user is None:
         return NOTHING
+    if "scope" not in user.memo:
+        user.memo["scope"] = await _compute_scope(user)
+    return user.memo["scope"]
+
+
+async def _compute_scope(user: CurrentUser) -> Scope:
     if user.has_role(ADMIN):
         return Scope(everything=True, establishment_ids=frozenset(), delegation_ids=frozenset())
     delegation_ids = {g.delegation_id for g in user.grants if g.role == GED and g.delegation_id}
