@@ -33,8 +33,10 @@ def free_port() -> int:
 
 SMTP_PORT = free_port()
 PG_DB = f"tremplin_test_{RUN_ID}"
-# A Redis database of its own for each backend, flushed before every test.
-REDIS_URL = f"{REDIS_BASE}/{14 if BACKEND == 'sqlite' else 13}"
+# A Redis database of its own for each backend, flushed before every test. Two suites running side
+# by side (two checkouts) give each its own pair: TEST_REDIS_DB=3 uses 3 (PostgreSQL) and 4 (SQLite).
+_REDIS_DB = int(os.environ.get("TEST_REDIS_DB", "13"))
+REDIS_URL = f"{REDIS_BASE}/{_REDIS_DB + 1 if BACKEND == 'sqlite' else _REDIS_DB}"
 
 os.environ.update(
     {
