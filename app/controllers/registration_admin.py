@@ -51,6 +51,9 @@ MAILS = register(
             Filter("q", "Destinataire ou sujet", lambda v: Mail.recipients.ilike(f"%{v}%") | Mail.subject.ilike(f"%{v}%")),
         ),
         default_sort="-created_at",
+        # The registration back office sees the mails of the registration, nothing else (not the
+        # credentials of accounts created by the establishments).
+        base_where=lambda user, scope: _registration_mail(),
         export_filename="emails_generes",
     )
 )
@@ -86,6 +89,20 @@ ORGANISATIONS = register(
         export_filename="etablissements_inscriptions",
     )
 )
+
+
+def _registration_mail():
+    return (Mail.category == outbox.REGISTRATION_CATEGORY) | Mail.category.like(f"{outbox.REGISTRATION_CATEGORY}-%")
+
+
+async def _mail(mail_id: int) -> dict:
+    """A mail of the registration, its secret masked; any other mail is "not found"."""
+    row = await Mail.select(Mail.all_columns(exclude=[Mail.secret])).where(
+        (Mail.id == mail_id) & _registration_mail()).first()
+    if row is None:
+        raise NotFound("Courriel introuvable.")
+    row["body_text"] = outbox.masked(row["body_text"])
+    return row
 
 
 def _status_filter(v):
@@ -285,9 +302,7 @@ class RegistrationAdminController(Controller):
 
     @get("/emails/{mail_id:int}")
     async def mail(self, request: Request, mail_id: FromPath[int]) -> Template:
-        row = await Mail.select().where(Mail.id == mail_id).first()
-        if row is None:
-            raise NotFound("Courriel introuvable.")
+        row = await _mail(mail_id)
         attachments = await MailAttachment.select(MailAttachment.id, MailAttachment.filename,
                                                   MailAttachment.content_type).where(MailAttachment.mail == mail_id)
         return Template("registration_admin/mail.html", context={"mail": row, "attachments": attachments,
@@ -295,6 +310,7 @@ class RegistrationAdminController(Controller):
 
     @get("/emails/{mail_id:int}/pieces/{attachment_id:int}")
     async def attachment(self, mail_id: FromPath[int], attachment_id: FromPath[int]) -> Response:
+        await _mail(mail_id)
         row = await MailAttachment.select().where(
             (MailAttachment.id == attachment_id) & (MailAttachment.mail == mail_id)).first()
         if row is None:
@@ -304,6 +320,7 @@ class RegistrationAdminController(Controller):
 
     @post("/emails/{mail_id:int}/renvoyer")
     async def resend(self, request: Request, mail_id: FromPath[int]) -> Response:
+        await _mail(mail_id)
         if await outbox.retry_now(request.app.state.redis, mail_id):
             return redirect(request, f"{BASE}/emails/{mail_id}", "Nouvel envoi demandé.")
         return redirect(request, f"{BASE}/emails/{mail_id}", "Ce courriel est déjà envoyé ou en cours d'envoi.", "info")

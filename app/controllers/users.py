@@ -14,7 +14,7 @@ from app.services import accounts
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, policy_error
 from app.services.roles import ADMIN, GED, GET
-from app.services.scope import establishment_choices, require_establishment
+from app.services.scope import establishment_choices, manageable_user_ids, require_establishment
 from app.services.text import fold
 from app.tables.accounts import User
 from app.tableview import register, table_view
@@ -101,7 +101,9 @@ USERS = register(
             ),
         ),
         default_sort="last_name",
-        scope_column=User.establishment,
+        # Not scope_column: the accounts a manager may see are those they may manage (their
+        # establishments' accounts, minus any holding rights beyond their scope).
+        base_where=lambda user, scope: scope.users_where(),
         export_filename="utilisateurs",
     )
 )
@@ -127,7 +129,12 @@ class UserController(Controller):
     async def check_username(self, request: Request) -> Template:
         data = dict(request.query_params)
         username = (data.get("username") or "").strip().lower()
-        problem = await accounts.username_problem(username, _int(data.get("user_id") or "") or None)
+        # The account being edited is excluded from the check only if the caller may manage it:
+        # a foreign id must not tell whose username this is.
+        editing = _int(data.get("user_id") or "")
+        if editing and editing not in await manageable_user_ids(current_user(request), [editing]):
+            editing = None
+        problem = await accounts.username_problem(username, editing or None)
         return Template("users/_check.html", context={"problem": problem, "ok": "Nom d'utilisateur disponible."})
 
     @post("/verifier-mot-de-passe")

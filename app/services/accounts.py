@@ -12,7 +12,7 @@ from argon2 import PasswordHasher
 
 from app import db
 from app.services import outbox
-from app.services.errors import NotFound, ScopeError, ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 from app.services.passwords import generate_password, hash_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope
@@ -94,15 +94,18 @@ def hash_temporary_password(password: str) -> str:
 
 
 # -- credentials mail ---------------------------------------------------------------------------
-def credentials_mail(first_name: str, username: str, password: str) -> tuple[str, str]:
+def credentials_mail(first_name: str, username: str, new_account: bool = True) -> tuple[str, str]:
+    """Subject and body of the credentials mail; the password is the mail's secret (SECRET_MARK)."""
     url = get_settings().base_url
-    subject = "Tremplin : vos identifiants de connexion"
+    subject = "Tremplin : vos identifiants de connexion" if new_account else "Tremplin : votre nouveau mot de passe"
+    intro = ("Un compte a été créé pour vous sur la plateforme de formation Tremplin." if new_account else
+             "Un nouveau mot de passe a été généré pour votre compte sur la plateforme de formation Tremplin.")
     body = (
         f"Bonjour {first_name},\n\n"
-        "Un compte a été créé pour vous sur la plateforme de formation Tremplin.\n\n"
+        f"{intro}\n\n"
         f"Adresse de la plateforme : {url}/connexion\n"
         f"Nom d'utilisateur : {username}\n"
-        f"Mot de passe : {password}\n\n"
+        f"Mot de passe : {outbox.SECRET_MARK}\n\n"
         "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n\n"
         "Ce message est envoyé automatiquement, merci de ne pas y répondre.\n"
     )
@@ -221,15 +224,19 @@ async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> in
             RoleAssignment(user=user_id, role=LEARNER, establishment=form.establishment_id, granted_by=user.id)
         )
         if form.generate_password:
-            subject, body = credentials_mail(form.first_name, form.username, password)
-            mail_ids.append(await outbox.queue_mail([email], subject, body, category="credentials"))
+            subject, body = credentials_mail(form.first_name, form.username)
+            mail_ids.append(await outbox.queue_mail([email], subject, body, category="credentials", secret=password))
     if redis is not None and mail_ids:
         await outbox.dispatch(redis, mail_ids)
     return user_id
 
 
 async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
-    """A user of the caller's establishments, or ScopeError (answered as not found)."""
+    """An account the caller may manage (``Scope.users_where``: in their establishments and holding
+    no right beyond them), or NotFound — the same answer whether it exists elsewhere or not at all."""
+    scope = await establishment_scope(user)
+    clause = User.id == user_id
+    where = scope.users_where()
     row = (
         await User.select(
             User.all_columns(exclude=[User.password_hash]),
@@ -237,19 +244,16 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
             User.establishment.name.as_alias("establishment_name"),
             User.establishment.delegation.name.as_alias("delegation_name"),
         )
-        .where(User.id == user_id)
+        .where(clause if where is None else clause & where)
         .first()
     )
     if row is None:
         raise NotFound("Utilisateur introuvable.")
-    scope = await establishment_scope(user)
-    if not scope.allows(row["establishment"]):
-        raise ScopeError("Utilisateur introuvable ou hors de votre périmètre.")
     return row
 
 
 async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> None:
-    await user_in_scope(user, user_id)
+    target = await user_in_scope(user, user_id)
     form.generate_password = False
     errors = await _validate(form, user, editing_id=user_id)
     if errors:
@@ -276,6 +280,25 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
         await RoleAssignment.update({RoleAssignment.establishment: form.establishment_id}).where(
             (RoleAssignment.user == user_id) & (RoleAssignment.role == LEARNER)
         )
+        if target["establishment"] and target["establishment"] != form.establishment_id:
+            await leave_establishment(user_id, target["establishment"])
+
+
+async def leave_establishment(user_id: int, establishment_id: int) -> None:
+    """Someone moved elsewhere stops being managed by their former establishment: out of its
+    cohorts, and their enrolments in its sessions deactivated (kept, never deleted)."""
+    from app.tables.catalogue import Enrolment, TrainingSession
+    from app.tables.cohorts import Cohort, CohortMember
+
+    await CohortMember.delete().where(
+        (CohortMember.user == user_id)
+        & CohortMember.cohort.is_in(Cohort.select(Cohort.id).where(Cohort.establishment == establishment_id))
+    )
+    await Enrolment.update({Enrolment.active: False}).where(
+        (Enrolment.user == user_id)
+        & Enrolment.session.is_in(TrainingSession.select(TrainingSession.id).where(
+            TrainingSession.establishment == establishment_id))
+    )
 
 
 async def regenerate_password(user: CurrentUser, user_id: int, redis=None) -> tuple[str, bool]:
@@ -291,8 +314,9 @@ async def regenerate_password(user: CurrentUser, user_id: int, redis=None) -> tu
             User.id == user_id
         )
         if mailed:
-            subject, body = credentials_mail(target["first_name"], target["username"], password)
-            mail_ids.append(await outbox.queue_mail([target["email"]], subject, body, category="credentials"))
+            subject, body = credentials_mail(target["first_name"], target["username"], new_account=False)
+            mail_ids.append(await outbox.queue_mail([target["email"]], subject, body, category="credentials",
+                                                    secret=password))
     if redis is not None and mail_ids:
         await outbox.dispatch(redis, mail_ids)
     return password, mailed

@@ -134,7 +134,7 @@ async def cohort_in_scope(user: CurrentUser, cohort_id: int) -> dict:
     if row is None:
         raise NotFound("Cohorte introuvable.")
     if not (await establishment_scope(user)).allows(row["establishment"]):
-        raise ScopeError("Cohorte introuvable ou hors de votre périmètre.")
+        raise NotFound("Cohorte introuvable.")
     return row
 
 
@@ -152,7 +152,7 @@ async def save_cohort(user: CurrentUser, establishment_id: int, data: dict, coho
     if cohort_id:
         cohort = await cohort_in_scope(user, cohort_id)
         if cohort["establishment"] != establishment_id:
-            raise ScopeError("Cohorte introuvable.")
+            raise NotFound("Cohorte introuvable.")
         await Cohort.update({Cohort.name: name[:100], Cohort.visible: visible}).where(Cohort.id == cohort_id)
         return cohort_id
     row = await Cohort.insert(Cohort(establishment=establishment_id, name=name[:100], visible=visible)).returning(Cohort.id)

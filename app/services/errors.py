@@ -9,14 +9,13 @@ class DomainError(Exception):
         self.message = message
 
 
-class ScopeError(DomainError):
-    """The object exists but is outside the caller's scope: answered as "not found"."""
-
-    status_code = 404
-
-
 class NotFound(DomainError):
     status_code = 404
+
+
+class ScopeError(NotFound):
+    """The object exists but is outside the caller's scope. Raised with the very words of the
+    NotFound of the same object ("Session introuvable."), so that a forged id tells nothing."""
 
 
 class ValidationFailed(DomainError):

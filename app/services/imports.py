@@ -336,7 +336,7 @@ async def batch_in_scope(user: CurrentUser, batch_id: int) -> dict:
     if batch is None:
         raise NotFound("Import introuvable.")
     if not (await establishment_scope(user)).allows(batch["establishment"]):
-        raise ScopeError("Import introuvable ou hors de votre périmètre.")
+        raise ScopeError("Import introuvable.")
     return batch
 
 
@@ -471,7 +471,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                                 "Agent FPH", r["matricule"], False, True, keys["search_text"], keys["last_name_key"],
                                 keys["first_name_key"], t))
                 if generated and not is_fictitious(email):
-                    mails.append((email, *credentials_mail(r["first_name"], username, password)))
+                    mails.append((email, *credentials_mail(r["first_name"], username), "", password))
             await bulk_insert(User, USER_COLUMNS, records)
             inserted = await User.select(User.id, User.username).where(User.username.is_in([p[1] for p in chunk]))
             by_username = {u["username"]: u["id"] for u in inserted}
@@ -539,6 +539,8 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                 await ImportRow.update({ImportRow.outcome: outcome}).where(ImportRow.id.is_in(ids[start:start + 5000]))
         for row_id, message in messages.items():
             await ImportRow.update({ImportRow.outcome_message: message}).where(ImportRow.id == row_id)
+        # The file's passwords are not kept once the import has used them.
+        await ImportRow.update({ImportRow.password: ""}).where(ImportRow.batch == batch_id)
         counts = {k: len(outcomes.get(k, [])) for k in ("created", "updated", "skipped", "failed")}
         await ImportBatch.update({
             ImportBatch.status: "done", ImportBatch.created_count: counts["created"],

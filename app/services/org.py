@@ -14,7 +14,7 @@ from app.services.roles import (
     ROLE_LABELS,
     CurrentUser,
 )
-from app.services.scope import establishment_scope
+from app.services.scope import establishment_scope, manageable_user_ids
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Delegation, Establishment
 
@@ -114,6 +114,9 @@ async def grant_role(granter: CurrentUser, data: dict) -> int:
     if role not in grantable_roles(granter):
         errors["role"] = "Choisissez un rôle que vous pouvez attribuer."
     target = await User.select(User.id).where(User.username == username).first() if username else None
+    if target is not None and not granter.is_admin and not await manageable_user_ids(granter, [target["id"]]):
+        # A GED grants roles to the accounts of their delegation only; anyone else is "unknown".
+        target = None
     if target is None:
         errors["username"] = "Aucun utilisateur avec ce nom d'utilisateur."
 
@@ -173,7 +176,7 @@ async def assignment_for(granter: CurrentUser, assignment_id: int) -> dict:
     if not granter.is_admin:
         scope = await establishment_scope(granter)
         if row["role"] not in grantable_roles(granter) or not scope.allows(row["establishment"]):
-            raise ScopeError("Attribution de rôle introuvable ou hors de votre périmètre.")
+            raise ScopeError("Attribution de rôle introuvable.")
     return row
 
 

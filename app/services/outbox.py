@@ -26,6 +26,21 @@ log = logging.getLogger(__name__)
 
 SEND_JOB = "send_mail"
 CLAIM_SECONDS = 300
+# Where a mail's secret (a password, a signed link) goes in its stored body; see Mail.secret.
+SECRET_MARK = "\u27e6secret\u27e7"
+MASKED = "•••••••• (masqué)"
+# Test mode redirects the mails of the online registration, and only those: other people's
+# credentials never go to the testers.
+REGISTRATION_CATEGORY = "registration"
+
+
+def is_registration(category: str) -> bool:
+    return category == REGISTRATION_CATEGORY or category.startswith(REGISTRATION_CATEGORY + "-")
+
+
+def masked(body: str) -> str:
+    """The body as the back office may show it."""
+    return body.replace(SECRET_MARK, MASKED)
 
 
 @dataclass(frozen=True)
@@ -68,13 +83,16 @@ def _clean(addresses) -> list[str]:
 
 
 async def _mail_rows(messages, category: str) -> list[Mail]:
-    """Mail rows for (to, subject, body_text[, body_html]) tuples, test mode applied once."""
-    is_test = await test_mode_enabled()
+    """Mail rows for (to, subject, body_text[, body_html[, secret]]) tuples, test mode applied once."""
+    is_test = is_registration(category) and await test_mode_enabled()
     testers = await tester_addresses() if is_test else []
     rows = []
     for message in messages:
         to, subject, body_text = message[0], message[1], message[2]
         body_html = message[3] if len(message) > 3 else ""
+        secret = message[4] if len(message) > 4 else ""
+        if secret and SECRET_MARK not in body_text:
+            raise ValueError("a mail's secret needs SECRET_MARK in its body")
         intended = _clean(to)
         # A fictitious address (person without e-mail, SPEC A2) is never mailed.
         recipients = [a for a in intended if ".fictif@" not in a]
@@ -90,8 +108,8 @@ async def _mail_rows(messages, category: str) -> list[Mail]:
         rows.append(
             Mail(
                 recipients=", ".join(recipients), intended_recipients=", ".join(intended), subject=subject[:300],
-                body_text=body_text, body_html=body_html, status=status, last_error=error, is_test=is_test,
-                category=category,
+                body_text=body_text, body_html=body_html, secret=secret, status=status, last_error=error,
+                is_test=is_test, category=category,
             )
         )
     return rows
@@ -105,10 +123,12 @@ async def queue_mail(
     attachments: list[Attachment] | tuple = (),
     category: str = "",
     group_key: str = "",
+    secret: str = "",
 ) -> int:
     """Store a mail to send. Call it inside the transaction of the change that causes it;
-    ``group_key`` ties it to what it is about (e.g. a registration request)."""
-    (mail,) = await _mail_rows([(to, subject, body_text, body_html)], category)
+    ``group_key`` ties it to what it is about (e.g. a registration request). A password or a signed
+    link goes in ``secret``, at the place of SECRET_MARK in the body: it is erased once sent."""
+    (mail,) = await _mail_rows([(to, subject, body_text, body_html, secret)], category)
     mail.group_key = group_key
     await mail.save()
     if attachments:
@@ -128,10 +148,10 @@ async def queue_mails(messages: list[tuple], category: str, group_key: str) -> i
 
     rows = await _mail_rows(messages, category)
     t = now()
-    columns = [Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.body_text, Mail.body_html, Mail.status,
-               Mail.tries, Mail.last_error, Mail.is_test, Mail.category, Mail.group_key, Mail.created_at]
+    columns = [Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.body_text, Mail.body_html, Mail.secret,
+               Mail.status, Mail.tries, Mail.last_error, Mail.is_test, Mail.category, Mail.group_key, Mail.created_at]
     await bulk_insert(Mail, columns, [
-        (m.recipients, m.intended_recipients, m.subject, m.body_text, m.body_html, m.status, 0, m.last_error,
+        (m.recipients, m.intended_recipients, m.subject, m.body_text, m.body_html, m.secret, m.status, 0, m.last_error,
          m.is_test, category, group_key, t)
         for m in rows
     ])
@@ -182,9 +202,10 @@ async def build_message(mail: dict) -> EmailMessage:
     message["Subject"] = mail["subject"]
     message["Message-ID"] = make_msgid(idstring=f"tremplin-{mail['id']}", domain="tremplin.local")
     message["X-Tremplin-Mail-Id"] = str(mail["id"])
-    message.set_content(mail["body_text"])
+    secret = mail.get("secret") or ""
+    message.set_content(mail["body_text"].replace(SECRET_MARK, secret))
     if mail["body_html"]:
-        message.add_alternative(mail["body_html"], subtype="html")
+        message.add_alternative(mail["body_html"].replace(SECRET_MARK, secret), subtype="html")
     attachments = await MailAttachment.select().where(MailAttachment.mail == mail["id"]).order_by(MailAttachment.id)
     for a in attachments:
         maintype, _, subtype = a["content_type"].partition("/")
@@ -230,8 +251,10 @@ async def send_one(redis, mail_id: int) -> str:
         if not final and redis is not None:
             await enqueue(redis, SEND_JOB, mail_id, _job_id=job_id(mail_id, tries), _defer_by=delay)
         return "failed" if final else "retry"
+    # Once it has left, nobody can read the password or the link again.
     await Mail.update(
-        {Mail.status: "sent", Mail.tries: tries, Mail.sent_at: now(), Mail.locked_until: None, Mail.last_error: ""}
+        {Mail.status: "sent", Mail.tries: tries, Mail.sent_at: now(), Mail.locked_until: None, Mail.last_error: "",
+         Mail.secret: ""}
     ).where(Mail.id == mail_id)
     return "sent"
 
@@ -251,7 +274,8 @@ async def sweep(redis) -> int:
 
 
 async def retry_now(redis, mail_id: int) -> bool:
-    """Ops/back office: send a failed or waiting mail again at once."""
+    """Ops/back office: send a failed or waiting mail again at once (never a sent one: its secret
+    is gone, and it was delivered)."""
     rows = (
         await Mail.update({Mail.status: "retry", Mail.next_attempt_at: None})
         .where((Mail.id == mail_id) & Mail.status.is_in(["failed", "retry", "queued"]))

@@ -295,10 +295,11 @@ async def _confirmation_mail(request: dict, nonce: str) -> int:
     link = f"{get_settings().base_url}/inscription/confirmer/{token}"
     body = (f"Bonjour {request['first_name']},\n\nNous avons bien reçu votre demande d'inscription "
             f"(référence {request['reference']}).\n\nPour la transmettre, confirmez votre adresse de courriel en "
-            f"suivant ce lien (valable 7 jours, une seule fois) :\n{link}\n\n"
+            f"suivant ce lien (valable 7 jours, une seule fois) :\n{outbox.SECRET_MARK}\n\n"
             "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
+    # The link is the mail's secret: the back office never shows it (it would confirm the address).
     return await outbox.queue_mail([request["email"]], "Confirmez votre adresse pour votre demande d'inscription", body,
-                                   category="registration-confirm", group_key=request_key(request["id"]))
+                                   category="registration-confirm", group_key=request_key(request["id"]), secret=link)
 
 
 async def _event(request_id: int, actor: int | None, action: str, before: str, after: str, note: str = "") -> None:
@@ -588,9 +589,10 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
     r["user"] = row[0]["id"]
     body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Voici vos identifiants :\n\n"
-            f"Adresse de la plateforme : {url}\nNom d'utilisateur : {username}\nMot de passe : {password}\n\n"
+            f"Adresse de la plateforme : {url}\nNom d'utilisateur : {username}\nMot de passe : {outbox.SECRET_MARK}\n\n"
             "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n")
-    return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration", group_key=request_key(r["id"]))
+    return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration",
+                                   group_key=request_key(r["id"]), secret=password)
 
 
 # -- follow or cancel a request (requester side) --------------------------------------------------
@@ -605,7 +607,8 @@ async def send_follow_link(email: str, reference: str) -> int | None:
     link = f"{get_settings().base_url}/inscription/suivi/{token}"
     return await outbox.queue_mail([request["email"]], f"Suivi de votre demande {request['reference']}",
                                    f"Bonjour {request['first_name']},\n\nPour suivre ou annuler votre demande, suivez "
-                                   f"ce lien (valable 7 jours) :\n{link}\n", category="registration-follow", group_key=request_key(request["id"]))
+                                   f"ce lien (valable 7 jours) :\n{outbox.SECRET_MARK}\n", category="registration-follow",
+                                   group_key=request_key(request["id"]), secret=link)
 
 
 async def followed_request(token: str) -> dict:

@@ -11,7 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.services.errors import ScopeError
-from app.services.roles import ADMIN, GED, GET, CurrentUser
+from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, GET, CurrentUser
+from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Delegation, Establishment
 
 
@@ -45,6 +46,35 @@ class Scope:
     def is_empty(self) -> bool:
         return not self.everything and not self.establishment_ids
 
+    def grants_beyond(self):
+        """A where clause on RoleAssignment: the grants that give rights outside this scope — a
+        platform role (administrator, registration manager…), a delegation that is not one of ours,
+        an establishment that is not one of ours."""
+        est_roles, del_roles = sorted(ESTABLISHMENT_ROLES), sorted(DELEGATION_ROLES)
+        beyond = RoleAssignment.role.not_in(est_roles + del_roles)
+        outside_est = RoleAssignment.establishment.is_null()
+        if self.establishment_ids:
+            outside_est = outside_est | RoleAssignment.establishment.not_in(sorted(self.establishment_ids))
+        if self.delegation_ids:
+            outside_del = RoleAssignment.delegation.is_null() | RoleAssignment.delegation.not_in(
+                sorted(self.delegation_ids))
+        else:  # no delegation of ours: every delegation role is beyond
+            outside_del = RoleAssignment.id.is_not_null()
+        beyond = beyond | (RoleAssignment.role.is_in(est_roles) & outside_est)
+        return beyond | (RoleAssignment.role.is_in(del_roles) & outside_del)
+
+    def users_where(self):
+        """A where clause on User: the accounts this scope may manage (see, edit, suspend, delete,
+        set a password for). An account is manageable when its establishment is in the scope AND
+        it holds no right beyond the scope: a GET never reaches their GED's or an administrator's
+        account, even one whose home establishment is theirs. None means every account."""
+        if self.everything:
+            return None
+        if not self.establishment_ids:
+            return User.id == -1
+        beyond = RoleAssignment.select(RoleAssignment.user).where(self.grants_beyond())
+        return User.establishment.is_in(sorted(self.establishment_ids)) & User.id.not_in(beyond)
+
 
 NOTHING = Scope(everything=False, establishment_ids=frozenset(), delegation_ids=frozenset())
 
@@ -74,11 +104,22 @@ async def _compute_scope(user: CurrentUser) -> Scope:
     )
 
 
+async def manageable_user_ids(user: CurrentUser | None, user_ids: list[int]) -> set[int]:
+    """Which of ``user_ids`` the caller may manage (one query)."""
+    if not user_ids:
+        return set()
+    scope = await establishment_scope(user)
+    clause = User.id.is_in(sorted(set(user_ids)))
+    where = scope.users_where()
+    rows = await User.select(User.id).where(clause if where is None else clause & where)
+    return {r["id"] for r in rows}
+
+
 async def require_establishment(user: CurrentUser | None, establishment_id: int) -> dict:
     """The establishment row if the user may act on it; ScopeError otherwise (also if it does not exist)."""
     scope = await establishment_scope(user)
     if not scope.allows(establishment_id):
-        raise ScopeError("Établissement introuvable ou hors de votre périmètre.")
+        raise ScopeError("Établissement introuvable.")
     row = (
         await Establishment.select(
             Establishment.all_columns(),
@@ -89,7 +130,7 @@ async def require_establishment(user: CurrentUser | None, establishment_id: int)
         .first()
     )
     if row is None:
-        raise ScopeError("Établissement introuvable ou hors de votre périmètre.")
+        raise ScopeError("Établissement introuvable.")
     return row
 
 

@@ -78,7 +78,7 @@ async def session_in_scope(user: CurrentUser, session_id: int) -> dict:
     if row is None:
         raise NotFound("Session introuvable.")
     if not (await establishment_scope(user)).allows(row["establishment"]):
-        raise ScopeError("Session introuvable ou hors de votre périmètre.")
+        raise ScopeError("Session introuvable.")
     return row
 
 

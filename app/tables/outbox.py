@@ -11,8 +11,11 @@ class Mail(Table):
     # Who it was meant for (differs from recipients when test mode redirected it).
     intended_recipients = Text(default="")
     subject = Varchar(length=300)
+    # The body as stored: a password or a signed link is never in it, only SECRET_MARK, replaced by
+    # ``secret`` at sending time; ``secret`` is erased once the mail has left.
     body_text = Text()
     body_html = Text(default="")
+    secret = Text(default="")
     status = Varchar(length=16, default="queued", index=True)  # queued, sending, sent, retry, failed
     tries = Integer(default=0)
     last_error = Text(default="")

@@ -71,7 +71,8 @@ async def test_settings_and_test_mode(client, smtp, run_jobs, redis_client):
     assert response.status_code == 303
     assert await outbox.get_setting("test_mode") == "1" and await outbox.get_setting("cgv_text") == "Conditions 2027"
     async with db.transaction():
-        mail_id = await outbox.queue_mail(["demandeur@example.org"], "Confirmez votre adresse", "Corps")
+        mail_id = await outbox.queue_mail(["demandeur@example.org"], "Confirmez votre adresse", "Corps",
+                                          category="registration-confirm")
     await outbox.dispatch(redis_client, [mail_id])
     await run_jobs()
     assert smtp.messages[0][0] == ["testeur@demo.tremplin.local"]
@@ -89,7 +90,7 @@ async def test_pdf_test_renders_a_sample_bulletin(client):
 async def test_generated_mails_list_detail_and_resend(client, smtp, run_jobs, redis_client):
     smtp.stop()
     async with db.transaction():
-        mail_id = await outbox.queue_mail(["a@example.org"], "Votre demande", "Bonjour",
+        mail_id = await outbox.queue_mail(["a@example.org"], "Votre demande", "Bonjour", category="registration-bi",
                                           attachments=[outbox.Attachment("bi.pdf", "application/pdf", b"%PDF-test")])
     await outbox.dispatch(redis_client, [mail_id])
     await run_jobs()

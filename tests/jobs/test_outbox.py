@@ -116,11 +116,12 @@ async def test_sweep_picks_up_mails_never_enqueued_and_claims_of_crashed_workers
     assert _ids(smtp) == Counter({str(lost): 1, str(crashed): 1})
 
 
-async def test_test_mode_sends_every_mail_to_the_testers(demo, smtp, redis_client, run_jobs):
+async def test_test_mode_sends_every_registration_mail_to_the_testers(demo, smtp, redis_client, run_jobs):
     await outbox.set_setting("test_mode", "1")
     tester = await User.select(User.email).where(User.username == "testeur").first()
     async with db.transaction():
-        mail_id = await outbox.queue_mail(["vrai.destinataire@example.org"], "Confirmation", "Corps")
+        mail_id = await outbox.queue_mail(["vrai.destinataire@example.org"], "Confirmation", "Corps",
+                                          category="registration-confirm")
     await outbox.dispatch(redis_client, [mail_id])
     await run_jobs()
     recipients, message = smtp.messages[0]
@@ -135,6 +136,6 @@ async def test_test_mode_without_testers_keeps_the_mail_and_says_why(demo):
     await outbox.set_setting("test_mode", "1")
     await RoleAssignment.delete().where(RoleAssignment.role == "registration_tester")
     async with db.transaction():
-        mail_id = await outbox.queue_mail(["x@example.org"], "Sujet", "Corps")
+        mail_id = await outbox.queue_mail(["x@example.org"], "Sujet", "Corps", category="registration")
     row = await Mail.select().where(Mail.id == mail_id).first()
     assert row["status"] == "failed" and "aucun testeur" in row["last_error"]
