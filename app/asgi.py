@@ -7,15 +7,15 @@ import logging
 from contextlib import asynccontextmanager
 
 from litestar import Litestar
-from litestar.template.base import csrf_token
-from markupsafe import Markup
+from litestar.config.compression import CompressionConfig
 from litestar.config.csrf import CSRFConfig
-from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.plugins.flash import FlashConfig, FlashPlugin
 from litestar.plugins.htmx import HTMXPlugin
-from litestar.static_files import create_static_files_router
+from litestar.plugins.jinja import JinjaTemplateEngine
 from litestar.stores.redis import RedisStore
+from litestar.template.base import csrf_token
 from litestar.template.config import TemplateConfig
+from markupsafe import Markup
 from redis.asyncio import Redis
 
 from app import db, queue
@@ -34,12 +34,19 @@ from app.controllers import (
     sessions,
     users,
 )
+from app.http.security import SecurityHeadersMiddleware
+from app.http.static import static_file, static_url
+from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
 from app.sessions import SessionConfig
-from app.settings import STATIC_DIR, get_settings
+from app.settings import get_settings
 from app.templating import jinja_env
-from app.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
 
 log = logging.getLogger(__name__)
+
+# Forms are small: a cap on the body keeps a forged million-field post from tying up a worker.
+# Upload routes (the CSV import) set their own, larger limit.
+FORM_MAX_BYTES = 512 * 1024
+MULTIPART_MAX_PARTS = 200
 
 
 def _current_user(context):
@@ -74,7 +81,9 @@ def create_app(run_worker: bool = False) -> Litestar:
             if owns_pool:
                 await db.close_pool()
 
-    engine = JinjaTemplateEngine.from_environment(jinja_env())
+    environment = jinja_env()
+    environment.globals["static_url"] = static_url
+    engine = JinjaTemplateEngine.from_environment(environment)
     template_config = TemplateConfig(instance=engine)
     engine.register_template_callable("current_user", _current_user)
     engine.register_template_callable("csrf_field", _csrf_field)
@@ -112,17 +121,20 @@ def create_app(run_worker: bool = False) -> Litestar:
             *registration_admin.HANDLERS,
             *registration.HANDLERS,
             *health.HANDLERS,
-            create_static_files_router(path="/static", directories=[STATIC_DIR], opt={"public": True}, name="static"),
+            static_file,
         ],
         lifespan=[lifespan],
-        middleware=[session_config.middleware, CurrentUserMiddleware],
+        middleware=[SecurityHeadersMiddleware, session_config.middleware, CurrentUserMiddleware],
         csrf_config=csrf,
         guards=[access_guard],
         template_config=template_config,
         plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=template_config))],
         stores={"sessions": sessions_store},
         exception_handlers=EXCEPTION_HANDLERS,
-        request_max_body_size=60 * 1024 * 1024,
+        compression_config=CompressionConfig(backend="brotli", brotli_gzip_fallback=True, minimum_size=1024,
+                                             brotli_quality=4),
+        request_max_body_size=FORM_MAX_BYTES,
+        multipart_form_part_limit=MULTIPART_MAX_PARTS,
         debug=False,
         openapi_config=None,
     )

@@ -31,6 +31,15 @@ def date_fr(value: date | datetime | None, empty: str = "") -> str:
     return format_date(value, "EEEE d MMMM y", locale="fr_FR")
 
 
+def short_date_fr(value: date | datetime | None, empty: str = "") -> str:
+    """dd/mm/yyyy, for dense tables."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        value = _local(value).date()
+    return format_date(value, "dd/MM/y", locale="fr_FR")
+
+
 def short_datetime_fr(value: datetime | None, empty: str = "") -> str:
     if value is None:
         return empty
@@ -38,7 +47,19 @@ def short_datetime_fr(value: datetime | None, empty: str = "") -> str:
 
 
 def now() -> datetime:
+    """The one clock: an aware UTC instant (stored as such)."""
     return datetime.now(timezone.utc)
+
+
+def local_now() -> datetime:
+    """Now on the wall clocks of the platform (TIMEZONE, Europe/Paris), aware."""
+    return now().astimezone(ZoneInfo(get_settings().timezone))
+
+
+def today() -> date:
+    """Today in TIMEZONE — never the server's own date (a server on UTC is still "yesterday"
+    between midnight and 1 or 2 in the morning in Paris)."""
+    return local_now().date()
 
 
 def local_naive(value: datetime | None) -> datetime | None:

@@ -92,19 +92,22 @@ async def _load_registration() -> None:
 
 async def _load_sessions(establishment_id: int) -> None:
     """One open session per template, a few weeks ahead, ready for the public registration."""
-    from datetime import date, timedelta
+    from datetime import timedelta
 
-    from app.dates import now
+    from app.dates import now, today
     from app.services.sessions import next_code, propose_full_name
     from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
 
-    start = date.today() + timedelta(days=40)
+    # Two-day sessions on Tuesday and Wednesday, weeks apart: training happens on working days.
+    start = today() + timedelta(days=40)
+    start += timedelta(days=(1 - start.weekday()) % 7)
     for n, template in enumerate(await CourseTemplate.select().order_by(CourseTemplate.code)):
         begin, end = start + timedelta(days=7 * n), start + timedelta(days=7 * n + 1)
         name = propose_full_name(begin, end, template["title"])
+        code = await next_code(begin, template["code"])
         row = await TrainingSession.insert(TrainingSession(
             establishment=establishment_id, template=template["id"], full_name=name, short_name=name,
-            start_date=begin, end_date=end, code=await next_code(begin, template["code"]), seats=12,
+            start_date=begin, end_date=end, code=code, seats=12,
             certificate_text=template["certificate_text"], progress_block=True, discussion_block=True,
             imported_at=now(),
         )).returning(TrainingSession.id)
@@ -152,7 +155,7 @@ async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = 
         users.append(
             User(
                 username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
-                establishment=establishments.get(home), status="Personnel", matricule="",
+                establishment=establishments.get(home), status="staff", matricule="",
                 **user_text_fields(first, last, username, email),
             )
         )
@@ -173,7 +176,7 @@ async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = 
             users.append(
                 User(
                     username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
-                    establishment=establishments[code], status="Agent FPH", matricule=f"000{rng.randint(100, 9999)}",
+                    establishment=establishments[code], status="fph_agent", matricule=f"000{rng.randint(100, 9999)}",
                     **user_text_fields(first, last, username, email),
                 )
             )
@@ -223,11 +226,10 @@ def print_logins(loaded: bool, url: str, mail_dir, codes: list[str] | None = Non
 
 
 async def open_session_codes() -> list[str]:
-    from datetime import date
-
+    from app.dates import today
     from app.tables.catalogue import TrainingSession
 
     rows = await TrainingSession.select(TrainingSession.code).where(
-        (TrainingSession.visible == True) & (TrainingSession.start_date > date.today())  # noqa: E712
+        (TrainingSession.visible == True) & (TrainingSession.start_date > today())  # noqa: E712
     ).order_by(TrainingSession.start_date).limit(5)
     return [r["code"] for r in rows]

@@ -4,19 +4,22 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
-from litestar.response import Template
 
-from app.dates import date_fr, datetime_fr, short_datetime_fr
+from app.dates import date_fr, datetime_fr, short_date_fr, short_datetime_fr
+from app.services.accounts import STATUS_LABELS
 from app.services.catalogue import ACTIVITY_KINDS
 from app.services.roles import ROLE_LABELS
-
-ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
 from app.settings import TEMPLATE_DIR
 
+ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
 
-def _number(value) -> str:
-    return f"{value:,}".replace(",", "\u202f") if isinstance(value, int) else str(value)
+
+def _number(value, decimals: int | None = None) -> str:
+    """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
+    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale="fr_FR")
 
 
 @lru_cache(maxsize=1)
@@ -31,24 +34,11 @@ def jinja_env() -> Environment:
         datetime_fr=datetime_fr,
         date_fr=date_fr,
         short_datetime_fr=short_datetime_fr,
+        short_date_fr=short_date_fr,
         number=_number,
         role_label=lambda role: ROLE_LABELS.get(role, role),
         activity_kind=lambda kind: ACTIVITY_LABELS.get(kind, kind),
+        account_status=lambda key: STATUS_LABELS.get(key, key),
     )
     env.globals.update(ROLE_LABELS=ROLE_LABELS)
     return env
-
-
-def render(request, page: str, context: dict, region: str | None = None, status_code: int = 200) -> Template:
-    """The whole page, or only its swappable region when htmx asks for it.
-
-    ``region`` is a ``_region.html`` partial that ``page`` includes; an htmx request targeting it
-    gets just that partial. The answer varies on HX-Request, so caches keep both.
-    """
-    name = region if (region and getattr(request, "htmx", False)) else page
-    return Template(template_name=name, context=context, status_code=status_code, headers={"Vary": "HX-Request"})
-
-
-def confirm_page(request, question: str, back: str, button: str = "Supprimer") -> Template:
-    """The confirmation step of a destructive action: a page with a POST form (works without JS)."""
-    return render(request, "confirm.html", {"question": question, "action": request.url.path, "back": back, "button": button})

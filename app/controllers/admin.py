@@ -2,171 +2,64 @@
 
 from __future__ import annotations
 
-from litestar.params import FromPath
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.datatable import Col, DataTable, Filter
+from app.http.forms import as_values, read_form
+from app.http.responder import confirm_page, redirect, render, url
+from app.http.tableview import table_view
+from app.http.web import current_user
+from app.lists.admin import DELEGATIONS, ESTABLISHMENTS, ROLES
 from app.services import org
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, ROLE_LABELS
 from app.services.scope import delegation_choices, establishment_choices
-from app.services.text import fold
-from app.tableview import register, table_view
-from app.tables.accounts import RoleAssignment
-from app.tables.org import Delegation, Establishment
-from app.templating import confirm_page, render
-from app.web import current_user, form_data, redirect
-
-
-def _int_or_none(value: str):
-    try:
-        return int(value)
-    except ValueError:
-        return None
-
-
-DELEGATIONS = register(
-    DataTable(
-        name="delegations",
-        table=Delegation,
-        select=(Delegation.id, Delegation.code, Delegation.name),
-        columns=(Col("code", "Code", Delegation.code), Col("name", "Nom", Delegation.name)),
-        filters=(
-            Filter("q", "Code ou nom", lambda v: Delegation.code.ilike(f"%{v}%") | Delegation.name.ilike(f"%{v}%")),
-        ),
-        default_sort="code",
-        export_filename="delegations",
-    )
-)
-
-ESTABLISHMENTS = register(
-    DataTable(
-        name="establishments",
-        table=Establishment,
-        select=(
-            Establishment.id,
-            Establishment.code,
-            Establishment.name,
-            Establishment.delegation.code.as_alias("delegation_code"),
-            Establishment.delegation.name.as_alias("delegation_name"),
-        ),
-        columns=(
-            Col("code", "Code", Establishment.code),
-            Col("name", "Nom", Establishment.name),
-            Col("delegation_code", "Délégation", Establishment.delegation.code),
-        ),
-        filters=(
-            Filter(
-                "q", "Code ou nom", lambda v: Establishment.code.ilike(f"%{v}%") | Establishment.name.ilike(f"%{v}%")
-            ),
-            Filter(
-                "delegation",
-                "Délégation",
-                lambda v: Establishment.delegation == _int_or_none(v) if _int_or_none(v) else None,
-                kind="select",
-                options=delegation_choices,
-            ),
-        ),
-        default_sort="code",
-        scope_column=Establishment.id,
-        export_filename="etablissements",
-    )
-)
-
-ROLES = register(
-    DataTable(
-        name="roles",
-        table=RoleAssignment,
-        select=(
-            RoleAssignment.id,
-            RoleAssignment.role,
-            RoleAssignment.user.username.as_alias("username"),
-            RoleAssignment.user.first_name.as_alias("first_name"),
-            RoleAssignment.user.last_name.as_alias("last_name"),
-            RoleAssignment.delegation.code.as_alias("delegation_code"),
-            RoleAssignment.establishment.code.as_alias("establishment_code"),
-            RoleAssignment.establishment.name.as_alias("establishment_name"),
-            RoleAssignment.created_at,
-        ),
-        columns=(
-            Col("last_name", "Nom", RoleAssignment.user.last_name, export=lambda r: f"{r['first_name']} {r['last_name']}"),
-            Col("username", "Nom d'utilisateur", RoleAssignment.user.username),
-            Col("role", "Rôle", RoleAssignment.role, export=lambda r: ROLE_LABELS.get(r["role"], r["role"])),
-            Col(
-                "scope",
-                "Périmètre",
-                export=lambda r: r["establishment_code"] or r["delegation_code"] or "Plateforme",
-            ),
-        ),
-        filters=(
-            Filter("q", "Nom ou nom d'utilisateur", lambda v: RoleAssignment.user.search_text.like(f"%{fold(v)}%")),
-            Filter(
-                "role",
-                "Rôle",
-                lambda v: RoleAssignment.role == v if v in ROLE_LABELS else None,
-                kind="select",
-                options=[(k, v) for k, v in ROLE_LABELS.items()],
-            ),
-        ),
-        default_sort="last_name",
-        # A GED sees the assignments on the establishments of their delegation only.
-        scope_column=RoleAssignment.establishment,
-        export_filename="roles",
-    )
-)
-
 
 
 class DelegationController(Controller):
     path = "/admin/delegations"
     opt = {"roles": (ADMIN,)}
 
-    @get("/")
+    @get("/", name="delegations.index")
     async def index(self, request: Request) -> Response:
         return await table_view(request, DELEGATIONS, "admin/delegations.html", "admin/_delegations.html")
 
-    @get(["/nouvelle", "/{delegation_id:int}/modifier"])
+    def _form(self, request, values, errors, delegation_id, status_code=200):
+        return render(request, "admin/delegation_form.html", {"values": values, "errors": errors,
+                                                              "item_id": delegation_id}, status_code=status_code)
+
+    @get(["/nouvelle", "/{delegation_id:int}/modifier"], name="delegations.form")
     async def form(self, request: Request, delegation_id: FromPath[int | None] = None) -> Template:
-        values = {}
-        if delegation_id:
-            values = await Delegation.select().where(Delegation.id == delegation_id).first()
-            if values is None:
-                raise NotFound("Délégation introuvable.")
-        return render(request, "admin/delegation_form.html", {"values": values, "errors": {}, "item_id": delegation_id})
+        values = await org.get_delegation(delegation_id) if delegation_id else {}
+        return self._form(request, values, {}, delegation_id)
 
-    @post(["/nouvelle", "/{delegation_id:int}/modifier"])
+    @post(["/nouvelle", "/{delegation_id:int}/modifier"], name="delegations.save")
     async def save(self, request: Request, delegation_id: FromPath[int | None] = None) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, org.DelegationForm)
         try:
-            await org.save_delegation(data, delegation_id)
+            await org.save_delegation(form, delegation_id)
         except ValidationFailed as invalid:
-            return render(
-                request,
-                "admin/delegation_form.html",
-                {"values": data, "errors": invalid.errors, "item_id": delegation_id},
-                status_code=422,
-            )
-        return redirect(request, "/admin/delegations", "Délégation enregistrée.")
+            return self._form(request, as_values(form), invalid.errors, delegation_id, status_code=422)
+        return redirect(request, url(request, "delegations.index"), "Délégation enregistrée.")
 
-    @get("/{delegation_id:int}/supprimer")
+    @get("/{delegation_id:int}/supprimer", name="delegations.confirm_delete")
     async def confirm_delete(self, request: Request, delegation_id: FromPath[int]) -> Template:
-        row = await Delegation.select().where(Delegation.id == delegation_id).first()
-        if row is None:
-            raise NotFound("Délégation introuvable.")
-        return confirm_page(request, f"Supprimer la délégation {row['code']} — {row['name']} ?", "/admin/delegations")
+        row = await org.get_delegation(delegation_id)
+        return confirm_page(request, f"Supprimer la délégation {row['code']} — {row['name']} ?",
+                            url(request, "delegations.index"))
 
-    @post("/{delegation_id:int}/supprimer")
+    @post("/{delegation_id:int}/supprimer", name="delegations.delete")
     async def delete(self, request: Request, delegation_id: FromPath[int]) -> Response:
         await org.delete_delegation(delegation_id)
-        return redirect(request, "/admin/delegations", "Délégation supprimée.")
+        return redirect(request, url(request, "delegations.index"), "Délégation supprimée.")
 
 
 class EstablishmentAdminController(Controller):
     path = "/admin/etablissements"
     opt = {"roles": (ADMIN,)}
 
-    @get("/")
+    @get("/", name="establishments.index")
     async def index(self, request: Request) -> Response:
         return await table_view(request, ESTABLISHMENTS, "admin/establishments.html", "admin/_establishments.html")
 
@@ -179,37 +72,30 @@ class EstablishmentAdminController(Controller):
             status_code=status_code,
         )
 
-    @get(["/nouveau", "/{establishment_id:int}/modifier"])
+    @get(["/nouveau", "/{establishment_id:int}/modifier"], name="establishments.form")
     async def form(self, request: Request, establishment_id: FromPath[int | None] = None) -> Template:
-        values = {}
-        if establishment_id:
-            values = await Establishment.select().where(Establishment.id == establishment_id).first()
-            if values is None:
-                raise NotFound("Établissement introuvable.")
+        values = await org.get_establishment(establishment_id) if establishment_id else {}
         return await self._form(request, values, {}, establishment_id)
 
-    @post(["/nouveau", "/{establishment_id:int}/modifier"])
+    @post(["/nouveau", "/{establishment_id:int}/modifier"], name="establishments.save")
     async def save(self, request: Request, establishment_id: FromPath[int | None] = None) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, org.EstablishmentForm)
         try:
-            await org.save_establishment(data, establishment_id)
+            await org.save_establishment(form, establishment_id)
         except ValidationFailed as invalid:
-            return await self._form(request, data, invalid.errors, establishment_id, status_code=422)
-        return redirect(request, "/admin/etablissements", "Établissement enregistré.")
+            return await self._form(request, as_values(form), invalid.errors, establishment_id, status_code=422)
+        return redirect(request, url(request, "establishments.index"), "Établissement enregistré.")
 
-    @get("/{establishment_id:int}/supprimer")
+    @get("/{establishment_id:int}/supprimer", name="establishments.confirm_delete")
     async def confirm_delete(self, request: Request, establishment_id: FromPath[int]) -> Template:
-        row = await Establishment.select().where(Establishment.id == establishment_id).first()
-        if row is None:
-            raise NotFound("Établissement introuvable.")
-        return confirm_page(
-            request, f"Supprimer l'établissement {row['code']} — {row['name']} ?", "/admin/etablissements"
-        )
+        row = await org.get_establishment(establishment_id)
+        return confirm_page(request, f"Supprimer l'établissement {row['code']} — {row['name']} ?",
+                            url(request, "establishments.index"))
 
-    @post("/{establishment_id:int}/supprimer")
+    @post("/{establishment_id:int}/supprimer", name="establishments.delete")
     async def delete(self, request: Request, establishment_id: FromPath[int]) -> Response:
         await org.delete_establishment(establishment_id)
-        return redirect(request, "/admin/etablissements", "Établissement supprimé.")
+        return redirect(request, url(request, "establishments.index"), "Établissement supprimé.")
 
 
 class RoleController(Controller):
@@ -228,35 +114,35 @@ class RoleController(Controller):
             "establishment_roles": ESTABLISHMENT_ROLES,
         }
 
-    @get("/")
+    @get("/", name="roles.index")
     async def index(self, request: Request) -> Response:
         return await table_view(request, ROLES, "admin/roles.html", "admin/_roles.html", await self._context(request))
 
-    @post("/")
+    @post("/", name="roles.grant")
     async def grant(self, request: Request) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, org.GrantForm)
         try:
-            await org.grant_role(current_user(request), data)
+            await org.grant_role(current_user(request), form)
         except ValidationFailed as invalid:
             table_page = await ROLES.fetch(current_user(request), dict(request.query_params))
-            context = await self._context(request, data, invalid.errors)
+            context = await self._context(request, as_values(form), invalid.errors)
             return render(request, "admin/roles.html", {"table": table_page, **context}, status_code=422)
-        return redirect(request, "/roles", "Rôle attribué.")
+        return redirect(request, url(request, "roles.index"), "Rôle attribué.")
 
-    @get("/{assignment_id:int}/retirer")
+    @get("/{assignment_id:int}/retirer", name="roles.confirm_revoke")
     async def confirm_revoke(self, request: Request, assignment_id: FromPath[int]) -> Template:
         row = await org.assignment_for(current_user(request), assignment_id)
         return confirm_page(
             request,
             f"Retirer le rôle « {ROLE_LABELS.get(row['role'], row['role'])} » à {row['username']} ?",
-            "/roles",
+            url(request, "roles.index"),
             "Retirer",
         )
 
-    @post("/{assignment_id:int}/retirer")
+    @post("/{assignment_id:int}/retirer", name="roles.revoke")
     async def revoke(self, request: Request, assignment_id: FromPath[int]) -> Response:
         await org.revoke_role(current_user(request), assignment_id)
-        return redirect(request, "/roles", "Rôle retiré.")
+        return redirect(request, url(request, "roles.index"), "Rôle retiré.")
 
 
 HANDLERS = [DelegationController, EstablishmentAdminController, RoleController]

@@ -10,7 +10,9 @@ from app.services import auth
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT
 from app.sessions import rotate_session
-from app.web import current_user, form_data, redirect, safe_next
+from app.http.web import current_user, safe_next
+from app.http.responder import redirect
+from app.http.forms import form_data
 
 
 def client_ip(request: Request) -> str:

@@ -6,89 +6,64 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.datatable import Col, DataTable, Filter
+from app.http.forms import as_values, read_form
+from app.http.responder import redirect, render, url
+from app.http.tableview import table_view
+from app.lists.catalogue import TEMPLATES
 from app.services import catalogue
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
-from app.tables.catalogue import CourseTemplate, TemplateActivity
-from app.tableview import register, table_view
-from app.templating import render
-from app.web import form_data, redirect
-
-TEMPLATES = register(
-    DataTable(
-        name="templates",
-        table=CourseTemplate,
-        select=(CourseTemplate.id, CourseTemplate.code, CourseTemplate.short_name, CourseTemplate.title,
-                CourseTemplate.duration, CourseTemplate.visible),
-        columns=(
-            Col("short_name", "Nom abrégé du contenu", CourseTemplate.short_name),
-            Col("title", "Nom complet du contenu", CourseTemplate.title),
-            Col("code", "Code catalogue", CourseTemplate.code),
-            Col("duration", "Durée estimée", CourseTemplate.duration),
-        ),
-        filters=(Filter("q", "Rechercher", lambda v: CourseTemplate.title.ilike(f"%{v}%")
-                        | CourseTemplate.short_name.ilike(f"%{v}%")),),
-        default_sort="title",
-        export_filename="catalogue",
-    )
-)
 
 
 class CatalogueController(Controller):
     path = "/catalogue"
     opt = {"roles": (ADMIN, GED, GET)}
 
-    @get("/")
+    @get("/", name="catalogue.index")
     async def index(self, request: Request) -> Response:
-        return await table_view(request, TEMPLATES, "catalogue/list.html", "catalogue/_list.html", {"url": "/catalogue"})
+        return await table_view(request, TEMPLATES, "catalogue/list.html", "catalogue/_list.html",
+                                {"url": url(request, "catalogue.index")})
 
-    @get("/{template_id:int}")
+    async def _detail(self, request, template_id, values=None, errors=None, status_code=200):
+        return render(request, "catalogue/detail.html", {
+            "template": await catalogue.get_template(template_id),
+            "activities": await catalogue.template_activities(template_id), "kinds": catalogue.ACTIVITY_KINDS,
+            "values": values or {}, "errors": errors or {}}, status_code=status_code)
+
+    @get("/{template_id:int}", name="catalogue.show")
     async def show(self, request: Request, template_id: FromPath[int]) -> Template:
-        template = await catalogue.get_template(template_id)
-        activities = await TemplateActivity.select().where(TemplateActivity.template == template_id).order_by(
-            TemplateActivity.position)
-        return Template("catalogue/detail.html", context={"template": template, "activities": activities,
-                                                          "kinds": catalogue.ACTIVITY_KINDS, "values": {}, "errors": {}})
+        return await self._detail(request, template_id)
 
-    @get(["/nouveau", "/{template_id:int}/modifier"], opt={"roles": (ADMIN,)})
+    @get(["/nouveau", "/{template_id:int}/modifier"], opt={"roles": (ADMIN,)}, name="catalogue.form")
     async def form(self, request: Request, template_id: FromPath[int | None] = None) -> Template:
-        values = await catalogue.get_template(template_id) if template_id else {"progress_block": True,
-                                                                                  "discussion_block": True,
-                                                                                  "visible": True}
+        values = await catalogue.get_template(template_id) if template_id else {
+            "progress_block": True, "discussion_block": True, "visible": True}
         return render(request, "catalogue/form.html", {"values": values, "errors": {}, "template_id": template_id})
 
-    @post(["/nouveau", "/{template_id:int}/modifier"], opt={"roles": (ADMIN,)})
+    @post(["/nouveau", "/{template_id:int}/modifier"], opt={"roles": (ADMIN,)}, name="catalogue.save")
     async def save(self, request: Request, template_id: FromPath[int | None] = None) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, catalogue.TemplateForm)
         try:
-            saved = await catalogue.save_template(data, template_id)
+            saved = await catalogue.save_template(form, template_id)
         except ValidationFailed as invalid:
-            return render(request, "catalogue/form.html", {"values": data, "errors": invalid.errors,
+            return render(request, "catalogue/form.html", {"values": as_values(form), "errors": invalid.errors,
                                                            "template_id": template_id}, status_code=422)
-        return redirect(request, f"/catalogue/{saved}", "Cours modèle enregistré.")
+        return redirect(request, url(request, "catalogue.show", template_id=saved), "Cours modèle enregistré.")
 
-    @post("/{template_id:int}/activites", opt={"roles": (ADMIN,)})
+    @post("/{template_id:int}/activites", opt={"roles": (ADMIN,)}, name="catalogue.add_activity")
     async def add_activity(self, request: Request, template_id: FromPath[int]) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, catalogue.ActivityForm)
         try:
-            await catalogue.add_activity(template_id, data)
+            await catalogue.add_activity(template_id, form)
         except ValidationFailed as invalid:
-            template = await catalogue.get_template(template_id)
-            activities = await TemplateActivity.select().where(TemplateActivity.template == template_id).order_by(
-                TemplateActivity.position)
-            return render(request, "catalogue/detail.html", {"template": template, "activities": activities,
-                                                             "kinds": catalogue.ACTIVITY_KINDS, "values": data,
-                                                             "errors": invalid.errors}, status_code=422)
-        return redirect(request, f"/catalogue/{template_id}", "Activité ajoutée.")
+            return await self._detail(request, template_id, as_values(form), invalid.errors, status_code=422)
+        return redirect(request, url(request, "catalogue.show", template_id=template_id), "Activité ajoutée.")
 
-    @post("/{template_id:int}/activites/{activity_id:int}/supprimer", opt={"roles": (ADMIN,)})
+    @post("/{template_id:int}/activites/{activity_id:int}/supprimer", opt={"roles": (ADMIN,)},
+          name="catalogue.delete_activity")
     async def delete_activity(self, request: Request, template_id: FromPath[int], activity_id: FromPath[int]) -> Response:
-        deleted = await TemplateActivity.delete().where(
-            (TemplateActivity.id == activity_id) & (TemplateActivity.template == template_id)).returning(TemplateActivity.id)
-        if not deleted:
-            raise NotFound("Activité introuvable.")
-        return redirect(request, f"/catalogue/{template_id}", "Activité supprimée.")
+        await catalogue.delete_activity(template_id, activity_id)
+        return redirect(request, url(request, "catalogue.show", template_id=template_id), "Activité supprimée.")
 
 
 HANDLERS = [CatalogueController]

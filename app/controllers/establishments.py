@@ -2,29 +2,24 @@
 
 from __future__ import annotations
 
-from litestar.params import FromPath
 from litestar import Request, get
+from litestar.params import FromPath
 from litestar.response import Template
 
+from app.http.responder import render
+from app.http.web import current_user
+from app.services import org
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import require_establishment
-from app.tables.accounts import RoleAssignment, User
-from app.web import current_user
 
 
-@get("/etablissements/{establishment_id:int}", opt={"roles": (ADMIN, GED, GET)})
+@get("/etablissements/{establishment_id:int}", opt={"roles": (ADMIN, GED, GET)}, name="establishments.show")
 async def establishment_page(request: Request, establishment_id: FromPath[int]) -> Template:
     establishment = await require_establishment(current_user(request), establishment_id)
-    managers = await RoleAssignment.select(
-        RoleAssignment.user.first_name.as_alias("first_name"),
-        RoleAssignment.user.last_name.as_alias("last_name"),
-        RoleAssignment.user.username.as_alias("username"),
-    ).where((RoleAssignment.establishment == establishment_id) & (RoleAssignment.role == GET))
-    user_count = await User.count().where(User.establishment == establishment_id)
-    return Template(
-        "establishments/detail.html",
-        context={"establishment": establishment, "managers": managers, "user_count": user_count},
-    )
+    return render(request, "establishments/detail.html", {
+        "establishment": establishment, "managers": await org.establishment_managers(establishment_id),
+        "user_count": (await org.user_counts([establishment_id])).get(establishment_id, 0),
+    })
 
 
 HANDLERS = [establishment_page]

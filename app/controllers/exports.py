@@ -2,36 +2,36 @@
 
 from __future__ import annotations
 
-from litestar.params import FromPath
 from litestar import Request, Response, get
+from litestar.params import FromPath
 from litestar.response import Template
 
+from app.http.responder import render, wants_fragment
+from app.http.web import current_user
+from app.lists import XLSX
 from app.services import progress
 from app.services.errors import NotFound
-from app.tableview import XLSX
-from app.web import current_user
+
+GONE = "Cette tâche n'existe pas ou a expiré."
 
 
-async def _owned(request: Request, token: FromPath[str]) -> dict:
+async def _owned(request: Request, token: str) -> dict:
     state = await progress.get(request.app.state.redis, token)
     if state is None or state.get("owner") != current_user(request).id:
-        raise NotFound("Cette tâche n'existe pas, a expiré ou ne vous appartient pas.")
+        raise NotFound(GONE)
     return state
 
 
-@get("/taches/{token:str}")
-async def job_page(request: Request, token: FromPath[str]) -> Template | Response:
+@get("/taches/{token:str}", name="jobs.show")
+async def job_page(request: Request, token: FromPath[str]) -> Template:
     state = await _owned(request, token)
-    if request.headers.get("hx-request") == "true":
-        # The partial polls itself; once the job is over, stop the polling and show the outcome.
-        response = Template("jobs/_progress.html", context={"job": state, "token": token})
-        if state["finished"]:
-            response.status_code = 286  # htmx: stop polling, still swap
-        return response
-    return Template("jobs/progress.html", context={"job": state, "token": token})
+    response = render(request, "jobs/progress.html", {"job": state, "token": token}, region="jobs/_progress.html")
+    if state["finished"] and wants_fragment(request):
+        response.status_code = 286  # htmx: stop polling, still swap the outcome in
+    return response
 
 
-@get("/exports/{token:str}")
+@get("/exports/{token:str}", name="jobs.download")
 async def download_export(request: Request, token: FromPath[str]) -> Response:
     state = await _owned(request, token)
     content = await request.app.state.redis.get(f"export:{token}")

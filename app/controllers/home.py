@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
-from datetime import date
-
 from litestar import Request, get
-from litestar.response import Redirect, Template
+from litestar.response import Template
 
-from piccolo.query.functions.aggregate import Count
-
+from app.dates import today
+from app.http.responder import render
+from app.http.web import current_user
+from app.services import enrolments, org
 from app.services.roles import LEARNER
 from app.services.scope import establishments_in_scope
-from app.tables.accounts import User
-from app.web import current_user
 
 
-@get("/")
-async def home(request: Request) -> Template | Redirect:
+@get("/", name="home")
+async def home(request: Request) -> Template:
     user = current_user(request)
-    establishments = []
-    counts = {}
+    establishments, counts = [], {}
     if user.manages_establishments:
         establishments = await establishments_in_scope(user)
-        if establishments:
-            ids = [e["id"] for e in establishments]
-            # One grouped query for every establishment's count of accounts.
-            rows = (
-                await User.select(User.establishment.as_alias("id"), Count(User.id, alias="n"))
-                .where(User.establishment.is_in(ids))
-                .group_by(User.establishment)
-            )
-            counts = {r["id"]: r["n"] for r in rows}
-    my_sessions = []
-    if user.has_role(LEARNER):
-        from app.tables.catalogue import Enrolment, TrainingSession
-
-        enrolled = Enrolment.select(Enrolment.session).where((Enrolment.user == user.id) & (Enrolment.active == True))  # noqa: E712
-        my_sessions = await TrainingSession.select(
-            TrainingSession.id, TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date,
-            TrainingSession.end_date,
-        ).where(TrainingSession.id.is_in(enrolled) & (TrainingSession.visible == True)).order_by(  # noqa: E712
-            TrainingSession.start_date)
-    return Template(
-        "home.html",
-        context={"establishments": establishments, "counts": counts, "is_learner": user.has_role(LEARNER),
-                 "my_sessions": my_sessions, "today": date.today()},
-    )
+        counts = await org.user_counts([e["id"] for e in establishments])
+    is_learner = user.has_role(LEARNER)
+    return render(request, "home.html", {
+        "establishments": establishments, "counts": counts, "is_learner": is_learner,
+        "my_sessions": await enrolments.learner_sessions(user.id) if is_learner else [], "today": today(),
+    })
 
 
 HANDLERS = [home]

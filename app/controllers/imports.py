@@ -11,10 +11,14 @@ from app.datatable import Col, DataTable, Filter
 from app.services import imports, progress
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import require_establishment
+from app.settings import get_settings
 from app.tables.imports import ImportRow
-from app.tableview import register, table_view
-from app.templating import render
-from app.web import current_user, form_data, redirect, safe_next
+from app.http.tableview import table_view
+from app.lists import register
+from app.http.responder import render
+from app.http.web import current_user, safe_next
+from app.http.responder import redirect
+from app.http.forms import form_data
 
 STATUS_LABELS = {"ok": "Prête", "problem": "À décider", "error": "Erreur"}
 OUTCOME_LABELS = {"created": "Créé", "updated": "Mis à jour", "skipped": "Ignoré", "failed": "Échec", "": ""}
@@ -59,6 +63,8 @@ IMPORT_ROWS = register(
 class ImportUploadController(Controller):
     path = "/etablissements/{establishment_id:int}/import"
     opt = {"roles": (ADMIN, GED, GET)}
+    # Twice the largest accepted file: a file a bit too big still gets the import's own message.
+    request_max_body_size = 2 * get_settings().import_max_bytes + 1024 * 1024
 
     def _page(self, request, establishment, error=None, status_code=200):
         from app.settings import get_settings

@@ -13,8 +13,10 @@ from litestar.response import Template
 from app.services import outbox, registration as reg
 from app.services.errors import ValidationFailed
 from app.tables.registration import Organisation
-from app.templating import render
-from app.web import current_user, form_data, redirect
+from app.http.responder import render
+from app.http.web import current_user
+from app.http.responder import redirect
+from app.http.forms import form_data
 
 COOKIE = "tremplin_draft"
 DRAFT_DAYS = 30

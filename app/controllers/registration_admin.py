@@ -3,13 +3,12 @@ lists (SPEC F4), settings and tools (F5): "Tester la génération PDF", "Emails 
 
 from __future__ import annotations
 
-from datetime import datetime
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from app.dates import short_datetime_fr
+from app.dates import now, short_datetime_fr
 from app.datatable import Col, DataTable, Filter
 from app.pdf.render import render_pdf
 from app.services import outbox, registration as reg, registration_admin as admin
@@ -17,9 +16,12 @@ from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, REGISTRATION_MANAGER
 from app.tables.outbox import Mail, MailAttachment
 from app.tables.registration import Organisation, RegistrationRequest, RequestEvent
-from app.tableview import register, table_view
-from app.templating import confirm_page, render
-from app.web import current_user, form_data, redirect
+from app.http.tableview import table_view
+from app.lists import register
+from app.http.responder import confirm_page, render
+from app.http.web import current_user
+from app.http.responder import redirect
+from app.http.forms import form_data
 
 BASE = "/gestion-inscriptions"
 STATUS_LABELS = {"queued": "En file", "sending": "En cours d'envoi", "sent": "Envoyé", "retry": "Nouvel essai prévu",
@@ -174,7 +176,7 @@ def _date(value: str):
 def sample_bulletin() -> dict:
     """The data of a made-up request, for "Tester la génération PDF"."""
     return {
-        "reference": "DEMANDE-TEST", "generated": short_datetime_fr(datetime.now()),
+        "reference": "DEMANDE-TEST", "generated": short_datetime_fr(now()),
         "session": {"title": "Transformer le patrimoine communal: stratégies et actions pour rénover, agrandir, mutualiser",
                     "dates": "Du vendredi 2 octobre 2026, 11:00 au vendredi 2 octobre 2026, 12:15", "code": "26C03S1"},
         "trainee": {"civility": "Mme", "first_name": "Élodie", "last_name": "D'Artagnan-Lé", "email": "elodie@example.org",

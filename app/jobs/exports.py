@@ -2,7 +2,7 @@
 
 from app.services import progress
 from app.services.auth import load_current_user
-from app.tableview import REGISTRY, export_filename
+from app.lists import all_lists, export_filename
 
 EXPORT_TTL = 3600
 
@@ -11,7 +11,7 @@ async def export_table(ctx, table_name: str, user_id: int, params: dict, token: 
     redis = ctx["redis"]
     # The export sees what the user sees now: scope is recomputed from the user, not trusted from the queue.
     user = await load_current_user(user_id)
-    table = REGISTRY.get(table_name)
+    table = all_lists().get(table_name)
     if user is None or table is None:
         await progress.update(redis, token, state="failed", message="Export impossible : utilisateur ou table inconnu.")
         return 0

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+import dataclasses
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -19,10 +20,21 @@ from app.services.scope import establishment_scope
 from app.services.text import fold, user_text_fields
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
+from app.tables.org import Establishment
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
-STATUSES = ["Agent FPH", "Agent FPT", "Agent FPE", "Contractuel", "Élu", "Apprenti", "Autre"]
+# The status of an account (SPEC A2): stored key -> French label.
+STATUS_LABELS = {
+    "fph_agent": "Agent FPH",
+    "fpt_agent": "Agent FPT",
+    "fpe_agent": "Agent FPE",
+    "contract": "Contractuel",
+    "elected": "Élu",
+    "apprentice": "Apprenti",
+    "staff": "Personnel",
+    "other": "Autre",
+}
 
 
 # -- nomenclature -----------------------------------------------------------------------------
@@ -40,6 +52,23 @@ def suggest_username(establishment_code: str, first_name: str, last_name: str) -
     return f"{establishment_code.lower()}.{initial}.{name_slug(last_name) or 'agent'}"
 
 
+def nomenclature_problem(username: str, establishment_code: str, form: "AccountForm") -> str | None:
+    """Why ``username`` departs from the seed's nomenclature ("à TOUJOURS respecter"); None if it
+    follows it: `<code>.<initial>.<nom>` (a free suffix 2, 3… allowed) or `<code>.<nom>.test`."""
+    code = establishment_code.lower()
+    if form.kind == "test":
+        if re.fullmatch(rf"{re.escape(code)}\.[a-z0-9]+\.test", username):
+            return None
+        return (f"Un compte test d'établissement s'écrit « {code}.<nom de l'établissement>.test », "
+                f"tout en minuscules (ex. {code}.ehpadvertbois.test).")
+    expected = suggest_username(establishment_code, form.first_name, form.last_name)
+    if re.fullmatch(rf"{re.escape(expected)}([2-9]|[1-9][0-9]+)?", username):
+        return None
+    return (f"Ce nom ne respecte pas la nomenclature « code établissement.initiale du prénom.nom » : "
+            f"pour {form.first_name or 'ce prénom'} {form.last_name or 'ce nom'} ce serait « {expected} ». "
+            "Corrigez-le, ou cochez la confirmation pour garder ce nom.")
+
+
 def suggest_test_username(establishment_code: str, name: str) -> str:
     """Establishment test account: `<code>.<name>.test` (dam016.ephadvertbois.test)."""
     return f"{establishment_code.lower()}.{name_slug(name).replace('-', '')}.test"
@@ -51,6 +80,14 @@ async def free_username(wanted: str, taken: set[str] | None = None) -> str:
         (User.username == wanted) | User.username.like(f"{wanted}%")
     )
     return next_free(wanted, {r["username"] for r in rows} | (taken or set()))
+
+
+async def suggested_username(establishment: dict, form: "AccountForm") -> str:
+    """The username the nomenclature gives this form: agent (with the next free suffix) or the
+    establishment's test account."""
+    if form.kind == "test":
+        return suggest_test_username(establishment["code"], establishment["name"])
+    return await free_username(suggest_username(establishment["code"], form.first_name, form.last_name))
 
 
 def next_free(wanted: str, used: set[str]) -> str:
@@ -115,37 +152,25 @@ def credentials_mail(first_name: str, username: str, new_account: bool = True) -
 # -- the account form ---------------------------------------------------------------------------
 @dataclass
 class AccountForm:
+    """The manual account form (SPEC A2), as posted."""
+
     username: str = ""
+    # "agent" (<code>.<initial>.<nom>) or "test" (<code>.<nom de l'établissement>.test), seed 000 step 1.
+    kind: str = "agent"
+    # The manager confirms a username outside the nomenclature (a staff account, say).
+    nomenclature_confirmed: bool = False
     generate_password: bool = False
     password: str = ""
     force_password_change: bool = False
     first_name: str = ""
     last_name: str = ""
     email: str = ""
-    establishment_id: int | None = None
+    establishment: int | None = None
     status: str = ""
     matricule: str = ""
 
-    @classmethod
-    def from_form(cls, data: dict) -> AccountForm:
-        def _int(v):
-            try:
-                return int(v) if v not in (None, "") else None
-            except (TypeError, ValueError):
-                return None
-
-        return cls(
-            username=str(data.get("username", "")).strip().lower(),
-            generate_password=bool(data.get("generate_password")),
-            password=str(data.get("password", "")),
-            force_password_change=bool(data.get("force_password_change")),
-            first_name=str(data.get("first_name", "")).strip(),
-            last_name=str(data.get("last_name", "")).strip(),
-            email=str(data.get("email", "")).strip(),
-            establishment_id=_int(data.get("establishment")),
-            status=str(data.get("status", "")).strip(),
-            matricule=str(data.get("matricule", "")).strip(),
-        )
+    def __post_init__(self) -> None:
+        self.username = self.username.strip().lower()
 
 
 async def username_problem(username: str, exclude_user_id: int | None = None) -> str | None:
@@ -163,18 +188,38 @@ async def username_problem(username: str, exclude_user_id: int | None = None) ->
     return None
 
 
-async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None) -> dict[str, str]:
+MAX_LENGTHS = {"first_name": ("Le prénom", 100), "last_name": ("Le nom de famille", 100),
+               "email": ("L'adresse de courriel", 254), "matricule": ("Le matricule", 47),
+               "username": ("Le nom d'utilisateur", 150), "password": ("Le mot de passe", 255)}
+
+
+def too_long(values: dict[str, str]) -> dict[str, str]:
+    """Field errors for values longer than their column: refused, never cut."""
+    return {name: f"{label} ne peut pas dépasser {limit} caractères."
+            for name, (label, limit) in MAX_LENGTHS.items() if len(values.get(name) or "") > limit}
+
+
+async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None,
+                    previous_username: str | None = None) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form.first_name:
         errors["first_name"] = "Le prénom est obligatoire."
     if not form.last_name:
         errors["last_name"] = "Le nom de famille est obligatoire."
     scope = await establishment_scope(user)
-    if not form.establishment_id or not scope.allows(form.establishment_id):
+    if not form.establishment or not scope.allows(form.establishment):
         errors["establishment"] = "Choisissez un établissement de votre périmètre."
     problem = await username_problem(form.username, editing_id)
     if problem:
         errors["username"] = problem
+    elif form.username != previous_username and form.establishment and not form.nomenclature_confirmed:
+        # Checked on creation and when a username is changed (an existing staff account keeps its own).
+        establishment = await Establishment.select(Establishment.code).where(
+            Establishment.id == form.establishment).first()
+        problem = nomenclature_problem(form.username, establishment["code"], form) if establishment else None
+        if problem:
+            errors["username"] = problem
+            errors["nomenclature"] = problem
     if form.email and not EMAIL_RE.match(form.email):
         errors["email"] = "Adresse de courriel invalide."
     if editing_id is None and not form.generate_password:
@@ -185,13 +230,14 @@ async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None
         problem = policy_error(form.password)
         if problem:
             errors["password"] = problem
-    if form.status and form.status not in STATUSES:
+    if form.status and form.status not in STATUS_LABELS:
         errors["status"] = "Choisissez un statut de la liste."
     if not form.email and form.generate_password:
         errors["email"] = (
             "Sans adresse de courriel, le mot de passe généré ne pourrait pas être envoyé : "
             "saisissez un mot de passe et communiquez-le vous-même."
         )
+    errors.update(too_long(dataclasses.asdict(form)))
     return errors
 
 
@@ -212,7 +258,7 @@ async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> in
                 first_name=form.first_name,
                 last_name=form.last_name,
                 email=email,
-                establishment=form.establishment_id,
+                establishment=form.establishment,
                 status=form.status,
                 matricule=normalise_matricule(form.matricule),
                 force_password_change=form.generate_password or form.force_password_change,
@@ -221,7 +267,7 @@ async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> in
         ).returning(User.id)
         user_id = row[0]["id"]
         await RoleAssignment.insert(
-            RoleAssignment(user=user_id, role=LEARNER, establishment=form.establishment_id, granted_by=user.id)
+            RoleAssignment(user=user_id, role=LEARNER, establishment=form.establishment, granted_by=user.id)
         )
         if form.generate_password:
             subject, body = credentials_mail(form.first_name, form.username)
@@ -255,7 +301,7 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
 async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> None:
     target = await user_in_scope(user, user_id)
     form.generate_password = False
-    errors = await _validate(form, user, editing_id=user_id)
+    errors = await _validate(form, user, editing_id=user_id, previous_username=target["username"])
     if errors:
         raise ValidationFailed(errors)
     email = form.email or fictitious_email(form.username)
@@ -264,7 +310,7 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
         User.first_name: form.first_name,
         User.last_name: form.last_name,
         User.email: email,
-        User.establishment: form.establishment_id,
+        User.establishment: form.establishment,
         User.status: form.status,
         User.matricule: normalise_matricule(form.matricule),
     }
@@ -277,10 +323,10 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
     async with db.transaction():
         await User.update(values).where(User.id == user_id)
         # The learner role follows the establishment.
-        await RoleAssignment.update({RoleAssignment.establishment: form.establishment_id}).where(
+        await RoleAssignment.update({RoleAssignment.establishment: form.establishment}).where(
             (RoleAssignment.user == user_id) & (RoleAssignment.role == LEARNER)
         )
-        if target["establishment"] and target["establishment"] != form.establishment_id:
+        if target["establishment"] and target["establishment"] != form.establishment:
             await leave_establishment(user_id, target["establishment"])
 
 

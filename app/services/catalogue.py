@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from app.services.errors import NotFound, ValidationFailed
+from app.services.text import search_text
+from app.services.uniqueness import fields_unique
 from app.tables.catalogue import CourseTemplate, TemplateActivity
 
 ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum")]
@@ -18,14 +21,59 @@ async def get_template(template_id: int) -> dict:
     return row
 
 
-async def save_template(data: dict, template_id: int | None = None) -> int:
+@dataclass
+class TemplateForm:
+    code: str = ""
+    title: str = ""
+    short_name: str = ""
+    objectives: str = ""
+    duration: str = ""
+    certificate_text: str = ""
+    progress_block: bool = False
+    discussion_block: bool = False
+    visible: bool = False
+
+    def __post_init__(self) -> None:
+        self.code = self.code.strip().upper()
+
+
+@dataclass
+class ActivityForm:
+    kind: str = "page"
+    title: str = ""
+    content: str = ""
+    required: bool = False
+
+
+async def get_activity(template_id: int, activity_id: int) -> dict:
+    row = await TemplateActivity.select().where(
+        (TemplateActivity.id == activity_id) & (TemplateActivity.template == template_id)).first()
+    if row is None:
+        raise NotFound("Activité introuvable.")
+    return row
+
+
+async def template_activities(template_id: int) -> list[dict]:
+    return await TemplateActivity.select().where(TemplateActivity.template == template_id).order_by(
+        TemplateActivity.position)
+
+
+async def delete_activity(template_id: int, activity_id: int) -> None:
+    await get_activity(template_id, activity_id)
+    await TemplateActivity.delete().where(TemplateActivity.id == activity_id)
+
+
+async def save_template(form: TemplateForm, template_id: int | None = None) -> int:
     errors = {}
-    code = (data.get("code") or "").strip().upper()
-    title = (data.get("title") or "").strip()
+    code, title = form.code, form.title
     if not CODE_RE.match(code):
         errors["code"] = "Code catalogue : une lettre puis 1 à 7 lettres ou chiffres (ex. C03)."
     if not title:
         errors["title"] = "Le titre est obligatoire."
+    for key, label, value, limit in (("title", "Le titre", title, 255), ("short_name", "Le nom abrégé", form.short_name, 255),
+                                     ("duration", "La durée", form.duration, 64)):
+        if len(value) > limit and key not in errors:
+            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
     if "code" not in errors:
         clash = CourseTemplate.exists().where(CourseTemplate.code == code)
         if template_id:
@@ -34,39 +82,37 @@ async def save_template(data: dict, template_id: int | None = None) -> int:
             errors["code"] = f"Le code {code} est déjà utilisé."
     if errors:
         raise ValidationFailed(errors)
+    short_name = form.short_name or title
     values = {
-        CourseTemplate.code: code, CourseTemplate.title: title[:255],
-        CourseTemplate.short_name: ((data.get("short_name") or "").strip() or title)[:255],
-        CourseTemplate.objectives: (data.get("objectives") or "").strip(),
-        CourseTemplate.duration: (data.get("duration") or "").strip()[:64],
-        CourseTemplate.certificate_text: (data.get("certificate_text") or "").strip(),
-        CourseTemplate.progress_block: bool(data.get("progress_block")),
-        CourseTemplate.discussion_block: bool(data.get("discussion_block")),
-        CourseTemplate.visible: bool(data.get("visible")),
+        CourseTemplate.code: code, CourseTemplate.title: title, CourseTemplate.short_name: short_name,
+        CourseTemplate.objectives: form.objectives, CourseTemplate.duration: form.duration,
+        CourseTemplate.certificate_text: form.certificate_text, CourseTemplate.progress_block: form.progress_block,
+        CourseTemplate.discussion_block: form.discussion_block, CourseTemplate.visible: form.visible,
+        CourseTemplate.search_text: search_text(code, title, short_name),
     }
-    if template_id:
-        await get_template(template_id)
-        await CourseTemplate.update(values).where(CourseTemplate.id == template_id)
-        return template_id
-    row = await CourseTemplate.insert(CourseTemplate(**{c._meta.name: v for c, v in values.items()})).returning(
-        CourseTemplate.id)
+    async with fields_unique():
+        if template_id:
+            await get_template(template_id)
+            await CourseTemplate.update(values).where(CourseTemplate.id == template_id)
+            return template_id
+        row = await CourseTemplate.insert(CourseTemplate(values)).returning(CourseTemplate.id)
     return row[0]["id"]
 
 
-async def add_activity(template_id: int, data: dict) -> int:
+async def add_activity(template_id: int, form: ActivityForm) -> int:
     await get_template(template_id)
-    title = (data.get("title") or "").strip()
-    kind = data.get("kind") or "page"
+    title, kind = form.title, form.kind
     errors = {}
     if not title:
         errors["title"] = "Le titre de l'activité est obligatoire."
+    elif len(title) > 255:
+        errors["title"] = "Le titre de l'activité ne peut pas dépasser 255 caractères."
     if kind not in dict(ACTIVITY_KINDS):
         errors["kind"] = "Type d'activité inconnu."
     if errors:
         raise ValidationFailed(errors)
     position = await TemplateActivity.count().where(TemplateActivity.template == template_id)
     row = await TemplateActivity.insert(TemplateActivity(
-        template=template_id, position=position, kind=kind, title=title[:255],
-        content=(data.get("content") or "").strip(), required=bool(data.get("required")),
+        template=template_id, position=position, kind=kind, title=title, content=form.content, required=form.required,
     )).returning(TemplateActivity.id)
     return row[0]["id"]

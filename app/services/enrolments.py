@@ -8,11 +8,14 @@ progress, which lives elsewhere, so being added back restores it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from app import db
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope, require_establishment
 from app.services.text import fold
+from app.services.uniqueness import fields_unique
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import CohortSync, Enrolment
 from app.tables.cohorts import Cohort, CohortMember
@@ -88,10 +91,26 @@ async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
     return rows, count
 
 
+class SessionFull(DomainError):
+    status_code = 409
+
+
 async def enrol(user: CurrentUser, session: dict, user_ids: list[str]) -> int:
     ids = await _learner_ids_of(session["establishment"], _ids(user_ids))
     if not ids:
         return 0
+    if session["seats"]:
+        from app.services.registration import seats_taken
+
+        already = {r["user"] for r in await Enrolment.select(Enrolment.user).where(
+            (Enrolment.session == session["id"]) & (Enrolment.active == True) & Enrolment.user.is_in(ids))}  # noqa: E712
+        new = len(set(ids) - already)
+        free = session["seats"] - await seats_taken(session["id"])
+        if new > free:
+            raise SessionFull(
+                f"La session est limitée à {session['seats']} places et il en reste {max(free, 0)} : "
+                f"{new} personne(s) ne peuvent pas être inscrites. Augmentez le nombre de places dans les "
+                "paramètres de la session, ou inscrivez moins de personnes.")
     from app.dates import now
 
     t = now()
@@ -138,25 +157,41 @@ async def cohort_in_scope(user: CurrentUser, cohort_id: int) -> dict:
     return row
 
 
-async def save_cohort(user: CurrentUser, establishment_id: int, data: dict, cohort_id: int | None = None) -> int:
+@dataclass
+class CohortForm:
+    name: str = ""
+    visible: bool = False
+
+
+async def save_cohort(user: CurrentUser, establishment_id: int, form: CohortForm, cohort_id: int | None = None) -> int:
     await require_establishment(user, establishment_id)
-    name = (data.get("name") or "").strip()
+    name = form.name
     if not name:
         raise ValidationFailed({"name": "Le nom de la cohorte est obligatoire."})
+    if len(name) > 100:
+        raise ValidationFailed({"name": "Le nom de la cohorte ne peut pas dépasser 100 caractères."})
     clash = Cohort.exists().where((Cohort.establishment == establishment_id) & (Cohort.name == name))
     if cohort_id:
         clash = clash.where(Cohort.id != cohort_id)
     if await clash:
         raise ValidationFailed({"name": f"Une cohorte « {name} » existe déjà dans cet établissement."})
-    visible = bool(data.get("visible"))
-    if cohort_id:
-        cohort = await cohort_in_scope(user, cohort_id)
-        if cohort["establishment"] != establishment_id:
-            raise NotFound("Cohorte introuvable.")
-        await Cohort.update({Cohort.name: name[:100], Cohort.visible: visible}).where(Cohort.id == cohort_id)
-        return cohort_id
-    row = await Cohort.insert(Cohort(establishment=establishment_id, name=name[:100], visible=visible)).returning(Cohort.id)
+    async with fields_unique():
+        if cohort_id:
+            cohort = await cohort_in_scope(user, cohort_id)
+            if cohort["establishment"] != establishment_id:
+                raise NotFound("Cohorte introuvable.")
+            await Cohort.update({Cohort.name: name, Cohort.visible: form.visible}).where(Cohort.id == cohort_id)
+            return cohort_id
+        row = await Cohort.insert(Cohort(establishment=establishment_id, name=name, visible=form.visible)).returning(
+            Cohort.id)
     return row[0]["id"]
+
+
+async def synced_sessions(cohort_id: int) -> list[dict]:
+    """The sessions this cohort enrols its members in (cohort sync method)."""
+    return await CohortSync.select(CohortSync.session.id.as_alias("id"),
+                                   CohortSync.session.full_name.as_alias("full_name")).where(
+        CohortSync.cohort == cohort_id).order_by(CohortSync.session.start_date)
 
 
 async def delete_cohort(user: CurrentUser, cohort_id: int) -> dict:
@@ -263,3 +298,48 @@ async def request_sync(redis, cohort_id: int) -> None:
     from app.queue import enqueue
 
     await enqueue(redis, SYNC_JOB, cohort_id)
+
+
+async def learner_sessions(user_id: int) -> list[dict]:
+    """The visible sessions a learner is actively enrolled in, soonest first."""
+    from app.tables.catalogue import TrainingSession
+
+    return await TrainingSession.select(
+        TrainingSession.id, TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date,
+        TrainingSession.end_date,
+    ).where(TrainingSession.id.is_in(
+        Enrolment.select(Enrolment.session).where((Enrolment.user == user_id) & (Enrolment.active == True))  # noqa: E712
+    ) & (TrainingSession.visible == True)).order_by(TrainingSession.start_date)  # noqa: E712
+
+
+async def enrolled_count(session_id: int) -> int:
+    """People actively enrolled (one person enrolled two ways counts once)."""
+    rows = await Enrolment.select(Enrolment.user).where(
+        (Enrolment.session == session_id) & (Enrolment.active == True)).distinct()  # noqa: E712
+    return len(rows)
+
+
+async def session_syncs(session_id: int) -> list[dict]:
+    return await CohortSync.select(CohortSync.id, CohortSync.cohort.name.as_alias("cohort_name")).where(
+        CohortSync.session == session_id).order_by(CohortSync.id)
+
+
+async def cohort_choices(establishment_id: int) -> list[tuple[str, str]]:
+    rows = await Cohort.select(Cohort.id, Cohort.name).where(Cohort.establishment == establishment_id).order_by(
+        Cohort.name)
+    return [(str(c["id"]), c["name"]) for c in rows]
+
+
+async def member_and_session_counts(rows: list[dict]) -> list[dict]:
+    """The member and synced-session counts of a page of cohorts (two grouped queries)."""
+    from piccolo.query.functions.aggregate import Count
+
+    ids = [r["id"] for r in rows] or [-1]
+    members = await CohortMember.select(CohortMember.cohort, Count(CohortMember.id, alias="n")).where(
+        CohortMember.cohort.is_in(ids)).group_by(CohortMember.cohort)
+    syncs = await CohortSync.select(CohortSync.cohort, Count(CohortSync.id, alias="n")).where(
+        CohortSync.cohort.is_in(ids)).group_by(CohortSync.cohort)
+    m, s = {r["cohort"]: r["n"] for r in members}, {r["cohort"]: r["n"] for r in syncs}
+    for r in rows:
+        r["members"], r["sessions"] = m.get(r["id"], 0), s.get(r["id"], 0)
+    return rows

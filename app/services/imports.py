@@ -468,7 +468,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                 email = r["email"] or fictitious_email(username)
                 keys = user_text_fields(r["first_name"], r["last_name"], username, email)
                 records.append((username, password_hash, r["first_name"], r["last_name"], email, establishment_id,
-                                "Agent FPH", r["matricule"], False, True, keys["search_text"], keys["last_name_key"],
+                                "fph_agent", r["matricule"], False, True, keys["search_text"], keys["last_name_key"],
                                 keys["first_name_key"], t))
                 if generated and not is_fictitious(email):
                     mails.append((email, *credentials_mail(r["first_name"], username), "", password))

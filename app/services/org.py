@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
+from app.services.text import search_text
+from app.services.uniqueness import fields_unique
 from app.services.roles import (
     ADMIN,
     DELEGATION_ROLES,
@@ -21,17 +24,59 @@ from app.tables.org import Delegation, Establishment
 CODE_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 
 
-def _code(value: str) -> str:
-    return (value or "").strip().upper()
+@dataclass
+class DelegationForm:
+    code: str = ""
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        self.code = self.code.strip().upper()
 
 
-async def save_delegation(data: dict, delegation_id: int | None = None) -> int:
-    code, name = _code(data.get("code", "")), (data.get("name") or "").strip()
+@dataclass
+class EstablishmentForm:
+    code: str = ""
+    name: str = ""
+    delegation: int | None = None
+
+    def __post_init__(self) -> None:
+        self.code = self.code.strip().upper()
+
+
+@dataclass
+class GrantForm:
+    role: str = ""
+    username: str = ""
+    delegation: int | None = None
+    establishment: int | None = None
+
+    def __post_init__(self) -> None:
+        self.username = self.username.strip().lower()
+
+
+async def get_delegation(delegation_id: int) -> dict:
+    row = await Delegation.select().where(Delegation.id == delegation_id).first()
+    if row is None:
+        raise NotFound("Délégation introuvable.")
+    return row
+
+
+async def get_establishment(establishment_id: int) -> dict:
+    row = await Establishment.select().where(Establishment.id == establishment_id).first()
+    if row is None:
+        raise NotFound("Établissement introuvable.")
+    return row
+
+
+async def save_delegation(form: DelegationForm, delegation_id: int | None = None) -> int:
+    code, name = form.code, form.name
     errors = {}
     if not CODE_RE.match(code):
         errors["code"] = "Le code est obligatoire : 2 à 16 lettres majuscules ou chiffres (ex. ALP)."
     if not name:
         errors["name"] = "Le nom est obligatoire."
+    elif len(name) > 200:
+        errors["name"] = "Le nom ne peut pas dépasser 200 caractères."
     if not errors:
         clash = Delegation.exists().where(Delegation.code == code)
         if delegation_id:
@@ -40,34 +85,33 @@ async def save_delegation(data: dict, delegation_id: int | None = None) -> int:
             errors["code"] = f"Le code {code} est déjà utilisé par une autre délégation."
     if errors:
         raise ValidationFailed(errors)
-    if delegation_id:
-        updated = await Delegation.update({Delegation.code: code, Delegation.name: name}).where(
-            Delegation.id == delegation_id
-        ).returning(Delegation.id)
-        if not updated:
-            raise NotFound("Délégation introuvable.")
-        return delegation_id
-    row = await Delegation.insert(Delegation(code=code, name=name)).returning(Delegation.id)
+    values = {Delegation.code: code, Delegation.name: name, Delegation.search_text: search_text(code, name)}
+    async with fields_unique():
+        if delegation_id:
+            updated = await Delegation.update(values).where(Delegation.id == delegation_id).returning(Delegation.id)
+            if not updated:
+                raise NotFound("Délégation introuvable.")
+            return delegation_id
+        row = await Delegation.insert(Delegation({c: v for c, v in values.items()})).returning(Delegation.id)
     return row[0]["id"]
 
 
 async def delete_delegation(delegation_id: int) -> None:
+    await get_delegation(delegation_id)
     if await Establishment.exists().where(Establishment.delegation == delegation_id):
         raise DomainError("Cette délégation a encore des établissements : supprimez-les ou déplacez-les d'abord.")
     await Delegation.delete().where(Delegation.id == delegation_id)
 
 
-async def save_establishment(data: dict, establishment_id: int | None = None) -> int:
-    code, name = _code(data.get("code", "")), (data.get("name") or "").strip()
+async def save_establishment(form: EstablishmentForm, establishment_id: int | None = None) -> int:
+    code, name, delegation_id = form.code, form.name, form.delegation
     errors = {}
-    try:
-        delegation_id = int(data.get("delegation") or 0)
-    except ValueError:
-        delegation_id = 0
     if not CODE_RE.match(code):
         errors["code"] = "Le code est obligatoire : 2 à 16 lettres majuscules ou chiffres (ex. ALP001)."
     if not name:
         errors["name"] = "Le nom est obligatoire."
+    elif len(name) > 200:
+        errors["name"] = "Le nom ne peut pas dépasser 200 caractères."
     if not delegation_id or not await Delegation.exists().where(Delegation.id == delegation_id):
         errors["delegation"] = "Choisissez une délégation."
     if "code" not in errors:
@@ -78,23 +122,34 @@ async def save_establishment(data: dict, establishment_id: int | None = None) ->
             errors["code"] = f"Le code {code} est déjà utilisé par un autre établissement."
     if errors:
         raise ValidationFailed(errors)
-    values = {Establishment.code: code, Establishment.name: name, Establishment.delegation: delegation_id}
-    if establishment_id:
-        updated = await Establishment.update(values).where(Establishment.id == establishment_id).returning(
-            Establishment.id
-        )
-        if not updated:
-            raise NotFound("Établissement introuvable.")
-        return establishment_id
-    row = await Establishment.insert(Establishment(code=code, name=name, delegation=delegation_id)).returning(
-        Establishment.id
-    )
+    values = {Establishment.code: code, Establishment.name: name, Establishment.delegation: delegation_id,
+              Establishment.search_text: search_text(code, name)}
+    async with fields_unique():
+        if establishment_id:
+            updated = await Establishment.update(values).where(Establishment.id == establishment_id).returning(
+                Establishment.id
+            )
+            if not updated:
+                raise NotFound("Établissement introuvable.")
+            return establishment_id
+        row = await Establishment.insert(Establishment({c: v for c, v in values.items()})).returning(Establishment.id)
     return row[0]["id"]
 
 
 async def delete_establishment(establishment_id: int) -> None:
+    """Only an empty establishment goes: its accounts, sessions (and their training records) and
+    cohorts would otherwise go with it."""
+    from app.tables.catalogue import TrainingSession
+    from app.tables.cohorts import Cohort
+
+    await get_establishment(establishment_id)
     if await User.exists().where(User.establishment == establishment_id):
         raise DomainError("Cet établissement a encore des utilisateurs : il ne peut pas être supprimé.")
+    if await TrainingSession.exists().where(TrainingSession.establishment == establishment_id):
+        raise DomainError("Cet établissement a des sessions de formation (et leurs traces de formation) : "
+                          "il ne peut pas être supprimé.")
+    if await Cohort.exists().where(Cohort.establishment == establishment_id):
+        raise DomainError("Cet établissement a encore des cohortes : supprimez-les d'abord.")
     await Establishment.delete().where(Establishment.id == establishment_id)
 
 
@@ -107,10 +162,9 @@ def grantable_roles(user: CurrentUser) -> list[str]:
     return []
 
 
-async def grant_role(granter: CurrentUser, data: dict) -> int:
+async def grant_role(granter: CurrentUser, form: GrantForm) -> int:
     errors: dict[str, str] = {}
-    role = (data.get("role") or "").strip()
-    username = (data.get("username") or "").strip().lower()
+    role, username = form.role, form.username
     if role not in grantable_roles(granter):
         errors["role"] = "Choisissez un rôle que vous pouvez attribuer."
     target = await User.select(User.id).where(User.username == username).first() if username else None
@@ -120,19 +174,13 @@ async def grant_role(granter: CurrentUser, data: dict) -> int:
     if target is None:
         errors["username"] = "Aucun utilisateur avec ce nom d'utilisateur."
 
-    def _int(key):
-        try:
-            return int(data.get(key) or 0) or None
-        except ValueError:
-            return None
-
     delegation_id = establishment_id = None
     if role in DELEGATION_ROLES:
-        delegation_id = _int("delegation")
+        delegation_id = form.delegation
         if not delegation_id or not await Delegation.exists().where(Delegation.id == delegation_id):
             errors["delegation"] = "Ce rôle s'exerce sur une délégation : choisissez-la."
     elif role in ESTABLISHMENT_ROLES:
-        establishment_id = _int("establishment")
+        establishment_id = form.establishment
         scope = await establishment_scope(granter)
         if not establishment_id or not scope.allows(establishment_id) or not await Establishment.exists().where(
             Establishment.id == establishment_id
@@ -185,3 +233,23 @@ async def revoke_role(granter: CurrentUser, assignment_id: int) -> None:
     if row["role"] == ADMIN and row["user"] == granter.id:
         raise DomainError("Vous ne pouvez pas retirer votre propre rôle d'administrateur.")
     await RoleAssignment.delete().where(RoleAssignment.id == assignment_id)
+
+
+async def user_counts(establishment_ids: list[int]) -> dict[int, int]:
+    """Accounts per establishment, one grouped query."""
+    if not establishment_ids:
+        return {}
+    from piccolo.query.functions.aggregate import Count
+
+    rows = await User.select(User.establishment.as_alias("id"), Count(User.id, alias="n")).where(
+        User.establishment.is_in(establishment_ids)).group_by(User.establishment)
+    return {r["id"]: r["n"] for r in rows}
+
+
+async def establishment_managers(establishment_id: int) -> list[dict]:
+    return await RoleAssignment.select(
+        RoleAssignment.user.first_name.as_alias("first_name"),
+        RoleAssignment.user.last_name.as_alias("last_name"),
+        RoleAssignment.user.username.as_alias("username"),
+    ).where((RoleAssignment.establishment == establishment_id) & (RoleAssignment.role == GET)).order_by(
+        RoleAssignment.user.last_name_key)

@@ -17,7 +17,7 @@ from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from piccolo.query.functions.aggregate import Count
 
 from app import db
-from app.dates import datetime_fr, now
+from app.dates import datetime_fr, now, today
 from app.services import outbox
 from app.services.accounts import EMAIL_RE
 from app.services.errors import DomainError, NotFound, ValidationFailed
@@ -79,7 +79,7 @@ async def open_session(code: str) -> dict:
     ).where(TrainingSession.code == code).first()
     if session is None or not session["visible"]:
         raise RegistrationClosed(f"Aucune session ouverte à l'inscription ne porte le code « {code} ». Vérifiez le code.")
-    if session["start_date"] <= date.today():
+    if session["start_date"] <= today():
         raise RegistrationClosed("Cette session a déjà commencé ou est passée : les inscriptions sont closes.")
     session["title"] = session["title"] or session["full_name"]
     session["dates"] = session_dates(session)
@@ -222,8 +222,8 @@ async def save_step(draft: dict, step: int, data: dict) -> int:
             errors["mandate"] = "Choisissez le mandat au titre duquel vous sollicitez cette formation."
         else:
             values[RegistrationRequest.mandate] = int(data["mandate"])
-        if year and not (year.isdigit() and 1950 <= int(year) <= date.today().year):
-            errors["mandate_year"] = f"Année invalide (entre 1950 et {date.today().year})."
+        if year and not (year.isdigit() and 1950 <= int(year) <= today().year):
+            errors["mandate_year"] = f"Année invalide (entre 1950 et {today().year})."
         values[RegistrationRequest.mandate_year] = year[:4]
     elif step == 6:
         dietary = _yes_no(data.get("dietary"))
@@ -582,7 +582,7 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     password_hash = await asyncio.to_thread(hash_password, password)
     row = await User.insert(User(
         username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
-        email=r["email"], establishment=r["session_establishment"], status="Élu", force_password_change=True,
+        email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
         **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
     await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=r["session_establishment"],
                                                granted_by=actor.id))

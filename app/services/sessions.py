@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import secrets
+from dataclasses import dataclass, field
 from datetime import date
 
 from app import db
@@ -19,6 +20,8 @@ from app.services import progress
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
+from app.services.text import search, search_text
+from app.services.uniqueness import fields_unique
 from app.tables.catalogue import (
     ContentImport,
     CourseTemplate,
@@ -50,13 +53,6 @@ def propose_full_name(start: date | None, end: date | None, title: str) -> str:
     return f"Session du {start:%d-%m-%Y} au {end:%d-%m-%Y}_{title}".strip("_")
 
 
-def _parse_date(value: str | None) -> date | None:
-    try:
-        return date.fromisoformat(str(value or "").strip())
-    except ValueError:
-        return None
-
-
 async def next_code(start: date, catalogue_code: str) -> str:
     prefix = f"{start:%y}{catalogue_code}S"
     rows = await TrainingSession.select(TrainingSession.code).where(TrainingSession.code.like(f"{prefix}%"))
@@ -82,16 +78,41 @@ async def session_in_scope(user: CurrentUser, session_id: int) -> dict:
     return row
 
 
-async def save_session(user: CurrentUser, data: dict, session_id: int | None = None) -> int:
+@dataclass
+class SessionForm:
+    """« Créer une session de formation » (SPEC B2) and the session's settings page."""
+
+    template: int | None = None
+    start_date: date | None = None
+    end_date: date | None = None
+    full_name: str = ""
+    short_name: str = ""
+    establishment: int | None = None
+    visible: bool = False
+    id_number: str = ""
+    code: str = ""
+    seats: str = ""
+
+    def __post_init__(self) -> None:
+        self.code = self.code.strip().upper()
+
+
+async def proposed_name(form: SessionForm) -> str:
+    """"Proposer le nom": the seed's nomenclature from the dates and the chosen template."""
+    template = await CourseTemplate.select(CourseTemplate.title).where(
+        CourseTemplate.id == form.template).first() if form.template else None
+    return propose_full_name(form.start_date, form.end_date, template["title"] if template else "")
+
+
+async def save_session(user: CurrentUser, form: SessionForm, session_id: int | None = None) -> int:
+    """Create a session, or save its settings (its establishment and template stay as they are)."""
     errors: dict[str, str] = {}
+    current = await session_in_scope(user, session_id) if session_id else None
     scope = await establishment_scope(user)
-    try:
-        establishment_id = int(data.get("establishment") or 0)
-    except ValueError:
-        establishment_id = 0
+    establishment_id = current["establishment"] if current else form.establishment
     if not establishment_id or not scope.allows(establishment_id):
         errors["establishment"] = "Choisissez une catégorie (établissement) de votre périmètre."
-    start, end = _parse_date(data.get("start_date")), _parse_date(data.get("end_date"))
+    start, end = form.start_date, form.end_date
     if not start:
         errors["start_date"] = "La date de début est obligatoire (jj/mm/aaaa)."
     if not end:
@@ -99,18 +120,21 @@ async def save_session(user: CurrentUser, data: dict, session_id: int | None = N
     if start and end and end < start:
         errors["end_date"] = "La date de fin doit être postérieure ou égale à la date de début."
     template = None
-    if data.get("template"):
-        try:
-            template = await CourseTemplate.select().where(CourseTemplate.id == int(data["template"])).first()
-        except ValueError:
-            template = None
+    template_id = current["template"] if current else form.template
+    if template_id:
+        template = await CourseTemplate.select().where(CourseTemplate.id == template_id).first()
         if template is None:
             errors["template"] = "Formation du catalogue inconnue."
-    full_name = (data.get("full_name") or "").strip() or propose_full_name(start, end, template["title"] if template else "")
+    full_name = form.full_name or propose_full_name(start, end, template["title"] if template else "")
     if not full_name:
         errors["full_name"] = "Le nom complet est obligatoire."
-    short_name = (data.get("short_name") or "").strip() or full_name
-    code = (data.get("code") or "").strip().upper()
+    short_name = form.short_name or full_name
+    for key, label, value, limit in (("full_name", "Le nom complet", full_name, 255),
+                                     ("short_name", "Le nom abrégé", short_name, 255),
+                                     ("id_number", "Le numéro d'identification", form.id_number, 100)):
+        if len(value) > limit and key not in errors:
+            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
+    code = form.code
     if code and not CODE_RE.match(code):
         errors["code"] = "Code de session invalide : année sur 2 chiffres, code catalogue, S, numéro (ex. 26C03S1)."
     if code and not errors.get("code"):
@@ -119,32 +143,45 @@ async def save_session(user: CurrentUser, data: dict, session_id: int | None = N
             clash = clash.where(TrainingSession.id != session_id)
         if await clash:
             errors["code"] = f"Le code {code} est déjà utilisé par une autre session."
-    try:
-        seats = int(data["seats"]) if str(data.get("seats") or "").strip() else None
-        if seats is not None and seats < 1:
-            raise ValueError
-    except ValueError:
-        errors["seats"] = "Le nombre de places doit être un entier positif (ou vide : illimité)."
-        seats = None
+    seats = None
+    if form.seats.strip():
+        try:
+            seats = int(form.seats)
+            if seats < 1:
+                raise ValueError
+        except ValueError:
+            errors["seats"] = "Le nombre de places doit être un entier positif (ou vide : illimité)."
+    if seats is not None and current and "seats" not in errors:
+        taken = await seats_taken(session_id)
+        if seats < taken:
+            errors["seats"] = (f"{taken} personne(s) sont déjà inscrites ou en cours d'inscription : "
+                               f"le nombre de places ne peut pas être inférieur à {taken}.")
     if errors:
         raise ValidationFailed(errors)
     if not code:
-        code = await next_code(start, template["code"] if template else "X00")
-    values = dict(
-        establishment=establishment_id, full_name=full_name[:255], short_name=short_name[:255],
-        visible=str(data.get("visible", "1")) == "1", start_date=start, end_date=end,
-        id_number=(data.get("id_number") or "").strip()[:100], code=code, seats=seats,
-    )
+        code = current["code"] if current else await next_code(start, template["code"] if template else "X00")
+    values = {
+        TrainingSession.establishment: establishment_id, TrainingSession.full_name: full_name,
+        TrainingSession.short_name: short_name, TrainingSession.visible: form.visible,
+        TrainingSession.start_date: start, TrainingSession.end_date: end, TrainingSession.id_number: form.id_number,
+        TrainingSession.code: code, TrainingSession.seats: seats,
+        TrainingSession.search_text: search_text(code, full_name, short_name),
+    }
     if template is not None:
-        values["template"] = template["id"]
-    if session_id:
-        await session_in_scope(user, session_id)
-        await TrainingSession.update({getattr(TrainingSession, k): v for k, v in values.items()}).where(
-            TrainingSession.id == session_id
-        )
-        return session_id
-    row = await TrainingSession.insert(TrainingSession(**values)).returning(TrainingSession.id)
+        values[TrainingSession.template] = template["id"]
+    async with fields_unique():
+        if session_id:
+            await TrainingSession.update(values).where(TrainingSession.id == session_id)
+            return session_id
+        row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
     return row[0]["id"]
+
+
+async def seats_taken(session_id: int) -> int:
+    """The people holding a seat: enrolled, or with a registration request under way."""
+    from app.services.registration import seats_taken as taken
+
+    return await taken(session_id)
 
 
 async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict:
@@ -191,18 +228,45 @@ async def restart_import(user: CurrentUser, session_id: int) -> None:
     await ContentImport.insert(ContentImport(session=session_id, created_by=user.id, settings="files\ncustom_fields"))
 
 
-async def save_import_step(user: CurrentUser, session_id: int, step: int, data: dict, selected: list[str]) -> None:
+@dataclass
+class ImportStepForm:
+    """One posted step of the content import wizard (B3)."""
+
+    step: int | None = 1
+    go: str = "next"  # next, previous, last, cancel, restart
+    template: int | None = None
+    setting: list[str] = field(default_factory=list)
+    activity: list[str] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self.step = min(max(self.step or 1, 1), 6)
+
+
+async def search_templates(q: str) -> list[dict]:
+    """Step 1's list of visible templates, searched accent- and case-insensitively."""
+    query = CourseTemplate.select().where(CourseTemplate.visible == True).order_by(CourseTemplate.title)  # noqa: E712
+    clause = search(CourseTemplate.search_text, q)
+    return await (query.where(clause) if clause is not None else query)
+
+
+async def visible_template_count() -> int:
+    return await CourseTemplate.count().where(CourseTemplate.visible == True)  # noqa: E712
+
+
+async def template_activities(template_id: int) -> list[dict]:
+    return await TemplateActivity.select().where(TemplateActivity.template == template_id).order_by(
+        TemplateActivity.position)
+
+
+async def save_import_step(user: CurrentUser, session_id: int, form: ImportStepForm) -> None:
     state = await current_import(user, session_id)
     if state["status"] != "draft":
         raise DomainError("Cette importation est déjà lancée.")
-    values = {}
+    step, values = form.step, {}
     if step == 1:
-        try:
-            template = await CourseTemplate.select(CourseTemplate.id).where(
-                (CourseTemplate.id == int(data.get("template") or 0)) & (CourseTemplate.visible == True)  # noqa: E712
-            ).first()
-        except ValueError:
-            template = None
+        template = await CourseTemplate.select(CourseTemplate.id).where(
+            (CourseTemplate.id == (form.template or 0)) & (CourseTemplate.visible == True)  # noqa: E712
+        ).first()
         if template is None:
             raise ValidationFailed({"template": "Sélectionnez un cours dans la liste."})
         if template["id"] != state["template"]:
@@ -212,13 +276,13 @@ async def save_import_step(user: CurrentUser, session_id: int, step: int, data: 
         values[ContentImport.template] = template["id"]
     elif step == 2:
         keys = {k for k, _ in IMPORT_SETTINGS}
-        values[ContentImport.settings] = "\n".join(k for k in selected if k in keys)
+        values[ContentImport.settings] = "\n".join(k for k in form.setting if k in keys)
     elif step == 3:
         allowed = {
             str(r["id"])
             for r in await TemplateActivity.select(TemplateActivity.id).where(TemplateActivity.template == state["template"])
         }
-        chosen = [i for i in selected if i in allowed]
+        chosen = [i for i in form.activity if i in allowed]
         if not chosen:
             raise ValidationFailed({"activities": "Choisissez au moins une activité à importer."})
         values[ContentImport.activity_ids] = ",".join(chosen)
@@ -226,7 +290,7 @@ async def save_import_step(user: CurrentUser, session_id: int, step: int, data: 
         await ContentImport.update(values).where(ContentImport.id == state["id"])
 
 
-async def launch_import(user: CurrentUser, session_id: int, redis) -> str:
+async def launch_import(user: CurrentUser, session_id: int, redis, result_url: str) -> str:
     """Step 4 -> 5: lock the choices and enqueue the job (a double click launches it once)."""
     state = await current_import(user, session_id)
     if not state["template"] or not state["activity_ids"]:
@@ -239,7 +303,7 @@ async def launch_import(user: CurrentUser, session_id: int, redis) -> str:
         return state["token"]
     total = len(state["activity_ids"].split(","))
     await progress.start(redis, token, user.id, "Importation du contenu", total)
-    await progress.update(redis, token, result_url=f"/sessions/{session_id}/import?etape=6",
+    await progress.update(redis, token, result_url=result_url,
                           result_label="Continuer")
     from app.queue import enqueue
 
@@ -283,3 +347,34 @@ async def run_content_import(redis, import_id: int) -> int:
         await ContentImport.update({ContentImport.status: "done"}).where(ContentImport.id == import_id)
     await progress.update(redis, job["token"], state="done", done=len(ids))
     return len(new)
+
+
+async def session_activities(session_id: int) -> list[dict]:
+    return await SessionActivity.select().where(SessionActivity.session == session_id).order_by(
+        SessionActivity.position)
+
+
+async def category_counts(user: CurrentUser) -> list[dict]:
+    """The seed's "Catégories de contenus": each delegation and establishment in scope with its
+    session count (one grouped query)."""
+    from piccolo.query.functions.aggregate import Count
+
+    from app.services.scope import establishments_in_scope
+
+    establishments = await establishments_in_scope(user)
+    if not establishments:
+        return []
+    rows = await TrainingSession.select(TrainingSession.establishment, Count(TrainingSession.id, alias="n")).where(
+        TrainingSession.establishment.is_in([e["id"] for e in establishments])
+    ).group_by(TrainingSession.establishment)
+    counts = {r["establishment"]: r["n"] for r in rows}
+    categories, seen = [], {}
+    for e in establishments:
+        if e["delegation_id"] not in seen:
+            seen[e["delegation_id"]] = {"name": e["delegation_name"], "code": e["delegation_code"], "count": 0,
+                                        "level": 0, "id": None}
+            categories.append(seen[e["delegation_id"]])
+        seen[e["delegation_id"]]["count"] += counts.get(e["id"], 0)
+        categories.append({"name": e["name"], "code": e["code"], "count": counts.get(e["id"], 0), "level": 1,
+                           "id": e["id"]})
+    return categories

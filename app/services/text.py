@@ -24,3 +24,15 @@ def user_text_fields(first_name: str, last_name: str, username: str = "", email:
         "last_name_key": fold(last_name)[:100],
         "first_name_key": fold(first_name)[:100],
     }
+
+
+def search(column, value: str):
+    """An accent- and case-insensitive "contains" on a folded column (``*_key``, ``search_text``):
+    the same answer on PostgreSQL and SQLite. None (no filter) for a blank value."""
+    folded = fold(value).strip()
+    return column.like(f"%{folded}%") if folded else None
+
+
+def search_text(*parts: str | None) -> str:
+    """The folded text a list's search looks in."""
+    return " ".join(fold(p) for p in parts if p)

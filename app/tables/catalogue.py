@@ -16,9 +16,12 @@ from piccolo.table import Table
 from app.tables.accounts import User
 from app.tables.cohorts import Cohort
 from app.tables.org import Establishment
+from app.tables.searchable import Searchable
 
 
-class CourseTemplate(Table):
+class CourseTemplate(Searchable, Table):
+    SEARCHED = ("code", "title", "short_name")
+
     code = Varchar(length=8, unique=True)  # catalogue code used in session codes: C03
     title = Varchar(length=255)
     short_name = Varchar(length=255)
@@ -28,6 +31,7 @@ class CourseTemplate(Table):
     progress_block = Boolean(default=True)
     discussion_block = Boolean(default=True)
     visible = Boolean(default=True)
+    search_text = Text(default="")  # folded code, title and short name
     created_at = Timestamptz(default=TimestamptzNow())
 
 
@@ -40,7 +44,9 @@ class TemplateActivity(Table):
     required = Boolean(default=True)
 
 
-class TrainingSession(Table):
+class TrainingSession(Searchable, Table):
+    SEARCHED = ("code", "full_name", "short_name")
+
     establishment = ForeignKey(references=Establishment, on_delete=OnDelete.cascade, index=True)
     template = ForeignKey(references=CourseTemplate, null=True, on_delete=OnDelete.set_null)
     full_name = Varchar(length=255)
@@ -55,6 +61,7 @@ class TrainingSession(Table):
     progress_block = Boolean(default=False)
     discussion_block = Boolean(default=False)
     imported_at = Timestamptz(null=True, default=None)
+    search_text = Text(default="")  # folded code, full and short names
     created_at = Timestamptz(default=TimestamptzNow())
 
 

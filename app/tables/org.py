@@ -1,23 +1,31 @@
 """The organisation tree: delegations and their establishments."""
 
-from piccolo.columns import ForeignKey, Varchar
+from piccolo.columns import ForeignKey, Text, Varchar
 from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
+from app.tables.searchable import Searchable
 
-class Delegation(Table):
+
+class Delegation(Searchable, Table):
+    SEARCHED = ("code", "name")
+
     code = Varchar(length=16, unique=True, index=True)
     name = Varchar(length=200)
+    search_text = Text(default="")  # folded code and name (app/services/text.py search)
 
     @classmethod
     def get_readable(cls):
         return Readable(template="%s — %s", columns=[cls.code, cls.name])
 
 
-class Establishment(Table):
+class Establishment(Searchable, Table):
+    SEARCHED = ("code", "name")
+
     code = Varchar(length=16, unique=True, index=True)
     name = Varchar(length=200)
     delegation = ForeignKey(references=Delegation, null=False, index=True)
+    search_text = Text(default="")
 
     @classmethod
     def get_readable(cls):

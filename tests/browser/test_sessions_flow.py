@@ -47,7 +47,7 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await snap(page, f"wizard-review-{tag}")
         await page.get_by_role("button", name="Effectuer l'importation").click()
         # 5. the job (once it is queued: with htmx the click returns before the request ends), 6. done
-        await page.wait_for_url("**/import?etape=5")
+        await page.wait_for_url("**/import?step=5")
         await run_jobs()
         if javascript:
             await page.get_by_role("link", name="Continuer").click()

@@ -74,29 +74,29 @@ async def test_import_wizard_six_steps_previous_keeps_choices_and_no_duplicates(
     body = text(step1.text)
     assert "1. Sélection du contenu" in body and "Nombre de cours : 3" in body
     assert "Qualité de vie au travail (QVT)_C4_Inscription institutionnelle" in body
-    search = text((await client.get(url + "?etape=1&q=laïcité", headers={"HX-Request": "true"})).text)
+    search = text((await client.get(url + "?step=1&q=laïcité", headers={"HX-Request": "true"})).text)
     assert "fondamentaux de la laïcité" in search and "QVT" not in search
     # Step 1 without a choice: a clear message.
     response = await post_form(client, url, {"step": "1", "go": "next"})
     assert response.status_code == 422 and "Sélectionnez un cours dans la liste." in text(response.text)
     qvt = await _template()
-    assert (await post_form(client, url, {"step": "1", "go": "next", "template": qvt["id"]})).headers["location"] == url + "?etape=2"
+    assert (await post_form(client, url, {"step": "1", "go": "next", "template": qvt["id"]})).headers["location"] == url + "?step=2"
     await post_form(client, url, {"step": "2", "go": "next", "setting": ["files", "badges"]})
     # Previous keeps what was chosen.
-    back = await client.get(url + "?etape=2")
+    back = await client.get(url + "?step=2")
     assert 'value="badges" checked' in back.text and 'value="permissions" checked' not in back.text
-    back = await client.get(url + "?etape=1")
+    back = await client.get(url + "?step=1")
     assert f'value="{qvt["id"]}" id="t-{qvt["id"]}" checked' in back.text
     activities = await TemplateActivity.select().where(TemplateActivity.template == qvt["id"]).order_by(TemplateActivity.position)
     chosen = [str(a["id"]) for a in activities if a["title"] != "Réengagement"]
     await post_form(client, url, {"step": "3", "go": "next", "activity": chosen})
-    review = text((await client.get(url + "?etape=4")).text)
+    review = text((await client.get(url + "?step=4")).text)
     assert "Confirmation et relecture" in review and "Inclure les badges" in review and "Réengagement" not in review
     response = await post_form(client, url, {"step": "4", "go": "next"})
-    assert response.headers["location"] == url + "?etape=5"
+    assert response.headers["location"] == url + "?step=5"
     await post_form(client, url, {"step": "4", "go": "next"})  # double submit
     assert await ContentImport.count().where(ContentImport.status == "queued") == 1
-    progress = await client.get(url + "?etape=5", headers={"HX-Request": "true"})
+    progress = await client.get(url + "?step=5", headers={"HX-Request": "true"})
     assert "Importation du contenu" in progress.text
     await run_jobs()
     done = text((await client.get(url)).text)

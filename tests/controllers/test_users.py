@@ -18,7 +18,7 @@ def _account(establishment_id, **overrides):
     data = {
         "username": "alp001.v.blondel", "password": "Anfh_2025!", "force_password_change": "1",
         "first_name": "Valentin", "last_name": "Blondel", "email": "v.blondel@example.org",
-        "establishment": establishment_id, "status": "Agent FPH", "matricule": "812",
+        "establishment": establishment_id, "status": "fph_agent", "matricule": "812",
     }
     data.update(overrides)
     return data
@@ -35,7 +35,7 @@ async def test_manual_account_with_every_field(client):
     assert response.status_code == 303, text(response.text)
     user = await User.select().where(User.username == "alp001.v.blondel99").first()
     assert user["matricule"] == "000812" and user["force_password_change"] is True
-    assert user["establishment"] == ids["ALP001"] and user["status"] == "Agent FPH"
+    assert user["establishment"] == ids["ALP001"] and user["status"] == "fph_agent"
     assert await RoleAssignment.exists().where((RoleAssignment.user == user["id"]) & (RoleAssignment.role == "learner"))
     await post_form(client, "/deconnexion")
     await login(client, "alp001.v.blondel99", "Anfh_2025!")
@@ -92,14 +92,15 @@ async def test_no_email_gets_a_fictitious_one_and_never_a_mail(client, smtp, run
     ids = await _ids()
     await login(client, "alp001.get")
     response = await post_form(client, f"/etablissements/{ids['ALP001']}/comptes/nouveau",
-                               _account(ids["ALP001"], username="alp001.s.sansmail", email=""))
+                               _account(ids["ALP001"], username="alp001.s.sansmail", email="", first_name="Sam",
+                                        last_name="Sansmail"))
     assert response.status_code == 303
     user = await User.select(User.email).where(User.username == "alp001.s.sansmail").first()
     assert user["email"] == "alp001.s.sansmail.fictif@tremplin.local"
     # Generating a password for someone without e-mail is refused: nobody would receive it.
     response = await post_form(client, f"/etablissements/{ids['ALP001']}/comptes/nouveau",
                                _account(ids["ALP001"], username="alp001.s.sansmail2", email="", password="",
-                                        generate_password="1"))
+                                        generate_password="1", first_name="Sam", last_name="Sansmail"))
     assert response.status_code == 422 and "mot de passe généré ne pourrait pas être envoyé" in text(response.text)
 
 
@@ -125,7 +126,7 @@ async def test_user_table_shows_only_the_scope_with_the_seed_columns(client):
         assert label in body
     assert "sur 27" in body  # ALP001 (13 learners + the GET) and ALP002 (13)
     assert "dam001." not in body and "Jamais" in body
-    forged = text((await client.get(f"/utilisateurs?etablissement={ids['DAM001']}")).text)
+    forged = text((await client.get(f"/utilisateurs?establishment={ids['DAM001']}")).text)
     assert "Aucune ligne" in forged
 
 
@@ -134,19 +135,19 @@ async def test_accent_and_case_insensitive_name_filters(client):
     await User.update({User.last_name: "Lefèvre", User.last_name_key: "lefevre"}).where(User.username == "dam001.get")
     await login(client, "admin")
     for query in ("LEFEVRE", "lefèvre", "Lefevre", "fèv"):
-        body = text((await client.get(f"/utilisateurs?nom={query}&per_page=100")).text)
+        body = text((await client.get(f"/utilisateurs?last_name={query}&per_page=100")).text)
         assert "dam001.get" in body, query
-    assert "dam001.get" not in text((await client.get("/utilisateurs?nom=martin&per_page=100")).text)
+    assert "dam001.get" not in text((await client.get("/utilisateurs?last_name=martin&per_page=100")).text)
 
 
 async def test_state_and_last_access_filters_and_export(client):
     await User.update({User.is_suspended: True}).where(User.username.like("alp002.%"))
     await login(client, "alp001.get")
-    body = text((await client.get("/utilisateurs?etat=suspendu&per_page=100")).text)
+    body = text((await client.get("/utilisateurs?state=suspended&per_page=100")).text)
     assert "sur 13" in body
-    body = text((await client.get("/utilisateurs?acces=7j")).text)
+    body = text((await client.get("/utilisateurs?last_access=7d")).text)
     assert "alp001.get" in body and "1–1 sur 1" in body  # only the GET logged in
-    response = await client.get("/utilisateurs?etat=suspendu&export=xlsx")
+    response = await client.get("/utilisateurs?state=suspended&export=xlsx")
     frame = pl.read_excel(io.BytesIO(response.content))
     assert frame.height == 13 and set(frame["État du compte"]) == {"Suspendu"}
     assert set(frame["Dernier accès"]) == {"Jamais"}
@@ -196,7 +197,7 @@ async def test_edit_profile(client):
     assert f'value="{target["username"]}"' in page.text
     response = await post_form(client, f"/utilisateurs/{target['id']}/modifier", {
         "username": target["username"], "first_name": "Élise", "last_name": "Nouveau-Nom", "email": "elise@example.org",
-        "establishment": target["establishment"], "status": "Contractuel", "matricule": "44",
+        "establishment": target["establishment"], "status": "contract", "matricule": "44",
     })
     assert response.status_code == 303
     row = await User.select().where(User.id == target["id"]).first()

@@ -20,7 +20,7 @@ def _body(message) -> str:
 async def _generate_and_inform(client, establishment_id: int, username: str, email: str) -> None:
     response = await post_form(client, f"/etablissements/{establishment_id}/comptes/nouveau", {
         "username": username, "generate_password": "1", "first_name": "Noé", "last_name": "Secret",
-        "email": email, "establishment": establishment_id, "status": "Agent FPH"})
+        "email": email, "establishment": establishment_id, "status": "fph_agent"})
     assert response.status_code == 303, text(response.text)
 
 

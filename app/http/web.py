@@ -1,4 +1,4 @@
-"""The HTTP plumbing shared by every controller: current user, access guard, redirects, errors."""
+"""The HTTP plumbing shared by every controller: current user, access guard, error pages."""
 
 from __future__ import annotations
 
@@ -16,16 +16,18 @@ from litestar.exceptions import (
     ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
-from litestar.plugins.flash import flash
-from litestar.response import Redirect, Template
+from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
-from litestar_htmx import ClientRedirect
 
+from app.http.responder import client_redirect, error_page, is_htmx
 from app.services.auth import load_current_user
-from app.services.errors import DomainError, NotFound, ScopeError
+from app.services.errors import DomainError, NotFound
 from app.services.roles import ROLE_LABELS, CurrentUser
+from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 
 log = logging.getLogger(__name__)
+
+NOT_FOUND_TEXT = "La page ou l'élément demandé n'existe pas."
 
 
 class PasswordChangeRequired(HTTPException):
@@ -67,6 +69,9 @@ def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
         raise PasswordChangeRequired()
     roles = handler.opt.get("roles")
     if roles and not user.has_role(*roles):
+        if handler.opt.get("hidden"):
+            # Pages whose very existence is nobody else's business (operations) answer "not found".
+            raise NotFound(NOT_FOUND_TEXT)
         labels = ", ".join(ROLE_LABELS[r] for r in roles)
         raise PermissionDeniedException(detail=f"Cette page est réservée aux rôles : {labels}.")
 
@@ -81,50 +86,15 @@ def safe_next(target: str | None, default: str = "/") -> str:
     return target
 
 
-def redirect(request: Request, to: str, message: str | None = None, category: str = "success") -> Response:
-    """After a successful POST: 303 for plain forms, HX-Redirect for htmx, with a flash message."""
-    if message:
-        flash(request, message, category)
-    if getattr(request, "htmx", False):
-        return client_redirect(to)
-    return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
-
-
-def client_redirect(to: str) -> Response:
-    response = ClientRedirect(to)
-    response.status_code = 200  # htmx only follows HX-Redirect on a 2xx; POST would default to 201
-    return response
-
-
-def _is_htmx(request: Request) -> bool:
-    return request.headers.get("hx-request") == "true"
-
-
-def error_page(request: Request, status: int, title: str, message: str) -> Response:
-    headers = {"Vary": "HX-Request"}
-    if _is_htmx(request):
-        # Show the error where the page's main content is, whatever the control targeted.
-        headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
-        template = "errors/_error.html"
-    else:
-        template = "errors/error.html"
-    return Template(
-        template_name=template,
-        context={"status": status, "title": title, "message": message},
-        status_code=status,
-        headers=headers,
-    )
-
-
 def on_not_authorized(request: Request, exc: Exception) -> Response:
     target = "/connexion?next=" + quote(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
-    if _is_htmx(request):
+    if is_htmx(request):
         return client_redirect(target)
     return Redirect(path=target, status_code=HTTP_303_SEE_OTHER)
 
 
 def on_password_change_required(request: Request, exc: Exception) -> Response:
-    if _is_htmx(request):
+    if is_htmx(request):
         return client_redirect("/mot-de-passe")
     return Redirect(path="/mot-de-passe", status_code=HTTP_303_SEE_OTHER)
 
@@ -144,7 +114,9 @@ def on_forbidden(request: Request, exc: PermissionDeniedException) -> Response:
 
 
 def on_not_found(request: Request, exc: Exception) -> Response:
-    message = getattr(exc, "message", None) or "La page ou l'élément demandé n'existe pas ou n'est pas dans votre périmètre."
+    # The object's own words ("Session introuvable.") when a service said it; the same words
+    # whether it exists elsewhere or not at all (ScopeError and NotFound carry the same text).
+    message = exc.message if isinstance(exc, NotFound) else NOT_FOUND_TEXT
     return error_page(request, 404, "Page introuvable", message)
 
 
@@ -158,7 +130,14 @@ def on_domain_error(request: Request, exc: DomainError) -> Response:
     return error_page(request, exc.status_code, "Opération impossible", exc.message)
 
 
+def on_integrity_error(request: Request, exc: Exception) -> Response:
+    log.info("integrity error on %s %s: %s", request.method, request.url.path, exc)
+    return error_page(request, 409, "Opération impossible", message_for(exc)[1])
+
+
 def on_server_error(request: Request, exc: Exception) -> Response:
+    if isinstance(exc, INTEGRITY_ERRORS):
+        return on_integrity_error(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(
         request,
@@ -174,7 +153,8 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 405:
         return error_page(request, 405, "Méthode non autorisée", "Cette action n'est pas disponible ainsi.")
     if exc.status_code == 413:
-        return error_page(request, 413, "Fichier trop volumineux", "Le fichier ou le formulaire envoyé est trop volumineux.")
+        return error_page(request, 413, "Envoi trop volumineux",
+                          "Le fichier ou le formulaire envoyé est trop volumineux : rien n'a été enregistré.")
     if exc.status_code == 429:
         return error_page(request, 429, "Trop de requêtes", "Trop de requêtes : patientez un instant.")
     if exc.status_code >= 500:
@@ -189,22 +169,8 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotFoundException: on_not_found,
     ValidationException: on_bad_request,
     DomainError: on_domain_error,
-    ScopeError: on_not_found,
     NotFound: on_not_found,
     HTTPException: on_http_exception,
+    **{error: on_integrity_error for error in INTEGRITY_ERRORS},
     500: on_server_error,
 }
-
-
-async def form_data(request: Request) -> dict[str, Any]:
-    """The posted form as a plain dict (last value wins), without the CSRF field."""
-    form = await request.form()
-    return {k: v for k, v in form.items() if k != "_csrf_token"}
-
-
-async def form_lists(request: Request, key: str) -> list[str]:
-    form = await request.form()
-    try:
-        return [str(v) for v in form.getall(key)]
-    except KeyError:
-        return []

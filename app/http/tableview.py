@@ -3,30 +3,18 @@
 from __future__ import annotations
 
 import secrets
-from datetime import datetime
 
 from litestar import Request, Response
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from app.datatable import DataTable
+from app.http.responder import render
+from app.http.web import current_user
+from app.lists import XLSX, export_filename
 from app.queue import enqueue
 from app.services import progress
 from app.settings import get_settings
-from app.templating import render
-from app.web import current_user
-
-XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
-REGISTRY: dict[str, DataTable] = {}
-
-
-def register(table: DataTable) -> DataTable:
-    REGISTRY[table.name] = table
-    return table
-
-
-def export_filename(table: DataTable) -> str:
-    return f"{table.export_filename}_{datetime.now().strftime('%Y%m%d_%H%M')}.xlsx"
 
 
 def xlsx_response(content: bytes, filename: str) -> Response:
@@ -52,6 +40,6 @@ async def table_view(
         token = secrets.token_urlsafe(16)
         await progress.start(request.app.state.redis, token, user.id, f"Export Excel ({total} lignes)", total)
         await enqueue(request.app.state.redis, "export_table", table.name, user.id, params, token)
-        return Redirect(path=f"/taches/{token}", status_code=HTTP_303_SEE_OTHER)
+        return Redirect(path=request.app.route_reverse("jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
     table_page = await table.fetch(user, params, extra=extra)
     return render(request, page, {"table": table_page, **(context or {})}, region=region)

@@ -1,0 +1,97 @@
+"""Typed form models: a controller reads a posted form into a dataclass, and the service takes that
+typed value (never the raw form).
+
+Coercion is lenient on purpose: a forged or mistyped number becomes None, a missing checkbox False,
+and the service says in French what is wrong with the field. Text is stripped, not cut: a service
+refuses an over-long value rather than storing half of it.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import types
+import typing
+from datetime import date
+from typing import Any, TypeVar
+
+from litestar import Request
+
+T = TypeVar("T")
+CSRF_FIELD = "_csrf_token"
+FALSE_WORDS = {"", "0", "off", "false", "no"}
+
+
+def _coerce(kind: Any, values: list[Any], default: Any) -> Any:
+    origin = typing.get_origin(kind)
+    if origin in (list, tuple):
+        (item,) = typing.get_args(kind)[:1] or (str,)
+        out = [_coerce(item, [v], None) for v in values]
+        return [v for v in out if v is not None]
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(kind) if a is not type(None)]
+        return _coerce(args[0], values, default) if values else default
+    if kind is bool:
+        return bool(values) and str(values[-1]).strip().lower() not in FALSE_WORDS
+    if not values:
+        return default
+    raw = values[-1]
+    if not isinstance(raw, str):  # an uploaded file
+        return raw
+    text = raw.strip()
+    if kind is str:
+        return text
+    if kind is int:
+        try:
+            return int(text)
+        except ValueError:
+            return None
+    if kind is date:
+        try:
+            return date.fromisoformat(text)
+        except ValueError:
+            return None
+    return text
+
+
+def parse_form(model: type[T], form) -> T:
+    """``model`` (a dataclass) filled from a form multidict (or a plain dict)."""
+    hints = typing.get_type_hints(model)
+    values: dict[str, Any] = {}
+    for f in dataclasses.fields(model):
+        if f.name == CSRF_FIELD or not f.init:
+            continue
+        if hasattr(form, "getall"):
+            try:
+                raw = list(form.getall(f.name))
+            except KeyError:
+                raw = []
+        else:
+            raw = [] if f.name not in form else (form[f.name] if isinstance(form[f.name], list) else [form[f.name]])
+        default = f.default if f.default is not dataclasses.MISSING else (
+            f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
+        values[f.name] = _coerce(hints[f.name], raw, default)
+    return model(**values)
+
+
+async def read_form(request: Request, model: type[T]) -> T:
+    return parse_form(model, await request.form())
+
+
+def as_values(form: Any) -> dict[str, Any]:
+    """A form model as the dict a template's fields show again after an error."""
+    return {k: ("" if v is None else v) for k, v in dataclasses.asdict(form).items()}
+
+
+async def form_data(request: Request) -> dict[str, Any]:
+    """The posted form as a plain dict (last value wins), without the CSRF field. For the few
+    screens whose fields are dynamic; everything else reads a typed model."""
+    form = await request.form()
+    return {k: v for k, v in form.items() if k != CSRF_FIELD}
+
+
+async def form_list(request: Request, key: str) -> list[str]:
+    form = await request.form()
+    try:
+        return [str(v) for v in form.getall(key)]
+    except KeyError:
+        return []

@@ -1,0 +1,90 @@
+"""The one responder: every page, fragment, redirect and confirmation goes through here.
+
+- ``render``: the whole page, or only its swappable region for a real htmx swap. A history restore
+  (htmx 2 marks it as an htmx request too) always gets the whole page, or the Back button would show
+  a bare fragment. Every answer carries ``Vary: HX-Request``.
+- ``redirect``: after a successful POST, 303 for a plain form, HX-Redirect for htmx, with a flash.
+- ``url``: a named route's path (``route_reverse``) with an optional query string.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from litestar import Request, Response
+from litestar.plugins.flash import flash
+from litestar.response import Redirect, Template
+from litestar.status_codes import HTTP_303_SEE_OTHER
+from litestar_htmx import ClientRedirect
+
+NO_STORE = {"Cache-Control": "no-store, private"}
+
+
+def is_htmx(request: Request) -> bool:
+    return request.headers.get("hx-request") == "true"
+
+
+def wants_fragment(request: Request) -> bool:
+    """A real htmx swap: not a plain request, not a history restore."""
+    return is_htmx(request) and request.headers.get("hx-history-restore-request") != "true"
+
+
+def render(
+    request: Request,
+    page: str,
+    context: dict | None = None,
+    region: str | None = None,
+    status_code: int = 200,
+    headers: dict | None = None,
+    no_store: bool = False,
+) -> Template:
+    """The whole ``page``, or its ``region`` partial (a ``_region.html`` the page includes) for an
+    htmx swap. ``no_store`` for pages that show a secret (a generated password)."""
+    name = region if (region and wants_fragment(request)) else page
+    all_headers = {"Vary": "HX-Request", **(headers or {})}
+    if no_store:
+        all_headers.update(NO_STORE)
+    return Template(template_name=name, context=context or {}, status_code=status_code, headers=all_headers)
+
+
+def url(request: Request, name: str, query: dict | None = None, **path_params: Any) -> str:
+    """The path of the route named ``name`` (e.g. "users.edit"), with ``query`` appended."""
+    path = request.app.route_reverse(name, **path_params)
+    params = {k: v for k, v in (query or {}).items() if v not in (None, "")}
+    return f"{path}?{urlencode(params)}" if params else path
+
+
+def client_redirect(to: str) -> Response:
+    response = ClientRedirect(to)
+    response.status_code = 200  # htmx only follows HX-Redirect on a 2xx; POST would default to 201
+    return response
+
+
+def redirect(request: Request, to: str, message: str | None = None, category: str = "success") -> Response:
+    """After a successful POST: 303 for plain forms, HX-Redirect for htmx, with a flash message."""
+    if message:
+        flash(request, message, category)
+    if is_htmx(request):
+        return client_redirect(to)
+    return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
+
+
+def confirm_page(request: Request, question: str, back: str, button: str = "Supprimer",
+                 details: list[str] | None = None) -> Template:
+    """The confirmation step of a destructive action: a page with a POST form to the same URL
+    (works without JavaScript). ``details`` says what will happen, one line each."""
+    return render(request, "confirm.html", {"question": question, "action": request.url.path, "back": back,
+                                            "button": button, "details": details or []})
+
+
+def error_page(request: Request, status: int, title: str, message: str) -> Template:
+    headers = {"Vary": "HX-Request"}
+    if wants_fragment(request):
+        # Show the error where the page's main content is, whatever the control targeted.
+        headers.update({"HX-Retarget": "#main", "HX-Reswap": "innerHTML"})
+        template = "errors/_error.html"
+    else:
+        template = "errors/error.html"
+    return Template(template_name=template, context={"status": status, "title": title, "message": message},
+                    status_code=status, headers=headers)
