@@ -95,19 +95,29 @@ async def test_nothing_outside_the_scope_is_reachable_on_any_route(app, client, 
     ids = await _foreign_ids()
     await login(client, username)
     checked = []
+
+    async def call(method, url):
+        if method == "GET":
+            return await client.get(url)
+        return await post_form(client, url, {"code": "HACK", "name": "Piraté", "delegation": ids["ALP"]})
+
     for method, path, params in _routes_with_ids(app):
-        url = path
+        url = missing_url = path
         for name in params:
             assert name in FOREIGN, f"add a foreign value for path parameter {name!r} ({path})"
             url = re.sub(r"{%s:\w+}" % name, str(FOREIGN[name](ids)), url)
-        if method == "GET":
-            response = await client.get(url)
-        else:
-            response = await post_form(client, url, {"code": "HACK", "name": "Piraté", "delegation": ids["ALP"]})
+            missing = "y" * 22 if name == "token" else "zzz" if path.endswith("{%s:str}" % name) else "987654321"
+            missing_url = re.sub(r"{%s:\w+}" % name, missing, missing_url)
+        response = await call(method, url)
         if f"{method} {path}" in GLOBAL_READABLE:
             assert response.status_code == 200
         else:
             assert response.status_code in (403, 404), f"{method} {url} answered {response.status_code}"
+            # No existence oracle: an object that exists elsewhere answers exactly like one that does not.
+            absent = await call(method, missing_url)
+            assert (absent.status_code, text(absent.text)) == (response.status_code, text(response.text)), (
+                f"{method} {path}: out of scope and missing differ"
+            )
         checked.append(f"{method} {path}")
     # Sanity: the walk really covered the id-taking routes.
     assert "GET /etablissements/{establishment_id:int}" in checked
@@ -183,3 +193,38 @@ async def test_get_role_pages_refused_to_a_learner(client):
     home = text((await client.get("/")).text)
     assert "Mes sessions de formation" in home
     assert "Gestion des contenus" not in home
+
+
+async def test_ids_in_form_bodies_are_no_oracle_either(client):
+    """An id sent in a form body (cohort=, users to enrol or add, a username to grant a role to) that
+    exists elsewhere gets exactly the answer of an id that exists nowhere."""
+    from app.tables.accounts import User
+    from app.tables.catalogue import Enrolment, TrainingSession
+    from app.tables.cohorts import Cohort, CohortMember
+
+    ids = await _foreign_ids()
+    from datetime import date
+
+    own_session = (await TrainingSession.insert(TrainingSession(
+        establishment=ids["ALP001"], full_name="Session ALP", short_name="ALP", start_date=date(2026, 1, 5),
+        end_date=date(2026, 1, 6), code="26X00S98")).returning(TrainingSession.id))[0]["id"]
+    own_cohort = (await Cohort.insert(Cohort(establishment=ids["ALP001"], name="Cohorte ALP")).returning(Cohort.id))[0]["id"]
+    dam_username = (await User.select(User.username).where(User.id == ids["dam_learner"]).first())["username"]
+    cases = [
+        ("alp001.get", f"/sessions/{own_session}/participants/methodes", "cohort", ids["dam_cohort"], 987654321),
+        ("alp001.get", f"/sessions/{own_session}/inscriptions", "add", ids["dam_learner"], 987654321),
+        ("alp001.get", f"/cohortes/{own_cohort}/membres", "add", ids["dam_learner"], 987654321),
+        ("ged.alp", "/roles", "username", dam_username, "personne.inconnue"),
+    ]
+    for username, url, field, foreign, missing in cases:
+        client.cookies.clear()
+        await login(client, username)
+        extra = {"go": "add"} if field == "add" else {"role": "get", "establishment": ids["ALP001"]} if field == "username" else {}
+        answers = []
+        for value in (foreign, missing):
+            response = await post_form(client, url, {**extra, field: value}, follow_redirects=True)
+            answers.append((response.status_code, text(response.text).replace(str(value), "<id>")))
+        assert answers[0] == answers[1], f"{url} {field}: {answers[0][0]} vs {answers[1][0]}"
+    assert not await Enrolment.exists().where(Enrolment.user == ids["dam_learner"])
+    assert not await CohortMember.exists().where(CohortMember.user == ids["dam_learner"])
+    assert not await RoleAssignment.exists().where((RoleAssignment.user == ids["dam_learner"]) & (RoleAssignment.role == "get"))
