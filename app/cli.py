@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import signal
 import subprocess
 import sys
 
@@ -59,7 +60,13 @@ def dev(host: str, port: int, no_demo: bool) -> None:
 
     from app.asgi import create_app
 
-    uvicorn.run(create_app(run_worker=True), host=host, port=port, log_level="info", proxy_headers=False)
+    # uvicorn re-raises the signal that stopped it once it has shut down: with Python handlers (SIGINT
+    # already raises KeyboardInterrupt) the `finally` below runs instead of the process dying at once.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    try:
+        uvicorn.run(create_app(run_worker=True), host=host, port=port, log_level="info", proxy_headers=False)
+    finally:
+        queue.stop_embedded_redis()
 
 
 @main.command()

