@@ -33,8 +33,16 @@ async def create_sqlite_tables() -> None:
     PostgreSQL always goes through the migrations (`tremplin migrate`)."""
     from app.tables.constraints import UNIQUE_INDEXES
 
+    import re
+
+    add_unique = re.compile(r'ALTER TABLE ("\w+") ADD CONSTRAINT (\w+) UNIQUE (\(.*\))$')
     for table in TABLES:
-        await table.create_table(if_not_exists=True)
+        for statement in table.create_table(if_not_exists=True).ddl:
+            # SQLite cannot ALTER TABLE … ADD CONSTRAINT: a declared Unique becomes a unique index there.
+            match = add_unique.match(statement)
+            if match:
+                statement = f"CREATE UNIQUE INDEX IF NOT EXISTS {match[2]} ON {match[1]} {match[3]}"
+            await table.raw(statement)
     for statement in UNIQUE_INDEXES:
         await TABLES[0].raw(statement)
 

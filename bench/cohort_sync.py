@@ -24,7 +24,8 @@ async def main() -> None:
     from app.services.imports import USER_COLUMNS
     from app.services.text import user_text_fields
     from app.tables.accounts import RoleAssignment, User
-    from app.tables.catalogue import CohortSync, Enrolment, TrainingSession
+    from app.tables.catalogue import CohortSync, TrainingSession
+    from app.tables.learning import Enrolment
     from app.tables.cohorts import Cohort, CohortMember
     from app.tables.org import Establishment
 

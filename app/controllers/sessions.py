@@ -20,7 +20,8 @@ from app.services import enrolments, progress, sessions
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, require_establishment
-from app.tables.catalogue import Enrolment, TrainingSession
+from app.tables.catalogue import TrainingSession
+from app.tables.learning import Enrolment
 
 MANAGERS = (ADMIN, GED, GET)
 

@@ -158,6 +158,15 @@ class UserController(Controller):
     @get("/{user_id:int}/supprimer", name="users.confirm_delete")
     async def confirm_delete(self, request: Request, user_id: FromPath[int], next: FromQuery[str | None] = None) -> Template:
         target = await accounts.user_in_scope(current_user(request), user_id)
+        if await accounts.has_training_records(user_id):
+            return confirm_page(
+                request,
+                f"Supprimer le compte de {target['first_name']} {target['last_name']} ({target['username']}) ?",
+                _back(request, next),
+                details=["Cette personne a des traces de formation (inscriptions, progression) : elles sont "
+                         "conservées. Le compte est désactivé : il ne peut plus se connecter et n'apparaît plus "
+                         "dans les listes."],
+            )
         return confirm_page(
             request,
             f"Supprimer définitivement le compte de {target['first_name']} {target['last_name']} ({target['username']}) ?",
@@ -171,6 +180,9 @@ class UserController(Controller):
             target = await accounts.delete_account(current_user(request), user_id)
         except ValidationFailed as invalid:
             return redirect(request, back, invalid.message, "error")
+        if target["deactivated"]:
+            return redirect(request, back, f"Compte {target['username']} désactivé : il ne peut plus se connecter et "
+                                           "n'apparaît plus dans les listes ; ses traces de formation sont conservées.")
         return redirect(request, back, f"Compte {target['username']} supprimé.")
 
 

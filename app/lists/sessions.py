@@ -6,7 +6,8 @@ from app.dates import date_fr
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
 from app.services.text import search
-from app.tables.catalogue import Enrolment, TrainingSession
+from app.tables.catalogue import TrainingSession
+from app.tables.learning import Enrolment
 
 SESSIONS = register(
     DataTable(
@@ -32,12 +33,23 @@ SESSIONS = register(
     )
 )
 
+async def _methods(rows: list[dict]) -> list[dict]:
+    """How each participant is enrolled (one query per page: rows are of one session)."""
+    from app.services.enrolments import sources_by_user
+
+    if rows:
+        by_user = await sources_by_user(rows[0]["session"], [r["user"] for r in rows])
+        for r in rows:
+            r["methods"] = by_user.get(r["user"], [])
+    return rows
+
+
 PARTICIPANTS = register(
     DataTable(
         name="participants",
         table=Enrolment,
         select=(
-            Enrolment.id, Enrolment.method, Enrolment.enrolled_at, Enrolment.cohort.name.as_alias("cohort_name"),
+            Enrolment.id, Enrolment.session, Enrolment.user, Enrolment.enrolled_at,
             Enrolment.user.first_name.as_alias("first_name"), Enrolment.user.last_name.as_alias("last_name"),
             Enrolment.user.username.as_alias("username"), Enrolment.user.email.as_alias("email"),
             Enrolment.user.last_access.as_alias("last_access"),
@@ -48,8 +60,7 @@ PARTICIPANTS = register(
             Col("username", "Nom d'utilisateur", Enrolment.user.username),
             Col("email", "Adresse de courriel", Enrolment.user.email),
             Col("role", "Rôle", export=lambda r: "Apprenant"),
-            Col("method", "Méthode d'inscription", Enrolment.method,
-                export=lambda r: "Inscription manuelle" if r["method"] == "manual" else f"Cohorte {r['cohort_name']}"),
+            Col("method", "Méthode d'inscription", export=lambda r: ", ".join(r["methods"])),
             Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: date_fr(r["enrolled_at"])),
         ),
         filters=(Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),),
@@ -57,5 +68,6 @@ PARTICIPANTS = register(
         scope_column=Enrolment.session.establishment,
         base_where=lambda user, scope: Enrolment.active == True,  # noqa: E712
         export_filename="participants",
+        enrich=_methods,
     )
 )

@@ -50,6 +50,13 @@ async def _partner_organisations(rows: list[dict]) -> list[dict]:
     return rows
 
 
+def _manageable(scope):
+    """Accounts the caller may manage, deactivated ones (kept for their training records) aside."""
+    where = scope.users_where()
+    live = User.deactivated_at.is_null()
+    return live if where is None else where & live
+
+
 USERS = register(
     DataTable(
         name="users",
@@ -98,7 +105,7 @@ USERS = register(
         default_sort="last_name",
         # Not scope_column: the accounts a manager may see are those they may manage (their
         # establishments' accounts, minus any holding rights beyond their scope).
-        base_where=lambda user, scope: scope.users_where(),
+        base_where=lambda user, scope: _manageable(scope),
         export_filename="utilisateurs",
         enrich=_partner_organisations,
     )

@@ -12,6 +12,7 @@ from functools import lru_cache
 from argon2 import PasswordHasher
 
 from app import db
+from app.dates import now
 from app.services import outbox
 from app.services.errors import NotFound, ValidationFailed
 from app.services.passwords import generate_password, hash_password, policy_error
@@ -281,7 +282,7 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
     """An account the caller may manage (``Scope.users_where``: in their establishments and holding
     no right beyond them), or NotFound — the same answer whether it exists elsewhere or not at all."""
     scope = await establishment_scope(user)
-    clause = User.id == user_id
+    clause = (User.id == user_id) & User.deactivated_at.is_null()
     where = scope.users_where()
     row = (
         await User.select(
@@ -333,7 +334,8 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
 async def leave_establishment(user_id: int, establishment_id: int) -> None:
     """Someone moved elsewhere stops being managed by their former establishment: out of its
     cohorts, and their enrolments in its sessions deactivated (kept, never deleted)."""
-    from app.tables.catalogue import Enrolment, TrainingSession
+    from app.tables.catalogue import TrainingSession
+    from app.tables.learning import Enrolment
     from app.tables.cohorts import Cohort, CohortMember
 
     await CohortMember.delete().where(
@@ -382,5 +384,16 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
     if target["id"] == user.id:
         raise ValidationFailed({"user": "Vous ne pouvez pas supprimer votre propre compte."},
                                "Vous ne pouvez pas supprimer votre propre compte.")
-    await User.delete().where(User.id == user_id)
+    target["deactivated"] = await has_training_records(user_id)
+    if target["deactivated"]:
+        # Records of training are never lost by a click: the account goes, the person stays.
+        await User.update({User.deactivated_at: now(), User.is_suspended: True}).where(User.id == user_id)
+    else:
+        await User.delete().where(User.id == user_id)
     return target
+
+
+async def has_training_records(user_id: int) -> bool:
+    from app.tables.learning import Enrolment
+
+    return await Enrolment.exists().where(Enrolment.user == user_id)

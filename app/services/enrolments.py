@@ -1,9 +1,10 @@
 """Enrolments (SPEC C1), cohorts (C2) and the cohort sync enrolment method (C3).
 
-The sync is set-based and idempotent: one INSERT … SELECT … ON CONFLICT enrols (or re-activates)
-every member of the cohort in every session that syncs it, one UPDATE deactivates the enrolments
-of people who left the cohort (or of a removed sync). Deactivated rows keep the learner's
-progress, which lives elsewhere, so being added back restores it.
+A person has one enrolment per session (app/tables/learning.py), whatever the ways they were
+enrolled: those are its sources (by hand, cohort X, registration request N). Every way of enrolling
+goes through `add_sources` / `remove_sources`, set-based: one INSERT … ON CONFLICT creates or
+re-activates the enrolments, one inserts the sources; removing the last source deactivates the
+enrolment, which keeps its progress, so being enrolled again restores it.
 """
 
 from __future__ import annotations
@@ -11,13 +12,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app import db
+from app.dates import now
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope, require_establishment
 from app.services.text import fold
 from app.services.uniqueness import fields_unique
 from app.tables.accounts import RoleAssignment, User
-from app.tables.catalogue import CohortSync, Enrolment
+from app.tables.catalogue import CohortSync
+from app.tables.learning import Enrolment, EnrolmentSource, SourceKind
 from app.tables.cohorts import Cohort, CohortMember
 
 SYNC_JOB = "sync_cohort"
@@ -68,9 +71,86 @@ async def _learner_ids_of(establishment_id: int, ids: list[int]) -> list[int]:
     return sorted({r["user"] for r in rows})
 
 
+# -- one way in, one way out ----------------------------------------------------------------------
+def _source_key(kind: SourceKind, cohort: int | None, request: int | None) -> str:
+    return {SourceKind.manual: "manual", SourceKind.cohort: f"cohort:{cohort}",
+            SourceKind.registration: f"request:{request}"}[kind]
+
+
+async def add_sources(session_id: int, user_ids: list[int], kind: SourceKind, *, cohort: int | None = None,
+                      request: int | None = None, by: int | None = None) -> int:
+    """Enrol people in a session by one way: their enrolment is created (or re-activated, with its
+    progress) and the way is recorded as a source. Returns how many were not enrolled before.
+    Callers check scope and seats; this only writes, in two statements whatever the number."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return 0
+    marks = ", ".join("{}" for _ in ids)
+    async with db.transaction():
+        before = await Enrolment.count().where(
+            (Enrolment.session == session_id) & (Enrolment.active == True) & Enrolment.user.is_in(ids))  # noqa: E712
+        await Enrolment.raw(
+            'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
+            "percent) SELECT CAST({} AS INTEGER), u.id, 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
+            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = {} AND a.required), 0 "
+            f'FROM app_user u WHERE u.id IN ({marks}) '
+            'ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL WHERE enrolment.active = FALSE',
+            session_id, session_id, *ids,
+        )
+        await EnrolmentSource.raw(
+            "INSERT INTO enrolment_source (enrolment, kind, key, cohort, request, created_by, created_at) "
+            "SELECT e.id, {}, {}, CAST({} AS INTEGER), CAST({} AS INTEGER), CAST({} AS INTEGER), CURRENT_TIMESTAMP "
+            "FROM enrolment e "
+            f'WHERE e.session = {{}} AND e."user" IN ({marks}) ON CONFLICT (enrolment, key) DO NOTHING',
+            kind.value, _source_key(kind, cohort, request), cohort, request, by, session_id, *ids,
+        )
+    return len(ids) - before
+
+
+async def _deactivate_unsourced(enrolment_ids: list[int]) -> None:
+    """Enrolments among these with no source left stop being active (kept, with their progress)."""
+    if enrolment_ids:
+        await Enrolment.update({Enrolment.active: False, Enrolment.ended_at: now()}).where(
+            Enrolment.id.is_in(sorted(set(enrolment_ids))) & (Enrolment.active == True)  # noqa: E712
+            & Enrolment.id.not_in(EnrolmentSource.select(EnrolmentSource.enrolment).where(
+                EnrolmentSource.enrolment.is_in(sorted(set(enrolment_ids)))))
+        )
+
+
+async def remove_sources(session_id: int, user_ids: list[int], kind: SourceKind) -> tuple[int, int]:
+    """Take one way away (manual, or every registration request): returns (people no longer enrolled,
+    people still enrolled another way)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return 0, 0
+    async with db.transaction():
+        enrolments = Enrolment.select(Enrolment.id).where((Enrolment.session == session_id) & Enrolment.user.is_in(ids))
+        removed = await EnrolmentSource.delete().where(
+            EnrolmentSource.enrolment.is_in(enrolments) & (EnrolmentSource.kind == kind.value)
+        ).returning(EnrolmentSource.enrolment)
+        touched = [r["enrolment"] for r in removed]
+        await _deactivate_unsourced(touched)
+        still = await Enrolment.count().where(Enrolment.id.is_in(touched or [-1]) & (Enrolment.active == True))  # noqa: E712
+    return len(set(touched)) - still, still
+
+
 # -- manual enrolment (C1) ------------------------------------------------------------------------
 def enrolled_user_ids(session_id: int):
     return Enrolment.select(Enrolment.user).where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
+
+
+async def sources_by_user(session_id: int, user_ids: list[int]) -> dict[int, list[str]]:
+    """How each of these people is enrolled, in words: "manuelle", "cohorte X", "demande R-…"."""
+    rows = await EnrolmentSource.select(
+        EnrolmentSource.enrolment.user.as_alias("user"), EnrolmentSource.kind,
+        EnrolmentSource.cohort.name.as_alias("cohort_name"), EnrolmentSource.request.reference.as_alias("reference"),
+    ).where((EnrolmentSource.enrolment.session == session_id) & EnrolmentSource.enrolment.user.is_in(user_ids or [-1]))
+    by_user: dict[int, list[str]] = {}
+    for m in rows:
+        label = {"manual": "manuelle", "cohort": f"cohorte {m['cohort_name']}",
+                 "registration": f"inscription en ligne {m['reference'] or ''}".strip()}[m["kind"]]
+        by_user.setdefault(m["user"], []).append(label)
+    return {user: sorted(labels) for user, labels in by_user.items()}
 
 
 async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
@@ -79,14 +159,9 @@ async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
         User.id.is_in(enrolled_user_ids(session_id))), q)
     count = await _search(User.count().where(User.id.is_in(enrolled_user_ids(session_id))), q)
     rows = await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT)
-    methods = await Enrolment.select(Enrolment.user, Enrolment.method, Enrolment.cohort.name.as_alias("cohort_name")).where(
-        (Enrolment.session == session_id) & (Enrolment.active == True) & Enrolment.user.is_in([r["id"] for r in rows] or [-1])  # noqa: E712
-    )
-    by_user: dict[int, list[str]] = {}
-    for m in methods:
-        by_user.setdefault(m["user"], []).append("manuelle" if m["method"] == "manual" else f"cohorte {m['cohort_name']}")
+    by_user = await sources_by_user(session_id, [r["id"] for r in rows])
     for r in rows:
-        r["methods"] = sorted(by_user.get(r["id"], []))
+        r["methods"] = by_user.get(r["id"], [])
         r["manual"] = "manuelle" in r["methods"]
     return rows, count
 
@@ -111,37 +186,13 @@ async def enrol(user: CurrentUser, session: dict, user_ids: list[str]) -> int:
                 f"La session est limitée à {session['seats']} places et il en reste {max(free, 0)} : "
                 f"{new} personne(s) ne peuvent pas être inscrites. Augmentez le nombre de places dans les "
                 "paramètres de la session, ou inscrivez moins de personnes.")
-    from app.dates import now
-
-    t = now()
-    rows = [(session["id"], uid, LEARNER, "manual", True, t) for uid in ids]
-    await _upsert_manual(rows)
+    await add_sources(session["id"], ids, SourceKind.manual, by=user.id)
     return len(ids)
 
 
-async def _upsert_manual(rows: list[tuple]) -> None:
-    values = ", ".join("({}, {}, {}, {}, {}, {})" for _ in rows)
-    params = [v for row in rows for v in row]
-    await Enrolment.raw(
-        'INSERT INTO enrolment (session, "user", role, method, active, enrolled_at) VALUES ' + values
-        + " ON CONFLICT (session, \"user\") WHERE method = 'manual' DO UPDATE SET active = TRUE",
-        *params,
-    )
-
-
 async def unenrol(user: CurrentUser, session: dict, user_ids: list[str]) -> tuple[int, int]:
-    """Remove manual enrolments; returns (removed, kept because enrolled through a cohort)."""
-    ids = _ids(user_ids)
-    if not ids:
-        return 0, 0
-    removed = await Enrolment.delete().where(
-        (Enrolment.session == session["id"]) & (Enrolment.method == "manual") & Enrolment.user.is_in(ids)
-    ).returning(Enrolment.user)
-    by_cohort = await Enrolment.select(Enrolment.user).where(
-        (Enrolment.session == session["id"]) & (Enrolment.method == "cohort") & (Enrolment.active == True)  # noqa: E712
-        & Enrolment.user.is_in(ids)
-    )
-    return len(removed), len({r["user"] for r in by_cohort})
+    """Remove manual enrolments; returns (removed, kept because enrolled another way)."""
+    return await remove_sources(session["id"], _ids(user_ids), SourceKind.manual)
 
 
 # -- cohorts (C2) ---------------------------------------------------------------------------------
@@ -262,33 +313,44 @@ async def remove_sync(user: CurrentUser, session: dict, sync_id: int) -> int:
 
 
 async def sync_cohort(cohort_id: int) -> dict:
-    """Bring every session synced with this cohort in line with its members. Idempotent."""
+    """Bring every session synced with this cohort in line with its members. Idempotent; three
+    statements whatever the numbers (the same two writes as `add_sources`, over a join)."""
     async with db.transaction():
         await Enrolment.raw(
-            'INSERT INTO enrolment (session, "user", role, method, cohort, active, enrolled_at) '
-            "SELECT s.session, m.\"user\", 'learner', 'cohort', s.cohort, TRUE, CURRENT_TIMESTAMP "
+            'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
+            "percent) SELECT s.session, m.\"user\", 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
+            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = s.session AND a.required), 0 "
             "FROM cohort_sync s JOIN cohort_member m ON m.cohort = s.cohort WHERE s.cohort = {} "
-            "ON CONFLICT (session, \"user\", cohort) WHERE method = 'cohort' "
-            "DO UPDATE SET active = TRUE WHERE enrolment.active = FALSE",
+            'ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL WHERE enrolment.active = FALSE',
             cohort_id,
         )
-        await Enrolment.raw(
-            "UPDATE enrolment SET active = FALSE WHERE method = 'cohort' AND cohort = {} AND active = TRUE AND ("
-            "NOT EXISTS (SELECT 1 FROM cohort_member m WHERE m.cohort = enrolment.cohort AND m.\"user\" = enrolment.\"user\") "
-            "OR NOT EXISTS (SELECT 1 FROM cohort_sync s WHERE s.cohort = enrolment.cohort AND s.session = enrolment.session))",
+        await EnrolmentSource.raw(
+            "INSERT INTO enrolment_source (enrolment, kind, key, cohort, created_at) "
+            "SELECT e.id, 'cohort', {}, s.cohort, CURRENT_TIMESTAMP FROM cohort_sync s "
+            "JOIN cohort_member m ON m.cohort = s.cohort "
+            'JOIN enrolment e ON e.session = s.session AND e."user" = m."user" WHERE s.cohort = {} '
+            "ON CONFLICT (enrolment, key) DO NOTHING",
+            f"cohort:{cohort_id}", cohort_id,
+        )
+        gone = await EnrolmentSource.raw(
+            "DELETE FROM enrolment_source WHERE cohort = {} AND kind = 'cohort' AND ("
+            "NOT EXISTS (SELECT 1 FROM cohort_member m JOIN enrolment e ON e.\"user\" = m.\"user\" "
+            "WHERE m.cohort = enrolment_source.cohort AND e.id = enrolment_source.enrolment) "
+            "OR NOT EXISTS (SELECT 1 FROM cohort_sync s JOIN enrolment e ON e.session = s.session "
+            "WHERE s.cohort = enrolment_source.cohort AND e.id = enrolment_source.enrolment)) RETURNING enrolment",
             cohort_id,
         )
-    active = await Enrolment.count().where(
-        (Enrolment.cohort == cohort_id) & (Enrolment.method == "cohort") & (Enrolment.active == True)  # noqa: E712
-    )
+        await _deactivate_unsourced([r["enrolment"] for r in gone])
+    active = await EnrolmentSource.count().where(
+        (EnrolmentSource.cohort == cohort_id) & (EnrolmentSource.kind == "cohort"))
     return {"cohort": cohort_id, "active_enrolments": active}
 
 
 async def sync_all() -> int:
     """The periodic full reconciliation: every cohort that syncs or synced a session."""
     cohorts = {r["cohort"] for r in await CohortSync.select(CohortSync.cohort)}
-    cohorts |= {r["cohort"] for r in await Enrolment.select(Enrolment.cohort).where(
-        (Enrolment.method == "cohort") & (Enrolment.active == True)).distinct()}  # noqa: E712
+    cohorts |= {r["cohort"] for r in await EnrolmentSource.select(EnrolmentSource.cohort).where(
+        EnrolmentSource.kind == "cohort").distinct()}
     for cohort_id in sorted(c for c in cohorts if c):
         await sync_cohort(cohort_id)
     return len(cohorts)
@@ -313,10 +375,8 @@ async def learner_sessions(user_id: int) -> list[dict]:
 
 
 async def enrolled_count(session_id: int) -> int:
-    """People actively enrolled (one person enrolled two ways counts once)."""
-    rows = await Enrolment.select(Enrolment.user).where(
-        (Enrolment.session == session_id) & (Enrolment.active == True)).distinct()  # noqa: E712
-    return len(rows)
+    """People actively enrolled (one enrolment per person, however many ways)."""
+    return await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
 
 
 async def session_syncs(session_id: int) -> list[dict]:

@@ -23,7 +23,8 @@ from app.services.accounts import EMAIL_RE
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.settings import get_settings
-from app.tables.catalogue import Enrolment, TrainingSession
+from app.tables.catalogue import TrainingSession
+from app.tables.learning import Enrolment
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 
 STEPS = [
@@ -532,13 +533,10 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                 mail_ids.append(await _account_and_credentials(r, actor))
             else:
                 await _move(r, actor, label, before, after)
-                from app.services.roles import LEARNER
+                from app.services.enrolments import add_sources
+                from app.tables.learning import SourceKind
 
-                await Enrolment.raw(
-                    'INSERT INTO enrolment (session, "user", role, method, active, enrolled_at) '
-                    "VALUES ({}, {}, {}, {}, TRUE, CURRENT_TIMESTAMP) "
-                    "ON CONFLICT (session, \"user\") WHERE method = 'manual' DO UPDATE SET active = TRUE",
-                    r["session"], r["user"], LEARNER, "manual")
+                await add_sources(r["session"], [r["user"]], SourceKind.registration, request=r["id"], by=actor.id)
                 mail_ids.append(await outbox.queue_mail(
                     [r["email"]], f"Inscription définitive à la session {r['session_code']}",
                     f"Bonjour {r['first_name']},\n\nVotre inscription est définitive : vous êtes inscrit(e) à la session "

@@ -22,10 +22,10 @@ from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
 from app.services.text import search, search_text
 from app.services.uniqueness import fields_unique
+from app.tables.learning import Enrolment
 from app.tables.catalogue import (
     ContentImport,
     CourseTemplate,
-    Enrolment,
     SessionActivity,
     TemplateActivity,
     TrainingSession,
@@ -191,14 +191,40 @@ async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict
 
 
 async def delete_session(user: CurrentUser, session_id: int) -> dict:
+    """A session goes only while nothing was recorded in it: no one enrolled now, no one who ever
+    visited or completed anything, no registration request still open. Otherwise: hide it."""
+    from app.tables.learning import ActivityCompletion
+    from app.services.registration import OPEN_STATUSES
+    from app.tables.registration import RegistrationRequest
+
     session = await session_in_scope(user, session_id)
     enrolled = await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
     if enrolled:
         raise DomainError(
             f"Cette session a {enrolled} inscription(s) active(s) : désinscrivez les participants "
-            "(ou retirez la synchronisation de cohorte) avant de la supprimer."
+            "(ou retirez la synchronisation de cohorte) avant de la supprimer, ou cachez-la."
         )
-    await TrainingSession.delete().where(TrainingSession.id == session_id)
+    recorded = await Enrolment.count().where(
+        (Enrolment.session == session_id)
+        & (Enrolment.last_visit.is_not_null() | Enrolment.id.is_in(ActivityCompletion.select(ActivityCompletion.enrolment)))
+    )
+    if recorded:
+        raise DomainError(
+            f"Cette session garde les traces de formation de {recorded} personne(s) (visites, activités "
+            "achevées) : elle ne peut pas être supprimée. Cachez-la pour qu'elle n'apparaisse plus."
+        )
+    open_requests = await RegistrationRequest.count().where(
+        (RegistrationRequest.session == session_id)
+        & RegistrationRequest.status.is_in(OPEN_STATUSES))
+    if open_requests:
+        raise DomainError(
+            f"{open_requests} demande(s) d'inscription en ligne sont en cours pour cette session : traitez-les "
+            "(ou annulez-les) avant de la supprimer."
+        )
+    async with db.transaction():
+        # Former enrolments with nothing recorded (enrolled by mistake, then removed) go with it.
+        await Enrolment.delete().where(Enrolment.session == session_id)
+        await TrainingSession.delete().where(TrainingSession.id == session_id)
     return session
 
 
@@ -344,6 +370,10 @@ async def run_content_import(redis, import_id: int) -> int:
             TrainingSession.progress_block: template["progress_block"],
             TrainingSession.discussion_block: template["discussion_block"], TrainingSession.imported_at: now(),
         }).where(TrainingSession.id == job["session"])
+        if new:  # new required activities change everyone's progress (a completed session may reopen)
+            from app.services.learning import refresh_summaries
+
+            await refresh_summaries(session_id=job["session"])
         await ContentImport.update({ContentImport.status: "done"}).where(ContentImport.id == import_id)
     await progress.update(redis, job["token"], state="done", done=len(ids))
     return len(new)

@@ -31,6 +31,9 @@ class User(Table, tablename="app_user"):
     last_name_key = Varchar(length=100, default="", index=True)
     first_name_key = Varchar(length=100, default="")
     last_access = Timestamptz(null=True, default=None)
+    # Soft delete: an account with training records is deactivated, never erased (its enrolments,
+    # completions and certificates keep their person). Hidden from every list, cannot log in.
+    deactivated_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

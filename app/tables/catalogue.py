@@ -94,17 +94,3 @@ class CohortSync(Table):
     session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
     cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
-
-
-class Enrolment(Table):
-    """One way a user is enrolled in a session: by hand (cohort null) or through a cohort sync.
-    A user is enrolled while one of their rows is active; progress lives elsewhere and is kept
-    when a sync deactivates a row, so re-adding restores it."""
-
-    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
-    user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
-    role = Varchar(length=16, default="learner")
-    method = Varchar(length=16, default="manual")  # manual, cohort
-    cohort = ForeignKey(references=Cohort, null=True, on_delete=OnDelete.cascade, index=True)
-    active = Boolean(default=True)
-    enrolled_at = Timestamptz(default=TimestamptzNow())

@@ -5,7 +5,5 @@ UNIQUE_INDEXES = [
     "CREATE UNIQUE INDEX IF NOT EXISTS cohort_name_unique ON cohort (establishment, name)",
     'CREATE UNIQUE INDEX IF NOT EXISTS cohort_member_unique ON cohort_member (cohort, "user")',
     "CREATE UNIQUE INDEX IF NOT EXISTS cohort_sync_unique ON cohort_sync (session, cohort)",
-    'CREATE UNIQUE INDEX IF NOT EXISTS enrolment_manual_unique ON enrolment (session, "user") WHERE method = \'manual\'',
-    'CREATE UNIQUE INDEX IF NOT EXISTS enrolment_cohort_unique ON enrolment (session, "user", cohort) WHERE method = \'cohort\'',
     "CREATE UNIQUE INDEX IF NOT EXISTS session_activity_source_unique ON session_activity (session, source)",
 ]

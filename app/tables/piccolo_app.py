@@ -7,7 +7,6 @@ from app.tables.catalogue import (
     CohortSync,
     ContentImport,
     CourseTemplate,
-    Enrolment,
     SessionActivity,
     TemplateActivity,
     TrainingSession,
@@ -15,6 +14,7 @@ from app.tables.catalogue import (
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
+from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 from app.tables.org import Delegation, Establishment
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
@@ -24,8 +24,8 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
     Cohort, CohortMember, ImportBatch, ImportRow,
-    CourseTemplate, TemplateActivity, TrainingSession, SessionActivity, ContentImport, CohortSync, Enrolment,
-    RefItem, Organisation, RegistrationRequest, RequestEvent,
+    CourseTemplate, TemplateActivity, TrainingSession, SessionActivity, ContentImport, CohortSync,
+    RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
 ]
 
 APP_CONFIG = AppConfig(

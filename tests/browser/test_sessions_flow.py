@@ -3,7 +3,8 @@ with the two-list selector and sync it to the session."""
 
 import pytest
 
-from app.tables.catalogue import Enrolment, SessionActivity, TrainingSession
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.learning import Enrolment, EnrolmentSource
 
 from tests.browser.helpers import browser_login, snap
 
@@ -82,6 +83,7 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         assert await page.get_by_text("1–3 sur 3").is_visible()
         assert await page.get_by_role("cell", name="Cohorte Cohorte_Ex25").first.is_visible()
         await snap(page, f"participants-{tag}")
-        assert await Enrolment.count().where((Enrolment.session == session["id"]) & (Enrolment.method == "cohort")) == 3
+        assert await EnrolmentSource.count().where(
+            (EnrolmentSource.enrolment.session == session["id"]) & (EnrolmentSource.kind == "cohort")) == 3
     finally:
         await context.close()

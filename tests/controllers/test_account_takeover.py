@@ -104,7 +104,8 @@ async def test_moving_someone_ends_what_the_old_establishment_managed(client):
     from datetime import date
 
     from app.services import enrolments
-    from app.tables.catalogue import CohortSync, Enrolment, TrainingSession
+    from app.tables.catalogue import CohortSync, TrainingSession
+    from app.tables.learning import Enrolment
     from app.tables.cohorts import Cohort, CohortMember
 
     ids = await _ids()

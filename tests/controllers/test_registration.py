@@ -9,7 +9,8 @@ import pytest
 from pypdf import PdfReader
 
 from app.tables.accounts import User
-from app.tables.catalogue import CourseTemplate, Enrolment, TrainingSession
+from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.tables.learning import Enrolment
 from app.tables.org import Establishment
 from app.tables.registration import Organisation, RefItem, RegistrationRequest
 from tests.helpers import csrf_token, login, post_form, text

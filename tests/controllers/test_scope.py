@@ -199,7 +199,8 @@ async def test_ids_in_form_bodies_are_no_oracle_either(client):
     """An id sent in a form body (cohort=, users to enrol or add, a username to grant a role to) that
     exists elsewhere gets exactly the answer of an id that exists nowhere."""
     from app.tables.accounts import User
-    from app.tables.catalogue import Enrolment, TrainingSession
+    from app.tables.catalogue import TrainingSession
+    from app.tables.learning import Enrolment
     from app.tables.cohorts import Cohort, CohortMember
 
     ids = await _foreign_ids()

@@ -5,7 +5,8 @@ from datetime import date
 import pytest
 
 from app.tables.accounts import RoleAssignment, User
-from app.tables.catalogue import ContentImport, CourseTemplate, Enrolment, SessionActivity, TemplateActivity, TrainingSession
+from app.tables.catalogue import ContentImport, CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
+from app.tables.learning import Enrolment
 from app.tables.org import Establishment
 from tests.helpers import login, post_form, text
 

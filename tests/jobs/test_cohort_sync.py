@@ -6,7 +6,8 @@ import pytest
 
 from app.services import enrolments
 from app.tables.accounts import RoleAssignment
-from app.tables.catalogue import CohortSync, Enrolment, TrainingSession
+from app.tables.catalogue import CohortSync, TrainingSession
+from app.tables.learning import Enrolment
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.org import Establishment
 from tests.helpers import login, post_form, text
@@ -46,7 +47,7 @@ async def test_cohort_sync_follows_the_cohort_in_every_session(client, run_jobs)
     for session_id in sessions:
         assert await _active(session_id) == set(learners[:5])
     participants = text((await client.get(f"/sessions/{sessions[0]}/participants")).text)
-    assert "Synchronisation des cohortes (Cohorte_Ex25)" in participants and "Cohorte Cohorte_Ex25" in participants
+    assert "Synchronisation des cohortes (Cohorte_Ex25)" in participants and "cohorte Cohorte_Ex25" in participants
 
     # A member added later is enrolled in every synced session; a member removed is unenrolled.
     await post_form(client, members_url, {"go": "add", "add": learners[5:7]}, htmx=True)
@@ -114,3 +115,34 @@ async def test_cohort_management_rules(client):
     response = await post_form(client, f"/sessions/{sessions[0]}/participants/methodes", {"cohort": other[0]["id"]})
     assert response.status_code in (400, 422)
     assert await CohortSync.count().where(CohortSync.cohort == other[0]["id"]) == 0
+
+
+@pytest.mark.smoke
+async def test_one_enrolment_per_person_whatever_the_ways(client, run_jobs):
+    """Enrolled by hand and through a cohort: one enrolment, one seat, counted once; the database
+    refuses a second row for the same person and session."""
+    from app.services.registration import seats_taken
+    from app.tables.learning import EnrolmentSource
+
+    ids, sessions, cohort, learners = await _setup()
+    session_id = sessions[0]
+    await TrainingSession.update({TrainingSession.seats: 3}).where(TrainingSession.id == session_id)
+    await login(client, "alp001.get")
+    await post_form(client, f"/cohortes/{cohort['id']}/membres", {"go": "add", "add": learners[:2]})
+    await post_form(client, f"/sessions/{session_id}/participants/methodes", {"cohort": cohort["id"]})
+    await run_jobs()
+    await post_form(client, f"/sessions/{session_id}/inscriptions", {"go": "add", "add": learners[:2]})
+    assert await Enrolment.count().where(Enrolment.session == session_id) == 2
+    assert await EnrolmentSource.count().where(EnrolmentSource.enrolment.session == session_id) == 4
+    assert await seats_taken(session_id) == 2
+    # The third seat is still free for one more person, not for two.
+    page = await post_form(client, f"/sessions/{session_id}/inscriptions", {"go": "add", "add": learners[2:4]},
+                           follow_redirects=True)
+    assert "il en reste 1" in text(page.text)
+    response = await post_form(client, f"/sessions/{session_id}/inscriptions", {"go": "add", "add": learners[2:3]})
+    assert await Enrolment.count().where(Enrolment.session == session_id) == 3
+    participants = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert participants.count("cohorte Cohorte_Ex25, manuelle") == 2
+    with pytest.raises(Exception):
+        await Enrolment.insert(Enrolment(session=session_id, user=learners[0]))
+    _ = response

@@ -1,0 +1,70 @@
+"""Completion of activities and the enrolment's progress summary (SPEC D1, D2).
+
+Every write of a completion updates the enrolment's summary in the same transaction: required
+done / total, percent, and `completed_at` the moment every required activity is done (cleared if a
+manager unmarks one). No cron, real dates. The summary is what the overview sorts and filters on.
+"""
+
+from __future__ import annotations
+
+from app import db
+from app.dates import now
+from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
+
+# One statement for any number of enrolments: counts from the completions and the session's
+# required activities; completed_at set once (kept while complete), cleared when no longer complete.
+_SUMMARY = (
+    "UPDATE enrolment SET "
+    "required_total = (SELECT COUNT(*) FROM session_activity a WHERE a.session = enrolment.session AND a.required), "
+    "required_done = (SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
+    "WHERE c.enrolment = enrolment.id AND a.required) "
+    "WHERE {where}"
+)
+_PERCENT = (
+    "UPDATE enrolment SET "
+    "percent = CASE WHEN required_total = 0 THEN 0 ELSE (required_done * 100) / required_total END, "
+    "completed_at = CASE WHEN required_total > 0 AND required_done >= required_total "
+    "THEN COALESCE(completed_at, {}) ELSE NULL END "
+    "WHERE {where}"
+)
+
+
+async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> None:
+    """Recompute the summary of these enrolments, or of every enrolment of a session (after its
+    activities changed). Two statements whatever the number."""
+    if enrolment_ids is not None:
+        if not enrolment_ids:
+            return
+        where = "id IN (" + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ")"
+    elif session_id is not None:
+        where = f"session = {int(session_id)}"
+    else:
+        raise ValueError("enrolment_ids or session_id")
+    async with db.transaction():
+        await Enrolment.raw(_SUMMARY.format(where=where))
+        await Enrolment.raw(_PERCENT.replace("{where}", where), now())
+
+
+async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
+                         by: int | None = None) -> bool:
+    """Mark (or unmark) one activity for one enrolment, and its summary, in one transaction.
+    Idempotent: marking twice keeps the first date. Returns whether anything changed. The caller
+    has checked that the activity belongs to the enrolment's session and who may do this."""
+    async with db.transaction():
+        if done:
+            rows = await ActivityCompletion.raw(
+                "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
+                "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
+                enrolment_id, activity_id, now(), how.value, by,
+            )
+        else:
+            rows = await ActivityCompletion.delete().where(
+                (ActivityCompletion.enrolment == enrolment_id) & (ActivityCompletion.activity == activity_id)
+            ).returning(ActivityCompletion.id)
+        if rows:
+            await refresh_summaries([enrolment_id])
+    return bool(rows)
+
+
+async def record_visit(enrolment_id: int) -> None:
+    await Enrolment.update({Enrolment.last_visit: now()}).where(Enrolment.id == enrolment_id)

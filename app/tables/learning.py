@@ -1,0 +1,81 @@
+"""The learning record (SPEC D1, D2): a person's enrolment in a session, how they came to be enrolled,
+and what they completed.
+
+One `Enrolment` row per (session, user) whatever the ways they were enrolled: those are its
+`EnrolmentSource` rows (by hand, through cohort X, through registration request N). The enrolment is
+active while one source remains; it is never deleted, so progress survives an unenrolment and comes
+back with a re-enrolment. The progress summary lives on the enrolment, written in the same
+transaction as each completion, so the overview sorts by progress with an ORDER BY and no aggregate.
+"""
+
+from enum import Enum
+
+from piccolo.columns import BigSerial, Boolean, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
+from piccolo.table import Table
+
+from app.tables.accounts import User
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.cohorts import Cohort
+from app.tables.registration import RegistrationRequest
+
+
+class EnrolmentRole(str, Enum):
+    learner = "learner"
+
+
+class SourceKind(str, Enum):
+    manual = "manual"
+    cohort = "cohort"
+    registration = "registration"
+
+
+class CompletionHow(str, Enum):
+    manual = "manual"  # the learner's "J'ai terminé"
+    automatic = "automatic"  # on view, on passing the quiz
+    manager = "manager"  # set by a manager, `by` says who
+
+
+class Enrolment(Table):
+    # Training records are never lost by a click: neither the session nor the person can be deleted
+    # from under an enrolment (the app refuses, or deactivates the account instead).
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.restrict, index=True)
+    user = ForeignKey(references=User, on_delete=OnDelete.restrict, index=True)
+    role = Varchar(length=16, default=EnrolmentRole.learner, choices=EnrolmentRole)
+    active = Boolean(default=True)
+    enrolled_at = Timestamptz(default=TimestamptzNow())
+    ended_at = Timestamptz(null=True, default=None)  # when the last source went
+    # Progress summary, kept by app/services/progress_record.py in the completion's transaction.
+    required_done = Integer(default=0)
+    required_total = Integer(default=0)
+    percent = Integer(default=0)
+    last_visit = Timestamptz(null=True, default=None)
+    completed_at = Timestamptz(null=True, default=None)
+
+    unique_session_user = Unique(["session", "user"])
+
+
+class EnrolmentSource(Table):
+    """One way a person is enrolled. `key` is unique per enrolment: "manual", "cohort:12", "request:7"."""
+
+    enrolment = ForeignKey(references=Enrolment, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=16, choices=SourceKind)
+    key = Varchar(length=40)
+    cohort = ForeignKey(references=Cohort, null=True, on_delete=OnDelete.cascade, index=True)
+    request = ForeignKey(references=RegistrationRequest, null=True, on_delete=OnDelete.set_null)
+    created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    created_at = Timestamptz(default=TimestamptzNow())
+
+    unique_enrolment_key = Unique(["enrolment", "key"])
+
+
+class ActivityCompletion(Table):
+    id = BigSerial(primary_key=True)
+    enrolment = ForeignKey(references=Enrolment, on_delete=OnDelete.restrict, index=True)
+    activity = ForeignKey(references=SessionActivity, on_delete=OnDelete.restrict, index=True)
+    completed_at = Timestamptz(default=TimestamptzNow())
+    how = Varchar(length=16, choices=CompletionHow)
+    by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+    unique_enrolment_activity = Unique(["enrolment", "activity"])

@@ -1,0 +1,64 @@
+"""The PostgreSQL migration to one enrolment per person carries existing rows over: the methods of
+one person become sources of one enrolment, an inactive-only one stays inactive, the summary is set."""
+
+import os
+import subprocess
+import sys
+import uuid
+
+import asyncpg
+
+from tests.conftest import BACKEND, PG_ADMIN_URL, ROOT
+
+import pytest
+
+pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="migrations run on PostgreSQL")
+
+BEFORE = "2026-11-23T12:36:34:932404"  # sources and completions exist, enrolment still has method/cohort
+
+
+def _migrate(url: str, *target: str) -> None:
+    env = {**os.environ, "DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"}
+    subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin", *target],
+                   cwd=ROOT, env=env, check=True, capture_output=True)
+
+
+async def test_existing_enrolments_are_merged_per_person():
+    name = f"tremplin_mig_{uuid.uuid4().hex[:8]}"
+    admin = await asyncpg.connect(PG_ADMIN_URL)
+    await admin.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        _migrate(url, BEFORE)
+        conn = await asyncpg.connect(url)
+        try:
+            await conn.execute("""
+                INSERT INTO delegation (id, code, name, search_text) VALUES (1, 'ALP', 'Alpes', 'alp');
+                INSERT INTO establishment (id, code, name, delegation, search_text) VALUES (1, 'ALP001', 'CH', 1, 'x');
+                INSERT INTO app_user (id, username, password_hash, first_name, last_name, email)
+                    VALUES (1, 'a', 'x', 'A', 'B', 'a@x'), (2, 'b', 'x', 'C', 'D', 'b@x');
+                INSERT INTO cohort (id, establishment, name) VALUES (5, 1, 'C5');
+                INSERT INTO training_session (id, establishment, full_name, short_name, start_date, end_date, code,
+                    search_text) VALUES (1, 1, 'S', 'S', '2026-01-01', '2026-01-02', '26X00S1', 's');
+                INSERT INTO session_activity (session, kind, title, required)
+                    VALUES (1, 'page', 'P1', true), (1, 'page', 'P2', true), (1, 'page', 'P3', false);
+                INSERT INTO enrolment (session, "user", role, method, cohort, active) VALUES
+                    (1, 1, 'learner', 'manual', NULL, true), (1, 1, 'learner', 'cohort', 5, true),
+                    (1, 2, 'learner', 'cohort', 5, false);
+            """)
+        finally:
+            await conn.close()
+        _migrate(url)
+        conn = await asyncpg.connect(url)
+        try:
+            rows = await conn.fetch('SELECT id, "user", active, required_total FROM enrolment ORDER BY "user"')
+            assert [(r["user"], r["active"], r["required_total"]) for r in rows] == [(1, True, 2), (2, False, 2)]
+            sources = await conn.fetch("SELECT key FROM enrolment_source WHERE enrolment = $1 ORDER BY key", rows[0]["id"])
+            assert [s["key"] for s in sources] == ["cohort:5", "manual"]
+            with pytest.raises(asyncpg.UniqueViolationError):
+                await conn.execute('INSERT INTO enrolment (session, "user") VALUES (1, 1)')
+        finally:
+            await conn.close()
+    finally:
+        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        await admin.close()

@@ -1,0 +1,93 @@
+"""The learning record's rules (issue 10 §1): completion and summary in one transaction, session
+completion, records surviving unenrolment, soft delete of accounts, refusal of destructive deletes."""
+
+from datetime import date
+
+import pytest
+
+from app.services import learning
+from app.services.enrolments import add_sources, remove_sources
+from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment, SourceKind
+from app.tables.org import Establishment
+from tests.helpers import login, post_form, text
+
+
+async def _session_with_activities(required=(True, True, False)):
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=alp001, full_name="Session QVT", short_name="QVT", start_date=date(2026, 6, 2),
+        end_date=date(2026, 6, 3), code="26X00S7")).returning(TrainingSession.id))[0]["id"]
+    activities = await SessionActivity.insert(*[
+        SessionActivity(session=session_id, position=i, kind="page", title=f"Activité {i}", required=r)
+        for i, r in enumerate(required)]).returning(SessionActivity.id)
+    learners = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == alp001)).order_by(RoleAssignment.user)]
+    return session_id, [a["id"] for a in activities], learners
+
+
+@pytest.mark.smoke
+async def test_completion_keeps_the_summary_and_completes_the_session(demo):
+    session_id, activities, learners = await _session_with_activities()
+    await add_sources(session_id, learners[:1], SourceKind.manual)
+    enrolment = await Enrolment.select().where(Enrolment.session == session_id).first()
+    assert (enrolment["required_done"], enrolment["required_total"], enrolment["percent"]) == (0, 2, 0)
+
+    assert await learning.set_completion(enrolment["id"], activities[0], True, CompletionHow.manual)
+    assert not await learning.set_completion(enrolment["id"], activities[0], True, CompletionHow.manual)  # idempotent
+    row = await Enrolment.select().where(Enrolment.id == enrolment["id"]).first()
+    assert (row["required_done"], row["percent"], row["completed_at"]) == (1, 50, None)
+    await learning.set_completion(enrolment["id"], activities[2], True, CompletionHow.automatic)  # optional one
+    assert (await Enrolment.select().where(Enrolment.id == enrolment["id"]).first())["percent"] == 50
+    await learning.set_completion(enrolment["id"], activities[1], True, CompletionHow.manager, by=learners[1])
+    row = await Enrolment.select().where(Enrolment.id == enrolment["id"]).first()
+    assert row["percent"] == 100 and row["completed_at"] is not None
+    completed_at = row["completed_at"]
+
+    # Unenrolled and enrolled again: the same enrolment, its progress and completion date intact.
+    assert await remove_sources(session_id, learners[:1], SourceKind.manual) == (1, 0)
+    assert (await Enrolment.select().where(Enrolment.id == enrolment["id"]).first())["active"] is False
+    await add_sources(session_id, learners[:1], SourceKind.manual)
+    row = await Enrolment.select().where(Enrolment.id == enrolment["id"]).first()
+    assert row["active"] is True and row["completed_at"] == completed_at
+
+    # A manager unmarks a required activity: no longer complete.
+    await learning.set_completion(enrolment["id"], activities[1], False, CompletionHow.manager, by=learners[1])
+    row = await Enrolment.select().where(Enrolment.id == enrolment["id"]).first()
+    assert (row["percent"], row["completed_at"]) == (50, None)
+
+
+async def test_an_account_with_training_records_is_deactivated_not_erased(client):
+    session_id, activities, learners = await _session_with_activities()
+    await add_sources(session_id, learners[:2], SourceKind.manual)
+    enrolment = await Enrolment.select().where((Enrolment.session == session_id) & (Enrolment.user == learners[0])).first()
+    await learning.set_completion(enrolment["id"], activities[0], True, CompletionHow.manual)
+    await login(client, "alp001.get")
+    confirm = text((await client.get(f"/utilisateurs/{learners[0]}/supprimer")).text)
+    assert "traces de formation" in confirm and "conservées" in confirm
+    done = await post_form(client, f"/utilisateurs/{learners[0]}/supprimer", follow_redirects=True)
+    assert "désactivé" in text(done.text)
+    user = await User.select().where(User.id == learners[0]).first()
+    assert user is not None and user["deactivated_at"] is not None and user["is_suspended"]
+    assert await ActivityCompletion.exists().where(ActivityCompletion.enrolment == enrolment["id"])
+    listing = text((await client.get("/utilisateurs?per_page=100")).text)
+    assert user["username"] not in listing
+    assert (await client.get(f"/utilisateurs/{learners[0]}/modifier")).status_code == 404
+
+
+async def test_a_session_with_records_or_open_requests_cannot_be_deleted(client):
+    session_id, activities, learners = await _session_with_activities()
+    await add_sources(session_id, learners[:1], SourceKind.manual)
+    enrolment = await Enrolment.select().where(Enrolment.session == session_id).first()
+    await learning.set_completion(enrolment["id"], activities[0], True, CompletionHow.manual)
+    await remove_sources(session_id, learners[:1], SourceKind.manual)  # no longer enrolled, records kept
+    await login(client, "alp001.get")
+    refused = await post_form(client, f"/sessions/{session_id}/supprimer", follow_redirects=True)
+    assert "traces de formation de 1 personne" in text(refused.text)
+    assert await TrainingSession.exists().where(TrainingSession.id == session_id)
+    # Someone enrolled by mistake and removed, with nothing recorded: the session may go.
+    await ActivityCompletion.delete().where(ActivityCompletion.enrolment == enrolment["id"])
+    gone = await post_form(client, f"/sessions/{session_id}/supprimer", follow_redirects=True)
+    assert gone.status_code == 200
+    assert not await TrainingSession.exists().where(TrainingSession.id == session_id)
