@@ -33,3 +33,9 @@ async def rotate_session(request, data: dict) -> None:
         await request.app.stores.get("sessions").delete(old_id)
     request.scope[ROTATE_KEY] = True
     request.set_session(data)
+
+
+async def keep_session_after_password_change(request, credentials_version: int) -> None:
+    """The session that changed the password goes on (with a new id) under the new credentials
+    version; every other session of the user, stamped with an older one, ends."""
+    await rotate_session(request, {**(request.session or {}), "cv": credentials_version})

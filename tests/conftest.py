@@ -130,6 +130,29 @@ async def database():
         await db.close_pool()
 
 
+@pytest.fixture
+def settings_env():
+    """Other settings for one test: ``settings_env(LOGIN_WINDOW_SECONDS=2)`` sets the environment and
+    has the settings read again; both come back after the test."""
+    from app.settings import get_settings
+
+    saved: dict[str, str | None] = {}
+
+    def apply(**values):
+        for name, value in values.items():
+            saved.setdefault(name, os.environ.get(name))
+            os.environ[name] = str(value)
+        get_settings.cache_clear()
+
+    yield apply
+    for name, value in saved.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+    get_settings.cache_clear()
+
+
 @pytest.fixture(scope="session")
 async def redis_client():
     from app import queue

@@ -2,17 +2,33 @@
 
 from __future__ import annotations
 
-from litestar.params import FromQuery
-from litestar import Controller, Request, get, post
-from litestar.response import Redirect, Template
+from dataclasses import dataclass
 
+from litestar import Controller, Request, get, post
+from litestar.params import FromQuery
+from litestar.response import Redirect, Response, Template
+
+from app.http.forms import read_form
+from app.http.responder import redirect, render
+from app.http.web import current_user, safe_next
 from app.services import auth
 from app.services.errors import ValidationFailed
-from app.services.passwords import POLICY_TEXT
-from app.sessions import rotate_session
-from app.http.web import current_user, safe_next
-from app.http.responder import redirect
-from app.http.forms import form_data
+from app.services.passwords import POLICY_TEXT, Password
+from app.sessions import keep_session_after_password_change, rotate_session
+
+
+@dataclass
+class LoginForm:
+    username: str = ""
+    password: Password = ""
+    next: str = ""
+
+
+@dataclass
+class PasswordForm:
+    current: Password = ""
+    new: Password = ""
+    confirm: Password = ""
 
 
 def client_ip(request: Request) -> str:
@@ -24,33 +40,28 @@ class AuthController(Controller):
     path = "/"
     opt = {"public": True}
 
-    @get("/connexion")
+    @get("/connexion", name="login")
     async def login_form(self, request: Request, next: FromQuery[str | None] = None) -> Template | Redirect:
         if current_user(request):
             return Redirect(path=safe_next(next))
-        return Template("auth/login.html", context={"next": safe_next(next), "error": None, "username": ""})
+        return render(request, "auth/login.html", {"next": safe_next(next), "error": None, "username": ""})
 
-    @post("/connexion")
-    async def login(self, request: Request) -> Template | Redirect:
-        data = await form_data(request)
-        username = str(data.get("username", ""))
-        target = safe_next(str(data.get("next", "")))
+    @post("/connexion", name="login.submit")
+    async def login(self, request: Request) -> Response:
+        form = await read_form(request, LoginForm)
+        target = safe_next(form.next)
         try:
-            user_id = await auth.authenticate(
-                request.app.state.redis, username, str(data.get("password", "")), client_ip(request)
-            )
+            login = await auth.authenticate(request.app.state.redis, form.username, form.password, client_ip(request))
         except auth.LoginRefused as refused:
-            return Template(
-                "auth/login.html",
-                context={"next": target, "error": refused.message, "username": username},
-                status_code=400,
-            )
+            return render(request, "auth/login.html", {"next": target, "error": refused.message,
+                                                       "username": form.username},
+                          status_code=refused.status_code)
         # A fresh session id at login: a session fixed before login is worth nothing after it.
-        await rotate_session(request, {"uid": user_id})
+        await rotate_session(request, {"uid": login.user_id, "cv": login.credentials_version})
         return redirect(request, target)
 
-    @post("/deconnexion", opt={"public": True})
-    async def logout(self, request: Request) -> Redirect:
+    @post("/deconnexion", name="logout")
+    async def logout(self, request: Request) -> Response:
         await rotate_session(request, {})
         return redirect(request, "/connexion", "Vous êtes déconnecté.", "info")
 
@@ -59,28 +70,24 @@ class PasswordController(Controller):
     path = "/mot-de-passe"
     opt = {"password_change": True}
 
-    @get("/")
+    @get("/", name="password")
     async def form(self, request: Request) -> Template:
         user = current_user(request)
-        return Template(
-            "auth/password.html",
-            context={"forced": user.force_password_change, "errors": {}, "policy": POLICY_TEXT},
-        )
+        return render(request, "auth/password.html",
+                      {"forced": user.force_password_change, "errors": {}, "policy": POLICY_TEXT})
 
-    @post("/")
-    async def change(self, request: Request) -> Template:
+    @post("/", name="password.change")
+    async def change(self, request: Request) -> Response:
         user = current_user(request)
-        data = await form_data(request)
+        form = await read_form(request, PasswordForm)
         try:
-            await auth.change_password(
-                user.id, str(data.get("current", "")), str(data.get("new", "")), str(data.get("confirm", ""))
-            )
+            version = await auth.change_password(user.id, form.current, form.new, form.confirm)
         except ValidationFailed as invalid:
-            return Template(
-                "auth/password.html",
-                context={"forced": user.force_password_change, "errors": invalid.errors, "policy": POLICY_TEXT},
-                status_code=422,
-            )
+            return render(request, "auth/password.html",
+                          {"forced": user.force_password_change, "errors": invalid.errors, "policy": POLICY_TEXT},
+                          status_code=422)
+        # The user's other sessions end with the old password; this one goes on.
+        await keep_session_after_password_change(request, version)
         return redirect(request, "/", "Votre mot de passe a été modifié.")
 
 

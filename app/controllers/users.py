@@ -14,10 +14,12 @@ from app.http.tableview import table_view
 from app.http.web import current_user, safe_next
 from app.lists.users import USERS, user_row
 from app.services import accounts
+from app.services.auth import credentials_version
 from app.services.errors import ValidationFailed
-from app.services.passwords import POLICY_TEXT, policy_error
+from app.services.passwords import POLICY_TEXT, Password, policy_error
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, manageable_user_ids, require_establishment
+from app.sessions import keep_session_after_password_change
 
 MANAGERS = (ADMIN, GED, GET)
 
@@ -30,7 +32,7 @@ class UsernameCheck:
 
 @dataclass
 class PasswordCheck:
-    password: str = ""
+    password: Password = ""
 
 
 @dataclass
@@ -49,6 +51,12 @@ async def _form_context(request: Request, values: dict, errors: dict, **extra) -
         "values": values, "errors": errors, "establishments": await establishment_choices(current_user(request)),
         "statuses": list(accounts.STATUS_LABELS.items()), "policy": POLICY_TEXT, **extra,
     }
+
+
+async def _keep_own_session(request: Request, user_id: int) -> None:
+    """A new password ends the person's sessions, except this one when it is their own."""
+    if user_id == current_user(request).id:
+        await keep_session_after_password_change(request, await credentials_version(user_id))
 
 
 class UserController(Controller):
@@ -107,6 +115,8 @@ class UserController(Controller):
         except ValidationFailed as invalid:
             return render(request, "users/edit.html", await _form_context(
                 request, as_values(form), invalid.errors, target=target, back=back), status_code=422)
+        if form.password:
+            await _keep_own_session(request, user_id)
         return redirect(request, back, f"Le profil de {form.first_name} {form.last_name} est enregistré.")
 
     # -- actions ------------------------------------------------------------------------------
@@ -128,6 +138,7 @@ class UserController(Controller):
     async def regenerate(self, request: Request, user_id: FromPath[int]) -> Response:
         back = _back(request, (await read_form(request, Back)).next)
         password, mailed = await accounts.regenerate_password(current_user(request), user_id, request.app.state.redis)
+        await _keep_own_session(request, user_id)
         if mailed:
             return redirect(request, back, "Nouveau mot de passe envoyé par courriel ; changement imposé.")
         return render(request, "users/password_shown.html", {"password": password, "back": back}, no_store=True)

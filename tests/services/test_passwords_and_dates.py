@@ -14,7 +14,11 @@ from app.services.passwords import generate_password, hash_password, password_pr
         ("Anfh-25", ["au moins 8 caractères"]),
         ("anfh_2025", ["au moins 1 majuscule"]),
         ("ANFH_2025", ["au moins 1 minuscule"]),
-        ("Anfh2025x", ["au moins 1 caractère non alphanumérique"]),
+        ("Anfh2025x", ["au moins 1 caractère spécial (ni lettre, ni chiffre, ni espace)"]),
+        # A space (or any blank) is not a special character.
+        ("Anfh 2025", ["au moins 1 caractère spécial (ni lettre, ni chiffre, ni espace)"]),
+        ("Anfh\t2025\u00a0", ["au moins 1 caractère spécial (ni lettre, ni chiffre, ni espace)"]),
+        ("Anfh 2025!", []),
         ("Anfh_2025", []),
         ("Demo-2026!", []),
     ],
