@@ -53,6 +53,6 @@ def static_file(file_path: FromPath[str]) -> Response:
     if path is None:
         raise NotFoundException()
     media_type = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
-    if media_type.startswith("text/") or media_type in ("application/javascript", "image/svg+xml"):
-        media_type += "; charset=utf-8"
+    if media_type in ("application/javascript", "image/svg+xml"):
+        media_type += "; charset=utf-8"  # Litestar adds it to text/* itself
     return Response(content=path.read_bytes(), media_type=media_type, headers={"Cache-Control": cache})
