@@ -34,7 +34,7 @@ from app.controllers import (
     sessions,
     users,
 )
-from app.http.security import SecurityHeadersMiddleware
+from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
 from app.sessions import SessionConfig
@@ -44,7 +44,8 @@ from app.templating import jinja_env
 log = logging.getLogger(__name__)
 
 # Forms are small: a cap on the body keeps a forged million-field post from tying up a worker.
-# Upload routes (the CSV import) set their own, larger limit.
+# Upload routes (the CSV import) set their own, larger limit. The number of fields is capped too:
+# multipart parts here, url-encoded fields by FormFieldLimitMiddleware (app/http/security.py).
 FORM_MAX_BYTES = 512 * 1024
 MULTIPART_MAX_PARTS = 200
 
@@ -124,7 +125,8 @@ def create_app(run_worker: bool = False) -> Litestar:
             static_file,
         ],
         lifespan=[lifespan],
-        middleware=[SecurityHeadersMiddleware, session_config.middleware, CurrentUserMiddleware],
+        middleware=[FormFieldLimitMiddleware, session_config.middleware, CurrentUserMiddleware],
+        before_send=[add_security_headers],
         csrf_config=csrf,
         guards=[access_guard],
         template_config=template_config,

@@ -20,6 +20,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from app.http.responder import client_redirect, error_page, is_htmx
+from app.http.security import TOO_LARGE
 from app.services.auth import load_current_user
 from app.services.errors import DomainError, NotFound
 from app.services.roles import ROLE_LABELS, CurrentUser
@@ -152,9 +153,9 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
         return on_not_found(request, exc)
     if exc.status_code == 405:
         return error_page(request, 405, "Méthode non autorisée", "Cette action n'est pas disponible ainsi.")
-    if exc.status_code == 413:
-        return error_page(request, 413, "Envoi trop volumineux",
-                          "Le fichier ou le formulaire envoyé est trop volumineux : rien n'a été enregistré.")
+    # Litestar refuses a multipart form of too many parts with a 400 of these words.
+    if exc.status_code == 413 or (exc.status_code == 400 and exc.detail == "Request Entity Too Large"):
+        return error_page(request, 413, "Envoi trop volumineux", TOO_LARGE)
     if exc.status_code == 429:
         return error_page(request, 429, "Trop de requêtes", "Trop de requêtes : patientez un instant.")
     if exc.status_code >= 500:

@@ -80,3 +80,17 @@ async def test_the_page_showing_a_generated_password_is_never_cached(client):
     other = await client.get("/utilisateurs/")
     assert "private" in other.headers["cache-control"] and "no-store" not in other.headers["cache-control"]
 
+
+
+async def test_answers_made_outside_any_route_carry_the_headers_too(client):
+    """An unknown path, a CSRF refusal, a refused form: answered before (or without) a route."""
+    unknown = await client.get("/nexiste-pas")
+    assert unknown.status_code == 404 and "introuvable" in text(unknown.text).lower()
+    await client.get("/connexion")
+    forged = await client.post("/connexion", data={"username": "admin", "password": "x"})
+    assert forged.status_code == 403
+    too_many = await post_form(client, "/connexion", {f"f{i}": "" for i in range(2000)})
+    assert too_many.status_code == 413 and "trop volumineux" in text(too_many.text)
+    for response in (unknown, forged, too_many):
+        _assert_protected(response)
+        assert "private" in response.headers["cache-control"]
