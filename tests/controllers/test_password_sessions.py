@@ -9,9 +9,15 @@ from app.tables.org import Establishment
 from tests.helpers import DEMO_PASSWORD, login, post_form, text
 
 
-async def _logged_in(response_or_client) -> bool:
-    response = await response_or_client.get("/")
+async def _logged_in(client) -> bool:
+    response = await client.get("/")
     return response.status_code == 200
+
+
+async def _sent_to_login(client) -> bool:
+    """Logged out: sent to the login page (not to the forced password change of a live session)."""
+    response = await client.get("/")
+    return response.status_code == 303 and response.headers["location"].startswith("/connexion")
 
 
 @pytest.mark.smoke
@@ -26,8 +32,7 @@ async def test_changing_ones_password_ends_the_other_sessions_and_keeps_this_one
         home = await client.get("/")
         assert home.status_code == 200 and "Votre mot de passe a été modifié." in text(home.text)
         for other in (phone, old_laptop):
-            response = await other.get("/")
-            assert response.status_code == 303 and response.headers["location"].startswith("/connexion")
+            assert await _sent_to_login(other)
         # The other devices log in again with the new password.
         await login(phone, "alp001.get", "Nouveau-2026!")
         assert await _logged_in(phone)
@@ -65,8 +70,7 @@ async def test_a_password_set_by_a_manager_ends_the_persons_sessions(client, new
                 "email": row["email"], "establishment": row["establishment"], "status": row["status"] or "fph_agent",
                 "matricule": row["matricule"], "password": "Choisi-2026!", "force_password_change": "1"})
         assert response.status_code == 303, text(response.text)
-        response = await learner_browser.get("/")
-        assert response.status_code == 303 and response.headers["location"].startswith("/connexion")
+        assert await _sent_to_login(learner_browser)
     # The manager's own session is not concerned.
     assert await _logged_in(client)
 
@@ -82,7 +86,7 @@ async def test_a_manager_setting_their_own_password_stays_logged_in(client, new_
             "matricule": me["matricule"], "password": "Choisi-2026!", "nomenclature_confirmed": "1"})
         assert response.status_code == 303, text(response.text)
         assert await _logged_in(client)
-        assert not await _logged_in(other)
+        assert await _sent_to_login(other)
 
 
 async def test_an_import_that_updates_a_password_ends_the_persons_sessions(client, new_client, run_jobs):
@@ -100,7 +104,7 @@ async def test_an_import_that_updates_a_password_ends_the_persons_sessions(clien
         assert response.status_code in (200, 303), text(response.text)
         assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
         await run_jobs()
-        assert not await _logged_in(learner_browser)
+        assert await _sent_to_login(learner_browser)
         await login(learner_browser, learner["username"], "Importé-2026!")
 
 
