@@ -45,3 +45,23 @@ async def test_a_key_left_without_expiry_gets_its_window(redis_client):
     await redis_client.set(limit.key("old"), 3)  # as the old code could leave it
     await limit.hit(redis_client, "old")
     assert 0 < await redis_client.ttl(limit.key("old")) <= 30
+
+
+@pytest.mark.parametrize("where", ["local", "embedded"])
+async def test_release_gives_an_attempt_back_but_never_revives_an_ended_window(redis_client, embedded_redis, where):
+    client = redis_client if where == "local" else Redis(unix_socket_path=embedded_redis.socket_file)
+    try:
+        limit = Limit("test-release", limit=2, window=30)
+        await limit.reset(client, "office")
+        assert await limit.allow(client, "office") and await limit.allow(client, "office")
+        await limit.release(client, "office")  # that one succeeded: it does not count
+        assert await limit.allow(client, "office")
+        assert not await limit.allow(client, "office")
+        assert 0 < await limit.retry_after(client, "office") <= 30
+        await limit.reset(client, "office")
+        await limit.release(client, "office")  # nothing to give back: no key at -1, no key without TTL
+        assert await client.exists(limit.key("office")) == 0
+        assert await limit.retry_after(client, "office") == 0
+    finally:
+        if where == "embedded":
+            await client.aclose()
