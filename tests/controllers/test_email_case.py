@@ -94,7 +94,7 @@ async def test_the_follow_link_is_sent_whatever_the_case_typed(client, new_clien
 
 
 async def test_the_migration_lower_cases_old_rows_and_reports_would_be_duplicates(demo, capsys):
-    migration = importlib.import_module("app.tables.migrations.tremplin_2026_11_23t12_40_00_000000")
+    migration = importlib.import_module("app.tables.migrations.tremplin_2026_11_23t13_10_10_000000")
     alp001 = await _alp001()
     common = {"password_hash": "x", "establishment": alp001}
     for username, email in (("alp001.old.one", "Jean.Dupont@Example.org"), ("alp001.old.two", "jean.dupont@example.org"),

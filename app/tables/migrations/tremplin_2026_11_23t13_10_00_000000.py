@@ -2,7 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Integer
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-23T12:38:19:267890"
+ID = "2026-11-23T13:10:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Credentials version on users: a new password ends the sessions opened with the old one"
 

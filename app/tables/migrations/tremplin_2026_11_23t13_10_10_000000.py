@@ -11,7 +11,7 @@ from collections import defaultdict
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-23T12:40:00:000000"
+ID = "2026-11-23T13:10:10:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "E-mails stored lower-cased (accounts, registration requests, organisations, settings)"
 
