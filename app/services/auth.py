@@ -50,7 +50,7 @@ def _wait_text(seconds: int) -> str:
 
 
 async def authenticate(redis, username: str, password: str, ip: str) -> Login:
-    """The user's id when the credentials are right; LoginRefused with a French message otherwise.
+    """Who logs in when the credentials are right; LoginRefused with a French message otherwise.
 
     Each attempt is counted (atomically, in Redis) *before* its password is checked, per address and
     per account: however many guesses arrive at once, no more than the limit get a password check.
