@@ -43,8 +43,25 @@ async def create_sqlite_tables() -> None:
             if match:
                 statement = f"CREATE UNIQUE INDEX IF NOT EXISTS {match[2]} ON {match[1]} {match[3]}"
             await table.raw(statement)
+        await _add_missing_columns(table)
     for statement in UNIQUE_INDEXES:
         await TABLES[0].raw(statement)
+
+
+async def _add_missing_columns(table) -> None:
+    """An embedded database made by an older version gets the columns added since (SQLite can ADD
+    COLUMN, not much else): `tremplin dev` keeps working on an existing var/ after an upgrade."""
+    import logging
+
+    existing = {r["name"] for r in await table.raw(f'PRAGMA table_info("{table._meta.tablename}")')}
+    for column in table._meta.columns:
+        if column._meta.db_column_name in existing:
+            continue
+        try:
+            await table.raw(f'ALTER TABLE "{table._meta.tablename}" ADD COLUMN {column.ddl}')
+        except Exception as error:  # noqa: BLE001 - say which column, keep starting
+            logging.getLogger(__name__).warning("Could not add %s.%s to the SQLite database: %s (delete var/ "
+                                                "to start over)", table._meta.tablename, column._meta.name, error)
 
 
 async def is_empty() -> bool:
