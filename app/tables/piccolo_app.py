@@ -11,6 +11,7 @@ from app.tables.catalogue import (
     TemplateActivity,
     TrainingSession,
 )
+from app.tables.certificates import Certificate
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
@@ -26,6 +27,7 @@ TABLES = [
     Cohort, CohortMember, ImportBatch, ImportRow,
     CourseTemplate, TemplateActivity, TrainingSession, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
+    Certificate,
 ]
 
 APP_CONFIG = AppConfig(
