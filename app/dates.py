@@ -31,6 +31,15 @@ def date_fr(value: date | datetime | None, empty: str = "") -> str:
     return format_date(value, "EEEE d MMMM y", locale="fr_FR")
 
 
+def day_fr(value: date | datetime | None, empty: str = "") -> str:
+    """'2 juin 2026', for documents (a certificate's dates)."""
+    if value is None:
+        return empty
+    if isinstance(value, datetime):
+        value = _local(value).date()
+    return format_date(value, "d MMMM y", locale="fr_FR")
+
+
 def short_date_fr(value: date | datetime | None, empty: str = "") -> str:
     """dd/mm/yyyy, for dense tables."""
     if value is None:

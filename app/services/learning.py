@@ -63,6 +63,12 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
             ).returning(ActivityCompletion.id)
         if rows:
             await refresh_summaries([enrolment_id])
+            if done:
+                # D3: the certificate is issued in the completion's transaction (no-op unless the
+                # enrolment just became complete and has none).
+                from app.services.certificates import issue_for_enrolments
+
+                await issue_for_enrolments([enrolment_id])
     return bool(rows)
 
 

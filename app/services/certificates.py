@@ -1,0 +1,363 @@
+"""Certificates of training follow-up (« Attestation de suivi de formation », SPEC D3).
+
+Issued in the transaction that completes the enrolment (`learning.set_completion` calls
+`issue_for_enrolments`), and idempotently on first request for an enrolment completed some other
+way (`for_enrolment`): an enrolment gets a certificate by itself once, when it has none at all; after
+a revocation only a manager's « Réémettre » makes a new one.
+
+The snapshot is what the certificate states, frozen at issue: the PDF is rendered again from it,
+byte for byte (its metadata dates are the issue date), and its SHA-256 is kept to verify a copy.
+
+Verification codes: 9 random characters of an unambiguous alphabet (no 0/O/1/I/L), then a check
+character: the sum of each character's value times its position (1 to 9), modulo 31. 31 is prime
+and larger than the positions, so any single wrong character and any swap of two neighbours is
+detected. Shown as XXXXX-XXXXX; typed with or without the dash, spaces, lower case.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import secrets
+import string
+from datetime import datetime
+
+from app import db
+from app.dates import day_fr, now
+from app.pdf.render import render_pdf
+from app.services.errors import NotFound, ValidationFailed
+from app.services.roles import CurrentUser
+from app.services.scope import establishment_scope
+from app.settings import get_settings
+from app.tables.certificates import Certificate, CertificateStatus
+from app.tables.learning import Enrolment
+
+ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 characters: no 0 O 1 I L
+BODY_LENGTH = 9
+CODE_LENGTH = BODY_LENGTH + 1
+VERIFY_PATH = "/verifier/{code}"  # the route certificates.verify_code; kept in the snapshot's URL
+NOT_FOUND = "Attestation introuvable."
+TEMPLATE = "pdf/certificate.html"
+UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+
+PLACEHOLDERS = {
+    "civilite": "civilité (M. / Mme)",
+    "prenom": "prénom",
+    "nom": "nom",
+    "session": "intitulé de la session",
+    "date_debut": "date de début",
+    "date_fin": "date de fin",
+    "duree": "durée",
+    "etablissement": "établissement",
+    "date_delivrance": "date de délivrance",
+    "code": "code de vérification",
+}
+DEFAULT_TEXT = (
+    "Je soussigné(e), responsable de la formation, atteste que {civilite} {prenom} {nom} a suivi "
+    "la formation « {session} » du {date_debut} au {date_fin} ({duree}), organisée pour "
+    "l'établissement {etablissement}, et en a achevé toutes les activités obligatoires."
+)
+STATUS_LABELS = {
+    CertificateStatus.valid.value: "Valide",
+    CertificateStatus.revoked.value: "Révoquée",
+    CertificateStatus.superseded.value: "Remplacée par une version plus récente",
+}
+
+
+# -- codes -------------------------------------------------------------------------------------
+def check_char(body: str) -> str:
+    return ALPHABET[sum((i + 1) * ALPHABET.index(c) for i, c in enumerate(body)) % len(ALPHABET)]
+
+
+def new_code() -> str:
+    body = "".join(secrets.choice(ALPHABET) for _ in range(BODY_LENGTH))
+    return body + check_char(body)
+
+
+def normalize_code(typed: str) -> str | None:
+    """The stored form of a typed code, or None when it cannot be one (length, alphabet, check)."""
+    code = "".join(c for c in (typed or "").upper() if c not in " -\t.")
+    if len(code) != CODE_LENGTH or any(c not in ALPHABET for c in code):
+        return None
+    return code if check_char(code[:-1]) == code[-1] else None
+
+
+def display_code(code: str) -> str:
+    return f"{code[:5]}-{code[5:]}"
+
+
+# -- the template text -------------------------------------------------------------------------
+def template_errors(text: str) -> str | None:
+    """A French message when the session's certificate text has an unknown placeholder or a stray
+    brace; None when it can be filled in."""
+    try:
+        fields = [name for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
+    except ValueError:
+        return "Accolade non fermée ou isolée : écrivez les champs entre accolades, ex. {nom}."
+    unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
+    if unknown:
+        known = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
+        return f"Champ inconnu : {', '.join('{' + u + '}' for u in unknown)}. Champs possibles : {known}."
+    return None
+
+
+def fill(text: str, values: dict) -> str:
+    return (text or DEFAULT_TEXT).format_map({k: values.get(k, "") for k in PLACEHOLDERS})
+
+
+# -- snapshots and rendering ---------------------------------------------------------------------
+_ENROLMENT_FACTS = (
+    "SELECT e.id, e.completed_at, u.first_name, u.last_name, s.full_name AS session_name, s.start_date, "
+    "s.end_date, s.code AS session_code, s.certificate_text, es.name AS establishment_name, "
+    "COALESCE(t.duration, '') AS duration, "
+    "(SELECT r.civility FROM registration_request r WHERE r.email = u.email AND r.civility <> '' "
+    " ORDER BY (r.session = s.id) DESC, r.id DESC LIMIT 1) AS civility "
+    "FROM enrolment e JOIN app_user u ON u.id = e.\"user\" JOIN training_session s ON s.id = e.session "
+    "JOIN establishment es ON es.id = s.establishment LEFT JOIN course_template t ON t.id = s.template "
+    "WHERE e.id IN ({ids})"
+)
+
+
+async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
+    if not enrolment_ids:
+        return {}
+    ids = ", ".join(str(int(i)) for i in sorted(set(enrolment_ids)))
+    return {r["id"]: r for r in await Enrolment.raw(_ENROLMENT_FACTS.format(ids=ids))}
+
+
+def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict:
+    values = {
+        "civilite": facts["civility"] or "", "prenom": facts["first_name"], "nom": facts["last_name"],
+        "session": facts["session_name"], "date_debut": day_fr(facts["start_date"]),
+        "date_fin": day_fr(facts["end_date"]), "duree": facts["duration"],
+        "etablissement": facts["establishment_name"], "date_delivrance": day_fr(issued_at),
+        "code": display_code(code),
+    }
+    return {
+        **values, "text": fill(facts["certificate_text"], values), "session_code": facts["session_code"],
+        "version": version, "issued_at": issued_at.isoformat(),
+        "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
+    }
+
+
+def _qr_data_uri(payload: str) -> str:
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make(payload, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _context(snapshot: dict) -> dict:
+    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"])}
+
+
+async def render(snapshot: dict) -> bytes:
+    """The certificate's PDF from its snapshot: the same bytes every time (no clock in it)."""
+    return await render_pdf(TEMPLATE, _context(snapshot))
+
+
+def _load(snapshot) -> dict:
+    return json.loads(snapshot) if isinstance(snapshot, str) else snapshot
+
+
+async def _new_rows(facts_by_id: dict[int, dict], versions: dict[int, int]) -> list[dict]:
+    issued_at = now().replace(microsecond=0)
+    rows = []
+    for enrolment_id, facts in facts_by_id.items():
+        code = new_code()
+        snapshot = _snapshot(facts, code, versions.get(enrolment_id, 1), issued_at)
+        pdf = await render(snapshot)
+        rows.append({"enrolment": enrolment_id, "version": snapshot["version"], "code": code,
+                     "issued_at": issued_at, "snapshot": json.dumps(snapshot, ensure_ascii=False, sort_keys=True),
+                     "pdf_sha256": hashlib.sha256(pdf).hexdigest()})
+    return rows
+
+
+async def _insert(rows: list[dict]) -> int:
+    """Insert new versions; a concurrent issue of the same enrolment (or an improbable code clash)
+    is a no-op thanks to the unique indexes."""
+    if not rows:
+        return 0
+    values = ", ".join("({}, {}, {}, {}, {}, {}, 'valid')" for _ in rows)
+    args = [a for r in rows for a in (r["enrolment"], r["version"], r["code"], r["issued_at"], r["snapshot"],
+                                      r["pdf_sha256"])]
+    inserted = await Certificate.raw(
+        "INSERT INTO certificate (enrolment, version, code, issued_at, snapshot, pdf_sha256, status) "
+        f"VALUES {values} ON CONFLICT DO NOTHING RETURNING id", *args)
+    return len(inserted)
+
+
+async def issue_for_enrolments(enrolment_ids: list[int]) -> int:
+    """Issue the first certificate of every completed enrolment among these that has none.
+    Runs in the caller's transaction (the completion's). Returns how many were issued."""
+    if not enrolment_ids:
+        return 0
+    ids = sorted(set(int(i) for i in enrolment_ids))
+    async with db.transaction():
+        due = await Enrolment.raw(
+            "SELECT e.id FROM enrolment e WHERE e.id IN (" + ", ".join(str(i) for i in ids) + ") "
+            "AND e.completed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id)")
+        facts = await _facts([r["id"] for r in due])
+        return await _insert(await _new_rows(facts, {}))
+
+
+# -- reading -------------------------------------------------------------------------------------
+_COLUMNS = (
+    Certificate.id, Certificate.enrolment, Certificate.version, Certificate.code, Certificate.issued_at,
+    Certificate.status, Certificate.status_changed_at, Certificate.revoked_reason, Certificate.pdf_sha256,
+    Certificate.snapshot, Certificate.enrolment.session.as_alias("session"),
+    Certificate.enrolment.user.as_alias("user"),
+    Certificate.enrolment.session.establishment.as_alias("establishment"),
+)
+
+
+def _shape(row: dict) -> dict:
+    row = dict(row)
+    row["snapshot"] = _load(row["snapshot"])
+    row["display_code"] = display_code(row["code"])
+    row["status_label"] = STATUS_LABELS[row["status"]]
+    row["filename"] = filename(row)
+    return row
+
+
+def filename(row: dict) -> str:
+    snap = _load(row["snapshot"])
+    name = "".join(c if c.isalnum() else "-" for c in f"{snap['nom']}-{snap['prenom']}").strip("-")
+    return f"attestation-{snap['session_code']}-{name}-v{row['version']}.pdf"
+
+
+async def for_enrolment(enrolment_id: int) -> dict | None:
+    """The enrolment's current certificate (the valid one, else its latest version), issuing it
+    first if the enrolment is complete and has none. None before completion. For the learner's page
+    (partial certificates/_learner.html) and the managers' overview (« Afficher le Certificat »)."""
+    await issue_for_enrolments([enrolment_id])
+    row = await Certificate.select(*_COLUMNS).where(Certificate.enrolment == enrolment_id).order_by(
+        Certificate.version, ascending=False).first()
+    return _shape(row) if row else None
+
+
+async def for_session(session_id: int) -> list[dict]:
+    """Every version of every certificate of a session, by learner then newest first (one query)."""
+    await issue_for_session(session_id)
+    rows = await Certificate.select(*_COLUMNS).where(Certificate.enrolment.session == session_id).order_by(
+        Certificate.enrolment.user.last_name_key).order_by(Certificate.enrolment.user.first_name_key).order_by(
+        Certificate.enrolment).order_by(Certificate.version, ascending=False)
+    return [_shape(r) for r in rows]
+
+
+async def issue_for_session(session_id: int) -> int:
+    """Completed enrolments of a session that have none yet (completed by a change of the session's
+    activities rather than by a completion): issued idempotently on first request."""
+    rows = await Enrolment.raw(
+        "SELECT e.id FROM enrolment e WHERE e.session = {} AND e.completed_at IS NOT NULL "
+        "AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id)", int(session_id))
+    return await issue_for_enrolments([r["id"] for r in rows])
+
+
+async def in_scope(user: CurrentUser, certificate_id: int) -> dict:
+    """A certificate a manager may see: missing and out of scope answer the same."""
+    row = await Certificate.select(*_COLUMNS).where(Certificate.id == certificate_id).first()
+    if row is None or not (await establishment_scope(user)).allows(row["establishment"]):
+        raise NotFound(NOT_FOUND)
+    return _shape(row)
+
+
+async def learner_certificate(user: CurrentUser, session_id: int) -> dict:
+    """The learner's own valid certificate for a session; anything else is « introuvable »."""
+    enrolment = await Enrolment.select(Enrolment.id).where(
+        (Enrolment.session == session_id) & (Enrolment.user == user.id)).first()
+    certificate = await for_enrolment(enrolment["id"]) if enrolment else None
+    if certificate is None or certificate["status"] != CertificateStatus.valid:
+        raise NotFound(NOT_FOUND)
+    return certificate
+
+
+async def pdf_of(certificate: dict) -> bytes:
+    return await render(certificate["snapshot"])
+
+
+# -- revocation and new versions -------------------------------------------------------------------
+async def revoke(user: CurrentUser, certificate_id: int, reason: str) -> dict:
+    certificate = await in_scope(user, certificate_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Indiquez le motif de la révocation (il est conservé)."})
+    if len(reason) > 500:
+        raise ValidationFailed({"reason": "Le motif ne peut pas dépasser 500 caractères."})
+    changed = await Certificate.update({
+        Certificate.status: CertificateStatus.revoked, Certificate.revoked_reason: reason,
+        Certificate.revoked_by: user.id, Certificate.status_changed_at: now(),
+    }).where((Certificate.id == certificate_id) & (Certificate.status == CertificateStatus.valid)).returning(
+        Certificate.id)
+    if not changed:
+        raise ValidationFailed({"reason": "Seule une attestation valide peut être révoquée."})
+    return certificate
+
+
+async def reissue(user: CurrentUser, certificate_id: int) -> dict:
+    """A new version from today's facts (e.g. a corrected name); the valid one becomes superseded.
+    Only from the enrolment's latest version, and only while the enrolment is complete."""
+    certificate = await in_scope(user, certificate_id)
+    enrolment_id = certificate["enrolment"]
+    async with db.transaction():
+        latest = await Certificate.select(Certificate.id, Certificate.version).where(
+            Certificate.enrolment == enrolment_id).order_by(Certificate.version, ascending=False).first()
+        if latest["id"] != certificate_id:
+            raise ValidationFailed({"version": "Une version plus récente existe : réémettez depuis celle-ci."})
+        facts = (await _facts([enrolment_id])).get(enrolment_id)
+        if facts is None or facts["completed_at"] is None:
+            raise ValidationFailed({"version": "L'inscription n'est plus achevée : pas de nouvelle attestation."})
+        await Certificate.update({Certificate.status: CertificateStatus.superseded,
+                                  Certificate.status_changed_at: now()}).where(
+            (Certificate.enrolment == enrolment_id) & (Certificate.status == CertificateStatus.valid))
+        rows = await _new_rows({enrolment_id: facts}, {enrolment_id: latest["version"] + 1})
+        if not await _insert(rows):
+            raise ValidationFailed({"version": "L'attestation vient d'être modifiée : rechargez la page."})
+    return await for_enrolment(enrolment_id)
+
+
+# -- public verification -------------------------------------------------------------------------
+async def verify(typed_code: str) -> dict | None:
+    """What the public page shows for a code, and nothing else; None for unknown or malformed."""
+    code = normalize_code(typed_code)
+    if code is None:
+        return None
+    row = await Certificate.select(Certificate.code, Certificate.status, Certificate.snapshot,
+                                   Certificate.pdf_sha256).where(Certificate.code == code).first()
+    if row is None:
+        return None
+    snap = _load(row["snapshot"])
+    return {
+        "code": display_code(code), "status": row["status"], "status_label": STATUS_LABELS[row["status"]],
+        "name": " ".join(p for p in (snap["civilite"], snap["prenom"], snap["nom"]) if p),
+        "session": snap["session"], "start": snap["date_debut"], "end": snap["date_fin"],
+        "issued": snap["date_delivrance"], "pdf_sha256": row["pdf_sha256"],
+    }
+
+
+def pdf_matches(found: dict, content: bytes) -> bool:
+    return secrets.compare_digest(hashlib.sha256(content).hexdigest(), found["pdf_sha256"])
+
+
+# -- mail ----------------------------------------------------------------------------------------
+async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
+    """Queue the certificate for its learner through the outbox (PDF attached)."""
+    from app.services.outbox import Attachment, queue_mail
+    from app.tables.accounts import User
+
+    certificate = await in_scope(user, certificate_id)
+    if certificate["status"] != CertificateStatus.valid:
+        raise ValidationFailed({"mail": "Seule une attestation valide peut être envoyée."})
+    learner = await User.select(User.email).where(User.id == certificate["user"]).first()
+    snap = certificate["snapshot"]
+    body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre attestation de suivi "
+            f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "
+            f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")
+    pdf = await pdf_of(certificate)
+    async with db.transaction():
+        return await queue_mail(learner["email"], "Votre attestation de suivi de formation", body,
+                                attachments=[Attachment(certificate["filename"], "application/pdf", pdf)],
+                                category="certificate", group_key=f"certificate:{certificate_id}")
