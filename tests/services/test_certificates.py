@@ -1,0 +1,129 @@
+"""Certificates (issue 12, D3): issued in the completion's transaction, codes that catch typos,
+the same PDF bytes from the snapshot, versions on revocation and re-issue."""
+
+import hashlib
+import io
+import json
+import re
+from datetime import date
+
+import pytest
+from pypdf import PdfReader
+
+from app.services import certificates, learning
+from app.services.enrolments import add_sources
+from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.certificates import Certificate
+from app.tables.learning import CompletionHow, Enrolment, SourceKind
+from app.tables.org import Establishment
+
+
+def pdf_text(pdf: bytes) -> str:
+    return re.sub(r"\s+", " ", "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf)).pages))
+
+
+async def completed_session(establishment="ALP001", learners_count=2, complete=1, text=""):
+    """A session with two required activities; the first `complete` learners complete both."""
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == establishment).first())["id"]
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=est, full_name="Session du 02-06-2026 au 03-06-2026_Qualité de vie au travail",
+        short_name="QVT", start_date=date(2026, 6, 2), end_date=date(2026, 6, 3),
+        code=f"26X{est:02d}S{learners_count}{complete}", certificate_text=text)).returning(TrainingSession.id))[0]["id"]
+    activities = [a["id"] for a in await SessionActivity.insert(*[
+        SessionActivity(session=session_id, position=i, kind="page", title=f"Activité {i}", required=True)
+        for i in range(2)]).returning(SessionActivity.id)]
+    learners = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == est)).order_by(
+        RoleAssignment.user).limit(learners_count)]
+    await add_sources(session_id, learners, SourceKind.manual)
+    enrolments = {r["user"]: r["id"] for r in await Enrolment.select(Enrolment.id, Enrolment.user).where(
+        Enrolment.session == session_id)}
+    for user_id in learners[:complete]:
+        for activity in activities:
+            await learning.set_completion(enrolments[user_id], activity, True, CompletionHow.manual)
+    return session_id, activities, learners, enrolments
+
+
+@pytest.mark.smoke
+async def test_the_certificate_is_issued_when_the_last_required_activity_is_done(demo):
+    session_id, activities, learners, enrolments = await completed_session(complete=0)
+    first = enrolments[learners[0]]
+    await learning.set_completion(first, activities[0], True, CompletionHow.manual)
+    assert not await Certificate.exists().where(Certificate.enrolment == first)  # not before completion
+    await learning.set_completion(first, activities[1], True, CompletionHow.manual)
+    rows = await Certificate.select().where(Certificate.enrolment == first)
+    assert len(rows) == 1 and rows[0]["version"] == 1 and rows[0]["status"] == "valid"
+    assert certificates.normalize_code(rows[0]["code"]) == rows[0]["code"]
+    snapshot = json.loads(rows[0]["snapshot"]) if isinstance(rows[0]["snapshot"], str) else rows[0]["snapshot"]
+    learner = await User.select().where(User.id == learners[0]).first()
+    assert (snapshot["prenom"], snapshot["nom"]) == (learner["first_name"], learner["last_name"])
+    assert (snapshot["date_debut"], snapshot["date_fin"]) == ("2 juin 2026", "3 juin 2026")
+    # Marking again, or asking for it, issues nothing more.
+    await learning.set_completion(first, activities[1], True, CompletionHow.manual)
+    assert (await certificates.for_enrolment(first))["id"] == rows[0]["id"]
+    assert await certificates.for_enrolment(enrolments[learners[1]]) is None  # not complete: none
+    assert await Certificate.count() == 1
+
+
+@pytest.mark.smoke
+def test_codes_use_an_unambiguous_alphabet_and_a_check_character_catches_typos():
+    codes = {certificates.new_code() for _ in range(2000)}
+    assert len(codes) == 2000
+    for code in list(codes)[:200]:
+        assert len(code) == 10 and not set(code) & set("01OIL")
+        assert certificates.normalize_code(code) == code
+        shown = certificates.display_code(code)
+        assert certificates.normalize_code(shown.lower()) == code  # typed lower case, with the dash
+        assert certificates.normalize_code(" " + shown.replace("-", " ") + " ") == code
+        for i in range(10):  # every single wrong character is detected
+            for c in certificates.ALPHABET:
+                if c != code[i]:
+                    assert certificates.normalize_code(code[:i] + c + code[i + 1:]) is None
+        for i in range(9):  # and every swap of two different neighbours
+            if code[i] != code[i + 1]:
+                assert certificates.normalize_code(code[:i] + code[i + 1] + code[i] + code[i + 2:]) is None
+    assert certificates.normalize_code("") is None and certificates.normalize_code("ABC") is None
+    assert certificates.normalize_code("0" * 10) is None
+
+
+def test_placeholders_are_checked_with_a_french_message():
+    assert certificates.template_errors("Atteste que {civilite} {prenom} {nom} a suivi {session}.") is None
+    message = certificates.template_errors("Atteste que {prénom} {nom} a suivi {formation}.")
+    assert "Champ inconnu" in message and "{formation}" in message and "{prénom}" in message and "{prenom}" in message
+    assert "Accolade" in certificates.template_errors("Atteste que {nom a suivi")
+    assert "Accolade" in certificates.template_errors("Atteste que nom} a suivi")
+
+
+async def test_the_pdf_states_the_snapshot_and_its_bytes_never_change(demo):
+    text = "Je certifie que {civilite} {prenom} {nom} a suivi « {session} » ({duree}) pour {etablissement}.\nCode : {code}"
+    session_id, activities, learners, enrolments = await completed_session(text=text)
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    pdf = await certificates.pdf_of(certificate)
+    assert hashlib.sha256(pdf).hexdigest() == certificate["pdf_sha256"]
+    again = await certificates.pdf_of(await certificates.for_enrolment(enrolments[learners[0]]))
+    assert again == pdf  # rendered again from the snapshot: the same bytes
+    content = pdf_text(pdf)
+    learner = await User.select().where(User.id == learners[0]).first()
+    assert "Attestation de suivi de formation" in content
+    assert f"Je certifie que {learner['first_name']} {learner['last_name']} a suivi" in content
+    assert "Qualité de vie au travail" in content and "du 2 juin 2026 au 3 juin 2026" in content
+    assert certificate["display_code"] in content and "signature" in content
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    # A changed name or session does not change an issued certificate.
+    await User.update({User.last_name: "Corrigé"}).where(User.id == learners[0])
+    assert await certificates.pdf_of(await certificates.for_enrolment(enrolments[learners[0]])) == pdf
+
+
+async def test_the_qr_code_payload_is_the_verification_url(demo):
+    session_id, activities, learners, enrolments = await completed_session()
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    url = certificate["snapshot"]["verify_url"]
+    assert url == f"http://testserver.local/verifier/{certificate['code']}"
+    import base64
+    import segno
+
+    svg = base64.b64decode(certificates._context(certificate["snapshot"])["qr"].split(",", 1)[1])
+    expected = io.BytesIO()
+    segno.make(url, error="m").save(expected, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+    assert svg == expected.getvalue()
