@@ -17,6 +17,7 @@ from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
 from app.services import enrolments, progress, sessions
+from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, require_establishment
@@ -36,6 +37,7 @@ async def _session_form_context(request, establishment, values, errors, session=
         "establishment": establishment, "values": values, "errors": errors, "session": session,
         "templates": [(str(t["id"]), t["title"]) for t in await sessions.search_templates("")],
         "establishments": await establishment_choices(current_user(request)),
+        "certificate_placeholders": PLACEHOLDERS,
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from arq import Worker, cron
 
 from app import db
+from app.jobs.certificates import build_certificates_zip
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
@@ -14,7 +15,7 @@ from app.queue import arq_redis_settings
 from app.settings import get_settings
 
 FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort,
-             send_request_notifications]
+             send_request_notifications, build_certificates_zip]
 CRON_JOBS = [
     cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
     # The full cohort reconciliation, every ten minutes, in case a sync job was lost.

@@ -92,6 +92,8 @@ class SessionForm:
     id_number: str = ""
     code: str = ""
     seats: str = ""
+    # The certificate's text (D3), on the settings page only: None when the form has no such field.
+    certificate_text: str | None = None
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
@@ -156,6 +158,14 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
         if seats < taken:
             errors["seats"] = (f"{taken} personne(s) sont déjà inscrites ou en cours d'inscription : "
                                f"le nombre de places ne peut pas être inférieur à {taken}.")
+    if form.certificate_text is not None:
+        from app.services.certificates import template_errors
+
+        problem = template_errors(form.certificate_text)
+        if problem:
+            errors["certificate_text"] = problem
+        elif len(form.certificate_text) > 5000:
+            errors["certificate_text"] = "Le texte de l'attestation ne peut pas dépasser 5 000 caractères."
     if errors:
         raise ValidationFailed(errors)
     if not code:
@@ -169,6 +179,8 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     }
     if template is not None:
         values[TrainingSession.template] = template["id"]
+    if session_id and form.certificate_text is not None:
+        values[TrainingSession.certificate_text] = form.certificate_text
     async with fields_unique():
         if session_id:
             await TrainingSession.update(values).where(TrainingSession.id == session_id)

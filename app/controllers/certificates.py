@@ -1,0 +1,196 @@
+"""Certificates (« Attestation de suivi de formation », SPEC D3): the managers' page of a session's
+certificates (download one, revoke, re-issue, mail, ZIP of all), the learner's own download, and the
+public verification page (no login)."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass
+
+from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
+from litestar.params import FromPath, FromQuery
+from litestar.response import File, Response, Template
+
+from app.http.forms import read_form
+from app.http.responder import confirm_page, redirect, render, url
+from app.http.web import current_user
+from app.jobs.certificates import zip_path
+from app.queue import enqueue
+from app.services import certificates, progress
+from app.services.errors import NotFound, ValidationFailed
+from app.services.ratelimit import Limit
+from app.services.roles import ADMIN, GED, GET
+from app.services.sessions import session_in_scope
+
+MANAGERS = (ADMIN, GED, GET)
+PDF = "application/pdf"
+# Public page: a few lookups a minute per address is plenty for a person, useless for enumeration.
+VERIFY_LIMIT = Limit("certificate-verify", 20, 60)
+ZIP_GONE = "Ce fichier n'est plus disponible : relancez la création du ZIP."
+
+
+def pdf_response(content: bytes, filename: str) -> Response:
+    return Response(content=content, media_type=PDF, headers={
+        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+
+
+@dataclass
+class RevokeForm:
+    reason: str = ""
+
+
+class SessionCertificatesController(Controller):
+    path = "/sessions/{session_id:int}/attestations"
+    opt = {"roles": MANAGERS}
+
+    @get("/", name="certificates.session")
+    async def index(self, request: Request, session_id: FromPath[int]) -> Template:
+        session = await session_in_scope(current_user(request), session_id)
+        rows = await certificates.for_session(session_id)
+        return render(request, "certificates/session.html", {
+            "session": session, "certificates": rows,
+            "valid_count": sum(1 for r in rows if r["status"] == "valid")})
+
+    @post("/zip", name="certificates.zip")
+    async def make_zip(self, request: Request, session_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        session = await session_in_scope(user, session_id)
+        redis = request.app.state.redis
+        token = secrets.token_urlsafe(16)
+        await progress.start(redis, token, user.id, f"Attestations de la session {session['code']} (ZIP)")
+        await enqueue(redis, "build_certificates_zip", session_id, user.id, token,
+                      url(request, "certificates.zip_download", token=token), _job_id=f"certificates-zip:{token}")
+        return redirect(request, url(request, "jobs.show", token=token))
+
+
+class CertificateController(Controller):
+    path = "/attestations"
+    opt = {"roles": MANAGERS}
+
+    @get("/{certificate_id:int}", name="certificates.download")
+    async def download(self, request: Request, certificate_id: FromPath[int]) -> Response:
+        certificate = await certificates.in_scope(current_user(request), certificate_id)
+        return pdf_response(await certificates.pdf_of(certificate), certificate["filename"])
+
+    @get("/{certificate_id:int}/revoquer", name="certificates.confirm_revoke")
+    async def confirm_revoke(self, request: Request, certificate_id: FromPath[int]) -> Template:
+        certificate = await certificates.in_scope(current_user(request), certificate_id)
+        return render(request, "certificates/revoke.html", {"certificate": certificate, "values": {}, "errors": {}})
+
+    @post("/{certificate_id:int}/revoquer", name="certificates.revoke")
+    async def revoke(self, request: Request, certificate_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        form = await read_form(request, RevokeForm)
+        try:
+            certificate = await certificates.revoke(user, certificate_id, form.reason)
+        except ValidationFailed as invalid:
+            certificate = await certificates.in_scope(user, certificate_id)
+            return render(request, "certificates/revoke.html", {
+                "certificate": certificate, "values": {"reason": form.reason}, "errors": invalid.errors},
+                status_code=422)
+        return redirect(request, url(request, "certificates.session", session_id=certificate["session"]),
+                        f"Attestation {certificate['display_code']} révoquée.")
+
+    @get("/{certificate_id:int}/reemettre", name="certificates.confirm_reissue")
+    async def confirm_reissue(self, request: Request, certificate_id: FromPath[int]) -> Template:
+        certificate = await certificates.in_scope(current_user(request), certificate_id)
+        snap = certificate["snapshot"]
+        return confirm_page(
+            request, f"Réémettre l'attestation de {snap['prenom']} {snap['nom']} ?",
+            url(request, "certificates.session", session_id=certificate["session"]), button="Réémettre",
+            details=["Une nouvelle version est établie avec les informations actuelles (nom corrigé, etc.) "
+                     "et un nouveau code.",
+                     "La version actuelle reste vérifiable, avec le statut « Remplacée »."])
+
+    @post("/{certificate_id:int}/reemettre", name="certificates.reissue")
+    async def reissue(self, request: Request, certificate_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        certificate = await certificates.in_scope(user, certificate_id)
+        back = url(request, "certificates.session", session_id=certificate["session"])
+        try:
+            new = await certificates.reissue(user, certificate_id)
+        except ValidationFailed as invalid:
+            return redirect(request, back, " ".join(invalid.errors.values()), "error")
+        return redirect(request, back, f"Nouvelle version {new['version']} délivrée : code {new['display_code']}.")
+
+    @post("/{certificate_id:int}/envoyer", name="certificates.mail")
+    async def mail(self, request: Request, certificate_id: FromPath[int]) -> Response:
+        from app.services.outbox import dispatch
+
+        user = current_user(request)
+        certificate = await certificates.in_scope(user, certificate_id)
+        back = url(request, "certificates.session", session_id=certificate["session"])
+        try:
+            mail_id = await certificates.mail_to_learner(user, certificate_id)
+        except ValidationFailed as invalid:
+            return redirect(request, back, " ".join(invalid.errors.values()), "error")
+        await dispatch(request.app.state.redis, [mail_id])
+        return redirect(request, back, "Attestation envoyée par courriel à l'apprenant.")
+
+    @get("/zip/{token:str}", name="certificates.zip_download")
+    async def zip_download(self, request: Request, token: FromPath[str]) -> File:
+        state = await progress.get(request.app.state.redis, token)
+        path = zip_path(token) if "/" not in token and ".." not in token else None
+        if (state is None or state.get("owner") != current_user(request).id or state.get("state") != "done"
+                or path is None or not path.exists()):
+            raise NotFound(ZIP_GONE)
+        return File(path=path, filename=state.get("filename", "attestations.zip"), media_type="application/zip",
+                    headers={"Cache-Control": "private, no-store"})
+
+
+@get("/mes-sessions/{session_id:int}/attestation", name="certificates.mine")
+async def my_certificate(request: Request, session_id: FromPath[int]) -> Response:
+    """The learner's own certificate; someone else's, or none yet, is « introuvable »."""
+    certificate = await certificates.learner_certificate(current_user(request), session_id)
+    return pdf_response(await certificates.pdf_of(certificate), certificate["filename"])
+
+
+class VerifyController(Controller):
+    path = "/verifier"
+    opt = {"public": True}
+    request_max_body_size = certificates.UPLOAD_MAX_BYTES + 256 * 1024
+
+    async def _page(self, request: Request, typed: str, upload: bytes | None = None,
+                    upload_error: str | None = None) -> Template:
+        """The one answer of the page: unknown and malformed codes get exactly the same."""
+        context = {"typed": typed, "found": None, "looked_up": bool(typed.strip()), "upload_result": None,
+                   "upload_error": upload_error, "max_mb": certificates.UPLOAD_MAX_BYTES // 1_048_576}
+        status = 200
+        if context["looked_up"]:
+            client = request.client.host if request.client else "unknown"
+            if not await VERIFY_LIMIT.allow(request.app.state.redis, client):
+                return render(request, "certificates/verify.html", {**context, "limited": True}, status_code=429,
+                              headers={"Retry-After": str(VERIFY_LIMIT.window)})
+            context["found"] = found = await certificates.verify(typed)
+            status = 200 if found else 404
+            if found and upload is not None:
+                context["upload_result"] = "match" if certificates.pdf_matches(found, upload) else "mismatch"
+        if upload_error and status == 200:
+            status = 422
+        return render(request, "certificates/verify.html", context, status_code=status)
+
+    @get("/", name="certificates.verify")
+    async def form(self, request: Request, code: FromQuery[str | None] = None) -> Template:
+        return await self._page(request, (code or "")[:64])
+
+    @get("/{code:str}", name="certificates.verify_code")
+    async def by_code(self, request: Request, code: FromPath[str]) -> Template:
+        return await self._page(request, code[:64])
+
+    @post("/{code:str}", name="certificates.verify_pdf")
+    async def check_pdf(self, request: Request, code: FromPath[str]) -> Template:
+        code = code[:64]
+        upload = (await request.form()).get("file")
+        if not isinstance(upload, UploadFile) or not upload.filename:
+            return await self._page(request, code, upload_error="Choisissez le fichier PDF de l'attestation.")
+        content = await upload.read(certificates.UPLOAD_MAX_BYTES + 1)
+        if len(content) > certificates.UPLOAD_MAX_BYTES:
+            return await self._page(request, code, upload_error=(
+                f"Fichier trop volumineux : {certificates.UPLOAD_MAX_BYTES // 1_048_576} Mo au maximum."))
+        if not content.startswith(b"%PDF"):
+            return await self._page(request, code, upload_error="Ce fichier n'est pas un PDF.")
+        return await self._page(request, code, upload=content)
+
+
+HANDLERS = [SessionCertificatesController, CertificateController, VerifyController, my_certificate]

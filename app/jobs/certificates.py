@@ -1,0 +1,92 @@
+"""All the certificates of a session as one ZIP, in the background, with progress (SPEC D3).
+
+The ZIP is streamed to a file by zipstream-ng: each PDF is rendered from its snapshot when the
+stream reaches it, so memory holds one certificate at a time whatever the session's size."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from zipstream import ZipStream
+
+from app.pdf.render import render_pdf_sync
+from app.services import certificates, progress
+from app.services.auth import load_current_user
+from app.services.errors import NotFound
+from app.services.sessions import session_in_scope
+from app.settings import get_settings
+
+ZIP_TTL = 3600
+
+
+def zip_dir() -> Path:
+    path = get_settings().var_dir / "certificate-zips"
+    path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def zip_path(token: str) -> Path:
+    return zip_dir() / f"{token}.zip"
+
+
+def _sweep_old() -> None:
+    limit = time.time() - ZIP_TTL
+    for old in zip_dir().glob("*.zip"):
+        if old.stat().st_mtime < limit:
+            old.unlink(missing_ok=True)
+
+
+def _write_zip(path: Path, items: list[tuple[str, dict]], on_file) -> None:
+    def pdf(snapshot: dict):
+        yield render_pdf_sync(certificates.TEMPLATE, certificates._context(snapshot))
+        on_file()
+
+    stream = ZipStream(sized=False)  # stored: PDFs are compressed already
+    for name, snapshot in items:
+        stream.add(pdf(snapshot), arcname=name)
+    partial = path.with_suffix(".part")
+    with open(partial, "wb") as out:
+        for chunk in stream:
+            out.write(chunk)
+    partial.replace(path)
+
+
+async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
+    redis = ctx["redis"]
+    # What the user may see now: scope recomputed from the user, never trusted from the queue.
+    user = await load_current_user(user_id)
+    try:
+        if user is None:
+            raise NotFound("Utilisateur inconnu.")
+        session = await session_in_scope(user, session_id)
+    except NotFound:
+        await progress.update(redis, token, state="failed", message="Session introuvable.")
+        return 0
+    _sweep_old()
+    valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid"]
+    await progress.update(redis, token, state="running", total=len(valid), done=0)
+    loop = asyncio.get_running_loop()
+    done = 0
+    pending = []
+
+    def on_file() -> None:
+        nonlocal done
+        done += 1
+        if done % 10 == 0 or done == len(valid):
+            pending.append(asyncio.run_coroutine_threadsafe(progress.update(redis, token, done=done), loop))
+
+    try:
+        await asyncio.to_thread(_write_zip, zip_path(token), [(c["filename"], c["snapshot"]) for c in valid], on_file)
+    except Exception as exc:
+        await asyncio.gather(*(asyncio.wrap_future(f) for f in pending), return_exceptions=True)
+        await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {type(exc).__name__}.")
+        raise
+    # The counts written from the thread land before the final state (never after, undoing it).
+    await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))
+    await progress.update(
+        redis, token, state="done", done=len(valid), filename=f"attestations-{session['code']}.zip",
+        result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
+    )
+    return len(valid)
