@@ -1,0 +1,230 @@
+"""Certificates over HTTP (issue 12, D3): the settings' text, the managers' page and downloads (scope),
+revocation and re-issue, the learner's own download, the public verification page, the ZIP job."""
+
+import hashlib
+import io
+import re
+import zipfile
+
+import pytest
+
+from app.services import certificates
+from app.tables.accounts import User
+from app.tables.catalogue import TrainingSession
+from app.tables.certificates import Certificate
+from app.tables.outbox import Mail, MailAttachment
+from tests.helpers import login, post_form, text
+from tests.services.test_certificates import completed_session, pdf_text
+
+
+async def _learner_username(user_id: int) -> str:
+    return (await User.select(User.username).where(User.id == user_id).first())["username"]
+
+
+async def test_the_session_settings_edit_the_certificate_text_with_checked_placeholders(client):
+    session_id, *_ = await completed_session(complete=0)
+    await login(client, "alp001.get")
+    page = text((await client.get(f"/sessions/{session_id}/parametres")).text)
+    assert "Texte de l'attestation" in page and "{date_delivrance}" in page
+    session = await TrainingSession.select().where(TrainingSession.id == session_id).first()
+    form = {"start_date": "2026-06-02", "end_date": "2026-06-03", "full_name": session["full_name"],
+            "short_name": "QVT", "visible": "1", "code": session["code"]}
+    bad = await post_form(client, f"/sessions/{session_id}/parametres",
+                          {**form, "certificate_text": "{prenom} {nom} a suivi {formation}."})
+    assert bad.status_code == 422
+    assert "Champ inconnu : {formation}" in text(bad.text)
+    assert "{prenom} {nom} a suivi {formation}." in bad.text  # nothing typed is lost
+    assert (await TrainingSession.select().where(TrainingSession.id == session_id).first())["certificate_text"] == ""
+    ok = await post_form(client, f"/sessions/{session_id}/parametres",
+                         {**form, "certificate_text": "{civilite} {prenom} {nom} a suivi {session}."})
+    assert ok.status_code == 303
+    assert (await TrainingSession.select().where(TrainingSession.id == session_id).first())["certificate_text"] == \
+        "{civilite} {prenom} {nom} a suivi {session}."
+    # A form without the field (the creation form, an old client) leaves the text alone.
+    await post_form(client, f"/sessions/{session_id}/parametres", form)
+    assert (await TrainingSession.select().where(TrainingSession.id == session_id).first())["certificate_text"] != ""
+
+
+async def test_managers_download_revoke_and_reissue_and_every_version_stays_verifiable(client, new_client):
+    session_id, activities, learners, enrolments = await completed_session()
+    await login(client, "alp001.get")
+    page = text((await client.get(f"/sessions/{session_id}/attestations")).text)
+    first = await certificates.for_enrolment(enrolments[learners[0]])
+    assert first["display_code"] in page and "Valide" in page
+    download = await client.get(f"/attestations/{first['id']}")
+    assert download.status_code == 200 and download.headers["content-type"] == "application/pdf"
+    assert hashlib.sha256(download.content).hexdigest() == first["pdf_sha256"]
+
+    # A name correction, then « Réémettre »: version 2 with the new name, version 1 superseded.
+    await User.update({User.last_name: "Martin-Corrigé"}).where(User.id == learners[0])
+    assert (await post_form(client, f"/attestations/{first['id']}/reemettre")).status_code == 303
+    second = await certificates.for_enrolment(enrolments[learners[0]])
+    assert (second["version"], second["status"]) == (2, "valid") and second["code"] != first["code"]
+    assert "Martin-Corrigé" in pdf_text((await client.get(f"/attestations/{second['id']}")).content)
+    assert "version 2" in pdf_text((await client.get(f"/attestations/{second['id']}")).content)
+    # Re-issuing from the superseded version is refused (only from the latest).
+    refused = await post_form(client, f"/attestations/{first['id']}/reemettre", follow_redirects=True)
+    assert "version plus récente" in text(refused.text)
+
+    # Revocation needs a reason; then the status says so.
+    empty = await post_form(client, f"/attestations/{second['id']}/revoquer", {"reason": "  "})
+    assert empty.status_code == 422 and "motif" in text(empty.text)
+    await post_form(client, f"/attestations/{second['id']}/revoquer", {"reason": "Présence non justifiée"})
+    rows = await Certificate.select().where(Certificate.enrolment == enrolments[learners[0]]).order_by(Certificate.version)
+    assert [(r["version"], r["status"]) for r in rows] == [(1, "superseded"), (2, "revoked")]
+    assert rows[1]["revoked_reason"] == "Présence non justifiée" and rows[1]["revoked_by"] is not None
+    # And after a revocation, « Réémettre » makes version 3.
+    await post_form(client, f"/attestations/{second['id']}/reemettre")
+    assert (await certificates.for_enrolment(enrolments[learners[0]]))["version"] == 3
+    assert await Certificate.count().where(Certificate.enrolment == enrolments[learners[0]]) == 3
+
+    async with new_client() as anonymous:
+        for code, label, name in ((first["code"], "Remplacée", first["snapshot"]["nom"]),
+                                  (second["code"], "Révoquée", "Martin-Corrigé")):
+            page = text((await anonymous.get(f"/verifier/{code}")).text)
+            assert label in page and "n'est plus valable" in page and name in page
+
+
+async def test_a_get_never_reaches_another_establishments_certificates(client):
+    session_id, activities, learners, enrolments = await completed_session(establishment="DAM001")
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    await login(client, "alp001.get")
+    missing = await client.get("/attestations/999999")
+    assert missing.status_code == 404
+    for path in (f"/attestations/{certificate['id']}", f"/attestations/{certificate['id']}/revoquer",
+                 f"/attestations/{certificate['id']}/reemettre", f"/sessions/{session_id}/attestations"):
+        response = await client.get(path)
+        assert response.status_code == 404, path
+        assert "introuvable" in text(response.text)
+    assert (await client.get(f"/attestations/{certificate['id']}")).text == missing.text
+    for path in (f"/attestations/{certificate['id']}/revoquer", f"/attestations/{certificate['id']}/reemettre",
+                 f"/attestations/{certificate['id']}/envoyer", f"/sessions/{session_id}/attestations/zip"):
+        assert (await post_form(client, path, {"reason": "x"})).status_code == 404, path
+    assert (await Certificate.select().where(Certificate.id == certificate["id"]).first())["status"] == "valid"
+
+
+async def test_the_learner_downloads_their_own_certificate_and_only_theirs(client, new_client):
+    session_id, activities, learners, enrolments = await completed_session(learners_count=3, complete=2)
+    await login(client, await _learner_username(learners[0]))
+    mine = await client.get(f"/mes-sessions/{session_id}/attestation")
+    assert mine.status_code == 200 and mine.content.startswith(b"%PDF")
+    learner = await User.select().where(User.id == learners[0]).first()
+    assert learner["last_name"] in pdf_text(mine.content)
+    async with new_client() as other:
+        # Enrolled but not complete: nothing yet, and the same answer as a session that does not exist.
+        await login(other, await _learner_username(learners[2]))
+        none_yet = await other.get(f"/mes-sessions/{session_id}/attestation")
+        assert none_yet.status_code == 404
+        assert (await other.get("/mes-sessions/999999/attestation")).text == none_yet.text
+        # Someone else's: there is no way to name it (the route is the session, the person is the login).
+        assert (await other.get(f"/attestations/{(await certificates.for_enrolment(enrolments[learners[0]]))['id']}")
+                ).status_code in (403, 404)
+    # The learner's page partial: shown once complete, with the download link.
+    from app.templating import jinja_env
+
+    def url_for(name, **params):
+        return client._transport.app.route_reverse(name, **params)
+
+    partial = jinja_env().get_template("certificates/_learner.html")
+    shown = partial.render(certificate=await certificates.for_enrolment(enrolments[learners[0]]), session_id=session_id,
+                           url_for=url_for)
+    assert "Attestation de suivi de formation" in shown and f"/mes-sessions/{session_id}/attestation" in shown
+    assert "Attestation" not in partial.render(certificate=await certificates.for_enrolment(enrolments[learners[2]]),
+                                                session_id=session_id, url_for=url_for)
+
+
+async def test_the_public_page_shows_what_the_certificate_states_and_nothing_else(client, new_client):
+    session_id, activities, learners, enrolments = await completed_session()
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    learner = await User.select().where(User.id == learners[0]).first()
+    async with new_client() as anonymous:
+        page = await anonymous.get(f"/verifier/{certificate['code']}")
+        assert page.status_code == 200
+        shown = text(page.text)
+        assert "Attestation authentique et valide" in shown
+        assert f"{learner['first_name']} {learner['last_name']}" in shown
+        assert "Qualité de vie au travail" in shown and "du 2 juin 2026 au 3 juin 2026" in shown
+        assert learner["email"] not in shown and learner["username"] not in shown and "ALP001" not in shown
+        # Typed by hand: lower case, spaces instead of the dash.
+        typed = await anonymous.get("/verifier", params={"code": certificate["display_code"].lower().replace("-", " ")})
+        assert "Attestation authentique et valide" in text(typed.text)
+        # Unknown (a well-formed code nobody holds) and malformed answer the same way.
+        body = "23456789A"
+        unknown_code = body + certificates.check_char(body)
+        assert unknown_code != certificate["code"]
+        typo = certificate["code"][:3] + ("Z" if certificate["code"][3] != "Z" else "Y") + certificate["code"][4:]
+        answers = []
+        for code in (unknown_code, typo, "NIMPORTEQU", "<script>"[:10].ljust(10, "x")):
+            response = await anonymous.get("/verifier", params={"code": code})
+            answers.append((response.status_code, text(response.text).replace(code, "CODE")))
+        assert len(set(answers)) == 1 and answers[0][0] == 404
+        assert "Aucune attestation ne correspond à ce code" in answers[0][1]
+
+        # The uploaded PDF: the issued one matches, a modified one does not.
+        pdf = (await anonymous.get("/verifier")).status_code == 200 and await certificates.pdf_of(certificate)
+        same = await post_form(anonymous, f"/verifier/{certificate['code']}",
+                               files={"file": ("attestation.pdf", pdf, "application/pdf")})
+        assert same.status_code == 200 and "Le fichier est identique" in text(same.text)
+        tampered = pdf.replace(learner["last_name"].encode(), b"X" * len(learner["last_name"].encode()), 1) \
+            if learner["last_name"].encode() in pdf else pdf[:-10] + b"0000000000"
+        changed = await post_form(anonymous, f"/verifier/{certificate['code']}",
+                                  files={"file": ("attestation.pdf", tampered, "application/pdf")})
+        assert "ne correspond pas" in text(changed.text)
+        not_pdf = await post_form(anonymous, f"/verifier/{certificate['code']}",
+                                  files={"file": ("photo.png", b"\x89PNG....", "image/png")})
+        assert not_pdf.status_code == 422 and "pas un PDF" in text(not_pdf.text)
+        too_big = await post_form(anonymous, f"/verifier/{certificate['code']}",
+                                  files={"file": ("big.pdf", b"%PDF" + b"0" * certificates.UPLOAD_MAX_BYTES, "application/pdf")})
+        assert too_big.status_code == 422 and "trop volumineux" in text(too_big.text)
+
+
+async def test_the_public_page_is_rate_limited(client, new_client):
+    from app.controllers.certificates import VERIFY_LIMIT
+
+    async with new_client() as anonymous:
+        statuses = [(await anonymous.get("/verifier", params={"code": "ABCDE-FGHJK"})).status_code
+                    for _ in range(VERIFY_LIMIT.limit + 2)]
+    assert statuses[:VERIFY_LIMIT.limit] == [404] * VERIFY_LIMIT.limit
+    assert statuses[-1] == 429
+    async with new_client() as anonymous:
+        assert "Trop de vérifications" in text((await anonymous.get("/verifier", params={"code": "X"})).text)
+
+
+async def test_all_certificates_of_a_session_as_a_zip_built_by_a_job(client, new_client, run_jobs):
+    session_id, activities, learners, enrolments = await completed_session(learners_count=3, complete=3)
+    await login(client, "alp001.get")
+    started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    assert started.status_code == 303
+    job_url = started.headers["location"]
+    assert "En attente" in text((await client.get(job_url)).text)
+    await run_jobs()
+    done = await client.get(job_url)
+    assert "Terminé" in text(done.text) and "Télécharger les 3 attestations" in text(done.text)
+    link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 3', done.text)[1]
+    archive = await client.get(link)
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        names = z.namelist()
+        assert len(names) == 3 and all(n.endswith(".pdf") for n in names)
+        issued = {c["pdf_sha256"] for c in await certificates.for_session(session_id)}
+        assert {hashlib.sha256(z.read(n)).hexdigest() for n in names} == issued
+    # The ZIP is its requester's: another manager gets « introuvable ».
+    async with new_client() as other:
+        await login(other, "dam001.get")
+        assert (await other.get(link)).status_code == 404 and (await other.get(job_url)).status_code == 404
+
+
+async def test_the_certificate_is_mailed_to_the_learner_with_the_pdf(client, smtp, run_jobs):
+    session_id, activities, learners, enrolments = await completed_session()
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    await login(client, "alp001.get")
+    sent = await post_form(client, f"/attestations/{certificate['id']}/envoyer", follow_redirects=True)
+    assert "envoyée par courriel" in text(sent.text)
+    await run_jobs()
+    learner = await User.select().where(User.id == learners[0]).first()
+    recipients, message = smtp.messages[-1]
+    assert recipients == [learner["email"]] or ".fictif@" in learner["email"]
+    attachment = next(message.iter_attachments())
+    assert attachment.get_content_type() == "application/pdf"
+    assert hashlib.sha256(attachment.get_content()).hexdigest() == certificate["pdf_sha256"]
+    assert certificate["display_code"] in message.get_body(("plain",)).get_content()
