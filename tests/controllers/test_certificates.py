@@ -45,6 +45,7 @@ async def test_the_session_settings_edit_the_certificate_text_with_checked_place
     assert (await TrainingSession.select().where(TrainingSession.id == session_id).first())["certificate_text"] != ""
 
 
+@pytest.mark.smoke
 async def test_managers_download_revoke_and_reissue_and_every_version_stays_verifiable(client, new_client):
     session_id, activities, learners, enrolments = await completed_session()
     await login(client, "alp001.get")
@@ -133,6 +134,7 @@ async def test_the_learner_downloads_their_own_certificate_and_only_theirs(clien
                                                 session_id=session_id, url_for=url_for)
 
 
+@pytest.mark.smoke
 async def test_the_public_page_shows_what_the_certificate_states_and_nothing_else(client, new_client):
     session_id, activities, learners, enrolments = await completed_session()
     certificate = await certificates.for_enrolment(enrolments[learners[0]])
