@@ -3,7 +3,7 @@ statements before its tables, hence this second migration)."""
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-23T12:57:39:000000"
+ID = "2026-11-23T13:20:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "One valid certificate per enrolment"
 

@@ -41,7 +41,7 @@ class User(Table, tablename="app_user", schema=None):
     )
 
 
-ID = "2026-11-23T12:57:38:615959"
+ID = "2026-11-23T13:20:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Certificates (attestations de suivi de formation): versions, codes, one valid per enrolment"
 
