@@ -16,7 +16,7 @@ from app.http.tableview import table_view
 from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
-from app.services import enrolments, progress, sessions
+from app.services import enrolments, progress, sessions, slots
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
@@ -88,9 +88,11 @@ class SessionController(Controller):
     @get("/", name="sessions.show")
     async def show(self, request: Request, session_id: FromPath[int]) -> Template:
         session = await sessions.session_in_scope(current_user(request), session_id)
+        session_slots = await slots.for_session(session_id)
         return render(request, "sessions/detail.html", {
             "session": session, "activities": await sessions.session_activities(session_id),
-            "enrolled": await enrolments.enrolled_count(session_id)})
+            "enrolled": await enrolments.enrolled_count(session_id),
+            "slot_days": slots.by_day(session_slots), "slot_summary": slots.summary(session_slots)})
 
     # -- settings ------------------------------------------------------------------------------
     @get("/parametres", name="sessions.settings")
@@ -98,7 +100,7 @@ class SessionController(Controller):
         user = current_user(request)
         session = await sessions.session_in_scope(user, session_id)
         establishment = await require_establishment(user, session["establishment"])
-        values = {**session, "seats": session["seats"] or ""}
+        values = {**session, "seats": session["seats"] or "", "slots": slots.as_text(await slots.for_session(session_id))}
         return render(request, "sessions/form.html",
                       await _session_form_context(request, establishment, values, {}, session=session))
 

@@ -109,7 +109,8 @@ def fill(text: str, values: dict) -> str:
 
 # -- snapshots and rendering ---------------------------------------------------------------------
 _ENROLMENT_FACTS = (
-    "SELECT e.id, e.completed_at, u.first_name, u.last_name, s.full_name AS session_name, s.start_date, "
+    "SELECT e.id, e.completed_at, u.first_name, u.last_name, s.id AS session_id, s.place, "
+    "s.full_name AS session_name, s.start_date, "
     "s.end_date, s.code AS session_code, s.certificate_text, es.name AS establishment_name, "
     "COALESCE(t.duration, '') AS duration, "
     # Civility is only known from registration requests: this session's, else the latest.
@@ -125,8 +126,19 @@ _ENROLMENT_FACTS = (
 async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
     if not enrolment_ids:
         return {}
+    from app.services import slots
+    from app.tables.catalogue import SessionSlot
+
     ids = ", ".join(str(int(i)) for i in sorted(set(enrolment_ids)))
-    return {r["id"]: r for r in await Enrolment.raw(_ENROLMENT_FACTS.format(ids=ids))}
+    rows = await Enrolment.raw(_ENROLMENT_FACTS.format(ids=ids))
+    slot_rows = await SessionSlot.select(SessionSlot.session, SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
+        SessionSlot.session.is_in(sorted({r["session_id"] for r in rows}) or [0]))
+    by_session: dict[int, list] = {}
+    for row in slot_rows:
+        by_session.setdefault(row["session"], []).append(slots.Slot(row["day"], row["starts"], row["ends"]))
+    for row in rows:
+        row["hours"] = slots.summary(sorted(by_session.get(row["session_id"], [])))
+    return {r["id"]: r for r in rows}
 
 
 def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict:
@@ -140,6 +152,7 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
     return {
         **values, "text": fill(facts["certificate_text"], values), "session_code": facts["session_code"],
         "version": version, "issued_at": issued_at.isoformat(),
+        "horaires": facts.get("hours") or "", "lieu": facts.get("place") or "",
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
     }
 

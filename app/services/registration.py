@@ -10,14 +10,14 @@ from __future__ import annotations
 
 import re
 import secrets
-from datetime import date, datetime, time
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 from piccolo.query.functions.aggregate import Count
 
 from app import db
-from app.dates import datetime_fr, now, today
+from app.dates import date_fr, datetime_fr, now, today
 from app.services import outbox
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
@@ -63,13 +63,25 @@ def _signer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().security.secret_key, salt=salt)
 
 
-def session_dates(session: dict) -> str:
-    """"Du vendredi 2 octobre 2026, 11:00 au vendredi 2 octobre 2026, 12:15" (sessions have dates;
-    the times are the day's opening and closing hours)."""
+def session_dates(session: dict, slot_list: list | None = None) -> str:
+    """"Du vendredi 2 octobre 2026, 11:00 au vendredi 2 octobre 2026, 12:15" from the session's
+    time slots; the days only when it has none (no invented hours)."""
+    if not slot_list:
+        return f"Du {date_fr(session['start_date'])} au {date_fr(session['end_date'])}"
     tz = ZoneInfo(get_settings().timezone)
-    start = datetime.combine(session["start_date"], time(9, 0), tz)
-    end = datetime.combine(session["end_date"], time(17, 0), tz)
+    start = datetime.combine(slot_list[0].day, slot_list[0].starts, tz)
+    end = datetime.combine(slot_list[-1].day, slot_list[-1].ends, tz)
     return f"Du {datetime_fr(start)} au {datetime_fr(end)}"
+
+
+async def _with_slots(session: dict) -> dict:
+    """The session's dates from its slots, the slots day by day, its place (wizard header)."""
+    from app.services import slots
+
+    slot_list = await slots.for_session(session["id"])
+    session["dates"] = session_dates(session, slot_list)
+    session["slot_days"] = slots.by_day(slot_list)
+    return session
 
 
 async def open_session(code: str) -> dict:
@@ -83,7 +95,7 @@ async def open_session(code: str) -> dict:
     if session["start_date"] <= today():
         raise RegistrationClosed("Cette session a déjà commencé ou est passée : les inscriptions sont closes.")
     session["title"] = session["title"] or session["full_name"]
-    session["dates"] = session_dates(session)
+    await _with_slots(session)
     session["taken"] = await seats_taken(session["id"])
     session["full"] = bool(session["seats"]) and session["taken"] >= session["seats"]
     return session
@@ -105,8 +117,7 @@ async def open_session_by_id(session_id: int) -> dict:
     if session is None:
         raise RegistrationClosed("Cette session n'existe plus.")
     session["title"] = session["title"] or session["full_name"]
-    session["dates"] = session_dates(session)
-    return session
+    return await _with_slots(session)
 
 
 # -- the draft ----------------------------------------------------------------------------------

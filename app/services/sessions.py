@@ -94,6 +94,11 @@ class SessionForm:
     seats: str = ""
     # The certificate's text (D3), on the settings page only: None when the form has no such field.
     certificate_text: str | None = None
+    # Time slots and place (issue 12), also on the settings page only.
+    slots: str | None = None
+    place: str | None = None
+    remote_url: str | None = None
+    contact: str | None = None
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
@@ -166,6 +171,19 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
             errors["certificate_text"] = problem
         elif len(form.certificate_text) > 5000:
             errors["certificate_text"] = "Le texte de l'attestation ne peut pas dépasser 5 000 caractères."
+    slot_list = None
+    if form.slots is not None:
+        from app.services import slots as slot_service
+
+        slot_list, problem = slot_service.parse(form.slots, start, end)
+        if problem:
+            errors["slots"] = problem
+    if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
+        errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."
+    for key, label, value, limit in (("place", "Le lieu", form.place, 1000), ("remote_url", "Le lien", form.remote_url, 500),
+                                     ("contact", "Le contact", form.contact, 255)):
+        if value is not None and len(value) > limit and key not in errors:
+            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
     if errors:
         raise ValidationFailed(errors)
     if not code:
@@ -181,9 +199,18 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
         values[TrainingSession.template] = template["id"]
     if session_id and form.certificate_text is not None:
         values[TrainingSession.certificate_text] = form.certificate_text
+    for column, value in ((TrainingSession.place, form.place), (TrainingSession.remote_url, form.remote_url),
+                          (TrainingSession.contact, form.contact)):
+        if session_id and value is not None:
+            values[column] = value
     async with fields_unique():
         if session_id:
-            await TrainingSession.update(values).where(TrainingSession.id == session_id)
+            async with db.transaction():
+                await TrainingSession.update(values).where(TrainingSession.id == session_id)
+                if slot_list is not None:
+                    from app.services import slots as slot_service
+
+                    await slot_service.replace(session_id, slot_list)
             return session_id
         row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
     return row[0]["id"]

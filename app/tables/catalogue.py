@@ -7,10 +7,12 @@ from piccolo.columns import (
     Integer,
     OnDelete,
     Text,
+    Time,
     Timestamptz,
     Varchar,
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from app.tables.accounts import User
@@ -58,11 +60,26 @@ class TrainingSession(Searchable, Table):
     code = Varchar(length=32, unique=True, index=True)  # public registration code: 26C03S1
     seats = Integer(null=True, default=None)
     certificate_text = Text(default="")
+    # Where and who (issue 12): an address, or "à distance" with its link; a contact person.
+    place = Text(default="")
+    remote_url = Varchar(length=500, default="")
+    contact = Varchar(length=255, default="")
     progress_block = Boolean(default=False)
     discussion_block = Boolean(default=False)
     imported_at = Timestamptz(null=True, default=None)
     search_text = Text(default="")  # folded code, full and short names
     created_at = Timestamptz(default=TimestamptzNow())
+
+
+class SessionSlot(Table):
+    """A time slot of a session day: half-days are what French funders count (09:00-12:30)."""
+
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
+    day = Date()
+    starts = Time()
+    ends = Time()
+
+    unique_session_day_start = Unique(["session", "day", "starts"])
 
 
 class SessionActivity(Table):

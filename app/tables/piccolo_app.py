@@ -8,6 +8,7 @@ from app.tables.catalogue import (
     ContentImport,
     CourseTemplate,
     SessionActivity,
+    SessionSlot,
     TemplateActivity,
     TrainingSession,
 )
@@ -25,7 +26,7 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
     Cohort, CohortMember, ImportBatch, ImportRow,
-    CourseTemplate, TemplateActivity, TrainingSession, SessionActivity, ContentImport, CohortSync,
+    CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
     Certificate,
 ]

@@ -1,0 +1,108 @@
+"""Time slots and place of a session (issue 12): sessions had days only.
+
+A slot is one part of a day (a half-day, the unit French funders count: 09:00-12:30). Managers type
+them one per line on the settings page, e.g. ``02/06/2026 09:00-12:30`` (or ``2026-06-02 9h00-12h30``);
+every line is checked (a date within the session, a start before the end, no overlap) with a French
+message naming the line, and nothing typed is lost.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import date, time
+
+from app import db
+from app.dates import date_fr
+from app.tables.catalogue import SessionSlot
+
+MAX_SLOTS = 200
+_LINE = re.compile(
+    r"^\s*(?:(\d{1,2})/(\d{1,2})/(\d{4})|(\d{4})-(\d{2})-(\d{2}))\s+"
+    r"(\d{1,2})[:hH](\d{2})?\s*[-–à]\s*(\d{1,2})[:hH](\d{2})?\s*$"
+)
+
+
+@dataclass(frozen=True, order=True)
+class Slot:
+    day: date
+    starts: time
+    ends: time
+
+    @property
+    def minutes(self) -> int:
+        return (self.ends.hour * 60 + self.ends.minute) - (self.starts.hour * 60 + self.starts.minute)
+
+    def line(self) -> str:
+        return f"{self.day:%d/%m/%Y} {self.starts:%H:%M}-{self.ends:%H:%M}"
+
+
+def parse(text: str, start: date | None, end: date | None) -> tuple[list[Slot], str | None]:
+    """The slots typed (one per line), sorted, or a French message about the first wrong line."""
+    slots: list[Slot] = []
+    lines = [(n, line) for n, line in enumerate((text or "").splitlines(), start=1) if line.strip()]
+    if len(lines) > MAX_SLOTS:
+        return [], f"Au plus {MAX_SLOTS} créneaux par session."
+    for number, line in lines:
+        match = _LINE.match(line)
+        if not match:
+            return [], (f"Ligne {number} : « {line.strip()} » n'est pas un créneau. "
+                        "Écrivez la date puis les heures, ex. 02/06/2026 09:00-12:30.")
+        g = match.groups()
+        try:
+            day = date(int(g[2]), int(g[1]), int(g[0])) if g[0] else date(int(g[3]), int(g[4]), int(g[5]))
+            starts = time(int(g[6]), int(g[7] or 0))
+            ends = time(int(g[8]), int(g[9] or 0))
+        except ValueError:
+            return [], f"Ligne {number} : date ou heure impossible (« {line.strip()} »)."
+        if starts >= ends:
+            return [], f"Ligne {number} : l'heure de fin doit être après l'heure de début."
+        if start and end and not start <= day <= end:
+            return [], (f"Ligne {number} : le {day:%d/%m/%Y} est en dehors de la session "
+                        f"(du {start:%d/%m/%Y} au {end:%d/%m/%Y}).")
+        slots.append(Slot(day, starts, ends))
+    slots.sort()
+    for before, after in zip(slots, slots[1:]):
+        if before.day == after.day and after.starts < before.ends:
+            return [], f"Les créneaux du {before.day:%d/%m/%Y} se chevauchent ({before.line()} et {after.line()})."
+    return slots, None
+
+
+def as_text(slots: list[Slot]) -> str:
+    return "\n".join(s.line() for s in slots)
+
+
+def _from_row(row: dict) -> Slot:
+    return Slot(row["day"], row["starts"], row["ends"])
+
+
+async def for_session(session_id: int) -> list[Slot]:
+    rows = await SessionSlot.select(SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
+        SessionSlot.session == session_id).order_by(SessionSlot.day).order_by(SessionSlot.starts)
+    return [_from_row(r) for r in rows]
+
+
+async def replace(session_id: int, slots: list[Slot]) -> None:
+    async with db.transaction():
+        await SessionSlot.delete().where(SessionSlot.session == session_id)
+        if slots:
+            await SessionSlot.insert(*[SessionSlot(session=session_id, day=s.day, starts=s.starts, ends=s.ends)
+                                       for s in slots])
+
+
+def by_day(slots: list[Slot]) -> list[tuple[str, str]]:
+    """[("mardi 2 juin 2026", "09:00–12:30, 13:30–17:00"), …] for pages and documents."""
+    days: dict[date, list[str]] = {}
+    for s in slots:
+        days.setdefault(s.day, []).append(f"{s.starts:%H:%M}–{s.ends:%H:%M}")
+    return [(date_fr(day), ", ".join(parts)) for day, parts in days.items()]
+
+
+def summary(slots: list[Slot]) -> str:
+    """"4 demi-journées, 14 h" — the slots of a session counted as funders do."""
+    if not slots:
+        return ""
+    minutes = sum(s.minutes for s in slots)
+    hours, rest = divmod(minutes, 60)
+    duration = f"{hours} h {rest:02d}" if rest else f"{hours} h"
+    return f"{len(slots)} demi-journée{'s' if len(slots) > 1 else ''}, {duration}"
