@@ -67,5 +67,11 @@ async def test_the_certificate_states_the_training_time_and_place(demo):
     enrolment = enrolments[learners[0]]
     for activity in activities:
         await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
-    content = pdf_text(await certificates.pdf_of(await certificates.for_enrolment(enrolment)))
+    pdf = await certificates.pdf_of(await certificates.for_enrolment(enrolment))
+    content = pdf_text(pdf)
     assert "2 demi-journées, 7 h" in content and "Salle Ventoux" in content
+    from io import BytesIO
+
+    from pypdf import PdfReader
+
+    assert len(PdfReader(BytesIO(pdf)).pages) == 1  # still one A4 page
