@@ -25,6 +25,7 @@ FOREIGN = {
     "cohort_id": lambda ids: ids["dam_cohort"],
     "sync_id": lambda ids: ids["dam_sync"],
     "template_id": lambda ids: ids["template"],
+    "certificate_id": lambda ids: ids["dam_certificate"],
     "activity_id": lambda ids: ids["template_activity"],
     # Registration back office: reserved to its managers, so refused to a GET or a GED whatever the id.
     "kind": lambda ids: "funding_method",
@@ -70,6 +71,15 @@ async def _foreign_ids() -> dict:
     ids["dam_cohort"] = cohort[0]["id"]
     sync = await CohortSync.insert(CohortSync(session=ids["dam_session"], cohort=ids["dam_cohort"])).returning(CohortSync.id)
     ids["dam_sync"] = sync[0]["id"]
+    from app.tables.certificates import Certificate
+    from app.tables.learning import Enrolment
+
+    # Another DAM learner than dam_learner (whom the form-body test checks nobody enrolled).
+    other = await User.select(User.id).where((User.establishment == ids["DAM001"]) & (User.id != ids["dam_learner"])).first()
+    enrolment = await Enrolment.insert(Enrolment(session=ids["dam_session"], user=other["id"])).returning(Enrolment.id)
+    certificate = await Certificate.insert(Certificate(
+        enrolment=enrolment[0]["id"], code="23456789AB", pdf_sha256="0" * 64, snapshot="{}")).returning(Certificate.id)
+    ids["dam_certificate"] = certificate[0]["id"]
     ids["template"] = (await CourseTemplate.select(CourseTemplate.id).first())["id"]
     ids["template_activity"] = (await TemplateActivity.select(TemplateActivity.id).first())["id"]
     return ids
@@ -123,6 +133,7 @@ async def test_nothing_outside_the_scope_is_reachable_on_any_route(app, client, 
     assert "GET /etablissements/{establishment_id:int}" in checked
     assert "POST /admin/etablissements/{establishment_id:int}/modifier" in checked
     assert "POST /roles/{assignment_id:int}/retirer" in checked
+    assert "POST /attestations/{certificate_id:int}/revoquer" in checked
     # And nothing was changed on the way.
     assert (await Establishment.select(Establishment.name).where(Establishment.id == ids["DAM001"]).first())[
         "name"
