@@ -326,7 +326,7 @@ class XlsxWriter:
         self.date_format = self.workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
         for col, header in enumerate(headers):
             self.sheet.set_column(col, col, max(12, min(40, len(header) + 4)))
-            self.sheet.write_string(0, col, header, bold)
+            self.sheet.write_string(0, col, neutralise(header), bold)
         self.sheet.freeze_panes(1, 0)
         self.headers = headers
         self.row = 1
@@ -371,7 +371,7 @@ class CsvWriter:
         self._buffer = io.StringIO()
         self._buffer.write("\ufeff")
         self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
-        self._csv.writerow(headers)
+        self._csv.writerow([neutralise(h) for h in headers])
 
     def write_rows(self, rows: list[list[Any]]) -> None:
         self._csv.writerows([[self._cell(v) for v in values] for values in rows])
