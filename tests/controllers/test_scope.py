@@ -24,6 +24,7 @@ FOREIGN = {
     "session_id": lambda ids: ids["dam_session"],
     "cohort_id": lambda ids: ids["dam_cohort"],
     "sync_id": lambda ids: ids["dam_sync"],
+    "enrolment_id": lambda ids: ids["dam_enrolment"],
     "template_id": lambda ids: ids["template"],
     "activity_id": lambda ids: ids["template_activity"],
     # Registration back office: reserved to its managers, so refused to a GET or a GED whatever the id.
@@ -70,6 +71,14 @@ async def _foreign_ids() -> dict:
     ids["dam_cohort"] = cohort[0]["id"]
     sync = await CohortSync.insert(CohortSync(session=ids["dam_session"], cohort=ids["dam_cohort"])).returning(CohortSync.id)
     ids["dam_sync"] = sync[0]["id"]
+    from app.services.enrolments import add_sources
+    from app.tables.learning import Enrolment, SourceKind
+
+    # Another DAM learner than dam_learner (whom the id-in-body test checks is enrolled nowhere).
+    dam_other = (await User.select(User.id).where((User.establishment == ids["DAM001"]) & (User.id != ids["dam_learner"]))
+                 .first())["id"]
+    await add_sources(ids["dam_session"], [dam_other], SourceKind.manual)
+    ids["dam_enrolment"] = (await Enrolment.select(Enrolment.id).where(Enrolment.session == ids["dam_session"]).first())["id"]
     ids["template"] = (await CourseTemplate.select(CourseTemplate.id).first())["id"]
     ids["template_activity"] = (await TemplateActivity.select(TemplateActivity.id).first())["id"]
     return ids
