@@ -11,11 +11,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from app import db
 from app.datatable import About, Col, DataTable, Filter
 from app.dates import local_naive, local_now
 from app.lists import register
 from app.lists._common import int_or_none
 from app.services.text import search
+from app.settings import get_settings
 from app.tables.catalogue import SessionActivity
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 
@@ -46,11 +48,19 @@ def _cohort(value: str):
 
 async def _cells(rows: list[dict]) -> list[dict]:
     """Each row's completions, {activity id: completion time on Paris clocks (naive, as a spreadsheet
-    cell wants it)}, for the page (or an export chunk): one query. The zone is converted here once per
-    completion: 150,000 cells of a whole-session export through a helper each cost seconds."""
+    cell wants it)}, for the page or an export chunk: one query. On PostgreSQL it is grouped by
+    enrolment and the zone converted by the database (a whole-session export reads 5,000 rows of
+    arrays, not 150,000 rows each converted in Python)."""
     ids = [r["id"] for r in rows]
     done: dict[int, dict[int, object]] = {i: {} for i in ids}
-    if ids:
+    if ids and not db.is_sqlite():
+        for c in await ActivityCompletion.raw(
+            "SELECT enrolment, array_agg(activity) AS activities, "
+            "array_agg(completed_at AT TIME ZONE {}) AS times FROM activity_completion "
+            "WHERE enrolment = ANY({}) GROUP BY enrolment", get_settings().timezone, ids,
+        ):
+            done[c["enrolment"]] = dict(zip(c["activities"], c["times"]))
+    elif ids:
         tz = local_now().tzinfo
         for c in await ActivityCompletion.select(
             ActivityCompletion.enrolment, ActivityCompletion.activity, ActivityCompletion.completed_at
