@@ -154,10 +154,12 @@ async def main() -> None:
                 size = len(response.content)
             assert response.status_code == 200
             htmx = await client.get(url, headers={"HX-Request": "true"})
+            brotli = await client.get(url, headers={"Accept-Encoding": "br"})
             p95 = _setup.percentile(timings, 95)
             worst_p95, worst_size = max(worst_p95, p95), max(worst_size, size)
             print(f"  {label}: p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms, "
-                  f"HTML {size / 1024:.1f} KB (htmx region {len(htmx.content) / 1024:.1f} KB)")
+                  f"HTML {size / 1024:.1f} KB, {brotli.num_bytes_downloaded / 1024:.1f} KB sent with brotli "
+                  f"(htmx region {len(htmx.content) / 1024:.1f} KB)")
         print(f"Overview page of 50: worst p95 {worst_p95:.1f} ms (target 150), largest page {worst_size / 1024:.1f} KB (target 60)")
 
         for fmt, target in (("xlsx", 3.0), ("csv", 1.0)):

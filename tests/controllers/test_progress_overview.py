@@ -70,7 +70,7 @@ def _cells(row: str) -> list[str]:
 
 
 def _names(page: str) -> list[str]:
-    return re.findall(r'<th scope="row"><a href="[^"]+">([^<]+)</a>', page)
+    return re.findall(r'<th scope="row"><a id=n\d+ href="[^"]+">([^<]+)</a>', page)
 
 
 @pytest.mark.smoke
