@@ -257,3 +257,26 @@ async def test_manager_marks_and_unmarks_an_activity(client):
     assert response.status_code == 404 and "Activité introuvable." in text(response.text)
     response = await post_form(client, url, {"activity": "", "done": "1"})
     assert response.status_code == 404
+
+
+async def test_one_query_for_the_rows_and_one_for_the_cells(client, monkeypatch):
+    """The page's rows, their total included, are one SQL query; the activity cells of the page one more."""
+    data = await _dataset()
+    await login(client, "alp001.get")
+    engine = type(Enrolment._meta.db)
+    original = engine.run_querystring
+    seen: list[str] = []
+
+    async def counting(self, querystring, *args, **kwargs):
+        seen.append(str(querystring))
+        return await original(self, querystring, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_querystring", counting)
+    for query in ("", "sort=-progress&state=in_progress", f"cohort={data['cohort']}&q=belier&sort=last_visit"):
+        seen.clear()
+        response = await client.get(f"/sessions/{data['session']}/progression?{query}")
+        assert response.status_code == 200
+        rows = [q for q in seen if re.search(r'FROM "?enrolment"?\b', q) and "activity_completion" not in q]
+        cells = [q for q in seen if "activity_completion" in q]
+        assert len(rows) == 1 and "COUNT(*) OVER ()" in rows[0], rows
+        assert len(cells) == 1, cells
