@@ -21,7 +21,7 @@ from app.services.roles import ADMIN, GED, GET
 from app.tables.learning import Enrolment
 
 MANAGERS = (ADMIN, GED, GET)
-HOW = {"manual": "par l'apprenant", "automatic": "automatiquement", "manager": "par"}
+HOW = {"manual": "par l'apprenant", "automatic": "automatiquement"}  # "manager": "marquée par <name>"
 
 
 @dataclass

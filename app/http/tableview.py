@@ -28,10 +28,6 @@ def file_response(content: bytes, filename: str, fmt: str = "xlsx") -> Response:
     )
 
 
-def xlsx_response(content: bytes, filename: str) -> Response:
-    return file_response(content, filename, "xlsx")
-
-
 async def export_response(request: Request, table: DataTable, params: dict, fmt: str = "xlsx", extra=None,
                           job_allowed: bool = True) -> Response:
     """The file of every filtered row: inline when small, else a background job and its progress page.
