@@ -9,6 +9,8 @@ establishment: a list can never show, count or export a row outside the caller's
 from __future__ import annotations
 
 import asyncio
+import csv
+import io
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -16,12 +18,16 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from piccolo.querystring import QueryString
+
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
 
 PER_PAGE_CHOICES = (20, 50, 100)
 EXPORT_CHUNK = 5000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+_TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
+EXPORT_FORMATS = {"xlsx": "Excel", "csv": "CSV (texte)"}
 
 
 @dataclass(frozen=True)
@@ -106,6 +112,12 @@ class TablePage:
 
 
 @dataclass(frozen=True)
+class About:
+    where: Any = None
+    columns: tuple[Col, ...] = ()
+
+
+@dataclass(frozen=True)
 class DataTable:
     name: str
     table: Any  # the Piccolo Table class
@@ -118,6 +130,13 @@ class DataTable:
     base_where: Callable[[CurrentUser, Scope], Any] | None = None
     # Adds computed fields to a page's (or an export chunk's) rows, with one grouped query.
     enrich: Callable[[list[dict]], Awaitable[list[dict]]] | None = None
+    # The total comes with the page, ``COUNT(*) OVER ()``: one query per page instead of two. For
+    # tables of a bounded size (one session's learners); a 100,000-row table keeps its top-N sort.
+    count_in_page: bool = False
+    # A table about one object (the progress of one session): from the params (the object's id put
+    # there by the screen), the where clause and the extra columns (one per activity). Awaited by the
+    # screen and by the export job alike, so a background export is the table the page shows.
+    about: Callable[[Mapping[str, str]], Awaitable[About]] | None = None
 
     # -- parsing ------------------------------------------------------------------------------
     def parse(self, params: Mapping[str, str]) -> TableState:
@@ -164,31 +183,48 @@ class DataTable:
         # A stable order across pages.
         return query.order_by(self.table.id, ascending=True)
 
-    async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> TablePage:
-        """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import)."""
+    async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None,
+                    options: dict[str, list[tuple[str, str]]] | None = None) -> TablePage:
+        """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import);
+        ``options`` gives the choices of select filters that depend on the screen (its cohorts)."""
         state = self.parse(params)
         scope = await establishment_scope(user)
         clauses = self._where(user, scope, state, extra)
-        count_query = self.table.count()
-        if clauses:
-            count_query = count_query.where(*clauses)
-        total = await count_query
-        pages = max(1, math.ceil(total / state.per_page))
-        state.page = min(state.page, pages)
-        query = self.table.select(*self.select)
-        if clauses:
-            query = query.where(*clauses)
-        query = self._order(query, state).limit(state.per_page).offset((state.page - 1) * state.per_page)
-        rows = await query
+
+        def page_query():
+            query = self.table.select(*self.select, *((_TOTAL,) if self.count_in_page else ()))
+            if clauses:
+                query = query.where(*clauses)
+            return self._order(query, state).limit(state.per_page).offset((state.page - 1) * state.per_page)
+
+        async def counted() -> int:
+            count_query = self.table.count()
+            return await (count_query.where(*clauses) if clauses else count_query)
+
+        if self.count_in_page:
+            rows = await page_query()
+            if rows:
+                total = rows[0]["_total"]
+            else:  # an empty page: nothing matches, or a page past the end (go to the last one)
+                total = await counted()
+                if total and state.page > 1:
+                    state.page = max(1, math.ceil(total / state.per_page))
+                    rows = await page_query()
+        else:
+            total = await counted()
+            state.page = min(state.page, max(1, math.ceil(total / state.per_page)))
+            rows = await page_query()
         if self.enrich is not None:
             rows = await self.enrich(rows)
-        options = {}
+        filter_options = {}
         for f in self.filters:
-            if callable(f.options):
-                options[f.key] = await f.options(user)
+            if options and f.key in options:
+                filter_options[f.key] = list(options[f.key])
+            elif callable(f.options):
+                filter_options[f.key] = await f.options(user)
             elif f.options is not None:
-                options[f.key] = list(f.options)
-        return TablePage(table=self, state=state, rows=rows, total=total, filter_options=options)
+                filter_options[f.key] = list(f.options)
+        return TablePage(table=self, state=state, rows=rows, total=total, filter_options=filter_options)
 
     async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:
         state = self.parse(params)
@@ -219,18 +255,26 @@ class DataTable:
                 yield await self.enrich(rows) if self.enrich is not None else rows
 
     # -- export -------------------------------------------------------------------------------
-    def export_values(self, row: dict) -> list:
-        return [c.export(row) if c.export else row.get(c.key) for c in self.columns if c.exported]
+    def export_columns(self, extra_columns: tuple[Col, ...] = ()) -> list[Col]:
+        return [c for c in (*self.columns, *extra_columns) if c.exported]
 
-    async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None, extra=None) -> bytes:
-        """The Excel file of every filtered row, streamed: the next chunk is read from the database
-        while the previous one is written, and at most two chunks are in memory."""
-        writer = XlsxWriter([c.label for c in self.columns if c.exported])
+    def export_values(self, row: dict, columns: list[Col] | None = None) -> list:
+        columns = self.export_columns() if columns is None else columns
+        return [c.export(row) if c.export else row.get(c.key) for c in columns]
+
+    async def export(self, user: CurrentUser, params: Mapping[str, str], fmt: str = "xlsx", on_progress=None,
+                     extra=None, extra_columns: tuple[Col, ...] = ()) -> bytes:
+        """The Excel (``xlsx``) or text (``csv``) file of every filtered row, streamed: the next
+        chunk is read from the database while the previous one is written, and at most two chunks
+        are in memory. ``extra_columns`` follow the table's own (one per activity of a session)."""
+        columns = self.export_columns(extra_columns)
+        headers = [c.label for c in columns]
+        writer = CsvWriter(headers) if fmt == "csv" else XlsxWriter(headers)
         pending: asyncio.Task | None = None
         done = 0
         try:
             async for rows in self.iter_rows(user, params, extra=extra):
-                values = [self.export_values(r) for r in rows]
+                values = [self.export_values(r, columns) for r in rows]
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(asyncio.to_thread(writer.write_rows, values))
@@ -244,6 +288,9 @@ class DataTable:
             if pending is not None and not pending.done():
                 pending.cancel()
             writer.discard()
+
+    async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None, extra=None) -> bytes:
+        return await self.export(user, params, "xlsx", on_progress=on_progress, extra=extra)
 
 
 def neutralise(value: Any) -> Any:
@@ -279,7 +326,7 @@ class XlsxWriter:
         self.date_format = self.workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
         for col, header in enumerate(headers):
             self.sheet.set_column(col, col, max(12, min(40, len(header) + 4)))
-            self.sheet.write_string(0, col, header, bold)
+            self.sheet.write_string(0, col, neutralise(header), bold)
         self.sheet.freeze_panes(1, 0)
         self.headers = headers
         self.row = 1
@@ -314,3 +361,35 @@ class XlsxWriter:
             os.unlink(self._file.name)
         except FileNotFoundError:
             pass
+
+
+class CsvWriter:
+    """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
+    dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
+
+    def __init__(self, headers: list[str]):
+        self._buffer = io.StringIO()
+        self._buffer.write("\ufeff")
+        self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
+        self._csv.writerow([neutralise(h) for h in headers])
+
+    def write_rows(self, rows: list[list[Any]]) -> None:
+        self._csv.writerows([[self._cell(v) for v in values] for values in rows])
+
+    @staticmethod
+    def _cell(value: Any) -> str:
+        if value is None:
+            return ""
+        if isinstance(value, bool):
+            return "Oui" if value else "Non"
+        if isinstance(value, datetime):
+            return value.strftime("%d/%m/%Y %H:%M")
+        if isinstance(value, (int, float)):
+            return str(value)
+        return neutralise(str(value))
+
+    def close(self) -> bytes:
+        return self._buffer.getvalue().encode("utf-8")
+
+    def discard(self) -> None:
+        self._buffer = io.StringIO()

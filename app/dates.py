@@ -11,7 +11,7 @@ from app.settings import get_settings
 
 
 def _local(value: datetime) -> datetime:
-    tz = ZoneInfo(get_settings().timezone)
+    tz = ZoneInfo(get_settings().timezone)  # ZoneInfo caches its instances
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)
     return value.astimezone(tz)
@@ -41,18 +41,21 @@ def day_fr(value: date | datetime | None, empty: str = "") -> str:
 
 
 def short_date_fr(value: date | datetime | None, empty: str = "") -> str:
-    """dd/mm/yyyy, for dense tables."""
+    """dd/mm/yyyy, for dense tables. Numbers only: no locale data needed, so plain strftime (Babel
+    costs ~100 µs a call, felt on a grid of 1,500 cells)."""
     if value is None:
         return empty
     if isinstance(value, datetime):
         value = _local(value).date()
-    return format_date(value, "dd/MM/y", locale="fr_FR")
+    return f"{value.day:02d}/{value.month:02d}/{value.year}"
 
 
 def short_datetime_fr(value: datetime | None, empty: str = "") -> str:
+    """dd/mm/yyyy hh:mm."""
     if value is None:
         return empty
-    return format_datetime(_local(value), "dd/MM/y HH:mm", locale="fr_FR")
+    value = _local(value)
+    return f"{value.day:02d}/{value.month:02d}/{value.year} {value.hour:02d}:{value.minute:02d}"
 
 
 def now() -> datetime:

@@ -7,8 +7,8 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from app.http.responder import render, wants_fragment
+from app.http.tableview import file_response
 from app.http.web import current_user
-from app.lists import XLSX
 from app.services import progress
 from app.services.errors import NotFound
 
@@ -37,12 +37,7 @@ async def download_export(request: Request, token: FromPath[str]) -> Response:
     content = await request.app.state.redis.get(f"export:{token}")
     if content is None or state.get("state") != "done":
         raise NotFound("Ce fichier n'est plus disponible : relancez l'export.")
-    return Response(
-        content=content,
-        media_type=XLSX,
-        headers={"Content-Disposition": f'attachment; filename="{state.get("filename", "export.xlsx")}"',
-                 "Cache-Control": "no-store"},
-    )
+    return file_response(content, state.get("filename", "export.xlsx"), state.get("format", "xlsx"))
 
 
 HANDLERS = [job_page, download_export]

@@ -8,7 +8,7 @@ from litestar import Request, Response
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from app.datatable import DataTable
+from app.datatable import EXPORT_FORMATS, About, DataTable
 from app.http.responder import render
 from app.http.web import current_user
 from app.lists import XLSX, export_filename
@@ -17,29 +17,54 @@ from app.services import progress
 from app.settings import get_settings
 
 
-def xlsx_response(content: bytes, filename: str) -> Response:
+MEDIA_TYPES = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8"}
+
+
+def file_response(content: bytes, filename: str, fmt: str = "xlsx") -> Response:
     return Response(
         content=content,
-        media_type=XLSX,
+        media_type=MEDIA_TYPES[fmt],
         headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
     )
 
 
-async def table_view(
-    request: Request, table: DataTable, page: str, region: str, context: dict | None = None, extra=None
-) -> Response:
-    """GET handler body shared by every list screen. `?export=xlsx` exports all filtered rows.
-    ``extra`` (a where clause) limits the table to what the screen is about; exports that large
-    enough to need a job are only offered for whole tables (extra=None)."""
+async def export_response(request: Request, table: DataTable, params: dict, fmt: str = "xlsx", extra=None,
+                          job_allowed: bool = True) -> Response:
+    """The file of every filtered row: inline when small, else a background job and its progress page.
+    A table with ``about`` (one session's progress) recomputes its where clause and columns from
+    ``params`` here and in the job alike; ``extra`` (a where clause of the screen only, such as a
+    selection of rows) keeps the export inline. ``fmt``: xlsx or csv."""
     user = current_user(request)
-    params = dict(request.query_params)
-    if params.pop("export", None) == "xlsx":
-        total = await table.count(user, params, extra=extra)
-        if extra is not None or total <= get_settings().export_inline_max_rows:
-            return xlsx_response(await table.export_xlsx(user, params, extra=extra), export_filename(table))
-        token = secrets.token_urlsafe(16)
-        await progress.start(request.app.state.redis, token, user.id, f"Export Excel ({total} lignes)", total)
-        await enqueue(request.app.state.redis, "export_table", table.name, user.id, params, token)
-        return Redirect(path=request.app.route_reverse("jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
-    table_page = await table.fetch(user, params, extra=extra)
+    fmt = fmt if fmt in EXPORT_FORMATS else "xlsx"
+    about = await table.about(params) if table.about is not None else About()
+    where = about.where if extra is None else (extra if about.where is None else about.where & extra)
+    total = await table.count(user, params, extra=where)
+    if not job_allowed or extra is not None or total <= get_settings().export_inline_max_rows:
+        content = await table.export(user, params, fmt, extra=where, extra_columns=about.columns)
+        return file_response(content, export_filename(table, fmt), fmt)
+    token = secrets.token_urlsafe(16)
+    label = EXPORT_FORMATS[fmt].split(" ")[0]
+    await progress.start(request.app.state.redis, token, user.id, f"Export {label} ({total} lignes)", total)
+    await enqueue(request.app.state.redis, "export_table", table.name, user.id, params, token, fmt)
+    return Redirect(path=request.app.route_reverse("jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
+
+
+async def table_view(
+    request: Request, table: DataTable, page: str, region: str, context: dict | None = None, extra=None,
+    params: dict | None = None, options: dict | None = None,
+) -> Response:
+    """GET handler body shared by every list screen. `?export=xlsx` (or csv) exports all filtered
+    rows. ``extra`` (a where clause) limits the table to what the screen is about; exports large
+    enough to need a job are only offered for tables the job can rebuild (extra=None). ``params``:
+    the query with what the screen adds (the session of a table ``about`` one); ``options``: choices
+    of select filters that depend on the screen."""
+    user = current_user(request)
+    params = dict(request.query_params) if params is None else params
+    fmt = params.pop("export", None)
+    if fmt in EXPORT_FORMATS:
+        return await export_response(request, table, params, fmt, extra=extra, job_allowed=extra is None)
+    if table.about is not None:
+        about = await table.about(params)
+        extra = about.where if extra is None else extra & about.where
+    table_page = await table.fetch(user, params, extra=extra, options=options)
     return render(request, page, {"table": table_page, **(context or {})}, region=region)

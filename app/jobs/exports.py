@@ -2,12 +2,13 @@
 
 from app.services import progress
 from app.services.auth import load_current_user
+from app.datatable import About
 from app.lists import all_lists, export_filename
 
 EXPORT_TTL = 3600
 
 
-async def export_table(ctx, table_name: str, user_id: int, params: dict, token: str) -> int:
+async def export_table(ctx, table_name: str, user_id: int, params: dict, token: str, fmt: str = "xlsx") -> int:
     redis = ctx["redis"]
     # The export sees what the user sees now: scope is recomputed from the user, not trusted from the queue.
     user = await load_current_user(user_id)
@@ -21,14 +22,18 @@ async def export_table(ctx, table_name: str, user_id: int, params: dict, token: 
         await progress.update(redis, token, done=done)
 
     try:
-        content = await table.export_xlsx(user, params, on_progress=on_progress)
+        # A table about one object (a session's progress) rebuilds its where clause and columns from
+        # the params, as the page did; scope is applied by the table from the user, as always.
+        about = await table.about(params) if table.about is not None else About()
+        content = await table.export(user, params, fmt, on_progress=on_progress, extra=about.where,
+                                     extra_columns=about.columns)
     except Exception as exc:
         await progress.update(redis, token, state="failed", message=f"L'export a échoué : {type(exc).__name__}.")
         raise
-    filename = export_filename(table)
+    filename = export_filename(table, fmt)
     await redis.set(f"export:{token}", content, ex=EXPORT_TTL)
     await progress.update(
         redis, token, state="done", filename=filename, result_url=f"/exports/{token}",
-        result_label=f"Télécharger {filename}",
+        result_label=f"Télécharger {filename}", format=fmt,
     )
     return len(content)

@@ -17,8 +17,8 @@ REGISTRY: dict[str, DataTable] = {}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 
 
-def export_filename(table: DataTable) -> str:
-    return f"{table.export_filename}_{local_now():%Y%m%d_%H%M}.xlsx"
+def export_filename(table: DataTable, fmt: str = "xlsx") -> str:
+    return f"{table.export_filename}_{local_now():%Y%m%d_%H%M}.{fmt}"
 
 
 def register(table: DataTable) -> DataTable:

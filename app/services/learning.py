@@ -74,3 +74,52 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
 
 async def record_visit(enrolment_id: int) -> None:
     await Enrolment.update({Enrolment.last_visit: now()}).where(Enrolment.id == enrolment_id)
+
+
+# -- the manager's side (SPEC D2) --------------------------------------------------------------------
+async def enrolment_of_session(session_id: int, enrolment_id: int) -> dict:
+    """A learner's enrolment in this session, with their name, or "Inscription introuvable." (the
+    caller has checked the session is in scope: an enrolment of another session answers as missing)."""
+    from app.services.errors import NotFound
+
+    row = await Enrolment.select(
+        Enrolment.all_columns(), Enrolment.user.first_name.as_alias("first_name"),
+        Enrolment.user.last_name.as_alias("last_name"), Enrolment.user.username.as_alias("username"),
+        Enrolment.user.email.as_alias("email"),
+    ).where((Enrolment.id == enrolment_id) & (Enrolment.session == session_id)).first()
+    if row is None:
+        raise NotFound("Inscription introuvable.")
+    return row
+
+
+async def learner_activities(session_id: int, enrolment_id: int) -> list[dict]:
+    """The session's activities in order, each with this learner's completion (date, how, by whom)
+    or None: two queries."""
+    from app.tables.catalogue import SessionActivity
+
+    activities = await SessionActivity.select(
+        SessionActivity.id, SessionActivity.title, SessionActivity.kind, SessionActivity.required,
+    ).where(SessionActivity.session == session_id).order_by(SessionActivity.position)
+    completions = await ActivityCompletion.select(
+        ActivityCompletion.activity, ActivityCompletion.completed_at, ActivityCompletion.how,
+        ActivityCompletion.by.first_name.as_alias("by_first_name"),
+        ActivityCompletion.by.last_name.as_alias("by_last_name"),
+    ).where(ActivityCompletion.enrolment == enrolment_id)
+    by_activity = {c["activity"]: c for c in completions}
+    for a in activities:
+        a["completion"] = by_activity.get(a["id"])
+    return activities
+
+
+async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_id: int, activity_id: int | None,
+                                    done: bool) -> bool:
+    """« Marquer comme terminé » / « Annuler l'achèvement » for a learner: the enrolment and the
+    activity must both be of this session (else "introuvable"), recorded as set by the manager."""
+    from app.services.errors import NotFound
+    from app.tables.catalogue import SessionActivity
+
+    await enrolment_of_session(session_id, enrolment_id)
+    if not activity_id or not await SessionActivity.exists().where(
+            (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)):
+        raise NotFound("Activité introuvable.")
+    return await set_completion(enrolment_id, activity_id, done, CompletionHow.manager, by=manager_id)

@@ -24,6 +24,7 @@ FOREIGN = {
     "session_id": lambda ids: ids["dam_session"],
     "cohort_id": lambda ids: ids["dam_cohort"],
     "sync_id": lambda ids: ids["dam_sync"],
+    "enrolment_id": lambda ids: ids["dam_enrolment"],
     "template_id": lambda ids: ids["template"],
     "certificate_id": lambda ids: ids["dam_certificate"],
     "activity_id": lambda ids: ids["template_activity"],
@@ -71,14 +72,17 @@ async def _foreign_ids() -> dict:
     ids["dam_cohort"] = cohort[0]["id"]
     sync = await CohortSync.insert(CohortSync(session=ids["dam_session"], cohort=ids["dam_cohort"])).returning(CohortSync.id)
     ids["dam_sync"] = sync[0]["id"]
+    from app.services.enrolments import add_sources
     from app.tables.certificates import Certificate
-    from app.tables.learning import Enrolment
+    from app.tables.learning import Enrolment, SourceKind
 
-    # Another DAM learner than dam_learner (whom the form-body test checks nobody enrolled).
-    other = await User.select(User.id).where((User.establishment == ids["DAM001"]) & (User.id != ids["dam_learner"])).first()
-    enrolment = await Enrolment.insert(Enrolment(session=ids["dam_session"], user=other["id"])).returning(Enrolment.id)
+    # Another DAM learner than dam_learner (whom the id-in-body test checks is enrolled nowhere).
+    dam_other = (await User.select(User.id).where((User.establishment == ids["DAM001"]) & (User.id != ids["dam_learner"]))
+                 .first())["id"]
+    await add_sources(ids["dam_session"], [dam_other], SourceKind.manual)
+    ids["dam_enrolment"] = (await Enrolment.select(Enrolment.id).where(Enrolment.session == ids["dam_session"]).first())["id"]
     certificate = await Certificate.insert(Certificate(
-        enrolment=enrolment[0]["id"], code="23456789AB", pdf_sha256="0" * 64, snapshot="{}")).returning(Certificate.id)
+        enrolment=ids["dam_enrolment"], code="23456789AB", pdf_sha256="0" * 64, snapshot="{}")).returning(Certificate.id)
     ids["dam_certificate"] = certificate[0]["id"]
     ids["template"] = (await CourseTemplate.select(CourseTemplate.id).first())["id"]
     ids["template_activity"] = (await TemplateActivity.select(TemplateActivity.id).first())["id"]

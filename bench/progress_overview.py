@@ -1,0 +1,209 @@
+"""« Vue d'ensemble des inscrits » on PostgreSQL: one session, 5,000 learners x 30 activities.
+
+Targets (issue 10): a page of 50, any sort or filter, <= 150 ms p95 server time and <= 60 KB of HTML;
+Excel of the whole session <= 3 s, CSV <= 1 s; marking an activity done (completion + summary +
+session completion) <= 20 ms p95.
+
+Everything is measured through the app (ASGI, in process: routing, guards, scope, the queries, the
+template), logged in as the establishment's GET. The data is built set-based: the learners with one
+COPY, the enrolments with one statement, the completions with one INSERT … SELECT.
+
+Run: .venv/bin/python bench/progress_overview.py
+"""
+
+import os
+import random
+import statistics
+import time
+
+import _setup
+
+LEARNERS = 5_000
+ACTIVITIES = 30
+RUNS = 30
+
+
+async def seed() -> dict:
+    from datetime import date
+
+    from app.bulk import bulk_insert
+    from app.dates import now
+    from app.demo import load_demo
+    from app.services import learning
+    from app.services.enrolments import add_sources
+    from app.services.imports import USER_COLUMNS
+    from app.services.text import user_text_fields
+    from app.tables.accounts import User
+    from app.tables.catalogue import SessionActivity, TrainingSession
+    from app.tables.cohorts import Cohort
+    from app.tables.learning import ActivityCompletion, Enrolment, SourceKind
+    from app.tables.org import Establishment
+
+    await load_demo(with_sessions=False)
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    rng = random.Random(11)
+    firsts = ["Élodie", "Léa", "Hugo", "Chloé", "Théo", "Inès", "Noé", "Zoé", "Camille", "Louis", "Anaïs", "Jérôme"]
+    syllables = ["le", "fè", "vre", "gi", "rard", "bé", "nard", "mer", "cier", "an", "dré", "no", "ël", "mo", "rel",
+                 "roux", "fau", "re", "per", "rin", "du", "pont", "mar", "tin", "ber", "ge", "ron", "cha", "vin", "lac"]
+    t = now()
+    rows = []
+    for i in range(LEARNERS):
+        first = rng.choice(firsts)
+        last = "".join(rng.choice(syllables) for _ in range(rng.choice((2, 3)))).capitalize()
+        username, email = f"bench.{i}", f"agent{i}@example.org"
+        keys = user_text_fields(first, last, username, email)
+        rows.append((username, "x", first, last, email, alp001, "Agent FPH", f"000{i}", False, False,
+                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
+    await bulk_insert(User, USER_COLUMNS, rows)
+    user_ids = [r["id"] for r in await User.select(User.id).where(User.username.like("bench.%")).order_by(User.id)]
+
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=alp001, full_name="Session du 02-06-2025 au 30-06-2025_Qualité de vie au travail (QVT)",
+        short_name="QVT", start_date=date(2025, 6, 2), end_date=date(2025, 6, 30), code="25C03S1",
+    )).returning(TrainingSession.id))[0]["id"]
+    await SessionActivity.insert(*[
+        SessionActivity(session=session_id, position=i, kind="page", title=f"Module {i + 1} : la qualité de vie au travail",
+                        required=i % 10 != 9)  # 27 required, 3 optional
+        for i in range(ACTIVITIES)])
+    await add_sources(session_id, user_ids, SourceKind.manual)
+    cohort = (await Cohort.insert(Cohort(establishment=alp001, name="Cohorte IDE 2025")).returning(Cohort.id))[0]["id"]
+    await add_sources(session_id, user_ids[::5], SourceKind.cohort, cohort=cohort)
+
+    # Everyone's completions in one statement. Each learner has done the first k activities, k spread
+    # so that there are some not started (k = 0), many half-way and some completed (k = 30): on
+    # average ~60 % of the 150,000 cells are done.
+    await ActivityCompletion.raw(
+        "INSERT INTO activity_completion (enrolment, activity, completed_at, how) "
+        "SELECT e.id, a.id, CAST({} AS TIMESTAMPTZ) - ((e.id * 7919 + a.position * 104729) % 40000) * INTERVAL '1 minute', 'manual' "
+        "FROM enrolment e JOIN session_activity a ON a.session = e.session "
+        "WHERE e.session = {} AND a.position < LEAST(30, GREATEST(0, ((e.id * 2654435761) % 45) - 7))",
+        t, session_id,
+    )
+    await learning.refresh_summaries(session_id=session_id)
+    # Last visits: one learner in 8 never came.
+    await Enrolment.raw(
+        "UPDATE enrolment SET last_visit = CAST({} AS TIMESTAMPTZ) - ((id * 48271) % 60000) * INTERVAL '1 minute' "
+        "WHERE session = {} AND id % 8 <> 0", t, session_id)
+    await Enrolment.raw("ANALYZE")
+    return {"session": session_id, "cohort": cohort}
+
+
+async def main() -> None:
+    import httpx
+
+    from app.asgi import create_app
+    from app.services import learning
+    from app.tables.catalogue import SessionActivity
+    from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
+
+    data = await seed_in_app_loop()
+    application = create_app(run_worker=False)
+    async with application.lifespan():
+        client = httpx.AsyncClient(transport=httpx.ASGITransport(app=application, client=("127.0.0.1", 5000)),
+                                   base_url="http://bench.local")
+        await client.get("/connexion")
+        r = await client.post("/connexion", data={"username": "alp001.get", "password": "Demo-2026!",
+                                                  "_csrf_token": client.cookies.get("csrftoken")})
+        assert r.status_code == 303, r.text
+        sid = data["session"]
+        enrolments = await Enrolment.count().where(Enrolment.session == sid)
+        completions = await ActivityCompletion.count()
+        states = await Enrolment.raw(
+            "SELECT COUNT(*) FILTER (WHERE required_done = 0) AS not_started, "
+            "COUNT(*) FILTER (WHERE completed_at IS NOT NULL) AS completed FROM enrolment WHERE session = {}", sid)
+        print(f"{enrolments} learners x {ACTIVITIES} activities, {completions} completion rows "
+              f"({states[0]['not_started']} not started, {states[0]['completed']} completed)")
+        print("Machine shared with other agents (2 cores): figures are upper bounds.")
+        base = f"/sessions/{sid}/progression"
+        if os.environ.get("BENCH_PROFILE"):  # where the time goes, for one page and one CSV export
+            import cProfile
+            import pstats
+
+            for url in (f"{base}?per_page=50&sort=-progress", f"{base}?export=csv&which=all"):
+                await client.get(url)
+                profile = cProfile.Profile()
+                profile.enable()
+                await client.get(url)
+                profile.disable()
+                pstats.Stats(profile).sort_stats("tottime").print_stats(25)
+            return
+        cases = {
+            "default (sort by name), page 1": "",
+            "sort -name, page 7": "sort=-name&page=7",
+            "sort by progress (desc)": "sort=-progress",
+            "sort by progress (asc), page 40": "sort=progress&page=40",
+            "sort by last visit (desc)": "sort=-last_visit",
+            "sort by last visit (asc)": "sort=last_visit",
+            "name contains 'fè'": "q=fè",
+            "name contains 'dupont'": "q=dupont",
+            f"cohort (1,000 members)": f"cohort={data['cohort']}&sort=-progress",
+            "state: not started": "state=not_started",
+            "state: in progress, sort progress": "state=in_progress&sort=progress",
+            "state: completed (all cells done)": "state=completed",
+            "state: never visited": "state=never_visited",
+            "deep page 100": "page=100",
+        }
+        worst_p95, worst_size = 0.0, 0
+        for label, query in cases.items():
+            url = f"{base}?per_page=50&{query}"
+            timings, cpu, size = [], [], 0
+            for _ in range(RUNS):
+                t0, c0 = time.perf_counter(), time.process_time()
+                response = await client.get(url)
+                timings.append((time.perf_counter() - t0) * 1000)
+                cpu.append((time.process_time() - c0) * 1000)
+                size = len(response.content)
+            assert response.status_code == 200
+            htmx = await client.get(url, headers={"HX-Request": "true"})
+            brotli = await client.get(url, headers={"Accept-Encoding": "br"})
+            p95 = _setup.percentile(timings, 95)
+            worst_p95, worst_size = max(worst_p95, p95), max(worst_size, size)
+            print(f"  {label}: p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms "
+                  f"(app CPU p50 {statistics.median(cpu):.1f} ms), "
+                  f"HTML {size / 1024:.1f} KB, {brotli.num_bytes_downloaded / 1024:.1f} KB sent with brotli "
+                  f"(htmx region {len(htmx.content) / 1024:.1f} KB)")
+        print(f"Overview page of 50: worst p95 {worst_p95:.1f} ms (target 150), largest page {worst_size / 1024:.1f} KB (target 60)")
+
+        for fmt, target in (("xlsx", 3.0), ("csv", 1.0)):
+            timings, cpu = [], []
+            for _ in range(3):
+                t0, c0 = time.perf_counter(), time.process_time()
+                response = await client.get(f"{base}?export={fmt}&which=all")
+                timings.append(time.perf_counter() - t0)
+                cpu.append(time.process_time() - c0)
+                assert response.status_code == 200, response.status_code
+            print(f"{fmt.upper()} of the whole session ({enrolments} rows x {6 + ACTIVITIES} columns): "
+                  f"best {min(timings):.2f} s, worst {max(timings):.2f} s (app CPU best {min(cpu):.2f} s), "
+                  f"{len(response.content) / 1e6:.2f} MB "
+                  f"(target {target:.0f} s)")
+
+        # Marking done (and undoing) through learning.set_completion: the completion, the summary,
+        # the session completion, in one transaction.
+        activities = [a["id"] for a in await SessionActivity.select(SessionActivity.id).where(SessionActivity.session == sid)]
+        ids = [e["id"] for e in await Enrolment.select(Enrolment.id).where(Enrolment.session == sid)]
+        rng = random.Random(3)
+        timings = []
+        for _ in range(200):
+            enrolment, activity = rng.choice(ids), rng.choice(activities)
+            done = not await ActivityCompletion.exists().where(
+                (ActivityCompletion.enrolment == enrolment) & (ActivityCompletion.activity == activity))
+            t0 = time.perf_counter()
+            await learning.set_completion(enrolment, activity, done, CompletionHow.manager, by=None)
+            timings.append((time.perf_counter() - t0) * 1000)
+        print(f"set_completion (mark or unmark, 200 random cells): p50 {statistics.median(timings):.1f} ms, "
+              f"p95 {_setup.percentile(timings, 95):.1f} ms (target 20)")
+        await client.aclose()
+
+
+async def seed_in_app_loop() -> dict:
+    from app import db
+
+    await db.open_pool()
+    try:
+        return await seed()
+    finally:
+        await db.close_pool()
+
+
+if __name__ == "__main__":
+    _setup.run(main)

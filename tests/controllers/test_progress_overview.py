@@ -1,0 +1,282 @@
+"""« Vue d'ensemble des inscrits » (issue 10 §3, SPEC D2): rows, percent and activity cells of a small
+hand-made session, every filter and sort, the download of a selection or of the list (Excel read back,
+CSV parsed), scope, and a manager marking / unmarking an activity for a learner."""
+
+import csv
+import io
+import re
+from datetime import date, datetime, timezone
+
+import polars as pl
+import pytest
+
+from app.services import learning
+from app.services.enrolments import add_sources
+from app.services.text import user_text_fields
+from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.cohorts import Cohort
+from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment, SourceKind
+from app.tables.org import Establishment
+from tests.helpers import login, post_form, text
+
+NAMES = [("Zoé", "Arnaud"), ("Bruno", "Bélier"), ("Chloé", "Caron"), ("Denis", "Dupont"), ("Élise", "Ewald")]
+T1 = datetime(2025, 5, 28, 16, 8, tzinfo=timezone.utc)  # mercredi 28 mai 2025, 18:08 in Paris
+T2 = datetime(2025, 6, 2, 7, 30, tzinfo=timezone.utc)
+T3 = datetime(2025, 5, 28, 17, 8, tzinfo=timezone.utc)
+
+
+async def _establishment(code):
+    return (await Establishment.select(Establishment.id).where(Establishment.code == code).first())["id"]
+
+
+async def _dataset():
+    """A session of ALP001 with 3 activities (2 required) and 5 learners:
+    Arnaud completed everything (visited T1), Bélier half-way (visited T2, in cohort "Groupe A"),
+    Caron nothing and never visited, Dupont nothing but visited T3, Ewald unenrolled (not shown)."""
+    alp001 = await _establishment("ALP001")
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=alp001, full_name="Session QVT", short_name="QVT", start_date=date(2025, 5, 2),
+        end_date=date(2025, 6, 30), code="25X00S1")).returning(TrainingSession.id))[0]["id"]
+    activities = [a["id"] for a in await SessionActivity.insert(*[
+        SessionActivity(session=session_id, position=i, kind="page", title=title, required=required)
+        for i, (title, required) in enumerate([("Lire la charte", True), ("Vidéo d'accueil", False),
+                                               ("=Quiz final", True)])]).returning(SessionActivity.id)]
+    learners = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == alp001)).order_by(RoleAssignment.user)][:5]
+    for user_id, (first, last) in zip(learners, NAMES):
+        await User.update({User.first_name: first, User.last_name: last, **{
+            getattr(User, k): v for k, v in user_text_fields(first, last).items()}}).where(User.id == user_id)
+    await add_sources(session_id, learners, SourceKind.manual)
+    cohort = (await Cohort.insert(Cohort(establishment=alp001, name="Groupe A")).returning(Cohort.id))[0]["id"]
+    await add_sources(session_id, [learners[1]], SourceKind.cohort, cohort=cohort)
+    enrolments = {r["user"]: r["id"] for r in await Enrolment.select(Enrolment.id, Enrolment.user).where(
+        Enrolment.session == session_id)}
+    e = [enrolments[u] for u in learners]
+    for activity in activities:
+        await learning.set_completion(e[0], activity, True, CompletionHow.manual)
+    await learning.set_completion(e[1], activities[0], True, CompletionHow.manual)
+    await ActivityCompletion.update({ActivityCompletion.completed_at: T1}).where(ActivityCompletion.enrolment == e[1])
+    await Enrolment.update({Enrolment.last_visit: T1}).where(Enrolment.id == e[0])
+    await Enrolment.update({Enrolment.last_visit: T3}).where(Enrolment.id == e[3])
+    await Enrolment.update({Enrolment.last_visit: T2}).where(Enrolment.id == e[1])
+    await Enrolment.update({Enrolment.active: False}).where(Enrolment.id == e[4])
+    return {"session": session_id, "activities": activities, "enrolments": e, "cohort": cohort, "learners": learners}
+
+
+def _cells(row: str) -> list[str]:
+    """The activity cells of a row: symbol and the words for screen readers."""
+    return [f"{symbol} {words}" for symbol, words in re.findall(r"<td(?: title=[\d/]+)?>([✓–])<i>(\w+)</i>", row)]
+
+
+def _names(page: str) -> list[str]:
+    return re.findall(r'<th scope="row"><a id=n\d+ href="[^"]+">([^<]+)</a>', page)
+
+
+@pytest.mark.smoke
+async def test_rows_percent_and_cells(client):
+    data = await _dataset()
+    await login(client, "alp001.get")
+    session_page = await client.get(f"/sessions/{data['session']}/")
+    assert f'href="/sessions/{data["session"]}/progression"' in session_page.text
+    response = await client.get(f"/sessions/{data['session']}/progression")
+    assert response.status_code == 200
+    page = response.text
+    assert _names(page) == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]  # Ewald left
+    rows = {name: row for name, row in re.findall(
+        r'<th scope="row"><a [^>]+>([^<]+)</a></th>(.*?)</tr>', page, flags=re.S)}
+    assert "mercredi 28 mai 2025, 18:08" in rows["Zoé Arnaud"] and "100 %" in rows["Zoé Arnaud"]
+    assert "lundi 2 juin 2025, 09:30" in rows["Bruno Bélier"] and "50 %" in rows["Bruno Bélier"]
+    assert "Jamais" in rows["Chloé Caron"] and "0 %" in rows["Chloé Caron"]
+    # One cell per activity: done (symbol, words, date in the title) or not.
+    assert _cells(rows["Zoé Arnaud"]) == ["✓ oui", "✓ oui", "✓ oui"]
+    assert _cells(rows["Bruno Bélier"]) == ["✓ oui", "– non", "– non"]
+    assert "<td title=28/05/2025>✓<i>oui</i>" in rows["Bruno Bélier"]  # the completion date in its title
+    assert _cells(rows["Chloé Caron"]) == ["– non", "– non", "– non"]
+    assert "1–4 sur 4 inscrits" in text(page)
+    # htmx swaps only the table region.
+    region = await client.get(f"/sessions/{data['session']}/progression?sort=-progress",
+                              headers={"HX-Request": "true"})
+    assert region.text.lstrip().startswith('<div id="table-region"') and "<html" not in region.text
+
+
+async def test_every_filter_and_sort(client):
+    data = await _dataset()
+    await login(client, "alp001.get")
+    base = f"/sessions/{data['session']}/progression"
+
+    async def names(query: str) -> list[str]:
+        return _names((await client.get(f"{base}?{query}")).text)
+
+    assert await names("q=belier") == ["Bruno Bélier"]  # accent- and case-insensitive
+    assert await names(f"cohort={data['cohort']}") == ["Bruno Bélier"]
+    assert await names("state=completed") == ["Zoé Arnaud"]
+    assert await names("state=in_progress") == ["Bruno Bélier"]
+    assert await names("state=not_started") == ["Chloé Caron", "Denis Dupont"]
+    assert await names("state=never_visited") == ["Chloé Caron"]
+    assert await names("state=nonsense") == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]
+    assert await names("sort=-name") == ["Denis Dupont", "Chloé Caron", "Bruno Bélier", "Zoé Arnaud"]
+    assert await names("sort=-progress") == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]
+    assert (await names("sort=progress"))[-1] == "Zoé Arnaud"
+    assert (await names("sort=-last_visit"))[1:] == ["Bruno Bélier", "Denis Dupont", "Zoé Arnaud"]  # never first
+    assert await names("sort=last_visit") == ["Zoé Arnaud", "Denis Dupont", "Bruno Bélier", "Chloé Caron"]
+    # Pagination and per page (20 minimum: 4 rows fit one page); a page past the end shows the last.
+    page = (await client.get(f"{base}?page=9&per_page=20")).text
+    assert "1–4 sur 4 inscrits" in text(page) and len(_names(page)) == 4
+    # The filters stay in the URL of the sort links and in the download form.
+    page = (await client.get(f"{base}?state=not_started&sort=name")).text
+    assert "state=not_started" in page.split('hx-get="')[1] or "state=not_started&amp;sort=-name" in page
+    assert '<input type="hidden" name="state" value="not_started">' in page
+    # The cohort filter offers the establishment's cohorts.
+    assert f'<option value="{data["cohort"]}"' in page and "Groupe A" in page
+
+
+async def test_download_selection_as_excel_and_list_as_csv(client):
+    data = await _dataset()
+    await login(client, "alp001.get")
+    base = f"/sessions/{data['session']}/progression"
+    e = data["enrolments"]
+    response = await client.get(f"{base}?export=xlsx&which=selected&selected={e[1]}&selected={e[3]}&sort=name")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
+    assert 'filename="progression_' in response.headers["content-disposition"]
+    frame = pl.read_excel(io.BytesIO(response.content))
+    assert frame.columns == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Dernière visite",
+                             "Progression (%)", "Terminé le", "Lire la charte", "Vidéo d'accueil", "'=Quiz final"]
+    assert frame["Prénom / Nom"].to_list() == ["Bruno Bélier", "Denis Dupont"]
+    assert frame["Progression (%)"].to_list() == [50, 0]
+    assert frame["Lire la charte"].to_list()[0] == datetime(2025, 5, 28, 18, 8)
+    assert frame["Lire la charte"].to_list()[1] is None
+
+    # The whole list, filters applied, as text: ";" separated, UTF-8, formula-safe.
+    response = await client.get(f"{base}?export=csv&which=all&state=not_started")
+    assert response.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][:6] == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Dernière visite",
+                           "Progression (%)", "Terminé le"]
+    assert rows[0][8] == "'=Quiz final"  # a title typed as a formula stays text
+    assert [r[0] for r in rows[1:]] == ["Chloé Caron", "Denis Dupont"]
+    assert rows[2][3] == "28/05/2025 19:08" and rows[1][3] == ""
+    response = await client.get(f"{base}?export=csv&which=all")
+    assert len(list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))) == 5
+
+    # Nothing selected: a clear message, the page and its filters intact.
+    response = await client.get(f"{base}?export=xlsx&which=selected&state=not_started")
+    assert response.status_code == 422
+    assert "Sélectionnez au moins un inscrit" in text(response.text)
+    assert _names(response.text) == ["Chloé Caron", "Denis Dupont"]
+    # A selection cannot reach outside the session: another session's enrolment ids are ignored.
+    other = await _other_session_enrolment()
+    response = await client.get(f"{base}?export=csv&which=selected&selected={other}")
+    assert len(list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))) == 1
+
+
+async def _other_session_enrolment():
+    dam001 = await _establishment("DAM001")
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=dam001, full_name="Session DAM", short_name="DAM", start_date=date(2025, 5, 2),
+        end_date=date(2025, 6, 30), code="25X00S2")).returning(TrainingSession.id))[0]["id"]
+    learner = (await User.select(User.id).where(User.establishment == dam001).first())["id"]
+    await add_sources(session_id, [learner], SourceKind.manual)
+    return (await Enrolment.select(Enrolment.id).where(Enrolment.session == session_id).first())["id"]
+
+
+async def test_large_export_runs_as_a_job(client, run_jobs, monkeypatch):
+    import dataclasses
+
+    import app.http.tableview as tableview
+
+    data = await _dataset()
+    settings = dataclasses.replace(tableview.get_settings(), export_inline_max_rows=2)
+    monkeypatch.setattr(tableview, "get_settings", lambda: settings)
+    await login(client, "alp001.get")
+    response = await client.get(f"/sessions/{data['session']}/progression?export=csv&which=all")
+    assert response.status_code == 303 and "/taches/" in response.headers["location"]
+    await run_jobs()
+    job = await client.get(response.headers["location"])
+    assert "Télécharger progression_" in text(job.text)
+    link = re.search(r'href="(/exports/[^"]+)"', job.text).group(1)
+    download = await client.get(link)
+    assert download.headers["content-type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig")), delimiter=";"))
+    assert [r[0] for r in rows[1:]] == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]
+    assert rows[0][-3:] == ["Lire la charte", "Vidéo d'accueil", "'=Quiz final"]
+
+
+async def test_another_establishments_overview_is_missing(client):
+    data = await _dataset()
+    await login(client, "alp001.get")
+    other = await _other_session_enrolment()
+    other_session = (await Enrolment.select(Enrolment.session).where(Enrolment.id == other).first())["session"]
+    foreign = await client.get(f"/sessions/{other_session}/progression")
+    missing = await client.get("/sessions/987654321/progression")
+    assert foreign.status_code == missing.status_code == 404
+    assert text(foreign.text) == text(missing.text) and "Session introuvable." in text(foreign.text)
+    assert (await client.get(f"/sessions/{other_session}/progression?export=xlsx&which=all")).status_code == 404
+    # An enrolment of another session, through this session's URL: "Inscription introuvable."
+    response = await client.get(f"/sessions/{data['session']}/progression/{other}")
+    assert response.status_code == 404 and "Inscription introuvable." in text(response.text)
+    response = await post_form(client, f"/sessions/{data['session']}/progression/{other}",
+                               {"activity": data["activities"][0], "done": "1"})
+    assert response.status_code == 404
+    assert not await ActivityCompletion.exists().where(ActivityCompletion.enrolment == other)
+
+
+@pytest.mark.smoke
+async def test_manager_marks_and_unmarks_an_activity(client):
+    data = await _dataset()
+    await login(client, "alp001.get")
+    manager = (await User.select(User.id).where(User.username == "alp001.get").first())["id"]
+    caron = data["enrolments"][2]
+    url = f"/sessions/{data['session']}/progression/{caron}"
+    detail = text((await client.get(url)).text)
+    assert "Chloé Caron" in detail and "0 % (0 sur 2 activités requises)" in detail
+    assert detail.count("Marquer comme terminé") == 3
+
+    for activity in (data["activities"][0], data["activities"][2]):
+        response = await post_form(client, url, {"activity": activity, "done": "1"})
+        assert response.status_code == 303 and response.headers["location"] == url
+    row = await Enrolment.select().where(Enrolment.id == caron).first()
+    assert row["percent"] == 100 and row["completed_at"] is not None
+    completion = await ActivityCompletion.select().where(
+        (ActivityCompletion.enrolment == caron) & (ActivityCompletion.activity == data["activities"][0])).first()
+    assert completion["how"] == "manager" and completion["by"] == manager
+    detail = text((await client.get(url)).text)
+    assert "marquée par Emma Gestionnaire" in detail and "100 %" in detail
+    assert "Activité marquée comme terminée." in detail
+
+    response = await post_form(client, url, {"activity": data["activities"][2], "done": "0"}, follow_redirects=True)
+    assert "Achèvement annulé." in text(response.text)
+    row = await Enrolment.select().where(Enrolment.id == caron).first()
+    assert (row["percent"], row["completed_at"]) == (50, None)
+    overview = (await client.get(f"/sessions/{data['session']}/progression?q=caron")).text
+    assert "50 %" in overview
+
+    # An activity of another session: "Activité introuvable.", nothing written.
+    response = await post_form(client, url, {"activity": 987654321, "done": "1"})
+    assert response.status_code == 404 and "Activité introuvable." in text(response.text)
+    response = await post_form(client, url, {"activity": "", "done": "1"})
+    assert response.status_code == 404
+
+
+async def test_one_query_for_the_rows_and_one_for_the_cells(client, monkeypatch):
+    """The page's rows, their total included, are one SQL query; the activity cells of the page one more."""
+    data = await _dataset()
+    await login(client, "alp001.get")
+    engine = type(Enrolment._meta.db)
+    original = engine.run_querystring
+    seen: list[str] = []
+
+    async def counting(self, querystring, *args, **kwargs):
+        seen.append(str(querystring))
+        return await original(self, querystring, *args, **kwargs)
+
+    monkeypatch.setattr(engine, "run_querystring", counting)
+    for query in ("", "sort=-progress&state=in_progress", f"cohort={data['cohort']}&q=belier&sort=last_visit"):
+        seen.clear()
+        response = await client.get(f"/sessions/{data['session']}/progression?{query}")
+        assert response.status_code == 200
+        rows = [q for q in seen if re.search(r'FROM "?enrolment"?\b', q) and "activity_completion" not in q]
+        cells = [q for q in seen if "activity_completion" in q]
+        assert len(rows) == 1 and "COUNT(*) OVER ()" in rows[0], rows
+        assert len(cells) == 1, cells
