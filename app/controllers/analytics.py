@@ -3,6 +3,8 @@ within their scope."""
 
 from __future__ import annotations
 
+import asyncio
+
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
@@ -57,7 +59,7 @@ async def dashboard(request: Request) -> Response:
     export = request.query_params.get("export")
     stamp = f"{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
-        return xlsx_response(analytics.workbook(result), f"tableau_de_bord_{stamp}.xlsx")
+        return xlsx_response(await asyncio.to_thread(analytics.workbook, result), f"tableau_de_bord_{stamp}.xlsx")
     if export == "csv":
         dim = request.query_params.get("table", "")
         if dim in analytics.DIMENSIONS:

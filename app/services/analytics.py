@@ -17,6 +17,7 @@ Attendance hours are not recorded yet and not shown.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import io
 import json
@@ -102,24 +103,18 @@ def parse_filters(params) -> Filters:
 
 # -- the query --------------------------------------------------------------------------------
 def _epoch(column: str) -> str:
+    """Seconds since 1970 as an integer (short in CSV, cheap to print)."""
     if db.is_sqlite():
-        return f"CAST(strftime('%s', {column}) AS REAL)"
-    return f"EXTRACT(EPOCH FROM {column})::float8"
+        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+    return f"EXTRACT(EPOCH FROM {column})::int8"
 
 
-def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
-    """The one query: active enrolments in scope and filters, with the ids of their dimensions."""
-    where, args = ["e.active"], []
+def _sessions_sql(scope: Scope, f: Filters) -> tuple[str, list]:
+    """The sessions in scope and filters with their dimensions (a few thousand rows at most)."""
+    where, args = [], []
     if not scope.everything:
         ids = sorted(scope.establishment_ids) or [-1]
         where.append("s.establishment IN (" + ", ".join(str(int(i)) for i in ids) + ")")
-    tz = ZoneInfo(get_settings().timezone)
-    if f.start:
-        where.append("e.enrolled_at >= {}")
-        args.append(datetime.combine(f.start, datetime.min.time(), tz).astimezone(timezone.utc))
-    if f.end:
-        where.append("e.enrolled_at < {}")
-        args.append(datetime.combine(f.end + timedelta(days=1), datetime.min.time(), tz).astimezone(timezone.utc))
     if f.establishment:
         where.append("s.establishment = {}")
         args.append(f.establishment)
@@ -130,45 +125,68 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
         where.append("UPPER(s.code) = {}")
         args.append(f.session.upper())
     sql = (
-        "SELECT e.session AS session, s.establishment AS establishment, est.delegation AS delegation, "
-        "COALESCE(s.template, 0) AS template, "
-        f"{_epoch('e.enrolled_at')} AS enrolled, {_epoch('e.completed_at')} AS completed, "
-        "CASE WHEN e.last_visit IS NOT NULL OR e.required_done > 0 THEN 1 ELSE 0 END AS started "
-        "FROM enrolment e JOIN training_session s ON s.id = e.session "
-        "JOIN establishment est ON est.id = s.establishment "
-        "WHERE " + " AND ".join(where)
+        "SELECT s.id AS session, s.establishment AS establishment, est.delegation AS delegation, "
+        "COALESCE(s.template, 0) AS template FROM training_session s "
+        "JOIN establishment est ON est.id = s.establishment"
+        + (" WHERE " + " AND ".join(where) if where else "")
     )
     return sql, args
 
 
-SCHEMA = {"session": pl.Int64, "establishment": pl.Int64, "delegation": pl.Int64, "template": pl.Int64,
-          "enrolled": pl.Float64, "completed": pl.Float64, "started": pl.Int8}
+def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
+    """The one big query: the active enrolments in scope and filters, four narrow columns each.
+    The dimensions are joined in polars (the sessions' table is small)."""
+    where, args = ["e.active"], []
+    sessions_sql, sessions_args = _sessions_sql(scope, f)
+    if " WHERE " in sessions_sql:
+        where.append("e.session IN (SELECT s.id FROM training_session s WHERE "
+                     + sessions_sql.split(" WHERE ", 1)[1] + ")")
+        args.extend(sessions_args)
+    tz = ZoneInfo(get_settings().timezone)
+    if f.start:
+        where.append("e.enrolled_at >= {}")
+        args.append(datetime.combine(f.start, datetime.min.time(), tz).astimezone(timezone.utc))
+    if f.end:
+        where.append("e.enrolled_at < {}")
+        args.append(datetime.combine(f.end + timedelta(days=1), datetime.min.time(), tz).astimezone(timezone.utc))
+    sql = (
+        f"SELECT e.session AS session, {_epoch('e.enrolled_at')} AS enrolled, {_epoch('e.completed_at')} AS completed, "
+        "CASE WHEN e.last_visit IS NOT NULL OR e.required_done > 0 THEN 1 ELSE 0 END AS started "
+        "FROM enrolment e WHERE " + " AND ".join(where)
+    )
+    return sql, args
+
+
+FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8}
+DIMS = {"session": pl.Int64, "establishment": pl.Int64, "delegation": pl.Int64, "template": pl.Int64}
+SCHEMA = {**FACTS, **{k: v for k, v in DIMS.items() if k != "session"}}
+
+
+def _pg_placeholders(sql: str) -> str:
+    counter = iter(range(1, 1000))
+    return re.sub(r"\{\}", lambda _m: f"${next(counter)}", sql)
 
 
 async def fetch_frame(scope: Scope, f: Filters) -> pl.DataFrame:
-    sql, args = _fact_sql(scope, f)
+    """The enrolment rows with their session's establishment, delegation and template."""
     from app.tables.learning import Enrolment
 
+    sql, args = _fact_sql(scope, f)
+    dims_sql, dims_args = _sessions_sql(scope, f)
+    dims_rows = await Enrolment.raw(dims_sql, *dims_args)
+    dims = pl.DataFrame(dims_rows, schema=DIMS, orient="row") if dims_rows else pl.DataFrame(schema=DIMS)
     if db.is_sqlite():
         rows = await Enrolment.raw(sql, *args)
-        return pl.DataFrame(rows, schema=SCHEMA, orient="row") if rows else pl.DataFrame(schema=SCHEMA)
-    # PostgreSQL: COPY the rows out as CSV straight into polars (no Python object per row).
-    n = 0
-
-    def placeholder(_match):
-        nonlocal n
-        n += 1
-        return f"${n}"
-
-    pg_sql = re.sub(r"\{\}", placeholder, sql)
-    buffer = io.BytesIO()
-    async with db.engine().pool.acquire() as connection:
+        facts = pl.DataFrame(rows, schema=FACTS, orient="row") if rows else pl.DataFrame(schema=FACTS)
+    else:
+        # PostgreSQL: COPY the rows out as CSV straight into polars (no Python object per row);
         # asyncpg quotes the parameters into the COPY statement itself.
-        await connection.copy_from_query(pg_sql, *args, output=buffer, format="csv", header=True)
-    buffer.seek(0)
-    if buffer.getbuffer().nbytes == 0:
-        return pl.DataFrame(schema=SCHEMA)
-    return pl.read_csv(buffer, schema=SCHEMA)
+        buffer = io.BytesIO()
+        async with db.engine().pool.acquire() as connection:
+            await connection.copy_from_query(_pg_placeholders(sql), *args, output=buffer, format="csv", header=True)
+        buffer.seek(0)
+        facts = pl.read_csv(buffer, schema=FACTS) if buffer.getbuffer().nbytes else pl.DataFrame(schema=FACTS)
+    return facts.join(dims, on="session", how="inner")
 
 
 # -- the figures ------------------------------------------------------------------------------
@@ -192,29 +210,52 @@ def _measures(frame: pl.DataFrame | pl.LazyFrame, by: list[str] | None):
     )
 
 
-def _months(frame: pl.DataFrame, tz: str) -> pl.DataFrame:
-    """Enrolments and completions per calendar month (local time)."""
-    def month(col: str):
-        return pl.from_epoch(pl.col(col).cast(pl.Int64), time_unit="s").dt.replace_time_zone("UTC") \
-            .dt.convert_time_zone(tz).dt.strftime("%Y-%m")
+def _month_starts(first: int, last: int, tz: str) -> tuple[list[int], list[str]]:
+    """Epoch seconds of the local month starts from the month of ``first`` to that of ``last``."""
+    zone = ZoneInfo(tz)
+    current = datetime.fromtimestamp(first, zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    starts, labels = [], []
+    while True:
+        starts.append(int(current.timestamp()))
+        labels.append(f"{current:%Y-%m}")
+        year, month = (current.year + 1, 1) if current.month == 12 else (current.year, current.month + 1)
+        current = current.replace(year=year, month=month)
+        if current.timestamp() > last:
+            return starts, labels
 
-    enrolled = frame.group_by(month("enrolled").alias("month")).agg(pl.len().alias("enrolled_count"))
-    completed = frame.filter(pl.col("completed").is_not_null()) \
-        .group_by(month("completed").alias("month")).agg(pl.len().alias("completed_count"))
-    out = enrolled.join(completed, on="month", how="full", coalesce=True).fill_null(0).sort("month")
-    return out
+
+def _months(frame: pl.DataFrame, tz: str) -> list[dict]:
+    """Enrolments and completions per calendar month (local time): each instant is placed among
+    the month starts by a binary search (no time-zone arithmetic per row)."""
+    first = frame["enrolled"].min()
+    last = max(frame["enrolled"].max(), frame["completed"].max() or 0)
+    starts, labels = _month_starts(first, last, tz)
+    bounds = pl.Series(starts, dtype=pl.Int64)
+    enrolled = (bounds.search_sorted(frame["enrolled"], side="right") - 1).value_counts()
+    completed = (bounds.search_sorted(frame["completed"].drop_nulls(), side="right") - 1).value_counts()
+    counts = {label: [0, 0] for label in labels}
+    for series, slot in ((enrolled, 0), (completed, 1)):
+        for index, n in series.iter_rows():
+            counts[labels[max(0, index)]][slot] += n
+    return [{"month": m, "enrolled_count": a, "completed_count": c} for m, (a, c) in counts.items()]
 
 
 def compute(frame: pl.DataFrame, tz: str) -> dict:
     """Every figure of the dashboard from the enrolment rows: totals and one table per dimension
-    (ids only; labels are added afterwards)."""
-    totals = _measures(frame, None).to_dicts()[0] if frame.height else {
-        "enrolled_count": 0, "started_count": 0, "completed_count": 0, "median_days": None, "p80_days": None,
-        "never_started": 0, "in_progress": 0, "completion_rate": 0.0, "participation_rate": 0.0}
-    out = {"totals": totals, "months": _months(frame, tz).to_dicts() if frame.height else []}
-    for dim in ("delegation", "establishment", "template", "session"):
-        table = _measures(frame, [dim]).sort(["enrolled_count", dim], descending=[True, False]) if frame.height else None
-        out[dim] = table.rename({dim: "id"}).to_dicts() if table is not None else []
+    (ids only; labels are added afterwards). The five aggregations run in parallel."""
+    if not frame.height:
+        return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "median_days": None,
+                           "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
+                           "participation_rate": 0.0},
+                "months": [], **{dim: [] for dim in ("delegation", "establishment", "template", "session")}}
+    lazy = frame.lazy()
+    dims = ("delegation", "establishment", "template", "session")
+    frames = pl.collect_all([_measures(lazy, None)] + [
+        _measures(lazy, [dim]).sort(["enrolled_count", dim], descending=[True, False]).rename({dim: "id"})
+        for dim in dims])
+    out = {"totals": frames[0].to_dicts()[0], "months": _months(frame, tz)}
+    for dim, table in zip(dims, frames[1:]):
+        out[dim] = table.to_dicts()
     return out
 
 
@@ -254,7 +295,8 @@ def cache_key(scope: Scope, f: Filters) -> str:
 async def build(scope: Scope, f: Filters) -> dict:
     started = time.perf_counter()
     frame = await fetch_frame(scope, f)
-    result = compute(frame, get_settings().timezone)
+    # polars releases the GIL: the event loop keeps serving while it counts.
+    result = await asyncio.to_thread(compute, frame, get_settings().timezone)
     await _labels(result)
     result["computed_at"] = datetime.now(timezone.utc).isoformat()
     result["compute_ms"] = round((time.perf_counter() - started) * 1000, 1)
