@@ -130,7 +130,7 @@ async def breakdown(scope, label):
         t0 = time.perf_counter()
         async with db.engine().pool.acquire() as conn:
             records = await conn.fetch(sql_text)
-        pl.DataFrame([tuple(r) for r in records], schema=analytics.SCHEMA, orient="row")
+        pl.DataFrame([tuple(r) for r in records], schema=analytics.FACTS, orient="row")
         fetch_t.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         result = analytics.compute(frame, get_settings().timezone)
