@@ -11,7 +11,8 @@ no invalidation hook), and the arq cron job ``refresh_analytics`` recomputes the
 unfiltered dashboard on the same period so the administrators' default view is always warm. The
 page says when its figures were computed.
 
-"Certificats obtenus" counts completed enrolments ("sessions achevées") until certificates exist.
+"Certificats obtenus" counts the enrolments holding a valid certificate (revoked and superseded
+versions aside); "Sessions achevées" those whose required activities are all done.
 Attendance hours are not recorded yet and not shown.
 """
 
@@ -34,7 +35,7 @@ from app.settings import get_settings
 from app.services.scope import Scope
 
 CACHE_TTL = 300
-CACHE_PREFIX = "analytics:v1:"
+CACHE_PREFIX = "analytics:v2:"
 HTML_ROWS = 15  # rows of a dimension table shown on the page; the downloads have them all
 DAY = 86400.0
 
@@ -151,13 +152,16 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
         args.append(datetime.combine(f.end + timedelta(days=1), datetime.min.time(), tz).astimezone(timezone.utc))
     sql = (
         f"SELECT e.session AS session, {_epoch('e.enrolled_at')} AS enrolled, {_epoch('e.completed_at')} AS completed, "
-        "CASE WHEN e.last_visit IS NOT NULL OR e.required_done > 0 THEN 1 ELSE 0 END AS started "
-        "FROM enrolment e WHERE " + " AND ".join(where)
+        "CASE WHEN e.last_visit IS NOT NULL OR e.required_done > 0 THEN 1 ELSE 0 END AS started, "
+        "CASE WHEN c.enrolment IS NULL THEN 0 ELSE 1 END AS certified FROM enrolment e "
+        # A hash join with the (small) set of certified enrolments, not a probe per row.
+        "LEFT JOIN (SELECT DISTINCT enrolment FROM certificate WHERE status = 'valid') c ON c.enrolment = e.id "
+        "WHERE " + " AND ".join(where)
     )
     return sql, args
 
 
-FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8}
+FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8, "certified": pl.Int8}
 DIMS = {"session": pl.Int64, "establishment": pl.Int64, "delegation": pl.Int64, "template": pl.Int64}
 SCHEMA = {**FACTS, **{k: v for k, v in DIMS.items() if k != "session"}}
 
@@ -196,6 +200,7 @@ def _measures(frame: pl.DataFrame | pl.LazyFrame, by: list[str] | None):
         pl.len().alias("enrolled_count"),
         pl.col("started").sum().alias("started_count"),
         pl.col("completed").is_not_null().sum().alias("completed_count"),
+        pl.col("certified").cast(pl.Int64).sum().alias("certified_count"),
         days.median().alias("median_days"),
         days.quantile(0.8, interpolation="linear").alias("p80_days"),
     ]
@@ -244,7 +249,8 @@ def compute(frame: pl.DataFrame, tz: str) -> dict:
     """Every figure of the dashboard from the enrolment rows: totals and one table per dimension
     (ids only; labels are added afterwards). The five aggregations run in parallel."""
     if not frame.height:
-        return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "median_days": None,
+        return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
+                           "median_days": None,
                            "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
                            "participation_rate": 0.0},
                 "months": [], **{dim: [] for dim in ("delegation", "establishment", "template", "session")}}
@@ -343,7 +349,8 @@ DIMENSIONS = {
     "month": "Par mois",
 }
 
-MEASURE_HEADERS = ["Inscrits", "Ont participé", "Jamais commencé", "Sessions achevées", "Taux d'achèvement (%)",
+MEASURE_HEADERS = ["Inscrits", "Ont participé", "Jamais commencé", "Sessions achevées", "Certificats obtenus",
+                   "Taux d'achèvement (%)",
                    "Durée médiane (jours)", "80e centile (jours)"]
 
 
@@ -355,7 +362,7 @@ def table_rows(result: dict, dim: str) -> tuple[list[str], list[list]]:
     label = {"delegation": "Délégation", "establishment": "Établissement", "template": "Cours modèle",
              "session": "Session"}[dim]
     rows = [[r["code"], r["name"], r["enrolled_count"], r["started_count"], r["never_started"], r["completed_count"],
-             round(r["completion_rate"], 1), _days(r["median_days"]), _days(r["p80_days"])] for r in result[dim]]
+             r["certified_count"], round(r["completion_rate"], 1), _days(r["median_days"]), _days(r["p80_days"])] for r in result[dim]]
     return ["Code", label, *MEASURE_HEADERS], rows
 
 
@@ -366,7 +373,8 @@ def summary_rows(result: dict) -> tuple[list[str], list[list]]:
         ["Ont participé (au moins une visite)", t["started_count"]],
         ["Taux de participation (%)", round(t["participation_rate"], 1)],
         ["Jamais commencé", t["never_started"]],
-        ["Certificats obtenus (sessions achevées)", t["completed_count"]],
+        ["Sessions achevées", t["completed_count"]],
+        ["Certificats obtenus (valides)", t["certified_count"]],
         ["Taux d'achèvement (%)", round(t["completion_rate"], 1)],
         ["Durée médiane pour achever (jours)", _days(t["median_days"])],
         ["80e centile de la durée (jours)", _days(t["p80_days"])],
@@ -431,4 +439,13 @@ async def learner_record(scope: Scope, user_id: int) -> dict:
     ).where(User.id == user_id).first()
     if person is None or (not enrolments and not scope.everything):
         raise NotFound("Utilisateur introuvable.")
+    certificates = {}
+    if enrolments:
+        from app.tables.certificates import Certificate
+
+        rows = await Certificate.select(Certificate.id, Certificate.enrolment, Certificate.issued_at).where(
+            Certificate.enrolment.is_in([e["id"] for e in enrolments]) & (Certificate.status == "valid"))
+        certificates = {r["enrolment"]: r for r in rows}
+    for e in enrolments:
+        e["certificate"] = certificates.get(e["id"])
     return {"person": person, "enrolments": enrolments}

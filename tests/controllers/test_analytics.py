@@ -54,6 +54,14 @@ async def _dataset():
                                        last_visit=e if v else None, required_total=2,
                                        required_done=2 if c else (1 if v else 0), percent=100 if c else 0)
                              for s, u, e, c, v, a in rows])
+    # Certificates: a valid one for ALP001's first learner, a revoked one for the second (not counted).
+    from app.tables.certificates import Certificate
+
+    done = {r["user"]: r["id"] for r in await Enrolment.select(Enrolment.id, Enrolment.user).where(
+        Enrolment.user.is_in(alp1[:2]))}
+    await Certificate.insert(
+        Certificate(enrolment=done[alp1[0]], code="AAAA1111", pdf_sha256="0" * 64, status="valid"),
+        Certificate(enrolment=done[alp1[1]], code="BBBB2222", pdf_sha256="0" * 64, status="revoked"))
     return est, sessions, alp1, dam
 
 
@@ -84,12 +92,13 @@ async def test_figures_of_a_get_match_the_hand_computed_dataset(client):
     assert figures["Participation"] == "66,7 %"
     assert figures["Jamais commencé"] == "2"
     assert figures["Taux d'achèvement"] == "50,0 %"
-    assert figures["Certificats obtenus"] == "3"
+    assert figures["Sessions achevées"] == "3"
+    assert figures["Certificats obtenus"] == "1"  # the revoked one does not count
     assert figures["Durée pour achever"] == "20,0 j"
     assert "80e centile 26,0 j" in text(page)  # 20 + 0.6 × (30 − 20)
     # Per establishment: enrolled, participated, never started, done, rate, median, 80th.
-    assert _row(page, "Par établissement", "ALP001") == ["4", "3", "1", "2", "50,0 %", "15,0 j", "18,0 j"]
-    assert _row(page, "Par établissement", "ALP002") == ["2", "1", "1", "1", "50,0 %", "30,0 j", "30,0 j"]
+    assert _row(page, "Par établissement", "ALP001") == ["4", "3", "1", "2", "1", "50,0 %", "15,0 j", "18,0 j"]
+    assert _row(page, "Par établissement", "ALP002") == ["2", "1", "1", "1", "0", "50,0 %", "30,0 j", "30,0 j"]
     assert _row(page, "Par délégation", "ALP")[:4] == ["6", "4", "2", "3"]
     assert _row(page, "Par cours modèle", "T1")[:4] == ["6", "4", "2", "3"]
     # Never another establishment's figures, nor its names.
@@ -105,7 +114,7 @@ async def test_admin_counts_the_whole_network_and_filters_narrow_it(client):
     await _dataset()
     await login(client, "admin")
     figures = _figures((await client.get("/analytique")).text)
-    assert figures["Inscrits"] == "9" and figures["Certificats obtenus"] == "6"
+    assert figures["Inscrits"] == "9" and figures["Sessions achevées"] == "6"
     assert figures["Durée pour achever"] == "5,5 j"  # 1, 1, 1, 10, 20, 30
     est = {r["code"]: r["id"] for r in await Establishment.select(Establishment.id, Establishment.code)}
     page = (await client.get(f"/analytique?establishment={est['ALP002']}")).text
@@ -169,9 +178,9 @@ async def test_excel_of_the_whole_dashboard_has_a_sheet_per_table(client):
     assert establishments["Inscrits"].to_list() == [4, 2]
     assert establishments["Durée médiane (jours)"].to_list() == [15.0, 30.0]
     summary = dict(zip(sheets["Synthèse"]["Indicateur"], sheets["Synthèse"]["Valeur"]))
-    assert summary["Certificats obtenus (sessions achevées)"] == 3
+    assert summary["Sessions achevées"] == 3 and summary["Certificats obtenus (valides)"] == 1
     csv = (await client.get("/analytique?export=csv&table=establishment")).content.decode("utf-8-sig")
-    assert csv.splitlines()[1].startswith("ALP001;CH BUIS LES BARONNIES;4;3;1;2;50,0;15,0")
+    assert csv.splitlines()[1].startswith("ALP001;CH BUIS LES BARONNIES;4;3;1;2;1;50,0;15,0")
 
 
 async def test_figures_are_cached_and_say_when_they_were_computed(client):
@@ -202,7 +211,8 @@ async def test_enrolled_report_and_the_page_of_one_person(client):
     assert link in page
     person = await client.get(link)
     assert person.status_code == 200
-    assert "26T1S1" in person.text and "100 %" in text(person.text) and "Session achevée" in text(person.text)
+    assert "26T1S1" in person.text and "100 %" in text(person.text) and "Certificat du " in text(person.text)
+    assert "Session achevée, pas encore de certificat" in text((await client.get(f"/analytique/inscrits/{alp1[1]}")).text)
     # Someone outside the scope: the very page of a missing id.
     outside, missing = await client.get(f"/analytique/inscrits/{dam[0]}"), await client.get("/analytique/inscrits/999999")
     assert outside.status_code == missing.status_code == 404
