@@ -10,7 +10,7 @@ from litestar.params import FromPath
 
 from app.dates import local_now
 from app.http.responder import render, url
-from app.http.tableview import table_view, xlsx_response
+from app.http.tableview import file_response, table_view
 from app.http.web import current_user
 from app.lists.analytics import ENROLLED
 from app.services import analytics
@@ -59,13 +59,11 @@ async def dashboard(request: Request) -> Response:
     export = request.query_params.get("export")
     stamp = f"{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
-        return xlsx_response(await asyncio.to_thread(analytics.workbook, result), f"tableau_de_bord_{stamp}.xlsx")
+        return file_response(await asyncio.to_thread(analytics.workbook, result), f"tableau_de_bord_{stamp}.xlsx")
     if export == "csv":
         dim = request.query_params.get("table", "")
         if dim in analytics.DIMENSIONS:
-            return Response(content=analytics.csv_bytes(result, dim), media_type="text/csv; charset=utf-8",
-                            headers={"Content-Disposition": f'attachment; filename="{dim}_{stamp}.csv"',
-                                     "Cache-Control": "no-store"})
+            return file_response(analytics.csv_bytes(result, dim), f"{dim}_{stamp}.csv", "csv")
     templates = await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code, CourseTemplate.title) \
         .order_by(CourseTemplate.code)
     base = url(request, "analytics.dashboard")
