@@ -21,6 +21,7 @@ from redis.asyncio import Redis
 from app import db, queue
 from app.controllers import (
     admin,
+    analytics,
     auth,
     catalogue,
     certificates,
@@ -113,6 +114,7 @@ def create_app(run_worker: bool = False) -> Litestar:
         route_handlers=[
             *auth.HANDLERS,
             *home.HANDLERS,
+            *analytics.HANDLERS,
             *admin.HANDLERS,
             *establishments.HANDLERS,
             *exports.HANDLERS,

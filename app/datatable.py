@@ -321,15 +321,25 @@ class XlsxWriter:
             {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
              "strings_to_urls": False, "tmpdir": tempfile.gettempdir()},
         )
-        self.sheet = self.workbook.add_worksheet(sheet)
-        bold = self.workbook.add_format({"bold": True})
+        self.bold = self.workbook.add_format({"bold": True})
         self.date_format = self.workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
+        self.sheet = None
+        self.add_sheet(sheet, headers)
+
+    def add_sheet(self, name: str, headers: list[str]) -> None:
+        """Start another sheet (a workbook of several tables); the previous one is finished."""
+        self._finish_sheet()
+        self.sheet = self.workbook.add_worksheet(name[:31])
         for col, header in enumerate(headers):
             self.sheet.set_column(col, col, max(12, min(40, len(header) + 4)))
-            self.sheet.write_string(0, col, neutralise(header), bold)
+            self.sheet.write_string(0, col, neutralise(header), self.bold)
         self.sheet.freeze_panes(1, 0)
         self.headers = headers
         self.row = 1
+
+    def _finish_sheet(self) -> None:
+        if self.sheet is not None and self.row > 1:
+            self.sheet.autofilter(0, 0, self.row - 1, len(self.headers) - 1)
 
     def write_rows(self, rows: list[list[Any]]) -> None:
         sheet = self.sheet
@@ -348,8 +358,7 @@ class XlsxWriter:
             self.row += 1
 
     def close(self) -> bytes:
-        if self.row > 1:
-            self.sheet.autofilter(0, 0, self.row - 1, len(self.headers) - 1)
+        self._finish_sheet()
         self.workbook.close()
         with open(self._file.name, "rb") as handle:
             return handle.read()

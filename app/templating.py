@@ -22,6 +22,11 @@ def _number(value, decimals: int | None = None) -> str:
     return format_decimal(value, format=pattern, locale="fr_FR")
 
 
+def _days(value) -> str:
+    """A duration in days, "12,5 j"; a dash when there is none."""
+    return "—" if value is None else f"{_number(value, 1)} j"
+
+
 @lru_cache(maxsize=1)
 def jinja_env() -> Environment:
     env = Environment(
@@ -36,6 +41,7 @@ def jinja_env() -> Environment:
         short_datetime_fr=short_datetime_fr,
         short_date_fr=short_date_fr,
         number=_number,
+        days=_days,
         role_label=lambda role: ROLE_LABELS.get(role, role),
         activity_kind=lambda kind: ACTIVITY_LABELS.get(kind, kind),
         account_status=lambda key: STATUS_LABELS.get(key, key),

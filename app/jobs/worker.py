@@ -6,6 +6,7 @@ from arq import Worker, cron
 
 from app import db
 from app.jobs.certificates import build_certificates_zip
+from app.jobs.analytics import refresh_analytics
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
@@ -20,6 +21,8 @@ CRON_JOBS = [
     cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
     # The full cohort reconciliation, every ten minutes, in case a sync job was lost.
     cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True),
+    # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.
+    cron(refresh_analytics, minute=set(range(2, 60, 5)), second={15}, unique=True),
 ]
 
 

@@ -1,0 +1,451 @@
+"""« TdB des analytics » (SPEC E1): enrolment, participation and completion figures within the
+caller's scope, computed by polars.
+
+One set-based query reads the enrolments of the scope and filters (one row each, the progress
+summary the learning record keeps on the enrolment: no scan of the completion rows). On PostgreSQL
+the rows are streamed with COPY into polars' CSV reader; on the embedded SQLite they come through
+Piccolo. polars then groups them per delegation, establishment, template, session and month.
+
+Cache: the result is kept in Redis per scope and filters for ``CACHE_TTL`` seconds (a short TTL,
+no invalidation hook), and the arq cron job ``refresh_analytics`` recomputes the whole network's
+unfiltered dashboard on the same period so the administrators' default view is always warm. The
+page says when its figures were computed.
+
+"Certificats obtenus" counts the enrolments holding a valid certificate (revoked and superseded
+versions aside); "Sessions achevées" those whose required activities are all done.
+Attendance hours are not recorded yet and not shown.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import io
+import json
+import re
+import time
+from dataclasses import asdict, dataclass, field
+from datetime import date, datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
+
+import polars as pl
+
+from app import db
+from app.settings import get_settings
+from app.services.scope import Scope
+
+CACHE_TTL = 300
+CACHE_PREFIX = "analytics:v2:"
+HTML_ROWS = 15  # rows of a dimension table shown on the page; the downloads have them all
+DAY = 86400.0
+
+
+# -- filters ----------------------------------------------------------------------------------
+@dataclass
+class Filters:
+    start: date | None = None
+    end: date | None = None
+    establishment: int | None = None
+    template: int | None = None
+    session: str = ""  # a session code
+    errors: dict[str, str] = field(default_factory=dict)
+    raw: dict[str, str] = field(default_factory=dict)
+
+    def key(self) -> str:
+        return json.dumps([str(self.start or ""), str(self.end or ""), self.establishment, self.template,
+                           self.session.upper()])
+
+    def query(self, **overrides) -> dict:
+        """The filters as URL query parameters (what is valid), with ``overrides``."""
+        params = {
+            "start": self.start.isoformat() if self.start else "", "end": self.end.isoformat() if self.end else "",
+            "establishment": self.establishment or "", "template": self.template or "", "session": self.session,
+        }
+        params.update(overrides)
+        return {k: v for k, v in params.items() if v not in (None, "")}
+
+
+def _date(value: str) -> date | None:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        return None
+
+
+def _int(value: str) -> int | None:
+    return int(value) if re.fullmatch(r"\d{1,12}", value) else None
+
+
+def parse_filters(params) -> Filters:
+    """The filters of the query string. A value that makes no sense is ignored with a French
+    message; what was typed is kept in the form."""
+    raw = {k: (params.get(k) or "").strip()[:40] for k in ("start", "end", "establishment", "template", "session")}
+    f = Filters(raw=raw)
+    for key, label in (("start", "Du"), ("end", "Au")):
+        if raw[key]:
+            value = _date(raw[key])
+            if value is None:
+                f.errors[key] = f"« {label} » : date invalide (jj/mm/aaaa attendu), filtre ignoré."
+            setattr(f, key, value)
+    if f.start and f.end and f.start > f.end:
+        f.errors["end"] = "La date de fin précède la date de début : période ignorée."
+        f.start = f.end = None
+    for key in ("establishment", "template"):
+        if raw[key]:
+            value = _int(raw[key])
+            if value is None:
+                f.errors[key] = "Choix invalide, filtre ignoré."
+            setattr(f, key, value)
+    f.session = raw["session"] if re.fullmatch(r"[\w\-. ]{1,32}", raw["session"] or "-") else ""
+    if raw["session"] and not f.session:
+        f.errors["session"] = "Code de session invalide, filtre ignoré."
+    return f
+
+
+# -- the query --------------------------------------------------------------------------------
+def _epoch(column: str) -> str:
+    """Seconds since 1970 as an integer (short in CSV, cheap to print)."""
+    if db.is_sqlite():
+        return f"CAST(strftime('%s', {column}) AS INTEGER)"
+    return f"EXTRACT(EPOCH FROM {column})::int8"
+
+
+def _sessions_sql(scope: Scope, f: Filters) -> tuple[str, list]:
+    """The sessions in scope and filters with their dimensions (a few thousand rows at most)."""
+    where, args = [], []
+    if not scope.everything:
+        ids = sorted(scope.establishment_ids) or [-1]
+        where.append("s.establishment IN (" + ", ".join(str(int(i)) for i in ids) + ")")
+    if f.establishment:
+        where.append("s.establishment = {}")
+        args.append(f.establishment)
+    if f.template:
+        where.append("s.template = {}")
+        args.append(f.template)
+    if f.session:
+        where.append("UPPER(s.code) = {}")
+        args.append(f.session.upper())
+    sql = (
+        "SELECT s.id AS session, s.establishment AS establishment, est.delegation AS delegation, "
+        "COALESCE(s.template, 0) AS template FROM training_session s "
+        "JOIN establishment est ON est.id = s.establishment"
+        + (" WHERE " + " AND ".join(where) if where else "")
+    )
+    return sql, args
+
+
+def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
+    """The one big query: the active enrolments in scope and filters, four narrow columns each.
+    The dimensions are joined in polars (the sessions' table is small)."""
+    where, args = ["e.active"], []
+    sessions_sql, sessions_args = _sessions_sql(scope, f)
+    if " WHERE " in sessions_sql:
+        where.append("e.session IN (SELECT s.id FROM training_session s WHERE "
+                     + sessions_sql.split(" WHERE ", 1)[1] + ")")
+        args.extend(sessions_args)
+    tz = ZoneInfo(get_settings().timezone)
+    if f.start:
+        where.append("e.enrolled_at >= {}")
+        args.append(datetime.combine(f.start, datetime.min.time(), tz).astimezone(timezone.utc))
+    if f.end:
+        where.append("e.enrolled_at < {}")
+        args.append(datetime.combine(f.end + timedelta(days=1), datetime.min.time(), tz).astimezone(timezone.utc))
+    sql = (
+        f"SELECT e.session AS session, {_epoch('e.enrolled_at')} AS enrolled, {_epoch('e.completed_at')} AS completed, "
+        "CASE WHEN e.last_visit IS NOT NULL OR e.required_done > 0 THEN 1 ELSE 0 END AS started, "
+        "CASE WHEN c.enrolment IS NULL THEN 0 ELSE 1 END AS certified FROM enrolment e "
+        # A hash join with the (small) set of certified enrolments, not a probe per row.
+        "LEFT JOIN (SELECT DISTINCT enrolment FROM certificate WHERE status = 'valid') c ON c.enrolment = e.id "
+        "WHERE " + " AND ".join(where)
+    )
+    return sql, args
+
+
+FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8, "certified": pl.Int8}
+DIMS = {"session": pl.Int64, "establishment": pl.Int64, "delegation": pl.Int64, "template": pl.Int64}
+SCHEMA = {**FACTS, **{k: v for k, v in DIMS.items() if k != "session"}}
+
+
+def _pg_placeholders(sql: str) -> str:
+    counter = iter(range(1, 1000))
+    return re.sub(r"\{\}", lambda _m: f"${next(counter)}", sql)
+
+
+async def fetch_frame(scope: Scope, f: Filters) -> pl.DataFrame:
+    """The enrolment rows with their session's establishment, delegation and template."""
+    from app.tables.learning import Enrolment
+
+    sql, args = _fact_sql(scope, f)
+    dims_sql, dims_args = _sessions_sql(scope, f)
+    dims_rows = await Enrolment.raw(dims_sql, *dims_args)
+    dims = pl.DataFrame(dims_rows, schema=DIMS, orient="row") if dims_rows else pl.DataFrame(schema=DIMS)
+    if db.is_sqlite():
+        rows = await Enrolment.raw(sql, *args)
+        facts = pl.DataFrame(rows, schema=FACTS, orient="row") if rows else pl.DataFrame(schema=FACTS)
+    else:
+        # PostgreSQL: COPY the rows out as CSV straight into polars (no Python object per row);
+        # asyncpg quotes the parameters into the COPY statement itself.
+        buffer = io.BytesIO()
+        async with db.engine().pool.acquire() as connection:
+            await connection.copy_from_query(_pg_placeholders(sql), *args, output=buffer, format="csv", header=True)
+        buffer.seek(0)
+        facts = pl.read_csv(buffer, schema=FACTS) if buffer.getbuffer().nbytes else pl.DataFrame(schema=FACTS)
+    return facts.join(dims, on="session", how="inner")
+
+
+# -- the figures ------------------------------------------------------------------------------
+def _measures(frame: pl.DataFrame | pl.LazyFrame, by: list[str] | None):
+    days = (pl.col("completed") - pl.col("enrolled")) / DAY
+    aggs = [
+        pl.len().alias("enrolled_count"),
+        pl.col("started").sum().alias("started_count"),
+        pl.col("completed").is_not_null().sum().alias("completed_count"),
+        pl.col("certified").cast(pl.Int64).sum().alias("certified_count"),
+        days.median().alias("median_days"),
+        days.quantile(0.8, interpolation="linear").alias("p80_days"),
+    ]
+    grouped = frame.group_by(by).agg(aggs) if by else frame.select(aggs)
+    return grouped.with_columns(
+        (pl.col("enrolled_count") - pl.col("started_count")).alias("never_started"),
+        (pl.col("started_count") - pl.col("completed_count")).clip(lower_bound=0).alias("in_progress"),
+        pl.when(pl.col("enrolled_count") > 0)
+        .then(pl.col("completed_count") * 100.0 / pl.col("enrolled_count")).otherwise(0.0).alias("completion_rate"),
+        pl.when(pl.col("enrolled_count") > 0)
+        .then(pl.col("started_count") * 100.0 / pl.col("enrolled_count")).otherwise(0.0).alias("participation_rate"),
+    )
+
+
+def _month_starts(first: int, last: int, tz: str) -> tuple[list[int], list[str]]:
+    """Epoch seconds of the local month starts from the month of ``first`` to that of ``last``."""
+    zone = ZoneInfo(tz)
+    current = datetime.fromtimestamp(first, zone).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    starts, labels = [], []
+    while True:
+        starts.append(int(current.timestamp()))
+        labels.append(f"{current:%Y-%m}")
+        year, month = (current.year + 1, 1) if current.month == 12 else (current.year, current.month + 1)
+        current = current.replace(year=year, month=month)
+        if current.timestamp() > last:
+            return starts, labels
+
+
+def _months(frame: pl.DataFrame, tz: str) -> list[dict]:
+    """Enrolments and completions per calendar month (local time): each instant is placed among
+    the month starts by a binary search (no time-zone arithmetic per row)."""
+    first = frame["enrolled"].min()
+    last = max(frame["enrolled"].max(), frame["completed"].max() or 0)
+    starts, labels = _month_starts(first, last, tz)
+    bounds = pl.Series(starts, dtype=pl.Int64)
+    enrolled = (bounds.search_sorted(frame["enrolled"], side="right") - 1).value_counts()
+    completed = (bounds.search_sorted(frame["completed"].drop_nulls(), side="right") - 1).value_counts()
+    counts = {label: [0, 0] for label in labels}
+    for series, slot in ((enrolled, 0), (completed, 1)):
+        for index, n in series.iter_rows():
+            counts[labels[max(0, index)]][slot] += n
+    return [{"month": m, "enrolled_count": a, "completed_count": c} for m, (a, c) in counts.items()]
+
+
+def compute(frame: pl.DataFrame, tz: str) -> dict:
+    """Every figure of the dashboard from the enrolment rows: totals and one table per dimension
+    (ids only; labels are added afterwards). The five aggregations run in parallel."""
+    if not frame.height:
+        return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
+                           "median_days": None,
+                           "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
+                           "participation_rate": 0.0},
+                "months": [], **{dim: [] for dim in ("delegation", "establishment", "template", "session")}}
+    lazy = frame.lazy()
+    dims = ("delegation", "establishment", "template", "session")
+    frames = pl.collect_all([_measures(lazy, None)] + [
+        _measures(lazy, [dim]).sort(["enrolled_count", dim], descending=[True, False]).rename({dim: "id"})
+        for dim in dims])
+    out = {"totals": frames[0].to_dicts()[0], "months": _months(frame, tz)}
+    for dim, table in zip(dims, frames[1:]):
+        out[dim] = table.to_dicts()
+    return out
+
+
+async def _labels(result: dict) -> None:
+    """Names of the dimension ids (one small query per dimension, for the ids present only)."""
+    from app.tables.catalogue import CourseTemplate, TrainingSession
+    from app.tables.org import Delegation, Establishment
+
+    sources = {
+        "delegation": (Delegation, [Delegation.id, Delegation.code, Delegation.name]),
+        "establishment": (Establishment, [Establishment.id, Establishment.code, Establishment.name]),
+        "template": (CourseTemplate, [CourseTemplate.id, CourseTemplate.code, CourseTemplate.title.as_alias("name")]),
+        "session": (TrainingSession, [TrainingSession.id, TrainingSession.code, TrainingSession.full_name.as_alias("name")]),
+    }
+    for dim, (table, columns) in sources.items():
+        ids = [r["id"] for r in result[dim] if r["id"]]
+        names = {}
+        if ids:
+            names = {r["id"]: r for r in await table.select(*columns).where(table.id.is_in(ids))}
+        for r in result[dim]:
+            n = names.get(r["id"])
+            r["code"] = n["code"] if n else ""
+            r["name"] = n["name"] if n else ("Sans cours modèle" if dim == "template" else "?")
+
+
+def _scope_key(scope: Scope) -> str:
+    if scope.everything:
+        return "all"
+    ids = ",".join(str(i) for i in sorted(scope.establishment_ids)) or "none"
+    return hashlib.sha1(ids.encode()).hexdigest()[:16]
+
+
+def cache_key(scope: Scope, f: Filters) -> str:
+    return CACHE_PREFIX + _scope_key(scope) + ":" + hashlib.sha1(f.key().encode()).hexdigest()[:16]
+
+
+async def build(scope: Scope, f: Filters) -> dict:
+    started = time.perf_counter()
+    frame = await fetch_frame(scope, f)
+    # polars releases the GIL: the event loop keeps serving while it counts.
+    result = await asyncio.to_thread(compute, frame, get_settings().timezone)
+    await _labels(result)
+    result["computed_at"] = datetime.now(timezone.utc).isoformat()
+    result["compute_ms"] = round((time.perf_counter() - started) * 1000, 1)
+    return result
+
+
+async def dashboard(redis, scope: Scope, f: Filters, fresh: bool = False) -> dict:
+    """The dashboard's figures, from the cache when they are there (``cached`` says so)."""
+    key = cache_key(scope, f)
+    if not fresh and redis is not None:
+        cached = await redis.get(key)
+        if cached:
+            result = json.loads(cached)
+            result["cached"] = True
+            return result
+    result = await build(scope, f)
+    if redis is not None:
+        await redis.set(key, json.dumps(result), ex=CACHE_TTL)
+    result["cached"] = False
+    return result
+
+
+def computed_at(result: dict) -> datetime:
+    return datetime.fromisoformat(result["computed_at"])
+
+
+async def refresh_everything(redis) -> float:
+    """The arq job's work: recompute the network's unfiltered dashboard into the cache."""
+    everything = Scope(everything=True, establishment_ids=frozenset(), delegation_ids=frozenset())
+    result = await dashboard(redis, everything, Filters(), fresh=True)
+    return result["compute_ms"]
+
+
+# -- tables for the page, the CSV and the Excel -----------------------------------------------
+def _days(value):
+    return None if value is None else round(value, 1)
+
+
+DIMENSIONS = {
+    "delegation": "Par délégation",
+    "establishment": "Par établissement",
+    "template": "Par cours modèle",
+    "session": "Par session",
+    "month": "Par mois",
+}
+
+MEASURE_HEADERS = ["Inscrits", "Ont participé", "Jamais commencé", "Sessions achevées", "Certificats obtenus",
+                   "Taux d'achèvement (%)",
+                   "Durée médiane (jours)", "80e centile (jours)"]
+
+
+def table_rows(result: dict, dim: str) -> tuple[list[str], list[list]]:
+    """(headers, rows) of one table, as downloaded."""
+    if dim == "month":
+        return ["Mois", "Inscriptions", "Sessions achevées"], [
+            [r["month"], r["enrolled_count"], r["completed_count"]] for r in result["months"]]
+    label = {"delegation": "Délégation", "establishment": "Établissement", "template": "Cours modèle",
+             "session": "Session"}[dim]
+    rows = [[r["code"], r["name"], r["enrolled_count"], r["started_count"], r["never_started"], r["completed_count"],
+             r["certified_count"], round(r["completion_rate"], 1), _days(r["median_days"]), _days(r["p80_days"])] for r in result[dim]]
+    return ["Code", label, *MEASURE_HEADERS], rows
+
+
+def summary_rows(result: dict) -> tuple[list[str], list[list]]:
+    t = result["totals"]
+    return ["Indicateur", "Valeur"], [
+        ["Inscrits", t["enrolled_count"]],
+        ["Ont participé (au moins une visite)", t["started_count"]],
+        ["Taux de participation (%)", round(t["participation_rate"], 1)],
+        ["Jamais commencé", t["never_started"]],
+        ["Sessions achevées", t["completed_count"]],
+        ["Certificats obtenus (valides)", t["certified_count"]],
+        ["Taux d'achèvement (%)", round(t["completion_rate"], 1)],
+        ["Durée médiane pour achever (jours)", _days(t["median_days"])],
+        ["80e centile de la durée (jours)", _days(t["p80_days"])],
+    ]
+
+
+def workbook(result: dict) -> bytes:
+    """The whole dashboard as one Excel file, a sheet per table (formula-safe writer)."""
+    from app.datatable import XlsxWriter
+
+    headers, rows = summary_rows(result)
+    writer = XlsxWriter(headers, sheet="Synthèse")
+    try:
+        writer.write_rows(rows)
+        for dim, title in DIMENSIONS.items():
+            headers, rows = table_rows(result, dim)
+            writer.add_sheet(title, headers)
+            writer.write_rows(rows)
+        return writer.close()
+    finally:
+        writer.discard()
+
+
+def csv_bytes(result: dict, dim: str) -> bytes:
+    import csv
+
+    from app.datatable import neutralise
+
+    headers, rows = table_rows(result, dim)
+    out = io.StringIO()
+    w = csv.writer(out, delimiter=";")
+    w.writerow(headers)
+    for row in rows:
+        w.writerow(["" if v is None else (str(v).replace(".", ",") if isinstance(v, float) else neutralise(v))
+                    for v in row])
+    return ("\ufeff" + out.getvalue()).encode("utf-8")
+
+
+__all__ = ["Filters", "parse_filters", "dashboard", "workbook", "csv_bytes", "table_rows", "asdict"]
+
+
+# -- one person's page (E2) -------------------------------------------------------------------
+async def learner_record(scope: Scope, user_id: int) -> dict:
+    """A person and their enrolments within the scope (one query each). A person with no
+    enrolment in the caller's scope is "Utilisateur introuvable.", exactly like a missing id."""
+    from app.services.errors import NotFound
+    from app.tables.accounts import User
+    from app.tables.learning import Enrolment
+
+    query = Enrolment.select(
+        Enrolment.id, Enrolment.active, Enrolment.enrolled_at, Enrolment.percent, Enrolment.required_done,
+        Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at,
+        Enrolment.session.id.as_alias("session_id"), Enrolment.session.code.as_alias("session_code"),
+        Enrolment.session.full_name.as_alias("session_name"),
+        Enrolment.session.establishment.code.as_alias("establishment_code"),
+        Enrolment.session.establishment.name.as_alias("establishment_name"),
+    ).where(Enrolment.user == user_id).order_by(Enrolment.enrolled_at, ascending=False)
+    enrolments = await scope.restrict(query, Enrolment.session.establishment)
+    person = await User.select(
+        User.id, User.first_name, User.last_name, User.username, User.email, User.last_access,
+        User.establishment.code.as_alias("establishment_code"), User.establishment.name.as_alias("establishment_name"),
+    ).where(User.id == user_id).first()
+    if person is None or (not enrolments and not scope.everything):
+        raise NotFound("Utilisateur introuvable.")
+    certificates = {}
+    if enrolments:
+        from app.tables.certificates import Certificate
+
+        rows = await Certificate.select(Certificate.id, Certificate.enrolment, Certificate.issued_at).where(
+            Certificate.enrolment.is_in([e["id"] for e in enrolments]) & (Certificate.status == "valid"))
+        certificates = {r["enrolment"]: r for r in rows}
+    for e in enrolments:
+        e["certificate"] = certificates.get(e["id"])
+    return {"person": person, "enrolments": enrolments}

@@ -1,0 +1,240 @@
+"""« TdB des analytics » on PostgreSQL: 100,000 users, 2,000 sessions, 300,000 enrolments and
+1,000,000 activity completions (then 100,000), all built set-based with generate_series.
+
+Measures, through the real app (ASGI, login, template, Redis):
+- the dashboard for an admin, cold (cache emptied) and cached, for several filters;
+- the dashboard of a GET of two establishments, cold;
+- the HTML size of the page with its four charts and tables;
+- the Excel of the whole dashboard;
+- where the cold time goes (COPY into polars vs asyncpg fetch + DataFrame, polars, labels).
+
+Targets (issue 13): admin ≤ 1 s cold, ≤ 100 ms cached; GET ≤ 300 ms cold; ≤ 60 KB HTML; Excel ≤ 3 s.
+Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/analytics.py
+"""
+
+import asyncio
+import statistics
+import time
+
+import _setup
+
+USERS, SESSIONS, ENROLMENTS, COMPLETIONS = 100_000, 2_000, 300_000, 1_000_000
+ESTABLISHMENTS = 50  # the 4 of the demo and 46 more
+ACTIVITIES = 5  # per session
+
+
+SEED = [
+    # establishments across the two delegations
+    f"""INSERT INTO establishment (code, name, delegation, search_text)
+        SELECT 'B' || lpad(g::text, 3, '0'), 'Établissement ' || g, (SELECT id FROM delegation ORDER BY id LIMIT 1 OFFSET g % 2), ''
+        FROM generate_series(1, {ESTABLISHMENTS - 4}) g""",
+    """INSERT INTO course_template (code, title, short_name, objectives, duration, certificate_text, progress_block,
+                                    discussion_block, visible, search_text, created_at)
+        SELECT 'M' || lpad(g::text, 2, '0'), 'Cours modèle ' || g, 'CM' || g, '', '', '', true, true, true, '', now()
+        FROM generate_series(1, 30) g""",
+    f"""INSERT INTO app_user (username, password_hash, first_name, last_name, email, establishment, status, matricule,
+                              is_suspended, force_password_change, search_text, last_name_key, first_name_key, created_at)
+        SELECT 'bench.' || g, 'x', 'Prénom' || g, 'Nom' || g, 'agent' || g || '@example.org',
+               (SELECT array_agg(id ORDER BY id) FROM establishment)[1 + g % {ESTABLISHMENTS}], '', '', false, false,
+               'prenom' || g || ' nom' || g, 'nom' || g, 'prenom' || g, now()
+        FROM generate_series(1, {USERS}) g""",
+    f"""INSERT INTO training_session (establishment, template, full_name, short_name, visible, start_date, end_date,
+                                      id_number, code, certificate_text, progress_block, discussion_block, search_text, created_at)
+        SELECT (SELECT array_agg(id ORDER BY id) FROM establishment)[1 + g % {ESTABLISHMENTS}],
+               (SELECT array_agg(id ORDER BY id) FROM course_template)[1 + g % 30],
+               'Session ' || g, 'S' || g, true, date '2024-01-01' + (g % 700), date '2024-01-01' + (g % 700) + 30,
+               '', 'B' || g, '', false, false, 's' || g, now()
+        FROM generate_series(1, {SESSIONS}) g""",
+    f"""INSERT INTO session_activity (session, position, kind, title, content, required)
+        SELECT s.id, p, 'page', 'Activité ' || p, '', true FROM training_session s, generate_series(0, {ACTIVITIES - 1}) p""",
+    # Three sessions per person, of their own establishment's sessions (so a GET's share is realistic).
+    f"""WITH ses AS (SELECT id, establishment, row_number() OVER (PARTITION BY establishment ORDER BY id) - 1 AS n,
+                            count(*) OVER (PARTITION BY establishment) AS m FROM training_session),
+        pick AS (SELECT u.id AS uid, s.id AS sid, k FROM app_user u CROSS JOIN generate_series(0, 2) k
+                 JOIN ses s ON s.establishment = u.establishment AND s.n = (u.id * 7 + k * 13) % s.m
+                 WHERE u.username LIKE 'bench.%%')
+        INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, percent,
+                               last_visit, completed_at)
+        SELECT sid, uid, 'learner', true, timestamptz '2024-01-01' + ((uid * 31 + k * 17) % 700) * interval '1 day',
+               0, {ACTIVITIES}, 0, NULL, NULL FROM pick ON CONFLICT DO NOTHING""",
+    # Completions: the first n activities of each enrolment, n from 0 to 5, 1,000,000 rows in all.
+    f"""INSERT INTO activity_completion (enrolment, activity, completed_at, how)
+        SELECT e.id, a.id, e.enrolled_at + (a.position + 1) * ((e.id % 40) + 1) * interval '6 hours', 'manual'
+        FROM enrolment e JOIN session_activity a ON a.session = e.session
+        WHERE a.position < LEAST({ACTIVITIES}, (e.id * 37) % 9) ORDER BY e.id, a.position LIMIT {COMPLETIONS}""",
+]
+SUMMARY = [
+    f"""UPDATE enrolment e SET required_done = c.n, percent = c.n * 100 / {ACTIVITIES},
+            completed_at = CASE WHEN c.n = {ACTIVITIES} THEN c.last END, last_visit = c.last
+        FROM (SELECT enrolment, count(*) AS n, max(completed_at) AS last FROM activity_completion GROUP BY enrolment) c
+        WHERE c.enrolment = e.id""",
+    "UPDATE enrolment SET required_done = 0, percent = 0, completed_at = NULL, last_visit = NULL "
+    "WHERE id NOT IN (SELECT DISTINCT enrolment FROM activity_completion)",
+    "VACUUM ANALYZE",
+]
+
+
+async def sql(statement: str) -> None:
+    from app import db
+
+    async with db.engine().pool.acquire() as conn:
+        await conn.execute(statement)
+
+
+async def counts() -> str:
+    from app import db
+
+    async with db.engine().pool.acquire() as conn:
+        row = await conn.fetchrow(
+            "SELECT (SELECT count(*) FROM app_user) u, (SELECT count(*) FROM training_session) s, "
+            "(SELECT count(*) FROM enrolment) e, (SELECT count(*) FROM activity_completion) c, "
+            "(SELECT count(*) FROM enrolment WHERE completed_at IS NOT NULL) done")
+    return (f"{row['u']:,} users, {row['s']:,} sessions, {row['e']:,} enrolments ({row['done']:,} completed), "
+            f"{row['c']:,} completion rows")
+
+
+def ms(values):
+    return f"p50 {statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f}, n={len(values)})"
+
+
+async def measure(client, redis, path, runs, cold=True):
+    timings, body = [], None
+    for _ in range(runs):
+        if cold:
+            keys = [k async for k in redis.scan_iter("analytics:*")]
+            if keys:
+                await redis.delete(*keys)
+        t0 = time.perf_counter()
+        response = await client.get(path)
+        timings.append((time.perf_counter() - t0) * 1000)
+        assert response.status_code == 200, response.text[:500]
+        body = response
+    return timings, body
+
+
+async def breakdown(scope, label):
+    """Where the cold time goes, and COPY→polars against fetch→DataFrame."""
+    import polars as pl
+
+    from app import db
+    from app.services import analytics
+    from app.settings import get_settings
+
+    f = analytics.Filters()
+    copy_t, fetch_t, compute_t, label_t = [], [], [], []
+    for _ in range(5):
+        t0 = time.perf_counter()
+        frame = await analytics.fetch_frame(scope, f)
+        copy_t.append((time.perf_counter() - t0) * 1000)
+        sql_text, _ = analytics._fact_sql(scope, f)
+        t0 = time.perf_counter()
+        async with db.engine().pool.acquire() as conn:
+            records = await conn.fetch(sql_text)
+        pl.DataFrame([tuple(r) for r in records], schema=analytics.FACTS, orient="row")
+        fetch_t.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        result = analytics.compute(frame, get_settings().timezone)
+        compute_t.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        await analytics._labels(result)
+        label_t.append((time.perf_counter() - t0) * 1000)
+    print(f"  {label}: {frame.height:,} rows — COPY→polars {statistics.median(copy_t):.0f} ms; "
+          f"asyncpg fetch→DataFrame {statistics.median(fetch_t):.0f} ms; polars aggregates "
+          f"{statistics.median(compute_t):.0f} ms; labels {statistics.median(label_t):.0f} ms")
+
+
+async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est_id, template_id):
+    cases = [
+        ("admin, no filter", "/analytique"),
+        ("admin, one establishment", f"/analytique?establishment={est_id}"),
+        ("admin, one template", f"/analytique?template={template_id}"),
+        ("admin, period 2024-06-01..2024-12-31", "/analytique?start=2024-06-01&end=2024-12-31"),
+    ]
+    for label, path in cases:
+        cold, _ = await measure(client_admin, redis, path, 5)
+        cached, page = await measure(client_admin, redis, path, 20, cold=False)
+        print(f"  {label}: cold {ms(cold)}; cached {ms(cached)}")
+    cold, page = await measure(client_get, redis, "/analytique", 7)
+    print(f"  GET of two establishments, no filter: cold {ms(cold)}")
+    cached, _ = await measure(client_get, redis, "/analytique", 20, cold=False)
+    print(f"  GET of two establishments, cached {ms(cached)}")
+    _, page = await measure(client_admin, redis, "/analytique", 1)
+    charts = page.text.count("<svg ")
+    print(f"  admin page: {len(page.content) / 1024:.1f} KB of HTML ({charts} SVG: stacked bar, bar, line, "
+          f"2 sparklines; 5 tables of ≤ 15 rows + months)")
+    for cached_first in (False, True):
+        timings, response = await measure(client_admin, redis, "/analytique?export=xlsx", 3, cold=not cached_first)
+        print(f"  Excel of the whole dashboard ({'figures cached' if cached_first else 'cold'}): {ms(timings)}, "
+              f"{len(response.content) / 1024:.0f} KB")
+    await breakdown(admin_scope, "admin")
+    await breakdown(get_scope, "GET of two establishments")
+
+
+async def main() -> None:
+    import logging
+
+    import httpx
+
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+    from app import db
+    from app.asgi import create_app
+    from app.demo import load_demo
+    from app.services.auth import load_current_user
+    from app.services.scope import establishment_scope
+    from app.tables.accounts import User
+    from app.tables.catalogue import CourseTemplate
+    from app.tables.org import Establishment
+    from tests.helpers import login
+
+    await db.open_pool()
+    await load_demo(with_sessions=False)
+    t0 = time.perf_counter()
+    for statement in SEED + SUMMARY:
+        await sql(statement)
+    async with db.engine().pool.acquire() as conn:
+        load = (await conn.fetchval("SELECT 1"), open("/proc/loadavg").read().split()[:3])[1]
+    print(f"(machine: {__import__('os').cpu_count()} cores, load average {' '.join(load)} — shared with other work)")
+    print(f"Seeded in {time.perf_counter() - t0:.0f} s: {await counts()}")
+
+    application = create_app(run_worker=False)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan():
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await started.wait()
+    redis = application.state.redis
+    transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
+    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as admin_c, \
+            httpx.AsyncClient(transport=transport, base_url="http://bench.local") as get_c:
+        await login(admin_c, "admin")
+        await login(get_c, "alp001.get")
+        admin = await load_current_user((await User.select(User.id).where(User.username == "admin").first())["id"])
+        get = await load_current_user((await User.select(User.id).where(User.username == "alp001.get").first())["id"])
+        admin_scope, get_scope = await establishment_scope(admin), await establishment_scope(get)
+        est_id = (await Establishment.select(Establishment.id).where(Establishment.code == "B010").first())["id"]
+        template_id = (await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "M07").first())["id"]
+
+        print(f"\n== {COMPLETIONS:,} completion rows ==")
+        await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
+
+        # The same data with 100,000 completion rows: the summaries are recomputed from what is left.
+        await sql("DELETE FROM activity_completion WHERE id > 100000")
+        for statement in SUMMARY:
+            await sql(statement)
+        print(f"\n== 100,000 completion rows == ({await counts()})")
+        await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
+    keys = [k async for k in redis.scan_iter("analytics:*")]
+    if keys:
+        await redis.delete(*keys)
+    stop.set()
+    await task
+    await db.close_pool()
+
+
+if __name__ == "__main__":
+    _setup.run(main)
