@@ -72,3 +72,14 @@ async def is_empty() -> bool:
 
 def transaction():
     return engine().transaction()
+
+
+def write_transaction():
+    """A transaction that reads then writes on what it read: on SQLite it takes the write lock at
+    its first statement (BEGIN IMMEDIATE), so two of them run one after the other; on PostgreSQL
+    the caller locks the rows it reads (SELECT … FOR UPDATE)."""
+    if is_sqlite():
+        from piccolo.engine.sqlite import TransactionType
+
+        return engine().transaction(transaction_type=TransactionType.immediate)
+    return engine().transaction()

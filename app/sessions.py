@@ -11,6 +11,14 @@ ROTATE_KEY = "tremplin.rotate_session"
 
 
 class RotatingSessionBackend(ServerSideSessionBackend):
+    async def store_in_message(self, scope_session, message, connection: ASGIConnection) -> None:
+        # A visitor without a session who leaves with nothing in it gets none: every anonymous page
+        # view (a robot's included) used to create a session in Redis for hours.
+        if (isinstance(scope_session, dict) and not scope_session and self.config.key not in connection.cookies
+                and not connection.scope.get(ROTATE_KEY)):
+            return
+        await super().store_in_message(scope_session, message, connection)
+
     def get_session_id(self, connection: ASGIConnection) -> str:
         scope = connection.scope
         if scope.get(ROTATE_KEY):

@@ -10,7 +10,7 @@ from litestar.response import Redirect, Response, Template
 
 from app.http.forms import read_form
 from app.http.responder import redirect, render
-from app.http.web import current_user, safe_next
+from app.http.web import client_ip, current_user, safe_next
 from app.services import auth
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, Password
@@ -29,11 +29,6 @@ class PasswordForm:
     current: Password = ""
     new: Password = ""
     confirm: Password = ""
-
-
-def client_ip(request: Request) -> str:
-    # Behind a load balancer, uvicorn's --proxy-headers puts the real address in request.client.
-    return request.client.host if request.client else "unknown"
 
 
 class AuthController(Controller):

@@ -1,176 +1,43 @@
 """Back office of "Inscriptions locales" for local registration managers (seed 003): reference
-lists (SPEC F4), settings and tools (F5): "Tester la génération PDF", "Emails générés"."""
+lists (SPEC F4), organisations, settings and tools (F5): "Tester la génération PDF", "Emails
+générés", and the requests' workflow (F3). The lists themselves are in app/lists/registration.py."""
 
 from __future__ import annotations
-
 
 from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
 from app.dates import now, short_datetime_fr
-from app.datatable import Col, DataTable, Filter
+from app.http.forms import as_values, read_form
+from app.http.responder import confirm_page, redirect, render, url
+from app.http.tableview import table_view
+from app.http.web import current_user
+from app.lists.registration import MAIL_STATUS_LABELS, MAILS, ORGANISATIONS, REQUESTS, registration_mail
 from app.pdf.render import render_pdf
 from app.services import outbox, registration as reg, registration_admin as admin
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, REGISTRATION_MANAGER
 from app.tables.outbox import Mail, MailAttachment
-from app.tables.registration import Organisation, RegistrationRequest, RequestEvent
-from app.http.tableview import table_view
-from app.lists import register
-from app.http.responder import confirm_page, render
-from app.http.web import current_user
-from app.http.responder import redirect
-from app.http.forms import form_data
+from app.tables.registration import RequestEvent
 
-BASE = "/gestion-inscriptions"
-STATUS_LABELS = {"queued": "En file", "sending": "En cours d'envoi", "sent": "Envoyé", "retry": "Nouvel essai prévu",
-                 "failed": "Échec"}
+MANAGERS = (ADMIN, REGISTRATION_MANAGER)
+# The reference lists' row actions (URL segment -> what it does).
+ITEM_ACTIONS = ("monter", "descendre", "masquer", "supprimer")
 
 
-
-async def _type_options(user):
+async def _type_options() -> list[tuple[str, str]]:
     return [(str(i["id"]), i["label"]) for i in await admin.items("establishment_type")]
-
-
-MAILS = register(
-    DataTable(
-        name="mails",
-        table=Mail,
-        select=(Mail.id, Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.status, Mail.tries,
-                Mail.last_error, Mail.is_test, Mail.category, Mail.created_at, Mail.sent_at),
-        columns=(
-            Col("created_at", "Créé le", Mail.created_at, export=lambda r: short_datetime_fr(r["created_at"])),
-            Col("recipients", "Destinataires", Mail.recipients),
-            Col("subject", "Sujet", Mail.subject),
-            Col("status", "État", Mail.status, export=lambda r: STATUS_LABELS.get(r["status"], r["status"])),
-            Col("tries", "Essais", Mail.tries),
-            Col("last_error", "Dernière erreur"),
-        ),
-        filters=(
-            Filter("statut", "État", lambda v: Mail.status == v if v in STATUS_LABELS else None, kind="select",
-                   options=list(STATUS_LABELS.items())),
-            Filter("q", "Destinataire ou sujet", lambda v: Mail.recipients.ilike(f"%{v}%") | Mail.subject.ilike(f"%{v}%")),
-        ),
-        default_sort="-created_at",
-        # The registration back office sees the mails of the registration, nothing else (not the
-        # credentials of accounts created by the establishments).
-        base_where=lambda user, scope: _registration_mail(),
-        export_filename="emails_generes",
-    )
-)
-
-ORGANISATIONS = register(
-    DataTable(
-        name="organisations",
-        table=Organisation,
-        select=(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
-                Organisation.validation_email, Organisation.referenced, Organisation.under_agreement,
-                Organisation.hidden, Organisation.kind.label.as_alias("kind_label")),
-        columns=(
-            Col("name", "Établissement", Organisation.name),
-            Col("kind_label", "Type", Organisation.kind.label),
-            Col("postal_code", "Code postal", Organisation.postal_code),
-            Col("validation_email", "Instance de validation (courriel)", Organisation.validation_email),
-            Col("referenced", "Référencé", Organisation.referenced, export=lambda r: "Oui" if r["referenced"] else "Non référencé"),
-            Col("under_agreement", "Conventionné", Organisation.under_agreement,
-                export=lambda r: "Oui" if r["under_agreement"] else "Non"),
-        ),
-        filters=(
-            Filter("q", "Nom", lambda v: Organisation.name.ilike(f"%{v}%")),
-            Filter("reference", "Référencement", lambda v: {"oui": Organisation.referenced == True,  # noqa: E712
-                                                            "non": Organisation.referenced == False}.get(v),  # noqa: E712
-                   kind="select", options=[("oui", "Référencés"), ("non", "Non référencés")]),
-            Filter("convention", "Convention", lambda v: {"oui": Organisation.under_agreement == True,  # noqa: E712
-                                                          "non": Organisation.under_agreement == False}.get(v),  # noqa: E712
-                   kind="select", options=[("oui", "Conventionnés"), ("non", "Non conventionnés")]),
-            Filter("type", "Type", lambda v: Organisation.kind == int(v) if v.isdigit() else None, kind="select",
-                   options=_type_options),
-        ),
-        default_sort="name",
-        export_filename="etablissements_inscriptions",
-    )
-)
-
-
-def _registration_mail():
-    return (Mail.category == outbox.REGISTRATION_CATEGORY) | Mail.category.like(f"{outbox.REGISTRATION_CATEGORY}-%")
 
 
 async def _mail(mail_id: int) -> dict:
     """A mail of the registration, its secret masked; any other mail is "not found"."""
     row = await Mail.select(Mail.all_columns(exclude=[Mail.secret])).where(
-        (Mail.id == mail_id) & _registration_mail()).first()
+        (Mail.id == mail_id) & registration_mail()).first()
     if row is None:
         raise NotFound("Courriel introuvable.")
     row["body_text"] = outbox.masked(row["body_text"])
     return row
-
-
-def _status_filter(v):
-    return RegistrationRequest.status == v if v in reg.STATUS_LABELS else None
-
-
-def _int_filter(column):
-    return lambda v: column == int(v) if v.isdigit() else None
-
-
-async def _session_options(user):
-    from app.tables.catalogue import TrainingSession
-
-    rows = await TrainingSession.select(TrainingSession.id, TrainingSession.code).order_by(TrainingSession.code)
-    return [(str(r["id"]), r["code"]) for r in rows]
-
-
-async def _organisation_options(user):
-    rows = await Organisation.select(Organisation.id, Organisation.name).order_by(Organisation.name)
-    return [(str(r["id"]), r["name"]) for r in rows]
-
-
-REQUESTS = register(
-    DataTable(
-        name="registration_requests",
-        table=RegistrationRequest,
-        select=(RegistrationRequest.id, RegistrationRequest.reference, RegistrationRequest.status,
-                RegistrationRequest.first_name, RegistrationRequest.last_name, RegistrationRequest.email,
-                RegistrationRequest.submitted_at, RegistrationRequest.waiting_list,
-                RegistrationRequest.session.code.as_alias("session_code"),
-                RegistrationRequest.organisation.name.as_alias("organisation_name")),
-        columns=(
-            Col("submitted_at", "Envoyée le", RegistrationRequest.submitted_at,
-                export=lambda r: short_datetime_fr(r["submitted_at"])),
-            Col("reference", "Référence", RegistrationRequest.reference),
-            Col("last_name", "Demandeur", RegistrationRequest.last_name,
-                export=lambda r: f"{r['first_name']} {r['last_name']}"),
-            Col("email", "Courriel", RegistrationRequest.email),
-            Col("session_code", "Session", RegistrationRequest.session.code),
-            Col("organisation_name", "Établissement", RegistrationRequest.organisation.name),
-            Col("status", "État", RegistrationRequest.status, export=lambda r: reg.STATUS_LABELS.get(r["status"], r["status"])),
-        ),
-        filters=(
-            Filter("statut", "État", _status_filter, kind="select",
-                   options=[(k, v) for k, v in reg.STATUS_LABELS.items() if k != "draft"]),
-            Filter("session", "Session", _int_filter(RegistrationRequest.session), kind="select", options=_session_options),
-            Filter("etablissement", "Établissement", _int_filter(RegistrationRequest.organisation), kind="select",
-                   options=_organisation_options),
-            Filter("depuis", "Envoyée depuis le", lambda v: RegistrationRequest.submitted_at >= _date(v), kind="date"),
-            Filter("q", "Nom, courriel ou référence", lambda v: RegistrationRequest.last_name.ilike(f"%{v}%")
-                   | RegistrationRequest.email.ilike(f"%{v}%") | RegistrationRequest.reference.ilike(f"%{v}%")),
-        ),
-        default_sort="-submitted_at",
-        base_where=lambda user, scope: RegistrationRequest.status != "draft",
-        export_filename="demandes_inscription",
-    )
-)
-
-
-def _date(value: str):
-    from datetime import date, datetime, timezone
-
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
-    except ValueError:
-        return datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 
 def sample_bulletin() -> dict:
@@ -191,33 +58,33 @@ def sample_bulletin() -> dict:
 
 
 class RegistrationAdminController(Controller):
-    path = BASE
-    opt = {"roles": (ADMIN, REGISTRATION_MANAGER)}
+    path = "/gestion-inscriptions"
+    opt = {"roles": MANAGERS}
 
-    @get("/")
-    async def index(self) -> Template:
-        return Template("registration_admin/index.html", context={"kinds": admin.REF_KINDS, "base": BASE})
+    @get("/", name="registration_admin.index")
+    async def index(self, request: Request) -> Template:
+        return render(request, "registration_admin/index.html", {"kinds": admin.REF_KINDS})
 
     # -- simple lists ---------------------------------------------------------------------------
     async def _list_page(self, request, kind, values=None, errors=None, status_code=200):
         return render(request, "registration_admin/list.html", {
-            "kind": kind, "title": admin.kind_label(kind), "items": await admin.items(kind), "base": BASE,
-            "values": values or {}, "errors": errors or {}}, status_code=status_code)
+            "kind": kind, "title": admin.kind_label(kind), "items": await admin.items(kind),
+            "values": values or {}, "errors": errors or {}, "actions": ITEM_ACTIONS}, status_code=status_code)
 
-    @get("/listes/{kind:str}")
+    @get("/listes/{kind:str}", name="registration_admin.list")
     async def list_page(self, request: Request, kind: FromPath[str]) -> Template:
         return await self._list_page(request, kind)
 
-    @post("/listes/{kind:str}")
-    async def add_item(self, request: Request, kind: FromPath[str]) -> Response:
-        data = await form_data(request)
+    @post("/listes/{kind:str}", name="registration_admin.save_item")
+    async def save_item(self, request: Request, kind: FromPath[str]) -> Response:
+        form = await read_form(request, admin.ItemForm)
         try:
-            await admin.save_item(kind, data, int(data["item_id"]) if str(data.get("item_id", "")).isdigit() else None)
+            await admin.save_item(kind, form)
         except ValidationFailed as invalid:
-            return await self._list_page(request, kind, data, invalid.errors, status_code=422)
-        return redirect(request, f"{BASE}/listes/{kind}", "Liste enregistrée.")
+            return await self._list_page(request, kind, as_values(form), invalid.errors, status_code=422)
+        return redirect(request, url(request, "registration_admin.list", kind=kind), "Liste enregistrée.")
 
-    @post("/listes/{kind:str}/{item_id:int}/{action:str}")
+    @post("/listes/{kind:str}/{item_id:int}/{action:str}", name="registration_admin.item_action")
     async def item_action(self, request: Request, kind: FromPath[str], item_id: FromPath[int], action: FromPath[str]) -> Response:
         if action == "monter":
             await admin.move_item(kind, item_id, -1)
@@ -233,84 +100,104 @@ class RegistrationAdminController(Controller):
             message = f"« {row['label']} » supprimé."
         else:
             raise NotFound("Action inconnue.")
-        return redirect(request, f"{BASE}/listes/{kind}", message)
+        return redirect(request, url(request, "registration_admin.list", kind=kind), message)
 
     # -- organisations --------------------------------------------------------------------------
-    @get("/etablissements")
+    @get("/etablissements", name="registration_admin.organisations")
     async def organisations(self, request: Request) -> Response:
         return await table_view(request, ORGANISATIONS, "registration_admin/organisations.html",
-                                "registration_admin/_organisations.html", {"url": f"{BASE}/etablissements", "base": BASE})
+                                "registration_admin/_organisations.html",
+                                {"url": url(request, "registration_admin.organisations")})
 
     async def _org_form(self, request, values, errors, org_id, status_code=200):
         return render(request, "registration_admin/organisation_form.html", {
-            "values": values, "errors": errors, "org_id": org_id, "base": BASE,
-            "types": await _type_options(None)}, status_code=status_code)
+            "values": values, "errors": errors, "org_id": org_id, "types": await _type_options()},
+            status_code=status_code)
 
-    @get(["/etablissements/nouveau", "/etablissements/{org_id:int}/modifier"])
-    async def org_form(self, request: Request, org_id: FromPath[int | None] = None) -> Template:
-        values = await admin.organisation(org_id) if org_id else {"referenced": True}
-        return await self._org_form(request, values, {}, org_id)
+    @get("/etablissements/nouveau", name="registration_admin.new_organisation")
+    async def new_organisation(self, request: Request) -> Template:
+        return await self._org_form(request, {"referenced": True}, {}, None)
 
-    @post(["/etablissements/nouveau", "/etablissements/{org_id:int}/modifier"])
-    async def org_save(self, request: Request, org_id: FromPath[int | None] = None) -> Response:
-        data = await form_data(request)
+    @post("/etablissements/nouveau", name="registration_admin.create_organisation")
+    async def create_organisation(self, request: Request) -> Response:
+        return await self._org_save(request, None)
+
+    @get("/etablissements/{org_id:int}/modifier", name="registration_admin.edit_organisation")
+    async def edit_organisation(self, request: Request, org_id: FromPath[int]) -> Template:
+        return await self._org_form(request, await admin.organisation(org_id), {}, org_id)
+
+    @post("/etablissements/{org_id:int}/modifier", name="registration_admin.save_organisation")
+    async def save_organisation(self, request: Request, org_id: FromPath[int]) -> Response:
+        return await self._org_save(request, org_id)
+
+    async def _org_save(self, request: Request, org_id: int | None) -> Response:
+        form = await read_form(request, admin.OrganisationForm)
         try:
-            await admin.save_organisation(data, org_id)
+            org_id = await admin.save_organisation(form, org_id)
         except ValidationFailed as invalid:
-            return await self._org_form(request, data, invalid.errors, org_id, status_code=422)
-        return redirect(request, f"{BASE}/etablissements", "Établissement enregistré.")
+            return await self._org_form(request, as_values(form), invalid.errors, org_id, status_code=422)
+        message = "Établissement enregistré."
+        if form.referenced:
+            sent = await reg.release_held_bulletins(org_id, request.app.state.redis)
+            if sent:
+                message += f" {sent} bulletin(s) d'inscription en attente envoyé(s) à son instance de validation."
+        return redirect(request, url(request, "registration_admin.organisations"), message)
 
-    @post("/etablissements/{org_id:int}/referencer")
+    @post("/etablissements/{org_id:int}/referencer", name="registration_admin.reference_organisation")
     async def org_reference(self, request: Request, org_id: FromPath[int]) -> Response:
         row = await admin.reference_organisation(org_id)
-        return redirect(request, f"{BASE}/etablissements", f"« {row['name']} » est maintenant référencé.")
+        message = f"« {row['name']} » est maintenant référencé."
+        sent = await reg.release_held_bulletins(org_id, request.app.state.redis)
+        if sent:
+            message += f" {sent} bulletin(s) d'inscription en attente envoyé(s) à {row['validation_email']}."
+        return redirect(request, url(request, "registration_admin.organisations"), message)
 
-    @get("/etablissements/{org_id:int}/supprimer")
+    @get("/etablissements/{org_id:int}/supprimer", name="registration_admin.confirm_delete_organisation")
     async def org_confirm_delete(self, request: Request, org_id: FromPath[int]) -> Template:
         row = await admin.organisation(org_id)
-        return confirm_page(request, f"Supprimer l'établissement « {row['name']} » ?", f"{BASE}/etablissements")
+        return confirm_page(request, f"Supprimer l'établissement « {row['name']} » ?",
+                            url(request, "registration_admin.organisations"))
 
-    @post("/etablissements/{org_id:int}/supprimer")
+    @post("/etablissements/{org_id:int}/supprimer", name="registration_admin.delete_organisation")
     async def org_delete(self, request: Request, org_id: FromPath[int]) -> Response:
         row = await admin.delete_organisation(org_id)
-        return redirect(request, f"{BASE}/etablissements", f"« {row['name']} » supprimé.")
+        return redirect(request, url(request, "registration_admin.organisations"), f"« {row['name']} » supprimé.")
 
     # -- settings and tools (F5) --------------------------------------------------------------
-    @get("/reglages")
+    @get("/reglages", name="registration_admin.settings")
     async def settings_page(self, request: Request) -> Template:
-        return render(request, "registration_admin/settings.html", {"values": await admin.settings(), "errors": {},
-                                                                    "base": BASE})
+        return render(request, "registration_admin/settings.html", {"values": await admin.settings(), "errors": {}})
 
-    @post("/reglages")
+    @post("/reglages", name="registration_admin.save_settings")
     async def settings_save(self, request: Request) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, admin.SettingsForm)
         try:
-            await admin.save_settings(data)
+            await admin.save_settings(form)
         except ValidationFailed as invalid:
-            return render(request, "registration_admin/settings.html", {"values": data, "errors": invalid.errors,
-                                                                        "base": BASE}, status_code=422)
-        return redirect(request, f"{BASE}/reglages", "Réglages enregistrés.")
+            return render(request, "registration_admin/settings.html", {"values": as_values(form),
+                                                                        "errors": invalid.errors}, status_code=422)
+        return redirect(request, url(request, "registration_admin.settings"), "Réglages enregistrés.")
 
-    @get("/test-pdf")
+    @get("/test-pdf", name="registration_admin.test_pdf")
     async def test_pdf(self) -> Response:
         pdf = await render_pdf("pdf/bulletin.html", sample_bulletin())
         return Response(content=pdf, media_type="application/pdf",
                         headers={"Content-Disposition": 'inline; filename="bulletin_inscription_test.pdf"'})
 
-    @get("/emails")
+    @get("/emails", name="registration_admin.mails")
     async def mails(self, request: Request) -> Response:
         return await table_view(request, MAILS, "registration_admin/mails.html", "registration_admin/_mails.html",
-                                {"url": f"{BASE}/emails", "base": BASE, "status_labels": STATUS_LABELS})
+                                {"url": url(request, "registration_admin.mails"), "status_labels": MAIL_STATUS_LABELS})
 
-    @get("/emails/{mail_id:int}")
+    @get("/emails/{mail_id:int}", name="registration_admin.mail")
     async def mail(self, request: Request, mail_id: FromPath[int]) -> Template:
         row = await _mail(mail_id)
         attachments = await MailAttachment.select(MailAttachment.id, MailAttachment.filename,
                                                   MailAttachment.content_type).where(MailAttachment.mail == mail_id)
-        return Template("registration_admin/mail.html", context={"mail": row, "attachments": attachments,
-                                                                 "base": BASE, "status_labels": STATUS_LABELS})
+        return render(request, "registration_admin/mail.html", {"mail": row, "attachments": attachments,
+                                                                "status_labels": MAIL_STATUS_LABELS})
 
-    @get("/emails/{mail_id:int}/pieces/{attachment_id:int}")
+    @get("/emails/{mail_id:int}/pieces/{attachment_id:int}", name="registration_admin.attachment")
     async def attachment(self, mail_id: FromPath[int], attachment_id: FromPath[int]) -> Response:
         await _mail(mail_id)
         row = await MailAttachment.select().where(
@@ -320,22 +207,24 @@ class RegistrationAdminController(Controller):
         return Response(content=bytes(row["content"]), media_type=row["content_type"],
                         headers={"Content-Disposition": f'attachment; filename="{row["filename"]}"'})
 
-    @post("/emails/{mail_id:int}/renvoyer")
+    @post("/emails/{mail_id:int}/renvoyer", name="registration_admin.resend")
     async def resend(self, request: Request, mail_id: FromPath[int]) -> Response:
         await _mail(mail_id)
+        back = url(request, "registration_admin.mail", mail_id=mail_id)
         if await outbox.retry_now(request.app.state.redis, mail_id):
-            return redirect(request, f"{BASE}/emails/{mail_id}", "Nouvel envoi demandé.")
-        return redirect(request, f"{BASE}/emails/{mail_id}", "Ce courriel est déjà envoyé ou en cours d'envoi.", "info")
+            return redirect(request, back, "Nouvel envoi demandé.")
+        return redirect(request, back, "Ce courriel est déjà envoyé, en cours d'envoi ou en attente de vérification.",
+                        "info")
 
 
 class RequestController(Controller):
-    path = f"{BASE}/demandes"
-    opt = {"roles": (ADMIN, REGISTRATION_MANAGER)}
+    path = "/gestion-inscriptions/demandes"
+    opt = {"roles": MANAGERS}
 
-    @get("/")
+    @get("/", name="registration_admin.requests")
     async def index(self, request: Request) -> Response:
         return await table_view(request, REQUESTS, "registration_admin/requests.html", "registration_admin/_requests.html",
-                                {"url": f"{BASE}/demandes", "base": BASE, "status_labels": reg.STATUS_LABELS,
+                                {"url": url(request, "registration_admin.requests"), "status_labels": reg.STATUS_LABELS,
                                  "counts": await reg.counts_by_status()})
 
     async def _detail(self, request, request_id, errors=None, status_code=200):
@@ -346,32 +235,42 @@ class RequestController(Controller):
             Mail.group_key == reg.request_key(request_id)).order_by(Mail.id)
         action = reg.next_action(r["status"])
         return render(request, "registration_admin/request.html", {
-            "r": r, "events": events, "mails": mails, "base": BASE, "next_action": action,
+            "r": r, "events": events, "mails": mails, "next_action": action,
             "next_label": reg.WORKFLOW[action][2] if action else None, "open": r["status"] in reg.OPEN_STATUSES,
-            "workflow": reg.WORKFLOW, "errors": errors or {}, "status_labels": reg.STATUS_LABELS,
-            "mail_status_labels": STATUS_LABELS,
+            "workflow": reg.WORKFLOW, "confirmed_actions": reg.CONFIRMED_ACTIONS, "errors": errors or {},
+            "status_labels": reg.STATUS_LABELS, "mail_status_labels": MAIL_STATUS_LABELS, "yes_no": reg.YES_NO,
         }, status_code=status_code)
 
-    @get("/{request_id:int}")
+    @get("/{request_id:int}", name="registration_admin.request")
     async def detail(self, request: Request, request_id: FromPath[int]) -> Template:
         return await self._detail(request, request_id)
 
-    @get("/{request_id:int}/bulletin.pdf")
+    @get("/{request_id:int}/bulletin.pdf", name="registration_admin.bulletin")
     async def bulletin(self, request_id: FromPath[int]) -> Response:
         r = await reg.request_details(request_id)
         pdf = await render_pdf("pdf/bulletin.html", reg.bulletin_context(r))
         return Response(content=pdf, media_type="application/pdf",
                         headers={"Content-Disposition": f'inline; filename="bulletin_inscription_{r["reference"]}.pdf"'})
 
-    @post("/{request_id:int}/{action:str}")
+    @get("/{request_id:int}/{action:str}", name="registration_admin.confirm_action")
+    async def confirm_action(self, request: Request, request_id: FromPath[int], action: FromPath[str]) -> Response:
+        """Steps 8 and 10 (an account created and mailed, the final enrolment) are asked first."""
+        r, question, details = await reg.confirmation_details(request_id, action)
+        back = url(request, "registration_admin.request", request_id=request_id)
+        if reg.next_action(r["status"]) != action:
+            return redirect(request, back)
+        return confirm_page(request, question, back, button=reg.WORKFLOW[action][2], details=details,
+                            back_label="Revenir à la demande", tone="primary")
+
+    @post("/{request_id:int}/{action:str}", name="registration_admin.act")
     async def act(self, request: Request, request_id: FromPath[int], action: FromPath[str]) -> Response:
-        data = await form_data(request)
+        form = await read_form(request, reg.ActionForm)
         try:
-            r = await reg.apply_action(current_user(request), request_id, action, request.app.state.redis,
-                                       str(data.get("reason", "")))
+            r = await reg.apply_action(current_user(request), request_id, action, request.app.state.redis, form.reason)
         except ValidationFailed as invalid:
             return await self._detail(request, request_id, invalid.errors, status_code=422)
-        return redirect(request, f"{BASE}/demandes/{request_id}", f"Demande {r['reference']} : {r['status_label']}.")
+        return redirect(request, url(request, "registration_admin.request", request_id=request_id),
+                        f"Demande {r['reference']} : {r['status_label']}.")
 
 
 HANDLERS = [RegistrationAdminController, RequestController]

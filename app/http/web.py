@@ -13,6 +13,7 @@ from litestar.exceptions import (
     NotAuthorizedException,
     NotFoundException,
     PermissionDeniedException,
+    TooManyRequestsException,
     ValidationException,
 )
 from litestar.handlers.base import BaseRouteHandler
@@ -29,6 +30,7 @@ from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 log = logging.getLogger(__name__)
 
 NOT_FOUND_TEXT = "La page ou l'élément demandé n'existe pas."
+RATE_LIMITED_TEXT = "Trop de demandes, réessayez dans quelques minutes."
 
 
 class PasswordChangeRequired(HTTPException):
@@ -75,6 +77,20 @@ def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
             raise NotFound(NOT_FOUND_TEXT)
         labels = ", ".join(ROLE_LABELS[r] for r in roles)
         raise PermissionDeniedException(detail=f"Cette page est réservée aux rôles : {labels}.")
+
+
+def client_ip(connection: ASGIConnection) -> str:
+    # Behind a load balancer, uvicorn's --proxy-headers puts the real address in request.client.
+    return connection.client.host if connection.client else "unknown"
+
+
+async def rate_limit(request: Request, limit, key: str | None = None) -> None:
+    """Count one more write under ``limit`` (app/services/ratelimit.py ``Limit``) for this client
+    (its IP, or ``key``); past the limit, the French 429 page and nothing is done."""
+    redis, value = request.app.state.redis, key or client_ip(request)
+    if not await limit.allow(redis, value):
+        wait = await limit.retry_after(redis, value) or limit.window
+        raise TooManyRequestsException(detail=RATE_LIMITED_TEXT, headers={"Retry-After": str(wait)})
 
 
 def safe_next(target: str | None, default: str = "/") -> str:
@@ -157,7 +173,9 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
     if exc.status_code == 413 or (exc.status_code == 400 and exc.detail == "Request Entity Too Large"):
         return error_page(request, 413, "Envoi trop volumineux", TOO_LARGE)
     if exc.status_code == 429:
-        return error_page(request, 429, "Trop de requêtes", "Trop de requêtes : patientez un instant.")
+        response = error_page(request, 429, "Trop de demandes", RATE_LIMITED_TEXT)
+        response.headers.update({k: v for k, v in (exc.headers or {}).items() if k.lower() == "retry-after"})
+        return response
     if exc.status_code >= 500:
         return on_server_error(request, exc)
     return error_page(request, exc.status_code, "Requête refusée", str(exc.detail))

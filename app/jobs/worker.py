@@ -10,7 +10,7 @@ from app.jobs.analytics import refresh_analytics
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
-from app.jobs.registration import send_request_notifications
+from app.jobs.registration import send_request_notifications, sweep_request_notifications
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.queue import arq_redis_settings
 from app.settings import get_settings
@@ -19,6 +19,8 @@ FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_s
              send_request_notifications, build_certificates_zip]
 CRON_JOBS = [
     cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
+    # Registration notifications whose job was refused or lost (a request confirmed over a minute ago).
+    cron(sweep_request_notifications, second={20}, unique=True),
     # The full cohort reconciliation, every ten minutes, in case a sync job was lost.
     cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True),
     # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.

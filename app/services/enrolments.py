@@ -13,8 +13,10 @@ from dataclasses import dataclass
 
 from app import db
 from app.dates import now
+from app.services import seats
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import LEARNER, CurrentUser
+from app.services.seats import SessionFull  # noqa: F401 (enrolments.SessionFull, as before)
 from app.services.scope import establishment_scope, require_establishment
 from app.services.text import fold
 from app.services.uniqueness import fields_unique
@@ -166,27 +168,19 @@ async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
     return rows, count
 
 
-class SessionFull(DomainError):
-    status_code = 409
-
-
 async def enrol(user: CurrentUser, session: dict, user_ids: list[str]) -> int:
     ids = await _learner_ids_of(session["establishment"], _ids(user_ids))
     if not ids:
         return 0
-    if session["seats"]:
-        from app.services.registration import seats_taken
-
-        already = {r["user"] for r in await Enrolment.select(Enrolment.user).where(
-            (Enrolment.session == session["id"]) & (Enrolment.active == True) & Enrolment.user.is_in(ids))}  # noqa: E712
-        new = len(set(ids) - already)
-        free = session["seats"] - await seats_taken(session["id"])
-        if new > free:
-            raise SessionFull(
-                f"La session est limitée à {session['seats']} places et il en reste {max(free, 0)} : "
-                f"{new} personne(s) ne peuvent pas être inscrites. Augmentez le nombre de places dans les "
-                "paramètres de la session, ou inscrivez moins de personnes.")
-    await add_sources(session["id"], ids, SourceKind.manual, by=user.id)
+    async with seats.guarded(session["id"]) as limit:
+        if limit:
+            already = {r["user"] for r in await Enrolment.select(Enrolment.user).where(
+                (Enrolment.session == session["id"]) & (Enrolment.active == True) & Enrolment.user.is_in(ids))}  # noqa: E712
+            new = len(set(ids) - already)
+            free = await seats.free_seats(session["id"], limit)
+            if new > free:
+                raise SessionFull(seats.full_message(limit, free, new))
+        await add_sources(session["id"], ids, SourceKind.manual, by=user.id)
     return len(ids)
 
 

@@ -82,7 +82,14 @@ def _clean(addresses) -> list[str]:
     return [a.strip() for a in addresses if a and a.strip()]
 
 
-async def _mail_rows(messages, category: str) -> list[Mail]:
+# A mail written but not to be sent before a person has reviewed where it goes (a registration's
+# BI to an organisation a requester typed): neither the jobs nor the sweep touch it until
+# ``release_held``; ``drop_held`` closes it unsent.
+HELD = "held"
+DROPPED = "cancelled"
+
+
+async def _mail_rows(messages, category: str, held: bool = False) -> list[Mail]:
     """Mail rows for (to, subject, body_text[, body_html[, secret]]) tuples, test mode applied once."""
     is_test = is_registration(category) and await test_mode_enabled()
     testers = await tester_addresses() if is_test else []
@@ -105,6 +112,8 @@ async def _mail_rows(messages, category: str) -> list[Mail]:
                 status, error = "failed", "Mode test actif mais aucun testeur de l'inscription locale n'est défini."
         if not recipients and status == "queued":
             status, error = "failed", "Adresse fictive : message non envoyé." if intended else "Aucun destinataire."
+        if held and status == "queued":
+            status = HELD
         rows.append(
             Mail(
                 recipients=", ".join(recipients), intended_recipients=", ".join(intended), subject=subject[:300],
@@ -124,11 +133,13 @@ async def queue_mail(
     category: str = "",
     group_key: str = "",
     secret: str = "",
+    held: bool = False,
 ) -> int:
     """Store a mail to send. Call it inside the transaction of the change that causes it;
     ``group_key`` ties it to what it is about (e.g. a registration request). A password or a signed
-    link goes in ``secret``, at the place of SECRET_MARK in the body: it is erased once sent."""
-    (mail,) = await _mail_rows([(to, subject, body_text, body_html, secret)], category)
+    link goes in ``secret``, at the place of SECRET_MARK in the body: it is erased once sent.
+    ``held``: kept unsent until ``release_held`` (do not dispatch it)."""
+    (mail,) = await _mail_rows([(to, subject, body_text, body_html, secret)], category, held)
     mail.group_key = group_key
     await mail.save()
     if attachments:
@@ -161,6 +172,48 @@ async def queue_mails(messages: list[tuple], category: str, group_key: str) -> i
 async def group_mail_ids(group_key: str) -> list[int]:
     rows = await Mail.select(Mail.id).where((Mail.group_key == group_key) & (Mail.status == "queued")).order_by(Mail.id)
     return [r["id"] for r in rows]
+
+
+async def release_held(group_keys: list[str], recipients: list[str]) -> list[dict]:
+    """The held mails of these groups may leave, to ``recipients`` (the reviewed address; without
+    one they are dropped). In test mode they still go to the testers. Returns the mails (id, group_key,
+    recipients, status) for the caller to dispatch the queued ones once committed."""
+    if not group_keys:
+        return []
+    rows = await Mail.select(Mail.id, Mail.group_key, Mail.is_test, Mail.recipients).where(
+        (Mail.status == HELD) & Mail.group_key.is_in(group_keys))
+    intended = _clean(recipients)
+    real = [a for a in intended if ".fictif@" not in a]
+    released = []
+    for row in rows:
+        to = row["recipients"] if row["is_test"] else ", ".join(real)
+        values = {Mail.status: "queued" if to else DROPPED, Mail.recipients: to}
+        if not row["is_test"]:
+            values[Mail.intended_recipients] = ", ".join(intended)
+        if not to:
+            values[Mail.last_error] = "Aucune adresse vérifiée : message non envoyé."
+        await Mail.update(values).where((Mail.id == row["id"]) & (Mail.status == HELD))
+        released.append({"id": row["id"], "group_key": row["group_key"], "recipients": to,
+                         "status": values[Mail.status]})
+    return released
+
+
+async def drop_held(group_keys: list[str], reason: str) -> int:
+    """Held mails of these groups will never leave (what they were about is closed)."""
+    if not group_keys:
+        return 0
+    rows = await Mail.update({Mail.status: DROPPED, Mail.last_error: reason}).where(
+        (Mail.status == HELD) & Mail.group_key.is_in(group_keys)).returning(Mail.id)
+    return len(rows)
+
+
+async def delivered_recipients(group_key: str, category: str) -> list[str]:
+    """Who has been (or is being) sent the mails of this group and category: the addresses a
+    follow-up about the same thing goes to."""
+    rows = await Mail.select(Mail.intended_recipients).where(
+        (Mail.group_key == group_key) & (Mail.category == category)
+        & Mail.status.is_in(["queued", "sending", "retry", "sent"]))
+    return sorted({a for r in rows for a in _clean(r["intended_recipients"].split(","))})
 
 
 def job_id(mail_id: int, tries: int) -> str:

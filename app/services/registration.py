@@ -4,13 +4,30 @@ e-mail confirmation, and the back-office workflow (steps 6 to 10), every transit
 A draft lives in the database, keyed by a random value kept in the visitor's cookie: it survives a
 reload and a browser restart. Links sent by mail are signed (itsdangerous) and expire; the
 confirmation link is single use (a nonce cleared when it is used).
+
+Mail to an organisation typed by an anonymous requester ("Je n'ai pas trouvé ma collectivité")
+never leaves before a manager has looked at it: the bulletin (BI) for its validating instance is
+written to the outbox *held* ("En attente : établissement à vérifier"), the registration managers
+get their copy at once with a word about it, and the held mail leaves — to the address the manager
+has checked, possibly corrected — when they reference the organisation. A request cancelled
+meanwhile drops its held mail. So the platform never sends a PDF and someone's free text to an
+address nobody has reviewed.
+
+Seats: see app/services/seats.py (one count, checked in a locked transaction at every step that
+takes or keeps one: submission, confirmation, and the back office's steps 6, 8 and 10).
+
+Notifications after the confirmation are sent once: ``notified_at`` is claimed in the transaction
+that writes the mails. The job queued at confirmation normally does it; if Redis refused the job
+(or the job was lost), the cron sweep ``sweep_unnotified`` finds the request and does it.
 """
 
 from __future__ import annotations
 
+import logging
 import re
 import secrets
-from datetime import date, datetime
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
@@ -18,14 +35,15 @@ from piccolo.query.functions.aggregate import Count
 
 from app import db
 from app.dates import date_fr, datetime_fr, now, today
-from app.services import outbox
+from app.services import outbox, seats
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.settings import get_settings
 from app.tables.catalogue import TrainingSession
-from app.tables.learning import Enrolment
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
+
+log = logging.getLogger(__name__)
 
 STEPS = [
     "Session", "Mode de financement", "Établissement", "Informations sur le stagiaire", "Mandat",
@@ -45,13 +63,107 @@ STATUS_LABELS = {
 }
 OPEN_STATUSES = ["awaiting_confirmation", "confirmed", "waiting_list", "instance_validated", "operator_validated",
                  "credentials_sent"]
-CONFIRM_MAX_AGE = 7 * 24 * 3600
+# Confirmed (address checked): the notifications with the BI are due.
+NOTIFIABLE = ["confirmed", "waiting_list", "instance_validated", "operator_validated", "credentials_sent"]
+YES_NO = {"yes": "Oui", "no": "Non"}
+CONFIRM_MAX_AGE = int(seats.CONFIRMATION_VALID.total_seconds())
 POSTAL_RE = re.compile(r"^[0-9]{5}$")
 PHONE_RE = re.compile(r"^[0-9 +().-]{10,20}$")
+BI_CATEGORY = "registration-bi"  # the BI to the validating instance
+BI_COPY_CATEGORY = "registration-bi-copy"  # the operator's identical copy
+# A request confirmed this long ago and still not notified is the sweep's (the job queued at the
+# confirmation normally runs within seconds).
+NOTIFY_GRACE = timedelta(minutes=1)
 
 
 class RegistrationClosed(DomainError):
     status_code = 400
+
+
+# -- typed forms (parsed by the controllers, app/http/forms.py) -----------------------------------
+@dataclass
+class StartForm:
+    code: str = ""
+    action: str = "new"  # new, login, resume, follow
+
+
+@dataclass
+class FundingForm:
+    funding: int | None = None
+
+
+@dataclass
+class OrganisationForm:
+    organisation: int | None = None
+    not_found: bool = False
+    org_name: str = ""
+    org_postal_code: str = ""
+    org_city: str = ""
+    org_email: str = ""
+
+
+@dataclass
+class TraineeForm:
+    civility: str = ""
+    first_name: str = ""
+    last_name: str = ""
+    email: str = ""
+    email_confirm: str = ""
+    postal_code: str = ""
+    phone: str = ""
+    expectations: str = ""
+
+
+@dataclass
+class MandateForm:
+    mandate: int | None = None
+    mandate_year: str = ""
+
+
+@dataclass
+class DietaryForm:
+    dietary: str = ""
+    dietary_details: str = ""
+
+
+@dataclass
+class DisabilityForm:
+    disability: bool = False
+
+
+@dataclass
+class ConsentsForm:
+    consent_carpool: str = ""
+    consent_mailing: str = ""
+    consent_image: str = ""
+
+
+@dataclass
+class TermsForm:
+    cgv: bool = False
+
+
+STEP_FORMS = {2: FundingForm, 3: OrganisationForm, 4: TraineeForm, 5: MandateForm, 6: DietaryForm,
+              7: DisabilityForm, 8: ConsentsForm, 9: TermsForm}
+
+
+@dataclass
+class Navigation:
+    """The wizard's buttons: go = next, previous, cancel or search (with ``q``)."""
+
+    go: str = "next"
+    q: str = ""
+
+
+@dataclass
+class FollowForm:
+    email: str = ""
+    reference: str = ""
+
+
+@dataclass
+class ActionForm:
+    reason: str = ""
 
 
 def request_key(request_id: int) -> str:
@@ -96,17 +208,9 @@ async def open_session(code: str) -> dict:
         raise RegistrationClosed("Cette session a déjà commencé ou est passée : les inscriptions sont closes.")
     session["title"] = session["title"] or session["full_name"]
     await _with_slots(session)
-    session["taken"] = await seats_taken(session["id"])
+    session["taken"] = await seats.seats_taken(session["id"])
     session["full"] = bool(session["seats"]) and session["taken"] >= session["seats"]
     return session
-
-
-async def seats_taken(session_id: int) -> int:
-    enrolled = await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
-    pending = await RegistrationRequest.count().where(
-        (RegistrationRequest.session == session_id) & RegistrationRequest.status.is_in(
-            ["confirmed", "instance_validated", "operator_validated", "credentials_sent"]))
-    return enrolled + pending
 
 
 async def open_session_by_id(session_id: int) -> dict:
@@ -129,8 +233,9 @@ async def cancel_draft(draft: dict) -> None:
 async def draft_for(key: str | None) -> dict | None:
     if not key:
         return None
-    return await RegistrationRequest.select().where(
-        (RegistrationRequest.draft_key == key) & (RegistrationRequest.status == "draft")).first()
+    return await RegistrationRequest.select(
+        RegistrationRequest.all_columns(), RegistrationRequest.session.code.as_alias("session_code"),
+    ).where((RegistrationRequest.draft_key == key) & (RegistrationRequest.status == "draft")).first()
 
 
 async def start_draft(key: str, session: dict, user: CurrentUser | None) -> dict:
@@ -143,6 +248,27 @@ async def start_draft(key: str, session: dict, user: CurrentUser | None) -> dict
         values.update(user=user.id, first_name=user.first_name, last_name=user.last_name, email=user.email)
     await RegistrationRequest.insert(RegistrationRequest(**values))
     return await draft_for(key)
+
+
+async def move_draft(draft: dict, session: dict) -> None:
+    """Back on step 1, another session chosen: the answers are kept."""
+    await RegistrationRequest.update({RegistrationRequest.session: session["id"]}).where(
+        (RegistrationRequest.id == draft["id"]) & (RegistrationRequest.status == "draft"))
+
+
+def prefilled(draft: dict, user: CurrentUser | None) -> dict:
+    """The draft's values as the trainee step shows them: a logged-in requester's name and address
+    fill what is still empty, and the address is already confirmed when it is their account's, or
+    when the step was validated before (the requester typed it twice then)."""
+    values = dict(draft)
+    if user is not None:
+        for key, value in (("first_name", user.first_name), ("last_name", user.last_name), ("email", user.email)):
+            if not values.get(key) and value:
+                values[key] = value
+    email = values.get("email") or ""
+    if email and (draft["step"] > 4 or (user is not None and email == normalise_email(user.email))):
+        values.setdefault("email_confirm", email)
+    return values
 
 
 async def choices(kind: str) -> list[tuple[str, str]]:
@@ -161,105 +287,110 @@ async def search_organisations(q: str) -> list[dict]:
     return await query
 
 
-def _yes_no(value) -> str:
-    return value if value in ("oui", "non") else ""
+def _yes_no(value: str) -> str:
+    return value if value in YES_NO else ""
 
 
-async def save_step(draft: dict, step: int, data: dict) -> int:
-    """Validate and store one step; returns the next step. ValidationFailed keeps the typed values."""
+async def _save_organisation_typed(draft: dict, form: OrganisationForm) -> int:
+    """The organisation a requester could not find, stored "non référencé" for a manager to review.
+    Going back to this step and sending it again corrects it rather than adding another."""
+    values = {Organisation.name: form.org_name[:255], Organisation.postal_code: form.org_postal_code,
+              Organisation.city: form.org_city[:100], Organisation.validation_email: normalise_email(form.org_email)}
+    own = draft.get("organisation")
+    if own:
+        reusable = await Organisation.exists().where((Organisation.id == own) & (Organisation.referenced == False))  # noqa: E712
+        others = await RegistrationRequest.exists().where(
+            (RegistrationRequest.organisation == own) & (RegistrationRequest.id != draft["id"]))
+        if reusable and not others:
+            await Organisation.update(values).where(Organisation.id == own)
+            return own
+    row = await Organisation.insert(Organisation(**{c._meta.name: v for c, v in values.items()}, referenced=False)).returning(
+        Organisation.id)
+    return row[0]["id"]
+
+
+async def save_step(draft: dict, step: int, form) -> int:
+    """Validate and store one step (``form``: the step's typed form, STEP_FORMS); returns the next
+    step. ValidationFailed keeps the typed values."""
     errors: dict[str, str] = {}
     values: dict = {}
     if step == 2:
-        allowed = {v for v, _ in await choices("funding_method")}
-        if data.get("funding") not in allowed:
+        allowed = {int(v) for v, _ in await choices("funding_method")}
+        if form.funding not in allowed:
             errors["funding"] = "Choisissez une méthode de financement."
         else:
-            values[RegistrationRequest.funding] = int(data["funding"])
+            values[RegistrationRequest.funding] = form.funding
     elif step == 3:
-        if data.get("not_found"):
-            name = (data.get("org_name") or "").strip()
-            cp = (data.get("org_postal_code") or "").strip()
-            if not name:
+        if form.not_found:
+            if not form.org_name:
                 errors["org_name"] = "Indiquez le nom de votre collectivité ou établissement."
-            if not POSTAL_RE.match(cp):
+            if not POSTAL_RE.match(form.org_postal_code):
                 errors["org_postal_code"] = "Code postal : 5 chiffres."
-            email = normalise_email(data.get("org_email"))
-            if email and not EMAIL_RE.match(email):
+            if form.org_email and not EMAIL_RE.match(normalise_email(form.org_email)):
                 errors["org_email"] = "Adresse de courriel invalide."
             if not errors:
-                row = await Organisation.insert(Organisation(
-                    name=name[:255], postal_code=cp, city=(data.get("org_city") or "").strip()[:100],
-                    validation_email=email, referenced=False)).returning(Organisation.id)
-                values[RegistrationRequest.organisation] = row[0]["id"]
+                values[RegistrationRequest.organisation] = await _save_organisation_typed(draft, form)
         else:
-            try:
-                org_id = int(data.get("organisation") or 0)
-            except ValueError:
-                org_id = 0
-            ok = org_id and await Organisation.exists().where(
-                (Organisation.id == org_id) & (Organisation.referenced == True))  # noqa: E712
+            ok = form.organisation and await Organisation.exists().where(
+                (Organisation.id == form.organisation) & (Organisation.referenced == True))  # noqa: E712
             if not ok:
                 errors["organisation"] = "Choisissez votre collectivité dans la liste, ou indiquez que vous ne l'avez pas trouvée."
             else:
-                values[RegistrationRequest.organisation] = org_id
+                values[RegistrationRequest.organisation] = form.organisation
     elif step == 4:
-        civility = data.get("civility")
-        first, last = (data.get("first_name") or "").strip(), (data.get("last_name") or "").strip()
-        email, confirm = normalise_email(data.get("email")), normalise_email(data.get("email_confirm"))
-        cp, phone = (data.get("postal_code") or "").strip(), (data.get("phone") or "").strip()
-        if civility not in ("M.", "Mme"):
+        email, confirm = normalise_email(form.email), normalise_email(form.email_confirm)
+        if form.civility not in ("M.", "Mme"):
             errors["civility"] = "Choisissez votre civilité."
-        if not first:
+        if not form.first_name:
             errors["first_name"] = "Le prénom est obligatoire."
-        if not last:
+        if not form.last_name:
             errors["last_name"] = "Le nom de famille est obligatoire."
         if not EMAIL_RE.match(email):
             errors["email"] = "Adresse de courriel invalide."
         elif email != confirm:
             errors["email_confirm"] = "Les deux adresses de courriel ne correspondent pas."
-        if not POSTAL_RE.match(cp):
+        if not POSTAL_RE.match(form.postal_code):
             errors["postal_code"] = "Code postal : 5 chiffres."
-        if phone and not PHONE_RE.match(phone):
+        if form.phone and not PHONE_RE.match(form.phone):
             errors["phone"] = "Numéro de téléphone invalide."
         values.update({
-            RegistrationRequest.civility: civility or "", RegistrationRequest.first_name: first[:100],
-            RegistrationRequest.last_name: last[:100], RegistrationRequest.email: email[:254],
-            RegistrationRequest.postal_code: cp[:10], RegistrationRequest.phone: phone[:30],
-            RegistrationRequest.expectations: (data.get("expectations") or "").strip()[:4000],
+            RegistrationRequest.civility: form.civility if form.civility in ("M.", "Mme") else "",
+            RegistrationRequest.first_name: form.first_name[:100], RegistrationRequest.last_name: form.last_name[:100],
+            RegistrationRequest.email: email[:254], RegistrationRequest.postal_code: form.postal_code[:10],
+            RegistrationRequest.phone: form.phone[:30], RegistrationRequest.expectations: form.expectations[:4000],
         })
     elif step == 5:
-        allowed = {v for v, _ in await choices("candidate_state")}
-        year = (data.get("mandate_year") or "").strip()
-        if data.get("mandate") not in allowed:
+        allowed = {int(v) for v, _ in await choices("candidate_state")}
+        year = form.mandate_year
+        if form.mandate not in allowed:
             errors["mandate"] = "Choisissez le mandat au titre duquel vous sollicitez cette formation."
         else:
-            values[RegistrationRequest.mandate] = int(data["mandate"])
+            values[RegistrationRequest.mandate] = form.mandate
         if year and not (year.isdigit() and 1950 <= int(year) <= today().year):
             errors["mandate_year"] = f"Année invalide (entre 1950 et {today().year})."
         values[RegistrationRequest.mandate_year] = year[:4]
     elif step == 6:
-        dietary = _yes_no(data.get("dietary"))
-        details = (data.get("dietary_details") or "").strip()
+        dietary = _yes_no(form.dietary)
         if not dietary:
             errors["dietary"] = "Répondez par oui ou non."
-        elif dietary == "oui" and not details:
+        elif dietary == "yes" and not form.dietary_details:
             errors["dietary_details"] = "Merci de préciser vos contraintes alimentaires."
         values.update({RegistrationRequest.dietary: dietary,
-                       RegistrationRequest.dietary_details: details[:2000] if dietary == "oui" else ""})
+                       RegistrationRequest.dietary_details: form.dietary_details[:2000] if dietary == "yes" else ""})
     elif step == 7:
-        values[RegistrationRequest.disability] = bool(data.get("disability"))
+        values[RegistrationRequest.disability] = form.disability
     elif step == 8:
         for key, column in (("consent_carpool", RegistrationRequest.consent_carpool),
                             ("consent_mailing", RegistrationRequest.consent_mailing),
                             ("consent_image", RegistrationRequest.consent_image)):
-            answer = _yes_no(data.get(key))
+            answer = _yes_no(getattr(form, key))
             if not answer:
                 errors[key] = "Répondez par oui ou non."
             values[column] = answer
     elif step == 9:
-        if not data.get("cgv"):
+        if not form.cgv:
             errors["cgv"] = "Vous devez accepter les conditions générales pour envoyer votre demande."
-        values[RegistrationRequest.cgv_accepted] = bool(data.get("cgv"))
+        values[RegistrationRequest.cgv_accepted] = form.cgv
     if values:
         # Typed values are kept even when invalid, so the form shows them again.
         await RegistrationRequest.update(values).where(RegistrationRequest.id == draft["id"])
@@ -278,25 +409,30 @@ def _missing_steps(draft: dict) -> list[int]:
     return [step for step, ok in checks.items() if not ok]
 
 
-async def submit(draft: dict, redis) -> dict:
+async def submit(draft: dict, redis, user: CurrentUser | None = None) -> dict:
     """"Envoyer ma demande d'inscription": the draft becomes a request awaiting the confirmation of
-    its address (or on the waiting list when the session is full). A double submit changes nothing."""
+    its address, holding a seat — or on the waiting list when every seat is held. A double submit
+    changes nothing. A requester who logged in on the way has the request tied to their account."""
     missing = _missing_steps(draft)
     if missing:
         raise ValidationFailed({"cgv": f"L'étape {missing[0]} ({STEPS[missing[0] - 1]}) est incomplète."})
-    session = await TrainingSession.select().where(TrainingSession.id == draft["session"]).first()
-    full = bool(session["seats"]) and await seats_taken(session["id"]) >= session["seats"]
     nonce = secrets.token_urlsafe(16)
-    async with db.transaction():
-        claimed = await RegistrationRequest.update({
+    async with seats.guarded(draft["session"]) as limit:
+        free = await seats.free_seats(draft["session"], limit, ahead_of=draft)
+        values = {
             RegistrationRequest.status: "awaiting_confirmation", RegistrationRequest.draft_key: "",
             RegistrationRequest.confirmation_nonce: nonce, RegistrationRequest.submitted_at: now(),
-            RegistrationRequest.waiting_list: full,
-        }).where((RegistrationRequest.id == draft["id"]) & (RegistrationRequest.status == "draft")).returning(
+            RegistrationRequest.waiting_list: free is not None and free <= 0,
+        }
+        if user is not None and not draft["user"]:
+            values[RegistrationRequest.user] = user.id
+        claimed = await RegistrationRequest.update(values).where(
+            (RegistrationRequest.id == draft["id"]) & (RegistrationRequest.status == "draft")).returning(
             RegistrationRequest.id)
         if not claimed:
             return draft
-        await _event(draft["id"], None, "Demande envoyée", "draft", "awaiting_confirmation")
+        await _event(draft["id"], None, "Demande envoyée", "draft", "awaiting_confirmation",
+                     "Session complète : liste d'attente." if values[RegistrationRequest.waiting_list] else "")
         mail_id = await _confirmation_mail(draft, nonce)
     await outbox.dispatch(redis, [mail_id])
     return await RegistrationRequest.select().where(RegistrationRequest.id == draft["id"]).first()
@@ -341,7 +477,9 @@ def read_link(salt: str, token: str, expired: str, invalid: str) -> dict:
 
 
 async def confirm(token: str, redis) -> dict:
-    """Follow the confirmation link: the request is confirmed once; notifications are queued."""
+    """Follow the confirmation link: the request is confirmed once — on the waiting list if the
+    seats are all held by people ahead of it — and its notifications are queued. If the queue
+    refuses the job, the request stays confirmed and the sweep sends them (``sweep_unnotified``)."""
     payload = read_link("confirm", token, "Ce lien de confirmation a expiré (il est valable 7 jours).",
                         "Ce lien de confirmation n'est pas valide.")
     request = await RegistrationRequest.select().where(RegistrationRequest.id == payload.get("id")).first()
@@ -349,19 +487,30 @@ async def confirm(token: str, redis) -> dict:
         raise LinkProblem("Cette demande n'existe plus.")
     if not request["confirmation_nonce"] or request["confirmation_nonce"] != payload.get("nonce"):
         raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
-    target = "waiting_list" if request["waiting_list"] else "confirmed"
-    async with db.transaction():
+    async with seats.guarded(request["session"]) as limit:
+        target = "confirmed"
+        if request["waiting_list"]:
+            target = "waiting_list"
+        elif limit:
+            free = await seats.free_seats(request["session"], limit, ahead_of=request)
+            if free <= 0:
+                target = "waiting_list"
         claimed = await RegistrationRequest.update({
             RegistrationRequest.status: target, RegistrationRequest.confirmation_nonce: "",
-            RegistrationRequest.confirmed_at: now(),
+            RegistrationRequest.confirmed_at: now(), RegistrationRequest.waiting_list: target == "waiting_list",
         }).where((RegistrationRequest.id == request["id"]) & (RegistrationRequest.confirmation_nonce == payload["nonce"])
                  & (RegistrationRequest.status == "awaiting_confirmation")).returning(RegistrationRequest.id)
         if not claimed:
             raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
-        await _event(request["id"], None, "Adresse confirmée", request["status"], target)
+        await _event(request["id"], None, "Adresse confirmée", request["status"], target,
+                     "Session complète : liste d'attente." if target == "waiting_list" else "")
     from app.queue import enqueue
 
-    await enqueue(redis, "send_request_notifications", request["id"], _job_id=f"request-notify:{request['id']}")
+    try:
+        await enqueue(redis, "send_request_notifications", request["id"], _job_id=f"request-notify:{request['id']}")
+    except Exception:  # noqa: BLE001 - the request is confirmed; the sweep notifies it
+        log.warning("could not enqueue the notifications of request %s; the sweep will send them", request["id"],
+                    exc_info=True)
     request["status"] = target
     return request
 
@@ -391,6 +540,7 @@ async def request_details(request_id: int) -> dict:
         RegistrationRequest.session.code.as_alias("session_code"),
         RegistrationRequest.session.start_date.as_alias("start_date"),
         RegistrationRequest.session.end_date.as_alias("end_date"),
+        RegistrationRequest.session.seats.as_alias("session_seats"),
         RegistrationRequest.session.establishment.as_alias("session_establishment"),
         RegistrationRequest.session.template.title.as_alias("session_title"),
         RegistrationRequest.funding.label.as_alias("funding_label"),
@@ -407,7 +557,7 @@ async def request_details(request_id: int) -> dict:
 
 
 def bulletin_context(r: dict) -> dict:
-    yes_no = {"oui": "Oui", "non": "Non", "": "—"}
+    yes_no = {**YES_NO, "": "—"}
     return {
         "reference": r["reference"], "generated": datetime_fr(now()),
         "session": {"title": r["session_title"] or r["session_name"], "code": r["session_code"],
@@ -418,11 +568,11 @@ def bulletin_context(r: dict) -> dict:
         "funding": r["funding_label"] or "—",
         "organisation": (r["organisation_name"] or "—") + ("" if r["organisation_referenced"] in (True, None) else " (non référencé)"),
         "mandate": r["mandate_label"] or "—", "mandate_year": r["mandate_year"],
-        "dietary": f"Oui : {r['dietary_details']}" if r["dietary"] == "oui" else "Non",
+        "dietary": f"Oui : {r['dietary_details']}" if r["dietary"] == "yes" else "Non",
         "disability": "Oui : un aménagement est nécessaire" if r["disability"] else "Non",
-        "consents": [("Liste diffusée aux participants (covoiturage)", yes_no[r["consent_carpool"]]),
-                     ("Liste de diffusion de l'offre de formation", yes_no[r["consent_mailing"]]),
-                     ("Droit à l'image", yes_no[r["consent_image"]])],
+        "consents": [("Liste diffusée aux participants (covoiturage)", yes_no.get(r["consent_carpool"], "—")),
+                     ("Liste de diffusion de l'offre de formation", yes_no.get(r["consent_mailing"], "—")),
+                     ("Droit à l'image", yes_no.get(r["consent_image"], "—"))],
     }
 
 
@@ -439,13 +589,21 @@ async def operator_addresses() -> list[str]:
     return sorted(addresses)
 
 
+def _instance_body(r: dict, context: dict) -> str:
+    return (f"Bonjour,\n\n{r['civility']} {r['first_name']} {r['last_name']} demande à suivre la formation "
+            f"« {context['session']['title']} » ({context['session']['dates']}).\n\nVous trouverez en pièce "
+            "jointe son bulletin d'inscription (BI), à signer et retourner à l'opérateur de formation.\n")
+
+
 async def send_notifications(request_id: int, redis) -> int:
     """After the confirmation (F2): the requester gets the code and details; the organisation's
-    validating instance gets the BI as a PDF, and the operator an identical copy."""
+    validating instance gets the BI as a PDF, and the operator an identical copy. Once per request,
+    whoever calls it (the job, the sweep, both at once): ``notified_at`` is claimed in the
+    transaction that writes the mails. Returns how many mails were written."""
     from app.pdf.render import render_pdf
 
     r = await request_details(request_id)
-    if await RequestEvent.exists().where((RequestEvent.request == request_id) & (RequestEvent.action == "Notifications envoyées")):
+    if r["notified_at"] is not None or r["status"] not in NOTIFIABLE:
         return 0
     context = bulletin_context(r)
     pdf = await render_pdf("pdf/bulletin.html", context)
@@ -458,25 +616,87 @@ async def send_notifications(request_id: int, redis) -> int:
            if waiting else
            "Attention : votre inscription n'est pas encore validée. Votre collectivité va recevoir votre bulletin "
            "d'inscription à signer.\n"))
-    instance_body = (f"Bonjour,\n\n{r['civility']} {r['first_name']} {r['last_name']} demande à suivre la formation "
-                     f"« {context['session']['title']} » ({context['session']['dates']}).\n\nVous trouverez en pièce "
-                     "jointe son bulletin d'inscription (BI), à signer et retourner à l'opérateur de formation.\n")
+    instance_body = _instance_body(r, context)
+    instance = r["instance_email"]
+    reviewed = r["organisation_referenced"] is not False
+    copy_subject = f"[Copie] Bulletin d'inscription {r['reference']} à valider"
+    copy_body = instance_body
+    if instance and not reviewed:
+        copy_subject = f"[À vérifier] Bulletin d'inscription {r['reference']} : établissement non référencé"
+        copy_body = (
+            f"{instance_body}\nL'établissement « {r['organisation_name']} » a été saisi par le demandeur et n'est pas "
+            f"encore référencé : le bulletin n'est pas envoyé à l'adresse qu'il a indiquée ({instance}). Vérifiez "
+            f"l'établissement et son adresse dans le back office :\n{get_settings().base_url}/gestion-inscriptions/"
+            f"etablissements/{r['organisation']}/modifier\nDès que vous le référencez, le bulletin part à son "
+            "instance de validation.\n")
+    if not instance:
+        note = "Aucune adresse d'instance de validation pour cet établissement."
+    elif not reviewed:
+        note = "Bulletin pour l'instance en attente : établissement non référencé, à vérifier."
+    else:
+        note = ""
     ids = []
     async with db.transaction():
+        claimed = await RegistrationRequest.update({RegistrationRequest.notified_at: now()}).where(
+            (RegistrationRequest.id == request_id) & RegistrationRequest.notified_at.is_null()).returning(
+            RegistrationRequest.id)
+        if not claimed:
+            return 0
         ids.append(await outbox.queue_mail([r["email"]], f"Votre demande d'inscription {r['reference']}", requester_body,
                                            category="registration", group_key=request_key(r["id"])))
-        recipients = [r["instance_email"]] if r["instance_email"] else []
-        if recipients:
-            ids.append(await outbox.queue_mail(recipients, f"Bulletin d'inscription {r['reference']} à valider",
-                                               instance_body, attachments=[attachment], category="registration-bi", group_key=request_key(r["id"])))
+        if instance:
+            mail_id = await outbox.queue_mail([instance], f"Bulletin d'inscription {r['reference']} à valider",
+                                              instance_body, attachments=[attachment], category=BI_CATEGORY,
+                                              group_key=request_key(r["id"]), held=not reviewed)
+            if reviewed:
+                ids.append(mail_id)
         operators = await operator_addresses()
         if operators:
-            ids.append(await outbox.queue_mail(operators, f"[Copie] Bulletin d'inscription {r['reference']} à valider",
-                                               instance_body, attachments=[attachment], category="registration-bi", group_key=request_key(r["id"])))
-        await _event(request_id, None, "Notifications envoyées", r["status"], r["status"],
-                     "" if recipients else "Aucune adresse d'instance de validation pour cet établissement.")
+            ids.append(await outbox.queue_mail(operators, copy_subject, copy_body, attachments=[attachment],
+                                               category=BI_COPY_CATEGORY, group_key=request_key(r["id"])))
+        await _event(request_id, None, "Notifications envoyées", r["status"], r["status"], note)
     await outbox.dispatch(redis, ids)
     return len(ids)
+
+
+async def sweep_unnotified(redis, grace: timedelta = NOTIFY_GRACE, batch: int = 100) -> int:
+    """The cron's catch-up: confirmed requests whose notifications were never written (the queue
+    refused the job, or a job was lost) are notified now, once. Returns how many requests."""
+    rows = await RegistrationRequest.select(RegistrationRequest.id).where(
+        RegistrationRequest.status.is_in(NOTIFIABLE) & RegistrationRequest.notified_at.is_null()
+        & (RegistrationRequest.confirmed_at < now() - grace)).order_by(RegistrationRequest.id).limit(batch)
+    done = 0
+    for row in rows:
+        try:
+            if await send_notifications(row["id"], redis):
+                done += 1
+        except Exception:  # noqa: BLE001 - one bad request must not stop the others; retried next run
+            log.exception("notifications of request %s failed; the next sweep retries", row["id"])
+    return done
+
+
+async def release_held_bulletins(organisation_id: int, redis) -> int:
+    """A manager has referenced this organisation: the BIs held for it leave now, to the address
+    the organisation has now (the manager may have corrected the one the requester typed); a
+    request closed meanwhile drops its mail. Returns how many left."""
+    org = await Organisation.select().where(Organisation.id == organisation_id).first()
+    if org is None or not org["referenced"]:
+        return 0
+    requests = await RegistrationRequest.select(RegistrationRequest.id, RegistrationRequest.status).where(
+        RegistrationRequest.organisation == organisation_id)
+    keys_open = [request_key(r["id"]) for r in requests if r["status"] in OPEN_STATUSES]
+    keys_closed = [request_key(r["id"]) for r in requests if r["status"] not in OPEN_STATUSES]
+    async with db.transaction():
+        if keys_closed:
+            await outbox.drop_held(keys_closed, "Non envoyé : la demande a été close avant la vérification de "
+                                                "l'établissement.")
+        released = await outbox.release_held(keys_open, [org["validation_email"]] if org["validation_email"] else [])
+        for mail in released:
+            request_id = int(mail["group_key"].split(":", 1)[1])
+            await _event(request_id, None, "Établissement vérifié : bulletin envoyé à l'instance", "", "",
+                         mail["recipients"] or "aucune adresse")
+    await outbox.dispatch(redis, [m["id"] for m in released if m["status"] == "queued"])
+    return sum(1 for m in released if m["status"] == "queued")
 
 
 async def counts_by_status() -> dict[str, int]:
@@ -492,23 +712,98 @@ WORKFLOW = {
     "validate_operator": ("instance_validated", "credentials_sent", "8. Validation opérateur"),
     "validate_requester": ("credentials_sent", "completed", "10. Validation demandeur"),
 }
+# The steps that cannot be undone ask for a confirmation first (a page, with or without JavaScript).
+CONFIRMED_ACTIONS = {"validate_operator", "validate_requester"}
 
 
 def next_action(status: str) -> str | None:
     return next((action for action, (before, _, _) in WORKFLOW.items() if before == status), None)
 
 
-async def _move(request: dict, actor: CurrentUser, action: str, before: str, after: str, note: str = "") -> None:
+async def confirmation_details(request_id: int, action: str) -> tuple[dict, str, list[str]]:
+    """What the confirmation page of a step says: (request, question, what will happen)."""
+    r = await request_details(request_id)
+    if action not in CONFIRMED_ACTIONS:
+        raise NotFound("Action inconnue.")
+    label = WORKFLOW[action][2]
+    who = f"{r['civility']} {r['first_name']} {r['last_name']}".strip()
+    if action == "validate_operator":
+        account = await _existing_account(r)
+        details = ([f"{who} a déjà un compte ({account['username']}) : il lui sera rappelé par courriel à {r['email']}."]
+                   if account else
+                   [f"Un compte sera créé pour {who} dans l'établissement de la session.",
+                    f"Ses identifiants (nom d'utilisateur et mot de passe) lui seront envoyés par courriel à {r['email']}."])
+    else:
+        details = [f"{who} sera inscrit(e) à la session {r['session_code']} et en sera informé(e) par courriel.",
+                   "La demande sera close (inscription définitive)."]
+    return r, f"« {label} » pour la demande {r['reference']} ?", details
+
+
+async def _existing_account(r: dict) -> dict | None:
+    from app.tables.accounts import User
+
+    if r["user"]:
+        user = await User.select(User.id, User.username).where(User.id == r["user"]).first()
+        if user is not None:
+            return user
+    return await User.select(User.id, User.username).where(User.email == r["email"]).order_by(User.id).first()
+
+
+async def _move(request: dict, actor: CurrentUser | None, action: str, before: str | list[str], after: str,
+                note: str = "") -> bool:
+    """The status change, claimed on the status it had (a double click or a race changes nothing)."""
+    befores = before if isinstance(before, list) else [before]
     claimed = await RegistrationRequest.update({RegistrationRequest.status: after}).where(
-        (RegistrationRequest.id == request["id"]) & (RegistrationRequest.status == before)).returning(RegistrationRequest.id)
+        (RegistrationRequest.id == request["id"]) & RegistrationRequest.status.is_in(befores)).returning(RegistrationRequest.id)
     if not claimed:
-        raise DomainError(
-            f"Cette action n'est pas possible à cette étape (état actuel : {STATUS_LABELS.get(request['status'])}).")
-    await _event(request["id"], actor.id, action, before, after, note)
+        return False
+    await _event(request["id"], actor.id if actor else None, action, request["status"], after, note)
+    return True
+
+
+async def _check_seat(r: dict, label: str) -> None:
+    """Inside ``seats.guarded``: the request still has a seat (first come, first served)."""
+    limit = r["session_seats"]
+    if not limit:
+        return
+    free = await seats.free_seats(r["session"], limit, ahead_of=r)
+    if free <= 0:
+        raise seats.SessionFull(f"« {label} » est impossible : {seats.full_message(limit, free)}")
+
+
+async def _closing_mails(r: dict, word: str, reason: str, by_requester: bool) -> list[int]:
+    """A request refused or cancelled: the requester is told; the validating instance, if it has
+    received the BI, and the operator (when the requester did it) are told too. A BI still held for
+    an unreviewed organisation is dropped."""
+    key = request_key(r["id"])
+    ids = []
+    motive = f"\n\nMotif : {reason}" if reason else ""
+    ids.append(await outbox.queue_mail(
+        [r["email"]], f"Votre demande d'inscription {r['reference']} est {word}",
+        f"Bonjour {r['first_name']},\n\nVotre demande d'inscription {r['reference']} à la session "
+        f"{r['session_code']} est {word}{' à votre demande' if by_requester else ''}.{motive}\n",
+        category="registration", group_key=key))
+    await outbox.drop_held([key], f"Non envoyé : la demande a été {word} avant la vérification de l'établissement.")
+    who = f"{r['civility']} {r['first_name']} {r['last_name']}".strip()
+    notice = (f"Bonjour,\n\nLa demande d'inscription {r['reference']} de {who} à la session {r['session_code']} "
+              f"({r['session_title'] or r['session_name']}) est {word}"
+              f"{' par le demandeur' if by_requester else ''}.{motive}\n\nLe bulletin d'inscription reçu pour "
+              "cette demande est sans objet.\n")
+    instance = await outbox.delivered_recipients(key, BI_CATEGORY)
+    if instance:
+        ids.append(await outbox.queue_mail(instance, f"Demande d'inscription {r['reference']} {word}", notice,
+                                           category="registration", group_key=key))
+    if by_requester:
+        operators = await operator_addresses()
+        if operators:
+            ids.append(await outbox.queue_mail(operators, f"[Copie] Demande d'inscription {r['reference']} {word}",
+                                               notice, category="registration", group_key=key))
+    return ids
 
 
 async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, reason: str = "") -> dict:
-    """One workflow step, in the seed's order; an out-of-order click is refused and changes nothing."""
+    """One workflow step, in the seed's order; an out-of-order click is refused and changes nothing.
+    Steps 6, 8 and 10 check again, in the transaction, that the request still has a seat."""
     r = await request_details(request_id)
     mail_ids: list[int] = []
     if action in ("refuse", "cancel"):
@@ -519,19 +814,20 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
         after = "refused" if action == "refuse" else "cancelled"
         word = "refusée" if action == "refuse" else "annulée"
         async with db.transaction():
-            await _move(r, actor, "Refus" if action == "refuse" else "Annulation", r["status"], after, reason.strip())
-            mail_ids.append(await outbox.queue_mail(
-                [r["email"]], f"Votre demande d'inscription {r['reference']} est {word}",
-                f"Bonjour {r['first_name']},\n\nVotre demande d'inscription {r['reference']} à la session "
-                f"{r['session_code']} est {word}.\n\nMotif : {reason.strip()}\n", category="registration", group_key=request_key(r["id"])))
+            if not await _move(r, actor, "Refus" if action == "refuse" else "Annulation", OPEN_STATUSES, after,
+                               reason.strip()):
+                raise DomainError("Cette demande vient d'être close.")
+            mail_ids += await _closing_mails(r, word, reason.strip(), by_requester=False)
     elif action in WORKFLOW:
         before, after, label = WORKFLOW[action]
         if r["status"] != before:
             raise DomainError(
                 f"« {label} » n'est pas possible à cette étape (état actuel : {r['status_label']}).")
-        async with db.transaction():
+        async with seats.guarded(r["session"]):
+            await _check_seat(r, label)
+            if not await _move(r, actor, label, before, after):
+                raise DomainError(f"« {label} » vient d'être fait ou n'est plus possible à cette étape.")
             if action == "validate_instance":
-                await _move(r, actor, label, before, after)
                 # 7. the requester is told the registration is not validated yet.
                 mail_ids.append(await outbox.queue_mail(
                     [r["email"]], f"Demande {r['reference']} : inscription pas encore validée",
@@ -539,11 +835,9 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                     "votre inscription n'est pas encore validée ; l'opérateur de formation va l'examiner.\n",
                     category="registration", group_key=request_key(r["id"])))
             elif action == "validate_operator":
-                await _move(r, actor, label, before, after)
                 # 9. an account (new, or the person's existing one) and its credentials.
                 mail_ids.append(await _account_and_credentials(r, actor))
             else:
-                await _move(r, actor, label, before, after)
                 from app.services.enrolments import add_sources
                 from app.tables.learning import SourceKind
 
@@ -571,11 +865,7 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     from app.tables.accounts import RoleAssignment, User
     from app.tables.org import Establishment
 
-    user = None
-    if r["user"]:
-        user = await User.select(User.id, User.username).where(User.id == r["user"]).first()
-    if user is None:
-        user = await User.select(User.id, User.username).where(User.email == r["email"]).order_by(User.id).first()
+    user = await _existing_account(r)
     url = f"{get_settings().base_url}/connexion"
     if user is not None:
         await RegistrationRequest.update({RegistrationRequest.user: user["id"]}).where(RegistrationRequest.id == r["id"])
@@ -627,13 +917,14 @@ async def followed_request(token: str) -> dict:
 
 
 async def cancel_by_requester(token: str, redis) -> dict:
+    """"Annuler ma demande" through the follow link: the same mails as a cancellation by the back
+    office, and the operator told as well."""
     r = await followed_request(token)
     if r["status"] not in OPEN_STATUSES:
         raise DomainError(f"Cette demande est close (état : {r['status_label']}).")
+    mail_ids: list[int] = []
     async with db.transaction():
-        claimed = await RegistrationRequest.update({RegistrationRequest.status: "cancelled"}).where(
-            (RegistrationRequest.id == r["id"]) & RegistrationRequest.status.is_in(OPEN_STATUSES)).returning(
-            RegistrationRequest.id)
-        if claimed:
-            await _event(r["id"], None, "Annulée par le demandeur", r["status"], "cancelled")
+        if await _move(r, None, "Annulée par le demandeur", OPEN_STATUSES, "cancelled"):
+            mail_ids = await _closing_mails(r, "annulée", "", by_requester=True)
+    await outbox.dispatch(redis, mail_ids)
     return await request_details(r["id"])

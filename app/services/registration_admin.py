@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 
 from app import db
 from app.services import outbox
@@ -22,6 +23,31 @@ SETTINGS = {
     "test_mode": "Mode test",
 }
 POSTAL_RE = re.compile(r"^[0-9]{5}$")
+
+
+@dataclass
+class ItemForm:
+    label: str = ""
+    item_id: int | None = None  # set: rename this entry
+
+
+@dataclass
+class OrganisationForm:
+    name: str = ""
+    kind: int | None = None
+    postal_code: str = ""
+    city: str = ""
+    validation_email: str = ""
+    referenced: bool = False
+    under_agreement: bool = False
+
+
+@dataclass
+class SettingsForm:
+    disability_email: str = ""
+    operator_copy_email: str = ""
+    cgv_text: str = ""
+    test_mode: bool = False
 
 
 def kind_label(kind: str) -> str:
@@ -45,22 +71,25 @@ async def _item(kind: str, item_id: int) -> dict:
     return row
 
 
-async def save_item(kind: str, data: dict, item_id: int | None = None) -> int:
+async def save_item(kind: str, form: ItemForm) -> int:
+    """Add an entry, or rename ``form.item_id``."""
     kind_label(kind)
-    label = (data.get("label") or "").strip()
+    label = form.label
     if not label:
         raise ValidationFailed({"label": "Le libellé est obligatoire."})
+    if len(label) > 255:
+        raise ValidationFailed({"label": "Le libellé est trop long (255 caractères au plus)."})
     clash = RefItem.exists().where((RefItem.kind == kind) & (RefItem.label == label))
-    if item_id:
-        clash = clash.where(RefItem.id != item_id)
+    if form.item_id:
+        clash = clash.where(RefItem.id != form.item_id)
     if await clash:
         raise ValidationFailed({"label": f"« {label} » existe déjà dans cette liste."})
-    if item_id:
-        await _item(kind, item_id)
-        await RefItem.update({RefItem.label: label[:255]}).where(RefItem.id == item_id)
-        return item_id
+    if form.item_id:
+        await _item(kind, form.item_id)
+        await RefItem.update({RefItem.label: label}).where(RefItem.id == form.item_id)
+        return form.item_id
     position = await RefItem.count().where(RefItem.kind == kind)
-    row = await RefItem.insert(RefItem(kind=kind, label=label[:255], position=position)).returning(RefItem.id)
+    row = await RefItem.insert(RefItem(kind=kind, label=label, position=position)).returning(RefItem.id)
     return row[0]["id"]
 
 
@@ -114,31 +143,28 @@ async def organisation(org_id: int) -> dict:
     return row
 
 
-async def save_organisation(data: dict, org_id: int | None = None) -> int:
+async def save_organisation(form: OrganisationForm, org_id: int | None = None) -> int:
     errors = {}
-    name = (data.get("name") or "").strip()
-    postal_code = (data.get("postal_code") or "").strip()
-    email = normalise_email(data.get("validation_email"))
-    if not name:
+    email = normalise_email(form.validation_email)
+    if not form.name:
         errors["name"] = "Le nom est obligatoire."
-    if postal_code and not POSTAL_RE.match(postal_code):
+    elif len(form.name) > 255:
+        errors["name"] = "Le nom est trop long (255 caractères au plus)."
+    if form.postal_code and not POSTAL_RE.match(form.postal_code):
         errors["postal_code"] = "Code postal : 5 chiffres."
+    if len(form.city) > 100:
+        errors["city"] = "Le nom de la ville est trop long (100 caractères au plus)."
     if email and not EMAIL_RE.match(email):
         errors["validation_email"] = "Adresse de courriel invalide."
-    kind = None
-    if data.get("kind"):
-        try:
-            kind = int(data["kind"])
-        except ValueError:
-            kind = None
-        if kind is None or not await RefItem.exists().where((RefItem.id == kind) & (RefItem.kind == "establishment_type")):
-            errors["kind"] = "Choisissez un type d'établissement de la liste."
+    if form.kind is not None and not await RefItem.exists().where(
+            (RefItem.id == form.kind) & (RefItem.kind == "establishment_type")):
+        errors["kind"] = "Choisissez un type d'établissement de la liste."
     if errors:
         raise ValidationFailed(errors)
     values = {
-        Organisation.name: name[:255], Organisation.postal_code: postal_code, Organisation.city: (data.get("city") or "").strip()[:100],
-        Organisation.validation_email: email, Organisation.kind: kind,
-        Organisation.referenced: bool(data.get("referenced")), Organisation.under_agreement: bool(data.get("under_agreement")),
+        Organisation.name: form.name, Organisation.postal_code: form.postal_code, Organisation.city: form.city,
+        Organisation.validation_email: email, Organisation.kind: form.kind,
+        Organisation.referenced: form.referenced, Organisation.under_agreement: form.under_agreement,
     }
     if org_id:
         await organisation(org_id)
@@ -170,15 +196,15 @@ async def settings() -> dict:
     return {key: await outbox.get_setting(key, "0" if key == "test_mode" else "") for key in SETTINGS}
 
 
-async def save_settings(data: dict) -> None:
+async def save_settings(form: SettingsForm) -> None:
     errors = {}
     for key in ("disability_email", "operator_copy_email"):
-        value = (data.get(key) or "").strip()
-        if value and not EMAIL_RE.match(value):
+        value = getattr(form, key)
+        if value and not EMAIL_RE.match(normalise_email(value)):
             errors[key] = "Adresse de courriel invalide."
     if errors:
         raise ValidationFailed(errors)
-    await outbox.set_setting("disability_email", normalise_email(data.get("disability_email")))
-    await outbox.set_setting("operator_copy_email", normalise_email(data.get("operator_copy_email")))
-    await outbox.set_setting("cgv_text", (data.get("cgv_text") or "").strip())
-    await outbox.set_setting("test_mode", "1" if data.get("test_mode") else "0")
+    await outbox.set_setting("disability_email", normalise_email(form.disability_email))
+    await outbox.set_setting("operator_copy_email", normalise_email(form.operator_copy_email))
+    await outbox.set_setting("cgv_text", form.cgv_text)
+    await outbox.set_setting("test_mode", "1" if form.test_mode else "0")

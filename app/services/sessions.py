@@ -20,6 +20,7 @@ from app.services import progress
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
+from app.services.seats import seats_taken  # the one count of seats, shown on the session pages
 from app.services.text import search, search_text
 from app.services.uniqueness import fields_unique
 from app.tables.learning import Enrolment
@@ -214,13 +215,6 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
             return session_id
         row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
     return row[0]["id"]
-
-
-async def seats_taken(session_id: int) -> int:
-    """The people holding a seat: enrolled, or with a registration request under way."""
-    from app.services.registration import seats_taken as taken
-
-    return await taken(session_id)
 
 
 async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict:

@@ -52,10 +52,10 @@ class RegistrationRequest(Table):
     phone = Varchar(length=30, default="")
     expectations = Text(default="")
     mandate_year = Varchar(length=4, default="")
-    dietary = Varchar(length=3, default="")  # "", "non", "oui"
+    dietary = Varchar(length=3, default="")  # "", "no", "yes"
     dietary_details = Text(default="")
     disability = Boolean(default=False)
-    consent_carpool = Varchar(length=3, default="")
+    consent_carpool = Varchar(length=3, default="")  # "", "no", "yes" (the three consents)
     consent_mailing = Varchar(length=3, default="")
     consent_image = Varchar(length=3, default="")
     cgv_accepted = Boolean(default=False)
@@ -64,6 +64,8 @@ class RegistrationRequest(Table):
     reason = Text(default="")
     submitted_at = Timestamptz(null=True, default=None)
     confirmed_at = Timestamptz(null=True, default=None)
+    # When the notifications after the confirmation were written (once; see send_notifications).
+    notified_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
 
 

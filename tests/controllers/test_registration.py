@@ -39,9 +39,9 @@ async def _answers():
             "email_confirm": "elodie@example.org", "postal_code": "26110", "phone": "04 75 00 00 00",
             "expectations": "Mutualiser les équipements."},
         5: {"mandate": await _ref("candidate_state", "Adjoint.e au Maire"), "mandate_year": "2020"},
-        6: {"dietary": "oui", "dietary_details": "Végétarienne"},
+        6: {"dietary": "yes", "dietary_details": "Végétarienne"},
         7: {"disability": "1"},
-        8: {"consent_carpool": "oui", "consent_mailing": "non", "consent_image": "oui"},
+        8: {"consent_carpool": "yes", "consent_mailing": "no", "consent_image": "yes"},
         9: {"cgv": "1"},
     }
 
@@ -107,7 +107,7 @@ async def test_whole_journey_to_the_final_enrolment(client, new_client, smtp, ru
     async with new_client() as manager:
         await login(manager, "inscriptions")
         base = f"/gestion-inscriptions/demandes/{request['id']}"
-        listing = text((await manager.get("/gestion-inscriptions/demandes?statut=confirmed")).text)
+        listing = text((await manager.get("/gestion-inscriptions/demandes?status=confirmed")).text)
         assert request["reference"] in listing
         response = await post_form(manager, f"{base}/validate_operator")
         assert response.status_code == 400 and "n'est pas possible à cette étape" in text(response.text)
@@ -150,11 +150,11 @@ async def test_steps_validate_and_keep_values_and_a_draft_survives(client, new_c
         assert 'value="Élodie"' in page.text and "Informations sur le stagiaire" in page.text
         back = await later.get("/inscription/etape/2")
         assert f'value="{answers[2]["funding"]}" checked' in back.text
-    response = await post_form(client, "/inscription/etape/6", {"dietary": "oui", "go": "next"})
+    response = await post_form(client, "/inscription/etape/6", {"dietary": "yes", "go": "next"})
     assert response.status_code in (303, 422)  # step 6 not reached yet: shown at the last reached step
     response = await post_form(client, "/inscription/etape/4", {**answers[4], "go": "next"})
     response = await post_form(client, "/inscription/etape/5", {**answers[5], "go": "next"})
-    response = await post_form(client, "/inscription/etape/6", {"dietary": "oui", "go": "next"})
+    response = await post_form(client, "/inscription/etape/6", {"dietary": "yes", "go": "next"})
     assert response.status_code == 422 and "Merci de préciser vos contraintes alimentaires." in text(response.text)
 
 
@@ -255,15 +255,149 @@ async def test_follow_and_cancel_through_a_signed_link(client, new_client, smtp,
 
 
 async def test_a_logged_in_requester_gets_the_trainee_fields_prefilled(client):
+    """Issue 9: after "J'ai déjà un compte" and the login, the requester is back in the wizard where
+    they were, the trainee fields (the confirmation of the address too) prefilled, and the request
+    is tied to their account."""
     await _session()
     response = await post_form(client, "/inscription/", {"code": "26C03S1", "action": "login"})
-    assert response.headers["location"] == "/connexion?next=/inscription/26C03S1"
+    assert response.headers["location"] == "/connexion?next=%2Finscription%2Fetape%2F2"
+    login_page = await client.get(response.headers["location"])
+    assert 'name="next" value="/inscription/etape/2"' in login_page.text
     response = await post_form(client, "/connexion", {"username": "alp001.get", "password": "Demo-2026!",
-                                                      "next": "/inscription/26C03S1"})
-    assert response.headers["location"] == "/inscription/26C03S1"
+                                                      "next": "/inscription/etape/2"})
+    assert response.headers["location"] == "/inscription/etape/2"
+    assert "Mode de financement" in text((await client.get("/inscription/etape/2")).text)
+    answers = await _answers()
+    for step in (2, 3):
+        await post_form(client, f"/inscription/etape/{step}", {**answers[step], "go": "next"})
+    page = await client.get("/inscription/etape/4")
+    assert 'value="Emma"' in page.text
+    assert page.text.count('value="alp001.get@demo.tremplin.local"') == 2  # the address and its confirmation
+    # A forged next never leaves the site.
+    response = await post_form(client, "/connexion", {"username": "alp001.get", "password": "Demo-2026!",
+                                                      "next": "https://evil.example.org/inscription"})
+    assert response.headers["location"] == "/"
+
+
+async def test_the_wizard_login_link_brings_the_requester_back_to_the_same_step(client):
+    await _session()
     await post_form(client, "/inscription/", {"code": "26C03S1", "action": "new"})
     answers = await _answers()
     for step in (2, 3):
         await post_form(client, f"/inscription/etape/{step}", {**answers[step], "go": "next"})
     page = await client.get("/inscription/etape/4")
-    assert 'value="Emma"' in page.text and 'value="alp001.get@demo.tremplin.local"' in page.text
+    link = re.search(r'href="(/connexion\?next=[^"]+)"', page.text).group(1)
+    assert link == "/connexion?next=%2Finscription%2Fetape%2F4"
+    response = await post_form(client, "/connexion", {"username": "alp001.get", "password": "Demo-2026!",
+                                                      "next": "/inscription/etape/4"})
+    assert response.headers["location"] == "/inscription/etape/4"
+    page = await client.get("/inscription/etape/4")
+    assert 'value="Emma"' in page.text and page.text.count('value="alp001.get@demo.tremplin.local"') == 2
+    for step in range(4, 10):
+        data = answers[step] if step != 4 else {**answers[4], "email": "emma@example.org", "email_confirm": "emma@example.org"}
+        response = await post_form(client, f"/inscription/etape/{step}", {**data, "go": "next"})
+        assert response.status_code == 303, text(response.text)
+    request = await RegistrationRequest.select().where(RegistrationRequest.email == "emma@example.org").first()
+    emma = await User.select(User.id).where(User.username == "alp001.get").first()
+    assert request["user"] == emma["id"]
+
+
+async def test_step_2_goes_back_to_step_1_and_the_draft_is_resumed(client):
+    await _session()
+    await post_form(client, "/inscription/", {"code": "26C03S1", "action": "new"})
+    answers = await _answers()
+    await post_form(client, "/inscription/etape/2", {**answers[2], "go": "next"})
+    page = await client.get("/inscription/etape/2")
+    assert "Étape précédente" in text(page.text)
+    response = await post_form(client, "/inscription/etape/2", {"go": "previous"})
+    assert response.status_code == 303 and response.headers["location"] == "/inscription/26C03S1"
+    start = await client.get(response.headers["location"])
+    assert 'value="resume" checked' in start.text and "Reprendre ma demande en cours (étape 3" in text(start.text)
+    response = await post_form(client, "/inscription/", {"code": "26C03S1", "action": "resume"})
+    assert response.headers["location"] == "/inscription/etape/3"
+    back = await client.get("/inscription/etape/2")
+    assert f'value="{answers[2]["funding"]}" checked' in back.text  # nothing lost on the way
+
+
+async def test_cancelling_the_draft_asks_first_even_without_javascript(client):
+    await _session()
+    await post_form(client, "/inscription/", {"code": "26C03S1", "action": "new"})
+    answers = await _answers()
+    await post_form(client, "/inscription/etape/2", {**answers[2], "go": "next"})
+    response = await post_form(client, "/inscription/etape/3", {"go": "cancel"})
+    assert response.status_code == 303 and response.headers["location"] == "/inscription/annuler"
+    assert await RegistrationRequest.count().where(RegistrationRequest.status == "draft") == 1
+    page = await client.get("/inscription/annuler")
+    body = text(page.text)
+    assert page.status_code == 200 and "Abandonner votre demande d'inscription en cours ?" in body
+    assert "Non, revenir à ma demande" in body and 'action="/inscription/annuler"' in page.text
+    # With htmx the button leads to the same page.
+    response = await post_form(client, "/inscription/etape/3", {"go": "cancel"}, htmx=True)
+    assert response.headers["hx-redirect"] == "/inscription/annuler"
+    response = await post_form(client, "/inscription/annuler")
+    assert response.status_code == 303
+    assert await RegistrationRequest.count().where(RegistrationRequest.status == "draft") == 0
+
+
+async def test_a_cancellation_by_the_requester_asks_first_and_tells_the_instance_and_the_operator(
+        client, new_client, smtp, run_jobs):
+    await _session()
+    await _fill(client)
+    await run_jobs()
+    path = _link(smtp, r"http://testserver\.local/inscription/confirmer/\S+").replace("http://testserver.local", "")
+    await client.get(path)
+    await run_jobs()  # the BI goes to the instance (Mairie de Nyons) and the copy to the operator
+    request = await RegistrationRequest.select().where(RegistrationRequest.email == "elodie@example.org").first()
+    await post_form(client, "/inscription/suivi", {"email": "elodie@example.org", "reference": request["reference"]})
+    await run_jobs()
+    follow = "/inscription/" + _link(smtp, r"/inscription/(suivi/\S+)").split("/inscription/", 1)[1]
+    page = await client.get(follow)
+    assert f'href="{follow}/annuler"' in page.text  # a link to the confirmation, not a one-click form
+    confirm = await client.get(follow + "/annuler")
+    body = text(confirm.text)
+    assert confirm.status_code == 200 and f"Annuler votre demande d'inscription {request['reference']}" in body
+    assert "Non, garder ma demande" in body and "L'opérateur de formation en est informé" in body
+    assert (await RegistrationRequest.select(RegistrationRequest.status).where(
+        RegistrationRequest.id == request["id"]).first())["status"] == "confirmed"
+    smtp.messages.clear()
+    response = await post_form(client, follow + "/annuler")
+    assert response.status_code == 303
+    await run_jobs()
+    ref = request["reference"]
+    sent = {m["Subject"]: rcpt for rcpt, m in smtp.messages}
+    assert sent[f"Votre demande d'inscription {ref} est annulée"] == ["elodie@example.org"]
+    assert sent[f"Demande d'inscription {ref} annulée"] == ["formation@nyons.demo.tremplin.local"]
+    assert "inscriptions@demo.tremplin.local" in sent[f"[Copie] Demande d'inscription {ref} annulée"]
+    # Cancelled: the page no longer offers it, the confirmation page sends back.
+    assert "Annuler ma demande" not in text((await client.get(follow)).text)
+    assert (await client.get(follow + "/annuler")).headers["location"] == follow
+
+
+async def test_back_office_steps_8_and_10_ask_for_a_confirmation(client, new_client, smtp, run_jobs):
+    await _session()
+    await _fill(client)
+    await run_jobs()
+    await client.get(_link(smtp, r"http://testserver\.local/inscription/confirmer/\S+").replace("http://testserver.local", ""))
+    request = await RegistrationRequest.select().where(RegistrationRequest.email == "elodie@example.org").first()
+    base = f"/gestion-inscriptions/demandes/{request['id']}"
+    async with new_client() as manager:
+        await login(manager, "inscriptions")
+        page = await manager.get(base)
+        assert f'action="{base}/validate_instance"' in page.text  # step 6: one click
+        assert (await manager.get(f"{base}/validate_instance")).status_code == 404
+        await post_form(manager, f"{base}/validate_instance")
+        page = await manager.get(base)
+        assert f'href="{base}/validate_operator"' in page.text and f'action="{base}/validate_operator"' not in page.text
+        confirm = await manager.get(f"{base}/validate_operator")
+        body = text(confirm.text)
+        assert confirm.status_code == 200 and "« 8. Validation opérateur » pour la demande" in body
+        assert "Un compte sera créé pour Mme Élodie D'Artagnan-Lé" in body and "elodie@example.org" in body
+        assert f'action="{base}/validate_operator"' in confirm.text and "Revenir à la demande" in body
+        assert (await RegistrationRequest.select(RegistrationRequest.status).where(
+            RegistrationRequest.id == request["id"]).first())["status"] == "instance_validated"
+        assert (await post_form(manager, f"{base}/validate_operator")).status_code == 303
+        confirm = await manager.get(f"{base}/validate_requester")
+        assert "sera inscrit(e) à la session 26C03S1" in text(confirm.text)
+        # Asked for a step that is not the next one: back to the request.
+        assert (await manager.get(f"{base}/validate_operator")).headers["location"] == base
+        assert (await post_form(manager, f"{base}/validate_requester")).status_code == 303

@@ -45,7 +45,7 @@ async def test_reference_lists_add_reorder_hide_delete(client):
 
 async def test_organisations_review_and_reference(client):
     await login(client, "inscriptions")
-    listing = text((await client.get(f"{BASE}/etablissements?reference=non")).text)
+    listing = text((await client.get(f"{BASE}/etablissements?referenced=no")).text)
     assert "Mairie de Mollans-sur-Ouvèze" in listing and "Mairie de Nyons" not in listing
     org = await Organisation.select().where(Organisation.referenced == False).first()  # noqa: E712
     await post_form(client, f"{BASE}/etablissements/{org['id']}/referencer")
@@ -96,7 +96,7 @@ async def test_generated_mails_list_detail_and_resend(client, smtp, run_jobs, re
     await run_jobs()
     smtp.start()
     await login(client, "inscriptions")
-    listing = text((await client.get(f"{BASE}/emails?statut=failed")).text)
+    listing = text((await client.get(f"{BASE}/emails?status=failed")).text)
     assert "Votre demande" in listing and "a@example.org" in listing
     detail = await client.get(f"{BASE}/emails/{mail_id}")
     assert "bi.pdf" in detail.text and "Renvoyer maintenant" in detail.text
