@@ -691,10 +691,13 @@ async def release_held_bulletins(organisation_id: int, redis) -> int:
             await outbox.drop_held(keys_closed, "Non envoyé : la demande a été close avant la vérification de "
                                                 "l'établissement.")
         released = await outbox.release_held(keys_open, [org["validation_email"]] if org["validation_email"] else [])
+        status = {request_key(r["id"]): r["status"] for r in requests}
         for mail in released:
             request_id = int(mail["group_key"].split(":", 1)[1])
-            await _event(request_id, None, "Établissement vérifié : bulletin envoyé à l'instance", "", "",
-                         mail["recipients"] or "aucune adresse")
+            sent = mail["status"] == "queued"
+            await _event(request_id, None, "Établissement vérifié : bulletin envoyé à l'instance" if sent else
+                         "Établissement vérifié, sans adresse : bulletin non envoyé", status[mail["group_key"]],
+                         status[mail["group_key"]], mail["recipients"])
     await outbox.dispatch(redis, [m["id"] for m in released if m["status"] == "queued"])
     return sum(1 for m in released if m["status"] == "queued")
 

@@ -83,9 +83,15 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
         await page.get_by_role("link", name="Inscriptions locales", exact=True).click()
         await page.get_by_role("link", name="Demandes d'inscription").click()
         await page.get_by_role("link", name="Traiter").first.click()
-        for label in ("6. Validation instance (BI signé)", "8. Validation opérateur", "10. Validation demandeur"):
+        await page.get_by_role("button", name="6. Validation instance (BI signé)").click()
+        await page.get_by_role("button", name="6. Validation instance (BI signé)").wait_for(state="detached")
+        # Steps 8 and 10 (an account mailed, the final enrolment) are confirmed on a page of their own.
+        for label in ("8. Validation opérateur", "10. Validation demandeur"):
+            await page.get_by_role("link", name=label).click()
+            await page.get_by_role("heading", name="Confirmation").wait_for()
+            await snap(page, f"registration-confirm-step-{label[:2].strip('. ')}-{tag}")
             await page.get_by_role("button", name=label).click()
-            await page.get_by_role("button", name=label).wait_for(state="detached")
+            await page.wait_for_url(re.compile(r".*/gestion-inscriptions/demandes/\d+$"))
         assert await page.get_by_text("Inscription définitive").first.is_visible()
         await snap(page, f"registration-backoffice-{tag}")
     finally:
@@ -100,5 +106,55 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
     try:
         await first_login(page, live_server, username, password, "Zoé-2026-Élue")
         assert await page.get_by_text("Session du QVT").is_visible()
+    finally:
+        await context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_wizard_login_back_and_cancel_with_a_confirmation(browser, live_server, demo, javascript):
+    """Issue 9: "J'ai déjà un compte" brings the requester back to the wizard with their details,
+    step 2 goes back to step 1 without losing anything, and "Annuler" asks first."""
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=20)
+    await TrainingSession.insert(TrainingSession(
+        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
+        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    tag = "js" if javascript else "nojs"
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/inscription/26C03S1")
+        await page.get_by_label("J'ai déjà un compte. Je me connecte et je continue ma demande.").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Nom d'utilisateur").fill("alp001.get")
+        await page.get_by_label("Mot de passe").fill("Demo-2026!")
+        await page.get_by_role("button", name="Connexion").click()
+        await page.wait_for_url("**/inscription/etape/2")
+        await page.get_by_label("Financement par ma collectivité").check()
+        await snap(page, f"h4-step2-{tag}")
+        await page.get_by_role("button", name="Étape précédente").click()
+        await page.wait_for_url("**/inscription/26C03S1")
+        assert await page.get_by_label(re.compile("Reprendre ma demande en cours")).is_checked()
+        await snap(page, f"h4-step1-resume-{tag}")
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Financement par ma collectivité").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Mairie de Nyons").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        # Step 4, prefilled from the account, the confirmation of the address too.
+        assert await page.get_by_label("Prénom").input_value() == "Emma"
+        assert await page.get_by_label("Confirmer votre courriel").input_value() == "alp001.get@demo.tremplin.local"
+        await snap(page, f"h4-step4-prefilled-{tag}")
+        await page.get_by_role("button", name="Annuler").click()
+        await page.get_by_role("heading", name="Confirmation").wait_for()
+        assert await page.get_by_text("Abandonner votre demande d'inscription en cours ?").is_visible()
+        await snap(page, f"h4-cancel-confirm-{tag}")
+        await page.get_by_role("link", name="Non, revenir à ma demande").click()
+        await page.get_by_text("Informations sur le stagiaire").first.wait_for()
+        await page.get_by_role("button", name="Annuler").click()
+        await page.get_by_role("button", name="Abandonner ma demande").click()
+        await page.get_by_text("Votre demande a été annulée.").wait_for()
+        assert not await page.get_by_label(re.compile("Reprendre ma demande en cours")).count()
     finally:
         await context.close()
