@@ -121,7 +121,7 @@ async def test_cohort_management_rules(client):
 async def test_one_enrolment_per_person_whatever_the_ways(client, run_jobs):
     """Enrolled by hand and through a cohort: one enrolment, one seat, counted once; the database
     refuses a second row for the same person and session."""
-    from app.services.registration import seats_taken
+    from app.services.seats import seats_taken
     from app.tables.learning import EnrolmentSource
 
     ids, sessions, cohort, learners = await _setup()
