@@ -27,6 +27,7 @@ from app.services.errors import ValidationFailed
 from app.services.ratelimit import Limit
 from app.tables.registration import Organisation
 
+BASE = "/inscription"  # in the mails already sent: keep it
 COOKIE = "tremplin_draft"
 DRAFT_DAYS = 30
 SESSION_COOKIE = "session"  # the server-side session's cookie (app/asgi.py SessionConfig key)
@@ -41,11 +42,11 @@ EXPIRED = ("Votre demande en cours a expiré ou a été envoyée : recommencez e
 
 
 def _draft_cookie(value: str) -> Cookie:
-    return Cookie(key=COOKIE, value=value, max_age=DRAFT_DAYS * 86400, httponly=True, samesite="lax", path="/inscription")
+    return Cookie(key=COOKIE, value=value, max_age=DRAFT_DAYS * 86400, httponly=True, samesite="lax", path=BASE)
 
 
 def _drop_draft_cookie() -> Cookie:
-    return Cookie(key=COOKIE, value="", max_age=0, path="/inscription")
+    return Cookie(key=COOKIE, value="", max_age=0, path=BASE)
 
 
 async def _creating_session(request: Request) -> None:
@@ -85,7 +86,7 @@ async def _context(request: Request, draft: dict, step: int, values: dict | None
 
 
 class RegistrationController(Controller):
-    path = "/inscription"
+    path = BASE
     opt = {"public": True}
     before_request = _new_sessions
 

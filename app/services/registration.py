@@ -764,9 +764,9 @@ async def _move(request: dict, actor: CurrentUser | None, action: str, before: s
     return True
 
 
-async def _check_seat(r: dict, label: str) -> None:
-    """Inside ``seats.guarded``: the request still has a seat (first come, first served)."""
-    limit = r["session_seats"]
+async def _check_seat(r: dict, label: str, limit: int | None) -> None:
+    """Inside ``seats.guarded`` (``limit``: the seats it read): the request still has a seat, first
+    come, first served."""
     if not limit:
         return
     free = await seats.free_seats(r["session"], limit, ahead_of=r)
@@ -826,8 +826,8 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
         if r["status"] != before:
             raise DomainError(
                 f"« {label} » n'est pas possible à cette étape (état actuel : {r['status_label']}).")
-        async with seats.guarded(r["session"]):
-            await _check_seat(r, label)
+        async with seats.guarded(r["session"]) as limit:
+            await _check_seat(r, label, limit)
             if not await _move(r, actor, label, before, after):
                 raise DomainError(f"« {label} » vient d'être fait ou n'est plus possible à cette étape.")
             if action == "validate_instance":
