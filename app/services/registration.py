@@ -540,7 +540,6 @@ async def request_details(request_id: int) -> dict:
         RegistrationRequest.session.code.as_alias("session_code"),
         RegistrationRequest.session.start_date.as_alias("start_date"),
         RegistrationRequest.session.end_date.as_alias("end_date"),
-        RegistrationRequest.session.seats.as_alias("session_seats"),
         RegistrationRequest.session.establishment.as_alias("session_establishment"),
         RegistrationRequest.session.template.title.as_alias("session_title"),
         RegistrationRequest.funding.label.as_alias("funding_label"),
