@@ -1,6 +1,6 @@
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-23T12:39:49:000000"
+ID = "2026-11-23T13:30:10:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Registration backfill: notified_at of requests already notified; yes/no stored answers; BI copy category"
 

@@ -2,7 +2,7 @@ from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 from piccolo.columns.column_types import Timestamptz
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-23T12:39:48:326641"
+ID = "2026-11-23T13:30:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Registration: notified_at (notifications sent once, swept when lost)"
 
