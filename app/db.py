@@ -53,12 +53,16 @@ async def _add_missing_columns(table) -> None:
     COLUMN, not much else): `tremplin dev` keeps working on an existing var/ after an upgrade."""
     import logging
 
+    from app.tables.registration import ADDED_COLUMN_BACKFILLS
+
     existing = {r["name"] for r in await table.raw(f'PRAGMA table_info("{table._meta.tablename}")')}
     for column in table._meta.columns:
         if column._meta.db_column_name in existing:
             continue
         try:
             await table.raw(f'ALTER TABLE "{table._meta.tablename}" ADD COLUMN {column.ddl}')
+            for statement in ADDED_COLUMN_BACKFILLS.get((table._meta.tablename, column._meta.db_column_name), []):
+                await table.raw(statement)
         except Exception as error:  # noqa: BLE001 - say which column, keep starting
             logging.getLogger(__name__).warning("Could not add %s.%s to the SQLite database: %s (delete var/ "
                                                 "to start over)", table._meta.tablename, column._meta.name, error)

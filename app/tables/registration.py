@@ -79,3 +79,18 @@ class RequestEvent(Table):
     to_status = Varchar(length=24, default="")
     note = Text(default="")
     at = Timestamptz(default=TimestamptzNow())
+
+
+# An embedded (SQLite) database made before a column existed gets it at start (app/db.py), then
+# these statements, once; on PostgreSQL the migration that adds the column does the same.
+ADDED_COLUMN_BACKFILLS = {
+    ("registration_request", "notified_at"): [
+        # Requests already notified keep their date (the sweep must not notify them again).
+        "UPDATE registration_request SET notified_at = (SELECT MIN(e.at) FROM request_event e "
+        "WHERE e.request = registration_request.id AND e.action = 'Notifications envoyées')",
+        *(f"UPDATE registration_request SET {c} = CASE {c} WHEN 'oui' THEN 'yes' WHEN 'non' THEN 'no' ELSE {c} END"
+          for c in ("dietary", "consent_carpool", "consent_mailing", "consent_image")),
+        "UPDATE mail SET category = 'registration-bi-copy' WHERE category = 'registration-bi' "
+        "AND subject LIKE '[Copie]%'",
+    ],
+}
