@@ -1,5 +1,7 @@
 """The catalogue of template courses ("cours modèles", SPEC B1) and training sessions (B2, B3)."""
 
+from enum import Enum
+
 from piccolo.columns import (
     Boolean,
     Date,
@@ -16,9 +18,17 @@ from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from app.tables.accounts import User
+from app.tables.files import StoredFile
 from app.tables.cohorts import Cohort
 from app.tables.org import Establishment
 from app.tables.searchable import Searchable
+
+
+class CompletionRule(str, Enum):
+    none = "none"  # not tracked
+    manual = "manual"  # the learner's « J'ai terminé »
+    view = "view"  # completed when opened
+    quiz = "quiz"  # completed when an attempt passes
 
 
 class CourseTemplate(Searchable, Table):
@@ -42,8 +52,13 @@ class TemplateActivity(Table):
     position = Integer(default=0)
     kind = Varchar(length=32, default="page")  # page, video, quiz, file, forum
     title = Varchar(length=255)
-    content = Text(default="")
+    content = Text(default="")  # page: sanitised HTML; other kinds: an introduction
     required = Boolean(default=True)
+    completion = Varchar(length=16, default=CompletionRule.manual, choices=CompletionRule)
+    quiz = Text(default="")  # JSON: [{"text": …, "choices": [{"text": …, "correct": bool}]}]
+    pass_mark = Integer(default=80)  # percent needed to pass the quiz
+    video_url = Varchar(length=500, default="")
+    file = ForeignKey(references=StoredFile, null=True, on_delete=OnDelete.set_null)
 
 
 class TrainingSession(Searchable, Table):
@@ -88,8 +103,13 @@ class SessionActivity(Table):
     position = Integer(default=0)
     kind = Varchar(length=32, default="page")
     title = Varchar(length=255)
-    content = Text(default="")
+    content = Text(default="")  # page: sanitised HTML; other kinds: an introduction
     required = Boolean(default=True)
+    completion = Varchar(length=16, default=CompletionRule.manual, choices=CompletionRule)
+    quiz = Text(default="")  # JSON: [{"text": …, "choices": [{"text": …, "correct": bool}]}]
+    pass_mark = Integer(default=80)  # percent needed to pass the quiz
+    video_url = Varchar(length=500, default="")
+    file = ForeignKey(references=StoredFile, null=True, on_delete=OnDelete.set_null)
 
 
 class ContentImport(Table):

@@ -10,7 +10,7 @@ transaction as each completion, so the overview sorts by progress with an ORDER 
 
 from enum import Enum
 
-from piccolo.columns import BigSerial, Boolean, ForeignKey, Integer, OnDelete, Timestamptz, Varchar
+from piccolo.columns import BigSerial, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.constraints import Unique
 from piccolo.table import Table
@@ -52,6 +52,7 @@ class Enrolment(Table):
     percent = Integer(default=0)
     last_visit = Timestamptz(null=True, default=None)
     completed_at = Timestamptz(null=True, default=None)
+    last_activity = ForeignKey(references=SessionActivity, null=True, on_delete=OnDelete.set_null)  # « Reprendre »
 
     unique_session_user = Unique(["session", "user"])
 
@@ -79,3 +80,28 @@ class ActivityCompletion(Table):
     by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
 
     unique_enrolment_activity = Unique(["enrolment", "activity"])
+
+
+class QuizAttempt(Table):
+    """One submitted attempt at a quiz: the answers given, the score, whether it passed, and when."""
+
+    id = BigSerial(primary_key=True)
+    enrolment = ForeignKey(references=Enrolment, on_delete=OnDelete.restrict, index=True)
+    activity = ForeignKey(references=SessionActivity, on_delete=OnDelete.restrict, index=True)
+    answers = Text(default="")  # JSON: {question index: [chosen choice indexes]}
+    score = Integer(default=0)  # percent of questions answered exactly right
+    passed = Boolean(default=False)
+    started_at = Timestamptz(null=True, default=None)  # when the quiz page was shown
+    submitted_at = Timestamptz(default=TimestamptzNow())
+
+
+class DiscussionMessage(Table):
+    """The session's « Discuter » block: enrolled learners and the session's managers post here."""
+
+    id = BigSerial(primary_key=True)
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.restrict, index=True)
+    author = ForeignKey(references=User, on_delete=OnDelete.restrict)
+    body = Text()  # plain text, escaped when shown
+    created_at = Timestamptz(default=TimestamptzNow())
+    hidden_at = Timestamptz(null=True, default=None)
+    hidden_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)

@@ -16,7 +16,8 @@ from app.tables.certificates import Certificate
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
-from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
+from app.tables.files import StoredFile
+from app.tables.learning import ActivityCompletion, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
 from app.tables.org import Delegation, Establishment
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
@@ -25,10 +26,10 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 # Creation order matters for SQLite's create_db_tables (foreign keys first).
 TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
-    Cohort, CohortMember, ImportBatch, ImportRow,
+    Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,
     CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
-    Certificate,
+    Certificate, QuizAttempt, DiscussionMessage,
 ]
 
 APP_CONFIG = AppConfig(
