@@ -92,6 +92,7 @@ class Settings:
     fictive_email_domain: str = "tremplin.local"
     import_max_bytes: int = 5 * 1024 * 1024
     import_max_rows: int = 20000
+    file_max_bytes: int = 20 * 1024 * 1024  # activity files (stored in PostgreSQL)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -157,6 +158,7 @@ def load_settings() -> Settings:
         fictive_email_domain=_env("FICTIVE_EMAIL_DOMAIN", "tremplin.local"),
         import_max_bytes=int(float(_env("IMPORT_MAX_MB", "5")) * 1024 * 1024),
         import_max_rows=int(_env("IMPORT_MAX_ROWS", "20000")),
+        file_max_bytes=int(float(_env("FILE_MAX_MB", "20")) * 1024 * 1024),
     )
 
 

@@ -10,6 +10,7 @@ from jinja2 import Environment, FileSystemLoader, select_autoescape
 from app.dates import date_fr, datetime_fr, short_date_fr, short_datetime_fr
 from app.services.accounts import STATUS_LABELS
 from app.services.catalogue import ACTIVITY_KINDS
+from app.services.learner import COMPLETION_LABELS
 from app.services.roles import ROLE_LABELS
 from app.settings import TEMPLATE_DIR
 
@@ -25,6 +26,12 @@ def _number(value, decimals: int | None = None) -> str:
 def _days(value) -> str:
     """A duration in days, "12,5 j"; a dash when there is none."""
     return "—" if value is None else f"{_number(value, 1)} j"
+
+
+def _filesize(size: int) -> str:
+    if size >= 1_048_576:
+        return _number(size / 1_048_576, 1) + " Mo"
+    return _number(max(1, size // 1024)) + " Ko"
 
 
 @lru_cache(maxsize=1)
@@ -45,6 +52,8 @@ def jinja_env() -> Environment:
         role_label=lambda role: ROLE_LABELS.get(role, role),
         activity_kind=lambda kind: ACTIVITY_LABELS.get(kind, kind),
         account_status=lambda key: STATUS_LABELS.get(key, key),
+        completion_rule=lambda key: COMPLETION_LABELS.get(key, key),
+        filesize=_filesize,
     )
     env.globals.update(ROLE_LABELS=ROLE_LABELS)
     return env

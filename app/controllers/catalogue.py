@@ -3,16 +3,27 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
+from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from app.http.forms import as_values, read_form
 from app.http.responder import redirect, render, url
 from app.http.tableview import table_view
+from app.http.web import current_user
 from app.lists.catalogue import TEMPLATES
-from app.services import catalogue
+from app.services import catalogue, files
+from app.services.learner import COMPLETION_CHOICES
+from app.settings import get_settings
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
+
+
+async def _upload(request: Request) -> tuple[str, bytes] | None:
+    upload = (await request.form()).get("file")
+    if isinstance(upload, UploadFile) and upload.filename:
+        return upload.filename, await upload.read()
+    return None
 
 
 class CatalogueController(Controller):
@@ -24,11 +35,22 @@ class CatalogueController(Controller):
         return await table_view(request, TEMPLATES, "catalogue/list.html", "catalogue/_list.html",
                                 {"url": url(request, "catalogue.index")})
 
+    # Activity forms carry a file (a document or a video): room for the largest accepted one.
+    request_max_body_size = get_settings().file_max_bytes + 1024 * 1024
+
     async def _detail(self, request, template_id, values=None, errors=None, status_code=200):
         return render(request, "catalogue/detail.html", {
             "template": await catalogue.get_template(template_id),
             "activities": await catalogue.template_activities(template_id), "kinds": catalogue.ACTIVITY_KINDS,
-            "values": values or {}, "errors": errors or {}}, status_code=status_code)
+            "rules": COMPLETION_CHOICES, "values": values or {"required": True}, "errors": errors or {}},
+            status_code=status_code)
+
+    async def _activity_page(self, request, template_id, activity, values, errors=None, status_code=200):
+        return render(request, "catalogue/activity.html", {
+            "template": await catalogue.get_template(template_id), "activity": activity,
+            "kinds": catalogue.ACTIVITY_KINDS, "rules": COMPLETION_CHOICES, "values": values,
+            "errors": errors or {}, "accepted": files.ACCEPTED_TEXT,
+            "max_mb": get_settings().file_max_bytes // 1_048_576}, status_code=status_code)
 
     @get("/{template_id:int}", name="catalogue.show")
     async def show(self, request: Request, template_id: FromPath[int]) -> Template:
@@ -54,10 +76,28 @@ class CatalogueController(Controller):
     async def add_activity(self, request: Request, template_id: FromPath[int]) -> Response:
         form = await read_form(request, catalogue.ActivityForm)
         try:
-            await catalogue.add_activity(template_id, form)
+            activity_id = await catalogue.save_activity(template_id, form, None, await _upload(request),
+                                                        current_user(request).id)
         except ValidationFailed as invalid:
             return await self._detail(request, template_id, as_values(form), invalid.errors, status_code=422)
-        return redirect(request, url(request, "catalogue.show", template_id=template_id), "Activité ajoutée.")
+        return redirect(request, url(request, "catalogue.edit_activity", template_id=template_id,
+                                     activity_id=activity_id), "Activité ajoutée : complétez son contenu.")
+
+    @get("/{template_id:int}/activites/{activity_id:int}", opt={"roles": (ADMIN,)}, name="catalogue.edit_activity")
+    async def edit_activity(self, request: Request, template_id: FromPath[int], activity_id: FromPath[int]) -> Template:
+        activity = await catalogue.get_activity(template_id, activity_id)
+        return await self._activity_page(request, template_id, activity, catalogue.activity_values(activity))
+
+    @post("/{template_id:int}/activites/{activity_id:int}", opt={"roles": (ADMIN,)}, name="catalogue.save_activity")
+    async def save_activity(self, request: Request, template_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        activity = await catalogue.get_activity(template_id, activity_id)
+        form = await read_form(request, catalogue.ActivityForm)
+        try:
+            await catalogue.save_activity(template_id, form, activity_id, await _upload(request),
+                                          current_user(request).id)
+        except ValidationFailed as invalid:
+            return await self._activity_page(request, template_id, activity, as_values(form), invalid.errors, 422)
+        return redirect(request, url(request, "catalogue.show", template_id=template_id), "Activité enregistrée.")
 
     @post("/{template_id:int}/activites/{activity_id:int}/supprimer", opt={"roles": (ADMIN,)},
           name="catalogue.delete_activity")

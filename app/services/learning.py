@@ -72,8 +72,12 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
     return bool(rows)
 
 
-async def record_visit(enrolment_id: int) -> None:
-    await Enrolment.update({Enrolment.last_visit: now()}).where(Enrolment.id == enrolment_id)
+async def record_visit(enrolment_id: int, activity_id: int | None = None) -> None:
+    """The learner came by; `activity_id` is what they opened (« Reprendre là où je me suis arrêté »)."""
+    values = {Enrolment.last_visit: now()}
+    if activity_id is not None:
+        values[Enrolment.last_activity] = activity_id
+    await Enrolment.update(values).where(Enrolment.id == enrolment_id)
 
 
 # -- the manager's side (SPEC D2) --------------------------------------------------------------------

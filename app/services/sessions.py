@@ -395,7 +395,9 @@ async def run_content_import(redis, import_id: int) -> int:
         if new:
             await SessionActivity.insert(*[
                 SessionActivity(session=job["session"], source=a["id"], position=base + i, kind=a["kind"],
-                                title=a["title"], content=a["content"], required=a["required"])
+                                title=a["title"], content=a["content"], required=a["required"],
+                                completion=a["completion"], quiz=a["quiz"], pass_mark=a["pass_mark"],
+                                video_url=a["video_url"], file=a["file"])
                 for i, a in enumerate(new)
             ])
         await TrainingSession.update({

@@ -1,0 +1,95 @@
+"""Activity files: the real type from the magic bytes (never the browser's word or the name), a size
+cap, stored in PostgreSQL (see app/tables/files.py for why), served with HTTP Range support."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+
+from app.services.errors import NotFound, ValidationFailed
+from app.settings import get_settings
+from app.tables.files import StoredFile
+
+# (content type, label, test on the first bytes); office formats are ZIP files, told by their name.
+_SIGNATURES = [
+    ("application/pdf", lambda b: b.startswith(b"%PDF-")),
+    ("image/png", lambda b: b.startswith(b"\x89PNG\r\n\x1a\n")),
+    ("image/jpeg", lambda b: b.startswith(b"\xff\xd8\xff")),
+    ("video/mp4", lambda b: b[4:8] == b"ftyp"),
+    ("video/webm", lambda b: b.startswith(b"\x1a\x45\xdf\xa3")),
+    ("audio/mpeg", lambda b: b.startswith(b"ID3") or b[:2] in (b"\xff\xfb", b"\xff\xf3")),
+]
+_OFFICE = {
+    "docx": "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+    "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "pptx": "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "odt": "application/vnd.oasis.opendocument.text",
+}
+ACCEPTED_TEXT = "PDF, PNG, JPEG, MP4, WebM, MP3, Word (.docx), Excel (.xlsx), PowerPoint (.pptx), OpenDocument (.odt)"
+
+
+def detect_type(name: str, head: bytes) -> str | None:
+    for content_type, test in _SIGNATURES:
+        if test(head):
+            return content_type
+    extension = name.rsplit(".", 1)[-1].lower() if "." in name else ""
+    if head.startswith(b"PK\x03\x04") and extension in _OFFICE:
+        return _OFFICE[extension]
+    return None
+
+
+def safe_name(name: str) -> str:
+    name = re.sub(r"[\x00-\x1f\\/\"]", "_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip() or "fichier"
+    return name[:200]
+
+
+async def store(name: str, content: bytes, user_id: int | None) -> int:
+    limit = get_settings().file_max_bytes
+    if not content:
+        raise ValidationFailed({"file": "Le fichier est vide."})
+    if len(content) > limit:
+        raise ValidationFailed({"file": f"Le fichier dépasse la taille maximale ({limit // 1_048_576} Mo). "
+                                        "Pour une vidéo plus longue, donnez un lien."})
+    content_type = detect_type(name, content[:16])
+    if content_type is None:
+        raise ValidationFailed({"file": f"Type de fichier non accepté. Formats acceptés : {ACCEPTED_TEXT}."})
+    row = await StoredFile.insert(StoredFile(
+        name=safe_name(name), content_type=content_type, size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), data=content, created_by=user_id,
+    )).returning(StoredFile.id)
+    return row[0]["id"]
+
+
+async def info(file_id: int) -> dict:
+    row = await StoredFile.select(StoredFile.id, StoredFile.name, StoredFile.content_type, StoredFile.size,
+                                  StoredFile.sha256).where(StoredFile.id == file_id).first()
+    if row is None:
+        raise NotFound("Fichier introuvable.")
+    return row
+
+
+def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
+    """(first, last) byte of a single "bytes=a-b" range; None for no header; False if unsatisfiable."""
+    if not header:
+        return None
+    match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
+    if not match or (not match[1] and not match[2]):
+        return None  # not a single byte range: the whole file
+    if match[1]:
+        first = int(match[1])
+        last = min(int(match[2]), size - 1) if match[2] else size - 1
+    else:
+        first, last = max(size - int(match[2]), 0), size - 1
+    if first >= size or first > last:
+        return False
+    return first, last
+
+
+async def read(file_id: int, first: int, length: int) -> bytes:
+    """Only the bytes asked for, cut by the database (substring on bytea / substr on a blob)."""
+    from app import db
+
+    function = "substr" if db.is_sqlite() else "substring"
+    rows = await StoredFile.raw(f"SELECT {function}(data, {{}}, {{}}) AS part FROM stored_file WHERE id = {{}}",
+                                first + 1, length, file_id)
+    return bytes(rows[0]["part"]) if rows else b""

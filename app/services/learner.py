@@ -1,0 +1,255 @@
+"""The learner's space (SPEC D1): my sessions, a session's activities with their state, opening an
+activity, « J'ai terminé », quizzes, and the session discussion.
+
+Access: a learner sees a session only while actively enrolled in it, and only once it is visible
+and started; anything else answers exactly like a missing session ("Session introuvable.").
+Completions are written through `learning.set_completion`, in the request's transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime
+
+import nh3
+
+from app import db
+from app.dates import now, today
+from app.services import learning
+from app.services.errors import NotFound, ValidationFailed
+from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
+from app.tables.learning import ActivityCompletion, CompletionHow, DiscussionMessage, Enrolment, QuizAttempt
+
+NOT_FOUND = "Session introuvable."
+ACTIVITY_NOT_FOUND = "Activité introuvable."
+COMPLETION_LABELS = {
+    "none": "Sans suivi d'achèvement",
+    "manual": "Marquée terminée par l'apprenant (« J'ai terminé »)",
+    "view": "Terminée à l'ouverture",
+    "quiz": "Terminée quand le test est réussi",
+}
+COMPLETION_CHOICES = list(COMPLETION_LABELS.items())
+MESSAGE_MAX = 4000
+
+# -- rich text ------------------------------------------------------------------------------------
+ALLOWED_TAGS = {"p", "br", "strong", "em", "b", "i", "u", "ul", "ol", "li", "h2", "h3", "h4", "blockquote",
+                "a", "code", "pre", "table", "thead", "tbody", "tr", "th", "td", "hr", "img"}
+ALLOWED_ATTRIBUTES = {"a": {"href", "title"}, "img": {"src", "alt"}, "th": {"scope"}}
+
+
+def clean_html(raw: str) -> str:
+    """A page's rich text, kept only with harmless tags: no script, no event handler, no javascript:
+    URL survives (nh3 = the Ammonia sanitiser). Links get rel="noopener noreferrer"."""
+    return nh3.clean(raw or "", tags=ALLOWED_TAGS, attributes=ALLOWED_ATTRIBUTES,
+                     url_schemes={"http", "https", "mailto"}, link_rel="noopener noreferrer")
+
+
+# -- quizzes --------------------------------------------------------------------------------------
+def parse_quiz_text(text: str) -> list[dict]:
+    """The editor's plain-text format, one question per block (blank line between):
+    first line the question, then one choice per line, "* " before a right answer, "- " before a
+    wrong one. One right answer: a single-choice question; several: multiple choice."""
+    questions, errors = [], []
+    for n, block in enumerate([b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()], start=1):
+        lines = [line.strip() for line in block.split("\n") if line.strip()]
+        question, choices = lines[0], []
+        for line in lines[1:]:
+            if line[:1] in "*-" and line[1:].strip():
+                choices.append({"text": line[1:].strip(), "correct": line[0] == "*"})
+            else:
+                errors.append(f"Question {n} : chaque réponse commence par « * » (juste) ou « - » (fausse).")
+                break
+        if len(choices) < 2:
+            errors.append(f"Question {n} : au moins deux réponses.")
+        elif not any(c["correct"] for c in choices):
+            errors.append(f"Question {n} : au moins une réponse juste (« * »).")
+        questions.append({"text": question, "choices": choices})
+    if errors:
+        raise ValidationFailed({"quiz": " ".join(dict.fromkeys(errors))})
+    return questions
+
+
+def quiz_text(questions: list[dict]) -> str:
+    return "\n\n".join(q["text"] + "\n" + "\n".join(("* " if c["correct"] else "- ") + c["text"] for c in q["choices"])
+                       for q in questions)
+
+
+def load_quiz(raw: str) -> list[dict]:
+    try:
+        questions = json.loads(raw) if raw else []
+    except ValueError:
+        return []
+    for q in questions:
+        q["multiple"] = sum(1 for c in q["choices"] if c["correct"]) > 1
+    return questions
+
+
+def grade(questions: list[dict], answers: dict[int, list[int]]) -> int:
+    """Percent of questions answered exactly right (the right choices, and only them)."""
+    if not questions:
+        return 0
+    right = sum(1 for i, q in enumerate(questions)
+                if set(answers.get(i, [])) == {j for j, c in enumerate(q["choices"]) if c["correct"]})
+    return right * 100 // len(questions)
+
+
+# -- access ---------------------------------------------------------------------------------------
+async def learner_session(user_id: int, session_id: int) -> dict:
+    """The session and this learner's enrolment, or NotFound: not actively enrolled, hidden, not
+    started and missing all answer alike. One query."""
+    row = await Enrolment.select(
+        Enrolment.id.as_alias("enrolment_id"), Enrolment.required_done, Enrolment.required_total,
+        Enrolment.percent, Enrolment.completed_at, Enrolment.last_visit, Enrolment.last_activity,
+        Enrolment.session.id.as_alias("id"), Enrolment.session.full_name.as_alias("full_name"),
+        Enrolment.session.code.as_alias("code"), Enrolment.session.start_date.as_alias("start_date"),
+        Enrolment.session.end_date.as_alias("end_date"),
+        Enrolment.session.progress_block.as_alias("progress_block"),
+        Enrolment.session.discussion_block.as_alias("discussion_block"),
+        Enrolment.session.establishment.as_alias("establishment"),
+    ).where(
+        (Enrolment.session == session_id) & (Enrolment.user == user_id) & (Enrolment.active == True)  # noqa: E712
+        & (Enrolment.session.visible == True) & (Enrolment.session.start_date <= today())  # noqa: E712
+    ).first()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row
+
+
+async def session_activity(session_id: int, activity_id: int) -> dict:
+    row = await SessionActivity.select(
+        SessionActivity.all_columns(exclude=[SessionActivity.file]),
+        SessionActivity.file.as_alias("file"), SessionActivity.file.name.as_alias("file_name"),
+        SessionActivity.file.size.as_alias("file_size"), SessionActivity.file.content_type.as_alias("file_type"),
+    ).where((SessionActivity.id == activity_id) & (SessionActivity.session == session_id)).first()
+    if row is None:
+        raise NotFound(ACTIVITY_NOT_FOUND)
+    return row
+
+
+# -- pages ----------------------------------------------------------------------------------------
+async def home(user_id: int) -> dict:
+    """My sessions, split upcoming / in progress / completed, and where to resume. One query."""
+    rows = await Enrolment.select(
+        Enrolment.session.id.as_alias("id"), Enrolment.session.full_name.as_alias("full_name"),
+        Enrolment.session.code.as_alias("code"), Enrolment.session.start_date.as_alias("start_date"),
+        Enrolment.session.end_date.as_alias("end_date"), Enrolment.percent, Enrolment.required_done,
+        Enrolment.required_total, Enrolment.completed_at, Enrolment.last_visit,
+        Enrolment.last_activity.id.as_alias("last_activity"), Enrolment.last_activity.title.as_alias("last_title"),
+    ).where(
+        (Enrolment.user == user_id) & (Enrolment.active == True) & (Enrolment.session.visible == True)  # noqa: E712
+    ).order_by(Enrolment.session.start_date)
+    day = today()
+    upcoming = [r for r in rows if r["start_date"] > day]
+    completed = [r for r in rows if r["start_date"] <= day and r["completed_at"]]
+    in_progress = [r for r in rows if r["start_date"] <= day and not r["completed_at"]]
+    opened = [r for r in rows if r["start_date"] <= day and r["last_activity"] and r["last_visit"]]
+    resume = max(opened, key=lambda r: r["last_visit"]) if opened else None
+    return {"upcoming": upcoming, "in_progress": in_progress, "completed": completed, "resume": resume}
+
+
+async def activities_with_state(session_id: int, enrolment_id: int) -> list[dict]:
+    """The session's activities in order, each with this learner's completion date. One query."""
+    return await SessionActivity.raw(
+        "SELECT a.id, a.position, a.kind, a.title, a.required, a.completion, c.completed_at "
+        "FROM session_activity a LEFT JOIN activity_completion c ON c.activity = a.id AND c.enrolment = {} "
+        "WHERE a.session = {} ORDER BY a.position, a.id", enrolment_id, session_id)
+
+
+async def progress_block(enrolment_id: int) -> dict:
+    return await Enrolment.select(Enrolment.required_done, Enrolment.required_total, Enrolment.percent,
+                                  Enrolment.completed_at).where(Enrolment.id == enrolment_id).first()
+
+
+async def open_activity(session: dict, activity: dict) -> None:
+    """The learner opened this activity: last visit, « Reprendre » target, and the on-view rule."""
+    async with db.transaction():
+        await learning.record_visit(session["enrolment_id"], activity["id"])
+        if activity["completion"] == CompletionRule.view:
+            await learning.set_completion(session["enrolment_id"], activity["id"], True, CompletionHow.automatic)
+
+
+async def completion_of(enrolment_id: int, activity_id: int) -> datetime | None:
+    row = await ActivityCompletion.select(ActivityCompletion.completed_at).where(
+        (ActivityCompletion.enrolment == enrolment_id) & (ActivityCompletion.activity == activity_id)).first()
+    return row["completed_at"] if row else None
+
+
+async def mark_done(session: dict, activity: dict, done: bool = True) -> None:
+    if activity["completion"] != CompletionRule.manual:
+        raise ValidationFailed({"activity": "Cette activité ne se marque pas terminée à la main."})
+    await learning.set_completion(session["enrolment_id"], activity["id"], done, CompletionHow.manual)
+
+
+async def submit_quiz(session: dict, activity: dict, answers: dict[int, list[int]],
+                      started_at: datetime | None) -> dict:
+    """Record the attempt (answers, score, time); a pass completes the activity in the same transaction."""
+    questions = load_quiz(activity["quiz"])
+    if not questions:
+        raise ValidationFailed({"quiz": "Ce test n'a pas encore de questions."})
+    clean = {i: sorted({c for c in answers.get(i, []) if 0 <= c < len(q["choices"])}) for i, q in enumerate(questions)}
+    if any(not clean[i] for i in clean):
+        raise ValidationFailed({"quiz": "Répondez à toutes les questions."})
+    score = grade(questions, clean)
+    passed = score >= activity["pass_mark"]
+    moment = now()
+    if started_at is not None and not (moment.timestamp() - 86400 * 7 < started_at.timestamp() <= moment.timestamp()):
+        started_at = None
+    async with db.transaction():
+        await QuizAttempt.insert(QuizAttempt(
+            enrolment=session["enrolment_id"], activity=activity["id"], answers=json.dumps(clean), score=score,
+            passed=passed, started_at=started_at, submitted_at=moment))
+        if passed and activity["completion"] == CompletionRule.quiz:
+            await learning.set_completion(session["enrolment_id"], activity["id"], True, CompletionHow.automatic)
+    return {"score": score, "passed": passed}
+
+
+async def attempts(enrolment_id: int, activity_id: int) -> list[dict]:
+    return await QuizAttempt.select(QuizAttempt.score, QuizAttempt.passed, QuizAttempt.submitted_at).where(
+        (QuizAttempt.enrolment == enrolment_id) & (QuizAttempt.activity == activity_id)).order_by(
+        QuizAttempt.id, ascending=False)
+
+
+# -- discussion -----------------------------------------------------------------------------------
+async def messages(session_id: int, with_hidden: bool = False, limit: int = 200) -> list[dict]:
+    query = DiscussionMessage.select(
+        DiscussionMessage.id, DiscussionMessage.body, DiscussionMessage.created_at, DiscussionMessage.hidden_at,
+        DiscussionMessage.author.first_name.as_alias("first_name"),
+        DiscussionMessage.author.last_name.as_alias("last_name"),
+        DiscussionMessage.hidden_by.first_name.as_alias("hidden_by_first"),
+        DiscussionMessage.hidden_by.last_name.as_alias("hidden_by_last"),
+    ).where(DiscussionMessage.session == session_id)
+    if not with_hidden:
+        query = query.where(DiscussionMessage.hidden_at.is_null())
+    rows = await query.order_by(DiscussionMessage.id, ascending=False).limit(limit)
+    return rows[::-1]
+
+
+@dataclass
+class MessageForm:
+    body: str = ""
+
+
+async def post_message(session_id: int, author_id: int, form: MessageForm) -> None:
+    body = form.body.strip()
+    if not body:
+        raise ValidationFailed({"body": "Écrivez un message avant de l'envoyer."})
+    if len(body) > MESSAGE_MAX:
+        raise ValidationFailed({"body": f"Le message ne peut pas dépasser {MESSAGE_MAX} caractères."})
+    await DiscussionMessage.insert(DiscussionMessage(session=session_id, author=author_id, body=body))
+
+
+async def hide_message(session_id: int, message_id: int, by: int) -> None:
+    rows = await DiscussionMessage.update({DiscussionMessage.hidden_at: now(), DiscussionMessage.hidden_by: by}).where(
+        (DiscussionMessage.id == message_id) & (DiscussionMessage.session == session_id)
+        & DiscussionMessage.hidden_at.is_null()).returning(DiscussionMessage.id)
+    if not rows and not await DiscussionMessage.exists().where(
+            (DiscussionMessage.id == message_id) & (DiscussionMessage.session == session_id)):
+        raise NotFound("Message introuvable.")
+
+
+async def session_row(session_id: int) -> dict:
+    row = await TrainingSession.select(TrainingSession.id).where(TrainingSession.id == session_id).first()
+    if row is None:
+        raise NotFound(NOT_FOUND)
+    return row
