@@ -8,7 +8,7 @@ from litestar.response import Template
 from app.dates import today
 from app.http.responder import render
 from app.http.web import current_user
-from app.services import enrolments, org
+from app.services import learner, org
 from app.services.roles import LEARNER
 from app.services.scope import establishments_in_scope
 
@@ -23,7 +23,7 @@ async def home(request: Request) -> Template:
     is_learner = user.has_role(LEARNER)
     return render(request, "home.html", {
         "establishments": establishments, "counts": counts, "is_learner": is_learner,
-        "my_sessions": await enrolments.learner_sessions(user.id) if is_learner else [], "today": today(),
+        "my": await learner.home(user.id) if is_learner else None, "today": today(),
     })
 
 

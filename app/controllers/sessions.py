@@ -85,9 +85,17 @@ class SessionController(Controller):
     path = "/sessions/{session_id:int}"
     opt = {"roles": MANAGERS}
 
-    @get("/", name="sessions.show")
-    async def show(self, request: Request, session_id: FromPath[int]) -> Template:
-        session = await sessions.session_in_scope(current_user(request), session_id)
+    # Open to everyone logged in: a learner who follows a link to a session they are enrolled in lands
+    # on their own page of it (never a dead end); anyone else gets "Session introuvable.".
+    @get("/", name="sessions.show", opt={"roles": None})
+    async def show(self, request: Request, session_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        if not user.has_role(*MANAGERS):
+            from app.services.learner import learner_session
+
+            await learner_session(user.id, session_id)
+            return redirect(request, url(request, "learner.session", session_id=session_id))
+        session = await sessions.session_in_scope(user, session_id)
         session_slots = await slots.for_session(session_id)
         return render(request, "sessions/detail.html", {
             "session": session, "activities": await sessions.session_activities(session_id),
