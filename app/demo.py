@@ -114,7 +114,108 @@ async def _load_sessions(establishment_id: int) -> None:
         activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"])
         await SessionActivity.insert(*[
             SessionActivity(session=row[0]["id"], source=a["id"], position=a["position"], kind=a["kind"],
-                            title=a["title"], content=a["content"], required=a["required"]) for a in activities])
+                            title=a["title"], content=a["content"], required=a["required"],
+                            completion=a["completion"], quiz=a["quiz"], pass_mark=a["pass_mark"],
+                            video_url=a["video_url"], file=a["file"]) for a in activities])
+
+
+async def _load_session_in_progress(establishment_id: int, learner_ids: list[int]) -> None:
+    """A session that started two weeks ago, its learners at every stage: not started, half-way,
+    completed, with quiz attempts (failed then passed). Written set-based, through the services."""
+    import json
+    from datetime import timedelta
+
+    from app.dates import now, today
+    from app.services.enrolments import add_sources
+    from app.services.learning import refresh_summaries
+    from app.services.sessions import next_code, propose_full_name
+    from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
+    from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment, QuizAttempt, SourceKind
+
+    template = await CourseTemplate.select().where(CourseTemplate.code == "C01").first()
+    begin, end = today() - timedelta(days=14), today() + timedelta(days=30)
+    name = propose_full_name(begin, end, template["title"])
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=establishment_id, template=template["id"], full_name=name, short_name=name,
+        start_date=begin, end_date=end, code=await next_code(begin, template["code"]), seats=None,
+        certificate_text=template["certificate_text"], progress_block=True, discussion_block=True, imported_at=now(),
+    )).returning(TrainingSession.id))[0]["id"]
+    activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"]).order_by(
+        TemplateActivity.position)
+    rows = await SessionActivity.insert(*[
+        SessionActivity(session=session_id, source=a["id"], position=a["position"], kind=a["kind"], title=a["title"],
+                        content=a["content"], required=a["required"], completion=a["completion"], quiz=a["quiz"],
+                        pass_mark=a["pass_mark"], video_url=a["video_url"], file=a["file"]) for a in activities
+    ]).returning(SessionActivity.id)
+    activity_ids = [r["id"] for r in rows]
+    quiz_id = next(r["id"] for r, a in zip(rows, activities) if a["kind"] == "quiz")
+    await add_sources(session_id, learner_ids, SourceKind.manual)
+    enrolments = [r["id"] for r in await Enrolment.select(Enrolment.id).where(
+        Enrolment.session == session_id).order_by(Enrolment.user)]
+    # Stages, in learner order: a third not started, a third half-way, a third completed.
+    stage = {e: (i * 3) // len(enrolments) for i, e in enumerate(enrolments)}
+    moment = now()
+    completions, attempts = [], []
+    wrong = json.dumps({0: [1], 1: [0], 2: [0]})
+    right = json.dumps({0: [0], 1: [0], 2: [0, 1]})
+    for i, enrolment in enumerate(enrolments):
+        done = {0: 0, 1: len(activity_ids) - 1, 2: len(activity_ids)}[stage[enrolment]]
+        for n, activity in enumerate(activity_ids[:done]):
+            completions.append(ActivityCompletion(
+                enrolment=enrolment, activity=activity, completed_at=moment - timedelta(days=10 - n, hours=i),
+                how=CompletionHow.manual if n == 0 else CompletionHow.automatic))
+        if stage[enrolment] >= 1:  # half-way learners failed the quiz once; finishers then passed it
+            attempts.append(QuizAttempt(enrolment=enrolment, activity=quiz_id, answers=wrong, score=33, passed=False,
+                                        submitted_at=moment - timedelta(days=3, hours=i)))
+        if stage[enrolment] == 2:
+            attempts.append(QuizAttempt(enrolment=enrolment, activity=quiz_id, answers=right, score=100, passed=True,
+                                        submitted_at=moment - timedelta(days=2, hours=i)))
+    if completions:
+        await ActivityCompletion.insert(*completions)
+    if attempts:
+        await QuizAttempt.insert(*attempts)
+    await Enrolment.update({Enrolment.last_visit: moment - timedelta(days=1), Enrolment.last_activity: activity_ids[0]}).where(
+        Enrolment.id.is_in([e for e in enrolments if stage[e] >= 1] or [-1]))
+    await refresh_summaries(session_id=session_id)
+
+
+PAGE_HTML = (
+    "<h2>{title}</h2><p>Cette activité présente les notions essentielles de la formation. Lisez-la "
+    "attentivement : le test final porte sur ces points.</p><ul><li><strong>Le cadre</strong> : ce que disent "
+    "les textes et qui est concerné.</li><li><strong>Les enjeux</strong> : pour l'agent, pour l'équipe, pour "
+    "l'établissement.</li><li><strong>La mise en œuvre</strong> : les étapes, les outils, les pièges à éviter."
+    "</li></ul><p>Pour aller plus loin : <a href=\"https://www.legifrance.gouv.fr/\">Légifrance</a>.</p>"
+)
+DEMO_QUIZ = [
+    {"text": "L'entretien professionnel a lieu :", "choices": [
+        {"text": "Tous les deux ans", "correct": True}, {"text": "Tous les dix ans", "correct": False},
+        {"text": "Uniquement à l'embauche", "correct": False}]},
+    {"text": "Qui conduit l'entretien professionnel ?", "choices": [
+        {"text": "Le supérieur hiérarchique direct", "correct": True}, {"text": "Un collègue", "correct": False},
+        {"text": "L'agent lui-même", "correct": False}]},
+    {"text": "Quels sujets l'entretien aborde-t-il ? (plusieurs réponses)", "choices": [
+        {"text": "Les perspectives d'évolution professionnelle", "correct": True},
+        {"text": "Les besoins de formation", "correct": True}, {"text": "La vie privée de l'agent", "correct": False}]},
+]
+DEMO_VIDEO = "https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ"
+RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none"}
+
+
+def _activity_fields(kind: str, title: str) -> dict:
+    """Real content per kind: a page of rich text, a video link, a 3-question quiz (pass mark 60 %)."""
+    import json
+
+    fields = {"completion": RULES[kind], "content": f"Contenu de l'activité « {title} »."}
+    if kind == "page":
+        fields["content"] = PAGE_HTML.format(title=title)
+    elif kind == "video":
+        fields.update(video_url=DEMO_VIDEO, content="Regardez la vidéo (environ 10 minutes) puis passez à la suite.")
+    elif kind == "quiz":
+        fields.update(quiz=json.dumps(DEMO_QUIZ, ensure_ascii=False), pass_mark=60,
+                      content="Trois questions ; 60 % de bonnes réponses pour réussir. Autant de tentatives que nécessaire.")
+    elif kind == "forum":
+        fields["content"] = "Échangez avec les autres participants dans le bloc « Discuter » de la session."
+    return fields
 
 
 async def _load_catalogue() -> None:
@@ -127,7 +228,7 @@ async def _load_catalogue() -> None:
         )).returning(CourseTemplate.id)
         await TemplateActivity.insert(*[
             TemplateActivity(template=row[0]["id"], position=i, kind=kind, title=t, required=required,
-                             content=f"Contenu de l'activité « {t} ».")
+                             **_activity_fields(kind, t))
             for i, (kind, t, required) in enumerate(activities)
         ])
 
@@ -199,6 +300,7 @@ async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = 
     await _load_registration()
     if with_sessions:
         await _load_sessions(establishments["ALP001"])
+        await _load_session_in_progress(establishments["ALP001"], [ids[u] for u, c in learners if c == "ALP001"])
     from app.tables.cohorts import Cohort
 
     await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))

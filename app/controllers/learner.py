@@ -165,7 +165,7 @@ class SessionDiscussionController(Controller):
         return await self._page(request, session)
 
     @post("/", name="sessions.post_message")
-    async def post(self, request: Request, session_id: FromPath[int]) -> Response:
+    async def post_message(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
         session = await session_in_scope(user, session_id)
         form = await read_form(request, learner.MessageForm)

@@ -854,17 +854,4 @@ async def forwards():
         schema=None,
     )
 
-    async def existing_rules():
-        # Existing activities get the rule their kind implies: quizzes on passing, forums untracked.
-        from piccolo.table import Table
-
-        class RawRun(Table):
-            pass
-
-        for table in ("template_activity", "session_activity"):
-            await RawRun.raw(f"UPDATE {table} SET completion = 'quiz' WHERE kind = 'quiz'")
-            await RawRun.raw(f"UPDATE {table} SET completion = 'none' WHERE kind = 'forum'")
-
-    manager.add_raw(existing_rules)
-
     return manager
