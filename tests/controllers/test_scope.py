@@ -28,6 +28,7 @@ FOREIGN = {
     "template_id": lambda ids: ids["template"],
     "certificate_id": lambda ids: ids["dam_certificate"],
     "activity_id": lambda ids: ids["template_activity"],
+    "message_id": lambda ids: ids["dam_message"],
     # Registration back office: reserved to its managers, so refused to a GET or a GED whatever the id.
     "kind": lambda ids: "funding_method",
     "item_id": lambda ids: 1,
@@ -86,6 +87,10 @@ async def _foreign_ids() -> dict:
     ids["dam_certificate"] = certificate[0]["id"]
     ids["template"] = (await CourseTemplate.select(CourseTemplate.id).first())["id"]
     ids["template_activity"] = (await TemplateActivity.select(TemplateActivity.id).first())["id"]
+    from app.tables.learning import DiscussionMessage
+
+    ids["dam_message"] = (await DiscussionMessage.insert(DiscussionMessage(
+        session=ids["dam_session"], author=ids["dam_learner"], body="Bonjour")).returning(DiscussionMessage.id))[0]["id"]
     return ids
 
 
@@ -147,6 +152,9 @@ async def test_nothing_outside_the_scope_is_reachable_on_any_route(app, client, 
 
     assert await TrainingSession.exists().where(TrainingSession.id == ids["dam_session"])
     assert await CohortSync.exists().where(CohortSync.id == ids["dam_sync"])
+    from app.tables.learning import DiscussionMessage
+
+    assert (await DiscussionMessage.select().where(DiscussionMessage.id == ids["dam_message"]).first())["hidden_at"] is None
 
 
 @pytest.mark.smoke
