@@ -27,13 +27,15 @@ POST_LIMIT = Limit("discussion", 10, 60)
 TOO_MANY = "Vous avez envoyé beaucoup de messages en peu de temps : attendez une minute avant le suivant."
 
 
-async def _session_page(request: Request, session: dict, values=None, errors=None, status_code=200) -> Template:
+async def _session_page(request: Request, session: dict, values=None, errors=None, status_code=200,
+                        discussion_only: bool = False) -> Template:
     return render(request, "learner/session.html", {
         "session": session,
         "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
         "messages": await learner.messages(session["id"]) if session["discussion_block"] else [],
         "post_url": url(request, "learner.post_message", session_id=session["id"]),
-        "values": values or {}, "errors": errors or {}}, region="learner/_discussion.html" if errors else None,
+        "values": values or {}, "errors": errors or {}},
+        region="learner/_discussion.html" if (errors or discussion_only) else None,
         status_code=status_code)
 
 
@@ -124,6 +126,8 @@ class LearnerController(Controller):
             await learner.post_message(session_id, user.id, form)
         except ValidationFailed as invalid:
             return await _session_page(request, session, as_values(form), invalid.errors, 422)
+        if wants_fragment(request):  # htmx: the discussion block again, with the new message
+            return await _session_page(request, session, discussion_only=True)
         return redirect(request, url(request, "learner.session", session_id=session_id) + "#discuter",
                         "Message publié.")
 
