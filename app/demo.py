@@ -193,7 +193,7 @@ DEMO_QUIZ = [
     {"text": "Qui conduit l'entretien professionnel ?", "choices": [
         {"text": "Le supérieur hiérarchique direct", "correct": True}, {"text": "Un collègue", "correct": False},
         {"text": "L'agent lui-même", "correct": False}]},
-    {"text": "Quels sujets l'entretien aborde-t-il ? (plusieurs réponses)", "choices": [
+    {"text": "Quels sujets l'entretien aborde-t-il ?", "choices": [
         {"text": "Les perspectives d'évolution professionnelle", "correct": True},
         {"text": "Les besoins de formation", "correct": True}, {"text": "La vie privée de l'agent", "correct": False}]},
 ]

@@ -32,7 +32,7 @@ async def _session_page(request: Request, session: dict, values=None, errors=Non
     return render(request, "learner/session.html", {
         "session": session,
         "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
-        "messages": await learner.messages(session["id"]) if session["discussion_block"] else [],
+        "messages": await learner.messages(session["id"], limit=50) if session["discussion_block"] else [],
         "post_url": url(request, "learner.post_message", session_id=session["id"]),
         "values": values or {}, "errors": errors or {}},
         region="learner/_discussion.html" if (errors or discussion_only) else None,

@@ -49,6 +49,8 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_role("button", name="J'ai terminé").click()
         await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
         await page.get_by_text("33 % — 1 / 3 activités requises terminées.").wait_for()
+        nav = page.get_by_role("navigation", name="Activités de la session")
+        assert "Généralités ✔ Terminée" in " ".join((await nav.inner_text()).split())
         await shot(page, f"activity-done-{tag}")
 
         # The video completes on opening.
