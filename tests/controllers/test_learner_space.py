@@ -36,6 +36,7 @@ async def _summary(enrolment_id):
     return await Enrolment.select().where(Enrolment.id == enrolment_id).first()
 
 
+@pytest.mark.smoke
 async def test_a_learner_goes_from_nothing_to_completed(client):
     session, act, me = await _setup()
     await login(client, me["username"])
@@ -106,6 +107,7 @@ async def test_manual_completion_without_javascript_and_undo(client):
     assert refused.status_code == 422 and "ne se marque pas terminée à la main" in refused.text
 
 
+@pytest.mark.smoke
 async def test_what_a_learner_may_not_see_answers_like_a_missing_session(client):
     session, act, me = await _setup()
     dam = (await Establishment.select(Establishment.id).where(Establishment.code == "DAM001").first())["id"]
@@ -221,6 +223,7 @@ async def test_admin_edits_activity_content_file_and_quiz(client):
     assert bad.status_code == 422 and "entre 0 et 100" in bad.text and "au moins une réponse juste" in bad.text
 
 
+@pytest.mark.smoke
 async def test_file_download_with_range(client):
     from app.services import files
 
