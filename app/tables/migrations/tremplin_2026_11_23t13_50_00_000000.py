@@ -82,7 +82,7 @@ class User(Table, tablename="app_user", schema=None):
     )
 
 
-ID = "2026-11-23T12:55:34:436088"
+ID = "2026-11-23T13:50:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Learner space: activity completion rule, quiz, video link and file; stored files; quiz attempts; session discussion; enrolment.last_activity"
 

@@ -3,7 +3,7 @@ migration with the default "manual"): quizzes complete on passing, forums are no
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-23T12:55:35:000000"
+ID = "2026-11-23T13:50:01:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Completion rule of existing activities from their kind"
 
