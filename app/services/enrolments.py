@@ -356,18 +356,6 @@ async def request_sync(redis, cohort_id: int) -> None:
     await enqueue(redis, SYNC_JOB, cohort_id)
 
 
-async def learner_sessions(user_id: int) -> list[dict]:
-    """The visible sessions a learner is actively enrolled in, soonest first."""
-    from app.tables.catalogue import TrainingSession
-
-    return await TrainingSession.select(
-        TrainingSession.id, TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date,
-        TrainingSession.end_date,
-    ).where(TrainingSession.id.is_in(
-        Enrolment.select(Enrolment.session).where((Enrolment.user == user_id) & (Enrolment.active == True))  # noqa: E712
-    ) & (TrainingSession.visible == True)).order_by(TrainingSession.start_date)  # noqa: E712
-
-
 async def enrolled_count(session_id: int) -> int:
     """People actively enrolled (one enrolment per person, however many ways)."""
     return await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
