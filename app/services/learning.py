@@ -127,3 +127,13 @@ async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_
             (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)):
         raise NotFound("Activité introuvable.")
     return await set_completion(enrolment_id, activity_id, done, CompletionHow.manager, by=manager_id)
+
+
+async def quiz_attempts(enrolment_id: int) -> list[dict]:
+    """Every attempt of one enrolment at the session's quizzes, latest first (the manager's view)."""
+    from app.tables.learning import QuizAttempt
+
+    return await QuizAttempt.select(
+        QuizAttempt.id, QuizAttempt.score, QuizAttempt.passed, QuizAttempt.started_at, QuizAttempt.submitted_at,
+        QuizAttempt.activity.title.as_alias("activity_title"), QuizAttempt.activity.pass_mark.as_alias("pass_mark"),
+    ).where(QuizAttempt.enrolment == enrolment_id).order_by(QuizAttempt.submitted_at, ascending=False)

@@ -280,3 +280,25 @@ async def test_one_query_for_the_rows_and_one_for_the_cells(client, monkeypatch)
         cells = [q for q in seen if "activity_completion" in q]
         assert len(rows) == 1 and "COUNT(*) OVER ()" in rows[0], rows
         assert len(cells) == 1, cells
+
+
+async def test_the_learner_detail_lists_quiz_attempts_with_score_and_time(client):
+    from datetime import timedelta
+
+    from app.dates import now
+    from app.tables.learning import QuizAttempt
+
+    data = await _dataset()
+    caron = data["enrolments"][2]
+    t = now()
+    await QuizAttempt.insert(
+        QuizAttempt(enrolment=caron, activity=data["activities"][0], score=33, passed=False,
+                    started_at=t - timedelta(minutes=10), submitted_at=t - timedelta(minutes=8)),
+        QuizAttempt(enrolment=caron, activity=data["activities"][0], score=100, passed=True,
+                    started_at=t - timedelta(minutes=5, seconds=30), submitted_at=t - timedelta(minutes=4)),
+    )
+    await login(client, "alp001.get")
+    detail = text((await client.get(f"/sessions/{data['session']}/progression/{caron}")).text)
+    assert "Tentatives aux tests" in detail
+    assert detail.index("100 %") < detail.index("33 %")  # latest first
+    assert "✓ Réussi" in detail and "✗ Échoué" in detail and "1 min 30 s" in detail and "2 min 0 s" in detail
