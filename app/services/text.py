@@ -2,6 +2,8 @@
 
 import unicodedata
 
+from babel.numbers import format_decimal
+
 
 def fold(text: str | None) -> str:
     """Lower-case, accents removed: 'Élodie' -> 'elodie'. Same result on every database."""
@@ -36,3 +38,9 @@ def search(column, value: str):
 def search_text(*parts: str | None) -> str:
     """The folded text a list's search looks in."""
     return " ".join(fold(p) for p in parts if p)
+
+
+def number_fr(value, decimals: int | None = None) -> str:
+    """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
+    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale="fr_FR")

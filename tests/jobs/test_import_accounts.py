@@ -50,7 +50,7 @@ async def test_import_with_problems_decisions_and_report(client, smtp, run_jobs)
         "Jean;Mauvais;;pas-un-mail;6;",                                          # 6 error: bad e-mail
         "Anne;Faible;faible;anne@example.org;7;",                                # 7 weak password
         f"Paul;Existant;;{existing['email']};8;",                                # 8 existing account, in scope
-        "Valentin;Blondel;;autre@example.org;9;",                                # 9 duplicate username of line 2
+        "Valentin;Blondel;;autre@example.org;9;",                                # 9 homonym of line 2: suffixed
         f"Eve;Ailleurs;;{foreign['email']};10;",                                 # 10 existing, out of scope
         ";;;;;",
     ]
@@ -60,18 +60,19 @@ async def test_import_with_problems_decisions_and_report(client, smtp, run_jobs)
     rows = await _batch_rows(batch_id)
     assert sorted(rows) == [2, 3, 4, 5, 6, 7, 8, 9, 10]
     assert {line: rows[line]["status"] for line in rows} == {
-        2: "ok", 3: "ok", 4: "ok", 5: "error", 6: "error", 7: "problem", 8: "problem", 9: "problem", 10: "problem"}
+        2: "ok", 3: "ok", 4: "ok", 5: "error", 6: "error", 7: "problem", 8: "problem", 9: "ok", 10: "error"}
     assert rows[2]["username"] == "alp001.v.blondel" and rows[2]["matricule"] == "000812"
-    assert "Doublon de la ligne 2" in rows[9]["problems"]
+    assert rows[9]["username"] == "alp001.v.blondel2" and rows[9]["decision"] == "create"
+    assert "Homonyme : alp001.v.blondel est déjà pris" in rows[9]["problems"]
     assert "Un compte existe déjà avec la même adresse de courriel" in rows[8]["problems"]
-    assert rows[8]["allowed"] == "skip,suffix,update"
-    assert "update" not in rows[10]["allowed"] and "hors de votre périmètre" in rows[10]["problems"]
+    assert rows[8]["allowed"] == "skip,update" and rows[8]["username"] == existing["username"]
+    assert rows[10]["allowed"] == "skip" and "hors de votre périmètre" in rows[10]["problems"]
     page = text((await client.get(f"/imports/{batch_id}?per_page=50")).text)
-    assert "3 prête(s)" in page and "4 à décider" in page and "2 en erreur" in page
+    assert "4 prête(s)" in page and "2 à décider" in page and "3 en erreur" in page
     assert "Prénom manquant." in page and "Adresse de courriel invalide : pas-un-mail." in page
 
-    # Decisions: create the weak one (password generated), update the existing, suffix the duplicate.
-    for line, decision in ((7, "create"), (8, "update"), (9, "suffix")):
+    # Decisions: create the weak one (password generated), update the existing.
+    for line, decision in ((7, "create"), (8, "update")):
         response = await post_form(client, f"/imports/{batch_id}/lignes/{rows[line]['id']}", {"decision": decision}, htmx=True)
         assert response.status_code == 200 and "Enregistré" in response.text
     # A decision the row does not offer is refused.

@@ -78,4 +78,4 @@ def test_size_and_row_limits():
     assert len(many) < 5 * 1024 * 1024
     with pytest.raises(ImportRejected) as refused:
         read_file(many, "many.csv")
-    assert "limité à 20000 comptes" in refused.value.message
+    assert "limité à 20\u202f000 comptes" in refused.value.message
