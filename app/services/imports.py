@@ -61,8 +61,8 @@ INSERT_CHUNK = 500
 DECISION_LABELS = {
     "create": "Créer le compte",
     "skip": "Ignorer la ligne",
-    "update": "Mettre à jour le compte existant (mot de passe conservé)",
-    "update_password": "Mettre à jour et remplacer le mot de passe par celui du fichier",
+    "update": "Mettre à jour (mot de passe conservé)",
+    "update_password": "Mettre à jour + mot de passe du fichier",
 }
 CREATE_DECISIONS = ("create", "suffix")  # "suffix": batches previewed before suffixes were automatic
 UPDATE_DECISIONS = ("update", "update_password")
@@ -240,7 +240,7 @@ def _scan_sheet(chunks, max_rows: int):
         for match in _CELL_REF.finditer(buffer):
             row, letters = int(match.group(2)), match.group(1)
             if row > max_rows or (letters and _column_number(letters) > XLSX_MAX_COLUMNS):
-                raise too_big(f"une cellule est en {letters.decode()}{row}" if letters else f"elle va jusqu'à la ligne {row}")
+                raise too_big(f"une cellule est en {letters.decode()}{row}" if letters else f"elle va jusqu'à la ligne {number_fr(row)}")
         for match in _ROW_OR_CELL.finditer(buffer):
             if match.end() > len(tail):  # not counted with the previous chunk
                 if match.group(1) == b"row":
@@ -400,7 +400,7 @@ def _update_summary(row: dict, account: dict, cohorts_added: list[str], establis
     if account["establishment"] != establishment["id"]:
         text += f" Le compte reste rattaché à {account['establishment_code']}."
     if password_usable:
-        text += (" Le mot de passe actuel est conservé ; « Mettre à jour et remplacer le mot de passe » le remplace "
+        text += (" Le mot de passe actuel est conservé ; « Mettre à jour + mot de passe du fichier » le remplace "
                  "par celui du fichier (changement imposé à la prochaine connexion).")
     elif weak_password:
         text += " Le mot de passe actuel est conservé (celui du fichier est trop faible)."
@@ -409,10 +409,13 @@ def _update_summary(row: dict, account: dict, cohorts_added: list[str], establis
     return text
 
 
-async def _existing_accounts(rows: list[dict]) -> dict[tuple[str, str], dict]:
-    """Accounts holding one of the rows' e-mails (compared case-insensitively) or matricules."""
-    found: dict[tuple[str, str], dict] = {}
-    for key, where in (("email", User.email.is_in), ("matricule", User.matricule.is_in)):
+async def _existing_accounts(rows: list[dict], establishment_id: int) -> dict[tuple[str, str], list[dict]]:
+    """Accounts holding one of the rows' e-mails (any account; e-mails are stored normalised, so
+    this compares them case-insensitively) or matricules (an establishment's own numbering: its
+    accounts only)."""
+    found: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for key, where in (("email", User.email.is_in),
+                       ("matricule", lambda v: User.matricule.is_in(v) & (User.establishment == establishment_id))):
         values = sorted({r[key] for r in rows if r[key]})
         for start in range(0, len(values), 5000):
             for account in await User.select(
@@ -420,7 +423,7 @@ async def _existing_accounts(rows: list[dict]) -> dict[tuple[str, str], dict]:
                 User.establishment, User.establishment.code.as_alias("establishment_code"),
             ).where(where(values[start:start + 5000])):
                 value = account["email"].lower() if key == "email" else account["matricule"]
-                found.setdefault((key, value), account)
+                found[(key, value)].append(account)
     return found
 
 
@@ -466,8 +469,8 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
             r["kinds"].add("error")
         analysed.append(r)
 
-    existing = await _existing_accounts(analysed)
-    manageable = await manageable_user_ids(user, [a["id"] for a in existing.values()])
+    existing = await _existing_accounts(analysed, establishment["id"])
+    manageable = await manageable_user_ids(user, [a["id"] for found in existing.values() for a in found])
     used = await _usernames_with_prefix(f"{code.lower()}.")
     # Accounts we manage that bear the same name as a row with neither e-mail nor matricule: the
     # only rows whose identity cannot be told from the file.
@@ -482,7 +485,7 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
                 clause if where is None else clause & where):
             same_name.setdefault((account["first_name_key"], account["last_name_key"]), account["username"])
     memberships: dict[int, set[str]] = defaultdict(set)
-    in_scope_ids = sorted({a["id"] for a in existing.values() if a["id"] in manageable})
+    in_scope_ids = sorted(manageable)
     if in_scope_ids:
         for m in await CohortMember.select(CohortMember.user, CohortMember.cohort.name.as_alias("name")).where(
                 CohortMember.user.is_in(in_scope_ids) & (CohortMember.cohort.establishment == establishment["id"])):
@@ -501,16 +504,16 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
                                     "compte, cette ligne ne sera pas importée.")
                     kinds.add("same_person")
         # The same person as an existing account.
-        matches = {key: existing.get((key, r[key])) for key in ("email", "matricule") if r[key]}
-        accounts = {a["id"]: a for a in matches.values() if a}
+        matches = {key: existing.get((key, r[key]), []) for key in ("email", "matricule") if r[key]}
+        accounts = {a["id"]: a for found in matches.values() for a in found}
         if accounts and not kinds & {"same_person"}:
             if any(account_id not in manageable for account_id in accounts):
                 problems.append(FOREIGN_MESSAGE)
                 kinds.add("foreign")
             elif len(accounts) > 1:
-                problems.append(
-                    f"L'adresse de courriel est celle du compte {matches['email']['username']} et le matricule celui "
-                    f"du compte {matches['matricule']['username']} : ligne non importable telle quelle.")
+                problems.append("L'adresse de courriel et le matricule correspondent à des comptes différents ("
+                                + ", ".join(sorted(a["username"] for a in accounts.values()))
+                                + ") : ligne non importable telle quelle.")
                 kinds.add("two_accounts")
             else:
                 (account,) = accounts.values()
@@ -716,10 +719,13 @@ async def run_import(redis, batch_id: int) -> dict:
     return counts
 
 
-async def _taken_identities(rows: list[dict]) -> tuple[set[str], set[str]]:
-    """The e-mails (lower-cased) and matricules of these rows that some account already holds."""
+async def _taken_identities(rows: list[dict], establishment_id: int) -> tuple[set[str], set[str]]:
+    """The e-mails (lower-cased) of these rows that some account holds, and their matricules that an
+    account of the establishment holds."""
     emails, matricules = set(), set()
-    for key, where, found in (("email", User.email.is_in, emails), ("matricule", User.matricule.is_in, matricules)):
+    for key, where, found in (
+            ("email", User.email.is_in, emails),
+            ("matricule", lambda v: User.matricule.is_in(v) & (User.establishment == establishment_id), matricules)):
         values = sorted({r[key] for r in rows if r[key]})
         for start in range(0, len(values), 5000):
             for account in await User.select(User.email, User.matricule).where(where(values[start:start + 5000])):
@@ -743,7 +749,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
 
     # A person gets one account, whatever was decided: an e-mail or matricule some account holds
     # by now (created since the preview), or that an earlier row of this import takes, is refused.
-    taken_emails, taken_matricules = await _taken_identities(to_create)
+    taken_emails, taken_matricules = await _taken_identities(to_create, establishment_id)
     used = await _usernames_with_prefix(f"{code}.")
     plans = []
     for r in to_create:
@@ -858,11 +864,20 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
 
         queued = await outbox.queue_mails(mails, category="credentials", group_key=f"import:{batch_id}")
 
-        # The report: each row's outcome and the username actually created or updated. The file's
-        # passwords are not kept once the import has used them.
-        await bulk_update(ImportRow, [ImportRow.outcome, ImportRow.outcome_message, ImportRow.username,
-                                      ImportRow.password], ImportRow.id,
-                          [(*result, "", row_id) for row_id, result in results.items()])
+        # The report: each row's outcome and the username actually created or updated (the rows
+        # not imported show none). Set-based by outcome; one batched statement for the rows whose
+        # username or message differs from the preview. The file's passwords are not kept.
+        by_outcome: dict[str, list[int]] = defaultdict(list)
+        for row_id, (outcome, _, _) in results.items():
+            by_outcome[outcome].append(row_id)
+        for outcome, ids in by_outcome.items():
+            for start in range(0, len(ids), 5000):
+                await ImportRow.update({ImportRow.outcome: outcome}).where(ImportRow.id.is_in(ids[start:start + 5000]))
+        previewed = {r["id"]: r["username"] for r in rows}
+        await bulk_update(ImportRow, [ImportRow.outcome_message, ImportRow.username], ImportRow.id, [
+            (message, username, row_id) for row_id, (_, message, username) in results.items()
+            if message or username != previewed[row_id]])
+        await ImportRow.update({ImportRow.password: ""}).where(ImportRow.batch == batch_id)
         counts = {k: 0 for k in ("created", "updated", "skipped", "failed")}
         for outcome, _, _ in results.values():
             counts[outcome] += 1

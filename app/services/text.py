@@ -1,6 +1,7 @@
 """Text normalisation shared by usernames and accent-insensitive search."""
 
 import unicodedata
+from functools import lru_cache
 
 from babel.numbers import format_decimal
 
@@ -9,6 +10,13 @@ def fold(text: str | None) -> str:
     """Lower-case, accents removed: 'Élodie' -> 'elodie'. Same result on every database."""
     if not text:
         return ""
+    return _fold(text)
+
+
+@lru_cache(maxsize=65536)
+def _fold(text: str) -> str:
+    # Cached: an import folds the same names several times (username, search columns, homonyms),
+    # and first names repeat across thousands of rows.
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").casefold()
