@@ -492,6 +492,7 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
             memberships[m["user"]].add(m["name"])
 
     first_seen: dict[tuple[str, str], int] = {}
+    claimed: dict[int, int] = {}  # existing account -> the line that matched it first
     named: dict[tuple[str, str], int] = {}
     for r in analysed:
         kinds, problems = r["kinds"], r["problems"]
@@ -515,8 +516,13 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
                                 + ", ".join(sorted(a["username"] for a in accounts.values()))
                                 + ") : ligne non importable telle quelle.")
                 kinds.add("two_accounts")
+            elif next(iter(accounts)) in claimed:
+                problems.append(f"Même personne que la ligne {claimed[next(iter(accounts))]} (le même compte "
+                                "existant) : cette ligne ne sera pas importée.")
+                kinds.add("same_person")
             else:
                 (account,) = accounts.values()
+                claimed[account["id"]] = r["line"]
                 key = "email" if matches.get("email") else "matricule"
                 problems.append(f"Un compte existe déjà avec {LABELS[key]} : {account['username']} "
                                 f"({account['establishment_code'] or 'sans établissement'}).")
@@ -824,7 +830,8 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                 results[r["id"]] = ("failed", "Le compte existant n'est plus dans votre périmètre : il n'a pas été "
                                               "modifié.", "")
                 continue
-            email = r["email"] or account["email"]
+            # The file's address, unless it is the same one typed with other capitals.
+            email = account["email"] if r["email"] in ("", account["email"].lower()) else r["email"]
             keys = user_text_fields(r["first_name"], r["last_name"], account["username"], email)
             updates.append((r["first_name"], r["last_name"], email, r["matricule"] or account["matricule"],
                             keys["search_text"], keys["last_name_key"], keys["first_name_key"], account["id"]))

@@ -244,6 +244,7 @@ async def test_nothing_of_another_scope_is_shown_in_the_preview_or_the_report(cl
         assert not [f for f in foreign if f in shown]
 
 
+@pytest.mark.smoke
 async def test_homonyms_are_ready_and_the_same_person_never_gets_two_accounts(client, run_jobs):
     """Issue 8.12: homonyms get the next free suffix, shown; 13 rows that are the same person as
     another row or an existing account never become second accounts, whatever is applied to all."""
@@ -278,6 +279,7 @@ async def test_homonyms_are_ready_and_the_same_person_never_gets_two_accounts(cl
     assert all("create" not in rows[line]["allowed"] and "suffix" not in rows[line]["allowed"] for line in same)
     assert "Même personne que la ligne 3 (la même adresse de courriel)" in rows[6]["problems"]
     assert "Un compte existe déjà avec la même adresse de courriel" in rows[12]["problems"]
+    assert "Même personne que la ligne 12 (le même compte existant)" in rows[16]["problems"]
 
     # "Apply to all", every choice the form offers, and a forged one.
     for decision in ("create", "suffix", "update", "create"):
@@ -285,6 +287,7 @@ async def test_homonyms_are_ready_and_the_same_person_never_gets_two_accounts(cl
     before = await User.count()
     batch = await _confirm_and_run(client, batch_id, run_jobs)
     assert batch["created_count"] == 4 and await User.count() == before + 4
+    assert batch["updated_count"] == 3  # each existing account once (lines 12-14)
     emails = [u["email"].lower() for u in await User.select(User.email)]
     assert len(emails) == len(set(emails))
     matricules = [u["matricule"] for u in await User.select(User.matricule).where(
@@ -307,6 +310,7 @@ async def test_a_person_created_since_the_preview_is_not_created_again(client, r
     assert "une personne n'a qu'un compte" in await _preview(client, second_id)
 
 
+@pytest.mark.smoke
 async def test_the_report_shows_the_username_created(client, run_jobs):
     """Issue 9: alp001.l.zephyr was proposed, taken meanwhile: the account is alp001.l.zephyr2 and
     the report (page and Excel) says so; rows not imported show no username."""
@@ -329,6 +333,7 @@ async def test_the_report_shows_the_username_created(client, run_jobs):
     assert xlsx["Nom d'utilisateur"].to_list()[0] == "alp001.l.zephyr2"
 
 
+@pytest.mark.smoke
 async def test_the_preview_says_what_is_created_and_what_an_update_changes(client, run_jobs, new_client):
     """Issue 9: an unknown cohort is "cohorte créée"; a row without a first name has no username;
     « Mettre à jour » lists its changes and keeps the password unless the GET chooses to replace it."""
