@@ -52,3 +52,19 @@ async def bulk_insert(table, columns: list, rows: list[tuple[Any, ...]]) -> None
             await connection.executemany(
                 f'INSERT INTO "{table._meta.tablename}" ({quoted}) VALUES ({placeholders})', rows
             )
+
+
+async def bulk_update(table, columns: list, key, rows: list[tuple[Any, ...]]) -> None:
+    """``UPDATE table SET columns… WHERE key = …`` for every row (tuples: the new values in the order
+    of ``columns``, then the key), as one batched statement (executemany), not a round trip each."""
+    if not rows:
+        return
+    names = [c._meta.db_column_name for c in columns]
+    engine = table._meta.db
+    postgres = engine.engine_type == "postgres"
+    mark = (lambda i: f"${i}") if postgres else (lambda i: "?")
+    assignments = ", ".join(f'"{n}" = {mark(i)}' for i, n in enumerate(names, 1))
+    sql = (f'UPDATE "{table._meta.tablename}" SET {assignments} '
+           f'WHERE "{key._meta.db_column_name}" = {mark(len(names) + 1)}')
+    async with _connection(engine) as connection:
+        await connection.executemany(sql, rows)

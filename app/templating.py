@@ -4,34 +4,28 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from babel.numbers import format_decimal
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
 from app.dates import date_fr, datetime_fr, short_date_fr, short_datetime_fr
 from app.services.accounts import STATUS_LABELS
 from app.services.catalogue import ACTIVITY_KINDS
 from app.services.learner import COMPLETION_LABELS
+from app.services.text import number_fr
 from app.services.roles import ROLE_LABELS
 from app.settings import TEMPLATE_DIR
 
 ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
 
 
-def _number(value, decimals: int | None = None) -> str:
-    """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
-    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale="fr_FR")
-
-
 def _days(value) -> str:
     """A duration in days, "12,5 j"; a dash when there is none."""
-    return "—" if value is None else f"{_number(value, 1)} j"
+    return "—" if value is None else f"{number_fr(value, 1)} j"
 
 
 def _filesize(size: int) -> str:
     if size >= 1_048_576:
-        return _number(size / 1_048_576, 1) + " Mo"
-    return _number(max(1, size // 1024)) + " Ko"
+        return number_fr(size / 1_048_576, 1) + " Mo"
+    return number_fr(max(1, size // 1024)) + " Ko"
 
 
 @lru_cache(maxsize=1)
@@ -47,7 +41,7 @@ def jinja_env() -> Environment:
         date_fr=date_fr,
         short_datetime_fr=short_datetime_fr,
         short_date_fr=short_date_fr,
-        number=_number,
+        number=number_fr,
         days=_days,
         role_label=lambda role: ROLE_LABELS.get(role, role),
         activity_kind=lambda kind: ACTIVITY_LABELS.get(kind, kind),

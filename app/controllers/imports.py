@@ -2,62 +2,35 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.datatable import Col, DataTable, Filter
+from app.http.forms import read_form
+from app.http.responder import is_htmx, redirect, render, url
+from app.http.tableview import table_view
+from app.http.web import current_user, safe_next
+from app.lists.imports import IMPORT_ROWS, OUTCOME_LABELS, STATUS_LABELS
 from app.services import imports, progress
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import require_establishment
 from app.settings import get_settings
 from app.tables.imports import ImportRow
-from app.http.tableview import table_view
-from app.lists import register
-from app.http.responder import render
-from app.http.web import current_user, safe_next
-from app.http.responder import redirect
-from app.http.forms import form_data
-
-STATUS_LABELS = {"ok": "Prête", "problem": "À décider", "error": "Erreur"}
-OUTCOME_LABELS = {"created": "Créé", "updated": "Mis à jour", "skipped": "Ignoré", "failed": "Échec", "": ""}
 
 
+@dataclass
+class Decision:
+    decision: str = ""
+    next: str = ""
 
-IMPORT_ROWS = register(
-    DataTable(
-        name="import_rows",
-        table=ImportRow,
-        select=(
-            ImportRow.id, ImportRow.line, ImportRow.first_name, ImportRow.last_name, ImportRow.email,
-            ImportRow.matricule, ImportRow.username, ImportRow.cohorts, ImportRow.status, ImportRow.problems,
-            ImportRow.decision, ImportRow.allowed, ImportRow.outcome, ImportRow.outcome_message, ImportRow.batch,
-        ),
-        columns=(
-            Col("line", "Ligne", ImportRow.line),
-            Col("last_name", "Prénom / Nom", ImportRow.last_name, export=lambda r: f"{r['first_name']} {r['last_name']}"),
-            Col("email", "Adresse de courriel", ImportRow.email),
-            Col("matricule", "Matricule", ImportRow.matricule),
-            Col("username", "Nom d'utilisateur", ImportRow.username),
-            Col("cohorts", "Cohortes", export=lambda r: ", ".join(r["cohorts"].split("\n")) if r["cohorts"] else ""),
-            Col("status", "État", ImportRow.status, export=lambda r: STATUS_LABELS.get(r["status"], r["status"])),
-            Col("problems", "Problèmes", export=lambda r: " ".join(r["problems"].split("\n"))),
-            Col("decision", "Décision", export=lambda r: imports.DECISION_LABELS.get(r["decision"], r["decision"])),
-            Col("outcome", "Résultat", ImportRow.outcome,
-                export=lambda r: " ".join(x for x in (OUTCOME_LABELS.get(r["outcome"], r["outcome"]), r["outcome_message"]) if x)),
-        ),
-        filters=(
-            Filter("etat", "État", lambda v: ImportRow.status == v if v in STATUS_LABELS else None, kind="select",
-                   options=list(STATUS_LABELS.items())),
-            Filter("resultat", "Résultat", lambda v: ImportRow.outcome == v if v in OUTCOME_LABELS else None,
-                   kind="select", options=[(k, v) for k, v in OUTCOME_LABELS.items() if k]),
-        ),
-        default_sort="line",
-        scope_column=ImportRow.batch.establishment,
-        export_filename="rapport_import",
-    )
-)
+
+@dataclass
+class DecisionForAll:
+    all: str = ""
+    next: str = ""
 
 
 class ImportUploadController(Controller):
@@ -67,8 +40,6 @@ class ImportUploadController(Controller):
     request_max_body_size = 2 * get_settings().import_max_bytes + 1024 * 1024
 
     def _page(self, request, establishment, error=None, status_code=200):
-        from app.settings import get_settings
-
         settings = get_settings()
         return render(
             request, "imports/upload.html",
@@ -77,12 +48,12 @@ class ImportUploadController(Controller):
             status_code=status_code,
         )
 
-    @get("/")
+    @get("/", name="imports.new")
     async def form(self, request: Request, establishment_id: FromPath[int]) -> Template:
         establishment = await require_establishment(current_user(request), establishment_id)
         return self._page(request, establishment)
 
-    @post("/")
+    @post("/", name="imports.upload")
     async def upload(self, request: Request, establishment_id: FromPath[int]) -> Response:
         user = current_user(request)
         establishment = await require_establishment(user, establishment_id)
@@ -95,56 +66,66 @@ class ImportUploadController(Controller):
             batch_id = await imports.create_batch(user, establishment_id, upload.filename, content)
         except imports.ImportRejected as rejected:
             return self._page(request, establishment, rejected.message, 422)
-        return redirect(request, f"/imports/{batch_id}")
+        return redirect(request, url(request, "imports.show", batch_id=batch_id))
 
 
 class ImportBatchController(Controller):
     path = "/imports/{batch_id:int}"
     opt = {"roles": (ADMIN, GED, GET)}
 
-    @get("/")
+    @staticmethod
+    def _labels() -> dict:
+        return {"decision_labels": imports.DECISION_LABELS, "status_labels": STATUS_LABELS,
+                "outcome_labels": OUTCOME_LABELS}
+
+    @get("/", name="imports.show")
     async def show(self, request: Request, batch_id: FromPath[int]) -> Response:
         user = current_user(request)
         batch = await imports.batch_in_scope(user, batch_id)
+        here = url(request, "imports.show", batch_id=batch_id)
         context = {
             "batch": batch,
-            "summary": await imports.batch_summary(batch_id),
-            "decision_labels": imports.DECISION_LABELS,
-            "status_labels": STATUS_LABELS,
-            "outcome_labels": OUTCOME_LABELS,
+            "summary": await imports.batch_summary(batch),
             "job": await progress.get(request.app.state.redis, batch["token"]) if batch["token"] else None,
-            "url": f"/imports/{batch_id}",
+            "url": here,
+            "back": here + (f"?{request.url.query}" if request.url.query else ""),
+            **self._labels(),
         }
         return await table_view(
             request, IMPORT_ROWS, "imports/batch.html", "imports/_rows.html", context,
             extra=ImportRow.batch == batch_id,
         )
 
-    @post("/lignes/{row_id:int}")
+    @post("/lignes/{row_id:int}", name="imports.decide")
     async def decide(self, request: Request, batch_id: FromPath[int], row_id: FromPath[int]) -> Response:
-        data = await form_data(request)
-        row = await imports.set_decision(current_user(request), batch_id, row_id, str(data.get("decision", "")))
-        if getattr(request, "htmx", False):
-            return Template("imports/_decision.html", context={
-                "row": row, "decision_labels": imports.DECISION_LABELS, "url": f"/imports/{batch_id}", "saved": True,
-                "batch": {"status": "preview"}}, status_code=200)
-        return redirect(request, safe_next(str(data.get("next", "")), f"/imports/{batch_id}"))
+        user = current_user(request)
+        form = await read_form(request, Decision)
+        here = url(request, "imports.show", batch_id=batch_id)
+        back = safe_next(form.next, here)
+        row = await imports.set_decision(user, batch_id, row_id, form.decision)
+        if is_htmx(request):
+            # The row's decision, and the summary swapped out of band: the counts of what
+            # confirming will do are recomputed from the database after every decision.
+            batch = await imports.batch_in_scope(user, batch_id)
+            return render(request, "imports/_decided.html", {
+                "row": row, "batch": batch, "summary": await imports.batch_summary(batch), "url": here,
+                "back": back, "saved": True, **self._labels()})
+        return redirect(request, back)
 
-    @post("/decisions")
+    @post("/decisions", name="imports.decide_all")
     async def decide_all(self, request: Request, batch_id: FromPath[int]) -> Response:
         user = current_user(request)
-        data = await form_data(request)
-        target = safe_next(str(data.get("next", "")), f"/imports/{batch_id}")
-        decision = str(data.get("all", ""))
-        count = await imports.set_decision_for_all(user, batch_id, decision)
-        label = imports.DECISION_LABELS.get(decision, "")
+        form = await read_form(request, DecisionForAll)
+        target = safe_next(form.next, url(request, "imports.show", batch_id=batch_id))
+        count = await imports.set_decision_for_all(user, batch_id, form.all)
+        label = imports.DECISION_LABELS.get(form.all, "")
         return redirect(request, target, f"« {label} » appliqué à {count} ligne(s) signalée(s).")
 
-    @post("/confirmer")
+    @post("/confirmer", name="imports.confirm")
     async def confirm(self, request: Request, batch_id: FromPath[int]) -> Response:
         token = await imports.confirm(current_user(request), batch_id, request.app.state.redis)
         message = "Import lancé : les comptes sont en cours de création." if token else None
-        return redirect(request, f"/imports/{batch_id}", message, "info")
+        return redirect(request, url(request, "imports.show", batch_id=batch_id), message, "info")
 
 
 HANDLERS = [ImportUploadController, ImportBatchController]

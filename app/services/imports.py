@@ -13,32 +13,36 @@ import asyncio
 import csv
 import io
 import re
+import zipfile
+import zlib
 from collections import defaultdict
 from dataclasses import dataclass, field
 
 import polars as pl
+from piccolo.query.functions.aggregate import Count
 
 from app import db
-from app.bulk import bulk_insert
+from app.bulk import bulk_insert, bulk_update
 from app.dates import now
 from app.services import outbox, progress
 from app.services.accounts import (
     EMAIL_RE,
-    normalise_email,
     credentials_mail,
     fictitious_email,
     hash_temporary_password,
     is_fictitious,
+    name_slug,
     next_free,
+    normalise_email,
     normalise_matricule,
     suggest_username,
+    too_long,
 )
-from app.services.auth import new_password_values
 from app.services.errors import DomainError, NotFound, ScopeError
 from app.services.passwords import generate_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
-from app.services.scope import establishment_scope, require_establishment
-from app.services.text import user_text_fields
+from app.services.scope import establishment_scope, manageable_user_ids, require_establishment
+from app.services.text import fold, number_fr, user_text_fields
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 from app.tables.cohorts import Cohort, CohortMember
@@ -49,12 +53,19 @@ REQUIRED = ["firstname", "lastname", "password", "email", "profile_field_matricu
 COHORT_RE = re.compile(r"^cohort[1-9][0-9]*$")
 EXPECTED_TEXT = "firstname, lastname, password, email, profile_field_matricule (puis cohort1, cohort2… facultatives)"
 INSERT_CHUNK = 500
+# Every creation takes the next free suffix (a homonym's alp001.l.morel2), so there is no
+# separate "create with a suffix": a row that is the same person as another row or as an existing
+# account can only be skipped, or update that account. An update changes the first and last
+# names, and the e-mail and matricule the file gives; it keeps the password unless the GET chooses
+# "update_password" (the file's password, when it follows the policy; change forced).
 DECISION_LABELS = {
     "create": "Créer le compte",
     "skip": "Ignorer la ligne",
-    "update": "Mettre à jour le compte existant",
-    "suffix": "Créer avec un nom d'utilisateur suffixé",
+    "update": "Mettre à jour (mot de passe conservé)",
+    "update_password": "Mettre à jour + mot de passe du fichier",
 }
+CREATE_DECISIONS = ("create", "suffix")  # "suffix": batches previewed before suffixes were automatic
+UPDATE_DECISIONS = ("update", "update_password")
 JOB = "import_accounts"
 ROW_COLUMNS = [
     ImportRow.batch, ImportRow.line, ImportRow.first_name, ImportRow.last_name, ImportRow.password, ImportRow.email,
@@ -81,19 +92,36 @@ class ParsedFile:
 
 
 # -- reading the file ---------------------------------------------------------------------------
+# Valid UTF-8 sequences of the characters a French file holds (é, à, ç, œ, ’, «, €…): found in a
+# file that is not valid UTF-8 as a whole, they mean two encodings were mixed.
+_FRENCH_UTF8 = re.compile(rb"\xc2[\xa0-\xbf]|[\xc3-\xc5][\x80-\xbf]|\xe2\x80[\x80-\xbf]|\xe2\x82\xac")
+SAVE_AS_UTF8 = "ouvrez-le dans Excel et enregistrez-le au format « CSV UTF-8 (délimité par des virgules) »."
+
+
+def _line_of(content: bytes, position: int) -> int:
+    return content.count(b"\n", 0, position) + 1
+
+
 def _decode(content: bytes) -> str:
+    """UTF-8 (with or without BOM) or Windows-1252 — one of them for the whole file."""
+    if content[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ImportRejected(f"Le fichier est enregistré en UTF-16 (« Texte Unicode ») : {SAVE_AS_UTF8}")
     try:
         return content.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        pass
+    except UnicodeDecodeError as error:
+        bad = error.start
+    utf8 = _FRENCH_UTF8.search(content)
+    if utf8:
+        raise ImportRejected(
+            f"Le fichier mélange deux encodages : la ligne {_line_of(content, utf8.start())} est en UTF-8, la ligne "
+            f"{_line_of(content, bad)} en Windows-1252 (les accents de l'une seraient mal lus). Rien n'a été importé : "
+            + SAVE_AS_UTF8
+        )
     try:
         # French Excel saves "CSV (séparateur: point-virgule)" in Windows-1252.
         return content.decode("windows-1252")
     except UnicodeDecodeError as exc:
-        raise ImportRejected(
-            "Le fichier n'est ni en UTF-8 ni en Windows-1252 : enregistrez-le depuis Excel au format "
-            "« CSV UTF-8 (délimité par des virgules) »."
-        ) from exc
+        raise ImportRejected(f"Le fichier n'est ni en UTF-8 ni en Windows-1252 : {SAVE_AS_UTF8}") from exc
 
 
 def _separator(first_line: str) -> str:
@@ -152,11 +180,131 @@ def _frame_from_csv(text: str) -> tuple[pl.DataFrame, list[str]]:
     return frame, header
 
 
-def _frame_from_xlsx(content: bytes) -> pl.DataFrame:
+# -- .xlsx: what the workbook holds, checked before any parsing (zip bombs) -----------------------
+# A .xlsx is a zip: 1 MB uploaded can hold gigabytes of XML, or one cell at XFD1048576 that makes
+# the reader allocate the whole grid. A genuine workbook at the row limit (20,000 agents, 6
+# columns) unpacks to about 8 MB: 50 MB unpacked is refused, whatever the upload limit.
+XLSX_MAX_UNPACKED = 50 * 1024 * 1024
+XLSX_MAX_ENTRIES = 1000
+XLSX_MAX_COLUMNS = 50
+_CHUNK = 1 << 20
+_CELL_REF = re.compile(rb'\sr="([A-Z]{0,3})([0-9]{1,9})"')
+_ROW_OR_CELL = re.compile(rb"<(?:\w+:)?(row|c)[\s/>]")
+_DIMENSION = re.compile(rb'<(?:\w+:)?dimension\s+ref="[A-Z]{1,3}[0-9]+:([A-Z]{1,3})([0-9]+)"')
+NOT_A_WORKBOOK = "Le classeur Excel n'a pas pu être lu : enregistrez-le de nouveau au format .xlsx ou CSV."
+
+
+def _column_number(letters: bytes) -> int:
+    n = 0
+    for letter in letters:
+        n = n * 26 + letter - 64
+    return n
+
+
+def _first_sheet(archive: zipfile.ZipFile) -> str | None:
+    """The path of the sheet a reader loads (the workbook's first), or None if it cannot be told."""
     try:
-        return pl.read_excel(io.BytesIO(content), engine="calamine", infer_schema_length=0)
+        workbook = archive.read("xl/workbook.xml") if archive.getinfo("xl/workbook.xml").file_size < _CHUNK else b""
+        rels = archive.read("xl/_rels/workbook.xml.rels") if archive.getinfo(
+            "xl/_rels/workbook.xml.rels").file_size < _CHUNK else b""
+    except (KeyError, zipfile.BadZipFile, ValueError, OSError):
+        return None
+    sheet = re.search(rb'<(?:\w+:)?sheet\s[^>]*?\b(?:\w+:)?id="([^"]+)"', workbook)
+    if not sheet:
+        return None
+    for relation in re.findall(rb"<(?:\w+:)?Relationship\s[^>]*>", rels):
+        rel_id, target = re.search(rb'\bId="([^"]+)"', relation), re.search(rb'\bTarget="([^"]+)"', relation)
+        if rel_id and target and rel_id.group(1) == sheet.group(1):
+            path = target.group(1).decode("utf-8", "replace")
+            return path.lstrip("/") if path.startswith("/") else "xl/" + path
+    return None
+
+
+def _scan_sheet(chunks, max_rows: int):
+    """Yield ``chunks`` on, refusing a sheet whose cells reach beyond ``max_rows`` rows or
+    XLSX_MAX_COLUMNS columns (the reader allocates the whole rectangle), as the XML streams by."""
+    def too_big(what: str) -> ImportRejected:
+        return ImportRejected(
+            f"La feuille du classeur est trop grande : {what}. Un import est limité à "
+            f"{number_fr(get_settings().import_max_rows)} lignes et {XLSX_MAX_COLUMNS} colonnes ; supprimez les "
+            "lignes et colonnes vides sous le tableau et à sa droite, ou enregistrez-le au format CSV.")
+
+    tail = b""
+    rows = cells = 0
+    for chunk in chunks:
+        buffer = tail + chunk
+        for match in _DIMENSION.finditer(buffer):
+            last_row, letters = int(match.group(2)), match.group(1)
+            if last_row > max_rows or _column_number(letters) > XLSX_MAX_COLUMNS:
+                raise too_big(f"elle s'étend jusqu'à la cellule {letters.decode()}{last_row}")
+        for match in _CELL_REF.finditer(buffer):
+            row, letters = int(match.group(2)), match.group(1)
+            if row > max_rows or (letters and _column_number(letters) > XLSX_MAX_COLUMNS):
+                raise too_big(f"une cellule est en {letters.decode()}{row}" if letters else f"elle va jusqu'à la ligne {number_fr(row)}")
+        for match in _ROW_OR_CELL.finditer(buffer):
+            if match.end() > len(tail):  # not counted with the previous chunk
+                if match.group(1) == b"row":
+                    rows += 1
+                else:
+                    cells += 1
+        if rows > max_rows or cells > max_rows * XLSX_MAX_COLUMNS:
+            raise too_big(f"elle compte plus de {number_fr(max_rows)} lignes")
+        tail = buffer[-64:]
+        yield chunk
+
+
+def _checked_xlsx(content: bytes) -> bytes:
+    """The workbook re-packed from exactly what was checked, or ImportRejected. The sizes a zip
+    declares are not trusted: each entry is inflated here (never beyond XLSX_MAX_UNPACKED in all),
+    its first sheet scanned, and the reader is given these bytes, stored uncompressed."""
+    refused = ImportRejected(
+        f"Le classeur Excel est anormalement volumineux une fois décompressé (plus de "
+        f"{XLSX_MAX_UNPACKED // 1_048_576} Mo) : il n'a pas été lu. Copiez le tableau dans un classeur vierge, "
+        "ou enregistrez-le au format CSV."
+    )
+    try:
+        archive = zipfile.ZipFile(io.BytesIO(content))
+        entries = [e for e in archive.infolist() if not e.is_dir()]
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, OSError) as exc:
+        raise ImportRejected(NOT_A_WORKBOOK) from exc
+    if len(entries) > XLSX_MAX_ENTRIES:
+        raise ImportRejected(NOT_A_WORKBOOK)
+    if sum(e.file_size for e in entries) > XLSX_MAX_UNPACKED:
+        raise refused
+    sheet = _first_sheet(archive)
+    max_rows = 2 * get_settings().import_max_rows + 1
+    total = 0
+
+    def inflate(entry):
+        nonlocal total
+        with archive.open(entry) as member:
+            while chunk := member.read(_CHUNK):
+                total += len(chunk)
+                if total > XLSX_MAX_UNPACKED:
+                    raise refused
+                yield chunk
+
+    packed = io.BytesIO()
+    try:
+        with zipfile.ZipFile(packed, "w", zipfile.ZIP_STORED) as out:
+            for entry in entries:
+                chunks = inflate(entry)
+                if entry.filename == sheet or (sheet is None and entry.filename.startswith("xl/worksheets/")):
+                    chunks = _scan_sheet(chunks, max_rows)
+                with out.open(entry.filename, "w") as target:
+                    for chunk in chunks:
+                        target.write(chunk)
+    except (zipfile.BadZipFile, NotImplementedError, EOFError, OSError, RuntimeError, zlib.error) as exc:
+        raise ImportRejected(NOT_A_WORKBOOK) from exc
+    return packed.getvalue()
+
+
+def _frame_from_xlsx(content: bytes) -> pl.DataFrame:
+    checked = _checked_xlsx(content)
+    try:
+        return pl.read_excel(io.BytesIO(checked), engine="calamine", infer_schema_length=0)
     except Exception as exc:  # noqa: BLE001 - any reader failure means "not a usable workbook"
-        raise ImportRejected("Le classeur Excel n'a pas pu être lu : enregistrez-le de nouveau au format .xlsx ou CSV.") from exc
+        raise ImportRejected(NOT_A_WORKBOOK) from exc
 
 
 def read_file(content: bytes, filename: str) -> ParsedFile:
@@ -164,8 +312,8 @@ def read_file(content: bytes, filename: str) -> ParsedFile:
     settings = get_settings()
     if len(content) > settings.import_max_bytes:
         raise ImportRejected(
-            f"Le fichier fait {len(content) / 1_048_576:.1f} Mo : la taille maximale est de "
-            f"{settings.import_max_bytes / 1_048_576:.0f} Mo. Découpez-le en plusieurs fichiers."
+            f"Le fichier fait {number_fr(len(content) / 1_048_576, 1)} Mo : la taille maximale est de "
+            f"{number_fr(settings.import_max_bytes / 1_048_576, 0)} Mo. Découpez-le en plusieurs fichiers."
         )
     if not content.strip(b"\xef\xbb\xbf \r\n\t;,"):
         raise ImportRejected("Le fichier est vide.")
@@ -173,10 +321,12 @@ def read_file(content: bytes, filename: str) -> ParsedFile:
         frame = _frame_from_xlsx(content)
         header = list(frame.columns)
     else:
-        if b"\x00" in content[:8192]:
+        nul = content.find(b"\x00")
+        if nul >= 0 and content[:2] not in (b"\xff\xfe", b"\xfe\xff"):
             raise ImportRejected(
-                "Ce fichier n'est pas un fichier CSV (contenu binaire). Utilisez le modèle CSV fourni, "
-                "ou un classeur Excel .xlsx."
+                f"Ce fichier n'est pas un fichier CSV lisible (contenu binaire : caractère nul à la ligne "
+                f"{_line_of(content, nul)}). Rien n'a été importé : utilisez le modèle CSV fourni, ou un classeur "
+                "Excel .xlsx."
             )
         frame, header = _frame_from_csv(_decode(content))
     columns, cohorts = _check_header(header)
@@ -186,12 +336,20 @@ def read_file(content: bytes, filename: str) -> ParsedFile:
     # Trailing (and stray) empty rows, as French Excel leaves them; the index keeps line numbers.
     if frame.height:
         frame = frame.filter(pl.any_horizontal(pl.exclude("_index").str.len_chars() > 0))
+    if frame.height:
+        nul = frame.filter(pl.any_horizontal(pl.exclude("_index").str.contains("\x00", literal=True)))
+        if nul.height:
+            raise ImportRejected(
+                f"La ligne {nul['_index'][0] + 2} contient un caractère nul (octet 0) : le fichier est endommagé. "
+                "Rien n'a été importé : corrigez-le ou enregistrez-le de nouveau depuis Excel."
+            )
     rows = frame.to_dicts()
     if not rows:
         raise ImportRejected("Le fichier ne contient aucune ligne de compte sous l'en-tête.")
     if len(rows) > settings.import_max_rows:
         raise ImportRejected(
-            f"Le fichier contient {len(rows)} lignes : un import est limité à {settings.import_max_rows} comptes. "
+            f"Le fichier contient {number_fr(len(rows))} lignes : un import est limité à "
+            f"{number_fr(settings.import_max_rows)} comptes. "
             "Découpez-le en plusieurs fichiers."
         )
     # Line numbers as the GET sees them in Excel (the header is line 1). Empty lines were dropped,
@@ -202,103 +360,211 @@ def read_file(content: bytes, filename: str) -> ParsedFile:
 
 
 # -- analysing the rows -------------------------------------------------------------------------
-def _allowed(problem_kinds: set[str], existing_in_scope: bool) -> list[str]:
-    if "error" in problem_kinds:
+# The kinds of problem a row can have. Any of BLOCKING makes the row an error: it is never imported.
+BLOCKING = {"error", "same_person", "foreign", "two_accounts"}
+FOREIGN_MESSAGE = ("Cette adresse ou ce matricule est déjà utilisé par un compte hors de votre périmètre : "
+                   "ligne non importable.")
+LABELS = {"email": "la même adresse de courriel", "matricule": "le même matricule"}
+COHORT_NAME_MAX = 100
+
+
+def _fit(value: str, limit: int) -> str:
+    """A value cut to its ImportRow column, for display only: a row with an over-long value is an
+    error (never imported), so nothing cut ever reaches an account."""
+    return value if len(value) <= limit else value[: limit - 1] + "…"
+
+
+def _allowed(kinds: set[str], password_usable: bool) -> list[str]:
+    if kinds & BLOCKING:
         return ["skip"]
-    allowed = ["create", "skip", "suffix", "update"]
-    if "duplicate" in problem_kinds or "existing" in problem_kinds:
-        allowed.remove("create")
-    if "duplicate" in problem_kinds or not ("existing" in problem_kinds and existing_in_scope):
-        allowed.remove("update")
-    if not ({"duplicate", "existing"} & problem_kinds):
-        allowed.remove("suffix")
-    return allowed
+    if "existing" in kinds:
+        # The same person as an account we manage: update it or leave it, never a second account.
+        return ["skip", "update", "update_password"] if password_usable else ["skip", "update"]
+    return ["create", "skip"]
+
+
+def _update_summary(row: dict, account: dict, cohorts_added: list[str], establishment: dict, password_usable: bool,
+                    weak_password: bool) -> str:
+    """Exactly what « Mettre à jour » would change on ``account`` (one of the caller's)."""
+    changes = []
+    for key, label in (("first_name", "prénom"), ("last_name", "nom"), ("email", "adresse de courriel"),
+                       ("matricule", "matricule")):
+        new, old = row[key], account[key] or ""
+        if new and new != (old.lower() if key == "email" else old):
+            changes.append(f"{label} « {old} » → « {new} »")
+    if cohorts_added:
+        changes.append("ajout " + ("à la cohorte " if len(cohorts_added) == 1 else "aux cohortes ")
+                       + ", ".join(f"« {c} »" for c in cohorts_added))
+    text = ("« Mettre à jour » : " + " ; ".join(changes) + "." if changes else
+            "« Mettre à jour » ne changerait rien : prénom, nom, adresse, matricule et cohortes sont déjà ceux-là.")
+    if account["establishment"] != establishment["id"]:
+        text += f" Le compte reste rattaché à {account['establishment_code']}."
+    if password_usable:
+        text += (" Le mot de passe actuel est conservé ; « Mettre à jour + mot de passe du fichier » le remplace "
+                 "par celui du fichier (changement imposé à la prochaine connexion).")
+    elif weak_password:
+        text += " Le mot de passe actuel est conservé (celui du fichier est trop faible)."
+    else:
+        text += " Le mot de passe actuel est conservé."
+    return text
+
+
+async def _existing_accounts(rows: list[dict], establishment_id: int) -> dict[tuple[str, str], list[dict]]:
+    """Accounts holding one of the rows' e-mails (any account; e-mails are stored normalised, so
+    this compares them case-insensitively) or matricules (an establishment's own numbering: its
+    accounts only)."""
+    found: dict[tuple[str, str], list[dict]] = defaultdict(list)
+    for key, where in (("email", User.email.is_in),
+                       ("matricule", lambda v: User.matricule.is_in(v) & (User.establishment == establishment_id))):
+        values = sorted({r[key] for r in rows if r[key]})
+        for start in range(0, len(values), 5000):
+            for account in await User.select(
+                User.id, User.username, User.first_name, User.last_name, User.email, User.matricule,
+                User.establishment, User.establishment.code.as_alias("establishment_code"),
+            ).where(where(values[start:start + 5000])):
+                value = account["email"].lower() if key == "email" else account["matricule"]
+                found[(key, value)].append(account)
+    return found
 
 
 async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) -> list[dict]:
-    """Every row with its proposed username, its problems and the decisions it offers."""
+    """Every row with its username (the next free suffix for a homonym), its problems and notes,
+    and the decisions it offers. Nothing of an account outside the caller's scope is ever shown."""
     code = establishment["code"]
     analysed = []
     for raw in parsed.rows:
-        first, last = raw["firstname"], raw["lastname"]
-        email = normalise_email(raw["email"])
-        analysed.append(
-            {
-                "line": raw["_line"],
-                "first_name": first[:100],
-                "last_name": last[:100],
-                "password": raw["password"][:255],
-                "email": email[:254],
-                "matricule": normalise_matricule(raw["profile_field_matricule"])[:50],
-                "cohorts": "\n".join(dict.fromkeys(raw[c] for c in parsed.cohort_columns if raw[c])),
-                "username": suggest_username(code, first, last) if last else "",
-                "problems": [],
-                "kinds": set(),
-            }
-        )
-
-    # Existing accounts with the same e-mail, matricule or username: three set-based queries.
-    def _values(key):
-        return sorted({r[key] for r in analysed if r[key]})
-
-    existing: dict[tuple[str, str], dict] = {}
-    for key, column in (("email", User.email), ("matricule", User.matricule), ("username", User.username)):
-        values = _values(key)
-        for start in range(0, len(values), 5000):
-            rows = await User.select(
-                User.id, User.username, User.email, User.matricule, User.establishment,
-                User.establishment.code.as_alias("establishment_code"),
-            ).where(column.is_in(values[start:start + 5000]))
-            for row in rows:
-                existing[(key, row[key])] = row
-    scope = await establishment_scope(user)
-    labels = {"email": "la même adresse de courriel", "matricule": "le même matricule", "username": "le même nom d'utilisateur"}
-    first_seen: dict[tuple[str, str], int] = {}
-    for r in analysed:
-        if not r["first_name"]:
+        first, last, password = raw["firstname"], raw["lastname"], raw["password"]
+        email, raw_matricule = normalise_email(raw["email"]), raw["profile_field_matricule"]
+        r = {
+            "line": raw["_line"], "first_name": first, "last_name": last, "password": password, "email": email,
+            "matricule": normalise_matricule(raw_matricule),
+            "cohorts": list(dict.fromkeys(raw[c] for c in parsed.cohort_columns if raw[c])),
+            "base": "", "username": "", "problems": [], "kinds": set(), "existing_user": None,
+        }
+        values = {"first_name": first, "last_name": last, "email": email, "matricule": raw_matricule,
+                  "password": password}
+        for name, message in too_long(values).items():
+            r["problems"].append(f"{message} Ici : {len(values[name])} caractères. Rien n'est tronqué : corrigez le fichier.")
+            r["kinds"].add("error")
+        for cohort in r["cohorts"]:
+            if len(cohort) > COHORT_NAME_MAX:
+                r["problems"].append(f"Le nom de cohorte « {_fit(cohort, 40)} » ne peut pas dépasser {COHORT_NAME_MAX} "
+                                     f"caractères. Ici : {len(cohort)} caractères.")
+                r["kinds"].add("error")
+        if not first:
             r["problems"].append("Prénom manquant.")
             r["kinds"].add("error")
-        if not r["last_name"]:
+        if not last:
             r["problems"].append("Nom de famille manquant.")
             r["kinds"].add("error")
-        if r["email"] and not EMAIL_RE.match(r["email"]):
-            r["problems"].append(f"Adresse de courriel invalide : {r['email']}.")
-            r["kinds"].add("error")
-        if not r["email"] and not r["password"]:
-            r["problems"].append(
-                "Ni adresse de courriel ni mot de passe : le mot de passe généré ne pourrait pas lui être envoyé. "
-                "Saisissez un mot de passe dans le fichier et communiquez-le vous-même."
-            )
-            r["kinds"].add("error")
-        if r["password"] and policy_error(r["password"]):
-            if r["email"]:
-                r["problems"].append(
-                    "Mot de passe trop faible : s'il est importé, un mot de passe sera généré et envoyé par courriel."
-                )
-                r["kinds"].add("weak")
+        if first and last:
+            if name_slug(first) and name_slug(last):
+                r["base"] = suggest_username(code, first, last)
             else:
-                r["problems"].append(f"Mot de passe trop faible ({policy_error(r['password'])}) et pas d'adresse de courriel.")
+                r["problems"].append("Le prénom ou le nom ne contient aucune lettre utilisable pour le nom "
+                                     "d'utilisateur (code.initiale.nom) : créez ce compte à la main.")
                 r["kinds"].add("error")
-        for key in ("email", "matricule", "username"):
-            value = r[key]
-            if not value:
-                continue
-            if (key, value) in first_seen:
-                r["problems"].append(f"Doublon de la ligne {first_seen[(key, value)]} ({labels[key]}).")
-                r["kinds"].add("duplicate")
+        if email and not EMAIL_RE.match(email):
+            r["problems"].append(f"Adresse de courriel invalide : {email}.")
+            r["kinds"].add("error")
+        analysed.append(r)
+
+    existing = await _existing_accounts(analysed, establishment["id"])
+    manageable = await manageable_user_ids(user, [a["id"] for found in existing.values() for a in found])
+    used = await _usernames_with_prefix(f"{code.lower()}.")
+    # Accounts we manage that bear the same name as a row with neither e-mail nor matricule: the
+    # only rows whose identity cannot be told from the file.
+    unidentified = {(fold(r["first_name"]), fold(r["last_name"])) for r in analysed
+                    if r["base"] and not r["email"] and not r["matricule"]}
+    same_name: dict[tuple[str, str], str] = {}
+    if unidentified:
+        scope = await establishment_scope(user)
+        where = scope.users_where()
+        clause = User.last_name_key.is_in(sorted({k[1] for k in unidentified}))
+        for account in await User.select(User.username, User.first_name_key, User.last_name_key).where(
+                clause if where is None else clause & where):
+            same_name.setdefault((account["first_name_key"], account["last_name_key"]), account["username"])
+    memberships: dict[int, set[str]] = defaultdict(set)
+    in_scope_ids = sorted(manageable)
+    if in_scope_ids:
+        for m in await CohortMember.select(CohortMember.user, CohortMember.cohort.name.as_alias("name")).where(
+                CohortMember.user.is_in(in_scope_ids) & (CohortMember.cohort.establishment == establishment["id"])):
+            memberships[m["user"]].add(m["name"])
+
+    first_seen: dict[tuple[str, str], int] = {}
+    claimed: dict[int, int] = {}  # existing account -> the line that matched it first
+    named: dict[tuple[str, str], int] = {}
+    for r in analysed:
+        kinds, problems = r["kinds"], r["problems"]
+        # The same person as an earlier row: same e-mail or matricule.
+        for key in ("email", "matricule"):
+            if r[key]:
+                earlier = first_seen.setdefault((key, r[key]), r["line"])
+                if earlier != r["line"] and "same_person" not in kinds:
+                    problems.append(f"Même personne que la ligne {earlier} ({LABELS[key]}) : une personne n'a qu'un "
+                                    "compte, cette ligne ne sera pas importée.")
+                    kinds.add("same_person")
+        # The same person as an existing account.
+        matches = {key: existing.get((key, r[key]), []) for key in ("email", "matricule") if r[key]}
+        accounts = {a["id"]: a for found in matches.values() for a in found}
+        if accounts and not kinds & {"same_person"}:
+            if any(account_id not in manageable for account_id in accounts):
+                problems.append(FOREIGN_MESSAGE)
+                kinds.add("foreign")
+            elif len(accounts) > 1:
+                problems.append("L'adresse de courriel et le matricule correspondent à des comptes différents ("
+                                + ", ".join(sorted(a["username"] for a in accounts.values()))
+                                + ") : ligne non importable telle quelle.")
+                kinds.add("two_accounts")
+            elif next(iter(accounts)) in claimed:
+                problems.append(f"Même personne que la ligne {claimed[next(iter(accounts))]} (le même compte "
+                                "existant) : cette ligne ne sera pas importée.")
+                kinds.add("same_person")
             else:
-                first_seen[(key, value)] = r["line"]
-            match = existing.get((key, value))
-            if match and "existing" not in r["kinds"]:
-                r["existing_user"] = match["id"]
-                r["existing_in_scope"] = scope.allows(match["establishment"])
-                where = match["establishment_code"] or "sans établissement"
-                note = "" if r["existing_in_scope"] else " (hors de votre périmètre : il ne peut pas être mis à jour)"
-                r["problems"].append(f"Un compte existe déjà avec {labels[key]} : {match['username']} ({where}){note}.")
-                r["kinds"].add("existing")
-        allowed = _allowed(r["kinds"], r.get("existing_in_scope", False))
-        r["allowed"] = allowed
-        r["status"] = "error" if "error" in r["kinds"] else ("problem" if r["kinds"] else "ok")
+                (account,) = accounts.values()
+                claimed[account["id"]] = r["line"]
+                key = "email" if matches.get("email") else "matricule"
+                problems.append(f"Un compte existe déjà avec {LABELS[key]} : {account['username']} "
+                                f"({account['establishment_code'] or 'sans établissement'}).")
+                kinds.add("existing")
+                r["existing_user"] = account["id"]
+                r["username"] = account["username"]
+                r["account"] = account
+        password_usable = bool(r["password"]) and not policy_error(r["password"])
+        if "existing" in kinds:
+            if not kinds & BLOCKING:
+                added = [c for c in r["cohorts"] if c not in memberships[r["existing_user"]]]
+                problems.append(_update_summary(r, r["account"], added, establishment, password_usable,
+                                                bool(r["password"]) and not password_usable))
+        elif not kinds & BLOCKING:
+            if not r["email"] and not r["password"]:
+                problems.append(
+                    "Ni adresse de courriel ni mot de passe : le mot de passe généré ne pourrait pas lui être envoyé. "
+                    "Saisissez un mot de passe dans le fichier et communiquez-le vous-même.")
+                kinds.add("error")
+            elif r["password"] and not password_usable:
+                if r["email"]:
+                    problems.append("Mot de passe trop faible : s'il est importé, un mot de passe sera généré et "
+                                    "envoyé par courriel.")
+                    kinds.add("weak")
+                else:
+                    problems.append(f"Mot de passe trop faible ({policy_error(r['password'])}) et pas d'adresse de "
+                                    "courriel.")
+                    kinds.add("error")
+        if r["base"] and not kinds & (BLOCKING | {"existing"}):
+            name = (fold(r["first_name"]), fold(r["last_name"]))
+            if not r["email"] and not r["matricule"] and (name in named or name in same_name):
+                other = f"la ligne {named[name]}" if name in named else f"le compte {same_name[name]}"
+                problems.append(f"Même prénom et même nom que {other}, sans adresse de courriel ni matricule pour les "
+                                "distinguer : « Créer le compte » en fait une autre personne.")
+                kinds.add("unsure")
+            r["username"] = next_free(r["base"], used)
+            used.add(r["username"])
+            if r["username"] != r["base"]:
+                problems.append(f"Homonyme : {r['base']} est déjà pris, le compte sera {r['username']}.")
+            named.setdefault(name, r["line"])
+        r["allowed"] = _allowed(kinds, password_usable)
+        r["status"] = "error" if kinds & BLOCKING else ("problem" if kinds & {"existing", "weak", "unsure"} else "ok")
         # Problem rows start as "skip": nothing happens to them unless the GET decides otherwise.
         r["decision"] = "create" if r["status"] == "ok" else "skip"
     return analysed
@@ -316,9 +582,10 @@ async def create_batch(user: CurrentUser, establishment_id: int, filename: str, 
         ).returning(ImportBatch.id)
         batch_id = batch[0]["id"]
         await bulk_insert(ImportRow, ROW_COLUMNS, [
-            (batch_id, r["line"], r["first_name"], r["last_name"], r["password"], r["email"], r["matricule"],
-             r["cohorts"], r["username"], r["status"], "\n".join(r["problems"]), r.get("existing_user"),
-             r.get("existing_in_scope", False), r["decision"], ",".join(r["allowed"]), "", "")
+            (batch_id, r["line"], _fit(r["first_name"], 100), _fit(r["last_name"], 100), _fit(r["password"], 255),
+             _fit(r["email"], 254), _fit(r["matricule"], 50), "\n".join(_fit(c, COHORT_NAME_MAX) for c in r["cohorts"]),
+             r["username"], r["status"], "\n".join(r["problems"]), r["existing_user"],
+             r["existing_user"] is not None, r["decision"], ",".join(r["allowed"]), "", "")
             for r in analysed
         ])
     return batch_id
@@ -342,13 +609,41 @@ async def batch_in_scope(user: CurrentUser, batch_id: int) -> dict:
     return batch
 
 
-async def batch_summary(batch_id: int) -> dict:
-    rows = await ImportRow.select(ImportRow.status, ImportRow.decision).where(ImportRow.batch == batch_id)
-    summary = defaultdict(int)
-    for r in rows:
-        summary[r["status"]] += 1
-        summary[f"decision_{r['decision']}"] += 1
-    return dict(summary)
+async def batch_summary(batch: dict) -> dict:
+    """The counts the preview shows — by status, and what confirming would do now, as the job will
+    do it — and the cohorts the import would create. Two grouped queries and one of cohorts."""
+    counts = await ImportRow.select(ImportRow.status, ImportRow.decision, Count(ImportRow.id, alias="n")).where(
+        ImportRow.batch == batch["id"]).group_by(ImportRow.status, ImportRow.decision)
+    summary: dict = defaultdict(int)
+    for c in counts:
+        summary[c["status"]] += c["n"]
+        decision = c["decision"] if c["status"] != "error" else "skip"
+        kind = "create" if decision in CREATE_DECISIONS else ("update" if decision in UPDATE_DECISIONS else "skip")
+        summary[f"will_{kind}"] += c["n"]
+    summary["new_cohorts"] = await cohorts_to_create(batch)
+    return summary
+
+
+async def cohorts_to_create(batch: dict) -> list[str]:
+    """The cohort names of the rows to create or update that the establishment does not have yet."""
+    named = await ImportRow.select(ImportRow.cohorts).where(
+        (ImportRow.batch == batch["id"]) & (ImportRow.cohorts != "") & (ImportRow.status != "error")
+        & ImportRow.decision.is_in([*CREATE_DECISIONS, *UPDATE_DECISIONS])).distinct()
+    wanted = {c for r in named for c in r["cohorts"].split("\n") if c}
+    if not wanted:
+        return []
+    known = await Cohort.select(Cohort.name).where(
+        (Cohort.establishment == batch["establishment"]) & Cohort.name.is_in(sorted(wanted)))
+    return sorted(wanted - {c["name"] for c in known})
+
+
+async def known_cohorts(batch: dict, rows: list[dict]) -> set[str]:
+    """Which of the cohort names on these rows the establishment already has (one query)."""
+    names = sorted({c for r in rows for c in (r.get("cohorts") or "").split("\n") if c})
+    if not names:
+        return set()
+    return {c["name"] for c in await Cohort.select(Cohort.name).where(
+        (Cohort.establishment == batch["establishment"]) & Cohort.name.is_in(names))}
 
 
 async def set_decision(user: CurrentUser, batch_id: int, row_id: int, decision: str) -> dict:
@@ -368,8 +663,10 @@ async def set_decision(user: CurrentUser, batch_id: int, row_id: int, decision: 
 async def set_decision_for_all(user: CurrentUser, batch_id: int, decision: str) -> int:
     """The same decision for every flagged row that offers it (set-based)."""
     batch = await batch_in_scope(user, batch_id)
-    if batch["status"] != "preview" or decision not in DECISION_LABELS:
+    if batch["status"] != "preview":
         raise DomainError("Cet import est déjà lancé : les décisions ne peuvent plus changer.")
+    if decision not in DECISION_LABELS:
+        raise DomainError("Choisissez une décision de la liste.")
     rows = await ImportRow.update({ImportRow.decision: decision}).where(
         (ImportRow.batch == batch_id)
         & (ImportRow.status != "ok")
@@ -428,37 +725,72 @@ async def run_import(redis, batch_id: int) -> dict:
     return counts
 
 
+async def _taken_identities(rows: list[dict], establishment_id: int) -> tuple[set[str], set[str]]:
+    """The e-mails (lower-cased) of these rows that some account holds, and their matricules that an
+    account of the establishment holds."""
+    emails, matricules = set(), set()
+    for key, where, found in (
+            ("email", User.email.is_in, emails),
+            ("matricule", lambda v: User.matricule.is_in(v) & (User.establishment == establishment_id), matricules)):
+        values = sorted({r[key] for r in rows if r[key]})
+        for start in range(0, len(values), 5000):
+            for account in await User.select(User.email, User.matricule).where(where(values[start:start + 5000])):
+                found.add(account["email"].lower() if key == "email" else account["matricule"])
+    return emails, matricules
+
+
 async def _apply(redis, batch_id: int, token: str, establishment_id: int, created_by: int | None):
     establishment = await Establishment.select(Establishment.code).where(Establishment.id == establishment_id).first()
     code = establishment["code"].lower()
     rows = await ImportRow.select().where(ImportRow.batch == batch_id).order_by(ImportRow.line)
-    to_create = [r for r in rows if r["decision"] in ("create", "suffix")]
-    to_update = [r for r in rows if r["decision"] == "update" and r["existing_in_scope"] and r["existing_user"]]
-    skipped = [r for r in rows if r["decision"] == "skip" or (r["decision"] == "update" and r not in to_update)]
-    outcomes: dict[str, list[int]] = defaultdict(list)
-    messages: dict[int, str] = {}
-    mails: list[tuple[str, str, str]] = []  # (email, subject, body)
+    wanted = [r for r in rows if r["status"] != "error" and r["decision"] in r["allowed"].split(",")]
+    to_create = [r for r in wanted if r["decision"] in CREATE_DECISIONS]
+    to_update = [r for r in wanted if r["decision"] in UPDATE_DECISIONS and r["existing_user"]]
+    # row id -> (outcome, message, username the report shows: the account's, exactly)
+    results: dict[int, tuple[str, str, str]] = {r["id"]: ("skipped", "", "") for r in rows}
+    mails: list[tuple[str, str, str, str, str]] = []  # (email, subject, body, attachments, secret)
     done = 0
 
     from app.services.auth import load_current_user
 
-    # Updates stay within what the GET who confirmed may touch, as of now.
-    scope = await establishment_scope(await load_current_user(created_by) if created_by else None)
+    # A person gets one account, whatever was decided: an e-mail or matricule some account holds
+    # by now (created since the preview), or that an earlier row of this import takes, is refused.
+    taken_emails, taken_matricules = await _taken_identities(to_create, establishment_id)
     used = await _usernames_with_prefix(f"{code}.")
-    # Passwords: the file's (when it follows the policy) or a generated one, hashed cheaply
-    # (temporary, the change is forced) off the event loop.
     plans = []
     for r in to_create:
-        if r["decision"] == "create" and r["username"] in used:
-            outcomes["failed"].append(r["id"])
-            messages[r["id"]] = f"Le nom d'utilisateur {r['username']} a été pris entre-temps : relancez un import pour cette ligne."
+        if (r["email"] and r["email"] in taken_emails) or (r["matricule"] and r["matricule"] in taken_matricules):
+            results[r["id"]] = ("failed", "Cette adresse ou ce matricule est déjà celui d'un compte : ligne non "
+                                          "importée (une personne n'a qu'un compte).", "")
             continue
-        username = next_free(r["username"], used) if r["decision"] == "suffix" else r["username"]
+        taken_emails.add(r["email"])
+        taken_matricules.add(r["matricule"])
+        # The username the preview showed, or the next free suffix if it was taken meanwhile.
+        username = r["username"]
+        if not username or username in used:
+            username = next_free(suggest_username(code, r["first_name"], r["last_name"]), used)
         used.add(username)
         generated = not r["password"] or bool(policy_error(r["password"]))
         password = generate_password() if generated else r["password"]
         plans.append((r, username, password, generated))
-    hashes = await asyncio.to_thread(lambda: [hash_temporary_password(p[2]) for p in plans])
+    # Passwords: the file's (when it follows the policy) or a generated one, hashed cheaply
+    # (temporary, the change is forced) off the event loop.
+    replaced = [r for r in to_update if r["decision"] == "update_password" and r["password"]
+                and not policy_error(r["password"])]
+    hashes = await asyncio.to_thread(lambda: [hash_temporary_password(p) for p in
+                                              [p[2] for p in plans] + [r["password"] for r in replaced]])
+    update_hashes = dict(zip((r["id"] for r in replaced), hashes[len(plans):]))
+
+    # Updates stay within what the GET who confirmed may manage, as of now (Scope.users_where).
+    scope = await establishment_scope(await load_current_user(created_by) if created_by else None)
+    accounts: dict[int, dict] = {}
+    ids = sorted({r["existing_user"] for r in to_update})
+    where = scope.users_where()
+    for start in range(0, len(ids), 5000):
+        clause = User.id.is_in(ids[start:start + 5000])
+        for account in await User.select(User.id, User.username, User.email, User.matricule).where(
+                clause if where is None else clause & where):
+            accounts[account["id"]] = account
 
     async with db.transaction():
         created_ids: list[tuple[int, int]] = []  # (row id, user id)
@@ -483,46 +815,50 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                  RoleAssignment.created_at],
                 [(by_username[p[1]], LEARNER, establishment_id, created_by, t) for p in chunk],
             )
-            created_ids += [(p[0]["id"], by_username[p[1]]) for p in chunk]
-            outcomes["created"] += [p[0]["id"] for p in chunk]
+            for r, username, _, _ in chunk:
+                created_ids.append((r["id"], by_username[username]))
+                results[r["id"]] = ("created", "", username)
             done += len(chunk)
             await progress.update(redis, token, done=done)
 
+        # Updates: the names, and the e-mail and matricule the file gives; the password only when
+        # the GET chose to replace it. Two batched statements, whatever the number of rows.
+        updates, passwords = [], []
         for r in to_update:
-            email = r["email"] or None
-            values = {User.first_name: r["first_name"], User.last_name: r["last_name"]}
-            if email:
-                values[User.email] = email
-            if r["matricule"]:
-                values[User.matricule] = r["matricule"]
-            if r["password"] and not policy_error(r["password"]):
-                values.update(new_password_values(hash_temporary_password(r["password"]), force_change=True))
-            clause = (User.id == r["existing_user"])
-            in_scope = scope.where(User.establishment)
-            updated = await User.update(values).where(clause if in_scope is None else clause & in_scope).returning(
-                User.id, User.username, User.email
-            )
-            if updated:
-                u = updated[0]
-                await User.update({getattr(User, k): v for k, v in user_text_fields(
-                    r["first_name"], r["last_name"], u["username"], u["email"]).items()}).where(User.id == u["id"])
-                outcomes["updated"].append(r["id"])
-                created_ids.append((r["id"], u["id"]))
-            else:
-                outcomes["failed"].append(r["id"])
-                messages[r["id"]] = "Le compte existant n'est plus dans votre périmètre : il n'a pas été modifié."
-            done += 1
-        outcomes["skipped"] += [r["id"] for r in skipped]
+            account = accounts.get(r["existing_user"])
+            if account is None:
+                results[r["id"]] = ("failed", "Le compte existant n'est plus dans votre périmètre : il n'a pas été "
+                                              "modifié.", "")
+                continue
+            # The file's address, unless it is the same one typed with other capitals.
+            email = account["email"] if r["email"] in ("", account["email"].lower()) else r["email"]
+            keys = user_text_fields(r["first_name"], r["last_name"], account["username"], email)
+            updates.append((r["first_name"], r["last_name"], email, r["matricule"] or account["matricule"],
+                            keys["search_text"], keys["last_name_key"], keys["first_name_key"], account["id"]))
+            if r["id"] in update_hashes:
+                passwords.append((update_hashes[r["id"]], True, account["id"]))
+            created_ids.append((r["id"], account["id"]))
+            results[r["id"]] = ("updated", "", account["username"])
+        await bulk_update(User, [User.first_name, User.last_name, User.email, User.matricule, User.search_text,
+                                 User.last_name_key, User.first_name_key], User.id, updates)
+        # A replaced password writes what every new password writes (auth.new_password_values): the
+        # hash, the forced change, a new credentials version (ending the person's other sessions).
+        await bulk_update(User, [User.password_hash, User.force_password_change], User.id, passwords)
+        replaced_ids = [p[-1] for p in passwords]
+        if replaced_ids:
+            await User.update({User.credentials_version: User.credentials_version + 1}).where(
+                User.id.is_in(replaced_ids))
+        done += len(to_update)
 
         # cohortN: membership of the establishment's cohorts, created when missing.
         row_cohorts = {r["id"]: [c for c in r["cohorts"].split("\n") if c] for r in rows}
-        wanted = sorted({c for rid, _ in created_ids for c in row_cohorts.get(rid, [])})
-        if wanted:
+        wanted_cohorts = sorted({c for rid, _ in created_ids for c in row_cohorts.get(rid, [])})
+        if wanted_cohorts:
             known = {c["name"]: c["id"] for c in await Cohort.select(Cohort.id, Cohort.name).where(
-                (Cohort.establishment == establishment_id) & Cohort.name.is_in(wanted))}
-            missing = [name for name in wanted if name not in known]
+                (Cohort.establishment == establishment_id) & Cohort.name.is_in(wanted_cohorts))}
+            missing = [name for name in wanted_cohorts if name not in known]
             if missing:
-                new = await Cohort.insert(*[Cohort(establishment=establishment_id, name=n[:100]) for n in missing]).returning(
+                new = await Cohort.insert(*[Cohort(establishment=establishment_id, name=n) for n in missing]).returning(
                     Cohort.id, Cohort.name)
                 known.update({c["name"]: c["id"] for c in new})
             pairs = {(known[c], uid) for rid, uid in created_ids for c in row_cohorts.get(rid, [])}
@@ -535,14 +871,23 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
 
         queued = await outbox.queue_mails(mails, category="credentials", group_key=f"import:{batch_id}")
 
-        for outcome, ids in outcomes.items():
+        # The report: each row's outcome and the username actually created or updated (the rows
+        # not imported show none). Set-based by outcome; one batched statement for the rows whose
+        # username or message differs from the preview. The file's passwords are not kept.
+        by_outcome: dict[str, list[int]] = defaultdict(list)
+        for row_id, (outcome, _, _) in results.items():
+            by_outcome[outcome].append(row_id)
+        for outcome, ids in by_outcome.items():
             for start in range(0, len(ids), 5000):
                 await ImportRow.update({ImportRow.outcome: outcome}).where(ImportRow.id.is_in(ids[start:start + 5000]))
-        for row_id, message in messages.items():
-            await ImportRow.update({ImportRow.outcome_message: message}).where(ImportRow.id == row_id)
-        # The file's passwords are not kept once the import has used them.
+        previewed = {r["id"]: r["username"] for r in rows}
+        await bulk_update(ImportRow, [ImportRow.outcome_message, ImportRow.username], ImportRow.id, [
+            (message, username, row_id) for row_id, (_, message, username) in results.items()
+            if message or username != previewed[row_id]])
         await ImportRow.update({ImportRow.password: ""}).where(ImportRow.batch == batch_id)
-        counts = {k: len(outcomes.get(k, [])) for k in ("created", "updated", "skipped", "failed")}
+        counts = {k: 0 for k in ("created", "updated", "skipped", "failed")}
+        for outcome, _, _ in results.values():
+            counts[outcome] += 1
         await ImportBatch.update({
             ImportBatch.status: "done", ImportBatch.created_count: counts["created"],
             ImportBatch.updated_count: counts["updated"], ImportBatch.skipped_count: counts["skipped"],

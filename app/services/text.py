@@ -1,12 +1,22 @@
 """Text normalisation shared by usernames and accent-insensitive search."""
 
 import unicodedata
+from functools import lru_cache
+
+from babel.numbers import format_decimal
 
 
 def fold(text: str | None) -> str:
     """Lower-case, accents removed: 'Élodie' -> 'elodie'. Same result on every database."""
     if not text:
         return ""
+    return _fold(text)
+
+
+@lru_cache(maxsize=65536)
+def _fold(text: str) -> str:
+    # Cached: an import folds the same names several times (username, search columns, homonyms),
+    # and first names repeat across thousands of rows.
     decomposed = unicodedata.normalize("NFKD", text)
     stripped = "".join(c for c in decomposed if not unicodedata.combining(c))
     return stripped.replace("œ", "oe").replace("Œ", "oe").replace("æ", "ae").casefold()
@@ -36,3 +46,9 @@ def search(column, value: str):
 def search_text(*parts: str | None) -> str:
     """The folded text a list's search looks in."""
     return " ".join(fold(p) for p in parts if p)
+
+
+def number_fr(value, decimals: int | None = None) -> str:
+    """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
+    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale="fr_FR")

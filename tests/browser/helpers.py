@@ -4,10 +4,14 @@ import os
 
 
 async def snap(page, name: str) -> None:
-    if not os.environ.get("TREMPLIN_SCREENSHOTS"):
+    """TREMPLIN_SCREENSHOTS=1 writes /tmp/tremplin-<name>.png; any other value is the path prefix
+    (TREMPLIN_SCREENSHOTS=/tmp/mine- writes /tmp/mine-<name>.png), for checkouts side by side."""
+    prefix = os.environ.get("TREMPLIN_SCREENSHOTS")
+    if not prefix:
         return
     try:
-        await page.screenshot(path=f"/tmp/tremplin-{name}.png", full_page=True, timeout=10_000)
+        path = f"/tmp/tremplin-{name}.png" if prefix == "1" else f"{prefix}{name}.png"
+        await page.screenshot(path=path, full_page=True, timeout=10_000)
     except Exception:  # noqa: BLE001 - a screenshot is a convenience
         pass
 

@@ -57,3 +57,59 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
         assert await page.get_by_role("heading", name="Bonjour Zoé").is_visible()
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_preview_decisions_keep_the_summary_right(browser, live_server, demo, javascript):
+    """Issue 9: after a per-row decision the "Seront traitées" summary is the server's count, with
+    JavaScript (swapped in place) and without (the form posts, the page comes back)."""
+    from app.tables.accounts import User
+
+    existing = await User.select(User.email, User.username).where(User.username.like("alp001.%.%")).where(
+        User.email.not_like("%fictif%")).first()
+    content = (
+        "firstname;lastname;password;email;profile_field_matricule;cohort1\r\n"
+        "Zoé;Lemaître;;zoe.lemaitre@example.org;4242;Nouvelle cohorte\r\n"
+        "Paul;Durand;Anfh_2025!;paul.durand@example.org;4243;\r\n"
+        f"Autre;Prénom;;{existing['email']};;\r\n"
+        "Anne;Faible;faible;anne.faible@example.org;4244;\r\n"
+        ";Martin;Anfh_2025!;martin@example.org;4245;\r\n"
+    ).encode("utf-8")
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    name = "js" if javascript else "nojs"
+    try:
+        await browser_login(page, live_server, "alp001.get")
+        await page.get_by_role("link", name="CH BUIS LES BARONNIES").click()
+        await page.get_by_role("link", name="Créer des comptes (via import CSV)").click()
+        await page.get_by_label("Choisir un fichier").set_input_files(
+            files=[{"name": "agents.csv", "mimeType": "text/csv", "buffer": content}])
+        await page.get_by_role("button", name="Importation d'utilisateurs").click()
+        await page.wait_for_url("**/imports/*")
+        summary = page.locator("#import-summary .will")
+        assert " ".join((await summary.inner_text()).split()) == (
+            "Seront traitées : 2 création(s), 0 mise(s) à jour, 3 ligne(s) ignorée(s).")
+        assert await page.get_by_text("Cohorte(s) créée(s) par l'import : « Nouvelle cohorte ».").is_visible()
+        assert await page.get_by_text("cohorte créée", exact=True).is_visible()
+        assert await page.get_by_text(existing["username"]).first.is_visible()
+        assert "alp001.x." not in await page.content()
+        await snap(page, f"import-decisions-before-{name}")
+
+        for line, decision in ((4, "Mettre à jour (mot de passe conservé)"), (5, "Créer le compte")):
+            select = page.get_by_label(f"Décision pour la ligne {line}")
+            await select.select_option(label=decision)
+            if javascript:
+                decision_id = await select.evaluate("e => e.closest('.decision').id")
+                await page.locator(f"#{decision_id} .ok").wait_for()
+            else:
+                await page.locator("form", has=select).get_by_role("button", name="OK").click()
+                await page.wait_for_load_state()
+        expected = "Seront traitées : 3 création(s), 1 mise(s) à jour, 1 ligne(s) ignorée(s)."
+        if javascript:
+            await page.wait_for_function(
+                "t => document.querySelector('#import-summary .will').innerText.replace(/\\s+/g, ' ').trim() === t",
+                arg=expected)
+        assert " ".join((await summary.inner_text()).split()) == expected
+        await snap(page, f"import-decisions-after-{name}")
+    finally:
+        await context.close()

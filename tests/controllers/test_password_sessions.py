@@ -100,7 +100,7 @@ async def test_an_import_that_updates_a_password_ends_the_persons_sessions(clien
         response = await _upload(client, alp001, [HEADER, f"Paul;Existant;Importé-2026!;{learner['email']};8;"])
         batch_id = int(response.headers["location"].rsplit("/", 1)[1])
         row_id = (await ImportRow.select(ImportRow.id).where(ImportRow.batch == batch_id).first())["id"]
-        response = await post_form(client, f"/imports/{batch_id}/lignes/{row_id}", {"decision": "update"})
+        response = await post_form(client, f"/imports/{batch_id}/lignes/{row_id}", {"decision": "update_password"})
         assert response.status_code in (200, 303), text(response.text)
         assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
         await run_jobs()

@@ -203,3 +203,33 @@ async def test_edit_profile(client):
     row = await User.select().where(User.id == target["id"]).first()
     assert (row["first_name"], row["last_name"], row["matricule"], row["last_name_key"]) == (
         "Élise", "Nouveau-Nom", "00044", "nouveau-nom")
+
+
+async def test_regeneration_says_what_happened_and_row_actions_keep_the_filters(client, smtp, run_jobs):
+    """Issue 9: the regeneration mail is not a "compte créé" mail; the confirmation promises a mail
+    only for a real address; every row action returns to the list with its filters."""
+    mailed = await User.select().where(User.username.like("alp001.%.%")).where(
+        User.email.not_like("%fictif%")).first()
+    fictive = await User.select().where(User.username.like("alp001.%.%")).where(
+        User.email.like("%fictif%")).first()
+    await login(client, "alp001.get")
+    listing = f"/utilisateurs?last_name={mailed['last_name'][:3]}&state=active"
+    page = (await client.get(listing)).text
+    encoded = "next=" + listing.replace("?", "%3F").replace("=", "%3D").replace("&", "%26")
+    assert f"/utilisateurs/{mailed['id']}/mot-de-passe?{encoded}" in page.replace("&amp;", "&")
+    assert f'name="next" value="{listing.replace("&", "&amp;")}"' in page
+
+    confirm = text((await client.get(f"/utilisateurs/{fictive['id']}/mot-de-passe?next=/utilisateurs")).text)
+    assert "envoyé par courriel" not in confirm and "vous le lui communiquerez" in confirm
+    confirm = text((await client.get(f"/utilisateurs/{mailed['id']}/mot-de-passe")).text)
+    assert f"Il lui sera envoyé par courriel à {mailed['email']}" in confirm
+
+    response = await post_form(client, f"/utilisateurs/{mailed['id']}/mot-de-passe", {"next": listing})
+    assert response.status_code == 303 and response.headers["location"] == listing
+    response = await post_form(client, f"/utilisateurs/{mailed['id']}/suspendre", {"next": listing})
+    assert response.headers["location"] == listing
+    await run_jobs()
+    (_, message), = smtp.messages
+    body = message.get_payload(decode=True).decode()
+    assert "Un nouveau mot de passe a été généré pour votre compte" in body
+    assert "Un compte a été créé pour vous" not in body and message["Subject"] == "Tremplin : votre nouveau mot de passe"
