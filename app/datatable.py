@@ -25,8 +25,13 @@ from app.services.scope import Scope, establishment_scope
 
 PER_PAGE_CHOICES = (20, 50, 100)
 EXPORT_CHUNK = 5000
+# A list counts its rows up to this many, and a page is reached by skipping at most this many rows
+# from its start or from its end: every page costs about the same at 100,000 rows as at 100 (issue
+# 8). Beyond, the list says "plus de 1 000" and the user filters, changes the sort or goes to the
+# end. (10,000 was measured too: counting up to 10,000 scattered matches reads most of a 100,000-row
+# table, 30-50 ms on its own; bench/users_table.py prints both.)
+COUNT_CAP = 1_000
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-_TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
 EXPORT_FORMATS = {"xlsx": "Excel", "csv": "CSV (texte)"}
 
 
@@ -65,28 +70,83 @@ class TableState:
 
 @dataclass
 class TablePage:
+    """One page of a list. ``state.page`` counts from the start (1, 2, …) or, when the list has more
+    rows than it counts (``total_capped``), from the end (-1 is the last page, -2 the one before)."""
+
     table: DataTable
     state: TableState
     rows: list[dict]
-    total: int
+    total: int  # exact, or COUNT_CAP when total_capped
     filter_options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    total_capped: bool = False
 
     @property
     def pages(self) -> int:
-        return max(1, math.ceil(self.total / self.state.per_page))
+        """The pages reachable from the start: all of them when the total is exact."""
+        per_page = self.state.per_page
+        if self.total_capped:
+            return max(1, COUNT_CAP // per_page)
+        return max(1, math.ceil(self.total / per_page))
+
+    @property
+    def from_end(self) -> bool:
+        return self.state.page < 0
 
     @property
     def first_index(self) -> int:
-        return 0 if not self.total else (self.state.page - 1) * self.state.per_page + 1
+        return 0 if not self.total else (abs(self.state.page) - 1) * self.state.per_page + 1
 
     @property
     def last_index(self) -> int:
-        return min(self.total, self.state.page * self.state.per_page)
+        if self.from_end:
+            return self.first_index + len(self.rows) - 1
+        return min(self.total, self.state.page * self.state.per_page) if not self.total_capped else (
+            self.first_index + len(self.rows) - 1)
+
+    @property
+    def is_first(self) -> bool:
+        return self.state.page == 1
+
+    @property
+    def is_last(self) -> bool:
+        if self.total_capped:
+            return self.state.page == -1
+        return self.state.page >= self.pages
+
+    @property
+    def previous_page(self) -> int | None:
+        page = self.state.page
+        if page > 1:
+            return page - 1
+        if page < 0 and -page < self.pages:
+            return page - 1
+        return None
+
+    @property
+    def next_page(self) -> int | None:
+        page = self.state.page
+        if page < 0:
+            return page + 1 if page < -1 else None
+        return page + 1 if page < self.pages else None
+
+    @property
+    def last_page(self) -> int:
+        return -1 if self.total_capped else self.pages
+
+    @property
+    def beyond_window(self) -> bool:
+        """The last page reachable from the start of a list longer than it counts."""
+        return self.total_capped and self.state.page == self.pages
 
     def page_links(self) -> list[int | None]:
-        """`1 2 3 … 18`: the first, the last and a window around the current page; None is a gap."""
+        """`1 2 3 … 18`: the first, the last and a window around the current page; None is a gap.
+        A list longer than it counts numbers the pages from its start only (the end is "Dernière page")."""
+        if self.from_end:
+            return []
         pages, current = self.pages, self.state.page
-        wanted = {1, pages} | set(range(max(1, current - 2), min(pages, current + 2) + 1))
+        wanted = {1} | set(range(max(1, current - 2), min(pages, current + 2) + 1))
+        if not self.total_capped:
+            wanted.add(pages)
         if current <= 4:
             wanted |= set(range(1, min(pages, 10) + 1))
         links: list[int | None] = []
@@ -130,9 +190,6 @@ class DataTable:
     base_where: Callable[[CurrentUser, Scope], Any] | None = None
     # Adds computed fields to a page's (or an export chunk's) rows, with one grouped query.
     enrich: Callable[[list[dict]], Awaitable[list[dict]]] | None = None
-    # The total comes with the page, ``COUNT(*) OVER ()``: one query per page instead of two. For
-    # tables of a bounded size (one session's learners); a 100,000-row table keeps its top-N sort.
-    count_in_page: bool = False
     # A table about one object (the progress of one session): from the params (the object's id put
     # there by the screen), the where clause and the extra columns (one per activity). Awaited by the
     # screen and by the export job alike, so a background export is the table the page shows.
@@ -151,8 +208,8 @@ class DataTable:
             per_page = PER_PAGE_CHOICES[0]
         if per_page not in PER_PAGE_CHOICES:
             per_page = PER_PAGE_CHOICES[0]
-        try:
-            page = max(1, int(params.get("page") or 1))
+        try:  # 1, 2, … from the start; -1 (the last page), -2, … from the end
+            page = int(params.get("page") or 1) or 1
         except ValueError:
             page = 1
         return TableState(filters=filters, sort=sort, page=page, per_page=per_page)
@@ -176,44 +233,66 @@ class DataTable:
                     clauses.append(clause)
         return clauses
 
-    def _order(self, query, state: TableState):
+    def _order(self, query, state: TableState, reverse: bool = False):
+        """The list's order, ties broken by id in the same direction (so one index serves both
+        directions); ``reverse`` gives the exact opposite order (the pages counted from the end)."""
         key = state.sort.lstrip("-")
         column = next(c.sort for c in self.columns if c.key == key)
-        query = query.order_by(column, ascending=not state.sort.startswith("-"))
-        # A stable order across pages.
-        return query.order_by(self.table.id, ascending=True)
+        ascending = not state.sort.startswith("-")
+        if reverse:
+            ascending = not ascending
+        return query.order_by(column, ascending=ascending).order_by(self.table.id, ascending=ascending)
+
+    async def _bounded_count(self, clauses: list, cap: int) -> int:
+        """The number of matching rows, counted up to ``cap + 1`` only (one query)."""
+        inner = self.table.select(self.table.id)
+        if clauses:
+            inner = inner.where(*clauses)
+        inner = inner.limit(cap + 1)
+        rows = await self.table.raw("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner.querystrings[0])
+        return rows[0]["n"]
 
     async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None,
                     options: dict[str, list[tuple[str, str]]] | None = None) -> TablePage:
         """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import);
-        ``options`` gives the choices of select filters that depend on the screen (its cohorts)."""
+        ``options`` gives the choices of select filters that depend on the screen (its cohorts).
+
+        Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
+        the page (only the table's own columns and those the sort needs, skipping at most
+        COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
+        joined columns; plus one per ``enrich`` and per filter with choices."""
         state = self.parse(params)
         scope = await establishment_scope(user)
         clauses = self._where(user, scope, state, extra)
-
-        def page_query():
-            query = self.table.select(*self.select, *((_TOTAL,) if self.count_in_page else ()))
-            if clauses:
-                query = query.where(*clauses)
-            return self._order(query, state).limit(state.per_page).offset((state.page - 1) * state.per_page)
-
-        async def counted() -> int:
-            count_query = self.table.count()
-            return await (count_query.where(*clauses) if clauses else count_query)
-
-        if self.count_in_page:
-            rows = await page_query()
-            if rows:
-                total = rows[0]["_total"]
-            else:  # an empty page: nothing matches, or a page past the end (go to the last one)
-                total = await counted()
-                if total and state.page > 1:
-                    state.page = max(1, math.ceil(total / state.per_page))
-                    rows = await page_query()
+        counted = await self._bounded_count(clauses, COUNT_CAP)
+        capped = counted > COUNT_CAP
+        total = min(counted, COUNT_CAP)
+        per_page = state.per_page
+        if capped:
+            reachable = max(1, COUNT_CAP // per_page)
+            if state.page > reachable:  # beyond what is counted: the last page, as for a short list
+                state.page = -1
+            elif state.page < -reachable:
+                state.page = -reachable
         else:
-            total = await counted()
-            state.page = min(state.page, max(1, math.ceil(total / state.per_page)))
-            rows = await page_query()
+            pages = max(1, math.ceil(total / per_page))
+            if state.page < 0:
+                state.page = max(1, pages + 1 + state.page)
+            state.page = min(state.page, pages)
+        from_end = state.page < 0
+        ids_query = self.table.select(self.table.id)
+        if clauses:
+            ids_query = ids_query.where(*clauses)
+        ids_query = self._order(ids_query, state, reverse=from_end)
+        ids_query = ids_query.limit(per_page).offset((abs(state.page) - 1) * per_page)
+        ids = [r["id"] for r in await ids_query]
+        if from_end:
+            ids.reverse()
+        rows = []
+        if ids:
+            position = {row_id: i for i, row_id in enumerate(ids)}
+            rows = await self.table.select(*self.select).where(self.table.id.is_in(ids))
+            rows.sort(key=lambda r: position[r["id"]])
         if self.enrich is not None:
             rows = await self.enrich(rows)
         filter_options = {}
@@ -224,7 +303,8 @@ class DataTable:
                 filter_options[f.key] = await f.options(user)
             elif f.options is not None:
                 filter_options[f.key] = list(f.options)
-        return TablePage(table=self, state=state, rows=rows, total=total, filter_options=filter_options)
+        return TablePage(table=self, state=state, rows=rows, total=total, filter_options=filter_options,
+                         total_capped=capped)
 
     async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:
         state = self.parse(params)

@@ -91,7 +91,7 @@ USERS = register(
         filters=(
             Filter("last_name", "Nom de famille", lambda v: search(User.last_name_key, v)),
             Filter("first_name", "Prénom", lambda v: search(User.first_name_key, v)),
-            Filter("email", "Adresse de courriel", lambda v: User.email.like(f"%{v.strip().lower()}%")),
+            Filter("email", "Adresse de courriel", lambda v: search(User.email, v)),
             Filter("status", "Statut", lambda v: User.status == v if v in STATUS_LABELS else None, kind="select",
                    options=list(STATUS_LABELS.items())),
             Filter("state", "État du compte",
