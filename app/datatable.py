@@ -18,7 +18,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
-from piccolo.querystring import QueryString
+from piccolo.columns.combination import WhereRaw
 
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
@@ -31,6 +31,10 @@ EXPORT_CHUNK = 5000
 # end. (10,000 was measured too: counting up to 10,000 scattered matches reads most of a 100,000-row
 # table, 30-50 ms on its own; bench/users_table.py prints both.)
 COUNT_CAP = 1_000
+# A sort on a referenced table's column (establishment, delegation) walks the referenced rows when
+# there are at most this many, this many more at each step (see DataTable._group_walk).
+GROUP_WALK_MAX = 5_000
+GROUP_WALK_BATCH = 16
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 EXPORT_FORMATS = {"xlsx": "Excel", "csv": "CSV (texte)"}
 
@@ -233,15 +237,96 @@ class DataTable:
                     clauses.append(clause)
         return clauses
 
-    def _order(self, query, state: TableState, reverse: bool = False):
-        """The list's order, ties broken by id in the same direction (so one index serves both
-        directions); ``reverse`` gives the exact opposite order (the pages counted from the end)."""
+    def _sort_columns(self, state: TableState) -> list:
+        """The columns of the list's order. A sort on a column of a referenced table (the
+        establishment's code, its delegation's name) goes on with the referencing column and the
+        list's default sort (by establishment, then by name), then id: a total order, the same
+        whichever way the page is found (``_group_walk`` or ORDER BY)."""
         key = state.sort.lstrip("-")
         column = next(c.sort for c in self.columns if c.key == key)
+        columns = [column]
+        walk = self._walk(column)
+        if walk is not None:
+            columns += [walk[0]] + ([walk[1]] if walk[1] is not None else [])
+        return columns + [self.table.id]
+
+    def _walk(self, column):
+        """(referencing column, column of the default sort on this table or None) when ``column``
+        belongs to a table the list's rows reference; None otherwise."""
+        chain = column._meta.call_chain
+        if not chain:
+            return None
+        default = next((c.sort for c in self.columns if c.key == self.default_sort.lstrip("-")), None)
+        inner = default if default is not None and not default._meta.call_chain and default is not column else None
+        return getattr(self.table, chain[0]._meta.name), inner
+
+    def _order(self, query, state: TableState, reverse: bool = False):
+        """The list's order, ties broken in the same direction (so one index serves both
+        directions); ``reverse`` gives the exact opposite order (the pages counted from the end)."""
         ascending = not state.sort.startswith("-")
         if reverse:
             ascending = not ascending
-        return query.order_by(column, ascending=ascending).order_by(self.table.id, ascending=ascending)
+        for column in self._sort_columns(state):
+            query = query.order_by(column, ascending=ascending)
+        return query
+
+    async def _group_walk(self, clauses: list, state: TableState, reverse: bool, wanted: int) -> list[int] | None:
+        """The first ``wanted`` ids of a list sorted on a referenced table's column, read group by
+        group: the referenced rows (establishments) in the sort's order, and for each the matching
+        rows through the index on (reference, default sort, id), ``wanted`` at most — instead of
+        joining and sorting every row of the list. None when it does not apply (SQLite, a filter
+        on a joined column, a large referenced table): the caller sorts with ORDER BY."""
+        key = state.sort.lstrip("-")
+        column = next(c.sort for c in self.columns if c.key == key)
+        walk = self._walk(column)
+        if walk is None or self.table._meta.db.engine_type != "postgres":
+            return None
+        reference, inner = walk
+        probe = self.table.select(self.table.id).where(*clauses) if clauses else None
+        if probe is not None and any(c._meta.call_chain for c in probe.where_delegate.get_where_columns()):
+            return None
+        referenced = reference._foreign_key_meta.resolved_references
+        path = referenced
+        for link in column._meta.call_chain[1:]:
+            path = getattr(path, link._meta.name)
+        path = getattr(path, column._meta.name)
+        ascending = state.sort.startswith("-") == reverse
+        groups = await referenced.select(referenced.id).order_by(path, ascending=ascending).order_by(
+            referenced.id, ascending=ascending).limit(GROUP_WALK_MAX + 1)
+        if len(groups) > GROUP_WALK_MAX:
+            return None
+        group_ids = [g["id"] for g in groups]
+        order = [c for c in (inner, self.table.id) if c is not None]
+        names = [c._meta.name for c in order]
+        direction = "ASC" if ascending else "DESC"
+
+        async def without_group() -> list[int]:  # rows referencing nothing: last going up, first going down
+            query = self.table.select(self.table.id).where(reference.is_null(), *clauses)
+            for c in order:
+                query = query.order_by(c, ascending=ascending)
+            return [r["id"] for r in await query.limit(wanted)]
+
+        ids: list[int] = [] if ascending else await without_group()
+        start, batch = 0, GROUP_WALK_BATCH
+        while len(ids) < wanted and start < len(group_ids):
+            need = wanted - len(ids)
+            inner_query = self.table.select(*order).where(
+                WhereRaw(f'"{self.table._meta.tablename}"."{reference._meta.db_column_name}" = walk_group.id'), *clauses)
+            for c in order:
+                inner_query = inner_query.order_by(c, ascending=ascending)
+            inner_query = inner_query.limit(need)
+            outer_order = ", ".join(f'walked."{n}" {direction}' for n in names)
+            rows = await self.table.raw(
+                "SELECT walked.id FROM unnest({}::integer[]) WITH ORDINALITY AS walk_group(id, position) "
+                f"CROSS JOIN LATERAL ({{}}) AS walked ORDER BY walk_group.position, {outer_order} LIMIT {need}",
+                group_ids[start:start + batch], inner_query.querystrings[0],
+            )
+            ids += [r["id"] for r in rows]
+            start += batch
+            batch *= 2
+        if ascending and len(ids) < wanted:
+            ids += await without_group()
+        return ids[:wanted]
 
     async def _bounded_count(self, clauses: list, cap: int) -> int:
         """The number of matching rows, counted up to ``cap + 1`` only (one query)."""
@@ -280,12 +365,16 @@ class DataTable:
                 state.page = max(1, pages + 1 + state.page)
             state.page = min(state.page, pages)
         from_end = state.page < 0
-        ids_query = self.table.select(self.table.id)
-        if clauses:
-            ids_query = ids_query.where(*clauses)
-        ids_query = self._order(ids_query, state, reverse=from_end)
-        ids_query = ids_query.limit(per_page).offset((abs(state.page) - 1) * per_page)
-        ids = [r["id"] for r in await ids_query]
+        skip = (abs(state.page) - 1) * per_page
+        ids = await self._group_walk(clauses, state, from_end, skip + per_page)
+        if ids is not None:
+            ids = ids[skip:]
+        else:
+            ids_query = self.table.select(self.table.id)
+            if clauses:
+                ids_query = ids_query.where(*clauses)
+            ids_query = self._order(ids_query, state, reverse=from_end).limit(per_page).offset(skip)
+            ids = [r["id"] for r in await ids_query]
         if from_end:
             ids.reverse()
         rows = []
