@@ -12,9 +12,11 @@ import asyncio
 import csv
 import io
 import math
+import queue
+import threading
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime, time
 from typing import Any
 from urllib.parse import urlencode
 
@@ -469,76 +471,130 @@ def neutralise(value: Any) -> Any:
     return value
 
 
-class XlsxWriter:
-    """xlsxwriter in constant-memory mode: rows go to a temporary file as they come.
+def _cell(value: Any) -> Any:
+    """A value as the Excel writer takes it: text neutralised, a date as a date-time at midnight
+    (its column gets a date format), nothing for an empty value."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, str):
+        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if isinstance(value, (bool, int, float, datetime)):
+        return value
+    if isinstance(value, date):
+        return datetime.combine(value, time())
+    return neutralise(str(value))
 
-    (polars' write_excel wraps xlsxwriter too, but wants the whole frame in memory: 14.5 s and
-    300+ MB for 100,000 users in bench/users_table.py; this streams.) Every user-typed string is
-    written as a string, never as a formula, a number or a link, and is neutralised as well, so a
-    copy-paste into another sheet stays inert.
+
+_DONE = object()
+
+
+class XlsxWriter:
+    """The Excel file of a list, written by rustpy-xlsxwriter (Rust) in constant memory.
+
+    Measured against xlsxwriter (constant_memory, ~10 µs a cell in Python) and polars'
+    write_excel (xlsxwriter again, the whole frame in memory) in bench/export_users.py. Once a sheet
+    passes STREAM_AFTER rows, the Rust writer runs in a thread of its own and reads the rows from a
+    generator that ``write_rows`` feeds a chunk at a time through a queue of two chunks: a large
+    export streams. A workbook of several sheets (``add_sheet``) is for small tables: its sheets
+    are written at ``close``. Every text is written as a text cell, never as a formula, a number or
+    a link, and is neutralised as well, so a copy-paste into another sheet stays inert. Dates and
+    date-times are real Excel dates.
     """
 
+    STREAM_AFTER = 2 * EXPORT_CHUNK
+
     def __init__(self, headers: list[str], sheet: str = "Export"):
-        import tempfile
-
-        import xlsxwriter
-
-        self._file = tempfile.NamedTemporaryFile(suffix=".xlsx", delete=False)
-        self._file.close()
-        self.workbook = xlsxwriter.Workbook(
-            self._file.name,
-            {"constant_memory": True, "strings_to_formulas": False, "strings_to_numbers": False,
-             "strings_to_urls": False, "tmpdir": tempfile.gettempdir()},
-        )
-        self.bold = self.workbook.add_format({"bold": True})
-        self.date_format = self.workbook.add_format({"num_format": "dd/mm/yyyy hh:mm"})
-        self.sheet = None
+        self._sheets: list[tuple[str, list[str], list]] = []  # name, headers, rows not yet handed over
+        self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._buffer = io.BytesIO()
+        self._thread: threading.Thread | None = None
+        self._error: BaseException | None = None
         self.add_sheet(sheet, headers)
 
-    def add_sheet(self, name: str, headers: list[str]) -> None:
-        """Start another sheet (a workbook of several tables); the previous one is finished."""
-        self._finish_sheet()
-        self.sheet = self.workbook.add_worksheet(name[:31])
-        for col, header in enumerate(headers):
-            self.sheet.set_column(col, col, max(12, min(40, len(header) + 4)))
-            self.sheet.write_string(0, col, neutralise(header), self.bold)
-        self.sheet.freeze_panes(1, 0)
-        self.headers = headers
-        self.row = 1
+    @property
+    def headers(self) -> list[str]:
+        return self._sheets[-1][1]
 
-    def _finish_sheet(self) -> None:
-        if self.sheet is not None and self.row > 1:
-            self.sheet.autofilter(0, 0, self.row - 1, len(self.headers) - 1)
+    def add_sheet(self, name: str, headers: list[str]) -> None:
+        """Start another sheet (a workbook of several small tables)."""
+        if self._thread is not None:
+            raise RuntimeError("A workbook of several sheets is written at close: add them before a large one.")
+        self._sheets.append((name[:31], [neutralise(h) for h in headers], []))
+
+    @staticmethod
+    def _records(headers: list[str], rows):
+        for values in rows:
+            yield {h: _cell(v) for h, v in zip(headers, values)}
+
+    def _streamed(self, headers: list[str], pending: list):
+        yield from self._records(headers, pending)
+        pending.clear()
+        while (chunk := self._queue.get()) is not _DONE:
+            yield from self._records(headers, chunk)
+
+    def _start(self) -> None:
+        import rustpy_xlsxwriter
+
+        day = rustpy_xlsxwriter.Format().set_num_format("dd/mm/yyyy")
+        book = (rustpy_xlsxwriter.FastExcel(self._buffer)
+                .format(datetime_format="dd/mm/yyyy hh:mm", bold_headers=True)
+                .freeze(row=1))
+        last = len(self._sheets) - 1
+        for index, (name, headers, pending) in enumerate(self._sheets):
+            # A column whose values are dates (not date-times) shows them without a time.
+            formats = []
+            for col in range(len(headers)):
+                sample = next((r[col] for r in pending if r[col] not in (None, "")), None)
+                formats.append(day if isinstance(sample, date) and not isinstance(sample, datetime) else None)
+            data = self._streamed(headers, pending) if index == last else self._records(headers, pending)
+            book = book.sheet(name, data, column_widths=[max(12, min(40, len(h) + 4)) for h in headers],
+                              column_formats=formats, autofilter=True)
+
+        def write() -> None:
+            try:
+                book.save()
+            except BaseException as exc:  # handed to the caller by write_rows / close
+                self._error = exc
+                while self._queue.get() is not _DONE:  # let a blocked producer finish
+                    pass
+
+        self._thread = threading.Thread(target=write, name="xlsx-writer", daemon=True)
+        self._thread.start()
+
+    def _put(self, item) -> None:
+        while True:
+            try:
+                self._queue.put(item, timeout=0.5)
+                return
+            except queue.Full:
+                if self._thread is None or not self._thread.is_alive():
+                    raise RuntimeError("L'écriture du fichier Excel s'est arrêtée.") from self._error
 
     def write_rows(self, rows: list[list[Any]]) -> None:
-        sheet = self.sheet
-        for values in rows:
-            for col, value in enumerate(values):
-                if value is None or value == "":
-                    continue
-                if isinstance(value, bool):
-                    sheet.write_boolean(self.row, col, value)
-                elif isinstance(value, (int, float)):
-                    sheet.write_number(self.row, col, value)
-                elif isinstance(value, datetime):
-                    sheet.write_datetime(self.row, col, value, self.date_format)
-                else:
-                    sheet.write_string(self.row, col, neutralise(str(value)))
-            self.row += 1
+        """Blocks while the writer is two chunks behind (run it in a thread)."""
+        if self._error is not None:
+            raise self._error
+        if self._thread is not None:
+            self._put(rows)
+            return
+        pending = self._sheets[-1][2]
+        pending.extend(rows)
+        if len(self._sheets) == 1 and len(pending) >= self.STREAM_AFTER:
+            self._start()
 
     def close(self) -> bytes:
-        self._finish_sheet()
-        self.workbook.close()
-        with open(self._file.name, "rb") as handle:
-            return handle.read()
+        if self._thread is None:
+            self._start()
+        self._put(_DONE)
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._buffer.getvalue()
 
     def discard(self) -> None:
-        import os
-
-        try:
-            os.unlink(self._file.name)
-        except FileNotFoundError:
-            pass
+        """After a failure or a cancellation: end the writer's thread."""
+        if self._thread is not None and self._thread.is_alive():
+            threading.Thread(target=self._put, args=(_DONE,), daemon=True).start()
 
 
 class CsvWriter:
