@@ -104,10 +104,9 @@ class TablePage:
 
     @property
     def last_index(self) -> int:
-        if self.from_end:
+        if self.total_capped:
             return self.first_index + len(self.rows) - 1
-        return min(self.total, self.state.page * self.state.per_page) if not self.total_capped else (
-            self.first_index + len(self.rows) - 1)
+        return min(self.total, self.state.page * self.state.per_page)
 
     @property
     def is_first(self) -> bool:

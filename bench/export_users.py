@@ -117,7 +117,15 @@ def write_polars(headers, rows) -> bytes:
 
     from app.datatable import _cell
 
-    frame = pl.DataFrame([[_cell(v) for v in r] for r in rows], schema=headers, orient="row", infer_schema_length=None)
+    # A polars column holds one type: the date column loses its "Jamais" (left empty).
+    columns = list(zip(*[[_cell(v) for v in r] for r in rows]))
+    data = {}
+    for header, values in zip(headers, columns):
+        if any(type(v) is datetime for v in values):
+            data[header] = pl.Series(header, [v if type(v) is datetime else None for v in values], dtype=pl.Datetime)
+        else:
+            data[header] = pl.Series(header, [v if v is None else str(v) for v in values], dtype=pl.String)
+    frame = pl.DataFrame(data)
     buffer = io.BytesIO()
     frame.write_excel(buffer, worksheet="Export", dtype_formats={pl.Datetime: "dd/mm/yyyy hh:mm"}, autofilter=True)
     return buffer.getvalue()

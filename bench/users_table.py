@@ -6,7 +6,8 @@ Each case runs RUNS times per round, in ROUNDS rounds; the figures are p50 and p
 shown as "best / median of the rounds" (the machine is shared). The Excel export has its own bench
 (bench/export_users.py).
 
-Run: .venv/bin/python bench/users_table.py   (BENCH_ROUNDS=3 BENCH_RUNS=30 by default;
+Run: .venv/bin/python bench/users_table.py   (BENCH_ROUNDS=3 BENCH_RUNS=30 by default; BENCH_CAPS=1000,10000
+the count caps compared (app/datatable.py COUNT_CAP first);
 BENCH_VACUUM=1 runs VACUUM ANALYZE after the seed, as autovacuum would after a bulk insert)
 """
 
@@ -102,7 +103,7 @@ def cases(admin, get, establishment_id: int, sortable: list[str]) -> dict:
 
 
 async def main() -> None:
-    from app import db
+    from app import datatable, db
     from app.lists.users import USERS
     from app.services.auth import load_current_user
     from app.tables.accounts import User
@@ -117,27 +118,40 @@ async def main() -> None:
     alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
     sortable = [c.key for c in USERS.columns if c.sort is not None]
     all_cases = cases(admin, get, alp001, sortable)
-    figures: dict[str, list[tuple[float, float]]] = {label: [] for label in all_cases}
+    caps = [int(c) for c in os.environ.get("BENCH_CAPS", f"{getattr(datatable, 'COUNT_CAP', 0)},10000").split(",")]
+    caps = list(dict.fromkeys(caps))  # the helper's own cap first, then 10,000 for comparison
+    figures = {cap: {label: [] for label in all_cases} for cap in caps}
     shown: dict[str, str] = {}
-    for _ in range(ROUNDS):
-        for label, (user, params) in all_cases.items():
-            timings = []
-            for _ in range(RUNS):
-                t0 = time.perf_counter()
-                page = await USERS.fetch(user, params)
-                timings.append((time.perf_counter() - t0) * 1000)
-            figures[label].append((statistics.median(timings), _setup.percentile(timings, 95)))
-            capped = getattr(page, "total_capped", False)
-            shown[label] = (f"{'more than ' if capped else ''}{page.total} rows, page {page.state.page}, "
-                            f"{len(page.rows)} shown")
-    worst = 0.0
-    print(f"{'case':62} {'p50 best/med':>14} {'p95 best/med':>14}  result")
-    for label, rounds in figures.items():
-        p50s, p95s = [r[0] for r in rounds], [r[1] for r in rounds]
-        worst = max(worst, statistics.median(p95s))
-        print(f"{label:62} {min(p50s):6.1f}/{statistics.median(p50s):6.1f} {min(p95s):6.1f}/{statistics.median(p95s):6.1f}"
-              f"  {shown[label]}")
-    print(f"worst median p95: {worst:.1f} ms ({ROUNDS} rounds of {RUNS} runs per case)")
+    for cap in caps:
+        if hasattr(datatable, "COUNT_CAP"):
+            datatable.COUNT_CAP = cap
+        for _ in range(ROUNDS):
+            for label, (user, params) in all_cases.items():
+                timings = []
+                for _ in range(RUNS):
+                    t0 = time.perf_counter()
+                    page = await USERS.fetch(user, params)
+                    timings.append((time.perf_counter() - t0) * 1000)
+                figures[cap][label].append((statistics.median(timings), _setup.percentile(timings, 95)))
+                if cap == caps[0]:
+                    capped = getattr(page, "total_capped", False)
+                    shown[label] = (f"{'more than ' if capped else ''}{page.total} rows, page {page.state.page}, "
+                                    f"{len(page.rows)} shown")
+    print(f"p50 and p95 in ms, 'best/median' of {ROUNDS} rounds of {RUNS} runs; count cap {caps[0]} "
+          f"(then p95 best/median with the count capped at {', '.join(map(str, caps[1:])) or '-'})")
+    worst = {cap: 0.0 for cap in caps}
+    for label in all_cases:
+        cells = []
+        for i, cap in enumerate(caps):
+            p50s, p95s = [r[0] for r in figures[cap][label]], [r[1] for r in figures[cap][label]]
+            worst[cap] = max(worst[cap], statistics.median(p95s))
+            if i == 0:
+                cells.append(f"{min(p50s):6.1f}/{statistics.median(p50s):6.1f} {min(p95s):6.1f}/{statistics.median(p95s):6.1f}")
+            else:
+                cells.append(f"| {min(p95s):6.1f}/{statistics.median(p95s):6.1f}")
+        print(f"{label:60} {' '.join(cells)}  {shown[label]}")
+    for cap in caps:
+        print(f"count cap {cap}: worst median p95 {worst[cap]:.1f} ms")
     await db.close_pool()
 
 
