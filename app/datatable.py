@@ -440,11 +440,13 @@ class DataTable:
         columns = self.export_columns(extra_columns)
         headers = [c.label for c in columns]
         writer = CsvWriter(headers) if fmt == "csv" else XlsxWriter(headers)
+        # export_values, column by column, decided once for the whole export
+        exporters = [c.export or (lambda r, key=c.key: r.get(key)) for c in columns]
         pending: asyncio.Task | None = None
         done = 0
         try:
             async for rows in self.iter_rows(user, params, extra=extra):
-                values = [self.export_values(r, columns) for r in rows]
+                values = [[get(r) for get in exporters] for r in rows]
                 if pending is not None:
                     await pending
                 pending = asyncio.create_task(asyncio.to_thread(writer.write_rows, values))
@@ -470,13 +472,21 @@ def neutralise(value: Any) -> Any:
     return value
 
 
+_AS_IS = (bool, int, float, datetime)
+
+
 def _cell(value: Any) -> Any:
     """A value as the Excel writer takes it: text neutralised, a date as a date-time at midnight
     (its column gets a date format), nothing for an empty value."""
-    if value is None or value == "":
-        return None
-    if isinstance(value, str):
+    kind = type(value)
+    if kind is str:  # most cells: checked first
+        if not value:
+            return None
         return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    if value is None or kind in _AS_IS:
+        return value
+    if isinstance(value, str):
+        return neutralise(value) or None
     if isinstance(value, (bool, int, float, datetime)):
         return value
     if isinstance(value, date):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.datatable import Col, DataTable, Filter
+from app.db import among
 from app.dates import local_naive, now
 from app.lists import register
 from app.lists._common import int_or_none
@@ -42,7 +43,7 @@ async def _partner_organisations(rows: list[dict]) -> list[dict]:
     if ids:
         requests = await RegistrationRequest.select(
             RegistrationRequest.user, RegistrationRequest.organisation.name.as_alias("name"),
-        ).where(RegistrationRequest.user.is_in(ids) & RegistrationRequest.organisation.is_not_null()
+        ).where(among(RegistrationRequest.user, ids) & RegistrationRequest.organisation.is_not_null()
                 & (RegistrationRequest.status != "draft")).order_by(RegistrationRequest.id)
         partners = {r["user"]: r["name"] for r in requests}
     for r in rows:
