@@ -21,10 +21,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from piccolo.columns.combination import WhereRaw
+from piccolo.querystring import QueryString
 
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
 
+_TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
 PER_PAGE_CHOICES = (20, 50, 100)
 EXPORT_CHUNK = 5000
 # A list counts its rows up to this many, and a page is reached by skipping at most this many rows
@@ -195,6 +197,10 @@ class DataTable:
     base_where: Callable[[CurrentUser, Scope], Any] | None = None
     # Adds computed fields to a page's (or an export chunk's) rows, with one grouped query.
     enrich: Callable[[list[dict]], Awaitable[list[dict]]] | None = None
+    # The exact total comes with the page, ``COUNT(*) OVER ()``: one query per page instead of
+    # three. For tables of a bounded size (one session's learners); a list that may reach 100,000
+    # rows keeps the bounded count and pages from either end.
+    count_in_page: bool = False
     # A table about one object (the progress of one session): from the params (the object's id put
     # there by the screen), the where clause and the extra columns (one per activity). Awaited by the
     # screen and by the export job alike, so a background export is the table the page shows.
@@ -338,18 +344,8 @@ class DataTable:
         rows = await self.table.raw("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner.querystrings[0])
         return rows[0]["n"]
 
-    async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None,
-                    options: dict[str, list[tuple[str, str]]] | None = None) -> TablePage:
-        """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import);
-        ``options`` gives the choices of select filters that depend on the screen (its cohorts).
-
-        Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
-        the page (only the table's own columns and those the sort needs, skipping at most
-        COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
-        joined columns; plus one per ``enrich`` and per filter with choices."""
-        state = self.parse(params)
-        scope = await establishment_scope(user)
-        clauses = self._where(user, scope, state, extra)
+    async def _page(self, clauses: list, state: TableState) -> tuple[list[dict], int, bool]:
+        """The bounded count, the page's ids (from the start or the end), then its rows."""
         counted = await self._bounded_count(clauses, COUNT_CAP)
         capped = counted > COUNT_CAP
         total = min(counted, COUNT_CAP)
@@ -383,6 +379,53 @@ class DataTable:
             position = {row_id: i for i, row_id in enumerate(ids)}
             rows = await self.table.select(*self.select).where(self.table.id.is_in(ids))
             rows.sort(key=lambda r: position[r["id"]])
+        return rows, total, capped
+
+    async def _page_with_total(self, clauses: list, state: TableState) -> tuple[list[dict], int]:
+        """``count_in_page``: one query, the exact total in it (``COUNT(*) OVER ()``)."""
+
+        def page_query():
+            query = self.table.select(*self.select, _TOTAL)
+            if clauses:
+                query = query.where(*clauses)
+            offset = (state.page - 1) * state.per_page
+            return self._order(query, state).limit(state.per_page).offset(offset)
+
+        wanted = state.page
+        if wanted < 0:
+            state.page = 1
+        queried = state.page
+        rows = await page_query()
+        total = rows[0]["_total"] if rows else 0
+        if not rows and state.page > 1:  # a page past the end: the last one
+            count_query = self.table.count()
+            total = await (count_query.where(*clauses) if clauses else count_query)
+            wanted = -1
+        pages = max(1, math.ceil(total / state.per_page))
+        if wanted < 0 and total:
+            state.page = max(1, pages + 1 + wanted)
+            if state.page != queried:
+                rows = await page_query()
+        return rows, total
+
+    async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None,
+                    options: dict[str, list[tuple[str, str]]] | None = None) -> TablePage:
+        """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import);
+        ``options`` gives the choices of select filters that depend on the screen (its cohorts).
+
+        Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
+        the page (only the table's own columns and those the sort needs, skipping at most
+        COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
+        joined columns (one query for a ``count_in_page`` table); plus one per ``enrich`` and per
+        filter with choices."""
+        state = self.parse(params)
+        scope = await establishment_scope(user)
+        clauses = self._where(user, scope, state, extra)
+        if self.count_in_page:
+            rows, total = await self._page_with_total(clauses, state)
+            capped = False
+        else:
+            rows, total, capped = await self._page(clauses, state)
         if self.enrich is not None:
             rows = await self.enrich(rows)
         filter_options = {}

@@ -1,9 +1,10 @@
 """« Vue d'ensemble des inscrits » (SPEC D2): one row per learner actively enrolled in a session, with
 their progress summary and one cell per activity of the session.
 
-The summary lives on the enrolment (percent, last visit, completion date), so every filter and sort
-is a WHERE or an ORDER BY on it: the table helper's bounded count, the page's ids, its rows. The
-page's activity cells are one more query (completions WHERE enrolment IN the page's ids).
+The rows are one query per page: the summary lives on the enrolment (percent, last visit, completion
+date), so every filter and sort is a WHERE or an ORDER BY on it, and the total comes in the same query
+(``count_in_page``). The page's activity cells are a second query (completions WHERE enrolment IN the
+page's ids).
 """
 
 from __future__ import annotations
@@ -121,6 +122,7 @@ PROGRESS = register(
         base_where=lambda user, scope: Enrolment.active == True,  # noqa: E712
         export_filename="progression",
         enrich=_cells,
+        count_in_page=True,
         about=_about,
     )
 )
