@@ -15,7 +15,7 @@ SQLite needs none of this (its comparisons are already bytewise; the embedded mo
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
 
-ID = "2026-11-23T13:40:00:000000"
+ID = "2026-11-23T14:30:00:000000"
 VERSION = "1.38.0"
 DESCRIPTION = "Users: C collation on the folded columns, prefix-search and sort indexes (PostgreSQL)"
 
