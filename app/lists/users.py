@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from app.datatable import Col, DataTable, Filter
+from app.db import among
 from app.dates import local_naive, now
 from app.lists import register
 from app.lists._common import int_or_none
@@ -42,7 +43,7 @@ async def _partner_organisations(rows: list[dict]) -> list[dict]:
     if ids:
         requests = await RegistrationRequest.select(
             RegistrationRequest.user, RegistrationRequest.organisation.name.as_alias("name"),
-        ).where(RegistrationRequest.user.is_in(ids) & RegistrationRequest.organisation.is_not_null()
+        ).where(among(RegistrationRequest.user, ids) & RegistrationRequest.organisation.is_not_null()
                 & (RegistrationRequest.status != "draft")).order_by(RegistrationRequest.id)
         partners = {r["user"]: r["name"] for r in requests}
     for r in rows:
@@ -91,7 +92,7 @@ USERS = register(
         filters=(
             Filter("last_name", "Nom de famille", lambda v: search(User.last_name_key, v)),
             Filter("first_name", "Prénom", lambda v: search(User.first_name_key, v)),
-            Filter("email", "Adresse de courriel", lambda v: User.email.like(f"%{v.strip().lower()}%")),
+            Filter("email", "Adresse de courriel", lambda v: search(User.email, v)),
             Filter("status", "Statut", lambda v: User.status == v if v in STATUS_LABELS else None, kind="select",
                    options=list(STATUS_LABELS.items())),
             Filter("state", "État du compte",

@@ -36,11 +36,23 @@ def user_text_fields(first_name: str, last_name: str, username: str = "", email:
     }
 
 
+SHORT_SEARCH = 2
+
+
 def search(column, value: str):
-    """An accent- and case-insensitive "contains" on a folded column (``*_key``, ``search_text``):
-    the same answer on PostgreSQL and SQLite. None (no filter) for a blank value."""
+    """An accent- and case-insensitive search on a folded column (``*_key``, ``search_text``): the
+    same answer on PostgreSQL and SQLite. None (no filter) for a blank value.
+
+    Three characters or more: the text contains them (on PostgreSQL, a trigram index serves it).
+    One or two characters: the text begins with them ("du" finds Dupont and Durand, not Arduin):
+    what someone typing two letters looks for, and a range of a b-tree (``text_pattern_ops`` on
+    PostgreSQL), where "contains" would read every row."""
     folded = fold(value).strip()
-    return column.like(f"%{folded}%") if folded else None
+    if not folded:
+        return None
+    if len(folded) <= SHORT_SEARCH:
+        return column.like(f"{folded}%")
+    return column.like(f"%{folded}%")
 
 
 def search_text(*parts: str | None) -> str:

@@ -30,7 +30,9 @@ class User(Table, tablename="app_user"):
     # when the user's has moved on (app.services.auth.load_current_user).
     credentials_version = Integer(default=0)
     # Lower-cased, accent-free copies: the same search on PostgreSQL and SQLite (whose LIKE only
-    # folds ASCII case), and a sort that puts "Élodie" with the E.
+    # folds ASCII case), and a sort that puts "Élodie" with the E. On PostgreSQL these three and
+    # ``email`` compare in the "C" collation (migration 2026-11-23T14:30), as on SQLite, so a short
+    # "begins with" search is a b-tree range: keep COLLATE "C" if a migration alters their type.
     search_text = Text(default="")
     last_name_key = Varchar(length=100, default="", index=True)
     first_name_key = Varchar(length=100, default="")

@@ -203,3 +203,59 @@ async def test_admin_cannot_remove_own_admin_role(client):
     response = await post_form(client, f"/roles/{grant['id']}/retirer")
     assert response.status_code == 400
     assert "propre rôle d'administrateur" in text(response.text)
+
+
+@pytest.mark.smoke
+async def test_a_list_longer_than_it_counts_says_so_and_reaches_its_end(client, monkeypatch):
+    """Issue 8: a list counts up to COUNT_CAP rows and pages at most that far from either end, so
+    its 5,000th page costs what its first does; its end is reached through "Dernière page"."""
+    from app import datatable
+
+    monkeypatch.setattr(datatable, "COUNT_CAP", 40)
+    await _many_establishments(61)  # 65 with the demo's four: more than it counts
+    await login(client, "admin")
+    first = await client.get("/admin/etablissements?per_page=20")
+    body = text(first.text)
+    assert "1–20 sur plus de 40" in body
+    # Numbered pages up to what is counted, then the way to the end.
+    assert 'aria-current="page">1<' in first.text and "page=2" in first.text and "page=3" not in first.text
+    assert 'aria-label="Dernière page"' in first.text and "page=-1" in first.text
+    last = await client.get("/admin/etablissements?per_page=20&page=-1")
+    body = text(last.text)
+    assert "Les 20 dernières lignes sur plus de 40" in body
+    codes = sorted([f"ALP{100 + i:03d}" for i in range(61)] + ["ALP001", "ALP002", "DAM001", "DAM016"])
+    # The last 20 codes, in the list's order (not reversed).
+    positions = [body.index(code) for code in codes[-20:]]
+    assert positions == sorted(positions) and codes[-21] not in body
+    assert 'aria-label="Page précédente"' in last.text and "page=-2" in last.text
+    assert 'aria-label="Page suivante"' not in last.text
+    before = text((await client.get("/admin/etablissements?per_page=20&page=-2")).text)
+    assert "Lignes 21 à 40 en partant de la fin" in before
+    assert codes[-21] in before and codes[-40] in before and codes[-41] not in before and codes[-1] not in before
+    # A page beyond what is counted shows the last page, as a page beyond the end of a short list does.
+    assert "Les 20 dernières lignes" in text((await client.get("/admin/etablissements?per_page=20&page=4")).text)
+    # The last page reachable from the start says how to go further.
+    page2 = text((await client.get("/admin/etablissements?per_page=20&page=2")).text)
+    assert "21–40 sur plus de 40" in page2 and "affinez les filtres" in page2
+    # Sorted the other way, the end comes first: the same rows from the other side.
+    desc_last = text((await client.get("/admin/etablissements?per_page=20&page=-1&sort=-code")).text)
+    assert codes[0] in desc_last and codes[19] in desc_last and codes[20] not in desc_last
+    # A short list is counted exactly and a negative page counts from its end.
+    filtered = text((await client.get("/admin/etablissements?per_page=20&q=numéro 1&page=-1")).text)
+    assert "1–10 sur 10" in filtered
+
+
+@pytest.mark.smoke
+async def test_one_or_two_letters_find_what_begins_with_them(client):
+    """Issue 8: "du" finds Dupont and Durand, not Arduin (a prefix is a b-tree range on 100,000
+    users, "contains" read every row); three letters or more still find what contains them."""
+    for username, last in (("dam001.get", "Dupont"), ("ged.alp", "Arduin")):
+        await User.update({User.last_name: last, User.last_name_key: last.lower()}).where(User.username == username)
+    await login(client, "admin")
+    short = text((await client.get("/utilisateurs?last_name=DU&per_page=100")).text)
+    assert "dam001.get" in short and "ged.alp" not in short
+    longer = text((await client.get("/utilisateurs?last_name=rdu&per_page=100")).text)
+    assert "ged.alp" in longer and "dam001.get" not in longer
+    # The same rule on every searched list (here the establishments' "code or name").
+    assert "Aucune ligne" in text((await client.get("/admin/etablissements?q=01")).text)
+    assert "ALP001" in text((await client.get("/admin/etablissements?q=001")).text)

@@ -1,0 +1,178 @@
+"""Production shape for the jobs (issue 8 "done means", issue 11 defects 1 and 2): a separate
+`tremplin worker` process, which shares nothing with the app but PostgreSQL and Redis (same
+DATABASE_URL, REDIS_URL and QUEUE_NAME as the test), runs the large Excel exports — of a list the
+app once defined in a controller too — the account import and the content import; and arq's own
+command, given Tremplin's WorkerSettings, works Tremplin's queue."""
+
+import asyncio
+import dataclasses
+import io
+import os
+import signal
+import subprocess
+import sys
+from datetime import datetime, timedelta, timezone
+
+import openpyxl
+import pytest
+
+from app import db
+from app.services import outbox
+from app.tables.accounts import User
+from app.tables.catalogue import ContentImport, CourseTemplate, SessionActivity, TrainingSession
+from app.tables.imports import ImportBatch
+from app.tables.org import Establishment
+from app.tables.outbox import Mail
+from app.tables.registration import RegistrationRequest
+from tests.conftest import ROOT, TMP
+from tests.helpers import csrf_token, login, post_form, text
+
+EVIL = "=cmd|' /C calc'!A0"
+
+
+def _start(command: list[str], log_name: str) -> tuple[subprocess.Popen, object]:
+    log = open(TMP / log_name, "w")
+    # The test's own environment: the same DATABASE_URL, REDIS_URL and QUEUE_NAME.
+    process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
+    return process, log
+
+
+def _stop(process: subprocess.Popen, log) -> None:
+    process.send_signal(signal.SIGINT)
+    try:
+        process.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+    log.close()
+
+
+async def _until(check, what: str, log_name: str, timeout: float = 90):
+    for _ in range(int(timeout / 0.2)):
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    raise AssertionError(f"{what} not done by the worker process:\n{(TMP / log_name).read_text()[-3000:]}")
+
+
+async def _export_through_the_job(client, url: str, log_name: str) -> openpyxl.Workbook:
+    response = await client.get(url)
+    assert response.status_code == 303, response.text[:500]
+    job_url = response.headers["location"]
+
+    async def finished():
+        partial = await client.get(job_url, headers={"HX-Request": "true"})
+        assert "Export impossible" not in partial.text and "a échoué" not in partial.text, text(partial.text)
+        return partial.status_code == 286 and "Terminé." in text(partial.text)
+
+    await _until(finished, f"export {url}", log_name)
+    download = await client.get(f"/exports/{job_url.rsplit('/', 1)[1]}")
+    assert download.status_code == 200
+    return openpyxl.load_workbook(io.BytesIO(download.content))
+
+
+async def test_exports_and_imports_run_in_a_separate_worker_process(client, smtp, monkeypatch):
+    import app.http.tableview as tableview
+
+    # The app (this process) sends every export of more than 3 rows to the worker.
+    settings = dataclasses.replace(tableview.get_settings(), export_inline_max_rows=3)
+    monkeypatch.setattr(tableview, "get_settings", lambda: settings)
+    seen = datetime(2026, 3, 2, 9, 30, tzinfo=timezone.utc)
+    await User.update({User.last_access: seen}).where(User.username.like("alp001.%"))
+    await User.update({User.first_name: EVIL}).where(User.username == "dam001.get")
+    await RegistrationRequest.insert(*[
+        RegistrationRequest(reference=f"DEM-{i}", status="confirmed", first_name="Léa", last_name=f"Martin{i}",
+                            email=f"lea{i}@example.org", submitted_at=seen - timedelta(days=i)) for i in range(5)])
+    worker, log = _start([sys.executable, "-m", "app.cli", "worker"], "tremplin-worker.log")
+    try:
+        # (a) The large export of the users list, downloaded and opened.
+        await login(client, "admin")
+        book = await _export_through_the_job(client, "/utilisateurs?export=xlsx", "tremplin-worker.log")
+        sheet = book.worksheets[0]
+        rows = list(sheet.iter_rows(values_only=False))
+        headers = [c.value for c in rows[0]]
+        assert headers[:3] == ["Prénom / Nom de famille", "Nom d'utilisateur", "Adresse de courriel"]
+        assert len(rows) - 1 == await User.count()
+        by_username = {r[1].value: r for r in rows[1:]}
+        access = headers.index("Dernier accès")
+        learner = next(u for u in by_username if u.startswith("alp001.") and u != "alp001.get")
+        cell = by_username[learner][access]
+        assert cell.is_date and cell.value == datetime(2026, 3, 2, 10, 30)  # a real date, in Paris time
+        assert by_username["dam001.get"][access].value == "Jamais"
+        evil = by_username["dam001.get"][0]
+        assert evil.data_type == "s" and evil.value == f"'{EVIL} Gestionnaire"  # text, never a formula
+        assert sheet.freeze_panes == "A2" and sheet.auto_filter.ref == f"A1:I{len(rows)}"
+
+        # A list the app defined in a controller before: the worker finds it too (issue 11, defect 1).
+        await login(client, "inscriptions")
+        book = await _export_through_the_job(client, "/gestion-inscriptions/demandes?export=xlsx", "tremplin-worker.log")
+        values = [[c.value for c in r] for r in book.worksheets[0].iter_rows()]
+        assert len(values) == 6 and sorted(v[1] for v in values[1:]) == [f"DEM-{i}" for i in range(5)]
+
+        # (b) The account import.
+        alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+        await login(client, "alp001.get")
+        lines = ["firstname;lastname;password;email;profile_field_matricule;cohort1",
+                 "Valentin;Blondel;Anfh_2025!;v.blondel@example.org;812;", "Béa;Trice;;bea.trice@example.org;1234;"]
+        upload = await client.post(f"/etablissements/{alp001}/import/",
+                                   files={"file": ("comptes.csv", ("\r\n".join(lines) + "\r\n").encode(), "text/csv")},
+                                   data={"_csrf_token": await csrf_token(client)})
+        assert upload.status_code == 303, text(upload.text)
+        batch_id = int(upload.headers["location"].rsplit("/", 1)[1])
+        assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
+
+        async def imported():
+            batch = await ImportBatch.select(ImportBatch.status, ImportBatch.created_count).where(
+                ImportBatch.id == batch_id).first()
+            return batch if batch["status"] == "done" else None
+
+        batch = await _until(imported, "the account import", "tremplin-worker.log")
+        assert batch["created_count"] == 2
+        assert await User.exists().where(User.username == "alp001.v.blondel")
+        report = text((await client.get(f"/imports/{batch_id}")).text)
+        assert "Importation terminée : 2 créé(s)" in report
+        # Its credentials mail leaves through the same worker.
+        await _until(lambda: Mail.exists().where((Mail.status == "sent") & Mail.recipients.like("%bea.trice%")),
+                     "the credentials mail", "tremplin-worker.log")
+
+        # (c) The content import of a session (the wizard's last step).
+        template = await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "C03").first()
+        created = await post_form(client, f"/etablissements/{alp001}/sessions/nouvelle", {
+            "template": "", "start_date": "2026-06-12", "end_date": "2026-06-16", "establishment": alp001,
+            "visible": "1", "action": "save"})
+        assert created.status_code == 303
+        session = await TrainingSession.select(TrainingSession.id).first()
+        url = f"/sessions/{session['id']}/import"
+        await post_form(client, url, {"step": "1", "go": "next", "template": template["id"]})
+        await post_form(client, url, {"step": "2", "go": "next"})
+        await post_form(client, url, {"step": "3", "go": "next"})
+        assert (await post_form(client, url, {"step": "4", "go": "next"})).status_code == 303
+
+        async def content_imported():
+            job = await ContentImport.select(ContentImport.status).where(ContentImport.session == session["id"]).first()
+            return job is not None and job["status"] == "done"
+
+        await _until(content_imported, "the content import", "tremplin-worker.log")
+        assert await SessionActivity.count().where(SessionActivity.session == session["id"]) > 0
+        assert "Importation terminée." in text((await client.get(url)).text)
+    finally:
+        _stop(worker, log)
+
+
+@pytest.mark.smoke
+async def test_arq_own_command_works_tremplins_queue(demo, smtp, redis_client):
+    """`arq app.jobs.worker.WorkerSettings` reads Tremplin's queue on Tremplin's Redis (issue 11, defect 2)."""
+    async with db.transaction():
+        mail_id = await outbox.queue_mail(["arq@example.org"], "Par la commande arq", "Corps")
+    await outbox.dispatch(redis_client, [mail_id])
+    worker, log = _start([sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"], "arq-worker.log")
+    try:
+        async def sent():
+            row = await Mail.select(Mail.status).where(Mail.id == mail_id).first()
+            return row["status"] == "sent"
+
+        await _until(sent, "the mail", "arq-worker.log", timeout=60)
+        assert [m["Subject"] for _, m in smtp.messages] == ["Par la commande arq"]
+    finally:
+        _stop(worker, log)
