@@ -21,7 +21,13 @@ async def home(request: Request) -> Template:
         establishments = await establishments_in_scope(user)
         counts = await org.user_counts([e["id"] for e in establishments])
     is_learner = user.has_role(LEARNER)
+    waiting = None
+    if user.has_role("registration_manager"):
+        from app.services.registration import waiting_count
+
+        waiting = await waiting_count()
     return render(request, "home.html", {
+        "waiting_requests": waiting,
         "establishments": establishments, "counts": counts, "is_learner": is_learner,
         "my": await learner.home(user.id) if is_learner else None, "today": today(),
     })

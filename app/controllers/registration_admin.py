@@ -63,7 +63,8 @@ class RegistrationAdminController(Controller):
 
     @get("/", name="registration_admin.index")
     async def index(self, request: Request) -> Template:
-        return render(request, "registration_admin/index.html", {"kinds": admin.REF_KINDS})
+        return render(request, "registration_admin/index.html", {"kinds": admin.REF_KINDS,
+                                                                  "waiting": await reg.waiting_count()})
 
     # -- simple lists ---------------------------------------------------------------------------
     async def _list_page(self, request, kind, values=None, errors=None, status_code=200):

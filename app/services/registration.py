@@ -718,6 +718,12 @@ WORKFLOW = {
 CONFIRMED_ACTIONS = {"validate_operator", "validate_requester"}
 
 
+async def waiting_count() -> int:
+    """Requests waiting for a back-office step (6, 8 or 10): the daily task's count."""
+    return await RegistrationRequest.count().where(
+        RegistrationRequest.status.is_in([before for before, _, _ in WORKFLOW.values()]))
+
+
 def next_action(status: str) -> str | None:
     return next((action for action, (before, _, _) in WORKFLOW.items() if before == status), None)
 

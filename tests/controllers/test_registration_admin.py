@@ -124,3 +124,16 @@ async def test_reference_entry_can_be_renamed(client):
     assert response.status_code == 303
     assert "Financement sur fonds propres" in await _labels("funding_method")
     assert "Financement personnel" not in await _labels("funding_method")
+
+
+async def test_the_daily_task_comes_first_with_its_count(client):
+    from app.tables.registration import RegistrationRequest
+
+    await RegistrationRequest.insert(*[RegistrationRequest(status=s, email=f"r{i}@example.org", reference=f"R-TEST-{i}")
+                                       for i, s in enumerate(["confirmed", "instance_validated", "draft", "completed"])])
+    await login(client, "inscriptions")
+    home = text((await client.get("/")).text)
+    assert "2 demande(s) d'inscription en attente" in home
+    index = text((await client.get("/gestion-inscriptions")).text)
+    assert "Demandes d'inscription — 2 demande(s) en attente" in index
+    assert index.index("Demandes d'inscription") < index.index("Réglages")
