@@ -817,8 +817,8 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
     if action in ("refuse", "cancel"):
         if r["status"] not in OPEN_STATUSES:
             raise DomainError(f"Cette demande est close (état : {r['status_label']}).")
-        if not reason.strip():
-            raise ValidationFailed({"reason": "Indiquez le motif : il est envoyé au demandeur."})
+        if action == "refuse" and not reason.strip():  # a cancellation may go without one
+            raise ValidationFailed({"reason": "Indiquez le motif du refus : il est envoyé au demandeur."})
         after = "refused" if action == "refuse" else "cancelled"
         word = "refusée" if action == "refuse" else "annulée"
         async with db.transaction():

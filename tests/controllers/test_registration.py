@@ -228,6 +228,20 @@ async def test_back_office_requires_the_manager_role_and_a_reason_to_refuse(clie
     _ = csrf_token
 
 
+async def test_the_back_office_cancels_a_request_without_a_reason(client, new_client):
+    """The reason is required to refuse, not to cancel (the field used to block « Annuler la demande »)."""
+    await _session()
+    await _fill(client)
+    request = await RegistrationRequest.select().where(RegistrationRequest.status == "awaiting_confirmation").first()
+    async with new_client() as manager:
+        await login(manager, "inscriptions")
+        page = (await manager.get(f"/gestion-inscriptions/demandes/{request['id']}")).text
+        assert 'name="reason" required' not in page
+        response = await post_form(manager, f"/gestion-inscriptions/demandes/{request['id']}/cancel", {"reason": ""})
+        assert response.status_code == 303
+    assert (await RegistrationRequest.select().where(RegistrationRequest.id == request["id"]).first())["status"] == "cancelled"
+
+
 async def test_follow_and_cancel_through_a_signed_link(client, new_client, smtp, run_jobs):
     await _session()
     await _fill(client)
