@@ -17,14 +17,11 @@ from app.http.responder import redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.services import files, learner
 from app.services.errors import NotFound, ValidationFailed
-from app.services.ratelimit import Limit
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 
 MANAGERS = (ADMIN, GED, GET)
 # Posting in a discussion: enough for a lively exchange, not for a flood.
-POST_LIMIT = Limit("discussion", 10, 60)
-TOO_MANY = "Vous avez envoyé beaucoup de messages en peu de temps : attendez une minute avant le suivant."
 
 
 async def _session_page(request: Request, session: dict, values=None, errors=None, status_code=200,
@@ -121,9 +118,7 @@ class LearnerController(Controller):
             raise NotFound(learner.NOT_FOUND)
         form = await read_form(request, learner.MessageForm)
         try:
-            if not await POST_LIMIT.allow(request.app.state.redis, str(user.id)):
-                raise ValidationFailed({"body": TOO_MANY})
-            await learner.post_message(session_id, user.id, form)
+            await learner.post_message(request.app.state.redis, session_id, user.id, form)
         except ValidationFailed as invalid:
             return await _session_page(request, session, as_values(form), invalid.errors, 422)
         if wants_fragment(request):  # htmx: the discussion block again, with the new message
@@ -174,9 +169,7 @@ class SessionDiscussionController(Controller):
         session = await session_in_scope(user, session_id)
         form = await read_form(request, learner.MessageForm)
         try:
-            if not await POST_LIMIT.allow(request.app.state.redis, str(user.id)):
-                raise ValidationFailed({"body": TOO_MANY})
-            await learner.post_message(session_id, user.id, form)
+            await learner.post_message(request.app.state.redis, session_id, user.id, form)
         except ValidationFailed as invalid:
             return await self._page(request, session, as_values(form), invalid.errors, 422)
         return redirect(request, url(request, "sessions.discussion", session_id=session_id), "Message publié.")

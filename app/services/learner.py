@@ -17,6 +17,7 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
+from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
 from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
 from app.tables.learning import ActivityCompletion, CompletionHow, DiscussionMessage, Enrolment, QuizAttempt
@@ -230,7 +231,14 @@ class MessageForm:
     body: str = ""
 
 
-async def post_message(session_id: int, author_id: int, form: MessageForm) -> None:
+POST_LIMIT = Limit("discussion", 10, 60)
+TOO_MANY = "Vous avez envoyé beaucoup de messages en peu de temps : attendez une minute avant le suivant."
+
+
+async def post_message(redis, session_id: int, author_id: int, form: MessageForm) -> None:
+    """One message in a session's discussion, by a learner or a manager (at most 10 a minute each)."""
+    if not await POST_LIMIT.allow(redis, str(author_id)):
+        raise ValidationFailed({"body": TOO_MANY})
     body = form.body.strip()
     if not body:
         raise ValidationFailed({"body": "Écrivez un message avant de l'envoyer."})
