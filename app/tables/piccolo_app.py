@@ -16,6 +16,7 @@ from app.tables.certificates import Certificate
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
+from app.tables.jobs import JobAction, JobRun
 from app.tables.files import StoredFile
 from app.tables.learning import ActivityCompletion, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
 from app.tables.org import Delegation, Establishment
@@ -29,7 +30,7 @@ TABLES = [
     Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,
     CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
-    Certificate, QuizAttempt, DiscussionMessage,
+    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction,
 ]
 
 APP_CONFIG = AppConfig(
