@@ -48,6 +48,13 @@ DIED = "Interrompu : le worker s'est arrêté ou le délai d'exécution est dép
 KINDS: dict[str, "JobKind"] = {}
 
 
+def declared() -> dict[str, "JobKind"]:
+    """Every declared kind (importing the registry declares them: the CLI may not have yet)."""
+    import app.jobs.registry  # noqa: F401
+
+    return KINDS
+
+
 def job_id(run_id: int, suffix: str) -> str:
     return f"run:{run_id}:{suffix}"
 
@@ -168,7 +175,8 @@ async def dispatch(redis, run_ids: list[int], suffix: str) -> int:
             JobRun.id.is_in(run_ids[start:start + 5000]))
     for run in runs:
         run["args"] = json.loads(run["args"] or "[]")
-    return await hand_to_arq(redis, [r for r in runs if r["kind"] in KINDS], suffix)
+    kinds = declared()
+    return await hand_to_arq(redis, [r for r in runs if r["kind"] in kinds], suffix)
 
 
 async def retry(redis, run_ids: list[int], actor_id: int | None, detail: str) -> int:
@@ -283,8 +291,9 @@ async def sweep(redis) -> dict:
     settings = get_settings().jobs
     t = now()
     waited = t - timedelta(seconds=settings.requeue_after)
-    durable = [k.name for k in KINDS.values() if k.durable]
-    shortest = min((KINDS[k].effective_timeout() for k in durable), default=0)
+    kinds = declared()
+    durable = [k.name for k in kinds.values() if k.durable]
+    shortest = min((kinds[k].effective_timeout() for k in durable), default=0)
     candidates = await JobRun.select(
         JobRun.id, JobRun.kind, JobRun.args, JobRun.status, JobRun.run_at, JobRun.started_at, JobRun.tries,
         JobRun.max_tries,
@@ -301,7 +310,7 @@ async def sweep(redis) -> dict:
     again, dead, lost = [], [], []
     for run in candidates:
         if run["status"] == JobStatus.running.value:
-            if run["started_at"] >= t - timedelta(seconds=KINDS[run["kind"]].effective_timeout() + STALE_GRACE):
+            if run["started_at"] >= t - timedelta(seconds=kinds[run["kind"]].effective_timeout() + STALE_GRACE):
                 continue  # still within its own timeout
             (again if run["tries"] < run["max_tries"] else dead).append(run)
         elif run["id"] not in on_queue:
