@@ -111,7 +111,7 @@ def worker() -> None:
             build_worker(handle_signals=True).run()
             return  # stopped by SIGINT/SIGTERM
         except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
-            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 10.0)
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 5.0)
             log.warning("Redis unavailable (%s): the worker starts again in %.0f s", exc, delay)
             try:
                 time.sleep(delay)
