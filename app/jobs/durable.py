@@ -44,6 +44,7 @@ FINISHED = [JobStatus.succeeded.value, JobStatus.failed.value, JobStatus.aborted
 STALE_GRACE = 5.0
 WORKER = f"{socket.gethostname()}:{os.getpid()}"
 DIED = "Interrompu : le worker s'est arrêté ou le délai d'exécution est dépassé ({tries} essai(s))."
+ABORTED = "Arrêté par un opérateur."
 
 KINDS: dict[str, "JobKind"] = {}
 
@@ -87,6 +88,10 @@ class JobKind:
     max_tries: int = 3
     timeout: float = 600
     options: dict = field(default_factory=dict)  # arq's own (keep_result, …) for the untracked kinds
+    # Called with the arguments of runs that end without their function having recorded it (the
+    # worker died on the last try, an operator aborted) and a French reason: the work's own status
+    # (an import batch) must not say "running" for ever. Set-based: a list of argument lists.
+    on_give_up: Callable[[list[list], str], Awaitable[Any]] | None = None
 
     def __post_init__(self):
         if self.durable and not self.tracked:
@@ -218,6 +223,58 @@ async def retry(redis, run_ids: list[int], actor_id: int | None, detail: str) ->
     return len(runs)
 
 
+async def _give_up(runs: list[dict], reason: str) -> None:
+    """The kinds' ``on_give_up`` for these runs (kind, args), one call per kind."""
+    kinds = declared()
+    by_kind: dict[str, list[list]] = {}
+    for run in runs:
+        by_kind.setdefault(run["kind"], []).append(json.loads(run["args"] or "[]"))
+    for kind, args in by_kind.items():
+        hook = kinds[kind].on_give_up if kind in kinds else None
+        if hook is not None:
+            try:
+                await hook(args, reason)
+            except Exception:  # noqa: BLE001 - the run is recorded; its work's status is best effort
+                log.exception("on_give_up of %s failed", kind)
+
+
+async def abort(redis, run_ids: list[int], actor_id: int | None, detail: str = "") -> int:
+    """Operator abort of queued, deferred or running runs: status aborted (the claim then skips any
+    copy arq still holds), arq's ``Job.abort()`` for the running ones (the worker cancels the task;
+    it needs ``allow_abort_jobs``, which the worker sets), one JobAction per run, and the kinds'
+    ``on_give_up``. Returns how many runs were aborted."""
+    if not run_ids:
+        return 0
+    t = now()
+    runs = []
+    for start in range(0, len(run_ids), 5000):
+        runs += await JobRun.update({JobRun.status: JobStatus.aborted.value, JobRun.finished_at: t}).where(
+            JobRun.id.is_in(run_ids[start:start + 5000])
+            & JobRun.status.is_in([*WAITING, JobStatus.running.value])).returning(JobRun.id, JobRun.kind, JobRun.args)
+    if not runs:
+        return 0
+    from app.bulk import bulk_insert
+
+    await bulk_insert(JobAction, [JobAction.run, JobAction.action, JobAction.actor, JobAction.detail,
+                                  JobAction.created_at], [(r["id"], "abort", actor_id, detail, t) for r in runs])
+    await _give_up(runs, ABORTED)
+    # What arq's Job.abort() writes, for every copy of these runs on the queue, in one pipeline
+    # (Job.abort() then waits for each result): the worker cancels the running one.
+    aborted = {r["id"] for r in runs}
+    try:
+        from arq.constants import abort_jobs_ss
+        from arq.utils import timestamp_ms
+
+        members = [m.decode() if isinstance(m, bytes) else m
+                   for m in await redis.zrange(get_settings().redis.queue_name, 0, -1)]
+        mine = [m for m in members if run_id_of(m) in aborted]
+        if mine:
+            await redis.zadd(abort_jobs_ss, {m: timestamp_ms() for m in mine})
+    except Exception:  # noqa: BLE001 - the status is aborted: any copy that starts is skipped
+        log.warning("arq abort of runs %s not written", sorted(aborted)[:20], exc_info=True)
+    return len(runs)
+
+
 # -- the wrapper around every tracked job function ---------------------------------------------
 def backoff(tries: int) -> float:
     return get_settings().jobs.retry_base * (2 ** max(0, tries - 1))
@@ -331,11 +388,13 @@ async def sweep(redis) -> dict:
             (again if run["tries"] < run["max_tries"] else dead).append(run)
         elif run["id"] not in on_queue:
             lost.append(run)
+    given_up = []
     for tries in sorted({r["tries"] for r in dead}):
-        await JobRun.update({JobRun.status: JobStatus.failed.value, JobRun.finished_at: t,
-                             JobRun.error: DIED.format(tries=tries)}).where(
+        given_up += await JobRun.update({JobRun.status: JobStatus.failed.value, JobRun.finished_at: t,
+                                         JobRun.error: DIED.format(tries=tries)}).where(
             JobRun.id.is_in([r["id"] for r in dead if r["tries"] == tries])
-            & (JobRun.status == JobStatus.running.value) & (JobRun.tries == tries))
+            & (JobRun.status == JobStatus.running.value) & (JobRun.tries == tries)).returning(JobRun.kind, JobRun.args)
+    await _give_up(given_up, DIED.format(tries=max((r["tries"] for r in dead), default=0)))
     # The worker that held them is gone: they wait again (the claim takes them from here).
     resumed = []
     for start in range(0, len(again), 5000):

@@ -16,26 +16,28 @@ from arq import cron
 
 from app.jobs.analytics import refresh_analytics
 from app.jobs.certificates import build_certificates_zip
-from app.jobs.durable import KINDS, JobKind, dispatch, purge, retry, sweep
+from app.jobs.durable import KINDS, JobKind, abort, dispatch, purge, retry, sweep
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.jobs.redaction import redact, redact_args
 from app.jobs.registration import send_request_notifications
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
+from app.services import imports, sessions
 from app.settings import get_settings
 
-__all__ = ["KINDS", "JobKind", "dispatch", "redact", "redact_args", "retry", "function_of", "cron_jobs"]
+__all__ = ["KINDS", "JobKind", "abort", "dispatch", "redact", "redact_args", "retry", "function_of", "cron_jobs"]
 
 HOUR = 3600
 
 # -- tracked and durable: a JobRun in the caller's transaction, swept while it waits ---------------
 IMPORT_ACCOUNTS = JobKind("import_accounts", import_accounts, key=lambda batch_id: f"import:{batch_id}",
-                          timeout=HOUR)
+                          timeout=HOUR, on_give_up=imports.give_up)
 IMPORT_MAILS = JobKind("send_mail_group", send_mail_group, key=lambda group_key: f"mails:{group_key}",
                        timeout=HOUR)
 CONTENT_IMPORT = JobKind("import_session_content", import_session_content,
-                         key=lambda import_id: f"content-import:{import_id}", timeout=600)
+                         key=lambda import_id: f"content-import:{import_id}", timeout=600,
+                         on_give_up=sessions.give_up_content_imports)
 REQUEST_NOTIFICATIONS = JobKind("send_request_notifications", send_request_notifications,
                                 key=lambda request_id: f"request-notify:{request_id}", timeout=300)
 # A cohort is synced as often as its members change: every request is a run (no key).

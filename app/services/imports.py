@@ -698,6 +698,18 @@ async def confirm(user: CurrentUser, batch_id: int, redis) -> str:
     return token
 
 
+async def give_up(args_list: list[list], reason: str) -> int:
+    """The job layer gave these imports' runs up (their worker died on the last try, an operator
+    aborted them): each batch still waiting or running says it failed (one transaction, nothing
+    was created), instead of "running" for ever. Returns how many batches."""
+    ids = [args[0] for args in args_list if args]
+    if not ids:
+        return 0
+    rows = await ImportBatch.update({ImportBatch.status: "failed", ImportBatch.error: reason[:2000]}).where(
+        ImportBatch.id.is_in(ids) & ImportBatch.status.is_in(["queued", "running"])).returning(ImportBatch.id)
+    return len(rows)
+
+
 # -- the job ------------------------------------------------------------------------------------
 async def _usernames_with_prefix(prefix: str) -> set[str]:
     rows = await User.select(User.username).where(User.username.like(f"{prefix}%"))

@@ -370,6 +370,18 @@ async def launch_import(user: CurrentUser, session_id: int, redis, result_url: s
     return token
 
 
+async def give_up_content_imports(args_list: list[list], reason: str) -> int:
+    """The job layer gave these content imports up (worker died on the last try, an operator
+    aborted): back to a draft the manager may launch again (the copy is idempotent), not "running"
+    for ever. Returns how many."""
+    ids = [args[0] for args in args_list if args]
+    if not ids:
+        return 0
+    rows = await ContentImport.update({ContentImport.status: "draft"}).where(
+        ContentImport.id.is_in(ids) & ContentImport.status.is_in(["queued", "running"])).returning(ContentImport.id)
+    return len(rows)
+
+
 async def run_content_import(redis, import_id: int) -> int:
     """Copy the chosen activities and the certificate of the template into the session.
     Idempotent: an activity already copied from the same source is not copied again."""

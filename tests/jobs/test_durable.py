@@ -309,6 +309,7 @@ async def test_redis_down_for_30_seconds_loses_nothing(app, client, smtp, run_jo
 
 
 # -- the layer's rules, in process ------------------------------------------------------------------
+@pytest.mark.smoke
 async def test_a_run_is_recorded_with_the_callers_transaction_and_enqueued_after_its_commit(demo, redis_client):
     from app import db
 
@@ -353,6 +354,7 @@ async def test_aborted_and_finished_runs_are_skipped_failures_retried_then_faile
     assert (await JobRun.select(JobRun.tries).where(JobRun.id == synced).first())["tries"] == 1
 
 
+@pytest.mark.smoke
 async def test_a_failing_job_is_retried_with_backoff_then_failed_with_its_traceback_redacted(
         demo, redis_client, run_jobs, settings_env, monkeypatch):
     settings_env(JOBS_RETRY_BASE=0.05)
@@ -437,3 +439,33 @@ async def test_tremplin_jobs_cli_lists_retries_and_purges(demo, redis_client):
     assert any(m.startswith(f"run:{failed}:c") for m in members), members
     assert "1 run(s) deleted" in await asyncio.to_thread(cli, "purge", "--older-than", "30d")
     assert await JobRun.count() == 2 - 1
+
+
+async def test_an_aborted_or_abandoned_import_says_so_and_creates_nothing(client, smtp, redis_client, run_jobs):
+    """Abort (the dashboard's, with arq's abort key) and the sweep's give-up of a run whose worker
+    died on its last try: the batch page says the import failed, not "running" for ever."""
+    aborted_batch = await _import_batch(client, _people("Stop", 2))
+    assert (await post_form(client, f"/imports/{aborted_batch}/confirmer")).status_code == 303
+    run = await JobRun.select().where(JobRun.kind == "import_accounts").first()
+    assert await durable.abort(redis_client, [run["id"]], None, "test") == 1
+    assert await durable.abort(redis_client, [run["id"]], None, "test") == 0  # once
+    from arq.constants import abort_jobs_ss
+
+    assert await redis_client.zscore(abort_jobs_ss, f"run:{run['id']}:0") is not None
+    await run_jobs()
+    assert (await JobRun.select(JobRun.status).where(JobRun.id == run["id"]).first())["status"] == "aborted"
+    assert await User.count().where(User.email.like("stop%@example.org")) == 0
+    action = await JobAction.select().where(JobAction.run == run["id"]).first()
+    assert action["action"] == "abort" and action["detail"] == "test"
+    page = text((await client.get(f"/imports/{aborted_batch}")).text)
+    assert "L'import a échoué ; aucun compte n'a été créé." in page
+
+    abandoned_batch = await _import_batch(client, _people("Perdu", 2))
+    assert (await post_form(client, f"/imports/{abandoned_batch}/confirmer")).status_code == 303
+    await redis_client.flushdb()
+    await ImportBatch.update({ImportBatch.status: "running"}).where(ImportBatch.id == abandoned_batch)
+    await JobRun.update({JobRun.status: "running", JobRun.tries: 3, JobRun.started_at: now() - timedelta(hours=2)}).where(
+        (JobRun.kind == "import_accounts") & (JobRun.status == "queued"))
+    assert await durable.sweep(redis_client) == {"enqueued": 0, "failed": 1}
+    batch = await ImportBatch.select().where(ImportBatch.id == abandoned_batch).first()
+    assert batch["status"] == "failed" and "le worker s'est arrêté" in batch["error"]
