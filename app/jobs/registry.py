@@ -26,7 +26,8 @@ from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_co
 from app.services import imports, sessions
 from app.settings import get_settings
 
-__all__ = ["KINDS", "JobKind", "abort", "dispatch", "redact", "redact_args", "retry", "function_of", "cron_jobs"]
+__all__ = ["KINDS", "JobKind", "abort", "dispatch", "redact", "redact_args", "retry", "function_of", "cron_jobs",
+           "cron_status"]
 
 HOUR = 3600
 
@@ -68,18 +69,72 @@ def function_of(kind: str):
     return declared.function if declared else None
 
 
+def _cron_key() -> str:
+    return f"{get_settings().redis.queue_name}:cron"
+
+
+def _recorded(coroutine):
+    """A cron coroutine that notes its last run in Redis (arq keeps no result of cron jobs): when it
+    started and finished, whether it failed and why (redacted) — for the operations dashboard."""
+    import functools
+    import json
+
+    from app.dates import now
+
+    @functools.wraps(coroutine)
+    async def run(ctx):
+        started = now()
+
+        async def note(ok: bool, detail: str) -> None:
+            try:
+                await ctx["redis"].hset(_cron_key(), f"cron:{coroutine.__qualname__}", json.dumps({
+                    "started": started.isoformat(), "finished": now().isoformat(), "ok": ok,
+                    "detail": str(redact(detail))[:500]}))
+            except Exception:  # noqa: BLE001 - a note for the dashboard, never the cron's failure
+                pass
+
+        try:
+            result = await coroutine(ctx)
+        except Exception as exc:
+            await note(False, f"{type(exc).__name__}: {exc}")
+            raise
+        await note(True, json.dumps(result, default=str) if result is not None else "")
+        return result
+
+    return run
+
+
 def cron_jobs() -> list:
     every = max(1, min(60, get_settings().jobs.sweep_every))
     return [
-        cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
+        cron(_recorded(sweep_outbox), second={0}, run_at_startup=True, unique=True),
         # Durable runs whose hand-over to arq was refused or lost, or whose worker died.
-        cron(sweep_jobs, second=set(range(0, 60, every)), run_at_startup=True, unique=True),
-        cron(purge_job_runs, hour={3}, minute={17}, second={0}, unique=True),
+        cron(_recorded(sweep_jobs), second=set(range(0, 60, every)), run_at_startup=True, unique=True),
+        cron(_recorded(purge_job_runs), hour={3}, minute={17}, second={0}, unique=True),
         # The full cohort reconciliation, every ten minutes, in case a sync job was lost.
-        cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True),
+        cron(_recorded(reconcile_cohorts), minute=set(range(0, 60, 10)), second={30}, unique=True),
         # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.
-        cron(refresh_analytics, minute=set(range(2, 60, 5)), second={15}, unique=True),
+        cron(_recorded(refresh_analytics), minute=set(range(2, 60, 5)), second={15}, unique=True),
     ]
+
+
+async def cron_status(redis) -> list[dict]:
+    """Every cron job: its name, its last run as noted by the worker (None before the first: started,
+    finished, ok, detail), and its next run (computed as arq does, in the worker's local time)."""
+    import json
+    from datetime import datetime
+
+    from arq.cron import next_cron
+
+    notes = await redis.hgetall(_cron_key())
+    notes = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in notes.items()}
+    current = datetime.now().astimezone()
+    status = []
+    for job in cron_jobs():
+        upcoming = next_cron(current, month=job.month, day=job.day, weekday=job.weekday, hour=job.hour,
+                             minute=job.minute, second=job.second, microsecond=job.microsecond)
+        status.append({"name": job.name, "last": notes.get(job.name), "next_run": upcoming})
+    return status
 
 
 def functions() -> list:

@@ -77,7 +77,7 @@ async def test_a_refused_job_leaves_the_request_confirmed_and_the_sweep_notifies
                                     f"[Copie] Bulletin d'inscription {ref} à valider"]
     assert await RequestEvent.count().where(
         (RequestEvent.request == request["id"]) & (RequestEvent.action == "Notifications envoyées")) == 1
-    assert any(job.coroutine is sweep_jobs for job in CRON_JOBS)
+    assert any(job.coroutine.__wrapped__ is sweep_jobs for job in CRON_JOBS)
 
 
 async def _awaiting(template: dict, n: int) -> list[str]:

@@ -469,3 +469,18 @@ async def test_an_aborted_or_abandoned_import_says_so_and_creates_nothing(client
     assert await durable.sweep(redis_client) == {"enqueued": 0, "failed": 1}
     batch = await ImportBatch.select().where(ImportBatch.id == abandoned_batch).first()
     assert batch["status"] == "failed" and "le worker s'est arrêté" in batch["error"]
+
+
+async def test_cron_jobs_note_their_last_run_for_the_dashboard(demo, redis_client, run_jobs):
+    from datetime import datetime
+
+    before = {c["name"]: c for c in await jobs.cron_status(redis_client)}
+    assert set(before) == {"cron:sweep_outbox", "cron:sweep_jobs", "cron:purge_job_runs", "cron:reconcile_cohorts",
+                           "cron:refresh_analytics"}
+    assert before["cron:sweep_jobs"]["last"] is None
+    assert before["cron:purge_job_runs"]["next_run"] > datetime.now().astimezone()
+    await run_jobs()  # the crons run at start-up run
+    after = {c["name"]: c for c in await jobs.cron_status(redis_client)}
+    last = after["cron:sweep_jobs"]["last"]
+    assert last["ok"] is True and last["detail"] == '{"enqueued": 0, "failed": 0}'
+    assert after["cron:purge_job_runs"]["last"] is None
