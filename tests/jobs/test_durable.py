@@ -484,3 +484,34 @@ async def test_cron_jobs_note_their_last_run_for_the_dashboard(demo, redis_clien
     last = after["cron:sweep_jobs"]["last"]
     assert last["ok"] is True and last["detail"] == '{"enqueued": 0, "failed": 0}'
     assert after["cron:purge_job_runs"]["last"] is None
+
+
+async def test_cohort_sync_and_certificates_zip_run_in_a_separate_worker_process(client, smtp):
+    """The kinds test_worker_process.py does not cover, in `tremplin worker` (ARCHITECTURE: every job
+    kind once in a separate process), through the pages that submit them."""
+    from tests.jobs.test_cohort_sync import _active, _setup
+    from tests.services.test_certificates import completed_session
+
+    ids, sessions, cohort, learners = await _setup()
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    worker, log = _worker("kinds-worker.log")
+    try:
+        await login(client, "alp001.get")
+        await post_form(client, f"/cohortes/{cohort['id']}/membres", {"go": "add", "add": learners[:3]})
+        synced = await post_form(client, f"/sessions/{sessions[0]}/participants/methodes", {"cohort": cohort["id"]})
+        assert synced.status_code == 303
+        started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+        assert started.status_code == 303
+
+        async def finished():
+            runs = await JobRun.select(JobRun.kind, JobRun.status).where(
+                JobRun.kind.is_in(["sync_cohort", "build_certificates_zip"]))
+            return runs and all(r["status"] == "succeeded" for r in runs) and {r["kind"] for r in runs} == {
+                "sync_cohort", "build_certificates_zip"}
+
+        await _until(finished, "the cohort sync and the ZIP", "kinds-worker.log")
+        assert await _active(sessions[0]) == set(learners[:3])
+        page = text((await client.get(started.headers["location"])).text)
+        assert "Terminé" in page and "Télécharger les 2 attestations" in page
+    finally:
+        _stop(worker, log)
