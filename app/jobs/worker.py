@@ -8,6 +8,7 @@ from app import db
 from app.jobs.certificates import build_certificates_zip
 from app.jobs.analytics import refresh_analytics
 from app.jobs.exports import export_table
+from app.jobs.files import delete_unreferenced_files
 from app.jobs.imports import import_accounts
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
 from app.jobs.registration import send_request_notifications, sweep_request_notifications
@@ -25,6 +26,8 @@ CRON_JOBS = [
     cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True),
     # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.
     cron(refresh_analytics, minute=set(range(2, 60, 5)), second={15}, unique=True),
+    # Stored files no activity uses any more (replaced, removed, retired), once their grace period is over.
+    cron(delete_unreferenced_files, minute={47}, second={40}, unique=True),
 ]
 
 

@@ -12,37 +12,36 @@ from app.dates import now
 from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
 
 # One statement for any number of enrolments: counts from the completions and the session's
-# required activities; completed_at set once (kept while complete), cleared when no longer complete.
+# required activities (a retired activity no longer counts), the percent, and completed_at set once
+# (kept while complete) or cleared when no longer complete. UPDATE … FROM: PostgreSQL and SQLite >= 3.33.
 _SUMMARY = (
-    "UPDATE enrolment SET "
-    "required_total = (SELECT COUNT(*) FROM session_activity a WHERE a.session = enrolment.session AND a.required), "
-    "required_done = (SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
-    "WHERE c.enrolment = enrolment.id AND a.required) "
-    "WHERE {where}"
-)
-_PERCENT = (
-    "UPDATE enrolment SET "
-    "percent = CASE WHEN required_total = 0 THEN 0 ELSE (required_done * 100) / required_total END, "
-    "completed_at = CASE WHEN required_total > 0 AND required_done >= required_total "
-    "THEN COALESCE(completed_at, {}) ELSE NULL END "
-    "WHERE {where}"
+    "UPDATE enrolment SET required_total = s.total, required_done = s.done, "
+    "percent = CASE WHEN s.total = 0 THEN 0 ELSE (s.done * 100) / s.total END, "
+    "completed_at = CASE WHEN s.total > 0 AND s.done >= s.total THEN COALESCE(enrolment.completed_at, {}) "
+    "ELSE NULL END "
+    "FROM (SELECT e.id, "
+    "(SELECT COUNT(*) FROM session_activity a WHERE a.session = e.session AND a.required "
+    "AND a.retired_at IS NULL) AS total, "
+    "(SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
+    "WHERE c.enrolment = e.id AND a.required AND a.retired_at IS NULL) AS done "
+    "FROM enrolment e WHERE {where}) s "
+    "WHERE enrolment.id = s.id RETURNING enrolment.id, enrolment.completed_at"
 )
 
 
-async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> None:
+async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[dict]:
     """Recompute the summary of these enrolments, or of every enrolment of a session (after its
-    activities changed). Two statements whatever the number."""
+    activities changed). One statement whatever the number; returns each enrolment's id and
+    completed_at."""
     if enrolment_ids is not None:
         if not enrolment_ids:
-            return
-        where = "id IN (" + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ")"
+            return []
+        where = "e.id IN (" + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ")"
     elif session_id is not None:
-        where = f"session = {int(session_id)}"
+        where = f"e.session = {int(session_id)}"
     else:
         raise ValueError("enrolment_ids or session_id")
-    async with db.transaction():
-        await Enrolment.raw(_SUMMARY.format(where=where))
-        await Enrolment.raw(_PERCENT.replace("{where}", where), now())
+    return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
 
 
 async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
@@ -62,8 +61,8 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
                 (ActivityCompletion.enrolment == enrolment_id) & (ActivityCompletion.activity == activity_id)
             ).returning(ActivityCompletion.id)
         if rows:
-            await refresh_summaries([enrolment_id])
-            if done:
+            summary = await refresh_summaries([enrolment_id])
+            if done and summary and summary[0]["completed_at"] is not None:
                 # D3: the certificate is issued in the completion's transaction (no-op unless the
                 # enrolment just became complete and has none).
                 from app.services.certificates import issue_for_enrolments
@@ -103,7 +102,8 @@ async def learner_activities(session_id: int, enrolment_id: int) -> list[dict]:
 
     activities = await SessionActivity.select(
         SessionActivity.id, SessionActivity.title, SessionActivity.kind, SessionActivity.required,
-    ).where(SessionActivity.session == session_id).order_by(SessionActivity.position)
+        SessionActivity.retired_at,
+    ).where(SessionActivity.session == session_id).order_by(SessionActivity.position).order_by(SessionActivity.id)
     completions = await ActivityCompletion.select(
         ActivityCompletion.activity, ActivityCompletion.completed_at, ActivityCompletion.how,
         ActivityCompletion.by.first_name.as_alias("by_first_name"),
@@ -124,7 +124,8 @@ async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_
 
     await enrolment_of_session(session_id, enrolment_id)
     if not activity_id or not await SessionActivity.exists().where(
-            (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)):
+            (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
+            & SessionActivity.retired_at.is_null()):
         raise NotFound("Activité introuvable.")
     return await set_completion(enrolment_id, activity_id, done, CompletionHow.manager, by=manager_id)
 
