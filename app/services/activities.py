@@ -122,7 +122,7 @@ async def move_activity(table: type[Table], owner, owner_id: int, activity_id: i
     """Move one activity up or down the owner's list; the whole list is renumbered 0, 1, 2… in one
     statement (imports and older edits may have left gaps or ties). False at either end."""
     if direction not in ("up", "down"):
-        raise ValidationFailed({"direction": "Déplacement inconnu."})
+        raise ValidationFailed({"direction": "Déplacement inconnu."}, "Déplacement inconnu : « monter » ou « descendre ».")
     ids = [r["id"] for r in await table.select(table.id).where(owner == owner_id).order_by(
         table.position).order_by(table.id)]
     if activity_id not in ids:

@@ -184,3 +184,26 @@ async def test_unreferenced_files_are_deleted_after_the_grace_period(demo):
     video = await SessionActivity.select(SessionActivity.file).where(SessionActivity.id == act["video"]["id"]).first()
     assert video["file"] is None  # the retired activity no longer points at a deleted file
     assert await delete_unreferenced_files({}) == 0  # idempotent
+
+
+async def test_the_template_editor_reorders_with_the_same_helper(client):
+    from app.tables.catalogue import CourseTemplate, TemplateActivity
+
+    await login(client, "admin")
+    template = await CourseTemplate.select().where(CourseTemplate.code == "C01").first()
+
+    async def titles():
+        return [r["title"] for r in await TemplateActivity.select(TemplateActivity.title).where(
+            TemplateActivity.template == template["id"]).order_by(TemplateActivity.position).order_by(TemplateActivity.id)]
+
+    before = await titles()
+    last = (await TemplateActivity.select(TemplateActivity.id).where(TemplateActivity.template == template["id"]).order_by(
+        TemplateActivity.position, ascending=False).first())["id"]
+    page = (await client.get(f"/catalogue/{template['id']}")).text
+    assert f"/catalogue/{template['id']}/activites/{last}/deplacer" in page and "↑ Monter" in page
+    moved = await post_form(client, f"/catalogue/{template['id']}/activites/{last}/deplacer", {"direction": "up"},
+                            follow_redirects=True)
+    assert "Activité déplacée." in text(moved.text)
+    assert await titles() == before[:-2] + [before[-1], before[-2]]
+    bad = await post_form(client, f"/catalogue/{template['id']}/activites/{last}/deplacer", {"direction": "sideways"})
+    assert bad.status_code == 422 and "Déplacement inconnu" in text(bad.text)
