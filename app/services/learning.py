@@ -49,17 +49,25 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
     """Mark (or unmark) one activity for one enrolment, and its summary, in one transaction.
     Idempotent: marking twice keeps the first date. Returns whether anything changed. The caller
     has checked that the activity belongs to the enrolment's session and who may do this."""
+    # The first statement locks the enrolment's row (PostgreSQL; SQLite writes one at a time): two
+    # completions of one learner at once run one after the other, so the summary's count, a new
+    # statement with a new snapshot, sees both. Three statements in the transaction, four round trips.
+    if db.is_sqlite():
+        locked, enrolment = "", "{}"
+    else:
+        locked, enrolment = "WITH locked AS (SELECT id FROM enrolment WHERE id = {} FOR UPDATE) ", "(SELECT id FROM locked)"
     async with db.transaction():
         if done:
             rows = await ActivityCompletion.raw(
-                "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
-                "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
+                locked + "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
+                f"VALUES ({enrolment}, {{}}, {{}}, {{}}, {{}}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
                 enrolment_id, activity_id, now(), how.value, by,
             )
         else:
-            rows = await ActivityCompletion.delete().where(
-                (ActivityCompletion.enrolment == enrolment_id) & (ActivityCompletion.activity == activity_id)
-            ).returning(ActivityCompletion.id)
+            rows = await ActivityCompletion.raw(
+                locked + f"DELETE FROM activity_completion WHERE enrolment = {enrolment} AND activity = {{}} RETURNING id",
+                enrolment_id, activity_id,
+            )
         if rows:
             summary = await refresh_summaries([enrolment_id])
             if done and summary and summary[0]["completed_at"] is not None:
