@@ -44,38 +44,61 @@ async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: 
     return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
 
 
+# PostgreSQL: the completion written (or removed) and the summary moved by it, in ONE statement (one
+# round trip, atomic on its own). The summary moves by the change rather than being recounted: a
+# statement's counts come from the snapshot it started with, which may miss a completion of the same
+# learner committed while it waited for the enrolment's row, whereas `enrolment.required_done` in SET
+# is read from the row's latest version once the lock is granted. Every other change of a session's
+# required set goes through refresh_summaries, which recounts.
+_MOVE = (
+    "WITH changed AS ({change}), "
+    "moved AS (SELECT COUNT(*) AS n FROM changed JOIN session_activity a ON a.id = changed.activity "
+    "WHERE a.required AND a.retired_at IS NULL) "
+    "UPDATE enrolment SET required_done = enrolment.required_done {sign} moved.n, "
+    "percent = CASE WHEN enrolment.required_total = 0 THEN 0 "
+    "ELSE LEAST(100, GREATEST(0, ((enrolment.required_done {sign} moved.n) * 100) / enrolment.required_total)) END, "
+    "completed_at = CASE WHEN enrolment.required_total > 0 "
+    "AND enrolment.required_done {sign} moved.n >= enrolment.required_total "
+    "THEN COALESCE(enrolment.completed_at, {{}}) ELSE NULL END "
+    "FROM moved WHERE enrolment.id = {{}} AND EXISTS (SELECT 1 FROM changed) RETURNING enrolment.completed_at"
+)
+_MARK = _MOVE.format(
+    change="INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
+    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING activity", sign="+")
+_UNMARK = _MOVE.format(
+    change="DELETE FROM activity_completion WHERE enrolment = {} AND activity = {} RETURNING activity", sign="-")
+
+
 async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
                          by: int | None = None) -> bool:
-    """Mark (or unmark) one activity for one enrolment, and its summary, in one transaction.
-    Idempotent: marking twice keeps the first date. Returns whether anything changed. The caller
-    has checked that the activity belongs to the enrolment's session and who may do this."""
-    # The first statement locks the enrolment's row (PostgreSQL; SQLite writes one at a time): two
-    # completions of one learner at once run one after the other, so the summary's count, a new
-    # statement with a new snapshot, sees both. Three statements in the transaction, four round trips.
-    if db.is_sqlite():
-        locked, enrolment = "", "{}"
+    """Mark (or unmark) one activity for one enrolment, and its summary, atomically. Idempotent:
+    marking twice keeps the first date. Returns whether anything changed. The caller has checked
+    that the activity belongs to the enrolment's session and who may do this."""
+    moment = now()
+    if db.is_sqlite():  # no data-modifying WITH: two statements (SQLite writes one transaction at a time)
+        async with db.transaction():
+            if done:
+                rows = await ActivityCompletion.raw(
+                    "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
+                    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
+                    enrolment_id, activity_id, moment, how.value, by)
+            else:
+                rows = await ActivityCompletion.raw(
+                    "DELETE FROM activity_completion WHERE enrolment = {} AND activity = {} RETURNING id",
+                    enrolment_id, activity_id)
+            if rows:
+                rows = await refresh_summaries([enrolment_id])
+    elif done:
+        rows = await Enrolment.raw(_MARK, enrolment_id, activity_id, moment, how.value, by, moment, enrolment_id)
     else:
-        locked, enrolment = "WITH locked AS (SELECT id FROM enrolment WHERE id = {} FOR UPDATE) ", "(SELECT id FROM locked)"
-    async with db.transaction():
-        if done:
-            rows = await ActivityCompletion.raw(
-                locked + "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
-                f"VALUES ({enrolment}, {{}}, {{}}, {{}}, {{}}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
-                enrolment_id, activity_id, now(), how.value, by,
-            )
-        else:
-            rows = await ActivityCompletion.raw(
-                locked + f"DELETE FROM activity_completion WHERE enrolment = {enrolment} AND activity = {{}} RETURNING id",
-                enrolment_id, activity_id,
-            )
-        if rows:
-            summary = await refresh_summaries([enrolment_id])
-            if done and summary and summary[0]["completed_at"] is not None:
-                # D3: the certificate is issued in the completion's transaction (no-op unless the
-                # enrolment just became complete and has none).
-                from app.services.certificates import issue_for_enrolments
+        rows = await Enrolment.raw(_UNMARK, enrolment_id, activity_id, moment, enrolment_id)
+    if done and rows and rows[0]["completed_at"] is not None:
+        # D3: the certificate, in the caller's transaction when there is one (a learner's action);
+        # a no-op if the enrolment already has one. Should this step not run, the certificate is
+        # issued on the first look at it (certificates.for_enrolment).
+        from app.services.certificates import issue_for_enrolments
 
-                await issue_for_enrolments([enrolment_id])
+        await issue_for_enrolments([enrolment_id])
     return bool(rows)
 
 
