@@ -31,8 +31,8 @@ _SUMMARY = (
 
 async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[dict]:
     """Recompute the summary of these enrolments, or of every enrolment of a session (after its
-    activities changed). One statement whatever the number; returns each enrolment's id and
-    completed_at."""
+    activities changed). One UPDATE whatever the number (after locking the rows on PostgreSQL);
+    returns each enrolment's id and completed_at."""
     if enrolment_ids is not None:
         if not enrolment_ids:
             return []
@@ -41,7 +41,13 @@ async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: 
         where = f"e.session = {int(session_id)}"
     else:
         raise ValueError("enrolment_ids or session_id")
-    return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
+    if db.is_sqlite():  # writes are one at a time already
+        return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
+    # The UPDATE recounts from its snapshot: lock the rows first (in id order, so two refreshes never
+    # deadlock), and a completion being written for one of them is committed before the count sees it.
+    async with db.transaction():
+        await Enrolment.raw(f"SELECT e.id FROM enrolment e WHERE {where} ORDER BY e.id FOR UPDATE")
+        return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
 
 
 # PostgreSQL: the completion written (or removed) and the summary moved by it, in ONE statement (one
