@@ -128,6 +128,14 @@ async def main() -> None:
                 profile.disable()
                 pstats.Stats(profile).sort_stats("tottime").print_stats(25)
             return
+        # The sorts by progress and by last visit read the session's enrolments through their
+        # indexes (migration 2026-11-23T15:40): the plan of the page's ORDER BY ... LIMIT.
+        for column in ("percent", "last_visit"):
+            plan = await Enrolment.raw(
+                f"EXPLAIN SELECT id FROM enrolment WHERE session = {{}} AND active ORDER BY {column} DESC, id DESC "
+                "LIMIT 50", sid)
+            used = [r["QUERY PLAN"].strip() for r in plan if "Index" in r["QUERY PLAN"]]
+            print(f"  ORDER BY {column}: {used[0] if used else 'no index: ' + plan[0]['QUERY PLAN']}")
         cases = {
             "default (sort by name), page 1": "",
             "sort -name, page 7": "sort=-name&page=7",
