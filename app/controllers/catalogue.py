@@ -3,27 +3,20 @@
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.http.forms import as_values, read_form
+from app.http.forms import as_values, read_form, read_upload
 from app.http.responder import redirect, render, url
 from app.http.tableview import table_view
 from app.http.web import current_user
 from app.lists.catalogue import TEMPLATES
 from app.services import catalogue, files
+from app.services.activities import MoveForm
 from app.services.learner import COMPLETION_CHOICES
 from app.settings import get_settings
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
-
-
-async def _upload(request: Request) -> tuple[str, bytes] | None:
-    upload = (await request.form()).get("file")
-    if isinstance(upload, UploadFile) and upload.filename:
-        return upload.filename, await upload.read()
-    return None
 
 
 class CatalogueController(Controller):
@@ -42,7 +35,8 @@ class CatalogueController(Controller):
         return render(request, "catalogue/detail.html", {
             "template": await catalogue.get_template(template_id),
             "activities": await catalogue.template_activities(template_id), "kinds": catalogue.ACTIVITY_KINDS,
-            "rules": COMPLETION_CHOICES, "values": values or {"required": True}, "errors": errors or {}},
+            "rules": COMPLETION_CHOICES, "values": values or {"required": True}, "errors": errors or {},
+            "add_url": url(request, "catalogue.add_activity", template_id=template_id)},
             status_code=status_code)
 
     async def _activity_page(self, request, template_id, activity, values, errors=None, status_code=200):
@@ -50,7 +44,9 @@ class CatalogueController(Controller):
             "template": await catalogue.get_template(template_id), "activity": activity,
             "kinds": catalogue.ACTIVITY_KINDS, "rules": COMPLETION_CHOICES, "values": values,
             "errors": errors or {}, "accepted": files.ACCEPTED_TEXT,
-            "max_mb": get_settings().file_max_bytes // 1_048_576}, status_code=status_code)
+            "max_mb": get_settings().file_max_bytes // 1_048_576,
+            "save_url": url(request, "catalogue.save_activity", template_id=template_id, activity_id=activity["id"]),
+            "back_url": url(request, "catalogue.show", template_id=template_id)}, status_code=status_code)
 
     @get("/{template_id:int}", name="catalogue.show")
     async def show(self, request: Request, template_id: FromPath[int]) -> Template:
@@ -76,7 +72,7 @@ class CatalogueController(Controller):
     async def add_activity(self, request: Request, template_id: FromPath[int]) -> Response:
         form = await read_form(request, catalogue.ActivityForm)
         try:
-            activity_id = await catalogue.save_activity(template_id, form, None, await _upload(request),
+            activity_id = await catalogue.save_activity(template_id, form, None, await read_upload(request),
                                                         current_user(request).id)
         except ValidationFailed as invalid:
             return await self._detail(request, template_id, as_values(form), invalid.errors, status_code=422)
@@ -93,7 +89,7 @@ class CatalogueController(Controller):
         activity = await catalogue.get_activity(template_id, activity_id)
         form = await read_form(request, catalogue.ActivityForm)
         try:
-            await catalogue.save_activity(template_id, form, activity_id, await _upload(request),
+            await catalogue.save_activity(template_id, form, activity_id, await read_upload(request),
                                           current_user(request).id)
         except ValidationFailed as invalid:
             return await self._activity_page(request, template_id, activity, as_values(form), invalid.errors, 422)
@@ -104,6 +100,15 @@ class CatalogueController(Controller):
     async def delete_activity(self, request: Request, template_id: FromPath[int], activity_id: FromPath[int]) -> Response:
         await catalogue.delete_activity(template_id, activity_id)
         return redirect(request, url(request, "catalogue.show", template_id=template_id), "Activité supprimée.")
+
+    @post("/{template_id:int}/activites/{activity_id:int}/deplacer", opt={"roles": (ADMIN,)},
+          name="catalogue.move_activity")
+    async def move_activity(self, request: Request, template_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        form = await read_form(request, MoveForm)
+        moved = await catalogue.move_activity(template_id, activity_id, form.direction)
+        return redirect(request, url(request, "catalogue.show", template_id=template_id) + f"#activity-{activity_id}",
+                        "Activité déplacée." if moved else "L'activité est déjà à cette place.",
+                        "success" if moved else "info")
 
 
 HANDLERS = [CatalogueController]

@@ -10,18 +10,20 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
-from app.http.forms import as_values, read_form
+from app.http.forms import as_values, read_form, read_upload
 from app.http.responder import confirm_page, redirect, render, url
 from app.http.tableview import table_view
 from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
-from app.services import enrolments, progress, sessions, slots
+from app.services import activities, enrolments, files, progress, session_content, sessions, slots
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
+from app.services.learner import COMPLETION_CHOICES
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, require_establishment
 from app.tables.catalogue import TrainingSession
+from app.settings import get_settings
 from app.tables.learning import Enrolment
 
 MANAGERS = (ADMIN, GED, GET)
@@ -283,4 +285,113 @@ class SessionController(Controller):
                         "Méthode retirée : les membres de la cohorte sont désinscrits (leur progression est conservée).")
 
 
-HANDLERS = [EstablishmentSessionsController, SessionController]
+class SessionContentController(Controller):
+    """« Contenu de la session »: the session's own activities, edited by its managers with the
+    template editor's form (add, edit, reorder, retire or restore, delete when nothing is recorded)."""
+
+    path = "/sessions/{session_id:int}/contenu"
+    opt = {"roles": MANAGERS}
+    # Activity forms carry a file (a document or a video): room for the largest accepted one.
+    request_max_body_size = get_settings().file_max_bytes + 1024 * 1024
+
+    async def _page(self, request, session, values=None, errors=None, status_code=200):
+        return render(request, "sessions/content.html", {
+            "session": session, "activities": await session_content.editor_activities(session["id"]),
+            "kinds": activities.ACTIVITY_KINDS, "rules": COMPLETION_CHOICES,
+            "values": values or {"required": True}, "errors": errors or {},
+            "add_url": url(request, "sessions.add_activity", session_id=session["id"])}, status_code=status_code)
+
+    async def _activity_page(self, request, session, activity, values, errors=None, status_code=200):
+        return render(request, "sessions/activity.html", {
+            "session": session, "activity": activity, "kinds": activities.ACTIVITY_KINDS,
+            "rules": COMPLETION_CHOICES, "values": values, "errors": errors or {}, "accepted": files.ACCEPTED_TEXT,
+            "max_mb": get_settings().file_max_bytes // 1_048_576,
+            "save_url": url(request, "sessions.save_activity", session_id=session["id"], activity_id=activity["id"]),
+            "back_url": url(request, "sessions.content", session_id=session["id"])}, status_code=status_code)
+
+    def _back(self, request, session_id, activity_id=None):
+        anchor = f"#activity-{activity_id}" if activity_id else ""
+        return url(request, "sessions.content", session_id=session_id) + anchor
+
+    @get("/", name="sessions.content")
+    async def index(self, request: Request, session_id: FromPath[int]) -> Template:
+        session = await sessions.session_in_scope(current_user(request), session_id)
+        return await self._page(request, session)
+
+    @post("/", name="sessions.add_activity")
+    async def add(self, request: Request, session_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        session = await sessions.session_in_scope(user, session_id)
+        form = await read_form(request, activities.ActivityForm)
+        try:
+            activity_id = await session_content.save_activity(session_id, form, None, await read_upload(request),
+                                                              user.id)
+        except ValidationFailed as invalid:
+            return await self._page(request, session, as_values(form), invalid.errors, status_code=422)
+        return redirect(request, url(request, "sessions.edit_activity", session_id=session_id, activity_id=activity_id),
+                        "Activité ajoutée : complétez son contenu.")
+
+    @get("/{activity_id:int}", name="sessions.edit_activity")
+    async def edit(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:
+        session = await sessions.session_in_scope(current_user(request), session_id)
+        activity = await session_content.get_activity(session_id, activity_id)
+        return await self._activity_page(request, session, activity, activities.activity_values(activity))
+
+    @post("/{activity_id:int}", name="sessions.save_activity")
+    async def save(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        session = await sessions.session_in_scope(user, session_id)
+        activity = await session_content.get_activity(session_id, activity_id)
+        form = await read_form(request, activities.ActivityForm)
+        try:
+            await session_content.save_activity(session_id, form, activity_id, await read_upload(request), user.id)
+        except ValidationFailed as invalid:
+            return await self._activity_page(request, session, activity, as_values(form), invalid.errors, 422)
+        return redirect(request, self._back(request, session_id, activity_id), "Activité enregistrée.")
+
+    @post("/{activity_id:int}/deplacer", name="sessions.move_activity")
+    async def move(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        await sessions.session_in_scope(current_user(request), session_id)
+        form = await read_form(request, activities.MoveForm)
+        moved = await session_content.move_activity(session_id, activity_id, form.direction)
+        return redirect(request, self._back(request, session_id, activity_id),
+                        "Activité déplacée." if moved else "L'activité est déjà à cette place.",
+                        "success" if moved else "info")
+
+    @post("/{activity_id:int}/retirer", name="sessions.retire_activity")
+    async def retire(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        return await self._set_retired(request, session_id, activity_id, True)
+
+    @post("/{activity_id:int}/retablir", name="sessions.restore_activity")
+    async def restore(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        return await self._set_retired(request, session_id, activity_id, False)
+
+    async def _set_retired(self, request, session_id, activity_id, retired):
+        await sessions.session_in_scope(current_user(request), session_id)
+        changed = await session_content.set_retired(session_id, activity_id, retired)
+        if retired:
+            message = ("Activité retirée : cachée aux apprenants, elle ne compte plus pour l'achèvement "
+                       "(les achèvements enregistrés sont conservés)." if changed else "Cette activité était déjà retirée.")
+        else:
+            message = "Activité rétablie." if changed else "Cette activité n'était pas retirée."
+        return redirect(request, self._back(request, session_id, activity_id), message,
+                        "success" if changed else "info")
+
+    @get("/{activity_id:int}/supprimer", name="sessions.confirm_delete_activity")
+    async def confirm_delete(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:
+        await sessions.session_in_scope(current_user(request), session_id)
+        activity = await session_content.get_activity(session_id, activity_id)
+        return confirm_page(request, f"Supprimer l'activité « {activity['title']} » ?",
+                            self._back(request, session_id, activity_id))
+
+    @post("/{activity_id:int}/supprimer", name="sessions.delete_activity")
+    async def delete(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Response:
+        await sessions.session_in_scope(current_user(request), session_id)
+        try:
+            await session_content.delete_activity(session_id, activity_id)
+        except ValidationFailed as refused:
+            return redirect(request, self._back(request, session_id, activity_id), refused.errors["activity"], "error")
+        return redirect(request, self._back(request, session_id), "Activité supprimée.")
+
+
+HANDLERS = [EstablishmentSessionsController, SessionController, SessionContentController]

@@ -100,3 +100,13 @@ async def form_list(request: Request, key: str) -> list[str]:
         return [str(v) for v in form.getall(key)]
     except KeyError:
         return []
+
+
+async def read_upload(request: Request, key: str = "file") -> tuple[str, bytes] | None:
+    """The uploaded file of a multipart form as (its name, its bytes), or None when none was chosen."""
+    from litestar.datastructures import UploadFile
+
+    upload = (await request.form()).get(key)
+    if isinstance(upload, UploadFile) and upload.filename:
+        return upload.filename, await upload.read()
+    return None

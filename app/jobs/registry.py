@@ -18,6 +18,7 @@ from app.jobs.analytics import refresh_analytics
 from app.jobs.certificates import build_certificates_zip
 from app.jobs.durable import KINDS, JobKind, abort, dispatch, purge, retry, sweep
 from app.jobs.exports import export_table
+from app.jobs.files import delete_unreferenced_files
 from app.jobs.imports import import_accounts
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.jobs.redaction import redact, redact_args

@@ -78,7 +78,8 @@ def session_id_of(params: Mapping[str, str]) -> int | None:
 async def activity_columns(session_id: int) -> tuple[Col, ...]:
     """One export column per activity of the session, in order: the completion date, empty if not done."""
     activities = await SessionActivity.select(SessionActivity.id, SessionActivity.title).where(
-        SessionActivity.session == session_id).order_by(SessionActivity.position)
+        (SessionActivity.session == session_id) & SessionActivity.retired_at.is_null()).order_by(
+        SessionActivity.position).order_by(SessionActivity.id)
     return tuple(
         Col(f"activity_{a['id']}", a["title"], export=lambda r, i=a["id"]: r["done"].get(i))
         for a in activities

@@ -93,7 +93,8 @@ async def add_sources(session_id: int, user_ids: list[int], kind: SourceKind, *,
         await Enrolment.raw(
             'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
             "percent) SELECT CAST({} AS INTEGER), u.id, 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
-            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = {} AND a.required), 0 "
+            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = {} AND a.required "
+            "AND a.retired_at IS NULL), 0 "
             f'FROM app_user u WHERE u.id IN ({marks}) '
             'ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL WHERE enrolment.active = FALSE',
             session_id, session_id, *ids,
@@ -312,7 +313,8 @@ async def sync_cohort(cohort_id: int) -> dict:
         await Enrolment.raw(
             'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
             "percent) SELECT s.session, m.\"user\", 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
-            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = s.session AND a.required), 0 "
+            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = s.session AND a.required "
+            "AND a.retired_at IS NULL), 0 "
             "FROM cohort_sync s JOIN cohort_member m ON m.cohort = s.cohort WHERE s.cohort = {} "
             'ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL WHERE enrolment.active = FALSE',
             cohort_id,

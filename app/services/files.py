@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import hashlib
 import re
+from datetime import timedelta
 
+from app.dates import now
 from app.services.errors import NotFound, ValidationFailed
 from app.settings import get_settings
 from app.tables.files import StoredFile
@@ -93,3 +95,22 @@ async def read(file_id: int, first: int, length: int) -> bytes:
     rows = await StoredFile.raw(f"SELECT {function}(data, {{}}, {{}}) AS part FROM stored_file WHERE id = {{}}",
                                 first + 1, length, file_id)
     return bytes(rows[0]["part"]) if rows else b""
+
+
+# A file no activity uses any more (replaced, removed, its activity deleted or retired) is kept this
+# long: an upload is stored a moment before the activity that points to it is saved, and a retired
+# activity restored the same day gets its file back.
+UNREFERENCED_GRACE = timedelta(hours=24)
+
+
+async def delete_unreferenced(grace: timedelta = UNREFERENCED_GRACE) -> int:
+    """Delete, in one statement, every stored file older than `grace` that no template activity and
+    no session activity uses — an activity retired for longer than `grace` no longer counts (its
+    `file` is then cleared by the foreign key). Returns how many were deleted. Run by a cron job."""
+    cutoff = now() - grace
+    rows = await StoredFile.raw(
+        "DELETE FROM stored_file WHERE created_at < {} "
+        "AND NOT EXISTS (SELECT 1 FROM template_activity t WHERE t.file = stored_file.id) "
+        "AND NOT EXISTS (SELECT 1 FROM session_activity a WHERE a.file = stored_file.id "
+        "AND (a.retired_at IS NULL OR a.retired_at >= {})) RETURNING id", cutoff, cutoff)
+    return len(rows)

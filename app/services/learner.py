@@ -122,7 +122,8 @@ async def session_activity(session_id: int, activity_id: int) -> dict:
         SessionActivity.all_columns(exclude=[SessionActivity.file]),
         SessionActivity.file.as_alias("file"), SessionActivity.file.name.as_alias("file_name"),
         SessionActivity.file.size.as_alias("file_size"), SessionActivity.file.content_type.as_alias("file_type"),
-    ).where((SessionActivity.id == activity_id) & (SessionActivity.session == session_id)).first()
+    ).where((SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
+             & SessionActivity.retired_at.is_null()).first()
     if row is None:
         raise NotFound(ACTIVITY_NOT_FOUND)
     return row
@@ -154,7 +155,7 @@ async def activities_with_state(session_id: int, enrolment_id: int) -> list[dict
     return await SessionActivity.raw(
         "SELECT a.id, a.position, a.kind, a.title, a.required, a.completion, c.completed_at "
         "FROM session_activity a LEFT JOIN activity_completion c ON c.activity = a.id AND c.enrolment = {} "
-        "WHERE a.session = {} ORDER BY a.position, a.id", enrolment_id, session_id)
+        "WHERE a.session = {} AND a.retired_at IS NULL ORDER BY a.position, a.id", enrolment_id, session_id)
 
 
 async def progress_block(enrolment_id: int) -> dict:

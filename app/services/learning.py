@@ -12,63 +12,99 @@ from app.dates import now
 from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
 
 # One statement for any number of enrolments: counts from the completions and the session's
-# required activities; completed_at set once (kept while complete), cleared when no longer complete.
+# required activities (a retired activity no longer counts), the percent, and completed_at set once
+# (kept while complete) or cleared when no longer complete. UPDATE … FROM: PostgreSQL and SQLite >= 3.33.
 _SUMMARY = (
-    "UPDATE enrolment SET "
-    "required_total = (SELECT COUNT(*) FROM session_activity a WHERE a.session = enrolment.session AND a.required), "
-    "required_done = (SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
-    "WHERE c.enrolment = enrolment.id AND a.required) "
-    "WHERE {where}"
-)
-_PERCENT = (
-    "UPDATE enrolment SET "
-    "percent = CASE WHEN required_total = 0 THEN 0 ELSE (required_done * 100) / required_total END, "
-    "completed_at = CASE WHEN required_total > 0 AND required_done >= required_total "
-    "THEN COALESCE(completed_at, {}) ELSE NULL END "
-    "WHERE {where}"
+    "UPDATE enrolment SET required_total = s.total, required_done = s.done, "
+    "percent = CASE WHEN s.total = 0 THEN 0 ELSE (s.done * 100) / s.total END, "
+    "completed_at = CASE WHEN s.total > 0 AND s.done >= s.total THEN COALESCE(enrolment.completed_at, {}) "
+    "ELSE NULL END "
+    "FROM (SELECT e.id, "
+    "(SELECT COUNT(*) FROM session_activity a WHERE a.session = e.session AND a.required "
+    "AND a.retired_at IS NULL) AS total, "
+    "(SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
+    "WHERE c.enrolment = e.id AND a.required AND a.retired_at IS NULL) AS done "
+    "FROM enrolment e WHERE {where}) s "
+    "WHERE enrolment.id = s.id RETURNING enrolment.id, enrolment.completed_at"
 )
 
 
-async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> None:
+async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[dict]:
     """Recompute the summary of these enrolments, or of every enrolment of a session (after its
-    activities changed). Two statements whatever the number."""
+    activities changed). One UPDATE whatever the number (after locking the rows on PostgreSQL);
+    returns each enrolment's id and completed_at."""
     if enrolment_ids is not None:
         if not enrolment_ids:
-            return
-        where = "id IN (" + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ")"
+            return []
+        where = "e.id IN (" + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ")"
     elif session_id is not None:
-        where = f"session = {int(session_id)}"
+        where = f"e.session = {int(session_id)}"
     else:
         raise ValueError("enrolment_ids or session_id")
+    if db.is_sqlite():  # writes are one at a time already
+        return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
+    # The UPDATE recounts from its snapshot: lock the rows first (in id order, so two refreshes never
+    # deadlock), and a completion being written for one of them is committed before the count sees it.
     async with db.transaction():
-        await Enrolment.raw(_SUMMARY.format(where=where))
-        await Enrolment.raw(_PERCENT.replace("{where}", where), now())
+        await Enrolment.raw(f"SELECT e.id FROM enrolment e WHERE {where} ORDER BY e.id FOR UPDATE")
+        return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
+
+
+# PostgreSQL: the completion written (or removed) and the summary moved by it, in ONE statement (one
+# round trip, atomic on its own). The summary moves by the change rather than being recounted: a
+# statement's counts come from the snapshot it started with, which may miss a completion of the same
+# learner committed while it waited for the enrolment's row, whereas `enrolment.required_done` in SET
+# is read from the row's latest version once the lock is granted. Every other change of a session's
+# required set goes through refresh_summaries, which recounts.
+_MOVE = (
+    "WITH changed AS ({change}), "
+    "moved AS (SELECT COUNT(*) AS n FROM changed JOIN session_activity a ON a.id = changed.activity "
+    "WHERE a.required AND a.retired_at IS NULL) "
+    "UPDATE enrolment SET required_done = enrolment.required_done {sign} moved.n, "
+    "percent = CASE WHEN enrolment.required_total = 0 THEN 0 "
+    "ELSE LEAST(100, GREATEST(0, ((enrolment.required_done {sign} moved.n) * 100) / enrolment.required_total)) END, "
+    "completed_at = CASE WHEN enrolment.required_total > 0 "
+    "AND enrolment.required_done {sign} moved.n >= enrolment.required_total "
+    "THEN COALESCE(enrolment.completed_at, {{}}) ELSE NULL END "
+    "FROM moved WHERE enrolment.id = {{}} AND EXISTS (SELECT 1 FROM changed) RETURNING enrolment.completed_at"
+)
+_MARK = _MOVE.format(
+    change="INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
+    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING activity", sign="+")
+_UNMARK = _MOVE.format(
+    change="DELETE FROM activity_completion WHERE enrolment = {} AND activity = {} RETURNING activity", sign="-")
 
 
 async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
                          by: int | None = None) -> bool:
-    """Mark (or unmark) one activity for one enrolment, and its summary, in one transaction.
-    Idempotent: marking twice keeps the first date. Returns whether anything changed. The caller
-    has checked that the activity belongs to the enrolment's session and who may do this."""
-    async with db.transaction():
-        if done:
-            rows = await ActivityCompletion.raw(
-                "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
-                "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
-                enrolment_id, activity_id, now(), how.value, by,
-            )
-        else:
-            rows = await ActivityCompletion.delete().where(
-                (ActivityCompletion.enrolment == enrolment_id) & (ActivityCompletion.activity == activity_id)
-            ).returning(ActivityCompletion.id)
-        if rows:
-            await refresh_summaries([enrolment_id])
+    """Mark (or unmark) one activity for one enrolment, and its summary, atomically. Idempotent:
+    marking twice keeps the first date. Returns whether anything changed. The caller has checked
+    that the activity belongs to the enrolment's session and who may do this."""
+    moment = now()
+    if db.is_sqlite():  # no data-modifying WITH: two statements (SQLite writes one transaction at a time)
+        async with db.transaction():
             if done:
-                # D3: the certificate is issued in the completion's transaction (no-op unless the
-                # enrolment just became complete and has none).
-                from app.services.certificates import issue_for_enrolments
+                rows = await ActivityCompletion.raw(
+                    "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
+                    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING id",
+                    enrolment_id, activity_id, moment, how.value, by)
+            else:
+                rows = await ActivityCompletion.raw(
+                    "DELETE FROM activity_completion WHERE enrolment = {} AND activity = {} RETURNING id",
+                    enrolment_id, activity_id)
+            if rows:
+                rows = await refresh_summaries([enrolment_id])
+    elif done:
+        rows = await Enrolment.raw(_MARK, enrolment_id, activity_id, moment, how.value, by, moment, enrolment_id)
+    else:
+        rows = await Enrolment.raw(_UNMARK, enrolment_id, activity_id, moment, enrolment_id)
+    if done and rows and rows[0]["completed_at"] is not None:
+        # D3: the certificate, in the caller's transaction when there is one (a learner's action);
+        # a no-op if the enrolment already has one. Should this step not run, the certificate is
+        # issued on the first look at it (certificates.for_enrolment).
+        from app.services.certificates import issue_for_enrolments
 
-                await issue_for_enrolments([enrolment_id])
+        await issue_for_enrolments([enrolment_id])
     return bool(rows)
 
 
@@ -103,7 +139,8 @@ async def learner_activities(session_id: int, enrolment_id: int) -> list[dict]:
 
     activities = await SessionActivity.select(
         SessionActivity.id, SessionActivity.title, SessionActivity.kind, SessionActivity.required,
-    ).where(SessionActivity.session == session_id).order_by(SessionActivity.position)
+        SessionActivity.retired_at,
+    ).where(SessionActivity.session == session_id).order_by(SessionActivity.position).order_by(SessionActivity.id)
     completions = await ActivityCompletion.select(
         ActivityCompletion.activity, ActivityCompletion.completed_at, ActivityCompletion.how,
         ActivityCompletion.by.first_name.as_alias("by_first_name"),
@@ -124,7 +161,8 @@ async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_
 
     await enrolment_of_session(session_id, enrolment_id)
     if not activity_id or not await SessionActivity.exists().where(
-            (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)):
+            (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
+            & SessionActivity.retired_at.is_null()):
         raise NotFound("Activité introuvable.")
     return await set_completion(enrolment_id, activity_id, done, CompletionHow.manager, by=manager_id)
 

@@ -427,8 +427,10 @@ async def run_content_import(redis, import_id: int) -> int:
 
 
 async def session_activities(session_id: int) -> list[dict]:
-    return await SessionActivity.select().where(SessionActivity.session == session_id).order_by(
-        SessionActivity.position)
+    """The activities learners see, in order (retired ones left out)."""
+    return await SessionActivity.select().where(
+        (SessionActivity.session == session_id) & SessionActivity.retired_at.is_null()).order_by(
+        SessionActivity.position).order_by(SessionActivity.id)
 
 
 async def category_counts(user: CurrentUser) -> list[dict]:

@@ -110,6 +110,9 @@ class SessionActivity(Table):
     pass_mark = Integer(default=80)  # percent needed to pass the quiz
     video_url = Varchar(length=500, default="")
     file = ForeignKey(references=StoredFile, null=True, on_delete=OnDelete.set_null)
+    # Retired by a manager: hidden from learners and no longer required, its completions and quiz
+    # attempts kept (an activity with records is never deleted); a manager can restore it.
+    retired_at = Timestamptz(null=True, default=None)
 
 
 class ContentImport(Table):

@@ -1,12 +1,14 @@
-"""SPEC D1 in Chromium, JavaScript on and off: a learner logs in, reads a page and marks it done,
-fails then passes the quiz, posts in the discussion and reaches 100 %."""
+"""SPEC D1 and D2 in Chromium, JavaScript on and off: a learner logs in, reads a page and marks it
+done, fails then passes the quiz, posts in the discussion and reaches 100 %; then the establishment's
+GET sees it in « Vue d'ensemble des inscrits » and downloads the selection as Excel (read back)."""
 
 import os
 
+import polars as pl
 import pytest
 
 from app.dates import today
-from app.tables.accounts import RoleAssignment
+from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import TrainingSession
 from app.tables.learning import DiscussionMessage, Enrolment, QuizAttempt
 from app.tables.org import Establishment
@@ -89,5 +91,34 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await shot(page, f"home-done-{tag}")
         row = await Enrolment.select().where(Enrolment.id == me["id"]).first()
         assert row["percent"] == 100 and row["completed_at"] is not None
+    finally:
+        await context.close()
+
+    # The GET of the establishment: the overview shows the learner at 100 %, the Excel download of
+    # the selected row says the same.
+    learner = await User.select(User.first_name, User.last_name).where(User.username == me["username"]).first()
+    name = f"{learner['first_name']} {learner['last_name']}"
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", accept_downloads=True,
+                                        viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "alp001.get")
+        await page.goto(f"{live_server}/sessions/{session['id']}/")
+        await page.get_by_role("link", name="Vue d'ensemble des inscrits").first.click()
+        await page.get_by_role("heading", name="Vue d'ensemble des inscrits").wait_for()
+        await page.get_by_label("Nom", exact=True).fill(learner["last_name"])
+        await page.get_by_role("button", name="Filtrer").click()
+        row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
+        await row.wait_for()
+        assert "100 %" in await row.inner_text()
+        await shot(page, f"overview-{tag}")
+        await page.get_by_role("checkbox", name=name).check()
+        await page.get_by_label("Format").select_option("xlsx")
+        async with page.expect_download() as info:
+            await page.get_by_role("button", name="Pour les utilisateurs sélectionnés… Télécharger").click()
+        sheet = pl.read_excel(await (await info.value).path())
+        assert sheet.height == 1
+        assert sheet["Prénom / Nom"][0] == name and sheet["Progression (%)"][0] == 100
+        assert sheet["Généralités"][0] is not None and sheet["Quiz final"][0] is not None
     finally:
         await context.close()

@@ -58,6 +58,86 @@ async def test_completion_keeps_the_summary_and_completes_the_session(demo):
     assert (row["percent"], row["completed_at"]) == (50, None)
 
 
+async def test_completions_of_one_learner_at_the_same_moment_all_count(demo):
+    """Several activities marked at once (two tabs, a manager and the learner): each transaction
+    waits for the previous one, so the summary counts every completion."""
+    import asyncio
+
+    from app import db
+
+    if db.is_sqlite():
+        pytest.skip("SQLite writes one transaction at a time")
+    session_id, activities, learners = await _session_with_activities(required=(True,) * 6)
+    await add_sources(session_id, learners[:1], SourceKind.manual)
+    enrolment = (await Enrolment.select(Enrolment.id).where(Enrolment.session == session_id).first())["id"]
+    for _ in range(2):
+        await asyncio.gather(*[learning.set_completion(enrolment, a, True, CompletionHow.manual) for a in activities])
+        row = await Enrolment.select().where(Enrolment.id == enrolment).first()
+        assert (row["required_done"], row["percent"]) == (6, 100) and row["completed_at"] is not None
+        await asyncio.gather(*[learning.set_completion(enrolment, a, False, CompletionHow.manual) for a in activities])
+        row = await Enrolment.select().where(Enrolment.id == enrolment).first()
+        assert (row["required_done"], row["percent"], row["completed_at"]) == (0, 0, None)
+
+
+async def test_a_session_recomputed_while_a_completion_is_being_written_counts_it(demo):
+    """A manager changes the session's activities while a learner's completion is in flight: the
+    recount waits for it, and counts it."""
+    import asyncio
+
+    from app import db
+
+    if db.is_sqlite():
+        pytest.skip("SQLite writes one transaction at a time")
+    session_id, activities, learners = await _session_with_activities()
+    await add_sources(session_id, learners[:1], SourceKind.manual)
+    enrolment = (await Enrolment.select(Enrolment.id).where(Enrolment.session == session_id).first())["id"]
+    written, release = asyncio.Event(), asyncio.Event()
+
+    async def completion_in_a_long_transaction():
+        async with db.transaction():
+            await learning.set_completion(enrolment, activities[0], True, CompletionHow.manual)
+            written.set()
+            await release.wait()
+
+    completing = asyncio.create_task(completion_in_a_long_transaction())
+    await written.wait()
+    refreshing = asyncio.create_task(learning.refresh_summaries(session_id=session_id))
+    await asyncio.sleep(0.5)
+    assert not refreshing.done()  # waiting for the completion's transaction
+    release.set()
+    await completing
+    await refreshing
+    row = await Enrolment.select().where(Enrolment.id == enrolment).first()
+    assert (row["required_done"], row["percent"]) == (1, 50)
+
+
+async def test_one_statement_recomputes_a_whole_session(demo, monkeypatch):
+    from app import db
+
+    session_id, activities, learners = await _session_with_activities()
+    await add_sources(session_id, learners[:4], SourceKind.manual)
+    enrolments = [r["id"] for r in await Enrolment.select(Enrolment.id).where(Enrolment.session == session_id)]
+    await ActivityCompletion.insert(*[ActivityCompletion(enrolment=e, activity=activities[0], how="manual")
+                                      for e in enrolments[:2]])
+    await ActivityCompletion.insert(ActivityCompletion(enrolment=enrolments[0], activity=activities[1], how="manual"))
+    statements = []
+    engine = db.engine()
+    original = type(engine).run_querystring
+
+    async def counting(self, querystring, *args, **kwargs):
+        statements.append(str(querystring))
+        return await original(self, querystring, *args, **kwargs)
+
+    monkeypatch.setattr(type(engine), "run_querystring", counting)
+    result = await learning.refresh_summaries(session_id=session_id)
+    monkeypatch.undo()
+    assert len([q for q in statements if q.lstrip().upper().startswith("UPDATE")]) == 1 and len(result) == 4
+    assert len(statements) <= 2  # and, on PostgreSQL, the rows locked first
+    rows = {r["id"]: r for r in await Enrolment.select().where(Enrolment.session == session_id)}
+    assert [(rows[e]["required_done"], rows[e]["percent"], rows[e]["completed_at"] is not None) for e in enrolments] \
+        == [(2, 100, True), (1, 50, False), (0, 0, False), (0, 0, False)]
+
+
 async def test_an_account_with_training_records_is_deactivated_not_erased(client):
     session_id, activities, learners = await _session_with_activities()
     await add_sources(session_id, learners[:2], SourceKind.manual)

@@ -1,0 +1,139 @@
+"""Editing activities, one implementation for a template's (TemplateActivity) and a session's own
+(SessionActivity): the kind's fields (completion rule, the page's rich text sanitised, the video
+link, the file with its real type checked, the quiz and its pass mark) and the order.
+
+The owner is the template or the session (`owner` = its foreign-key column on the activity table).
+Callers check who may edit and that the owner exists; session-side rules (retiring, recomputing the
+learners' progress) live in app/services/session_content.py.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+
+from piccolo.table import Table
+
+from app import db
+from app.services import files
+from app.services.errors import NotFound, ValidationFailed
+from app.tables.catalogue import CompletionRule
+
+ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum")]
+DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none"}
+
+
+@dataclass
+class ActivityForm:
+    kind: str = "page"
+    title: str = ""
+    content: str = ""
+    required: bool = False
+    completion: str = ""
+    video_url: str = ""
+    pass_mark: int | None = None
+    quiz_text: str = ""
+    remove_file: bool = False
+
+
+@dataclass
+class MoveForm:
+    direction: str = ""  # "up" or "down"
+
+
+def activity_values(row: dict) -> dict:
+    """An activity as the edit form shows it (the quiz in its plain-text format)."""
+    from app.services.learner import load_quiz, quiz_text
+
+    return {**row, "quiz_text": quiz_text(load_quiz(row["quiz"])), "pass_mark": row["pass_mark"]}
+
+
+async def get_activity(table: type[Table], owner, owner_id: int, activity_id: int) -> dict:
+    """One activity of this owner with its file's name, or "Activité introuvable."."""
+    row = await table.select(table.all_columns(), table.file.name.as_alias("file_name")).where(
+        (table.id == activity_id) & (owner == owner_id)).first()
+    if row is None:
+        raise NotFound("Activité introuvable.")
+    return row
+
+
+def _checked_values(form: ActivityForm) -> dict:
+    """The form's fields checked and cleaned, by column name; ValidationFailed with every error."""
+    from app.services.learner import clean_html, parse_quiz_text
+
+    title, kind = form.title.strip(), form.kind
+    completion = form.completion or DEFAULT_RULES.get(kind, "manual")
+    errors = {}
+    if not title:
+        errors["title"] = "Le titre de l'activité est obligatoire."
+    elif len(title) > 255:
+        errors["title"] = "Le titre de l'activité ne peut pas dépasser 255 caractères."
+    if kind not in dict(ACTIVITY_KINDS):
+        errors["kind"] = "Type d'activité inconnu."
+    if completion not in {r.value for r in CompletionRule}:
+        errors["completion"] = "Règle d'achèvement inconnue."
+    elif completion == "quiz" and kind != "quiz":
+        errors["completion"] = "« Test réussi » ne s'applique qu'à une activité de type Test."
+    video_url = form.video_url.strip()
+    if video_url and not re.match(r"^https?://[^\s]+$", video_url):
+        errors["video_url"] = "Le lien de la vidéo doit commencer par https:// (ou http://)."
+    elif len(video_url) > 500:
+        errors["video_url"] = "Le lien de la vidéo ne peut pas dépasser 500 caractères."
+    pass_mark = 80 if form.pass_mark is None else form.pass_mark
+    if not 0 <= pass_mark <= 100:
+        errors["pass_mark"] = "Le seuil de réussite est un pourcentage entre 0 et 100."
+    quiz = ""
+    if kind == "quiz":
+        try:
+            questions = parse_quiz_text(form.quiz_text)
+            quiz = json.dumps(questions, ensure_ascii=False) if questions else ""
+        except ValidationFailed as invalid:
+            errors.update(invalid.errors)
+    if errors:
+        raise ValidationFailed(errors)
+    return {"kind": kind, "title": title, "required": form.required,
+            "content": clean_html(form.content) if kind == "page" else form.content,
+            "completion": completion, "video_url": video_url, "pass_mark": pass_mark, "quiz": quiz}
+
+
+async def save_activity(table: type[Table], owner, owner_id: int, form: ActivityForm, current: dict | None = None,
+                        upload: tuple[str, bytes] | None = None, user_id: int | None = None) -> int:
+    """Add (`current` None) or edit one activity. A new or replacing upload is stored first; the
+    file it replaces stays in stored_file, unreferenced, until the clean-up job removes it."""
+    checked = _checked_values(form)
+    file_id = None if (current is None or form.remove_file) else current["file"]
+    if upload is not None:
+        file_id = await files.store(upload[0], upload[1], user_id)
+    values = {getattr(table, name): value for name, value in checked.items()}
+    values[table.file] = file_id
+    if current:
+        await table.update(values).where(table.id == current["id"])
+        return current["id"]
+    last = await table.select(table.position).where(owner == owner_id).order_by(
+        table.position, ascending=False).first()
+    values[owner] = owner_id
+    values[table.position] = (last["position"] + 1) if last else 0
+    row = await table.insert(table(values)).returning(table.id)
+    return row[0]["id"]
+
+
+async def move_activity(table: type[Table], owner, owner_id: int, activity_id: int, direction: str) -> bool:
+    """Move one activity up or down the owner's list; the whole list is renumbered 0, 1, 2… in one
+    statement (imports and older edits may have left gaps or ties). False at either end."""
+    if direction not in ("up", "down"):
+        raise ValidationFailed({"direction": "Déplacement inconnu."}, "Déplacement inconnu : « monter » ou « descendre ».")
+    ids = [r["id"] for r in await table.select(table.id).where(owner == owner_id).order_by(
+        table.position).order_by(table.id)]
+    if activity_id not in ids:
+        raise NotFound("Activité introuvable.")
+    i = ids.index(activity_id)
+    j = i - 1 if direction == "up" else i + 1
+    if not 0 <= j < len(ids):
+        return False
+    ids[i], ids[j] = ids[j], ids[i]
+    cases = " ".join(f"WHEN {int(a)} THEN {n}" for n, a in enumerate(ids))
+    name, column = table._meta.tablename, owner._meta.db_column_name
+    async with db.transaction():
+        await table.raw(f"UPDATE {name} SET position = CASE id {cases} END WHERE {column} = {{}}", owner_id)
+    return True
