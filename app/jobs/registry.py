@@ -116,6 +116,8 @@ def cron_jobs() -> list:
         cron(_recorded(reconcile_cohorts), minute=set(range(0, 60, 10)), second={30}, unique=True),
         # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.
         cron(_recorded(refresh_analytics), minute=set(range(2, 60, 5)), second={15}, unique=True),
+        # Stored files no activity uses any more (replaced, removed, retired), once their grace period is over.
+        cron(_recorded(delete_unreferenced_files), minute={47}, second={40}, unique=True),
     ]
 
 

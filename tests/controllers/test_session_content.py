@@ -175,7 +175,7 @@ async def test_unreferenced_files_are_deleted_after_the_grace_period(demo):
         SessionActivity.id == act["video"]["id"])
     await SessionActivity.update({SessionActivity.file: of_retired_today, SessionActivity.retired_at: now()}).where(
         SessionActivity.id == act["quiz"]["id"])
-    assert any(job.coroutine is delete_unreferenced_files for job in CRON_JOBS)
+    assert any(getattr(job.coroutine, "__wrapped__", job.coroutine) is delete_unreferenced_files for job in CRON_JOBS)
 
     assert await delete_unreferenced_files({}) >= 2
     left = {r["id"] for r in await StoredFile.select(StoredFile.id)}
