@@ -6,6 +6,7 @@ from arq import Worker, cron
 
 from app import db
 from app.jobs.certificates import build_certificates_zip
+from app.jobs.convocations import build_convocations, send_convocation_reminders, sweep_convocations
 from app.jobs.analytics import refresh_analytics
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
@@ -16,7 +17,7 @@ from app.queue import arq_redis_settings
 from app.settings import get_settings
 
 FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort,
-             send_request_notifications, build_certificates_zip]
+             send_request_notifications, build_certificates_zip, build_convocations, send_convocation_reminders]
 CRON_JOBS = [
     cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
     # Registration notifications whose job was refused or lost (a request confirmed over a minute ago).
@@ -25,6 +26,10 @@ CRON_JOBS = [
     cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True),
     # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.
     cron(refresh_analytics, minute=set(range(2, 60, 5)), second={15}, unique=True),
+    # Convocation notices whose build job was lost, and the D-7 / D-1 reminders (in the day, hourly:
+    # each is a unique row, so a second run or a second worker mails nothing twice).
+    cron(sweep_convocations, second={40}, unique=True),
+    cron(send_convocation_reminders, hour=set(range(7, 20)), minute={5}, second={0}, unique=True),
 ]
 
 
