@@ -3,10 +3,12 @@ with its PDF and .ics, parsed back; updates (SEQUENCE+1, same UIDs) after a slot
 on unenrolment and on the session's cancellation; reminders once with two workers at once."""
 
 import asyncio
+import io
 from datetime import date, datetime, time, timedelta
 
 import pytest
 from icalendar import Calendar
+from pypdf import PdfReader
 
 from app.dates import today
 from app.services import convocations, enrolments
@@ -84,6 +86,7 @@ async def test_enrolment_mails_the_convocation_pdf_and_the_invitation(demo, smtp
     pdf_name = next(n for n in files if n.endswith(".pdf"))
     assert files[pdf_name][0] == "application/pdf" and files["invitation-26C03S9.ics"][0] == "text/calendar"
     content = pdf_text(files[pdf_name][1])
+    assert len(PdfReader(io.BytesIO(files[pdf_name][1])).pages) == 1  # one A4 page, signature area included
     start = today() + timedelta(days=20)
     for expected in ("Convocation à la formation", learner["first_name"], learner["last_name"],
                      "Qualité de vie au travail", "09:00–12:30, 13:30–17:00", "Salle Rhône", "Claire Martin",
