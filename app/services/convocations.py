@@ -32,6 +32,7 @@ import asyncio
 import json
 import logging
 import re
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from email.utils import parseaddr
 from urllib.parse import urlparse
@@ -392,6 +393,9 @@ def invitation_ics(f: dict, cancel: list[dict] | None = None, only: list[int] | 
     if f["what_to_bring"]:
         description.append(f"À apporter : {' ; '.join(l.strip() for l in f['what_to_bring'].splitlines() if l.strip())}")
     stamp = now().replace(microsecond=0)
+    timed = [e["start"] for e in events if len(e["start"]) > 10]
+    if timed:
+        calendar.add_component(_vtimezone(settings.timezone, int(min(timed)[:4]), int(max(timed)[:4])))
     for n, e in enumerate(events, start=1):
         if only is not None and n not in only:
             continue
@@ -412,8 +416,16 @@ def invitation_ics(f: dict, cancel: list[dict] | None = None, only: list[int] | 
         event.add("status", "CANCELLED" if cancel is not None else "CONFIRMED")
         event.add("transp", "OPAQUE")
         calendar.add_component(event)
-    calendar.add_missing_timezones()
     return calendar.to_ical()
+
+
+@lru_cache(maxsize=32)
+def _vtimezone(tzid: str, first_year: int, last_year: int):
+    """The VTIMEZONE of the events' years (computed once: from 1970 to 2038, as icalendar does by
+    default, it is five times larger and took 40 ms an invitation)."""
+    from icalendar import Timezone
+
+    return Timezone.from_tzid(tzid, first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 1, 12, 31))
 
 
 def mail_text(kind: str, f: dict) -> tuple[str, str]:

@@ -73,6 +73,7 @@ def by_recipient(smtp) -> dict[str, list]:
     return out
 
 
+@pytest.mark.smoke
 async def test_enrolment_mails_the_convocation_pdf_and_the_invitation(demo, smtp, run_jobs):
     session_id = await make_session()
     people = await learners()
@@ -108,6 +109,7 @@ async def test_enrolment_mails_the_convocation_pdf_and_the_invitation(demo, smtp
     assert smtp.messages == []
 
 
+@pytest.mark.smoke
 async def test_updates_keep_the_uid_raise_the_sequence_and_unenrolment_cancels(client, smtp, run_jobs):
     session_id = await make_session()
     people = await learners()
@@ -182,6 +184,7 @@ async def test_updates_keep_the_uid_raise_the_sequence_and_unenrolment_cancels(c
     assert [str(e["UID"]) for e in back] == uids[:3] and {int(e["SEQUENCE"]) for e in back} == {4}
 
 
+@pytest.mark.smoke
 async def test_cancelling_the_session_cancels_every_invitation_and_keeps_the_records(client, smtp, run_jobs):
     session_id = await make_session()
     people = await learners()
@@ -225,6 +228,7 @@ async def test_cohort_sync_and_the_automatic_setting(demo, smtp, run_jobs, redis
     assert not await ConvocationNotice.exists().where(ConvocationNotice.session == manual_only)
 
 
+@pytest.mark.smoke
 async def test_reminders_are_mailed_once_with_two_workers_at_once(demo, smtp, run_jobs, redis_client):
     from app.jobs.worker import build_worker
     from app.queue import enqueue
