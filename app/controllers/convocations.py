@@ -92,9 +92,11 @@ class SessionConvocationsController(Controller):
 
     @post("/annuler", name="sessions.cancel")
     async def cancel(self, request: Request, session_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        await sessions.session_in_scope(user, session_id)  # out of scope: 404, like missing
         back = url(request, "sessions.show", session_id=session_id)
         try:
-            await sessions.cancel_session(current_user(request), session_id)
+            await sessions.cancel_session(user, session_id)
         except DomainError as refused:
             return redirect(request, back, refused.message, "error")
         await convocations.dispatch_pending(request.app.state.redis, [session_id])
