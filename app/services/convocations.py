@@ -32,6 +32,7 @@ import asyncio
 import json
 import logging
 import re
+import unicodedata
 from functools import lru_cache
 from datetime import date, datetime, time, timedelta, timezone
 from email.utils import parseaddr
@@ -309,7 +310,9 @@ def _grouped(sent: dict[int, tuple]) -> dict[tuple, list[int]]:
 
 # -- documents ---------------------------------------------------------------------------------------
 def _safe(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-") or "x"
+    """A file name part: accents dropped (Élodie → Elodie), anything else a dash."""
+    plain = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^A-Za-z0-9]+", "-", plain).strip("-") or "x"
 
 
 def pdf_filename(f: dict) -> str:
