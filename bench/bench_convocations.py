@@ -54,8 +54,15 @@ async def main() -> None:
         contact="Claire Martin", what_to_bring="Pièce d'identité")).returning(TrainingSession.id))[0]["id"]
     await SessionSlot.insert(*[SessionSlot(session=session, day=start + timedelta(days=d), starts=a, ends=b)
                                for d in (0, 1) for a, b in ((clock(9), clock(12, 30)), (clock(13, 30), clock(17)))])
+    quiet = (await TrainingSession.insert(TrainingSession(
+        establishment=alp001, full_name="Session bench sans envoi", short_name="bench2", start_date=start,
+        end_date=start + timedelta(days=1), code="26X00S2", auto_convocations=False)).returning(TrainingSession.id))[0]["id"]
     await User.raw("ANALYZE")
 
+    t0 = time.perf_counter()
+    await add_sources(quiet, ids, SourceKind.manual)
+    print(f"for comparison, enrol {LEARNERS} learners in a session that does not send them by itself: "
+          f"{time.perf_counter() - t0:.3f} s")
     t0 = time.perf_counter()
     added = await add_sources(session, ids, SourceKind.manual)
     enrol_time = time.perf_counter() - t0
