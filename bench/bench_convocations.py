@@ -79,8 +79,11 @@ async def main() -> None:
     again = await convocations.queue_for_session(row, only_new=False)
     print(f"« Envoyer les convocations » to all {again}: {(time.perf_counter() - t0) * 1000:.1f} ms to queue")
 
-    facts = (await convocations.facts(ids[:1]))
-    f = next(iter(facts.values()))
+    from app.tables.learning import Enrolment
+
+    first = await Enrolment.select(Enrolment.id).where(Enrolment.session == session).first()
+    f = (await convocations.facts([first["id"]]))[first["id"]]
+    assert len(f["slots"]) == 4
     timings = []
     for _ in range(30):
         t0 = time.perf_counter()
