@@ -16,7 +16,7 @@ from app.http.tableview import table_view
 from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
-from app.services import activities, enrolments, files, progress, session_content, sessions, slots
+from app.services import activities, convocations, enrolments, files, progress, session_content, sessions, slots
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
 from app.services.learner import COMPLETION_CHOICES
@@ -125,6 +125,7 @@ class SessionController(Controller):
             establishment = await require_establishment(user, session["establishment"])
             return render(request, "sessions/form.html", await _session_form_context(
                 request, establishment, as_values(form), invalid.errors, session=session), status_code=422)
+        await convocations.dispatch_pending(request.app.state.redis, [session_id])  # updates, if the slots moved
         return redirect(request, url(request, "sessions.show", session_id=session_id), "Paramètres enregistrés.")
 
     @post("/afficher", name="sessions.make_visible")
@@ -237,10 +238,12 @@ class SessionController(Controller):
 
         async def add(ids):
             count = await enrolments.enrol(user, session, ids)
+            await convocations.dispatch_pending(request.app.state.redis, [session_id])
             return f"{count} utilisateur(s) inscrit(s) avec le rôle Apprenant."
 
         async def remove(ids):
             removed, kept = await enrolments.unenrol(user, session, ids)
+            await convocations.dispatch_pending(request.app.state.redis, [session_id])
             message = f"{removed} inscription(s) manuelle(s) retirée(s)."
             if kept:
                 message += f" {kept} utilisateur(s) restent inscrits par une cohorte synchronisée."

@@ -16,6 +16,7 @@ from arq import cron
 
 from app.jobs.analytics import refresh_analytics
 from app.jobs.certificates import build_certificates_zip
+from app.jobs.convocations import build_convocations, send_convocation_reminders, sweep_convocations
 from app.jobs.durable import KINDS, JobKind, abort, dispatch, purge, retry, sweep
 from app.jobs.exports import export_table
 from app.jobs.files import delete_unreferenced_files
@@ -53,6 +54,11 @@ EXPORT_TABLE = JobKind("export_table", export_table, durable=False, max_tries=1,
 
 # -- untracked: the outbox row is the durable record (see above) -----------------------------------
 SEND_MAIL = JobKind("send_mail", send_mail, durable=False, tracked=False, max_tries=3, timeout=300)
+# Like mail, convocations are their own durable rows (ConvocationNotice: pending / building / built,
+# claimed in batches, swept every minute): the build job is a plain arq job over them.
+CONVOCATIONS = JobKind("build_convocations", build_convocations, durable=False, tracked=False, timeout=HOUR)
+CONVOCATION_REMINDERS = JobKind("send_convocation_reminders", send_convocation_reminders, durable=False,
+                                tracked=False, timeout=HOUR)
 
 
 async def sweep_jobs(ctx) -> dict:
@@ -118,6 +124,10 @@ def cron_jobs() -> list:
         cron(_recorded(refresh_analytics), minute=set(range(2, 60, 5)), second={15}, unique=True),
         # Stored files no activity uses any more (replaced, removed, retired), once their grace period is over.
         cron(_recorded(delete_unreferenced_files), minute={47}, second={40}, unique=True),
+        # Convocation notices whose build job was lost, and the D-7 / D-1 reminders (in the day, hourly:
+        # each is a unique row, so a second run or a second worker mails nothing twice).
+        cron(_recorded(sweep_convocations), second={40}, unique=True),
+        cron(_recorded(send_convocation_reminders), hour=set(range(7, 20)), minute={5}, second={0}, unique=True),
     ]
 
 

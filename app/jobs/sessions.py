@@ -1,6 +1,6 @@
 """Jobs of training sessions: content import from a template, cohort sync."""
 
-from app.services import enrolments, sessions
+from app.services import convocations, enrolments, sessions
 
 
 async def import_session_content(ctx, import_id: int) -> int:
@@ -8,8 +8,12 @@ async def import_session_content(ctx, import_id: int) -> int:
 
 
 async def sync_cohort(ctx, cohort_id: int) -> dict:
-    return await enrolments.sync_cohort(cohort_id)
+    result = await enrolments.sync_cohort(cohort_id)
+    await convocations.dispatch_pending(ctx["redis"])  # the convocations / cancellations it wrote
+    return result
 
 
 async def reconcile_cohorts(ctx) -> int:
-    return await enrolments.sync_all()
+    count = await enrolments.sync_all()
+    await convocations.dispatch_pending(ctx["redis"])
+    return count

@@ -62,6 +62,7 @@ PARTICIPANTS = register(
             Col("role", "Rôle", export=lambda r: "Apprenant"),
             Col("method", "Méthode d'inscription", export=lambda r: ", ".join(r["methods"])),
             Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: date_fr(r["enrolled_at"])),
+            Col("convocation", "Convocation", exported=False),
         ),
         filters=(Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),),
         default_sort="last_name",

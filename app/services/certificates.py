@@ -108,15 +108,18 @@ def fill(text: str, values: dict) -> str:
 
 
 # -- snapshots and rendering ---------------------------------------------------------------------
+# The learner's civility (M. / Mme), for documents: only known from registration requests — this
+# session's, else the latest. Needs the aliases u (app_user) and s (training_session).
+CIVILITY_SQL = (
+    "COALESCE((SELECT r.civility FROM registration_request r WHERE r.email = u.email AND r.session = s.id "
+    "AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), (SELECT r.civility FROM registration_request r "
+    "WHERE r.email = u.email AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), '')"
+)
 _ENROLMENT_FACTS = (
     "SELECT e.id, e.completed_at, u.first_name, u.last_name, s.id AS session_id, s.place, "
     "s.full_name AS session_name, s.start_date, "
     "s.end_date, s.code AS session_code, s.certificate_text, es.name AS establishment_name, "
-    "COALESCE(t.duration, '') AS duration, "
-    # Civility is only known from registration requests: this session's, else the latest.
-    "COALESCE((SELECT r.civility FROM registration_request r WHERE r.email = u.email AND r.session = s.id "
-    "AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), (SELECT r.civility FROM registration_request r "
-    "WHERE r.email = u.email AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), '') AS civility "
+    "COALESCE(t.duration, '') AS duration, " + CIVILITY_SQL + " AS civility "
     "FROM enrolment e JOIN app_user u ON u.id = e.\"user\" JOIN training_session s ON s.id = e.session "
     "JOIN establishment es ON es.id = s.establishment LEFT JOIN course_template t ON t.id = s.template "
     "WHERE e.id IN ({ids})"

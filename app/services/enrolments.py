@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from app import db
 from app.dates import now
-from app.services import seats
+from app.services import convocations, seats
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import LEARNER, CurrentUser
 from app.services.seats import SessionFull  # noqa: F401 (enrolments.SessionFull, as before)
@@ -73,6 +73,12 @@ async def _learner_ids_of(establishment_id: int, ids: list[int]) -> list[int]:
 
 
 # -- one way in, one way out ----------------------------------------------------------------------
+# An enrolment made active again keeps its progress; its calendar invitation gets a new SEQUENCE
+# (it was cancelled when the enrolment ended).
+_REACTIVATE = ('ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL, '
+               "invitation_sequence = enrolment.invitation_sequence + 1 WHERE enrolment.active = FALSE")
+
+
 def _source_key(kind: SourceKind, cohort: int | None, request: int | None) -> str:
     return {SourceKind.manual: "manual", SourceKind.cohort: f"cohort:{cohort}",
             SourceKind.registration: f"request:{request}"}[kind]
@@ -88,15 +94,13 @@ async def add_sources(session_id: int, user_ids: list[int], kind: SourceKind, *,
         return 0
     marks = ", ".join("{}" for _ in ids)
     async with db.transaction():
-        before = await Enrolment.count().where(
-            (Enrolment.session == session_id) & (Enrolment.active == True) & Enrolment.user.is_in(ids))  # noqa: E712
-        await Enrolment.raw(
+        # The rows returned are the enrolments made active now: new ones and re-activated ones.
+        activated = await Enrolment.raw(
             'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
             "percent) SELECT CAST({} AS INTEGER), u.id, 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
             "(SELECT COUNT(*) FROM session_activity a WHERE a.session = {} AND a.required "
             "AND a.retired_at IS NULL), 0 "
-            f'FROM app_user u WHERE u.id IN ({marks}) '
-            'ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL WHERE enrolment.active = FALSE',
+            f'FROM app_user u WHERE u.id IN ({marks}) ' + _REACTIVATE + " RETURNING id",
             session_id, session_id, *ids,
         )
         await EnrolmentSource.raw(
@@ -106,17 +110,23 @@ async def add_sources(session_id: int, user_ids: list[int], kind: SourceKind, *,
             f'WHERE e.session = {{}} AND e."user" IN ({marks}) ON CONFLICT (enrolment, key) DO NOTHING',
             kind.value, _source_key(kind, cohort, request), cohort, request, by, session_id, *ids,
         )
-    return len(ids) - before
+        await convocations.on_enrolled([r["id"] for r in activated])
+    return len(activated)
 
 
 async def _deactivate_unsourced(enrolment_ids: list[int]) -> None:
-    """Enrolments among these with no source left stop being active (kept, with their progress)."""
+    """Enrolments among these with no source left stop being active (kept, with their progress);
+    their calendar invitation is cancelled (a new SEQUENCE, a cancellation to mail)."""
     if enrolment_ids:
-        await Enrolment.update({Enrolment.active: False, Enrolment.ended_at: now()}).where(
+        ended = await Enrolment.update({
+            Enrolment.active: False, Enrolment.ended_at: now(),
+            Enrolment.invitation_sequence: Enrolment.invitation_sequence + 1,
+        }).where(
             Enrolment.id.is_in(sorted(set(enrolment_ids))) & (Enrolment.active == True)  # noqa: E712
             & Enrolment.id.not_in(EnrolmentSource.select(EnrolmentSource.enrolment).where(
                 EnrolmentSource.enrolment.is_in(sorted(set(enrolment_ids)))))
-        )
+        ).returning(Enrolment.id)
+        await convocations.on_unenrolled([r["id"] for r in ended])
 
 
 async def remove_sources(session_id: int, user_ids: list[int], kind: SourceKind) -> tuple[int, int]:
@@ -169,6 +179,8 @@ async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
 
 
 async def enrol(user: CurrentUser, session: dict, user_ids: list[str]) -> int:
+    if session.get("cancelled_at"):
+        raise DomainError("Cette session est annulée : personne ne peut plus y être inscrit.")
     ids = await _learner_ids_of(session["establishment"], _ids(user_ids))
     if not ids:
         return 0
@@ -310,13 +322,13 @@ async def sync_cohort(cohort_id: int) -> dict:
     """Bring every session synced with this cohort in line with its members. Idempotent; three
     statements whatever the numbers (the same two writes as `add_sources`, over a join)."""
     async with db.transaction():
-        await Enrolment.raw(
+        activated = await Enrolment.raw(
             'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
             "percent) SELECT s.session, m.\"user\", 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
             "(SELECT COUNT(*) FROM session_activity a WHERE a.session = s.session AND a.required "
             "AND a.retired_at IS NULL), 0 "
             "FROM cohort_sync s JOIN cohort_member m ON m.cohort = s.cohort WHERE s.cohort = {} "
-            'ON CONFLICT (session, "user") DO UPDATE SET active = TRUE, ended_at = NULL WHERE enrolment.active = FALSE',
+            + _REACTIVATE + " RETURNING id",
             cohort_id,
         )
         await EnrolmentSource.raw(
@@ -336,6 +348,7 @@ async def sync_cohort(cohort_id: int) -> dict:
             cohort_id,
         )
         await _deactivate_unsourced([r["enrolment"] for r in gone])
+        await convocations.on_enrolled([r["id"] for r in activated])
     active = await EnrolmentSource.count().where(
         (EnrolmentSource.cohort == cohort_id) & (EnrolmentSource.kind == "cohort"))
     return {"cohort": cohort_id, "active_enrolments": active}

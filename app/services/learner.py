@@ -108,6 +108,7 @@ async def learner_session(user_id: int, session_id: int) -> dict:
         Enrolment.session.progress_block.as_alias("progress_block"),
         Enrolment.session.discussion_block.as_alias("discussion_block"),
         Enrolment.session.establishment.as_alias("establishment"),
+        Enrolment.session.cancelled_at.as_alias("cancelled_at"),
     ).where(
         (Enrolment.session == session_id) & (Enrolment.user == user_id) & (Enrolment.active == True)  # noqa: E712
         & (Enrolment.session.visible == True) & (Enrolment.session.start_date <= today())  # noqa: E712
@@ -138,6 +139,7 @@ async def home(user_id: int) -> dict:
         Enrolment.session.end_date.as_alias("end_date"), Enrolment.percent, Enrolment.required_done,
         Enrolment.required_total, Enrolment.completed_at, Enrolment.last_visit,
         Enrolment.last_activity.id.as_alias("last_activity"), Enrolment.last_activity.title.as_alias("last_title"),
+        Enrolment.session.cancelled_at.as_alias("cancelled_at"),
     ).where(
         (Enrolment.user == user_id) & (Enrolment.active == True) & (Enrolment.session.visible == True)  # noqa: E712
     ).order_by(Enrolment.session.start_date)

@@ -174,6 +174,33 @@ async def queue_mails(messages: list[tuple], category: str, group_key: str) -> i
     return sum(1 for m in rows if m.status == "queued")
 
 
+async def queue_documents(messages: list[tuple], category: str) -> list[int]:
+    """Many mails with attachments at once: (group_key, to, subject, body_text, [Attachment…]) each,
+    every group_key distinct. Three statements whatever the number (bulk insert of the mails, their
+    ids read back by group key, bulk insert of the attachments); call it in the transaction of what
+    the mails are about. Returns the ids of the mails to dispatch (fictitious addresses are not)."""
+    from app.bulk import bulk_insert
+
+    if not messages:
+        return []
+    rows = await _mail_rows([(m[1], m[2], m[3]) for m in messages], category)
+    t = now()
+    columns = [Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.body_text, Mail.body_html, Mail.secret,
+               Mail.status, Mail.tries, Mail.last_error, Mail.is_test, Mail.category, Mail.group_key, Mail.created_at]
+    await bulk_insert(Mail, columns, [
+        (m.recipients, m.intended_recipients, m.subject, m.body_text, "", "", m.status, 0, m.last_error, m.is_test,
+         category, message[0], t)
+        for m, message in zip(rows, messages)
+    ])
+    keys = [m[0] for m in messages]
+    ids = {r["group_key"]: (r["id"], r["status"]) for r in await Mail.select(Mail.id, Mail.group_key, Mail.status).where(
+        Mail.group_key.is_in(keys) & (Mail.category == category))}
+    await bulk_insert(MailAttachment, [MailAttachment.mail, MailAttachment.filename, MailAttachment.content_type,
+                                       MailAttachment.content], [
+        (ids[m[0]][0], a.filename, a.content_type, a.content) for m in messages for a in m[4]])
+    return sorted(mail_id for mail_id, status in ids.values() if status == "queued")
+
+
 async def group_mail_ids(group_key: str) -> list[int]:
     rows = await Mail.select(Mail.id).where((Mail.group_key == group_key) & (Mail.status == "queued")).order_by(Mail.id)
     return [r["id"] for r in rows]

@@ -836,6 +836,10 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
     else:
         raise NotFound("Action inconnue.")
     await outbox.dispatch(redis, mail_ids)
+    if action == "validate_requester":
+        from app.services import convocations
+
+        await convocations.dispatch_pending(redis, [r["session"]])  # the convocation add_sources wrote
     return await request_details(request_id)
 
 

@@ -99,6 +99,10 @@ class SessionForm:
     place: str | None = None
     remote_url: str | None = None
     contact: str | None = None
+    # Convocations (issue 12, X2), settings page only: « À apporter », and "1"/"0" for sending them
+    # automatically on enrolment.
+    what_to_bring: str | None = None
+    auto_convocations: str | None = None
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
@@ -181,7 +185,8 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
         errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."
     for key, label, value, limit in (("place", "Le lieu", form.place, 1000), ("remote_url", "Le lien", form.remote_url, 500),
-                                     ("contact", "Le contact", form.contact, 255)):
+                                     ("contact", "Le contact", form.contact, 255),
+                                     ("what_to_bring", "La liste « À apporter »", form.what_to_bring, 2000)):
         if value is not None and len(value) > limit and key not in errors:
             errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
     if errors:
@@ -200,20 +205,54 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     if session_id and form.certificate_text is not None:
         values[TrainingSession.certificate_text] = form.certificate_text
     for column, value in ((TrainingSession.place, form.place), (TrainingSession.remote_url, form.remote_url),
-                          (TrainingSession.contact, form.contact)):
+                          (TrainingSession.contact, form.contact), (TrainingSession.what_to_bring, form.what_to_bring)):
         if session_id and value is not None:
             values[column] = value
+    if session_id and form.auto_convocations is not None:
+        values[TrainingSession.auto_convocations] = form.auto_convocations == "1"
     async with fields_unique():
         if session_id:
+            changed = await _invitation_changed(current, values, slot_list)
             async with db.transaction():
                 await TrainingSession.update(values).where(TrainingSession.id == session_id)
                 if slot_list is not None:
                     from app.services import slots as slot_service
 
                     await slot_service.replace(session_id, slot_list)
+                if changed:
+                    from app.services import convocations
+
+                    await convocations.on_session_changed(session_id)
             return session_id
         row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
     return row[0]["id"]
+
+
+async def _invitation_changed(current: dict, values: dict, slot_list) -> bool:
+    """Whether a settings change alters what the calendar invitations state: dates, place, link or
+    slots (then every invitation gets a new SEQUENCE and the convoked learners an update)."""
+    from app.services import slots as slot_service
+
+    for column in (TrainingSession.start_date, TrainingSession.end_date, TrainingSession.place,
+                   TrainingSession.remote_url):
+        if column in values and values[column] != current[column._meta.name]:
+            return True
+    return slot_list is not None and slot_list != await slot_service.for_session(current["id"])
+
+
+async def cancel_session(user: CurrentUser, session_id: int) -> dict:
+    """« Annuler la session »: it stays, with its records, marked cancelled; every learner who was
+    convoked gets the cancellation of their invitation. Cannot be undone."""
+    from app.services import convocations
+
+    session = await session_in_scope(user, session_id)
+    async with db.transaction():
+        done = await TrainingSession.update({TrainingSession.cancelled_at: now()}).where(
+            (TrainingSession.id == session_id) & TrainingSession.cancelled_at.is_null()).returning(TrainingSession.id)
+        if not done:
+            raise DomainError("Cette session est déjà annulée.")
+        await convocations.on_session_cancelled(session_id)
+    return session
 
 
 async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict:

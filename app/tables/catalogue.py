@@ -79,6 +79,11 @@ class TrainingSession(Searchable, Table):
     place = Text(default="")
     remote_url = Varchar(length=500, default="")
     contact = Varchar(length=255, default="")
+    # Convocations (issue 12, X2): what learners bring, whether enrolling mails the convocation by
+    # itself, and the cancellation of the session (records stay; invitations are cancelled).
+    what_to_bring = Text(default="")
+    auto_convocations = Boolean(default=True)
+    cancelled_at = Timestamptz(null=True, default=None)
     progress_block = Boolean(default=False)
     discussion_block = Boolean(default=False)
     imported_at = Timestamptz(null=True, default=None)

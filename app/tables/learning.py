@@ -53,6 +53,9 @@ class Enrolment(Table):
     last_visit = Timestamptz(null=True, default=None)
     completed_at = Timestamptz(null=True, default=None)
     last_activity = ForeignKey(references=SessionActivity, null=True, on_delete=OnDelete.set_null)  # « Reprendre »
+    # The calendar invitation's SEQUENCE (RFC 5545): raised on every change of what it states
+    # (the session's slots, place or dates; unenrolment; enrolment again). See services/convocations.py.
+    invitation_sequence = Integer(default=0)
 
     unique_session_user = Unique(["session", "user"])
 

@@ -14,6 +14,7 @@ from app.tables.catalogue import (
 )
 from app.tables.certificates import Certificate
 from app.tables.cohorts import Cohort, CohortMember
+from app.tables.convocations import ConvocationNotice
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.jobs import JobAction, JobRun
@@ -30,7 +31,7 @@ TABLES = [
     Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,
     CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
-    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction,
+    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
 ]
 
 APP_CONFIG = AppConfig(

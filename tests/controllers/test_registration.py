@@ -415,3 +415,14 @@ async def test_back_office_steps_8_and_10_ask_for_a_confirmation(client, new_cli
         # Asked for a step that is not the next one: back to the request.
         assert (await manager.get(f"{base}/validate_operator")).headers["location"] == base
         assert (await post_form(manager, f"{base}/validate_requester")).status_code == 303
+        # 10. done: enrolled by the online registration, the convocation follows (issue 12, X2),
+        # the civility of the request on it.
+        smtp.messages.clear()
+        await run_jobs()
+        convocation = [m for rcpt, m in smtp.messages if m["Subject"] == "Convocation : Session QVT"]
+        assert len(convocation) == 1 and convocation[0]["To"] == "elodie@example.org"
+        files = {p.get_filename(): p.get_payload(decode=True) for p in convocation[0].iter_attachments()}
+        assert sorted(files) == ["convocation-26C03S1-D-Artagnan-Le-Elodie.pdf", "invitation-26C03S1.ics"]
+        from tests.services.test_certificates import pdf_text
+
+        assert "Mme Élodie D'Artagnan-Lé" in pdf_text(files["convocation-26C03S1-D-Artagnan-Le-Elodie.pdf"])

@@ -176,3 +176,40 @@ async def test_arq_own_command_works_tremplins_queue(demo, smtp, redis_client):
         assert [m["Subject"] for _, m in smtp.messages] == ["Par la commande arq"]
     finally:
         _stop(worker, log)
+
+
+async def test_send_all_convocations_runs_in_a_separate_worker_process(client, smtp):
+    """« Envoyer les convocations » (issue 12, X2): the job renders the PDFs and the invitations in a
+    `tremplin worker` process, the progress page follows it, the outbox mails them."""
+    from app.services.enrolments import add_sources
+    from app.tables.convocations import ConvocationNotice
+    from app.tables.learning import SourceKind
+    from tests.services.test_convocations import learners, make_session
+
+    session_id = await make_session(auto=False)
+    people = await learners(count=3)
+    await add_sources(session_id, people, SourceKind.manual)
+    assert not await ConvocationNotice.exists()  # the session does not send them by itself
+    worker, log = _start([sys.executable, "-m", "app.cli", "worker"], "convocations-worker.log")
+    try:
+        await login(client, "alp001.get")
+        response = await post_form(client, f"/sessions/{session_id}/convocations", {"who": "new"})
+        assert response.status_code == 303
+        job_url = response.headers["location"]
+
+        async def finished():
+            partial = await client.get(job_url, headers={"HX-Request": "true"})
+            return partial.status_code == 286 and "Terminé." in text(partial.text)
+
+        await _until(finished, "the convocations", "convocations-worker.log")
+
+        async def delivered():
+            return len(smtp.messages) == 3
+
+        await _until(delivered, "the convocation mails", "convocations-worker.log")
+        for _, message in smtp.messages:
+            assert message["Subject"] == "Convocation : Qualité de vie au travail"
+            assert sorted(p.get_content_type() for p in message.iter_attachments()) == ["application/pdf",
+                                                                                        "text/calendar"]
+    finally:
+        _stop(worker, log)

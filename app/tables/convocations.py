@@ -1,0 +1,48 @@
+"""Convocations and calendar invitations (issue 12, X2).
+
+A ``ConvocationNotice`` is one mail to write about one enrolment — a convocation, its update, its
+cancellation, a reminder — recorded in the transaction of the change that causes it (the outbox
+pattern): a job renders the PDF and the ``.ics`` and writes the outbox mail afterwards, so enrolling
+500 people never renders 500 PDFs inside the request. ``dedup_key`` makes the reminders happen
+once: one row per (kind, enrolment), inserted with ON CONFLICT DO NOTHING whatever the number of
+workers or restarts; it is null for the other kinds, which may repeat.
+"""
+
+from enum import Enum
+
+from piccolo.columns import ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.table import Table
+
+from app.tables.catalogue import TrainingSession
+from app.tables.learning import Enrolment
+
+
+class NoticeKind(str, Enum):
+    convocation = "convocation"
+    update = "update"
+    cancellation = "cancellation"
+    reminder_7 = "reminder_7"
+    reminder_1 = "reminder_1"
+
+
+class NoticeStatus(str, Enum):
+    pending = "pending"    # written; its mail is still to be built
+    building = "building"  # claimed by a job (until locked_until)
+    sent = "sent"          # its mail is in the outbox (group_key "convocation:<id>")
+    skipped = "skipped"    # nothing to say any more (unenrolled meanwhile, session cancelled…)
+
+
+class ConvocationNotice(Table):
+    enrolment = ForeignKey(references=Enrolment, on_delete=OnDelete.cascade, index=True)
+    session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
+    kind = Varchar(length=16, choices=NoticeKind)
+    status = Varchar(length=16, default=NoticeStatus.pending, choices=NoticeStatus, index=True)
+    dedup_key = Varchar(length=64, null=True, default=None, unique=True)
+    # The invitation as mailed: the SEQUENCE and the events (JSON), so a later change can cancel an
+    # event that no longer exists.
+    sequence = Integer(default=0)
+    events = Text(default="")
+    locked_until = Timestamptz(null=True, default=None)
+    created_at = Timestamptz(default=TimestamptzNow(), index=True)
+    built_at = Timestamptz(null=True, default=None)
