@@ -94,7 +94,8 @@ ORGANISATIONS = register(
         columns=(
             Col("name", "Établissement", Organisation.name),
             Col("kind_label", "Type", Organisation.kind.label),
-            Col("postal_code", "Code postal", Organisation.postal_code),
+            Col("postal_code", "Code postal et ville", Organisation.postal_code,
+                export=lambda r: f"{r['postal_code']} {r['city']}".strip()),
             Col("validation_email", "Instance de validation (courriel)", Organisation.validation_email),
             Col("referenced", "Référencé", Organisation.referenced, export=lambda r: "Oui" if r["referenced"] else "Non référencé"),
             Col("under_agreement", "Conventionné", Organisation.under_agreement,
