@@ -679,7 +679,7 @@ async def send_notifications(request_id: int, redis) -> int:
         copy_body = (
             f"{instance_body}\nL'établissement « {r['organisation_name']} » a été saisi par le demandeur et n'est pas "
             f"encore référencé : le bulletin n'est pas envoyé à l'adresse qu'il a indiquée ({instance}). Vérifiez "
-            f"l'établissement et son adresse dans le back office :\n{get_settings().base_url}/gestion-inscriptions/"
+            f"l'établissement et son adresse dans la gestion des inscriptions :\n{get_settings().base_url}/gestion-inscriptions/"
             f"etablissements/{r['organisation']}/modifier\nDès que vous le référencez, le bulletin part à son "
             "instance de validation.\n")
     if not instance:
