@@ -38,10 +38,16 @@ def keep_words(value) -> Markup:
     return Markup("").join(Markup('<span class="nowrap">{}</span>').format(p) if "-" in p else p for p in parts)
 
 
-def email_wrap(value) -> Markup:
-    """Addresses ("a@b, c@d") that may wrap between them, never inside one."""
-    return Markup(", ").join(Markup('<span class="nowrap">{}</span>').format(a.strip())
-                             for a in str(value or "").split(",") if a.strip())
+def email_wrap(value, at_break: bool = False) -> Markup:
+    """Addresses ("a@b, c@d") that may wrap between them, never inside one; ``at_break``: also
+    just after the "@" (a long domain in a narrow column), never inside a name."""
+    def one(address: str) -> Markup:
+        local, at, domain = address.partition("@")
+        if at_break and at:
+            return Markup('<span class="nowrap">{}@</span><wbr><span class="nowrap">{}</span>').format(local, domain)
+        return Markup('<span class="nowrap">{}</span>').format(address)
+
+    return Markup(", ").join(one(a.strip()) for a in str(value or "").split(",") if a.strip())
 
 
 @lru_cache(maxsize=1)
