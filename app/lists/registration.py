@@ -102,7 +102,7 @@ ORGANISATIONS = register(
                 export=lambda r: yes_no(r["under_agreement"])),
         ),
         filters=(
-            Filter("q", "Nom", lambda v: search(Organisation.search_text, loose(v))),
+            Filter("q", "Nom, code postal ou ville", lambda v: search(Organisation.search_text, loose(v))),
             Filter("referenced", "Référencement", _boolean(Organisation.referenced), kind="select",
                    options=[("yes", "Référencés"), ("no", "Non référencés")]),
             Filter("agreement", "Convention", _boolean(Organisation.under_agreement), kind="select",

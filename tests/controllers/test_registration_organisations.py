@@ -123,6 +123,11 @@ async def test_a_manager_merges_duplicates_and_their_held_bulletins_follow(clien
         assert response.status_code == 303
         listing = text((await manager.get("/gestion-inscriptions/etablissements", params={"q": "mollans"})).text)
         assert "Mairie de Mollans sur Ouveze" not in listing and MOLLANS in listing
+        page = text((await manager.get(f"/gestion-inscriptions/etablissements/{duplicate}/modifier")).text)
+        assert "Doublon fusionné le" in page
+        # Merged once is enough: merging it again, or keeping it, is refused.
+        response = await post_form(manager, f"{base}/confirmer", {"duplicate": duplicate})
+        assert response.status_code == 404 and "déjà fusionné" in text(response.text)
     for email in ("alice@example.org", "bruno@example.org"):
         assert await _draft_org(email) == kept
     merged = await Organisation.select().where(Organisation.id == duplicate).first()
