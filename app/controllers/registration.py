@@ -230,7 +230,10 @@ class RegistrationController(Controller):
             r = await reg.confirm(token, request.app.state.redis)
         except reg.LinkProblem as problem:
             return render(request, "registration/link_problem.html", {"message": problem.message}, status_code=400)
-        return render(request, "registration/confirmed.html", {"request_row": r})
+        # A bulletin for an organisation the requester typed waits for a manager's review.
+        pending = bool(r["organisation"]) and await Organisation.exists().where(
+            (Organisation.id == r["organisation"]) & (Organisation.referenced == False))  # noqa: E712
+        return render(request, "registration/confirmed.html", {"request_row": r, "organisation_pending": pending})
 
     @post("/nouveau-lien", name="registration.new_link", opt={"session": True})
     async def new_link(self, request: Request) -> Response:

@@ -88,8 +88,9 @@ async def test_a_manager_merges_duplicates_and_their_held_bulletins_follow(clien
     assert duplicate != kept
     await run_jobs()
     for email in ("alice@example.org", "bruno@example.org"):
-        path = _link_for(smtp, email)
-        assert (await client.get(path)).status_code == 200
+        page = await client.get(_link_for(smtp, email))
+        # Both organisations wait for review: the requester is not told their bulletin has left.
+        assert page.status_code == 200 and "dès que nos services l'auront vérifiée" in text(page.text)
     await run_jobs()
     held = await Mail.select(Mail.id, Mail.status).where(Mail.category == "registration-bi")
     assert len(held) == 2 and {m["status"] for m in held} == {"held"}
