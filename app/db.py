@@ -76,7 +76,7 @@ async def _add_missing_columns(table) -> None:
         try:
             await table.raw(f'ALTER TABLE "{table._meta.tablename}" ADD COLUMN {column.ddl}')
             for statement in ADDED_COLUMN_BACKFILLS.get((table._meta.tablename, column._meta.db_column_name), []):
-                await table.raw(statement)
+                await (statement() if callable(statement) else table.raw(statement))
         except Exception as error:  # noqa: BLE001 - say which column, keep starting
             logging.getLogger(__name__).warning("Could not add %s.%s to the SQLite database: %s (delete var/ "
                                                 "to start over)", table._meta.tablename, column._meta.name, error)

@@ -69,6 +69,9 @@ ORGANISATIONS = [
 ]
 
 
+DEMO_OPERATOR = "HGI Formation des élus"  # the operator's name in the demo (as seed 003 names it: HGI)
+
+
 async def _load_registration() -> None:
     from app.services.outbox import set_setting
     from app.tables.registration import Organisation, RefItem
@@ -85,7 +88,8 @@ async def _load_registration() -> None:
     ])
     await set_setting("disability_email", "handicap@demo.tremplin.local")
     await set_setting("operator_copy_email", "inscriptions@demo.tremplin.local")
-    await set_setting("cgv_text", "Les frais pédagogiques sont facturés selon les conditions générales de l'opérateur. "
+    await set_setting("operator_name", DEMO_OPERATOR)
+    await set_setting("cgv_text", f"Les frais pédagogiques sont facturés selon les conditions générales de {DEMO_OPERATOR}. "
                                   "Vos données sont traitées conformément au RGPD ; vous disposez d'un droit d'accès, "
                                   "de rectification et d'effacement.")
 

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+import re
+
 from jinja2 import Environment, FileSystemLoader, select_autoescape
+from markupsafe import Markup
 
 from app.dates import date_fr, datetime_fr, short_date_fr, short_datetime_fr
 from app.services.accounts import STATUS_LABELS
@@ -28,6 +31,25 @@ def _filesize(size: int) -> str:
     return number_fr(max(1, size // 1024)) + " Ko"
 
 
+def keep_words(value) -> Markup:
+    """Text that wraps at its spaces only: a hyphenated word ("Mollans-sur-Ouvèze",
+    "AUVERGNE-MASSIF") is never cut at its hyphens (a browser would), in a table cell."""
+    parts = re.split(r"(\s+)", str(value or ""))
+    return Markup("").join(Markup('<span class="nowrap">{}</span>').format(p) if "-" in p else p for p in parts)
+
+
+def email_wrap(value, at_break: bool = False) -> Markup:
+    """Addresses ("a@b, c@d") that may wrap between them, never inside one; ``at_break``: also
+    just after the "@" (a long domain in a narrow column), never inside a name."""
+    def one(address: str) -> Markup:
+        local, at, domain = address.partition("@")
+        if at_break and at:
+            return Markup('<span class="nowrap">{}@</span><wbr><span class="nowrap">{}</span>').format(local, domain)
+        return Markup('<span class="nowrap">{}</span>').format(address)
+
+    return Markup(", ").join(one(a.strip()) for a in str(value or "").split(",") if a.strip())
+
+
 @lru_cache(maxsize=1)
 def jinja_env() -> Environment:
     env = Environment(
@@ -48,6 +70,8 @@ def jinja_env() -> Environment:
         account_status=lambda key: STATUS_LABELS.get(key, key),
         completion_rule=lambda key: COMPLETION_LABELS.get(key, key),
         filesize=_filesize,
+        keep_words=keep_words,
+        email_wrap=email_wrap,
     )
     env.globals.update(ROLE_LABELS=ROLE_LABELS)
     return env

@@ -68,14 +68,21 @@ async def _context(request: Request, draft: dict, step: int, values: dict | None
     step_url = url(request, "registration.step", step=step)
     context = {"draft": draft, "step": step, "steps": reg.STEPS, "session": session, "errors": errors or {},
                "values": values if values is not None else reg.prefilled(draft, user), "q": q,
-               "user": user, "login_url": url(request, "login", query={"next": step_url})}
+               "user": user, "login_url": url(request, "login", query={"next": step_url}),
+               "operator": await reg.operator_name()}
     if step == 2:
         context["fundings"] = await reg.choices("funding_method")
     elif step == 3:
         context["organisations"] = await reg.search_organisations(q)
+        context["pending_mark"] = reg.PENDING_MARK
         if draft["organisation"]:
-            context["chosen_organisation"] = await Organisation.select(Organisation.name).where(
+            context["chosen_organisation"] = await Organisation.select(Organisation.name, Organisation.referenced).where(
                 Organisation.id == draft["organisation"]).first()
+        if errors and "org_match" in errors:
+            typed = context["values"]
+            context["close_match"] = await reg.close_organisation(
+                typed.get("org_name", ""), typed.get("org_postal_code", ""), typed.get("org_city", ""),
+                exclude=draft["organisation"])
     elif step == 5:
         context["mandates"] = await reg.choices("candidate_state")
     elif step == 7:
@@ -223,7 +230,10 @@ class RegistrationController(Controller):
             r = await reg.confirm(token, request.app.state.redis)
         except reg.LinkProblem as problem:
             return render(request, "registration/link_problem.html", {"message": problem.message}, status_code=400)
-        return render(request, "registration/confirmed.html", {"request_row": r})
+        # A bulletin for an organisation the requester typed waits for a manager's review.
+        pending = bool(r["organisation"]) and await Organisation.exists().where(
+            (Organisation.id == r["organisation"]) & (Organisation.referenced == False))  # noqa: E712
+        return render(request, "registration/confirmed.html", {"request_row": r, "organisation_pending": pending})
 
     @post("/nouveau-lien", name="registration.new_link", opt={"session": True})
     async def new_link(self, request: Request) -> Response:
@@ -267,8 +277,8 @@ class RegistrationController(Controller):
         if r["status"] not in reg.OPEN_STATUSES:
             return redirect(request, back)
         details = ["Votre place est libérée ; vous recevrez une confirmation par courriel.",
-                   "L'opérateur de formation en est informé, ainsi que votre collectivité si elle a reçu votre "
-                   "bulletin d'inscription."]
+                   f"{reg.capfirst(await reg.operator_name())} en est informé, ainsi que votre collectivité si elle a "
+                   "reçu votre bulletin d'inscription."]
         return confirm_page(request, f"Annuler votre demande d'inscription {r['reference']} à la session "
                                      f"{r['session_code']} ?", back, button="Annuler ma demande",
                             back_label="Non, garder ma demande", details=details)

@@ -9,7 +9,7 @@ from litestar.params import FromPath
 from litestar.response import Template
 
 from app.dates import now, short_datetime_fr
-from app.http.forms import as_values, read_form
+from app.http.forms import as_values, parse_form, read_form
 from app.http.responder import confirm_page, redirect, render, url
 from app.http.tableview import table_view
 from app.http.web import current_user
@@ -163,6 +163,52 @@ class RegistrationAdminController(Controller):
     async def org_delete(self, request: Request, org_id: FromPath[int]) -> Response:
         row = await admin.delete_organisation(org_id)
         return redirect(request, url(request, "registration_admin.organisations"), f"« {row['name']} » supprimé.")
+
+    # -- merging duplicates (a page, a confirmation, the merge) --------------------------------
+    # Hidden: whoever is not a registration manager or an administrator gets "not found".
+    async def _merge_page(self, request, org_id, form, errors=None, status_code=200):
+        keep, candidates = await admin.merge_candidates(org_id, form.q)
+        return render(request, "registration_admin/merge.html", {
+            "keep": keep, "candidates": candidates, "q": form.q, "chosen": set(form.duplicate),
+            "errors": errors or {}}, status_code=status_code)
+
+    @get("/etablissements/{org_id:int}/fusionner", name="registration_admin.merge", opt={"hidden": True})
+    async def merge(self, request: Request, org_id: FromPath[int]) -> Template:
+        return await self._merge_page(request, org_id, parse_form(admin.MergeForm, request.query_params))
+
+    @get("/etablissements/{org_id:int}/fusionner/confirmer", name="registration_admin.confirm_merge",
+         opt={"hidden": True})
+    async def confirm_merge(self, request: Request, org_id: FromPath[int]) -> Template:
+        form = parse_form(admin.MergeForm, request.query_params)
+        try:
+            keep, duplicates = await admin.merge_plan(org_id, form.duplicate)
+        except ValidationFailed as invalid:
+            return await self._merge_page(request, org_id, form, invalid.errors, status_code=422)
+        moving = sum(d["requests"] for d in duplicates)
+        details = [f"{moving} demande(s) d'inscription passeront sur « {keep['name']} » ({keep['postal_code']} "
+                   f"{keep['city']}), qui garde son nom, son adresse et son instance de validation.",
+                   *(f"« {d['name']} » ({d['postal_code']} {d['city']}) : {d['requests']} demande(s) ; il sera "
+                     "marqué fusionné et ne sera plus proposé." for d in duplicates)]
+        if not keep["referenced"]:
+            details.append("L'établissement gardé n'est pas encore référencé : les bulletins en attente partiront "
+                           "quand vous le référencerez.")
+        return confirm_page(request, f"Fusionner {len(duplicates)} doublon(s) dans « {keep['name']} » ?",
+                            url(request, "registration_admin.merge", org_id=org_id), button="Fusionner",
+                            details=details, back_label="Revenir au choix des doublons", tone="primary",
+                            fields=[("duplicate", str(d["id"])) for d in duplicates])
+
+    @post("/etablissements/{org_id:int}/fusionner/confirmer", name="registration_admin.do_merge", opt={"hidden": True})
+    async def do_merge(self, request: Request, org_id: FromPath[int]) -> Response:
+        form = await read_form(request, admin.MergeForm)
+        try:
+            keep, duplicates, moved = await admin.merge_organisations(current_user(request), org_id, form.duplicate)
+        except ValidationFailed as invalid:
+            return await self._merge_page(request, org_id, form, invalid.errors, status_code=422)
+        message = f"{len(duplicates)} doublon(s) fusionné(s) dans « {keep['name']} » : {moved} demande(s) déplacée(s)."
+        sent = await reg.release_held_bulletins(org_id, request.app.state.redis)
+        if sent:
+            message += f" {sent} bulletin(s) d'inscription en attente envoyé(s) à {keep['validation_email']}."
+        return redirect(request, url(request, "registration_admin.organisations"), message)
 
     # -- settings and tools (F5) --------------------------------------------------------------
     @get("/reglages", name="registration_admin.settings")

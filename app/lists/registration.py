@@ -11,6 +11,7 @@ from app.lists._common import int_or_none, yes_no
 from app.services import outbox
 from app.services.registration import STATUS_LABELS
 from app.services.registration_admin import items
+from app.services.text import loose, search
 from app.tables.catalogue import TrainingSession
 from app.tables.outbox import Mail
 from app.tables.registration import Organisation, RegistrationRequest
@@ -53,7 +54,8 @@ async def _session_options(user):
 
 
 async def _organisation_options(user):
-    rows = await Organisation.select(Organisation.id, Organisation.name).order_by(Organisation.name)
+    rows = await Organisation.select(Organisation.id, Organisation.name).where(
+        Organisation.merged_into.is_null()).order_by(Organisation.name)
     return [(str(r["id"]), r["name"]) for r in rows]
 
 
@@ -92,14 +94,15 @@ ORGANISATIONS = register(
         columns=(
             Col("name", "Établissement", Organisation.name),
             Col("kind_label", "Type", Organisation.kind.label),
-            Col("postal_code", "Code postal", Organisation.postal_code),
+            Col("postal_code", "Code postal et ville", Organisation.postal_code,
+                export=lambda r: f"{r['postal_code']} {r['city']}".strip()),
             Col("validation_email", "Instance de validation (courriel)", Organisation.validation_email),
             Col("referenced", "Référencé", Organisation.referenced, export=lambda r: "Oui" if r["referenced"] else "Non référencé"),
             Col("under_agreement", "Conventionné", Organisation.under_agreement,
                 export=lambda r: yes_no(r["under_agreement"])),
         ),
         filters=(
-            Filter("q", "Nom", lambda v: Organisation.name.ilike(f"%{v}%")),
+            Filter("q", "Nom, code postal ou ville", lambda v: search(Organisation.search_text, loose(v))),
             Filter("referenced", "Référencement", _boolean(Organisation.referenced), kind="select",
                    options=[("yes", "Référencés"), ("no", "Non référencés")]),
             Filter("agreement", "Convention", _boolean(Organisation.under_agreement), kind="select",
@@ -107,6 +110,8 @@ ORGANISATIONS = register(
             Filter("kind", "Type", _int_filter(Organisation.kind), kind="select", options=_type_options),
         ),
         default_sort="name",
+        # A duplicate merged into another is kept for the record, not listed.
+        base_where=lambda user, scope: Organisation.merged_into.is_null(),
         export_filename="etablissements_inscriptions",
     )
 )

@@ -39,6 +39,7 @@ from app.services import outbox, seats
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
+from app.services.text import loose, loose_search_text, search
 from app.settings import get_settings
 from app.tables.catalogue import TrainingSession
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
@@ -73,6 +74,19 @@ BI_CATEGORY = "registration-bi"  # the BI to the validating instance
 BI_COPY_CATEGORY = "registration-bi-copy"  # the operator's identical copy
 
 
+OPERATOR_DEFAULT = "l'opérateur de formation"  # until an administrator names the operator
+
+
+async def operator_name() -> str:
+    """The operator's name as the platform setting gives it (« Réglages » of the back office), for
+    the consents of the wizard and every mail that names the operator."""
+    return (await outbox.get_setting("operator_name")).strip() or OPERATOR_DEFAULT
+
+
+def capfirst(text: str) -> str:
+    return text[:1].upper() + text[1:]
+
+
 class RegistrationClosed(DomainError):
     status_code = 400
 
@@ -92,6 +106,8 @@ class FundingForm:
 @dataclass
 class OrganisationForm:
     organisation: int | None = None
+    use_existing: int | None = None  # "Oui, c'est ma collectivité": the close match proposed
+    create_anyway: bool = False  # "Non, c'est une autre collectivité"
     not_found: bool = False
     org_name: str = ""
     org_postal_code: str = ""
@@ -274,14 +290,44 @@ async def choices(kind: str) -> list[tuple[str, str]]:
     return [(str(r["id"]), r["label"]) for r in rows]
 
 
+PENDING_MARK = "(en attente de vérification)"  # an organisation typed by a requester, not reviewed yet
+
+
+def _offered():
+    """The organisations a requester may pick: every one, referenced or still waiting for review
+    (so nobody types again the one a colleague typed yesterday), but neither hidden nor merged."""
+    return (Organisation.hidden == False) & Organisation.merged_into.is_null()  # noqa: E712
+
+
 async def search_organisations(q: str) -> list[dict]:
-    query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city).where(
-        (Organisation.referenced == True) & (Organisation.hidden == False)).order_by(Organisation.name).limit(20)  # noqa: E712
-    q = (q or "").strip()
-    if q:
-        query = query.where(Organisation.name.ilike(f"%{q}%") | Organisation.postal_code.like(f"{q}%")
-                            | Organisation.city.ilike(f"%{q}%"))
+    """The wizard's search (step 3): accent-, case- and hyphen-insensitive on every database."""
+    query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
+                                Organisation.referenced).where(_offered()).order_by(Organisation.name).limit(20)
+    clause = search(Organisation.search_text, loose(q))
+    if clause is not None:
+        query = query.where(clause)
     return await query
+
+
+async def close_organisation(name: str, postal_code: str, city: str, exclude: int | None = None) -> dict | None:
+    """An organisation a requester is about to type again: the same name (folded, punctuation
+    aside) in the same postal code or city. The referenced one first."""
+    key, town = loose(name), loose(city)
+    if not key:
+        return None
+    where = Organisation.postal_code == postal_code
+    if town:
+        where = where | Organisation.search_text.like(f"%{town}%")
+    query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
+                                Organisation.referenced).where(_offered() & where).order_by(
+        Organisation.referenced, ascending=False).order_by(Organisation.id)
+    if exclude:
+        query = query.where(Organisation.id != exclude)
+    for row in await query:
+        same_place = (postal_code and row["postal_code"] == postal_code) or (town and loose(row["city"]) == town)
+        if same_place and loose(row["name"]) == key:
+            return row
+    return None
 
 
 def _yes_no(value: str) -> str:
@@ -292,7 +338,8 @@ async def _save_organisation_typed(draft: dict, form: OrganisationForm) -> int:
     """The organisation a requester could not find, stored "non référencé" for a manager to review.
     Going back to this step and sending it again corrects it rather than adding another."""
     values = {Organisation.name: form.org_name[:255], Organisation.postal_code: form.org_postal_code,
-              Organisation.city: form.org_city[:100], Organisation.validation_email: normalise_email(form.org_email)}
+              Organisation.city: form.org_city[:100], Organisation.validation_email: normalise_email(form.org_email),
+              Organisation.search_text: loose_search_text(form.org_name[:255], form.org_postal_code, form.org_city[:100])}
     own = draft.get("organisation")
     if own:
         reusable = await Organisation.exists().where((Organisation.id == own) & (Organisation.referenced == False))  # noqa: E712
@@ -318,22 +365,29 @@ async def save_step(draft: dict, step: int, form) -> int:
         else:
             values[RegistrationRequest.funding] = form.funding
     elif step == 3:
-        if form.not_found:
+        if form.not_found and not form.use_existing:
             if not form.org_name:
                 errors["org_name"] = "Indiquez le nom de votre collectivité ou établissement."
             if not POSTAL_RE.match(form.org_postal_code):
                 errors["org_postal_code"] = "Code postal : 5 chiffres."
             if form.org_email and not EMAIL_RE.match(normalise_email(form.org_email)):
                 errors["org_email"] = "Adresse de courriel invalide."
+            if not errors and not form.create_anyway:
+                match = await close_organisation(form.org_name, form.org_postal_code, form.org_city,
+                                                 exclude=draft.get("organisation"))
+                if match:
+                    errors["org_match"] = (
+                        f"« {match['name']} » ({match['postal_code']} {match['city']}) est déjà enregistrée : "
+                        "choisissez-la, ou indiquez qu'il s'agit d'une autre collectivité.")
             if not errors:
                 values[RegistrationRequest.organisation] = await _save_organisation_typed(draft, form)
         else:
-            ok = form.organisation and await Organisation.exists().where(
-                (Organisation.id == form.organisation) & (Organisation.referenced == True))  # noqa: E712
+            chosen = form.use_existing or form.organisation
+            ok = chosen and await Organisation.exists().where((Organisation.id == chosen) & _offered())
             if not ok:
                 errors["organisation"] = "Choisissez votre collectivité dans la liste, ou indiquez que vous ne l'avez pas trouvée."
             else:
-                values[RegistrationRequest.organisation] = form.organisation
+                values[RegistrationRequest.organisation] = chosen
     elif step == 4:
         email, confirm = normalise_email(form.email), normalise_email(form.email_confirm)
         if form.civility not in ("M.", "Mme"):
@@ -582,10 +636,10 @@ async def operator_addresses() -> list[str]:
     return sorted(addresses)
 
 
-def _instance_body(r: dict, context: dict) -> str:
+def _instance_body(r: dict, context: dict, operator: str) -> str:
     return (f"Bonjour,\n\n{r['civility']} {r['first_name']} {r['last_name']} demande à suivre la formation "
             f"« {context['session']['title']} » ({context['session']['dates']}).\n\nVous trouverez en pièce "
-            "jointe son bulletin d'inscription (BI), à signer et retourner à l'opérateur de formation.\n")
+            f"jointe son bulletin d'inscription (BI), à signer et retourner à {operator}.\n")
 
 
 async def send_notifications(request_id: int, redis) -> int:
@@ -609,7 +663,7 @@ async def send_notifications(request_id: int, redis) -> int:
            if waiting else
            "Attention : votre inscription n'est pas encore validée. Votre collectivité va recevoir votre bulletin "
            "d'inscription à signer.\n"))
-    instance_body = _instance_body(r, context)
+    instance_body = _instance_body(r, context, await operator_name())
     instance = r["instance_email"]
     reviewed = r["organisation_referenced"] is not False
     copy_subject = f"[Copie] Bulletin d'inscription {r['reference']} à valider"
@@ -619,7 +673,7 @@ async def send_notifications(request_id: int, redis) -> int:
         copy_body = (
             f"{instance_body}\nL'établissement « {r['organisation_name']} » a été saisi par le demandeur et n'est pas "
             f"encore référencé : le bulletin n'est pas envoyé à l'adresse qu'il a indiquée ({instance}). Vérifiez "
-            f"l'établissement et son adresse dans le back office :\n{get_settings().base_url}/gestion-inscriptions/"
+            f"l'établissement et son adresse dans la gestion des inscriptions :\n{get_settings().base_url}/gestion-inscriptions/"
             f"etablissements/{r['organisation']}/modifier\nDès que vous le référencez, le bulletin part à son "
             "instance de validation.\n")
     if not instance:
@@ -818,7 +872,7 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                 mail_ids.append(await outbox.queue_mail(
                     [r["email"]], f"Demande {r['reference']} : inscription pas encore validée",
                     f"Bonjour {r['first_name']},\n\nVotre collectivité a validé votre bulletin d'inscription. Attention : "
-                    "votre inscription n'est pas encore validée ; l'opérateur de formation va l'examiner.\n",
+                    f"votre inscription n'est pas encore validée ; {await operator_name()} va l'examiner.\n",
                     category="registration", group_key=request_key(r["id"])))
             elif action == "validate_operator":
                 # 9. an account (new, or the person's existing one) and its credentials.
@@ -857,10 +911,11 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
 
     user = await _existing_account(r)
     url = f"{get_settings().base_url}/connexion"
+    operator = await operator_name()
     if user is not None:
         await RegistrationRequest.update({RegistrationRequest.user: user["id"]}).where(RegistrationRequest.id == r["id"])
         r["user"] = user["id"]
-        body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Vous avez déjà un "
+        body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par {operator}. Vous avez déjà un "
                 f"compte : connectez-vous sur {url} avec votre nom d'utilisateur {user['username']} et votre mot de "
                 "passe habituel.\n")
         return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration", group_key=request_key(r["id"]))
@@ -877,7 +932,7 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
                                                granted_by=actor.id))
     await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
     r["user"] = row[0]["id"]
-    body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par l'opérateur. Voici vos identifiants :\n\n"
+    body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par {operator}. Voici vos identifiants :\n\n"
             f"Adresse de la plateforme : {url}\nNom d'utilisateur : {username}\nMot de passe : {outbox.SECRET_MARK}\n\n"
             "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n")
     return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration",

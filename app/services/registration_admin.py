@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from app import db
 from app.services import outbox
 from app.services.accounts import EMAIL_RE, normalise_email
+from app.dates import now
 from app.services.errors import DomainError, NotFound, ValidationFailed
-from app.tables.registration import Organisation, RefItem
+from app.services.roles import CurrentUser
+from app.services.text import loose, loose_search_text, search
+from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 
 REF_KINDS = {
     "establishment_type": ("Types d'établissement", "Type d'établissement"),
@@ -17,6 +20,7 @@ REF_KINDS = {
     "funding_method": ("Méthodes de financement", "Méthode de financement"),
 }
 SETTINGS = {
+    "operator_name": "Nom de l'opérateur",
     "disability_email": "Adresse du contact handicap",
     "cgv_text": "Conditions générales",
     "operator_copy_email": "Adresse de copie de l'opérateur",
@@ -43,7 +47,14 @@ class OrganisationForm:
 
 
 @dataclass
+class MergeForm:
+    duplicate: list[int] = field(default_factory=list)
+    q: str = ""
+
+
+@dataclass
 class SettingsForm:
+    operator_name: str = ""
     disability_email: str = ""
     operator_copy_email: str = ""
     cgv_text: str = ""
@@ -166,6 +177,7 @@ async def save_organisation(form: OrganisationForm, org_id: int | None = None) -
         Organisation.validation_email: email, Organisation.kind: form.kind,
         Organisation.referenced: form.referenced, Organisation.under_agreement: form.under_agreement,
     }
+    values[Organisation.search_text] = loose_search_text(form.name, form.postal_code, form.city)
     if org_id:
         await organisation(org_id)
         await Organisation.update(values).where(Organisation.id == org_id)
@@ -191,6 +203,105 @@ async def delete_organisation(org_id: int) -> dict:
     return row
 
 
+# -- merging duplicates ----------------------------------------------------------------------------
+MERGE_CANDIDATES = 50
+
+
+async def _request_counts(org_ids: list[int]) -> dict[int, int]:
+    from piccolo.query.functions.aggregate import Count
+
+    if not org_ids:
+        return {}
+    rows = await RegistrationRequest.select(RegistrationRequest.organisation, Count(RegistrationRequest.id, alias="n")).where(
+        RegistrationRequest.organisation.is_in(org_ids)).group_by(RegistrationRequest.organisation)
+    return {r["organisation"]: r["n"] for r in rows}
+
+
+async def _kept(keep_id: int) -> dict:
+    keep = await organisation(keep_id)
+    if keep["merged_into"]:
+        raise DomainError(f"« {keep['name']} » a déjà été fusionné dans un autre établissement : gardez celui-là.")
+    return keep
+
+
+async def merge_candidates(keep_id: int, q: str = "") -> tuple[dict, list[dict]]:
+    """The organisation kept and the ones that may be merged into it: those matching ``q``, or by
+    default the likely duplicates (same name, punctuation and accents aside, or same postal code).
+    Each with how many registration requests point at it."""
+    keep = await _kept(keep_id)
+    query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
+                                Organisation.validation_email, Organisation.referenced, Organisation.hidden).where(
+        Organisation.merged_into.is_null() & (Organisation.id != keep_id)).order_by(Organisation.name).limit(
+        MERGE_CANDIDATES)
+    clause = search(Organisation.search_text, loose(q))
+    if clause is not None:
+        query = query.where(clause)
+    else:
+        name = loose(keep["name"])
+        same = Organisation.search_text.like(f"{name}%") if name else None
+        if keep["postal_code"]:
+            same = (same | (Organisation.postal_code == keep["postal_code"])) if same is not None else (
+                Organisation.postal_code == keep["postal_code"])
+        if same is None:
+            return keep, []
+        query = query.where(same)
+    rows = await query
+    counts = await _request_counts([keep_id, *(r["id"] for r in rows)])
+    keep["requests"] = counts.get(keep_id, 0)
+    for row in rows:
+        row["requests"] = counts.get(row["id"], 0)
+    return keep, rows
+
+
+async def merge_plan(keep_id: int, duplicate_ids: list[int]) -> tuple[dict, list[dict]]:
+    """The kept organisation and the duplicates chosen, checked, with their request counts."""
+    keep = await _kept(keep_id)
+    ids = sorted({i for i in duplicate_ids if i and i != keep_id})
+    if not ids:
+        raise ValidationFailed({"duplicate": "Cochez au moins un doublon à fusionner dans cet établissement."})
+    rows = await Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
+                                     Organisation.referenced).where(
+        Organisation.id.is_in(ids) & Organisation.merged_into.is_null()).order_by(Organisation.name)
+    if len(rows) != len(ids):
+        raise NotFound("Établissement introuvable ou déjà fusionné.")
+    counts = await _request_counts(ids)
+    for row in rows:
+        row["requests"] = counts.get(row["id"], 0)
+    return keep, rows
+
+
+async def merge_organisations(actor: CurrentUser, keep_id: int, duplicate_ids: list[int]) -> tuple[dict, list[dict], int]:
+    """Merge the duplicates into the organisation kept, in one transaction: every registration
+    request (drafts too) moves to it, each with an event saying so (who, when); each duplicate stays,
+    hidden, marked ``merged_into`` (and so do those merged into it before). A held bulletin follows
+    its request: it leaves when the kept organisation is referenced (``release_held_bulletins``).
+    Returns (kept, duplicates, requests moved)."""
+    keep, duplicates = await merge_plan(keep_id, duplicate_ids)
+    ids = [d["id"] for d in duplicates]
+    names = {d["id"]: d["name"] for d in duplicates}
+    async with db.transaction():
+        locked = await Organisation.update({Organisation.merged_at: now()}).where(
+            Organisation.id.is_in(ids) & Organisation.merged_into.is_null()).returning(Organisation.id)
+        if len(locked) != len(ids):
+            raise DomainError("Un de ces établissements vient d'être fusionné : recommencez.")
+        moved = await RegistrationRequest.select(RegistrationRequest.id, RegistrationRequest.status,
+                                                 RegistrationRequest.organisation).where(
+            RegistrationRequest.organisation.is_in(ids))
+        await RegistrationRequest.update({RegistrationRequest.organisation: keep_id}).where(
+            RegistrationRequest.organisation.is_in(ids))
+        await Organisation.update({Organisation.merged_into: keep_id, Organisation.merged_by: actor.id,
+                                   Organisation.hidden: True}).where(Organisation.id.is_in(ids))
+        # Those merged into a duplicate before now point at the one kept (no chains).
+        await Organisation.update({Organisation.merged_into: keep_id}).where(Organisation.merged_into.is_in(ids))
+        if moved:
+            await RequestEvent.insert(*[
+                RequestEvent(request=m["id"], actor=actor.id, action="Établissement fusionné", from_status=m["status"],
+                             to_status=m["status"],
+                             note=f"« {names[m['organisation']]} » (doublon) fusionné dans « {keep['name']} ».")
+                for m in moved])
+    return keep, duplicates, len(moved)
+
+
 # -- settings (F5) ------------------------------------------------------------------------------
 async def settings() -> dict:
     return {key: await outbox.get_setting(key, "0" if key == "test_mode" else "") for key in SETTINGS}
@@ -202,8 +313,11 @@ async def save_settings(form: SettingsForm) -> None:
         value = getattr(form, key)
         if value and not EMAIL_RE.match(normalise_email(value)):
             errors[key] = "Adresse de courriel invalide."
+    if len(form.operator_name) > 120:
+        errors["operator_name"] = "Le nom de l'opérateur est trop long (120 caractères au plus)."
     if errors:
         raise ValidationFailed(errors)
+    await outbox.set_setting("operator_name", " ".join(form.operator_name.split()))
     await outbox.set_setting("disability_email", normalise_email(form.disability_email))
     await outbox.set_setting("operator_copy_email", normalise_email(form.operator_copy_email))
     await outbox.set_setting("cgv_text", form.cgv_text)

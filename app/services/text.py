@@ -1,5 +1,6 @@
 """Text normalisation shared by usernames and accent-insensitive search."""
 
+import re
 import unicodedata
 from functools import lru_cache
 
@@ -58,6 +59,21 @@ def search(column, value: str):
 def search_text(*parts: str | None) -> str:
     """The folded text a list's search looks in."""
     return " ".join(fold(p) for p in parts if p)
+
+
+_NOT_WORD = re.compile(r"[^0-9a-z]+")
+
+
+def loose(text: str | None) -> str:
+    """Folded, and every run of punctuation, hyphens and spaces one space: "Mairie de
+    Mollans-sur-Ouvèze" and "mairie de  mollans sur ouveze" are the same name. For place names,
+    typed with or without their hyphens and apostrophes."""
+    return _NOT_WORD.sub(" ", fold(text)).strip()
+
+
+def loose_search_text(*parts: str | None) -> str:
+    """The search text of a table searched with ``loose`` values (organisations)."""
+    return " ".join(loose(p) for p in parts if p)
 
 
 def number_fr(value, decimals: int | None = None) -> str:

@@ -6,6 +6,8 @@ from piccolo.table import Table
 
 from app.tables.accounts import User
 from app.tables.catalogue import TrainingSession
+from app.services.text import loose_search_text
+from app.tables.searchable import Searchable
 
 
 class RefItem(Table):
@@ -17,8 +19,11 @@ class RefItem(Table):
     hidden = Boolean(default=False)
 
 
-class Organisation(Table):
+class Organisation(Searchable, Table):
     """An organisation a requester belongs to ("Établissement" of the seed's back office)."""
+
+    SEARCHED = ("name", "postal_code", "city")
+    SEARCH_TEXT = staticmethod(loose_search_text)
 
     name = Varchar(length=255)
     kind = ForeignKey(references=RefItem, null=True, on_delete=OnDelete.set_null)  # its establishment type
@@ -30,6 +35,11 @@ class Organisation(Table):
     hidden = Boolean(default=False)
     position = Integer(default=0)
     created_at = Timestamptz(default=TimestamptzNow())
+    search_text = Text(default="")  # folded name, postal code and city (app/services/text.py search)
+    # A duplicate merged by a manager into the one kept: kept (soft) for the record, never offered again.
+    merged_into = ForeignKey(references="self", null=True, on_delete=OnDelete.set_null)
+    merged_at = Timestamptz(null=True, default=None)
+    merged_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
 
 
 class RegistrationRequest(Table):
@@ -81,9 +91,20 @@ class RequestEvent(Table):
     at = Timestamptz(default=TimestamptzNow())
 
 
+async def backfill_organisation_search_text() -> None:
+    """The folded search text of organisations made before the column existed (a fold is Python's,
+    not SQL's): used by the PostgreSQL migration and by an older embedded database alike."""
+    rows = await Organisation.raw("SELECT id, name, postal_code, city FROM organisation")
+    for row in rows:
+        await Organisation.raw("UPDATE organisation SET search_text = {} WHERE id = {}",
+                               loose_search_text(row["name"], row["postal_code"], row["city"]), row["id"])
+
+
 # An embedded (SQLite) database made before a column existed gets it at start (app/db.py), then
-# these statements, once; on PostgreSQL the migration that adds the column does the same.
+# these statements (SQL, or a coroutine function for what SQL cannot do), once; on PostgreSQL the
+# migration that adds the column does the same.
 ADDED_COLUMN_BACKFILLS = {
+    ("organisation", "search_text"): [backfill_organisation_search_text],
     ("registration_request", "notified_at"): [
         # Requests already notified keep their date (the sweep must not notify them again).
         "UPDATE registration_request SET notified_at = (SELECT MIN(e.at) FROM request_event e "

@@ -9,8 +9,10 @@ from app.services.text import search_text
 
 class Searchable:
     SEARCHED: tuple[str, ...] = ()
+    # How the searched columns become ``search_text`` (organisations: ``loose_search_text``).
+    SEARCH_TEXT = staticmethod(search_text)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         if not getattr(self, "search_text", "") and not getattr(self, "_exists_in_db", False):
-            self.search_text = search_text(*(getattr(self, name, "") for name in self.SEARCHED))
+            self.search_text = self.SEARCH_TEXT(*(getattr(self, name, "") for name in self.SEARCHED))

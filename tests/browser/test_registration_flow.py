@@ -158,3 +158,72 @@ async def test_wizard_login_back_and_cancel_with_a_confirmation(browser, live_se
         assert not await page.get_by_label(re.compile("Reprendre ma demande en cours")).count()
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_organisation_search_close_match_and_merge(browser, live_server, demo, javascript):
+    """Issue 9: step 3 finds the organisation a requester typed before (waiting for review, marked),
+    whatever the accents; typing it again offers it; a manager merges two duplicates."""
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=20)
+    await TrainingSession.insert(TrainingSession(
+        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
+        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    tag = "js" if javascript else "nojs"
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    try:
+        await page.goto(live_server + "/inscription/26C03S1")
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Financement par ma collectivité").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Rechercher", exact=True).fill("MOLLANS SUR OUVEZE")
+        if not javascript:
+            await page.get_by_role("button", name="Rechercher").click()
+        # Only the match is left (with JavaScript, once the live search has answered).
+        await page.get_by_label("Mairie de Nyons").wait_for(state="detached")
+        choice = page.get_by_label(re.compile(r"Mairie de Mollans-sur-Ouvèze .*\(en attente de vérification\)"))
+        assert await choice.is_visible()
+        await snap(page, f"i9-org-search-{tag}")
+        # Typed again by hand: the existing one is offered, and taken.
+        await page.get_by_text("Je n'ai pas trouvé ma collectivité").click()
+        await page.get_by_label("Je renseigne ma collectivité").check()
+        await page.get_by_label("Nom de la collectivité ou de l'établissement").fill("mairie de mollans sur ouvèze")
+        await page.get_by_label("Code postal").fill("26170")
+        await page.get_by_role("button", name="Étape suivante").click()
+        offer = page.get_by_role("button", name="Oui, c'est ma collectivité : Mairie de Mollans-sur-Ouvèze")
+        await offer.wait_for()
+        await snap(page, f"i9-org-close-match-{tag}")
+        await offer.click()
+        await page.get_by_role("heading", name="Informations sur le stagiaire").wait_for()
+    finally:
+        await context.close()
+
+    # A duplicate, then the merge by the registration manager.
+    from app.tables.registration import Organisation
+
+    from app.tables.registration import RegistrationRequest
+
+    row = await Organisation.insert(Organisation(name="Mairie de Mollans sur Ouveze", postal_code="26170",
+                                                 referenced=False)).returning(Organisation.id)
+    # The draft above points at the duplicate: the merge moves it back.
+    await RegistrationRequest.update({RegistrationRequest.organisation: row[0]["id"]}).where(
+        RegistrationRequest.status == "draft")
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "inscriptions")
+        await page.goto(live_server + "/gestion-inscriptions/etablissements")
+        row = page.get_by_role("row").filter(has_text="Mairie de Mollans-sur-Ouvèze")
+        await row.get_by_role("link", name="Fusionner").click()
+        await page.get_by_label("Mairie de Mollans sur Ouveze").check()
+        await snap(page, f"i9-merge-choose-{tag}")
+        await page.get_by_role("button", name="Fusionner les doublons cochés…").click()
+        await page.get_by_text("1 demande(s) d'inscription passeront sur").wait_for()
+        await snap(page, f"i9-merge-confirm-{tag}")
+        await page.get_by_role("button", name="Fusionner", exact=True).click()
+        await page.get_by_text("1 doublon(s) fusionné(s) dans « Mairie de Mollans-sur-Ouvèze » : 1 demande(s) déplacée(s).").wait_for()
+        assert await page.get_by_role("row").filter(has_text="Mairie de Mollans sur Ouveze").count() == 0
+    finally:
+        await context.close()

@@ -370,7 +370,7 @@ async def test_a_cancellation_by_the_requester_asks_first_and_tells_the_instance
     confirm = await client.get(follow + "/annuler")
     body = text(confirm.text)
     assert confirm.status_code == 200 and f"Annuler votre demande d'inscription {request['reference']}" in body
-    assert "Non, garder ma demande" in body and "L'opérateur de formation en est informé" in body
+    assert "Non, garder ma demande" in body and "HGI Formation des élus en est informé" in body  # the demo operator
     assert (await RegistrationRequest.select(RegistrationRequest.status).where(
         RegistrationRequest.id == request["id"]).first())["status"] == "confirmed"
     smtp.messages.clear()

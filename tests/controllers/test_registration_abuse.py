@@ -105,7 +105,10 @@ async def test_going_back_to_the_organisation_step_corrects_it_rather_than_addin
     await post_form(client, "/inscription/etape/2", {**answers[2], "go": "next"})
     typed = {"not_found": "1", "org_name": "Mairie de Mollans", "org_postal_code": "26170", "go": "next"}
     await post_form(client, "/inscription/etape/3", typed)
-    await post_form(client, "/inscription/etape/3", {**typed, "org_name": "Mairie de Mollans-sur-Ouvèze"})
+    # The demo has a « Mairie de Mollans-sur-Ouvèze » too: offered first, created on "une autre collectivité".
+    response = await post_form(client, "/inscription/etape/3", {**typed, "org_name": "Mairie de Mollans-sur-Ouvèze"})
+    assert response.status_code == 422 and "est déjà enregistrée" in text(response.text)
+    await post_form(client, "/inscription/etape/3", {**typed, "org_name": "Mairie de Mollans-sur-Ouvèze", "create_anyway": "1"})
     names = [r["name"] for r in await Organisation.select(Organisation.name).where(Organisation.referenced == False)]  # noqa: E712
     assert names.count("Mairie de Mollans") == 0 and names.count("Mairie de Mollans-sur-Ouvèze") == 2  # the demo's + ours
 
