@@ -22,6 +22,7 @@ from app import db, queue
 from app.controllers import (
     admin,
     analytics,
+    attendance,
     auth,
     catalogue,
     certificates,
@@ -127,6 +128,7 @@ def create_app(run_worker: bool = False) -> Litestar:
             *learner.HANDLERS,
             *cohorts.HANDLERS,
             *certificates.HANDLERS,
+            *attendance.HANDLERS,
             *registration_admin.HANDLERS,
             *registration.HANDLERS,
             *health.HANDLERS,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from arq import Worker, cron
 
 from app import db
-from app.jobs.certificates import build_certificates_zip
+from app.jobs.certificates import build_certificates_zip, seal_certificates
 from app.jobs.analytics import refresh_analytics
 from app.jobs.exports import export_table
 from app.jobs.imports import import_accounts
@@ -16,7 +16,7 @@ from app.queue import arq_redis_settings
 from app.settings import get_settings
 
 FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort,
-             send_request_notifications, build_certificates_zip]
+             send_request_notifications, build_certificates_zip, seal_certificates]
 CRON_JOBS = [
     cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
     # Registration notifications whose job was refused or lost (a request confirmed over a minute ago).

@@ -12,21 +12,36 @@ from app.dates import now
 from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
 
 # One statement for any number of enrolments: counts from the completions and the session's
-# required activities; completed_at set once (kept while complete), cleared when no longer complete.
+# required activities, minutes attended from the attendance recorded « présent »; completed_at set
+# once (kept while complete), cleared when no longer complete. Complete means every required
+# activity done and, when the session sets « Présence minimale (%) », at least that share of the
+# minutes of its slots attended (attended * 100 >= percent * total).
 _SUMMARY = (
     "UPDATE enrolment SET "
     "required_total = (SELECT COUNT(*) FROM session_activity a WHERE a.session = enrolment.session AND a.required), "
     "required_done = (SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
-    "WHERE c.enrolment = enrolment.id AND a.required) "
+    "WHERE c.enrolment = enrolment.id AND a.required), "
+    "attended_minutes = (SELECT COALESCE(SUM({minutes}), 0) FROM attendance att "
+    "JOIN session_slot sl ON sl.id = att.slot WHERE att.enrolment = enrolment.id AND att.status = 'present') "
     "WHERE {where}"
 )
 _PERCENT = (
     "UPDATE enrolment SET "
     "percent = CASE WHEN required_total = 0 THEN 0 ELSE (required_done * 100) / required_total END, "
     "completed_at = CASE WHEN required_total > 0 AND required_done >= required_total "
-    "THEN COALESCE(completed_at, {}) ELSE NULL END "
+    "AND attended_minutes * 100 >= COALESCE((SELECT s.min_attendance_percent * "
+    "(SELECT COALESCE(SUM({minutes}), 0) FROM session_slot sl WHERE sl.session = s.id) "
+    "FROM training_session s WHERE s.id = enrolment.session), 0) "
+    "THEN COALESCE(completed_at, {now}) ELSE NULL END "
     "WHERE {where}"
 )
+
+
+def slot_minutes_sql(alias: str = "sl") -> str:
+    """The length of a session_slot row in minutes, in the database's dialect."""
+    if db.is_sqlite():
+        return f"((strftime('%s', {alias}.ends) - strftime('%s', {alias}.starts)) / 60)"
+    return f"(EXTRACT(EPOCH FROM ({alias}.ends - {alias}.starts)) / 60)::int"
 
 
 async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> None:
@@ -40,9 +55,26 @@ async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: 
         where = f"session = {int(session_id)}"
     else:
         raise ValueError("enrolment_ids or session_id")
+    minutes = slot_minutes_sql()
     async with db.transaction():
-        await Enrolment.raw(_SUMMARY.format(where=where))
-        await Enrolment.raw(_PERCENT.replace("{where}", where), now())
+        await Enrolment.raw(_SUMMARY.format(where=where, minutes=minutes))
+        await Enrolment.raw(_PERCENT.replace("{where}", where).replace("{minutes}", minutes)
+                            .replace("{now}", "{}"), now())
+
+
+async def refresh_and_issue(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[int]:
+    """After anything that may complete enrolments (an activity done, attendance recorded, the
+    session's activities, slots or minimum attendance changed): their summaries, then the
+    certificate of each that just became complete (D3), in the caller's transaction. Returns the
+    enrolments that got one; the caller seals their PDFs after commit (certificates.seal)."""
+    from app.services.certificates import issue_for_enrolments
+
+    async with db.transaction():
+        await refresh_summaries(enrolment_ids, session_id)
+        if enrolment_ids is None:
+            enrolment_ids = [r["id"] for r in await Enrolment.select(Enrolment.id).where(
+                (Enrolment.session == session_id) & Enrolment.completed_at.is_not_null())]
+        return await issue_for_enrolments(enrolment_ids)
 
 
 async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
@@ -50,6 +82,7 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
     """Mark (or unmark) one activity for one enrolment, and its summary, in one transaction.
     Idempotent: marking twice keeps the first date. Returns whether anything changed. The caller
     has checked that the activity belongs to the enrolment's session and who may do this."""
+    issued: list[int] = []
     async with db.transaction():
         if done:
             rows = await ActivityCompletion.raw(
@@ -62,13 +95,13 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
                 (ActivityCompletion.enrolment == enrolment_id) & (ActivityCompletion.activity == activity_id)
             ).returning(ActivityCompletion.id)
         if rows:
-            await refresh_summaries([enrolment_id])
-            if done:
-                # D3: the certificate is issued in the completion's transaction (no-op unless the
-                # enrolment just became complete and has none).
-                from app.services.certificates import issue_for_enrolments
+            # D3: the certificate row is issued in the completion's transaction (no-op unless the
+            # enrolment just became complete and has none); its PDF is rendered after commit.
+            issued = await refresh_and_issue([enrolment_id])
+    if rows and issued:
+        from app.services.certificates import seal
 
-                await issue_for_enrolments([enrolment_id])
+        await seal(issued)
     return bool(rows)
 
 
