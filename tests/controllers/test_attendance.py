@@ -122,6 +122,7 @@ async def test_a_long_list_flows_over_pages_with_its_header_repeated(client):
     assert "mardi 2 juin 2026, 13:30–17:00" in pages[per_slot]
 
 
+@pytest.mark.smoke
 async def test_grid_saved_by_a_plain_form_post_feeds_hours_in_the_overview_and_excel(client):
     data = await _session(code="26X00S9")
     e, s = data["enrolments"], data["slots"]
