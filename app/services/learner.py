@@ -17,6 +17,7 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
+from app.services.certificates import seal
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
 from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
@@ -168,6 +169,8 @@ async def open_activity(session: dict, activity: dict) -> None:
         await learning.record_visit(session["enrolment_id"], activity["id"])
         if activity["completion"] == CompletionRule.view:
             await learning.set_completion(session["enrolment_id"], activity["id"], True, CompletionHow.automatic)
+    if activity["completion"] == CompletionRule.view:  # a certificate issued above: its PDF, now committed
+        await seal([session["enrolment_id"]])
 
 
 async def completion_of(enrolment_id: int, activity_id: int) -> datetime | None:
@@ -202,6 +205,8 @@ async def submit_quiz(session: dict, activity: dict, answers: dict[int, list[int
             passed=passed, started_at=started_at, submitted_at=moment))
         if passed and activity["completion"] == CompletionRule.quiz:
             await learning.set_completion(session["enrolment_id"], activity["id"], True, CompletionHow.automatic)
+    if passed:  # a certificate issued above: its PDF, now committed
+        await seal([session["enrolment_id"]])
     return {"score": score, "passed": passed}
 
 
