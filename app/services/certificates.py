@@ -25,6 +25,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import secrets
 import string
 from datetime import datetime
@@ -257,19 +258,27 @@ async def seal_now(enrolment_ids: list[int]) -> int:
 
 async def seal(enrolment_ids: list[int], redis=None) -> int:
     """After the commit that issued these enrolments' certificates: render and hash their PDFs, here
-    for a few, by the `seal_certificates` job for many (when a queue is at hand). Inside a caller's
-    transaction it does nothing: that caller seals after its own commit (or the first download
-    does)."""
+    for a few, by the `seal_certificates` job for many. Inside a caller's transaction it does
+    nothing: that caller seals after its own commit (or the first download does). Returns how many
+    were sealed here."""
     if not enrolment_ids or _in_transaction():
         return 0
-    if len(enrolment_ids) > SEAL_INLINE and redis is not None:
-        from app.queue import enqueue
+    if len(enrolment_ids) <= SEAL_INLINE:
+        return await seal_now(enrolment_ids)
+    from app.queue import connect, enqueue
 
-        ids = sorted(set(int(i) for i in enrolment_ids))
+    ids = sorted(set(int(i) for i in enrolment_ids))
+    own = redis is None
+    try:
+        redis = redis or await connect()
         await enqueue(redis, "seal_certificates", ids,
                       _job_id=f"seal-certificates:{hashlib.sha256(repr(ids).encode()).hexdigest()[:16]}")
-        return 0
-    return await seal_now(enrolment_ids)
+    except Exception:  # noqa: BLE001 - the certificates are issued; the first download seals them
+        logging.getLogger(__name__).exception("Could not queue the sealing of %d certificates", len(ids))
+    finally:
+        if own and redis is not None:
+            await redis.aclose()
+    return 0
 
 
 # -- reading -------------------------------------------------------------------------------------
