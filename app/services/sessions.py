@@ -225,13 +225,14 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     async with fields_unique():
         if session_id:
             issued: list[int] = []
+            slots_changed = False
+            if slot_list is not None:  # (slot_service imported with the parsing above)
+                slots_changed = slot_list != await slot_service.for_session(session_id)
             async with db.transaction():
                 await TrainingSession.update(values).where(TrainingSession.id == session_id)
-                if slot_list is not None:
-                    from app.services import slots as slot_service
-
+                if slots_changed:
                     await slot_service.replace(session_id, slot_list)
-                if slot_list is not None or min_attendance != current["min_attendance_percent"]:
+                if slots_changed or min_attendance != current["min_attendance_percent"]:
                     # Hours attended and the completion rule depend on the slots and the minimum.
                     from app.services.learning import refresh_and_issue
 
