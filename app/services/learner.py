@@ -103,6 +103,7 @@ async def learner_session(user_id: int, session_id: int) -> dict:
     row = await Enrolment.select(
         Enrolment.id.as_alias("enrolment_id"), Enrolment.required_done, Enrolment.required_total,
         Enrolment.percent, Enrolment.completed_at, Enrolment.last_visit, Enrolment.last_activity,
+        Enrolment.attended_minutes, Enrolment.session.min_attendance_percent.as_alias("min_attendance_percent"),
         Enrolment.session.id.as_alias("id"), Enrolment.session.full_name.as_alias("full_name"),
         Enrolment.session.code.as_alias("code"), Enrolment.session.start_date.as_alias("start_date"),
         Enrolment.session.end_date.as_alias("end_date"),

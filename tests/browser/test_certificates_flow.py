@@ -72,7 +72,8 @@ async def test_attendance_then_the_learner_completes_and_downloads(browser, live
     session_id, activities, learners, enrolments = await completed_session(learners_count=2, complete=0)
     await slots.replace(session_id, [slots.Slot(date(2026, 6, 2), time(9), time(12, 30)),
                                      slots.Slot(date(2026, 6, 2), time(13, 30), time(17))])
-    await TrainingSession.update({TrainingSession.min_attendance_percent: 50}).where(TrainingSession.id == session_id)
+    await TrainingSession.update({TrainingSession.min_attendance_percent: 50, TrainingSession.progress_block: True}).where(
+        TrainingSession.id == session_id)
     me = await User.select().where(User.id == learners[0]).first()
     await learning.set_completion(enrolments[learners[0]], activities[0], True, CompletionHow.manual)
     tag = "js" if javascript else "nojs"
@@ -106,6 +107,7 @@ async def test_attendance_then_the_learner_completes_and_downloads(browser, live
         await browser_login(page, live_server, me["username"])
         await page.goto(f"{live_server}/mes-sessions/{session_id}/")
         assert await page.get_by_role("heading", name="Attestation de suivi de formation").count() == 0
+        await page.get_by_text("Présence : 3,5 h — la session demande au moins 50 % des heures").wait_for()
         await page.get_by_role("link", name="Activité 1").first.click()
         await page.get_by_role("button", name="J'ai terminé").click()
         await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
