@@ -173,6 +173,12 @@ async def test_grid_with_htmx_answers_the_grid_in_place_and_fill_marks_blanks_pr
     statuses = {r["enrolment"]: r["status"] for r in await Attendance.select(Attendance.enrolment, Attendance.status)
                 .where(Attendance.slot == s[0])}
     assert statuses == {e[0]: "absent", e[1]: "present", e[2]: "present"}  # a typed value is kept
+    # A page of the grid: the region for htmx, the whole page otherwise (and for a history restore).
+    region = await client.get(f"/sessions/{data['session']}/presences?page=1", headers={"HX-Request": "true"})
+    assert region.text.lstrip().startswith('<div id="attendance-region">') and "<html" not in region.text
+    restore = await client.get(f"/sessions/{data['session']}/presences?page=1",
+                               headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.text and "Télécharger la feuille d'émargement (PDF)" in restore.text
 
 
 async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
