@@ -22,6 +22,7 @@ from app import db, queue
 from app.controllers import (
     admin,
     analytics,
+    attendance,
     auth,
     catalogue,
     certificates,
@@ -129,6 +130,7 @@ def create_app(run_worker: bool = False) -> Litestar:
             *cohorts.HANDLERS,
             *certificates.HANDLERS,
             *convocations.HANDLERS,
+            *attendance.HANDLERS,
             *registration_admin.HANDLERS,
             *registration.HANDLERS,
             *health.HANDLERS,

@@ -15,7 +15,7 @@ from litestar.response import Response, Template
 from app.http.forms import as_values, read_form
 from app.http.responder import redirect, render, url, wants_fragment
 from app.http.web import current_user
-from app.services import files, learner
+from app.services import certificates, files, learner
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
@@ -31,7 +31,9 @@ async def _session_page(request: Request, session: dict, values=None, errors=Non
         "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
         "messages": await learner.messages(session["id"], limit=50) if session["discussion_block"] else [],
         "post_url": url(request, "learner.post_message", session_id=session["id"]),
-        "values": values or {}, "errors": errors or {}},
+        "values": values or {}, "errors": errors or {},
+        # D3: « Attestation de suivi de formation » once complete (hidden before).
+        "certificate": await certificates.for_enrolment(session["enrolment_id"]), "session_id": session["id"]},
         region="learner/_discussion.html" if (errors or discussion_only) else None,
         status_code=status_code)
 

@@ -110,7 +110,8 @@ class SessionController(Controller):
         user = current_user(request)
         session = await sessions.session_in_scope(user, session_id)
         establishment = await require_establishment(user, session["establishment"])
-        values = {**session, "seats": session["seats"] or "", "slots": slots.as_text(await slots.for_session(session_id))}
+        values = {**session, "seats": session["seats"] or "", "slots": slots.as_text(await slots.for_session(session_id)),
+                  "min_attendance": session["min_attendance_percent"] or ""}
         return render(request, "sessions/form.html",
                       await _session_form_context(request, establishment, values, {}, session=session))
 

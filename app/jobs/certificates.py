@@ -90,3 +90,9 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
         result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
     )
     return len(valid)
+
+
+async def seal_certificates(ctx, enrolment_ids: list[int]) -> int:
+    """Render and hash the certificates just issued to these enrolments (after many completed at
+    once, e.g. by one attendance sheet): idempotent, only unsealed rows are written."""
+    return await certificates.seal_now(enrolment_ids)

@@ -100,7 +100,7 @@ PROGRESS = register(
         table=Enrolment,
         select=(
             Enrolment.id, Enrolment.session, Enrolment.user, Enrolment.percent, Enrolment.required_done,
-            Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at,
+            Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at, Enrolment.attended_minutes,
             Enrolment.user.first_name.as_alias("first_name"), Enrolment.user.last_name.as_alias("last_name"),
             Enrolment.user.username.as_alias("username"), Enrolment.user.email.as_alias("email"),
         ),
@@ -112,6 +112,9 @@ PROGRESS = register(
             Col("last_visit", "Dernière visite", Enrolment.last_visit, export=lambda r: local_naive(r["last_visit"])),
             Col("progress", "Progression (%)", Enrolment.percent, export=lambda r: r["percent"]),
             Col("completed_at", "Terminé le", export=lambda r: local_naive(r["completed_at"])),
+            # Hours attended (issue 12): slots recorded « présent », as a number of hours (10.5).
+            Col("attended", "Heures de présence", Enrolment.attended_minutes,
+                export=lambda r: round(r["attended_minutes"] / 60, 2)),
         ),
         filters=(
             Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),

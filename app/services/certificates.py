@@ -1,12 +1,17 @@
 """Certificates of training follow-up (« Attestation de suivi de formation », SPEC D3).
 
-Issued in the transaction that completes the enrolment (`learning.set_completion` calls
-`issue_for_enrolments`), and idempotently on first request for an enrolment completed some other
+Issued in the transaction that completes the enrolment (`learning.refresh_and_issue`, after an
+activity or attendance), and idempotently on first request for an enrolment completed some other
 way (`for_enrolment`): an enrolment gets a certificate by itself once, when it has none at all; after
 a revocation only a manager's « Réémettre » makes a new one.
 
-The snapshot is what the certificate states, frozen at issue: the PDF is rendered again from it,
-byte for byte (its metadata dates are the issue date), and its SHA-256 is kept to verify a copy.
+The snapshot is what the certificate states, frozen at issue (with the version of the session's
+certificate text that produced it): the PDF is rendered again from it, byte for byte (its metadata
+dates are the issue date), and its SHA-256 is kept to verify a copy. The row is written in the
+completion's transaction with no hash yet; the PDF is rendered and hashed after commit (`seal`:
+inline for a few, by the `seal_certificates` job for many), so WeasyPrint never holds a
+transaction open. A certificate still unsealed is rendered on its first download or verification
+and sealed then: it is downloadable the moment its row is committed.
 
 Verification codes: 9 random characters of an unambiguous alphabet (no 0/O/1/I/L), then a check
 character: the sum of each character's value times its position (1 to 9), modulo 31. 31 is prime
@@ -20,6 +25,7 @@ import base64
 import hashlib
 import io
 import json
+import logging
 import secrets
 import string
 from datetime import datetime
@@ -118,7 +124,7 @@ CIVILITY_SQL = (
 _ENROLMENT_FACTS = (
     "SELECT e.id, e.completed_at, u.first_name, u.last_name, s.id AS session_id, s.place, "
     "s.full_name AS session_name, s.start_date, "
-    "s.end_date, s.code AS session_code, s.certificate_text, es.name AS establishment_name, "
+    "s.end_date, s.code AS session_code, s.certificate_text, s.certificate_version, es.name AS establishment_name, "
     "COALESCE(t.duration, '') AS duration, " + CIVILITY_SQL + " AS civility "
     "FROM enrolment e JOIN app_user u ON u.id = e.\"user\" JOIN training_session s ON s.id = e.session "
     "JOIN establishment es ON es.id = s.establishment LEFT JOIN course_template t ON t.id = s.template "
@@ -156,6 +162,7 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         **values, "text": fill(facts["certificate_text"], values), "session_code": facts["session_code"],
         "version": version, "issued_at": issued_at.isoformat(),
         "horaires": facts.get("hours") or "", "lieu": facts.get("place") or "",
+        "template_version": facts.get("certificate_version") or 1,
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
     }
 
@@ -181,16 +188,20 @@ def _load(snapshot) -> dict:
     return json.loads(snapshot) if isinstance(snapshot, str) else snapshot
 
 
-async def _new_rows(facts_by_id: dict[int, dict], versions: dict[int, int]) -> list[dict]:
+UNSEALED = ""  # pdf_sha256 of a certificate whose PDF is not rendered yet
+SEAL_INLINE = 5  # more certificates than this to seal after one action: the job does it
+
+
+def _new_rows(facts_by_id: dict[int, dict], versions: dict[int, int]) -> list[dict]:
+    """The rows of new certificates, without their PDF (rendered after commit, see `seal`)."""
     issued_at = now().replace(microsecond=0)
     rows = []
     for enrolment_id, facts in facts_by_id.items():
         code = new_code()
         snapshot = _snapshot(facts, code, versions.get(enrolment_id, 1), issued_at)
-        pdf = await render(snapshot)
         rows.append({"enrolment": enrolment_id, "version": snapshot["version"], "code": code,
                      "issued_at": issued_at, "snapshot": json.dumps(snapshot, ensure_ascii=False, sort_keys=True),
-                     "pdf_sha256": hashlib.sha256(pdf).hexdigest()})
+                     "pdf_sha256": UNSEALED})
     return rows
 
 
@@ -204,22 +215,74 @@ async def _insert(rows: list[dict]) -> int:
                                       r["pdf_sha256"])]
     inserted = await Certificate.raw(
         "INSERT INTO certificate (enrolment, version, code, issued_at, snapshot, pdf_sha256, status) "
-        f"VALUES {values} ON CONFLICT DO NOTHING RETURNING id", *args)
-    return len(inserted)
+        f"VALUES {values} ON CONFLICT DO NOTHING RETURNING enrolment", *args)
+    return [r["enrolment"] for r in inserted]
 
 
-async def issue_for_enrolments(enrolment_ids: list[int]) -> int:
+async def issue_for_enrolments(enrolment_ids: list[int]) -> list[int]:
     """Issue the first certificate of every completed enrolment among these that has none.
-    Runs in the caller's transaction (the completion's). Returns how many were issued."""
+    Runs in the caller's transaction (the completion's). Returns the enrolments that got one."""
     if not enrolment_ids:
-        return 0
+        return []
     ids = sorted(set(int(i) for i in enrolment_ids))
     async with db.transaction():
         due = await Enrolment.raw(
             "SELECT e.id FROM enrolment e WHERE e.id IN (" + ", ".join(str(i) for i in ids) + ") "
             "AND e.completed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id)")
         facts = await _facts([r["id"] for r in due])
-        return await _insert(await _new_rows(facts, {}))
+        return await _insert(_new_rows(facts, {}))
+
+
+def _in_transaction() -> bool:
+    return db.engine().current_transaction.get() is not None
+
+
+async def _store_hashes(hashes: dict[int, str]) -> None:
+    """One UPDATE for any number; only rows still unsealed (a concurrent seal wrote the same)."""
+    if not hashes:
+        return
+    cases = " ".join("WHEN {} THEN {}" for _ in hashes)
+    args = [a for pair in hashes.items() for a in pair]
+    ids = ", ".join(str(int(i)) for i in hashes)
+    await Certificate.raw(f"UPDATE certificate SET pdf_sha256 = CASE id {cases} END "
+                          f"WHERE id IN ({ids}) AND pdf_sha256 = ''", *args)
+
+
+async def seal_now(enrolment_ids: list[int]) -> int:
+    """Render and hash the unsealed certificates of these enrolments (outside any transaction)."""
+    if not enrolment_ids:
+        return 0
+    rows = await Certificate.select(Certificate.id, Certificate.snapshot).where(
+        Certificate.enrolment.is_in(sorted(set(enrolment_ids))) & (Certificate.pdf_sha256 == UNSEALED))
+    hashes = {r["id"]: hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest() for r in rows}
+    await _store_hashes(hashes)
+    return len(hashes)
+
+
+async def seal(enrolment_ids: list[int], redis=None) -> int:
+    """After the commit that issued these enrolments' certificates: render and hash their PDFs, here
+    for a few, by the `seal_certificates` job for many. Inside a caller's transaction it does
+    nothing: that caller seals after its own commit (or the first download does). Returns how many
+    were sealed here."""
+    if not enrolment_ids or _in_transaction():
+        return 0
+    if len(enrolment_ids) <= SEAL_INLINE:
+        return await seal_now(enrolment_ids)
+    from app.jobs import registry
+    from app.queue import connect
+
+    ids = sorted(set(int(i) for i in enrolment_ids))
+    own = redis is None
+    try:
+        redis = redis or await connect()
+        digest = hashlib.sha256(repr(ids).encode()).hexdigest()[:16]
+        await registry.SEAL_CERTIFICATES.enqueue(redis, ids, _job_id=f"seal-certificates:{digest}")
+    except Exception:  # noqa: BLE001 - the certificates are issued; the first download seals them
+        logging.getLogger(__name__).exception("Could not queue the sealing of %d certificates", len(ids))
+    finally:
+        if own and redis is not None:
+            await redis.aclose()
+    return 0
 
 
 # -- reading -------------------------------------------------------------------------------------
@@ -294,7 +357,12 @@ async def learner_certificate(user: CurrentUser, session_id: int) -> dict:
 
 
 async def pdf_of(certificate: dict) -> bytes:
-    return await render(certificate["snapshot"])
+    """The certificate's PDF; an unsealed one gets its hash stored now (same bytes as any later render)."""
+    pdf = await render(certificate["snapshot"])
+    if certificate["pdf_sha256"] == UNSEALED:
+        certificate["pdf_sha256"] = hashlib.sha256(pdf).hexdigest()
+        await _store_hashes({certificate["id"]: certificate["pdf_sha256"]})
+    return pdf
 
 
 # -- revocation and new versions -------------------------------------------------------------------
@@ -331,9 +399,10 @@ async def reissue(user: CurrentUser, certificate_id: int) -> dict:
         await Certificate.update({Certificate.status: CertificateStatus.superseded,
                                   Certificate.status_changed_at: now()}).where(
             (Certificate.enrolment == enrolment_id) & (Certificate.status == CertificateStatus.valid))
-        rows = await _new_rows({enrolment_id: facts}, {enrolment_id: latest["version"] + 1})
+        rows = _new_rows({enrolment_id: facts}, {enrolment_id: latest["version"] + 1})
         if not await _insert(rows):
             raise ValidationFailed({"version": "L'attestation vient d'être modifiée : rechargez la page."})
+    await seal([enrolment_id])
     return await for_enrolment(enrolment_id)
 
 
@@ -344,9 +413,13 @@ async def verify(typed_code: str) -> dict | None:
     if code is None:
         return None
     row = await Certificate.select(Certificate.code, Certificate.status, Certificate.snapshot,
-                                   Certificate.pdf_sha256).where(Certificate.code == code).first()
+                                   Certificate.pdf_sha256, Certificate.enrolment).where(Certificate.code == code).first()
     if row is None:
         return None
+    if row["pdf_sha256"] == UNSEALED:  # not rendered yet: its hash now, for the upload check
+        await seal_now([row["enrolment"]])
+        row["pdf_sha256"] = (await Certificate.select(Certificate.pdf_sha256).where(
+            Certificate.code == code).first())["pdf_sha256"]
     snap = _load(row["snapshot"])
     return {
         "code": display_code(code), "status": row["status"], "status_label": STATUS_LABELS[row["status"]],

@@ -17,6 +17,7 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
+from app.services.certificates import seal
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
 from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
@@ -102,6 +103,7 @@ async def learner_session(user_id: int, session_id: int) -> dict:
     row = await Enrolment.select(
         Enrolment.id.as_alias("enrolment_id"), Enrolment.required_done, Enrolment.required_total,
         Enrolment.percent, Enrolment.completed_at, Enrolment.last_visit, Enrolment.last_activity,
+        Enrolment.attended_minutes, Enrolment.session.min_attendance_percent.as_alias("min_attendance_percent"),
         Enrolment.session.id.as_alias("id"), Enrolment.session.full_name.as_alias("full_name"),
         Enrolment.session.code.as_alias("code"), Enrolment.session.start_date.as_alias("start_date"),
         Enrolment.session.end_date.as_alias("end_date"),
@@ -171,6 +173,8 @@ async def open_activity(session: dict, activity: dict) -> None:
         await learning.record_visit(session["enrolment_id"], activity["id"])
         if activity["completion"] == CompletionRule.view:
             await learning.set_completion(session["enrolment_id"], activity["id"], True, CompletionHow.automatic)
+    if activity["completion"] == CompletionRule.view:  # a certificate issued above: its PDF, now committed
+        await seal([session["enrolment_id"]])
 
 
 async def completion_of(enrolment_id: int, activity_id: int) -> datetime | None:
@@ -205,6 +209,8 @@ async def submit_quiz(session: dict, activity: dict, answers: dict[int, list[int
             passed=passed, started_at=started_at, submitted_at=moment))
         if passed and activity["completion"] == CompletionRule.quiz:
             await learning.set_completion(session["enrolment_id"], activity["id"], True, CompletionHow.automatic)
+    if passed:  # a certificate issued above: its PDF, now committed
+        await seal([session["enrolment_id"]])
     return {"score": score, "passed": passed}
 
 

@@ -12,21 +12,41 @@ from app.dates import now
 from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
 
 # One statement for any number of enrolments: counts from the completions and the session's
-# required activities (a retired activity no longer counts), the percent, and completed_at set once
-# (kept while complete) or cleared when no longer complete. UPDATE … FROM: PostgreSQL and SQLite >= 3.33.
+# required activities (a retired activity no longer counts), the minutes attended (slots recorded
+# « présent »), the percent, and completed_at set once (kept while complete) or cleared when no longer
+# complete. Complete means every required activity done and, when the session sets « Présence
+# minimale (%) », at least that share of the minutes of its slots attended (attended * 100 >= percent
+# * total). UPDATE … FROM: PostgreSQL and SQLite >= 3.33.
 _SUMMARY = (
-    "UPDATE enrolment SET required_total = s.total, required_done = s.done, "
+    "UPDATE enrolment SET required_total = s.total, required_done = s.done, attended_minutes = s.attended, "
     "percent = CASE WHEN s.total = 0 THEN 0 ELSE (s.done * 100) / s.total END, "
-    "completed_at = CASE WHEN s.total > 0 AND s.done >= s.total THEN COALESCE(enrolment.completed_at, {}) "
-    "ELSE NULL END "
+    "completed_at = CASE WHEN s.total > 0 AND s.done >= s.total AND s.attended * 100 >= s.needed "
+    "THEN COALESCE(enrolment.completed_at, {}) ELSE NULL END "
     "FROM (SELECT e.id, "
     "(SELECT COUNT(*) FROM session_activity a WHERE a.session = e.session AND a.required "
     "AND a.retired_at IS NULL) AS total, "
     "(SELECT COUNT(*) FROM activity_completion c JOIN session_activity a ON a.id = c.activity "
-    "WHERE c.enrolment = e.id AND a.required AND a.retired_at IS NULL) AS done "
+    "WHERE c.enrolment = e.id AND a.required AND a.retired_at IS NULL) AS done, "
+    "(SELECT COALESCE(SUM({minutes}), 0) FROM attendance att JOIN session_slot sl ON sl.id = att.slot "
+    "WHERE att.enrolment = e.id AND att.status = 'present') AS attended, "
+    "{needed} AS needed "
     "FROM enrolment e WHERE {where}) s "
     "WHERE enrolment.id = s.id RETURNING enrolment.id, enrolment.completed_at"
 )
+
+
+def slot_minutes_sql(alias: str = "sl") -> str:
+    """The length of a session_slot row in minutes, in the database's dialect."""
+    if db.is_sqlite():
+        return f"((strftime('%s', {alias}.ends) - strftime('%s', {alias}.starts)) / 60)"
+    return f"(EXTRACT(EPOCH FROM ({alias}.ends - {alias}.starts)) / 60)::int"
+
+
+def _needed_sql(session: str) -> str:
+    """Minutes * 100 an enrolment of session ``session`` (an SQL expression) must attend to complete:
+    « Présence minimale (%) » times the minutes of its slots; 0 when the session sets none."""
+    return ("COALESCE((SELECT ts.min_attendance_percent * (SELECT COALESCE(SUM(" + slot_minutes_sql("sx") + "), 0) "
+            f"FROM session_slot sx WHERE sx.session = ts.id) FROM training_session ts WHERE ts.id = {session}), 0)")
 
 
 async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[dict]:
@@ -41,13 +61,27 @@ async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: 
         where = f"e.session = {int(session_id)}"
     else:
         raise ValueError("enrolment_ids or session_id")
+    sql = _SUMMARY.replace("{minutes}", slot_minutes_sql()).replace("{needed}", _needed_sql("e.session")) \
+        .replace("{where}", where)
     if db.is_sqlite():  # writes are one at a time already
-        return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
+        return await Enrolment.raw(sql, now())
     # The UPDATE recounts from its snapshot: lock the rows first (in id order, so two refreshes never
     # deadlock), and a completion being written for one of them is committed before the count sees it.
     async with db.transaction():
         await Enrolment.raw(f"SELECT e.id FROM enrolment e WHERE {where} ORDER BY e.id FOR UPDATE")
-        return await Enrolment.raw(_SUMMARY.replace("{where}", where), now())
+        return await Enrolment.raw(sql, now())
+
+
+async def refresh_and_issue(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[int]:
+    """After anything that may complete enrolments (attendance recorded, the session's activities,
+    slots or minimum attendance changed): their summaries, then the certificate of each that is
+    complete (D3), in the caller's transaction. Returns the enrolments that got one; the caller
+    seals their PDFs after commit (certificates.seal)."""
+    from app.services.certificates import issue_for_enrolments
+
+    async with db.transaction():
+        rows = await refresh_summaries(enrolment_ids, session_id)
+        return await issue_for_enrolments([r["id"] for r in rows if r["completed_at"] is not None])
 
 
 # PostgreSQL: the completion written (or removed) and the summary moved by it, in ONE statement (one
@@ -55,7 +89,7 @@ async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: 
 # statement's counts come from the snapshot it started with, which may miss a completion of the same
 # learner committed while it waited for the enrolment's row, whereas `enrolment.required_done` in SET
 # is read from the row's latest version once the lock is granted. Every other change of a session's
-# required set goes through refresh_summaries, which recounts.
+# required set or of attendance goes through refresh_summaries, which recounts.
 _MOVE = (
     "WITH changed AS ({change}), "
     "moved AS (SELECT COUNT(*) AS n FROM changed JOIN session_activity a ON a.id = changed.activity "
@@ -65,14 +99,17 @@ _MOVE = (
     "ELSE LEAST(100, GREATEST(0, ((enrolment.required_done {sign} moved.n) * 100) / enrolment.required_total)) END, "
     "completed_at = CASE WHEN enrolment.required_total > 0 "
     "AND enrolment.required_done {sign} moved.n >= enrolment.required_total "
+    "AND enrolment.attended_minutes * 100 >= {needed} "
     "THEN COALESCE(enrolment.completed_at, {{}}) ELSE NULL END "
     "FROM moved WHERE enrolment.id = {{}} AND EXISTS (SELECT 1 FROM changed) RETURNING enrolment.completed_at"
 )
 _MARK = _MOVE.format(
     change="INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
-    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING activity", sign="+")
+    "VALUES ({}, {}, {}, {}, {}) ON CONFLICT (enrolment, activity) DO NOTHING RETURNING activity", sign="+",
+    needed=_needed_sql("enrolment.session").replace("{", "{{").replace("}", "}}"))
 _UNMARK = _MOVE.format(
-    change="DELETE FROM activity_completion WHERE enrolment = {} AND activity = {} RETURNING activity", sign="-")
+    change="DELETE FROM activity_completion WHERE enrolment = {} AND activity = {} RETURNING activity", sign="-",
+    needed=_needed_sql("enrolment.session").replace("{", "{{").replace("}", "}}"))
 
 
 async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
@@ -81,8 +118,9 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
     marking twice keeps the first date. Returns whether anything changed. The caller has checked
     that the activity belongs to the enrolment's session and who may do this."""
     moment = now()
-    if db.is_sqlite():  # no data-modifying WITH: two statements (SQLite writes one transaction at a time)
-        async with db.transaction():
+    issued: list[int] = []
+    async with db.transaction():
+        if db.is_sqlite():  # no data-modifying WITH: two statements (SQLite writes one transaction at a time)
             if done:
                 rows = await ActivityCompletion.raw(
                     "INSERT INTO activity_completion (enrolment, activity, completed_at, how, by) "
@@ -94,17 +132,21 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
                     enrolment_id, activity_id)
             if rows:
                 rows = await refresh_summaries([enrolment_id])
-    elif done:
-        rows = await Enrolment.raw(_MARK, enrolment_id, activity_id, moment, how.value, by, moment, enrolment_id)
-    else:
-        rows = await Enrolment.raw(_UNMARK, enrolment_id, activity_id, moment, enrolment_id)
-    if done and rows and rows[0]["completed_at"] is not None:
-        # D3: the certificate, in the caller's transaction when there is one (a learner's action);
-        # a no-op if the enrolment already has one. Should this step not run, the certificate is
-        # issued on the first look at it (certificates.for_enrolment).
-        from app.services.certificates import issue_for_enrolments
+        elif done:
+            rows = await Enrolment.raw(_MARK, enrolment_id, activity_id, moment, how.value, by, moment, enrolment_id)
+        else:
+            rows = await Enrolment.raw(_UNMARK, enrolment_id, activity_id, moment, enrolment_id)
+        if done and rows and rows[0]["completed_at"] is not None:
+            # D3: the certificate row, in the completion's transaction (a no-op if the enrolment has
+            # one already); its PDF is rendered after commit. Should this not run, the certificate is
+            # issued on the first look at it (certificates.for_enrolment).
+            from app.services.certificates import issue_for_enrolments
 
-        await issue_for_enrolments([enrolment_id])
+            issued = await issue_for_enrolments([enrolment_id])
+    if issued:
+        from app.services.certificates import seal
+
+        await seal(issued)
     return bool(rows)
 
 

@@ -103,6 +103,8 @@ class SessionForm:
     # automatically on enrolment.
     what_to_bring: str | None = None
     auto_convocations: str | None = None
+    # « Présence minimale (%) » (issue 12), settings page only: "" for none.
+    min_attendance: str | None = None
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
@@ -180,8 +182,21 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
         from app.services import slots as slot_service
 
         slot_list, problem = slot_service.parse(form.slots, start, end)
+        if not problem and session_id:
+            problem = await slot_service.removed_with_attendance(session_id, slot_list)
         if problem:
             errors["slots"] = problem
+    min_attendance = current["min_attendance_percent"] if current else None
+    if form.min_attendance is not None:
+        typed = form.min_attendance.strip().rstrip("%").strip()
+        min_attendance = None
+        if typed:
+            try:
+                min_attendance = int(typed)
+                if not 1 <= min_attendance <= 100:
+                    raise ValueError
+            except ValueError:
+                errors["min_attendance"] = "La présence minimale est un pourcentage entier de 1 à 100 (ou vide : aucune)."
     if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
         errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."
     for key, label, value, limit in (("place", "Le lieu", form.place, 1000), ("remote_url", "Le lien", form.remote_url, 500),
@@ -202,8 +217,11 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     }
     if template is not None:
         values[TrainingSession.template] = template["id"]
-    if session_id and form.certificate_text is not None:
+    if session_id and form.certificate_text is not None and form.certificate_text != current["certificate_text"]:
         values[TrainingSession.certificate_text] = form.certificate_text
+        values[TrainingSession.certificate_version] = current["certificate_version"] + 1
+    if session_id:
+        values[TrainingSession.min_attendance_percent] = min_attendance
     for column, value in ((TrainingSession.place, form.place), (TrainingSession.remote_url, form.remote_url),
                           (TrainingSession.contact, form.contact), (TrainingSession.what_to_bring, form.what_to_bring)):
         if session_id and value is not None:
@@ -213,16 +231,27 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     async with fields_unique():
         if session_id:
             changed = await _invitation_changed(current, values, slot_list)
+            issued: list[int] = []
+            slots_changed = False
+            if slot_list is not None:  # (slot_service imported with the parsing above)
+                slots_changed = slot_list != await slot_service.for_session(session_id)
             async with db.transaction():
                 await TrainingSession.update(values).where(TrainingSession.id == session_id)
-                if slot_list is not None:
-                    from app.services import slots as slot_service
-
+                if slots_changed:
                     await slot_service.replace(session_id, slot_list)
                 if changed:
                     from app.services import convocations
 
                     await convocations.on_session_changed(session_id)
+                if slots_changed or min_attendance != current["min_attendance_percent"]:
+                    # Hours attended and the completion rule depend on the slots and the minimum.
+                    from app.services.learning import refresh_and_issue
+
+                    issued = await refresh_and_issue(session_id=session_id)
+            if issued:
+                from app.services.certificates import seal
+
+                await seal(issued)
             return session_id
         row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
     return row[0]["id"]
@@ -451,6 +480,11 @@ async def run_content_import(redis, import_id: int) -> int:
                                 video_url=a["video_url"], file=a["file"])
                 for i, a in enumerate(new)
             ])
+        text_changed = await TrainingSession.exists().where(
+            (TrainingSession.id == job["session"]) & (TrainingSession.certificate_text != template["certificate_text"]))
+        if text_changed:  # a certificate's snapshot says which version of the text made it
+            await TrainingSession.update({TrainingSession.certificate_version: TrainingSession.certificate_version + 1}).where(
+                TrainingSession.id == job["session"])
         await TrainingSession.update({
             TrainingSession.template: template["id"], TrainingSession.certificate_text: template["certificate_text"],
             TrainingSession.progress_block: template["progress_block"],

@@ -82,12 +82,37 @@ async def for_session(session_id: int) -> list[Slot]:
     return [_from_row(r) for r in rows]
 
 
+async def removed_with_attendance(session_id: int, slots: list[Slot]) -> str | None:
+    """A French message when the slots typed drop one whose attendance is recorded (training
+    evidence: kept), None otherwise. A slot is known by its day and start; its end may change."""
+    from app.tables.learning import Attendance
+
+    kept = {(s.day, s.starts) for s in slots}
+    recorded = await SessionSlot.select(SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
+        (SessionSlot.session == session_id)
+        & SessionSlot.id.is_in(Attendance.select(Attendance.slot).where(Attendance.enrolment.session == session_id)))
+    dropped = sorted(_from_row(r) for r in recorded if (r["day"], r["starts"]) not in kept)
+    if not dropped:
+        return None
+    return (f"Les présences du créneau {dropped[0].line()} sont enregistrées : ce créneau ne peut pas être "
+            "retiré (vous pouvez changer son heure de fin).")
+
+
 async def replace(session_id: int, slots: list[Slot]) -> None:
+    """The session's slots become these: the ones kept (same day and start) keep their id, and so
+    the attendance recorded for them; the others are removed, the new ones added."""
     async with db.transaction():
-        await SessionSlot.delete().where(SessionSlot.session == session_id)
+        existing = await SessionSlot.select(SessionSlot.id, SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
+            SessionSlot.session == session_id)
+        wanted = {(s.day, s.starts): s for s in slots}
+        gone = [r["id"] for r in existing if (r["day"], r["starts"]) not in wanted]
+        if gone:
+            await SessionSlot.delete().where(SessionSlot.id.is_in(gone))
         if slots:
             await SessionSlot.insert(*[SessionSlot(session=session_id, day=s.day, starts=s.starts, ends=s.ends)
-                                       for s in slots])
+                                       for s in slots]).on_conflict(
+                target=(SessionSlot.session, SessionSlot.day, SessionSlot.starts), action="DO UPDATE",
+                values=[SessionSlot.ends])
 
 
 def by_day(slots: list[Slot]) -> list[tuple[str, str]]:

@@ -75,6 +75,10 @@ class TrainingSession(Searchable, Table):
     code = Varchar(length=32, unique=True, index=True)  # public registration code: 26C03S1
     seats = Integer(null=True, default=None)
     certificate_text = Text(default="")
+    # Bumped each time certificate_text changes: a certificate's snapshot says which version made it.
+    certificate_version = Integer(default=1)
+    # « Présence minimale (%) »: when set, completion also needs this share of the slots' hours attended.
+    min_attendance_percent = Integer(null=True, default=None)
     # Where and who (issue 12): an address, or "à distance" with its link; a contact person.
     place = Text(default="")
     remote_url = Varchar(length=500, default="")

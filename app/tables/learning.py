@@ -16,7 +16,7 @@ from piccolo.constraints import Unique
 from piccolo.table import Table
 
 from app.tables.accounts import User
-from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.catalogue import SessionActivity, SessionSlot, TrainingSession
 from app.tables.cohorts import Cohort
 from app.tables.registration import RegistrationRequest
 
@@ -56,6 +56,9 @@ class Enrolment(Table):
     # The calendar invitation's SEQUENCE (RFC 5545): raised on every change of what it states
     # (the session's slots, place or dates; unenrolment; enrolment again). See services/convocations.py.
     invitation_sequence = Integer(default=0)
+    # Minutes of the session's slots recorded « présent » (app/services/attendance.py), kept with the
+    # rest of the summary so the overview sorts and exports it without an aggregate.
+    attended_minutes = Integer(default=0)
 
     unique_session_user = Unique(["session", "user"])
 
@@ -108,3 +111,23 @@ class DiscussionMessage(Table):
     created_at = Timestamptz(default=TimestamptzNow())
     hidden_at = Timestamptz(null=True, default=None)
     hidden_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+
+
+class AttendanceStatus(str, Enum):
+    present = "present"
+    absent = "absent"
+    excused = "excused"  # absence justifiée: recorded, but no hours attended
+
+
+class Attendance(Table):
+    """What happened at one slot for one enrolment (feuille d'émargement, issue 12). A slot with
+    recorded attendance cannot be removed from the session (the record is training evidence)."""
+
+    id = BigSerial(primary_key=True)
+    enrolment = ForeignKey(references=Enrolment, on_delete=OnDelete.restrict, index=True)
+    slot = ForeignKey(references=SessionSlot, on_delete=OnDelete.restrict, index=True)
+    status = Varchar(length=16, choices=AttendanceStatus)
+    recorded_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    recorded_at = Timestamptz(default=TimestamptzNow())
+
+    unique_enrolment_slot = Unique(["enrolment", "slot"])

@@ -19,7 +19,7 @@ from app.tables.registration import Organisation, RefItem, RegistrationRequest, 
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.jobs import JobAction, JobRun
 from app.tables.files import StoredFile
-from app.tables.learning import ActivityCompletion, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
+from app.tables.learning import ActivityCompletion, Attendance, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
 from app.tables.org import Delegation, Establishment
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
@@ -31,7 +31,7 @@ TABLES = [
     Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,
     CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
-    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
+    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice, Attendance,
 ]
 
 APP_CONFIG = AppConfig(

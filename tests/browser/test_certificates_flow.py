@@ -53,3 +53,70 @@ async def test_zip_download_and_public_verification(browser, live_server, demo, 
         await visitor.get_by_text("Aucune attestation ne correspond à ce code.").wait_for()
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_attendance_then_the_learner_completes_and_downloads(browser, live_server, demo, javascript, tmp_path):
+    """The GET records attendance with JavaScript off (a plain form) and the overview shows the hours;
+    the session asks 50 % attendance, so the learner's last activity completes the session: the
+    « Attestation de suivi de formation » appears and downloads, stating their name."""
+    from datetime import date, time
+
+    from pypdf import PdfReader
+
+    from app.services import learning, slots
+    from app.tables.accounts import User
+    from app.tables.catalogue import TrainingSession
+    from app.tables.learning import CompletionHow
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=2, complete=0)
+    await slots.replace(session_id, [slots.Slot(date(2026, 6, 2), time(9), time(12, 30)),
+                                     slots.Slot(date(2026, 6, 2), time(13, 30), time(17))])
+    await TrainingSession.update({TrainingSession.min_attendance_percent: 50, TrainingSession.progress_block: True}).where(
+        TrainingSession.id == session_id)
+    me = await User.select().where(User.id == learners[0]).first()
+    await learning.set_completion(enrolments[learners[0]], activities[0], True, CompletionHow.manual)
+    tag = "js" if javascript else "nojs"
+
+    manager = await browser.new_context(java_script_enabled=False, locale="fr-FR", accept_downloads=True)
+    page = await manager.new_page()
+    try:
+        await browser_login(page, live_server, "alp001.get")
+        await page.goto(f"{live_server}/sessions/{session_id}")
+        await page.get_by_role("link", name="Présences", exact=True).click()
+        name = f"{me['last_name']} {me['first_name']}"
+        await page.get_by_role("combobox", name=f"{name} 02/06/2026 09:00–12:30").select_option("present")
+        await page.get_by_role("combobox", name=f"{name} 02/06/2026 13:30–17:00").select_option("absent")
+        await page.get_by_role("button", name="Enregistrer les présences").click()
+        await page.get_by_text("Présences enregistrées : 2 modification(s).").wait_for()
+        await snap(page, f"attendance-grid-{tag}")
+        await page.goto(f"{live_server}/sessions/{session_id}/progression/")
+        row = page.get_by_role("row").filter(has_text=f"{me['first_name']} {me['last_name']}")
+        assert "3,5 h" in await row.inner_text()
+        await page.goto(f"{live_server}/sessions/{session_id}")
+        async with page.expect_download() as info:
+            await page.get_by_role("link", name="Feuille d'émargement (PDF)").click()
+        sheet = PdfReader(await (await info.value).path())
+        assert len(sheet.pages) == 2 and me["last_name"].upper() in sheet.pages[0].extract_text()
+    finally:
+        await manager.close()
+
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", accept_downloads=True)
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, me["username"])
+        await page.goto(f"{live_server}/mes-sessions/{session_id}/")
+        assert await page.get_by_role("heading", name="Attestation de suivi de formation").count() == 0
+        await page.get_by_text("Présence : 3,5 h — la session demande au moins 50 % des heures").wait_for()
+        await page.get_by_role("link", name="Activité 1").first.click()
+        await page.get_by_role("button", name="J'ai terminé").click()
+        await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
+        await page.goto(f"{live_server}/mes-sessions/{session_id}/")
+        await page.get_by_role("heading", name="Attestation de suivi de formation").wait_for()
+        await snap(page, f"learner-certificate-{tag}")
+        async with page.expect_download() as info:
+            await page.get_by_role("link", name="Télécharger mon attestation (PDF)").click()
+        pdf = PdfReader(await (await info.value).path())
+        assert f"{me['first_name']} {me['last_name']}" in pdf.pages[0].extract_text()
+    finally:
+        await context.close()

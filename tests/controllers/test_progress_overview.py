@@ -144,7 +144,8 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     assert 'filename="progression_' in response.headers["content-disposition"]
     frame = pl.read_excel(io.BytesIO(response.content))
     assert frame.columns == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Dernière visite",
-                             "Progression (%)", "Terminé le", "Lire la charte", "Vidéo d'accueil", "'=Quiz final"]
+                             "Progression (%)", "Terminé le", "Heures de présence", "Lire la charte", "Vidéo d'accueil",
+                             "'=Quiz final"]
     assert frame["Prénom / Nom"].to_list() == ["Bruno Bélier", "Denis Dupont"]
     assert frame["Progression (%)"].to_list() == [50, 0]
     assert frame["Lire la charte"].to_list()[0] == datetime(2025, 5, 28, 18, 8)
@@ -156,7 +157,7 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
     assert rows[0][:6] == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Dernière visite",
                            "Progression (%)", "Terminé le"]
-    assert rows[0][8] == "'=Quiz final"  # a title typed as a formula stays text
+    assert rows[0][9] == "'=Quiz final"  # a title typed as a formula stays text
     assert [r[0] for r in rows[1:]] == ["Chloé Caron", "Denis Dupont"]
     assert rows[2][3] == "28/05/2025 19:08" and rows[1][3] == ""
     response = await client.get(f"{base}?export=csv&which=all")

@@ -127,3 +127,36 @@ async def test_the_qr_code_payload_is_the_verification_url(demo):
     expected = io.BytesIO()
     segno.make(url, error="m").save(expected, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
     assert svg == expected.getvalue()
+
+
+async def test_the_pdf_is_rendered_after_the_commit_and_a_job_seals_many(demo, run_jobs, redis_client):
+    """Inside a caller's transaction the certificate row is issued without its PDF (no WeasyPrint
+    while rows are locked); the first download renders it and keeps its hash; for many at once the
+    seal_certificates job does it."""
+    from app import db
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=8, complete=0)
+    first = enrolments[learners[0]]
+    await learning.set_completion(first, activities[0], True, CompletionHow.manual)
+    async with db.transaction():
+        await learning.set_completion(first, activities[1], True, CompletionHow.manual)
+        row = await Certificate.select(Certificate.pdf_sha256).where(Certificate.enrolment == first).first()
+        assert row["pdf_sha256"] == ""  # issued, not rendered inside the transaction
+    certificate = await certificates.for_enrolment(first)
+    pdf = await certificates.pdf_of(certificate)
+    stored = (await Certificate.select(Certificate.pdf_sha256).where(Certificate.enrolment == first).first())["pdf_sha256"]
+    assert stored == hashlib.sha256(pdf).hexdigest() == hashlib.sha256(await certificates.pdf_of(certificate)).hexdigest()
+
+    # Seven completed at once (as one attendance sheet may do): the job renders and hashes them.
+    others = [enrolments[u] for u in learners[1:]]
+    async with db.transaction():
+        for e in others:
+            for activity in activities:
+                await learning.set_completion(e, activity, True, CompletionHow.manual)
+    assert await Certificate.count().where(Certificate.enrolment.is_in(others) & (Certificate.pdf_sha256 == "")) == 7
+    assert await certificates.seal(others, redis_client) == 0  # more than SEAL_INLINE: queued
+    await run_jobs()
+    rows = await Certificate.select(Certificate.snapshot, Certificate.pdf_sha256).where(Certificate.enrolment.is_in(others))
+    for r in rows:
+        snapshot = json.loads(r["snapshot"]) if isinstance(r["snapshot"], str) else r["snapshot"]
+        assert r["pdf_sha256"] == hashlib.sha256(await certificates.render(snapshot)).hexdigest()

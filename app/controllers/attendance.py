@@ -1,0 +1,77 @@
+"""Attendance (feuilles d'émargement, issue 12): a session's printable sheet (one page per slot) and
+the grid where a manager records who was present, absent or excused at each slot."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, get, post
+from litestar.params import FromPath, FromQuery
+from litestar.response import Response, Template
+
+from app.controllers.certificates import pdf_response
+from app.http.forms import form_data
+from app.http.responder import redirect, render, url, wants_fragment
+from app.http.web import current_user
+from app.services import attendance
+from app.services.errors import ValidationFailed
+from app.services.roles import ADMIN, GED, GET
+from app.services.sessions import session_in_scope
+
+# There is no trainer role on an enrolment (Enrolment.role is « learner » only): the session's
+# managers record attendance; the trainer signs the printed sheet.
+MANAGERS = (ADMIN, GED, GET)
+
+
+class AttendanceController(Controller):
+    path = "/sessions/{session_id:int}"
+    opt = {"roles": MANAGERS}
+
+    @get("/emargement.pdf", name="attendance.sheet")
+    async def sheet(self, request: Request, session_id: FromPath[int]) -> Response:
+        session = await session_in_scope(current_user(request), session_id)
+        return pdf_response(await attendance.sheet_pdf(session), attendance.sheet_filename(session))
+
+    @get("/presences", name="attendance.grid")
+    async def grid(self, request: Request, session_id: FromPath[int], page: FromQuery[int | None] = None) -> Template:
+        session = await session_in_scope(current_user(request), session_id)
+        return await self._page(request, session, page or 1)
+
+    async def _page(self, request, session, page, errors=None, posted=None, status_code=200, notice=None,
+                    notice_category=None) -> Template:
+        grid = await attendance.grid(session["id"], page)
+        if posted:  # show what was typed again, not what is stored
+            for row in grid.rows:
+                row["cells"] = {s["id"]: posted.get((row["id"], s["id"]), row["cells"].get(s["id"], ""))
+                                for s in grid.slots}
+        return render(request, "attendance/grid.html", {
+            "session": session, "grid": grid, "errors": errors or {},
+            "url": url(request, "attendance.grid", session_id=session["id"]),
+            "total_hours": attendance.hours_fr(grid.total_minutes), "notice": notice,
+            "notice_category": notice_category}, region="attendance/_grid.html",
+            status_code=status_code)
+
+    @post("/presences", name="attendance.save")
+    async def save(self, request: Request, session_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        session = await session_in_scope(user, session_id)
+        form = await form_data(request)
+        page = int(form["page"]) if str(form.get("page", "")).isdigit() else 1
+        cells = attendance.cells_from_form(form)
+        fill = str(form.get("fill", ""))
+        if fill.isdigit():  # « Compléter : présents »: the slot's cells left blank become « présent »
+            cells = {k: (v or ("present" if k[1] == int(fill) else v)) for k, v in cells.items()}
+        try:
+            saved = await attendance.save(user.id, session_id, cells, request.app.state.redis)
+        except ValidationFailed as invalid:
+            return await self._page(request, session, page, invalid.errors, cells, status_code=422)
+        message = f"Présences enregistrées : {saved.changed} modification(s)." if saved.changed else \
+            "Aucune modification : les présences étaient déjà enregistrées ainsi."
+        if saved.completed:
+            message += f" {saved.completed} inscrit(s) ont achevé la session : attestation délivrée."
+        category = "success" if saved.changed else "info"
+        if wants_fragment(request):  # htmx: the grid again in place, with the message
+            return await self._page(request, session, page, notice=message, notice_category=category)
+        return redirect(request, url(request, "attendance.grid", {"page": page if page > 1 else None},
+                                     session_id=session_id), message, category)
+
+
+HANDLERS = [AttendanceController]

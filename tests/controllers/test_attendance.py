@@ -1,0 +1,299 @@
+"""Attendance (issue 12, feuilles d'émargement): the printable sheet (text read back with pypdf, one
+page per slot, a long list flowing with its header), the grid saved by a plain form post and by
+htmx, hours attended in the overview and its Excel export, « Présence minimale (%) » as a
+completion rule both ways (with the certificate issued by the same path), and scope."""
+
+import hashlib
+import io
+import json
+import re
+from datetime import date, time
+
+import polars as pl
+import pytest
+from pypdf import PdfReader
+
+from app.bulk import bulk_insert
+from app.dates import now
+from app.services import certificates, learning, slots
+from app.services.enrolments import add_sources
+from app.services.imports import USER_COLUMNS
+from app.services.text import user_text_fields
+from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.certificates import Certificate
+from app.tables.learning import Attendance, CompletionHow, Enrolment, SourceKind
+from app.tables.org import Establishment
+from tests.helpers import login, post_form, text
+
+NAMES = [("Zoé", "Arnaud"), ("Bruno", "Bélier"), ("Chloé", "Caron")]
+SLOTS = [slots.Slot(date(2026, 6, 2), time(9, 0), time(12, 30)), slots.Slot(date(2026, 6, 2), time(13, 30), time(17, 0)),
+         slots.Slot(date(2026, 6, 3), time(9, 0), time(12, 0))]  # 210 + 210 + 180 = 600 minutes
+
+
+def pdf_pages(pdf: bytes) -> list[str]:
+    return [re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(io.BytesIO(pdf)).pages]
+
+
+async def _session(establishment="ALP001", learners=3, min_attendance=None, code="26X00S7"):
+    """A session of 3 slots (10 h) and one required activity; `learners` learners named after NAMES
+    (the first three), in reverse order of enrolment, plus one unenrolled learner who must not show."""
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == establishment).first())["id"]
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=est, full_name="Session du 02-06-2026 au 03-06-2026_Bientraitance", short_name="BT",
+        start_date=date(2026, 6, 2), end_date=date(2026, 6, 3), code=code, place="Salle Ventoux\n26170 Buis",
+        contact="Mme Roux, 04 75 00 00 00", min_attendance_percent=min_attendance)).returning(TrainingSession.id))[0]["id"]
+    await slots.replace(session_id, SLOTS)
+    activity = (await SessionActivity.insert(SessionActivity(
+        session=session_id, position=0, kind="page", title="Lire le livret", required=True)).returning(SessionActivity.id))[0]["id"]
+    users = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == est)).order_by(RoleAssignment.user)]
+    chosen = users[:learners + 1]
+    for user_id, (first, last) in zip(chosen, NAMES):
+        await User.update({User.first_name: first, User.last_name: last, **{
+            getattr(User, k): v for k, v in user_text_fields(first, last).items()}}).where(User.id == user_id)
+    await add_sources(session_id, chosen, SourceKind.manual)
+    enrolments = {r["user"]: r["id"] for r in await Enrolment.select(Enrolment.id, Enrolment.user).where(
+        Enrolment.session == session_id)}
+    await Enrolment.update({Enrolment.active: False}).where(Enrolment.id == enrolments[chosen[-1]])
+    slot_ids = [r["id"] for r in await slots_of(session_id)]
+    return {"session": session_id, "activity": activity, "enrolments": [enrolments[u] for u in chosen[:-1]],
+            "gone": enrolments[chosen[-1]], "slots": slot_ids, "users": chosen}
+
+
+async def slots_of(session_id):
+    from app.tables.catalogue import SessionSlot
+
+    return await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id).order_by(
+        SessionSlot.day).order_by(SessionSlot.starts)
+
+
+def _grid_form(cells: dict) -> dict:
+    return {f"a{e}_{s}": v for (e, s), v in cells.items()}
+
+
+@pytest.mark.smoke
+async def test_sheet_has_one_page_per_slot_with_the_learners_by_name(client):
+    data = await _session()
+    gone = await User.select(User.last_name).where(User.id == data["users"][-1]).first()
+    await login(client, "alp001.get")
+    page = await client.get(f"/sessions/{data['session']}/")
+    assert f"/sessions/{data['session']}/emargement.pdf" in page.text
+    response = await client.get(f"/sessions/{data['session']}/emargement.pdf")
+    assert response.status_code == 200 and response.headers["content-type"] == "application/pdf"
+    assert 'filename="emargement-26X00S7.pdf"' in response.headers["content-disposition"]
+    pages = pdf_pages(response.content)
+    assert len(pages) == 3  # one per slot
+    for page_text, (day, hours) in zip(pages, [("mardi 2 juin 2026", "09:00–12:30"), ("mardi 2 juin 2026", "13:30–17:00"),
+                                               ("mercredi 3 juin 2026", "09:00–12:00")]):
+        assert "Session du 02-06-2026 au 03-06-2026_Bientraitance" in page_text
+        assert f"{day}, {hours}" in page_text
+        assert "Salle Ventoux, 26170 Buis" in page_text and "Mme Roux" in page_text
+        assert "Formateur / formatrice" in page_text and "Signature du formateur" in page_text
+        # Sorted by name, the unenrolled learner absent.
+        assert re.findall(r"\d (ARNAUD Zoé|BÉLIER Bruno|CARON Chloé)", page_text) == ["ARNAUD Zoé", "BÉLIER Bruno", "CARON Chloé"]
+        assert gone["last_name"].upper() not in page_text
+    assert "Signature — matin" in pages[0] and "Signature — après-midi" in pages[1]
+
+
+async def test_a_long_list_flows_over_pages_with_its_header_repeated(client):
+    data = await _session(code="26X00S8")
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    t = now()
+    rows = []
+    for i in range(40):
+        first, last = "Agent", f"Zed{i:02d}"
+        keys = user_text_fields(first, last, f"flow.{i}", f"flow{i}@example.org")
+        rows.append((f"flow.{i}", "x", first, last, f"flow{i}@example.org", est, "Agent FPH", f"000{i}", False, False,
+                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
+    await bulk_insert(User, USER_COLUMNS, rows)
+    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("flow.%"))]
+    await add_sources(data["session"], ids, SourceKind.manual)
+    await login(client, "alp001.get")
+    pages = pdf_pages((await client.get(f"/sessions/{data['session']}/emargement.pdf")).content)
+    per_slot = len(pages) // 3
+    assert len(pages) == 3 * per_slot and per_slot >= 2  # 43 learners: more than a page per slot
+    for page_text in pages:  # the header again on every page
+        assert "Session du 02-06-2026 au 03-06-2026_Bientraitance" in page_text and "Nom et prénom du stagiaire" in page_text
+    first_slot = pages[:per_slot]
+    assert all("mardi 2 juin 2026, 09:00–12:30" in p for p in first_slot)
+    assert "ZED39 Agent" in first_slot[-1] and "ZED39 Agent" not in first_slot[0]
+    assert "Signature du formateur" in first_slot[-1] and "Signature du formateur" not in first_slot[0]
+    assert "mardi 2 juin 2026, 13:30–17:00" in pages[per_slot]
+
+
+@pytest.mark.smoke
+async def test_grid_saved_by_a_plain_form_post_feeds_hours_in_the_overview_and_excel(client):
+    data = await _session(code="26X00S9")
+    e, s = data["enrolments"], data["slots"]
+    await login(client, "alp001.get")
+    grid = await client.get(f"/sessions/{data['session']}/presences")
+    assert grid.status_code == 200
+    assert f'name="a{e[0]}_{s[0]}"' in grid.text and f'a{data["gone"]}_' not in grid.text
+    response = await post_form(client, f"/sessions/{data['session']}/presences", _grid_form({
+        (e[0], s[0]): "present", (e[0], s[1]): "present", (e[0], s[2]): "excused",
+        (e[1], s[0]): "present", (e[1], s[1]): "absent", (e[1], s[2]): "",
+        (e[2], s[0]): "", (e[2], s[1]): "", (e[2], s[2]): ""}))
+    assert response.status_code == 303
+    page = await client.get(response.headers["location"])
+    assert "Présences enregistrées : 5 modification(s)." in text(page.text)
+    assert await Attendance.count().where(Attendance.enrolment.is_in(e)) == 5
+    minutes = {r["id"]: r["attended_minutes"] for r in await Enrolment.select(Enrolment.id, Enrolment.attended_minutes)
+               .where(Enrolment.id.is_in(e))}
+    assert minutes == {e[0]: 420, e[1]: 210, e[2]: 0}  # excused counts no hours
+    assert re.search(r'name="a%d_%d"[^>]*>.*?<option value="excused" selected>' % (e[0], s[2]), page.text, re.S)
+
+    # The same grid again: nothing changes, who recorded it stays; clearing a cell removes its record.
+    again = await post_form(client, f"/sessions/{data['session']}/presences", _grid_form({
+        (e[0], s[0]): "present", (e[0], s[1]): "present", (e[0], s[2]): "excused", (e[1], s[0]): "present",
+        (e[1], s[1]): ""}))
+    assert "1 modification(s)" in text((await client.get(again.headers["location"])).text)
+    assert await Attendance.count().where(Attendance.enrolment.is_in(e)) == 4
+
+    overview = await client.get(f"/sessions/{data['session']}/progression/")
+    cells = [c.strip() for c in re.findall(r"<td class=hours>([^<]+)", overview.text)]
+    assert cells == ["7 h", "3,5 h", "0 h"]  # Arnaud, Bélier, Caron
+    export = await client.get(f"/sessions/{data['session']}/progression/?export=xlsx&which=all")
+    frame = pl.read_excel(io.BytesIO(export.content))
+    assert dict(zip(frame["Prénom / Nom"].to_list(), frame["Heures de présence"].to_list())) == {
+        "Zoé Arnaud": 7.0, "Bruno Bélier": 3.5, "Chloé Caron": 0.0}
+    by_hours = await client.get(f"/sessions/{data['session']}/progression/?sort=-attended")
+    assert [c.strip() for c in re.findall(r"<td class=hours>([^<]+)", by_hours.text)] == ["7 h", "3,5 h", "0 h"]
+
+
+async def test_grid_with_htmx_answers_the_grid_in_place_and_fill_marks_blanks_present(client):
+    data = await _session(code="26X00S6")
+    e, s = data["enrolments"], data["slots"]
+    await login(client, "alp001.get")
+    form = _grid_form({(e[0], s[0]): "absent", (e[1], s[0]): "", (e[2], s[0]): ""})
+    response = await post_form(client, f"/sessions/{data['session']}/presences", {**form, "fill": str(s[0])}, htmx=True)
+    assert response.status_code == 200
+    assert response.text.lstrip().startswith('<div id="attendance-region">')
+    assert "Présences enregistrées : 3 modification(s)." in text(response.text)
+    statuses = {r["enrolment"]: r["status"] for r in await Attendance.select(Attendance.enrolment, Attendance.status)
+                .where(Attendance.slot == s[0])}
+    assert statuses == {e[0]: "absent", e[1]: "present", e[2]: "present"}  # a typed value is kept
+    # A page of the grid: the region for htmx, the whole page otherwise (and for a history restore).
+    region = await client.get(f"/sessions/{data['session']}/presences?page=1", headers={"HX-Request": "true"})
+    assert region.text.lstrip().startswith('<div id="attendance-region">') and "<html" not in region.text
+    restore = await client.get(f"/sessions/{data['session']}/presences?page=1",
+                               headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
+    assert "<html" in restore.text and "Télécharger la feuille d'émargement (PDF)" in restore.text
+
+
+async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
+    data = await _session(code="26X00S5")
+    other = await _session(establishment="ALP002", code="26X00S4")
+    e, s = data["enrolments"], data["slots"]
+    await login(client, "alp001.get")
+    url = f"/sessions/{data['session']}/presences"
+    response = await post_form(client, url, _grid_form({(e[0], s[0]): "late"}))
+    assert response.status_code == 422 and "État de présence inconnu" in text(response.text)
+    response = await post_form(client, url, _grid_form({(e[0], s[0]): "present", (other["enrolments"][0], s[0]): "present"}))
+    assert response.status_code == 422 and "rien n'a été enregistré" in text(response.text)
+    response = await post_form(client, url, _grid_form({(e[0], other["slots"][0]): "present"}))
+    assert response.status_code == 422
+    assert await Attendance.count() == 0
+    # A slot with recorded attendance cannot be dropped from the settings; its end can change.
+    await post_form(client, url, _grid_form({(e[0], s[0]): "present"}))
+    settings = {"start_date": "2026-06-02", "end_date": "2026-06-03", "full_name": "Session BT", "visible": "1",
+                "slots": "02/06/2026 13:30-17:00\n03/06/2026 09:00-12:00", "certificate_text": "", "place": "",
+                "remote_url": "", "contact": "", "min_attendance": ""}
+    response = await post_form(client, f"/sessions/{data['session']}/parametres", settings)
+    assert response.status_code == 422
+    assert "Les présences du créneau 02/06/2026 09:00-12:30 sont enregistrées" in text(response.text)
+    settings["slots"] = "02/06/2026 09:00-12:00\n02/06/2026 13:30-17:00\n03/06/2026 09:00-12:00"
+    response = await post_form(client, f"/sessions/{data['session']}/parametres", settings)
+    assert response.status_code == 303
+    assert (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == e[0]).first())["attended_minutes"] == 180
+    response = await post_form(client, f"/sessions/{data['session']}/parametres", {**settings, "min_attendance": "120"})
+    assert response.status_code == 422 and "pourcentage entier de 1 à 100" in text(response.text)
+
+
+async def test_out_of_scope_sessions_answer_like_missing_ones(client):
+    other = await _session(establishment="DAM001", code="26X00S3")  # not alp001.get's
+    await login(client, "alp001.get")
+    missing = await client.get("/sessions/999999/emargement.pdf")
+    for response in (await client.get(f"/sessions/{other['session']}/emargement.pdf"),
+                     await client.get(f"/sessions/{other['session']}/presences"),
+                     await post_form(client, f"/sessions/{other['session']}/presences",
+                                     _grid_form({(other["enrolments"][0], other["slots"][0]): "present"}))):
+        assert response.status_code == 404 == missing.status_code
+        assert "Session introuvable." in text(response.text)
+    assert await Attendance.count() == 0
+
+
+async def test_minimum_attendance_completes_when_activities_are_done_first(client):
+    """Activities done, attendance short of 80 %: not complete; the grid crossing it completes the
+    enrolment and issues its certificate, sealed (hash of the PDF) after the commit."""
+    data = await _session(min_attendance=80, code="26X00S2")
+    e, s = data["enrolments"], data["slots"]
+    await learning.set_completion(e[0], data["activity"], True, CompletionHow.manual)
+    row = await Enrolment.select(Enrolment.completed_at, Enrolment.percent).where(Enrolment.id == e[0]).first()
+    assert row["percent"] == 100 and row["completed_at"] is None
+    assert await certificates.for_enrolment(e[0]) is None
+    await login(client, "alp001.get")
+    url = f"/sessions/{data['session']}/presences"
+    # 7 h of 10 h = 70 %: still not complete.
+    await post_form(client, url, _grid_form({(e[0], s[0]): "present", (e[0], s[1]): "present", (e[0], s[2]): "excused"}))
+    assert (await Enrolment.select(Enrolment.completed_at).where(Enrolment.id == e[0]).first())["completed_at"] is None
+    response = await post_form(client, url, _grid_form({(e[0], s[2]): "present"}))  # 10 h: 100 %
+    assert "1 inscrit(s) ont achevé la session : attestation délivrée." in text((await client.get(response.headers["location"])).text)
+    assert (await Enrolment.select(Enrolment.completed_at).where(Enrolment.id == e[0]).first())["completed_at"] is not None
+    issued = await Certificate.select().where(Certificate.enrolment == e[0])
+    assert len(issued) == 1 and len(issued[0]["pdf_sha256"]) == 64
+    certificate = await certificates.for_enrolment(e[0])
+    assert hashlib.sha256(await certificates.pdf_of(certificate)).hexdigest() == issued[0]["pdf_sha256"]
+    # Falling back under the minimum reopens the enrolment (the certificate stays, never deleted).
+    await post_form(client, url, _grid_form({(e[0], s[1]): "absent"}))
+    assert (await Enrolment.select(Enrolment.completed_at).where(Enrolment.id == e[0]).first())["completed_at"] is None
+    assert await Certificate.count().where(Certificate.enrolment == e[0]) == 1
+
+
+async def test_minimum_attendance_completes_when_attendance_comes_first(client):
+    data = await _session(min_attendance=80, code="26X00S1")
+    e, s = data["enrolments"], data["slots"]
+    await login(client, "alp001.get")
+    await post_form(client, f"/sessions/{data['session']}/presences",
+                    _grid_form({(e[1], s[0]): "present", (e[1], s[1]): "present", (e[1], s[2]): "present"}))
+    assert (await Enrolment.select(Enrolment.completed_at).where(Enrolment.id == e[1]).first())["completed_at"] is None
+    assert await learning.set_completion(e[1], data["activity"], True, CompletionHow.manual)
+    assert (await Enrolment.select(Enrolment.completed_at).where(Enrolment.id == e[1]).first())["completed_at"] is not None
+    certificate = await Certificate.select().where(Certificate.enrolment == e[1]).first()
+    assert certificate and len(certificate["pdf_sha256"]) == 64
+    # Lowering the minimum in the settings completes whoever now meets it (and issues their certificate).
+    await learning.set_completion(e[0], data["activity"], True, CompletionHow.manual)
+    await post_form(client, f"/sessions/{data['session']}/presences", _grid_form({(e[0], s[0]): "present"}))  # 35 %
+    assert not await Certificate.exists().where(Certificate.enrolment == e[0])
+    session = await TrainingSession.select().where(TrainingSession.id == data["session"]).first()
+    response = await post_form(client, f"/sessions/{data['session']}/parametres", {
+        "start_date": "2026-06-02", "end_date": "2026-06-03", "full_name": session["full_name"], "visible": "1",
+        "slots": slots.as_text(SLOTS), "certificate_text": "", "place": "", "remote_url": "", "contact": "",
+        "min_attendance": "30"})
+    assert response.status_code == 303
+    assert await Certificate.exists().where(Certificate.enrolment == e[0])
+
+
+async def test_certificate_snapshot_names_the_version_of_the_certificate_text(client):
+    data = await _session(code="26X00S0")
+    e = data["enrolments"]
+    await learning.set_completion(e[0], data["activity"], True, CompletionHow.manual)
+    first = await certificates.for_enrolment(e[0])
+    assert first["snapshot"]["template_version"] == 1
+    await login(client, "alp001.get")
+    session = await TrainingSession.select().where(TrainingSession.id == data["session"]).first()
+    form = {"start_date": "2026-06-02", "end_date": "2026-06-03", "full_name": session["full_name"], "visible": "1",
+            "slots": slots.as_text(SLOTS), "place": "", "remote_url": "", "contact": "", "min_attendance": "",
+            "certificate_text": "Atteste que {prenom} {nom} a suivi « {session} »."}
+    assert (await post_form(client, f"/sessions/{data['session']}/parametres", form)).status_code == 303
+    assert (await post_form(client, f"/sessions/{data['session']}/parametres", form)).status_code == 303  # unchanged
+    assert (await TrainingSession.select(TrainingSession.certificate_version).where(
+        TrainingSession.id == data["session"]).first())["certificate_version"] == 2
+    await learning.set_completion(e[1], data["activity"], True, CompletionHow.manual)
+    second = await certificates.for_enrolment(e[1])
+    assert second["snapshot"]["template_version"] == 2
+    assert second["snapshot"]["text"].startswith("Atteste que Bruno Bélier")
+    # The first certificate still states what it stated, with its version.
+    again = await certificates.for_enrolment(e[0])
+    assert again["snapshot"] == first["snapshot"]
+    assert json.loads(json.dumps(again["snapshot"]))["template_version"] == 1
