@@ -12,7 +12,6 @@ hand-over after the commit)."""
 
 import _setup  # noqa: F401  (sets the environment first)
 
-import asyncio
 import statistics
 import sys
 import time
