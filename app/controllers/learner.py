@@ -15,6 +15,7 @@ from litestar.response import Response, Template
 from app.http.forms import as_values, read_form
 from app.http.responder import redirect, render, url, wants_fragment
 from app.http.web import current_user
+from app.lists._common import int_or_none
 from app.services import files, learner
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
@@ -88,11 +89,13 @@ class LearnerController(Controller):
         session, activity = await self._activity(request, session_id, activity_id)
         form = await request.form()
         answers: dict[int, list[int]] = {}
+        # Forged values (not numbers, "²", a date beyond time_t) are ignored, never a 500.
         for key in form:
-            if key.startswith("q") and key[1:].isdigit():
-                answers[int(key[1:])] = [int(v) for v in form.getall(key) if str(v).isdigit()]
-        started = form.get("started", "")
-        started_at = datetime.fromtimestamp(int(started), timezone.utc) if str(started).isdigit() else None
+            index = int_or_none(key[1:]) if key.startswith("q") else None
+            if index is not None:
+                answers[index] = [c for c in (int_or_none(v) for v in form.getall(key)) if c is not None]
+        started = int_or_none(form.get("started"))
+        started_at = datetime.fromtimestamp(started, timezone.utc) if started and 0 < started < 2**32 else None
         try:
             result = await learner.submit_quiz(session, activity, answers, started_at)
         except ValidationFailed as invalid:

@@ -1,0 +1,74 @@
+"""A hostile review of the recent routes: what an attacker sends that the authors' tests did not.
+Each test fails without its fix (see the commit that brings it)."""
+
+import re
+
+from app.tables.accounts import User
+from app.tables.learning import QuizAttempt
+from tests.controllers.test_learner_space import _setup
+from tests.helpers import login, post_form, text
+
+BIG = "99999999999999999999"  # beyond any integer column (int32 ids, int64 too)
+
+
+async def test_a_forged_next_never_sends_the_user_to_another_site(client):
+    """Browsers read "/\\evil.example" as "//evil.example": an "Annuler" link or an htmx redirect
+    (HX-Redirect is not quoted) built from ?next= would leave the site."""
+    await login(client, "alp001.get")
+    target = (await User.select(User.id).where(User.username.like("alp001.%")).where(User.username != "alp001.get")
+              .first())["id"]
+    for forged in ("/\\evil.example", "/\\/evil.example", "/\t/evil.example", "/\n/evil.example"):
+        page = await client.get(f"/utilisateurs/{target}/modifier", params={"next": forged})
+        assert page.status_code == 200
+        assert "evil.example" not in page.text, repr(forged)
+        moved = await post_form(client, "/connexion", {"username": "x", "password": "y", "next": forged})
+        assert "evil.example" not in moved.text
+        back = await client.get("/connexion", params={"next": forged})
+        assert "evil.example" not in (back.headers.get("location") or "")
+    # A real same-site path still works.
+    page = await client.get(f"/utilisateurs/{target}/modifier", params={"next": "/utilisateurs?q=a"})
+    assert 'href="/utilisateurs?q=a"' in page.text
+
+
+async def test_ids_beyond_the_integer_range_get_the_invalid_value_page_never_a_500(client):
+    session, act, me = await _setup()
+    await login(client, "alp001.get")
+    sid = session["id"]
+    for url in (f"/sessions/{BIG}/", f"/sessions/{sid}/progression/{BIG}", f"/attestations/{BIG}",
+                f"/sessions/{sid}/progression/?cohort={BIG}", f"/sessions/{sid}/progression/?page={BIG}",
+                f"/sessions/{sid}/progression/?export=csv&which=selected&selected={BIG}",
+                f"/analytique?template=999999999999", f"/analytique/inscrits?establishment={BIG}",
+                f"/utilisateurs?establishment={BIG}"):
+        response = await client.get(url)
+        assert response.status_code in (400, 404), f"{url}: {response.status_code}"
+        assert "Erreur interne" not in response.text and "Tremplin" in response.text
+    response = await post_form(client, f"/sessions/{sid}/progression/{me['id']}", {"activity": BIG, "done": "1"})
+    assert response.status_code == 400
+    assert "La requête contient une valeur invalide" in text(response.text)
+
+
+async def test_forged_quiz_answers_and_start_times_are_ignored_not_a_500(client):
+    session, act, me = await _setup()
+    await login(client, me["username"])
+    quiz = f"/mes-sessions/{session['id']}/activites/{act['quiz']['id']}/test"
+    # "²" passes str.isdigit() but not int(); a start time beyond time_t overflows fromtimestamp.
+    refused = await post_form(client, quiz, {"q0": "²", "q1": "0", "q2": "0"})
+    assert refused.status_code == 422 and "Répondez à toutes les questions." in text(refused.text)
+    assert (await post_form(client, quiz, {"q²": "0", "q0": "0", "q1": "0", "q2": "0"})).status_code == 303
+    for started in (BIG, "²", "-5"):
+        response = await post_form(client, quiz, {"q0": "0", "q1": "0", "q2": "0", "started": started})
+        assert response.status_code == 303, started
+    attempts = await QuizAttempt.select(QuizAttempt.started_at).where(QuizAttempt.enrolment == me["id"])
+    assert len(attempts) == 4 and all(a["started_at"] is None for a in attempts)
+
+
+async def test_the_public_wizard_refuses_a_forged_mandate_year_with_a_message(client):
+    from tests.controllers.test_registration import _answers, _session
+
+    await _session()
+    await post_form(client, "/inscription/", {"code": "26C03S1", "action": "new"})
+    answers = await _answers()
+    for step in (2, 3, 4):
+        assert (await post_form(client, f"/inscription/etape/{step}", {**answers[step], "go": "next"})).status_code == 303
+    response = await post_form(client, "/inscription/etape/5", {**answers[5], "mandate_year": "²⁰²⁰", "go": "next"})
+    assert response.status_code == 422 and "Année invalide" in text(response.text)
