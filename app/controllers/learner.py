@@ -6,14 +6,13 @@ their side (sessions.discussion)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from app.http.forms import as_values, read_form
-from app.http.responder import redirect, render, url, wants_fragment
+from app.http.responder import content_disposition, redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.lists._common import int_or_none
 from app.services import files, learner
@@ -137,7 +136,7 @@ async def serve_file(request: Request, file_id: int) -> Response:
     inline = info["content_type"].startswith(("video/", "audio/", "image/")) or info["content_type"] == "application/pdf"
     headers = {
         "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600", "ETag": f'"{info["sha256"]}"',
-        "Content-Disposition": ("inline" if inline else "attachment") + f"; filename*=UTF-8''{quote(info['name'])}",
+        "Content-Disposition": content_disposition(info["name"], inline),
     }
     wanted = files.parse_range(request.headers.get("range"), size)
     if wanted is False:

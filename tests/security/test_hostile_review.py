@@ -72,3 +72,28 @@ async def test_the_public_wizard_refuses_a_forged_mandate_year_with_a_message(cl
         assert (await post_form(client, f"/inscription/etape/{step}", {**answers[step], "go": "next"})).status_code == 303
     response = await post_form(client, "/inscription/etape/5", {**answers[5], "mandate_year": "²⁰²⁰", "go": "next"})
     assert response.status_code == 422 and "Année invalide" in text(response.text)
+
+
+async def test_a_certificate_of_a_learner_named_with_oe_downloads(client, new_client):
+    """« œ » is not Latin-1: written as is in Content-Disposition, it failed the download (500) for
+    the managers and for the learner alike."""
+    from urllib.parse import unquote
+
+    from app.services import certificates
+    from tests.services.test_certificates import completed_session
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=1, complete=1)
+    await User.update({User.last_name: "Lœuvre"}).where(User.id == learners[0])
+    await login(client, "alp001.get")
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    assert (await post_form(client, f"/attestations/{certificate['id']}/reemettre")).status_code == 303
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    response = await client.get(f"/attestations/{certificate['id']}")
+    assert response.status_code == 200 and response.content.startswith(b"%PDF")
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("attachment;") and "Lœuvre" in unquote(disposition.split("filename*=UTF-8''")[1])
+    assert response.headers["x-content-type-options"] == "nosniff"
+    async with new_client() as learner:
+        await login(learner, (await User.select(User.username).where(User.id == learners[0]).first())["username"])
+        mine = await learner.get(f"/mes-sessions/{session_id}/attestation")
+        assert mine.status_code == 200 and mine.content.startswith(b"%PDF")
