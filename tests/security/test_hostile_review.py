@@ -97,3 +97,46 @@ async def test_a_certificate_of_a_learner_named_with_oe_downloads(client, new_cl
         await login(learner, (await User.select(User.username).where(User.id == learners[0]).first())["username"])
         mine = await learner.get(f"/mes-sessions/{session_id}/attestation")
         assert mine.status_code == 200 and mine.content.startswith(b"%PDF")
+
+
+async def test_every_post_route_refuses_a_form_without_its_csrf_token(app, client):
+    """Walks every POST route of the app (public ones too), logged in as an administrator: without
+    the token (or with another session's), the French 403 and nothing else."""
+    await login(client, "admin")
+    walked = 0
+    for route in app.routes:
+        if "POST" not in route.methods or route.path.startswith("/static"):
+            continue
+        url = re.sub(r"{(\w+):str}", "x" * 22, re.sub(r"{(\w+):int}", "1", route.path))
+        for headers, data in (({}, {"code": "X"}), ({"x-csrftoken": "forged"}, {"_csrf_token": "forged"})):
+            response = await client.post(url, data=data, headers=headers)
+            assert response.status_code == 403, f"POST {route.path}: {response.status_code}"
+            assert "jeton de sécurité invalide" in text(response.text)
+        walked += 1
+    assert walked > 50
+
+
+async def test_other_roles_reach_nothing_by_id_either(app, client, new_client):
+    """test_scope walks every id-taking route as a GET and a GED; here as a registration manager
+    (everything but their back office refused), a learner of the establishment the ids belong to,
+    and an anonymous visitor (sent to the login page)."""
+    from tests.controllers.test_scope import FOREIGN, _foreign_ids, _routes_with_ids
+
+    ids = await _foreign_ids()
+    learner = (await User.select(User.username).where(User.id == ids["dam_learner"]).first())["username"]
+    for who in ("inscriptions", learner, None):
+        async with new_client() as browser:
+            if who:
+                await login(browser, who)
+            for method, path, params in _routes_with_ids(app):
+                if who == "inscriptions" and path.startswith("/gestion-inscriptions"):
+                    continue
+                url = path
+                for name in params:
+                    url = re.sub(r"{%s:\w+}" % name, str(FOREIGN[name](ids)), url)
+                response = await (browser.get(url) if method == "GET" else post_form(
+                    browser, url, {"code": "HACK", "name": "Piraté", "body": "Piraté", "reason": "Piraté"}))
+                expected = (303,) if who is None else (403, 404)
+                assert response.status_code in expected, f"{who} {method} {url}: {response.status_code}"
+                if who is None:
+                    assert response.headers["location"].startswith("/connexion?next=")
