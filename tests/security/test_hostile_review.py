@@ -140,3 +140,31 @@ async def test_other_roles_reach_nothing_by_id_either(app, client, new_client):
                 assert response.status_code in expected, f"{who} {method} {url}: {response.status_code}"
                 if who is None:
                     assert response.headers["location"].startswith("/connexion?next=")
+
+
+async def test_uploaded_files_are_never_served_as_a_page(client):
+    """Stored XSS through an activity file: SVG and HTML are refused whatever their name; a polyglot
+    (PNG magic, HTML after) is served as an image with nosniff; a traversal name is kept harmless."""
+    from urllib.parse import unquote
+
+    import pytest
+
+    from app.services import files
+    from app.services.errors import ValidationFailed
+    from app.tables.catalogue import SessionActivity
+
+    for name, content in (("logo.svg", b'<svg xmlns="http://www.w3.org/2000/svg" onload="alert(1)"/>'),
+                          ("page.png", b"<html><script>alert(1)</script>"), ("a.html", b"<!doctype html><p>x")):
+        with pytest.raises(ValidationFailed):
+            await files.store(name, content, None)
+    session, act, me = await _setup()
+    polyglot = b"\x89PNG\r\n\x1a\n<html><script>alert(1)</script></html>"
+    file_id = await files.store('..\\..//etc/passwd"; x=.html', polyglot, None)
+    await SessionActivity.update({SessionActivity.file: file_id}).where(SessionActivity.id == act["page"]["id"])
+    await login(client, me["username"])
+    response = await client.get(f"/mes-sessions/{session['id']}/activites/{act['page']['id']}/fichier")
+    assert response.status_code == 200 and response.headers["content-type"] == "image/png"
+    assert response.headers["x-content-type-options"] == "nosniff"
+    disposition = response.headers["content-disposition"]
+    assert disposition.startswith("inline;") and "/" not in unquote(disposition) and '\\' not in disposition
+    assert disposition.count('"') == 2  # the quoted ASCII name cannot be broken out of
