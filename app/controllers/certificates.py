@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File, Response, Template
 
 from app.http.forms import read_form
-from app.http.responder import confirm_page, redirect, render, url
+from app.http.responder import confirm_page, content_disposition, redirect, render, url
 from app.http.web import current_user
 from app.jobs.certificates import zip_path
 from app.jobs import registry as jobs
@@ -32,7 +32,7 @@ ZIP_GONE = "Ce fichier n'est plus disponible : relancez la création du ZIP."
 
 def pdf_response(content: bytes, filename: str) -> Response:
     return Response(content=content, media_type=PDF, headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+        "Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
 
 
 @dataclass

@@ -6,15 +6,15 @@ their side (sessions.discussion)."""
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from urllib.parse import quote
 
 from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from app.http.forms import as_values, read_form
-from app.http.responder import redirect, render, url, wants_fragment
+from app.http.responder import content_disposition, redirect, render, url, wants_fragment
 from app.http.web import current_user
+from app.lists._common import int_or_none
 from app.services import certificates, files, learner
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
@@ -90,11 +90,13 @@ class LearnerController(Controller):
         session, activity = await self._activity(request, session_id, activity_id)
         form = await request.form()
         answers: dict[int, list[int]] = {}
+        # Forged values (not numbers, "²", a date beyond time_t) are ignored, never a 500.
         for key in form:
-            if key.startswith("q") and key[1:].isdigit():
-                answers[int(key[1:])] = [int(v) for v in form.getall(key) if str(v).isdigit()]
-        started = form.get("started", "")
-        started_at = datetime.fromtimestamp(int(started), timezone.utc) if str(started).isdigit() else None
+            index = int_or_none(key[1:]) if key.startswith("q") else None
+            if index is not None:
+                answers[index] = [c for c in (int_or_none(v) for v in form.getall(key)) if c is not None]
+        started = int_or_none(form.get("started"))
+        started_at = datetime.fromtimestamp(started, timezone.utc) if started and 0 < started < 2**32 else None
         try:
             result = await learner.submit_quiz(session, activity, answers, started_at)
         except ValidationFailed as invalid:
@@ -136,7 +138,7 @@ async def serve_file(request: Request, file_id: int) -> Response:
     inline = info["content_type"].startswith(("video/", "audio/", "image/")) or info["content_type"] == "application/pdf"
     headers = {
         "Accept-Ranges": "bytes", "Cache-Control": "private, max-age=3600", "ETag": f'"{info["sha256"]}"',
-        "Content-Disposition": ("inline" if inline else "attachment") + f"; filename*=UTF-8''{quote(info['name'])}",
+        "Content-Disposition": content_disposition(info["name"], inline),
     }
     wanted = files.parse_range(request.headers.get("range"), size)
     if wanted is False:

@@ -10,7 +10,7 @@ from litestar.response import Template
 
 from app.dates import now, short_datetime_fr
 from app.http.forms import as_values, parse_form, read_form
-from app.http.responder import confirm_page, redirect, render, url
+from app.http.responder import confirm_page, content_disposition, redirect, render, url
 from app.http.tableview import table_view
 from app.http.web import current_user
 from app.lists.registration import MAIL_STATUS_LABELS, MAILS, ORGANISATIONS, REQUESTS, registration_mail
@@ -252,7 +252,7 @@ class RegistrationAdminController(Controller):
         if row is None:
             raise NotFound("Pièce jointe introuvable.")
         return Response(content=bytes(row["content"]), media_type=row["content_type"],
-                        headers={"Content-Disposition": f'attachment; filename="{row["filename"]}"'})
+                        headers={"Content-Disposition": content_disposition(row["filename"])})
 
     @post("/emails/{mail_id:int}/renvoyer", name="registration_admin.resend")
     async def resend(self, request: Request, mail_id: FromPath[int]) -> Response:

@@ -9,8 +9,10 @@
 
 from __future__ import annotations
 
+import re
+import unicodedata
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import quote, urlencode
 
 from litestar import Request, Response
 from litestar.plugins.flash import flash
@@ -93,3 +95,12 @@ def error_page(request: Request, status: int, title: str, message: str) -> Templ
         template = "errors/error.html"
     return Template(template_name=template, context={"status": status, "title": title, "message": message},
                     status_code=status, headers=headers)
+
+
+def content_disposition(filename: str, inline: bool = False) -> str:
+    """The Content-Disposition of a download: an ASCII ``filename`` every client reads, and the exact
+    name in UTF-8 (``filename*``, RFC 6266). A header is Latin-1: a name with « œ » written as is
+    would fail the whole answer."""
+    plain = unicodedata.normalize("NFKD", filename).encode("ascii", "ignore").decode()
+    plain = re.sub(r"[^\w.\- ]", "_", plain).strip() or "fichier"
+    return f"{'inline' if inline else 'attachment'}; filename=\"{plain}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -9,7 +9,7 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from app.datatable import EXPORT_FORMATS, About, DataTable
-from app.http.responder import render
+from app.http.responder import content_disposition, render
 from app.http.web import current_user
 from app.lists import XLSX, export_filename
 from app.jobs import registry as jobs
@@ -24,7 +24,7 @@ def file_response(content: bytes, filename: str, fmt: str = "xlsx") -> Response:
     return Response(
         content=content,
         media_type=MEDIA_TYPES[fmt],
-        headers={"Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "no-store"},
+        headers={"Content-Disposition": content_disposition(filename), "Cache-Control": "no-store"},
     )
 
 

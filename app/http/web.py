@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 from urllib.parse import quote, urlparse
 
@@ -28,6 +29,16 @@ from app.services.roles import ROLE_LABELS, CurrentUser
 from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 
 log = logging.getLogger(__name__)
+
+# The database refusing a value (asyncpg: an int beyond int32/int64, class 22 "data exception";
+# sqlite3 and Python: an int too large to convert).
+INVALID_VALUE_ERRORS: tuple[type[Exception], ...] = (OverflowError,)
+try:
+    from asyncpg.exceptions import DataError as _PgDataError
+
+    INVALID_VALUE_ERRORS += (_PgDataError,)
+except ImportError:  # pragma: no cover
+    pass
 
 NOT_FOUND_TEXT = "La page ou l'élément demandé n'existe pas."
 RATE_LIMITED_TEXT = "Trop de demandes, réessayez dans quelques minutes."
@@ -98,7 +109,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
     if not target:
         return default
     parsed = urlparse(target)
-    if parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//"):
+    # Browsers read a backslash as "/" and drop tabs and newlines: /\evil.example is //evil.example.
+    if (parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//")
+            or re.search(r"[\\\x00-\x1f\x7f]", target)):
         return default
     return target
 
@@ -152,9 +165,19 @@ def on_integrity_error(request: Request, exc: Exception) -> Response:
     return error_page(request, 409, "Opération impossible", message_for(exc)[1])
 
 
+def on_invalid_value(request: Request, exc: Exception) -> Response:
+    """A value the database cannot hold (a forged id beyond the integer range: ?cohort=999…9, a path
+    id, a form field): the request is wrong, not the server — the same 400 as a malformed id, and
+    no oracle (an out-of-range id exists nowhere)."""
+    log.warning("invalid value on %s %s: %s", request.method, request.url.path, exc)
+    return on_bad_request(request, exc)
+
+
 def on_server_error(request: Request, exc: Exception) -> Response:
     if isinstance(exc, INTEGRITY_ERRORS):
         return on_integrity_error(request, exc)
+    if isinstance(exc, INVALID_VALUE_ERRORS):
+        return on_invalid_value(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(
         request,
@@ -191,5 +214,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     NotFound: on_not_found,
     HTTPException: on_http_exception,
     **{error: on_integrity_error for error in INTEGRITY_ERRORS},
+    **{error: on_invalid_value for error in INVALID_VALUE_ERRORS},
     500: on_server_error,
 }

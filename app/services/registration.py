@@ -417,7 +417,7 @@ async def save_step(draft: dict, step: int, form) -> int:
             errors["mandate"] = "Choisissez le mandat au titre duquel vous sollicitez cette formation."
         else:
             values[RegistrationRequest.mandate] = form.mandate
-        if year and not (year.isdigit() and 1950 <= int(year) <= today().year):
+        if year and not (year.isascii() and year.isdigit() and 1950 <= int(year) <= today().year):
             errors["mandate_year"] = f"Année invalide (entre 1950 et {today().year})."
         values[RegistrationRequest.mandate_year] = year[:4]
     elif step == 6:
