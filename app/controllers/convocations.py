@@ -13,7 +13,7 @@ from litestar.response import Response, Template
 
 from app.controllers.certificates import pdf_response
 from app.http.forms import read_form
-from app.http.responder import confirm_page, redirect, render, url
+from app.http.responder import confirm_page, content_disposition, redirect, render, url
 from app.http.web import current_user
 from app.services import convocations, progress, sessions
 from app.services.errors import DomainError
@@ -24,7 +24,7 @@ MANAGERS = (ADMIN, GED, GET)
 
 def ics_response(content: bytes, filename: str) -> Response:
     return Response(content=content, media_type="text/calendar; charset=utf-8", headers={
-        "Content-Disposition": f'attachment; filename="{filename}"', "Cache-Control": "private, no-store"})
+        "Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
 
 
 @dataclass
