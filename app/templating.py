@@ -12,6 +12,7 @@ from app.services.catalogue import ACTIVITY_KINDS
 from app.services.learner import COMPLETION_LABELS
 from app.services.text import number_fr
 from app.services.roles import ROLE_LABELS
+from app.services.ops import kind_label
 from app.settings import TEMPLATE_DIR
 
 ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
@@ -48,6 +49,7 @@ def jinja_env() -> Environment:
         account_status=lambda key: STATUS_LABELS.get(key, key),
         completion_rule=lambda key: COMPLETION_LABELS.get(key, key),
         filesize=_filesize,
+        job_kind=kind_label,
     )
     env.globals.update(ROLE_LABELS=ROLE_LABELS)
     return env

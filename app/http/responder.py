@@ -71,14 +71,16 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
 
 
 def confirm_page(request: Request, question: str, back: str, button: str = "Supprimer",
-                 details: list[str] | None = None, back_label: str = "Annuler", tone: str = "danger") -> Template:
+                 details: list[str] | None = None, back_label: str = "Annuler", tone: str = "danger",
+                 fields: dict[str, str] | None = None) -> Template:
     """The confirmation step of a destructive or final action: a page with a POST form to the same
     URL (works without JavaScript). ``details`` says what will happen, one line each; ``back_label``
     names the way out (when "Annuler" is the very action being confirmed); ``tone`` "primary" for
-    an action that goes forward rather than destroys."""
+    an action that goes forward rather than destroys; ``fields`` are posted along (hidden), e.g.
+    the filter of an action on every matching row."""
     return render(request, "confirm.html", {"question": question, "action": request.url.path, "back": back,
                                             "button": button, "details": details or [], "back_label": back_label,
-                                            "tone": tone})
+                                            "tone": tone, "fields": fields or {}})
 
 
 def error_page(request: Request, status: int, title: str, message: str) -> Template:

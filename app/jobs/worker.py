@@ -12,7 +12,7 @@ from app.jobs.imports import import_accounts
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
 from app.jobs.registration import send_request_notifications, sweep_request_notifications
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
-from app.queue import arq_redis_settings
+from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings
 from app.settings import get_settings
 
 FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort,
@@ -49,6 +49,10 @@ def worker_options(**overrides) -> dict:
         job_timeout=1800,
         keep_result=3600,
         max_tries=3,
+        # The operations dashboard reads arq's health-check key: a worker heard of in the last 11 s is alive.
+        health_check_interval=HEALTH_CHECK_SECONDS,
+        # An operator's abort (/ops) cancels a running job.
+        allow_abort_jobs=True,
     )
     options.update(overrides)
     return options
