@@ -59,8 +59,9 @@ class OpsController(Controller):
     @get("/", name="ops.index")
     async def index(self, request: Request) -> Template:
         redis = request.app.state.redis
+        kinds, kinds_at = await ops.kind_stats_cached(redis)
         return render(request, "ops/index.html", {
-            "o": await ops.overview(redis), "kinds": await ops.kind_stats(), "labels": ops.STATUS_LABELS,
+            "o": await ops.overview(redis), "kinds": kinds, "kinds_at": kinds_at, "labels": ops.STATUS_LABELS,
             "mail_labels": MAIL_LABELS, "duration": ops.duration_fr,
         }, region="ops/_overview.html", headers={"Cache-Control": "no-store"})
 

@@ -254,17 +254,38 @@ async def _queue(redis, at: datetime) -> dict:
     return {"name": name, "total": total, "ready": ready, "deferred": total - ready, "oldest_ready_age": oldest}
 
 
-def _cron_instants(cron_job, since: datetime, until: datetime) -> tuple[list[datetime], datetime]:
-    """The scheduled instants in (since, until], and the next one after until."""
-    from arq.cron import next_cron
+def _matches(option, value: int) -> bool:
+    if option is None:
+        return True
+    if isinstance(option, int):
+        return option == value
+    return value in option
 
-    instants, t = [], since
-    while True:
-        t = next_cron(t, month=cron_job.month, day=cron_job.day, weekday=cron_job.weekday, hour=cron_job.hour,
-                      minute=cron_job.minute, second=cron_job.second, microsecond=cron_job.microsecond)
-        if t > until:
-            return instants, t
-        instants.append(t)
+
+def _cron_instants(cron_job, since: datetime, until: datetime) -> tuple[list[datetime], datetime | None]:
+    """The instants arq schedules ``cron_job`` at in (since, until], and the first one after until
+    (looked for up to 8 days ahead). Minute by minute, as arq's own next_cron does field by field
+    but second by second (a second of CPU for an hour of a minutely job)."""
+    seconds = sorted([cron_job.second] if isinstance(cron_job.second, int) else (cron_job.second or range(60)))
+    weekday = cron_job.weekday
+    if isinstance(weekday, str):
+        weekday = ["mon", "tues", "wed", "thurs", "fri", "sat", "sun"].index(weekday.lower())
+    instants: list[datetime] = []
+    minute = since.replace(second=0, microsecond=0)
+    horizon = until + timedelta(days=8)
+    while minute <= horizon:
+        if (_matches(cron_job.month, minute.month) and _matches(cron_job.day, minute.day)
+                and _matches(weekday, minute.weekday()) and _matches(cron_job.hour, minute.hour)
+                and _matches(cron_job.minute, minute.minute)):
+            for second in seconds:
+                t = minute.replace(second=second, microsecond=cron_job.microsecond)
+                if t <= since:
+                    continue
+                if t > until:
+                    return instants, t
+                instants.append(t)
+        minute += timedelta(minutes=1)
+    return instants, None
 
 
 async def crons(redis, at: datetime) -> list[dict]:
@@ -313,7 +334,7 @@ async def crons(redis, at: datetime) -> list[dict]:
         if last is None and recorded.get(name):
             last = {"at": recorded[name], "success": None, "duration": None}
         result.append({"name": name, "label": kind_label(name), "schedule": _schedule_text(cron_job),
-                       "next": upcoming.astimezone(timezone.utc), "last": last, "running": running,
+                       "next": upcoming.astimezone(timezone.utc) if upcoming else None, "last": last, "running": running,
                        "last_age": _age(last["at"], at) if last else None})
     return result
 
@@ -392,33 +413,35 @@ def _percentile(values: list[float], p: float) -> float | None:
 
 _KIND_STATS_SQL = """
 SELECT kind,
-  COUNT(*) FILTER (WHERE finished_at >= {day}) AS runs_day,
-  COUNT(*) FILTER (WHERE finished_at >= {day} AND status = 'failed') AS failed_day,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
-    FILTER (WHERE finished_at >= {day}) AS p50_day,
-  percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at))
-    FILTER (WHERE finished_at >= {day}) AS p95_day,
+  COUNT(*) FILTER (WHERE recent) AS runs_day,
+  COUNT(*) FILTER (WHERE recent AND failed) AS failed_day,
+  percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY seconds) FILTER (WHERE recent) AS p_day,
   COUNT(*) AS runs_month,
-  COUNT(*) FILTER (WHERE status = 'failed') AS failed_month,
-  percentile_cont(0.5) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)) AS p50_month,
-  percentile_cont(0.95) WITHIN GROUP (ORDER BY EXTRACT(EPOCH FROM finished_at - started_at)) AS p95_month
-FROM job_run
-WHERE finished_at >= {month} AND status IN ('succeeded', 'failed')
+  COUNT(*) FILTER (WHERE failed) AS failed_month,
+  percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY seconds) AS p_month
+FROM (
+  SELECT kind, status = 'failed' AS failed, finished_at >= {} AS recent,
+         EXTRACT(EPOCH FROM finished_at - started_at) AS seconds
+  FROM job_run WHERE finished_at >= {} AND status IN ('succeeded', 'failed')
+) AS runs
 GROUP BY kind ORDER BY kind
 """
+KIND_STATS_TTL = 60  # seconds: durations over a day and a month need not move every 5 s
 
 
 async def kind_stats(at: datetime | None = None) -> list[dict]:
     """Per job kind, over 24 hours and 30 days of finished runs (succeeded or failed): runs, failures,
     failure rate, p50 and p95 of the duration (started → finished). One query on PostgreSQL
-    (percentile_cont); on the embedded SQLite, the durations are read and ranked in Python."""
+    (percentile_cont, both centiles from one sort per kind and span); on the embedded SQLite, the
+    durations are read and ranked in Python."""
     at = at or now()
     day, month = at - timedelta(days=1), at - timedelta(days=30)
     if not db.is_sqlite():
-        # Piccolo numbers its parameters in order of appearance: give each placeholder its value.
-        count = _KIND_STATS_SQL.count("{day}")
-        sql = _KIND_STATS_SQL.replace("{day}", "{}").replace("{month}", "{}")
-        rows = await JobRun.raw(sql, *([day] * count), month)
+        rows = await JobRun.raw(_KIND_STATS_SQL, day, month)
+        for r in rows:
+            for span in ("day", "month"):
+                centiles = r.pop(f"p_{span}") or [None, None]
+                r[f"p50_{span}"], r[f"p95_{span}"] = centiles
     else:
         raw = await JobRun.select(JobRun.kind, JobRun.status, JobRun.started_at, JobRun.finished_at).where(
             (JobRun.finished_at >= month) & JobRun.status.is_in(list(FINISHED)))
@@ -449,6 +472,27 @@ async def kind_stats(at: datetime | None = None) -> list[dict]:
                 value = r[f"{p}_{span}"]
                 r[f"{p}_{span}"] = None if value is None else float(value)
     return rows
+
+
+async def kind_stats_cached(redis) -> tuple[list[dict], datetime]:
+    """``kind_stats`` at most once a KIND_STATS_TTL per queue (the overview refreshes every 5 s, from
+    every open tab): the rows and when they were computed. Without Redis, computed each time."""
+    key = f"{queue_name()}:ops:kind-stats"
+    try:
+        cached = await redis.get(key)
+    except Exception:  # noqa: BLE001
+        cached, redis = None, None
+    if cached:
+        data = json.loads(cached)
+        return data["rows"], datetime.fromisoformat(data["at"])
+    at = now()
+    rows = await kind_stats(at)
+    if redis is not None:
+        try:
+            await redis.set(key, json.dumps({"rows": rows, "at": at.isoformat()}), ex=KIND_STATS_TTL)
+        except Exception:  # noqa: BLE001
+            pass
+    return rows, at
 
 
 # -- one run ----------------------------------------------------------------------------------
