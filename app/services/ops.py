@@ -421,7 +421,7 @@ SELECT kind,
   percentile_cont(ARRAY[0.5, 0.95]) WITHIN GROUP (ORDER BY seconds) AS p_month
 FROM (
   SELECT kind, status = 'failed' AS failed, finished_at >= {} AS recent,
-         EXTRACT(EPOCH FROM finished_at - started_at) AS seconds
+         date_part('epoch', finished_at - started_at) AS seconds
   FROM job_run WHERE finished_at >= {} AND status IN ('succeeded', 'failed')
 ) AS runs
 GROUP BY kind ORDER BY kind
@@ -432,7 +432,8 @@ KIND_STATS_TTL = 60  # seconds: durations over a day and a month need not move e
 async def kind_stats(at: datetime | None = None) -> list[dict]:
     """Per job kind, over 24 hours and 30 days of finished runs (succeeded or failed): runs, failures,
     failure rate, p50 and p95 of the duration (started → finished). One query on PostgreSQL
-    (percentile_cont, both centiles from one sort per kind and span); on the embedded SQLite, the
+    (percentile_cont, both centiles from one sort per kind and span, of float8 seconds: EXTRACT's
+    numeric sorts a quarter slower); on the embedded SQLite, the
     durations are read and ranked in Python."""
     at = at or now()
     day, month = at - timedelta(days=1), at - timedelta(days=30)
