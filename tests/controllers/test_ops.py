@@ -307,7 +307,7 @@ async def test_overview_tells_what_the_jobs_do(client, redis_client):
     assert "En file 1 le plus ancien attend depuis 1 h 30 min" in body
     assert "En cours 1" in body and "worker-host:123" in body
     assert "Échecs (dernière heure) 1 1 sur 24 heures" in body
-    assert "Aucun signal" in body  # no worker yet
+    assert "Silencieux" in body  # a worker started a run a moment ago, and wrote no health check since
     assert "Reprise des courriels en attente" in body and "chaque minute" in body  # the cron jobs
     assert "Nouvel essai prévu 1" in body and "Plus ancien non envoyé 2 h 00 min" in body
     assert "Mémoire utilisée" in body
@@ -337,4 +337,6 @@ async def test_overview_tells_what_the_jobs_do(client, redis_client):
     finally:
         task.cancel()
         await worker.close()
+    assert "Silencieux" in text((await client.get("/ops")).text)
+    await JobRun.delete().where(JobRun.worker != "")
     assert "Aucun signal" in text((await client.get("/ops")).text)
