@@ -534,6 +534,7 @@ async def _dispatch(redis, runs: list[dict], suffix: str) -> int:
     serializer = getattr(redis, "job_serializer", None)
     sent = 0
     for start in range(0, len(runs), 2000):
+        scores = {}
         async with redis.pipeline(transaction=False) as pipe:
             for run in runs[start:start + 2000]:
                 args = _job_args(run["args"])
@@ -543,9 +544,11 @@ async def _dispatch(redis, runs: list[dict], suffix: str) -> int:
                 job_id = f"run:{run['id']}:{suffix}"
                 payload = serialize_job(run["kind"], tuple(args), {}, None, at_ms, serializer=serializer)
                 pipe.psetex(ARQ_JOB_PREFIX + job_id, expires_ms, payload)
-                pipe.zadd(queue, {job_id: at_ms})
-                sent += 1
+                scores[job_id] = at_ms
+            if scores:  # the jobs first, then their places in the queue: a worker never finds a job missing
+                pipe.zadd(queue, scores)
             await pipe.execute()
+        sent += len(scores)
     return sent
 
 
