@@ -29,10 +29,11 @@ def _until(column):
 
 async def _kind_options(user) -> list[tuple[str, str]]:
     # The worker's job kinds, and any other the French labels know (cron jobs included).
-    from app.jobs.worker import CRON_JOBS, FUNCTIONS
+    from app.jobs.worker import worker_options
 
-    names = {getattr(f, "__qualname__", getattr(f, "name", str(f))) for f in FUNCTIONS}
-    names |= {c.name.split(":", 1)[-1] for c in CRON_JOBS} | set(KIND_LABELS)
+    options = worker_options()
+    names = {getattr(f, "name", None) or f.__qualname__ for f in options["functions"]}  # arq Function or coroutine
+    names |= {c.name.split(":", 1)[-1] for c in options["cron_jobs"]} | set(KIND_LABELS)
     return sorted(((n, kind_label(n)) for n in names), key=lambda o: o[1])
 
 

@@ -295,12 +295,13 @@ async def crons(redis, at: datetime) -> list[dict]:
     one pipeline; a run older than that comes from JobRun when the job layer recorded one."""
     from arq.jobs import deserialize_result
 
-    from app.jobs.worker import CRON_JOBS, worker_options
+    from app.jobs.worker import worker_options
 
-    keep = worker_options().get("keep_result", 3600)
+    options = worker_options()
+    keep = options.get("keep_result", 3600)
     local = at.astimezone()  # arq's worker schedules on the machine's clock
     plans = []
-    for cron_job in CRON_JOBS:
+    for cron_job in options["cron_jobs"]:
         instants, upcoming = _cron_instants(cron_job, local - timedelta(seconds=keep), local)
         plans.append((cron_job, instants[-30:], upcoming))
     async with redis.pipeline(transaction=False) as pipe:
