@@ -86,6 +86,8 @@ async def main() -> None:
             await login(client, "admin")
             some_failed = (await JobRun.select(JobRun.id).where(JobRun.status == "failed").first())["id"]
             pages = {
+                # The machine is shared: a small page of the app, for comparison.
+                "référence : page d'accueil /": "/",
                 "vue d'ensemble /ops": "/ops",
                 "vue d'ensemble (htmx, 5 s)": ("/ops", {"HX-Request": "true"}),
                 "jobs en échec": "/ops/jobs?status=failed",
