@@ -17,14 +17,17 @@ from app.settings import get_settings
 
 FUNCTIONS = [send_mail, send_mail_group, export_table, import_accounts, import_session_content, sync_cohort,
              send_request_notifications, build_certificates_zip]
+# Each cron job keeps its result an hour (arq keeps none by default): the operations dashboard reads
+# its last run, outcome and duration from it.
+CRON_RESULT = 3600
 CRON_JOBS = [
-    cron(sweep_outbox, second={0}, run_at_startup=True, unique=True),
+    cron(sweep_outbox, second={0}, run_at_startup=True, unique=True, keep_result=CRON_RESULT),
     # Registration notifications whose job was refused or lost (a request confirmed over a minute ago).
-    cron(sweep_request_notifications, second={20}, unique=True),
+    cron(sweep_request_notifications, second={20}, unique=True, keep_result=CRON_RESULT),
     # The full cohort reconciliation, every ten minutes, in case a sync job was lost.
-    cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True),
+    cron(reconcile_cohorts, minute=set(range(0, 60, 10)), second={30}, unique=True, keep_result=CRON_RESULT),
     # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.
-    cron(refresh_analytics, minute=set(range(2, 60, 5)), second={15}, unique=True),
+    cron(refresh_analytics, minute=set(range(2, 60, 5)), second={15}, unique=True, keep_result=CRON_RESULT),
 ]
 
 

@@ -300,54 +300,58 @@ def _cron_instants(cron_job, since: datetime, until: datetime) -> tuple[list[dat
 
 
 async def crons(redis, at: datetime) -> list[dict]:
-    """Each cron job of the worker (app/jobs/worker.py CRON_JOBS): its next run, and its last one.
-    A unique cron job's arq id is ``cron:<name>:<its scheduled instant in ms>``: the instants of the
-    last hour (arq keeps results an hour) are computed from the schedule and their results read in
-    one pipeline; a run older than that comes from JobRun when the job layer recorded one."""
+    """Each cron job of the worker (``worker_options()["cron_jobs"]``): its next run, and its last one.
+    A unique cron job's arq id is ``cron:<name>:<its scheduled instant in ms>``: the instants within
+    the job's ``keep_result`` are computed from its schedule and their results read in one pipeline
+    (outcome, end, duration); a job kept no result of (keep_result 0) shows the last run the job
+    layer recorded in JobRun, if any. Running: the latest instant in progress with no result yet
+    (arq keeps a cron job's in-progress key a minute after it ends)."""
     from arq.jobs import deserialize_result
 
     from app.jobs.worker import worker_options
 
     options = worker_options()
-    keep = options.get("keep_result", 3600)
     local = at.astimezone()  # arq's worker schedules on the machine's clock
     plans = []
     for cron_job in options["cron_jobs"]:
-        instants, upcoming = _cron_instants(cron_job, local - timedelta(seconds=keep), local)
-        plans.append((cron_job, instants[-30:], upcoming))
+        keep = cron_job.keep_result_s or 0
+        window = max(keep, 120)
+        instants, upcoming = _cron_instants(cron_job, local - timedelta(seconds=window), local)
+        plans.append((cron_job, instants[-30:], upcoming, keep))
     async with redis.pipeline(transaction=False) as pipe:
-        for cron_job, instants, _ in plans:
+        for cron_job, instants, _, _ in plans:
             for t in instants:
                 job_id = f"{cron_job.name}:{int(t.timestamp() * 1000)}"
                 pipe.get(ARQ_RESULT_PREFIX + job_id)
                 pipe.exists(ARQ_IN_PROGRESS_PREFIX + job_id)
         answers = await pipe.execute()
-    names = [c.name.split(":", 1)[-1] for c, _, _ in plans]
+    names = [c.name.split(":", 1)[-1] for c, _, _, _ in plans]
     recorded = {}
     if names:
         rows = await JobRun.select(JobRun.kind, Max(JobRun.finished_at, alias="last")).where(
             JobRun.kind.is_in(names)).group_by(JobRun.kind)
         recorded = {r["kind"]: _as_datetime(r["last"]) for r in rows}
     result, i = [], 0
-    for (cron_job, instants, upcoming), name in zip(plans, names):
-        last = None
-        running = False
+    for (cron_job, instants, upcoming, keep), name in zip(plans, names):
+        last, running = None, False
         for t in instants:
             raw, in_progress = answers[i], answers[i + 1]
             i += 2
-            running = running or bool(in_progress)
             if raw is not None:
+                running = False
                 try:
                     info = deserialize_result(raw)
                     last = {"at": info.finish_time.astimezone(timezone.utc), "success": info.success,
                             "duration": (info.finish_time - info.start_time).total_seconds()}
                 except Exception:  # noqa: BLE001 - an unreadable result is no reason to fail the page
                     last = {"at": t.astimezone(timezone.utc), "success": None, "duration": None}
+            elif in_progress and keep:
+                running = True
         if last is None and recorded.get(name):
             last = {"at": recorded[name], "success": None, "duration": None}
         result.append({"name": name, "label": kind_label(name), "schedule": _schedule_text(cron_job),
-                       "next": upcoming.astimezone(timezone.utc) if upcoming else None, "last": last, "running": running,
-                       "last_age": _age(last["at"], at) if last else None})
+                       "next": upcoming.astimezone(timezone.utc) if upcoming else None, "last": last,
+                       "running": running, "kept": keep, "last_age": _age(last["at"], at) if last else None})
     return result
 
 

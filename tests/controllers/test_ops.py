@@ -340,3 +340,32 @@ async def test_overview_tells_what_the_jobs_do(client, redis_client):
     assert "Silencieux" in text((await client.get("/ops")).text)
     await JobRun.delete().where(JobRun.worker != "")
     assert "Aucun signal" in text((await client.get("/ops")).text)
+
+
+async def test_cron_jobs_show_their_last_run_from_arq_results(client, redis_client):
+    """What arq's worker writes when a unique cron job ends (its result under the scheduled instant's
+    id, kept CRON_RESULT), read back as the last run; the next run from the schedule."""
+    from arq.jobs import serialize_result
+
+    from app.jobs.worker import CRON_JOBS
+    from app.services.ops import _cron_instants
+
+    sweep = next(c for c in CRON_JOBS if c.name == "cron:sweep_outbox")
+    at = now().astimezone()
+    instants, upcoming = _cron_instants(sweep, at - timedelta(minutes=5), at)
+    last = instants[-1]
+    start_ms = int(last.timestamp() * 1000)
+    job_id = f"cron:sweep_outbox:{start_ms}"
+    await redis_client.set(f"arq:result:{job_id}", serialize_result(
+        "cron:sweep_outbox", (), {}, 1, start_ms, True, 0, start_ms, start_ms + 250, "cron:sweep_outbox",
+        get_settings().redis.queue_name, job_id=job_id), px=60_000)
+    await login(client, "admin")
+    body = text((await client.get("/ops")).text)
+    row = re.search(r"Reprise des courriels en attente \(sweep_outbox\) chaque minute \(à :00 s\) (.*?) "
+                    r"Reprise des notifications", body)
+    assert row, body
+    from app.dates import short_datetime_fr
+
+    ended = last + timedelta(milliseconds=250)
+    assert row[1].startswith(short_datetime_fr(ended)) and "réussie en 250 ms" in row[1], row[1]
+    assert upcoming > at and (upcoming - at).total_seconds() <= 60
