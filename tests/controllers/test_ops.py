@@ -272,7 +272,9 @@ async def test_metrics_in_prometheus_format(client, settings_env, new_client):
     response = await client.get("/ops/metrics")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/plain; version=0.0.4")
     samples = parse_metrics(response.text)
-    assert samples[("tremplin_job_runs", (("kind", "send_mail"), ("status", "failed")))] == 3
+    assert samples[("tremplin_job_runs_finished_24h", (("kind", "send_mail"), ("status", "failed")))] == 3
+    assert samples[("tremplin_job_runs_finished_24h", (("kind", "send_mail"), ("status", "succeeded")))] == 1
+    assert samples[("tremplin_jobs_by_kind", (("kind", "import_accounts"), ("status", "queued")))] == 1
     assert samples[("tremplin_job_failures_total", (("kind", "send_mail"),))] == 3
     assert samples[("tremplin_jobs", (("status", "queued"),))] == 1
     assert samples[("tremplin_job_failures_last_hour", ())] == 3
