@@ -94,9 +94,29 @@ def serve(host: str, port: int, workers: int) -> None:
 def worker() -> None:
     """An arq worker: mails, imports, PDFs, exports. Run as many as needed."""
     _setup_logging()
+    import time
+
+    from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
+
     from app.jobs.worker import build_worker
 
-    build_worker(handle_signals=True).run()
+    # arq's worker stops at the first Redis error. Redis going away for a while (a restart, a
+    # failover) must not stop the background work for good: start again once it answers. The runs
+    # it held are in the database; arq or the job sweep hands them over again.
+    delay = 1.0
+    log = logging.getLogger("tremplin.worker")
+    while True:
+        started = time.monotonic()
+        try:
+            build_worker(handle_signals=True).run()
+            return  # stopped by SIGINT/SIGTERM
+        except (RedisConnectionError, RedisTimeoutError, ConnectionError, OSError) as exc:
+            delay = 1.0 if time.monotonic() - started > 60 else min(delay * 2, 5.0)
+            log.warning("Redis unavailable (%s): the worker starts again in %.0f s", exc, delay)
+            try:
+                time.sleep(delay)
+            except KeyboardInterrupt:
+                return
 
 
 @main.command()
@@ -127,6 +147,104 @@ def demo() -> None:
         return True
 
     print_logins(asyncio.run(run()), os.environ.get("BASE_URL", "http://127.0.0.1:8000"), None)
+
+
+def _age(text: str):
+    """'30d', '12h', '90m' or a number of days, as a timedelta."""
+    from datetime import timedelta
+
+    text = text.strip().lower()
+    units = {"d": "days", "h": "hours", "m": "minutes", "s": "seconds"}
+    try:
+        if text[-1:] in units:
+            return timedelta(**{units[text[-1]]: float(text[:-1])})
+        return timedelta(days=float(text))
+    except ValueError:
+        raise click.BadParameter(f"durée invalide : {text!r} (exemples : 30d, 12h)") from None
+
+
+@main.group()
+def jobs() -> None:
+    """Background job runs (the durable jobs recorded in the database): failed, retry, purge."""
+
+
+def _run_db(coroutine_factory):
+    from app import db
+
+    async def run():
+        opened = await db.open_pool()
+        try:
+            return await coroutine_factory()
+        finally:
+            if opened:
+                await db.close_pool()
+
+    return asyncio.run(run())
+
+
+@jobs.command("failed")
+@click.option("--kind", default=None, help="Only this job kind (e.g. import_accounts).")
+@click.option("--limit", default=50, show_default=True, type=int)
+def jobs_failed(kind: str | None, limit: int) -> None:
+    """List the failed runs, newest first (arguments and errors redacted)."""
+    import json
+
+    from app.jobs.registry import redact
+    from app.tables.jobs import JobRun
+
+    async def fetch():
+        where = JobRun.status == "failed"
+        if kind:
+            where &= JobRun.kind == kind
+        rows = await JobRun.select(JobRun.id, JobRun.kind, JobRun.args, JobRun.tries, JobRun.finished_at,
+                                   JobRun.error).where(where).order_by(JobRun.id, ascending=False).limit(limit)
+        return await JobRun.count().where(where), rows
+
+    total, rows = _run_db(fetch)
+    for r in rows:
+        args = json.dumps(redact(json.loads(r["args"] or "[]")), ensure_ascii=False)
+        last = ((r["error"] or "").strip().splitlines() or [""])[-1]
+        finished = f"{r['finished_at']:%Y-%m-%d %H:%M:%S}" if r["finished_at"] else "-"
+        click.echo(f"{r['id']}\t{r['kind']}\t{args}\ttries={r['tries']}\t{finished}\t{redact(last)[:200]}")
+    click.echo(f"{total} run(s) failed" + (f" ({len(rows)} shown)" if total > len(rows) else ""))
+
+
+@jobs.command("retry")
+@click.argument("run_ids", nargs=-1, type=int)
+@click.option("--all-failed", is_flag=True, help="Every failed run (of --kind if given).")
+@click.option("--kind", default=None, help="With --all-failed: only this job kind.")
+def jobs_retry(run_ids: tuple[int, ...], all_failed: bool, kind: str | None) -> None:
+    """Run failed (or aborted) runs again: every try again, recorded as an operator action (cli)."""
+    if not run_ids and not all_failed:
+        raise click.UsageError("give run ids or --all-failed")
+    from app import queue
+    from app.jobs import durable
+    from app.tables.jobs import JobRun
+
+    async def run():
+        ids = list(run_ids)
+        if all_failed:
+            query = JobRun.select(JobRun.id).where(JobRun.status == "failed")
+            if kind:
+                query = query.where(JobRun.kind == kind)
+            ids += [r["id"] for r in await query]
+        redis = await queue.connect()
+        try:
+            return await durable.retry(redis, sorted(set(ids)), None, "cli")
+        finally:
+            await redis.aclose()
+
+    click.echo(f"{_run_db(run)} run(s) queued again")
+
+
+@jobs.command("purge")
+@click.option("--older-than", "older_than", default="30d", show_default=True, help="Age: 30d, 12h, …")
+def jobs_purge(older_than: str) -> None:
+    """Delete finished runs older than this (the daily cron keeps 30 days)."""
+    from app.jobs import durable
+
+    age = _age(older_than)
+    click.echo(f"{_run_db(lambda: durable.purge(age))} run(s) deleted")
 
 
 if __name__ == "__main__":

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from contextvars import ContextVar
+
 from piccolo.engine.finder import engine_finder
 
 from app.tables.piccolo_app import TABLES
@@ -86,8 +88,57 @@ async def is_empty() -> bool:
     return not await User.exists().where(User.id > 0)
 
 
+# Work to do once the outermost ``transaction()`` / ``write_transaction()`` has committed (enqueueing
+# the job a transaction recorded: a worker must never see the job before the rows it is about).
+_after_commit: ContextVar[list | None] = ContextVar("after_commit", default=None)
+
+
+class _Transaction:
+    """Piccolo's transaction, plus the callbacks registered by ``after_commit`` while it was open."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.outermost = engine().current_transaction.get() is None
+        self.token = None
+
+    async def __aenter__(self):
+        if self.outermost:
+            self.token = _after_commit.set([])
+        return await self.inner.__aenter__()
+
+    async def __aexit__(self, exc_type, exc, tb):
+        try:
+            result = await self.inner.__aexit__(exc_type, exc, tb)
+        finally:
+            callbacks = _after_commit.get() if self.outermost else None
+            if self.outermost:
+                _after_commit.reset(self.token)
+        if exc is None and callbacks:
+            for callback in callbacks:
+                await callback()
+        return result
+
+
+def after_commit(callback) -> bool:
+    """Run ``callback`` (an async function without arguments) once the current transaction has
+    committed; True if it will. False when no transaction is open (the caller runs it itself) or
+    when the open one was not started by ``transaction()``/``write_transaction()`` (then nobody
+    runs it: the job sweep catches up)."""
+    if engine().current_transaction.get() is None:
+        return False
+    callbacks = _after_commit.get()
+    if callbacks is None:
+        return False
+    callbacks.append(callback)
+    return True
+
+
+def in_transaction() -> bool:
+    return engine().current_transaction.get() is not None
+
+
 def transaction():
-    return engine().transaction()
+    return _Transaction(engine().transaction())
 
 
 def write_transaction():
@@ -97,5 +148,5 @@ def write_transaction():
     if is_sqlite():
         from piccolo.engine.sqlite import TransactionType
 
-        return engine().transaction(transaction_type=TransactionType.immediate)
-    return engine().transaction()
+        return _Transaction(engine().transaction(transaction_type=TransactionType.immediate))
+    return _Transaction(engine().transaction())

@@ -66,6 +66,25 @@ class MailSettings:
 
 
 @dataclass(frozen=True)
+class JobSettings:
+    """The durable job layer (app/jobs/durable.py). The defaults suit production; the fault tests
+    shorten them through the environment."""
+    # How often the sweep looks for runs to enqueue again (seconds, a divisor of 60).
+    sweep_every: int = 30
+    # A run still queued this long after it was handed to arq (or a deferred run this long past its
+    # time) is enqueued again unless arq's queue holds it.
+    requeue_after: float = 60
+    # When set, every job kind's timeout (seconds) instead of its declared one.
+    timeout: float | None = None
+    # Backoff after a failed try: base * 2**(tries-1) seconds.
+    retry_base: float = 10
+    # Finished runs kept this many days (the operations dashboard's history).
+    keep_days: int = 30
+    # Test mode only: seconds the account import waits inside its transaction (the kill test).
+    test_import_delay: float = 0
+
+
+@dataclass(frozen=True)
 class SecuritySettings:
     secret_key: str
     cookie_secure: bool
@@ -88,6 +107,7 @@ class Settings:
     redis: RedisSettings
     mail: MailSettings
     security: SecuritySettings
+    jobs: JobSettings = field(default_factory=JobSettings)
     export_inline_max_rows: int = 5000
     fictive_email_domain: str = "tremplin.local"
     import_max_bytes: int = 5 * 1024 * 1024
@@ -155,6 +175,14 @@ def load_settings() -> Settings:
             login_max_failures_per_ip=int(_env("LOGIN_MAX_FAILURES_IP", "30")),
             login_window_seconds=int(_env("LOGIN_WINDOW_SECONDS", "900")),
             session_max_age=int(_env("SESSION_MAX_AGE", str(12 * 3600))),
+        ),
+        jobs=JobSettings(
+            sweep_every=int(_env("JOBS_SWEEP_SECONDS", "30")),
+            requeue_after=float(_env("JOBS_REQUEUE_AFTER", "60")),
+            timeout=float(_env("JOBS_TIMEOUT")) if _env("JOBS_TIMEOUT") else None,
+            retry_base=float(_env("JOBS_RETRY_BASE", "10")),
+            keep_days=int(_env("JOBS_KEEP_DAYS", "30")),
+            test_import_delay=float(_env("JOBS_TEST_IMPORT_DELAY", "0")) if mode == "test" else 0,
         ),
         export_inline_max_rows=int(_env("EXPORT_INLINE_MAX_ROWS", "5000")),
         fictive_email_domain=_env("FICTIVE_EMAIL_DOMAIN", "tremplin.local"),

@@ -16,7 +16,7 @@ from app.http.forms import read_form
 from app.http.responder import confirm_page, redirect, render, url
 from app.http.web import current_user
 from app.jobs.certificates import zip_path
-from app.queue import enqueue
+from app.jobs import registry as jobs
 from app.services import certificates, progress
 from app.services.errors import NotFound, ValidationFailed
 from app.services.ratelimit import Limit
@@ -59,8 +59,8 @@ class SessionCertificatesController(Controller):
         redis = request.app.state.redis
         token = secrets.token_urlsafe(16)
         await progress.start(redis, token, user.id, f"Attestations de la session {session['code']} (ZIP)")
-        await enqueue(redis, "build_certificates_zip", session_id, user.id, token,
-                      url(request, "certificates.zip_download", token=token), _job_id=f"certificates-zip:{token}")
+        await jobs.CERTIFICATES_ZIP.submit(redis, session_id, user.id, token,
+                                           url(request, "certificates.zip_download", token=token), created_by=user.id)
         return redirect(request, url(request, "jobs.show", token=token))
 
 

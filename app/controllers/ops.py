@@ -85,7 +85,7 @@ class OpsController(Controller):
         _require_admin(request)
         await ops.run_detail(run_id)  # not found → 404
         back = url(request, "ops.run", run_id=run_id)
-        done = await ops.retry_runs(request.app.state.redis, [run_id], current_user(request).id)
+        done = await ops.retry_runs(request.app.state.redis, [run_id], current_user(request).id, "Relance")
         if not done:
             return redirect(request, back, "Ce job n'est ni en échec ni abandonné : il n'a pas été relancé.", "info")
         return redirect(request, back, f"Job n° {run_id} relancé.")

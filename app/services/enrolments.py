@@ -25,7 +25,6 @@ from app.tables.catalogue import CohortSync
 from app.tables.learning import Enrolment, EnrolmentSource, SourceKind
 from app.tables.cohorts import Cohort, CohortMember
 
-SYNC_JOB = "sync_cohort"
 LIST_LIMIT = 500  # a selector list shows at most this many; the search narrows it
 
 
@@ -350,10 +349,11 @@ async def sync_all() -> int:
     return len(cohorts)
 
 
-async def request_sync(redis, cohort_id: int) -> None:
-    from app.queue import enqueue
+async def request_sync(redis, cohort_id: int, created_by: int | None = None) -> None:
+    """A durable run of the cohort's sync (in the caller's transaction if one is open)."""
+    from app.jobs import registry as jobs
 
-    await enqueue(redis, SYNC_JOB, cohort_id)
+    await jobs.COHORT_SYNC.submit(redis, cohort_id, created_by=created_by)
 
 
 async def enrolled_count(session_id: int) -> int:

@@ -66,7 +66,6 @@ DECISION_LABELS = {
 }
 CREATE_DECISIONS = ("create", "suffix")  # "suffix": batches previewed before suffixes were automatic
 UPDATE_DECISIONS = ("update", "update_password")
-JOB = "import_accounts"
 ROW_COLUMNS = [
     ImportRow.batch, ImportRow.line, ImportRow.first_name, ImportRow.last_name, ImportRow.password, ImportRow.email,
     ImportRow.matricule, ImportRow.cohorts, ImportRow.username, ImportRow.status, ImportRow.problems,
@@ -682,17 +681,33 @@ async def confirm(user: CurrentUser, batch_id: int, redis) -> str:
 
     await batch_in_scope(user, batch_id)
     token = secrets.token_urlsafe(16)
-    claimed = await ImportBatch.update({ImportBatch.status: "queued", ImportBatch.token: token}).where(
-        (ImportBatch.id == batch_id) & (ImportBatch.status == "preview")
-    ).returning(ImportBatch.id, ImportBatch.total_rows)
-    if not claimed:
-        return ""
-    await progress.start(redis, token, user.id, "Import des comptes", claimed[0]["total_rows"])
-    await progress.update(redis, token, result_url=f"/imports/{batch_id}", result_label="Voir le rapport d'import")
-    from app.queue import enqueue
+    from app.jobs import registry as jobs
 
-    await enqueue(redis, JOB, batch_id, _job_id=f"import:{batch_id}")
+    async with db.transaction():
+        claimed = await ImportBatch.update({ImportBatch.status: "queued", ImportBatch.token: token}).where(
+            (ImportBatch.id == batch_id) & (ImportBatch.status == "preview")
+        ).returning(ImportBatch.id, ImportBatch.total_rows)
+        if not claimed:
+            return ""
+        # The durable run commits with the claim; it reaches arq after the commit (or the sweep's).
+        await jobs.IMPORT_ACCOUNTS.submit(redis, batch_id, created_by=user.id)
+    # The progress bar is a cache: without Redis the import still runs once Redis is back.
+    await progress.best_effort(progress.start(redis, token, user.id, "Import des comptes", claimed[0]["total_rows"]),
+                               progress.update(redis, token, result_url=f"/imports/{batch_id}",
+                                               result_label="Voir le rapport d'import"))
     return token
+
+
+async def give_up(args_list: list[list], reason: str) -> int:
+    """The job layer gave these imports' runs up (their worker died on the last try, an operator
+    aborted them): each batch still waiting or running says it failed (one transaction, nothing
+    was created), instead of "running" for ever. Returns how many batches."""
+    ids = [args[0] for args in args_list if args]
+    if not ids:
+        return 0
+    rows = await ImportBatch.update({ImportBatch.status: "failed", ImportBatch.error: reason[:2000]}).where(
+        ImportBatch.id.is_in(ids) & ImportBatch.status.is_in(["queued", "running"])).returning(ImportBatch.id)
+    return len(rows)
 
 
 # -- the job ------------------------------------------------------------------------------------
@@ -702,25 +717,22 @@ async def _usernames_with_prefix(prefix: str) -> set[str]:
 
 
 async def run_import(redis, batch_id: int) -> dict:
+    # "failed" too: a failed import created nothing (one transaction), an operator may run it again.
     claimed = await ImportBatch.update({ImportBatch.status: "running"}).where(
-        (ImportBatch.id == batch_id) & ImportBatch.status.is_in(["queued", "running"])
+        (ImportBatch.id == batch_id) & ImportBatch.status.is_in(["queued", "running", "failed"])
     ).returning(ImportBatch.token, ImportBatch.establishment, ImportBatch.created_by)
     if not claimed:
         return {"skipped": "not queued"}
     token, establishment_id, created_by = claimed[0]["token"], claimed[0]["establishment"], claimed[0]["created_by"]
     await progress.update(redis, token, state="running")
     try:
-        counts, queued_mails = await _apply(redis, batch_id, token, establishment_id, created_by)
+        counts, _ = await _apply(redis, batch_id, token, establishment_id, created_by)
     except Exception as exc:
         await ImportBatch.update({ImportBatch.status: "failed", ImportBatch.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(
             ImportBatch.id == batch_id
         )
         await progress.update(redis, token, state="failed", message="L'import a échoué ; aucun compte n'a été créé.")
         raise
-    if queued_mails:
-        from app.queue import enqueue
-
-        await enqueue(redis, "send_mail_group", f"import:{batch_id}", _job_id=f"import-mails:{batch_id}")
     await progress.update(redis, token, state="done", done=sum(counts.values()))
     return counts
 
@@ -820,6 +832,8 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                 results[r["id"]] = ("created", "", username)
             done += len(chunk)
             await progress.update(redis, token, done=done)
+            if get_settings().jobs.test_import_delay:  # the fault tests kill a worker here
+                await asyncio.sleep(get_settings().jobs.test_import_delay)
 
         # Updates: the names, and the e-mail and matricule the file gives; the password only when
         # the GET chose to replace it. Two batched statements, whatever the number of rows.
@@ -870,6 +884,11 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                               [(c, u, t) for c, u in sorted(pairs)])
 
         queued = await outbox.queue_mails(mails, category="credentials", group_key=f"import:{batch_id}")
+        if queued:
+            from app.jobs import registry as jobs
+
+            # Their sending, a durable run committed with the accounts and the mails.
+            await jobs.IMPORT_MAILS.submit(redis, f"import:{batch_id}", created_by=created_by)
 
         # The report: each row's outcome and the username actually created or updated (the rows
         # not imported show none). Set-based by outcome; one batched statement for the rows whose

@@ -1,14 +1,11 @@
 """The operations dashboard (SPEC G2): what the background work is doing, and the operator's actions.
 
 Read from the durable record (``JobRun``: queued, running, failed runs, durations), from arq's own
-Redis keys (the queue, the workers' health check, the cron jobs' results) and from the mail outbox.
-Acting on runs (retry one, retry every run matching a filter, abort) is set-based: one UPDATE …
-RETURNING, one ``JobAction`` row, then one Redis pipeline for the whole set.
-
-``redact``, ``retry_runs`` and ``abort_run`` are the three places that the job layer
-(app/jobs/registry.py: ``redact``, ``dispatch``) replaces when it lands on main: until then the
-small versions below follow the same contract (arq job id ``run:{id}:{suffix}``, JobRun.args the
-JSON list of the function's positional arguments).
+Redis keys (the queue, the workers' health check), the cron jobs' notes (app/jobs/registry.py
+``cron_status``) and the mail outbox. Acting on runs goes through the job layer
+(app/jobs/durable.py ``retry`` and ``abort``: set-based, one JobAction per run, arq told).
+What an operator reads of a run goes through the job layer's redaction, then the stricter patterns
+below (a token with no digit, a signed link of a small payload).
 """
 
 from __future__ import annotations
@@ -68,6 +65,8 @@ KIND_LABELS = {
     "sweep_request_notifications": "Reprise des notifications d'inscription",
     "reconcile_cohorts": "Réconciliation des cohortes",
     "refresh_analytics": "Calcul du TdB des analytics",
+    "sweep_jobs": "Reprise des jobs en attente",
+    "purge_job_runs": "Purge de l'historique des jobs (30 jours)",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
 MAIL_STATUSES = ("queued", "sending", "retry", "failed", "sent")
@@ -138,21 +137,38 @@ def _redact_data(value: Any) -> Any:
 
 
 def redact(value: Any) -> str:
-    """What an operator may read of a job's arguments or traceback: no password, token, signed
-    link, cookie or mail body. JSON (the stored arguments) is redacted key by key, then any
-    text by pattern (``key=value``, a bearer header, a link's query string, a token-like word).
-    Over-masking is accepted; a secret shown is not."""
+    """What an operator may read of a job's arguments or traceback, as text: no password, token,
+    signed link, cookie or mail body. The job layer's redaction (app/jobs/redaction.py) first, then
+    these patterns (``key=value``, a bearer header, a link's query string, a token-like word, a
+    token argument of any letters). Over-masking is accepted; a secret shown is not."""
+    from app.jobs.redaction import redact as redact_value
+
     if value is None:
         return ""
     if isinstance(value, str):
         try:
             data = json.loads(value)
         except ValueError:
-            return _redact_text(value)
+            return _redact_text(str(redact_value(value)))
         if isinstance(data, (dict, list)):
-            return json.dumps(_redact_data(data), ensure_ascii=False)
-        return _redact_text(value)
-    return json.dumps(_redact_data(value), ensure_ascii=False, default=str)
+            return json.dumps(_redact_data(redact_value(data)), ensure_ascii=False, default=str)
+        return _redact_text(str(redact_value(value)))
+    return json.dumps(_redact_data(redact_value(value)), ensure_ascii=False, default=str)
+
+
+def redact_run_args(kind: str, raw: str) -> str:
+    """A run's arguments by their parameter names when the kind is declared (``{"batch_id": 42}``:
+    the job layer's ``redact_args``, which masks a parameter named like a secret), redacted."""
+    from app.jobs.registry import function_of, redact_args
+
+    function = function_of(kind)
+    args = _job_args(raw)
+    if function is None or args is None:
+        return redact(raw)
+    try:
+        return redact(redact_args(function, args))
+    except Exception:  # noqa: BLE001 - arguments that no longer fit the function: shown as a list
+        return redact(raw)
 
 
 # -- helpers ----------------------------------------------------------------------------------
@@ -265,94 +281,28 @@ async def _queue(redis, at: datetime) -> dict:
     return {"name": name, "total": total, "ready": ready, "deferred": total - ready, "oldest_ready_age": oldest}
 
 
-def _matches(option, value: int) -> bool:
-    if option is None:
-        return True
-    if isinstance(option, int):
-        return option == value
-    return value in option
-
-
-def _cron_instants(cron_job, since: datetime, until: datetime) -> tuple[list[datetime], datetime | None]:
-    """The instants arq schedules ``cron_job`` at in (since, until], and the first one after until
-    (looked for up to 8 days ahead). Minute by minute, as arq's own next_cron does field by field
-    but second by second (a second of CPU for an hour of a minutely job)."""
-    seconds = sorted([cron_job.second] if isinstance(cron_job.second, int) else (cron_job.second or range(60)))
-    weekday = cron_job.weekday
-    if isinstance(weekday, str):
-        weekday = ["mon", "tues", "wed", "thurs", "fri", "sat", "sun"].index(weekday.lower())
-    instants: list[datetime] = []
-    minute = since.replace(second=0, microsecond=0)
-    horizon = until + timedelta(days=8)
-    while minute <= horizon:
-        if (_matches(cron_job.month, minute.month) and _matches(cron_job.day, minute.day)
-                and _matches(weekday, minute.weekday()) and _matches(cron_job.hour, minute.hour)
-                and _matches(cron_job.minute, minute.minute)):
-            for second in seconds:
-                t = minute.replace(second=second, microsecond=cron_job.microsecond)
-                if t <= since:
-                    continue
-                if t > until:
-                    return instants, t
-                instants.append(t)
-        minute += timedelta(minutes=1)
-    return instants, None
-
-
 async def crons(redis, at: datetime) -> list[dict]:
-    """Each cron job of the worker (``worker_options()["cron_jobs"]``): its next run, and its last one.
-    A unique cron job's arq id is ``cron:<name>:<its scheduled instant in ms>``: the instants within
-    the job's ``keep_result`` are computed from its schedule and their results read in one pipeline
-    (outcome, end, duration); a job kept no result of (keep_result 0) shows the last run the job
-    layer recorded in JobRun, if any. Running: the latest instant in progress with no result yet
-    (arq keeps a cron job's in-progress key a minute after it ends)."""
-    from arq.jobs import deserialize_result
+    """Each cron job of the worker: its next run, and its last one as the job noted it in Redis
+    (app/jobs/registry.py ``cron_status``: started, finished, ok, detail — arq keeps no result of a
+    cron job)."""
+    from app.jobs.registry import cron_jobs, cron_status
 
-    from app.jobs.worker import worker_options
-
-    options = worker_options()
-    local = at.astimezone()  # arq's worker schedules on the machine's clock
-    plans = []
-    for cron_job in options["cron_jobs"]:
-        keep = cron_job.keep_result_s or 0
-        window = max(keep, 120)
-        instants, upcoming = _cron_instants(cron_job, local - timedelta(seconds=window), local)
-        plans.append((cron_job, instants[-30:], upcoming, keep))
-    async with redis.pipeline(transaction=False) as pipe:
-        for cron_job, instants, _, _ in plans:
-            for t in instants:
-                job_id = f"{cron_job.name}:{int(t.timestamp() * 1000)}"
-                pipe.get(ARQ_RESULT_PREFIX + job_id)
-                pipe.exists(ARQ_IN_PROGRESS_PREFIX + job_id)
-        answers = await pipe.execute()
-    names = [c.name.split(":", 1)[-1] for c, _, _, _ in plans]
-    recorded = {}
-    if names:
-        rows = await JobRun.select(JobRun.kind, Max(JobRun.finished_at, alias="last")).where(
-            JobRun.kind.is_in(names)).group_by(JobRun.kind)
-        recorded = {r["kind"]: _as_datetime(r["last"]) for r in rows}
-    result, i = [], 0
-    for (cron_job, instants, upcoming, keep), name in zip(plans, names):
-        last, running = None, False
-        for t in instants:
-            raw, in_progress = answers[i], answers[i + 1]
-            i += 2
-            if raw is not None:
-                running = False
-                try:
-                    info = deserialize_result(raw)
-                    last = {"at": info.finish_time.astimezone(timezone.utc), "success": info.success,
-                            "duration": (info.finish_time - info.start_time).total_seconds()}
-                except Exception:  # noqa: BLE001 - an unreadable result is no reason to fail the page
-                    last = {"at": t.astimezone(timezone.utc), "success": None, "duration": None}
-            elif in_progress and keep:
-                running = True
-        if last is None and recorded.get(name):
-            last = {"at": recorded[name], "success": None, "duration": None}
-        result.append({"name": name, "label": kind_label(name), "schedule": _schedule_text(cron_job),
-                       "next": upcoming.astimezone(timezone.utc) if upcoming else None, "last": last,
-                       "running": running, "kept": keep, "last_age": _age(last["at"], at) if last else None})
-    return result
+    schedules = {c.name: c for c in cron_jobs()}
+    rows = []
+    for status in await cron_status(redis):
+        name = status["name"].split(":", 1)[-1]
+        note = status.get("last") or None
+        last = None
+        if note:
+            finished, started = _as_datetime(note.get("finished")), _as_datetime(note.get("started"))
+            last = {"at": finished, "success": note.get("ok"), "detail": redact(note.get("detail") or ""),
+                    "duration": (finished - started).total_seconds() if finished and started else None}
+        upcoming = status.get("next_run")
+        rows.append({"name": name, "label": kind_label(name), "last": last, "running": False,
+                     "schedule": _schedule_text(schedules[status["name"]]) if status["name"] in schedules else "",
+                     "next": upcoming.astimezone(timezone.utc) if upcoming else None,
+                     "last_age": _age(last["at"], at) if last and last["at"] else None})
+    return rows
 
 
 def _schedule_text(cron_job) -> str:
@@ -518,7 +468,7 @@ async def run_detail(run_id: int) -> dict:
         JobRun.id == run_id).first()
     if row is None:
         raise NotFound(RUN_NOT_FOUND)
-    row["args_shown"] = redact(row["args"])
+    row["args_shown"] = redact_run_args(row["kind"], row["args"])
     row["error_shown"] = redact(row["error"])
     row["result_shown"] = redact(row["result"])
     row["label"] = kind_label(row["kind"])
@@ -537,100 +487,37 @@ def _job_args(raw: str) -> list | None:
     return value if isinstance(value, list) else None
 
 
-# -- acting on runs ---------------------------------------------------------------------------
-async def _dispatch(redis, runs: list[dict], suffix: str) -> int:
-    """Hand ``runs`` (id, kind, args) to arq in one pipeline, under ids ``run:{id}:{suffix}`` (what
-    arq's enqueue_job writes — the job and its place in the queue — without its per-job WATCH: the
-    ids are new, made of the action's id). To be replaced by app/jobs/registry.py ``dispatch``."""
-    from arq.jobs import serialize_job
+# -- acting on runs (the job layer: app/jobs/durable.py) --------------------------------------
+async def retry_runs(redis, run_ids: list[int], actor_id: int | None, detail: str = "") -> int:
+    """Retry failed or aborted runs (the others are left alone): the job layer's ``retry`` — status
+    queued, tries 0, the last error kept, one JobAction per run, handed to arq. Returns how many."""
+    from app.jobs.registry import retry
 
-    queue = queue_name()
-    at_ms = int(now().timestamp() * 1000)
-    expires_ms = getattr(redis, "expires_extra_ms", 86_400_000)
-    serializer = getattr(redis, "job_serializer", None)
-    sent = 0
-    for start in range(0, len(runs), 2000):
-        scores = {}
-        async with redis.pipeline(transaction=False) as pipe:
-            for run in runs[start:start + 2000]:
-                args = _job_args(run["args"])
-                if args is None:
-                    log.warning("run %s: arguments are not a JSON list, left for the sweep", run["id"])
-                    continue
-                job_id = f"run:{run['id']}:{suffix}"
-                payload = serialize_job(run["kind"], tuple(args), {}, None, at_ms, serializer=serializer)
-                pipe.psetex(ARQ_JOB_PREFIX + job_id, expires_ms, payload)
-                scores[job_id] = at_ms
-            if scores:  # the jobs first, then their places in the queue: a worker never finds a job missing
-                pipe.zadd(queue, scores)
-            await pipe.execute()
-        sent += len(scores)
-    return sent
-
-
-async def _retry(redis, where, actor_id: int | None, action: str, detail: str, run_id: int | None = None) -> int:
-    at = now()
-    async with db.transaction():
-        runs = await JobRun.update({JobRun.status: "queued", JobRun.tries: 0, JobRun.finished_at: None,
-                                    JobRun.enqueued_at: at}).where(where & JobRun.status.is_in(list(RETRYABLE))).returning(
-            JobRun.id, JobRun.kind, JobRun.args)
-        if not runs:
-            return 0
-        if action == "retry_all":
-            detail = f"{detail} — {len(runs)} job(s) relancé(s)".strip(" —")
-        action_row = await JobAction.insert(JobAction(run=run_id, action=action, actor=actor_id, detail=detail)).returning(
-            JobAction.id)
-    # After the commit: a worker that picks the job up finds its run queued.
-    await _dispatch(redis, runs, f"r{action_row[0]['id']}")
-    return len(runs)
-
-
-async def retry_runs(redis, run_ids: list[int], actor_id: int | None) -> int:
-    """Retry failed or aborted runs (the others are left alone): status queued, tries 0, finished_at
-    cleared, enqueued now (the last error is kept for history); one JobAction; arq jobs
-    ``run:{id}:r{action id}``. Returns how many were retried."""
-    ids = sorted({int(i) for i in run_ids})
-    if not ids:
-        return 0
-    single = ids[0] if len(ids) == 1 else None
-    detail = "" if single else f"{len(ids)} job(s) choisis"
-    return await _retry(redis, db.among(JobRun.id, ids), actor_id, "retry" if single else "retry_all", detail,
-                        run_id=single)
+    return await retry(redis, sorted({int(i) for i in run_ids}), actor_id, detail)
 
 
 async def retry_matching(redis, clauses: list, actor_id: int | None, description: str) -> int:
-    """Retry every failed or aborted run matching the list's filter (``clauses``): one UPDATE."""
-    where = JobRun.id > 0
-    for clause in clauses:
-        where = where & clause
-    return await _retry(redis, where, actor_id, "retry_all", description)
+    """Retry every failed or aborted run matching the list's filter (``clauses``): their ids in one
+    query, then one ``retry`` of the set."""
+    query = JobRun.select(JobRun.id)
+    rows = await (query.where(*clauses) if clauses else query)
+    return await retry_runs(redis, [r["id"] for r in rows], actor_id, f"Relance groupée — {description}")
 
 
 async def abort_run(redis, run_id: int, actor_id: int | None) -> dict:
-    """Abort a queued, deferred or running run: status aborted (the job's start hook then skips it),
-    one JobAction, and arq asked to cancel its job if it is running or still in the queue (the
-    worker runs with allow_abort_jobs)."""
+    """Abort a queued, deferred or running run: the job layer's ``abort`` (status aborted, arq told
+    to cancel it, the kind's give-up hook, one JobAction)."""
+    from app.jobs.registry import abort
+
     row = await JobRun.select(JobRun.id, JobRun.kind, JobRun.status).where(JobRun.id == run_id).first()
     if row is None:
         raise NotFound(RUN_NOT_FOUND)
     if row["status"] not in ABORTABLE:
         raise DomainError(f"Ce job est « {STATUS_LABELS.get(row['status'], row['status'])} » : seul un job en file, "
                           "différé ou en cours peut être abandonné.")
-    at = now()
-    async with db.transaction():
-        done = await JobRun.update({JobRun.status: "aborted", JobRun.finished_at: at}).where(
-            (JobRun.id == run_id) & (JobRun.status == row["status"])).returning(JobRun.id)
-        if not done:
-            raise DomainError("Ce job vient de changer d'état : rechargez la page et recommencez.")
-        await JobAction.insert(JobAction(run=run_id, action="abort", actor=actor_id,
-                                         detail=f"était « {STATUS_LABELS.get(row['status'], row['status'])} »"))
-    try:
-        job_ids = [member async for member, _ in redis.zscan_iter(queue_name(), match=f"run:{run_id}:*")]
-        if job_ids:
-            at_ms = int(at.timestamp() * 1000)
-            await redis.zadd(ARQ_ABORT_SET, {(j.decode() if isinstance(j, bytes) else j): at_ms for j in job_ids})
-    except Exception as error:  # noqa: BLE001 - the run is aborted in the database: the start hook skips it
-        log.warning("abort of run %s: arq not told (%s)", run_id, error)
+    done = await abort(redis, [run_id], actor_id, f"était « {STATUS_LABELS.get(row['status'], row['status'])} »")
+    if not done:
+        raise DomainError("Ce job vient de changer d'état : rechargez la page et recommencez.")
     return row
 
 

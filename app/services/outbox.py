@@ -16,7 +16,6 @@ from email.utils import make_msgid
 import aiosmtplib
 
 from app.dates import now
-from app.queue import enqueue
 from app.services.roles import REGISTRATION_TESTER
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment
@@ -24,7 +23,13 @@ from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "send_mail"
+SEND_JOB = "send_mail"  # app/jobs/registry.py SEND_MAIL: enqueued through its declaration
+
+
+async def _enqueue_send(redis, mail_id: int, arq_job_id: str, **arq_options) -> None:
+    from app.jobs import registry as jobs
+
+    await jobs.SEND_MAIL.enqueue(redis, mail_id, _job_id=arq_job_id, **arq_options)
 CLAIM_SECONDS = 300
 # Where a mail's secret (a password, a signed link) goes in its stored body; see Mail.secret.
 SECRET_MARK = "\u27e6secret\u27e7"
@@ -224,7 +229,7 @@ async def dispatch(redis, mail_ids: list[int]) -> None:
     """Enqueue the sending of freshly committed mails. If Redis is down the sweep catches up."""
     try:
         for mail_id in mail_ids:
-            await enqueue(redis, SEND_JOB, mail_id, _job_id=job_id(mail_id, 0))
+            await _enqueue_send(redis, mail_id, job_id(mail_id, 0))
     except Exception:  # noqa: BLE001 - the row is safe; the cron sweep will enqueue it
         log.warning("could not enqueue mails %s; the outbox sweep will", mail_ids, exc_info=True)
 
@@ -302,7 +307,7 @@ async def send_one(redis, mail_id: int) -> str:
             }
         ).where(Mail.id == mail_id)
         if not final and redis is not None:
-            await enqueue(redis, SEND_JOB, mail_id, _job_id=job_id(mail_id, tries), _defer_by=delay)
+            await _enqueue_send(redis, mail_id, job_id(mail_id, tries), _defer_by=delay)
         return "failed" if final else "retry"
     # Once it has left, nobody can read the password or the link again.
     await Mail.update(
@@ -322,7 +327,7 @@ async def sweep(redis) -> int:
         Mail.status.is_in(["queued", "retry"]) & ((Mail.next_attempt_at.is_null()) | (Mail.next_attempt_at <= t))
     )
     for row in due:
-        await enqueue(redis, SEND_JOB, row["id"], _job_id=job_id(row["id"], row["tries"]))
+        await _enqueue_send(redis, row["id"], job_id(row["id"], row["tries"]))
     return len(due)
 
 
@@ -336,5 +341,5 @@ async def retry_now(redis, mail_id: int) -> bool:
     )
     if not rows:
         return False
-    await enqueue(redis, SEND_JOB, mail_id, _job_id=f"{job_id(mail_id, rows[0]['tries'])}:manual:{int(now().timestamp())}")
+    await _enqueue_send(redis, mail_id, f"{job_id(mail_id, rows[0]['tries'])}:manual:{int(now().timestamp())}")
     return True

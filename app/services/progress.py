@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import logging
+
+log = logging.getLogger(__name__)
 
 TTL = 24 * 3600
 
@@ -35,3 +38,13 @@ async def get(redis, token: str) -> dict | None:
     data["percent"] = 100 if data.get("state") == "done" else (int(100 * data["done"] / total) if total else 0)
     data["finished"] = data.get("state") in ("done", "failed")
     return data
+
+
+async def best_effort(*updates) -> None:
+    """Run these progress writes; if Redis is down, log it and go on: progress is a cache, the work
+    it describes is recorded in the database and runs once Redis is back."""
+    for update in updates:
+        try:
+            await update
+        except Exception:  # noqa: BLE001 - a cache write must not undo committed work
+            log.warning("progress not written (Redis unavailable?)", exc_info=True)

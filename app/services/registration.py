@@ -17,8 +17,8 @@ Seats: see app/services/seats.py (one count, checked in a locked transaction at 
 takes or keeps one: submission, confirmation, and the back office's steps 6, 8 and 10).
 
 Notifications after the confirmation are sent once: ``notified_at`` is claimed in the transaction
-that writes the mails. The job queued at confirmation normally does it; if Redis refused the job
-(or the job was lost), the cron sweep ``sweep_unnotified`` finds the request and does it.
+that writes the mails. The job is a durable run recorded with the confirmation: if Redis refused it
+(or it was lost), the job sweep (app/jobs/durable.py) enqueues it again.
 """
 
 from __future__ import annotations
@@ -71,9 +71,6 @@ POSTAL_RE = re.compile(r"^[0-9]{5}$")
 PHONE_RE = re.compile(r"^[0-9 +().-]{10,20}$")
 BI_CATEGORY = "registration-bi"  # the BI to the validating instance
 BI_COPY_CATEGORY = "registration-bi-copy"  # the operator's identical copy
-# A request confirmed this long ago and still not notified is the sweep's (the job queued at the
-# confirmation normally runs within seconds).
-NOTIFY_GRACE = timedelta(minutes=1)
 
 
 class RegistrationClosed(DomainError):
@@ -479,7 +476,7 @@ def read_link(salt: str, token: str, expired: str, invalid: str) -> dict:
 async def confirm(token: str, redis) -> dict:
     """Follow the confirmation link: the request is confirmed once — on the waiting list if the
     seats are all held by people ahead of it — and its notifications are queued. If the queue
-    refuses the job, the request stays confirmed and the sweep sends them (``sweep_unnotified``)."""
+    refuses the job, the request stays confirmed and the job sweep sends them (its run is durable)."""
     payload = read_link("confirm", token, "Ce lien de confirmation a expiré (il est valable 7 jours).",
                         "Ce lien de confirmation n'est pas valide.")
     request = await RegistrationRequest.select().where(RegistrationRequest.id == payload.get("id")).first()
@@ -504,13 +501,10 @@ async def confirm(token: str, redis) -> dict:
             raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
         await _event(request["id"], None, "Adresse confirmée", request["status"], target,
                      "Session complète : liste d'attente." if target == "waiting_list" else "")
-    from app.queue import enqueue
+        from app.jobs import registry as jobs
 
-    try:
-        await enqueue(redis, "send_request_notifications", request["id"], _job_id=f"request-notify:{request['id']}")
-    except Exception:  # noqa: BLE001 - the request is confirmed; the sweep notifies it
-        log.warning("could not enqueue the notifications of request %s; the sweep will send them", request["id"],
-                    exc_info=True)
+        # A durable run, committed with the confirmation: if Redis refuses it, the job sweep sends it.
+        await jobs.REQUEST_NOTIFICATIONS.submit(redis, request["id"])
     request["status"] = target
     return request
 
@@ -656,22 +650,6 @@ async def send_notifications(request_id: int, redis) -> int:
         await _event(request_id, None, "Notifications envoyées", r["status"], r["status"], note)
     await outbox.dispatch(redis, ids)
     return len(ids)
-
-
-async def sweep_unnotified(redis, grace: timedelta = NOTIFY_GRACE, batch: int = 100) -> int:
-    """The cron's catch-up: confirmed requests whose notifications were never written (the queue
-    refused the job, or a job was lost) are notified now, once. Returns how many requests."""
-    rows = await RegistrationRequest.select(RegistrationRequest.id).where(
-        RegistrationRequest.status.is_in(NOTIFIABLE) & RegistrationRequest.notified_at.is_null()
-        & (RegistrationRequest.confirmed_at < now() - grace)).order_by(RegistrationRequest.id).limit(batch)
-    done = 0
-    for row in rows:
-        try:
-            if await send_notifications(row["id"], redis):
-                done += 1
-        except Exception:  # noqa: BLE001 - one bad request must not stop the others; retried next run
-            log.exception("notifications of request %s failed; the next sweep retries", row["id"])
-    return done
 
 
 async def release_held_bulletins(organisation_id: int, redis) -> int:

@@ -44,7 +44,6 @@ IMPORT_STEPS = [
     "Sélection du contenu", "Réglages initiaux", "Réglages du schéma", "Confirmation et relecture",
     "Effectuer l'importation", "Terminer",
 ]
-JOB = "import_session_content"
 
 
 def propose_full_name(start: date | None, end: date | None, title: str) -> str:
@@ -355,19 +354,32 @@ async def launch_import(user: CurrentUser, session_id: int, redis, result_url: s
     if not state["template"] or not state["activity_ids"]:
         raise DomainError("Choisissez d'abord un cours et ses activités (étapes 1 à 3).")
     token = secrets.token_urlsafe(16)
-    claimed = await ContentImport.update({ContentImport.status: "queued", ContentImport.token: token}).where(
-        (ContentImport.id == state["id"]) & (ContentImport.status == "draft")
-    ).returning(ContentImport.id)
-    if not claimed:
-        return state["token"]
-    total = len(state["activity_ids"].split(","))
-    await progress.start(redis, token, user.id, "Importation du contenu", total)
-    await progress.update(redis, token, result_url=result_url,
-                          result_label="Continuer")
-    from app.queue import enqueue
+    from app.jobs import registry as jobs
 
-    await enqueue(redis, JOB, state["id"], _job_id=f"content-import:{state['id']}")
+    async with db.transaction():
+        claimed = await ContentImport.update({ContentImport.status: "queued", ContentImport.token: token}).where(
+            (ContentImport.id == state["id"]) & (ContentImport.status == "draft")
+        ).returning(ContentImport.id)
+        if not claimed:
+            return state["token"]
+        # The durable run commits with the launch; it reaches arq after the commit (or the sweep's).
+        await jobs.CONTENT_IMPORT.submit(redis, state["id"], created_by=user.id)
+    total = len(state["activity_ids"].split(","))
+    await progress.best_effort(progress.start(redis, token, user.id, "Importation du contenu", total),
+                               progress.update(redis, token, result_url=result_url, result_label="Continuer"))
     return token
+
+
+async def give_up_content_imports(args_list: list[list], reason: str) -> int:
+    """The job layer gave these content imports up (worker died on the last try, an operator
+    aborted): back to a draft the manager may launch again (the copy is idempotent), not "running"
+    for ever. Returns how many."""
+    ids = [args[0] for args in args_list if args]
+    if not ids:
+        return 0
+    rows = await ContentImport.update({ContentImport.status: "draft"}).where(
+        ContentImport.id.is_in(ids) & ContentImport.status.is_in(["queued", "running"])).returning(ContentImport.id)
+    return len(rows)
 
 
 async def run_content_import(redis, import_id: int) -> int:

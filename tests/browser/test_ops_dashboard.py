@@ -87,7 +87,7 @@ async def test_dashboard_with_javascript_refreshes_while_visible(browser, live_s
         assert await page.evaluate("window.__violations") == []
     finally:
         await context.close()
-    assert await JobAction.count() == 2
+    assert await JobAction.count() == 4  # one per run: the import, then the 3 mails
     assert await JobRun.count().where(JobRun.status == "queued") == 5
 
 

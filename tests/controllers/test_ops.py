@@ -141,7 +141,9 @@ async def test_retry_one_records_the_action_and_enqueues_the_job(client, redis_c
     assert run["error"] == "ValueError: boom"  # kept for history
     action = await JobAction.select(JobAction.all_columns(), JobAction.actor.username.as_alias("who")).first()
     assert action["run"] == run_id and action["action"] == "retry" and action["who"] == "admin"
-    assert await queued_jobs(redis_client) == {f"run:{run_id}:r{action['id']}": ("import_accounts", (7, "alp001"))}
+    jobs = await queued_jobs(redis_client)
+    assert list(jobs.values()) == [("import_accounts", (7, "alp001"))]
+    assert next(iter(jobs)).startswith(f"run:{run_id}:")
     # The run's page and the history list show who did it.
     assert "Relance" in text(page.text) and "admin" in text(page.text)
     history = text((await client.get("/ops/actions")).text)
@@ -168,15 +170,17 @@ async def test_retry_all_matching_the_filter_after_confirmation(client, redis_cl
     statuses = {r["id"]: r["status"] for r in await JobRun.select(JobRun.id, JobRun.status)}
     assert all(statuses[i] == "queued" for i in [*mails, aborted])
     assert statuses[imports] == "failed" and statuses[done] == "succeeded"
-    action = await JobAction.select().first()
-    assert action["action"] == "retry_all" and action["run"] is None and "Envoi d'un courriel" in action["detail"]
+    actions = await JobAction.select().order_by(JobAction.run)
+    assert [a["run"] for a in actions] == [*mails, aborted]  # one per run, who and when
+    assert all(a["action"] == "retry" and "Relance groupée — filtre : type « Envoi d'un courriel »" in a["detail"]
+               for a in actions)
     jobs = await queued_jobs(redis_client)
-    assert jobs == {f"run:{i}:r{action['id']}": ("send_mail", (n,)) for n, i in enumerate(mails)} | {
-        f"run:{aborted}:r{action['id']}": ("send_mail", (99,))}
+    assert sorted((job_id.split(":")[1], call) for job_id, call in jobs.items()) == sorted(
+        [(str(i), ("send_mail", (n,))) for n, i in enumerate(mails)] + [(str(aborted), ("send_mail", (99,)))])
     # Nothing left to retry: said so, nothing recorded.
     confirm = await client.get("/ops/jobs/relancer?kind=send_mail")
     assert confirm.status_code == 303
-    assert await JobAction.count() == 1
+    assert await JobAction.count() == 6
 
 
 async def test_abort_a_queued_run(client, redis_client):
@@ -344,30 +348,24 @@ async def test_overview_tells_what_the_jobs_do(client, redis_client):
     assert "Aucun signal" in text((await client.get("/ops")).text)
 
 
-async def test_cron_jobs_show_their_last_run_from_arq_results(client, redis_client):
-    """What arq's worker writes when a unique cron job ends (its result under the scheduled instant's
-    id, kept CRON_RESULT), read back as the last run; the next run from the schedule."""
-    from arq.jobs import serialize_result
-
-    from app.jobs.worker import CRON_JOBS
-    from app.services.ops import _cron_instants
-
-    sweep = next(c for c in CRON_JOBS if c.name == "cron:sweep_outbox")
-    at = now().astimezone()
-    instants, upcoming = _cron_instants(sweep, at - timedelta(minutes=5), at)
-    last = instants[-1]
-    start_ms = int(last.timestamp() * 1000)
-    job_id = f"cron:sweep_outbox:{start_ms}"
-    await redis_client.set(f"arq:result:{job_id}", serialize_result(
-        "cron:sweep_outbox", (), {}, 1, start_ms, True, 0, start_ms, start_ms + 250, "cron:sweep_outbox",
-        get_settings().redis.queue_name, job_id=job_id), px=60_000)
-    await login(client, "admin")
-    body = text((await client.get("/ops")).text)
-    row = re.search(r"Reprise des courriels en attente \(sweep_outbox\) chaque minute \(à :00 s\) (.*?) "
-                    r"Reprise des notifications", body)
-    assert row, body
+async def test_cron_jobs_show_their_last_run_and_the_next(client, redis_client):
+    """The last run as the cron job noted it (app/jobs/registry.py: a Redis hash per queue), the
+    next one from its schedule; a failed one says why, redacted."""
     from app.dates import short_datetime_fr
 
-    ended = last + timedelta(milliseconds=250)
-    assert row[1].startswith(short_datetime_fr(ended)) and "réussie en 250 ms" in row[1], row[1]
-    assert upcoming > at and (upcoming - at).total_seconds() <= 60
+    started = now() - timedelta(seconds=40)
+    finished = started + timedelta(milliseconds=250)
+    key = get_settings().redis.queue_name + ":cron"
+    await redis_client.hset(key, "cron:sweep_outbox", json.dumps(
+        {"started": started.isoformat(), "finished": finished.isoformat(), "ok": True, "detail": "0"}))
+    await redis_client.hset(key, "cron:reconcile_cohorts", json.dumps(
+        {"started": started.isoformat(), "finished": finished.isoformat(), "ok": False,
+         "detail": f"ConnectionError: https://x.org/a?token={API_TOKEN} refused"}))
+    await login(client, "admin")
+    body = text((await client.get("/ops")).text)
+    row = re.search(r"Reprise des courriels en attente \(sweep_outbox\) chaque minute \(à :00 s\) (.*?) Reprise", body)
+    assert row, body
+    assert row[1].startswith(short_datetime_fr(finished)) and "réussie en 250 ms" in row[1], row[1]
+    row = re.search(r"Réconciliation des cohortes \(reconcile_cohorts\) toutes les 10 minutes (.*?) Calcul", body)
+    assert row and "échec ConnectionError" in row[1] and API_TOKEN not in body, row
+    assert "Purge de l'historique des jobs" in body and "aucune depuis le démarrage du worker" in body

@@ -2,7 +2,8 @@
 
 The queue really refuses the job (the app's Redis pointed at a closed port for that request): the
 requester still sees the success page, the request stays confirmed, and the cron's sweep notifies
-it once — even when two sweeps and the job run at the same time."""
+it once — even when two sweeps and the job run at the same time. The sweep is the job layer's generic
+one (the run is durable); the ad-hoc ``sweep_request_notifications`` is gone."""
 
 import asyncio
 import secrets
@@ -12,8 +13,10 @@ import pytest
 from arq.connections import ArqRedis
 
 from app.dates import now
-from app.jobs.registration import sweep_request_notifications
+from app.jobs.durable import sweep
+from app.jobs.registry import sweep_jobs
 from app.jobs.worker import CRON_JOBS
+from app.tables.jobs import JobRun
 from app.services import registration as reg
 from app.tables.registration import RegistrationRequest, RequestEvent
 from tests.conftest import free_port
@@ -26,9 +29,10 @@ def _subjects(smtp, reference):
 
 
 async def _backdate_confirmations():
-    """As if the sweep ran a couple of minutes after the confirmations."""
+    """As if the sweep ran a couple of minutes after the confirmations (and their runs)."""
     await RegistrationRequest.update({RegistrationRequest.confirmed_at: now() - timedelta(minutes=2)}).where(
         RegistrationRequest.confirmed_at.is_not_null())
+    await JobRun.update({JobRun.enqueued_at: now() - timedelta(minutes=2)}).where(JobRun.status == "queued")
 
 
 async def test_a_refused_job_leaves_the_request_confirmed_and_the_sweep_notifies_it_once(
@@ -57,21 +61,23 @@ async def test_a_refused_job_leaves_the_request_confirmed_and_the_sweep_notifies
     assert _subjects(smtp, request["reference"]) == []  # no job: nobody told yet
 
     # Within a minute the job may still be on its way: the sweep leaves the request to it.
-    assert await sweep_request_notifications({"redis": redis_client}) == 0
+    assert (await sweep(redis_client))["enqueued"] == 0
     await _backdate_confirmations()
-    # Two sweeps at once (two workers): one of them notifies.
-    done = await asyncio.gather(*(sweep_request_notifications({"redis": redis_client}) for _ in range(2)))
-    assert sorted(done) == [0, 1]
-    assert await sweep_request_notifications({"redis": redis_client}) == 0
+    # Two sweeps at once (two workers), then the workers: the request is notified once.
+    await asyncio.gather(*(sweep(redis_client) for _ in range(2)))
+    await run_jobs()
+    assert (await sweep(redis_client))["enqueued"] == 0
     # A late job of the request changes nothing either.
     assert await reg.send_notifications(request["id"], redis_client) == 0
     await run_jobs()
+    run = await JobRun.select().where(JobRun.kind == "send_request_notifications").first()
+    assert run["status"] == "succeeded" and run["tries"] == 1 and run["result"] == "3"
     ref = request["reference"]
     assert _subjects(smtp, ref) == [f"Bulletin d'inscription {ref} à valider", f"Votre demande d'inscription {ref}",
                                     f"[Copie] Bulletin d'inscription {ref} à valider"]
     assert await RequestEvent.count().where(
         (RequestEvent.request == request["id"]) & (RequestEvent.action == "Notifications envoyées")) == 1
-    assert any(job.coroutine is sweep_request_notifications for job in CRON_JOBS)
+    assert any(job.coroutine.__wrapped__ is sweep_jobs for job in CRON_JOBS)
 
 
 async def _awaiting(template: dict, n: int) -> list[str]:
@@ -105,7 +111,7 @@ async def test_many_confirmations_at_once_are_each_notified_exactly_once(client,
     smtp.messages.clear()
     await run_jobs()
     await _backdate_confirmations()
-    await sweep_request_notifications({"redis": redis_client})
+    await sweep(redis_client)
     await run_jobs()
     assert await RegistrationRequest.count().where(RegistrationRequest.notified_at.is_null()) == 0
     mine = [m["Subject"] for _, m in smtp.messages if m["Subject"].startswith("Votre demande d'inscription R26-T")]
