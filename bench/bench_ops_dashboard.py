@@ -3,8 +3,8 @@ every page (target <= 200 ms server time) and the retry of 10,000 failed runs (t
 
 The runs are spread over 30 days and 8 kinds, bulk-inserted (COPY). Each page is fetched through the
 app (ASGI, an administrator's session) RUNS times; the figures are p50 / p95 / max. The retry is
-one retry-all of a filter matching 10,000 failed runs: the UPDATE … RETURNING, the JobAction, and
-the 10,000 arq jobs written to Redis (counted in the queue afterwards).
+one retry-all of a filter matching 10,000 failed runs: the UPDATE … RETURNING, a JobAction per run, and
+the 10,000 arq jobs written to Redis (counted in the queue afterwards) — app/jobs/durable.py ``retry``.
 
 Run: .venv/bin/python bench/bench_ops_dashboard.py   (BENCH_RUNS=20 by default; BENCH_VACUUM=0 skips the
 VACUUM ANALYZE after the seed, as right after a bulk insert)
@@ -149,7 +149,8 @@ async def main() -> None:
             done = await ops.retry_matching(redis, clauses, None, "bench")
             elapsed = time.perf_counter() - t
             queued = await redis.zcard(get_settings().redis.queue_name)
-            print(f"\nretry of {done:,} failed runs (one UPDATE, one JobAction, {queued:,} arq jobs in Redis): "
+            print(f"\nretry of {done:,} failed runs (the job layer's retry: UPDATE … RETURNING, a JobAction per run, "
+                  f"{queued:,} arq jobs in Redis): "
                   f"{elapsed:.2f} s")
             # The same through the page (confirmation count + POST), on the other half.
             from tests.helpers import post_form
