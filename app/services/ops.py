@@ -305,15 +305,33 @@ async def crons(redis, at: datetime) -> list[dict]:
     return rows
 
 
+def _one(option) -> int | None:
+    if isinstance(option, int):
+        return option
+    return next(iter(option)) if isinstance(option, (set, list, tuple)) and len(option) == 1 else None
+
+
+def _step(option) -> int | None:
+    ordered = sorted(option) if isinstance(option, (set, list, tuple)) and len(option) > 1 else None
+    if ordered and all(b - a == ordered[1] - ordered[0] for a, b in zip(ordered, ordered[1:])):
+        return ordered[1] - ordered[0]
+    return None
+
+
 def _schedule_text(cron_job) -> str:
-    minute, second = cron_job.minute, cron_job.second
-    if minute is None and cron_job.hour is None:
-        return "chaque minute" + (f" (à :{min(second):02d} s)" if second else "")
-    if isinstance(minute, set) and len(minute) > 1:
-        ordered = sorted(minute)
-        step = ordered[1] - ordered[0]
-        if all(b - a == step for a, b in zip(ordered, ordered[1:])) and 60 % step == 0:
-            return f"toutes les {step} minutes"
+    """A cron job's schedule in words: "toutes les 30 secondes", "chaque minute (à :20 s)",
+    "toutes les 10 minutes", "chaque jour à 03:17 (heure du serveur)"."""
+    minute, second, hour = cron_job.minute, cron_job.second, cron_job.hour
+    if cron_job.day is None and cron_job.month is None and cron_job.weekday is None:
+        if minute is None and hour is None:
+            if _step(second):
+                return f"toutes les {_step(second)} secondes"
+            if _one(second) is not None:
+                return f"chaque minute (à :{_one(second):02d} s)"
+        if hour is None and _step(minute):
+            return f"toutes les {_step(minute)} minutes"
+        if _one(hour) is not None and _one(minute) is not None:
+            return f"chaque jour à {_one(hour):02d}:{_one(minute):02d} (heure du serveur)"
     return "planifié"
 
 
