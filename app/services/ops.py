@@ -33,10 +33,6 @@ log = logging.getLogger(__name__)
 # The worker writes arq's health-check key every HEALTH_CHECK_SECONDS (app/jobs/worker.py); the key
 # lives one second more, so a missing key means no worker has been heard of on this queue since.
 HEALTH_CHECK_SUFFIX = ":health-check"  # arq.constants.health_check_key_suffix
-ARQ_JOB_PREFIX = "arq:job:"  # arq.constants.job_key_prefix
-ARQ_RESULT_PREFIX = "arq:result:"  # arq.constants.result_key_prefix
-ARQ_IN_PROGRESS_PREFIX = "arq:in-progress:"  # arq.constants.in_progress_key_prefix
-ARQ_ABORT_SET = "arq:abort"  # arq.constants.abort_jobs_ss
 
 STATUS_LABELS = {
     JobStatus.queued.value: "En file",
