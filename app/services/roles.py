@@ -10,6 +10,8 @@ GET = "get"
 REGISTRATION_MANAGER = "registration_manager"
 REGISTRATION_TESTER = "registration_tester"
 LEARNER = "learner"
+# Operations (SPEC G2): reads the operations dashboard (/ops), acts on nothing.
+OPERATIONS = "operations"
 
 ROLE_LABELS = {
     ADMIN: "Administrateur",
@@ -18,6 +20,7 @@ ROLE_LABELS = {
     REGISTRATION_MANAGER: "Gestionnaire d'inscriptions locales",
     REGISTRATION_TESTER: "Testeur de l'inscription locale",
     LEARNER: "Apprenant",
+    OPERATIONS: "Exploitation",
 }
 # Which roles need a delegation, which an establishment, which neither.
 DELEGATION_ROLES = {GED}
@@ -59,6 +62,11 @@ class CurrentUser:
     @property
     def is_admin(self) -> bool:
         return ADMIN in self.roles
+
+    @property
+    def sees_operations(self) -> bool:
+        """The operations dashboard: administrators (who may act) and the read-only operations role."""
+        return self.has_role(ADMIN, OPERATIONS)
 
     @property
     def manages_establishments(self) -> bool:

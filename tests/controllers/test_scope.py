@@ -37,6 +37,8 @@ FOREIGN = {
     "mail_id": lambda ids: 1,
     "attachment_id": lambda ids: 1,
     "request_id": lambda ids: 1,
+    # Operations dashboard: administrators and the operations role only; "not found" for everyone else.
+    "run_id": lambda ids: ids["job_run"],
 }
 # The catalogue is shared by the whole network: every manager may read a template.
 GLOBAL_READABLE = {"GET /catalogue/{template_id:int}"}
@@ -49,6 +51,10 @@ async def _foreign_ids() -> dict:
         (RoleAssignment.establishment == ids["DAM001"]) & (RoleAssignment.role == "get")
     ).first()
     ids["dam_grant"] = grant["id"]
+    from app.tables.jobs import JobRun
+
+    run = await JobRun.insert(JobRun(kind="import_accounts", job_key="scope:1", status="failed")).returning(JobRun.id)
+    ids["job_run"] = run[0]["id"]
     from app.tables.accounts import User
     from app.tables.imports import ImportBatch
 
