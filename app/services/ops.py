@@ -82,61 +82,10 @@ def kind_label(kind: str) -> str:
 
 
 # -- redaction --------------------------------------------------------------------------------
-# ("session" is not one: a training session's id is everywhere in this domain's arguments.)
-_SECRET_WORDS = (r"pass(?:word|wd)?|pwd|mot[ _-]?de[ _-]?passe|secret|token|jeton|api[_-]?key|authori[sz]ation|"
-                 r"cookie|csrf\w*|signature|sig|nonce|credentials?|body(?:_text|_html)?|html|corps")
-_SECRET_KEY = re.compile(rf"^(?:\w*_)?(?:{_SECRET_WORDS})$", re.I)
-# key=value, key: value, "key": "value", key='value' in a traceback or a repr
-_KEY_VALUE = re.compile(
-    rf"""(?P<key>["']?\b(?:\w*_)?(?:{_SECRET_WORDS})\b["']?\s*(?:=|:)\s*)"""
-    r"""(?P<value>"(?:[^"\\]|\\.)*"|'(?:[^'\\]|\\.)*'|[^\s,;)}\]]+)""",
-    re.I,
-)
-_BEARER = re.compile(r"\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+", re.I)
-# A link: its query string goes, and so does any path segment that looks like a token.
-_URL = re.compile(r"(?P<base>(?:https?://[^\s/'\"<>]+)?/[^\s?'\"<>]*)(?P<query>\?[^\s'\"<>]*)?")
-# A signed token (itsdangerous: payload.timestamp.signature) or a random one (token_urlsafe, hex).
-_TOKEN = re.compile(
-    r"\b(?=[A-Za-z0-9_.-]*[A-Z])(?=[A-Za-z0-9_.-]*[a-z])(?=[A-Za-z0-9_.-]*\d)[A-Za-z0-9_-]{16,}"
-    r"(?:\.[A-Za-z0-9_-]{4,}){0,3}\b"
-    # itsdangerous: payload.timestamp(6).signature(27, or 43 with SHA-256), whatever the payload's size
-    r"|\b[A-Za-z0-9_-]{2,}\.[A-Za-z0-9_-]{6}\.(?:[A-Za-z0-9_-]{43}|[A-Za-z0-9_-]{27})\b"
-    # payload.timestamp.signature — with a digit somewhere, or "aiosmtplib.errors.SMTPRecipientsRefused" would go
-    r"|\b(?=[A-Za-z0-9_.-]*\d)[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{16,}\b"
-    r"|\b[0-9a-f]{32,}\b"
-)
-
-
-_ARG_TOKEN = re.compile(r"[A-Za-z0-9_-]{16,}")
-
-
-def _redact_text(text: str) -> str:
-    text = _KEY_VALUE.sub(lambda m: m["key"] + MASK, text)
-    text = _BEARER.sub(lambda m: f"{m[1]} {MASK}", text)
-    text = _URL.sub(lambda m: m["base"] + ("?" + MASK if m["query"] else ""), text)
-    return _TOKEN.sub(MASK, text)
-
-
-def _redact_data(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {k: (MASK if isinstance(k, str) and _SECRET_KEY.match(k) and v not in (None, "")
-                    else _redact_data(v)) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_redact_data(v) for v in value]
-    if isinstance(value, str):
-        # An argument that is one long word of mixed case or digits is an id of nobody's reading: a
-        # token (token_urlsafe has no digit one time in forty, which the free-text rule needs).
-        if _ARG_TOKEN.fullmatch(value) and not value.islower():
-            return MASK
-        return _redact_text(value)
-    return value
-
-
 def redact(value: Any) -> str:
-    """What an operator may read of a job's arguments or traceback, as text: no password, token,
-    signed link, cookie or mail body. The job layer's redaction (app/jobs/redaction.py) first, then
-    these patterns (``key=value``, a bearer header, a link's query string, a token-like word, a
-    token argument of any letters). Over-masking is accepted; a secret shown is not."""
+    """What an operator may read of a job's arguments, result or traceback, as text: no password,
+    token, signed link, cookie or mail body — the job layer's rules (app/jobs/redaction.py), the one
+    set the CLI uses too. Over-masking is accepted; a secret shown is not."""
     from app.jobs.redaction import redact as redact_value
 
     if value is None:
@@ -145,11 +94,11 @@ def redact(value: Any) -> str:
         try:
             data = json.loads(value)
         except ValueError:
-            return _redact_text(str(redact_value(value)))
+            return str(redact_value(value))
         if isinstance(data, (dict, list)):
-            return json.dumps(_redact_data(redact_value(data)), ensure_ascii=False, default=str)
-        return _redact_text(str(redact_value(value)))
-    return json.dumps(_redact_data(redact_value(value)), ensure_ascii=False, default=str)
+            return json.dumps(redact_value(data), ensure_ascii=False, default=str)
+        return str(redact_value(value))
+    return json.dumps(redact_value(value), ensure_ascii=False, default=str)
 
 
 def redact_run_args(kind: str, raw: str) -> str:
