@@ -7,9 +7,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
-from app.controllers.certificates import pdf_response
 from app.http.forms import form_data
-from app.http.responder import redirect, render, url, wants_fragment
+from app.http.responder import private_download, redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.services import attendance
 from app.services.errors import ValidationFailed
@@ -28,7 +27,7 @@ class AttendanceController(Controller):
     @get("/emargement.pdf", name="attendance.sheet")
     async def sheet(self, request: Request, session_id: FromPath[int]) -> Response:
         session = await session_in_scope(current_user(request), session_id)
-        return pdf_response(await attendance.sheet_pdf(session), attendance.sheet_filename(session))
+        return private_download(await attendance.sheet_pdf(session), attendance.sheet_filename(session))
 
     @get("/presences", name="attendance.grid")
     async def grid(self, request: Request, session_id: FromPath[int], page: FromQuery[int | None] = None) -> Template:

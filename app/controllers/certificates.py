@@ -13,7 +13,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File, Response, Template
 
 from app.http.forms import read_form
-from app.http.responder import confirm_page, content_disposition, redirect, render, url
+from app.http.responder import confirm_page, private_download, redirect, render, url
 from app.http.web import current_user
 from app.jobs.certificates import zip_path
 from app.jobs import registry as jobs
@@ -24,15 +24,9 @@ from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 
 MANAGERS = (ADMIN, GED, GET)
-PDF = "application/pdf"
 # Public page: a few lookups a minute per address is plenty for a person, useless for enumeration.
 VERIFY_LIMIT = Limit("certificate-verify", 20, 60)
 ZIP_GONE = "Ce fichier n'est plus disponible : relancez la création du ZIP."
-
-
-def pdf_response(content: bytes, filename: str) -> Response:
-    return Response(content=content, media_type=PDF, headers={
-        "Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
 
 
 @dataclass
@@ -71,7 +65,7 @@ class CertificateController(Controller):
     @get("/{certificate_id:int}", name="certificates.download")
     async def download(self, request: Request, certificate_id: FromPath[int]) -> Response:
         certificate = await certificates.in_scope(current_user(request), certificate_id)
-        return pdf_response(await certificates.pdf_of(certificate), certificate["filename"])
+        return private_download(await certificates.pdf_of(certificate), certificate["filename"])
 
     @get("/{certificate_id:int}/revoquer", name="certificates.confirm_revoke")
     async def confirm_revoke(self, request: Request, certificate_id: FromPath[int]) -> Template:
@@ -143,7 +137,7 @@ class CertificateController(Controller):
 async def my_certificate(request: Request, session_id: FromPath[int]) -> Response:
     """The learner's own certificate; someone else's, or none yet, is « introuvable »."""
     certificate = await certificates.learner_certificate(current_user(request), session_id)
-    return pdf_response(await certificates.pdf_of(certificate), certificate["filename"])
+    return private_download(await certificates.pdf_of(certificate), certificate["filename"])
 
 
 class VerifyController(Controller):

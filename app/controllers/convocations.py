@@ -11,9 +11,8 @@ from litestar import Controller, Request, get, post
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.controllers.certificates import pdf_response
 from app.http.forms import read_form
-from app.http.responder import confirm_page, content_disposition, redirect, render, url
+from app.http.responder import confirm_page, private_download, redirect, render, url
 from app.http.web import current_user
 from app.services import convocations, progress, sessions
 from app.services.errors import DomainError
@@ -21,10 +20,7 @@ from app.services.roles import ADMIN, GED, GET
 
 MANAGERS = (ADMIN, GED, GET)
 
-
-def ics_response(content: bytes, filename: str) -> Response:
-    return Response(content=content, media_type="text/calendar; charset=utf-8", headers={
-        "Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
+ICS = "text/calendar; charset=utf-8"
 
 
 @dataclass
@@ -69,13 +65,13 @@ class SessionConvocationsController(Controller):
     async def learner_pdf(self, request: Request, session_id: FromPath[int], user_id: FromPath[int]) -> Response:
         session = await sessions.session_in_scope(current_user(request), session_id)
         f = await convocations.for_manager(session, user_id)
-        return pdf_response(await convocations.render_pdf(f), convocations.pdf_filename(f))
+        return private_download(await convocations.render_pdf(f), convocations.pdf_filename(f))
 
     @get("/convocations/{user_id:int}/invitation.ics", name="convocations.learner_ics")
     async def learner_ics(self, request: Request, session_id: FromPath[int], user_id: FromPath[int]) -> Response:
         session = await sessions.session_in_scope(current_user(request), session_id)
         f = await convocations.for_manager(session, user_id)
-        return ics_response(convocations.invitation_ics(f), convocations.ics_filename(f))
+        return private_download(convocations.invitation_ics(f), convocations.ics_filename(f), ICS)
 
     @get("/annuler", name="sessions.confirm_cancel")
     async def confirm_cancel(self, request: Request, session_id: FromPath[int]) -> Template:
@@ -107,13 +103,13 @@ class SessionConvocationsController(Controller):
 async def my_convocation(request: Request, session_id: FromPath[int]) -> Response:
     """The learner's own convocation (before the session starts too); anyone else's is « introuvable »."""
     f = await convocations.for_learner(current_user(request).id, session_id)
-    return pdf_response(await convocations.render_pdf(f), convocations.pdf_filename(f))
+    return private_download(await convocations.render_pdf(f), convocations.pdf_filename(f))
 
 
 @get("/mes-sessions/{session_id:int}/invitation.ics", name="convocations.mine_ics")
 async def my_invitation(request: Request, session_id: FromPath[int]) -> Response:
     f = await convocations.for_learner(current_user(request).id, session_id)
-    return ics_response(convocations.invitation_ics(f), convocations.ics_filename(f))
+    return private_download(convocations.invitation_ics(f), convocations.ics_filename(f), ICS)
 
 
 HANDLERS = [SessionConvocationsController, my_convocation, my_invitation]

@@ -97,6 +97,12 @@ def error_page(request: Request, status: int, title: str, message: str) -> Templ
                     status_code=status, headers=headers)
 
 
+def private_download(content: bytes, filename: str, media_type: str = "application/pdf") -> Response:
+    """A private document built for this user (a PDF, a calendar invitation): never cached."""
+    return Response(content=content, media_type=media_type, headers={
+        "Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
+
+
 def content_disposition(filename: str, inline: bool = False) -> str:
     """The Content-Disposition of a download: an ASCII ``filename`` every client reads, and the exact
     name in UTF-8 (``filename*``, RFC 6266). A header is Latin-1: a name with « œ » written as is
