@@ -149,6 +149,54 @@ def demo() -> None:
     print_logins(asyncio.run(run()), os.environ.get("BASE_URL", "http://127.0.0.1:8000"), None)
 
 
+@main.command("create-admin")
+@click.argument("username")
+@click.option("--email", required=True, help="The administrator's address.")
+@click.option("--first-name", default="Administrateur", show_default=True)
+@click.option("--last-name", default="Tremplin", show_default=True)
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+def create_admin(username: str, email: str, first_name: str, last_name: str, password_stdin: bool) -> None:
+    """Create an administrator (the first one of a production database), or give the role to an
+    existing account of that username. The password is asked for (twice), never an argument."""
+    from app.services.passwords import hash_password, policy_error
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Mot de passe", hide_input=True, confirmation_prompt="Confirmez le mot de passe")
+    problem = policy_error(password)
+    if problem:
+        raise click.ClickException(problem)
+    password_hash = hash_password(password)
+
+    async def run() -> str:
+        from app import db
+        from app.services.accounts import normalise_email
+        from app.services.roles import ADMIN
+        from app.services.text import user_text_fields
+        from app.tables.accounts import RoleAssignment, User
+
+        address = normalise_email(email)
+        async with db.transaction():
+            existing = await User.select(User.id).where(User.username == username).first()
+            if existing:
+                user_id, done = existing["id"], "existing account"
+                await User.update({User.password_hash: password_hash,
+                                   User.credentials_version: User.credentials_version + 1}).where(User.id == user_id)
+            else:
+                rows = await User.insert(User(
+                    username=username, password_hash=password_hash, first_name=first_name, last_name=last_name,
+                    email=address, status="staff", **user_text_fields(first_name, last_name, username, address),
+                )).returning(User.id)
+                user_id, done = rows[0]["id"], "created"
+            if not await RoleAssignment.exists().where((RoleAssignment.user == user_id) & (RoleAssignment.role == ADMIN)):
+                await RoleAssignment.insert(RoleAssignment(user=user_id, role=ADMIN))
+        return done
+
+    done = _run_db(run)
+    click.echo(f"Administrator {username}: {done}, role admin granted.")
+
+
 def _age(text: str):
     """'30d', '12h', '90m' or a number of days, as a timedelta."""
     from datetime import timedelta

@@ -156,7 +156,7 @@ async def metrics(request: Request) -> Response:
     if not allowed and not (user is not None and user.sees_operations and not user.force_password_change):
         raise NotFound(NOT_FOUND_TEXT)
     return Response(content=await ops.metrics_text(request.app.state.redis),
-                    media_type="text/plain; version=0.0.4; charset=utf-8", headers={"Cache-Control": "no-store"})
+                    media_type="text/plain; version=0.0.4", headers={"Cache-Control": "no-store"})
 
 
 HANDLERS = [OpsController, metrics]
