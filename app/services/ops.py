@@ -58,11 +58,15 @@ KIND_LABELS = {
     "send_request_notifications": "Notifications d'une demande d'inscription",
     "build_certificates_zip": "Archive des certificats",
     "sweep_outbox": "Reprise des courriels en attente",
-    "sweep_request_notifications": "Reprise des notifications d'inscription",
     "reconcile_cohorts": "Réconciliation des cohortes",
     "refresh_analytics": "Calcul du TdB des analytics",
     "sweep_jobs": "Reprise des jobs en attente",
     "purge_job_runs": "Purge de l'historique des jobs (30 jours)",
+    "build_convocations": "Convocations d'une session (PDF et invitations)",
+    "send_convocation_reminders": "Rappels J-7 et J-1 des convocations",
+    "sweep_convocations": "Reprise des convocations en attente",
+    "seal_certificates": "Scellement des attestations (PDF et empreinte)",
+    "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
 MAIL_STATUSES = ("queued", "sending", "retry", "failed", "sent")

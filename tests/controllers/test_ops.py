@@ -369,3 +369,13 @@ async def test_cron_jobs_show_their_last_run_and_the_next(client, redis_client):
     row = re.search(r"Réconciliation des cohortes \(reconcile_cohorts\) toutes les 10 minutes (.*?) Calcul", body)
     assert row and "échec ConnectionError" in row[1] and API_TOKEN not in body, row
     assert "Purge de l'historique des jobs" in body and "aucune depuis le démarrage du worker" in body
+
+
+def test_every_declared_job_kind_and_cron_has_a_french_label():
+    """An operator reads French: a job kind or cron added to the registry gets its label in ops."""
+    from app.jobs import registry
+    from app.services.ops import KIND_LABELS
+
+    names = set(registry.KINDS) | {getattr(c.coroutine, "__wrapped__", c.coroutine).__name__
+                                   for c in registry.cron_jobs()}
+    assert names - set(KIND_LABELS) == set()
