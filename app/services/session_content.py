@@ -6,7 +6,7 @@ session is that learners have records on its activities:
 - an activity with completions or quiz attempts is never deleted: it is retired (hidden from the
   learners, no longer counted as required, its records kept) and can be restored;
 - any change that can move the required set (add, edit, retire, restore, delete) recomputes the
-  summary of every enrolment of the session in the same transaction (`refresh_summaries`, one
+  summary of every enrolment of the session in the same transaction (`refresh_and_issue`: summaries, and the certificate of anyone it completes; one
   statement), so percent and completed_at stay true for everyone.
 Callers have checked the session is in the manager's scope.
 """
@@ -18,7 +18,8 @@ from app.dates import now
 from app.services import activities
 from app.services.activities import ActivityForm
 from app.services.errors import ValidationFailed
-from app.services.learning import refresh_summaries
+from app.services.certificates import seal
+from app.services.learning import refresh_and_issue
 from app.tables.catalogue import SessionActivity
 from app.tables.learning import ActivityCompletion, Enrolment, QuizAttempt
 
@@ -48,7 +49,8 @@ async def save_activity(session_id: int, form: ActivityForm, activity_id: int | 
     async with db.transaction():
         saved = await activities.save_activity(SessionActivity, SessionActivity.session, session_id, form, current,
                                                upload, user_id)
-        await refresh_summaries(session_id=session_id)
+        issued = await refresh_and_issue(session_id=session_id)
+    await seal(issued)
     return saved
 
 
@@ -71,7 +73,8 @@ async def set_retired(session_id: int, activity_id: int, retired: bool) -> bool:
         if retired:
             await Enrolment.update({Enrolment.last_activity: None}).where(
                 (Enrolment.session == session_id) & (Enrolment.last_activity == activity_id))
-        await refresh_summaries(session_id=session_id)
+        issued = await refresh_and_issue(session_id=session_id)
+    await seal(issued)
     return True
 
 
@@ -85,4 +88,5 @@ async def delete_activity(session_id: int, activity_id: int) -> None:
         await Enrolment.update({Enrolment.last_activity: None}).where(
             (Enrolment.session == session_id) & (Enrolment.last_activity == activity_id))
         await SessionActivity.delete().where(SessionActivity.id == activity_id)
-        await refresh_summaries(session_id=session_id)
+        issued = await refresh_and_issue(session_id=session_id)
+    await seal(issued)

@@ -207,3 +207,33 @@ async def test_the_template_editor_reorders_with_the_same_helper(client):
     assert await titles() == before[:-2] + [before[-1], before[-2]]
     bad = await post_form(client, f"/catalogue/{template['id']}/activites/{last}/deplacer", {"direction": "sideways"})
     assert bad.status_code == 422 and "Déplacement inconnu" in text(bad.text)
+
+
+async def test_retiring_the_last_missing_activity_completes_the_learner_and_issues_the_certificate(client):
+    """A change of the required set that completes someone is a completion like any other: the
+    enrolment's completed_at is set and the certificate issued, without a learner's action."""
+    from app.tables.certificates import Certificate
+
+    session, act, fresh = await _setup()
+    sid = session["id"]
+    rows = await Enrolment.select(Enrolment.id, Enrolment.percent).where(Enrolment.session == sid)
+    halfway = next(r["id"] for r in rows if r["percent"] == 66)
+    done = {r["activity"] for r in await ActivityCompletion.select(ActivityCompletion.activity).where(
+        ActivityCompletion.enrolment == halfway)}
+    missing = (await SessionActivity.select(SessionActivity.id).where(
+        (SessionActivity.session == sid) & (SessionActivity.required == True)  # noqa: E712
+        & SessionActivity.id.not_in(list(done))).first())["id"]
+    assert not await Certificate.exists().where(Certificate.enrolment == halfway)
+
+    await login(client, "alp001.get")
+    retired = await post_form(client, f"/sessions/{sid}/contenu/{missing}/retirer", {})
+    assert retired.status_code == 303
+    row = await Enrolment.select(Enrolment.percent, Enrolment.completed_at).where(Enrolment.id == halfway).first()
+    assert row["percent"] == 100 and row["completed_at"] is not None
+    certificate = await Certificate.select(Certificate.id).where(Certificate.enrolment == halfway).first()
+    assert certificate is not None
+    # Sealed now or by its job (several completed at once here); downloadable at once either way.
+    pdf = await client.get(f"/attestations/{certificate['id']}")
+    assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
+    sealed = await Certificate.select(Certificate.pdf_sha256).where(Certificate.id == certificate["id"]).first()
+    assert len(sealed["pdf_sha256"]) == 64
