@@ -318,6 +318,12 @@ def pdf_filename(f: dict) -> str:
     return f"convocation-{f['session_code']}-{_safe(f['last_name'])}-{_safe(f['first_name'])}.pdf"
 
 
+# The part's METHOD parameter matches the object's (RFC 6047): mail clients then offer to add the
+# event (or remove it) instead of only showing a file.
+ICS_REQUEST = "text/calendar; method=REQUEST"
+ICS_CANCEL = "text/calendar; method=CANCEL"
+
+
 def ics_filename(f: dict, cancel: bool = False) -> str:
     return f"{'annulation' if cancel else 'invitation'}-{f['session_code']}.ics"
 
@@ -325,13 +331,13 @@ def ics_filename(f: dict, cancel: bool = False) -> str:
 def _documents(kind: str, f: dict, previous: list[dict]) -> tuple[list[outbox.Attachment], list[dict]]:
     """The attachments of a mail and the events it states (CPU-bound: run in a thread)."""
     if kind == NoticeKind.cancellation.value:
-        return [outbox.Attachment(ics_filename(f, True), "text/calendar", invitation_ics(f, cancel=previous))], []
+        return [outbox.Attachment(ics_filename(f, True), ICS_CANCEL, invitation_ics(f, cancel=previous))], []
     events = events_of(f)
     attachments = [outbox.Attachment(pdf_filename(f), "application/pdf", render_pdf_sync(TEMPLATE, pdf_context(f))),
-                   outbox.Attachment(ics_filename(f), "text/calendar", invitation_ics(f))]
+                   outbox.Attachment(ics_filename(f), ICS_REQUEST, invitation_ics(f))]
     gone = [(n, e) for n, e in enumerate(previous, start=1) if n > len(events)]
     if gone:
-        attachments.append(outbox.Attachment(ics_filename(f, True), "text/calendar",
+        attachments.append(outbox.Attachment(ics_filename(f, True), ICS_CANCEL,
                                              invitation_ics(f, cancel=previous, only=[n for n, _ in gone])))
     return attachments, events
 

@@ -293,8 +293,12 @@ async def build_message(mail: dict) -> EmailMessage:
         message.add_alternative(mail["body_html"].replace(SECRET_MARK, secret), subtype="html")
     attachments = await MailAttachment.select().where(MailAttachment.mail == mail["id"]).order_by(MailAttachment.id)
     for a in attachments:
-        maintype, _, subtype = a["content_type"].partition("/")
-        message.add_attachment(bytes(a["content"]), maintype=maintype, subtype=subtype or "octet-stream", filename=a["filename"])
+        # "text/calendar; method=REQUEST": the type, then its parameters.
+        mime, *parameters = [p.strip() for p in a["content_type"].split(";")]
+        maintype, _, subtype = mime.partition("/")
+        params = dict(p.partition("=")[::2] for p in parameters if "=" in p)
+        message.add_attachment(bytes(a["content"]), maintype=maintype, subtype=subtype or "octet-stream",
+                               filename=a["filename"], params=params or None)
     return message
 
 

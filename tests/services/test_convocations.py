@@ -56,7 +56,7 @@ def run_jobs(run_jobs, redis_client):
 
 
 def attachments(message) -> dict[str, tuple[str, bytes]]:
-    return {part.get_filename(): (part.get_content_type(), part.get_payload(decode=True))
+    return {part.get_filename(): (part.get_content_type(), part.get_payload(decode=True), part.get_param("method"))
             for part in message.iter_attachments()}
 
 
@@ -86,6 +86,7 @@ async def test_enrolment_mails_the_convocation_pdf_and_the_invitation(demo, smtp
     files = attachments(message)
     pdf_name = next(n for n in files if n.endswith(".pdf"))
     assert files[pdf_name][0] == "application/pdf" and files["invitation-26C03S9.ics"][0] == "text/calendar"
+    assert files["invitation-26C03S9.ics"][2] == "REQUEST"  # the MIME part says it: clients offer to accept
     content = pdf_text(files[pdf_name][1])
     assert len(PdfReader(io.BytesIO(files[pdf_name][1])).pages) == 1  # one A4 page, signature area included
     start = today() + timedelta(days=20)
@@ -173,6 +174,7 @@ async def test_updates_keep_the_uid_raise_the_sequence_and_unenrolment_cancels(c
     (cancellation,) = by_recipient(smtp)[email]
     assert cancellation["Subject"] == "Annulation : Qualité de vie au travail"
     assert list(attachments(cancellation)) == ["annulation-26C03S9.ics"]
+    assert attachments(cancellation)["annulation-26C03S9.ics"][2] == "CANCEL"
     calendar, cancelled = events(attachments(cancellation)["annulation-26C03S9.ics"][1])
     assert calendar["METHOD"] == "CANCEL" and [str(e["UID"]) for e in cancelled] == uids[:3]
     assert {int(e["SEQUENCE"]) for e in cancelled} == {3} and {str(e["STATUS"]) for e in cancelled} == {"CANCELLED"}
