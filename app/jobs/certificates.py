@@ -1,12 +1,18 @@
 """All the certificates of a session as one ZIP, in the background, with progress (SPEC D3).
 
 The ZIP is streamed to a file by zipstream-ng: each PDF is rendered from its snapshot when the
-stream reaches it, so memory holds one certificate at a time whatever the session's size."""
+stream reaches it. WeasyPrint is CPU-bound and single-threaded: for a large session the PDFs are
+rendered by a pool of processes (one per core), at most WINDOW ahead of the stream, so memory holds
+a bounded number of certificates whatever the session's size."""
 
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
+import os
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from zipstream import ZipStream
@@ -19,6 +25,9 @@ from app.services.sessions import session_in_scope
 from app.settings import get_settings
 
 ZIP_TTL = 3600
+# From this many certificates the PDFs are rendered by a process pool (starting it costs ~1 s).
+PARALLEL_FROM = 30
+WINDOW = 16
 
 
 def zip_dir() -> Path:
@@ -38,14 +47,36 @@ def _sweep_old() -> None:
             old.unlink(missing_ok=True)
 
 
+def _rendered(snapshots: list[dict]):
+    """The PDFs of these snapshots, in order: here for a few, by a pool of processes for many."""
+    workers = min(os.cpu_count() or 1, 4)
+    if len(snapshots) < PARALLEL_FROM or workers < 2:
+        for snapshot in snapshots:
+            yield render_pdf_sync(certificates.TEMPLATE, certificates._context(snapshot))
+        return
+    # spawn: a fork of this process would copy its event loop, threads and database connections.
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+        waiting = deque()
+        ahead = iter(snapshots)
+        for snapshot in ahead:
+            waiting.append(pool.submit(render_pdf_sync, certificates.TEMPLATE, certificates._context(snapshot)))
+            if len(waiting) >= WINDOW:
+                yield waiting.popleft().result()
+        while waiting:
+            yield waiting.popleft().result()
+
+
 def _write_zip(path: Path, items: list[tuple[str, dict]], on_file) -> None:
-    def pdf(snapshot: dict):
-        yield render_pdf_sync(certificates.TEMPLATE, certificates._context(snapshot))
+    ordered = _rendered([snapshot for _, snapshot in items])
+
+    def pdf():
+        # The stream reads its entries in the order they were added: the next PDF is this entry's.
+        yield next(ordered)
         on_file()
 
     stream = ZipStream(sized=False)  # stored: PDFs are compressed already
-    for name, snapshot in items:
-        stream.add(pdf(snapshot), arcname=name)
+    for name, _ in items:
+        stream.add(pdf(), arcname=name)
     partial = path.with_suffix(".part")
     with open(partial, "wb") as out:
         for chunk in stream:

@@ -192,7 +192,14 @@ async def test_the_public_page_is_rate_limited(client, new_client):
         assert "Trop de vérifications" in text((await anonymous.get("/verifier", params={"code": "X"})).text)
 
 
-async def test_all_certificates_of_a_session_as_a_zip_built_by_a_job(client, new_client, run_jobs):
+@pytest.mark.parametrize("parallel", [False, True], ids=["in-thread", "process-pool"])
+async def test_all_certificates_of_a_session_as_a_zip_built_by_a_job(client, new_client, run_jobs, monkeypatch,
+                                                                     parallel):
+    # A large session's PDFs are rendered by a pool of processes: the same files, in the same order.
+    from app.jobs import certificates as zip_job
+
+    monkeypatch.setattr(zip_job, "PARALLEL_FROM", 2 if parallel else 10_000)
+    monkeypatch.setattr(zip_job, "WINDOW", 2)
     session_id, activities, learners, enrolments = await completed_session(learners_count=3, complete=3)
     await login(client, "alp001.get")
     started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
@@ -208,8 +215,8 @@ async def test_all_certificates_of_a_session_as_a_zip_built_by_a_job(client, new
     with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
         names = z.namelist()
         assert len(names) == 3 and all(n.endswith(".pdf") for n in names)
-        issued = {c["pdf_sha256"] for c in await certificates.for_session(session_id)}
-        assert {hashlib.sha256(z.read(n)).hexdigest() for n in names} == issued
+        issued = {c["filename"]: c["pdf_sha256"] for c in await certificates.for_session(session_id)}
+        assert {n: hashlib.sha256(z.read(n)).hexdigest() for n in names} == issued  # each file its own PDF
     # The ZIP is its requester's: another manager gets « introuvable ».
     async with new_client() as other:
         await login(other, "dam001.get")

@@ -1,0 +1,125 @@
+"""Certificates (issue 12, SPEC D3) on PostgreSQL: one certificate PDF rendered (WeasyPrint, QR code
+as SVG), the time from the completing action to a downloadable, sealed certificate, and the ZIP of
+1,000 certificates built by the job (stored entries streamed to disk: memory bounded).
+
+Run: .venv/bin/python bench/certificates.py   (CERTS=1000 by default)
+"""
+
+import os
+import resource
+import secrets
+import statistics
+import time
+
+import _setup
+
+CERTS = int(os.environ.get("CERTS", "1000"))
+RENDERS = 20
+
+
+def _rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+async def seed() -> dict:
+    from datetime import date
+
+    from app.bulk import bulk_insert
+    from app.dates import now
+    from app.demo import load_demo
+    from app.services import learning, slots
+    from app.services.enrolments import add_sources
+    from app.services.imports import USER_COLUMNS
+    from app.services.text import user_text_fields
+    from app.tables.accounts import User
+    from app.tables.catalogue import SessionActivity, TrainingSession
+    from app.tables.learning import ActivityCompletion, SourceKind
+    from app.tables.org import Establishment
+
+    await load_demo(with_sessions=False)
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    t = now()
+    rows = []
+    for i in range(CERTS + 1):
+        first, last = "Élodie", f"Lefèvre-Bénard {i}"
+        keys = user_text_fields(first, last, f"bench.{i}", f"agent{i}@example.org")
+        rows.append((f"bench.{i}", "x", first, last, f"agent{i}@example.org", alp001, "Agent FPH", f"000{i}", False,
+                     False, keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
+    await bulk_insert(User, USER_COLUMNS, rows)
+    users = [r["id"] for r in await User.select(User.id).where(User.username.like("bench.%")).order_by(User.id)]
+    start, end = date(2026, 6, 1), date(2026, 6, 2)
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=alp001, full_name="Session du 01-06-2026 au 02-06-2026_Qualité de vie au travail (QVT)",
+        short_name="QVT", start_date=start, end_date=end, code="26C03S1")).returning(TrainingSession.id))[0]["id"]
+    from datetime import time as clock
+
+    await slots.replace(session_id, [slots.Slot(d, a, b) for d in (start, end)
+                                     for a, b in ((clock(9), clock(12, 30)), (clock(13, 30), clock(17)))])
+    first = (await SessionActivity.insert(SessionActivity(session=session_id, title="Livret", required=True))
+             .returning(SessionActivity.id))[0]["id"]
+    last = (await SessionActivity.insert(SessionActivity(session=session_id, title="Quiz", required=True))
+            .returning(SessionActivity.id))[0]["id"]
+    await add_sources(session_id, users, SourceKind.manual)
+    await ActivityCompletion.raw(
+        "INSERT INTO activity_completion (enrolment, activity, how) SELECT id, {}, 'manual' FROM enrolment "
+        "WHERE session = {}", first, session_id)
+    # Every learner but the last completes the quiz too: CERTS certificates issued (rows; PDFs sealed later).
+    await ActivityCompletion.raw(
+        "INSERT INTO activity_completion (enrolment, activity, how) SELECT id, {}, 'manual' FROM enrolment "
+        "WHERE session = {} AND \"user\" <> {}", last, session_id, users[-1])
+    issued = await learning.refresh_and_issue(session_id=session_id)
+    assert len(issued) == CERTS, len(issued)
+    return {"session": session_id, "last_activity": last, "last_user": users[-1]}
+
+
+async def main() -> None:
+    from app import db
+    from app.jobs.certificates import build_certificates_zip, zip_path
+    from app.queue import connect
+    from app.services import certificates, learning
+    from app.tables.accounts import User
+    from app.tables.learning import CompletionHow, Enrolment
+
+    await db.open_pool()
+    try:
+        facts = await seed()
+        print(f"load average {os.getloadavg()[0]:.1f} (2 cores)")
+        one = (await certificates.for_session(facts["session"]))[0]
+        await certificates.render(one["snapshot"])  # fonts and template loaded once
+        timings = []
+        for _ in range(RENDERS):
+            t0 = time.perf_counter()
+            pdf = await certificates.render(one["snapshot"])
+            timings.append((time.perf_counter() - t0) * 1000)
+        print(f"One certificate PDF ({len(pdf) / 1024:.0f} KB): p50 {statistics.median(timings):.0f} ms, "
+              f"p95 {_setup.percentile(timings, 95):.0f} ms (target <= 60 ms)")
+
+        enrolment = (await Enrolment.select(Enrolment.id).where(
+            (Enrolment.session == facts["session"]) & (Enrolment.user == facts["last_user"])).first())["id"]
+        t0 = time.perf_counter()
+        await learning.set_completion(enrolment, facts["last_activity"], True, CompletionHow.manual)
+        certificate = await certificates.for_enrolment(enrolment)
+        content = await certificates.pdf_of(certificate)
+        elapsed = time.perf_counter() - t0
+        assert content.startswith(b"%PDF") and certificate["status"] == "valid"
+        print(f"Completing action -> certificate issued, sealed and downloadable: {elapsed * 1000:.0f} ms "
+              "(target <= 5 s)")
+
+        admin = (await User.select(User.id).where(User.username == "admin").first())["id"]
+        redis = await connect()
+        token = secrets.token_urlsafe(16)
+        rss0 = _rss_mb()
+        t0, c0 = time.perf_counter(), time.process_time()
+        count = await build_certificates_zip({"redis": redis}, facts["session"], admin, token, "/bench")
+        wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+        size = zip_path(token).stat().st_size
+        print(f"ZIP of {count} certificates by the job: {wall:.1f} s wall, {cpu:.1f} s CPU, "
+              f"{size / 1_048_576:.1f} MB, peak RSS {rss0:.0f} -> {_rss_mb():.0f} MB (target <= 60 s)")
+        zip_path(token).unlink(missing_ok=True)
+        await redis.aclose()
+    finally:
+        await db.close_pool()
+
+
+if __name__ == "__main__":
+    _setup.run(main)
