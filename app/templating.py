@@ -34,9 +34,11 @@ def _filesize(size: int) -> str:
 
 def keep_words(value) -> Markup:
     """Text that wraps at its spaces only: a hyphenated word ("Mollans-sur-Ouvèze",
-    "AUVERGNE-MASSIF") is never cut at its hyphens (a browser would), in a table cell."""
+    "AUVERGNE-MASSIF") or a time range ("13:30–17:00") is never cut at its dash (a browser or
+    WeasyPrint would), in a table cell."""
     parts = re.split(r"(\s+)", str(value or ""))
-    return Markup("").join(Markup('<span class="nowrap">{}</span>').format(p) if "-" in p else p for p in parts)
+    return Markup("").join(Markup('<span class="nowrap">{}</span>').format(p) if "-" in p or "–" in p else p
+                           for p in parts)
 
 
 def email_wrap(value, at_break: bool = False) -> Markup:

@@ -17,7 +17,6 @@ from pathlib import Path
 
 from zipstream import ZipStream
 
-from app.pdf.render import render_pdf_sync
 from app.services import certificates, progress
 from app.services.auth import load_current_user
 from app.services.errors import NotFound
@@ -52,14 +51,14 @@ def _rendered(snapshots: list[dict]):
     workers = min(os.cpu_count() or 1, 4)
     if len(snapshots) < PARALLEL_FROM or workers < 2:
         for snapshot in snapshots:
-            yield render_pdf_sync(certificates.TEMPLATE, certificates._context(snapshot))
+            yield certificates.render_sync(snapshot)
         return
     # spawn: a fork of this process would copy its event loop, threads and database connections.
     with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
         waiting = deque()
         ahead = iter(snapshots)
         for snapshot in ahead:
-            waiting.append(pool.submit(render_pdf_sync, certificates.TEMPLATE, certificates._context(snapshot)))
+            waiting.append(pool.submit(certificates.render_sync, snapshot))
             if len(waiting) >= WINDOW:
                 yield waiting.popleft().result()
         while waiting:

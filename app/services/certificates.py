@@ -21,6 +21,7 @@ detected. Shown as XXXXX-XXXXX; typed with or without the dash, spaces, lower ca
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 import io
@@ -32,7 +33,7 @@ from datetime import datetime
 
 from app import db
 from app.dates import day_fr, now
-from app.pdf.render import render_pdf
+from app.pdf.render import render_pdf_sync
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
@@ -45,7 +46,10 @@ BODY_LENGTH = 9
 CODE_LENGTH = BODY_LENGTH + 1
 VERIFY_PATH = "/verifier/{code}"  # the route certificates.verify_code; kept in the snapshot's URL
 NOT_FOUND = "Attestation introuvable."
-TEMPLATE = "pdf/certificate.html"
+# The certificate's layout is part of its snapshot ("layout"): a layout change never alters the bytes
+# of a certificate already issued (its SHA-256 is kept). Snapshots without it were made with layout 1.
+LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html"}
+LAYOUT = 2
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 
 PLACEHOLDERS = {
@@ -162,26 +166,42 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         **values, "text": fill(facts["certificate_text"], values), "session_code": facts["session_code"],
         "version": version, "issued_at": issued_at.isoformat(),
         "horaires": facts.get("hours") or "", "lieu": facts.get("place") or "",
-        "template_version": facts.get("certificate_version") or 1,
+        "template_version": facts.get("certificate_version") or 1, "layout": LAYOUT,
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
     }
 
 
-def _qr_data_uri(payload: str) -> str:
+def _qr_data_uri(payload: str, layout: int) -> str:
+    """The QR code of the verification URL: SVG in layout 1; from layout 2 a PNG of one pixel per
+    module (border of 2), drawn unsmoothed ("image-rendering: pixelated") so its edges stay sharp
+    in print — the same code, without the SVG path WeasyPrint would parse at every certificate."""
     import segno
 
     buffer = io.BytesIO()
-    segno.make(payload, error="m").save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
-    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+    qr = segno.make(payload, error="m")
+    if layout == 1:
+        qr.save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+        return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+    qr.save(buffer, kind="png", scale=1, border=2)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _layout(snapshot: dict) -> int:
+    return snapshot.get("layout", 1)
 
 
 def _context(snapshot: dict) -> dict:
-    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"])}
+    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"], _layout(snapshot))}
+
+
+def render_sync(snapshot: dict) -> bytes:
+    """The certificate's PDF from its snapshot, with the layout it was issued with: the same bytes
+    every time (no clock in it). A plain function, so a process pool can run it."""
+    return render_pdf_sync(LAYOUTS[_layout(snapshot)], _context(snapshot))
 
 
 async def render(snapshot: dict) -> bytes:
-    """The certificate's PDF from its snapshot: the same bytes every time (no clock in it)."""
-    return await render_pdf(TEMPLATE, _context(snapshot))
+    return await asyncio.to_thread(render_sync, snapshot)
 
 
 def _load(snapshot) -> dict:

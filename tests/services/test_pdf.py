@@ -43,6 +43,15 @@ def test_the_font_comes_from_static_fonts_and_nothing_else():
     assert fonts and all("Tremplin-Sans" in f for f in fonts), fonts
 
 
+def test_the_kept_stylesheet_gives_the_same_pdf_as_the_style_element():
+    """Without an explicit fetcher the <style> is parsed once per thread and kept: same bytes."""
+    html = render_html("pdf/sample.html", CONTEXT)
+    inline = html_to_pdf(html, StaticOnlyFetcher())
+    assert html_to_pdf(html) == inline == html_to_pdf(html)
+    changed = html_to_pdf(html.replace("font-size: 10pt", "font-size: 14pt", 1))
+    assert changed != inline  # keyed by the style's text: another style is parsed anew
+
+
 def test_remote_and_local_files_are_never_fetched(tmp_path):
     secret = tmp_path / "secret.css"
     secret.write_text("p { color: red }")
