@@ -66,6 +66,7 @@ KIND_LABELS = {
     "send_convocation_reminders": "Rappels J-7 et J-1 des convocations",
     "sweep_convocations": "Reprise des convocations en attente",
     "seal_certificates": "Scellement des attestations (PDF et empreinte)",
+    "seal_unsealed_certificates": "Scellement des attestations en attente",
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
