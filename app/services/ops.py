@@ -173,6 +173,7 @@ class Overview:
     mail: dict
     redis_memory: dict
     notes: list[str] = field(default_factory=list)
+    convocations: dict = field(default_factory=dict)
 
 
 async def _run_counts() -> dict[str, int]:
@@ -299,6 +300,21 @@ async def mail_summary(at: datetime) -> dict:
     return {"counts": counts, "others": others, "oldest_unsent": oldest, "oldest_unsent_age": _age(oldest, at)}
 
 
+async def convocation_failures(limit: int = 10) -> dict:
+    """Convocation notices given up after their attempts (app/services/convocations.py): how many,
+    and the latest with their session and last error (redacted)."""
+    from app.tables.convocations import ConvocationNotice, NoticeStatus
+
+    failed = ConvocationNotice.status == NoticeStatus.failed
+    latest = await ConvocationNotice.select(
+        ConvocationNotice.id, ConvocationNotice.kind, ConvocationNotice.attempts, ConvocationNotice.last_error,
+        ConvocationNotice.built_at, ConvocationNotice.session.code.as_alias("session_code"),
+    ).where(failed).order_by(ConvocationNotice.id, ascending=False).limit(limit)
+    for r in latest:
+        r["last_error"] = redact(r["last_error"])
+    return {"count": await ConvocationNotice.count().where(failed), "latest": latest}
+
+
 async def redis_memory(redis) -> dict:
     info = await redis.info("memory")
     return {"used": info.get("used_memory", 0), "peak": info.get("used_memory_peak", 0),
@@ -330,7 +346,7 @@ async def overview(redis) -> Overview:
         at=at, counts=counts, running=running, oldest_waiting=_age(oldest_waiting, at), next_deferred=next_deferred,
         failed_hour=failed_hour, failed_day=failed_day, queue=queue, health=worker_health,
         workers=await _workers_seen(at), crons=cron_list, mail=await mail_summary(at), redis_memory=memory,
-        notes=notes,
+        notes=notes, convocations=await convocation_failures(),
     )
 
 
