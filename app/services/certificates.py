@@ -395,7 +395,9 @@ async def in_scope(user: CurrentUser, certificate_id: int) -> dict:
 
 
 async def learner_certificate(user: CurrentUser, session_id: int) -> dict:
-    """The learner's own valid certificate for a session; anything else is « introuvable »."""
+    """The learner's own valid certificate for a session; anything else is « introuvable ». Also
+    once they are no longer enrolled: a certificate attests training actually completed, which
+    unenrolment does not undo (their record is kept, and the certificate stays valid when verified)."""
     enrolment = await Enrolment.select(Enrolment.id).where(
         (Enrolment.session == session_id) & (Enrolment.user == user.id)).first()
     certificate = await for_enrolment(enrolment["id"]) if enrolment else None
