@@ -11,6 +11,11 @@ What happens, and where:
   cohort is queued in milliseconds; its PDFs are rendered in the background.
 - What a notice says is decided when its mail is built, from the facts of that moment: a learner
   unenrolled meanwhile gets no convocation, one enrolled again gets no cancellation.
+- One convocation per enrolment and SEQUENCE (the notice's unique ``dedup_key``, inserted with ON
+  CONFLICT DO NOTHING): a second click, a second tab or a race mails nobody twice.
+- A notice is built at most MAX_ATTEMPTS times (a failed build waits 2, 4, 8, 16 minutes, then the
+  sweep hands it back); then it is ``failed``: on /ops, and on the session's convocation page
+  (`failures`, with the mails the outbox gave up on), where « Envoyer les convocations » retries it.
 
 Invitations (RFC 5545 / 5546, the icalendar library): one VEVENT per time slot, all under the
 enrolment's UIDs ``convocation-<enrolment>-<n>@host`` (n = the slot's rank), so a client shows the

@@ -310,8 +310,11 @@ async def convocation_failures(limit: int = 10) -> dict:
         ConvocationNotice.id, ConvocationNotice.kind, ConvocationNotice.attempts, ConvocationNotice.last_error,
         ConvocationNotice.built_at, ConvocationNotice.session.code.as_alias("session_code"),
     ).where(failed).order_by(ConvocationNotice.id, ascending=False).limit(limit)
+    from app.services.convocations import KIND_LABELS as NOTICE_KINDS
+
     for r in latest:
         r["last_error"] = redact(r["last_error"])
+        r["kind"] = NOTICE_KINDS.get(r["kind"], r["kind"])
     return {"count": await ConvocationNotice.count().where(failed), "latest": latest}
 
 
