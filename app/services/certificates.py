@@ -301,7 +301,12 @@ async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BA
             "ORDER BY id LIMIT {}", before, after, min(batch, limit - seen))
         if not rows:
             break
-        hashes = {r["id"]: hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest() for r in rows}
+        hashes = {}
+        for r in rows:
+            try:
+                hashes[r["id"]] = hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest()
+            except Exception:  # noqa: BLE001 - one that cannot be rendered never holds up the others
+                logging.getLogger(__name__).exception("certificate %s: its PDF could not be rendered", r["id"])
         sealed += await _store_hashes(hashes)
         after, seen = rows[-1]["id"], seen + len(rows)
     return sealed

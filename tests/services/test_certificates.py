@@ -221,3 +221,9 @@ async def test_certificates_left_unsealed_are_sealed_by_the_cron_once_with_two_w
     assert await cron.coroutine(ctx) == 2 and await cron.coroutine(ctx) == 0
     note = {c["name"]: c for c in await registry.cron_status(redis_client)}["cron:seal_unsealed_certificates"]
     assert note["last"]["ok"] is True and note["last"]["detail"] == "0"
+    # One that cannot be rendered (a damaged snapshot) never holds up the others.
+    first = (await Certificate.select(Certificate.id).order_by(Certificate.id).first())["id"]
+    await Certificate.update({Certificate.pdf_sha256: certificates.UNSEALED}).where(Certificate.id > 0)
+    await Certificate.update({Certificate.snapshot: json.dumps({"layout": 2})}).where(Certificate.id == first)
+    assert await certificates.seal_unsealed(batch=3) == 6
+    assert [r["id"] for r in await Certificate.select(Certificate.id).where(unsealed)] == [first]
