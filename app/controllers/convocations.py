@@ -25,7 +25,8 @@ ICS = "text/calendar; charset=utf-8"
 
 @dataclass
 class SendForm:
-    # "new": only the learners never convoked (the default: a second click mails no one twice); "all".
+    # "new": only the learners never convoked (the default); "all": every active learner without the
+    # convocation of their current SEQUENCE. Either way a second click or a second tab mails no one twice.
     who: str = "new"
 
 
@@ -50,8 +51,8 @@ class SessionConvocationsController(Controller):
         except DomainError as refused:
             return redirect(request, back, refused.message, "error")
         if not queued:
-            return redirect(request, back, "Aucune convocation à envoyer : tous les apprenants inscrits l'ont déjà reçue.",
-                            "info")
+            return redirect(request, back, "Aucune convocation à envoyer : chaque apprenant inscrit a déjà reçu sa "
+                            "convocation à jour, ou elle est en cours d'envoi.", "info")
         redis = request.app.state.redis
         token = secrets.token_urlsafe(16)
         await progress.start(redis, token, user.id, f"Convocations de la session {session['code']} ({queued})",

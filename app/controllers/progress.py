@@ -17,6 +17,7 @@ from app.http.web import current_user
 from app.lists._common import int_or_none
 from app.lists.progress import PROGRESS, STATES
 from app.services import enrolments, learning, sessions
+from app.services.errors import DomainError, NotFound
 from app.services.roles import ADMIN, GED, GET
 from app.tables.learning import Enrolment
 
@@ -74,13 +75,19 @@ class ProgressController(Controller):
         user = current_user(request)
         await sessions.session_in_scope(user, session_id)
         form = await read_form(request, CompletionForm)
-        changed = await learning.set_completion_by_manager(user.id, session_id, enrolment_id, form.activity, form.done)
+        back = url(request, "progress.learner", session_id=session_id, enrolment_id=enrolment_id)
+        try:
+            changed = await learning.set_completion_by_manager(user.id, session_id, enrolment_id, form.activity,
+                                                               form.done)
+        except NotFound:
+            raise
+        except DomainError as refused:  # no longer enrolled
+            return redirect(request, back, refused.message, "error")
         if form.done:
             message = "Activité marquée comme terminée." if changed else "Cette activité était déjà terminée."
         else:
             message = "Achèvement annulé." if changed else "Cette activité n'était pas terminée."
-        return redirect(request, url(request, "progress.learner", session_id=session_id, enrolment_id=enrolment_id),
-                        message, "success" if changed else "info")
+        return redirect(request, back, message, "success" if changed else "info")
 
 
 HANDLERS = [ProgressController]

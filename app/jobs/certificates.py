@@ -126,3 +126,9 @@ async def seal_certificates(ctx, enrolment_ids: list[int]) -> int:
     """Render and hash the certificates just issued to these enrolments (after many completed at
     once, e.g. by one attendance sheet): idempotent, only unsealed rows are written."""
     return await certificates.seal_now(enrolment_ids)
+
+
+async def seal_unsealed_certificates(ctx) -> int:
+    """Cron: the certificates issued more than a minute ago and still unsealed (their seal job could
+    not be queued or was lost), by bounded batches; idempotent with several workers."""
+    return await certificates.seal_unsealed()

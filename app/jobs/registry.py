@@ -15,7 +15,7 @@ from __future__ import annotations
 from arq import cron
 
 from app.jobs.analytics import refresh_analytics
-from app.jobs.certificates import build_certificates_zip, seal_certificates
+from app.jobs.certificates import build_certificates_zip, seal_certificates, seal_unsealed_certificates
 from app.jobs.convocations import build_convocations, send_convocation_reminders, sweep_convocations
 from app.jobs.durable import KINDS, JobKind, abort, dispatch, purge, retry, sweep
 from app.jobs.exports import export_table
@@ -55,7 +55,8 @@ EXPORT_TABLE = JobKind("export_table", export_table, durable=False, max_tries=1,
 # -- untracked: the outbox row is the durable record (see above) -----------------------------------
 SEND_MAIL = JobKind("send_mail", send_mail, durable=False, tracked=False, max_tries=3, timeout=300)
 # Rendering and hashing certificates issued many at once: an unsealed certificate is sealed on its
-# first download or verification anyway, so a lost job loses nothing.
+# first download or verification anyway, and by the seal_unsealed_certificates cron after a minute,
+# so a lost job loses nothing.
 SEAL_CERTIFICATES = JobKind("seal_certificates", seal_certificates, durable=False, tracked=False, timeout=HOUR)
 # Like mail, convocations are their own durable rows (ConvocationNotice: pending / building / built,
 # claimed in batches, swept every minute): the build job is a plain arq job over them.
@@ -131,6 +132,8 @@ def cron_jobs() -> list:
         # each is a unique row, so a second run or a second worker mails nothing twice).
         cron(_recorded(sweep_convocations), second={40}, unique=True),
         cron(_recorded(send_convocation_reminders), hour=set(range(7, 20)), minute={5}, second={0}, unique=True),
+        # Certificates still unsealed a minute after their issue (their seal job was refused or lost).
+        cron(_recorded(seal_unsealed_certificates), second={50}, unique=True),
     ]
 
 

@@ -11,7 +11,8 @@ dates are the issue date), and its SHA-256 is kept to verify a copy. The row is 
 completion's transaction with no hash yet; the PDF is rendered and hashed after commit (`seal`:
 inline for a few, by the `seal_certificates` job for many), so WeasyPrint never holds a
 transaction open. A certificate still unsealed is rendered on its first download or verification
-and sealed then: it is downloadable the moment its row is committed.
+and sealed then: it is downloadable the moment its row is committed. One whose seal job could not be
+queued or was lost is sealed by the `seal_unsealed_certificates` cron a minute after its issue.
 
 Verification codes: 9 random characters of an unambiguous alphabet (no 0/O/1/I/L), then a check
 character: the sum of each character's value times its position (1 to 9), modulo 31. 31 is prime
@@ -29,7 +30,7 @@ import json
 import logging
 import secrets
 import string
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from app import db
 from app.dates import day_fr, now
@@ -257,15 +258,17 @@ def _in_transaction() -> bool:
     return db.engine().current_transaction.get() is not None
 
 
-async def _store_hashes(hashes: dict[int, str]) -> None:
-    """One UPDATE for any number; only rows still unsealed (a concurrent seal wrote the same)."""
+async def _store_hashes(hashes: dict[int, str]) -> int:
+    """One UPDATE for any number; only rows still unsealed (a concurrent seal wrote the same).
+    Returns how many this UPDATE sealed."""
     if not hashes:
-        return
+        return 0
     cases = " ".join("WHEN {} THEN {}" for _ in hashes)
     args = [a for pair in hashes.items() for a in pair]
     ids = ", ".join(str(int(i)) for i in hashes)
-    await Certificate.raw(f"UPDATE certificate SET pdf_sha256 = CASE id {cases} END "
-                          f"WHERE id IN ({ids}) AND pdf_sha256 = ''", *args)
+    rows = await Certificate.raw(f"UPDATE certificate SET pdf_sha256 = CASE id {cases} END "
+                                 f"WHERE id IN ({ids}) AND pdf_sha256 = '' RETURNING id", *args)
+    return len(rows)
 
 
 async def seal_now(enrolment_ids: list[int]) -> int:
@@ -277,6 +280,36 @@ async def seal_now(enrolment_ids: list[int]) -> int:
     hashes = {r["id"]: hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest() for r in rows}
     await _store_hashes(hashes)
     return len(hashes)
+
+
+SWEEP_AGE = timedelta(minutes=1)  # younger ones are being sealed by their own action or job
+SWEEP_BATCH = 50
+SWEEP_MAX = 300  # per run (~85 ms a PDF: well within the minute between two runs)
+
+
+async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BATCH, limit: int = SWEEP_MAX) -> int:
+    """Cron: certificates still unsealed a minute after their issue (their seal job could not be
+    queued, or was lost) are rendered and hashed here, by batches — one SELECT and one UPDATE each,
+    no transaction held while WeasyPrint renders. Idempotent: only unsealed rows are written, so a
+    second worker running it at the same time writes nothing twice (the PDF is the same bytes).
+    Returns how many this run sealed."""
+    sealed = seen = after = 0
+    before = now() - older_than
+    while seen < limit:
+        rows = await Certificate.raw(
+            "SELECT id, snapshot FROM certificate WHERE pdf_sha256 = '' AND issued_at < {} AND id > {} "
+            "ORDER BY id LIMIT {}", before, after, min(batch, limit - seen))
+        if not rows:
+            break
+        hashes = {}
+        for r in rows:
+            try:
+                hashes[r["id"]] = hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest()
+            except Exception:  # noqa: BLE001 - one that cannot be rendered never holds up the others
+                logging.getLogger(__name__).exception("certificate %s: its PDF could not be rendered", r["id"])
+        sealed += await _store_hashes(hashes)
+        after, seen = rows[-1]["id"], seen + len(rows)
+    return sealed
 
 
 async def seal(enrolment_ids: list[int], redis=None) -> int:
@@ -367,7 +400,9 @@ async def in_scope(user: CurrentUser, certificate_id: int) -> dict:
 
 
 async def learner_certificate(user: CurrentUser, session_id: int) -> dict:
-    """The learner's own valid certificate for a session; anything else is « introuvable »."""
+    """The learner's own valid certificate for a session; anything else is « introuvable ». Also
+    once they are no longer enrolled: a certificate attests training actually completed, which
+    unenrolment does not undo (their record is kept, and the certificate stays valid when verified)."""
     enrolment = await Enrolment.select(Enrolment.id).where(
         (Enrolment.session == session_id) & (Enrolment.user == user.id)).first()
     certificate = await for_enrolment(enrolment["id"]) if enrolment else None

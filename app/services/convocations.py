@@ -11,6 +11,11 @@ What happens, and where:
   cohort is queued in milliseconds; its PDFs are rendered in the background.
 - What a notice says is decided when its mail is built, from the facts of that moment: a learner
   unenrolled meanwhile gets no convocation, one enrolled again gets no cancellation.
+- One convocation per enrolment and SEQUENCE (the notice's unique ``dedup_key``, inserted with ON
+  CONFLICT DO NOTHING): a second click, a second tab or a race mails nobody twice.
+- A notice is built at most MAX_ATTEMPTS times (a failed build waits 2, 4, 8, 16 minutes, then the
+  sweep hands it back); then it is ``failed``: on /ops, and on the session's convocation page
+  (`failures`, with the mails the outbox gave up on), where « Envoyer les convocations » retries it.
 
 Invitations (RFC 5545 / 5546, the icalendar library): one VEVENT per time slot, all under the
 enrolment's UIDs ``convocation-<enrolment>-<n>@host`` (n = the slot's rank), so a client shows the
@@ -59,9 +64,26 @@ NOT_FOUND = "Convocation introuvable."
 # A reminder is about a convocation mailed before: these kinds (built or on their way) are one.
 _CONVOKED = ("EXISTS (SELECT 1 FROM convocation_notice n WHERE n.enrolment = e.id "
              "AND n.kind IN ('convocation', 'update') AND n.status IN ('pending', 'building', 'sent'))")
-_INSERT = ("INSERT INTO convocation_notice (enrolment, session, kind, status, sequence, events, created_at) "
-           "SELECT e.id, e.session, '{kind}', 'pending', e.invitation_sequence, '', CURRENT_TIMESTAMP "
+_INSERT = ("INSERT INTO convocation_notice (enrolment, session, kind, status, dedup_key, sequence, events, created_at) "
+           "SELECT e.id, e.session, '{kind}', 'pending', {key}, e.invitation_sequence, '', CURRENT_TIMESTAMP "
            "FROM enrolment e JOIN training_session s ON s.id = e.session ")
+# One convocation per enrolment and SEQUENCE (an update states the same invitation): the unique
+# dedup_key makes a second insert a no-op (ON CONFLICT DO NOTHING), whatever clicked or raced.
+_INVITATION_KEY = "'invitation:' || CAST(e.id AS TEXT) || ':' || CAST(e.invitation_sequence AS TEXT)"
+_ONCE = " ON CONFLICT (dedup_key) DO NOTHING"
+MAX_ATTEMPTS = 5
+
+
+def _insert(kind: NoticeKind) -> str:
+    key = _INVITATION_KEY if kind in (NoticeKind.convocation, NoticeKind.update) else "NULL"
+    return _INSERT.replace("{kind}", kind.value).replace("{key}", key)
+
+
+def retry_delay(attempts: int) -> timedelta:
+    """How long a notice whose build failed waits before its next attempt: 2, 4, 8, 16 minutes."""
+    return timedelta(minutes=min(60, 2 ** attempts))
+
+
 # Nothing is mailed about a session that is over.
 _OPEN = "s.cancelled_at IS NULL AND s.end_date >= {} "
 
@@ -76,8 +98,8 @@ async def on_enrolled(enrolment_ids: list[int]) -> None:
     ids = sorted(set(enrolment_ids))
     if ids:
         await ConvocationNotice.raw(
-            _INSERT.format(kind=NoticeKind.convocation.value)
-            + f"WHERE e.id IN ({_marks(ids)}) AND s.auto_convocations AND " + _OPEN, *ids, today())
+            _insert(NoticeKind.convocation)
+            + f"WHERE e.id IN ({_marks(ids)}) AND s.auto_convocations AND " + _OPEN + _ONCE, *ids, today())
 
 
 async def on_unenrolled(enrolment_ids: list[int]) -> None:
@@ -86,7 +108,7 @@ async def on_unenrolled(enrolment_ids: list[int]) -> None:
     ids = sorted(set(enrolment_ids))
     if ids:
         await ConvocationNotice.raw(
-            _INSERT.format(kind=NoticeKind.cancellation.value)
+            _insert(NoticeKind.cancellation)
             + f"WHERE e.id IN ({_marks(ids)}) AND {_CONVOKED} AND " + _OPEN, *ids, today())
 
 
@@ -96,8 +118,8 @@ async def on_session_changed(session_id: int) -> None:
     await Enrolment.update({Enrolment.invitation_sequence: Enrolment.invitation_sequence + 1}).where(
         Enrolment.session == session_id)
     await ConvocationNotice.raw(
-        _INSERT.format(kind=NoticeKind.update.value)
-        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED} AND " + _OPEN, session_id, today())
+        _insert(NoticeKind.update)
+        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED} AND " + _OPEN + _ONCE, session_id, today())
 
 
 async def on_session_cancelled(session_id: int) -> None:
@@ -105,21 +127,22 @@ async def on_session_cancelled(session_id: int) -> None:
     await Enrolment.update({Enrolment.invitation_sequence: Enrolment.invitation_sequence + 1}).where(
         Enrolment.session == session_id)
     await ConvocationNotice.raw(
-        _INSERT.format(kind=NoticeKind.cancellation.value)
+        _insert(NoticeKind.cancellation)
         + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED}", session_id)
 
 
 async def queue_for_session(session: dict, only_new: bool) -> int:
     """« Envoyer les convocations »: one for every active learner, or only for those never convoked.
-    Returns how many are queued."""
+    Idempotent: a learner who has (or is about to get) the convocation of their current SEQUENCE gets
+    none again — a double submit or a second tab queues nothing. Returns how many are queued."""
     if session.get("cancelled_at"):
         raise DomainError("Cette session est annulée : aucune convocation ne peut être envoyée.")
     if session["end_date"] < today():
         raise DomainError("Cette session est terminée : aucune convocation ne peut être envoyée.")
     condition = f"AND NOT {_CONVOKED} " if only_new else ""
     rows = await ConvocationNotice.raw(
-        _INSERT.format(kind=NoticeKind.convocation.value)
-        + f"WHERE e.session = {{}} AND e.active {condition}RETURNING id", session["id"])
+        _insert(NoticeKind.convocation)
+        + f"WHERE e.session = {{}} AND e.active {condition}" + _ONCE + " RETURNING id", session["id"])
     return len(rows)
 
 
@@ -181,12 +204,44 @@ async def dispatch_pending(redis, session_ids: list[int] | None = None, older_th
     return len(rows)
 
 
+# A notice given up: failed, its key released (« Envoyer les convocations » may queue it again).
+_GIVE_UP = ("status = 'failed', locked_until = NULL, built_at = {}, "
+            "dedup_key = CASE WHEN kind IN ('convocation', 'update') THEN NULL ELSE dedup_key END")
+CRASHED = "Interrompu : le worker s'est arrêté pendant la préparation."
+
+
 async def sweep(redis) -> int:
-    """Cron: release claims of crashed workers, enqueue what waits for more than 30 seconds."""
-    await ConvocationNotice.update({ConvocationNotice.status: NoticeStatus.pending,
-                                    ConvocationNotice.locked_until: None}).where(
-        (ConvocationNotice.status == NoticeStatus.building) & (ConvocationNotice.locked_until < now()))
+    """Cron: expired claims (a crashed worker's, or a failed build waiting for its next attempt) go
+    back to pending — or to failed after MAX_ATTEMPTS —, then what waits for more than 30 seconds is
+    enqueued."""
+    moment = now()
+    expired = "status = 'building' AND locked_until < {}"
+    await ConvocationNotice.raw(
+        f"UPDATE convocation_notice SET {_GIVE_UP}, last_error = CASE WHEN last_error = '' THEN {{}} "
+        f"ELSE last_error END WHERE {expired} AND attempts >= {{}}", moment, CRASHED, moment, MAX_ATTEMPTS)
+    await ConvocationNotice.raw(
+        f"UPDATE convocation_notice SET status = 'pending', locked_until = NULL WHERE {expired}", moment)
     return await dispatch_pending(redis, older_than=timedelta(seconds=30))
+
+
+async def _record_failures(failures: dict[int, tuple[int, str]]) -> None:
+    """Builds that raised (notice id → (attempts, error)): given up after MAX_ATTEMPTS, else kept
+    claimed until their next attempt (the sweep releases them then). One UPDATE per attempt count."""
+    by_attempts: dict[int, dict[int, str]] = {}
+    for notice_id, (attempts, error) in failures.items():
+        by_attempts.setdefault(attempts, {})[notice_id] = error[:1000]
+    moment = now()
+    for attempts, errors in by_attempts.items():
+        cases = " ".join("WHEN {} THEN {}" for _ in errors)
+        args = [a for pair in errors.items() for a in pair]
+        ids = ", ".join(str(int(i)) for i in errors)
+        if attempts >= MAX_ATTEMPTS:
+            await ConvocationNotice.raw(f"UPDATE convocation_notice SET last_error = CASE id {cases} END, {_GIVE_UP} "
+                                        f"WHERE id IN ({ids})", *args, moment)
+        else:
+            await ConvocationNotice.raw(f"UPDATE convocation_notice SET last_error = CASE id {cases} END, "
+                                        f"locked_until = {{}} WHERE id IN ({ids})", *args,
+                                        moment + retry_delay(attempts))
 
 
 async def _claim(session_id: int) -> list[dict]:
@@ -194,9 +249,10 @@ async def _claim(session_id: int) -> list[dict]:
         (ConvocationNotice.session == session_id) & (ConvocationNotice.status == NoticeStatus.pending)).order_by(
         ConvocationNotice.id).limit(BATCH)
     return await ConvocationNotice.update({ConvocationNotice.status: NoticeStatus.building,
-                                           ConvocationNotice.locked_until: now() + CLAIM}).where(
+                                           ConvocationNotice.locked_until: now() + CLAIM,
+                                           ConvocationNotice.attempts: ConvocationNotice.attempts + 1}).where(
         ConvocationNotice.id.is_in(batch) & (ConvocationNotice.status == NoticeStatus.pending)).returning(
-        ConvocationNotice.id, ConvocationNotice.enrolment, ConvocationNotice.kind)
+        ConvocationNotice.id, ConvocationNotice.enrolment, ConvocationNotice.kind, ConvocationNotice.attempts)
 
 
 _FACTS = (
@@ -252,7 +308,7 @@ def _decide(kind: str, f: dict | None, previous: list[dict] | None) -> str | Non
 async def build_pending(redis, session_id: int, token: str | None = None) -> dict:
     """The job: every waiting notice of the session becomes an outbox mail (PDF + .ics), by batches
     claimed atomically (two workers never build the same notice). Returns counts by outcome."""
-    counts = {"sent": 0, "skipped": 0}
+    counts = {"sent": 0, "skipped": 0, "failed": 0}
     total = await ConvocationNotice.count().where(
         (ConvocationNotice.session == session_id) & (ConvocationNotice.status == NoticeStatus.pending))
     if token:
@@ -265,7 +321,7 @@ async def build_pending(redis, session_id: int, token: str | None = None) -> dic
         for n in claimed:
             if not n["kind"].startswith("reminder"):
                 latest[n["enrolment"]] = max(latest.get(n["enrolment"], 0), n["id"])
-        messages, sent, skipped = [], {}, []
+        messages, sent, skipped, failures = [], {}, [], {}
         for n in claimed:
             f = by_enrolment.get(n["enrolment"])
             kind = _decide(n["kind"], f, previous.get(n["enrolment"]))
@@ -273,8 +329,13 @@ async def build_pending(redis, session_id: int, token: str | None = None) -> dic
                                 and latest[n["enrolment"]] != n["id"]):
                 skipped.append(n["id"])
                 continue
-            attachments, events = await asyncio.to_thread(_documents, kind, f, previous.get(n["enrolment"]) or [])
-            subject, body = mail_text(kind, f)
+            try:
+                attachments, events = await asyncio.to_thread(_documents, kind, f, previous.get(n["enrolment"]) or [])
+                subject, body = mail_text(kind, f)
+            except Exception as error:  # noqa: BLE001 - this notice's attempt failed; the others go on
+                log.warning("convocation notice %s: build attempt %s failed", n["id"], n["attempts"], exc_info=True)
+                failures[n["id"]] = (n["attempts"], f"{type(error).__name__}: {error}")
+                continue
             messages.append((f"convocation:{n['id']}", [f["email"]], subject, body, attachments))
             sent[n["id"]] = (f["invitation_sequence"], json.dumps(events) if events else "")
         async with db.transaction():
@@ -284,6 +345,8 @@ async def build_pending(redis, session_id: int, token: str | None = None) -> dic
                     ConvocationNotice.status: NoticeStatus.sent, ConvocationNotice.sequence: sequence,
                     ConvocationNotice.events: events, ConvocationNotice.built_at: now(),
                     ConvocationNotice.locked_until: None}).where(ConvocationNotice.id.is_in(ids))
+            if failures:
+                await _record_failures(failures)
             if skipped:
                 await ConvocationNotice.update({ConvocationNotice.status: NoticeStatus.skipped,
                                                 ConvocationNotice.built_at: now(),
@@ -292,8 +355,9 @@ async def build_pending(redis, session_id: int, token: str | None = None) -> dic
         await outbox.dispatch(redis, mail_ids)
         counts["sent"] += len(sent)
         counts["skipped"] += len(skipped)
+        counts["failed"] += len(failures)
         if token:
-            await progress.update(redis, token, done=min(total, counts["sent"] + counts["skipped"]))
+            await progress.update(redis, token, done=min(total, sum(counts.values())))
     if token:
         await progress.update(redis, token, state="done", done=total, total=total)
     return counts
@@ -512,4 +576,32 @@ async def summary(session_id: int) -> dict:
         (ConvocationNotice.session == session_id)
         & ConvocationNotice.status.is_in([NoticeStatus.pending, NoticeStatus.building]))
     return {"active": active, "convoked": rows[0]["n"], "never": active - rows[0]["n"],
-            "last_sent": last["built_at"] if last else None, "waiting": waiting}
+            "last_sent": last["built_at"] if last else None, "waiting": waiting, "failed": await failures(session_id)}
+
+
+# A notice that could not be built (failed), or built but whose mail the outbox gave up on; only the
+# latest word to each learner still enrolled (a later notice on its way or sent replaces it).
+_FAILURES = (
+    "SELECT n.id, n.kind, n.status, n.attempts, m.last_error AS mail_error, u.first_name, u.last_name "
+    "FROM convocation_notice n JOIN enrolment e ON e.id = n.enrolment JOIN app_user u ON u.id = e.\"user\" "
+    "LEFT JOIN mail m ON m.group_key = 'convocation:' || CAST(n.id AS TEXT) AND m.category = '" + CATEGORY + "' "
+    "WHERE n.session = {} AND e.active AND (n.status = 'failed' OR (n.status = 'sent' AND m.status = 'failed')) "
+    "AND NOT EXISTS (SELECT 1 FROM convocation_notice later WHERE later.enrolment = n.enrolment "
+    "AND later.id > n.id AND later.status IN ('pending', 'building', 'sent')) "
+    "ORDER BY u.last_name_key, u.first_name_key, n.id"
+)
+KIND_LABELS = {NoticeKind.convocation.value: "Convocation", NoticeKind.update.value: "Modification",
+               NoticeKind.cancellation.value: "Annulation", NoticeKind.reminder_7.value: "Rappel J-7",
+               NoticeKind.reminder_1.value: "Rappel J-1"}
+
+
+async def failures(session_id: int) -> list[dict]:
+    """The session's convocations that could not be sent, with why in French (for its managers)."""
+    rows = await ConvocationNotice.raw(_FAILURES, session_id)
+    for r in rows:
+        r["kind_label"] = KIND_LABELS.get(r["kind"], r["kind"])
+        if r["status"] == NoticeStatus.failed.value:
+            r["reason"] = f"préparation impossible ({r['attempts']} essais)"
+        else:
+            r["reason"] = f"courriel non remis : {r['mail_error'] or 'refusé par le serveur de messagerie'}"
+    return rows

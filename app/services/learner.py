@@ -151,7 +151,20 @@ async def home(user_id: int) -> dict:
     in_progress = [r for r in rows if r["start_date"] <= day and not r["completed_at"]]
     opened = [r for r in rows if r["start_date"] <= day and r["last_activity"] and r["last_visit"]]
     resume = max(opened, key=lambda r: r["last_visit"]) if opened else None
-    return {"upcoming": upcoming, "in_progress": in_progress, "completed": completed, "resume": resume}
+    return {"upcoming": upcoming, "in_progress": in_progress, "completed": completed, "resume": resume,
+            "former": await former_certificates(user_id)}
+
+
+async def former_certificates(user_id: int) -> list[dict]:
+    """The valid certificates of sessions the learner no longer belongs to: training completed is
+    never erased, and its certificate stays theirs to download (certificates.learner_certificate)."""
+    from app.tables.certificates import Certificate, CertificateStatus
+
+    return await Certificate.select(
+        Certificate.enrolment.session.id.as_alias("id"), Certificate.enrolment.session.full_name.as_alias("full_name"),
+        Certificate.enrolment.session.code.as_alias("code"), Certificate.issued_at,
+    ).where((Certificate.enrolment.user == user_id) & (Certificate.enrolment.active == False)  # noqa: E712
+            & (Certificate.status == CertificateStatus.valid)).order_by(Certificate.issued_at, ascending=False)
 
 
 async def activities_with_state(session_id: int, enrolment_id: int) -> list[dict]:

@@ -112,14 +112,25 @@ _UNMARK = _MOVE.format(
     needed=_needed_sql("enrolment.session").replace("{", "{{").replace("}", "}}"))
 
 
+NOT_ENROLLED = ("Cet apprenant n'est plus inscrit à la session : son suivi est conservé tel quel et ses activités "
+                "ne peuvent plus être marquées ni annulées. Réinscrivez-le d'abord pour modifier son suivi.")
+
+
 async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: CompletionHow,
-                         by: int | None = None) -> bool:
+                         by: int | None = None, active_only: bool = False) -> bool:
     """Mark (or unmark) one activity for one enrolment, and its summary, atomically. Idempotent:
     marking twice keeps the first date. Returns whether anything changed. The caller has checked
-    that the activity belongs to the enrolment's session and who may do this."""
+    that the activity belongs to the enrolment's session and who may do this. ``active_only``: the
+    enrolment must be active (checked under a share lock, so an unenrolment is not crossed)."""
+    from app.services.errors import DomainError
+
     moment = now()
     issued: list[int] = []
     async with db.transaction():
+        if active_only and not await Enrolment.raw(
+                "SELECT id FROM enrolment WHERE id = {} AND active" + ("" if db.is_sqlite() else " FOR SHARE"),
+                enrolment_id):
+            raise DomainError(NOT_ENROLLED)
         if db.is_sqlite():  # no data-modifying WITH: two statements (SQLite writes one transaction at a time)
             if done:
                 rows = await ActivityCompletion.raw(
@@ -197,7 +208,9 @@ async def learner_activities(session_id: int, enrolment_id: int) -> list[dict]:
 async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_id: int, activity_id: int | None,
                                     done: bool) -> bool:
     """« Marquer comme terminé » / « Annuler l'achèvement » for a learner: the enrolment and the
-    activity must both be of this session (else "introuvable"), recorded as set by the manager."""
+    activity must both be of this session (else "introuvable"), recorded as set by the manager. An
+    enrolment no longer active is refused (NOT_ENROLLED): its record is kept as it was when the
+    learner left — what they completed stays, their certificate too — but nobody adds to it."""
     from app.services.errors import NotFound
     from app.tables.catalogue import SessionActivity
 
@@ -206,7 +219,8 @@ async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_
             (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
             & SessionActivity.retired_at.is_null()):
         raise NotFound("Activité introuvable.")
-    return await set_completion(enrolment_id, activity_id, done, CompletionHow.manager, by=manager_id)
+    return await set_completion(enrolment_id, activity_id, done, CompletionHow.manager, by=manager_id,
+                                active_only=True)
 
 
 async def quiz_attempts(enrolment_id: int) -> list[dict]:

@@ -66,6 +66,7 @@ KIND_LABELS = {
     "send_convocation_reminders": "Rappels J-7 et J-1 des convocations",
     "sweep_convocations": "Reprise des convocations en attente",
     "seal_certificates": "Scellement des attestations (PDF et empreinte)",
+    "seal_unsealed_certificates": "Scellement des attestations en attente",
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
@@ -172,6 +173,7 @@ class Overview:
     mail: dict
     redis_memory: dict
     notes: list[str] = field(default_factory=list)
+    convocations: dict = field(default_factory=dict)
 
 
 async def _run_counts() -> dict[str, int]:
@@ -298,6 +300,24 @@ async def mail_summary(at: datetime) -> dict:
     return {"counts": counts, "others": others, "oldest_unsent": oldest, "oldest_unsent_age": _age(oldest, at)}
 
 
+async def convocation_failures(limit: int = 10) -> dict:
+    """Convocation notices given up after their attempts (app/services/convocations.py): how many,
+    and the latest with their session and last error (redacted)."""
+    from app.tables.convocations import ConvocationNotice, NoticeStatus
+
+    failed = ConvocationNotice.status == NoticeStatus.failed
+    latest = await ConvocationNotice.select(
+        ConvocationNotice.id, ConvocationNotice.kind, ConvocationNotice.attempts, ConvocationNotice.last_error,
+        ConvocationNotice.built_at, ConvocationNotice.session.code.as_alias("session_code"),
+    ).where(failed).order_by(ConvocationNotice.id, ascending=False).limit(limit)
+    from app.services.convocations import KIND_LABELS as NOTICE_KINDS
+
+    for r in latest:
+        r["last_error"] = redact(r["last_error"])
+        r["kind"] = NOTICE_KINDS.get(r["kind"], r["kind"])
+    return {"count": await ConvocationNotice.count().where(failed), "latest": latest}
+
+
 async def redis_memory(redis) -> dict:
     info = await redis.info("memory")
     return {"used": info.get("used_memory", 0), "peak": info.get("used_memory_peak", 0),
@@ -329,7 +349,7 @@ async def overview(redis) -> Overview:
         at=at, counts=counts, running=running, oldest_waiting=_age(oldest_waiting, at), next_deferred=next_deferred,
         failed_hour=failed_hour, failed_day=failed_day, queue=queue, health=worker_health,
         workers=await _workers_seen(at), crons=cron_list, mail=await mail_summary(at), redis_memory=memory,
-        notes=notes,
+        notes=notes, convocations=await convocation_failures(),
     )
 
 

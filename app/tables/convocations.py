@@ -5,7 +5,14 @@ cancellation, a reminder — recorded in the transaction of the change that caus
 pattern): a job renders the PDF and the ``.ics`` and writes the outbox mail afterwards, so enrolling
 500 people never renders 500 PDFs inside the request. ``dedup_key`` makes the reminders happen
 once: one row per (kind, enrolment), inserted with ON CONFLICT DO NOTHING whatever the number of
-workers or restarts; it is null for the other kinds, which may repeat.
+workers or restarts — and one convocation per (enrolment, SEQUENCE): a convocation or an update is
+keyed ``invitation:<enrolment>:<sequence>``, so a second click on « Envoyer les convocations » (or a
+second tab) inserts nothing; the sequence only moves when something the invitation states changed.
+It is null for cancellations, and released (null) when a notice fails, so it can be sent again.
+
+A notice is built at most ``MAX_ATTEMPTS`` times (``attempts``, counted when a job claims it): after
+that it is ``failed``, with ``last_error``, shown on the operations dashboard and on the session's
+convocation page.
 """
 
 from enum import Enum
@@ -31,6 +38,7 @@ class NoticeStatus(str, Enum):
     building = "building"  # claimed by a job (until locked_until)
     sent = "sent"          # its mail is in the outbox (group_key "convocation:<id>")
     skipped = "skipped"    # nothing to say any more (unenrolled meanwhile, session cancelled…)
+    failed = "failed"      # could not be built in MAX_ATTEMPTS attempts (last_error says why)
 
 
 class ConvocationNotice(Table):
@@ -44,5 +52,7 @@ class ConvocationNotice(Table):
     sequence = Integer(default=0)
     events = Text(default="")
     locked_until = Timestamptz(null=True, default=None)
+    attempts = Integer(default=0)  # builds started (claims), failed or not
+    last_error = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     built_at = Timestamptz(null=True, default=None)

@@ -237,3 +237,30 @@ async def test_the_certificate_is_mailed_to_the_learner_with_the_pdf(client, smt
     assert attachment.get_content_type() == "application/pdf"
     assert hashlib.sha256(attachment.get_content()).hexdigest() == certificate["pdf_sha256"]
     assert certificate["display_code"] in message.get_body(("plain",)).get_content()
+
+
+async def test_an_unenrolled_learner_keeps_the_certificate_of_the_training_they_completed(client, new_client):
+    """Unenrolment ends the participation, not what was achieved: the learner still finds and
+    downloads their valid certificate (same bytes), and it still verifies as valid."""
+    from app.services.enrolments import remove_sources
+    from app.tables.learning import SourceKind
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=2, complete=1)
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    await remove_sources(session_id, learners, SourceKind.manual)
+    async with new_client() as learner:
+        await login(learner, await _learner_username(learners[0]))
+        home = text((await learner.get("/")).text)
+        assert "Mes attestations de formations passées" in home and f"/mes-sessions/{session_id}/attestation" in (
+            await learner.get("/")).text
+        assert (await learner.get(f"/mes-sessions/{session_id}")).status_code == 404  # the session itself: gone
+        mine = await learner.get(f"/mes-sessions/{session_id}/attestation")
+        assert mine.status_code == 200 and mine.headers["content-type"] == "application/pdf"
+        assert hashlib.sha256(mine.content).hexdigest() == (await Certificate.select(Certificate.pdf_sha256).where(
+            Certificate.id == certificate["id"]).first())["pdf_sha256"]
+    async with new_client() as other:  # the one who had not completed it: nothing to download
+        await login(other, await _learner_username(learners[1]))
+        assert "formations passées" not in text((await other.get("/")).text)
+        assert (await other.get(f"/mes-sessions/{session_id}/attestation")).status_code == 404
+    verified = text((await client.get(f"/verifier/{certificate['code']}")).text)
+    assert "Valide" in verified

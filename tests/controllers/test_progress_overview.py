@@ -305,3 +305,34 @@ async def test_the_learner_detail_lists_quiz_attempts_with_score_and_time(client
     assert "Tentatives aux tests" in detail
     assert detail.index("100 %") < detail.index("33 %")  # latest first
     assert "✓ Réussi" in detail and "✗ Échoué" in detail and "1 min 30 s" in detail and "2 min 0 s" in detail
+
+
+async def test_an_unenrolled_learners_record_is_kept_and_no_longer_marked(client):
+    """After unenrolment the record stays as it was: a manager can no longer mark nor unmark an
+    activity (a French message, nothing written), the buttons are gone from the detail page."""
+    from app.services.enrolments import remove_sources
+    from app.tables.certificates import Certificate
+
+    data = await _dataset()
+    arnaud, ewald = data["enrolments"][0], data["enrolments"][4]
+    assert await Certificate.exists().where(Certificate.enrolment == arnaud)
+    await remove_sources(data["session"], [data["learners"][0]], SourceKind.manual)  # Arnaud leaves (complete)
+    await login(client, "alp001.get")
+    for enrolment, activity, done in ((ewald, data["activities"][0], "1"), (arnaud, data["activities"][0], "0")):
+        url = f"/sessions/{data['session']}/progression/{enrolment}"
+        detail = text((await client.get(url)).text)
+        assert "Cet apprenant n'est plus inscrit" in detail and "Marquer comme terminé" not in detail
+        assert "Annuler l'achèvement" not in detail
+        response = await post_form(client, url, {"activity": activity, "done": done})
+        assert response.status_code == 303 and response.headers["location"] == url
+        page = text((await client.get(url)).text)
+        assert "Cet apprenant n'est plus inscrit à la session : son suivi est conservé tel quel" in page
+    assert not await ActivityCompletion.exists().where(ActivityCompletion.enrolment == ewald)
+    row = await Enrolment.select().where(Enrolment.id == arnaud).first()
+    assert row["percent"] == 100 and row["completed_at"] is not None
+    assert await ActivityCompletion.count().where(ActivityCompletion.enrolment == arnaud) == 3
+    # Enrolled again: marking works again.
+    await add_sources(data["session"], [data["learners"][4]], SourceKind.manual)
+    url = f"/sessions/{data['session']}/progression/{ewald}"
+    response = await post_form(client, url, {"activity": data["activities"][0], "done": "1"}, follow_redirects=True)
+    assert "Activité marquée comme terminée." in text(response.text)

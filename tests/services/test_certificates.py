@@ -184,3 +184,46 @@ async def test_the_pdf_is_rendered_after_the_commit_and_a_job_seals_many(demo, r
     for r in rows:
         snapshot = json.loads(r["snapshot"]) if isinstance(r["snapshot"], str) else r["snapshot"]
         assert r["pdf_sha256"] == hashlib.sha256(await certificates.render(snapshot)).hexdigest()
+
+
+async def test_certificates_left_unsealed_are_sealed_by_the_cron_once_with_two_workers(demo, redis_client):
+    """A certificate whose seal job could not be queued (or was lost) is not left to its first
+    download: the seal_unsealed_certificates cron seals it after a minute, by batches, and two
+    workers running it at once seal each certificate once, with the hash of its PDF."""
+    import asyncio
+    from datetime import timedelta
+
+    from app import db
+    from app.dates import now
+    from app.jobs import registry
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=7, complete=0)
+    ids = [enrolments[u] for u in learners]
+    async with db.transaction():  # completed together; nobody seals after this commit (no job queued)
+        for e in ids:
+            for activity in activities:
+                await learning.set_completion(e, activity, True, CompletionHow.manual)
+    unsealed = Certificate.pdf_sha256 == certificates.UNSEALED
+    assert await Certificate.count().where(unsealed) == 7
+    cron = next(c for c in registry.cron_jobs() if c.name == "cron:seal_unsealed_certificates")
+    ctx = {"redis": redis_client}
+    assert await cron.coroutine(ctx) == 0  # issued less than a minute ago: their own seal may be under way
+    await Certificate.update({Certificate.issued_at: now() - timedelta(minutes=2)}).where(Certificate.id > 0)
+    # Two workers at once, in batches of 3: each certificate sealed once in all.
+    results = await asyncio.gather(certificates.seal_unsealed(batch=3), certificates.seal_unsealed(batch=3))
+    assert sum(results) == 7 and await Certificate.count().where(unsealed) == 0
+    for r in await Certificate.select(Certificate.snapshot, Certificate.pdf_sha256):
+        snapshot = json.loads(r["snapshot"]) if isinstance(r["snapshot"], str) else r["snapshot"]
+        assert r["pdf_sha256"] == hashlib.sha256(await certificates.render(snapshot)).hexdigest()
+    # A run is bounded, and the cron notes its run for the dashboard.
+    await Certificate.update({Certificate.pdf_sha256: certificates.UNSEALED}).where(Certificate.id > 0)
+    assert await certificates.seal_unsealed(batch=2, limit=5) == 5
+    assert await cron.coroutine(ctx) == 2 and await cron.coroutine(ctx) == 0
+    note = {c["name"]: c for c in await registry.cron_status(redis_client)}["cron:seal_unsealed_certificates"]
+    assert note["last"]["ok"] is True and note["last"]["detail"] == "0"
+    # One that cannot be rendered (a damaged snapshot) never holds up the others.
+    first = (await Certificate.select(Certificate.id).order_by(Certificate.id).first())["id"]
+    await Certificate.update({Certificate.pdf_sha256: certificates.UNSEALED}).where(Certificate.id > 0)
+    await Certificate.update({Certificate.snapshot: json.dumps({"layout": 2})}).where(Certificate.id == first)
+    assert await certificates.seal_unsealed(batch=3) == 6
+    assert [r["id"] for r in await Certificate.select(Certificate.id).where(unsealed)] == [first]
