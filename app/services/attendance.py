@@ -218,10 +218,13 @@ async def _clear(cells: list[tuple[int, int]]) -> int:
 
 
 # -- the printable sheet -------------------------------------------------------------------------
-# WeasyPrint lays out the sheet at ~5 ms a learner row and ~100 ms a page on this hardware (bench/
-# attendance_sheet.py: 30 learners x 10 slots 2.4 s, 500 x 10 31 s). Up to this many rows
-# (learners x slots) the sheet is made in the request (≤ ~3 s); beyond, by a job with its progress.
-SHEET_INLINE_MAX_ROWS = 400
+# WeasyPrint lays out the sheet at ~6 ms a learner row and ~100 ms a page on this hardware (bench/
+# attendance_sheet.py: 30 learners x 10 slots 2.4 s, 100 x 10 5 s, 500 x 10 31 s); the markup
+# variants tried (no N° column, separate borders, unrepeated banner, fixed page chunks, one text block
+# a column) gained nothing beyond the noise.
+# Up to this many rows (learners x slots: 30 learners over 5 days of half-days, ≤ ~3 s on a shared
+# 2-core server) the sheet is made in the request; beyond, by a job with its progress page.
+SHEET_INLINE_MAX_ROWS = 300
 
 
 async def sheet_context(session: dict) -> dict:

@@ -189,10 +189,10 @@ async def test_a_large_sheet_with_htmx_shows_the_progress_in_place(client, run_j
 
 
 async def test_a_small_sheet_stays_in_the_request(client):
-    """Below the threshold (here 3 x 3 = 9 rows, default 400) the link gives the PDF at once."""
+    """Below the threshold (here 3 x 3 = 9 rows, default 300) the link gives the PDF at once."""
     from app.services import attendance
 
-    assert attendance.SHEET_INLINE_MAX_ROWS == 400
+    assert attendance.SHEET_INLINE_MAX_ROWS == 300
     data = await _session(code="26X00S1")
     await login(client, "alp001.get")
     response = await client.get(f"/sessions/{data['session']}/emargement.pdf")
