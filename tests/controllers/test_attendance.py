@@ -62,6 +62,21 @@ async def _session(establishment="ALP001", learners=3, min_attendance=None, code
             "gone": enrolments[chosen[-1]], "slots": slot_ids, "users": chosen}
 
 
+async def more_learners(session_id: int, count: int) -> None:
+    """``count`` more learners of ALP001 (« ZED00 Agent »…) enrolled in the session: one bulk insert."""
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    t = now()
+    rows = []
+    for i in range(count):
+        first, last = "Agent", f"Zed{i:02d}"
+        keys = user_text_fields(first, last, f"flow.{i}", f"flow{i}@example.org")
+        rows.append((f"flow.{i}", "x", first, last, f"flow{i}@example.org", est, "Agent FPH", f"000{i}", False, False,
+                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
+    await bulk_insert(User, USER_COLUMNS, rows)
+    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("flow.%"))]
+    await add_sources(session_id, ids, SourceKind.manual)
+
+
 async def slots_of(session_id):
     from app.tables.catalogue import SessionSlot
 
@@ -99,17 +114,7 @@ async def test_sheet_has_one_page_per_slot_with_the_learners_by_name(client):
 
 async def test_a_long_list_flows_over_pages_with_its_header_repeated(client):
     data = await _session(code="26X00S8")
-    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    t = now()
-    rows = []
-    for i in range(40):
-        first, last = "Agent", f"Zed{i:02d}"
-        keys = user_text_fields(first, last, f"flow.{i}", f"flow{i}@example.org")
-        rows.append((f"flow.{i}", "x", first, last, f"flow{i}@example.org", est, "Agent FPH", f"000{i}", False, False,
-                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("flow.%"))]
-    await add_sources(data["session"], ids, SourceKind.manual)
+    await more_learners(data["session"], 40)
     await login(client, "alp001.get")
     pages = pdf_pages((await client.get(f"/sessions/{data['session']}/emargement.pdf")).content)
     per_slot = len(pages) // 3
@@ -149,6 +154,7 @@ async def test_a_large_sheet_is_prepared_by_a_job_with_js_off(client, new_client
     await run_jobs()
     done = await client.get(job_url)
     assert "Terminé" in text(done.text) and 'http-equiv="refresh"' not in done.text
+    assert "se met à jour toute seule" in text(waiting.text) and "se met à jour toute seule" not in text(done.text)
     link = _sheet_link(done.text)
     sheet = await client.get(link)
     assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
