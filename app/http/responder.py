@@ -89,9 +89,8 @@ async def start_job(request: Request, kind, label: str, args) -> Response:
     await progress.start(redis, token, user.id, label)
     await kind.submit(redis, *args(token), created_by=user.id)
     if wants_fragment(request):
-        return Template(template_name="jobs/_progress.html", context={"job": await progress.get(redis, token),
-                                                                      "token": token},
-                        headers={"Vary": "HX-Request"})
+        return render(request, "jobs/progress.html", {"job": await progress.get(redis, token), "token": token},
+                      region="jobs/_progress.html")
     return redirect(request, url(request, "jobs.show", token=token))
 
 
