@@ -5,6 +5,14 @@ request, or the job, spends on it.
 Seeded by bench/attendance.py's seed() (set-based: one bulk insert of users, one of enrolments).
 
 Run: .venv/bin/python bench/attendance_sheet.py [runs]
+
+Figures (2026-11-23, 2 cores shared with other engineers, load average ~2-3, one run each):
+  before (one WeasyPrint document for the whole session, in the request):
+    30 x 10: 20 pages 2.4 s · 100 x 10: 50 pages 4.9 s · 500 x 10: 240 pages 31.0 s
+  after (laid out slot by slot; inline up to 300 rows, else the build_attendance_sheet job):
+    30 x 10: 20 pages 2.3 s (inline) · 100 x 10: 50 pages 6.6 s (job) · 500 x 10: 240 pages 33.7 s (job,
+    peak RSS 334 MB) — the same work: WeasyPrint costs ~4 ms a learner row and ~60 ms a page whatever
+    the markup tried; what changed is that a large sheet no longer holds a request.
 """
 
 import statistics
