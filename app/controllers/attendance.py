@@ -8,12 +8,17 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
 from app.http.forms import form_data
-from app.http.responder import private_download, redirect, render, url, wants_fragment
+from app.http.responder import private_download, redirect, render, start_job, url, wants_fragment
 from app.http.web import current_user
+from app.jobs import registry as jobs
+from app.jobs import results
+from app.jobs.attendance import SHEETS
 from app.services import attendance
-from app.services.errors import ValidationFailed
+from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
+
+SHEET_GONE = "Cette feuille d'émargement n'est plus disponible : préparez-la à nouveau."
 
 # There is no trainer role on an enrolment (Enrolment.role is « learner » only): the session's
 # managers record attendance; the trainer signs the printed sheet.
@@ -26,8 +31,32 @@ class AttendanceController(Controller):
 
     @get("/emargement.pdf", name="attendance.sheet")
     async def sheet(self, request: Request, session_id: FromPath[int]) -> Response:
+        """The sheet's PDF; for a large session (SHEET_INLINE_MAX_ROWS), a page that prepares it in
+        the background instead."""
         session = await session_in_scope(current_user(request), session_id)
-        return private_download(await attendance.sheet_pdf(session), attendance.sheet_filename(session))
+        context = await attendance.sheet_context(session)
+        if attendance.sheet_in_background(context):
+            return render(request, "attendance/sheet.html", {
+                "session": session, "learners": len(context["learners"]), "slots": len(context["slots"])})
+        return private_download(await attendance.sheet_pdf(context), attendance.sheet_filename(session))
+
+    @post("/emargement", name="attendance.sheet_job")
+    async def sheet_job(self, request: Request, session_id: FromPath[int]) -> Response:
+        user = current_user(request)
+        session = await session_in_scope(user, session_id)
+        return await start_job(
+            request, jobs.ATTENDANCE_SHEET, f"Feuille d'émargement de la session {session['code']}",
+            lambda token: (session_id, user.id, token,
+                           url(request, "attendance.sheet_download", session_id=session_id, token=token)))
+
+    @get("/emargement/{token:str}", name="attendance.sheet_download")
+    async def sheet_download(self, request: Request, session_id: FromPath[int], token: FromPath[str]) -> Response:
+        user = current_user(request)
+        await session_in_scope(user, session_id)
+        state, path = await results.owned_result(request.app.state.redis, user.id, token, SHEETS, ".pdf", SHEET_GONE)
+        if state.get("session") != session_id:
+            raise NotFound(SHEET_GONE)
+        return private_download(path.read_bytes(), state.get("filename", "emargement.pdf"))
 
     @get("/presences", name="attendance.grid")
     async def grid(self, request: Request, session_id: FromPath[int], page: FromQuery[int | None] = None) -> Template:

@@ -4,7 +4,6 @@ public verification page (no login)."""
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass
 
 from litestar import Controller, Request, get, post
@@ -13,12 +12,13 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import File, Response, Template
 
 from app.http.forms import read_form
-from app.http.responder import confirm_page, private_download, redirect, render, url
+from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
 from app.http.web import current_user
-from app.jobs.certificates import zip_path
 from app.jobs import registry as jobs
-from app.services import certificates, progress
-from app.services.errors import NotFound, ValidationFailed
+from app.jobs import results
+from app.jobs.certificates import ZIPS
+from app.services import certificates
+from app.services.errors import ValidationFailed
 from app.services.ratelimit import Limit
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
@@ -50,12 +50,9 @@ class SessionCertificatesController(Controller):
     async def make_zip(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
         session = await session_in_scope(user, session_id)
-        redis = request.app.state.redis
-        token = secrets.token_urlsafe(16)
-        await progress.start(redis, token, user.id, f"Attestations de la session {session['code']} (ZIP)")
-        await jobs.CERTIFICATES_ZIP.submit(redis, session_id, user.id, token,
-                                           url(request, "certificates.zip_download", token=token), created_by=user.id)
-        return redirect(request, url(request, "jobs.show", token=token))
+        return await start_job(request, jobs.CERTIFICATES_ZIP, f"Attestations de la session {session['code']} (ZIP)",
+                               lambda token: (session_id, user.id, token,
+                                              url(request, "certificates.zip_download", token=token)))
 
 
 class CertificateController(Controller):
@@ -124,11 +121,8 @@ class CertificateController(Controller):
 
     @get("/zip/{token:str}", name="certificates.zip_download")
     async def zip_download(self, request: Request, token: FromPath[str]) -> File:
-        state = await progress.get(request.app.state.redis, token)
-        path = zip_path(token) if "/" not in token and ".." not in token else None
-        if (state is None or state.get("owner") != current_user(request).id or state.get("state") != "done"
-                or path is None or not path.exists()):
-            raise NotFound(ZIP_GONE)
+        state, path = await results.owned_result(request.app.state.redis, current_user(request).id, token, ZIPS,
+                                                 ".zip", ZIP_GONE)
         return File(path=path, filename=state.get("filename", "attestations.zip"), media_type="application/zip",
                     headers={"Cache-Control": "private, no-store"})
 

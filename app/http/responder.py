@@ -5,6 +5,7 @@
   a bare fragment. Every answer carries ``Vary: HX-Request``.
 - ``redirect``: after a successful POST, 303 for a plain form, HX-Redirect for htmx, with a flash.
 - ``url``: a named route's path (``route_reverse``) with an optional query string.
+- ``start_job``: a tracked job somebody waits for, and its progress page (or partial, for htmx).
 """
 
 from __future__ import annotations
@@ -70,6 +71,27 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
     if is_htmx(request):
         return client_redirect(to)
     return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
+
+
+async def start_job(request: Request, kind, label: str, args) -> Response:
+    """Submit a tracked job (``kind``, a JobKind of app/jobs/registry.py) that this user waits for:
+    its progress in Redis (owned by the user, labelled ``label``), the job submitted with
+    ``args(token)``, then the progress page — a 303 to it for a plain form (it refreshes itself
+    with JS off), the progress partial in place for htmx (it polls until the result's link shows)."""
+    import secrets
+
+    from app.http.web import current_user
+    from app.services import progress
+
+    user = current_user(request)
+    redis = request.app.state.redis
+    token = secrets.token_urlsafe(16)
+    await progress.start(redis, token, user.id, label)
+    await kind.submit(redis, *args(token), created_by=user.id)
+    if wants_fragment(request):
+        return render(request, "jobs/progress.html", {"job": await progress.get(redis, token), "token": token},
+                      region="jobs/_progress.html")
+    return redirect(request, url(request, "jobs.show", token=token))
 
 
 def confirm_page(request: Request, question: str, back: str, button: str = "Supprimer",

@@ -10,40 +10,22 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-import time
 from collections import deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
 from zipstream import ZipStream
 
+from app.jobs import results
 from app.services import certificates, progress
 from app.services.auth import load_current_user
 from app.services.errors import NotFound
 from app.services.sessions import session_in_scope
-from app.settings import get_settings
 
-ZIP_TTL = 3600
+ZIPS = "certificate-zips"  # the folder of the ZIPs under var/ (app/jobs/results.py)
 # From this many certificates the PDFs are rendered by a process pool (starting it costs ~1 s).
 PARALLEL_FROM = 30
 WINDOW = 16
-
-
-def zip_dir() -> Path:
-    path = get_settings().var_dir / "certificate-zips"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def zip_path(token: str) -> Path:
-    return zip_dir() / f"{token}.zip"
-
-
-def _sweep_old() -> None:
-    limit = time.time() - ZIP_TTL
-    for old in zip_dir().glob("*.zip"):
-        if old.stat().st_mtime < limit:
-            old.unlink(missing_ok=True)
 
 
 def _rendered(snapshots: list[dict]):
@@ -94,27 +76,19 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     except NotFound:
         await progress.update(redis, token, state="failed", message="Session introuvable.")
         return 0
-    _sweep_old()
+    results.sweep_old(ZIPS, ".zip")
     valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid"]
     await progress.update(redis, token, state="running", total=len(valid), done=0)
-    loop = asyncio.get_running_loop()
-    done = 0
-    pending = []
-
-    def on_file() -> None:
-        nonlocal done
-        done += 1
-        if done % 10 == 0 or done == len(valid):
-            pending.append(asyncio.run_coroutine_threadsafe(progress.update(redis, token, done=done), loop))
-
+    counter = results.ThreadProgress(redis, token, len(valid))
     try:
-        await asyncio.to_thread(_write_zip, zip_path(token), [(c["filename"], c["snapshot"]) for c in valid], on_file)
+        await asyncio.to_thread(_write_zip, results.result_path(ZIPS, token, ".zip"),
+                                [(c["filename"], c["snapshot"]) for c in valid], counter.step)
     except Exception as exc:
-        await asyncio.gather(*(asyncio.wrap_future(f) for f in pending), return_exceptions=True)
+        await counter.flush(return_exceptions=True)
         await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {type(exc).__name__}.")
         raise
     # The counts written from the thread land before the final state (never after, undoing it).
-    await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))
+    await counter.flush()
     await progress.update(
         redis, token, state="done", done=len(valid), filename=f"attestations-{session['code']}.zip",
         result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",

@@ -82,9 +82,10 @@ def _stylesheet(text: str):
     return css
 
 
-def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
-    """The PDF of this HTML. Without an explicit fetcher (to inspect what was fetched), the first
-    <style> element is taken out and applied as a kept, pre-parsed stylesheet."""
+def layout(html: str, fetcher: StaticOnlyFetcher | None = None):
+    """This HTML laid out in pages (a WeasyPrint Document). Without an explicit fetcher (to inspect
+    what was fetched), the first <style> element is taken out and applied as a kept, pre-parsed
+    stylesheet."""
     from weasyprint import HTML
 
     stylesheets = []
@@ -95,7 +96,17 @@ def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
             html = html[:match.start()] + html[match.end():]
     return HTML(
         string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher or StaticOnlyFetcher()
-    ).write_pdf(font_config=_font_config(), stylesheets=stylesheets)
+    ).render(font_config=_font_config(), stylesheets=stylesheets)
+
+
+def write_documents(documents: list) -> bytes:
+    """One PDF of the pages of these laid-out documents, in order (each keeps its page numbers)."""
+    return documents[0].copy([page for document in documents for page in document.pages]).write_pdf()
+
+
+def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+    """The PDF of this HTML (see ``layout``)."""
+    return layout(html, fetcher).write_pdf()
 
 
 def render_html(template_name: str, context: dict) -> str:

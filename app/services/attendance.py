@@ -218,6 +218,15 @@ async def _clear(cells: list[tuple[int, int]]) -> int:
 
 
 # -- the printable sheet -------------------------------------------------------------------------
+# WeasyPrint lays out the sheet at ~6 ms a learner row and ~100 ms a page on this hardware (bench/
+# attendance_sheet.py: 30 learners x 10 slots 2.4 s, 100 x 10 5 s, 500 x 10 31 s); the markup
+# variants tried (no N° column, separate borders, unrepeated banner, fixed page chunks, one text block
+# a column) gained nothing beyond the noise.
+# Up to this many rows (learners x slots: 30 learners over 5 days of half-days, ≤ ~3 s on a shared
+# 2-core server) the sheet is made in the request; beyond, by a job with its progress page.
+SHEET_INLINE_MAX_ROWS = 300
+
+
 async def sheet_context(session: dict) -> dict:
     """What the attendance sheet shows: the session, its slots (one page each), the active learners
     by name. A session without slots gets one undated page to fill in by hand."""
@@ -226,10 +235,36 @@ async def sheet_context(session: dict) -> dict:
     return {"session": session, "slots": slots, "learners": learners}
 
 
-async def sheet_pdf(session: dict) -> bytes:
-    from app.pdf.render import render_pdf
+def sheet_rows(context: dict) -> int:
+    """The learner rows the sheet lays out: what its rendering time grows with."""
+    return max(1, len(context["learners"])) * max(1, len(context["slots"]))
 
-    return await render_pdf(SHEET_TEMPLATE, await sheet_context(session))
+
+def sheet_in_background(context: dict) -> bool:
+    return sheet_rows(context) > SHEET_INLINE_MAX_ROWS
+
+
+def sheet_pdf_sync(context: dict, on_slot=None) -> bytes:
+    """The sheet's PDF, laid out one slot at a time (its own page numbers: « Page 2 / 24 » of that
+    slot) and written as one file; ``on_slot()`` is called after each slot (the job's progress)."""
+    from app.pdf.render import layout, render_html, write_documents
+
+    slots = context["slots"] or [None]
+    documents = []
+    for index, slot in enumerate(slots):
+        html = render_html(SHEET_TEMPLATE, {**context, "slots": [slot] if slot else [], "slot_offset": index,
+                                            "slot_count": len(context["slots"])})
+        documents.append(layout(html))
+        if on_slot:
+            on_slot()
+    return write_documents(documents)
+
+
+async def sheet_pdf(context: dict) -> bytes:
+    """Off the event loop: WeasyPrint is CPU-bound."""
+    import asyncio
+
+    return await asyncio.to_thread(sheet_pdf_sync, context)
 
 
 def sheet_filename(session: dict) -> str:

@@ -22,6 +22,7 @@ from app.services.text import user_text_fields
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.certificates import Certificate
+from app.tables.jobs import JobRun
 from app.tables.learning import Attendance, CompletionHow, Enrolment, SourceKind
 from app.tables.org import Establishment
 from tests.helpers import login, post_form, text
@@ -61,6 +62,21 @@ async def _session(establishment="ALP001", learners=3, min_attendance=None, code
             "gone": enrolments[chosen[-1]], "slots": slot_ids, "users": chosen}
 
 
+async def more_learners(session_id: int, count: int) -> None:
+    """``count`` more learners of ALP001 (« ZED00 Agent »…) enrolled in the session: one bulk insert."""
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    t = now()
+    rows = []
+    for i in range(count):
+        first, last = "Agent", f"Zed{i:02d}"
+        keys = user_text_fields(first, last, f"flow.{i}", f"flow{i}@example.org")
+        rows.append((f"flow.{i}", "x", first, last, f"flow{i}@example.org", est, "Agent FPH", f"000{i}", False, False,
+                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
+    await bulk_insert(User, USER_COLUMNS, rows)
+    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("flow.%"))]
+    await add_sources(session_id, ids, SourceKind.manual)
+
+
 async def slots_of(session_id):
     from app.tables.catalogue import SessionSlot
 
@@ -98,17 +114,7 @@ async def test_sheet_has_one_page_per_slot_with_the_learners_by_name(client):
 
 async def test_a_long_list_flows_over_pages_with_its_header_repeated(client):
     data = await _session(code="26X00S8")
-    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    t = now()
-    rows = []
-    for i in range(40):
-        first, last = "Agent", f"Zed{i:02d}"
-        keys = user_text_fields(first, last, f"flow.{i}", f"flow{i}@example.org")
-        rows.append((f"flow.{i}", "x", first, last, f"flow{i}@example.org", est, "Agent FPH", f"000{i}", False, False,
-                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("flow.%"))]
-    await add_sources(data["session"], ids, SourceKind.manual)
+    await more_learners(data["session"], 40)
     await login(client, "alp001.get")
     pages = pdf_pages((await client.get(f"/sessions/{data['session']}/emargement.pdf")).content)
     per_slot = len(pages) // 3
@@ -120,6 +126,83 @@ async def test_a_long_list_flows_over_pages_with_its_header_repeated(client):
     assert "ZED39 Agent" in first_slot[-1] and "ZED39 Agent" not in first_slot[0]
     assert "Signature du formateur" in first_slot[-1] and "Signature du formateur" not in first_slot[0]
     assert "mardi 2 juin 2026, 13:30–17:00" in pages[per_slot]
+
+
+def _sheet_link(page: str) -> str:
+    assert "Télécharger la feuille d'émargement (PDF)" in text(page)
+    return re.search(r'href="(/sessions/\d+/emargement/[^"]+)"', page)[1]
+
+
+async def test_a_large_sheet_is_prepared_by_a_job_with_js_off(client, new_client, run_jobs, monkeypatch):
+    """Beyond SHEET_INLINE_MAX_ROWS learner rows the link opens a page that prepares the sheet in the
+    background; with JS off: a plain form, the progress page refreshing itself, then a link to the
+    PDF (the same sheet), private to whoever asked."""
+    from app.services import attendance
+
+    monkeypatch.setattr(attendance, "SHEET_INLINE_MAX_ROWS", 8)  # 3 learners x 3 slots = 9 rows
+    data = await _session(code="26X00S5")
+    await login(client, "alp001.get")
+    page = await client.get(f"/sessions/{data['session']}/emargement.pdf")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert "3 stagiaire(s) et 3 créneau(x)" in text(page.text) and "préparée en arrière-plan" in text(page.text)
+    assert f'action="/sessions/{data["session"]}/emargement"' in page.text
+    started = await post_form(client, f"/sessions/{data['session']}/emargement")
+    assert started.status_code == 303 and started.headers["location"].startswith("/taches/")
+    job_url = started.headers["location"]
+    waiting = await client.get(job_url)
+    assert "En attente" in text(waiting.text) and '<meta http-equiv="refresh" content="2">' in waiting.text
+    await run_jobs()
+    done = await client.get(job_url)
+    assert "Terminé" in text(done.text) and 'http-equiv="refresh"' not in done.text
+    assert "se met à jour toute seule" in text(waiting.text) and "se met à jour toute seule" not in text(done.text)
+    link = _sheet_link(done.text)
+    sheet = await client.get(link)
+    assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
+    assert 'filename="emargement-26X00S5.pdf"' in sheet.headers["content-disposition"]
+    assert sheet.headers["cache-control"] == "private, no-store"
+    pages = pdf_pages(sheet.content)
+    assert len(pages) == 3 and "mercredi 3 juin 2026, 09:00–12:00" in pages[2]
+    assert all(re.findall(r"\d (ARNAUD Zoé|BÉLIER Bruno|CARON Chloé)", p) == ["ARNAUD Zoé", "BÉLIER Bruno", "CARON Chloé"]
+               for p in pages)
+    assert "Page 1 / 1" in pages[2]  # each slot numbers its own pages
+    # The file is its requester's: another manager of the same establishment, or of another one, gets 404.
+    for username in ("ged.alp", "dam001.get"):  # ged.alp manages ALP001 too
+        async with new_client() as other:
+            await login(other, username)
+            assert (await other.get(link)).status_code == 404
+    # Under another session's address (in scope), the token is « introuvable » too.
+    second = await _session(code="26X00S6", learners=1)
+    assert (await client.get(link.replace(f"/sessions/{data['session']}/", f"/sessions/{second['session']}/"))).status_code == 404
+
+
+async def test_a_large_sheet_with_htmx_shows_the_progress_in_place(client, run_jobs, monkeypatch):
+    from app.services import attendance
+
+    monkeypatch.setattr(attendance, "SHEET_INLINE_MAX_ROWS", 8)
+    data = await _session(code="26X00S4")
+    await login(client, "alp001.get")
+    page = await client.get(f"/sessions/{data['session']}/emargement.pdf")
+    assert f'hx-post="/sessions/{data["session"]}/emargement"' in page.text and 'hx-target="#sheet-job"' in page.text
+    partial = await post_form(client, f"/sessions/{data['session']}/emargement", htmx=True)
+    assert partial.status_code == 200 and "<html" not in partial.text
+    assert 'id="job-progress"' in partial.text and "En attente" in text(partial.text)
+    poll = re.search(r'hx-get="(/taches/[^"]+)"', partial.text)[1]
+    await run_jobs()
+    finished = await client.get(poll, headers={"HX-Request": "true"})
+    assert finished.status_code == 286 and "Terminé" in text(finished.text)
+    sheet = await client.get(_sheet_link(finished.text))
+    assert sheet.status_code == 200 and len(pdf_pages(sheet.content)) == 3
+
+
+async def test_a_small_sheet_stays_in_the_request(client):
+    """Below the threshold (here 3 x 3 = 9 rows, default 300) the link gives the PDF at once."""
+    from app.services import attendance
+
+    assert attendance.SHEET_INLINE_MAX_ROWS == 300
+    data = await _session(code="26X00S1")
+    await login(client, "alp001.get")
+    response = await client.get(f"/sessions/{data['session']}/emargement.pdf")
+    assert response.headers["content-type"] == "application/pdf" and await JobRun.count() == 0
 
 
 @pytest.mark.smoke
@@ -215,12 +298,14 @@ async def test_out_of_scope_sessions_answer_like_missing_ones(client):
     await login(client, "alp001.get")
     missing = await client.get("/sessions/999999/emargement.pdf")
     for response in (await client.get(f"/sessions/{other['session']}/emargement.pdf"),
+                     await post_form(client, f"/sessions/{other['session']}/emargement"),
+                     await client.get(f"/sessions/{other['session']}/emargement/some-token"),
                      await client.get(f"/sessions/{other['session']}/presences"),
                      await post_form(client, f"/sessions/{other['session']}/presences",
                                      _grid_form({(other["enrolments"][0], other["slots"][0]): "present"}))):
         assert response.status_code == 404 == missing.status_code
         assert "Session introuvable." in text(response.text)
-    assert await Attendance.count() == 0
+    assert await Attendance.count() == 0 and await JobRun.count() == 0
 
 
 async def test_minimum_attendance_completes_when_activities_are_done_first(client):

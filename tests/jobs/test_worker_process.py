@@ -213,3 +213,36 @@ async def test_send_all_convocations_runs_in_a_separate_worker_process(client, s
                                                                                         "text/calendar"]
     finally:
         _stop(worker, log)
+
+
+async def test_attendance_sheet_job_runs_in_a_separate_worker_process(client):
+    """A large session's attendance sheet (issue 12) built by a `tremplin worker` process: the
+    progress page follows it, its link downloads the PDF the worker wrote."""
+    import re
+
+    from app.tables.jobs import JobRun
+    from tests.controllers.test_attendance import _session, pdf_pages
+
+    data = await _session(code="26X00W1")
+    worker, log = _start([sys.executable, "-m", "app.cli", "worker"], "sheet-worker.log")
+    try:
+        await login(client, "alp001.get")
+        started = await post_form(client, f"/sessions/{data['session']}/emargement")
+        assert started.status_code == 303
+        job_url = started.headers["location"]
+
+        async def finished():
+            partial = await client.get(job_url, headers={"HX-Request": "true"})
+            assert "Échec" not in text(partial.text), text(partial.text)
+            return partial if partial.status_code == 286 and "Terminé." in text(partial.text) else None
+
+        partial = await _until(finished, "the attendance sheet", "sheet-worker.log")
+        run = await JobRun.select(JobRun.status).where(JobRun.kind == "build_attendance_sheet").first()
+        assert run["status"] == "succeeded"
+        link = re.search(r'href="(/sessions/\d+/emargement/[^"]+)"', partial.text)[1]
+        sheet = await client.get(link)
+        assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
+        pages = pdf_pages(sheet.content)
+        assert len(pages) == 3 and all("ARNAUD Zoé" in p and "Signature du formateur" in p for p in pages)
+    finally:
+        _stop(worker, log)
