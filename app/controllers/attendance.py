@@ -10,6 +10,7 @@ from litestar.response import Response, Template
 from app.http.forms import form_data
 from app.http.responder import private_download, redirect, render, url, wants_fragment
 from app.http.web import current_user
+from app.lists._common import int_or_none
 from app.services import attendance
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
@@ -53,11 +54,11 @@ class AttendanceController(Controller):
         user = current_user(request)
         session = await session_in_scope(user, session_id)
         form = await form_data(request)
-        page = int(form["page"]) if str(form.get("page", "")).isdigit() else 1
+        page = int_or_none(form.get("page")) or 1  # "²" is a digit to str.isdigit(), not to int()
         cells = attendance.cells_from_form(form)
-        fill = str(form.get("fill", ""))
-        if fill.isdigit():  # « Compléter : présents »: the slot's cells left blank become « présent »
-            cells = {k: (v or ("present" if k[1] == int(fill) else v)) for k, v in cells.items()}
+        fill = int_or_none(form.get("fill"))
+        if fill is not None:  # « Compléter : présents »: the slot's cells left blank become « présent »
+            cells = {k: (v or ("present" if k[1] == fill else v)) for k, v in cells.items()}
         try:
             saved = await attendance.save(user.id, session_id, cells, request.app.state.redis)
         except ValidationFailed as invalid:

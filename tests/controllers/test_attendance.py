@@ -210,6 +210,25 @@ async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
     assert response.status_code == 422 and "pourcentage entier de 1 à 100" in text(response.text)
 
 
+async def test_forged_digits_in_the_grid_form_get_a_message_not_an_internal_error(client):
+    """« ² » is a digit to str.isdigit() but not to int(): as a page, a « Compléter » slot or in a
+    cell's name it failed the whole save (500)."""
+    data = await _session(code="26X00S2")
+    e, s = data["enrolments"], data["slots"]
+    await login(client, "alp001.get")
+    url = f"/sessions/{data['session']}/presences"
+    saved = await post_form(client, url, {**_grid_form({(e[0], s[0]): "present"}), "page": "²"})
+    assert saved.status_code == 303
+    filled = await post_form(client, url, {**_grid_form({(e[1], s[0]): ""}), "fill": "²"})
+    assert filled.status_code == 303
+    for forged in (f"a²_{s[0]}", f"a{e[0]}_²"):
+        response = await post_form(client, url, {forged: "present"})
+        assert response.status_code == 422, forged
+        assert "Aucune présence à enregistrer" in text(response.text)
+    recorded = await Attendance.select(Attendance.enrolment, Attendance.slot, Attendance.status)
+    assert recorded == [{"enrolment": e[0], "slot": s[0], "status": "present"}]
+
+
 async def test_out_of_scope_sessions_answer_like_missing_ones(client):
     other = await _session(establishment="DAM001", code="26X00S3")  # not alp001.get's
     await login(client, "alp001.get")
