@@ -237,3 +237,21 @@ async def test_the_certificate_is_mailed_to_the_learner_with_the_pdf(client, smt
     assert attachment.get_content_type() == "application/pdf"
     assert hashlib.sha256(attachment.get_content()).hexdigest() == certificate["pdf_sha256"]
     assert certificate["display_code"] in message.get_body(("plain",)).get_content()
+
+
+async def test_a_learner_without_a_real_address_is_not_said_to_be_mailed_their_certificate(client):
+    """The outbox never sends to a fictitious address (an account made without e-mail): « Attestation
+    envoyée par courriel » was shown all the same, and a failed mail left in the outbox."""
+    from app.services.accounts import fictitious_email
+
+    session_id, activities, learners, enrolments = await completed_session()
+    username = await _learner_username(learners[0])
+    await User.update({User.email: fictitious_email(username)}).where(User.id == learners[0])
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    await login(client, "alp001.get")
+    before = await Mail.count()
+    answer = await post_form(client, f"/attestations/{certificate['id']}/envoyer", follow_redirects=True)
+    page = text(answer.text)
+    assert "envoyée par courriel" not in page
+    assert "n'a pas d'adresse électronique (adresse fictive)" in page
+    assert await Mail.count() == before
