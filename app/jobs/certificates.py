@@ -11,7 +11,7 @@ import asyncio
 import multiprocessing
 import os
 import time
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -65,6 +65,15 @@ def _rendered(snapshots: list[dict]):
             yield waiting.popleft().result()
 
 
+def archive_names(rows: list[dict]) -> list[str]:
+    """Each certificate's name in the ZIP, distinct even for case: homonyms (two « Léa Morel »,
+    accounts alp001.l.morel and alp001.l.morel2) would share one name, and unzipping keeps only one
+    of the files. A name shared by several gets each one's verification code."""
+    counts = Counter(r["filename"].casefold() for r in rows)
+    return [r["filename"] if counts[r["filename"].casefold()] == 1
+            else r["filename"].removesuffix(".pdf") + f"-{r['display_code']}.pdf" for r in rows]
+
+
 def _write_zip(path: Path, items: list[tuple[str, dict]], on_file) -> None:
     ordered = _rendered([snapshot for _, snapshot in items])
 
@@ -108,7 +117,7 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
             pending.append(asyncio.run_coroutine_threadsafe(progress.update(redis, token, done=done), loop))
 
     try:
-        await asyncio.to_thread(_write_zip, zip_path(token), [(c["filename"], c["snapshot"]) for c in valid], on_file)
+        await asyncio.to_thread(_write_zip, zip_path(token), list(zip(archive_names(valid), (c["snapshot"] for c in valid))), on_file)
     except Exception as exc:
         await asyncio.gather(*(asyncio.wrap_future(f) for f in pending), return_exceptions=True)
         await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {type(exc).__name__}.")

@@ -255,3 +255,29 @@ async def test_a_learner_without_a_real_address_is_not_said_to_be_mailed_their_c
     assert "envoyée par courriel" not in page
     assert "n'a pas d'adresse électronique (adresse fictive)" in page
     assert await Mail.count() == before
+
+
+async def test_homonyms_get_a_file_each_in_the_zip(client, run_jobs):
+    """Two learners of the same name (the nomenclature's alp001.l.morel and alp001.l.morel2) had
+    one file name in the ZIP: unzipping kept one certificate of the two."""
+    from app.services import learning
+    from app.tables.learning import CompletionHow
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=3, complete=0)
+    await User.update({User.first_name: "Léa", User.last_name: "Morel"}).where(User.id.is_in(learners[:2]))
+    await User.update({User.first_name: "LÉA", User.last_name: "MOREL"}).where(User.id == learners[2])
+    for enrolment in enrolments.values():
+        for activity in activities:
+            await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    await login(client, "alp001.get")
+    started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    await run_jobs()
+    done = await client.get(started.headers["location"])
+    link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 3', done.text)[1]
+    with zipfile.ZipFile(io.BytesIO((await client.get(link)).content)) as z:
+        names = z.namelist()
+        assert len({n.casefold() for n in names}) == 3  # distinct on a case-insensitive disk too
+        hashes = {hashlib.sha256(z.read(n)).hexdigest() for n in names}
+    issued = await certificates.for_session(session_id)
+    assert hashes == {c["pdf_sha256"] for c in issued}  # each learner's own certificate is there
+    assert sorted(names) == sorted(c["filename"].removesuffix(".pdf") + f"-{c['display_code']}.pdf" for c in issued)
