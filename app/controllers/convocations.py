@@ -20,7 +20,7 @@ from app.services.roles import ADMIN, GED, GET
 
 MANAGERS = (ADMIN, GED, GET)
 
-ICS = "text/calendar; charset=utf-8"
+ICS = "text/calendar"  # Litestar adds "; charset=utf-8" to a text/ type
 
 
 @dataclass

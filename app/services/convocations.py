@@ -492,8 +492,15 @@ async def for_learner(user_id: int, session_id: int) -> dict:
     return await _enrolment_facts(row["id"] if row else None)
 
 
+CANCELLED = "Cette session est annulée : elle n'a plus de convocation ni d'invitation."
+
+
 async def for_manager(session: dict, user_id: int) -> dict:
-    """One learner's, for the session's managers (``session`` already checked in scope)."""
+    """One learner's, for the session's managers (``session`` already checked in scope). Not for a
+    cancelled session: its invitation (METHOD:REQUEST, same SEQUENCE as the cancellation mailed)
+    forwarded to the learner would put the training back in their calendar."""
+    if session.get("cancelled_at"):
+        raise NotFound(CANCELLED)
     row = await Enrolment.select(Enrolment.id).where(
         (Enrolment.session == session["id"]) & (Enrolment.user == user_id) & (Enrolment.active == True)  # noqa: E712
     ).first()

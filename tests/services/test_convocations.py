@@ -302,6 +302,30 @@ async def test_downloads_are_scoped(client, new_client):
                 ).status_code in (403, 404)
 
 
+async def test_a_cancelled_session_offers_no_convocation_to_its_managers_either(client, new_client):
+    """The learner got « introuvable » for a cancelled session's convocation, but its managers still
+    downloaded a « Convocation » PDF and an invitation METHOD:REQUEST / CONFIRMED with the SEQUENCE of
+    the cancellation mailed: forwarded, it put the training back in the learner's calendar."""
+    session_id = await make_session()
+    people = await learners()
+    await add_sources(session_id, people, SourceKind.manual)
+    await login(client, "alp001.get")
+    ics = await client.get(f"/sessions/{session_id}/convocations/{people[0]}/invitation.ics")
+    assert ics.headers["content-type"] == "text/calendar; charset=utf-8"  # one charset, not two
+    assert (await post_form(client, f"/sessions/{session_id}/annuler")).status_code == 303
+    participants = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert "Session annulée" in participants
+    assert f"/sessions/{session_id}/convocations/{people[0]}/" not in participants
+    for kind in ("convocation.pdf", "invitation.ics"):
+        response = await client.get(f"/sessions/{session_id}/convocations/{people[0]}/{kind}")
+        assert response.status_code == 404, kind
+        assert "Cette session est annulée" in text(response.text)
+    username = (await User.select(User.username).where(User.id == people[0]).first())["username"]
+    async with new_client() as learner_client:
+        await login(learner_client, username)
+        assert (await learner_client.get(f"/mes-sessions/{session_id}/invitation.ics")).status_code == 404
+
+
 async def test_a_session_without_slots_gets_an_all_day_event(demo, smtp, run_jobs):
     session_id = await make_session(slots=False)
     people = await learners(count=1)
