@@ -101,12 +101,13 @@ async def on_session_changed(session_id: int) -> None:
 
 
 async def on_session_cancelled(session_id: int) -> None:
-    """The session was cancelled: every invitation is cancelled (SEQUENCE+1)."""
+    """The session was cancelled: every invitation is cancelled (SEQUENCE+1) — unless the session
+    is over: nothing is mailed about a training that took place, nor taken out of calendars."""
     await Enrolment.update({Enrolment.invitation_sequence: Enrolment.invitation_sequence + 1}).where(
         Enrolment.session == session_id)
     await ConvocationNotice.raw(
         _INSERT.format(kind=NoticeKind.cancellation.value)
-        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED}", session_id)
+        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED} AND s.end_date >= {{}}", session_id, today())
 
 
 async def queue_for_session(session: dict, only_new: bool) -> int:

@@ -212,6 +212,30 @@ async def test_cancelling_the_session_cancels_every_invitation_and_keeps_the_rec
     assert "annulée" in text(refused.text)
 
 
+async def test_cancelling_a_session_that_is_over_mails_no_one(client, smtp, run_jobs):
+    """Nothing is mailed about a session that is over — but « Annuler la session » on one mailed
+    every learner « La session … est annulée » about a training they had attended, and its
+    METHOD:CANCEL took it out of their calendars."""
+    session_id = await make_session()
+    people = await learners()
+    await add_sources(session_id, people, SourceKind.manual)
+    await run_jobs()
+    assert len(smtp.messages) == 2  # convoked before it took place
+    await TrainingSession.update({TrainingSession.start_date: today() - timedelta(days=10),
+                                  TrainingSession.end_date: today() - timedelta(days=9)}).where(
+        TrainingSession.id == session_id)
+    await login(client, "alp001.get")
+    smtp.messages.clear()
+    assert "Elle est terminée : aucun courriel n'est envoyé." in text(
+        (await client.get(f"/sessions/{session_id}/annuler")).text)
+    done = await post_form(client, f"/sessions/{session_id}/annuler", follow_redirects=True)
+    assert "Elle était terminée : aucun courriel n'est envoyé" in text(done.text)
+    await run_jobs()
+    assert smtp.messages == []
+    assert (await TrainingSession.select(TrainingSession.cancelled_at).where(
+        TrainingSession.id == session_id).first())["cancelled_at"] is not None
+
+
 async def test_cohort_sync_and_the_automatic_setting(demo, smtp, run_jobs, redis_client):
     session_id = await make_session(code="26C03S8")
     manual_only = await make_session(code="26C03S7", auto=False)
