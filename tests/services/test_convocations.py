@@ -236,6 +236,27 @@ async def test_cancelling_a_session_that_is_over_mails_no_one(client, smtp, run_
         TrainingSession.id == session_id).first())["cancelled_at"] is not None
 
 
+async def test_a_session_title_with_a_line_break_still_gets_its_convocations_mailed(client, smtp, run_jobs):
+    """A title posted with a line break (a forged form: the page's input has none) went into the
+    mails' Subject: Python refuses a header with a line feed (no injection), so every convocation of
+    the session failed to build, try after try, and no learner was ever convoked."""
+    session_id = await make_session()
+    await login(client, "alp001.get")
+    start = today() + timedelta(days=20)
+    saved = await post_form(client, f"/sessions/{session_id}/parametres", {
+        "start_date": start.isoformat(), "end_date": (start + timedelta(days=1)).isoformat(),
+        "full_name": "Qualité de vie\r\nBcc: intrus@example.org", "short_name": "QVT", "visible": "1",
+        "code": "26C03S9", "auto_convocations": "1"})
+    assert saved.status_code == 303
+    people = await learners(count=1)
+    await add_sources(session_id, people, SourceKind.manual)
+    await run_jobs()
+    assert len(smtp.messages) == 1
+    recipients, message = smtp.messages[0]
+    assert "intrus@example.org" not in recipients and message["Bcc"] is None
+    assert message["Subject"] == "Convocation : Qualité de vie Bcc: intrus@example.org"
+
+
 async def test_cohort_sync_and_the_automatic_setting(demo, smtp, run_jobs, redis_client):
     session_id = await make_session(code="26C03S8")
     manual_only = await make_session(code="26C03S7", auto=False)
