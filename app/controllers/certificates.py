@@ -10,18 +10,18 @@ from dataclasses import dataclass
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
-from litestar.response import File, Response, Template
+from litestar.response import Response, Template
 
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, url
 from app.http.web import current_user
-from app.jobs.certificates import zip_path
 from app.jobs import registry as jobs
 from app.services import certificates, progress
 from app.services.errors import NotFound, ValidationFailed
 from app.services.ratelimit import Limit
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
+from app.tables.files import StoredFile
 
 MANAGERS = (ADMIN, GED, GET)
 # Public page: a few lookups a minute per address is plenty for a person, useless for enumeration.
@@ -123,14 +123,15 @@ class CertificateController(Controller):
         return redirect(request, back, "Attestation envoyée par courriel à l'apprenant.")
 
     @get("/zip/{token:str}", name="certificates.zip_download")
-    async def zip_download(self, request: Request, token: FromPath[str]) -> File:
+    async def zip_download(self, request: Request, token: FromPath[str]) -> Response:
         state = await progress.get(request.app.state.redis, token)
-        path = zip_path(token) if "/" not in token and ".." not in token else None
-        if (state is None or state.get("owner") != current_user(request).id or state.get("state") != "done"
-                or path is None or not path.exists()):
+        if state is None or state.get("owner") != current_user(request).id or state.get("state") != "done":
             raise NotFound(ZIP_GONE)
-        return File(path=path, filename=state.get("filename", "attestations.zip"), media_type="application/zip",
-                    headers={"Cache-Control": "private, no-store"})
+        row = await StoredFile.select(StoredFile.data).where(StoredFile.id == state.get("file_id")).first() \
+            if isinstance(state.get("file_id"), int) else None
+        if row is None:
+            raise NotFound(ZIP_GONE)
+        return private_download(bytes(row["data"]), state.get("filename", "attestations.zip"), "application/zip")
 
 
 @get("/mes-sessions/{session_id:int}/attestation", name="certificates.mine")

@@ -17,19 +17,21 @@ from pathlib import Path
 
 from zipstream import ZipStream
 
-from app.services import certificates, progress
+from app.services import certificates, files, progress
 from app.services.auth import load_current_user
 from app.services.errors import NotFound
 from app.services.sessions import session_in_scope
 from app.settings import get_settings
 
-ZIP_TTL = 3600
+ZIP_TTL = 3600  # a scratch file older than this was left by a crashed job
 # From this many certificates the PDFs are rendered by a process pool (starting it costs ~1 s).
 PARALLEL_FROM = 30
 WINDOW = 16
 
 
 def zip_dir() -> Path:
+    """Where the worker writes a ZIP before storing it in the database (its own scratch space: the
+    web process that serves the download may run on another host)."""
     path = get_settings().var_dir / "certificate-zips"
     path.mkdir(parents=True, exist_ok=True)
     return path
@@ -116,16 +118,26 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
         if done % 10 == 0 or done == len(valid):
             pending.append(asyncio.run_coroutine_threadsafe(progress.update(redis, token, done=done), loop))
 
+    filename = f"attestations-{session['code']}.zip"
+    scratch = zip_path(token)
     try:
-        await asyncio.to_thread(_write_zip, zip_path(token), list(zip(archive_names(valid), (c["snapshot"] for c in valid))), on_file)
+        await asyncio.to_thread(_write_zip, scratch, list(zip(archive_names(valid), (c["snapshot"] for c in valid))),
+                                on_file)
+        # Stored in the database, like every file served (README, « Where files live »): the web
+        # process that answers the download has no access to this worker's disk. Nothing refers
+        # to the row: the unreferenced-files cron deletes it after 24 h, as the progress expires.
+        file_id = await files.store_generated(filename, "application/zip", await asyncio.to_thread(scratch.read_bytes),
+                                              user_id)
     except Exception as exc:
         await asyncio.gather(*(asyncio.wrap_future(f) for f in pending), return_exceptions=True)
         await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {type(exc).__name__}.")
         raise
+    finally:
+        scratch.unlink(missing_ok=True)
     # The counts written from the thread land before the final state (never after, undoing it).
     await asyncio.gather(*(asyncio.wrap_future(f) for f in pending))
     await progress.update(
-        redis, token, state="done", done=len(valid), filename=f"attestations-{session['code']}.zip",
+        redis, token, state="done", done=len(valid), filename=filename, file_id=file_id,
         result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
     )
     return len(valid)

@@ -281,3 +281,26 @@ async def test_homonyms_get_a_file_each_in_the_zip(client, run_jobs):
     issued = await certificates.for_session(session_id)
     assert hashes == {c["pdf_sha256"] for c in issued}  # each learner's own certificate is there
     assert sorted(names) == sorted(c["filename"].removesuffix(".pdf") + f"-{c['display_code']}.pdf" for c in issued)
+
+
+async def test_the_zip_is_served_by_a_web_process_without_the_workers_disk(client, run_jobs):
+    """The worker wrote the ZIP under its own TREMPLIN_VAR_DIR and the web process looked for it on
+    its own disk: with `tremplin worker` on another host (README, production), « Ce fichier n'est
+    plus disponible » every time."""
+    import shutil
+
+    from app.jobs.certificates import zip_dir
+
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    await login(client, "alp001.get")
+    started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    await run_jobs()
+    done = await client.get(started.headers["location"])
+    link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 2', done.text)[1]
+    shutil.rmtree(zip_dir())  # the web process's disk: not the worker's
+    archive = await client.get(link)
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    assert archive.headers["cache-control"] == "private, no-store"
+    assert 'filename="attestations-' in archive.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        assert len(z.namelist()) == 2
