@@ -4,6 +4,7 @@ public verification page (no login)."""
 
 from __future__ import annotations
 
+import json
 import secrets
 from dataclasses import dataclass
 
@@ -22,6 +23,7 @@ from app.services.ratelimit import Limit
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 from app.tables.files import StoredFile
+from app.tables.jobs import JobRun, JobStatus
 
 MANAGERS = (ADMIN, GED, GET)
 # Public page: a few lookups a minute per address is plenty for a person, useless for enumeration.
@@ -51,6 +53,17 @@ class SessionCertificatesController(Controller):
         user = current_user(request)
         session = await session_in_scope(user, session_id)
         redis = request.app.state.redis
+        # A second click (or a second tab) while this user's ZIP of this session is being built
+        # follows that one: each ZIP of a large session keeps every core of a worker busy a minute.
+        in_flight = await JobRun.select(JobRun.args).where(
+            (JobRun.kind == jobs.CERTIFICATES_ZIP.name) & (JobRun.created_by == user.id)
+            & JobRun.status.is_in([JobStatus.queued, JobStatus.deferred, JobStatus.running])).order_by(
+            JobRun.id, ascending=False)
+        for run in in_flight:
+            args = json.loads(run["args"] or "[]")
+            if len(args) > 2 and args[0] == session_id and await progress.get(redis, args[2]):
+                return redirect(request, url(request, "jobs.show", token=args[2]),
+                                "Le ZIP de cette session est déjà en préparation : le voici.", "info")
         token = secrets.token_urlsafe(16)
         await progress.start(redis, token, user.id, f"Attestations de la session {session['code']} (ZIP)")
         await jobs.CERTIFICATES_ZIP.submit(redis, session_id, user.id, token,

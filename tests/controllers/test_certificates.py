@@ -304,3 +304,23 @@ async def test_the_zip_is_served_by_a_web_process_without_the_workers_disk(clien
     assert 'filename="attestations-' in archive.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
         assert len(z.namelist()) == 2
+
+
+async def test_a_double_click_on_the_zip_builds_it_once(client, run_jobs):
+    """Each click queued one more ZIP job (a large session's keeps every core of a worker busy for a
+    minute): a double click, or a manager insisting, held the worker from the mails."""
+    from app.tables.jobs import JobRun
+
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    other_session, *_ = await completed_session(learners_count=3, complete=1)
+    await login(client, "alp001.get")
+    first = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    second = await post_form(client, f"/sessions/{session_id}/attestations/zip", follow_redirects=True)
+    assert second.url.path == first.headers["location"]
+    assert "déjà en préparation" in text(second.text)
+    other = await post_form(client, f"/sessions/{other_session}/attestations/zip")  # another session: its own
+    assert other.headers["location"] != first.headers["location"]
+    assert await JobRun.count().where(JobRun.kind == "build_certificates_zip") == 2
+    await run_jobs()
+    again = await post_form(client, f"/sessions/{session_id}/attestations/zip")  # once built: a new one
+    assert again.headers["location"] != first.headers["location"]
