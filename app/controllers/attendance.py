@@ -12,7 +12,7 @@ from app.http.responder import private_download, redirect, render, start_job, ur
 from app.http.web import current_user
 from app.jobs import registry as jobs
 from app.jobs import results
-from app.jobs.attendance import SHEETS
+from app.lists._common import int_or_none
 from app.services import attendance
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
@@ -47,16 +47,17 @@ class AttendanceController(Controller):
         return await start_job(
             request, jobs.ATTENDANCE_SHEET, f"Feuille d'émargement de la session {session['code']}",
             lambda token: (session_id, user.id, token,
-                           url(request, "attendance.sheet_download", session_id=session_id, token=token)))
+                           url(request, "attendance.sheet_download", session_id=session_id, token=token)),
+            once=f"session:{session_id}", again="La feuille d'émargement de cette session est déjà en préparation : la voici.")
 
     @get("/emargement/{token:str}", name="attendance.sheet_download")
     async def sheet_download(self, request: Request, session_id: FromPath[int], token: FromPath[str]) -> Response:
         user = current_user(request)
         await session_in_scope(user, session_id)
-        state, path = await results.owned_result(request.app.state.redis, user.id, token, SHEETS, ".pdf", SHEET_GONE)
+        state, content = await results.owned_result(request.app.state.redis, user.id, token, SHEET_GONE)
         if state.get("session") != session_id:
             raise NotFound(SHEET_GONE)
-        return private_download(path.read_bytes(), state.get("filename", "emargement.pdf"))
+        return private_download(content, state.get("filename", "emargement.pdf"))
 
     @get("/presences", name="attendance.grid")
     async def grid(self, request: Request, session_id: FromPath[int], page: FromQuery[int | None] = None) -> Template:
@@ -82,11 +83,11 @@ class AttendanceController(Controller):
         user = current_user(request)
         session = await session_in_scope(user, session_id)
         form = await form_data(request)
-        page = int(form["page"]) if str(form.get("page", "")).isdigit() else 1
+        page = int_or_none(form.get("page")) or 1  # "²" is a digit to str.isdigit(), not to int()
         cells = attendance.cells_from_form(form)
-        fill = str(form.get("fill", ""))
-        if fill.isdigit():  # « Compléter : présents »: the slot's cells left blank become « présent »
-            cells = {k: (v or ("present" if k[1] == int(fill) else v)) for k, v in cells.items()}
+        fill = int_or_none(form.get("fill"))
+        if fill is not None:  # « Compléter : présents »: the slot's cells left blank become « présent »
+            cells = {k: (v or ("present" if k[1] == fill else v)) for k, v in cells.items()}
         try:
             saved = await attendance.save(user.id, session_id, cells, request.app.state.redis)
         except ValidationFailed as invalid:

@@ -9,14 +9,13 @@ from dataclasses import dataclass
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
-from litestar.response import File, Response, Template
+from litestar.response import Response, Template
 
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
 from app.http.web import current_user
 from app.jobs import registry as jobs
 from app.jobs import results
-from app.jobs.certificates import ZIPS
 from app.services import certificates
 from app.services.errors import ValidationFailed
 from app.services.ratelimit import Limit
@@ -50,9 +49,12 @@ class SessionCertificatesController(Controller):
     async def make_zip(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
         session = await session_in_scope(user, session_id)
+        # A second click (or a second tab) while this user's ZIP of this session is being built
+        # follows that one: a large session's ZIP keeps every core of a worker busy a minute.
         return await start_job(request, jobs.CERTIFICATES_ZIP, f"Attestations de la session {session['code']} (ZIP)",
                                lambda token: (session_id, user.id, token,
-                                              url(request, "certificates.zip_download", token=token)))
+                                              url(request, "certificates.zip_download", token=token)),
+                               once=f"session:{session_id}", again="Le ZIP de cette session est déjà en préparation : le voici.")
 
 
 class CertificateController(Controller):
@@ -120,11 +122,9 @@ class CertificateController(Controller):
         return redirect(request, back, "Attestation envoyée par courriel à l'apprenant.")
 
     @get("/zip/{token:str}", name="certificates.zip_download")
-    async def zip_download(self, request: Request, token: FromPath[str]) -> File:
-        state, path = await results.owned_result(request.app.state.redis, current_user(request).id, token, ZIPS,
-                                                 ".zip", ZIP_GONE)
-        return File(path=path, filename=state.get("filename", "attestations.zip"), media_type="application/zip",
-                    headers={"Cache-Control": "private, no-store"})
+    async def zip_download(self, request: Request, token: FromPath[str]) -> Response:
+        state, content = await results.owned_result(request.app.state.redis, current_user(request).id, token, ZIP_GONE)
+        return private_download(content, state.get("filename", "attestations.zip"), "application/zip")
 
 
 @get("/mes-sessions/{session_id:int}/attestation", name="certificates.mine")

@@ -13,6 +13,7 @@ from litestar.response import Response, Template
 
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, url
+from app.dates import today
 from app.http.web import current_user
 from app.services import convocations, progress, sessions
 from app.services.errors import DomainError
@@ -20,7 +21,7 @@ from app.services.roles import ADMIN, GED, GET
 
 MANAGERS = (ADMIN, GED, GET)
 
-ICS = "text/calendar; charset=utf-8"
+ICS = "text/calendar"  # Litestar adds "; charset=utf-8" to a text/ type
 
 
 @dataclass
@@ -83,6 +84,7 @@ class SessionConvocationsController(Controller):
             back_label="Ne pas annuler", details=[
                 "La session est marquée « annulée » ; elle n'est pas supprimée : inscriptions, progression et "
                 "attestations restent enregistrées.",
+                "Elle est terminée : aucun courriel n'est envoyé." if session["end_date"] < today() else
                 "Chaque apprenant qui a reçu une convocation reçoit un courriel d'annulation qui retire la "
                 "formation de son agenda.",
                 "Plus personne ne peut y être inscrit. Cette action est définitive."])
@@ -90,13 +92,15 @@ class SessionConvocationsController(Controller):
     @post("/annuler", name="sessions.cancel")
     async def cancel(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
-        await sessions.session_in_scope(user, session_id)  # out of scope: 404, like missing
+        session = await sessions.session_in_scope(user, session_id)  # out of scope: 404, like missing
         back = url(request, "sessions.show", session_id=session_id)
         try:
             await sessions.cancel_session(user, session_id)
         except DomainError as refused:
             return redirect(request, back, refused.message, "error")
         await convocations.dispatch_pending(request.app.state.redis, [session_id])
+        if session["end_date"] < today():
+            return redirect(request, back, "Session annulée. Elle était terminée : aucun courriel n'est envoyé.")
         return redirect(request, back, "Session annulée : les apprenants convoqués sont prévenus par courriel.")
 
 

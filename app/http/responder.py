@@ -73,11 +73,16 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
     return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
 
 
-async def start_job(request: Request, kind, label: str, args) -> Response:
+async def start_job(request: Request, kind, label: str, args, once: str | None = None,
+                    again: str = "Cette préparation est déjà en cours : la voici.") -> Response:
     """Submit a tracked job (``kind``, a JobKind of app/jobs/registry.py) that this user waits for:
     its progress in Redis (owned by the user, labelled ``label``), the job submitted with
     ``args(token)``, then the progress page — a 303 to it for a plain form (it refreshes itself
-    with JS off), the progress partial in place for htmx (it polls until the result's link shows)."""
+    with JS off), the progress partial in place for htmx (it polls until the result's link shows).
+
+    ``once`` (e.g. "session:12"): while this user's job of this kind for it is unfinished, another
+    request (a double click, a second tab) follows that job (saying ``again``) instead of queuing
+    the same work twice. The claim is one atomic Redis SET NX."""
     import secrets
 
     from app.http.web import current_user
@@ -86,12 +91,26 @@ async def start_job(request: Request, kind, label: str, args) -> Response:
     user = current_user(request)
     redis = request.app.state.redis
     token = secrets.token_urlsafe(16)
-    await progress.start(redis, token, user.id, label)
-    await kind.submit(redis, *args(token), created_by=user.id)
+    notice = None
+    if once is not None:
+        claim = f"job-once:{kind.name}:{user.id}:{once}"
+        while not await redis.set(claim, token, nx=True, ex=progress.TTL):
+            running = await redis.get(claim)
+            running = running.decode() if isinstance(running, bytes) else running
+            state = await progress.get(redis, running) if running else None
+            if state is not None and not state["finished"]:
+                token, notice = running, again
+                break
+            # The claimed job is over (or its progress expired): release that claim, only that one.
+            await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+                             "end return 0", 1, claim, running or "")
+    if notice is None:
+        await progress.start(redis, token, user.id, label)
+        await kind.submit(redis, *args(token), created_by=user.id)
     if wants_fragment(request):
         return render(request, "jobs/progress.html", {"job": await progress.get(redis, token), "token": token},
                       region="jobs/_progress.html")
-    return redirect(request, url(request, "jobs.show", token=token))
+    return redirect(request, url(request, "jobs.show", token=token), notice, "info")
 
 
 def confirm_page(request: Request, question: str, back: str, button: str = "Supprimer",

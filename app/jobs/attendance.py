@@ -1,6 +1,7 @@
 """A large session's attendance sheet (feuille d'émargement, issue 12) as a tracked job: laid out
-slot by slot in a thread (progress: slots done), written to var/attendance-sheets/<token>.pdf and
-downloaded by the person who asked, through the progress page's link."""
+slot by slot in a thread (progress: slots done), stored as the job's result (app/jobs/results.py:
+in the database, so any web process serves it) and downloaded by the person who asked, through the
+progress page's link."""
 
 from __future__ import annotations
 
@@ -11,12 +12,6 @@ from app.services import attendance, progress
 from app.services.auth import load_current_user
 from app.services.errors import NotFound
 from app.services.sessions import session_in_scope
-
-SHEETS = "attendance-sheets"  # the folder under var/ (app/jobs/results.py)
-
-
-def _write(path, context: dict, on_slot) -> None:
-    results.write_result(path, attendance.sheet_pdf_sync(context, on_slot))
 
 
 async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
@@ -30,13 +25,13 @@ async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str,
     except NotFound:
         await progress.update(redis, token, state="failed", message="Session introuvable.")
         return 0
-    results.sweep_old(SHEETS, ".pdf")
     context = await attendance.sheet_context(session)
     total = max(1, len(context["slots"]))
     await progress.update(redis, token, state="running", total=total, done=0)
     counter = results.ThreadProgress(redis, token, total, every=1)
     try:
-        await asyncio.to_thread(_write, results.result_path(SHEETS, token, ".pdf"), context, counter.step)
+        pdf = await asyncio.to_thread(attendance.sheet_pdf_sync, context, counter.step)
+        stored = await results.store(attendance.sheet_filename(session), "application/pdf", pdf, user_id)
     except Exception as exc:
         await counter.flush(return_exceptions=True)
         await progress.update(redis, token, state="failed",
@@ -44,6 +39,6 @@ async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str,
         raise
     await counter.flush()
     await progress.update(
-        redis, token, state="done", done=total, session=session_id, filename=attendance.sheet_filename(session),
+        redis, token, state="done", done=total, session=session_id, **stored,
         result_url=result_url, result_label="Télécharger la feuille d'émargement (PDF)")
     return total

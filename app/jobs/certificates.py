@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing
 import os
-from collections import deque
+from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 
@@ -22,7 +22,7 @@ from app.services.auth import load_current_user
 from app.services.errors import NotFound
 from app.services.sessions import session_in_scope
 
-ZIPS = "certificate-zips"  # the folder of the ZIPs under var/ (app/jobs/results.py)
+ZIPS = "certificate-zips"  # the worker's scratch folder under var/ (app/jobs/results.py)
 # From this many certificates the PDFs are rendered by a process pool (starting it costs ~1 s).
 PARALLEL_FROM = 30
 WINDOW = 16
@@ -45,6 +45,15 @@ def _rendered(snapshots: list[dict]):
                 yield waiting.popleft().result()
         while waiting:
             yield waiting.popleft().result()
+
+
+def archive_names(rows: list[dict]) -> list[str]:
+    """Each certificate's name in the ZIP, distinct even for case: homonyms (two « Léa Morel »,
+    accounts alp001.l.morel and alp001.l.morel2) would share one name, and unzipping keeps only one
+    of the files. A name shared by several gets each one's verification code."""
+    counts = Counter(r["filename"].casefold() for r in rows)
+    return [r["filename"] if counts[r["filename"].casefold()] == 1
+            else r["filename"].removesuffix(".pdf") + f"-{r['display_code']}.pdf" for r in rows]
 
 
 def _write_zip(path: Path, items: list[tuple[str, dict]], on_file) -> None:
@@ -76,21 +85,25 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     except NotFound:
         await progress.update(redis, token, state="failed", message="Session introuvable.")
         return 0
-    results.sweep_old(ZIPS, ".zip")
     valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid"]
     await progress.update(redis, token, state="running", total=len(valid), done=0)
     counter = results.ThreadProgress(redis, token, len(valid))
+    filename = f"attestations-{session['code']}.zip"
+    scratch = results.scratch_path(ZIPS, token, ".zip")
     try:
-        await asyncio.to_thread(_write_zip, results.result_path(ZIPS, token, ".zip"),
-                                [(c["filename"], c["snapshot"]) for c in valid], counter.step)
+        await asyncio.to_thread(_write_zip, scratch, list(zip(archive_names(valid), (c["snapshot"] for c in valid))),
+                                counter.step)
+        stored = await results.store(filename, "application/zip", await asyncio.to_thread(scratch.read_bytes), user_id)
     except Exception as exc:
         await counter.flush(return_exceptions=True)
         await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {type(exc).__name__}.")
         raise
+    finally:
+        scratch.unlink(missing_ok=True)
     # The counts written from the thread land before the final state (never after, undoing it).
     await counter.flush()
     await progress.update(
-        redis, token, state="done", done=len(valid), filename=f"attestations-{session['code']}.zip",
+        redis, token, state="done", done=len(valid), **stored,
         result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
     )
     return len(valid)

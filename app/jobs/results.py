@@ -1,7 +1,13 @@
 """Files a tracked job builds for the person who asked and waits on the progress page (the ZIP of a
-session's certificates, a large attendance sheet): written under ``var/<folder>/<token><suffix>``
-(a ``.part`` file renamed when complete), kept RESULT_TTL, served to their owner only once done;
-and the count of items a worker thread has finished, written to the job's progress."""
+session's certificates, a large attendance sheet).
+
+The result is stored in the database (`files.store_generated`, a `stored_file` row nothing refers
+to: the unreferenced-files cron deletes it after a day, as the progress expires) and its id kept in
+the job's progress: the web process that serves the download may run on another host than the
+worker (README, production), so it never reads the worker's disk. A job that streams a large
+result writes it first to a scratch file of its own (``scratch_path``), swept when stale.
+
+Also: the count of items a worker thread has finished, written to the job's progress."""
 
 from __future__ import annotations
 
@@ -9,49 +15,45 @@ import asyncio
 import time
 from pathlib import Path
 
-from app.services import progress
+from app.services import files, progress
 from app.services.errors import NotFound
 from app.settings import get_settings
+from app.tables.files import StoredFile
 
-RESULT_TTL = 3600
+SCRATCH_TTL = 3600  # a scratch file older than this was left by a crashed job
 
 
-def result_dir(folder: str) -> Path:
+def scratch_path(folder: str, token: str, suffix: str) -> Path:
+    """The worker's own scratch file for this job's result (``var/<folder>/<token><suffix>``), the
+    folder's stale files swept first."""
     path = get_settings().var_dir / folder
     path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
-def result_path(folder: str, token: str, suffix: str) -> Path | None:
-    """The file of this job's result; None for a token that could name another file."""
-    if not token or "/" in token or "\\" in token or ".." in token:
-        return None
-    return result_dir(folder) / f"{token}{suffix}"
-
-
-def sweep_old(folder: str, suffix: str) -> None:
-    """Results older than RESULT_TTL go (each job sweeps its folder when it starts)."""
-    limit = time.time() - RESULT_TTL
-    for old in result_dir(folder).glob(f"*{suffix}"):
+    limit = time.time() - SCRATCH_TTL
+    for old in path.glob(f"*{suffix}"):
         if old.stat().st_mtime < limit:
             old.unlink(missing_ok=True)
+    if not token or "/" in token or "\\" in token or ".." in token:
+        raise ValueError("invalid job token")
+    return path / f"{token}{suffix}"
 
 
-def write_result(path: Path, content: bytes) -> None:
-    partial = path.with_suffix(".part")
-    partial.write_bytes(content)
-    partial.replace(path)
+async def store(name: str, content_type: str, content: bytes, user_id: int | None) -> dict:
+    """Keep a job's result; returns the progress fields that let its owner download it."""
+    file_id = await files.store_generated(name, content_type, content, user_id)
+    return {"file_id": file_id, "filename": name}
 
 
-async def owned_result(redis, user_id: int, token: str, folder: str, suffix: str, gone: str) -> tuple[dict, Path]:
-    """The progress state and file of a finished job of this user; NotFound (with ``gone``) when
-    the job is someone else's, unknown, unfinished or its file has expired."""
+async def owned_result(redis, user_id: int, token: str, gone: str) -> tuple[dict, bytes]:
+    """The progress state and the content of a finished job of this user; NotFound (with ``gone``)
+    when the job is someone else's, unknown, unfinished or its file has expired."""
     state = await progress.get(redis, token)
-    path = result_path(folder, token, suffix)
-    if (state is None or state.get("owner") != user_id or state.get("state") != "done" or path is None
-            or not path.exists()):
+    if state is None or state.get("owner") != user_id or state.get("state") != "done" \
+            or not isinstance(state.get("file_id"), int):
         raise NotFound(gone)
-    return state, path
+    row = await StoredFile.select(StoredFile.data).where(StoredFile.id == state["file_id"]).first()
+    if row is None:
+        raise NotFound(gone)
+    return state, bytes(row["data"])
 
 
 class ThreadProgress:

@@ -121,7 +121,7 @@ def cells_from_form(form: dict) -> dict[tuple[int, int], str]:
     for key, value in form.items():
         if key.startswith("a") and "_" in key:
             enrolment, _, slot = key[1:].partition("_")
-            if enrolment.isdigit() and slot.isdigit():
+            if enrolment.isascii() and enrolment.isdigit() and slot.isascii() and slot.isdigit():  # not "²"
                 cells[(int(enrolment), int(slot))] = str(value or "").strip()
     return cells
 

@@ -491,6 +491,7 @@ def pdf_matches(found: dict, content: bytes) -> bool:
 # -- mail ----------------------------------------------------------------------------------------
 async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     """Queue the certificate for its learner through the outbox (PDF attached)."""
+    from app.services.accounts import is_fictitious
     from app.services.outbox import Attachment, queue_mail
     from app.tables.accounts import User
 
@@ -498,6 +499,9 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     if certificate["status"] != CertificateStatus.valid:
         raise ValidationFailed({"mail": "Seule une attestation valide peut être envoyée."})
     learner = await User.select(User.email).where(User.id == certificate["user"]).first()
+    if is_fictitious(learner["email"]):  # the outbox would never send it: say so instead of « envoyée »
+        raise ValidationFailed({"mail": "Cet apprenant n'a pas d'adresse électronique (adresse fictive) : "
+                                        "téléchargez l'attestation et remettez-la-lui."})
     snap = certificate["snapshot"]
     body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre attestation de suivi "
             f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "

@@ -123,12 +123,13 @@ async def on_session_changed(session_id: int) -> None:
 
 
 async def on_session_cancelled(session_id: int) -> None:
-    """The session was cancelled: every invitation is cancelled (SEQUENCE+1)."""
+    """The session was cancelled: every invitation is cancelled (SEQUENCE+1) — unless the session
+    is over: nothing is mailed about a training that took place, nor taken out of calendars."""
     await Enrolment.update({Enrolment.invitation_sequence: Enrolment.invitation_sequence + 1}).where(
         Enrolment.session == session_id)
     await ConvocationNotice.raw(
         _insert(NoticeKind.cancellation)
-        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED}", session_id)
+        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED} AND s.end_date >= {{}}", session_id, today())
 
 
 async def queue_for_session(session: dict, only_new: bool) -> int:
@@ -556,8 +557,15 @@ async def for_learner(user_id: int, session_id: int) -> dict:
     return await _enrolment_facts(row["id"] if row else None)
 
 
+CANCELLED = "Cette session est annulée : elle n'a plus de convocation ni d'invitation."
+
+
 async def for_manager(session: dict, user_id: int) -> dict:
-    """One learner's, for the session's managers (``session`` already checked in scope)."""
+    """One learner's, for the session's managers (``session`` already checked in scope). Not for a
+    cancelled session: its invitation (METHOD:REQUEST, same SEQUENCE as the cancellation mailed)
+    forwarded to the learner would put the training back in their calendar."""
+    if session.get("cancelled_at"):
+        raise NotFound(CANCELLED)
     row = await Enrolment.select(Enrolment.id).where(
         (Enrolment.session == session["id"]) & (Enrolment.user == user_id) & (Enrolment.active == True)  # noqa: E712
     ).first()

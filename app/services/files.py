@@ -62,6 +62,15 @@ async def store(name: str, content: bytes, user_id: int | None) -> int:
     return row[0]["id"]
 
 
+async def store_generated(name: str, content_type: str, content: bytes, user_id: int | None) -> int:
+    """A file the application made (a ZIP of certificates), not an upload: no type or size check."""
+    row = await StoredFile.insert(StoredFile(
+        name=safe_name(name), content_type=content_type, size=len(content),
+        sha256=hashlib.sha256(content).hexdigest(), data=content, created_by=user_id,
+    )).returning(StoredFile.id)
+    return row[0]["id"]
+
+
 async def info(file_id: int) -> dict:
     row = await StoredFile.select(StoredFile.id, StoredFile.name, StoredFile.content_type, StoredFile.size,
                                   StoredFile.sha256).where(StoredFile.id == file_id).first()

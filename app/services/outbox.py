@@ -101,6 +101,9 @@ async def _mail_rows(messages, category: str, held: bool = False) -> list[Mail]:
     rows = []
     for message in messages:
         to, subject, body_text = message[0], message[1], message[2]
+        # A subject is one line: a title or a name typed with a line break (a forged form) would make
+        # every try of the mail fail (Python refuses a header with a line feed, so no injection).
+        subject = " ".join(str(subject).split())
         body_html = message[3] if len(message) > 3 else ""
         secret = message[4] if len(message) > 4 else ""
         if secret and SECRET_MARK not in body_text:

@@ -138,6 +138,8 @@ async def test_a_large_sheet_is_prepared_by_a_job_with_js_off(client, new_client
     background; with JS off: a plain form, the progress page refreshing itself, then a link to the
     PDF (the same sheet), private to whoever asked."""
     from app.services import attendance
+    from app.settings import get_settings
+    from app.tables.jobs import JobRun
 
     monkeypatch.setattr(attendance, "SHEET_INLINE_MAX_ROWS", 8)  # 3 learners x 3 slots = 9 rows
     data = await _session(code="26X00S5")
@@ -149,6 +151,10 @@ async def test_a_large_sheet_is_prepared_by_a_job_with_js_off(client, new_client
     started = await post_form(client, f"/sessions/{data['session']}/emargement")
     assert started.status_code == 303 and started.headers["location"].startswith("/taches/")
     job_url = started.headers["location"]
+    # A second click while it is being prepared follows that job: one job queued, not two.
+    again = await post_form(client, f"/sessions/{data['session']}/emargement", follow_redirects=True)
+    assert again.url.path == job_url and "déjà en préparation" in text(again.text)
+    assert await JobRun.count().where(JobRun.kind == "build_attendance_sheet") == 1
     waiting = await client.get(job_url)
     assert "En attente" in text(waiting.text) and '<meta http-equiv="refresh" content="2">' in waiting.text
     await run_jobs()
@@ -156,6 +162,7 @@ async def test_a_large_sheet_is_prepared_by_a_job_with_js_off(client, new_client
     assert "Terminé" in text(done.text) and 'http-equiv="refresh"' not in done.text
     assert "se met à jour toute seule" in text(waiting.text) and "se met à jour toute seule" not in text(done.text)
     link = _sheet_link(done.text)
+    assert not list(get_settings().var_dir.glob("**/*.pdf"))  # stored in the database: any web process serves it
     sheet = await client.get(link)
     assert sheet.status_code == 200 and sheet.headers["content-type"] == "application/pdf"
     assert 'filename="emargement-26X00S5.pdf"' in sheet.headers["content-disposition"]
@@ -291,6 +298,25 @@ async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
     assert (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == e[0]).first())["attended_minutes"] == 180
     response = await post_form(client, f"/sessions/{data['session']}/parametres", {**settings, "min_attendance": "120"})
     assert response.status_code == 422 and "pourcentage entier de 1 à 100" in text(response.text)
+
+
+async def test_forged_digits_in_the_grid_form_get_a_message_not_an_internal_error(client):
+    """« ² » is a digit to str.isdigit() but not to int(): as a page, a « Compléter » slot or in a
+    cell's name it failed the whole save (500)."""
+    data = await _session(code="26X00S2")
+    e, s = data["enrolments"], data["slots"]
+    await login(client, "alp001.get")
+    url = f"/sessions/{data['session']}/presences"
+    saved = await post_form(client, url, {**_grid_form({(e[0], s[0]): "present"}), "page": "²"})
+    assert saved.status_code == 303
+    filled = await post_form(client, url, {**_grid_form({(e[1], s[0]): ""}), "fill": "²"})
+    assert filled.status_code == 303
+    for forged in (f"a²_{s[0]}", f"a{e[0]}_²"):
+        response = await post_form(client, url, {forged: "present"})
+        assert response.status_code == 422, forged
+        assert "Aucune présence à enregistrer" in text(response.text)
+    recorded = await Attendance.select(Attendance.enrolment, Attendance.slot, Attendance.status)
+    assert recorded == [{"enrolment": e[0], "slot": s[0], "status": "present"}]
 
 
 async def test_out_of_scope_sessions_answer_like_missing_ones(client):

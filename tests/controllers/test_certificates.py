@@ -264,3 +264,92 @@ async def test_an_unenrolled_learner_keeps_the_certificate_of_the_training_they_
         assert (await other.get(f"/mes-sessions/{session_id}/attestation")).status_code == 404
     verified = text((await client.get(f"/verifier/{certificate['code']}")).text)
     assert "Valide" in verified
+
+
+async def test_a_learner_without_a_real_address_is_not_said_to_be_mailed_their_certificate(client):
+    """The outbox never sends to a fictitious address (an account made without e-mail): « Attestation
+    envoyée par courriel » was shown all the same, and a failed mail left in the outbox."""
+    from app.services.accounts import fictitious_email
+
+    session_id, activities, learners, enrolments = await completed_session()
+    username = await _learner_username(learners[0])
+    await User.update({User.email: fictitious_email(username)}).where(User.id == learners[0])
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    await login(client, "alp001.get")
+    before = await Mail.count()
+    answer = await post_form(client, f"/attestations/{certificate['id']}/envoyer", follow_redirects=True)
+    page = text(answer.text)
+    assert "envoyée par courriel" not in page
+    assert "n'a pas d'adresse électronique (adresse fictive)" in page
+    assert await Mail.count() == before
+
+
+async def test_homonyms_get_a_file_each_in_the_zip(client, run_jobs):
+    """Two learners of the same name (the nomenclature's alp001.l.morel and alp001.l.morel2) had
+    one file name in the ZIP: unzipping kept one certificate of the two."""
+    from app.services import learning
+    from app.tables.learning import CompletionHow
+
+    session_id, activities, learners, enrolments = await completed_session(learners_count=3, complete=0)
+    await User.update({User.first_name: "Léa", User.last_name: "Morel"}).where(User.id.is_in(learners[:2]))
+    await User.update({User.first_name: "LÉA", User.last_name: "MOREL"}).where(User.id == learners[2])
+    for enrolment in enrolments.values():
+        for activity in activities:
+            await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    await login(client, "alp001.get")
+    started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    await run_jobs()
+    done = await client.get(started.headers["location"])
+    link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 3', done.text)[1]
+    with zipfile.ZipFile(io.BytesIO((await client.get(link)).content)) as z:
+        names = z.namelist()
+        assert len({n.casefold() for n in names}) == 3  # distinct on a case-insensitive disk too
+        hashes = {hashlib.sha256(z.read(n)).hexdigest() for n in names}
+    issued = await certificates.for_session(session_id)
+    assert hashes == {c["pdf_sha256"] for c in issued}  # each learner's own certificate is there
+    assert sorted(names) == sorted(c["filename"].removesuffix(".pdf") + f"-{c['display_code']}.pdf" for c in issued)
+
+
+async def test_the_zip_is_served_by_a_web_process_without_the_workers_disk(client, run_jobs):
+    """The worker wrote the ZIP under its own TREMPLIN_VAR_DIR and the web process looked for it on
+    its own disk: with `tremplin worker` on another host (README, production), « Ce fichier n'est
+    plus disponible » every time."""
+    import shutil
+
+    from app.jobs.certificates import ZIPS
+    from app.settings import get_settings
+
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    await login(client, "alp001.get")
+    started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    await run_jobs()
+    done = await client.get(started.headers["location"])
+    link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 2', done.text)[1]
+    shutil.rmtree(get_settings().var_dir / ZIPS, ignore_errors=True)  # the worker's scratch: not the web's
+    assert not list((get_settings().var_dir).glob("**/*.zip"))  # nothing left on disk: stored in the database
+    archive = await client.get(link)
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    assert archive.headers["cache-control"] == "private, no-store"
+    assert 'filename="attestations-' in archive.headers["content-disposition"]
+    with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
+        assert len(z.namelist()) == 2
+
+
+async def test_a_double_click_on_the_zip_builds_it_once(client, run_jobs):
+    """Each click queued one more ZIP job (a large session's keeps every core of a worker busy for a
+    minute): a double click, or a manager insisting, held the worker from the mails."""
+    from app.tables.jobs import JobRun
+
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    other_session, *_ = await completed_session(learners_count=3, complete=1)
+    await login(client, "alp001.get")
+    first = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    second = await post_form(client, f"/sessions/{session_id}/attestations/zip", follow_redirects=True)
+    assert second.url.path == first.headers["location"]
+    assert "déjà en préparation" in text(second.text)
+    other = await post_form(client, f"/sessions/{other_session}/attestations/zip")  # another session: its own
+    assert other.headers["location"] != first.headers["location"]
+    assert await JobRun.count().where(JobRun.kind == "build_certificates_zip") == 2
+    await run_jobs()
+    again = await post_form(client, f"/sessions/{session_id}/attestations/zip")  # once built: a new one
+    assert again.headers["location"] != first.headers["location"]

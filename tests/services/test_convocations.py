@@ -208,6 +208,51 @@ async def test_cancelling_the_session_cancels_every_invitation_and_keeps_the_rec
     assert "annulée" in text(refused.text)
 
 
+async def test_cancelling_a_session_that_is_over_mails_no_one(client, smtp, run_jobs):
+    """Nothing is mailed about a session that is over — but « Annuler la session » on one mailed
+    every learner « La session … est annulée » about a training they had attended, and its
+    METHOD:CANCEL took it out of their calendars."""
+    session_id = await make_session()
+    people = await learners()
+    await add_sources(session_id, people, SourceKind.manual)
+    await run_jobs()
+    assert len(smtp.messages) == 2  # convoked before it took place
+    await TrainingSession.update({TrainingSession.start_date: today() - timedelta(days=10),
+                                  TrainingSession.end_date: today() - timedelta(days=9)}).where(
+        TrainingSession.id == session_id)
+    await login(client, "alp001.get")
+    smtp.messages.clear()
+    assert "Elle est terminée : aucun courriel n'est envoyé." in text(
+        (await client.get(f"/sessions/{session_id}/annuler")).text)
+    done = await post_form(client, f"/sessions/{session_id}/annuler", follow_redirects=True)
+    assert "Elle était terminée : aucun courriel n'est envoyé" in text(done.text)
+    await run_jobs()
+    assert smtp.messages == []
+    assert (await TrainingSession.select(TrainingSession.cancelled_at).where(
+        TrainingSession.id == session_id).first())["cancelled_at"] is not None
+
+
+async def test_a_session_title_with_a_line_break_still_gets_its_convocations_mailed(client, smtp, run_jobs):
+    """A title posted with a line break (a forged form: the page's input has none) went into the
+    mails' Subject: Python refuses a header with a line feed (no injection), so every convocation of
+    the session failed to build, try after try, and no learner was ever convoked."""
+    session_id = await make_session()
+    await login(client, "alp001.get")
+    start = today() + timedelta(days=20)
+    saved = await post_form(client, f"/sessions/{session_id}/parametres", {
+        "start_date": start.isoformat(), "end_date": (start + timedelta(days=1)).isoformat(),
+        "full_name": "Qualité de vie\r\nBcc: intrus@example.org", "short_name": "QVT", "visible": "1",
+        "code": "26C03S9", "auto_convocations": "1"})
+    assert saved.status_code == 303
+    people = await learners(count=1)
+    await add_sources(session_id, people, SourceKind.manual)
+    await run_jobs()
+    assert len(smtp.messages) == 1
+    recipients, message = smtp.messages[0]
+    assert "intrus@example.org" not in recipients and message["Bcc"] is None
+    assert message["Subject"] == "Convocation : Qualité de vie Bcc: intrus@example.org"
+
+
 async def test_cohort_sync_and_the_automatic_setting(demo, smtp, run_jobs, redis_client):
     session_id = await make_session(code="26C03S8")
     manual_only = await make_session(code="26C03S7", auto=False)
@@ -296,6 +341,30 @@ async def test_downloads_are_scoped(client, new_client):
         assert (await learner_client.get(f"/mes-sessions/{other_session}/convocation.pdf")).status_code == 404
         assert (await learner_client.get(f"/sessions/{session_id}/convocations/{people[0]}/convocation.pdf")
                 ).status_code in (403, 404)
+
+
+async def test_a_cancelled_session_offers_no_convocation_to_its_managers_either(client, new_client):
+    """The learner got « introuvable » for a cancelled session's convocation, but its managers still
+    downloaded a « Convocation » PDF and an invitation METHOD:REQUEST / CONFIRMED with the SEQUENCE of
+    the cancellation mailed: forwarded, it put the training back in the learner's calendar."""
+    session_id = await make_session()
+    people = await learners()
+    await add_sources(session_id, people, SourceKind.manual)
+    await login(client, "alp001.get")
+    ics = await client.get(f"/sessions/{session_id}/convocations/{people[0]}/invitation.ics")
+    assert ics.headers["content-type"] == "text/calendar; charset=utf-8"  # one charset, not two
+    assert (await post_form(client, f"/sessions/{session_id}/annuler")).status_code == 303
+    participants = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert "Session annulée" in participants
+    assert f"/sessions/{session_id}/convocations/{people[0]}/" not in participants
+    for kind in ("convocation.pdf", "invitation.ics"):
+        response = await client.get(f"/sessions/{session_id}/convocations/{people[0]}/{kind}")
+        assert response.status_code == 404, kind
+        assert "Cette session est annulée" in text(response.text)
+    username = (await User.select(User.username).where(User.id == people[0]).first())["username"]
+    async with new_client() as learner_client:
+        await login(learner_client, username)
+        assert (await learner_client.get(f"/mes-sessions/{session_id}/invitation.ics")).status_code == 404
 
 
 async def test_a_session_without_slots_gets_an_all_day_event(demo, smtp, run_jobs):
