@@ -52,6 +52,7 @@ NOT_FOUND = "Attestation introuvable."
 LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html"}
 LAYOUT = 2
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
+RESEND_AFTER = timedelta(minutes=10)  # « Envoyer par courriel » again within this: not mailed twice
 
 PLACEHOLDERS = {
     "civilite": "civilité (M. / Mme)",
@@ -494,6 +495,7 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     from app.services.accounts import is_fictitious
     from app.services.outbox import Attachment, queue_mail
     from app.tables.accounts import User
+    from app.tables.outbox import Mail
 
     certificate = await in_scope(user, certificate_id)
     if certificate["status"] != CertificateStatus.valid:
@@ -507,7 +509,17 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
             f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "
             f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")
     pdf = await pdf_of(certificate)
-    async with db.transaction():
+    key = f"certificate:{certificate_id}"
+    async with db.write_transaction():
+        # A double click, or a second tab, mails it once: the certificate's row is locked while the
+        # recent mails of it are read (SQLite: the write transaction runs alone).
+        if not db.is_sqlite():
+            await Certificate.raw("SELECT id FROM certificate WHERE id = {} FOR UPDATE", certificate_id)
+        if await Mail.exists().where((Mail.group_key == key) & (Mail.category == "certificate")
+                                     & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed")):
+            raise ValidationFailed({"mail": "Cette attestation vient d'être envoyée à l'apprenant : elle ne lui est "
+                                            "pas envoyée une seconde fois (réessayez dans quelques minutes si "
+                                            "nécessaire)."})
         return await queue_mail(learner["email"], "Votre attestation de suivi de formation", body,
                                 attachments=[Attachment(certificate["filename"], "application/pdf", pdf)],
-                                category="certificate", group_key=f"certificate:{certificate_id}")
+                                category="certificate", group_key=key)

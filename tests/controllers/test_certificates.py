@@ -239,6 +239,23 @@ async def test_the_certificate_is_mailed_to_the_learner_with_the_pdf(client, smt
     assert certificate["display_code"] in message.get_body(("plain",)).get_content()
 
 
+async def test_a_double_click_on_envoyer_mails_the_certificate_once(client):
+    """Two clicks (or two tabs at once) on « Envoyer par courriel »: one mail, and the second says why."""
+    import asyncio
+
+    from app.tables.outbox import Mail
+
+    session_id, activities, learners, enrolments = await completed_session()
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    await login(client, "alp001.get")
+    answers = await asyncio.gather(*(post_form(client, f"/attestations/{certificate['id']}/envoyer",
+                                               follow_redirects=True) for _ in range(2)))
+    pages = sorted(text(a.text) for a in answers)
+    assert sum("envoyée par courriel" in p for p in pages) == 1
+    assert sum("vient d'être envoyée" in p for p in pages) == 1
+    assert await Mail.count().where(Mail.group_key == f"certificate:{certificate['id']}") == 1
+
+
 async def test_an_unenrolled_learner_keeps_the_certificate_of_the_training_they_completed(client, new_client):
     """Unenrolment ends the participation, not what was achieved: the learner still finds and
     downloads their valid certificate (same bytes), and it still verifies as valid."""
