@@ -14,6 +14,10 @@ import click
 
 def _setup_logging() -> None:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # WeasyPrint logs seven « Step n » lines per PDF at INFO (7,000 for a ZIP of 1,000 certificates)
+    # and fontTools one per font subset: their warnings and errors are what ops need.
+    for noisy in ("weasyprint.progress", "fontTools"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
 
 
 @click.group()

@@ -131,7 +131,8 @@ async def _load_session_in_progress(establishment_id: int, learner_ids: list[int
 
     from app.dates import now, today
     from app.services.enrolments import add_sources
-    from app.services.learning import refresh_summaries
+    from app.services.certificates import seal_now
+    from app.services.learning import refresh_and_issue
     from app.services.sessions import next_code, propose_full_name
     from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
     from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment, QuizAttempt, SourceKind
@@ -180,7 +181,10 @@ async def _load_session_in_progress(establishment_id: int, learner_ids: list[int
         await QuizAttempt.insert(*attempts)
     await Enrolment.update({Enrolment.last_visit: moment - timedelta(days=1), Enrolment.last_activity: activity_ids[0]}).where(
         Enrolment.id.is_in([e for e in enrolments if stage[e] >= 1] or [-1]))
-    await refresh_summaries(session_id=session_id)
+    # The finishers get their certificate as in real use (issued on completion, then sealed): the
+    # demo shows « Attestation de suivi de formation », the ZIP and the public verification.
+    issued = await refresh_and_issue(session_id=session_id)
+    await seal_now(issued)
 
 
 PAGE_HTML = (
