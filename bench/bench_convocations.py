@@ -2,7 +2,8 @@
 
 - queueing all the convocations when 500 people are enrolled at once (add_sources: the enrolment,
   its sources and the 500 notices in one transaction; target <= 5 s) and when the manager clicks
-  « Envoyer les convocations » (all 500 again);
+  « Envoyer les convocations » for the 500 never convoked of a session that does not send them by
+  itself (and again: nobody gets the same convocation twice, 0 queued);
 - one convocation PDF rendered (p50 / p95 over 30), one .ics;
 - building the 500 mails (PDF + .ics each, into the outbox) in the job, for the record.
 
@@ -74,10 +75,11 @@ async def main() -> None:
     t0 = time.perf_counter()
     await convocations.dispatch_pending(redis, [session])
     print(f"enqueue the build job after the commit: {(time.perf_counter() - t0) * 1000:.1f} ms")
-    t0 = time.perf_counter()
-    row = await TrainingSession.select().where(TrainingSession.id == session).first()
-    again = await convocations.queue_for_session(row, only_new=False)
-    print(f"« Envoyer les convocations » to all {again}: {(time.perf_counter() - t0) * 1000:.1f} ms to queue")
+    row = await TrainingSession.select().where(TrainingSession.id == quiet).first()
+    for attempt in ("first click", "second click"):
+        t0 = time.perf_counter()
+        queued = await convocations.queue_for_session(row, only_new=True)
+        print(f"« Envoyer les convocations », {attempt}: {queued} queued in {(time.perf_counter() - t0) * 1000:.1f} ms")
 
     from app.tables.learning import Enrolment
 
@@ -97,9 +99,6 @@ async def main() -> None:
     print(f"one .ics (4 events, VTIMEZONE): {(time.perf_counter() - t0) * 10:.2f} ms ({len(ics)} bytes)")
 
     # The job's work, here in-process (the mails are left queued: no SMTP in the bench).
-    await ConvocationNotice.update({ConvocationNotice.status: "skipped"}).where(
-        ConvocationNotice.id.is_in(ConvocationNotice.select(ConvocationNotice.id).where(
-            ConvocationNotice.session == session).order_by(ConvocationNotice.id, ascending=False).limit(again)))
     from app.services import outbox
 
     saved = outbox.dispatch

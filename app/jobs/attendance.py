@@ -9,21 +9,12 @@ import asyncio
 
 from app.jobs import results
 from app.services import attendance, progress
-from app.services.auth import load_current_user
-from app.services.errors import NotFound
-from app.services.sessions import session_in_scope
 
 
 async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
     redis = ctx["redis"]
-    # What the user may see now: scope recomputed from the user, never trusted from the queue.
-    user = await load_current_user(user_id)
-    try:
-        if user is None:
-            raise NotFound("Utilisateur inconnu.")
-        session = await session_in_scope(user, session_id)
-    except NotFound:
-        await progress.update(redis, token, state="failed", message="Session introuvable.")
+    session = await results.session_in_users_scope(redis, token, user_id, session_id)
+    if session is None:
         return 0
     context = await attendance.sheet_context(session)
     total = max(1, len(context["slots"]))

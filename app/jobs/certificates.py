@@ -18,9 +18,6 @@ from zipstream import ZipStream
 
 from app.jobs import results
 from app.services import certificates, progress
-from app.services.auth import load_current_user
-from app.services.errors import NotFound
-from app.services.sessions import session_in_scope
 
 ZIPS = "certificate-zips"  # the worker's scratch folder under var/ (app/jobs/results.py)
 # From this many certificates the PDFs are rendered by a process pool (starting it costs ~1 s).
@@ -76,14 +73,8 @@ def _write_zip(path: Path, items: list[tuple[str, dict]], on_file) -> None:
 
 async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
     redis = ctx["redis"]
-    # What the user may see now: scope recomputed from the user, never trusted from the queue.
-    user = await load_current_user(user_id)
-    try:
-        if user is None:
-            raise NotFound("Utilisateur inconnu.")
-        session = await session_in_scope(user, session_id)
-    except NotFound:
-        await progress.update(redis, token, state="failed", message="Session introuvable.")
+    session = await results.session_in_users_scope(redis, token, user_id, session_id)
+    if session is None:
         return 0
     valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid"]
     await progress.update(redis, token, state="running", total=len(valid), done=0)

@@ -37,6 +37,22 @@ def scratch_path(folder: str, token: str, suffix: str) -> Path:
     return path / f"{token}{suffix}"
 
 
+async def session_in_users_scope(redis, token: str, user_id: int, session_id: int) -> dict | None:
+    """The session a job works on, as its requester may see it now (scope recomputed from the user,
+    never trusted from the queue); None, with the job's progress marked failed, when it is not."""
+    from app.services.auth import load_current_user
+    from app.services.sessions import session_in_scope
+
+    user = await load_current_user(user_id)
+    try:
+        if user is None:
+            raise NotFound("Utilisateur inconnu.")
+        return await session_in_scope(user, session_id)
+    except NotFound:
+        await progress.update(redis, token, state="failed", message="Session introuvable.")
+        return None
+
+
 async def store(name: str, content_type: str, content: bytes, user_id: int | None) -> dict:
     """Keep a job's result; returns the progress fields that let its owner download it."""
     file_id = await files.store_generated(name, content_type, content, user_id)
