@@ -15,7 +15,7 @@ from app.http.forms import as_values, read_form
 from app.http.responder import content_disposition, redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.lists._common import int_or_none
-from app.services import certificates, files, learner
+from app.services import certificates, convocations, files, learner, slots
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
@@ -33,7 +33,9 @@ async def _session_page(request: Request, session: dict, values=None, errors=Non
         "post_url": url(request, "learner.post_message", session_id=session["id"]),
         "values": values or {}, "errors": errors or {},
         # D3: « Attestation de suivi de formation » once complete (hidden before).
-        "certificate": await certificates.for_enrolment(session["enrolment_id"]), "session_id": session["id"]},
+        "certificate": await certificates.for_enrolment(session["enrolment_id"]), "session_id": session["id"],
+        # Issue 12: the session's time slots, place and contact, as on the convocation.
+        "practical": convocations.practical(session, await slots.for_session(session["id"]))},
         region="learner/_discussion.html" if (errors or discussion_only) else None,
         status_code=status_code)
 

@@ -414,15 +414,20 @@ def place_lines(f: dict) -> list[str]:
     return lines
 
 
+def practical(session: dict, session_slots: list) -> dict:
+    """What a learner needs to attend (the learner's session page, as on the convocation): the
+    slots day by day, the place's lines (or « À distance »), the link, the contact, what to bring."""
+    return {"jours": slots.by_day(session_slots), "duree": slots.summary(session_slots),
+            "lieu": place_lines(session), "lien": session["remote_url"] or "", "contact": session["contact"] or "",
+            "a_apporter": [line for line in (session["what_to_bring"] or "").splitlines() if line.strip()]}
+
+
 def pdf_context(f: dict) -> dict:
     return {"c": {
         "civilite": f["civility"] or "", "prenom": f["first_name"], "nom": f["last_name"],
         "session": f["session_name"], "code": f["session_code"], "etablissement": f["establishment_name"],
         "date_debut": date_fr(f["start_date"]), "date_fin": date_fr(f["end_date"]),
-        "jours": slots.by_day(f["slots"]), "duree": slots.summary(f["slots"]),
-        "lieu": place_lines(f), "lien": f["remote_url"] or "", "contact": f["contact"] or "",
-        "a_apporter": [line for line in (f["what_to_bring"] or "").splitlines() if line.strip()],
-        "etablie_le": date_fr(local_now()),
+        **practical(f, f["slots"]), "etablie_le": date_fr(local_now()),
     }}
 
 

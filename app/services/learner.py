@@ -111,6 +111,8 @@ async def learner_session(user_id: int, session_id: int) -> dict:
         Enrolment.session.discussion_block.as_alias("discussion_block"),
         Enrolment.session.establishment.as_alias("establishment"),
         Enrolment.session.cancelled_at.as_alias("cancelled_at"),
+        Enrolment.session.place.as_alias("place"), Enrolment.session.remote_url.as_alias("remote_url"),
+        Enrolment.session.contact.as_alias("contact"), Enrolment.session.what_to_bring.as_alias("what_to_bring"),
     ).where(
         (Enrolment.session == session_id) & (Enrolment.user == user_id) & (Enrolment.active == True)  # noqa: E712
         & (Enrolment.session.visible == True) & (Enrolment.session.start_date <= today())  # noqa: E712

@@ -93,6 +93,34 @@ async def test_a_learner_goes_from_nothing_to_completed(client):
     assert "Terminées" in home and "✔ terminée le" in home
 
 
+async def test_the_learner_sees_the_slots_place_contact_and_what_to_bring(client):
+    """Issue 12: the session's times, place and contact shown in the learner's space, as on the
+    convocation; typed text escaped, the link only an http(s) one."""
+    from datetime import time as clock
+
+    from app.services import slots
+
+    session, activities, fresh = await _setup()
+    await login(client, fresh["username"])
+    page = text((await client.get(f"/mes-sessions/{session['id']}")).text)
+    assert "Informations pratiques" not in page  # nothing to show yet: no empty box
+    day = session["start_date"]
+    await slots.replace(session["id"], [slots.Slot(day, clock(9), clock(12, 30)), slots.Slot(day, clock(13, 30), clock(17))])
+    await TrainingSession.update({
+        TrainingSession.place: "Salle Rhône\n12 rue des Lilas", TrainingSession.remote_url: "https://visio.example.org/abc",
+        TrainingSession.contact: "Claire <b>Martin</b>", TrainingSession.what_to_bring: "Pièce d'identité\nStylo",
+    }).where(TrainingSession.id == session["id"])
+    answer = await client.get(f"/mes-sessions/{session['id']}")
+    page = text(answer.text)
+    assert "Informations pratiques" in page
+    assert "09:00–12:30, 13:30–17:00" in page and "Salle Rhône 12 rue des Lilas" in page
+    assert '<a href="https://visio.example.org/abc" rel="noopener noreferrer">' in answer.text
+    assert "Claire &lt;b&gt;Martin&lt;/b&gt;" in answer.text and "Pièce d'identité" in page and "Stylo" in page
+    await TrainingSession.update({TrainingSession.remote_url: "javascript:alert(1)"}).where(
+        TrainingSession.id == session["id"])  # never through the form (it checks), but never a link either
+    assert 'href="javascript:' not in (await client.get(f"/mes-sessions/{session['id']}")).text
+
+
 async def test_manual_completion_without_javascript_and_undo(client):
     session, act, me = await _setup()
     await login(client, me["username"])
