@@ -78,6 +78,12 @@ async def test_whole_journey_to_the_final_enrolment(client, new_client, smtp, ru
                              SessionSlot(session=session_id, day=session["end_date"], starts=time(13, 30), ends=time(17, 15)))
     page = text((await client.get("/inscription/26C03S1")).text)
     assert ", 09:00 au " in page and ", 17:15" in page and "09:00–12:30" in page
+    # Where and who (issue 12): a remote session says so (its link is for the convoked only), and its contact.
+    await TrainingSession.update({TrainingSession.remote_url: "https://visio.example.org/qvt",
+                                  TrainingSession.contact: "Claire Martin"}).where(TrainingSession.id == session_id)
+    answer = (await client.get("/inscription/26C03S1")).text
+    assert "À distance" in text(answer) and "Contact : Claire Martin" in text(answer)
+    assert "visio.example.org" not in answer
     response = await _fill(client)
     assert response.headers["location"] == "/inscription/envoyee"
     request = await RegistrationRequest.select().where(RegistrationRequest.email == "elodie@example.org").first()
