@@ -54,3 +54,44 @@ def run(main) -> None:
         asyncio.run(main())
     finally:
         drop_database()
+
+
+FIRST_NAMES = ["Élodie", "Léa", "Hugo", "Chloé", "Théo", "Inès", "Noé", "Zoé", "Camille", "Louis", "Anaïs", "Jérôme"]
+SYLLABLES = ["le", "fè", "vre", "gi", "rard", "bé", "nard", "mer", "cier", "an", "dré", "no", "ël", "mo", "rel",
+             "roux", "fau", "re", "per", "rin", "du", "pont", "mar", "tin", "ber", "ge", "ron", "cha", "vin", "lac"]
+
+
+def random_names(seed: int, syllables: int = 15, lengths=(2, 3, 4)):
+    """names(i) -> (first, last): French-looking names, accents included, repeatable with ``seed``."""
+    import random
+
+    rng = random.Random(seed)
+    pool = SYLLABLES[:syllables]
+    return lambda i: (rng.choice(FIRST_NAMES), "".join(rng.choice(pool) for _ in range(rng.choice(lengths))).capitalize())
+
+
+async def seed_learners(count: int, names, prefix: str = "bench.", demo_sessions: bool = False) -> tuple[int, list[int]]:
+    """The demo organisation, then ``count`` users of ALP001 bulk-inserted (COPY), ``names(i)`` giving
+    each one's (first, last) name; usernames ``<prefix><i>``. Returns (ALP001's id, the users' ids
+    in creation order)."""
+    from app.bulk import bulk_insert
+    from app.dates import now
+    from app.demo import load_demo
+    from app.services.imports import USER_COLUMNS
+    from app.services.text import user_text_fields
+    from app.tables.accounts import User
+    from app.tables.org import Establishment
+
+    await load_demo(with_sessions=demo_sessions)
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    t = now()
+    rows = []
+    for i in range(count):
+        first, last = names(i)
+        username, email = f"{prefix}{i}", f"{prefix.rstrip('.')}{i}@example.org"
+        keys = user_text_fields(first, last, username, email)
+        rows.append((username, "x", first, last, email, alp001, "Agent FPH", f"000{i}", False, False,
+                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
+    await bulk_insert(User, USER_COLUMNS, rows)
+    ids = await User.select(User.id).where(User.username.like(prefix + "%")).order_by(User.id)
+    return alp001, [r["id"] for r in ids]

@@ -18,7 +18,6 @@ Figures (2026-11-23, 2 cores shared with other engineers, load average ~4.5):
   One form page through the app (90 x 10 = 900 cells, 219 KB): show 127 ms, save p50 107 ms
 """
 
-import random
 import statistics
 import time
 
@@ -32,33 +31,12 @@ RUNS = 5
 async def seed() -> dict:
     from datetime import date, time as clock
 
-    from app.bulk import bulk_insert
-    from app.dates import now
-    from app.demo import load_demo
     from app.services import slots
     from app.services.enrolments import add_sources
-    from app.services.imports import USER_COLUMNS
-    from app.services.text import user_text_fields
-    from app.tables.accounts import User
     from app.tables.catalogue import SessionActivity, TrainingSession
     from app.tables.learning import ActivityCompletion, Enrolment, SourceKind
-    from app.tables.org import Establishment
 
-    await load_demo(with_sessions=False)
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    rng = random.Random(12)
-    firsts = ["Élodie", "Léa", "Hugo", "Chloé", "Théo", "Inès", "Noé", "Zoé", "Camille", "Louis", "Anaïs", "Jérôme"]
-    syllables = ["le", "fè", "vre", "gi", "rard", "bé", "nard", "mer", "cier", "an", "dré", "no", "ël", "mo", "rel"]
-    t = now()
-    rows = []
-    for i in range(LEARNERS):
-        first = rng.choice(firsts)
-        last = "".join(rng.choice(syllables) for _ in range(rng.choice((2, 3, 4)))).capitalize()
-        keys = user_text_fields(first, last, f"bench.{i}", f"agent{i}@example.org")
-        rows.append((f"bench.{i}", "x", first, last, f"agent{i}@example.org", alp001, "Agent FPH", f"000{i}", False,
-                     False, keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    users = [r["id"] for r in await User.select(User.id).where(User.username.like("bench.%")).order_by(User.id)]
+    alp001, users = await _setup.seed_learners(LEARNERS, _setup.random_names(12))
     days = [date(2026, 6, d) for d in (1, 2, 3, 4, 5)]
     slot_list = [slots.Slot(d, a, b) for d in days for a, b in ((clock(9), clock(12, 30)), (clock(13, 30), clock(17)))]
     sessions = {}

@@ -21,33 +21,19 @@ LEARNERS = 500
 
 async def main() -> None:
     from app import db
-    from app.bulk import bulk_insert
-    from app.dates import now, today
-    from app.demo import load_demo
+    from app.dates import today
     from app.pdf.render import render_pdf_sync
     from app.queue import connect
     from app.services import convocations
     from app.services.enrolments import add_sources
-    from app.services.imports import USER_COLUMNS
-    from app.services.text import user_text_fields
     from app.tables.accounts import User
     from app.tables.catalogue import SessionSlot, TrainingSession
     from app.tables.convocations import ConvocationNotice
     from app.tables.learning import SourceKind
-    from app.tables.org import Establishment
     from app.tables.outbox import Mail, MailAttachment
 
     await db.open_pool()
-    await load_demo(with_sessions=False)
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    t = now()
-    rows = []
-    for i in range(LEARNERS):
-        keys = user_text_fields(f"Prénom{i}", f"Nöm{i}", f"alp001.p.nom{i}", f"p{i}@example.org")
-        rows.append((f"alp001.p.nom{i}", "x", f"Prénom{i}", f"Nöm{i}", f"p{i}@example.org", alp001, "Agent FPH", "",
-                     False, False, keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("alp001.p.nom%"))]
+    alp001, ids = await _setup.seed_learners(LEARNERS, lambda i: (f"Prénom{i}", f"Nöm{i}"), prefix="alp001.p.nom")
     start = today() + timedelta(days=30)
     session = (await TrainingSession.insert(TrainingSession(
         establishment=alp001, full_name="Session bench convocations", short_name="bench", start_date=start,

@@ -24,29 +24,12 @@ def _rss_mb() -> float:
 async def seed() -> dict:
     from datetime import date
 
-    from app.bulk import bulk_insert
-    from app.dates import now
-    from app.demo import load_demo
     from app.services import learning, slots
     from app.services.enrolments import add_sources
-    from app.services.imports import USER_COLUMNS
-    from app.services.text import user_text_fields
-    from app.tables.accounts import User
     from app.tables.catalogue import SessionActivity, TrainingSession
     from app.tables.learning import ActivityCompletion, SourceKind
-    from app.tables.org import Establishment
 
-    await load_demo(with_sessions=False)
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    t = now()
-    rows = []
-    for i in range(CERTS + 1):
-        first, last = "Élodie", f"Lefèvre-Bénard {i}"
-        keys = user_text_fields(first, last, f"bench.{i}", f"agent{i}@example.org")
-        rows.append((f"bench.{i}", "x", first, last, f"agent{i}@example.org", alp001, "Agent FPH", f"000{i}", False,
-                     False, keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    users = [r["id"] for r in await User.select(User.id).where(User.username.like("bench.%")).order_by(User.id)]
+    alp001, users = await _setup.seed_learners(CERTS + 1, lambda i: ("Élodie", f"Lefèvre-Bénard {i}"))
     start, end = date(2026, 6, 1), date(2026, 6, 2)
     session_id = (await TrainingSession.insert(TrainingSession(
         establishment=alp001, full_name="Session du 01-06-2026 au 02-06-2026_Qualité de vie au travail (QVT)",
@@ -92,7 +75,7 @@ async def main() -> None:
         for _ in range(RENDERS):  # interleaved: both layouts see the same machine load
             for snapshot in (one["snapshot"], layout_1):
                 t0 = time.perf_counter()
-                pdf = await certificates.render(snapshot)
+                await certificates.render(snapshot)
                 timings[snapshot.get("layout", 1)].append((time.perf_counter() - t0) * 1000)
         for layout in (2, 1):
             print(f"One certificate PDF, layout {layout}{' (current)' if layout == 2 else ''}: "

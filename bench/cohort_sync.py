@@ -18,28 +18,17 @@ async def main() -> None:
     from app.bulk import bulk_insert
     from app.controllers.sessions import PARTICIPANTS
     from app.dates import now
-    from app.demo import load_demo
     from app.services import enrolments
     from app.services.auth import load_current_user
-    from app.services.imports import USER_COLUMNS
-    from app.services.text import user_text_fields
     from app.tables.accounts import RoleAssignment, User
     from app.tables.catalogue import CohortSync, TrainingSession
     from app.tables.learning import Enrolment
     from app.tables.cohorts import Cohort, CohortMember
-    from app.tables.org import Establishment
 
     await db.open_pool()
-    await load_demo()
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    alp001, ids = await _setup.seed_learners(MEMBERS, lambda i: (f"Prénom{i}", f"Nöm{i}"), prefix="alp001.p.nom",
+                                             demo_sessions=True)
     t = now()
-    rows = []
-    for i in range(MEMBERS):
-        keys = user_text_fields(f"Prénom{i}", f"Nöm{i}", f"alp001.p.nom{i}", f"p{i}@example.org")
-        rows.append((f"alp001.p.nom{i}", "x", f"Prénom{i}", f"Nöm{i}", f"p{i}@example.org", alp001, "Agent FPH", "",
-                     False, False, keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    ids = [r["id"] for r in await User.select(User.id).where(User.username.like("alp001.p.nom%"))]
     await bulk_insert(RoleAssignment, [RoleAssignment.user, RoleAssignment.role, RoleAssignment.establishment,
                                        RoleAssignment.created_at], [(u, "learner", alp001, t) for u in ids])
     cohort = (await Cohort.select(Cohort.id).where(Cohort.name == "Cohorte_Ex25").first())["id"]

@@ -26,36 +26,15 @@ RUNS = 30
 async def seed() -> dict:
     from datetime import date
 
-    from app.bulk import bulk_insert
     from app.dates import now
-    from app.demo import load_demo
     from app.services import learning
     from app.services.enrolments import add_sources
-    from app.services.imports import USER_COLUMNS
-    from app.services.text import user_text_fields
-    from app.tables.accounts import User
     from app.tables.catalogue import SessionActivity, TrainingSession
     from app.tables.cohorts import Cohort
     from app.tables.learning import ActivityCompletion, Enrolment, SourceKind
-    from app.tables.org import Establishment
 
-    await load_demo(with_sessions=False)
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    rng = random.Random(11)
-    firsts = ["Élodie", "Léa", "Hugo", "Chloé", "Théo", "Inès", "Noé", "Zoé", "Camille", "Louis", "Anaïs", "Jérôme"]
-    syllables = ["le", "fè", "vre", "gi", "rard", "bé", "nard", "mer", "cier", "an", "dré", "no", "ël", "mo", "rel",
-                 "roux", "fau", "re", "per", "rin", "du", "pont", "mar", "tin", "ber", "ge", "ron", "cha", "vin", "lac"]
+    alp001, user_ids = await _setup.seed_learners(LEARNERS, _setup.random_names(11, syllables=30, lengths=(2, 3)))
     t = now()
-    rows = []
-    for i in range(LEARNERS):
-        first = rng.choice(firsts)
-        last = "".join(rng.choice(syllables) for _ in range(rng.choice((2, 3)))).capitalize()
-        username, email = f"bench.{i}", f"agent{i}@example.org"
-        keys = user_text_fields(first, last, username, email)
-        rows.append((username, "x", first, last, email, alp001, "Agent FPH", f"000{i}", False, False,
-                     keys["search_text"], keys["last_name_key"], keys["first_name_key"], t))
-    await bulk_insert(User, USER_COLUMNS, rows)
-    user_ids = [r["id"] for r in await User.select(User.id).where(User.username.like("bench.%")).order_by(User.id)]
 
     session_id = (await TrainingSession.insert(TrainingSession(
         establishment=alp001, full_name="Session du 02-06-2025 au 30-06-2025_Qualité de vie au travail (QVT)",
