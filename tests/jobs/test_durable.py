@@ -35,6 +35,7 @@ from app.tables.registration import RegistrationRequest, RequestEvent
 from tests.conftest import ROOT, TMP, free_port
 from tests.controllers.test_registration import _fill, _link, _session
 from tests.controllers.test_registration_notifications import _awaiting
+from tests import processes
 from tests.helpers import login, post_form, text
 from tests.jobs.test_import_accounts import HEADER, _alp001, _upload
 
@@ -79,36 +80,6 @@ def own_redis():
     server.start()
     yield server
     server.stop()
-
-
-def _worker(log_name: str, **env) -> tuple[subprocess.Popen, object]:
-    log = open(TMP / log_name, "w")
-    process = subprocess.Popen([sys.executable, "-m", "app.cli", "worker"], cwd=ROOT,
-                               env={**os.environ, **{k: str(v) for k, v in env.items()}},
-                               stdout=log, stderr=subprocess.STDOUT)
-    return process, log
-
-
-def _stop(process: subprocess.Popen, log) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGINT)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-    log.close()
-
-
-async def _until(check, what: str, log_name: str | None = None, timeout: float = 60):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    log = (TMP / log_name).read_text()[-4000:] if log_name else ""
-    raise AssertionError(f"{what}: not done in {timeout} s\n{log}")
 
 
 # Short timeouts for the worker processes of these tests (production: 30 s sweep, 60 s grace).
@@ -226,7 +197,7 @@ async def test_a_worker_killed_in_the_middle_of_an_import_is_relieved_by_another
     """SIGKILL during the account import's transaction: after the job's timeout, another worker
     finishes it; every account exists once; the run shows its two tries."""
     batch_id = await _import_batch(client, _people("Tue", 40))
-    first, first_log = _worker("killed-worker.log", JOBS_TEST_IMPORT_DELAY=60, **FAST)
+    first, first_log = processes.start(processes.WORKER, "killed-worker.log", JOBS_TEST_IMPORT_DELAY=60, **FAST)
     second = None
     try:
         assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
@@ -235,25 +206,25 @@ async def test_a_worker_killed_in_the_middle_of_an_import_is_relieved_by_another
             run = await JobRun.select().where(JobRun.kind == "import_accounts").first()
             return run if run and run["status"] == "running" else None
 
-        run = await _until(running, "the import started by the first worker", "killed-worker.log")
+        run = await processes.until(running, "the import started by the first worker", "killed-worker.log")
         assert run["tries"] == 1
         await asyncio.sleep(1.5)  # inside its transaction: the accounts are inserted, not committed
         first.send_signal(signal.SIGKILL)
         first.wait(timeout=10)
         assert await User.count().where(User.email.like("tue%@example.org")) == 0
 
-        second, second_log = _worker("relief-worker.log", **FAST)
+        second, second_log = processes.start(processes.WORKER, "relief-worker.log", **FAST)
 
         async def done():
             batch = await ImportBatch.select(ImportBatch.status, ImportBatch.created_count).where(
                 ImportBatch.id == batch_id).first()
             return batch if batch["status"] == "done" else None
 
-        batch = await _until(done, "the import finished by the second worker", "relief-worker.log", timeout=60)
+        batch = await processes.until(done, "the import finished by the second worker", "relief-worker.log", timeout=60)
     finally:
-        _stop(first, first_log)
+        processes.stop(first, first_log)
         if second is not None:
-            _stop(second, second_log)
+            processes.stop(second, second_log)
     assert batch["created_count"] == 40
     emails = [r["email"] for r in await User.select(User.email).where(User.email.like("tue%@example.org"))]
     assert len(emails) == 40 and len(set(emails)) == 40
@@ -268,8 +239,8 @@ async def test_redis_down_for_30_seconds_loses_nothing(app, client, smtp, run_jo
     imports started; once it is back (empty), every job runs, once."""
     # The kinds' own timeouts: a notification's PDF may take more than FAST's 10 s on a loaded machine,
     # and its retry would blur "every job ran once".
-    worker, log = _worker("outage-worker.log", REDIS_URL=own_redis.url,
-                          **{k: v for k, v in FAST.items() if k != "JOBS_TIMEOUT"})
+    worker, log = processes.start(processes.WORKER, "outage-worker.log", REDIS_URL=own_redis.url,
+                                  **{k: v for k, v in FAST.items() if k != "JOBS_TIMEOUT"})
     try:
         tokens = await _confirmable_requests(client, smtp, run_jobs, 3)
         batches = [await _import_batch(client, _people(f"Panne{b}", 4)) for b in range(2)]
@@ -277,7 +248,7 @@ async def test_redis_down_for_30_seconds_loses_nothing(app, client, smtp, run_jo
         async def alive():
             return "Starting worker" in (TMP / "outage-worker.log").read_text()
 
-        await _until(alive, "the worker's start", "outage-worker.log")
+        await processes.until(alive, "the worker's start", "outage-worker.log")
         down = await own_redis.pool()
         own_redis.stop()
         stopped = time.monotonic()
@@ -298,9 +269,9 @@ async def test_redis_down_for_30_seconds_loses_nothing(app, client, smtp, run_jo
             runs = await JobRun.select(JobRun.status).where(JobRun.kind != "send_mail_group")
             return len(runs) == 5 and all(r["status"] == "succeeded" for r in runs)
 
-        await _until(all_done, "the jobs after the outage", "outage-worker.log", timeout=45)
+        await processes.until(all_done, "the jobs after the outage", "outage-worker.log", timeout=45)
     finally:
-        _stop(worker, log)
+        processes.stop(worker, log)
     assert await RegistrationRequest.count().where(RegistrationRequest.notified_at.is_null()) == 0
     assert await RequestEvent.count().where(RequestEvent.action == "Notifications envoyées") == 3
     for b, batch_id in enumerate(batches):
@@ -497,7 +468,7 @@ async def test_cohort_sync_and_certificates_zip_run_in_a_separate_worker_process
 
     ids, sessions, cohort, learners = await _setup()
     session_id, *_ = await completed_session(learners_count=2, complete=2)
-    worker, log = _worker("kinds-worker.log")
+    worker, log = processes.start(processes.WORKER, "kinds-worker.log")
     try:
         await login(client, "alp001.get")
         await post_form(client, f"/cohortes/{cohort['id']}/membres", {"go": "add", "add": learners[:3]})
@@ -512,9 +483,9 @@ async def test_cohort_sync_and_certificates_zip_run_in_a_separate_worker_process
             return runs and all(r["status"] == "succeeded" for r in runs) and {r["kind"] for r in runs} == {
                 "sync_cohort", "build_certificates_zip"}
 
-        await _until(finished, "the cohort sync and the ZIP", "kinds-worker.log")
+        await processes.until(finished, "the cohort sync and the ZIP", "kinds-worker.log")
         assert await _active(sessions[0]) == set(learners[:3])
         page = text((await client.get(started.headers["location"])).text)
         assert "Terminé" in page and "Télécharger les 2 attestations" in page
     finally:
-        _stop(worker, log)
+        processes.stop(worker, log)

@@ -4,12 +4,8 @@ DATABASE_URL, REDIS_URL and QUEUE_NAME as the test), runs the large Excel export
 app once defined in a controller too — the account import and the content import; and arq's own
 command, given Tremplin's WorkerSettings, works Tremplin's queue."""
 
-import asyncio
 import dataclasses
 import io
-import os
-import signal
-import subprocess
 import sys
 from datetime import datetime, timedelta, timezone
 
@@ -24,36 +20,10 @@ from app.tables.imports import ImportBatch
 from app.tables.org import Establishment
 from app.tables.outbox import Mail
 from app.tables.registration import RegistrationRequest
-from tests.conftest import ROOT, TMP
+from tests import processes
 from tests.helpers import csrf_token, login, post_form, text
 
 EVIL = "=cmd|' /C calc'!A0"
-
-
-def _start(command: list[str], log_name: str) -> tuple[subprocess.Popen, object]:
-    log = open(TMP / log_name, "w")
-    # The test's own environment: the same DATABASE_URL, REDIS_URL and QUEUE_NAME.
-    process = subprocess.Popen(command, cwd=ROOT, env=dict(os.environ), stdout=log, stderr=subprocess.STDOUT)
-    return process, log
-
-
-def _stop(process: subprocess.Popen, log) -> None:
-    process.send_signal(signal.SIGINT)
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-    log.close()
-
-
-async def _until(check, what: str, log_name: str, timeout: float = 90):
-    for _ in range(int(timeout / 0.2)):
-        result = await check()
-        if result:
-            return result
-        await asyncio.sleep(0.2)
-    raise AssertionError(f"{what} not done by the worker process:\n{(TMP / log_name).read_text()[-3000:]}")
 
 
 async def _export_through_the_job(client, url: str, log_name: str) -> openpyxl.Workbook:
@@ -66,7 +36,7 @@ async def _export_through_the_job(client, url: str, log_name: str) -> openpyxl.W
         assert "Export impossible" not in partial.text and "a échoué" not in partial.text, text(partial.text)
         return partial.status_code == 286 and "Terminé." in text(partial.text)
 
-    await _until(finished, f"export {url}", log_name)
+    await processes.until(finished, f"export {url}", log_name)
     download = await client.get(f"/exports/{job_url.rsplit('/', 1)[1]}")
     assert download.status_code == 200
     return openpyxl.load_workbook(io.BytesIO(download.content))
@@ -84,7 +54,7 @@ async def test_exports_and_imports_run_in_a_separate_worker_process(client, smtp
     await RegistrationRequest.insert(*[
         RegistrationRequest(reference=f"DEM-{i}", status="confirmed", first_name="Léa", last_name=f"Martin{i}",
                             email=f"lea{i}@example.org", submitted_at=seen - timedelta(days=i)) for i in range(5)])
-    worker, log = _start([sys.executable, "-m", "app.cli", "worker"], "tremplin-worker.log")
+    worker, log = processes.start(processes.WORKER, "tremplin-worker.log")
     try:
         # (a) The large export of the users list, downloaded and opened.
         await login(client, "admin")
@@ -127,13 +97,13 @@ async def test_exports_and_imports_run_in_a_separate_worker_process(client, smtp
                 ImportBatch.id == batch_id).first()
             return batch if batch["status"] == "done" else None
 
-        batch = await _until(imported, "the account import", "tremplin-worker.log")
+        batch = await processes.until(imported, "the account import", "tremplin-worker.log")
         assert batch["created_count"] == 2
         assert await User.exists().where(User.username == "alp001.v.blondel")
         report = text((await client.get(f"/imports/{batch_id}")).text)
         assert "Importation terminée : 2 créé(s)" in report
         # Its credentials mail leaves through the same worker.
-        await _until(lambda: Mail.exists().where((Mail.status == "sent") & Mail.recipients.like("%bea.trice%")),
+        await processes.until(lambda: Mail.exists().where((Mail.status == "sent") & Mail.recipients.like("%bea.trice%")),
                      "the credentials mail", "tremplin-worker.log")
 
         # (c) The content import of a session (the wizard's last step).
@@ -153,11 +123,11 @@ async def test_exports_and_imports_run_in_a_separate_worker_process(client, smtp
             job = await ContentImport.select(ContentImport.status).where(ContentImport.session == session["id"]).first()
             return job is not None and job["status"] == "done"
 
-        await _until(content_imported, "the content import", "tremplin-worker.log")
+        await processes.until(content_imported, "the content import", "tremplin-worker.log")
         assert await SessionActivity.count().where(SessionActivity.session == session["id"]) > 0
         assert "Importation terminée." in text((await client.get(url)).text)
     finally:
-        _stop(worker, log)
+        processes.stop(worker, log)
 
 
 @pytest.mark.smoke
@@ -166,16 +136,16 @@ async def test_arq_own_command_works_tremplins_queue(demo, smtp, redis_client):
     async with db.transaction():
         mail_id = await outbox.queue_mail(["arq@example.org"], "Par la commande arq", "Corps")
     await outbox.dispatch(redis_client, [mail_id])
-    worker, log = _start([sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"], "arq-worker.log")
+    worker, log = processes.start([sys.executable, "-m", "arq", "app.jobs.worker.WorkerSettings"], "arq-worker.log")
     try:
         async def sent():
             row = await Mail.select(Mail.status).where(Mail.id == mail_id).first()
             return row["status"] == "sent"
 
-        await _until(sent, "the mail", "arq-worker.log", timeout=60)
+        await processes.until(sent, "the mail", "arq-worker.log", timeout=60)
         assert [m["Subject"] for _, m in smtp.messages] == ["Par la commande arq"]
     finally:
-        _stop(worker, log)
+        processes.stop(worker, log)
 
 
 async def test_send_all_convocations_runs_in_a_separate_worker_process(client, smtp):
@@ -190,7 +160,7 @@ async def test_send_all_convocations_runs_in_a_separate_worker_process(client, s
     people = await learners(count=3)
     await add_sources(session_id, people, SourceKind.manual)
     assert not await ConvocationNotice.exists()  # the session does not send them by itself
-    worker, log = _start([sys.executable, "-m", "app.cli", "worker"], "convocations-worker.log")
+    worker, log = processes.start(processes.WORKER, "convocations-worker.log")
     try:
         await login(client, "alp001.get")
         response = await post_form(client, f"/sessions/{session_id}/convocations", {"who": "new"})
@@ -201,18 +171,18 @@ async def test_send_all_convocations_runs_in_a_separate_worker_process(client, s
             partial = await client.get(job_url, headers={"HX-Request": "true"})
             return partial.status_code == 286 and "Terminé." in text(partial.text)
 
-        await _until(finished, "the convocations", "convocations-worker.log")
+        await processes.until(finished, "the convocations", "convocations-worker.log")
 
         async def delivered():
             return len(smtp.messages) == 3
 
-        await _until(delivered, "the convocation mails", "convocations-worker.log")
+        await processes.until(delivered, "the convocation mails", "convocations-worker.log")
         for _, message in smtp.messages:
             assert message["Subject"] == "Convocation : Qualité de vie au travail"
             assert sorted(p.get_content_type() for p in message.iter_attachments()) == ["application/pdf",
                                                                                         "text/calendar"]
     finally:
-        _stop(worker, log)
+        processes.stop(worker, log)
 
 
 async def test_attendance_sheet_job_runs_in_a_separate_worker_process(client):
@@ -224,7 +194,7 @@ async def test_attendance_sheet_job_runs_in_a_separate_worker_process(client):
     from tests.controllers.test_attendance import _session, pdf_pages
 
     data = await _session(code="26X00W1")
-    worker, log = _start([sys.executable, "-m", "app.cli", "worker"], "sheet-worker.log")
+    worker, log = processes.start(processes.WORKER, "sheet-worker.log")
     try:
         await login(client, "alp001.get")
         started = await post_form(client, f"/sessions/{data['session']}/emargement")
@@ -236,7 +206,7 @@ async def test_attendance_sheet_job_runs_in_a_separate_worker_process(client):
             assert "Échec" not in text(partial.text), text(partial.text)
             return partial if partial.status_code == 286 and "Terminé." in text(partial.text) else None
 
-        partial = await _until(finished, "the attendance sheet", "sheet-worker.log")
+        partial = await processes.until(finished, "the attendance sheet", "sheet-worker.log")
         run = await JobRun.select(JobRun.status).where(JobRun.kind == "build_attendance_sheet").first()
         assert run["status"] == "succeeded"
         link = re.search(r'href="(/sessions/\d+/emargement/[^"]+)"', partial.text)[1]
@@ -245,4 +215,4 @@ async def test_attendance_sheet_job_runs_in_a_separate_worker_process(client):
         pages = pdf_pages(sheet.content)
         assert len(pages) == 3 and all("ARNAUD Zoé" in p and "Signature du formateur" in p for p in pages)
     finally:
-        _stop(worker, log)
+        processes.stop(worker, log)

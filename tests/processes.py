@@ -1,0 +1,46 @@
+"""Real processes in tests (a `tremplin worker`, arq's own command): started with the test's own
+environment (the same DATABASE_URL, REDIS_URL and QUEUE_NAME) plus overrides, their output in a
+log under the test run's temporary folder, stopped as an operator would (SIGINT)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT, TMP
+
+WORKER = [sys.executable, "-m", "app.cli", "worker"]
+
+
+def start(command: list[str], log_name: str, **env) -> tuple[subprocess.Popen, object]:
+    log = open(TMP / log_name, "w")
+    process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **{k: str(v) for k, v in env.items()}},
+                               stdout=log, stderr=subprocess.STDOUT)
+    return process, log
+
+
+def stop(process: subprocess.Popen, log) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGINT)
+        try:
+            process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    log.close()
+
+
+async def until(check, what: str, log_name: str | None = None, timeout: float = 90):
+    """``await check()`` until it gives something true; else fail with the end of the log."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        result = await check()
+        if result:
+            return result
+        await asyncio.sleep(0.2)
+    log = (TMP / log_name).read_text()[-4000:] if log_name else ""
+    raise AssertionError(f"{what}: not done in {timeout} s\n{log}")
