@@ -53,6 +53,8 @@ LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html"}
 LAYOUT = 2
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 RESEND_AFTER = timedelta(minutes=10)  # « Envoyer par courriel » again within this: not mailed twice
+JUST_SENT = ("Cette attestation vient d'être envoyée à l'apprenant : elle ne lui est pas envoyée une seconde fois "
+             "(réessayez dans quelques minutes si nécessaire).")
 
 PLACEHOLDERS = {
     "civilite": "civilité (M. / Mme)",
@@ -272,15 +274,26 @@ async def _store_hashes(hashes: dict[int, str]) -> int:
     return len(rows)
 
 
+async def _seal_rows(rows: list[dict]) -> int:
+    """Render and hash these unsealed certificates (id, snapshot), stored by one UPDATE; one that
+    cannot be rendered is logged and left unsealed, never holding up the others. Returns how many
+    this call sealed."""
+    hashes = {}
+    for r in rows:
+        try:
+            hashes[r["id"]] = hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest()
+        except Exception:  # noqa: BLE001 - the sweep (or the first download) tries it again
+            logging.getLogger(__name__).exception("certificate %s: its PDF could not be rendered", r["id"])
+    return await _store_hashes(hashes)
+
+
 async def seal_now(enrolment_ids: list[int]) -> int:
     """Render and hash the unsealed certificates of these enrolments (outside any transaction)."""
     if not enrolment_ids:
         return 0
     rows = await Certificate.select(Certificate.id, Certificate.snapshot).where(
         Certificate.enrolment.is_in(sorted(set(enrolment_ids))) & (Certificate.pdf_sha256 == UNSEALED))
-    hashes = {r["id"]: hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest() for r in rows}
-    await _store_hashes(hashes)
-    return len(hashes)
+    return await _seal_rows(rows)
 
 
 SWEEP_AGE = timedelta(minutes=1)  # younger ones are being sealed by their own action or job
@@ -302,13 +315,7 @@ async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BA
             "ORDER BY id LIMIT {}", before, after, min(batch, limit - seen))
         if not rows:
             break
-        hashes = {}
-        for r in rows:
-            try:
-                hashes[r["id"]] = hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest()
-            except Exception:  # noqa: BLE001 - one that cannot be rendered never holds up the others
-                logging.getLogger(__name__).exception("certificate %s: its PDF could not be rendered", r["id"])
-        sealed += await _store_hashes(hashes)
+        sealed += await _seal_rows(rows)
         after, seen = rows[-1]["id"], seen + len(rows)
     return sealed
 
@@ -508,18 +515,19 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre attestation de suivi "
             f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "
             f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")
-    pdf = await pdf_of(certificate)
     key = f"certificate:{certificate_id}"
+    recently = (Mail.group_key == key) & (Mail.category == "certificate") \
+        & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed")
+    if await Mail.exists().where(recently):  # the usual second click: refused before any rendering
+        raise ValidationFailed({"mail": JUST_SENT})
+    pdf = await pdf_of(certificate)
     async with db.write_transaction():
         # A double click, or a second tab, mails it once: the certificate's row is locked while the
         # recent mails of it are read (SQLite: the write transaction runs alone).
         if not db.is_sqlite():
             await Certificate.raw("SELECT id FROM certificate WHERE id = {} FOR UPDATE", certificate_id)
-        if await Mail.exists().where((Mail.group_key == key) & (Mail.category == "certificate")
-                                     & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed")):
-            raise ValidationFailed({"mail": "Cette attestation vient d'être envoyée à l'apprenant : elle ne lui est "
-                                            "pas envoyée une seconde fois (réessayez dans quelques minutes si "
-                                            "nécessaire)."})
+        if await Mail.exists().where(recently):  # two at once: the lock lets one through
+            raise ValidationFailed({"mail": JUST_SENT})
         return await queue_mail(learner["email"], "Votre attestation de suivi de formation", body,
                                 attachments=[Attachment(certificate["filename"], "application/pdf", pdf)],
                                 category="certificate", group_key=key)
