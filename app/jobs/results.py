@@ -72,6 +72,26 @@ async def owned_result(redis, user_id: int, token: str, gone: str) -> tuple[dict
     return state, bytes(row["data"])
 
 
+async def give_up(args_list: list[list], reason: str) -> None:
+    """``on_give_up`` of the kinds whose result is waited for (args: session_id, user_id, token, …):
+    a run the job layer gave up (an operator aborted it, the worker died on the last try) never
+    wrote its progress — it said « En attente » for a day, and start_job(once=…) sent every new
+    click to it. Marked failed: the page says so and the next click starts a new job."""
+    from app.queue import connect
+
+    tokens = [args[2] for args in args_list if len(args) > 2 and args[2]]
+    if not tokens:
+        return
+    redis = await connect()
+    try:
+        for token in tokens:
+            state = await progress.get(redis, token)
+            if state is not None and not state["finished"]:
+                await progress.update(redis, token, state="failed", message=reason)
+    finally:
+        await redis.aclose()
+
+
 class ThreadProgress:
     """Counts the items a worker thread finishes (``step()``, called from the thread) and writes the
     count to the job's progress from the event loop, every ``every`` items and at the last.
