@@ -512,11 +512,13 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     key = f"certificate:{certificate_id}"
     async with db.write_transaction():
         # A double click, or a second tab, mails it once: the certificate's row is locked while the
-        # recent mails of it are read (SQLite: the write transaction runs alone).
+        # recent mails of it are read (SQLite: the write transaction runs alone). Only a mail to the
+        # learner's current address counts: after a corrected address, sending again is the point.
         if not db.is_sqlite():
             await Certificate.raw("SELECT id FROM certificate WHERE id = {} FOR UPDATE", certificate_id)
         if await Mail.exists().where((Mail.group_key == key) & (Mail.category == "certificate")
-                                     & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed")):
+                                     & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed")
+                                     & (Mail.intended_recipients == learner["email"].strip())):
             raise ValidationFailed({"mail": "Cette attestation vient d'être envoyée à l'apprenant : elle ne lui est "
                                             "pas envoyée une seconde fois (réessayez dans quelques minutes si "
                                             "nécessaire)."})

@@ -91,3 +91,42 @@ async def test_forged_and_foreign_result_tokens_are_not_found(client, new_client
     await redis_client.delete(f"progress:{token}")
     assert (await client.get(f"/attestations/zip/{token}")).status_code == 404
     assert me == 200
+
+
+async def test_the_resend_guard_lets_a_legitimate_resend_through(client, new_client):
+    """« Envoyer par courriel » within 10 minutes is refused (a double click) — but not after a mail
+    that failed for good, not once the 10 minutes are over, and not to the learner's corrected
+    address (the first one went to a wrong address: that is why the manager sends it again)."""
+    from datetime import timedelta
+
+    from app.services import certificates
+    from app.tables.accounts import User
+    from app.tables.outbox import Mail
+    from app.dates import now
+
+    session_id, activities, learners, enrolments = await completed_session()
+    certificate = await certificates.for_enrolment(enrolments[learners[0]])
+    key, send = f"certificate:{certificate['id']}", f"/attestations/{certificate['id']}/envoyer"
+    await login(client, "alp001.get")
+
+    async def click():
+        return text((await post_form(client, send, follow_redirects=True)).text)
+
+    assert "envoyée par courriel" in await click()
+    assert "vient d'être envoyée" in await click()
+    assert await Mail.count().where(Mail.group_key == key) == 1
+    await Mail.update({Mail.status: "failed"}).where(Mail.group_key == key)  # failed for good
+    assert "envoyée par courriel" in await click()
+    assert await Mail.count().where(Mail.group_key == key) == 2
+    await Mail.update({Mail.created_at: now() - timedelta(minutes=11)}).where(Mail.group_key == key)
+    assert "envoyée par courriel" in await click()
+    assert await Mail.count().where(Mail.group_key == key) == 3
+    # The address was wrong: corrected, the certificate goes to the right one at once.
+    await User.update({User.email: "bonne.adresse@example.org"}).where(User.id == learners[0])
+    assert "envoyée par courriel" in await click()
+    assert await Mail.count().where(Mail.group_key == key) == 4
+    assert "vient d'être envoyée" in await click()
+    async with new_client() as stranger:  # another establishment: not even the certificate
+        await login(stranger, "dam001.get")
+        assert (await post_form(stranger, send)).status_code == 404
+    assert await Mail.count().where(Mail.group_key == key) == 4
