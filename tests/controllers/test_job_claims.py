@@ -130,3 +130,23 @@ async def test_the_resend_guard_lets_a_legitimate_resend_through(client, new_cli
         await login(stranger, "dam001.get")
         assert (await post_form(stranger, send)).status_code == 404
     assert await Mail.count().where(Mail.group_key == key) == 4
+
+
+async def test_two_clicks_racing_past_the_claim_still_queue_one_job(client, monkeypatch):
+    """The claim was taken before the job's progress was written: a second click arriving in
+    between read no progress behind the claim, took it for an expired job, released the claim and
+    queued a second ZIP. (The progress write is slowed down here to open that window.)"""
+    from app.services import progress
+
+    start = progress.start
+
+    async def slow_start(*args, **kwargs):
+        await asyncio.sleep(0.2)
+        return await start(*args, **kwargs)
+
+    monkeypatch.setattr(progress, "start", slow_start)
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    await login(client, "alp001.get")
+    answers = await asyncio.gather(*(post_form(client, f"/sessions/{session_id}/attestations/zip") for _ in range(2)))
+    assert len({a.headers["location"] for a in answers}) == 1
+    assert await JobRun.count().where(JobRun.kind == "build_certificates_zip") == 1
