@@ -56,16 +56,28 @@ async def session_in_users_scope(redis, token: str, user_id: int, session_id: in
 async def store(name: str, content_type: str, content: bytes, user_id: int | None) -> dict:
     """Keep a job's result; returns the progress fields that let its owner download it."""
     file_id = await files.store_generated(name, content_type, content, user_id)
-    return {"file_id": file_id, "filename": name}
+    return {"file_id": file_id, "filename": name, "content_type": content_type}
 
 
-async def owned_result(redis, user_id: int, token: str, gone: str) -> tuple[dict, bytes]:
-    """The progress state and the content of a finished job of this user; NotFound (with ``gone``)
-    when the job is someone else's, unknown, unfinished or its file has expired."""
+async def owned_result(redis, user, token: str, gone: str, content_type: str,
+                       session_id: int | None = None) -> tuple[dict, bytes]:
+    """The progress state and the content (of ``content_type``: a ZIP's token is no attendance
+    sheet) of a finished job of this user (a CurrentUser) about a session still in their scope now
+    (the job's ``session``, and ``session_id`` when the URL names one); NotFound (with ``gone``)
+    when the job is someone else's, unknown, unfinished, of another kind or session, or its file
+    has expired. A manager moved elsewhere no longer downloads what they asked for before."""
+    from app.services.sessions import session_in_scope
+
     state = await progress.get(redis, token)
-    if state is None or state.get("owner") != user_id or state.get("state") != "done" \
-            or not isinstance(state.get("file_id"), int):
+    if state is None or state.get("owner") != user.id or state.get("state") != "done" \
+            or state.get("content_type") != content_type \
+            or not isinstance(state.get("file_id"), int) or not isinstance(state.get("session"), int) \
+            or (session_id is not None and state["session"] != session_id):
         raise NotFound(gone)
+    try:
+        await session_in_scope(user, state["session"])
+    except NotFound:
+        raise NotFound(gone) from None
     row = await StoredFile.select(StoredFile.data).where(StoredFile.id == state["file_id"]).first()
     if row is None:
         raise NotFound(gone)

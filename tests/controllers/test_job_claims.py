@@ -150,3 +150,22 @@ async def test_two_clicks_racing_past_the_claim_still_queue_one_job(client, monk
     answers = await asyncio.gather(*(post_form(client, f"/sessions/{session_id}/attestations/zip") for _ in range(2)))
     assert len({a.headers["location"] for a in answers}) == 1
     assert await JobRun.count().where(JobRun.kind == "build_certificates_zip") == 1
+
+
+async def test_a_manager_moved_elsewhere_no_longer_downloads_the_zip_they_asked_for(client, run_jobs):
+    """The attendance sheet's download checks the session is still in the user's scope; the ZIP's
+    only checked the token: a manager moved to another establishment kept downloading, for a day,
+    the certificates of the learners they no longer manage."""
+    from app.tables.accounts import RoleAssignment
+
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    ids = await _ids()
+    user_id = await _account("alp001.get.ter", ids["ALP001"], [{"role": "get", "establishment": ids["ALP001"]}])
+    await login(client, "alp001.get.ter")
+    started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
+    await run_jobs()
+    link = re.search(r'href="(/attestations/zip/[^"]+)"', (await client.get(started.headers["location"])).text)[1]
+    assert (await client.get(link)).status_code == 200
+    await RoleAssignment.update({RoleAssignment.establishment: ids["DAM001"]}).where(RoleAssignment.user == user_id)
+    assert (await client.get(f"/sessions/{session_id}/attestations")).status_code == 404
+    assert (await client.get(link)).status_code == 404
