@@ -52,8 +52,10 @@ class AttendanceController(Controller):
 
     @get("/emargement/{token:str}", name="attendance.sheet_download")
     async def sheet_download(self, request: Request, session_id: FromPath[int], token: FromPath[str]) -> Response:
-        state, content = await results.owned_result(request.app.state.redis, current_user(request), token,
-                                                    SHEET_GONE, "application/pdf", session_id=session_id)
+        user = current_user(request)
+        await session_in_scope(user, session_id)  # out of scope: « Session introuvable », as a missing one
+        state, content = await results.owned_result(request.app.state.redis, user, token, SHEET_GONE,
+                                                    "application/pdf", session_id=session_id)
         return private_download(content, state.get("filename", "emargement.pdf"))
 
     @get("/presences", name="attendance.grid")
