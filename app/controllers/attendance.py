@@ -14,7 +14,7 @@ from app.jobs import registry as jobs
 from app.jobs import results
 from app.lists._common import int_or_none
 from app.services import attendance
-from app.services.errors import NotFound, ValidationFailed
+from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 
@@ -53,10 +53,9 @@ class AttendanceController(Controller):
     @get("/emargement/{token:str}", name="attendance.sheet_download")
     async def sheet_download(self, request: Request, session_id: FromPath[int], token: FromPath[str]) -> Response:
         user = current_user(request)
-        await session_in_scope(user, session_id)
-        state, content = await results.owned_result(request.app.state.redis, user.id, token, SHEET_GONE)
-        if state.get("session") != session_id:
-            raise NotFound(SHEET_GONE)
+        await session_in_scope(user, session_id)  # out of scope: « Session introuvable », as a missing one
+        state, content = await results.owned_result(request.app.state.redis, user, token, SHEET_GONE,
+                                                    "application/pdf", session_id=session_id)
         return private_download(content, state.get("filename", "emargement.pdf"))
 
     @get("/presences", name="attendance.grid")

@@ -123,7 +123,8 @@ class CertificateController(Controller):
 
     @get("/zip/{token:str}", name="certificates.zip_download")
     async def zip_download(self, request: Request, token: FromPath[str]) -> Response:
-        state, content = await results.owned_result(request.app.state.redis, current_user(request).id, token, ZIP_GONE)
+        state, content = await results.owned_result(request.app.state.redis, current_user(request), token, ZIP_GONE,
+                                                    "application/zip")
         return private_download(content, state.get("filename", "attestations.zip"), "application/zip")
 
 

@@ -92,6 +92,8 @@ async def start_job(request: Request, kind, label: str, args, once: str | None =
     redis = request.app.state.redis
     token = secrets.token_urlsafe(16)
     notice = None
+    # The progress first: a claimed token always has one (no progress behind a claim = expired).
+    await progress.start(redis, token, user.id, label)
     if once is not None:
         claim = f"job-once:{kind.name}:{user.id}:{once}"
         while not await redis.set(claim, token, nx=True, ex=progress.TTL):
@@ -99,13 +101,13 @@ async def start_job(request: Request, kind, label: str, args, once: str | None =
             running = running.decode() if isinstance(running, bytes) else running
             state = await progress.get(redis, running) if running else None
             if state is not None and not state["finished"]:
+                await progress.forget(redis, token)
                 token, notice = running, again
                 break
             # The claimed job is over (or its progress expired): release that claim, only that one.
             await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
                              "end return 0", 1, claim, running or "")
     if notice is None:
-        await progress.start(redis, token, user.id, label)
         await kind.submit(redis, *args(token), created_by=user.id)
     if wants_fragment(request):
         return render(request, "jobs/progress.html", {"job": await progress.get(redis, token), "token": token},

@@ -94,7 +94,7 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     # The counts written from the thread land before the final state (never after, undoing it).
     await counter.flush()
     await progress.update(
-        redis, token, state="done", done=len(valid), **stored,
+        redis, token, state="done", done=len(valid), session=session_id, **stored,
         result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
     )
     return len(valid)

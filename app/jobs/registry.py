@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from arq import cron
 
+from app.jobs import results
 from app.jobs.analytics import refresh_analytics
 from app.jobs.attendance import build_attendance_sheet
 from app.jobs.certificates import build_certificates_zip, seal_certificates, seal_unsealed_certificates
@@ -48,11 +49,11 @@ REQUEST_NOTIFICATIONS = JobKind("send_request_notifications", send_request_notif
 COHORT_SYNC = JobKind("sync_cohort", sync_cohort, timeout=900)
 CERTIFICATES_ZIP = JobKind("build_certificates_zip", build_certificates_zip,
                            key=lambda session_id, user_id, token, result_url: f"certificates-zip:{token}",
-                           timeout=HOUR)
+                           timeout=HOUR, on_give_up=results.give_up)
 # A session's attendance sheet too large to lay out in the request (app/services/attendance.py).
 ATTENDANCE_SHEET = JobKind("build_attendance_sheet", build_attendance_sheet,
                            key=lambda session_id, user_id, token, result_url: f"attendance-sheet:{token}",
-                           timeout=HOUR)
+                           timeout=HOUR, on_give_up=results.give_up)
 
 # -- tracked, not durable: somebody waits for it now; after a failure they ask again --------------
 EXPORT_TABLE = JobKind("export_table", export_table, durable=False, max_tries=1, timeout=HOUR)

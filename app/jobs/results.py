@@ -56,20 +56,52 @@ async def session_in_users_scope(redis, token: str, user_id: int, session_id: in
 async def store(name: str, content_type: str, content: bytes, user_id: int | None) -> dict:
     """Keep a job's result; returns the progress fields that let its owner download it."""
     file_id = await files.store_generated(name, content_type, content, user_id)
-    return {"file_id": file_id, "filename": name}
+    return {"file_id": file_id, "filename": name, "content_type": content_type}
 
 
-async def owned_result(redis, user_id: int, token: str, gone: str) -> tuple[dict, bytes]:
-    """The progress state and the content of a finished job of this user; NotFound (with ``gone``)
-    when the job is someone else's, unknown, unfinished or its file has expired."""
+async def owned_result(redis, user, token: str, gone: str, content_type: str,
+                       session_id: int | None = None) -> tuple[dict, bytes]:
+    """The progress state and the content (of ``content_type``: a ZIP's token is no attendance
+    sheet) of a finished job of this user (a CurrentUser) about a session still in their scope now
+    (the job's ``session``, and ``session_id`` when the URL names one); NotFound (with ``gone``)
+    when the job is someone else's, unknown, unfinished, of another kind or session, or its file
+    has expired. A manager moved elsewhere no longer downloads what they asked for before."""
+    from app.services.sessions import session_in_scope
+
     state = await progress.get(redis, token)
-    if state is None or state.get("owner") != user_id or state.get("state") != "done" \
-            or not isinstance(state.get("file_id"), int):
+    if state is None or state.get("owner") != user.id or state.get("state") != "done" \
+            or state.get("content_type") != content_type \
+            or not isinstance(state.get("file_id"), int) or not isinstance(state.get("session"), int) \
+            or (session_id is not None and state["session"] != session_id):
         raise NotFound(gone)
+    try:
+        await session_in_scope(user, state["session"])
+    except NotFound:
+        raise NotFound(gone) from None
     row = await StoredFile.select(StoredFile.data).where(StoredFile.id == state["file_id"]).first()
     if row is None:
         raise NotFound(gone)
     return state, bytes(row["data"])
+
+
+async def give_up(args_list: list[list], reason: str) -> None:
+    """``on_give_up`` of the kinds whose result is waited for (args: session_id, user_id, token, …):
+    a run the job layer gave up (an operator aborted it, the worker died on the last try) never
+    wrote its progress — it said « En attente » for a day, and start_job(once=…) sent every new
+    click to it. Marked failed: the page says so and the next click starts a new job."""
+    from app.queue import connect
+
+    tokens = [args[2] for args in args_list if len(args) > 2 and args[2]]
+    if not tokens:
+        return
+    redis = await connect()
+    try:
+        for token in tokens:
+            state = await progress.get(redis, token)
+            if state is not None and not state["finished"]:
+                await progress.update(redis, token, state="failed", message=reason)
+    finally:
+        await redis.aclose()
 
 
 class ThreadProgress:

@@ -516,8 +516,10 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
             f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "
             f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")
     key = f"certificate:{certificate_id}"
+    # Only a mail to the learner's current address counts: after a corrected address, sending again is the point.
     recently = (Mail.group_key == key) & (Mail.category == "certificate") \
-        & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed")
+        & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed") \
+        & (Mail.intended_recipients == learner["email"].strip())
     if await Mail.exists().where(recently):  # the usual second click: refused before any rendering
         raise ValidationFailed({"mail": JUST_SENT})
     pdf = await pdf_of(certificate)

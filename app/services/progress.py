@@ -29,6 +29,10 @@ async def update(redis, token: str, **fields) -> None:
     await redis.set(_key(token), json.dumps(current), ex=TTL)
 
 
+async def forget(redis, token: str) -> None:
+    await redis.delete(_key(token))
+
+
 async def get(redis, token: str) -> dict | None:
     raw = await redis.get(_key(token))
     if raw is None:
