@@ -1,7 +1,11 @@
 """200 concurrent wizard submissions against `tremplin serve` (2 processes) on PostgreSQL: every one
-completes, without error or duplicate. Prints the throughput. Traffic stays on 127.0.0.1.
+completes, without error or duplicate. Prints the throughput and the latency of the HTTP requests
+(p50/p95). Traffic stays on 127.0.0.1; each client is its own visitor through the trusted proxy's
+X-Forwarded-For (FORWARDED_ALLOW_IPS=127.0.0.1), as behind the production load balancer.
 
 Run: .venv/bin/python bench/registration_load.py
+     BENCH_CLIENTS=20 .venv/bin/python bench/registration_load.py      # a quick run
+     BENCH_ONE_ADDRESS=1 …   every client at one address (a training day on the venue's Wi-Fi)
 """
 
 import asyncio
@@ -14,7 +18,9 @@ from datetime import date, timedelta
 
 import _setup
 
-CLIENTS = 200
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))
+ONE_ADDRESS = os.environ.get("BENCH_ONE_ADDRESS", "") == "1"
+LATENCIES: list[float] = []
 
 
 def _free_port() -> int:
@@ -24,14 +30,20 @@ def _free_port() -> int:
 
 
 async def one_requester(client, n: int, answers: dict) -> int:
-    await client.get("/inscription/26C03S1")
+    t0 = time.perf_counter()
+    response = await client.get("/inscription/26C03S1")
+    LATENCIES.append(time.perf_counter() - t0)
+    if response.status_code != 200:
+        raise RuntimeError(f"/inscription/26C03S1: {response.status_code} {response.text[:300]}")
     token = client.cookies.get("csrftoken")
     requests = 1
 
     async def post(url, data):
         nonlocal requests
         requests += 1
+        t0 = time.perf_counter()
         response = await client.post(url, data={**data, "_csrf_token": token})
+        LATENCIES.append(time.perf_counter() - t0)
         if response.status_code != 303:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
         return response
@@ -69,8 +81,8 @@ async def main() -> None:
     answers = {
         2: {"funding": await ref("funding_method", "Financement personnel")}, 3: {"organisation": org},
         4: {"civility": "M.", "first_name": "Paul", "postal_code": "26110"},
-        5: {"mandate": await ref("candidate_state", "Maire")}, 6: {"dietary": "non"}, 7: {},
-        8: {"consent_carpool": "non", "consent_mailing": "non", "consent_image": "non"}, 9: {"cgv": "1"},
+        5: {"mandate": await ref("candidate_state", "Maire")}, 6: {"dietary": "no"}, 7: {},
+        8: {"consent_carpool": "no", "consent_mailing": "no", "consent_image": "no"}, 9: {"cgv": "1"},
     }
     port = _free_port()
     env = {**os.environ, "FORWARDED_ALLOW_IPS": "127.0.0.1", "LOGIN_MAX_FAILURES_IP": "100000"}
@@ -88,7 +100,9 @@ async def main() -> None:
                     pass
                 await asyncio.sleep(0.2)
         limits = httpx.Limits(max_connections=4)
-        clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in range(CLIENTS)]
+        # Client n is visitor 10.20.x.y (the proxy's header, trusted from 127.0.0.1).
+        clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60, headers={} if ONE_ADDRESS else {
+            "X-Forwarded-For": f"10.20.{n // 250}.{n % 250 + 1}"}) for n in range(CLIENTS)]
         t0 = time.perf_counter()
         results = await asyncio.gather(*[one_requester(c, n, answers) for n, c in enumerate(clients)],
                                        return_exceptions=True)
@@ -106,6 +120,10 @@ async def main() -> None:
     references = len({r["reference"] for r in await RegistrationRequest.select(RegistrationRequest.reference)})
     print(f"{CLIENTS} concurrent requesters, {total_requests} HTTP requests in {elapsed:.1f} s: "
           f"{CLIENTS / elapsed:.1f} submissions/s, {total_requests / elapsed:.0f} requests/s (2 server processes)")
+    if LATENCIES:
+        print(f"HTTP request latency: p50 {_setup.percentile(LATENCIES, 50) * 1000:.0f} ms, "
+              f"p95 {_setup.percentile(LATENCIES, 95) * 1000:.0f} ms, max {max(LATENCIES) * 1000:.0f} ms"
+              f"{' (every client at one address)' if ONE_ADDRESS else ''}")
     print(f"errors: {len(errors)}{' — ' + repr(errors[0])[:300] if errors else ''}; requests submitted: {submitted}, "
           f"distinct requesters: {distinct}, distinct references: {references}")
     await db.close_pool()
