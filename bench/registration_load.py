@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date, timedelta
 
 import _setup
@@ -21,6 +22,7 @@ import _setup
 CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))
 ONE_ADDRESS = os.environ.get("BENCH_ONE_ADDRESS", "") == "1"
 LATENCIES: list[float] = []
+LOG = os.environ.get("BENCH_SERVER_LOG", "")  # a file for the server's log
 
 
 def _free_port() -> int:
@@ -88,7 +90,7 @@ async def main() -> None:
     env = {**os.environ, "FORWARDED_ALLOW_IPS": "127.0.0.1", "LOGIN_MAX_FAILURES_IP": "100000"}
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--workers", "2"], cwd=_setup.ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=open(LOG, "w") if LOG else subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as probe:
@@ -124,7 +126,8 @@ async def main() -> None:
         print(f"HTTP request latency: p50 {_setup.percentile(LATENCIES, 50) * 1000:.0f} ms, "
               f"p95 {_setup.percentile(LATENCIES, 95) * 1000:.0f} ms, max {max(LATENCIES) * 1000:.0f} ms"
               f"{' (every client at one address)' if ONE_ADDRESS else ''}")
-    print(f"errors: {len(errors)}{' — ' + repr(errors[0])[:300] if errors else ''}; requests submitted: {submitted}, "
+    kinds = Counter(repr(e)[:120] for e in errors)
+    print(f"errors: {len(errors)}{' — ' + str(dict(kinds.most_common(3))) if errors else ''}; requests submitted: {submitted}, "
           f"distinct requesters: {distinct}, distinct references: {references}")
     await db.close_pool()
 
