@@ -7,12 +7,13 @@ Anonymous writes are rate-limited per client address (app/services/ratelimit.py)
 per draft cookie; the address's ceiling is a setting), organisations typed by a requester, the mails
 a visitor can ask for (also per recipient, app/services/registration.py), and the sessions created for
 visitors without a session cookie (the handlers marked ``opt={"session": True}`` write one with a
-flash message, the last step the reference of the request sent; the GET pages never do). Past a limit: the
-French 429 page, and nothing done.
+flash message; the GET pages never do; the last step's, the reference of the request sent, is
+counted with its draft). Past a limit: the French 429 page, and nothing done.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from litestar import Controller, Request, Response, get, post
@@ -152,7 +153,7 @@ class RegistrationController(Controller):
         except reg.RegistrationClosed as closed:
             return self._start_page(request, code, None, closed.message, draft, status_code=422)
         key = request.cookies.get(COOKIE) or secrets.token_urlsafe(24)
-        await rate_limit(request, NEW_DRAFTS, key=f"draft:{key}")
+        await rate_limit(request, NEW_DRAFTS, key="draft:" + hashlib.sha256(key.encode()).hexdigest()[:32])
         await rate_limit(request, drafts_per_address())
         await reg.start_draft(key, session, user)
         target = url(request, "registration.step", step=2)
