@@ -115,6 +115,8 @@ class Settings:
     file_max_bytes: int = 20 * 1024 * 1024  # activity files (stored in PostgreSQL)
     # The bearer token Prometheus sends to scrape /ops/metrics; empty: only an operations session reads it.
     ops_metrics_token: str = ""
+    # New registration drafts an hour from one client address (a shared office, a training day's Wi-Fi).
+    registration_drafts_per_address: int = 300
     extra: dict = field(default_factory=dict)
 
     @property
@@ -190,6 +192,7 @@ def load_settings() -> Settings:
         import_max_rows=int(_env("IMPORT_MAX_ROWS", "20000")),
         file_max_bytes=int(float(_env("FILE_MAX_MB", "20")) * 1024 * 1024),
         ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
+        registration_drafts_per_address=int(_env("REGISTRATION_DRAFTS_PER_ADDRESS", "300")),
     )
 
 

@@ -1,7 +1,11 @@
 """200 concurrent wizard submissions against `tremplin serve` (2 processes) on PostgreSQL: every one
-completes, without error or duplicate. Prints the throughput. Traffic stays on 127.0.0.1.
+completes, without error or duplicate. Prints the throughput and the latency of the HTTP requests
+(p50/p95). Traffic stays on 127.0.0.1; each client is its own visitor through the trusted proxy's
+X-Forwarded-For (FORWARDED_ALLOW_IPS=127.0.0.1), as behind the production load balancer.
 
 Run: .venv/bin/python bench/registration_load.py
+     BENCH_CLIENTS=20 .venv/bin/python bench/registration_load.py      # a quick run
+     BENCH_ONE_ADDRESS=1 …   every client at one address (a training day on the venue's Wi-Fi)
 """
 
 import asyncio
@@ -10,11 +14,15 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from datetime import date, timedelta
 
 import _setup
 
-CLIENTS = 200
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))
+ONE_ADDRESS = os.environ.get("BENCH_ONE_ADDRESS", "") == "1"
+LATENCIES: list[float] = []
+LOG = os.environ.get("BENCH_SERVER_LOG", "")  # a file for the server's log
 
 
 def _free_port() -> int:
@@ -24,14 +32,20 @@ def _free_port() -> int:
 
 
 async def one_requester(client, n: int, answers: dict) -> int:
-    await client.get("/inscription/26C03S1")
+    t0 = time.perf_counter()
+    response = await client.get("/inscription/26C03S1")
+    LATENCIES.append(time.perf_counter() - t0)
+    if response.status_code != 200:
+        raise RuntimeError(f"/inscription/26C03S1: {response.status_code} {response.text[:300]}")
     token = client.cookies.get("csrftoken")
     requests = 1
 
     async def post(url, data):
         nonlocal requests
         requests += 1
+        t0 = time.perf_counter()
         response = await client.post(url, data={**data, "_csrf_token": token})
+        LATENCIES.append(time.perf_counter() - t0)
         if response.status_code != 303:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
         return response
@@ -39,7 +53,9 @@ async def one_requester(client, n: int, answers: dict) -> int:
     await post("/inscription/", {"code": "26C03S1", "action": "new"})
     for step, data in answers.items():
         if step == 4:
-            data = {**data, "email": f"elu{n}@example.org", "email_confirm": f"elu{n}@example.org",
+            # An address of this run's own: Redis keeps the per-recipient mail counts for an hour.
+            email = f"elu{n}.{_setup.DB_NAME[-6:]}@example.org"
+            data = {**data, "email": email, "email_confirm": email,
                     "last_name": f"Élu{n}"}
         await post(f"/inscription/etape/{step}", {**data, "go": "next"})
     return requests
@@ -69,14 +85,14 @@ async def main() -> None:
     answers = {
         2: {"funding": await ref("funding_method", "Financement personnel")}, 3: {"organisation": org},
         4: {"civility": "M.", "first_name": "Paul", "postal_code": "26110"},
-        5: {"mandate": await ref("candidate_state", "Maire")}, 6: {"dietary": "non"}, 7: {},
-        8: {"consent_carpool": "non", "consent_mailing": "non", "consent_image": "non"}, 9: {"cgv": "1"},
+        5: {"mandate": await ref("candidate_state", "Maire")}, 6: {"dietary": "no"}, 7: {},
+        8: {"consent_carpool": "no", "consent_mailing": "no", "consent_image": "no"}, 9: {"cgv": "1"},
     }
     port = _free_port()
     env = {**os.environ, "FORWARDED_ALLOW_IPS": "127.0.0.1", "LOGIN_MAX_FAILURES_IP": "100000"}
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
                                "--workers", "2"], cwd=_setup.ROOT, env=env, stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL)
+                              stderr=open(LOG, "w") if LOG else subprocess.DEVNULL)
     try:
         base = f"http://127.0.0.1:{port}"
         async with httpx.AsyncClient() as probe:
@@ -88,7 +104,9 @@ async def main() -> None:
                     pass
                 await asyncio.sleep(0.2)
         limits = httpx.Limits(max_connections=4)
-        clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60) for _ in range(CLIENTS)]
+        # Client n is visitor 10.20.x.y (the proxy's header, trusted from 127.0.0.1).
+        clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60, headers={} if ONE_ADDRESS else {
+            "X-Forwarded-For": f"10.20.{n // 250}.{n % 250 + 1}"}) for n in range(CLIENTS)]
         t0 = time.perf_counter()
         results = await asyncio.gather(*[one_requester(c, n, answers) for n, c in enumerate(clients)],
                                        return_exceptions=True)
@@ -106,7 +124,12 @@ async def main() -> None:
     references = len({r["reference"] for r in await RegistrationRequest.select(RegistrationRequest.reference)})
     print(f"{CLIENTS} concurrent requesters, {total_requests} HTTP requests in {elapsed:.1f} s: "
           f"{CLIENTS / elapsed:.1f} submissions/s, {total_requests / elapsed:.0f} requests/s (2 server processes)")
-    print(f"errors: {len(errors)}{' — ' + repr(errors[0])[:300] if errors else ''}; requests submitted: {submitted}, "
+    if LATENCIES:
+        print(f"HTTP request latency: p50 {_setup.percentile(LATENCIES, 50) * 1000:.0f} ms, "
+              f"p95 {_setup.percentile(LATENCIES, 95) * 1000:.0f} ms, max {max(LATENCIES) * 1000:.0f} ms"
+              f"{' (every client at one address)' if ONE_ADDRESS else ''}")
+    kinds = Counter(repr(e)[:120] for e in errors)
+    print(f"errors: {len(errors)}{' — ' + str(dict(kinds.most_common(3))) if errors else ''}; requests submitted: {submitted}, "
           f"distinct requesters: {distinct}, distinct references: {references}")
     await db.close_pool()
 

@@ -3,15 +3,17 @@ confirmation link, and "Suivre ou annuler une demande".
 
 The URLs are those of the mails already sent (confirmation and follow links): keep them.
 
-Anonymous writes are rate-limited per client address (app/services/ratelimit.py): new drafts,
-organisations typed by a requester, the mails a visitor can ask for, and the sessions created for
+Anonymous writes are rate-limited per client address (app/services/ratelimit.py): new drafts (also
+per draft cookie; the address's ceiling is a setting), organisations typed by a requester, the mails
+a visitor can ask for (also per recipient, app/services/registration.py), and the sessions created for
 visitors without a session cookie (the handlers marked ``opt={"session": True}`` write one with a
-flash message, the last step the reference of the request sent; the GET pages never do). Past a limit: the
-French 429 page, and nothing done.
+flash message; the GET pages never do; the last step's, the reference of the request sent, is
+counted with its draft). Past a limit: the French 429 page, and nothing done.
 """
 
 from __future__ import annotations
 
+import hashlib
 import secrets
 
 from litestar import Controller, Request, Response, get, post
@@ -25,15 +27,24 @@ from app.http.web import current_user, rate_limit
 from app.services import outbox, registration as reg
 from app.services.errors import ValidationFailed
 from app.services.ratelimit import Limit
+from app.settings import get_settings
 from app.tables.registration import Organisation
 
 BASE = "/inscription"  # in the mails already sent: keep it
 COOKIE = "tremplin_draft"
 DRAFT_DAYS = 30
 SESSION_COOKIE = "session"  # the server-side session's cookie (app/asgi.py SessionConfig key)
-# Per client address. Generous for a town hall whose officials register from one address, far
-# below what a script needs to fill the database or mail strangers.
+# New drafts, per draft cookie (a visitor clicking « Nouvelle demande » again and again) and per
+# client address, whose ceiling is a setting (REGISTRATION_DRAFTS_PER_ADDRESS, README): a town hall
+# registering its council from one office, or a training day on the venue's Wi-Fi, share one
+# address. The mails a draft leads to are capped per recipient (reg.RECIPIENT_MAILS).
 NEW_DRAFTS = Limit("registration-draft", 30, 3600)
+
+
+def drafts_per_address() -> Limit:
+    return Limit("registration-draft-address", get_settings().registration_drafts_per_address, 3600)
+
+
 NEW_ORGANISATIONS = Limit("registration-organisation", 10, 3600)
 MAIL_REQUESTS = Limit("registration-mail", 10, 3600)
 NEW_SESSIONS = Limit("anonymous-session", 20, 600)
@@ -141,8 +152,9 @@ class RegistrationController(Controller):
             session = await reg.open_session(code)
         except reg.RegistrationClosed as closed:
             return self._start_page(request, code, None, closed.message, draft, status_code=422)
-        await rate_limit(request, NEW_DRAFTS)
         key = request.cookies.get(COOKIE) or secrets.token_urlsafe(24)
+        await rate_limit(request, NEW_DRAFTS, key="draft:" + hashlib.sha256(key.encode()).hexdigest()[:32])
+        await rate_limit(request, drafts_per_address())
         await reg.start_draft(key, session, user)
         target = url(request, "registration.step", step=2)
         if form.action == "login" and user is None:
@@ -182,8 +194,8 @@ class RegistrationController(Controller):
         try:
             if step == 3 and form.not_found:
                 await rate_limit(request, NEW_ORGANISATIONS)
-            if step == 9:
-                await _creating_session(request)  # the reference of the request, for the next page
+            # Step 9 writes the session (the reference of the request, for the next page): not
+            # counted per address, the draft was (a training day's visitors share one address).
             next_step = await reg.save_step(draft, step, form)
             if step == 9:
                 draft = await self._draft(request)
@@ -241,7 +253,8 @@ class RegistrationController(Controller):
         await rate_limit(request, MAIL_REQUESTS)
         await reg.resend_confirmation(form.email, form.reference, request.app.state.redis)
         return redirect(request, url(request, "registration.start"), "Si une demande en attente correspond, un nouveau "
-                                                                     "lien vient de vous être envoyé par courriel.", "info")
+                                                                     "lien vient de vous être envoyé par courriel"
+                                                                     f"{reg.RECIPIENT_CAP_NOTE}.", "info")
 
     @get("/suivi", name="registration.follow_form")
     async def follow_form(self, request: Request) -> Template:
@@ -251,12 +264,13 @@ class RegistrationController(Controller):
     async def follow_send(self, request: Request) -> Response:
         form = await read_form(request, reg.FollowForm)
         await rate_limit(request, MAIL_REQUESTS)
-        mail_id = await reg.send_follow_link(form.email, form.reference)
+        mail_id = await reg.send_follow_link(form.email, form.reference, request.app.state.redis)
         if mail_id:
             await outbox.dispatch(request.app.state.redis, [mail_id])
         return redirect(request, url(request, "registration.start"), "Si une demande correspond à cette adresse et "
                                                                      "cette référence, un lien de suivi vient de vous "
-                                                                     "être envoyé par courriel.", "info")
+                                                                     f"être envoyé par courriel{reg.RECIPIENT_CAP_NOTE}.",
+                        "info")
 
     @get("/suivi/{token:str}", name="registration.follow")
     async def follow(self, request: Request, token: FromPath[str]) -> Template:

@@ -35,8 +35,12 @@ CLAIM_SECONDS = 300
 SECRET_MARK = "\u27e6secret\u27e7"
 MASKED = "•••••••• (masqué)"
 # Test mode redirects the mails of the online registration, and only those: other people's
-# credentials never go to the testers.
+# credentials never go to the testers. A registration mail carrying a secret (a password, a signed
+# link) still goes to its own recipient, the only one who may have it; the testers get a copy with
+# the secret masked, which says so (``_tester_copy``).
 REGISTRATION_CATEGORY = "registration"
+TEST_MASK_NOTE = ("Ce courriel contient un mot de passe ou un lien personnel : il a été envoyé à son destinataire, "
+                  "seul à pouvoir le recevoir, et il est masqué dans cette copie.")
 
 
 def is_registration(category: str) -> bool:
@@ -112,7 +116,7 @@ async def _mail_rows(messages, category: str, held: bool = False) -> list[Mail]:
         # A fictitious address (person without e-mail, SPEC A2) is never mailed.
         recipients = [a for a in intended if ".fictif@" not in a]
         status, error = "queued", ""
-        if is_test:
+        if is_test and not secret:
             recipients = testers
             subject = f"[TEST] {subject}"
             body_text = f"[Mode test — destinataire(s) prévu(s) : {', '.join(intended)}]\n\n{body_text}"
@@ -126,7 +130,7 @@ async def _mail_rows(messages, category: str, held: bool = False) -> list[Mail]:
             Mail(
                 recipients=", ".join(recipients), intended_recipients=", ".join(intended), subject=subject[:300],
                 body_text=body_text, body_html=body_html, secret=secret, status=status, last_error=error,
-                is_test=is_test, category=category,
+                is_test=is_test and not secret, category=category,
             )
         )
     return rows
@@ -150,6 +154,8 @@ async def queue_mail(
     (mail,) = await _mail_rows([(to, subject, body_text, body_html, secret)], category, held)
     mail.group_key = group_key
     await mail.save()
+    if secret and is_registration(category) and await test_mode_enabled():
+        await _tester_copy(mail)
     if attachments:
         await MailAttachment.insert(
             *[
@@ -158,6 +164,34 @@ async def queue_mail(
             ]
         )
     return mail.id
+
+
+async def _tester_copy(mail: Mail) -> None:
+    """Test mode, a registration mail with a secret: it left for its own recipient; the testers get
+    a copy without the secret, handed to the queue once the caller's transaction commits."""
+    from app import db, queue
+
+    intended = _clean(mail.intended_recipients.split(","))
+    testers = [a for a in await tester_addresses() if a not in intended]
+    if not testers:
+        return
+    note = f"[Mode test — destinataire(s) : {', '.join(intended)}. {TEST_MASK_NOTE}]"
+    copy = Mail(recipients=", ".join(testers), intended_recipients=mail.intended_recipients,
+                subject=f"[TEST] {mail.subject}"[:300], body_text=f"{note}\n\n{masked(mail.body_text)}",
+                body_html=masked(mail.body_html), secret="", status="queued", is_test=True, category=mail.category,
+                group_key=mail.group_key)
+    await copy.save()
+
+    async def hand_over() -> None:
+        redis = await queue.connect()
+        try:
+            await dispatch(redis, [copy.id])
+        finally:
+            await redis.aclose()
+
+    # Outside a transaction of ours: now; inside one not ours, the sweep sends it within a minute.
+    if not db.after_commit(hand_over) and not db.in_transaction():
+        await hand_over()
 
 
 async def queue_mails(messages: list[tuple], category: str, group_key: str) -> int:

@@ -38,6 +38,7 @@ from app.dates import date_fr, datetime_fr, now, today
 from app.services import outbox, seats
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
+from app.services.ratelimit import Limit
 from app.services.roles import CurrentUser
 from app.services.text import loose, loose_search_text, search
 from app.settings import get_settings
@@ -72,6 +73,32 @@ POSTAL_RE = re.compile(r"^[0-9]{5}$")
 PHONE_RE = re.compile(r"^[0-9 +().-]{10,20}$")
 BI_CATEGORY = "registration-bi"  # the BI to the validating instance
 BI_COPY_CATEGORY = "registration-bi-copy"  # the operator's identical copy
+
+
+# The mails an anonymous visitor can cause to an address (confirmation links, follow links): at
+# most this many an hour per recipient, whoever asks and from wherever.
+RECIPIENT_MAILS = Limit("registration-recipient", 3, 3600)
+RECIPIENT_CAP_NOTE = f" (au plus {RECIPIENT_MAILS.limit} courriels par heure pour une même adresse)"
+RECIPIENT_CAPPED = (f"Nous ne pouvons pas envoyer d'autre courriel à cette adresse pour le moment{RECIPIENT_CAP_NOTE} : "
+                    "réessayez dans une heure. Vos réponses sont conservées.")
+
+
+def recipient_key(email: str) -> str:
+    """One key per mailbox: lower case, without a « +suffix » (alice+1@ and alice+2@ are one inbox)."""
+    local, _, domain = normalise_email(email).rpartition("@")
+    return f"{local.split('+', 1)[0]}@{domain}"
+
+
+async def _may_mail(redis, email: str) -> bool:
+    """Count one mail a visitor causes to ``email``; False past the cap (then nothing is sent)."""
+    return await RECIPIENT_MAILS.allow(redis, recipient_key(email))
+
+
+def greeting(r: dict) -> str:
+    """« Bonjour Léa, » once the address is confirmed (the name on one line); before, « Bonjour, »:
+    nothing a visitor typed goes to an address nobody has confirmed."""
+    name = " ".join(str(r.get("first_name") or "").split())
+    return f"Bonjour {name}," if r.get("confirmed_at") is not None and name else "Bonjour,"
 
 
 OPERATOR_DEFAULT = "l'opérateur de formation"  # until an administrator names the operator
@@ -467,6 +494,8 @@ async def submit(draft: dict, redis, user: CurrentUser | None = None) -> dict:
     missing = _missing_steps(draft)
     if missing:
         raise ValidationFailed({"cgv": f"L'étape {missing[0]} ({STEPS[missing[0] - 1]}) est incomplète."})
+    if not await _may_mail(redis, draft["email"]):
+        raise ValidationFailed({"cgv": RECIPIENT_CAPPED})
     nonce = secrets.token_urlsafe(16)
     async with seats.guarded(draft["session"]) as limit:
         free = await seats.free_seats(draft["session"], limit, ahead_of=draft)
@@ -492,7 +521,8 @@ async def submit(draft: dict, redis, user: CurrentUser | None = None) -> dict:
 async def _confirmation_mail(request: dict, nonce: str) -> int:
     token = _signer("confirm").dumps({"id": request["id"], "nonce": nonce})
     link = f"{get_settings().base_url}/inscription/confirmer/{token}"
-    body = (f"Bonjour {request['first_name']},\n\nNous avons bien reçu votre demande d'inscription "
+    # The address is not confirmed yet: nothing the visitor typed goes in (greeting).
+    body = (f"{greeting(request)}\n\nNous avons bien reçu votre demande d'inscription "
             f"(référence {request['reference']}).\n\nPour la transmettre, confirmez votre adresse de courriel en "
             f"suivant ce lien (valable 7 jours, une seule fois) :\n{outbox.SECRET_MARK}\n\n"
             "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
@@ -569,7 +599,7 @@ async def resend_confirmation(email: str, reference: str, redis) -> bool:
         (RegistrationRequest.email == normalise_email(email))
         & (RegistrationRequest.reference == (reference or "").strip().upper())
         & (RegistrationRequest.status == "awaiting_confirmation")).first()
-    if request is None:
+    if request is None or not await _may_mail(redis, request["email"]):
         return False
     nonce = secrets.token_urlsafe(16)
     async with db.transaction():
@@ -820,7 +850,7 @@ async def _closing_mails(r: dict, word: str, reason: str, by_requester: bool) ->
     motive = f"\n\nMotif : {reason}" if reason else ""
     ids.append(await outbox.queue_mail(
         [r["email"]], f"Votre demande d'inscription {r['reference']} est {word}",
-        f"Bonjour {r['first_name']},\n\nVotre demande d'inscription {r['reference']} à la session "
+        f"{greeting(r)}\n\nVotre demande d'inscription {r['reference']} à la session "
         f"{r['session_code']} est {word}{' à votre demande' if by_requester else ''}.{motive}\n",
         category="registration", group_key=key))
     await outbox.drop_held([key], f"Non envoyé : la demande a été {word} avant la vérification de l'établissement.")
@@ -940,17 +970,17 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
 
 
 # -- follow or cancel a request (requester side) --------------------------------------------------
-async def send_follow_link(email: str, reference: str) -> int | None:
+async def send_follow_link(email: str, reference: str, redis) -> int | None:
     request = await RegistrationRequest.select().where(
         (RegistrationRequest.email == normalise_email(email))
         & (RegistrationRequest.reference == (reference or "").strip().upper())
         & (RegistrationRequest.status != "draft")).first()
-    if request is None:
+    if request is None or not await _may_mail(redis, request["email"]):
         return None
     token = _signer("follow").dumps({"id": request["id"]})
     link = f"{get_settings().base_url}/inscription/suivi/{token}"
     return await outbox.queue_mail([request["email"]], f"Suivi de votre demande {request['reference']}",
-                                   f"Bonjour {request['first_name']},\n\nPour suivre ou annuler votre demande, suivez "
+                                   f"{greeting(request)}\n\nPour suivre ou annuler votre demande, suivez "
                                    f"ce lien (valable 7 jours) :\n{outbox.SECRET_MARK}\n", category="registration-follow",
                                    group_key=request_key(request["id"]), secret=link)
 
