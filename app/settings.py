@@ -63,6 +63,8 @@ class MailSettings:
     retry_base: float
     retry_cap: float
     max_tries: int
+    # The domain of the Message-IDs; empty: the sender's (MAIL_FROM).
+    message_id_domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -163,6 +165,7 @@ def load_settings() -> Settings:
             retry_base=float(_env("MAIL_RETRY_BASE", "30")),
             retry_cap=float(_env("MAIL_RETRY_CAP", "3600")),
             max_tries=int(_env("MAIL_MAX_TRIES", "12")),
+            message_id_domain=_env("MAIL_MESSAGE_ID_DOMAIN", "") or "",
         ),
         security=SecuritySettings(
             secret_key=_secret_key(mode, var_dir),

@@ -149,9 +149,10 @@ async def metrics(request: Request) -> Response:
     """Prometheus: ``Authorization: Bearer <OPS_METRICS_TOKEN>``, or a logged-in administrator or
     operations user (the same figures in a browser). Anything else: not found."""
     token = get_settings().ops_metrics_token
-    given = request.headers.get("authorization", "")
-    allowed = bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(),
-                                                                                    token.encode())
+    # The scheme is case-insensitive (RFC 7235): "Bearer", "bearer" and "BEARER" are one.
+    scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+    allowed = bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                                                  token.encode())
     user = current_user(request)
     if not allowed and not (user is not None and user.sees_operations and not user.force_password_change):
         raise NotFound(NOT_FOUND_TEXT)

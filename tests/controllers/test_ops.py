@@ -295,6 +295,18 @@ async def test_metrics_in_prometheus_format(client, settings_env, new_client):
         assert scraped.status_code == 200 and parse_metrics(scraped.text)
 
 
+async def test_metrics_bearer_scheme_is_case_insensitive(client, settings_env, new_client):
+    """RFC 7235: the authentication scheme is case-insensitive — a scraper sending "bearer" (or
+    "BEARER") with the right token reads the metrics; the token itself stays exact."""
+    settings_env(OPS_METRICS_TOKEN="scrape-me-0123456789")
+    async with new_client() as prometheus:
+        for scheme in ("bearer", "BEARER", "Bearer"):
+            scraped = await prometheus.get("/ops/metrics", headers={"Authorization": f"{scheme} scrape-me-0123456789"})
+            assert scraped.status_code == 200 and parse_metrics(scraped.text), scheme
+        for wrong in ("bearer SCRAPE-ME-0123456789", "Basic scrape-me-0123456789", "bearerscrape-me-0123456789"):
+            assert (await prometheus.get("/ops/metrics", headers={"Authorization": wrong})).status_code == 404, wrong
+
+
 @pytest.mark.smoke
 async def test_overview_tells_what_the_jobs_do(client, redis_client):
     for i in range(4):

@@ -139,3 +139,39 @@ async def test_test_mode_without_testers_keeps_the_mail_and_says_why(demo):
         mail_id = await outbox.queue_mail(["x@example.org"], "Sujet", "Corps", category="registration")
     row = await Mail.select().where(Mail.id == mail_id).first()
     assert row["status"] == "failed" and "aucun testeur" in row["last_error"]
+
+
+@pytest.mark.smoke
+async def test_every_mail_has_a_date_and_a_message_id_of_the_senders_domain(demo, smtp, redis_client, run_jobs,
+                                                                            settings_env):
+    """RFC 5322: a Date header on every mail (strict receivers and spam filters score its absence),
+    and a Message-ID whose domain is the sender's (never « tremplin.local » in production), or the
+    one MAIL_MESSAGE_ID_DOMAIN sets. Read back from a real SMTP server with ``email.policy.strict``."""
+    import email
+    import email.policy
+    from datetime import datetime, timezone
+
+    settings_env(MAIL_FROM="Centre de formation <ne-pas-repondre@formation.example.fr>")
+    async with db.transaction():
+        ids = [await outbox.queue_mail(["a@example.org"], "Texte", "Bonjour"),
+               await outbox.queue_mail(["b@example.org"], "Avec pièce jointe", "Bonjour", "<p>Bonjour</p>",
+                                       attachments=[outbox.Attachment("bi.pdf", "application/pdf", b"%PDF-1.7")])]
+    await outbox.dispatch(redis_client, ids)
+    await run_jobs()
+    settings_env(MAIL_MESSAGE_ID_DOMAIN="mail.example.net")
+    async with db.transaction():
+        other = await outbox.queue_mail(["c@example.org"], "Autre domaine", "Bonjour")
+    await outbox.dispatch(redis_client, [other])
+    await run_jobs()
+    assert len(smtp.messages) == 3
+    received = {}
+    for _, message in smtp.messages:
+        strict = email.message_from_bytes(message.as_bytes(), policy=email.policy.strict)
+        received[int(strict["X-Tremplin-Mail-Id"])] = strict
+        sent_at = strict["Date"].datetime
+        assert sent_at is not None and sent_at.tzinfo is not None
+        assert abs((datetime.now(timezone.utc) - sent_at).total_seconds()) < 120
+    ids_seen = [str(received[i]["Message-ID"]) for i in [*ids, other]]
+    assert len(set(ids_seen)) == 3
+    assert all(m.endswith("@formation.example.fr>") for m in ids_seen[:2]), ids_seen
+    assert ids_seen[2].endswith("@mail.example.net>"), ids_seen
