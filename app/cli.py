@@ -132,8 +132,14 @@ def migrate() -> None:
         asyncio.run(db.create_sqlite_tables())
         click.echo("SQLite tables ready.")
         return
-    env = {**os.environ, "PICCOLO_CONF": "piccolo_conf"}
-    result = subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin"], env=env)
+    from app.settings import ROOT, get_settings
+
+    # Piccolo puts its working directory first on sys.path: run it from the folder that holds the
+    # package (site-packages, or the source checkout), so piccolo_conf and the migrations are the
+    # installed ones whatever the caller's directory holds.
+    env = {**os.environ, "PICCOLO_CONF": "piccolo_conf", "TREMPLIN_VAR_DIR": str(get_settings().var_dir)}
+    result = subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin"], env=env,
+                            cwd=ROOT)
     if result.returncode:
         sys.exit(result.returncode)
 
