@@ -109,6 +109,15 @@ def worker() -> None:
     # it held are in the database; arq or the job sweep hands them over again.
     delay = 1.0
     log = logging.getLogger("tremplin.worker")
+    # Said at once, not found out from 18,000 mails waiting: the SMTP server refusing MAIL_FROM, or an
+    # outbox whose every try of the last hour failed.
+    try:
+        from app.services.mail_health import startup_problems
+
+        for problem in _run_db(startup_problems):
+            log.error(problem)
+    except Exception as exc:  # noqa: BLE001 - the worker starts anyway
+        log.warning("Could not check the mail delivery at start-up: %s", exc)
     while True:
         started = time.monotonic()
         try:

@@ -62,7 +62,8 @@ class OpsController(Controller):
         kinds, kinds_at = await ops.kind_stats_cached(redis)
         return render(request, "ops/index.html", {
             "o": await ops.overview(redis), "kinds": kinds, "kinds_at": kinds_at, "labels": ops.STATUS_LABELS,
-            "mail_labels": MAIL_LABELS, "duration": ops.duration_fr,
+            "mail_labels": {**MAIL_LABELS, "fictive": "Non envoyés : adresse fictive (prévu)"},
+            "duration": ops.duration_fr,
         }, region="ops/_overview.html", headers={"Cache-Control": "no-store"})
 
     @get("/jobs", name="ops.runs")

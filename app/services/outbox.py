@@ -347,6 +347,7 @@ async def send_one(redis, mail_id: int) -> str:
                 Mail.last_error: f"{type(exc).__name__}: {exc}"[:2000],
                 Mail.next_attempt_at: None if final else now() + timedelta(seconds=delay),
                 Mail.locked_until: None,
+                Mail.last_attempt_at: now(),
             }
         ).where(Mail.id == mail_id)
         if not final and redis is not None:
@@ -355,7 +356,7 @@ async def send_one(redis, mail_id: int) -> str:
     # Once it has left, nobody can read the password or the link again.
     await Mail.update(
         {Mail.status: "sent", Mail.tries: tries, Mail.sent_at: now(), Mail.locked_until: None, Mail.last_error: "",
-         Mail.secret: ""}
+         Mail.secret: "", Mail.last_attempt_at: now()}
     ).where(Mail.id == mail_id)
     return "sent"
 

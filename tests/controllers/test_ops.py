@@ -391,3 +391,23 @@ def test_every_declared_job_kind_and_cron_has_a_french_label():
     names = set(registry.KINDS) | {getattr(c.coroutine, "__wrapped__", c.coroutine).__name__
                                    for c in registry.cron_jobs()}
     assert names - set(KIND_LABELS) == set()
+
+
+async def test_mails_to_fictitious_addresses_are_not_counted_as_failures(client):
+    """A person without e-mail has a « .fictif » address: their mail is not sent, by design. /ops and
+    /ops/metrics count it apart (« Non envoyés : adresse fictive »), not among the failures."""
+    from app import db
+    from app.services import outbox
+
+    async with db.transaction():
+        for i in range(3):
+            await outbox.queue_mail([f"alp001.personne{i}.fictif@tremplin.local"], "Identifiants", "Bonjour")
+    await Mail.insert(Mail(recipients="a@example.org", subject="s", body_text="b", status="failed", tries=12,
+                           last_error="SMTPRecipientsRefused"))
+    await login(client, "admin")
+    page = (await client.get("/ops")).text
+    assert re.search(r"<dt>Échec</dt><dd>1</dd>", page), text(page)
+    assert re.search(r"<dt>Non envoyés : adresse fictive \(prévu\)</dt><dd>3</dd>", page), text(page)
+    samples = parse_metrics((await client.get("/ops/metrics")).text)
+    assert samples[("tremplin_mail_outbox", (("status", "failed"),))] == 1
+    assert samples[("tremplin_mail_outbox", (("status", "fictive"),))] == 3
