@@ -63,6 +63,7 @@ class OpsController(Controller):
         return render(request, "ops/index.html", {
             "o": await ops.overview(redis), "kinds": kinds, "kinds_at": kinds_at, "labels": ops.STATUS_LABELS,
             "mail_labels": {**MAIL_LABELS, "fictive": "Non envoyés : adresse fictive (prévu)"},
+            "cron_timezone": get_settings().timezone,
             "duration": ops.duration_fr,
         }, region="ops/_overview.html", headers={"Cache-Control": "no-store"})
 

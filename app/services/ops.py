@@ -272,7 +272,7 @@ def _step(option) -> int | None:
 
 def _schedule_text(cron_job) -> str:
     """A cron job's schedule in words: "toutes les 30 secondes", "chaque minute (à :20 s)",
-    "toutes les 10 minutes", "chaque jour à 03:17 (heure du serveur)"."""
+    "toutes les 10 minutes", "chaque jour à 03:17 (Europe/Paris)" — the worker's time zone (TIMEZONE)."""
     minute, second, hour = cron_job.minute, cron_job.second, cron_job.hour
     if cron_job.day is None and cron_job.month is None and cron_job.weekday is None:
         if minute is None and hour is None:
@@ -283,7 +283,7 @@ def _schedule_text(cron_job) -> str:
         if hour is None and _step(minute):
             return f"toutes les {_step(minute)} minutes"
         if _one(hour) is not None and _one(minute) is not None:
-            return f"chaque jour à {_one(hour):02d}:{_one(minute):02d} (heure du serveur)"
+            return f"chaque jour à {_one(hour):02d}:{_one(minute):02d} ({get_settings().timezone})"
     return "planifié"
 
 

@@ -411,3 +411,26 @@ async def test_mails_to_fictitious_addresses_are_not_counted_as_failures(client)
     samples = parse_metrics((await client.get("/ops/metrics")).text)
     assert samples[("tremplin_mail_outbox", (("status", "failed"),))] == 1
     assert samples[("tremplin_mail_outbox", (("status", "fictive"),))] == 3
+
+
+async def test_a_daily_cron_shows_its_next_run_at_its_hour_in_the_workers_time_zone(client, monkeypatch):
+    """« chaque jour à 03:17 » on a server whose clock is on UTC: the worker plans it at 03:17 in
+    TIMEZONE (Europe/Paris) and the dashboard shows that zone and « Prochaine exécution … 03:17 »
+    (it once showed 04:17: arq planned on the server's UTC, the page displayed in Paris time)."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    from app.jobs.worker import build_worker
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert build_worker(burst=True).timezone == ZoneInfo("Europe/Paris")
+        await login(client, "admin")
+        body = text((await client.get("/ops")).text)
+        assert "Heures du fuseau Europe/Paris, celui où le worker les planifie." in body
+        row = re.search(r"\(purge_job_runs\) chaque jour à 03:17 \(Europe/Paris\) .*? (\d\d/\d\d/\d{4} \d\d:\d\d)", body)
+        assert row and row[1].endswith(" 03:17"), body
+    finally:
+        monkeypatch.undo()
+        time.tzset()
