@@ -78,8 +78,17 @@ def _get(url: str):
 @pytest.fixture
 def installed(tmp_path):
     """The wheel, installed into a fresh virtualenv under tmp_path; returns its bin folder."""
+    # Built from a clean copy of what the wheel is made of: no build/ folder of an earlier build (a
+    # file deleted since would still be in it) and none left in the source tree.
+    source = tmp_path / "source"
+    ignore = shutil.ignore_patterns("__pycache__", "*.pyc")
+    source.mkdir()
+    for name in ("pyproject.toml", "setup.py", "MANIFEST.in", "piccolo_conf.py", "README.md"):
+        shutil.copy2(ROOT / name, source / name)
+    for name in ("app", "static"):
+        shutil.copytree(ROOT / name, source / name, ignore=ignore)
     wheels = tmp_path / "wheels"
-    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(ROOT)],
+    _run([sys.executable, "-m", "pip", "wheel", "--no-deps", "--quiet", "--wheel-dir", str(wheels), str(source)],
          cwd=tmp_path, env=dict(os.environ), timeout=600)
     (wheel,) = wheels.glob("tremplin-*.whl")
     venv = tmp_path / "venv"
