@@ -109,6 +109,15 @@ def worker() -> None:
     # it held are in the database; arq or the job sweep hands them over again.
     delay = 1.0
     log = logging.getLogger("tremplin.worker")
+    # Said at once, not found out from 18,000 mails waiting: the SMTP server refusing MAIL_FROM, or an
+    # outbox whose every try of the last hour failed.
+    try:
+        from app.services.mail_health import startup_problems
+
+        for problem in _run_db(startup_problems):
+            log.error(problem)
+    except Exception as exc:  # noqa: BLE001 - the worker starts anyway
+        log.warning("Could not check the mail delivery at start-up: %s", exc)
     while True:
         started = time.monotonic()
         try:
@@ -132,8 +141,14 @@ def migrate() -> None:
         asyncio.run(db.create_sqlite_tables())
         click.echo("SQLite tables ready.")
         return
-    env = {**os.environ, "PICCOLO_CONF": "piccolo_conf"}
-    result = subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin"], env=env)
+    from app.settings import ROOT, get_settings
+
+    # Piccolo puts its working directory first on sys.path: run it from the folder that holds the
+    # package (site-packages, or the source checkout), so piccolo_conf and the migrations are the
+    # installed ones whatever the caller's directory holds.
+    env = {**os.environ, "PICCOLO_CONF": "piccolo_conf", "TREMPLIN_VAR_DIR": str(get_settings().var_dir)}
+    result = subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin"], env=env,
+                            cwd=ROOT)
     if result.returncode:
         sys.exit(result.returncode)
 

@@ -12,9 +12,21 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-STATIC_DIR = ROOT / "static"
-TEMPLATE_DIR = Path(__file__).resolve().parent / "templates"
+# Every file Tremplin serves or reads is found from the package's own location, never the working
+# directory: the installed wheel carries static/ as app/static (setup.py); a source checkout (the
+# editable install of development and tests) keeps it in the top-level static/ folder.
+PACKAGE_DIR = Path(__file__).resolve().parent
+ROOT = PACKAGE_DIR.parent
+STATIC_DIR = PACKAGE_DIR / "static" if (PACKAGE_DIR / "static").is_dir() else ROOT / "static"
+TEMPLATE_DIR = PACKAGE_DIR / "templates"
+
+
+def _default_var_dir() -> Path:
+    """var/ of the source checkout; for an installed package (whose parent folder is site-packages),
+    the user's data folder — set TREMPLIN_VAR_DIR in production."""
+    if (ROOT / "pyproject.toml").is_file():
+        return ROOT / "var"
+    return Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share") / "tremplin"
 
 
 def _env(name: str, default: str | None = None) -> str | None:
@@ -63,6 +75,8 @@ class MailSettings:
     retry_base: float
     retry_cap: float
     max_tries: int
+    # The domain of the Message-IDs; empty: the sender's (MAIL_FROM).
+    message_id_domain: str = ""
 
 
 @dataclass(frozen=True)
@@ -141,7 +155,7 @@ def _secret_key(mode: str, var_dir: Path) -> str:
 
 def load_settings() -> Settings:
     mode = _env("TREMPLIN_MODE", "production" if _env("DATABASE_URL") else "dev")
-    var_dir = Path(_env("TREMPLIN_VAR_DIR", str(ROOT / "var"))).resolve()
+    var_dir = Path(_env("TREMPLIN_VAR_DIR") or _default_var_dir()).resolve()
     db_url = _env("DATABASE_URL", f"sqlite:///{var_dir / 'tremplin.sqlite'}")
     if db_url.startswith("postgresql://"):
         db_url = "postgres://" + db_url[len("postgresql://") :]
@@ -165,6 +179,7 @@ def load_settings() -> Settings:
             retry_base=float(_env("MAIL_RETRY_BASE", "30")),
             retry_cap=float(_env("MAIL_RETRY_CAP", "3600")),
             max_tries=int(_env("MAIL_MAX_TRIES", "12")),
+            message_id_domain=_env("MAIL_MESSAGE_ID_DOMAIN", "") or "",
         ),
         security=SecuritySettings(
             secret_key=_secret_key(mode, var_dir),

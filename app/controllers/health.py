@@ -1,4 +1,4 @@
-"""/healthz for load balancers: the database and Redis answer."""
+"""/healthz for load balancers: the database and Redis answer (and whether the mail outbox is failing)."""
 
 from __future__ import annotations
 
@@ -24,8 +24,20 @@ async def healthz(request: Request) -> Response:
     except Exception as exc:  # noqa: BLE001
         checks["redis"] = f"error: {type(exc).__name__}"
     healthy = all(v == "ok" for v in checks.values())
+    # Told, not a 503: the web still answers when mail cannot leave (details on /ops).
+    outbox = {}
+    if checks["database"] == "ok":
+        from app.services.mail_health import delivery_trouble
+
+        try:
+            trouble = await asyncio.wait_for(delivery_trouble(), timeout=3)
+            outbox = {"outbox": "failing" if trouble else "ok"}
+            if trouble:
+                outbox["outbox_waiting"] = trouble["waiting"]
+        except Exception as exc:  # noqa: BLE001
+            outbox = {"outbox": f"error: {type(exc).__name__}"}
     return Response(
-        content={"status": "ok" if healthy else "error", **checks},
+        content={"status": "ok" if healthy else "error", **checks, **outbox},
         status_code=HTTP_200_OK if healthy else HTTP_503_SERVICE_UNAVAILABLE,
         headers={"Cache-Control": "no-store"},
     )

@@ -62,7 +62,9 @@ class OpsController(Controller):
         kinds, kinds_at = await ops.kind_stats_cached(redis)
         return render(request, "ops/index.html", {
             "o": await ops.overview(redis), "kinds": kinds, "kinds_at": kinds_at, "labels": ops.STATUS_LABELS,
-            "mail_labels": MAIL_LABELS, "duration": ops.duration_fr,
+            "mail_labels": {**MAIL_LABELS, "fictive": "Non envoyés : adresse fictive (prévu)"},
+            "cron_timezone": get_settings().timezone,
+            "duration": ops.duration_fr,
         }, region="ops/_overview.html", headers={"Cache-Control": "no-store"})
 
     @get("/jobs", name="ops.runs")
@@ -149,9 +151,10 @@ async def metrics(request: Request) -> Response:
     """Prometheus: ``Authorization: Bearer <OPS_METRICS_TOKEN>``, or a logged-in administrator or
     operations user (the same figures in a browser). Anything else: not found."""
     token = get_settings().ops_metrics_token
-    given = request.headers.get("authorization", "")
-    allowed = bool(token) and given.startswith("Bearer ") and hmac.compare_digest(given[7:].strip().encode(),
-                                                                                    token.encode())
+    # The scheme is case-insensitive (RFC 7235): "Bearer", "bearer" and "BEARER" are one.
+    scheme, _, given = request.headers.get("authorization", "").strip().partition(" ")
+    allowed = bool(token) and scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(),
+                                                                                  token.encode())
     user = current_user(request)
     if not allowed and not (user is not None and user.sees_operations and not user.force_password_change):
         raise NotFound(NOT_FOUND_TEXT)

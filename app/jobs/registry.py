@@ -121,6 +121,15 @@ def _recorded(coroutine):
     return run
 
 
+def cron_timezone():
+    """The time zone of the cron schedules: the platform's (TIMEZONE, Europe/Paris), given to arq's
+    worker (app/jobs/worker.py) and used by the dashboard for the next runs — never the server's own,
+    so « chaque jour à 03:17 » is 03:17 on the wall clocks of the people using Tremplin."""
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo(get_settings().timezone)
+
+
 def cron_jobs() -> list:
     every = max(1, min(60, get_settings().jobs.sweep_every))
     return [
@@ -145,7 +154,7 @@ def cron_jobs() -> list:
 
 async def cron_status(redis) -> list[dict]:
     """Every cron job: its name, its last run as noted by the worker (None before the first: started,
-    finished, ok, detail), and its next run (computed as arq does, in the worker's local time)."""
+    finished, ok, detail), and its next run (computed as arq does, in the worker's time zone)."""
     import json
     from datetime import datetime
 
@@ -153,7 +162,7 @@ async def cron_status(redis) -> list[dict]:
 
     notes = await redis.hgetall(_cron_key())
     notes = {(k.decode() if isinstance(k, bytes) else k): json.loads(v) for k, v in notes.items()}
-    current = datetime.now().astimezone()
+    current = datetime.now(cron_timezone())
     status = []
     for job in cron_jobs():
         upcoming = next_cron(current, month=job.month, day=job.day, weekday=job.weekday, hour=job.hour,

@@ -24,6 +24,8 @@ def worker_options(**overrides) -> dict:
     options = dict(
         functions=registry.functions(),
         cron_jobs=registry.cron_jobs(),
+        # The schedules in the platform's time zone, not the server's (the dashboard shows the same).
+        timezone=registry.cron_timezone(),
         # The operations dashboard aborts a queued or running job (arq's Job.abort()).
         allow_abort_jobs=True,
         # The operations dashboard reads arq's health-check key: a worker heard of in the last 11 s is alive

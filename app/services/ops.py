@@ -272,7 +272,7 @@ def _step(option) -> int | None:
 
 def _schedule_text(cron_job) -> str:
     """A cron job's schedule in words: "toutes les 30 secondes", "chaque minute (à :20 s)",
-    "toutes les 10 minutes", "chaque jour à 03:17 (heure du serveur)"."""
+    "toutes les 10 minutes", "chaque jour à 03:17 (Europe/Paris)" — the worker's time zone (TIMEZONE)."""
     minute, second, hour = cron_job.minute, cron_job.second, cron_job.hour
     if cron_job.day is None and cron_job.month is None and cron_job.weekday is None:
         if minute is None and hour is None:
@@ -283,7 +283,7 @@ def _schedule_text(cron_job) -> str:
         if hour is None and _step(minute):
             return f"toutes les {_step(minute)} minutes"
         if _one(hour) is not None and _one(minute) is not None:
-            return f"chaque jour à {_one(hour):02d}:{_one(minute):02d} (heure du serveur)"
+            return f"chaque jour à {_one(hour):02d}:{_one(minute):02d} ({get_settings().timezone})"
     return "planifié"
 
 
@@ -296,9 +296,17 @@ async def mail_summary(at: datetime) -> dict:
             counts[r["status"]] = r["n"]
         else:
             others += r["n"]
+    # A mail to a fictitious address (a person without e-mail) is never sent, by design: not a failure.
+    fictive = await Mail.count().where((Mail.status == "failed") & (Mail.tries == 0)
+                                       & Mail.intended_recipients.like("%.fictif@%"))
+    counts["failed"] -= fictive
+    counts["fictive"] = fictive
     statuses = ", ".join(f"'{s}'" for s in UNSENT_MAIL)
     oldest = await _oldest(Mail, "created_at", f"status IN ({statuses})")
-    return {"counts": counts, "others": others, "oldest_unsent": oldest, "oldest_unsent_age": _age(oldest, at)}
+    from app.services.mail_health import delivery_trouble
+
+    return {"counts": counts, "others": others, "oldest_unsent": oldest, "oldest_unsent_age": _age(oldest, at),
+            "trouble": await delivery_trouble(at)}
 
 
 async def convocation_failures(limit: int = 10) -> dict:
@@ -346,10 +354,15 @@ async def overview(redis) -> Overview:
         notes.append("Redis ne répond pas : la file arq, la santé des workers, les tâches planifiées et la mémoire "
                       "ne sont pas affichées. Les chiffres des jobs viennent de la base de données.")
         queue, worker_health, cron_list, memory = {}, {"alive": False, "age": None, "counters": {}}, [], {}
+    mail = await mail_summary(at)
+    if mail["trouble"]:
+        from app.services.mail_health import trouble_text
+
+        notes.insert(0, redact(trouble_text(mail["trouble"])))
     return Overview(
         at=at, counts=counts, running=running, oldest_waiting=_age(oldest_waiting, at), next_deferred=next_deferred,
         failed_hour=failed_hour, failed_day=failed_day, queue=queue, health=worker_health,
-        workers=await _workers_seen(at), crons=cron_list, mail=await mail_summary(at), redis_memory=memory,
+        workers=await _workers_seen(at), crons=cron_list, mail=mail, redis_memory=memory,
         notes=notes, convocations=await convocation_failures(),
     )
 
@@ -563,6 +576,9 @@ async def metrics_text(redis) -> str:
     mail = await mail_summary(at)
     family("tremplin_mail_outbox", "gauge", "Mails of the outbox, by status.",
            [({"status": s}, n) for s, n in mail["counts"].items()])
+    family("tremplin_mail_outbox_failing", "gauge",
+           "1 when every try of the last hour failed (at least 3 mails tried, none sent).",
+           [({}, 1 if mail["trouble"] else 0)])
     family("tremplin_mail_oldest_unsent_seconds", "gauge", "Age of the oldest mail not sent yet (0 when none).",
            [({}, mail["oldest_unsent_age"] or 0.0)])
     workers = await _workers_seen(at)

@@ -11,7 +11,7 @@ import logging
 from dataclasses import dataclass
 from datetime import timedelta
 from email.message import EmailMessage
-from email.utils import make_msgid
+from email.utils import format_datetime, make_msgid, parseaddr
 
 import aiosmtplib
 
@@ -317,12 +317,21 @@ async def _claim(mail_id: int) -> dict | None:
     return rows[0] if rows else None
 
 
+def message_id_domain() -> str:
+    """The domain of the Message-IDs: MAIL_MESSAGE_ID_DOMAIN, else the sender's (MAIL_FROM)."""
+    mail = get_settings().mail
+    domain = mail.message_id_domain or parseaddr(mail.sender)[1].rpartition("@")[2]
+    return domain.strip().strip(">").lower() or "localhost"
+
+
 async def build_message(mail: dict) -> EmailMessage:
     message = EmailMessage()
     message["From"] = get_settings().mail.sender
     message["To"] = mail["recipients"]
     message["Subject"] = mail["subject"]
-    message["Message-ID"] = make_msgid(idstring=f"tremplin-{mail['id']}", domain="tremplin.local")
+    # RFC 5322: Date is mandatory (the time of this try); the Message-ID's domain is the sender's.
+    message["Date"] = format_datetime(now())
+    message["Message-ID"] = make_msgid(idstring=f"tremplin-{mail['id']}", domain=message_id_domain())
     message["X-Tremplin-Mail-Id"] = str(mail["id"])
     secret = mail.get("secret") or ""
     message.set_content(mail["body_text"].replace(SECRET_MARK, secret))
@@ -372,6 +381,7 @@ async def send_one(redis, mail_id: int) -> str:
                 Mail.last_error: f"{type(exc).__name__}: {exc}"[:2000],
                 Mail.next_attempt_at: None if final else now() + timedelta(seconds=delay),
                 Mail.locked_until: None,
+                Mail.last_attempt_at: now(),
             }
         ).where(Mail.id == mail_id)
         if not final and redis is not None:
@@ -380,7 +390,7 @@ async def send_one(redis, mail_id: int) -> str:
     # Once it has left, nobody can read the password or the link again.
     await Mail.update(
         {Mail.status: "sent", Mail.tries: tries, Mail.sent_at: now(), Mail.locked_until: None, Mail.last_error: "",
-         Mail.secret: ""}
+         Mail.secret: "", Mail.last_attempt_at: now()}
     ).where(Mail.id == mail_id)
     return "sent"
 

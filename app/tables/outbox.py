@@ -27,6 +27,9 @@ class Mail(Table):
     locked_until = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow(), index=True)
     sent_at = Timestamptz(null=True, default=None)
+    # When the last try to send it ended (sent or failed): /healthz, /ops and the worker's start-up
+    # report an outbox whose every try of the last hour failed (app/services/mail_health.py).
+    last_attempt_at = Timestamptz(null=True, default=None, index=True)
 
 
 class MailAttachment(Table):

@@ -7,7 +7,7 @@ from tests.helpers import login, text
 async def test_healthz_reports_database_and_redis(client):
     response = await client.get("/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok"}
+    assert response.json() == {"status": "ok", "database": "ok", "redis": "ok", "outbox": "ok"}
     assert response.headers["cache-control"] == "no-store"
 
 

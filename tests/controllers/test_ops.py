@@ -295,6 +295,18 @@ async def test_metrics_in_prometheus_format(client, settings_env, new_client):
         assert scraped.status_code == 200 and parse_metrics(scraped.text)
 
 
+async def test_metrics_bearer_scheme_is_case_insensitive(client, settings_env, new_client):
+    """RFC 7235: the authentication scheme is case-insensitive — a scraper sending "bearer" (or
+    "BEARER") with the right token reads the metrics; the token itself stays exact."""
+    settings_env(OPS_METRICS_TOKEN="scrape-me-0123456789")
+    async with new_client() as prometheus:
+        for scheme in ("bearer", "BEARER", "Bearer"):
+            scraped = await prometheus.get("/ops/metrics", headers={"Authorization": f"{scheme} scrape-me-0123456789"})
+            assert scraped.status_code == 200 and parse_metrics(scraped.text), scheme
+        for wrong in ("bearer SCRAPE-ME-0123456789", "Basic scrape-me-0123456789", "bearerscrape-me-0123456789"):
+            assert (await prometheus.get("/ops/metrics", headers={"Authorization": wrong})).status_code == 404, wrong
+
+
 @pytest.mark.smoke
 async def test_overview_tells_what_the_jobs_do(client, redis_client):
     for i in range(4):
@@ -379,3 +391,46 @@ def test_every_declared_job_kind_and_cron_has_a_french_label():
     names = set(registry.KINDS) | {getattr(c.coroutine, "__wrapped__", c.coroutine).__name__
                                    for c in registry.cron_jobs()}
     assert names - set(KIND_LABELS) == set()
+
+
+async def test_mails_to_fictitious_addresses_are_not_counted_as_failures(client):
+    """A person without e-mail has a « .fictif » address: their mail is not sent, by design. /ops and
+    /ops/metrics count it apart (« Non envoyés : adresse fictive »), not among the failures."""
+    from app import db
+    from app.services import outbox
+
+    async with db.transaction():
+        for i in range(3):
+            await outbox.queue_mail([f"alp001.personne{i}.fictif@tremplin.local"], "Identifiants", "Bonjour")
+    await Mail.insert(Mail(recipients="a@example.org", subject="s", body_text="b", status="failed", tries=12,
+                           last_error="SMTPRecipientsRefused"))
+    await login(client, "admin")
+    page = (await client.get("/ops")).text
+    assert re.search(r"<dt>Échec</dt><dd>1</dd>", page), text(page)
+    assert re.search(r"<dt>Non envoyés : adresse fictive \(prévu\)</dt><dd>3</dd>", page), text(page)
+    samples = parse_metrics((await client.get("/ops/metrics")).text)
+    assert samples[("tremplin_mail_outbox", (("status", "failed"),))] == 1
+    assert samples[("tremplin_mail_outbox", (("status", "fictive"),))] == 3
+
+
+async def test_a_daily_cron_shows_its_next_run_at_its_hour_in_the_workers_time_zone(client, monkeypatch):
+    """« chaque jour à 03:17 » on a server whose clock is on UTC: the worker plans it at 03:17 in
+    TIMEZONE (Europe/Paris) and the dashboard shows that zone and « Prochaine exécution … 03:17 »
+    (it once showed 04:17: arq planned on the server's UTC, the page displayed in Paris time)."""
+    import time
+    from zoneinfo import ZoneInfo
+
+    from app.jobs.worker import build_worker
+
+    monkeypatch.setenv("TZ", "UTC")
+    time.tzset()
+    try:
+        assert build_worker(burst=True).timezone == ZoneInfo("Europe/Paris")
+        await login(client, "admin")
+        body = text((await client.get("/ops")).text)
+        assert "Heures du fuseau Europe/Paris, celui où le worker les planifie." in body
+        row = re.search(r"\(purge_job_runs\) chaque jour à 03:17 \(Europe/Paris\) .*? (\d\d/\d\d/\d{4} \d\d:\d\d)", body)
+        assert row and row[1].endswith(" 03:17"), body
+    finally:
+        monkeypatch.undo()
+        time.tzset()

@@ -139,3 +139,111 @@ async def test_test_mode_without_testers_keeps_the_mail_and_says_why(demo):
         mail_id = await outbox.queue_mail(["x@example.org"], "Sujet", "Corps", category="registration")
     row = await Mail.select().where(Mail.id == mail_id).first()
     assert row["status"] == "failed" and "aucun testeur" in row["last_error"]
+
+
+@pytest.mark.smoke
+async def test_every_mail_has_a_date_and_a_message_id_of_the_senders_domain(demo, smtp, redis_client, run_jobs,
+                                                                            settings_env):
+    """RFC 5322: a Date header on every mail (strict receivers and spam filters score its absence),
+    and a Message-ID whose domain is the sender's (never « tremplin.local » in production), or the
+    one MAIL_MESSAGE_ID_DOMAIN sets. Read back from a real SMTP server with ``email.policy.strict``."""
+    import email
+    import email.policy
+    from datetime import datetime, timezone
+
+    settings_env(MAIL_FROM="Centre de formation <ne-pas-repondre@formation.example.fr>")
+    async with db.transaction():
+        ids = [await outbox.queue_mail(["a@example.org"], "Texte", "Bonjour"),
+               await outbox.queue_mail(["b@example.org"], "Avec pièce jointe", "Bonjour", "<p>Bonjour</p>",
+                                       attachments=[outbox.Attachment("bi.pdf", "application/pdf", b"%PDF-1.7")])]
+    await outbox.dispatch(redis_client, ids)
+    await run_jobs()
+    settings_env(MAIL_MESSAGE_ID_DOMAIN="mail.example.net")
+    async with db.transaction():
+        other = await outbox.queue_mail(["c@example.org"], "Autre domaine", "Bonjour")
+    await outbox.dispatch(redis_client, [other])
+    await run_jobs()
+    assert len(smtp.messages) == 3
+    received = {}
+    for _, message in smtp.messages:
+        strict = email.message_from_bytes(message.as_bytes(), policy=email.policy.strict)
+        received[int(strict["X-Tremplin-Mail-Id"])] = strict
+        sent_at = strict["Date"].datetime
+        assert sent_at is not None and sent_at.tzinfo is not None
+        assert abs((datetime.now(timezone.utc) - sent_at).total_seconds()) < 120
+    ids_seen = [str(received[i]["Message-ID"]) for i in [*ids, other]]
+    assert len(set(ids_seen)) == 3
+    assert all(m.endswith("@formation.example.fr>") for m in ids_seen[:2]), ids_seen
+    assert ids_seen[2].endswith("@mail.example.net>"), ids_seen
+
+
+async def test_an_outbox_whose_every_try_fails_is_reported_on_healthz_ops_and_metrics(client, smtp, redis_client,
+                                                                                      run_jobs):
+    """A wrong MAIL_FROM once left 18,036 mails waiting with nothing said: when every try of the last
+    hour failed, /healthz says « failing » (still 200: the web works), /ops shows it at the top and
+    /ops/metrics has a gauge; a mail that leaves again clears it."""
+    from tests.controllers.test_ops import parse_metrics
+    from tests.helpers import login, text
+
+    smtp.stop()
+    async with db.transaction():
+        ids = [await outbox.queue_mail([f"user{i}@example.org"], f"Message {i}", "Corps") for i in range(4)]
+    health = (await client.get("/healthz")).json()
+    assert health["outbox"] == "ok"
+    await outbox.dispatch(redis_client, ids)
+    await run_jobs()
+    async with db.transaction():
+        await outbox.queue_mail(["later@example.org"], "Pas encore essayé", "Corps")
+    health = await client.get("/healthz")
+    assert health.status_code == 200
+    assert health.json()["outbox"] == "failing" and health.json()["outbox_waiting"] == 1
+    await login(client, "admin")
+    page = text((await client.get("/ops")).text)
+    assert "Les courriels ne partent plus : les 4 derniers essais d'envoi de l'heure ont tous échoué" in page, page
+    assert "1 courriel(s) en attente" in page and "Vérifiez MAIL_FROM" in page
+    metrics = parse_metrics((await client.get("/ops/metrics")).text)
+    assert metrics[("tremplin_mail_outbox_failing", ())] == 1
+
+    smtp.start()
+    async with db.transaction():
+        back = await outbox.queue_mail(["back@example.org"], "Ça repart", "Corps")
+    await outbox.dispatch(redis_client, [back])
+    await run_jobs()
+    assert (await client.get("/healthz")).json()["outbox"] == "ok"
+    assert "Les courriels ne partent plus" not in text((await client.get("/ops")).text)
+
+
+async def test_the_worker_says_at_start_up_that_the_smtp_server_refuses_the_sender(demo):
+    """`tremplin worker` asks the SMTP server (a real one, refusing this sender as a strict relay
+    does) whether it takes mail from MAIL_FROM, and says so in its log at once — nothing sent."""
+    from aiosmtpd.controller import Controller
+
+    from tests import processes
+    from tests.conftest import TMP, free_port
+
+    received = []
+
+    class Refusing:
+        async def handle_MAIL(self, server, session, envelope, address, mail_options):
+            return "553 5.7.1 Sender address rejected: not owned by user"
+
+        async def handle_DATA(self, server, session, envelope):
+            received.append(envelope)
+            return "250 OK"
+
+    port = free_port()
+    controller = Controller(Refusing(), hostname="127.0.0.1", port=port)
+    controller.start()
+    worker, log = processes.start(processes.WORKER, "worker-refused-sender.log", SMTP_PORT=port,
+                                  MAIL_FROM="Tremplin <faux@expediteur.example>")
+    try:
+        async def said():
+            return "Mail cannot leave" in (TMP / "worker-refused-sender.log").read_text()
+
+        await processes.until(said, "the worker's start-up report", "worker-refused-sender.log", timeout=60)
+        line = next(x for x in (TMP / "worker-refused-sender.log").read_text().splitlines() if "Mail cannot leave" in x)
+        assert "ERROR" in line and "faux@expediteur.example" in line and "553" in line and "MAIL_FROM" in line
+        assert received == []
+    finally:
+        processes.stop(worker, log)
+        controller.stop()
