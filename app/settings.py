@@ -80,6 +80,10 @@ class JobSettings:
     retry_base: float = 10
     # Finished runs kept this many days (the operations dashboard's history).
     keep_days: int = 30
+    # A worker notes every ``heartbeat_every`` seconds that it is alive (on the runs it holds); the
+    # sweep hands a running run over once its worker has been silent ``worker_dead_after`` seconds.
+    heartbeat_every: float = 10
+    worker_dead_after: float = 60
     # Test mode only: seconds the account import waits inside its transaction (the kill test).
     test_import_delay: float = 0
 
@@ -182,6 +186,8 @@ def load_settings() -> Settings:
             timeout=float(_env("JOBS_TIMEOUT")) if _env("JOBS_TIMEOUT") else None,
             retry_base=float(_env("JOBS_RETRY_BASE", "10")),
             keep_days=int(_env("JOBS_KEEP_DAYS", "30")),
+            heartbeat_every=float(_env("JOBS_HEARTBEAT_SECONDS", "10")),
+            worker_dead_after=float(_env("JOBS_WORKER_DEAD_AFTER", "60")),
             test_import_delay=float(_env("JOBS_TEST_IMPORT_DELAY", "0")) if mode == "test" else 0,
         ),
         export_inline_max_rows=int(_env("EXPORT_INLINE_MAX_ROWS", "5000")),

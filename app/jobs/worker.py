@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from arq import Worker
 
 from app import db
-from app.jobs import registry
+from app.jobs import durable, registry
 from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings
 from app.settings import get_settings
 
@@ -13,9 +15,14 @@ from app.settings import get_settings
 async def startup(ctx) -> None:
     # In the embedded mode the app's process already holds the pool: only close what we opened.
     ctx["owns_pool"] = await db.open_pool()
+    # The runs this worker holds say it is alive; the sweep relieves those of a dead worker.
+    ctx["heartbeat"] = asyncio.create_task(durable.heartbeat_forever())
 
 
 async def shutdown(ctx) -> None:
+    heartbeat = ctx.pop("heartbeat", None)
+    if heartbeat is not None:
+        heartbeat.cancel()
     if ctx.get("owns_pool"):
         await db.close_pool()
 
