@@ -211,3 +211,27 @@ async def test_cohort_sync_counts_registration_requests_and_races_manual_enrolme
     await asyncio.gather(enrolments.sync_cohort(cohort["id"]), by_hand())
     assert await seats_taken(session_id) == 3
     assert len(await _active(session_id)) == 2
+
+
+async def test_an_import_filling_a_synced_cohort_enrols_up_to_the_seats(client, run_jobs):
+    """Import with cohorts: the new members of a cohort synced with a 2-seat session are enrolled
+    at once (the import asks for the cohort's sync), up to the seats, like every other way in."""
+    from tests.jobs.test_import_accounts import HEADER, _alp001, _upload
+
+    ids, sessions, cohort, learners = await _setup()
+    session_id = sessions[0]
+    await TrainingSession.update({TrainingSession.seats: 2}).where(TrainingSession.id == session_id)
+    await CohortSync.insert(CohortSync(session=session_id, cohort=cohort["id"]))
+    await login(client, "alp001.get")
+    upload = await _upload(client, await _alp001(), [HEADER, *[
+        f"Prénom{i};Importé{i};;importe{i}@example.org;IMP{i};Cohorte_Ex25" for i in range(4)]])
+    assert upload.status_code == 303, text(upload.text)
+    batch_id = int(upload.headers["location"].rsplit("/", 1)[1])
+    assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
+    await run_jobs()
+    assert await CohortMember.count().where(CohortMember.cohort == cohort["id"]) == 4
+    assert len(await _active(session_id)) == 2
+    await enrolments.sync_all()  # the reconcile cron: no one more
+    assert len(await _active(session_id)) == 2
+    page = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert "2 membres de la cohorte Cohorte_Ex25 n'ont pas pu être inscrits : session complète (2 places)." in page
