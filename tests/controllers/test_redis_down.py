@@ -110,3 +110,25 @@ async def test_a_frozen_redis_answers_503_within_the_timeout_then_the_same_page_
                 assert page.status_code == 200 and "Déconnexion" in text(page.text)
     finally:
         own.stop()
+
+
+async def test_a_session_write_failing_as_the_page_leaves_gets_the_503_not_a_bare_500(demo, settings_env):
+    """A flash message written to the session as the page leaves (« Votre demande a été annulée. »),
+    Redis gone: the same French 503 (it was a bare 500), and the same post works once it is back."""
+    own = OwnRedis()
+    own.start()
+    try:
+        async with app_on(own, settings_env) as application:
+            async with _http_client(application) as browser:
+                await browser.get("/connexion")  # the CSRF cookie (no session: a GET writes none)
+                own.stop()
+                response = await browser.post("/inscription/annuler",
+                                              data={"_csrf_token": browser.cookies.get("csrftoken")})
+                assert response.status_code == 503, response.text[-300:]
+                assert UNAVAILABLE in text(response.text) and response.headers["retry-after"] == "10"
+                own.start()
+                response = await browser.post("/inscription/annuler",
+                                              data={"_csrf_token": browser.cookies.get("csrftoken")})
+                assert response.status_code == 303
+    finally:
+        own.stop()
