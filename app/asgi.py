@@ -112,7 +112,7 @@ def create_app(run_worker: bool = False) -> Litestar:
         cookie_samesite="lax",
         exclude=["^/static/", "^/healthz"],
     )
-    sessions_store = RedisStore(redis=Redis.from_url(redis_url), namespace="tremplin:sessions")
+    sessions_store = RedisStore(redis=Redis.from_url(redis_url, **queue.timeouts()), namespace="tremplin:sessions")
 
     return Litestar(
         route_handlers=[

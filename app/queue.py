@@ -72,11 +72,28 @@ def redis_url() -> str:
 def arq_redis_settings() -> RedisSettings:
     settings = RedisSettings.from_dsn(redis_url())
     settings.conn_retries = 2
+    settings.conn_timeout = get_settings().redis.connect_timeout
     return settings
 
 
+def timeouts() -> dict:
+    """The socket timeouts of every Redis client of the app (sessions, the arq pool and through it
+    rate limits, progress, results, the worker's): a Redis down or frozen fails fast."""
+    settings = get_settings().redis
+    return {"socket_timeout": settings.timeout, "socket_connect_timeout": settings.connect_timeout}
+
+
+async def with_timeouts(pool: ArqRedis) -> ArqRedis:
+    """arq's create_pool sets no read timeout: give the pool's connections ours (the one its ping
+    opened is closed; the next ones are made with them)."""
+    pool.connection_pool.connection_kwargs.update(timeouts())
+    await pool.connection_pool.disconnect()
+    return pool
+
+
 async def connect() -> ArqRedis:
-    return await create_pool(arq_redis_settings(), default_queue_name=get_settings().redis.queue_name)
+    return await with_timeouts(await create_pool(arq_redis_settings(),
+                                                 default_queue_name=get_settings().redis.queue_name))
 
 
 async def enqueue(redis: ArqRedis, function: str, *args, _job_id: str | None = None, **kwargs):

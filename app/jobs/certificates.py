@@ -17,6 +17,7 @@ from pathlib import Path
 from zipstream import ZipStream
 
 from app.jobs import results
+from app.jobs.children import die_with_parent
 from app.services import certificates, progress
 
 ZIPS = "certificate-zips"  # the worker's scratch folder under var/ (app/jobs/results.py)
@@ -33,7 +34,9 @@ def _rendered(snapshots: list[dict]):
             yield certificates.render_sync(snapshot)
         return
     # spawn: a fork of this process would copy its event loop, threads and database connections.
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn")) as pool:
+    # The renderers die with the worker (a SIGKILLed worker left them running).
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
         waiting = deque()
         ahead = iter(snapshots)
         for snapshot in ahead:

@@ -286,7 +286,7 @@ async def _claim(run_id: int, kind: JobKind) -> dict | None:
     stale = t - timedelta(seconds=kind.effective_timeout() + STALE_GRACE)
     rows = await JobRun.update({
         JobRun.status: JobStatus.running.value, JobRun.tries: JobRun.tries + 1, JobRun.started_at: t,
-        JobRun.finished_at: None, JobRun.worker: WORKER[:200],
+        JobRun.finished_at: None, JobRun.worker: WORKER[:200], JobRun.heartbeat_at: t,
     }).where(
         (JobRun.id == run_id)
         & (JobRun.status.is_in(WAITING)
@@ -344,6 +344,27 @@ async def _run_tracked(kind: JobKind, ctx: dict, args: tuple):
     return result
 
 
+# -- the worker's heartbeat ---------------------------------------------------------------------
+async def beat(worker: str = WORKER) -> int:
+    """This worker is alive: the runs it holds say so (one UPDATE whatever their number)."""
+    rows = await JobRun.update({JobRun.heartbeat_at: now()}).where(
+        (JobRun.status == JobStatus.running.value) & (JobRun.worker == worker[:200])).returning(JobRun.id)
+    return len(rows)
+
+
+async def heartbeat_forever() -> None:
+    """The worker's heartbeat task (started with the worker, cancelled when it stops): every
+    ``JOBS_HEARTBEAT_SECONDS`` its running runs' ``heartbeat_at`` is renewed. A worker killed
+    (SIGKILL, the host gone) stops beating; the sweep then hands its runs over."""
+    every = get_settings().jobs.heartbeat_every
+    while True:
+        try:
+            await beat()
+        except Exception:  # noqa: BLE001 - the database is away: beat again next time
+            log.warning("worker heartbeat not written", exc_info=True)
+        await asyncio.sleep(every)
+
+
 # -- the sweep and the purge (crons) -----------------------------------------------------------
 async def _queued_run_ids(redis) -> set[int]:
     """The runs arq's queue holds a job of (one read of the queue)."""
@@ -359,23 +380,27 @@ async def _queued_run_ids(redis) -> set[int]:
 async def sweep(redis) -> dict:
     """Enqueue again the durable runs still waiting (handed to arq more than ``requeue_after``
     seconds ago and not on its queue; deferred ones past their time) and those whose worker died
-    (running past their timeout); fail the latter when they have no try left. Each run at most
-    once per sweep; the claim makes extra copies harmless. Returns the counts."""
+    (its heartbeat silent for ``worker_dead_after`` seconds, or running past their timeout); fail
+    the latter when they have no try left. Each run at most once per sweep; the claim makes extra
+    copies harmless. Returns the counts."""
     settings = get_settings().jobs
     t = now()
     waited = t - timedelta(seconds=settings.requeue_after)
+    silent = t - timedelta(seconds=settings.worker_dead_after)
     kinds = declared()
     durable = [k.name for k in kinds.values() if k.durable]
     shortest = min((kinds[k].effective_timeout() for k in durable), default=0)
     candidates = await JobRun.select(
         JobRun.id, JobRun.kind, JobRun.args, JobRun.status, JobRun.run_at, JobRun.started_at, JobRun.tries,
-        JobRun.max_tries,
+        JobRun.max_tries, JobRun.heartbeat_at,
     ).where(
         JobRun.kind.is_in(durable or [""]) & (
             (JobRun.status.is_in(WAITING) & (JobRun.enqueued_at < waited)
              & (JobRun.run_at.is_null() | (JobRun.run_at < waited)))
             | ((JobRun.status == JobStatus.running.value)
-               & (JobRun.started_at < t - timedelta(seconds=shortest + STALE_GRACE))))
+               & ((JobRun.started_at < t - timedelta(seconds=shortest + STALE_GRACE))
+                  | (JobRun.heartbeat_at < silent)
+                  | (JobRun.heartbeat_at.is_null() & (JobRun.started_at < silent)))))
     ).order_by(JobRun.id).limit(5000)
     if not candidates:
         return {"enqueued": 0, "failed": 0}
@@ -383,8 +408,9 @@ async def sweep(redis) -> dict:
     again, dead, lost = [], [], []
     for run in candidates:
         if run["status"] == JobStatus.running.value:
-            if run["started_at"] >= t - timedelta(seconds=kinds[run["kind"]].effective_timeout() + STALE_GRACE):
-                continue  # still within its own timeout
+            timed_out = run["started_at"] < t - timedelta(seconds=kinds[run["kind"]].effective_timeout() + STALE_GRACE)
+            if not timed_out and (run["heartbeat_at"] or run["started_at"]) >= silent:
+                continue  # within its own timeout, and its worker is alive
             (again if run["tries"] < run["max_tries"] else dead).append(run)
         elif run["id"] not in on_queue:
             lost.append(run)

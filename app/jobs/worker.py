@@ -2,20 +2,33 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from arq import Worker
 
 from app import db
-from app.jobs import registry
-from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings
+from app.jobs import durable, registry
+from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, with_timeouts
 from app.settings import get_settings
+
+
+_heartbeat: list[asyncio.Task] = []  # this process's heartbeat task (app/jobs/durable.py)
 
 
 async def startup(ctx) -> None:
     # In the embedded mode the app's process already holds the pool: only close what we opened.
     ctx["owns_pool"] = await db.open_pool()
+    await with_timeouts(ctx["redis"])  # a frozen Redis fails the worker's calls instead of hanging them
+    # The runs this worker holds say it is alive; the sweep relieves those of a dead worker. One
+    # heartbeat per process: `tremplin worker` starts a new arq worker after a Redis outage.
+    if _heartbeat and not _heartbeat[0].done():
+        _heartbeat.pop().cancel()
+    _heartbeat[:] = [asyncio.create_task(durable.heartbeat_forever())]
 
 
 async def shutdown(ctx) -> None:
+    while _heartbeat:
+        _heartbeat.pop().cancel()
     if ctx.get("owns_pool"):
         await db.close_pool()
 

@@ -319,26 +319,16 @@ async def remove_sync(user: CurrentUser, session: dict, sync_id: int) -> int:
 
 
 async def sync_cohort(cohort_id: int) -> dict:
-    """Bring every session synced with this cohort in line with its members. Idempotent; three
-    statements whatever the numbers (the same two writes as `add_sources`, over a join)."""
-    async with db.transaction():
-        activated = await Enrolment.raw(
-            'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
-            "percent) SELECT s.session, m.\"user\", 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
-            "(SELECT COUNT(*) FROM session_activity a WHERE a.session = s.session AND a.required "
-            "AND a.retired_at IS NULL), 0 "
-            "FROM cohort_sync s JOIN cohort_member m ON m.cohort = s.cohort WHERE s.cohort = {} "
-            + _REACTIVATE + " RETURNING id",
-            cohort_id,
-        )
-        await EnrolmentSource.raw(
-            "INSERT INTO enrolment_source (enrolment, kind, key, cohort, created_at) "
-            "SELECT e.id, 'cohort', {}, s.cohort, CURRENT_TIMESTAMP FROM cohort_sync s "
-            "JOIN cohort_member m ON m.cohort = s.cohort "
-            'JOIN enrolment e ON e.session = s.session AND e."user" = m."user" WHERE s.cohort = {} '
-            "ON CONFLICT (enrolment, key) DO NOTHING",
-            f"cohort:{cohort_id}", cohort_id,
-        )
+    """Bring every session synced with this cohort in line with its members. Idempotent and
+    set-based: the statements are the same whatever the number of members (the same writes as
+    `add_sources`, over a join), plus one seat count per synced session.
+
+    Seats count as for every other way in (app/services/seats.py): the synced sessions' rows are
+    locked, the members who left are unenrolled first, then members are enrolled up to each
+    session's free seats, first added to the cohort first; the others wait for a seat (the next
+    sync, the reconcile cron) and the participants page says how many (`session_syncs`)."""
+    synced = [r["session"] for r in await CohortSync.select(CohortSync.session).where(CohortSync.cohort == cohort_id)]
+    async with seats.guarded_many(synced) as limits:
         gone = await EnrolmentSource.raw(
             "DELETE FROM enrolment_source WHERE cohort = {} AND kind = 'cohort' AND ("
             "NOT EXISTS (SELECT 1 FROM cohort_member m JOIN enrolment e ON e.\"user\" = m.\"user\" "
@@ -348,6 +338,36 @@ async def sync_cohort(cohort_id: int) -> dict:
             cohort_id,
         )
         await _deactivate_unsourced([r["enrolment"] for r in gone])
+        activated = []
+        if limits:
+            # Each synced session's free seats (NULL: unlimited), after the departures above.
+            caps = [(session_id, await seats.free_seats(session_id, limit)) for session_id, limit in limits.items()]
+            values = ", ".join("(CAST({} AS INTEGER), CAST({} AS INTEGER))" for _ in caps)
+            activated = await Enrolment.raw(
+                f"WITH caps (session, seats_free) AS (VALUES {values}), "
+                'candidates AS (SELECT s.session, m."user", ROW_NUMBER() OVER ('
+                'PARTITION BY s.session ORDER BY m.added_at, m."user") AS place '
+                "FROM cohort_sync s JOIN cohort_member m ON m.cohort = s.cohort WHERE s.cohort = {} "
+                "AND NOT EXISTS (SELECT 1 FROM enrolment e WHERE e.session = s.session "
+                'AND e."user" = m."user" AND e.active)) '
+                'INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, '
+                "percent) SELECT c.session, c.\"user\", 'learner', TRUE, CURRENT_TIMESTAMP, 0, "
+                "(SELECT COUNT(*) FROM session_activity a WHERE a.session = c.session AND a.required "
+                "AND a.retired_at IS NULL), 0 "
+                "FROM candidates c JOIN caps ON caps.session = c.session "
+                "WHERE caps.seats_free IS NULL OR c.place <= caps.seats_free "
+                + _REACTIVATE + " RETURNING id",
+                *[v for cap in caps for v in cap], cohort_id,
+            )
+        # The cohort is a way in of its members enrolled now (not of those still waiting for a seat).
+        await EnrolmentSource.raw(
+            "INSERT INTO enrolment_source (enrolment, kind, key, cohort, created_at) "
+            "SELECT e.id, 'cohort', {}, s.cohort, CURRENT_TIMESTAMP FROM cohort_sync s "
+            "JOIN cohort_member m ON m.cohort = s.cohort "
+            'JOIN enrolment e ON e.session = s.session AND e."user" = m."user" WHERE s.cohort = {} AND e.active '
+            "ON CONFLICT (enrolment, key) DO NOTHING",
+            f"cohort:{cohort_id}", cohort_id,
+        )
         await convocations.on_enrolled([r["id"] for r in activated])
     active = await EnrolmentSource.count().where(
         (EnrolmentSource.cohort == cohort_id) & (EnrolmentSource.kind == "cohort"))
@@ -376,9 +396,25 @@ async def enrolled_count(session_id: int) -> int:
     return await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
 
 
-async def session_syncs(session_id: int) -> list[dict]:
-    return await CohortSync.select(CohortSync.id, CohortSync.cohort.name.as_alias("cohort_name")).where(
+async def session_syncs(session_id: int, seat_limit: int | None = None) -> list[dict]:
+    """The session's cohort syncs; with the session's seats, each says how many of its cohort's
+    members the session had no seat for (``left_out``, its French ``left_out_message``)."""
+    rows = await CohortSync.select(CohortSync.id, CohortSync.cohort, CohortSync.cohort.name.as_alias("cohort_name")).where(
         CohortSync.session == session_id).order_by(CohortSync.id)
+    for r in rows:
+        r["left_out"], r["left_out_message"] = 0, ""
+    if rows and seat_limit and (await seats.free_seats(session_id, seat_limit) or 0) <= 0:
+        from piccolo.query.functions.aggregate import Count
+
+        waiting = await CohortMember.select(CohortMember.cohort, Count(CohortMember.id, alias="n")).where(
+            CohortMember.cohort.is_in([r["cohort"] for r in rows])
+            & CohortMember.user.not_in(enrolled_user_ids(session_id))).group_by(CohortMember.cohort)
+        counts = {w["cohort"]: w["n"] for w in waiting}
+        for r in rows:
+            r["left_out"] = counts.get(r["cohort"], 0)
+            if r["left_out"]:
+                r["left_out_message"] = seats.left_out_message(r["left_out"], r["cohort_name"], seat_limit)
+    return rows
 
 
 async def cohort_choices(establishment_id: int) -> list[tuple[str, str]]:

@@ -882,6 +882,14 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
             pairs -= {(a["cohort"], a["user"]) for a in already}
             await bulk_insert(CohortMember, [CohortMember.cohort, CohortMember.user, CohortMember.added_at],
                               [(c, u, t) for c, u in sorted(pairs)])
+            # Cohorts synced with sessions enrol their new members there (seats counted as for
+            # every way in: app/services/enrolments.sync_cohort), committed with the members.
+            from app.services.enrolments import request_sync
+            from app.tables.catalogue import CohortSync
+
+            for synced in await CohortSync.select(CohortSync.cohort).where(
+                    CohortSync.cohort.is_in(sorted({c for c, _ in pairs}) or [-1])).distinct():
+                await request_sync(redis, synced["cohort"], created_by=created_by)
 
         queued = await outbox.queue_mails(mails, category="credentials", group_key=f"import:{batch_id}")
         if queued:

@@ -80,11 +80,36 @@ async def guarded(session_id: int):
         yield row["seats"] if row else None
 
 
+@asynccontextmanager
+async def guarded_many(session_ids: list[int]):
+    """``guarded`` for several sessions at once (the cohort sync): their rows locked in id order
+    (two such transactions never wait on each other crosswise); yields {session id: seats}."""
+    async with db.write_transaction():
+        ids = sorted(set(session_ids))
+        found = {}
+        if ids:
+            query = TrainingSession.select(TrainingSession.id, TrainingSession.seats).where(
+                TrainingSession.id.is_in(ids)).order_by(TrainingSession.id)
+            if not db.is_sqlite():
+                query = query.lock_rows()
+            found = {r["id"]: r["seats"] for r in await query}
+        yield found
+
+
 async def free_seats(session_id: int, seats: int | None, ahead_of: dict | None = None) -> int | None:
     """Seats still free (None: unlimited); call it inside ``guarded``."""
     if not seats:
         return None
     return seats - await seats_taken(session_id, ahead_of)
+
+
+def left_out_message(left_out: int, cohort: str, seats: int) -> str:
+    """Members of a synced cohort the session has no seat for (the cohort sync enrols up to the
+    free seats, first added to the cohort first)."""
+    who = "membre de la cohorte" if left_out == 1 else "membres de la cohorte"
+    verb = "n'a pas pu être inscrit" if left_out == 1 else "n'ont pas pu être inscrits"
+    return (f"{left_out} {who} {cohort} {verb} : session complète ({seats} place{'s' if seats > 1 else ''}). "
+            "Ils le seront à la prochaine synchronisation (toutes les 10 minutes) si des places se libèrent.")
 
 
 def full_message(seats: int, free: int, wanted: int | None = None) -> str:

@@ -40,6 +40,9 @@ class JobRun(Table):
     enqueued_at = Timestamptz(null=True, default=None)
     started_at = Timestamptz(null=True, default=None)
     finished_at = Timestamptz(null=True, default=None, index=True)
+    # While it runs: when its worker last said it was alive (every few seconds); the job sweep hands
+    # the run over when this stops for ``JOBS_WORKER_DEAD_AFTER`` seconds (the worker died).
+    heartbeat_at = Timestamptz(null=True, default=None)
     # Which worker ran it last (arq's worker id / host:pid).
     worker = Varchar(length=200, default="")
     # A short summary of the result, and the redacted traceback of the last failure.

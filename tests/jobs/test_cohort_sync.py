@@ -146,3 +146,92 @@ async def test_one_enrolment_per_person_whatever_the_ways(client, run_jobs):
     with pytest.raises(Exception):
         await Enrolment.insert(Enrolment(session=session_id, user=learners[0]))
     _ = response
+
+
+@pytest.mark.smoke
+async def test_cohort_sync_respects_the_seat_limit(client, run_jobs):
+    """Issue 19: a cohort of 5 synced into a 2-seat session enrolled 5. Now the first two added to
+    the cohort are enrolled, the participants page says how many were left out and why, and a seat
+    added later goes to the next member at the next sync."""
+    ids, sessions, cohort, learners = await _setup()
+    session_id = sessions[0]
+    await TrainingSession.update({TrainingSession.seats: 2}).where(TrainingSession.id == session_id)
+    await login(client, "alp001.get")
+    for learner in learners[:5]:  # one by one: a stable "first added, first enrolled" order
+        await post_form(client, f"/cohortes/{cohort['id']}/membres", {"go": "add", "add": learner})
+    await post_form(client, f"/sessions/{session_id}/participants/methodes", {"cohort": cohort["id"]})
+    await run_jobs()
+    assert await _active(session_id) == set(learners[:2])
+    page = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert ("3 membres de la cohorte Cohorte_Ex25 n'ont pas pu être inscrits : session complète (2 places)."
+            in page)
+    # Syncing again (the reconcile cron) enrols no one more; a manual enrolment is refused as well.
+    await enrolments.sync_all()
+    assert len(await _active(session_id)) == 2
+    page = await post_form(client, f"/sessions/{session_id}/inscriptions", {"go": "add", "add": learners[5]},
+                           follow_redirects=True)
+    assert "il en reste 0" in text(page.text)
+    # One more seat: the third member added gets it at the next sync.
+    await TrainingSession.update({TrainingSession.seats: 3}).where(TrainingSession.id == session_id)
+    await enrolments.sync_all()
+    assert await _active(session_id) == set(learners[:3])
+    page = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert "2 membres de la cohorte Cohorte_Ex25 n'ont pas pu être inscrits : session complète (3 places)." in page
+
+
+async def test_cohort_sync_counts_registration_requests_and_races_manual_enrolment(demo):
+    """The seats held by a registration request under way count for the cohort sync as for any way
+    in; a manual enrolment and a sync at the same moment never fill more than the seats."""
+    import asyncio
+
+    from types import SimpleNamespace
+
+    from app.dates import now
+    from app.services.seats import SessionFull, seats_taken
+    from app.tables.registration import RegistrationRequest
+
+    ids, sessions, cohort, learners = await _setup()
+    session_id = sessions[0]
+    await TrainingSession.update({TrainingSession.seats: 3}).where(TrainingSession.id == session_id)
+    await RegistrationRequest.insert(RegistrationRequest(
+        reference="R-SEAT-1", status="confirmed", session=session_id, first_name="Léa", last_name="Martin",
+        email="lea.martin@example.org", submitted_at=now(), confirmed_at=now()))
+    assert await seats_taken(session_id) == 1
+    await CohortMember.insert(*[CohortMember(cohort=cohort["id"], user=u) for u in learners[:5]])
+    await CohortSync.insert(CohortSync(session=session_id, cohort=cohort["id"]))
+    session = await TrainingSession.select().where(TrainingSession.id == session_id).first()
+    manager = SimpleNamespace(id=None)
+
+    async def by_hand():
+        try:
+            return await enrolments.enrol(manager, session, [str(learners[7])])
+        except SessionFull:
+            return 0
+
+    await asyncio.gather(enrolments.sync_cohort(cohort["id"]), by_hand())
+    assert await seats_taken(session_id) == 3
+    assert len(await _active(session_id)) == 2
+
+
+async def test_an_import_filling_a_synced_cohort_enrols_up_to_the_seats(client, run_jobs):
+    """Import with cohorts: the new members of a cohort synced with a 2-seat session are enrolled
+    at once (the import asks for the cohort's sync), up to the seats, like every other way in."""
+    from tests.jobs.test_import_accounts import HEADER, _alp001, _upload
+
+    ids, sessions, cohort, learners = await _setup()
+    session_id = sessions[0]
+    await TrainingSession.update({TrainingSession.seats: 2}).where(TrainingSession.id == session_id)
+    await CohortSync.insert(CohortSync(session=session_id, cohort=cohort["id"]))
+    await login(client, "alp001.get")
+    upload = await _upload(client, await _alp001(), [HEADER, *[
+        f"Prénom{i};Importé{i};;importe{i}@example.org;IMP{i};Cohorte_Ex25" for i in range(4)]])
+    assert upload.status_code == 303, text(upload.text)
+    batch_id = int(upload.headers["location"].rsplit("/", 1)[1])
+    assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
+    await run_jobs()
+    assert await CohortMember.count().where(CohortMember.cohort == cohort["id"]) == 4
+    assert len(await _active(session_id)) == 2
+    await enrolments.sync_all()  # the reconcile cron: no one more
+    assert len(await _active(session_id)) == 2
+    page = text((await client.get(f"/sessions/{session_id}/participants")).text)
+    assert "2 membres de la cohorte Cohorte_Ex25 n'ont pas pu être inscrits : session complète (2 places)." in page
