@@ -115,6 +115,7 @@ class Settings:
     file_max_bytes: int = 20 * 1024 * 1024  # activity files (stored in PostgreSQL)
     # The bearer token Prometheus sends to scrape /ops/metrics; empty: only an operations session reads it.
     ops_metrics_token: str = ""
+    pdf_render_timeout: float = 30.0  # seconds a PDF render may take before it is killed (app/pdf/bounded.py)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -190,6 +191,7 @@ def load_settings() -> Settings:
         import_max_rows=int(_env("IMPORT_MAX_ROWS", "20000")),
         file_max_bytes=int(float(_env("FILE_MAX_MB", "20")) * 1024 * 1024),
         ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
+        pdf_render_timeout=float(_env("PDF_RENDER_TIMEOUT", "30")),
     )
 
 

@@ -16,6 +16,9 @@ async def startup(ctx) -> None:
 
 
 async def shutdown(ctx) -> None:
+    from app.pdf import bounded
+
+    bounded.close()  # a PDF render still running is killed, not waited for
     if ctx.get("owns_pool"):
         await db.close_pool()
 
