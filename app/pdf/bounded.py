@@ -36,8 +36,13 @@ _closed: set[int] = set()  # id() of pools stopped by `close`: their renders are
 _warm: dict[int, set[str]] = {}  # id() of a pool: the modules its child has imported
 
 
-def _import(module: str) -> None:
-    importlib.import_module(module)
+def _import(name: str) -> None:
+    """In a new child: import the renderer's module, and run its `warm_up()` if it has one (fonts,
+    stylesheets and templates loaded once, so the first real render is as fast as the others)."""
+    module = importlib.import_module(name)
+    warm_up = getattr(module, "warm_up", None)
+    if warm_up is not None:
+        warm_up()
 
 
 def _executor() -> ProcessPoolExecutor:

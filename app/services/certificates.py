@@ -198,6 +198,15 @@ def render_sync(snapshot: dict) -> bytes:
     return render_pdf_sync(LAYOUTS[_layout(snapshot)], _context(snapshot))
 
 
+def warm_up() -> None:
+    """Run by a new render child (app/pdf/bounded.py) before its first render, outside any deadline:
+    one certificate rendered loads the fonts, the stylesheet and the template."""
+    values = {k: k for k in PLACEHOLDERS}
+    render_sync({**values, "text": DEFAULT_TEXT, "session_code": "", "version": 1, "issued_at": "",
+                 "horaires": "", "lieu": "", "template_version": 1, "layout": LAYOUT,
+                 "verify_url": get_settings().base_url + VERIFY_PATH.format(code="2222222222")})
+
+
 async def render(snapshot: dict) -> bytes:
     """In the render pool, with its deadline (app/pdf/bounded.py): never on the event loop, never
     blocking this process for long. Raises RenderFailed."""
