@@ -20,14 +20,18 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
+from app.services.errors import DomainError
 from app.settings import get_settings
 
 WORKERS = 1  # per web or worker process: a certificate at a time, the common case
 STARTUP = 120.0  # seconds a new child may take to start and import the renderer (not counted in a deadline)
 
 
-class RenderFailed(Exception):
-    """A render that failed or ran past its deadline; str() is the French reason."""
+class RenderFailed(DomainError):
+    """A render that ran past its deadline or whose process died; str() is the French reason (a
+    request that meets it gets a French 503 page)."""
+
+    status_code = 503
 
 
 _pool: ProcessPoolExecutor | None = None
