@@ -88,6 +88,7 @@ def test_filling_is_substitution_only_and_capped():
     assert user_templates.fill("Accolade { seule", values) == "Accolade { seule"
 
 
+@pytest.mark.smoke
 async def test_a_render_past_its_deadline_is_an_echec_de_generation_retried_a_bounded_number_of_times(
         client, monkeypatch):
     """A certificate the old code issued with the payload (its snapshot's text padded to a million
