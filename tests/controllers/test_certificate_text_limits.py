@@ -162,3 +162,48 @@ async def test_a_completion_with_a_failing_render_is_recorded_and_the_pdf_follow
                               Certificate.issued_at: now() - timedelta(minutes=2)}).where(Certificate.id == row["id"])
     assert await certificates.seal_unsealed() == 1
     assert (await certificates.for_enrolment(enrolment))["pdf_sha256"] != certificates.UNSEALED
+
+
+def test_a_render_child_dies_with_its_parent_even_mid_render(tmp_path):
+    """A web process or worker killed (SIGKILL) while its render child is stuck in a pathological
+    document: the child exits too, instead of rendering on, then waiting, for ever."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import ROOT
+
+    script = tmp_path / "parent.py"
+    script.write_text(
+        "import json, os, sys\n"
+        "from app.pdf import bounded\n"
+        "from app.services import certificates\n"
+        "if __name__ == '__main__':\n"
+        "    snapshot = {k: k for k in certificates.PLACEHOLDERS}\n"
+        "    snapshot.update(text=' ' * 1000000 + 'x', session_code='', version=1, issued_at='', horaires='',\n"
+        "                    lieu='', template_version=1, layout=2, verify_url='http://x/verifier/2222222222')\n"
+        "    pool = bounded._executor()\n"
+        "    pool.submit(bounded._import, 'app.services.certificates').result()\n"
+        "    print(json.dumps(list(pool._processes)), flush=True)\n"
+        "    bounded.run(certificates.render_sync, snapshot, timeout=600)\n")
+    parent = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
+                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+    try:
+        children = json.loads(parent.stdout.readline())
+        assert children
+        time.sleep(1)  # the child is in the middle of the million-character render
+        parent.send_signal(signal.SIGKILL)
+        parent.wait()
+        deadline = time.monotonic() + 15
+        while time.monotonic() < deadline and any(os.path.exists(f"/proc/{pid}") and
+                                                  "Z" not in open(f"/proc/{pid}/stat").read().split()[2]
+                                                  for pid in children):
+            time.sleep(0.2)
+        alive = [pid for pid in children if os.path.exists(f"/proc/{pid}")
+                 and open(f"/proc/{pid}/stat").read().split()[2] != "Z"]
+        assert alive == []
+    finally:
+        if parent.poll() is None:
+            parent.kill()
