@@ -284,11 +284,14 @@ async def _store_hashes(hashes: dict[int, str]) -> int:
 # (session's certificates page) and on /ops, until a re-issue (e.g. after the text is fixed).
 RENDER_ATTEMPTS = 3
 RENDER_RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30))  # after the 1st, the 2nd failure
-RENDER_FAILED = "Échec de génération"
 
 
 class NotRendered(DomainError):
     status_code = 503
+
+    def __init__(self, reason: str):
+        super().__init__(f"Le PDF de cette attestation n'a pas pu être généré ({reason}). Un gestionnaire peut "
+                         "corriger le texte de l'attestation de la session puis la réémettre.")
 
 
 def failure_reason(error: Exception) -> str:
@@ -298,7 +301,8 @@ def failure_reason(error: Exception) -> str:
 
 
 async def _record_failures(failures: dict[int, str]) -> None:
-    """One UPDATE: each certificate's failed attempt, its reason and when it may be tried again."""
+    """Each certificate's failed attempt and its reason (one UPDATE), then when it may be tried again
+    (one UPDATE per delay)."""
     if not failures:
         return
     ids = ", ".join(str(int(i)) for i in failures)
@@ -345,6 +349,7 @@ async def seal_now(enrolment_ids: list[int]) -> int:
 SWEEP_AGE = timedelta(minutes=1)  # younger ones are being sealed by their own action or job
 SWEEP_BATCH = 50
 SWEEP_MAX = 300  # per run (~85 ms a PDF: well within the minute between two runs)
+SWEEP_BUDGET = timedelta(seconds=50)  # no new batch after this: renders failing at their deadline wait the next run
 
 
 async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BATCH, limit: int = SWEEP_MAX) -> int:
@@ -355,8 +360,9 @@ async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BA
     One whose render failed waits for its retry time, and is given up after RENDER_ATTEMPTS.
     Returns how many this run sealed."""
     sealed = seen = after = 0
-    before = now() - older_than
-    while seen < limit:
+    before = started = now()
+    before -= older_than
+    while seen < limit and now() - started < SWEEP_BUDGET:
         rows = await Certificate.raw(
             "SELECT id, snapshot FROM certificate WHERE pdf_sha256 = '' AND issued_at < {} AND id > {} "
             "AND render_attempts < {} AND (render_retry_at IS NULL OR render_retry_at <= {}) "
@@ -476,10 +482,8 @@ async def pdf_of(certificate: dict) -> bytes:
     """The certificate's PDF; an unsealed one gets its hash stored now (same bytes as any later render).
     One whose generation failed (given up) is not rendered again on demand: a French message says so;
     a render failing now is recorded and says so too."""
-    unavailable = ("Le PDF de cette attestation n'a pas pu être généré ({}). Un gestionnaire peut corriger le "
-                   "texte de l'attestation de la session puis la réémettre.")
     if certificate["pdf_sha256"] == UNSEALED and given_up(certificate):
-        raise NotRendered(unavailable.format(certificate["render_error"]))
+        raise NotRendered(certificate["render_error"])
     try:
         pdf = await render(certificate["snapshot"])
     except Exception as error:  # noqa: BLE001 - recorded and said in French, never a 500
@@ -488,7 +492,7 @@ async def pdf_of(certificate: dict) -> bytes:
         reason = failure_reason(error)
         logging.getLogger(__name__).warning("certificate %s: its PDF could not be rendered: %s", certificate["id"], reason)
         await _record_failures({certificate["id"]: reason})
-        raise NotRendered(unavailable.format(reason)) from None
+        raise NotRendered(reason) from None
     if certificate["pdf_sha256"] == UNSEALED:
         certificate["pdf_sha256"] = hashlib.sha256(pdf).hexdigest()
         await _store_hashes({certificate["id"]: certificate["pdf_sha256"]})
