@@ -18,6 +18,7 @@ from pathlib import Path
 from zipstream import ZipStream
 
 from app.jobs import results
+from app.jobs.children import die_with_parent
 from app.pdf import bounded
 from app.services import certificates, progress
 
@@ -36,7 +37,9 @@ def _rendered(snapshots: list[dict]):
             yield bounded.run(certificates.render_sync, snapshot)
         return
     # spawn: a fork of this process would copy its event loop, threads and database connections.
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+    # The renderers die with the worker (a SIGKILLed worker left them running).
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
 
     def result(future):
         try:

@@ -17,11 +17,11 @@ import importlib
 import multiprocessing
 import os
 import threading
-import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
+from app.jobs.children import die_with_parent
 from app.services.errors import DomainError
 from app.settings import get_settings
 
@@ -42,29 +42,6 @@ _closed: set[int] = set()  # id() of pools stopped by `close`: their renders are
 _warm: dict[int, set[str]] = {}  # id() of a pool: the modules its child has imported
 
 
-def _follow_parent(parent: int) -> None:
-    """In each child: exit as soon as the process that started it is gone (even SIGKILLed), also in
-    the middle of a stuck render — an orphan would otherwise render, then wait, for ever. On Linux
-    the kernel kills it (PR_SET_PDEATHSIG: a render can hold the GIL for long, in a regular
-    expression over a huge text, so no thread of the child could); elsewhere a thread watches."""
-    try:
-        import ctypes
-        import signal
-
-        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
-    except Exception:  # noqa: BLE001,S110 - not Linux: the watching thread below
-        pass
-    if os.getppid() != parent:  # gone before the above took effect
-        os._exit(0)
-
-    def watch():
-        while os.getppid() == parent:
-            time.sleep(0.5)
-        os._exit(0)
-
-    threading.Thread(target=watch, name="follow-parent", daemon=True).start()
-
-
 def _import(name: str) -> None:
     """In a new child: import the renderer's module, and run its `warm_up()` if it has one (fonts,
     stylesheets and templates loaded once, so the first real render is as fast as the others)."""
@@ -80,7 +57,7 @@ def _executor() -> ProcessPoolExecutor:
         if _pool is None:
             # spawn: a fork of this process would copy its event loop, threads and database connections.
             _pool = ProcessPoolExecutor(WORKERS, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=_follow_parent, initargs=(os.getpid(),))
+                                        initializer=die_with_parent, initargs=(os.getpid(),))
         return _pool
 
 
