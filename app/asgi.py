@@ -85,6 +85,9 @@ def create_app(run_worker: bool = False) -> Litestar:
             if worker is not None:
                 await worker.close()
                 worker_task.cancel()
+            from app.pdf import bounded
+
+            bounded.close()  # a PDF render still running is killed, not waited for
             await app.state.redis.aclose()
             if owns_pool:
                 await db.close_pool()

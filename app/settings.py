@@ -139,6 +139,7 @@ class Settings:
     ops_metrics_token: str = ""
     # New registration drafts an hour from one client address (a shared office, a training day's Wi-Fi).
     registration_drafts_per_address: int = 300
+    pdf_render_timeout: float = 30.0  # seconds a PDF render may take before it is killed (app/pdf/bounded.py)
     extra: dict = field(default_factory=dict)
 
     @property
@@ -220,6 +221,7 @@ def load_settings() -> Settings:
         file_max_bytes=int(float(_env("FILE_MAX_MB", "20")) * 1024 * 1024),
         ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
         registration_drafts_per_address=int(_env("REGISTRATION_DRAFTS_PER_ADDRESS", "300")),
+        pdf_render_timeout=float(_env("PDF_RENDER_TIMEOUT", "30")),
     )
 
 

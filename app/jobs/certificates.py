@@ -12,12 +12,14 @@ import multiprocessing
 import os
 from collections import Counter, deque
 from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
 from pathlib import Path
 
 from zipstream import ZipStream
 
 from app.jobs import results
 from app.jobs.children import die_with_parent
+from app.pdf import bounded
 from app.services import certificates, progress
 
 ZIPS = "certificate-zips"  # the worker's scratch folder under var/ (app/jobs/results.py)
@@ -27,24 +29,37 @@ WINDOW = 16
 
 
 def _rendered(snapshots: list[dict]):
-    """The PDFs of these snapshots, in order: here for a few, by a pool of processes for many."""
+    """The PDFs of these snapshots, in order: in the render pool for a few, by a pool of processes for
+    many; each within the render deadline (app/pdf/bounded.py), else RenderFailed."""
     workers = min(os.cpu_count() or 1, 4)
     if len(snapshots) < PARALLEL_FROM or workers < 2:
         for snapshot in snapshots:
-            yield certificates.render_sync(snapshot)
+            yield bounded.run(certificates.render_sync, snapshot)
         return
     # spawn: a fork of this process would copy its event loop, threads and database connections.
     # The renderers die with the worker (a SIGKILLed worker left them running).
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                             initializer=die_with_parent, initargs=(os.getpid(),)) as pool:
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
+                               initializer=die_with_parent, initargs=(os.getpid(),))
+
+    def result(future):
+        try:
+            return future.result(timeout=bounded.deadline())
+        except FutureTimeout:
+            raise bounded.RenderFailed(f"le rendu d'un PDF a dépassé {bounded.deadline():g} s") from None
+
+    try:
         waiting = deque()
         ahead = iter(snapshots)
         for snapshot in ahead:
             waiting.append(pool.submit(certificates.render_sync, snapshot))
             if len(waiting) >= WINDOW:
-                yield waiting.popleft().result()
+                yield result(waiting.popleft())
         while waiting:
-            yield waiting.popleft().result()
+            yield result(waiting.popleft())
+    except BaseException:
+        bounded.kill(pool)  # a stuck render is not waited for
+        raise
+    pool.shutdown()
 
 
 def archive_names(rows: list[dict]) -> list[str]:
@@ -79,7 +94,8 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     session = await results.session_in_users_scope(redis, token, user_id, session_id)
     if session is None:
         return 0
-    valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid"]
+    # Without those whose PDF could not be generated (« échec de génération », shown on the page).
+    valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid" and not c["render_given_up"]]
     await progress.update(redis, token, state="running", total=len(valid), done=0)
     counter = results.ThreadProgress(redis, token, len(valid))
     filename = f"attestations-{session['code']}.zip"
@@ -90,7 +106,8 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
         stored = await results.store(filename, "application/zip", await asyncio.to_thread(scratch.read_bytes), user_id)
     except Exception as exc:
         await counter.flush(return_exceptions=True)
-        await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {type(exc).__name__}.")
+        reason = str(exc) if isinstance(exc, bounded.RenderFailed) else type(exc).__name__
+        await progress.update(redis, token, state="failed", message=f"La création du ZIP a échoué : {reason}.")
         raise
     finally:
         scratch.unlink(missing_ok=True)

@@ -29,6 +29,9 @@ async def startup(ctx) -> None:
 async def shutdown(ctx) -> None:
     while _heartbeat:
         _heartbeat.pop().cancel()
+    from app.pdf import bounded
+
+    bounded.close()  # a PDF render still running is killed, not waited for
     if ctx.get("owns_pool"):
         await db.close_pool()
 

@@ -7,7 +7,6 @@ fetch anything from the network or read another file.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
 from pathlib import Path
@@ -120,5 +119,8 @@ def render_pdf_sync(template_name: str, context: dict) -> bytes:
 
 
 async def render_pdf(template_name: str, context: dict) -> bytes:
-    """Render off the event loop: WeasyPrint is CPU-bound."""
-    return await asyncio.to_thread(render_pdf_sync, template_name, context)
+    """Render off the event loop and off this process, with a deadline (app/pdf/bounded.py):
+    WeasyPrint is CPU-bound, and a pathological document must not block a web process or a worker."""
+    from app.pdf import bounded
+
+    return await bounded.run_async(render_pdf_sync, template_name, context)

@@ -63,6 +63,14 @@ async def save_template(form: TemplateForm, template_id: int | None = None) -> i
                                      ("duration", "La durée", form.duration, 64)):
         if len(value) > limit and key not in errors:
             errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
+    if form.certificate_text:  # copied into the sessions made from it: the sessions' own check
+        from app.services.certificates import template_errors
+
+        problem = template_errors(form.certificate_text)
+        if problem is None and len(form.certificate_text) > 5000:
+            problem = "Le texte de l'attestation ne peut pas dépasser 5 000 caractères."
+        if problem:
+            errors["certificate_text"] = problem
     if "code" not in errors:
         clash = CourseTemplate.exists().where(CourseTemplate.code == code)
         if template_id:

@@ -22,20 +22,20 @@ detected. Shown as XXXXX-XXXXX; typed with or without the dash, spaces, lower ca
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import io
 import json
 import logging
 import secrets
-import string
 from datetime import datetime, timedelta
 
 from app import db
 from app.dates import day_fr, now
+from app.pdf import bounded
 from app.pdf.render import render_pdf_sync
-from app.services.errors import NotFound, ValidationFailed
+from app.services import user_templates
+from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
 from app.settings import get_settings
@@ -104,21 +104,15 @@ def display_code(code: str) -> str:
 
 # -- the template text -------------------------------------------------------------------------
 def template_errors(text: str) -> str | None:
-    """A French message when the session's certificate text has an unknown placeholder or a stray
-    brace; None when it can be filled in."""
-    try:
-        fields = [name for _, name, spec, conv in string.Formatter().parse(text) if name is not None]
-    except ValueError:
-        return "Accolade non fermée ou isolée : écrivez les champs entre accolades, ex. {nom}."
-    unknown = sorted({f for f in fields if f not in PLACEHOLDERS})
-    if unknown:
-        known = ", ".join("{" + k + "}" for k in PLACEHOLDERS)
-        return f"Champ inconnu : {', '.join('{' + u + '}' for u in unknown)}. Champs possibles : {known}."
-    return None
+    """A French message when a certificate text (a session's, a course template's) has an unknown
+    placeholder, a placeholder with a format ({prenom:>1000000}) or a stray brace; None when it can
+    be filled in (app/services/user_templates.py)."""
+    return user_templates.problem(text, PLACEHOLDERS)
 
 
 def fill(text: str, values: dict) -> str:
-    return (text or DEFAULT_TEXT).format_map({k: values.get(k, "") for k in PLACEHOLDERS})
+    """By substitution only, capped: a text stored before formats were refused is filled safely too."""
+    return user_templates.fill(text or DEFAULT_TEXT, {k: values.get(k, "") for k in PLACEHOLDERS})
 
 
 # -- snapshots and rendering ---------------------------------------------------------------------
@@ -204,8 +198,19 @@ def render_sync(snapshot: dict) -> bytes:
     return render_pdf_sync(LAYOUTS[_layout(snapshot)], _context(snapshot))
 
 
+def warm_up() -> None:
+    """Run by a new render child (app/pdf/bounded.py) before its first render, outside any deadline:
+    one certificate rendered loads the fonts, the stylesheet and the template."""
+    values = {k: k for k in PLACEHOLDERS}
+    render_sync({**values, "text": DEFAULT_TEXT, "session_code": "", "version": 1, "issued_at": "",
+                 "horaires": "", "lieu": "", "template_version": 1, "layout": LAYOUT,
+                 "verify_url": get_settings().base_url + VERIFY_PATH.format(code="2222222222")})
+
+
 async def render(snapshot: dict) -> bytes:
-    return await asyncio.to_thread(render_sync, snapshot)
+    """In the render pool, with its deadline (app/pdf/bounded.py): never on the event loop, never
+    blocking this process for long. Raises RenderFailed."""
+    return await bounded.run_async(render_sync, snapshot)
 
 
 def _load(snapshot) -> dict:
@@ -274,16 +279,60 @@ async def _store_hashes(hashes: dict[int, str]) -> int:
     return len(rows)
 
 
+# « Échec de génération »: a PDF that could not be rendered (an error, or past the render deadline) is
+# tried again by the cron after a delay, RENDER_ATTEMPTS times in all, then given up: shown to managers
+# (session's certificates page) and on /ops, until a re-issue (e.g. after the text is fixed).
+RENDER_ATTEMPTS = 3
+RENDER_RETRY_AFTER = (timedelta(minutes=5), timedelta(minutes=30))  # after the 1st, the 2nd failure
+
+
+class NotRendered(DomainError):
+    status_code = 503
+
+    def __init__(self, reason: str):
+        super().__init__(f"Le PDF de cette attestation n'a pas pu être généré ({reason}). Un gestionnaire peut "
+                         "corriger le texte de l'attestation de la session puis la réémettre.")
+
+
+def failure_reason(error: Exception) -> str:
+    if isinstance(error, bounded.RenderFailed):
+        return str(error)
+    return f"erreur pendant le rendu du PDF ({type(error).__name__})"[:300]
+
+
+async def _record_failures(failures: dict[int, str]) -> None:
+    """Each certificate's failed attempt and its reason (one UPDATE), then when it may be tried again
+    (one UPDATE per delay)."""
+    if not failures:
+        return
+    ids = ", ".join(str(int(i)) for i in failures)
+    cases = " ".join("WHEN {} THEN {}" for _ in failures)
+    args = [a for pair in failures.items() for a in pair]
+    await Certificate.raw(
+        f"UPDATE certificate SET render_error = CASE id {cases} END, render_attempts = render_attempts + 1, "
+        f"render_retry_at = NULL WHERE id IN ({ids}) AND pdf_sha256 = ''", *args)
+    at = now()
+    for attempts, delay in enumerate(RENDER_RETRY_AFTER, start=1):  # when each may be tried again
+        await Certificate.update({Certificate.render_retry_at: at + delay}).where(
+            Certificate.id.is_in(list(failures)) & (Certificate.render_attempts == attempts))
+
+
+def given_up(row: dict) -> bool:
+    return bool(row.get("render_error")) and row.get("render_attempts", 0) >= RENDER_ATTEMPTS
+
+
 async def _seal_rows(rows: list[dict]) -> int:
     """Render and hash these unsealed certificates (id, snapshot), stored by one UPDATE; one that
-    cannot be rendered is logged and left unsealed, never holding up the others. Returns how many
-    this call sealed."""
-    hashes = {}
+    cannot be rendered (an error, or past the render deadline) gets its failed attempt recorded,
+    never holding up the others. Returns how many this call sealed."""
+    hashes, failures = {}, {}
     for r in rows:
         try:
             hashes[r["id"]] = hashlib.sha256(await render(_load(r["snapshot"]))).hexdigest()
-        except Exception:  # noqa: BLE001 - the sweep (or the first download) tries it again
-            logging.getLogger(__name__).exception("certificate %s: its PDF could not be rendered", r["id"])
+        except Exception as error:  # noqa: BLE001 - recorded: retried later a bounded number of times
+            logging.getLogger(__name__).warning("certificate %s: its PDF could not be rendered: %s", r["id"], error)
+            failures[r["id"]] = failure_reason(error)
+    await _record_failures(failures)
     return await _store_hashes(hashes)
 
 
@@ -292,13 +341,15 @@ async def seal_now(enrolment_ids: list[int]) -> int:
     if not enrolment_ids:
         return 0
     rows = await Certificate.select(Certificate.id, Certificate.snapshot).where(
-        Certificate.enrolment.is_in(sorted(set(enrolment_ids))) & (Certificate.pdf_sha256 == UNSEALED))
+        Certificate.enrolment.is_in(sorted(set(enrolment_ids))) & (Certificate.pdf_sha256 == UNSEALED)
+        & (Certificate.render_attempts < RENDER_ATTEMPTS))
     return await _seal_rows(rows)
 
 
 SWEEP_AGE = timedelta(minutes=1)  # younger ones are being sealed by their own action or job
 SWEEP_BATCH = 50
 SWEEP_MAX = 300  # per run (~85 ms a PDF: well within the minute between two runs)
+SWEEP_BUDGET = timedelta(seconds=50)  # no new batch after this: renders failing at their deadline wait the next run
 
 
 async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BATCH, limit: int = SWEEP_MAX) -> int:
@@ -306,13 +357,16 @@ async def seal_unsealed(older_than: timedelta = SWEEP_AGE, batch: int = SWEEP_BA
     queued, or was lost) are rendered and hashed here, by batches — one SELECT and one UPDATE each,
     no transaction held while WeasyPrint renders. Idempotent: only unsealed rows are written, so a
     second worker running it at the same time writes nothing twice (the PDF is the same bytes).
+    One whose render failed waits for its retry time, and is given up after RENDER_ATTEMPTS.
     Returns how many this run sealed."""
     sealed = seen = after = 0
-    before = now() - older_than
-    while seen < limit:
+    before = started = now()
+    before -= older_than
+    while seen < limit and now() - started < SWEEP_BUDGET:
         rows = await Certificate.raw(
             "SELECT id, snapshot FROM certificate WHERE pdf_sha256 = '' AND issued_at < {} AND id > {} "
-            "ORDER BY id LIMIT {}", before, after, min(batch, limit - seen))
+            "AND render_attempts < {} AND (render_retry_at IS NULL OR render_retry_at <= {}) "
+            "ORDER BY id LIMIT {}", before, after, RENDER_ATTEMPTS, now(), min(batch, limit - seen))
         if not rows:
             break
         sealed += await _seal_rows(rows)
@@ -350,7 +404,8 @@ async def seal(enrolment_ids: list[int], redis=None) -> int:
 _COLUMNS = (
     Certificate.id, Certificate.enrolment, Certificate.version, Certificate.code, Certificate.issued_at,
     Certificate.status, Certificate.status_changed_at, Certificate.revoked_reason, Certificate.pdf_sha256,
-    Certificate.snapshot, Certificate.enrolment.session.as_alias("session"),
+    Certificate.snapshot, Certificate.render_attempts, Certificate.render_error,
+    Certificate.enrolment.session.as_alias("session"),
     Certificate.enrolment.user.as_alias("user"),
     Certificate.enrolment.session.establishment.as_alias("establishment"),
 )
@@ -362,6 +417,10 @@ def _shape(row: dict) -> dict:
     row["display_code"] = display_code(row["code"])
     row["status_label"] = STATUS_LABELS[row["status"]]
     row["filename"] = filename(row)
+    # « Échec de génération »: only said of a valid one (a replaced or revoked one is not handed out).
+    row["render_failed"] = row["status"] == CertificateStatus.valid and row["pdf_sha256"] == UNSEALED \
+        and bool(row.get("render_error"))
+    row["render_given_up"] = row["render_failed"] and given_up(row)
     return row
 
 
@@ -420,8 +479,20 @@ async def learner_certificate(user: CurrentUser, session_id: int) -> dict:
 
 
 async def pdf_of(certificate: dict) -> bytes:
-    """The certificate's PDF; an unsealed one gets its hash stored now (same bytes as any later render)."""
-    pdf = await render(certificate["snapshot"])
+    """The certificate's PDF; an unsealed one gets its hash stored now (same bytes as any later render).
+    One whose generation failed (given up) is not rendered again on demand: a French message says so;
+    a render failing now is recorded and says so too."""
+    if certificate["pdf_sha256"] == UNSEALED and given_up(certificate):
+        raise NotRendered(certificate["render_error"])
+    try:
+        pdf = await render(certificate["snapshot"])
+    except Exception as error:  # noqa: BLE001 - recorded and said in French, never a 500
+        if certificate["pdf_sha256"] != UNSEALED:
+            raise
+        reason = failure_reason(error)
+        logging.getLogger(__name__).warning("certificate %s: its PDF could not be rendered: %s", certificate["id"], reason)
+        await _record_failures({certificate["id"]: reason})
+        raise NotRendered(reason) from None
     if certificate["pdf_sha256"] == UNSEALED:
         certificate["pdf_sha256"] = hashlib.sha256(pdf).hexdigest()
         await _store_hashes({certificate["id"]: certificate["pdf_sha256"]})

@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from app import db
 from app.dates import date_fr, local_now, now, today
+from app.pdf import bounded
 from app.pdf.render import render_pdf_sync
 from app.services import outbox, progress, slots
 from app.services.certificates import CIVILITY_SQL
@@ -398,7 +399,8 @@ def _documents(kind: str, f: dict, previous: list[dict]) -> tuple[list[outbox.At
     if kind == NoticeKind.cancellation.value:
         return [outbox.Attachment(ics_filename(f, True), ICS_CANCEL, invitation_ics(f, cancel=previous))], []
     events = events_of(f)
-    attachments = [outbox.Attachment(pdf_filename(f), "application/pdf", render_pdf_sync(TEMPLATE, pdf_context(f))),
+    pdf = bounded.run(render_pdf_sync, TEMPLATE, pdf_context(f))  # in the render pool, with its deadline
+    attachments = [outbox.Attachment(pdf_filename(f), "application/pdf", pdf),
                    outbox.Attachment(ics_filename(f), ICS_REQUEST, invitation_ics(f))]
     gone = [(n, e) for n, e in enumerate(previous, start=1) if n > len(events)]
     if gone:
@@ -432,7 +434,7 @@ def pdf_context(f: dict) -> dict:
 
 
 async def render_pdf(f: dict) -> bytes:
-    return await asyncio.to_thread(render_pdf_sync, TEMPLATE, pdf_context(f))
+    return await bounded.run_async(render_pdf_sync, TEMPLATE, pdf_context(f))
 
 
 def uid(enrolment_id: int, n: int) -> str:

@@ -175,6 +175,7 @@ class Overview:
     redis_memory: dict
     notes: list[str] = field(default_factory=list)
     convocations: dict = field(default_factory=dict)
+    certificates: dict = field(default_factory=dict)
 
 
 async def _run_counts() -> dict[str, int]:
@@ -327,6 +328,23 @@ async def convocation_failures(limit: int = 10) -> dict:
     return {"count": await ConvocationNotice.count().where(failed), "latest": latest}
 
 
+async def certificate_failures(limit: int = 10) -> dict:
+    """Certificates whose PDF could not be generated (app/services/certificates.py, « échec de
+    génération »): how many, how many given up, and the latest with their session and reason."""
+    from app.services.certificates import RENDER_ATTEMPTS
+    from app.tables.certificates import Certificate
+
+    failed = (Certificate.pdf_sha256 == "") & (Certificate.render_error != "") & (Certificate.status == "valid")
+    latest = await Certificate.select(
+        Certificate.id, Certificate.render_attempts, Certificate.render_error,
+        Certificate.enrolment.session.code.as_alias("session_code"),
+    ).where(failed).order_by(Certificate.id, ascending=False).limit(limit)
+    for r in latest:
+        r["render_error"] = redact(r["render_error"])
+    return {"count": await Certificate.count().where(failed), "latest": latest,
+            "given_up": await Certificate.count().where(failed & (Certificate.render_attempts >= RENDER_ATTEMPTS))}
+
+
 async def redis_memory(redis) -> dict:
     info = await redis.info("memory")
     return {"used": info.get("used_memory", 0), "peak": info.get("used_memory_peak", 0),
@@ -363,7 +381,7 @@ async def overview(redis) -> Overview:
         at=at, counts=counts, running=running, oldest_waiting=_age(oldest_waiting, at), next_deferred=next_deferred,
         failed_hour=failed_hour, failed_day=failed_day, queue=queue, health=worker_health,
         workers=await _workers_seen(at), crons=cron_list, mail=mail, redis_memory=memory,
-        notes=notes, convocations=await convocation_failures(),
+        notes=notes, convocations=await convocation_failures(), certificates=await certificate_failures(),
     )
 
 

@@ -34,5 +34,9 @@ class Certificate(Table):
     status_changed_at = Timestamptz(null=True, default=None)
     revoked_reason = Text(default="")
     revoked_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
+    # Failed renders of its PDF (« échec de génération »): how many, the last reason, when to try again.
+    render_attempts = Integer(default=0)
+    render_error = Text(default="")
+    render_retry_at = Timestamptz(null=True, default=None)
 
     unique_enrolment_version = Unique(["enrolment", "version"])
