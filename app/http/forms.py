@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 
 from litestar import Request
 
+from app.numbers import to_int
 from app.services.passwords import Password  # a field kept as typed (re-exported for form models)
 
 T = TypeVar("T")
@@ -46,10 +47,7 @@ def _coerce(kind: Any, values: list[Any], default: Any) -> Any:
     if kind is str:
         return text
     if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            return None
+        return to_int(text)
     if kind is date:
         try:
             return date.fromisoformat(text)

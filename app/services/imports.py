@@ -24,6 +24,7 @@ from piccolo.query.functions.aggregate import Count
 from app import db
 from app.bulk import bulk_insert, bulk_update
 from app.dates import now
+from app.numbers import to_int
 from app.services import outbox, progress
 from app.services.accounts import (
     EMAIL_RE,
@@ -233,11 +234,13 @@ def _scan_sheet(chunks, max_rows: int):
     for chunk in chunks:
         buffer = tail + chunk
         for match in _DIMENSION.finditer(buffer):
-            last_row, letters = int(match.group(2)), match.group(1)
+            last_row, letters = to_int(match.group(2), low=0), match.group(1)
+            if last_row is None:  # past any int (5,000 digits): the text, cut
+                raise too_big(f"elle s'étend jusqu'à la ligne {match.group(2)[:12].decode()}…")
             if last_row > max_rows or _column_number(letters) > XLSX_MAX_COLUMNS:
                 raise too_big(f"elle s'étend jusqu'à la cellule {letters.decode()}{last_row}")
         for match in _CELL_REF.finditer(buffer):
-            row, letters = int(match.group(2)), match.group(1)
+            row, letters = to_int(match.group(2), max_rows + 1, low=0), match.group(1)  # {1,9} digits
             if row > max_rows or (letters and _column_number(letters) > XLSX_MAX_COLUMNS):
                 raise too_big(f"une cellule est en {letters.decode()}{row}" if letters else f"elle va jusqu'à la ligne {number_fr(row)}")
         for match in _ROW_OR_CELL.finditer(buffer):

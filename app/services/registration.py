@@ -35,6 +35,7 @@ from piccolo.query.functions.aggregate import Count
 
 from app import db
 from app.dates import date_fr, datetime_fr, now, today
+from app.numbers import to_int
 from app.services import outbox, seats
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
@@ -417,7 +418,7 @@ async def save_step(draft: dict, step: int, form) -> int:
             errors["mandate"] = "Choisissez le mandat au titre duquel vous sollicitez cette formation."
         else:
             values[RegistrationRequest.mandate] = form.mandate
-        if year and not (year.isascii() and year.isdigit() and 1950 <= int(year) <= today().year):
+        if year and to_int(year, low=1950, high=today().year) is None:
             errors["mandate_year"] = f"Année invalide (entre 1950 et {today().year})."
         values[RegistrationRequest.mandate_year] = year[:4]
     elif step == 6:
