@@ -40,7 +40,7 @@ from app.services import outbox, seats
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
-from app.services.text import loose, loose_search_text, search
+from app.services.text import Multiline, loose, loose_search_text, search
 from app.settings import get_settings
 from app.tables.catalogue import TrainingSession
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
@@ -125,7 +125,7 @@ class TraineeForm:
     email_confirm: str = ""
     postal_code: str = ""
     phone: str = ""
-    expectations: str = ""
+    expectations: Multiline = ""
 
 
 @dataclass
@@ -137,7 +137,7 @@ class MandateForm:
 @dataclass
 class DietaryForm:
     dietary: str = ""
-    dietary_details: str = ""
+    dietary_details: Multiline = ""
 
 
 @dataclass

@@ -22,7 +22,7 @@ from app.services.errors import DomainError, NotFound, ScopeError, ValidationFai
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
 from app.services.seats import seats_taken  # the one count of seats, shown on the session pages
-from app.services.text import search, search_text
+from app.services.text import Multiline, search, search_text
 from app.services.uniqueness import fields_unique
 from app.tables.learning import Enrolment
 from app.tables.catalogue import (
@@ -94,15 +94,15 @@ class SessionForm:
     code: str = ""
     seats: str = ""
     # The certificate's text (D3), on the settings page only: None when the form has no such field.
-    certificate_text: str | None = None
+    certificate_text: Multiline | None = None
     # Time slots and place (issue 12), also on the settings page only.
-    slots: str | None = None
-    place: str | None = None
+    slots: Multiline | None = None
+    place: Multiline | None = None
     remote_url: str | None = None
     contact: str | None = None
     # Convocations (issue 12, X2), settings page only: « À apporter », and "1"/"0" for sending them
     # automatically on enrolment.
-    what_to_bring: str | None = None
+    what_to_bring: Multiline | None = None
     auto_convocations: str | None = None
     # « Présence minimale (%) » (issue 12), settings page only: "" for none.
     min_attendance: str | None = None
