@@ -41,6 +41,7 @@ from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.text import Multiline, loose, loose_search_text, search
+from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 from app.settings import get_settings
 from app.tables.catalogue import TrainingSession
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
@@ -910,6 +911,9 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     from app.tables.accounts import RoleAssignment, User
     from app.tables.org import Establishment
 
+    # Two validations of one person at once (two requests): the second waits for the first's
+    # account, then reuses it (the unique index on the address is the guarantee behind this).
+    await db.lock_name(f"account-email:{r['email']}")
     user = await _existing_account(r)
     url = f"{get_settings().base_url}/connexion"
     operator = await operator_name()
@@ -925,10 +929,15 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     username = await free_username(suggest_username(establishment["code"], r["first_name"], r["last_name"]))
     password = generate_password()
     password_hash = await asyncio.to_thread(hash_password, password)
-    row = await User.insert(User(
-        username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
-        email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
-        **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
+    try:
+        row = await User.insert(User(
+            username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
+            email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
+            **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
+    except INTEGRITY_ERRORS as exc:  # an account made meanwhile by another path (a manager, an import)
+        field, message = message_for(exc)
+        raise DomainError(message + (" Recommencez : la demande sera rattachée à ce compte." if field == "email"
+                                     else " Recommencez.")) from exc
     await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=r["session_establishment"],
                                                granted_by=actor.id))
     await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
