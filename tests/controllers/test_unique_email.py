@@ -132,3 +132,31 @@ async def test_the_migration_stops_on_existing_duplicates_and_lists_them(without
     await (await migration.forwards()).run()
     with pytest.raises(INTEGRITY_ERRORS):
         await _insert("alp001.dup.three", "Jean.Dupont@example.org")
+
+
+async def test_an_import_update_giving_an_address_taken_meanwhile_fails_its_line_not_the_job(client, run_jobs):
+    """The preview matched the account by its matricule and showed the file's new address; another
+    account got that address before the job ran: the line is refused with the French message, the
+    rest of the import goes through, and the address stays one account's."""
+    from app.tables.imports import ImportRow
+    from tests.jobs.test_import_accounts import HEADER, _batch_rows, _confirm_and_run, _upload
+
+    alp001 = await _alp001()
+    target = await User.select().where(User.username.like("alp001.%.%") & (User.matricule != "")
+                                       & User.email.not_like("%fictif%")).first()
+    await login(client, "alp001.get")
+    response = await _upload(client, alp001, [
+        HEADER, f"{target['first_name']};{target['last_name']};;nouvelle.adresse@example.org;{target['matricule']};",
+        "Ada;Lovelace;Anfh_2025!;ada@example.org;4300;"])
+    batch_id = int(response.headers["location"].rsplit("/", 1)[1])
+    rows = await _batch_rows(batch_id)
+    assert rows[2]["existing_user"] == target["id"] and "update" in rows[2]["allowed"].split(",")
+    await post_form(client, f"/imports/{batch_id}/lignes/{rows[2]['id']}", {"decision": "update"})
+    await post_form(client, f"/imports/{batch_id}/lignes/{rows[3]['id']}", {"decision": "create"})
+    await _create(client, alp001, "alp001.n.adresse", "Nouvelle.Adresse@example.org", "Nina", "Adresse")
+    batch = await _confirm_and_run(client, batch_id, run_jobs)
+    assert batch["status"] == "done" and (batch["created_count"], batch["failed_count"]) == (1, 1)
+    row = await ImportRow.select().where(ImportRow.id == rows[2]["id"]).first()
+    assert row["outcome"] == "failed" and EMAIL_TAKEN in row["outcome_message"]
+    assert (await User.select(User.email).where(User.id == target["id"]).first())["email"] == target["email"]
+    assert await User.count().where(User.email == "nouvelle.adresse@example.org") == 1
