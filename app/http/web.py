@@ -117,8 +117,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
         return default
     parsed = urlparse(target)
     # Browsers read a backslash as "/" and drop tabs and newlines: /\evil.example is //evil.example.
+    # A space too (a form folds a tab into one; a path the app built is quoted, it has none).
     if (parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//")
-            or re.search(r"[\\\x00-\x1f\x7f]", target)):
+            or re.search(r"[\\\x00-\x20\x7f]", target)):
         return default
     return target
 
