@@ -212,7 +212,12 @@ def create_admin(username: str, email: str, first_name: str, last_name: str, pas
                 await RoleAssignment.insert(RoleAssignment(user=user_id, role=ADMIN))
         return done
 
-    done = _run_db(run)
+    from app.services.uniqueness import INTEGRITY_ERRORS, message_for
+
+    try:
+        done = _run_db(run)
+    except INTEGRITY_ERRORS as exc:  # the address is another account's: a message, not a traceback
+        raise click.ClickException(message_for(exc)[1]) from exc
     click.echo(f"Administrator {username}: {done}, role admin granted.")
 
 

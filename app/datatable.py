@@ -23,6 +23,7 @@ from urllib.parse import urlencode
 from piccolo.columns.combination import WhereRaw
 from piccolo.querystring import QueryString
 
+from app.numbers import to_int
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
 
@@ -213,16 +214,11 @@ class DataTable:
         sort = params.get("sort") or self.default_sort
         if sort.lstrip("-") not in sortable:
             sort = self.default_sort
-        try:
-            per_page = int(params.get("per_page") or PER_PAGE_CHOICES[0])
-        except ValueError:
-            per_page = PER_PAGE_CHOICES[0]
+        per_page = to_int(params.get("per_page"))
         if per_page not in PER_PAGE_CHOICES:
             per_page = PER_PAGE_CHOICES[0]
-        try:  # 1, 2, … from the start; -1 (the last page), -2, … from the end
-            page = int(params.get("page") or 1) or 1
-        except ValueError:
-            page = 1
+        # 1, 2, … from the start; -1 (the last page), -2, … from the end
+        page = to_int(params.get("page")) or 1
         return TableState(filters=filters, sort=sort, page=page, per_page=per_page)
 
     # -- querying -----------------------------------------------------------------------------

@@ -45,9 +45,11 @@ async def close_pool() -> None:
 async def create_sqlite_tables() -> None:
     """The embedded default creates its tables directly (Piccolo's SQLite migrations cannot ALTER);
     PostgreSQL always goes through the migrations (`tremplin migrate`)."""
-    from app.tables.constraints import UNIQUE_INDEXES
-
+    import logging
     import re
+    import sqlite3
+
+    from app.tables.constraints import UNIQUE_INDEXES
 
     add_unique = re.compile(r'ALTER TABLE ("\w+") ADD CONSTRAINT (\w+) UNIQUE (\(.*\))$')
     for table in TABLES:
@@ -59,7 +61,11 @@ async def create_sqlite_tables() -> None:
             await table.raw(statement)
         await _add_missing_columns(table)
     for statement in UNIQUE_INDEXES:
-        await TABLES[0].raw(statement)
+        try:
+            await TABLES[0].raw(statement)
+        except sqlite3.IntegrityError as error:  # an older var/ whose rows break a newer index
+            logging.getLogger(__name__).warning("Could not create %s on the SQLite database: %s (fix the "
+                                                "duplicates, or delete var/ to start over)", statement, error)
 
 
 async def _add_missing_columns(table) -> None:
@@ -139,6 +145,17 @@ def in_transaction() -> bool:
 
 def transaction():
     return _Transaction(engine().transaction())
+
+
+async def lock_name(name: str) -> None:
+    """Inside a transaction: wait for, then hold until its end, the lock of ``name`` (an e-mail
+    address about to get an account), so two transactions that read then write on the same name run
+    one after the other. PostgreSQL: a transaction-level advisory lock; SQLite: nothing more is
+    needed in a ``write_transaction`` (BEGIN IMMEDIATE already runs them one after the other)."""
+    if not is_sqlite():
+        from app.tables.accounts import User
+
+        await User.raw("SELECT pg_advisory_xact_lock(hashtext({}))", name)
 
 
 def write_transaction():

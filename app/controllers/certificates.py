@@ -21,6 +21,7 @@ from app.services.errors import ValidationFailed
 from app.services.ratelimit import Limit
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
+from app.services.text import Multiline
 
 MANAGERS = (ADMIN, GED, GET)
 # Public page: a few lookups a minute per address is plenty for a person, useless for enumeration.
@@ -30,7 +31,7 @@ ZIP_GONE = "Ce fichier n'est plus disponible : relancez la création du ZIP."
 
 @dataclass
 class RevokeForm:
-    reason: str = ""
+    reason: Multiline = ""
 
 
 class SessionCertificatesController(Controller):

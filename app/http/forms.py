@@ -4,7 +4,9 @@ typed value (never the raw form).
 Coercion is lenient on purpose: a forged or mistyped number becomes None, a missing checkbox False,
 and the service says in French what is wrong with the field. Text is stripped, not cut: a service
 refuses an over-long value rather than storing half of it. A ``Password`` field is kept exactly as
-typed (a space is a character of a password like any other).
+typed (a space is a character of a password like any other). Control characters are folded into a
+space (a forged line break in a title would split a mail's body); a ``Multiline`` field (a
+textarea) keeps its line breaks, as "\\n".
 """
 
 from __future__ import annotations
@@ -17,7 +19,9 @@ from typing import Any, TypeVar
 
 from litestar import Request
 
+from app.numbers import to_int
 from app.services.passwords import Password  # a field kept as typed (re-exported for form models)
+from app.services.text import Multiline, fold_controls  # a textarea's field keeps its line breaks
 
 T = TypeVar("T")
 CSRF_FIELD = "_csrf_token"
@@ -42,14 +46,12 @@ def _coerce(kind: Any, values: list[Any], default: Any) -> Any:
         return raw
     if kind is Password:
         return str(raw)
-    text = raw.strip()
-    if kind is str:
+    # Control characters folded here, once for every form: line breaks only in a Multiline field.
+    text = fold_controls(raw, multiline=kind is Multiline).strip()
+    if kind in (str, Multiline):
         return text
     if kind is int:
-        try:
-            return int(text)
-        except ValueError:
-            return None
+        return to_int(text)
     if kind is date:
         try:
             return date.fromisoformat(text)

@@ -19,17 +19,24 @@ from litestar.exceptions import (
 )
 from litestar.handlers.base import BaseRouteHandler
 from litestar.response import Redirect
+from litestar.routes import base as _litestar_routes
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutError as RedisTimeoutError
 
 from app.http.responder import client_redirect, error_page, is_htmx
 from app.http.security import TOO_LARGE
+from app.numbers import path_int
 from app.services.auth import load_current_user
 from app.services.errors import DomainError, NotFound
 from app.services.roles import ROLE_LABELS, CurrentUser
 from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 
 log = logging.getLogger(__name__)
+
+# Every ``{name:int}`` path parameter goes through the one parser of untrusted integers: Litestar
+# reads its parsers from this map when the routes are built (after this module is imported), and
+# answers the parser's ValueError with its 404.
+_litestar_routes.parsers_map[int] = path_int
 
 # The database refusing a value (asyncpg: an int beyond int32/int64, class 22 "data exception";
 # sqlite3 and Python: an int too large to convert).
@@ -111,8 +118,9 @@ def safe_next(target: str | None, default: str = "/") -> str:
         return default
     parsed = urlparse(target)
     # Browsers read a backslash as "/" and drop tabs and newlines: /\evil.example is //evil.example.
+    # A space too (a form folds a tab into one; a path the app built is quoted, it has none).
     if (parsed.scheme or parsed.netloc or not target.startswith("/") or target.startswith("//")
-            or re.search(r"[\\\x00-\x1f\x7f]", target)):
+            or re.search(r"[\\\x00-\x20\x7f]", target)):
         return default
     return target
 

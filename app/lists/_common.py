@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
+from app.numbers import to_int
+
 
 def int_or_none(value) -> int | None:
-    try:
-        return int(value)
-    except (TypeError, ValueError):
-        return None
+    return to_int(value)
 
 
 def yes_no(value: bool) -> str:

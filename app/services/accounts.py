@@ -20,6 +20,7 @@ from app.services.passwords import Password, generate_password, hash_password, p
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope
 from app.services.text import fold, user_text_fields
+from app.services.uniqueness import EMAIL_TAKEN, fields_unique
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Establishment
@@ -117,6 +118,16 @@ def fictitious_email(username: str) -> str:
 
 def is_fictitious(email: str) -> bool:
     return ".fictif@" in (email or "")
+
+
+async def email_taken(email: str, other_than: int | None = None) -> bool:
+    """Whether another active account holds this real address (the unique index
+    app_user_email_unique is the guarantee; this is the friendly check before it)."""
+    email = normalise_email(email)
+    if not email or is_fictitious(email):
+        return False
+    query = User.exists().where((User.email == email) & User.deactivated_at.is_null())
+    return await (query if other_than is None else query.where(User.id != other_than))
 
 
 def normalise_matricule(value: str | None) -> str:
@@ -233,6 +244,8 @@ async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None
             errors["nomenclature"] = problem
     if form.email and not EMAIL_RE.match(form.email):
         errors["email"] = "Adresse de courriel invalide."
+    elif form.email and await email_taken(form.email, editing_id):
+        errors["email"] = EMAIL_TAKEN
     if editing_id is None and not form.generate_password:
         problem = policy_error(form.password)
         if problem:
@@ -261,7 +274,7 @@ async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> in
     password = generate_password() if form.generate_password else form.password
     password_hash = await asyncio.to_thread(hash_password, password)
     mail_ids = []
-    async with db.transaction():
+    async with fields_unique(), db.transaction():
         row = await User.insert(
             User(
                 username=form.username,
@@ -332,7 +345,7 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
                                           force_change=form.force_password_change))
     elif form.force_password_change:
         values[User.force_password_change] = True
-    async with db.transaction():
+    async with fields_unique(), db.transaction():
         await User.update(values).where(User.id == user_id)
         # The learner role follows the establishment.
         await RoleAssignment.update({RoleAssignment.establishment: form.establishment}).where(

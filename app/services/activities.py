@@ -18,6 +18,7 @@ from piccolo.table import Table
 from app import db
 from app.services import files
 from app.services.errors import NotFound, ValidationFailed
+from app.services.text import Multiline
 from app.tables.catalogue import CompletionRule
 
 ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum")]
@@ -28,12 +29,12 @@ DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "qui
 class ActivityForm:
     kind: str = "page"
     title: str = ""
-    content: str = ""
+    content: Multiline = ""
     required: bool = False
     completion: str = ""
     video_url: str = ""
     pass_mark: int | None = None
-    quiz_text: str = ""
+    quiz_text: Multiline = ""
     remove_file: bool = False
 
 

@@ -31,6 +31,7 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from app import db
+from app.numbers import to_int
 from app.settings import get_settings
 from app.services.scope import Scope
 
@@ -73,7 +74,7 @@ def _date(value: str) -> date | None:
 
 
 def _int(value: str) -> int | None:
-    return int(value) if re.fullmatch(r"\d{1,12}", value) else None
+    return to_int(value, low=0)
 
 
 def parse_filters(params) -> Filters:

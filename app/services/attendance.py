@@ -20,6 +20,7 @@ from datetime import time
 
 from app import db
 from app.dates import date_fr, now
+from app.numbers import to_int
 from app.services.errors import ValidationFailed
 from app.services.text import number_fr
 from app.tables.catalogue import SessionSlot
@@ -120,9 +121,9 @@ def cells_from_form(form: dict) -> dict[tuple[int, int], str]:
     cells = {}
     for key, value in form.items():
         if key.startswith("a") and "_" in key:
-            enrolment, _, slot = key[1:].partition("_")
-            if enrolment.isascii() and enrolment.isdigit() and slot.isascii() and slot.isdigit():  # not "²"
-                cells[(int(enrolment), int(slot))] = str(value or "").strip()
+            enrolment, _, slot = (to_int(k, low=1) for k in key[1:].partition("_"))
+            if enrolment is not None and slot is not None:  # not "²", nor 5,000 digits
+                cells[(enrolment, slot)] = str(value or "").strip()
     return cells
 
 

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import math
+import secrets
 from dataclasses import dataclass
 from datetime import timedelta
 
 from app.dates import now
 from app.services.errors import DomainError, ValidationFailed
 from app.services.passwords import dummy_hash, hash_password, needs_rehash, policy_error, verify_password
-from app.services.ratelimit import Limit
+from app.services.ratelimit import FailureLimit
 from app.services.roles import CurrentUser, Grant
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
@@ -35,12 +36,12 @@ class Login:
     credentials_version: int
 
 
-def _limits() -> tuple[Limit, Limit]:
+def _limits() -> tuple[FailureLimit, FailureLimit]:
     """Failed logins per account and per client address, in one fixed window."""
     sec = get_settings().security
     return (
-        Limit("login-account", sec.login_max_failures_per_account, sec.login_window_seconds),
-        Limit("login-ip", sec.login_max_failures_per_ip, sec.login_window_seconds),
+        FailureLimit("login-account", sec.login_max_failures_per_account, sec.login_window_seconds),
+        FailureLimit("login-ip", sec.login_max_failures_per_ip, sec.login_window_seconds),
     )
 
 
@@ -52,36 +53,44 @@ def _wait_text(seconds: int) -> str:
 async def authenticate(redis, username: str, password: str, ip: str) -> Login:
     """Who logs in when the credentials are right; LoginRefused with a French message otherwise.
 
-    Each attempt is counted (atomically, in Redis) *before* its password is checked, per address and
-    per account: however many guesses arrive at once, no more than the limit get a password check.
-    An attempt with the right password is given back, so only failures stay in the window."""
+    Only failures count, per address and per account (FailureLimit, atomically in Redis). An attempt
+    is held back while the checks in flight could still use up the limit, and refused once the
+    window holds it: however many guesses arrive at once, no more than the limit get a password
+    check, and ten right passwords at once all log in (a check in flight is no failure)."""
     username = (username or "").strip().lower()
     if not username or not password:
         raise LoginRefused("Saisissez votre nom d'utilisateur et votre mot de passe.")
     per_account, per_ip = _limits()
     account_key = username[:150]
-    if not await per_ip.allow(redis, ip):
+    token = secrets.token_hex(8)
+    if not await per_ip.begin(redis, ip, token):
         wait = _wait_text(await per_ip.retry_after(redis, ip))
         raise TooManyAttempts(f"Trop de tentatives de connexion échouées depuis ce poste. Réessayez dans {wait}.")
-    if not await per_account.allow(redis, account_key):
-        # No password was checked: this attempt guessed nothing from this address.
-        await per_ip.release(redis, ip)
-        wait = _wait_text(await per_account.retry_after(redis, account_key))
-        raise TooManyAttempts(
-            f"Trop de tentatives de connexion échouées pour ce compte. "
-            f"Réessayez dans {wait} ou demandez un nouveau mot de passe à votre gestionnaire."
-        )
-    row = (
-        await User.select(User.id, User.password_hash, User.is_suspended, User.credentials_version)
-        .where(User.username == username)
-        .first()
-    )
-    # argon2 is CPU-bound: keep the event loop free for other requests.
-    ok = await asyncio.to_thread(verify_password, row["password_hash"] if row else dummy_hash(), password)
-    if not row or not ok:
-        raise LoginRefused(GENERIC_FAILURE)  # both attempts stay counted
+    failed = False  # an attempt refused, or cut short by an error, checked no password
+    try:
+        if not await per_account.begin(redis, account_key, token):
+            # No password was checked: this attempt guessed nothing from this address.
+            wait = _wait_text(await per_account.retry_after(redis, account_key))
+            raise TooManyAttempts(
+                f"Trop de tentatives de connexion échouées pour ce compte. "
+                f"Réessayez dans {wait} ou demandez un nouveau mot de passe à votre gestionnaire."
+            )
+        try:
+            row = (
+                await User.select(User.id, User.password_hash, User.is_suspended, User.credentials_version)
+                .where(User.username == username)
+                .first()
+            )
+            # argon2 is CPU-bound: keep the event loop free for other requests.
+            ok = await asyncio.to_thread(verify_password, row["password_hash"] if row else dummy_hash(), password)
+            failed = not row or not ok
+        finally:
+            await per_account.end(redis, account_key, token, failed)
+    finally:
+        await per_ip.end(redis, ip, token, failed)
+    if failed:
+        raise LoginRefused(GENERIC_FAILURE)  # counted on both
     await per_account.reset(redis, account_key)
-    await per_ip.release(redis, ip)
     if row["is_suspended"]:
         raise LoginRefused("Votre compte est suspendu. Contactez le gestionnaire de votre établissement.")
     values = {User.last_access: now()}

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 from app import db
 from app.dates import now
+from app.numbers import to_int
 from app.services import convocations, seats
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import LEARNER, CurrentUser
@@ -52,13 +53,7 @@ async def establishment_learners(establishment_id: int, exclude_query=None, q: s
 
 
 def _ids(values: list[str]) -> list[int]:
-    out = []
-    for v in values:
-        try:
-            out.append(int(v))
-        except (TypeError, ValueError):
-            continue
-    return out
+    return [i for i in (to_int(v) for v in values) if i is not None]
 
 
 async def _learner_ids_of(establishment_id: int, ids: list[int]) -> list[int]:

@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 
 from app.dates import now
+from app.numbers import INT64_MAX, to_int
 from app.services.errors import NotFound, ValidationFailed
 from app.settings import get_settings
 from app.tables.files import StoredFile
@@ -86,11 +87,13 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     match = re.fullmatch(r"\s*bytes=(\d*)-(\d*)\s*", header)
     if not match or (not match[1] and not match[2]):
         return None  # not a single byte range: the whole file
+    # A number past bigint (or 5,000 digits) is beyond any file: read as "past the end".
+    beyond = size + 1
     if match[1]:
-        first = int(match[1])
-        last = min(int(match[2]), size - 1) if match[2] else size - 1
+        first = to_int(match[1], beyond, low=0, high=INT64_MAX)
+        last = min(to_int(match[2], beyond, low=0, high=INT64_MAX), size - 1) if match[2] else size - 1
     else:
-        first, last = max(size - int(match[2]), 0), size - 1
+        first, last = max(size - to_int(match[2], beyond, low=0, high=INT64_MAX), 0), size - 1
     if first >= size or first > last:
         return False
     return first, last

@@ -24,6 +24,7 @@ from piccolo.query.functions.aggregate import Count
 from app import db
 from app.bulk import bulk_insert, bulk_update
 from app.dates import now
+from app.numbers import to_int
 from app.services import outbox, progress
 from app.services.accounts import (
     EMAIL_RE,
@@ -43,9 +44,11 @@ from app.services.passwords import generate_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope, manageable_user_ids, require_establishment
 from app.services.text import fold, number_fr, user_text_fields
+from app.services.uniqueness import EMAIL_TAKEN, violated_index
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 from app.tables.cohorts import Cohort, CohortMember
+from app.tables.constraints import EMAIL_UNIQUE_INDEX_NAME
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.org import Establishment
 
@@ -233,11 +236,13 @@ def _scan_sheet(chunks, max_rows: int):
     for chunk in chunks:
         buffer = tail + chunk
         for match in _DIMENSION.finditer(buffer):
-            last_row, letters = int(match.group(2)), match.group(1)
+            last_row, letters = to_int(match.group(2), low=0), match.group(1)
+            if last_row is None:  # past any int (5,000 digits): the text, cut
+                raise too_big(f"elle s'étend jusqu'à la ligne {match.group(2)[:12].decode()}…")
             if last_row > max_rows or _column_number(letters) > XLSX_MAX_COLUMNS:
                 raise too_big(f"elle s'étend jusqu'à la cellule {letters.decode()}{last_row}")
         for match in _CELL_REF.finditer(buffer):
-            row, letters = int(match.group(2)), match.group(1)
+            row, letters = to_int(match.group(2), max_rows + 1, low=0), match.group(1)  # {1,9} digits
             if row > max_rows or (letters and _column_number(letters) > XLSX_MAX_COLUMNS):
                 raise too_big(f"une cellule est en {letters.decode()}{row}" if letters else f"elle va jusqu'à la ligne {number_fr(row)}")
         for match in _ROW_OR_CELL.finditer(buffer):
@@ -731,7 +736,11 @@ async def run_import(redis, batch_id: int) -> dict:
         await ImportBatch.update({ImportBatch.status: "failed", ImportBatch.error: f"{type(exc).__name__}: {exc}"[:2000]}).where(
             ImportBatch.id == batch_id
         )
-        await progress.update(redis, token, state="failed", message="L'import a échoué ; aucun compte n'a été créé.")
+        message = "L'import a échoué ; aucun compte n'a été créé."
+        if violated_index(exc) == EMAIL_UNIQUE_INDEX_NAME:  # an account made meanwhile with a file's address
+            message = ("L'import a échoué : une adresse du fichier vient d'être donnée à un autre compte ; aucun "
+                       "compte n'a été créé. Relancez l'import : cette ligne sera signalée.")
+        await progress.update(redis, token, state="failed", message=message)
         raise
     await progress.update(redis, token, state="done", done=sum(counts.values()))
     return counts
@@ -803,6 +812,15 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
         for account in await User.select(User.id, User.username, User.email, User.matricule).where(
                 clause if where is None else clause & where):
             accounts[account["id"]] = account
+    # An address the file gives an existing account must be no other active account's, nor one this
+    # import gives to another (one person, one account: the unique index app_user_email_unique).
+    holders: dict[str, set[int]] = defaultdict(set)
+    moving = sorted({r["email"] for r in to_update if r["email"] and not is_fictitious(r["email"])})
+    for start in range(0, len(moving), 5000):
+        for account in await User.select(User.id, User.email).where(
+                User.email.is_in(moving[start:start + 5000]) & User.deactivated_at.is_null()):
+            holders[account["email"].lower()].add(account["id"])
+    given = {p[0]["email"] for p in plans if p[0]["email"]}
 
     async with db.transaction():
         created_ids: list[tuple[int, int]] = []  # (row id, user id)
@@ -846,6 +864,11 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
                 continue
             # The file's address, unless it is the same one typed with other capitals.
             email = account["email"] if r["email"] in ("", account["email"].lower()) else r["email"]
+            if email == r["email"] and not is_fictitious(email) and (
+                    holders.get(email, set()) - {account["id"]} or email in given):
+                results[r["id"]] = ("failed", EMAIL_TAKEN + " Le compte n'a pas été modifié.", "")
+                continue
+            given.add(email.lower())
             keys = user_text_fields(r["first_name"], r["last_name"], account["username"], email)
             updates.append((r["first_name"], r["last_name"], email, r["matricule"] or account["matricule"],
                             keys["search_text"], keys["last_name_key"], keys["first_name_key"], account["id"]))

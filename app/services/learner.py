@@ -20,6 +20,7 @@ from app.services import learning
 from app.services.certificates import seal
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
+from app.services.text import Multiline
 from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
 from app.tables.learning import ActivityCompletion, CompletionHow, DiscussionMessage, Enrolment, QuizAttempt
 
@@ -252,7 +253,7 @@ async def messages(session_id: int, with_hidden: bool = False, limit: int = 200)
 
 @dataclass
 class MessageForm:
-    body: str = ""
+    body: Multiline = ""
 
 
 POST_LIMIT = Limit("discussion", 10, 60)

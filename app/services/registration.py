@@ -35,12 +35,14 @@ from piccolo.query.functions.aggregate import Count
 
 from app import db
 from app.dates import date_fr, datetime_fr, now, today
+from app.numbers import to_int
 from app.services import outbox, seats
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.ratelimit import Limit
 from app.services.roles import CurrentUser
-from app.services.text import loose, loose_search_text, search
+from app.services.text import Multiline, loose, loose_search_text, search
+from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 from app.settings import get_settings
 from app.tables.catalogue import TrainingSession
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
@@ -151,7 +153,7 @@ class TraineeForm:
     email_confirm: str = ""
     postal_code: str = ""
     phone: str = ""
-    expectations: str = ""
+    expectations: Multiline = ""
 
 
 @dataclass
@@ -163,7 +165,7 @@ class MandateForm:
 @dataclass
 class DietaryForm:
     dietary: str = ""
-    dietary_details: str = ""
+    dietary_details: Multiline = ""
 
 
 @dataclass
@@ -444,7 +446,7 @@ async def save_step(draft: dict, step: int, form) -> int:
             errors["mandate"] = "Choisissez le mandat au titre duquel vous sollicitez cette formation."
         else:
             values[RegistrationRequest.mandate] = form.mandate
-        if year and not (year.isascii() and year.isdigit() and 1950 <= int(year) <= today().year):
+        if year and to_int(year, low=1950, high=today().year) is None:
             errors["mandate_year"] = f"Année invalide (entre 1950 et {today().year})."
         values[RegistrationRequest.mandate_year] = year[:4]
     elif step == 6:
@@ -939,6 +941,9 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     from app.tables.accounts import RoleAssignment, User
     from app.tables.org import Establishment
 
+    # Two validations of one person at once (two requests): the second waits for the first's
+    # account, then reuses it (the unique index on the address is the guarantee behind this).
+    await db.lock_name(f"account-email:{r['email']}")
     user = await _existing_account(r)
     url = f"{get_settings().base_url}/connexion"
     operator = await operator_name()
@@ -954,10 +959,15 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     username = await free_username(suggest_username(establishment["code"], r["first_name"], r["last_name"]))
     password = generate_password()
     password_hash = await asyncio.to_thread(hash_password, password)
-    row = await User.insert(User(
-        username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
-        email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
-        **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
+    try:
+        row = await User.insert(User(
+            username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
+            email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
+            **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
+    except INTEGRITY_ERRORS as exc:  # an account made meanwhile by another path (a manager, an import)
+        field, message = message_for(exc)
+        raise DomainError(message + (" Recommencez : la demande sera rattachée à ce compte." if field == "email"
+                                     else " Recommencez.")) from exc
     await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=r["session_establishment"],
                                                granted_by=actor.id))
     await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])

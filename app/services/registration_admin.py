@@ -11,7 +11,7 @@ from app.services.accounts import EMAIL_RE, normalise_email
 from app.dates import now
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
-from app.services.text import loose, loose_search_text, search
+from app.services.text import Multiline, loose, loose_search_text, search
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 
 REF_KINDS = {
@@ -57,7 +57,7 @@ class SettingsForm:
     operator_name: str = ""
     disability_email: str = ""
     operator_copy_email: str = ""
-    cgv_text: str = ""
+    cgv_text: Multiline = ""
     test_mode: bool = False
 
 

@@ -16,12 +16,13 @@ from datetime import date
 
 from app import db
 from app.dates import now
+from app.numbers import to_int
 from app.services import progress
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
 from app.services.seats import seats_taken  # the one count of seats, shown on the session pages
-from app.services.text import search, search_text
+from app.services.text import Multiline, search, search_text
 from app.services.uniqueness import fields_unique
 from app.tables.learning import Enrolment
 from app.tables.catalogue import (
@@ -93,15 +94,15 @@ class SessionForm:
     code: str = ""
     seats: str = ""
     # The certificate's text (D3), on the settings page only: None when the form has no such field.
-    certificate_text: str | None = None
+    certificate_text: Multiline | None = None
     # Time slots and place (issue 12), also on the settings page only.
-    slots: str | None = None
-    place: str | None = None
+    slots: Multiline | None = None
+    place: Multiline | None = None
     remote_url: str | None = None
     contact: str | None = None
     # Convocations (issue 12, X2), settings page only: « À apporter », and "1"/"0" for sending them
     # automatically on enrolment.
-    what_to_bring: str | None = None
+    what_to_bring: Multiline | None = None
     auto_convocations: str | None = None
     # « Présence minimale (%) » (issue 12), settings page only: "" for none.
     min_attendance: str | None = None
@@ -158,11 +159,8 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
             errors["code"] = f"Le code {code} est déjà utilisé par une autre session."
     seats = None
     if form.seats.strip():
-        try:
-            seats = int(form.seats)
-            if seats < 1:
-                raise ValueError
-        except ValueError:
+        seats = to_int(form.seats, low=1)
+        if seats is None:
             errors["seats"] = "Le nombre de places doit être un entier positif (ou vide : illimité)."
     if seats is not None and current and "seats" not in errors:
         taken = await seats_taken(session_id)
@@ -191,11 +189,8 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
         typed = form.min_attendance.strip().rstrip("%").strip()
         min_attendance = None
         if typed:
-            try:
-                min_attendance = int(typed)
-                if not 1 <= min_attendance <= 100:
-                    raise ValueError
-            except ValueError:
+            min_attendance = to_int(typed, low=1, high=100)
+            if min_attendance is None:
                 errors["min_attendance"] = "La présence minimale est un pourcentage entier de 1 à 100 (ou vide : aucune)."
     if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
         errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."

@@ -7,6 +7,27 @@ from functools import lru_cache
 from babel.numbers import format_decimal
 
 
+class Multiline(str):
+    """The type of a multi-line form field (a textarea) in a form model: its line breaks are kept
+    (as "\\n"); every other field is single-line (see ``fold_controls``)."""
+
+
+# Line breaks of every kind: CR LF, CR, LF, NEL, VT, FF, LINE and PARAGRAPH SEPARATOR.
+_BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f]+")  # C0 and C1 controls, DEL; tabs included
+_CONTROLS_AND_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def fold_controls(text: str, multiline: bool = False) -> str:
+    """A typed value without control characters. A single-line field (a title, a name, an address)
+    folds every run of them, line breaks included, into one space: a forged "Titre\\r\\nBcc: …"
+    would otherwise show as separate lines in a mail's body. A multi-line field keeps its line
+    breaks (as "\\n") and folds the rest (a tab, NUL, ESC) the same way."""
+    if multiline:
+        return "\n".join(_CONTROLS.sub(" ", line) for line in _BREAKS.split(text))
+    return _CONTROLS_AND_BREAKS.sub(" ", text)
+
+
 def fold(text: str | None) -> str:
     """Lower-case, accents removed: 'Élodie' -> 'elodie'. Same result on every database."""
     if not text:

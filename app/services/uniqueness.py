@@ -34,11 +34,27 @@ MESSAGES: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
     ("ref_item", ("kind", "label")): ("label", "Cet élément existe déjà dans cette liste."),
     ("platform_setting", ("key",)): ("key", "Ce réglage vient d'être enregistré par quelqu'un d'autre : rechargez la page."),
 }
+EMAIL_TAKEN = "Cette adresse de courriel est déjà celle d'un autre compte : une personne n'a qu'un compte."
+# Unique indexes on an expression (no column to name): index name -> (form field, message).
+INDEX_MESSAGES: dict[str, tuple[str, str]] = {
+    "app_user_email_unique": ("email", EMAIL_TAKEN),
+}
 GENERIC = ("Cet enregistrement entre en conflit avec un autre, qui vient peut-être d'être créé : "
            "rechargez la page et vérifiez avant de recommencer.")
 
 _PG_KEY = re.compile(r"Key \((?P<columns>[^)]*)\)=")
 _SQLITE = re.compile(r"UNIQUE constraint failed: (?P<columns>.+)$")
+_SQLITE_INDEX = re.compile(r"UNIQUE constraint failed: index '(?P<name>\w+)'")
+
+
+def violated_index(exc: BaseException) -> str | None:
+    """The name of the unique index (or constraint) an integrity error violates, when it says."""
+    if _PgUnique and isinstance(exc, _PgUnique):
+        return getattr(exc, "constraint_name", None)
+    if isinstance(exc, sqlite3.IntegrityError):
+        match = _SQLITE_INDEX.search(str(exc))
+        return match["name"] if match else None
+    return None
 
 
 def unique_violation(exc: BaseException) -> tuple[str, tuple[str, ...]] | None:
@@ -59,6 +75,9 @@ def unique_violation(exc: BaseException) -> tuple[str, tuple[str, ...]] | None:
 
 def message_for(exc: BaseException) -> tuple[str | None, str]:
     """(field or None, French message) for an integrity error."""
+    index = violated_index(exc)
+    if index in INDEX_MESSAGES:
+        return INDEX_MESSAGES[index]
     key = unique_violation(exc)
     if key and key in MESSAGES:
         return MESSAGES[key]

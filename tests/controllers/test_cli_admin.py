@@ -40,3 +40,14 @@ async def test_create_admin_makes_an_account_that_logs_in_and_opens_the_operatio
                                     password="Second-Admin-2026!")
     assert again.returncode == 0 and "existing account" in again.stdout
     assert await RoleAssignment.count().where((RoleAssignment.user == user["id"]) & (RoleAssignment.role == "admin")) == 1
+
+
+async def test_create_admin_with_another_account_s_address_says_so(client):
+    """Issue 19.3: real addresses are unique (app_user_email_unique): a message, not a traceback."""
+    taken = (await User.select(User.email).where(User.username.like("alp001.%.%")
+                                                 & User.email.not_like("%fictif%")).first())["email"]
+    refused = await asyncio.to_thread(_create_admin, "second.admin", "--email", taken.upper(),
+                                      password="Premier-Admin-2026!")
+    assert refused.returncode != 0 and "Traceback" not in refused.stderr
+    assert "Cette adresse de courriel est déjà celle d'un autre compte" in refused.stderr
+    assert not await User.exists().where(User.username == "second.admin")

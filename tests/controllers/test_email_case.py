@@ -94,7 +94,19 @@ async def test_the_follow_link_is_sent_whatever_the_case_typed(client, new_clien
     assert any(m["Subject"].startswith("Suivi de votre demande") for _, m in smtp.messages)
 
 
-async def test_the_migration_lower_cases_old_rows_and_reports_would_be_duplicates(demo, capsys):
+@pytest.fixture
+async def without_email_index(demo):
+    """A database as it was before the unique index on the address (migration 2026-12-06T18:30),
+    which old duplicate rows could not enter; the index is back afterwards."""
+    from app.tables.constraints import EMAIL_UNIQUE_INDEX
+
+    await User.raw("DROP INDEX IF EXISTS app_user_email_unique")
+    yield
+    await User.delete().where(User.username.like("alp001.old.%"))
+    await User.raw(EMAIL_UNIQUE_INDEX)
+
+
+async def test_the_migration_lower_cases_old_rows_and_reports_would_be_duplicates(without_email_index, capsys):
     migration = importlib.import_module("app.tables.migrations.tremplin_2026_11_23t13_10_10_000000")
     alp001 = await _alp001()
     common = {"password_hash": "x", "establishment": alp001}

@@ -81,6 +81,16 @@ async def test_successful_logins_do_not_use_up_the_address_limit(app, demo, sett
         assert "Trop de tentatives de connexion échouées depuis ce poste. Réessayez dans 15 minutes." in text(response.text)
 
 
+async def test_ten_right_passwords_at_once_all_log_in(app, demo, password_checks, settings_env):
+    """Issue 19.4: the limiter counted the logins still being checked, so 5 of 10 colleagues logging
+    in at once to one account were told « Trop de tentatives de connexion échouées »."""
+    settings_env(LOGIN_MAX_FAILURES_IP=5)
+    for addresses in ([f"10.3.{i}.1" for i in range(10)], ["10.4.4.4"] * 10):  # apart, then one office
+        responses = await asyncio.gather(*[_guess(app, a, "alp001.get", DEMO_PASSWORD) for a in addresses])
+        assert [r.status_code for r in responses] == [303] * 10, [text(r.text)[:120] for r in responses]
+    assert len(password_checks) == 20
+
+
 async def test_the_account_lock_ends_with_its_window(client, settings_env):
     settings_env(LOGIN_MAX_FAILURES_ACCOUNT=2, LOGIN_WINDOW_SECONDS=2)
     for _ in range(2):
