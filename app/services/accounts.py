@@ -62,6 +62,15 @@ def suggest_username(establishment_code: str, first_name: str, last_name: str) -
     return f"{establishment_code.lower()}.{initial}.{name_slug(last_name) or 'agent'}"
 
 
+EXTERNAL_PREFIX = "ext"
+
+
+def external_username(first_name: str, last_name: str) -> str:
+    """External trainee (registered through the public wizard): `ext.<first letter of first
+    name>.<last name>` (ext.f.leveque-sauvan), no establishment code; a free suffix 2, 3… as usual."""
+    return suggest_username(EXTERNAL_PREFIX, first_name, last_name)
+
+
 def nomenclature_problem(username: str, establishment_code: str, form: "AccountForm") -> str | None:
     """Why ``username`` departs from the seed's nomenclature ("à TOUJOURS respecter"); None if it
     follows it: `<code>.<initial>.<nom>` (a free suffix 2, 3… allowed) or `<code>.<nom>.test`."""
@@ -211,14 +220,16 @@ def too_long(values: dict[str, str]) -> dict[str, str]:
 
 
 async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None,
-                    previous_username: str | None = None) -> dict[str, str]:
+                    previous_username: str | None = None, external: bool = False) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form.first_name:
         errors["first_name"] = "Le prénom est obligatoire."
     if not form.last_name:
         errors["last_name"] = "Le nom de famille est obligatoire."
     scope = await establishment_scope(user)
-    if not form.establishment or not scope.allows(form.establishment):
+    if external and not form.establishment:
+        pass  # an external trainee stays attached to their organisation (only an administrator edits them)
+    elif not form.establishment or not scope.allows(form.establishment):
         errors["establishment"] = "Choisissez un établissement de votre périmètre."
     problem = await username_problem(form.username, editing_id)
     if problem:
@@ -312,7 +323,8 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
 async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> None:
     target = await user_in_scope(user, user_id)
     form.generate_password = False
-    errors = await _validate(form, user, editing_id=user_id, previous_username=target["username"])
+    errors = await _validate(form, user, editing_id=user_id, previous_username=target["username"],
+                             external=target["external"])
     if errors:
         raise ValidationFailed(errors)
     email = form.email or fictitious_email(form.username)

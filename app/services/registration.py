@@ -771,7 +771,8 @@ async def confirmation_details(request_id: int, action: str) -> tuple[dict, str,
         account = await _existing_account(r)
         details = ([f"{who} a déjà un compte ({account['username']}) : il lui sera rappelé par courriel à {r['email']}."]
                    if account else
-                   [f"Un compte sera créé pour {who} dans l'établissement de la session.",
+                   [f"Un compte de stagiaire externe sera créé pour {who}, rattaché à « {r['organisation_name']} » "
+                    "(et non à l'établissement de la session).",
                     f"Ses identifiants (nom d'utilisateur et mot de passe) lui seront envoyés par courriel à {r['email']}."])
     else:
         details = [f"{who} sera inscrit(e) à la session {r['session_code']} et en sera informé(e) par courriel.",
@@ -898,16 +899,17 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
 
 
 async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
-    """Reuse the person's account (logged in when requesting, or same e-mail) or create one with the
-    nomenclature in the session's establishment: never a second account for the same person."""
+    """Reuse the person's account (logged in when requesting, or same e-mail) or create one: never a
+    second account for the same person. A new account is an external trainee's (README « Accounts »):
+    attached to the request's organisation, not to the session's establishment, named by the
+    external rule ``ext.<initiale>.<nom>``; a GET sees them only as participants of their sessions."""
     import asyncio
 
-    from app.services.accounts import free_username, suggest_username
+    from app.services.accounts import external_username, free_username
     from app.services.passwords import generate_password, hash_password
     from app.services.roles import LEARNER
     from app.services.text import user_text_fields
     from app.tables.accounts import RoleAssignment, User
-    from app.tables.org import Establishment
 
     user = await _existing_account(r)
     url = f"{get_settings().base_url}/connexion"
@@ -919,17 +921,15 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
                 f"compte : connectez-vous sur {url} avec votre nom d'utilisateur {user['username']} et votre mot de "
                 "passe habituel.\n")
         return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration", group_key=request_key(r["id"]))
-    establishment = await Establishment.select(Establishment.code).where(
-        Establishment.id == r["session_establishment"]).first()
-    username = await free_username(suggest_username(establishment["code"], r["first_name"], r["last_name"]))
+    username = await free_username(external_username(r["first_name"], r["last_name"]))
     password = generate_password()
     password_hash = await asyncio.to_thread(hash_password, password)
     row = await User.insert(User(
         username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
-        email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
+        email=r["email"], establishment=None, organisation=r["organisation"], external=True, status="elected",
+        force_password_change=True,
         **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
-    await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=r["session_establishment"],
-                                               granted_by=actor.id))
+    await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=None, granted_by=actor.id))
     await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
     r["user"] = row[0]["id"]
     body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par {operator}. Voici vos identifiants :\n\n"
