@@ -128,7 +128,7 @@ async def test_whole_journey_to_the_final_enrolment(client, new_client, smtp, ru
     await run_jobs()
     credentials = _link(smtp, r"Nom d'utilisateur : \S+\s+Mot de passe : \S+")
     username, password = re.findall(r": (\S+)", credentials)
-    assert username == "alp001.e.dartagnan-le"
+    assert username == "ext.e.dartagnan-le"  # an external trainee (issue 20 point 3)
     assert any("pas encore validée" in m["Subject"] for _, m in smtp.messages)
     user = await User.select(User.id).where(User.username == username).first()
     assert await Enrolment.exists().where((Enrolment.session == session_id) & (Enrolment.user == user["id"]))
