@@ -177,6 +177,9 @@ class FollowForm:
 @dataclass
 class ActionForm:
     reason: str = ""
+    # Step 6 while the BI never left (held for an unreviewed organisation, no address, not sent yet):
+    # the manager confirms it explicitly (the signed BI came another way).
+    bi_never_sent: bool = False
 
 
 def request_key(request_id: int) -> str:
@@ -760,14 +763,51 @@ def next_action(status: str) -> str | None:
     return next((action for action, (before, _, _) in WORKFLOW.items() if before == status), None)
 
 
+BI_STATES = {
+    "held": "le bulletin est retenu : l'établissement « {org} » n'est pas encore vérifié et référencé",
+    "none": "aucun bulletin n'a été envoyé (pas d'adresse d'instance de validation, ou notifications pas encore "
+            "parties)",
+    "pending": "le bulletin est en cours d'envoi, il n'est pas encore parti",
+    "failed": "l'envoi du bulletin a échoué",
+}
+
+
+async def bulletin_state(request_id: int) -> str:
+    """Where the request's BI to its validating instance is: "sent" (it left), "pending" (queued,
+    being sent or retried), "held" (an unreviewed organisation), "failed" (given up), "none"."""
+    from app.tables.outbox import Mail
+
+    rows = await Mail.select(Mail.status).where(
+        (Mail.group_key == request_key(request_id)) & (Mail.category == BI_CATEGORY))
+    statuses = {r["status"] for r in rows}
+    for state, among in (("sent", {"sent"}), ("pending", {"queued", "sending", "retry"}), ("held", {outbox.HELD}),
+                         ("failed", {"failed"})):
+        if statuses & among:
+            return state
+    return "none"
+
+
+def bulletin_problem(r: dict, state: str) -> str:
+    """Why « BI signé » cannot be recorded with one click: the BI never left."""
+    return (f"Le bulletin d'inscription n'est jamais parti vers l'instance de validation : "
+            f"{BI_STATES[state].format(org=r['organisation_name'] or '—')}.")
+
+
 async def confirmation_details(request_id: int, action: str) -> tuple[dict, str, list[str]]:
-    """What the confirmation page of a step says: (request, question, what will happen)."""
+    """What the confirmation page of a step says: (request, question, what will happen). Step 6 is
+    asked only while the BI has not left."""
     r = await request_details(request_id)
-    if action not in CONFIRMED_ACTIONS:
+    state = await bulletin_state(request_id) if action == "validate_instance" else ""
+    if action not in CONFIRMED_ACTIONS and not (action == "validate_instance" and state != "sent"):
         raise NotFound("Action inconnue.")
     label = WORKFLOW[action][2]
     who = f"{r['civility']} {r['first_name']} {r['last_name']}".strip()
-    if action == "validate_operator":
+    if action == "validate_instance":
+        details = [bulletin_problem(r, state),
+                   "Confirmez seulement si le BI signé vous est parvenu par un autre moyen : la validation sera "
+                   "enregistrée comme « BI jamais parti » et un bulletin retenu ne partira plus.",
+                   f"{who} sera prévenu(e) que son inscription n'est pas encore validée."]
+    elif action == "validate_operator":
         account = await _existing_account(r)
         details = ([f"{who} a déjà un compte ({account['username']}) : il lui sera rappelé par courriel à {r['email']}."]
                    if account else
@@ -842,9 +882,12 @@ async def _closing_mails(r: dict, word: str, reason: str, by_requester: bool) ->
     return ids
 
 
-async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, reason: str = "") -> dict:
+async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, reason: str = "",
+                       bi_never_sent: bool = False) -> dict:
     """One workflow step, in the seed's order; an out-of-order click is refused and changes nothing.
-    Steps 6, 8 and 10 check again, in the transaction, that the request still has a seat."""
+    Steps 6, 8 and 10 check again, in the transaction, that the request still has a seat. Step 6
+    (« BI signé ») waits for the BI to have left, unless ``bi_never_sent`` confirms it never did (a
+    BI still held is then closed unsent). A request closed (step 10) closes its held BI."""
     r = await request_details(request_id)
     mail_ids: list[int] = []
     if action in ("refuse", "cancel"):
@@ -864,10 +907,22 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
         if r["status"] != before:
             raise DomainError(
                 f"« {label} » n'est pas possible à cette étape (état actuel : {r['status_label']}).")
+        note = ""
+        if action == "validate_instance":
+            state = await bulletin_state(r["id"])
+            if state != "sent" and not bi_never_sent:
+                raise ValidationFailed({"bi": bulletin_problem(r, state) + " Attendez son envoi, ou confirmez que le "
+                                       "BI signé vous est parvenu par un autre moyen (bouton « "
+                                       f"{label} »)."})
+            if state != "sent":
+                note = "BI jamais parti par la plateforme : BI signé reçu par un autre moyen (confirmé)."
         async with seats.guarded(r["session"]) as limit:
             await _check_seat(r, label, limit)
-            if not await _move(r, actor, label, before, after):
+            if not await _move(r, actor, label, before, after, note):
                 raise DomainError(f"« {label} » vient d'être fait ou n'est plus possible à cette étape.")
+            if action == "validate_instance" and note:
+                await outbox.drop_held([request_key(r["id"])], "Non envoyé : BI signé reçu par un autre moyen "
+                                                                "(étape 6 confirmée sans envoi).")
             if action == "validate_instance":
                 # 7. the requester is told the registration is not validated yet.
                 mail_ids.append(await outbox.queue_mail(
@@ -883,6 +938,8 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                 from app.tables.learning import SourceKind
 
                 await add_sources(r["session"], [r["user"]], SourceKind.registration, request=r["id"], by=actor.id)
+                await outbox.drop_held([request_key(r["id"])], "Non envoyé : la demande est close (inscription "
+                                                                "définitive).")
                 mail_ids.append(await outbox.queue_mail(
                     [r["email"]], f"Inscription définitive à la session {r['session_code']}",
                     f"Bonjour {r['first_name']},\n\nVotre inscription est définitive : vous êtes inscrit(e) à la session "
