@@ -251,14 +251,23 @@ async def synced_sessions(cohort_id: int) -> list[dict]:
         CohortSync.cohort == cohort_id).order_by(CohortSync.session.start_date)
 
 
+class CohortInUse(DomainError):
+    """A cohort synced with sessions: its sync methods are removed first (the manager's call)."""
+
+    status_code = 409
+
+    def __init__(self, message: str, cohort: dict):
+        super().__init__(message)
+        self.cohort = cohort
+
+
 async def delete_cohort(user: CurrentUser, cohort_id: int) -> dict:
     cohort = await cohort_in_scope(user, cohort_id)
     synced = await CohortSync.count().where(CohortSync.cohort == cohort_id)
     if synced:
-        raise DomainError(
+        raise CohortInUse(
             f"Cette cohorte est synchronisée avec {synced} session(s) : retirez d'abord la méthode "
-            "« Synchronisation des cohortes » de ces sessions."
-        )
+            "« Synchronisation des cohortes » de ces sessions.", cohort)
     await Cohort.delete().where(Cohort.id == cohort_id)
     return cohort
 
