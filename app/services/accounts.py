@@ -184,6 +184,8 @@ class AccountForm:
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+    # « Délégation » (seed 000): the delegation of the establishment chosen; checked against it.
+    delegation: int | None = None
     establishment: int | None = None
     status: str = ""
     matricule: str = ""
@@ -231,6 +233,10 @@ async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None
         pass  # an external trainee stays attached to their organisation (only an administrator edits them)
     elif not form.establishment or not scope.allows(form.establishment):
         errors["establishment"] = "Choisissez un établissement de votre périmètre."
+    if form.delegation and form.establishment and "establishment" not in errors:
+        chosen = await Establishment.select(Establishment.delegation).where(Establishment.id == form.establishment).first()
+        if chosen is None or chosen["delegation"] != form.delegation:
+            errors["delegation"] = "L'établissement choisi n'appartient pas à cette délégation : choisissez l'un des siens."
     problem = await username_problem(form.username, editing_id)
     if problem:
         errors["username"] = problem
@@ -311,6 +317,7 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
             User.establishment.code.as_alias("establishment_code"),
             User.establishment.name.as_alias("establishment_name"),
             User.establishment.delegation.name.as_alias("delegation_name"),
+            User.establishment.delegation.as_alias("delegation"),
         )
         .where(clause if where is None else clause & where)
         .first()

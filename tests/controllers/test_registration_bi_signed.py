@@ -36,6 +36,8 @@ async def test_bi_signed_waits_for_the_bulletin_or_a_confirmation_that_it_never_
     async with new_client() as manager:
         await login(manager, "inscriptions")
         page = (await manager.get(base)).text
+        # Point 19: the postcode and the phone each under its own heading, not run together.
+        assert "Code postal 26110 Téléphone 04 75 00 00 00" in text(page)
         # Not one click any more: the step leads to a question first.
         assert f'action="{base}/validate_instance"' not in page and f'href="{base}/validate_instance"' in page
         # A click that skips the question (a form kept from before, a forged POST) records nothing.
