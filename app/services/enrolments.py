@@ -31,6 +31,8 @@ LIST_LIMIT = 500  # a selector list shows at most this many; the search narrows 
 # -- the two lists --------------------------------------------------------------------------------
 def _search(query, q: str):
     q = fold(q).strip()
+    if q.isdigit():  # a matricule, or part of one (the selector shows it, as Moodle's does)
+        return query.where(User.search_text.like(f"%{q}%") | User.matricule.like(f"%{q}%"))
     return query.where(User.search_text.like(f"%{q}%")) if q else query
 
 
@@ -39,7 +41,7 @@ async def establishment_learners(establishment_id: int, exclude_query=None, q: s
     learners = RoleAssignment.select(RoleAssignment.user).where(
         (RoleAssignment.role == LEARNER) & (RoleAssignment.establishment == establishment_id)
     )
-    query = User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+    query = User.select(User.id, User.first_name, User.last_name, User.username, User.email, User.matricule).where(
         User.id.is_in(learners)
     )
     count = User.count().where(User.id.is_in(learners))
@@ -167,7 +169,7 @@ async def sources_by_user(session_id: int, user_ids: list[int]) -> dict[int, lis
 
 async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
     """The enrolled users with how they are enrolled (manual, cohort names)."""
-    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email, User.matricule).where(
         User.id.is_in(enrolled_user_ids(session_id))), q)
     count = await _search(User.count().where(User.id.is_in(enrolled_user_ids(session_id))), q)
     rows = await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT)
@@ -277,7 +279,7 @@ def member_ids(cohort_id: int):
 
 
 async def members(cohort_id: int, q: str = "") -> tuple[list[dict], int]:
-    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email, User.matricule).where(
         User.id.is_in(member_ids(cohort_id))), q)
     count = await _search(User.count().where(User.id.is_in(member_ids(cohort_id))), q)
     return await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT), count
