@@ -1030,3 +1030,59 @@ async def cancel_by_requester(token: str, redis) -> dict:
             mail_ids = await _closing_mails(r, "annulée", "", by_requester=True)
     await outbox.dispatch(redis, mail_ids)
     return await request_details(r["id"])
+
+
+# -- resume a draft on another device (issue 20) ---------------------------------------------------
+# Once the e-mail step is done, the requester may have a link mailed to finish the draft elsewhere
+# (started on a phone, finished on a PC). The link is signed and expires like the follow link; it
+# names the draft and a digest of its cookie key, so it works once: taking the draft over gives it a
+# new key (the new browser's cookie), which ends the old browser's hold and the link with it. The
+# address is not confirmed yet: the mail carries nothing the visitor typed, only the link.
+RESUME_SALT = "resume"
+
+
+def _key_digest(key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"resume:{key}".encode()).hexdigest()[:32]
+
+
+async def send_resume_link(draft: dict) -> int:
+    """The mail with the link to take this draft over elsewhere (the caller dispatches it)."""
+    token = _signer(RESUME_SALT).dumps({"id": draft["id"], "k": _key_digest(draft["draft_key"])})
+    link = f"{get_settings().base_url}/inscription/reprendre/{token}"
+    body = ("Bonjour,\n\nPour reprendre votre demande d'inscription en cours sur un autre appareil, suivez ce lien "
+            f"(valable 7 jours, une seule fois) :\n{outbox.SECRET_MARK}\n\n"
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
+    async with db.transaction():
+        return await outbox.queue_mail([draft["email"]], "Reprendre votre demande d'inscription", body,
+                                       category="registration-resume", group_key=request_key(draft["id"]), secret=link)
+
+
+async def resumable_draft(token: str) -> dict:
+    """The draft a resume link names, or LinkProblem with the French reason."""
+    import hmac
+
+    payload = read_link(RESUME_SALT, token, "Ce lien pour reprendre votre demande a expiré (il est valable 7 jours).",
+                        "Ce lien pour reprendre une demande n'est pas valide.")
+    draft = await RegistrationRequest.select(
+        RegistrationRequest.all_columns(), RegistrationRequest.session.code.as_alias("session_code"),
+    ).where(RegistrationRequest.id == payload["id"]).first()
+    if draft is None or draft["status"] != "draft":
+        raise LinkProblem("Cette demande en cours n'existe plus : elle a été envoyée ou abandonnée.")
+    if not hmac.compare_digest(_key_digest(draft["draft_key"]), str(payload.get("k", ""))):
+        raise LinkProblem("Ce lien a déjà servi : la demande a été reprise sur un autre appareil. Demandez-en un "
+                          "nouveau depuis celui-ci.")
+    return draft
+
+
+async def take_over_draft(token: str) -> tuple[str, dict]:
+    """The draft moves to this browser: a new cookie key (returned), claimed on the old one."""
+    draft = await resumable_draft(token)
+    key = secrets.token_urlsafe(24)
+    claimed = await RegistrationRequest.update({RegistrationRequest.draft_key: key}).where(
+        (RegistrationRequest.id == draft["id"]) & (RegistrationRequest.draft_key == draft["draft_key"])
+        & (RegistrationRequest.status == "draft")).returning(RegistrationRequest.id)
+    if not claimed:
+        raise LinkProblem("Ce lien a déjà servi : la demande a été reprise sur un autre appareil.")
+    return key, draft
