@@ -106,7 +106,7 @@ USERS = register(
             Filter("last_access", "Dernier accès", _last_access, kind="select", options=list(LAST_ACCESS.items())),
             # External trainees (registered through the public wizard) have no establishment: only
             # an administrator's list has them.
-            Filter("audience", "Public", lambda v: {"agents": User.external == False,  # noqa: E712
+            Filter("audience", "Public", lambda v: {"agents": User.external != True,  # noqa: E712
                                                     "external": User.external == True}.get(v),  # noqa: E712
                    kind="select", options=[("agents", "Agents"), ("external", "Externes")]),
         ),
