@@ -343,6 +343,8 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
         User.establishment: form.establishment,
         User.status: form.status,
         User.matricule: normalise_matricule(form.matricule),
+        # An external trainee an administrator attaches to an establishment becomes one of its agents.
+        User.external: bool(target["external"]) and not form.establishment,
     }
     values.update({getattr(User, k): v for k, v in user_text_fields(form.first_name, form.last_name, form.username, email).items()})
     if form.password:

@@ -78,3 +78,10 @@ async def test_a_registered_person_is_an_external_trainee_a_get_sees_only_in_the
         await login(admin, "admin")
         users = text((await admin.get("/utilisateurs/?audience=external")).text)
         assert "ext.e.dartagnan-le" in users and "Externe" in users and "alp001.get" not in users
+        # An administrator edits her without giving her an establishment: she stays external.
+        response = await post_form(admin, f"/utilisateurs/{person['id']}/modifier", {
+            "username": "ext.e.dartagnan-le", "first_name": "Élodie", "last_name": "D'Artagnan-Lé",
+            "email": "elodie@example.org", "status": "elected"})
+        assert response.status_code == 303, text(response.text)
+        assert (await User.select(User.external, User.establishment).where(User.id == person["id"]).first()) == {
+            "external": True, "establishment": None}
