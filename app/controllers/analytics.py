@@ -73,6 +73,7 @@ async def dashboard(request: Request) -> Response:
         "html_rows": analytics.HTML_ROWS,
         "establishments": await establishment_choices(user),
         "templates": [(str(t["id"]), f"{t['code']} — {t['title']}") for t in templates],
+        "audiences": analytics.AUDIENCES,
     })
 
 

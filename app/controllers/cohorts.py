@@ -13,7 +13,7 @@ from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.cohorts import COHORTS
 from app.services import enrolments
-from app.services.errors import DomainError, ValidationFailed
+from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import require_establishment
 from app.tables.cohorts import Cohort
@@ -80,24 +80,30 @@ class CohortController(Controller):
         return redirect(request, url(request, "cohorts.index", establishment_id=cohort["establishment"]),
                         "Cohorte enregistrée.")
 
+    async def _in_use(self, request, cohort, synced, status_code):
+        """A cohort its sessions still use: back on the cohort's page, with why and a link to each
+        session's participants (where its sync method is removed), never an error page."""
+        establishment = await require_establishment(current_user(request), cohort["establishment"])
+        return render(request, "cohorts/form.html", {"establishment": establishment, "values": cohort, "errors": {},
+                                                     "cohort": cohort, "in_use": synced}, status_code=status_code)
+
     @get("/supprimer", name="cohorts.confirm_delete")
-    async def confirm_delete(self, request: Request, cohort_id: FromPath[int]) -> Template:
+    async def confirm_delete(self, request: Request, cohort_id: FromPath[int]) -> Response:
         cohort = await enrolments.cohort_in_scope(current_user(request), cohort_id)
         back = url(request, "cohorts.index", establishment_id=cohort["establishment"])
         synced = await enrolments.synced_sessions(cohort_id)
         if synced:
             # Said before the click: what would happen to those enrolments is the manager's call.
-            raise DomainError(
-                f"La cohorte « {cohort['name']} » inscrit ses membres à {len(synced)} session(s) "
-                f"({', '.join(s['full_name'] for s in synced)}). Retirez d'abord la méthode « Synchronisation des "
-                "cohortes » de ces sessions (onglet Participants) : leurs membres y seront désinscrits, leur "
-                "progression conservée. La cohorte pourra ensuite être supprimée.")
+            return await self._in_use(request, cohort, synced, 200)
         return confirm_page(request, f"Supprimer la cohorte « {cohort['name']} » ?", back,
                             details=["Ses membres restent des utilisateurs de l'établissement ; seule la cohorte disparaît."])
 
     @post("/supprimer", name="cohorts.delete")
     async def delete(self, request: Request, cohort_id: FromPath[int]) -> Response:
-        cohort = await enrolments.delete_cohort(current_user(request), cohort_id)
+        try:
+            cohort = await enrolments.delete_cohort(current_user(request), cohort_id)
+        except enrolments.CohortInUse as in_use:
+            return await self._in_use(request, in_use.cohort, await enrolments.synced_sessions(cohort_id), 409)
         return redirect(request, url(request, "cohorts.index", establishment_id=cohort["establishment"]),
                         "Cohorte supprimée.")
 

@@ -48,6 +48,8 @@ def drafts_per_address() -> Limit:
 NEW_ORGANISATIONS = Limit("registration-organisation", 10, 3600)
 MAIL_REQUESTS = Limit("registration-mail", 10, 3600)
 NEW_SESSIONS = Limit("anonymous-session", 20, 600)
+# « Recevoir un lien pour reprendre »: per draft, on top of MAIL_REQUESTS per address.
+RESUME_LINKS = Limit("registration-resume", 3, 3600)
 EXPIRED = ("Votre demande en cours a expiré ou a été envoyée : recommencez en saisissant le code de la "
            "session.")
 
@@ -100,6 +102,8 @@ async def _context(request: Request, draft: dict, step: int, values: dict | None
         context["disability_email"] = await outbox.get_setting("disability_email")
     elif step == 9:
         context["cgv_text"] = await outbox.get_setting("cgv_text")
+    # Once the e-mail step is done: « Recevoir un lien pour reprendre » (finish on another device).
+    context["resume_offer"] = bool(draft["email"]) and draft["step"] > 4
     return context
 
 
@@ -255,6 +259,42 @@ class RegistrationController(Controller):
         return redirect(request, url(request, "registration.start"), "Si une demande en attente correspond, un nouveau "
                                                                      "lien vient de vous être envoyé par courriel"
                                                                      f"{reg.RECIPIENT_CAP_NOTE}.", "info")
+
+    # -- resume the draft on another device (issue 20) --------------------------------------------
+    @post("/reprendre", name="registration.resume_send", opt={"session": True})
+    async def resume_send(self, request: Request) -> Response:
+        draft = await self._draft(request)
+        if draft is None:
+            return redirect(request, url(request, "registration.start", query={"notice": "expired"}))
+        back = url(request, "registration.step", step=draft["step"])
+        if not draft["email"] or draft["step"] <= 4:
+            return redirect(request, back, "Indiquez d'abord votre adresse de courriel (étape 4).", "error")
+        await rate_limit(request, MAIL_REQUESTS)
+        await rate_limit(request, RESUME_LINKS, key=f"draft:{draft['id']}")
+        mail_id = await reg.send_resume_link(draft)
+        await outbox.dispatch(request.app.state.redis, [mail_id])
+        return redirect(request, back, f"Un lien pour reprendre votre demande vient d'être envoyé à {draft['email']} "
+                                       "(valable 7 jours). Ouvrez-le sur l'appareil où vous voulez la terminer.", "info")
+
+    @get("/reprendre/{token:str}", name="registration.resume")
+    async def resume_page(self, request: Request, token: FromPath[str]) -> Template:
+        """A page and a button, not a GET that acts: a mail scanner following the link takes nothing."""
+        try:
+            draft = await reg.resumable_draft(token)
+        except reg.LinkProblem as problem:
+            return render(request, "registration/resume.html", {"problem": problem.message}, status_code=400)
+        return render(request, "registration/resume.html", {"draft": draft, "token": token,
+                                                             "resume_step": reg.STEPS[draft["step"] - 1]})
+
+    @post("/reprendre/{token:str}", name="registration.resume_take")
+    async def resume_take(self, request: Request, token: FromPath[str]) -> Response:
+        try:
+            key, draft = await reg.take_over_draft(token)
+        except reg.LinkProblem as problem:
+            return render(request, "registration/resume.html", {"problem": problem.message}, status_code=400)
+        response = redirect(request, url(request, "registration.step", step=draft["step"]))
+        response.cookies.append(_draft_cookie(key))
+        return response
 
     @get("/suivi", name="registration.follow_form")
     async def follow_form(self, request: Request) -> Template:

@@ -281,10 +281,13 @@ class RequestController(Controller):
         mails = await Mail.select(Mail.id, Mail.subject, Mail.recipients, Mail.status, Mail.created_at).where(
             Mail.group_key == reg.request_key(request_id)).order_by(Mail.id)
         action = reg.next_action(r["status"])
+        confirmed = set(reg.CONFIRMED_ACTIONS)
+        if action == "validate_instance" and await reg.bulletin_state(request_id) != "sent":
+            confirmed.add(action)  # « BI signé » while the BI never left: asked first
         return render(request, "registration_admin/request.html", {
             "r": r, "events": events, "mails": mails, "next_action": action,
             "next_label": reg.WORKFLOW[action][2] if action else None, "open": r["status"] in reg.OPEN_STATUSES,
-            "workflow": reg.WORKFLOW, "confirmed_actions": reg.CONFIRMED_ACTIONS, "errors": errors or {},
+            "workflow": reg.WORKFLOW, "confirmed_actions": confirmed, "errors": errors or {},
             "status_labels": reg.STATUS_LABELS, "mail_status_labels": MAIL_STATUS_LABELS, "yes_no": reg.YES_NO,
         }, status_code=status_code)
 
@@ -306,6 +309,10 @@ class RequestController(Controller):
         back = url(request, "registration_admin.request", request_id=request_id)
         if reg.next_action(r["status"]) != action:
             return redirect(request, back)
+        if action == "validate_instance":  # only while the BI has not left (else NotFound above)
+            return confirm_page(request, question, back, button="Confirmer : BI signé reçu, bulletin jamais parti",
+                                details=details, back_label="Revenir à la demande", tone="primary",
+                                fields=[("bi_never_sent", "1")])
         return confirm_page(request, question, back, button=reg.WORKFLOW[action][2], details=details,
                             back_label="Revenir à la demande", tone="primary")
 
@@ -313,7 +320,8 @@ class RequestController(Controller):
     async def act(self, request: Request, request_id: FromPath[int], action: FromPath[str]) -> Response:
         form = await read_form(request, reg.ActionForm)
         try:
-            r = await reg.apply_action(current_user(request), request_id, action, request.app.state.redis, form.reason)
+            r = await reg.apply_action(current_user(request), request_id, action, request.app.state.redis, form.reason,
+                                       bi_never_sent=form.bi_never_sent)
         except ValidationFailed as invalid:
             return await self._detail(request, request_id, invalid.errors, status_code=422)
         return redirect(request, url(request, "registration_admin.request", request_id=request_id),

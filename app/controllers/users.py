@@ -18,7 +18,7 @@ from app.services.auth import credentials_version
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, Password, policy_error
 from app.services.roles import ADMIN, GED, GET
-from app.services.scope import establishment_choices, manageable_user_ids, require_establishment
+from app.services.scope import delegation_choices, establishment_choices, manageable_user_ids, require_establishment
 from app.sessions import keep_session_after_password_change
 
 MANAGERS = (ADMIN, GED, GET)
@@ -49,6 +49,7 @@ def _back(request: Request, value: str | None) -> str:
 async def _form_context(request: Request, values: dict, errors: dict, **extra) -> dict:
     return {
         "values": values, "errors": errors, "establishments": await establishment_choices(current_user(request)),
+        "delegations": await delegation_choices(current_user(request)),
         "statuses": list(accounts.STATUS_LABELS.items()), "policy": POLICY_TEXT, **extra,
     }
 
@@ -212,7 +213,7 @@ class ManualAccountController(Controller):
     async def form(self, request: Request, establishment_id: FromPath[int]) -> Template:
         establishment = await require_establishment(current_user(request), establishment_id)
         return await self._page(request, establishment, {"establishment": establishment_id, "status": "fph_agent",
-                                                         "kind": "agent"}, {})
+                                                         "kind": "agent", "delegation": establishment["delegation"]}, {})
 
     @post("/nouveau", name="accounts.create")
     async def create(self, request: Request, establishment_id: FromPath[int]) -> Response:

@@ -56,6 +56,9 @@ ENROLLED = register(
                    kind="select", options=establishment_choices),
             Filter("session", "Code de session", lambda v: search(Enrolment.session.search_text, v)),
             Filter("progress", "Progression", _progress, kind="select", options=list(PROGRESS.items())),
+            Filter("audience", "Public", lambda v: {"agents": Enrolment.user.external != True,  # noqa: E712
+                                                    "external": Enrolment.user.external == True}.get(v),  # noqa: E712
+                   kind="select", options=[("agents", "Agents"), ("external", "Externes")]),
         ),
         default_sort="last_name",
         scope_column=Enrolment.session.establishment,

@@ -74,6 +74,7 @@ USERS = register(
             User.establishment.code.as_alias("establishment_code"),
             User.establishment.name.as_alias("establishment_name"),
             User.establishment.delegation.name.as_alias("instance"),
+            User.external,
         ),
         columns=(
             Col("last_name", "Prénom / Nom de famille", User.last_name_key,
@@ -81,7 +82,8 @@ USERS = register(
             Col("username", "Nom d'utilisateur", User.username),
             Col("email", "Adresse de courriel", User.email),
             Col("status", "Statut", User.status, export=lambda r: STATUS_LABELS.get(r["status"], r["status"])),
-            Col("establishment", "Établissement", User.establishment.code, export=lambda r: r["establishment_name"]),
+            Col("establishment", "Établissement", User.establishment.code,
+                export=lambda r: r["establishment_name"] or ("Externe" if r["external"] else "")),
             Col("instance", "Instance", User.establishment.delegation.name),
             Col("partner", "Organisation partenaire"),
             Col("state", "État du compte", User.is_suspended,
@@ -102,6 +104,11 @@ USERS = register(
                    lambda v: User.establishment == int_or_none(v) if int_or_none(v) else None,
                    kind="select", options=establishment_choices),
             Filter("last_access", "Dernier accès", _last_access, kind="select", options=list(LAST_ACCESS.items())),
+            # External trainees (registered through the public wizard) have no establishment: only
+            # an administrator's list has them.
+            Filter("audience", "Public", lambda v: {"agents": User.external != True,  # noqa: E712
+                                                    "external": User.external == True}.get(v),  # noqa: E712
+                   kind="select", options=[("agents", "Agents"), ("external", "Externes")]),
         ),
         default_sort="last_name",
         # Not scope_column: the accounts a manager may see are those they may manage (their

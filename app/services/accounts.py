@@ -63,6 +63,15 @@ def suggest_username(establishment_code: str, first_name: str, last_name: str) -
     return f"{establishment_code.lower()}.{initial}.{name_slug(last_name) or 'agent'}"
 
 
+EXTERNAL_PREFIX = "ext"
+
+
+def external_username(first_name: str, last_name: str) -> str:
+    """External trainee (registered through the public wizard): `ext.<first letter of first
+    name>.<last name>` (ext.f.leveque-sauvan), no establishment code; a free suffix 2, 3… as usual."""
+    return suggest_username(EXTERNAL_PREFIX, first_name, last_name)
+
+
 def nomenclature_problem(username: str, establishment_code: str, form: "AccountForm") -> str | None:
     """Why ``username`` departs from the seed's nomenclature ("à TOUJOURS respecter"); None if it
     follows it: `<code>.<initial>.<nom>` (a free suffix 2, 3… allowed) or `<code>.<nom>.test`."""
@@ -186,6 +195,8 @@ class AccountForm:
     first_name: str = ""
     last_name: str = ""
     email: str = ""
+    # « Délégation » (seed 000): the delegation of the establishment chosen; checked against it.
+    delegation: int | None = None
     establishment: int | None = None
     status: str = ""
     matricule: str = ""
@@ -222,15 +233,21 @@ def too_long(values: dict[str, str]) -> dict[str, str]:
 
 
 async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None,
-                    previous_username: str | None = None) -> dict[str, str]:
+                    previous_username: str | None = None, external: bool = False) -> dict[str, str]:
     errors: dict[str, str] = {}
     if not form.first_name:
         errors["first_name"] = "Le prénom est obligatoire."
     if not form.last_name:
         errors["last_name"] = "Le nom de famille est obligatoire."
     scope = await establishment_scope(user)
-    if not form.establishment or not scope.allows(form.establishment):
+    if external and not form.establishment:
+        pass  # an external trainee stays attached to their organisation (only an administrator edits them)
+    elif not form.establishment or not scope.allows(form.establishment):
         errors["establishment"] = "Choisissez un établissement de votre périmètre."
+    if form.delegation and form.establishment and "establishment" not in errors:
+        chosen = await Establishment.select(Establishment.delegation).where(Establishment.id == form.establishment).first()
+        if chosen is None or chosen["delegation"] != form.delegation:
+            errors["delegation"] = "L'établissement choisi n'appartient pas à cette délégation : choisissez l'un des siens."
     problem = await username_problem(form.username, editing_id)
     if problem:
         errors["username"] = problem
@@ -313,6 +330,7 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
             User.establishment.code.as_alias("establishment_code"),
             User.establishment.name.as_alias("establishment_name"),
             User.establishment.delegation.name.as_alias("delegation_name"),
+            User.establishment.delegation.as_alias("delegation"),
         )
         .where(clause if where is None else clause & where)
         .first()
@@ -325,7 +343,8 @@ async def user_in_scope(user: CurrentUser, user_id: int) -> dict:
 async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> None:
     target = await user_in_scope(user, user_id)
     form.generate_password = False
-    errors = await _validate(form, user, editing_id=user_id, previous_username=target["username"])
+    errors = await _validate(form, user, editing_id=user_id, previous_username=target["username"],
+                             external=target["external"])
     if errors:
         raise ValidationFailed(errors)
     email = form.email or fictitious_email(form.username)
@@ -337,6 +356,8 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
         User.establishment: form.establishment,
         User.status: form.status,
         User.matricule: normalise_matricule(form.matricule),
+        # An external trainee an administrator attaches to an establishment becomes one of its agents.
+        User.external: bool(target["external"]) and not form.establishment,
     }
     values.update({getattr(User, k): v for k, v in user_text_fields(form.first_name, form.last_name, form.username, email).items()})
     if form.password:

@@ -49,18 +49,20 @@ class Filters:
     establishment: int | None = None
     template: int | None = None
     session: str = ""  # a session code
+    audience: str = ""  # "", "agents" (accounts of an establishment) or "external" (registered trainees)
     errors: dict[str, str] = field(default_factory=dict)
     raw: dict[str, str] = field(default_factory=dict)
 
     def key(self) -> str:
         return json.dumps([str(self.start or ""), str(self.end or ""), self.establishment, self.template,
-                           self.session.upper()])
+                           self.session.upper()] + ([self.audience] if self.audience else []))
 
     def query(self, **overrides) -> dict:
         """The filters as URL query parameters (what is valid), with ``overrides``."""
         params = {
             "start": self.start.isoformat() if self.start else "", "end": self.end.isoformat() if self.end else "",
             "establishment": self.establishment or "", "template": self.template or "", "session": self.session,
+            "audience": self.audience,
         }
         params.update(overrides)
         return {k: v for k, v in params.items() if v not in (None, "")}
@@ -80,7 +82,8 @@ def _int(value: str) -> int | None:
 def parse_filters(params) -> Filters:
     """The filters of the query string. A value that makes no sense is ignored with a French
     message; what was typed is kept in the form."""
-    raw = {k: (params.get(k) or "").strip()[:40] for k in ("start", "end", "establishment", "template", "session")}
+    raw = {k: (params.get(k) or "").strip()[:40] for k in ("start", "end", "establishment", "template", "session",
+                                                           "audience")}
     f = Filters(raw=raw)
     for key, label in (("start", "Du"), ("end", "Au")):
         if raw[key]:
@@ -100,7 +103,15 @@ def parse_filters(params) -> Filters:
     f.session = raw["session"] if re.fullmatch(r"[\w\-. ]{1,32}", raw["session"] or "-") else ""
     if raw["session"] and not f.session:
         f.errors["session"] = "Code de session invalide, filtre ignoré."
+    f.audience = raw["audience"] if raw["audience"] in AUDIENCES else ""
+    if raw["audience"] and not f.audience:
+        f.errors["audience"] = "Choix de public invalide, filtre ignoré."
     return f
+
+
+# "Public": the agents of the establishments, or the external trainees (people registered through
+# the public wizard, attached to their organisation), counted apart.
+AUDIENCES = {"agents": "Agents", "external": "Externes"}
 
 
 # -- the query --------------------------------------------------------------------------------
@@ -144,6 +155,9 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
         where.append("e.session IN (SELECT s.id FROM training_session s WHERE "
                      + sessions_sql.split(" WHERE ", 1)[1] + ")")
         args.extend(sessions_args)
+    if f.audience:
+        where.append('e."user" ' + ("IN" if f.audience == "external" else "NOT IN")
+                     + " (SELECT u.id FROM app_user u WHERE u.external = TRUE)")
     tz = ZoneInfo(get_settings().timezone)
     if f.start:
         where.append("e.enrolled_at >= {}")

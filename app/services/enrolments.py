@@ -32,6 +32,8 @@ LIST_LIMIT = 500  # a selector list shows at most this many; the search narrows 
 # -- the two lists --------------------------------------------------------------------------------
 def _search(query, q: str):
     q = fold(q).strip()
+    if q.isdigit():  # a matricule, or part of one (the selector shows it, as Moodle's does)
+        return query.where(User.search_text.like(f"%{q}%") | User.matricule.like(f"%{q}%"))
     return query.where(User.search_text.like(f"%{q}%")) if q else query
 
 
@@ -40,7 +42,7 @@ async def establishment_learners(establishment_id: int, exclude_query=None, q: s
     learners = RoleAssignment.select(RoleAssignment.user).where(
         (RoleAssignment.role == LEARNER) & (RoleAssignment.establishment == establishment_id)
     )
-    query = User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+    query = User.select(User.id, User.first_name, User.last_name, User.username, User.email, User.matricule).where(
         User.id.is_in(learners)
     )
     count = User.count().where(User.id.is_in(learners))
@@ -162,7 +164,7 @@ async def sources_by_user(session_id: int, user_ids: list[int]) -> dict[int, lis
 
 async def enrolled(session_id: int, q: str = "") -> tuple[list[dict], int]:
     """The enrolled users with how they are enrolled (manual, cohort names)."""
-    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email, User.matricule).where(
         User.id.is_in(enrolled_user_ids(session_id))), q)
     count = await _search(User.count().where(User.id.is_in(enrolled_user_ids(session_id))), q)
     rows = await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT)
@@ -246,14 +248,23 @@ async def synced_sessions(cohort_id: int) -> list[dict]:
         CohortSync.cohort == cohort_id).order_by(CohortSync.session.start_date)
 
 
+class CohortInUse(DomainError):
+    """A cohort synced with sessions: its sync methods are removed first (the manager's call)."""
+
+    status_code = 409
+
+    def __init__(self, message: str, cohort: dict):
+        super().__init__(message)
+        self.cohort = cohort
+
+
 async def delete_cohort(user: CurrentUser, cohort_id: int) -> dict:
     cohort = await cohort_in_scope(user, cohort_id)
     synced = await CohortSync.count().where(CohortSync.cohort == cohort_id)
     if synced:
-        raise DomainError(
+        raise CohortInUse(
             f"Cette cohorte est synchronisée avec {synced} session(s) : retirez d'abord la méthode "
-            "« Synchronisation des cohortes » de ces sessions."
-        )
+            "« Synchronisation des cohortes » de ces sessions.", cohort)
     await Cohort.delete().where(Cohort.id == cohort_id)
     return cohort
 
@@ -263,7 +274,7 @@ def member_ids(cohort_id: int):
 
 
 async def members(cohort_id: int, q: str = "") -> tuple[list[dict], int]:
-    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email).where(
+    query = _search(User.select(User.id, User.first_name, User.last_name, User.username, User.email, User.matricule).where(
         User.id.is_in(member_ids(cohort_id))), q)
     count = await _search(User.count().where(User.id.is_in(member_ids(cohort_id))), q)
     return await query.order_by(User.last_name_key).order_by(User.first_name_key).limit(LIST_LIMIT), count

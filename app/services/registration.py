@@ -206,6 +206,9 @@ class FollowForm:
 @dataclass
 class ActionForm:
     reason: str = ""
+    # Step 6 while the BI never left (held for an unreviewed organisation, no address, not sent yet):
+    # the manager confirms it explicitly (the signed BI came another way).
+    bi_never_sent: bool = False
 
 
 def request_key(request_id: int) -> str:
@@ -792,18 +795,56 @@ def next_action(status: str) -> str | None:
     return next((action for action, (before, _, _) in WORKFLOW.items() if before == status), None)
 
 
+BI_STATES = {
+    "held": "le bulletin est retenu : l'établissement « {org} » n'est pas encore vérifié et référencé",
+    "none": "aucun bulletin n'a été envoyé (pas d'adresse d'instance de validation, ou notifications pas encore "
+            "parties)",
+    "pending": "le bulletin est en cours d'envoi, il n'est pas encore parti",
+    "failed": "l'envoi du bulletin a échoué",
+}
+
+
+async def bulletin_state(request_id: int) -> str:
+    """Where the request's BI to its validating instance is: "sent" (it left), "pending" (queued,
+    being sent or retried), "held" (an unreviewed organisation), "failed" (given up), "none"."""
+    from app.tables.outbox import Mail
+
+    rows = await Mail.select(Mail.status).where(
+        (Mail.group_key == request_key(request_id)) & (Mail.category == BI_CATEGORY))
+    statuses = {r["status"] for r in rows}
+    for state, among in (("sent", {"sent"}), ("pending", {"queued", "sending", "retry"}), ("held", {outbox.HELD}),
+                         ("failed", {"failed"})):
+        if statuses & among:
+            return state
+    return "none"
+
+
+def bulletin_problem(r: dict, state: str) -> str:
+    """Why « BI signé » cannot be recorded with one click: the BI never left."""
+    return (f"Le bulletin d'inscription n'est jamais parti vers l'instance de validation : "
+            f"{BI_STATES[state].format(org=r['organisation_name'] or '—')}.")
+
+
 async def confirmation_details(request_id: int, action: str) -> tuple[dict, str, list[str]]:
-    """What the confirmation page of a step says: (request, question, what will happen)."""
+    """What the confirmation page of a step says: (request, question, what will happen). Step 6 is
+    asked only while the BI has not left."""
     r = await request_details(request_id)
-    if action not in CONFIRMED_ACTIONS:
+    state = await bulletin_state(request_id) if action == "validate_instance" else ""
+    if action not in CONFIRMED_ACTIONS and not (action == "validate_instance" and state != "sent"):
         raise NotFound("Action inconnue.")
     label = WORKFLOW[action][2]
     who = f"{r['civility']} {r['first_name']} {r['last_name']}".strip()
-    if action == "validate_operator":
+    if action == "validate_instance":
+        details = [bulletin_problem(r, state),
+                   "Confirmez seulement si le BI signé vous est parvenu par un autre moyen : la validation sera "
+                   "enregistrée comme « BI jamais parti » et un bulletin retenu ne partira plus.",
+                   f"{who} sera prévenu(e) que son inscription n'est pas encore validée."]
+    elif action == "validate_operator":
         account = await _existing_account(r)
         details = ([f"{who} a déjà un compte ({account['username']}) : il lui sera rappelé par courriel à {r['email']}."]
                    if account else
-                   [f"Un compte sera créé pour {who} dans l'établissement de la session.",
+                   [f"Un compte de stagiaire externe sera créé pour {who}, rattaché à « {r['organisation_name']} » "
+                    "(et non à l'établissement de la session).",
                     f"Ses identifiants (nom d'utilisateur et mot de passe) lui seront envoyés par courriel à {r['email']}."])
     else:
         details = [f"{who} sera inscrit(e) à la session {r['session_code']} et en sera informé(e) par courriel.",
@@ -873,9 +914,12 @@ async def _closing_mails(r: dict, word: str, reason: str, by_requester: bool) ->
     return ids
 
 
-async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, reason: str = "") -> dict:
+async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, reason: str = "",
+                       bi_never_sent: bool = False) -> dict:
     """One workflow step, in the seed's order; an out-of-order click is refused and changes nothing.
-    Steps 6, 8 and 10 check again, in the transaction, that the request still has a seat."""
+    Steps 6, 8 and 10 check again, in the transaction, that the request still has a seat. Step 6
+    (« BI signé ») waits for the BI to have left, unless ``bi_never_sent`` confirms it never did (a
+    BI still held is then closed unsent). A request closed (step 10) closes its held BI."""
     r = await request_details(request_id)
     mail_ids: list[int] = []
     if action in ("refuse", "cancel"):
@@ -895,10 +939,22 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
         if r["status"] != before:
             raise DomainError(
                 f"« {label} » n'est pas possible à cette étape (état actuel : {r['status_label']}).")
+        note = ""
+        if action == "validate_instance":
+            state = await bulletin_state(r["id"])
+            if state != "sent" and not bi_never_sent:
+                raise ValidationFailed({"bi": bulletin_problem(r, state) + " Attendez son envoi, ou confirmez que le "
+                                       "BI signé vous est parvenu par un autre moyen (bouton « "
+                                       f"{label} »)."})
+            if state != "sent":
+                note = "BI jamais parti par la plateforme : BI signé reçu par un autre moyen (confirmé)."
         async with seats.guarded(r["session"]) as limit:
             await _check_seat(r, label, limit)
-            if not await _move(r, actor, label, before, after):
+            if not await _move(r, actor, label, before, after, note):
                 raise DomainError(f"« {label} » vient d'être fait ou n'est plus possible à cette étape.")
+            if action == "validate_instance" and note:
+                await outbox.drop_held([request_key(r["id"])], "Non envoyé : BI signé reçu par un autre moyen "
+                                                                "(étape 6 confirmée sans envoi).")
             if action == "validate_instance":
                 # 7. the requester is told the registration is not validated yet.
                 mail_ids.append(await outbox.queue_mail(
@@ -914,6 +970,8 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                 from app.tables.learning import SourceKind
 
                 await add_sources(r["session"], [r["user"]], SourceKind.registration, request=r["id"], by=actor.id)
+                await outbox.drop_held([request_key(r["id"])], "Non envoyé : la demande est close (inscription "
+                                                                "définitive).")
                 mail_ids.append(await outbox.queue_mail(
                     [r["email"]], f"Inscription définitive à la session {r['session_code']}",
                     f"Bonjour {r['first_name']},\n\nVotre inscription est définitive : vous êtes inscrit(e) à la session "
@@ -930,16 +988,17 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
 
 
 async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
-    """Reuse the person's account (logged in when requesting, or same e-mail) or create one with the
-    nomenclature in the session's establishment: never a second account for the same person."""
+    """Reuse the person's account (logged in when requesting, or same e-mail) or create one: never a
+    second account for the same person. A new account is an external trainee's (README « Accounts »):
+    attached to the request's organisation, not to the session's establishment, named by the
+    external rule ``ext.<initiale>.<nom>``; a GET sees them only as participants of their sessions."""
     import asyncio
 
-    from app.services.accounts import free_username, suggest_username
+    from app.services.accounts import external_username, free_username
     from app.services.passwords import generate_password, hash_password
     from app.services.roles import LEARNER
     from app.services.text import user_text_fields
     from app.tables.accounts import RoleAssignment, User
-    from app.tables.org import Establishment
 
     # Two validations of one person at once (two requests): the second waits for the first's
     # account, then reuses it (the unique index on the address is the guarantee behind this).
@@ -954,22 +1013,20 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
                 f"compte : connectez-vous sur {url} avec votre nom d'utilisateur {user['username']} et votre mot de "
                 "passe habituel.\n")
         return await outbox.queue_mail([r["email"]], "Vos identifiants pour votre inscription", body, category="registration", group_key=request_key(r["id"]))
-    establishment = await Establishment.select(Establishment.code).where(
-        Establishment.id == r["session_establishment"]).first()
-    username = await free_username(suggest_username(establishment["code"], r["first_name"], r["last_name"]))
+    username = await free_username(external_username(r["first_name"], r["last_name"]))
     password = generate_password()
     password_hash = await asyncio.to_thread(hash_password, password)
     try:
         row = await User.insert(User(
             username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
-            email=r["email"], establishment=r["session_establishment"], status="elected", force_password_change=True,
+            email=r["email"], establishment=None, organisation=r["organisation"], external=True, status="elected",
+            force_password_change=True,
             **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
     except INTEGRITY_ERRORS as exc:  # an account made meanwhile by another path (a manager, an import)
         field, message = message_for(exc)
         raise DomainError(message + (" Recommencez : la demande sera rattachée à ce compte." if field == "email"
                                      else " Recommencez.")) from exc
-    await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=r["session_establishment"],
-                                               granted_by=actor.id))
+    await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=None, granted_by=actor.id))
     await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
     r["user"] = row[0]["id"]
     body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par {operator}. Voici vos identifiants :\n\n"
@@ -1013,3 +1070,59 @@ async def cancel_by_requester(token: str, redis) -> dict:
             mail_ids = await _closing_mails(r, "annulée", "", by_requester=True)
     await outbox.dispatch(redis, mail_ids)
     return await request_details(r["id"])
+
+
+# -- resume a draft on another device (issue 20) ---------------------------------------------------
+# Once the e-mail step is done, the requester may have a link mailed to finish the draft elsewhere
+# (started on a phone, finished on a PC). The link is signed and expires like the follow link; it
+# names the draft and a digest of its cookie key, so it works once: taking the draft over gives it a
+# new key (the new browser's cookie), which ends the old browser's hold and the link with it. The
+# address is not confirmed yet: the mail carries nothing the visitor typed, only the link.
+RESUME_SALT = "resume"
+
+
+def _key_digest(key: str) -> str:
+    import hashlib
+
+    return hashlib.sha256(f"resume:{key}".encode()).hexdigest()[:32]
+
+
+async def send_resume_link(draft: dict) -> int:
+    """The mail with the link to take this draft over elsewhere (the caller dispatches it)."""
+    token = _signer(RESUME_SALT).dumps({"id": draft["id"], "k": _key_digest(draft["draft_key"])})
+    link = f"{get_settings().base_url}/inscription/reprendre/{token}"
+    body = ("Bonjour,\n\nPour reprendre votre demande d'inscription en cours sur un autre appareil, suivez ce lien "
+            f"(valable 7 jours, une seule fois) :\n{outbox.SECRET_MARK}\n\n"
+            "Si vous n'êtes pas à l'origine de cette demande, ignorez ce message.\n")
+    async with db.transaction():
+        return await outbox.queue_mail([draft["email"]], "Reprendre votre demande d'inscription", body,
+                                       category="registration-resume", group_key=request_key(draft["id"]), secret=link)
+
+
+async def resumable_draft(token: str) -> dict:
+    """The draft a resume link names, or LinkProblem with the French reason."""
+    import hmac
+
+    payload = read_link(RESUME_SALT, token, "Ce lien pour reprendre votre demande a expiré (il est valable 7 jours).",
+                        "Ce lien pour reprendre une demande n'est pas valide.")
+    draft = await RegistrationRequest.select(
+        RegistrationRequest.all_columns(), RegistrationRequest.session.code.as_alias("session_code"),
+    ).where(RegistrationRequest.id == payload["id"]).first()
+    if draft is None or draft["status"] != "draft":
+        raise LinkProblem("Cette demande en cours n'existe plus : elle a été envoyée ou abandonnée.")
+    if not hmac.compare_digest(_key_digest(draft["draft_key"]), str(payload.get("k", ""))):
+        raise LinkProblem("Ce lien a déjà servi : la demande a été reprise sur un autre appareil. Demandez-en un "
+                          "nouveau depuis celui-ci.")
+    return draft
+
+
+async def take_over_draft(token: str) -> tuple[str, dict]:
+    """The draft moves to this browser: a new cookie key (returned), claimed on the old one."""
+    draft = await resumable_draft(token)
+    key = secrets.token_urlsafe(24)
+    claimed = await RegistrationRequest.update({RegistrationRequest.draft_key: key}).where(
+        (RegistrationRequest.id == draft["id"]) & (RegistrationRequest.draft_key == draft["draft_key"])
+        & (RegistrationRequest.status == "draft")).returning(RegistrationRequest.id)
+    if not claimed:
+        raise LinkProblem("Ce lien a déjà servi : la demande a été reprise sur un autre appareil.")
+    return key, draft

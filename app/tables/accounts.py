@@ -10,6 +10,7 @@ from piccolo.columns import (
     Varchar,
 )
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.reference import LazyTableReference
 from piccolo.table import Table
 
 from app.tables.org import Delegation, Establishment
@@ -41,6 +42,15 @@ class User(Table, tablename="app_user"):
     # completions and certificates keep their person). Hidden from every list, cannot log in.
     deactivated_at = Timestamptz(null=True, default=None)
     created_at = Timestamptz(default=TimestamptzNow())
+    # An external trainee (a person registered through the public wizard, SPEC F3 step 9): attached
+    # to their organisation, not to an establishment (``establishment`` is NULL), so no establishment
+    # counts or manages them; a GET sees them only as participants of their sessions. Declared after
+    # ``organisation``: an older embedded database adds ``external`` last and moves the accounts then.
+    organisation = ForeignKey(references=LazyTableReference("Organisation", module_path="app.tables.registration"),
+                              null=True, on_delete=OnDelete.set_null)
+    # No index=True: SQLite would create it before adding the column to an older embedded database
+    # (an index on the string 'external'); PostgreSQL gets a partial index (migration 2026-12-06T19:10:01).
+    external = Boolean(default=False)
 
 
 class RoleAssignment(Table):

@@ -100,10 +100,32 @@ async def backfill_organisation_search_text() -> None:
                                loose_search_text(row["name"], row["postal_code"], row["city"]), row["id"])
 
 
+# The accounts the back office's step 8 created before external trainees existed (SPEC F3 step 9):
+# the request's person, whose account was created at or after that request's « 8. Validation
+# opérateur » (an account reused at step 8 is older than it). They become external trainees,
+# attached to the organisation of that request (the one kept if it was merged), out of the session's
+# establishment, their learner role with them; their username and enrolments are kept (people log in
+# with it). An account given another role since (a manager) is left alone. Safe to run again: only
+# accounts not yet external are moved. SQL that PostgreSQL and SQLite both run.
+_CREATED_BY_STEP_8 = (
+    "FROM registration_request r JOIN request_event e ON e.request = r.id "
+    "WHERE r.\"user\" = app_user.id AND e.action = '8. Validation opérateur' AND app_user.created_at >= e.at")
+MOVE_REGISTERED_ACCOUNTS = [
+    "UPDATE app_user SET external = TRUE, establishment = NULL, organisation = ("
+    "SELECT COALESCE(o.merged_into, o.id) " + _CREATED_BY_STEP_8.replace(
+        "WHERE", "JOIN organisation o ON o.id = r.organisation WHERE", 1) + " ORDER BY r.id LIMIT 1) "
+    "WHERE external = FALSE AND EXISTS (SELECT 1 " + _CREATED_BY_STEP_8 + ") "
+    "AND NOT EXISTS (SELECT 1 FROM role_assignment g WHERE g.\"user\" = app_user.id AND g.role <> 'learner')",
+    "UPDATE role_assignment SET establishment = NULL WHERE role = 'learner' AND establishment IS NOT NULL "
+    "AND \"user\" IN (SELECT id FROM app_user WHERE external = TRUE)",
+]
+
+
 # An embedded (SQLite) database made before a column existed gets it at start (app/db.py), then
 # these statements (SQL, or a coroutine function for what SQL cannot do), once; on PostgreSQL the
 # migration that adds the column does the same.
 ADDED_COLUMN_BACKFILLS = {
+    ("app_user", "external"): MOVE_REGISTERED_ACCOUNTS,
     ("organisation", "search_text"): [backfill_organisation_search_text],
     ("registration_request", "notified_at"): [
         # Requests already notified keep their date (the sweep must not notify them again).

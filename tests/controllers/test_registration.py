@@ -128,7 +128,7 @@ async def test_whole_journey_to_the_final_enrolment(client, new_client, smtp, ru
     await run_jobs()
     credentials = _link(smtp, r"Nom d'utilisateur : \S+\s+Mot de passe : \S+")
     username, password = re.findall(r": (\S+)", credentials)
-    assert username == "alp001.e.dartagnan-le"
+    assert username == "ext.e.dartagnan-le"  # an external trainee (issue 20 point 3)
     assert any("pas encore validée" in m["Subject"] for _, m in smtp.messages)
     user = await User.select(User.id).where(User.username == username).first()
     assert await Enrolment.exists().where((Enrolment.session == session_id) & (Enrolment.user == user["id"]))
@@ -398,12 +398,13 @@ async def test_back_office_steps_8_and_10_ask_for_a_confirmation(client, new_cli
     await _fill(client)
     await run_jobs()
     await client.get(_link(smtp, r"http://testserver\.local/inscription/confirmer/\S+").replace("http://testserver.local", ""))
+    await run_jobs()  # the BI leaves (step 6 waits for it, issue 20)
     request = await RegistrationRequest.select().where(RegistrationRequest.email == "elodie@example.org").first()
     base = f"/gestion-inscriptions/demandes/{request['id']}"
     async with new_client() as manager:
         await login(manager, "inscriptions")
         page = await manager.get(base)
-        assert f'action="{base}/validate_instance"' in page.text  # step 6: one click
+        assert f'action="{base}/validate_instance"' in page.text  # step 6, the BI sent: one click
         assert (await manager.get(f"{base}/validate_instance")).status_code == 404
         await post_form(manager, f"{base}/validate_instance")
         page = await manager.get(base)
@@ -411,7 +412,8 @@ async def test_back_office_steps_8_and_10_ask_for_a_confirmation(client, new_cli
         confirm = await manager.get(f"{base}/validate_operator")
         body = text(confirm.text)
         assert confirm.status_code == 200 and "« 8. Validation opérateur » pour la demande" in body
-        assert "Un compte sera créé pour Mme Élodie D'Artagnan-Lé" in body and "elodie@example.org" in body
+        assert "Un compte de stagiaire externe sera créé pour Mme Élodie D'Artagnan-Lé" in body
+        assert "elodie@example.org" in body
         assert f'action="{base}/validate_operator"' in confirm.text and "Revenir à la demande" in body
         assert (await RegistrationRequest.select(RegistrationRequest.status).where(
             RegistrationRequest.id == request["id"]).first())["status"] == "instance_validated"

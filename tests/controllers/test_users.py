@@ -233,3 +233,27 @@ async def test_regeneration_says_what_happened_and_row_actions_keep_the_filters(
     body = message.get_payload(decode=True).decode()
     assert "Un nouveau mot de passe a été généré pour votre compte" in body
     assert "Un compte a été créé pour vous" not in body and message["Subject"] == "Tremplin : votre nouveau mot de passe"
+
+
+async def test_the_account_form_has_the_delegation_of_the_seed(client):
+    """Issue 20 point 19: « Délégation » (seed 000) on the account form, checked against the establishment."""
+    from app.tables.org import Delegation
+
+    ids = await _ids()
+    delegations = {r["code"]: r["id"] for r in await Delegation.select(Delegation.id, Delegation.code)}
+    await login(client, "ged.alp")
+    url = f"/etablissements/{ids['ALP001']}/comptes/nouveau"
+    page = (await client.get(url)).text
+    assert '<label for="f-delegation"' in page and "Délégation" in text(page)
+    assert f'<option value="{delegations["ALP"]}" selected>' in page
+    response = await post_form(client, url, _account(ids["ALP001"], username="alp001.v.blondel98",
+                                                     delegation=delegations["DAM"]))
+    assert response.status_code == 422
+    assert "L'établissement choisi n'appartient pas à cette délégation" in text(response.text)
+    assert not await User.exists().where(User.username == "alp001.v.blondel98")
+    response = await post_form(client, url, _account(ids["ALP001"], username="alp001.v.blondel98",
+                                                     delegation=delegations["ALP"]))
+    assert response.status_code == 303
+    user = await User.select(User.id).where(User.username == "alp001.v.blondel98").first()
+    edit = (await client.get(f"/utilisateurs/{user['id']}/modifier")).text
+    assert f'<option value="{delegations["ALP"]}" selected>' in edit

@@ -108,8 +108,14 @@ async def test_cohort_management_rules(client):
         CohortMember.cohort == cohort["id"])} == {learners[0]}
     # A synced cohort cannot be deleted before its sync is removed.
     await CohortSync.insert(CohortSync(session=sessions[0], cohort=cohort["id"]))
-    response = await post_form(client, f"/cohortes/{cohort['id']}/supprimer")
-    assert response.status_code == 400 and "synchronisée avec 1 session" in text(response.text)
+    # Back on the cohort, with why and the way to each session's participants (issue 20 point 15).
+    for response in (await client.get(f"/cohortes/{cohort['id']}/supprimer"),
+                     await post_form(client, f"/cohortes/{cohort['id']}/supprimer")):
+        page = text(response.text)
+        assert response.status_code in (200, 409) and "ne peut pas être supprimée" in page
+        assert "Retour à l'accueil" not in page and "Modifier la cohorte" in page
+        assert f'href="/sessions/{sessions[0]}/participants"' in response.text
+    assert await Cohort.exists().where(Cohort.id == cohort["id"])
     # A cohort of another establishment cannot be synced to this session.
     other = await Cohort.insert(Cohort(establishment=ids["ALP002"], name="Autre")).returning(Cohort.id)
     response = await post_form(client, f"/sessions/{sessions[0]}/participants/methodes", {"cohort": other[0]["id"]})

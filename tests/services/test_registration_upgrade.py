@@ -39,3 +39,44 @@ async def test_an_old_embedded_database_gets_the_organisations_search_text(clean
     await Organisation.raw("ALTER TABLE organisation DROP COLUMN search_text")
     await db.create_sqlite_tables()
     assert [r["name"] for r in await search_organisations("mollans sur ouveze")] == ["Mairie de Mollans-sur-Ouvèze"]
+
+
+@pytest.mark.smoke
+async def test_an_old_embedded_database_moves_the_accounts_registration_created(clean):
+    """Issue 20 point 3: ``app_user.external`` and ``organisation`` added at start, and the accounts
+    the older step 8 created in the session's establishment moved to their organisation, as the
+    PostgreSQL data migration does; an agent stays an agent (the « Agents » filter finds them)."""
+    if not db.is_sqlite():
+        pytest.skip("the embedded database only (PostgreSQL has its migrations, tested on every run)")
+    from datetime import datetime, timedelta, timezone
+
+    from app.tables.accounts import RoleAssignment, User
+    from app.tables.org import Delegation, Establishment
+    from app.tables.registration import Organisation
+
+    step_8 = datetime(2026, 11, 2, 10, tzinfo=timezone.utc)
+    delegation = await Delegation.insert(Delegation(code="ALP", name="Alpes")).returning(Delegation.id)
+    est = await Establishment.insert(Establishment(code="ALP001", name="CH", delegation=delegation[0]["id"])).returning(
+        Establishment.id)
+    org = await Organisation.insert(Organisation(name="Mairie de Mollans-sur-Ouvèze")).returning(Organisation.id)
+    users = await User.insert(
+        User(username="alp001.f.leveque-sauvan", email="f@x", establishment=est[0]["id"], created_at=step_8 + timedelta(seconds=1)),
+        User(username="alp001.v.blondel", email="v@x", establishment=est[0]["id"], created_at=step_8 - timedelta(days=90)),
+    ).returning(User.id)
+    fanny, valentin = (u["id"] for u in users)
+    await RoleAssignment.insert(RoleAssignment(user=fanny, role="learner", establishment=est[0]["id"]),
+                                RoleAssignment(user=valentin, role="learner", establishment=est[0]["id"]))
+    request = await RegistrationRequest.insert(RegistrationRequest(
+        reference="R26-OLD003", status="completed", user=fanny, organisation=org[0]["id"])).returning(RegistrationRequest.id)
+    await RequestEvent.insert(RequestEvent(request=request[0]["id"], action="8. Validation opérateur", at=step_8))
+    await User.raw("ALTER TABLE app_user DROP COLUMN external")
+    await User.raw("ALTER TABLE app_user DROP COLUMN organisation")
+    await db.create_sqlite_tables()
+    rows = {r["username"]: r for r in await User.select(User.username, User.external, User.establishment, User.organisation)}
+    assert rows["alp001.f.leveque-sauvan"] == {"username": "alp001.f.leveque-sauvan", "external": True,
+                                               "establishment": None, "organisation": org[0]["id"]}
+    assert rows["alp001.v.blondel"]["external"] is False and rows["alp001.v.blondel"]["establishment"] == est[0]["id"]
+    assert [r["username"] for r in await User.select(User.username).where(User.external != True)] == [  # noqa: E712
+        "alp001.v.blondel"]
+    assert await RoleAssignment.select(RoleAssignment.establishment).where(RoleAssignment.user == fanny) == [
+        {"establishment": None}]
