@@ -115,6 +115,9 @@ class Settings:
     file_max_bytes: int = 20 * 1024 * 1024  # activity files (stored in PostgreSQL)
     # The bearer token Prometheus sends to scrape /ops/metrics; empty: only an operations session reads it.
     ops_metrics_token: str = ""
+    # « Présence minimale (%) » of a session that sets none (issue 20): the share of its slots' hours a
+    # learner must attend for the session to be complete and certified; a session may lower it (0: none).
+    min_attendance_percent: int = 100
     extra: dict = field(default_factory=dict)
 
     @property
@@ -190,6 +193,7 @@ def load_settings() -> Settings:
         import_max_rows=int(_env("IMPORT_MAX_ROWS", "20000")),
         file_max_bytes=int(float(_env("FILE_MAX_MB", "20")) * 1024 * 1024),
         ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
+        min_attendance_percent=max(0, min(100, int(_env("MIN_ATTENDANCE_PERCENT", "100")))),
     )
 
 
