@@ -197,16 +197,13 @@ async def queue_reminders(day: date | None = None) -> int:
 
 
 # -- the job: notices to mails -----------------------------------------------------------------------
-async def request_build(redis, session_id: int, key: str, token: str | None = None,
-                        defer_by: timedelta | None = None) -> None:
+async def request_build(redis, session_id: int, key: str, token: str | None = None) -> None:
     """THE place that enqueues the building of a session's convocation mails. If Redis is down the
     sweep catches up (the notices are rows)."""
     from app.jobs import registry
 
     try:
-        options = {"_defer_by": defer_by} if defer_by else {}
-        await registry.CONVOCATIONS.enqueue(redis, session_id, token, _job_id=f"convocations:{session_id}:{key}",
-                                            **options)
+        await registry.CONVOCATIONS.enqueue(redis, session_id, token, _job_id=f"convocations:{session_id}:{key}")
     except Exception:  # noqa: BLE001 - the notices are safe; sweep_stale will enqueue them
         log.warning("could not enqueue the convocations of session %s; the sweep will", session_id, exc_info=True)
 
@@ -228,9 +225,7 @@ async def dispatch_pending(redis, session_ids: list[int] | None = None, older_th
         f"SELECT session, MAX(id) AS newest FROM convocation_notice WHERE {where} GROUP BY session", *args)
     for row in rows:
         key = f"n{row['newest']}" if older_than is None else f"sweep{int(now().timestamp()) // 60}"
-        await request_build(redis, row["session"], key)
-        if older_than is None:  # an update waits for the grouping window: its job then (else the sweep's)
-            await request_build(redis, row["session"], f"g{row['newest']}", defer_by=GROUP_WINDOW + timedelta(seconds=2))
+        await request_build(redis, row["session"], key)  # (an update younger than GROUP_WINDOW: the sweep's job)
     return len(rows)
 
 
