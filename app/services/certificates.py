@@ -519,7 +519,7 @@ async def issue_due(limit: int = DUE_BATCH) -> list[int]:
         "AND EXISTS (SELECT 1 FROM session_slot sl WHERE sl.session = e.session) "
         "AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id) AND " + when_due
         + f" ORDER BY e.id LIMIT {int(limit)}", *args)
-    return await issue_for_enrolments([r["id"] for r in rows])
+    return list(await issue_for_enrolments([r["id"] for r in rows]) or [])
 
 
 # -- public verification -------------------------------------------------------------------------
