@@ -114,3 +114,37 @@ async def test_certificates_issued_before_keep_their_layout(demo):
     pdf = certificates.render_sync(old)
     assert "Temps de formation" in pdf_text(pdf) and certificates.render_sync(old) == pdf
     assert hashlib.sha256(certificates.render_sync(dict(old))).hexdigest() == hashlib.sha256(pdf).hexdigest()
+
+
+async def test_a_name_left_with_old_dates_is_never_printed(demo, client):
+    """Issue 20, point 5: the seed's name encodes the dates; after the start moved (name kept), the
+    learner's page, the convocation and the certificate state the session's dates, not the name's."""
+    from app.services import convocations
+    from tests.helpers import login
+
+    first_day = today() - timedelta(days=3)
+    session_id, activity, (enrolment,), slot_ids = await session_with_slots(first_day)
+    stale = (await TrainingSession.select(TrainingSession.full_name).where(
+        TrainingSession.id == session_id).first())["full_name"]
+    moved = first_day - timedelta(days=1)
+    await TrainingSession.update({TrainingSession.start_date: moved, TrainingSession.visible: True}).where(
+        TrainingSession.id == session_id)
+    expected = f"Session du {moved:%d-%m-%Y} au {first_day + timedelta(days=1):%d-%m-%Y}_Bientraitance"
+    assert stale != expected
+
+    f = (await convocations.facts([enrolment]))[enrolment]
+    subject, body = convocations.mail_text("convocation", f)
+    assert expected in subject and stale not in subject + body
+    assert stale not in pdf_text(await convocations.render_pdf(f))
+
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    certificate = await certificates.for_enrolment(enrolment)
+    assert certificate["snapshot"]["session"] == expected
+    assert stale not in pdf_text(await certificates.render(certificate["snapshot"]))
+
+    username = (await Enrolment.select(Enrolment.user.username.as_alias("u")).where(
+        Enrolment.id == enrolment).first())["u"]
+    await login(client, username)
+    page = (await client.get(f"/mes-sessions/{session_id}")).text
+    assert expected in page and stale not in page
