@@ -148,3 +148,19 @@ async def test_a_name_left_with_old_dates_is_never_printed(demo, client):
     await login(client, username)
     page = (await client.get(f"/mes-sessions/{session_id}")).text
     assert expected in page and stale not in page
+
+
+async def test_a_reissue_applies_the_new_rule(client):
+    """A certificate issued under the old rule (before the first slot, 0 h attended) stays as it is;
+    « Réémettre » refuses until the last slot has ended and the attendance is recorded."""
+    from tests.helpers import login, post_form, text
+
+    session_id, activity, (enrolment,), slot_ids = await session_with_slots(today() + timedelta(days=1), min_attendance=0)
+    await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    facts = await certificates._facts([enrolment])
+    await certificates._insert(certificates._new_rows(facts, {}))  # as the old rule issued it
+    (old,) = await certificates_of(enrolment)
+    await login(client, "alp001.get")
+    refused = await post_form(client, f"/attestations/{old['id']}/reemettre", follow_redirects=True)
+    assert "Pas de nouvelle attestation avant la fin du dernier créneau" in text(refused.text)
+    assert [(r["version"], r["status"]) for r in await certificates_of(enrolment)] == [(1, "valid")]
