@@ -135,6 +135,12 @@ class SessionForm:
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
+        # A browser posts a textarea's lines with CRLF: stored as typed, an unchanged place looked changed
+        # on every save (and mailed every convoked learner an « update », issue 20).
+        for name in ("place", "what_to_bring"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.replace("\r\n", "\n").replace("\r", "\n"))
 
 
 class NeedsConfirmation(Exception):
