@@ -164,3 +164,22 @@ async def test_a_reissue_applies_the_new_rule(client):
     refused = await post_form(client, f"/attestations/{old['id']}/reemettre", follow_redirects=True)
     assert "Pas de nouvelle attestation avant la fin du dernier créneau" in text(refused.text)
     assert [(r["version"], r["status"]) for r in await certificates_of(enrolment)] == [(1, "valid")]
+
+
+async def test_the_minimum_is_the_platforms_by_default_and_zero_is_an_explicit_choice(client):
+    """The settings page: empty is the platform's 100 %, shown as such; 0 % is accepted with a warning."""
+    from tests.helpers import login, post_form, text
+
+    session_id, activity, (enrolment,), slot_ids = await session_with_slots(today() + timedelta(days=10))
+    await login(client, "alp001.get")
+    shown = text((await client.get(f"/sessions/{session_id}")).text)
+    assert "Présence minimale 100 % des heures pour l'achèvement (valeur de la plateforme)" in shown
+    session = await TrainingSession.select().where(TrainingSession.id == session_id).first()
+    form = {"start_date": session["start_date"].isoformat(), "end_date": session["end_date"].isoformat(),
+            "full_name": session["full_name"], "visible": "1", "min_attendance": "0"}
+    saved = await post_form(client, f"/sessions/{session_id}/parametres", form, follow_redirects=True)
+    assert "Présence minimale 0 % : les attestations ne demandent aucune heure de présence." in text(saved.text)
+    assert (await TrainingSession.select(TrainingSession.min_attendance_percent).where(
+        TrainingSession.id == session_id).first())["min_attendance_percent"] == 0
+    page = text((await client.get(f"/sessions/{session_id}/parametres")).text)
+    assert "Présence minimale à 0 % : l'attestation sera délivrée sans condition d'heures de présence" in page
