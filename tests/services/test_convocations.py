@@ -61,11 +61,11 @@ def run_jobs(run_jobs, redis_client):
     return run
 
 
-async def age_notices(by: timedelta = convocations.GROUP_WINDOW + timedelta(seconds=5)) -> None:
+async def age_notices() -> None:
     """The grouping window passes for the notices waiting (updates wait for it, issue 20)."""
     from app import db
 
-    seconds = int(by.total_seconds())
+    seconds = int(convocations.GROUP_WINDOW.total_seconds()) + 5
     if db.is_sqlite():
         await ConvocationNotice.raw(f"UPDATE convocation_notice SET created_at = datetime(created_at, '-{seconds} seconds') "
                                     "WHERE status = 'pending'")
