@@ -140,6 +140,9 @@ class Settings:
     # New registration drafts an hour from one client address (a shared office, a training day's Wi-Fi).
     registration_drafts_per_address: int = 300
     pdf_render_timeout: float = 30.0  # seconds a PDF render may take before it is killed (app/pdf/bounded.py)
+    # « Présence minimale (%) » of a session that sets none (issue 20): the share of its slots' hours a
+    # learner must attend for the session to be complete and certified; a session may lower it (0: none).
+    min_attendance_percent: int = 100
     extra: dict = field(default_factory=dict)
 
     @property
@@ -222,6 +225,7 @@ def load_settings() -> Settings:
         ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
         registration_drafts_per_address=int(_env("REGISTRATION_DRAFTS_PER_ADDRESS", "300")),
         pdf_render_timeout=float(_env("PDF_RENDER_TIMEOUT", "30")),
+        min_attendance_percent=max(0, min(100, int(_env("MIN_ATTENDANCE_PERCENT", "100")))),
     )
 
 

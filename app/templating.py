@@ -77,5 +77,7 @@ def jinja_env() -> Environment:
         email_wrap=email_wrap,
         job_kind=kind_label,
     )
-    env.globals.update(ROLE_LABELS=ROLE_LABELS)
+    from app.services.learning import min_attendance
+
+    env.globals.update(ROLE_LABELS=ROLE_LABELS, min_attendance=min_attendance)
     return env

@@ -73,7 +73,7 @@ class SessionConvocationsController(Controller):
     async def learner_ics(self, request: Request, session_id: FromPath[int], user_id: FromPath[int]) -> Response:
         session = await sessions.session_in_scope(current_user(request), session_id)
         f = await convocations.for_manager(session, user_id)
-        return private_download(convocations.invitation_ics(f), convocations.ics_filename(f), ICS)
+        return private_download(convocations.invitation_ics(f, publish=True), convocations.ics_filename(f), ICS)
 
     @get("/annuler", name="sessions.confirm_cancel")
     async def confirm_cancel(self, request: Request, session_id: FromPath[int]) -> Template:
@@ -114,7 +114,7 @@ async def my_convocation(request: Request, session_id: FromPath[int]) -> Respons
 @get("/mes-sessions/{session_id:int}/invitation.ics", name="convocations.mine_ics")
 async def my_invitation(request: Request, session_id: FromPath[int]) -> Response:
     f = await convocations.for_learner(current_user(request).id, session_id)
-    return private_download(convocations.invitation_ics(f), convocations.ics_filename(f), ICS)
+    return private_download(convocations.invitation_ics(f, publish=True), convocations.ics_filename(f), ICS)
 
 
 HANDLERS = [SessionConvocationsController, my_convocation, my_invitation]

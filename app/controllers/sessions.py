@@ -111,7 +111,7 @@ class SessionController(Controller):
         session = await sessions.session_in_scope(user, session_id)
         establishment = await require_establishment(user, session["establishment"])
         values = {**session, "seats": session["seats"] or "", "slots": slots.as_text(await slots.for_session(session_id)),
-                  "min_attendance": session["min_attendance_percent"] or ""}
+                  "min_attendance": "" if session["min_attendance_percent"] is None else session["min_attendance_percent"]}
         return render(request, "sessions/form.html",
                       await _session_form_context(request, establishment, values, {}, session=session))
 
@@ -122,12 +122,26 @@ class SessionController(Controller):
         form = await read_form(request, sessions.SessionForm)
         try:
             await sessions.save_session(user, form, session_id)
-        except ValidationFailed as invalid:
+        except (ValidationFailed, sessions.NeedsConfirmation) as answer:
+            # Invalid: the form again with its messages. To confirm (issue 20): the form again, as typed,
+            # with the question — « Enregistrer préviendra N inscrits » (or not), rename — before saving.
             establishment = await require_establishment(user, session["establishment"])
-            return render(request, "sessions/form.html", await _session_form_context(
-                request, establishment, as_values(form), invalid.errors, session=session), status_code=422)
+            confirm = answer if isinstance(answer, sessions.NeedsConfirmation) else None
+            context = await _session_form_context(request, establishment, as_values(form),
+                                                  {} if confirm else answer.errors, session=session)
+            return render(request, "sessions/form.html", {
+                **context, "confirm": confirm, "group_minutes": convocations.GROUP_WINDOW.seconds // 60},
+                          status_code=200 if confirm else 422)
         await convocations.dispatch_pending(request.app.state.redis, [session_id])  # updates, if the slots moved
-        return redirect(request, url(request, "sessions.show", session_id=session_id), "Paramètres enregistrés.")
+        message = "Paramètres enregistrés."
+        if form.notify == "1":
+            message = (f"Paramètres enregistrés : les inscrits concernés sont prévenus (les modifications des "
+                       f"{convocations.GROUP_WINDOW.seconds // 60} prochaines minutes partent dans le même courriel).")
+        elif form.notify == "0":
+            message = "Paramètres enregistrés, sans prévenir les inscrits."
+        if (form.min_attendance or "").strip().rstrip("%").strip() == "0":
+            message += " Présence minimale 0 % : les attestations ne demandent aucune heure de présence."
+        return redirect(request, url(request, "sessions.show", session_id=session_id), message)
 
     @post("/afficher", name="sessions.make_visible")
     async def make_visible(self, request: Request, session_id: FromPath[int]) -> Response:

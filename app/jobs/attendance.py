@@ -33,3 +33,15 @@ async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str,
         redis, token, state="done", done=total, session=session_id, **stored,
         result_url=result_url, result_label="Télécharger la feuille d'émargement (PDF)")
     return total
+
+
+async def issue_due_certificates(ctx) -> int:
+    """Cron (issue 20): a session with slots certifies only once its last slot has ended and the
+    learner's attendance is recorded; whoever completed earlier (attendance saved during the last
+    slot, activities done before) gets their certificate here, set-based, then sealed."""
+    from app.services import certificates
+
+    issued = await certificates.issue_due()
+    if issued:
+        await certificates.seal(issued, ctx.get("redis"))
+    return len(issued)

@@ -16,7 +16,7 @@ from arq import cron
 
 from app.jobs import results
 from app.jobs.analytics import refresh_analytics
-from app.jobs.attendance import build_attendance_sheet
+from app.jobs.attendance import build_attendance_sheet, issue_due_certificates
 from app.jobs.certificates import build_certificates_zip, seal_certificates, seal_unsealed_certificates
 from app.jobs.convocations import build_convocations, send_convocation_reminders, sweep_convocations
 from app.jobs.durable import KINDS, JobKind, abort, dispatch, purge, retry, sweep
@@ -149,6 +149,8 @@ def cron_jobs() -> list:
         cron(_recorded(send_convocation_reminders), hour=set(range(7, 20)), minute={5}, second={0}, unique=True),
         # Certificates still unsealed a minute after their issue (their seal job was refused or lost).
         cron(_recorded(seal_unsealed_certificates), second={50}, unique=True),
+        # Certificates due since their session's last slot ended (attendance recorded before it), issue 20.
+        cron(_recorded(issue_due_certificates), minute=set(range(0, 60, 5)), second={20}, unique=True),
     ]
 
 

@@ -49,8 +49,10 @@ VERIFY_PATH = "/verifier/{code}"  # the route certificates.verify_code; kept in 
 NOT_FOUND = "Attestation introuvable."
 # The certificate's layout is part of its snapshot ("layout"): a layout change never alters the bytes
 # of a certificate already issued (its SHA-256 is kept). Snapshots without it were made with layout 1.
-LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html"}
-LAYOUT = 2
+# Layout 3 (issue 20): one duration — the planned hours from the slots (the template's estimate only
+# for a session without slots) — and the hours attended; a session name whose dates are stale is not printed.
+LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html", 3: "pdf/certificate_v3.html"}
+LAYOUT = 3
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 RESEND_AFTER = timedelta(minutes=10)  # « Envoyer par courriel » again within this: not mailed twice
 JUST_SENT = ("Cette attestation vient d'être envoyée à l'apprenant : elle ne lui est pas envoyée une seconde fois "
@@ -124,7 +126,7 @@ CIVILITY_SQL = (
     "WHERE r.email = u.email AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), '')"
 )
 _ENROLMENT_FACTS = (
-    "SELECT e.id, e.completed_at, u.first_name, u.last_name, s.id AS session_id, s.place, "
+    "SELECT e.id, e.completed_at, e.attended_minutes, u.first_name, u.last_name, s.id AS session_id, s.place, "
     "s.full_name AS session_name, s.start_date, "
     "s.end_date, s.code AS session_code, s.certificate_text, s.certificate_version, es.name AS establishment_name, "
     "COALESCE(t.duration, '') AS duration, " + CIVILITY_SQL + " AS civility "
@@ -148,15 +150,24 @@ async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
     for row in slot_rows:
         by_session.setdefault(row["session"], []).append(slots.Slot(row["day"], row["starts"], row["ends"]))
     for row in rows:
-        row["hours"] = slots.summary(sorted(by_session.get(row["session_id"], [])))
+        session_slots = sorted(by_session.get(row["session_id"], []))
+        row["hours"] = slots.summary(session_slots)
+        row["planned_minutes"] = sum(s.minutes for s in session_slots) if session_slots else None
     return {r["id"]: r for r in rows}
 
 
 def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict:
+    from app.services.sessions import name_for_documents
+    from app.services.slots import hours_text
+
+    # Layout 3: one duration. With slots, the planned hours are theirs (the template's estimate would
+    # contradict them) and the hours attended are stated beside them.
+    planned = facts.get("planned_minutes")
     values = {
         "civilite": facts["civility"] or "", "prenom": facts["first_name"], "nom": facts["last_name"],
-        "session": facts["session_name"], "date_debut": day_fr(facts["start_date"]),
-        "date_fin": day_fr(facts["end_date"]), "duree": facts["duration"],
+        "session": name_for_documents(facts["session_name"], facts["start_date"], facts["end_date"]),
+        "date_debut": day_fr(facts["start_date"]),
+        "date_fin": day_fr(facts["end_date"]), "duree": hours_text(planned) if planned else facts["duration"],
         "etablissement": facts["establishment_name"], "date_delivrance": day_fr(issued_at),
         "code": display_code(code),
     }
@@ -165,6 +176,8 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         "version": version, "issued_at": issued_at.isoformat(),
         "horaires": facts.get("hours") or "", "lieu": facts.get("place") or "",
         "template_version": facts.get("certificate_version") or 1, "layout": LAYOUT,
+        "heures_prevues": hours_text(planned) if planned else "",
+        "heures_presence": hours_text(facts.get("attended_minutes") or 0) if planned else "",
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
     }
 
@@ -253,11 +266,15 @@ async def issue_for_enrolments(enrolment_ids: list[int]) -> list[int]:
     Runs in the caller's transaction (the completion's). Returns the enrolments that got one."""
     if not enrolment_ids:
         return []
+    from app.services.learning import certificate_due_sql
+
     ids = sorted(set(int(i) for i in enrolment_ids))
+    when_due, args = certificate_due_sql("e")
     async with db.transaction():
         due = await Enrolment.raw(
             "SELECT e.id FROM enrolment e WHERE e.id IN (" + ", ".join(str(i) for i in ids) + ") "
-            "AND e.completed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id)")
+            "AND e.completed_at IS NOT NULL AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id) "
+            "AND " + when_due, *args)
         facts = await _facts([r["id"] for r in due])
         return await _insert(_new_rows(facts, {}))
 
@@ -530,6 +547,8 @@ async def reissue(user: CurrentUser, certificate_id: int) -> dict:
         facts = (await _facts([enrolment_id])).get(enrolment_id)
         if facts is None or facts["completed_at"] is None:
             raise ValidationFailed({"version": "L'inscription n'est plus achevée : pas de nouvelle attestation."})
+        if not await _due([enrolment_id]):  # a re-issue applies today's rule (issue 20)
+            raise ValidationFailed({"version": NOT_DUE})
         await Certificate.update({Certificate.status: CertificateStatus.superseded,
                                   Certificate.status_changed_at: now()}).where(
             (Certificate.enrolment == enrolment_id) & (Certificate.status == CertificateStatus.valid))
@@ -538,6 +557,40 @@ async def reissue(user: CurrentUser, certificate_id: int) -> dict:
             raise ValidationFailed({"version": "L'attestation vient d'être modifiée : rechargez la page."})
     await seal([enrolment_id])
     return await for_enrolment(enrolment_id)
+
+
+NOT_DUE = ("Pas de nouvelle attestation avant la fin du dernier créneau de la session et la saisie des présences "
+           "de l'apprenant à chaque créneau.")
+
+
+async def _due(enrolment_ids: list[int]) -> list[int]:
+    """Those of these enrolments whose certificate may be issued now (learning.certificate_due_sql)."""
+    from app.services.learning import certificate_due_sql
+
+    if not enrolment_ids:
+        return []
+    when_due, args = certificate_due_sql("e")
+    rows = await Enrolment.raw("SELECT e.id FROM enrolment e WHERE e.id IN ("
+                               + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ") AND " + when_due, *args)
+    return [r["id"] for r in rows]
+
+
+DUE_BATCH = 500
+
+
+async def issue_due(limit: int = DUE_BATCH) -> list[int]:
+    """Cron (issue 20): complete enrolments of sessions with slots whose certificate became due since —
+    the last slot has ended after their attendance was recorded — get it, set-based (one SELECT, one
+    INSERT per batch). Returns the enrolments that got one; the caller seals them."""
+    from app.services.learning import certificate_due_sql
+
+    when_due, args = certificate_due_sql("e")
+    rows = await Enrolment.raw(
+        "SELECT e.id FROM enrolment e WHERE e.completed_at IS NOT NULL "
+        "AND EXISTS (SELECT 1 FROM session_slot sl WHERE sl.session = e.session) "
+        "AND NOT EXISTS (SELECT 1 FROM certificate c WHERE c.enrolment = e.id) AND " + when_due
+        + f" ORDER BY e.id LIMIT {int(limit)}", *args)
+    return list(await issue_for_enrolments([r["id"] for r in rows]) or [])
 
 
 # -- public verification -------------------------------------------------------------------------

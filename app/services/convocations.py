@@ -73,6 +73,13 @@ _INSERT = ("INSERT INTO convocation_notice (enrolment, session, kind, status, de
 _INVITATION_KEY = "'invitation:' || CAST(e.id AS TEXT) || ':' || CAST(e.invitation_sequence AS TEXT)"
 _ONCE = " ON CONFLICT (dedup_key) DO NOTHING"
 MAX_ATTEMPTS = 5
+# Issue 20: a session is convoked automatically only once learners can be told when and where — it has
+# slots, and a place or a link (needs the alias s for training_session).
+_READY = ("EXISTS (SELECT 1 FROM session_slot rsl WHERE rsl.session = s.id) "
+          "AND (COALESCE(s.place, '') <> '' OR COALESCE(s.remote_url, '') <> '')")
+# Changes of a session's settings within this window make one mail: an update waits until the session
+# has had no newer change for that long (the latest states it all; `build_pending`).
+GROUP_WINDOW = timedelta(seconds=120)
 
 
 def _insert(kind: NoticeKind) -> str:
@@ -95,12 +102,14 @@ def _marks(ids: list[int]) -> str:
 
 # -- notices, written in the caller's transaction -----------------------------------------------------
 async def on_enrolled(enrolment_ids: list[int]) -> None:
-    """Enrolments just made active (`add_sources`, the cohort sync): their convocation."""
+    """Enrolments just made active (`add_sources`, the cohort sync): their convocation — once the
+    session has slots and a place or link (else it comes when they are set, `on_session_changed`)."""
     ids = sorted(set(enrolment_ids))
     if ids:
         await ConvocationNotice.raw(
             _insert(NoticeKind.convocation)
-            + f"WHERE e.id IN ({_marks(ids)}) AND s.auto_convocations AND " + _OPEN + _ONCE, *ids, today())
+            + f"WHERE e.id IN ({_marks(ids)}) AND s.auto_convocations AND {_READY} AND " + _OPEN + _ONCE,
+            *ids, today())
 
 
 async def on_unenrolled(enrolment_ids: list[int]) -> None:
@@ -113,14 +122,29 @@ async def on_unenrolled(enrolment_ids: list[int]) -> None:
             + f"WHERE e.id IN ({_marks(ids)}) AND {_CONVOKED} AND " + _OPEN, *ids, today())
 
 
-async def on_session_changed(session_id: int) -> None:
+async def on_session_changed(session_id: int, notify: bool = True) -> None:
     """The session's slots, place or dates changed (in that change's transaction): every invitation
-    of the session gets SEQUENCE+1, the convoked learners an update."""
+    of the session gets SEQUENCE+1; unless the manager chose not to tell them, the convoked learners
+    an update, and — the session now saying when and where, convocations automatic — those never
+    convoked their first convocation (an « update » notice too: mailed as a convocation, grouped)."""
     await Enrolment.update({Enrolment.invitation_sequence: Enrolment.invitation_sequence + 1}).where(
         Enrolment.session == session_id)
-    await ConvocationNotice.raw(
-        _insert(NoticeKind.update)
-        + f"WHERE e.session = {{}} AND e.active AND {_CONVOKED} AND " + _OPEN + _ONCE, session_id, today())
+    if notify:
+        await ConvocationNotice.raw(
+            _insert(NoticeKind.update)
+            + f"WHERE e.session = {{}} AND e.active AND ({_CONVOKED} OR (s.auto_convocations AND {_READY})) AND "
+            + _OPEN + _ONCE, session_id, today())
+
+
+async def would_notify(session_id: int, ready: bool) -> int:
+    """How many learners a change of the session's dates, slots, place or link would mail (« Enregistrer
+    préviendra N inscrits »): the convoked, and — ``ready``: the session will say when and where —
+    those never convoked if convocations are automatic. None about a session over or cancelled."""
+    rows = await Enrolment.raw(
+        "SELECT COUNT(*) AS n FROM enrolment e JOIN training_session s ON s.id = e.session "
+        f"WHERE e.session = {{}} AND e.active AND ({_CONVOKED}"
+        + (" OR s.auto_convocations" if ready else "") + ") AND " + _OPEN, session_id, today())
+    return rows[0]["n"]
 
 
 async def on_session_cancelled(session_id: int) -> None:
@@ -202,7 +226,7 @@ async def dispatch_pending(redis, session_ids: list[int] | None = None, older_th
         f"SELECT session, MAX(id) AS newest FROM convocation_notice WHERE {where} GROUP BY session", *args)
     for row in rows:
         key = f"n{row['newest']}" if older_than is None else f"sweep{int(now().timestamp()) // 60}"
-        await request_build(redis, row["session"], key)
+        await request_build(redis, row["session"], key)  # (an update younger than GROUP_WINDOW: the sweep's job)
     return len(rows)
 
 
@@ -247,14 +271,27 @@ async def _record_failures(failures: dict[int, tuple[int, str]]) -> None:
 
 
 async def _claim(session_id: int) -> list[dict]:
-    batch = ConvocationNotice.select(ConvocationNotice.id).where(
-        (ConvocationNotice.session == session_id) & (ConvocationNotice.status == NoticeStatus.pending)).order_by(
-        ConvocationNotice.id).limit(BATCH)
-    return await ConvocationNotice.update({ConvocationNotice.status: NoticeStatus.building,
-                                           ConvocationNotice.locked_until: now() + CLAIM,
-                                           ConvocationNotice.attempts: ConvocationNotice.attempts + 1}).where(
-        ConvocationNotice.id.is_in(batch) & (ConvocationNotice.status == NoticeStatus.pending)).returning(
-        ConvocationNotice.id, ConvocationNotice.enrolment, ConvocationNotice.kind, ConvocationNotice.attempts)
+    """A batch of the session's waiting notices. Updates wait until the session has had no newer one
+    for GROUP_WINDOW (changes in a row make one mail); of several convocations or updates of one
+    enrolment only the latest is built (the others are skipped: it states everything)."""
+    moment = now()
+    await ConvocationNotice.raw(
+        "UPDATE convocation_notice SET status = 'skipped', built_at = {} WHERE session = {} AND status = 'pending' "
+        "AND kind IN ('convocation', 'update') AND EXISTS (SELECT 1 FROM convocation_notice later "
+        "WHERE later.enrolment = convocation_notice.enrolment AND later.id > convocation_notice.id "
+        "AND later.status = 'pending' AND later.kind IN ('convocation', 'update'))", moment, session_id)
+    return await ConvocationNotice.raw(
+        "UPDATE convocation_notice SET status = 'building', locked_until = {}, attempts = attempts + 1 "
+        "WHERE status = 'pending' AND id IN (SELECT n.id FROM convocation_notice n WHERE n.session = {} "
+        "AND n.status = 'pending' AND (n.kind <> 'update' OR NOT EXISTS (SELECT 1 FROM convocation_notice y "
+        "WHERE y.session = n.session AND y.status = 'pending' AND y.kind = 'update' AND y.created_at > {})) "
+        f"ORDER BY n.id LIMIT {BATCH}) RETURNING id, enrolment, kind, attempts",
+        moment + CLAIM, session_id, _sql_moment(moment - GROUP_WINDOW))
+
+
+def _sql_moment(moment: datetime):
+    """An instant compared with a CURRENT_TIMESTAMP the database wrote (SQLite: its text form, UTC)."""
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S") if db.is_sqlite() else moment
 
 
 _FACTS = (
@@ -272,10 +309,14 @@ async def facts(enrolment_ids: list[int]) -> dict[int, dict]:
     ids = sorted({int(i) for i in enrolment_ids})
     if not ids:
         return {}
+    from app.services.sessions import name_for_documents
+
     rows = await Enrolment.raw(_FACTS.format(ids=", ".join(str(i) for i in ids)))
     by_session = {sid: await slots.for_session(sid) for sid in {r["session_id"] for r in rows}}
     for row in rows:
         row["slots"] = by_session[row["session_id"]]
+        # A name left with other dates than the session's is never printed (issue 20).
+        row["session_name"] = name_for_documents(row["session_name"], row["start_date"], row["end_date"])
     return {r["id"]: r for r in rows}
 
 
@@ -287,6 +328,34 @@ async def _last_events(enrolment_ids: list[int]) -> dict[int, list[dict]]:
         ConvocationNotice.enrolment.is_in(sorted(set(enrolment_ids))) & (ConvocationNotice.status == NoticeStatus.sent)
         & (ConvocationNotice.events != "")).order_by(ConvocationNotice.id)
     return {r["enrolment"]: json.loads(r["events"]) for r in rows}  # the latest wins
+
+
+async def _last_told(enrolment_ids: list[int]) -> dict[int, dict]:
+    """What the last convocation, update or reminder mailed told each enrolment (issue 20)."""
+    if not enrolment_ids:
+        return {}
+    rows = await ConvocationNotice.select(ConvocationNotice.enrolment, ConvocationNotice.told).where(
+        ConvocationNotice.enrolment.is_in(sorted(set(enrolment_ids))) & (ConvocationNotice.status == NoticeStatus.sent)
+        & (ConvocationNotice.told != "")).order_by(ConvocationNotice.id)
+    return {r["enrolment"]: json.loads(r["told"]) for r in rows}  # the latest wins
+
+
+TOLD_LABELS = {"dates": "Dates", "horaires": "Horaires", "lieu": "Lieu", "lien": "Lien de connexion"}
+
+
+def told_of(f: dict) -> dict:
+    """What a convocation tells the learner about when and where, as they read it."""
+    return {"dates": f"du {date_fr(f['start_date'])} au {date_fr(f['end_date'])}",
+            "horaires": " ; ".join(f"{day} : {hours}" for day, hours in slots.by_day(f["slots"])) or "non précisés",
+            "lieu": ", ".join(place_lines(f)) or "non précisé", "lien": f["remote_url"] or "aucun"}
+
+
+def changes(before: dict | None, after: dict) -> list[str]:
+    """« Horaires : … → … » for each thing told that changed (none known before: nothing to compare)."""
+    if not before:
+        return []
+    return [f"{label} : {before.get(key, '')} → {after[key]}" for key, label in TOLD_LABELS.items()
+            if before.get(key) != after[key]]
 
 
 def events_of(f: dict) -> list[dict]:
@@ -318,6 +387,7 @@ async def build_pending(redis, session_id: int, token: str | None = None) -> dic
     while claimed := await _claim(session_id):
         enrolment_ids = [n["enrolment"] for n in claimed]
         by_enrolment, previous = await facts(enrolment_ids), await _last_events(enrolment_ids)
+        told_before = await _last_told(enrolment_ids)
         # Of several notices about one invitation in a batch, the latest says it all.
         latest: dict[int, int] = {}
         for n in claimed:
@@ -327,25 +397,31 @@ async def build_pending(redis, session_id: int, token: str | None = None) -> dic
         for n in claimed:
             f = by_enrolment.get(n["enrolment"])
             kind = _decide(n["kind"], f, previous.get(n["enrolment"]))
+            told = told_of(f) if f is not None and kind != NoticeKind.cancellation.value else None
+            if kind == NoticeKind.update.value and not previous.get(n["enrolment"]):
+                kind = NoticeKind.convocation.value  # never mailed before: this is their convocation
+            changed = changes(told_before.get(n["enrolment"]), told) if told else []
             if kind is None or (n["enrolment"] in latest and not n["kind"].startswith("reminder")
-                                and latest[n["enrolment"]] != n["id"]):
-                skipped.append(n["id"])
+                                and latest[n["enrolment"]] != n["id"]) or (
+                    kind == NoticeKind.update.value and n["enrolment"] in told_before and not changed):
+                skipped.append(n["id"])  # (an update that changes nothing they were told mails no one)
                 continue
             try:
                 attachments, events = await asyncio.to_thread(_documents, kind, f, previous.get(n["enrolment"]) or [])
-                subject, body = mail_text(kind, f)
+                subject, body = mail_text(kind, f, changed)
             except Exception as error:  # noqa: BLE001 - this notice's attempt failed; the others go on
                 log.warning("convocation notice %s: build attempt %s failed", n["id"], n["attempts"], exc_info=True)
                 failures[n["id"]] = (n["attempts"], f"{type(error).__name__}: {error}")
                 continue
             messages.append((f"convocation:{n['id']}", [f["email"]], subject, body, attachments))
-            sent[n["id"]] = (f["invitation_sequence"], json.dumps(events) if events else "")
+            sent[n["id"]] = (f["invitation_sequence"], json.dumps(events) if events else "",
+                             json.dumps(told, ensure_ascii=False, sort_keys=True) if told else "")
         async with db.transaction():
             mail_ids = await outbox.queue_documents(messages, CATEGORY)
-            for (sequence, events), ids in _grouped(sent).items():
+            for (sequence, events, told), ids in _grouped(sent).items():
                 await ConvocationNotice.update({
                     ConvocationNotice.status: NoticeStatus.sent, ConvocationNotice.sequence: sequence,
-                    ConvocationNotice.events: events, ConvocationNotice.built_at: now(),
+                    ConvocationNotice.events: events, ConvocationNotice.told: told, ConvocationNotice.built_at: now(),
                     ConvocationNotice.locked_until: None}).where(ConvocationNotice.id.is_in(ids))
             if failures:
                 await _record_failures(failures)
@@ -385,9 +461,9 @@ def pdf_filename(f: dict) -> str:
 
 
 # The part's METHOD parameter matches the object's (RFC 6047): mail clients then offer to add the
-# event (or remove it) instead of only showing a file.
-ICS_REQUEST = "text/calendar; method=REQUEST"
-ICS_CANCEL = "text/calendar; method=CANCEL"
+# event (or remove it) instead of only showing a file. The text is UTF-8 (names, places): said so.
+ICS_REQUEST = "text/calendar; method=REQUEST; charset=utf-8"
+ICS_CANCEL = "text/calendar; method=CANCEL; charset=utf-8"
 
 
 def ics_filename(f: dict, cancel: bool = False) -> str:
@@ -446,9 +522,12 @@ def _moment(value: str, tz: ZoneInfo):
     return date.fromisoformat(value) if len(value) == 10 else datetime.fromisoformat(value).replace(tzinfo=tz)
 
 
-def invitation_ics(f: dict, cancel: list[dict] | None = None, only: list[int] | None = None) -> bytes:
+def invitation_ics(f: dict, cancel: list[dict] | None = None, only: list[int] | None = None,
+                   publish: bool = False) -> bytes:
     """The enrolment's invitation (METHOD:REQUEST), or the cancellation of the events ``cancel``
-    (as last mailed; ``only`` some of their ranks) with METHOD:CANCEL."""
+    (as last mailed; ``only`` some of their ranks) with METHOD:CANCEL. ``publish``: the calendar file
+    downloaded from a page (METHOD:PUBLISH, RFC 5546): it adds the events to a calendar, where REQUEST
+    is the organiser's invitation mailed to the attendee."""
     from icalendar import Calendar, Event, vCalAddress, vText
 
     tz = ZoneInfo(get_settings().timezone)
@@ -457,7 +536,7 @@ def invitation_ics(f: dict, cancel: list[dict] | None = None, only: list[int] | 
     calendar.add("prodid", "-//Tremplin//Convocations//FR")
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "CANCEL" if cancel is not None else "REQUEST")
+    calendar.add("method", "CANCEL" if cancel is not None else "PUBLISH" if publish else "REQUEST")
     events = cancel if cancel is not None else events_of(f)
     organizer = vCalAddress("mailto:" + (parseaddr(settings.mail.sender)[1] or "ne-pas-repondre@tremplin.local"))
     organizer.params["cn"] = vText(f["establishment_name"])
@@ -508,7 +587,7 @@ def _vtimezone(tzid: str, first_year: int, last_year: int):
     return Timezone.from_tzid(tzid, first_date=date(first_year - 1, 1, 1), last_date=date(last_year + 1, 12, 31))
 
 
-def mail_text(kind: str, f: dict) -> tuple[str, str]:
+def mail_text(kind: str, f: dict, changed: list[str] | None = None) -> tuple[str, str]:
     title = f["session_name"]
     hello = f"Bonjour {f['first_name']} {f['last_name']},\n\n"
     when = f"du {date_fr(f['start_date'])} au {date_fr(f['end_date'])}"
@@ -531,9 +610,10 @@ def mail_text(kind: str, f: dict) -> tuple[str, str]:
                 hello + f"Vous êtes inscrit(e) à la formation « {title} » (session {f['session_code']}), {when}.\n\n"
                 + facts_text + joined + sign)
     if kind == NoticeKind.update.value:
+        what = ("Ce qui change :\n" + "\n".join(f"- {line}" for line in changed) + "\n\n") if changed else ""
         return (f"Modification de votre convocation : {title}",
-                hello + f"Les horaires, le lieu ou les dates de la formation « {title} » ont changé. "
-                "Voici les informations à jour :\n\n" + facts_text
+                hello + f"Les horaires, le lieu ou les dates de la formation « {title} » ont changé.\n\n" + what
+                + "Voici les informations à jour :\n\n" + facts_text
                 + "Votre convocation mise à jour est jointe ; l'invitation jointe met votre agenda à jour.\n\n" + sign)
     if kind == NoticeKind.cancellation.value:
         reason = (f"La session de formation « {title} » ({when}) est annulée."

@@ -120,6 +120,16 @@ async def learner_session(user_id: int, session_id: int) -> dict:
     ).first()
     if row is None:
         raise NotFound(NOT_FOUND)
+    from app.services.sessions import name_for_documents
+
+    # A name left stating other dates than the session's is not shown to the learner (issue 20).
+    row["full_name"] = name_for_documents(row["full_name"], row["start_date"], row["end_date"])
+    # The attendance asked of them: the session's, else the platform's — when it has slots (issue 20).
+    from app.services.learning import min_attendance
+    from app.tables.catalogue import SessionSlot
+
+    has_slots = await SessionSlot.exists().where(SessionSlot.session == session_id)
+    row["min_attendance_percent"] = min_attendance(row["min_attendance_percent"]) if has_slots else None
     return row
 
 
@@ -148,6 +158,10 @@ async def home(user_id: int) -> dict:
     ).where(
         (Enrolment.user == user_id) & (Enrolment.active == True) & (Enrolment.session.visible == True)  # noqa: E712
     ).order_by(Enrolment.session.start_date)
+    from app.services.sessions import name_for_documents
+
+    for r in rows:  # a name left stating other dates than the session's is not shown (issue 20)
+        r["full_name"] = name_for_documents(r["full_name"], r["start_date"], r["end_date"])
     day = today()
     upcoming = [r for r in rows if r["start_date"] > day]
     completed = [r for r in rows if r["start_date"] <= day and r["completed_at"]]

@@ -42,11 +42,41 @@ def slot_minutes_sql(alias: str = "sl") -> str:
     return f"(EXTRACT(EPOCH FROM ({alias}.ends - {alias}.starts)) / 60)::int"
 
 
+def min_attendance(percent: int | None) -> int:
+    """A session's « Présence minimale (%) »: its own (0 is an explicit « none »), else the platform's
+    (setting MIN_ATTENDANCE_PERCENT, 100 out of the box)."""
+    from app.settings import get_settings
+
+    return get_settings().min_attendance_percent if percent is None else int(percent)
+
+
 def _needed_sql(session: str) -> str:
     """Minutes * 100 an enrolment of session ``session`` (an SQL expression) must attend to complete:
-    « Présence minimale (%) » times the minutes of its slots; 0 when the session sets none."""
-    return ("COALESCE((SELECT ts.min_attendance_percent * (SELECT COALESCE(SUM(" + slot_minutes_sql("sx") + "), 0) "
+    « Présence minimale (%) » — the session's, else the platform's — times the minutes of its slots
+    (0 for a session without slots)."""
+    default = min_attendance(None)
+    return (f"COALESCE((SELECT COALESCE(ts.min_attendance_percent, {default}) * (SELECT COALESCE(SUM("
+            + slot_minutes_sql("sx") + "), 0) "
             f"FROM session_slot sx WHERE sx.session = ts.id) FROM training_session ts WHERE ts.id = {session}), 0)")
+
+
+def certificate_due_sql(enrolment: str = "e") -> tuple[str, list]:
+    """The condition (and its arguments) for a complete enrolment's certificate to be due (issue 20):
+    a session without slots, at once (its activities are the training); a session with slots, only
+    once its last slot has ended (Paris wall clock) and the learner's attendance is recorded for every
+    slot — a certificate never attests hours that have not taken place, nor unrecorded ones."""
+    from app.dates import local_now
+
+    moment = local_now()
+    day, clock = moment.date(), moment.time().replace(microsecond=0, tzinfo=None)
+    args: list = [day.isoformat(), day.isoformat(), clock.isoformat()] if db.is_sqlite() else [day, day, clock]
+    return ((f"(NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
+             f"WHERE de.id = {enrolment}.id) OR ("
+             f"NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
+             f"WHERE de.id = {enrolment}.id AND (dsl.day > {{}} OR (dsl.day = {{}} AND dsl.ends > {{}}))) "
+             f"AND NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
+             f"WHERE de.id = {enrolment}.id AND NOT EXISTS (SELECT 1 FROM attendance da "
+             f"WHERE da.enrolment = {enrolment}.id AND da.slot = dsl.id))))"), args)
 
 
 async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[dict]:

@@ -68,6 +68,7 @@ KIND_LABELS = {
     "sweep_convocations": "Reprise des convocations en attente",
     "seal_certificates": "Scellement des attestations (PDF et empreinte)",
     "seal_unsealed_certificates": "Scellement des attestations en attente",
+    "issue_due_certificates": "Attestations dues après le dernier créneau",
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")

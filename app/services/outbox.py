@@ -10,8 +10,9 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
+import email.policy
 from email.message import EmailMessage
-from email.utils import format_datetime, make_msgid, parseaddr
+from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 
 import aiosmtplib
 
@@ -348,10 +349,16 @@ async def build_message(mail: dict) -> EmailMessage:
     return message
 
 
+# Headers folded at 78 put a space before the fold next to an encoded word: readers then showed a long
+# subject with two spaces (« au  18-12-2026 », issue 20). Up to SMTP's 998 a header stays one line.
+SMTP_POLICY = email.policy.SMTP.clone(max_line_length=998)
+
+
 async def deliver(message: EmailMessage) -> None:
     s = get_settings().mail
+    recipients = [address for _, address in getaddresses(message.get_all("To", []) + message.get_all("Cc", []))]
     await aiosmtplib.send(
-        message,
+        message.as_bytes(policy=SMTP_POLICY), sender=parseaddr(message["From"])[1], recipients=recipients,
         hostname=s.host,
         port=s.port,
         username=s.username,

@@ -54,6 +54,29 @@ def propose_full_name(start: date | None, end: date | None, title: str) -> str:
     return f"Session du {start:%d-%m-%Y} au {end:%d-%m-%Y}_{title}".strip("_")
 
 
+_DATED_NAME = re.compile(r"^Session du (\d{2})-(\d{2})-(\d{4}) au (\d{2})-(\d{2})-(\d{4})")
+
+
+def stale_name(full_name: str, start: date | None, end: date | None) -> bool:
+    """Whether the name follows the nomenclature with dates other than the session's (issue 20)."""
+    match = _DATED_NAME.match(full_name or "")
+    if not match or not start or not end:
+        return False
+    g = match.groups()
+    return (f"{g[0]}-{g[1]}-{g[2]}", f"{g[3]}-{g[4]}-{g[5]}") != (f"{start:%d-%m-%Y}", f"{end:%d-%m-%Y}")
+
+
+def renamed(full_name: str, start: date, end: date) -> str:
+    """The name with the session's dates in place of the ones it states (the rest kept as typed)."""
+    return _DATED_NAME.sub(f"Session du {start:%d-%m-%Y} au {end:%d-%m-%Y}", full_name or "", count=1)
+
+
+def name_for_documents(full_name: str, start: date | None, end: date | None) -> str:
+    """The session's name as printed on a document (certificate, convocation, mail): never dates that
+    contradict the session's — a name left stale by a change of dates states the dates of the session."""
+    return renamed(full_name, start, end) if stale_name(full_name, start, end) else full_name
+
+
 async def next_code(start: date, catalogue_code: str) -> str:
     prefix = f"{start:%y}{catalogue_code}S"
     rows = await TrainingSession.select(TrainingSession.code).where(TrainingSession.code.like(f"{prefix}%"))
@@ -104,11 +127,30 @@ class SessionForm:
     # automatically on enrolment.
     what_to_bring: Multiline | None = None
     auto_convocations: str | None = None
-    # « Présence minimale (%) » (issue 12), settings page only: "" for none.
+    # « Présence minimale (%) » (issue 12), settings page only: "" for the platform's, "0" for none.
     min_attendance: str | None = None
+    # The answers of the confirmation step (issue 20): "1"/"0" to tell the learners of a change of what
+    # they were told (None: not asked yet), and to rename a session whose name states its old dates.
+    notify: str | None = None
+    rename: str | None = None
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
+        # A browser posts a textarea's lines with CRLF: stored as typed, an unchanged place looked changed
+        # on every save (and mailed every convoked learner an « update », issue 20).
+        for name in ("place", "what_to_bring"):
+            value = getattr(self, name)
+            if value is not None:
+                setattr(self, name, value.replace("\r\n", "\n").replace("\r", "\n"))
+
+
+class NeedsConfirmation(Exception):
+    """Saving these settings needs the manager's word first (issue 20): ``notify`` learners would be
+    told of the change (``what`` changed), and/or the name states other dates (``proposed`` name)."""
+
+    def __init__(self, notify: int, what: list[str], proposed: str | None, current_name: str):
+        super().__init__("confirmation")
+        self.notify, self.what, self.proposed, self.current_name = notify, what, proposed, current_name
 
 
 async def proposed_name(form: SessionForm) -> str:
@@ -187,11 +229,12 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
     min_attendance = current["min_attendance_percent"] if current else None
     if form.min_attendance is not None:
         typed = form.min_attendance.strip().rstrip("%").strip()
-        min_attendance = None
+        min_attendance = None  # empty: the platform's (issue 20); 0 is an explicit « no condition »
         if typed:
-            min_attendance = to_int(typed, low=1, high=100)
+            min_attendance = to_int(typed, low=0, high=100)
             if min_attendance is None:
-                errors["min_attendance"] = "La présence minimale est un pourcentage entier de 1 à 100 (ou vide : aucune)."
+                errors["min_attendance"] = ("La présence minimale est un pourcentage entier de 0 à 100 "
+                                            "(ou vide : celle de la plateforme).")
     if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
         errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."
     for key, label, value, limit in (("place", "Le lieu", form.place, 1000), ("remote_url", "Le lien", form.remote_url, 500),
@@ -223,9 +266,17 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
             values[column] = value
     if session_id and form.auto_convocations is not None:
         values[TrainingSession.auto_convocations] = form.auto_convocations == "1"
+    notify = True
+    if session_id:
+        changed = await _invitation_changed(current, values, slot_list)
+        notify, renamed_to = await _confirmed(current, form, values, slot_list, changed)
+        if renamed_to:
+            values[TrainingSession.full_name] = renamed_to
+            if short_name == current["short_name"] and stale_name(short_name, start, end):
+                values[TrainingSession.short_name] = renamed(short_name, start, end)
+            values[TrainingSession.search_text] = search_text(code, renamed_to, values[TrainingSession.short_name])
     async with fields_unique():
         if session_id:
-            changed = await _invitation_changed(current, values, slot_list)
             issued: list[int] = []
             slots_changed = False
             if slot_list is not None:  # (slot_service imported with the parsing above)
@@ -237,7 +288,7 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
                 if changed:
                     from app.services import convocations
 
-                    await convocations.on_session_changed(session_id)
+                    await convocations.on_session_changed(session_id, notify=notify)
                 if slots_changed or min_attendance != current["min_attendance_percent"]:
                     # Hours attended and the completion rule depend on the slots and the minimum.
                     from app.services.learning import refresh_and_issue
@@ -250,6 +301,37 @@ async def save_session(user: CurrentUser, form: SessionForm, session_id: int | N
             return session_id
         row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
     return row[0]["id"]
+
+
+async def _confirmed(current: dict, form: SessionForm, values: dict, slot_list, changed: bool) -> tuple[bool, str | None]:
+    """The confirmation step of a settings change (issue 20): (tell the learners?, new name or None).
+    Raises NeedsConfirmation while a question is unanswered: learners would be mailed (« Enregistrer
+    préviendra N inscrits », with the choice not to), or the dates move and the name states the old ones
+    (rename offered, the proposed name shown)."""
+    from app.services import convocations
+    from app.services import slots as slot_service
+
+    start, end = values[TrainingSession.start_date], values[TrainingSession.end_date]
+    name = values[TrainingSession.full_name]
+    proposed = None
+    if (start, end) != (current["start_date"], current["end_date"]) and name == current["full_name"] \
+            and stale_name(name, start, end):
+        proposed = renamed(name, start, end)
+    count, what = 0, []
+    if changed:
+        after_slots = slot_list if slot_list is not None else await slot_service.for_session(current["id"])
+        place = values.get(TrainingSession.place, current["place"])
+        link = values.get(TrainingSession.remote_url, current["remote_url"])
+        count = await convocations.would_notify(current["id"], bool(after_slots) and bool(place or link))
+        labels = (("start_date", "dates"), ("end_date", "dates"), ("place", "lieu"), ("remote_url", "lien"))
+        what = list(dict.fromkeys(label for column, label in labels
+                                  if getattr(TrainingSession, column) in values
+                                  and values[getattr(TrainingSession, column)] != current[column]))
+        if slot_list is not None and slot_list != await slot_service.for_session(current["id"]):
+            what.insert(0, "horaires")
+    if (count and form.notify not in ("0", "1")) or (proposed and form.rename not in ("0", "1")):
+        raise NeedsConfirmation(count, what, proposed, name)
+    return form.notify != "0", proposed if form.rename == "1" else None
 
 
 async def _invitation_changed(current: dict, values: dict, slot_list) -> bool:

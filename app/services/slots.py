@@ -123,11 +123,15 @@ def by_day(slots: list[Slot]) -> list[tuple[str, str]]:
     return [(date_fr(day), ", ".join(parts)) for day, parts in days.items()]
 
 
+def hours_text(minutes: int) -> str:
+    """"14 h", "10 h 30": a number of minutes as hours of training."""
+    hours, rest = divmod(int(minutes or 0), 60)
+    return f"{hours} h {rest:02d}" if rest else f"{hours} h"
+
+
 def summary(slots: list[Slot]) -> str:
     """"4 demi-journées, 14 h" — the slots of a session counted as funders do."""
     if not slots:
         return ""
-    minutes = sum(s.minutes for s in slots)
-    hours, rest = divmod(minutes, 60)
-    duration = f"{hours} h {rest:02d}" if rest else f"{hours} h"
+    duration = hours_text(sum(s.minutes for s in slots))
     return f"{len(slots)} demi-journée{'s' if len(slots) > 1 else ''}, {duration}"

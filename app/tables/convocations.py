@@ -51,6 +51,9 @@ class ConvocationNotice(Table):
     # event that no longer exists.
     sequence = Integer(default=0)
     events = Text(default="")
+    # What the mail told the learner (JSON: dates, slots, place, link), so the next update says what
+    # changed (before → after), and one that changes nothing they were told mails no one (issue 20).
+    told = Text(default="")
     locked_until = Timestamptz(null=True, default=None)
     attempts = Integer(default=0)  # builds started (claims), failed or not
     last_error = Text(default="")

@@ -15,7 +15,7 @@ from pypdf import PdfReader
 
 from app.bulk import bulk_insert
 from app.dates import now
-from app.services import certificates, learning, slots
+from app.services import attendance, certificates, learning, slots
 from app.services.enrolments import add_sources
 from app.services.imports import USER_COLUMNS
 from app.services.text import user_text_fields
@@ -297,7 +297,7 @@ async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
     assert response.status_code == 303
     assert (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == e[0]).first())["attended_minutes"] == 180
     response = await post_form(client, f"/sessions/{data['session']}/parametres", {**settings, "min_attendance": "120"})
-    assert response.status_code == 422 and "pourcentage entier de 1 à 100" in text(response.text)
+    assert response.status_code == 422 and "pourcentage entier de 0 à 100" in text(response.text)
 
 
 async def test_forged_digits_in_the_grid_form_get_a_message_not_an_internal_error(client):
@@ -374,7 +374,8 @@ async def test_minimum_attendance_completes_when_attendance_comes_first(client):
     assert certificate and len(certificate["pdf_sha256"]) == 64
     # Lowering the minimum in the settings completes whoever now meets it (and issues their certificate).
     await learning.set_completion(e[0], data["activity"], True, CompletionHow.manual)
-    await post_form(client, f"/sessions/{data['session']}/presences", _grid_form({(e[0], s[0]): "present"}))  # 35 %
+    await post_form(client, f"/sessions/{data['session']}/presences", _grid_form(
+        {(e[0], s[0]): "present", (e[0], s[1]): "absent", (e[0], s[2]): "absent"}))  # 35 %
     assert not await Certificate.exists().where(Certificate.enrolment == e[0])
     session = await TrainingSession.select().where(TrainingSession.id == data["session"]).first()
     response = await post_form(client, f"/sessions/{data['session']}/parametres", {
@@ -388,6 +389,9 @@ async def test_minimum_attendance_completes_when_attendance_comes_first(client):
 async def test_certificate_snapshot_names_the_version_of_the_certificate_text(client):
     data = await _session(code="26X00S0")
     e = data["enrolments"]
+    # The slots took place; the learners attended them all (issue 20: certified only then).
+    await attendance.save(None, data["session"], {(enrolment, slot): "present" for enrolment in e[:2]
+                                                  for slot in data["slots"]})
     await learning.set_completion(e[0], data["activity"], True, CompletionHow.manual)
     first = await certificates.for_enrolment(e[0])
     assert first["snapshot"]["template_version"] == 1

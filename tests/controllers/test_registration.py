@@ -422,6 +422,15 @@ async def test_back_office_steps_8_and_10_ask_for_a_confirmation(client, new_cli
         assert "sera inscrit(e) à la session 26C03S1" in text(confirm.text)
         # Asked for a step that is not the next one: back to the request.
         assert (await manager.get(f"{base}/validate_operator")).headers["location"] == base
+        # The session says when and where (issue 20: no automatic convocation before that).
+        from datetime import time
+
+        from app.tables.catalogue import SessionSlot
+
+        session = await TrainingSession.select().where(TrainingSession.code == "26C03S1").first()
+        await TrainingSession.update({TrainingSession.place: "Salle Ventoux"}).where(TrainingSession.id == session["id"])
+        await SessionSlot.insert(SessionSlot(session=session["id"], day=session["start_date"], starts=time(9),
+                                             ends=time(12, 30)))
         assert (await post_form(manager, f"{base}/validate_requester")).status_code == 303
         # 10. done: enrolled by the online registration, the convocation follows (issue 12, X2),
         # the civility of the request on it.

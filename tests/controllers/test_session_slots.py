@@ -65,6 +65,11 @@ async def test_the_certificate_states_the_training_time_and_place(demo):
     from app.tables.learning import CompletionHow
 
     enrolment = enrolments[learners[0]]
+    from app.services import attendance
+    from app.tables.catalogue import SessionSlot
+
+    await attendance.save(None, session_id, {(enrolment, r["id"]): "present" for r in await SessionSlot.select(
+        SessionSlot.id).where(SessionSlot.session == session_id)})  # attended (issue 20: certified only then)
     for activity in activities:
         await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
     pdf = await certificates.pdf_of(await certificates.for_enrolment(enrolment))

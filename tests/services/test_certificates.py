@@ -141,7 +141,7 @@ async def test_a_certificate_keeps_the_layout_it_was_issued_with(demo):
 
     session_id, activities, learners, enrolments = await completed_session()
     certificate = await certificates.for_enrolment(enrolments[learners[0]])
-    assert certificate["snapshot"]["layout"] == certificates.LAYOUT == 2
+    assert certificate["snapshot"]["layout"] == certificates.LAYOUT == 3
     old = {k: v for k, v in certificate["snapshot"].items() if k != "layout"}
     first = await certificates.render(old)
     assert hashlib.sha256(first).hexdigest() == hashlib.sha256(await certificates.render(old)).hexdigest()

@@ -4,6 +4,7 @@ on unenrolment and on the session's cancellation; reminders once with two worker
 
 import asyncio
 import io
+import secrets
 from datetime import date, datetime, time, timedelta
 
 import pytest
@@ -48,11 +49,29 @@ async def learners(establishment="ALP001", count=2) -> list[int]:
 @pytest.fixture
 def run_jobs(run_jobs, redis_client):
     """The callers' kick after their commit (convocations.dispatch_pending), then a burst worker."""
-    async def run(**overrides):
+    async def run(age=True, **overrides):
         await convocations.dispatch_pending(redis_client)
+        if age:  # the grouping window passed: the sweep's job (a key of its own) builds the updates
+            await age_notices()
+            for row in await ConvocationNotice.select(ConvocationNotice.session).where(
+                    ConvocationNotice.status == "pending").distinct():
+                await convocations.request_build(redis_client, row["session"], f"aged{secrets.token_hex(4)}")
         return await run_jobs(**overrides)
 
     return run
+
+
+async def age_notices() -> None:
+    """The grouping window passes for the notices waiting (updates wait for it, issue 20)."""
+    from app import db
+
+    seconds = int(convocations.GROUP_WINDOW.total_seconds()) + 5
+    if db.is_sqlite():
+        await ConvocationNotice.raw(f"UPDATE convocation_notice SET created_at = datetime(created_at, '-{seconds} seconds') "
+                                    "WHERE status = 'pending'")
+    else:
+        await ConvocationNotice.raw(f"UPDATE convocation_notice SET created_at = created_at - interval '{seconds} seconds' "
+                                    "WHERE status = 'pending'")
 
 
 def attachments(message) -> dict[str, tuple[str, bytes]]:
@@ -87,6 +106,8 @@ async def test_enrolment_mails_the_convocation_pdf_and_the_invitation(demo, smtp
     pdf_name = next(n for n in files if n.endswith(".pdf"))
     assert files[pdf_name][0] == "application/pdf" and files["invitation-26C03S9.ics"][0] == "text/calendar"
     assert files["invitation-26C03S9.ics"][2] == "REQUEST"  # the MIME part says it: clients offer to accept
+    ics_part = next(p for p in message.iter_attachments() if p.get_filename().endswith(".ics"))
+    assert ics_part.get_content_charset() == "utf-8"  # names and places are UTF-8: declared (issue 20)
     content = pdf_text(files[pdf_name][1])
     assert len(PdfReader(io.BytesIO(files[pdf_name][1])).pages) == 1  # one A4 page, signature area included
     start = today() + timedelta(days=20)
@@ -137,7 +158,7 @@ async def test_updates_keep_the_uid_raise_the_sequence_and_unenrolment_cancels(c
     form = {"start_date": start.isoformat(), "end_date": session["end_date"].isoformat(),
             "full_name": session["full_name"], "short_name": "QVT", "visible": "1", "code": session["code"],
             "place": session["place"], "contact": session["contact"], "what_to_bring": session["what_to_bring"],
-            "auto_convocations": "1",
+            "auto_convocations": "1", "notify": "1",
             "slots": "\n".join(f"{(start + timedelta(days=d)):%d/%m/%Y} {h}" for d in (0, 1)
                                for h in ("09:30-12:30", "13:30-17:00"))}
     smtp.messages.clear()
@@ -321,7 +342,8 @@ async def test_downloads_are_scoped(client, new_client):
     pdf = await client.get(f"/sessions/{session_id}/convocations/{people[0]}/convocation.pdf")
     assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
     ics = await client.get(f"/sessions/{session_id}/convocations/{people[0]}/invitation.ics")
-    assert ics.status_code == 200 and Calendar.from_ical(ics.content)["METHOD"] == "REQUEST"
+    # A downloaded calendar file is PUBLISH (issue 20, point 24); REQUEST is the invitation mailed.
+    assert ics.status_code == 200 and Calendar.from_ical(ics.content)["METHOD"] == "PUBLISH"
     # Another establishment's session, or someone not enrolled: 404, the same words.
     for url in (f"/sessions/{other_session}/convocations/{dam_learner}/convocation.pdf",
                 f"/sessions/{other_session}/convocations/{dam_learner}/invitation.ics",
@@ -368,9 +390,15 @@ async def test_a_cancelled_session_offers_no_convocation_to_its_managers_either(
 
 
 async def test_a_session_without_slots_gets_an_all_day_event(demo, smtp, run_jobs):
+    """No automatic convocation while the session has no slots (issue 20: a convocation without hours);
+    the manager may still send one (« Envoyer les convocations »): one all-day event over its dates."""
     session_id = await make_session(slots=False)
     people = await learners(count=1)
     await add_sources(session_id, people, SourceKind.manual)
+    await run_jobs()
+    assert smtp.messages == []
+    session = await TrainingSession.select().where(TrainingSession.id == session_id).first()
+    assert await convocations.queue_for_session(session, only_new=True) == 1
     await run_jobs()
     (_, message), = smtp.messages
     files = attachments(message)
@@ -380,3 +408,81 @@ async def test_a_session_without_slots_gets_an_all_day_event(demo, smtp, run_job
     assert isinstance(event.decoded("DTSTART"), date) and not isinstance(event.decoded("DTSTART"), datetime)
     pdf_name = next(n for n in files if n.endswith(".pdf"))
     assert "Les horaires vous seront communiqués" in pdf_text(files[pdf_name][1])
+
+
+STORM_TITLE = "Session du {:%d-%m-%Y} au {:%d-%m-%Y}_Prévention des risques psychosociaux et qualité de vie au travail"
+
+
+async def test_no_convocation_storm_one_grouped_mail_that_says_what_changed(client, smtp, run_jobs):
+    """Issue 20: enrolling people, then setting slots and place (the order a GET works in) mailed each
+    a convocation with no hours or place, then two « Modification » within seconds, the second the
+    same as the first. Now: nothing while the session has no slots nor place; saving them says
+    « Enregistrer préviendra N inscrits » with the choice not to; the changes of a short window make
+    one mail; an update says what changed (before → after); one that changes nothing they see mails
+    no one; the subject has single spaces."""
+    session_id = await make_session(slots=False)
+    start = today() + timedelta(days=20)
+    title = STORM_TITLE.format(start, start + timedelta(days=1))
+    await TrainingSession.update({TrainingSession.place: "", TrainingSession.full_name: title}).where(
+        TrainingSession.id == session_id)
+    people = await learners(count=2)
+    await add_sources(session_id, people, SourceKind.manual)
+    await run_jobs()
+    assert smtp.messages == []  # no slots, no place: no convocation yet
+
+    await login(client, "alp001.get")
+    session = await TrainingSession.select().where(TrainingSession.id == session_id).first()
+    start = session["start_date"]
+    form = {"start_date": start.isoformat(), "end_date": session["end_date"].isoformat(), "full_name": title,
+            "short_name": "QVT", "visible": "1", "code": session["code"], "place": "Salle Rhône", "contact": "",
+            "what_to_bring": "", "auto_convocations": "1",
+            "slots": f"{start:%d/%m/%Y} 09:00-12:30\n{start:%d/%m/%Y} 13:30-17:00"}
+    asked = await post_form(client, f"/sessions/{session_id}/parametres", form)
+    assert asked.status_code == 200 and "Enregistrer préviendra 2 inscrits" in text(asked.text)
+    assert await slots_of(session_id) == []  # nothing saved before the answer
+    assert (await post_form(client, f"/sessions/{session_id}/parametres", {**form, "notify": "1"})).status_code == 303
+    # A second change seconds later (the place completed): grouped with the first.
+    form["place"] = "Salle Rhône\n12 rue des Lilas, 26170 Buis-les-Baronnies"
+    assert (await post_form(client, f"/sessions/{session_id}/parametres", {**form, "notify": "1"})).status_code == 303
+    await run_jobs(age=False)
+    assert smtp.messages == []  # within the window: nothing yet
+    await run_jobs()
+    mails = by_recipient(smtp)
+    assert len(smtp.messages) == 2 and all(len(m) == 1 for m in mails.values())
+    message = next(iter(mails.values()))[0]
+    assert message["Subject"] == f"Convocation : {title}"  # one space each, not « au  18-12-2026 »
+    body = message.get_body(("plain",)).get_content()
+    assert "09:00–12:30, 13:30–17:00" in body and "12 rue des Lilas" in body
+
+    # Hours moved, then moved back within the window: nothing learners see changed, no mail.
+    smtp.messages.clear()
+    moved = {**form, "slots": f"{start:%d/%m/%Y} 09:30-12:30\n{start:%d/%m/%Y} 13:30-17:00", "notify": "1"}
+    assert (await post_form(client, f"/sessions/{session_id}/parametres", moved)).status_code == 303
+    assert (await post_form(client, f"/sessions/{session_id}/parametres", {**form, "notify": "1"})).status_code == 303
+    await run_jobs()
+    assert smtp.messages == []
+
+    # The place changes: one update, which says what changed, before → after.
+    changed = {**form, "place": "Salle Durance", "notify": "1"}
+    asked = await post_form(client, f"/sessions/{session_id}/parametres", {**changed, "notify": ""})
+    assert "Enregistrer préviendra 2 inscrits" in text(asked.text)
+    assert (await post_form(client, f"/sessions/{session_id}/parametres", changed)).status_code == 303
+    await run_jobs()
+    assert len(smtp.messages) == 2
+    update = smtp.messages[0][1]
+    assert update["Subject"] == f"Modification de votre convocation : {title}"
+    assert "Lieu : Salle Rhône, 12 rue des Lilas, 26170 Buis-les-Baronnies → Salle Durance" in \
+        update.get_body(("plain",)).get_content()
+
+    # « Enregistrer sans prévenir »: saved, nobody mailed.
+    smtp.messages.clear()
+    quiet = {**changed, "place": "Salle Isère", "notify": "0"}
+    assert (await post_form(client, f"/sessions/{session_id}/parametres", quiet)).status_code == 303
+    await run_jobs()
+    assert smtp.messages == []
+    assert (await TrainingSession.select(TrainingSession.place).where(
+        TrainingSession.id == session_id).first())["place"] == "Salle Isère"
+
+
+async def slots_of(session_id: int) -> list:
+    return await SessionSlot.select().where(SessionSlot.session == session_id)
