@@ -13,7 +13,9 @@ from collections.abc import Mapping
 
 from app import db
 from app.datatable import About, Col, DataTable, Filter
-from app.dates import local_naive, local_now
+from datetime import timedelta
+
+from app.dates import local_naive, local_now, now
 from app.lists import register
 from app.lists._common import int_or_none
 from app.services.text import search
@@ -21,11 +23,14 @@ from app.settings import get_settings
 from app.tables.catalogue import SessionActivity
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 
+INACTIVE_DAYS = 7
+
 STATES = {
     "not_started": "Pas commencé",
     "in_progress": "En cours",
     "completed": "Terminé",
     "never_visited": "Jamais visité",
+    "inactive": f"Inactif depuis {INACTIVE_DAYS} jours",  # the home page's « à relancer »
 }
 
 
@@ -35,6 +40,8 @@ def _state(value: str):
         "in_progress": (Enrolment.required_done > 0) & Enrolment.completed_at.is_null(),
         "completed": Enrolment.completed_at.is_not_null(),
         "never_visited": Enrolment.last_visit.is_null(),
+        "inactive": Enrolment.completed_at.is_null() & (
+            Enrolment.last_visit.is_null() | (Enrolment.last_visit < now() - timedelta(days=INACTIVE_DAYS))),
     }.get(value)
 
 
