@@ -98,7 +98,26 @@ async def _about(params: Mapping[str, str]) -> About:
     session_id = session_id_of(params)
     if session_id is None:
         return About(where=Enrolment.id == -1)
-    return About(where=Enrolment.session == session_id, columns=await activity_columns(session_id))
+    return About(where=Enrolment.session == session_id, columns=await activity_columns(session_id),
+                 heading=await export_heading(session_id))
+
+
+async def export_heading(session_id: int) -> tuple[str, ...]:
+    """The lines above the exported table: the session, its establishment, when it was exported."""
+    from app.dates import date_fr, datetime_fr
+    from app.tables.catalogue import TrainingSession
+
+    s = await TrainingSession.select(
+        TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date, TrainingSession.end_date,
+        TrainingSession.establishment.name.as_alias("establishment_name"),
+        TrainingSession.establishment.code.as_alias("establishment_code"),
+    ).where(TrainingSession.id == session_id).first()
+    if s is None:
+        return ()
+    return (f"Vue d'ensemble des inscrits — {s['full_name']} ({s['code']})",
+            f"Du {date_fr(s['start_date'])} au {date_fr(s['end_date'])}",
+            f"Établissement : {s['establishment_name']} ({s['establishment_code']})",
+            f"Exporté le {datetime_fr(now())}")
 
 
 PROGRESS = register(
@@ -110,12 +129,14 @@ PROGRESS = register(
             Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at, Enrolment.attended_minutes,
             Enrolment.user.first_name.as_alias("first_name"), Enrolment.user.last_name.as_alias("last_name"),
             Enrolment.user.username.as_alias("username"), Enrolment.user.email.as_alias("email"),
+            Enrolment.user.matricule.as_alias("matricule"),
         ),
         columns=(
             Col("name", "Prénom / Nom", Enrolment.user.last_name_key,
                 export=lambda r: f"{r['first_name']} {r['last_name']}"),
             Col("username", "Nom d'utilisateur"),
             Col("email", "Adresse de courriel"),
+            Col("matricule", "Matricule"),
             Col("last_visit", "Dernière visite", Enrolment.last_visit, export=lambda r: local_naive(r["last_visit"])),
             Col("progress", "Progression (%)", Enrolment.percent, export=lambda r: r["percent"]),
             Col("completed_at", "Terminé le", export=lambda r: local_naive(r["completed_at"])),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.dates import date_fr
+from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
 from app.services.text import search
@@ -61,7 +61,7 @@ PARTICIPANTS = register(
             Col("email", "Adresse de courriel", Enrolment.user.email),
             Col("role", "Rôle", export=lambda r: "Apprenant"),
             Col("method", "Méthode d'inscription", export=lambda r: ", ".join(r["methods"])),
-            Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: date_fr(r["enrolled_at"])),
+            Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: r["enrolled_at"] and local_naive(r["enrolled_at"]).date()),
             Col("convocation", "Convocation", exported=False),
         ),
         filters=(Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),),
