@@ -54,14 +54,16 @@ class LearnerController(Controller):
 
     async def _activity_page(self, request, session, activity, errors=None, status_code=200, region=None,
                              announce=""):
+        questions = learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else []
+        attempts = await learner.attempts(session["enrolment_id"], activity["id"]) if activity["kind"] == "quiz" else []
         return render(request, "learner/activity.html", {
             "session": session, "activity": activity,
             "content": learner.clean_html(activity["content"]) if activity["kind"] == "page" else "",
             "completed_at": await learner.completion_of(session["enrolment_id"], activity["id"]),
             "progress": await learner.progress_block(session["enrolment_id"]),
-            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else [],
-            "attempts": await learner.attempts(session["enrolment_id"], activity["id"])
-            if activity["kind"] == "quiz" else [],
+            "questions": questions, "attempts": attempts,
+            # Issue 20 point 14: after a failed attempt, which questions were wrong.
+            "feedback": learner.feedback(questions, attempts[0]) if attempts and not attempts[0]["passed"] else [],
             "started": int(datetime.now(timezone.utc).timestamp()), "errors": errors or {},
             "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
             "announce": announce,  # read out after an htmx swap (static/app.js)

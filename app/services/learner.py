@@ -229,8 +229,25 @@ async def submit_quiz(session: dict, activity: dict, answers: dict[int, list[int
     return {"score": score, "passed": passed}
 
 
+def feedback(questions: list[dict], attempt: dict) -> list[dict]:
+    """Question by question, whether ``attempt``'s answers were right, with the choices the learner
+    made (the right answers are not given away: the learner reads the course and tries again)."""
+    try:
+        answers = {int(k): v for k, v in json.loads(attempt.get("answers") or "{}").items()}
+    except (ValueError, AttributeError):
+        answers = {}
+    out = []
+    for i, q in enumerate(questions):
+        chosen = [c for c in answers.get(i, []) if isinstance(c, int) and 0 <= c < len(q["choices"])]
+        right = set(chosen) == {j for j, c in enumerate(q["choices"]) if c["correct"]}
+        out.append({"number": i + 1, "text": q["text"], "right": right,
+                    "chosen": [q["choices"][c]["text"] for c in chosen]})
+    return out
+
+
 async def attempts(enrolment_id: int, activity_id: int) -> list[dict]:
-    return await QuizAttempt.select(QuizAttempt.score, QuizAttempt.passed, QuizAttempt.submitted_at).where(
+    return await QuizAttempt.select(QuizAttempt.score, QuizAttempt.passed, QuizAttempt.submitted_at,
+                                    QuizAttempt.answers).where(
         (QuizAttempt.enrolment == enrolment_id) & (QuizAttempt.activity == activity_id)).order_by(
         QuizAttempt.id, ascending=False)
 

@@ -77,6 +77,10 @@ async def test_a_learner_goes_from_nothing_to_completed(client):
     assert failed.status_code == 303
     shown = text((await client.get(failed.headers["location"])).text)
     assert "Test non réussi : 33 % (seuil 60 %)" in shown and "✘ Non réussi" in shown
+    # Issue 20 point 14: which questions were wrong, with what was answered (not the right answers).
+    assert "Votre dernière tentative : 33 % — les questions à revoir" in shown
+    assert shown.count("✘ À revoir") == 2 and shown.count("✔ Juste") == 1
+    assert shown.count("vous aviez répondu :") == 3
     assert (await _summary(me["id"]))["completed_at"] is None
     incomplete = await post_form(client, quiz_url, {"q0": "0"})
     assert incomplete.status_code == 422 and "Répondez à toutes les questions." in incomplete.text
@@ -89,6 +93,7 @@ async def test_a_learner_goes_from_nothing_to_completed(client):
     assert tries[1]["answers"] and tries[1]["started_at"] is not None and tries[1]["submitted_at"]
     row = await _summary(me["id"])
     assert row["percent"] == 100 and row["completed_at"] is not None
+    assert "les questions à revoir" not in (await client.get(f"{base}/activites/{act['quiz']['id']}")).text
     home = text((await client.get("/")).text)
     assert "Terminées" in home and "✔ terminée le" in home
 
