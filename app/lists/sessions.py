@@ -24,7 +24,7 @@ SESSIONS = register(
             Col("start_date", "Début", TrainingSession.start_date),
             Col("end_date", "Fin", TrainingSession.end_date),
             Col("visible", "Visibilité", TrainingSession.visible,
-                export=lambda r: "Afficher" if r["visible"] else "Cacher"),
+                export=lambda r: "Visible" if r["visible"] else "Cachée"),  # a state, not the option's label
         ),
         filters=(Filter("q", "Nom ou code", lambda v: search(TrainingSession.search_text, v)),),
         default_sort="-start_date",
