@@ -17,6 +17,7 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
+from app.services.activities import HIDDEN_FROM_LEARNERS
 from app.services.certificates import seal
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
@@ -128,7 +129,7 @@ async def session_activity(session_id: int, activity_id: int) -> dict:
         SessionActivity.file.as_alias("file"), SessionActivity.file.name.as_alias("file_name"),
         SessionActivity.file.size.as_alias("file_size"), SessionActivity.file.content_type.as_alias("file_type"),
     ).where((SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
-             & SessionActivity.retired_at.is_null()).first()
+             & SessionActivity.retired_at.is_null() & SessionActivity.kind.not_in(list(HIDDEN_FROM_LEARNERS))).first()
     if row is None:
         raise NotFound(ACTIVITY_NOT_FOUND)
     return row
@@ -174,7 +175,8 @@ async def activities_with_state(session_id: int, enrolment_id: int) -> list[dict
     return await SessionActivity.raw(
         "SELECT a.id, a.position, a.kind, a.title, a.required, a.completion, c.completed_at "
         "FROM session_activity a LEFT JOIN activity_completion c ON c.activity = a.id AND c.enrolment = {} "
-        "WHERE a.session = {} AND a.retired_at IS NULL ORDER BY a.position, a.id", enrolment_id, session_id)
+        "WHERE a.session = {} AND a.retired_at IS NULL AND a.kind NOT IN ('reminder') "  # HIDDEN_FROM_LEARNERS
+        "ORDER BY a.position, a.id", enrolment_id, session_id)
 
 
 async def progress_block(enrolment_id: int) -> dict:

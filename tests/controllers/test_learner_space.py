@@ -281,3 +281,26 @@ async def test_file_download_with_range(client):
     await client.post("/deconnexion", data={"_csrf_token": client.cookies.get("csrftoken")})
     await login(client, dam_learner["username"])
     assert (await client.get(url)).status_code == 404
+
+
+async def test_reengagement_is_kept_for_managers_and_hidden_from_learners(client, new_client):
+    """Issue 20 point 8: « Réengagement » (Moodle's reminder module, « caché pour les apprenants » in
+    the seed) is never shown to learners, never required; managers see and preview it."""
+    session, act, fresh = await _setup()
+    await login(client, "alp001.get")
+    response = await post_form(client, f"/sessions/{session['id']}/contenu/", {
+        "kind": "reminder", "title": "Réengagement", "required": "1", "completion": "manual"})
+    assert response.status_code == 303, text(response.text)
+    reminder = await SessionActivity.select().where(
+        (SessionActivity.session == session["id"]) & (SessionActivity.kind == "reminder")).first()
+    assert reminder["required"] is False and reminder["completion"] == "none"
+    assert "Réengagement" in text((await client.get(f"/sessions/{session['id']}/")).text)
+    preview = text((await client.get(f"/sessions/{session['id']}/contenu/{reminder['id']}/apercu")).text)
+    assert "Les apprenants ne voient pas cette activité" in preview
+    async with new_client() as learner:
+        await login(learner, fresh["username"])
+        page = text((await learner.get(f"/mes-sessions/{session['id']}/")).text)
+        assert "Généralités" in page and "Réengagement" not in page
+        hidden = await learner.get(f"/mes-sessions/{session['id']}/activites/{reminder['id']}")
+        assert hidden.status_code == 404
+        assert "0 / 3 activités requises terminées" in page
