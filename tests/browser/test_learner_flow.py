@@ -66,6 +66,9 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_label("Les besoins de formation").check()
         await page.get_by_role("button", name="Valider mes réponses").click()
         await page.get_by_text("Test non réussi : 0 % (seuil 60 %)").wait_for()
+        # Issue 20 point 14: which questions to review, with what was answered.
+        await page.get_by_role("heading", name="Votre dernière tentative : 0 % — les questions à revoir").wait_for()
+        assert await page.get_by_text("✘ À revoir").count() == 3
         await shot(page, f"quiz-failed-{tag}")
         await page.get_by_label("Tous les deux ans").check()
         await page.get_by_label("Le supérieur hiérarchique direct").check()
