@@ -47,7 +47,7 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
 
         # Read the page and mark it done (htmx swaps the state and the progress block; JS off posts).
         await page.get_by_role("link", name="Généralités").first.click()
-        await page.get_by_role("heading", name="Généralités", exact=True).first.wait_for()
+        await page.get_by_role("heading", level=1, name="Généralités").wait_for()  # « Généralités Page »
         await page.get_by_role("button", name="J'ai terminé").click()
         await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
         await page.get_by_text("33 % — 1 / 3 activités requises terminées.").wait_for()
