@@ -183,6 +183,7 @@ class TablePage:
 class About:
     where: Any = None
     columns: tuple[Col, ...] = ()
+    heading: tuple[str, ...] = ()  # lines above the export's table (what it is about, when exported)
 
 
 @dataclass(frozen=True)
@@ -476,13 +477,14 @@ class DataTable:
         return [c.export(row) if c.export else row.get(c.key) for c in columns]
 
     async def export(self, user: CurrentUser, params: Mapping[str, str], fmt: str = "xlsx", on_progress=None,
-                     extra=None, extra_columns: tuple[Col, ...] = ()) -> bytes:
+                     extra=None, extra_columns: tuple[Col, ...] = (), heading: tuple[str, ...] = ()) -> bytes:
         """The Excel (``xlsx``) or text (``csv``) file of every filtered row, streamed: the next
         chunk is read from the database while the previous one is written, and at most two chunks
-        are in memory. ``extra_columns`` follow the table's own (one per activity of a session)."""
+        are in memory. ``extra_columns`` follow the table's own (one per activity of a session);
+        ``heading``: lines written above the table (About.heading)."""
         columns = self.export_columns(extra_columns)
         headers = [c.label for c in columns]
-        writer = CsvWriter(headers) if fmt == "csv" else XlsxWriter(headers)
+        writer = CsvWriter(headers, heading) if fmt == "csv" else XlsxWriter(headers, heading=heading)
         # export_values, column by column, decided once for the whole export
         exporters = [c.export or (lambda r, key=c.key: r.get(key)) for c in columns]
         pending: asyncio.Task | None = None
@@ -555,8 +557,9 @@ class XlsxWriter:
 
     STREAM_AFTER = 2 * EXPORT_CHUNK
 
-    def __init__(self, headers: list[str], sheet: str = "Export"):
+    def __init__(self, headers: list[str], sheet: str = "Export", heading: tuple[str, ...] = ()):
         self._sheets: list[tuple[str, list[str], list]] = []  # name, headers, rows not yet handed over
+        self._heading = [neutralise(line) for line in heading]  # the first sheet's lines above its table
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._buffer = io.BytesIO()
         self._thread: threading.Thread | None = None
@@ -588,9 +591,11 @@ class XlsxWriter:
         import rustpy_xlsxwriter
 
         day = rustpy_xlsxwriter.Format().set_num_format("dd/mm/yyyy")
+        # Heading lines (each merged across the table), an empty row, then the table's header.
+        header_row = len(self._heading) + 1 if self._heading else 0
         book = (rustpy_xlsxwriter.FastExcel(self._buffer)
                 .format(datetime_format="dd/mm/yyyy hh:mm", bold_headers=True)
-                .freeze(row=1))
+                .freeze(row=header_row + 1))
         last = len(self._sheets) - 1
         for index, (name, headers, pending) in enumerate(self._sheets):
             # A column whose values are dates (not date-times) shows them without a time.
@@ -599,8 +604,14 @@ class XlsxWriter:
                 sample = next((r[col] for r in pending if r[col] not in (None, "")), None)
                 formats.append(day if isinstance(sample, date) and not isinstance(sample, datetime) else None)
             data = self._streamed(headers, pending) if index == last else self._records(headers, pending)
+            banner = {}
+            if index == 0 and self._heading:
+                bold = rustpy_xlsxwriter.Format().set_bold()
+                wide = max(len(headers) - 1, 0)
+                banner = {"header_row": header_row, "merge_ranges": [
+                    (row, 0, row, wide, line, bold if row == 0 else None) for row, line in enumerate(self._heading)]}
             book = book.sheet(name, data, column_widths=[max(12, min(40, len(h) + 4)) for h in headers],
-                              column_formats=formats, autofilter=True)
+                              column_formats=formats, autofilter=True, **banner)
 
         def write() -> None:
             try:
@@ -653,10 +664,12 @@ class CsvWriter:
     """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
     dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
 
-    def __init__(self, headers: list[str]):
+    def __init__(self, headers: list[str], heading: tuple[str, ...] = ()):
         self._buffer = io.StringIO()
         self._buffer.write("\ufeff")
         self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
+        if heading:  # what the file is about, one line each, then an empty line
+            self._csv.writerows([[neutralise(line)] for line in heading] + [[]])
         self._csv.writerow([neutralise(h) for h in headers])
 
     def write_rows(self, rows: list[list[Any]]) -> None:
@@ -670,14 +683,16 @@ class CsvWriter:
             return ""
         if kind is str:
             return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-        if kind is int or kind is float:
-            return value  # the csv module writes them as str() would
+        if kind is int:
+            return value
+        if kind is float:  # French spreadsheets read "3,5" as a number, "3.5" as text or thousands
+            return str(value).replace(".", ",")
         if kind is bool:
             return "Oui" if value else "Non"
         if isinstance(value, datetime):
             return value.strftime("%d/%m/%Y %H:%M")
         if isinstance(value, (bool, int, float)):
-            return "Oui" if value is True else "Non" if value is False else str(value)
+            return "Oui" if value is True else "Non" if value is False else str(value).replace(".", ",")
         return neutralise(str(value))
 
     def close(self) -> bytes:

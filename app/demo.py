@@ -48,7 +48,7 @@ TEMPLATES = [
     ("C03", "Qualité de vie au travail (QVT)", "Qualité de vie au travail (QVT)_C4_Inscription institutionnelle",
      "Identifier les leviers de la qualité de vie au travail et engager une démarche QVT.", "14 heures",
      [("page", "Généralités", True), ("page", "Qualité de vie au travail (QVT)", True),
-      ("forum", "Réengagement", False), ("quiz", "Évaluation des acquis", True)]),
+      ("reminder", "Réengagement", False), ("quiz", "Évaluation des acquis", True)]),
     ("C07", "Les fondamentaux de la laïcité", "Les fondamentaux de la laïcité_C4_Inscription institutionnelle",
      "Comprendre le principe de laïcité et son application dans la fonction publique hospitalière.", "3 heures 30",
      [("page", "Généralités", True), ("video", "Histoire et principes", True), ("quiz", "Cas pratiques", True)]),
@@ -183,10 +183,97 @@ async def _load_session_in_progress(establishment_id: int, learner_ids: list[int
         Enrolment.id.is_in([e for e in enrolments if stage[e] >= 1] or [-1]))
     # The finishers get their certificate as in real use (issued on completion, then sealed): the
     # demo shows « Attestation de suivi de formation », the ZIP and the public verification.
+    await _past_days_attended(session_id, begin, enrolments, stage)
     issued = await refresh_and_issue(session_id=session_id)
     await seal_now(issued)
 
 
+async def _past_days_attended(session_id: int, begin, enrolments: list[int], stage: dict[int, int]) -> None:
+    """Issue 20 point 9: a believable session in progress — enrolled a week before it began (before
+    any visit or completion), two past days of slots (9:00-12:30, 13:30-17:00) with attendance
+    recorded: learners who started were present, the others absent then excused. Self-contained:
+    whatever the certificate rule asks of attendance, the finishers attended every slot."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from app.tables.catalogue import SessionSlot
+    from app.tables.learning import Attendance, Enrolment
+
+    enrolled = datetime.combine(begin - timedelta(days=7), time(8), timezone.utc)
+    await Enrolment.update({Enrolment.enrolled_at: enrolled}).where(Enrolment.session == session_id)
+    days = (begin, begin + timedelta(days=1))
+    await SessionSlot.insert(*[SessionSlot(session=session_id, day=day, starts=starts, ends=ends)
+                               for day in days for starts, ends in ((time(9), time(12, 30)), (time(13, 30), time(17)))])
+    slot_ids = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id)
+                .order_by(SessionSlot.day).order_by(SessionSlot.starts)]
+    recorded = datetime.combine(days[-1], time(17, 30), timezone.utc)
+    rows = []
+    for e in enrolments:
+        for n, slot in enumerate(slot_ids):
+            status = "present" if stage[e] >= 1 else ("absent" if n < 2 else "excused")
+            rows.append(Attendance(enrolment=e, slot=slot, status=status, recorded_at=recorded))
+    if rows:
+        await Attendance.insert(*rows)
+
+
+# Issue 20 point 9: each template's own pages and quiz (a newcomer's first look must be believable).
+PAGES = {
+    ("C01", "Généralités"): (
+        "<h2>L'entretien professionnel : généralités</h2><p>Tous les deux ans, chaque agent a un entretien "
+        "professionnel avec son supérieur hiérarchique direct. Il fait le point sur ses compétences, ses "
+        "souhaits d'évolution et ses besoins de formation ; ce n'est pas l'entretien d'évaluation.</p><ul>"
+        "<li><strong>Avant</strong> : la convocation au moins huit jours à l'avance, avec la fiche de poste et le "
+        "dernier compte rendu.</li><li><strong>Pendant</strong> : un échange sur le parcours et le projet de "
+        "l'agent.</li><li><strong>Après</strong> : un compte rendu signé des deux parties, versé au dossier.</li>"
+        "</ul><p>Pour aller plus loin : <a href=\"https://www.legifrance.gouv.fr/\">Légifrance</a>.</p>"),
+    ("C03", "Généralités"): (
+        "<h2>La qualité de vie au travail : de quoi parle-t-on ?</h2><p>La QVT rassemble ce qui permet de "
+        "concilier l'amélioration des conditions de travail des agents et la qualité du service rendu aux "
+        "patients et aux résidents.</p><ul><li><strong>Le contenu du travail</strong> : autonomie, sens, "
+        "charge.</li><li><strong>Les relations</strong> : collectif de travail, management, reconnaissance."
+        "</li><li><strong>L'équilibre</strong> : horaires, temps personnel, santé.</li></ul>"),
+    ("C03", "Qualité de vie au travail (QVT)"): (
+        "<h2>Engager une démarche QVT dans son service</h2><p>Une démarche QVT part du travail réel : on "
+        "observe, on écoute les équipes, puis on expérimente des changements avant de les généraliser.</p><ol>"
+        "<li>Constituer un groupe de travail représentatif (agents, encadrement, représentants du personnel)."
+        "</li><li>Établir un diagnostic partagé : absentéisme, turn-over, enquête auprès des agents.</li><li>"
+        "Choisir deux ou trois actions, les tester sur un service pilote, en mesurer les effets.</li></ol>"),
+    ("C07", "Généralités"): (
+        "<h2>La laïcité dans la fonction publique hospitalière</h2><p>La laïcité garantit la liberté de "
+        "conscience de chacun et la neutralité du service public. L'agent public est tenu à la neutralité "
+        "dans l'exercice de ses fonctions ; l'usager, lui, est libre de manifester ses convictions, dans les "
+        "limites du bon fonctionnement du service.</p><ul><li><strong>Loi du 9 décembre 1905</strong> : "
+        "séparation des Églises et de l'État.</li><li><strong>Charte de la laïcité dans les services publics"
+        "</strong> (2007).</li></ul>"),
+}
+QUIZZES = {
+    "C03": [
+        {"text": "Une démarche QVT commence par :", "choices": [
+            {"text": "Un diagnostic partagé du travail réel", "correct": True},
+            {"text": "L'achat de mobilier ergonomique", "correct": False},
+            {"text": "Une note de service de la direction", "correct": False}]},
+        {"text": "Qui associer au groupe de travail QVT ?", "choices": [
+            {"text": "Les agents et l'encadrement", "correct": True},
+            {"text": "Les représentants du personnel", "correct": True},
+            {"text": "Uniquement la direction des ressources humaines", "correct": False}]},
+        {"text": "Avant de généraliser une action, on :", "choices": [
+            {"text": "La teste sur un service pilote et en mesure les effets", "correct": True},
+            {"text": "L'applique à tout l'établissement le même jour", "correct": False},
+            {"text": "Attend l'entretien professionnel suivant", "correct": False}]},
+    ],
+    "C07": [
+        {"text": "Dans l'exercice de ses fonctions, un agent public :", "choices": [
+            {"text": "Est tenu à la neutralité religieuse", "correct": True},
+            {"text": "Peut afficher ses convictions s'il est discret", "correct": False},
+            {"text": "N'a aucune obligation particulière", "correct": False}]},
+        {"text": "Un patient hospitalisé peut-il recevoir la visite d'un ministre du culte ?", "choices": [
+            {"text": "Oui, s'il le demande", "correct": True}, {"text": "Non, jamais", "correct": False},
+            {"text": "Seulement le dimanche", "correct": False}]},
+        {"text": "Quel texte pose la séparation des Églises et de l'État ?", "choices": [
+            {"text": "La loi du 9 décembre 1905", "correct": True},
+            {"text": "La Charte de la laïcité de 2007", "correct": False},
+            {"text": "Le statut général des fonctionnaires", "correct": False}]},
+    ],
+}
 PAGE_HTML = (
     "<h2>{title}</h2><p>Cette activité présente les notions essentielles de la formation. Lisez-la "
     "attentivement : le test final porte sur ces points.</p><ul><li><strong>Le cadre</strong> : ce que disent "
@@ -206,23 +293,26 @@ DEMO_QUIZ = [
         {"text": "Les besoins de formation", "correct": True}, {"text": "La vie privée de l'agent", "correct": False}]},
 ]
 DEMO_VIDEO = "https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ"
-RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none"}
+RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none"}
 
 
-def _activity_fields(kind: str, title: str) -> dict:
-    """Real content per kind: a page of rich text, a video link, a 3-question quiz (pass mark 60 %)."""
+def _activity_fields(kind: str, title: str, code: str = "") -> dict:
+    """Real content per kind and template: a page of rich text, a video link, a 3-question quiz
+    (pass mark 60 %) on the template's subject."""
     import json
 
     fields = {"completion": RULES[kind], "content": f"Contenu de l'activité « {title} »."}
     if kind == "page":
-        fields["content"] = PAGE_HTML.format(title=title)
+        fields["content"] = PAGES.get((code, title)) or PAGE_HTML.format(title=title)
     elif kind == "video":
         fields.update(video_url=DEMO_VIDEO, content="Regardez la vidéo (environ 10 minutes) puis passez à la suite.")
     elif kind == "quiz":
-        fields.update(quiz=json.dumps(DEMO_QUIZ, ensure_ascii=False), pass_mark=60,
+        fields.update(quiz=json.dumps(QUIZZES.get(code, DEMO_QUIZ), ensure_ascii=False), pass_mark=60,
                       content="Trois questions ; 60 % de bonnes réponses pour réussir. Autant de tentatives que nécessaire.")
     elif kind == "forum":
         fields["content"] = "Échangez avec les autres participants dans le bloc « Discuter » de la session."
+    elif kind == "reminder":
+        fields["content"] = "Rappel aux apprenants qui ne sont pas revenus depuis 7 jours (caché pour les apprenants)."
     return fields
 
 
@@ -236,7 +326,7 @@ async def _load_catalogue() -> None:
         )).returning(CourseTemplate.id)
         await TemplateActivity.insert(*[
             TemplateActivity(template=row[0]["id"], position=i, kind=kind, title=t, required=required,
-                             **_activity_fields(kind, t))
+                             **_activity_fields(kind, t, code))
             for i, (kind, t, required) in enumerate(activities)
         ])
 

@@ -8,18 +8,19 @@ from litestar.response import Template
 from app.dates import today
 from app.http.responder import render
 from app.http.web import current_user
-from app.services import learner, org
+from app.services import dashboard, learner, org
 from app.services.roles import LEARNER
-from app.services.scope import establishments_in_scope
+from app.services.scope import establishment_scope, establishments_in_scope
 
 
 @get("/", name="home")
 async def home(request: Request) -> Template:
     user = current_user(request)
-    establishments, counts = [], {}
+    establishments, counts, board = [], {}, None
     if user.manages_establishments:
         establishments = await establishments_in_scope(user)
         counts = await org.user_counts([e["id"] for e in establishments])
+        board = await dashboard.for_manager(await establishment_scope(user))
     is_learner = user.has_role(LEARNER)
     waiting = None
     if user.has_role("registration_manager"):
@@ -27,7 +28,7 @@ async def home(request: Request) -> Template:
 
         waiting = await waiting_count()
     return render(request, "home.html", {
-        "waiting_requests": waiting,
+        "waiting_requests": waiting, "board": board,
         "establishments": establishments, "counts": counts, "is_learner": is_learner,
         "my": await learner.home(user.id) if is_learner else None, "today": today(),
     })

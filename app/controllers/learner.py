@@ -25,13 +25,13 @@ MANAGERS = (ADMIN, GED, GET)
 
 
 async def _session_page(request: Request, session: dict, values=None, errors=None, status_code=200,
-                        discussion_only: bool = False) -> Template:
+                        discussion_only: bool = False, announce: str = "") -> Template:
     return render(request, "learner/session.html", {
         "session": session,
         "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
         "messages": await learner.messages(session["id"], limit=50) if session["discussion_block"] else [],
         "post_url": url(request, "learner.post_message", session_id=session["id"]),
-        "values": values or {}, "errors": errors or {},
+        "values": values or {}, "errors": errors or {}, "announce": announce,
         # D3: « Attestation de suivi de formation » once complete (hidden before).
         "certificate": await certificates.for_enrolment(session["enrolment_id"]), "session_id": session["id"],
         # Issue 12: the session's time slots, place and contact, as on the convocation.
@@ -52,17 +52,21 @@ class LearnerController(Controller):
         session = await learner.learner_session(current_user(request).id, session_id)
         return session, await learner.session_activity(session_id, activity_id)
 
-    async def _activity_page(self, request, session, activity, errors=None, status_code=200, region=None):
+    async def _activity_page(self, request, session, activity, errors=None, status_code=200, region=None,
+                             announce=""):
+        questions = learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else []
+        attempts = await learner.attempts(session["enrolment_id"], activity["id"]) if activity["kind"] == "quiz" else []
         return render(request, "learner/activity.html", {
             "session": session, "activity": activity,
             "content": learner.clean_html(activity["content"]) if activity["kind"] == "page" else "",
             "completed_at": await learner.completion_of(session["enrolment_id"], activity["id"]),
             "progress": await learner.progress_block(session["enrolment_id"]),
-            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else [],
-            "attempts": await learner.attempts(session["enrolment_id"], activity["id"])
-            if activity["kind"] == "quiz" else [],
+            "questions": questions, "attempts": attempts,
+            # Issue 20 point 14: after a failed attempt, which questions were wrong.
+            "feedback": learner.feedback(questions, attempts[0]) if attempts and not attempts[0]["passed"] else [],
             "started": int(datetime.now(timezone.utc).timestamp()), "errors": errors or {},
             "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
+            "announce": announce,  # read out after an htmx swap (static/app.js)
         }, region=region, status_code=status_code)
 
     @get("/activites/{activity_id:int}", name="learner.activity")
@@ -82,10 +86,12 @@ class LearnerController(Controller):
             await learner.mark_done(session, activity, done)
         except ValidationFailed as invalid:
             return await self._activity_page(request, session, activity, invalid.errors, 422)
+        message = "Activité marquée terminée." if done else "Activité marquée non terminée."
         if wants_fragment(request):
-            return await self._activity_page(request, session, activity, region="learner/_state.html")
+            return await self._activity_page(request, session, activity, region="learner/_state.html",
+                                             announce=message)
         return redirect(request, url(request, "learner.activity", session_id=session_id, activity_id=activity_id),
-                        "Activité marquée terminée." if done else "Activité marquée non terminée.")
+                        message)
 
     @post("/activites/{activity_id:int}/test", name="learner.quiz")
     async def quiz(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Response:
@@ -128,7 +134,7 @@ class LearnerController(Controller):
         except ValidationFailed as invalid:
             return await _session_page(request, session, as_values(form), invalid.errors, 422)
         if wants_fragment(request):  # htmx: the discussion block again, with the new message
-            return await _session_page(request, session, discussion_only=True)
+            return await _session_page(request, session, discussion_only=True, announce="Message publié.")
         return redirect(request, url(request, "learner.session", session_id=session_id) + "#discuter",
                         "Message publié.")
 

@@ -349,6 +349,18 @@ class SessionContentController(Controller):
         return redirect(request, url(request, "sessions.edit_activity", session_id=session_id, activity_id=activity_id),
                         "Activité ajoutée : complétez son contenu.")
 
+    @get("/{activity_id:int}/apercu", name="sessions.preview_activity")
+    async def preview(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:
+        """What a learner sees of the activity (issue 20 point 12), read-only, from the session page."""
+        from app.services import learner
+
+        session = await sessions.session_in_scope(current_user(request), session_id)
+        activity = await session_content.get_activity(session_id, activity_id)
+        return render(request, "sessions/preview.html", {
+            "session": session, "activity": activity,
+            "content": learner.clean_html(activity["content"]) if activity["kind"] == "page" else "",
+            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else []})
+
     @get("/{activity_id:int}", name="sessions.edit_activity")
     async def edit(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:
         session = await sessions.session_in_scope(current_user(request), session_id)

@@ -40,7 +40,8 @@ async def export_response(request: Request, table: DataTable, params: dict, fmt:
     where = about.where if extra is None else (extra if about.where is None else about.where & extra)
     total = await table.count(user, params, extra=where)
     if not job_allowed or extra is not None or total <= get_settings().export_inline_max_rows:
-        content = await table.export(user, params, fmt, extra=where, extra_columns=about.columns)
+        content = await table.export(user, params, fmt, extra=where, extra_columns=about.columns,
+                                     heading=about.heading)
         return file_response(content, export_filename(table, fmt), fmt)
     token = secrets.token_urlsafe(16)
     label = EXPORT_FORMATS[fmt].split(" ")[0]

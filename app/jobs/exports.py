@@ -26,7 +26,7 @@ async def export_table(ctx, table_name: str, user_id: int, params: dict, token: 
         # the params, as the page did; scope is applied by the table from the user, as always.
         about = await table.about(params) if table.about is not None else About()
         content = await table.export(user, params, fmt, on_progress=on_progress, extra=about.where,
-                                     extra_columns=about.columns)
+                                     extra_columns=about.columns, heading=about.heading)
     except Exception as exc:
         await progress.update(redis, token, state="failed", message=f"L'export a échoué : {type(exc).__name__}.")
         raise

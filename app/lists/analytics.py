@@ -45,7 +45,7 @@ ENROLLED = register(
                 export=lambda r: r["establishment_code"]),
             Col("session", "Session", Enrolment.session.code, export=lambda r: f"{r['session_code']} — {r['session_name']}"),
             Col("percent", "Progression (%)", Enrolment.percent),
-            Col("last_visit", "Dernier accès", Enrolment.last_visit, export=lambda r: _when(r["last_visit"]) or "Jamais"),
+            Col("last_visit", "Dernier accès", Enrolment.last_visit, export=lambda r: _when(r["last_visit"]) or None),  # never: empty
             Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: _when(r["enrolled_at"])),
             Col("completed_at", "Achevé le", Enrolment.completed_at, export=lambda r: _when(r["completed_at"])),
         ),

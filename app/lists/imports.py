@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
+from app.services.accounts import fictitious_email
 from app.services.imports import DECISION_LABELS
 from app.tables.cohorts import Cohort
 from app.tables.imports import ImportRow
@@ -20,9 +21,21 @@ def cohort_text(row: dict) -> str:
                      for c in row["cohorts"].split("\n") if c)
 
 
+def account_email(row: dict) -> str:
+    """The address the line's account gets: the file's, or for a new account without one the
+    `<username>.fictif@…` address it is created with (issue 20 point 11)."""
+    if row["email"] or not row["username"]:
+        return row["email"]
+    if row["decision"] in ("create", "suffix") and row["outcome"] in ("", "created"):
+        return fictitious_email(row["username"])
+    return ""
+
+
 async def mark_new_cohorts(rows: list[dict]) -> list[dict]:
     """On a preview, the cohort names the establishment does not have yet: the import creates them
-    (one query a page)."""
+    (one query a page). Every row: the address its account gets (account_email)."""
+    for r in rows:
+        r["account_email"] = account_email(r)
     previews = [r for r in rows if r["batch_status"] == "preview" and r["cohorts"]]
     names = sorted({c for r in previews for c in r["cohorts"].split("\n") if c})
     if names:
@@ -47,7 +60,7 @@ IMPORT_ROWS = register(
         columns=(
             Col("line", "Ligne", ImportRow.line),
             Col("last_name", "Prénom / Nom", ImportRow.last_name, export=lambda r: f"{r['first_name']} {r['last_name']}"),
-            Col("email", "Adresse de courriel", ImportRow.email),
+            Col("email", "Adresse de courriel", ImportRow.email, export=account_email),
             Col("matricule", "Matricule", ImportRow.matricule),
             Col("username", "Nom d'utilisateur", ImportRow.username),
             Col("cohorts", "Cohortes", export=cohort_text),

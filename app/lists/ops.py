@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timedelta, timezone
 
-from app.dates import short_datetime_fr
+from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
 from app.services.ops import ACTION_LABELS, KIND_LABELS, STATUS_LABELS, duration_fr, kind_label, redact
@@ -61,8 +61,8 @@ JOB_RUNS = register(
             Col("id", "N°", JobRun.id),
             Col("kind", "Type de job", JobRun.kind, export=lambda r: kind_label(r["kind"])),
             Col("status", "État", JobRun.status, export=lambda r: STATUS_LABELS.get(r["status"], r["status"])),
-            Col("created_at", "Créé le", JobRun.created_at, export=lambda r: short_datetime_fr(r["created_at"])),
-            Col("finished_at", "Terminé le", JobRun.finished_at, export=lambda r: short_datetime_fr(r["finished_at"])),
+            Col("created_at", "Créé le", JobRun.created_at, export=lambda r: local_naive(r["created_at"])),
+            Col("finished_at", "Terminé le", JobRun.finished_at, export=lambda r: local_naive(r["finished_at"])),
             Col("tries", "Essais", export=lambda r: f"{r['tries']}/{r['max_tries']}"),
             Col("duration", "Durée", export=lambda r: duration_fr(r["duration"])),
             Col("error_line", "Erreur"),
@@ -87,7 +87,7 @@ JOB_ACTIONS = register(
         select=(JobAction.id, JobAction.action, JobAction.detail, JobAction.created_at, JobAction.run,
                 JobAction.actor.username.as_alias("actor_name"), JobAction.run.kind.as_alias("run_kind")),
         columns=(
-            Col("created_at", "Le", JobAction.created_at, export=lambda r: short_datetime_fr(r["created_at"])),
+            Col("created_at", "Le", JobAction.created_at, export=lambda r: local_naive(r["created_at"])),
             Col("actor_name", "Par", export=lambda r: r["actor_name"] or ""),
             Col("action", "Action", JobAction.action, export=lambda r: ACTION_LABELS.get(r["action"], r["action"])),
             Col("run", "Job", export=lambda r: r["run"] or ""),

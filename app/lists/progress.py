@@ -13,7 +13,9 @@ from collections.abc import Mapping
 
 from app import db
 from app.datatable import About, Col, DataTable, Filter
-from app.dates import local_naive, local_now
+from datetime import timedelta
+
+from app.dates import local_naive, local_now, now
 from app.lists import register
 from app.lists._common import int_or_none
 from app.services.text import search
@@ -21,11 +23,14 @@ from app.settings import get_settings
 from app.tables.catalogue import SessionActivity
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 
+INACTIVE_DAYS = 7
+
 STATES = {
     "not_started": "Pas commencé",
     "in_progress": "En cours",
     "completed": "Terminé",
     "never_visited": "Jamais visité",
+    "inactive": f"Inactif depuis {INACTIVE_DAYS} jours",  # the home page's « à relancer »
 }
 
 
@@ -35,6 +40,8 @@ def _state(value: str):
         "in_progress": (Enrolment.required_done > 0) & Enrolment.completed_at.is_null(),
         "completed": Enrolment.completed_at.is_not_null(),
         "never_visited": Enrolment.last_visit.is_null(),
+        "inactive": Enrolment.completed_at.is_null() & (
+            Enrolment.last_visit.is_null() | (Enrolment.last_visit < now() - timedelta(days=INACTIVE_DAYS))),
     }.get(value)
 
 
@@ -91,7 +98,26 @@ async def _about(params: Mapping[str, str]) -> About:
     session_id = session_id_of(params)
     if session_id is None:
         return About(where=Enrolment.id == -1)
-    return About(where=Enrolment.session == session_id, columns=await activity_columns(session_id))
+    return About(where=Enrolment.session == session_id, columns=await activity_columns(session_id),
+                 heading=await export_heading(session_id))
+
+
+async def export_heading(session_id: int) -> tuple[str, ...]:
+    """The lines above the exported table: the session, its establishment, when it was exported."""
+    from app.dates import date_fr, datetime_fr
+    from app.tables.catalogue import TrainingSession
+
+    s = await TrainingSession.select(
+        TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date, TrainingSession.end_date,
+        TrainingSession.establishment.name.as_alias("establishment_name"),
+        TrainingSession.establishment.code.as_alias("establishment_code"),
+    ).where(TrainingSession.id == session_id).first()
+    if s is None:
+        return ()
+    return (f"Vue d'ensemble des inscrits — {s['full_name']} ({s['code']})",
+            f"Du {date_fr(s['start_date'])} au {date_fr(s['end_date'])}",
+            f"Établissement : {s['establishment_name']} ({s['establishment_code']})",
+            f"Exporté le {datetime_fr(now())}")
 
 
 PROGRESS = register(
@@ -103,12 +129,14 @@ PROGRESS = register(
             Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at, Enrolment.attended_minutes,
             Enrolment.user.first_name.as_alias("first_name"), Enrolment.user.last_name.as_alias("last_name"),
             Enrolment.user.username.as_alias("username"), Enrolment.user.email.as_alias("email"),
+            Enrolment.user.matricule.as_alias("matricule"),
         ),
         columns=(
             Col("name", "Prénom / Nom", Enrolment.user.last_name_key,
                 export=lambda r: f"{r['first_name']} {r['last_name']}"),
             Col("username", "Nom d'utilisateur"),
             Col("email", "Adresse de courriel"),
+            Col("matricule", "Matricule"),
             Col("last_visit", "Dernière visite", Enrolment.last_visit, export=lambda r: local_naive(r["last_visit"])),
             Col("progress", "Progression (%)", Enrolment.percent, export=lambda r: r["percent"]),
             Col("completed_at", "Terminé le", export=lambda r: local_naive(r["completed_at"])),

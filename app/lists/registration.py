@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime, timezone
 
-from app.dates import short_datetime_fr
+from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
 from app.lists._common import int_or_none, yes_no
@@ -66,7 +66,7 @@ MAILS = register(
         select=(Mail.id, Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.status, Mail.tries,
                 Mail.last_error, Mail.is_test, Mail.category, Mail.created_at, Mail.sent_at),
         columns=(
-            Col("created_at", "Créé le", Mail.created_at, export=lambda r: short_datetime_fr(r["created_at"])),
+            Col("created_at", "Créé le", Mail.created_at, export=lambda r: local_naive(r["created_at"])),
             Col("recipients", "Destinataires", Mail.recipients),
             Col("subject", "Sujet", Mail.subject),
             Col("status", "État", Mail.status, export=lambda r: MAIL_STATUS_LABELS.get(r["status"], r["status"])),
@@ -127,7 +127,7 @@ REQUESTS = register(
                 RegistrationRequest.organisation.name.as_alias("organisation_name")),
         columns=(
             Col("submitted_at", "Envoyée le", RegistrationRequest.submitted_at,
-                export=lambda r: short_datetime_fr(r["submitted_at"])),
+                export=lambda r: local_naive(r["submitted_at"])),  # a date cell, not text
             Col("reference", "Référence", RegistrationRequest.reference),
             Col("last_name", "Demandeur", RegistrationRequest.last_name,
                 export=lambda r: f"{r['first_name']} {r['last_name']}"),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from app.dates import date_fr
+from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
 from app.services.text import search
@@ -24,7 +24,7 @@ SESSIONS = register(
             Col("start_date", "Début", TrainingSession.start_date),
             Col("end_date", "Fin", TrainingSession.end_date),
             Col("visible", "Visibilité", TrainingSession.visible,
-                export=lambda r: "Afficher" if r["visible"] else "Cacher"),
+                export=lambda r: "Visible" if r["visible"] else "Cachée"),  # a state, not the option's label
         ),
         filters=(Filter("q", "Nom ou code", lambda v: search(TrainingSession.search_text, v)),),
         default_sort="-start_date",
@@ -61,7 +61,7 @@ PARTICIPANTS = register(
             Col("email", "Adresse de courriel", Enrolment.user.email),
             Col("role", "Rôle", export=lambda r: "Apprenant"),
             Col("method", "Méthode d'inscription", export=lambda r: ", ".join(r["methods"])),
-            Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: date_fr(r["enrolled_at"])),
+            Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: r["enrolled_at"] and local_naive(r["enrolled_at"]).date()),
             Col("convocation", "Convocation", exported=False),
         ),
         filters=(Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),),

@@ -89,7 +89,7 @@ USERS = register(
             Col("state", "État du compte", User.is_suspended,
                 export=lambda r: "Suspendu" if r["is_suspended"] else "Actif"),
             Col("last_access", "Dernier accès", User.last_access,
-                export=lambda r: local_naive(r["last_access"]) if r["last_access"] else "Jamais"),
+                export=lambda r: local_naive(r["last_access"])),  # never: an empty cell (a date column)
         ),
         filters=(
             Filter("last_name", "Nom de famille", lambda v: search(User.last_name_key, v)),

@@ -21,8 +21,12 @@ from app.services.errors import NotFound, ValidationFailed
 from app.services.text import Multiline
 from app.tables.catalogue import CompletionRule
 
-ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum")]
-DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none"}
+ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum"),
+                  ("reminder", "Réengagement (caché pour les apprenants)")]
+DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none"}
+# Moodle's reminder module (« Réengagement », seed: « caché pour les apprenants »): kept for the
+# managers, never shown to learners, never required (issue 20 point 8).
+HIDDEN_FROM_LEARNERS = ("reminder",)
 
 
 @dataclass
@@ -93,9 +97,10 @@ def _checked_values(form: ActivityForm) -> dict:
             errors.update(invalid.errors)
     if errors:
         raise ValidationFailed(errors)
-    return {"kind": kind, "title": title, "required": form.required,
+    hidden = kind in HIDDEN_FROM_LEARNERS
+    return {"kind": kind, "title": title, "required": form.required and not hidden,
             "content": clean_html(form.content) if kind == "page" else form.content,
-            "completion": completion, "video_url": video_url, "pass_mark": pass_mark, "quiz": quiz}
+            "completion": "none" if hidden else completion, "video_url": video_url, "pass_mark": pass_mark, "quiz": quiz}
 
 
 async def save_activity(table: type[Table], owner, owner_id: int, form: ActivityForm, current: dict | None = None,

@@ -168,7 +168,8 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
     sql = (
         f"SELECT e.session AS session, {_epoch('e.enrolled_at')} AS enrolled, {_epoch('e.completed_at')} AS completed, "
         "CASE WHEN e.last_visit IS NOT NULL OR e.required_done > 0 THEN 1 ELSE 0 END AS started, "
-        "CASE WHEN c.enrolment IS NULL THEN 0 ELSE 1 END AS certified FROM enrolment e "
+        "CASE WHEN c.enrolment IS NULL THEN 0 ELSE 1 END AS certified, e.attended_minutes AS attended "
+        "FROM enrolment e "
         # A hash join with the (small) set of certified enrolments, not a probe per row.
         "LEFT JOIN (SELECT DISTINCT enrolment FROM certificate WHERE status = 'valid') c ON c.enrolment = e.id "
         "WHERE " + " AND ".join(where)
@@ -176,7 +177,8 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
     return sql, args
 
 
-FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8, "certified": pl.Int8}
+FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8, "certified": pl.Int8,
+         "attended": pl.Int64}
 DIMS = {"session": pl.Int64, "establishment": pl.Int64, "delegation": pl.Int64, "template": pl.Int64}
 SCHEMA = {**FACTS, **{k: v for k, v in DIMS.items() if k != "session"}}
 
@@ -218,6 +220,9 @@ def _measures(frame: pl.DataFrame | pl.LazyFrame, by: list[str] | None):
         pl.col("certified").cast(pl.Int64).sum().alias("certified_count"),
         days.median().alias("median_days"),
         days.quantile(0.8, interpolation="linear").alias("p80_days"),
+        # Attendance recorded on the slots (issue 12): minutes present, and who has any.
+        pl.col("attended").sum().alias("attended_minutes"),
+        (pl.col("attended") > 0).sum().alias("attended_count"),
     ]
     grouped = frame.group_by(by).agg(aggs) if by else frame.select(aggs)
     return grouped.with_columns(
@@ -267,7 +272,7 @@ def compute(frame: pl.DataFrame, tz: str) -> dict:
         return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
                            "median_days": None,
                            "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
-                           "participation_rate": 0.0},
+                           "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
                 "months": [], **{dim: [] for dim in ("delegation", "establishment", "template", "session")}}
     lazy = frame.lazy()
     dims = ("delegation", "establishment", "template", "session")
@@ -414,18 +419,14 @@ def workbook(result: dict) -> bytes:
 
 
 def csv_bytes(result: dict, dim: str) -> bytes:
-    import csv
-
-    from app.datatable import neutralise
+    """The table as every CSV of the app is written (app/datatable.py CsvWriter: « ; », BOM,
+    decimal comma, formula-safe)."""
+    from app.datatable import CsvWriter
 
     headers, rows = table_rows(result, dim)
-    out = io.StringIO()
-    w = csv.writer(out, delimiter=";")
-    w.writerow(headers)
-    for row in rows:
-        w.writerow(["" if v is None else (str(v).replace(".", ",") if isinstance(v, float) else neutralise(v))
-                    for v in row])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    writer = CsvWriter(headers)
+    writer.write_rows(rows)
+    return writer.close()
 
 
 __all__ = ["Filters", "parse_filters", "dashboard", "workbook", "csv_bytes", "table_rows", "asdict"]

@@ -676,14 +676,18 @@ async def summary(session_id: int) -> dict:
 
 # A notice that could not be built (failed), or built but whose mail the outbox gave up on; only the
 # latest word to each learner still enrolled (a later notice on its way or sent replaces it).
+# FAILED_FROM / FAILED_WHERE are also the home page's count (app/services/dashboard.py).
+FAILED_FROM = (
+    "convocation_notice n JOIN enrolment e ON e.id = n.enrolment "
+    "LEFT JOIN mail m ON m.group_key = 'convocation:' || CAST(n.id AS TEXT) AND m.category = '" + CATEGORY + "' ")
+FAILED_WHERE = (
+    "e.active AND (n.status = 'failed' OR (n.status = 'sent' AND m.status = 'failed')) "
+    "AND NOT EXISTS (SELECT 1 FROM convocation_notice later WHERE later.enrolment = n.enrolment "
+    "AND later.id > n.id AND later.status IN ('pending', 'building', 'sent')) ")
 _FAILURES = (
     "SELECT n.id, n.kind, n.status, n.attempts, m.last_error AS mail_error, u.first_name, u.last_name "
-    "FROM convocation_notice n JOIN enrolment e ON e.id = n.enrolment JOIN app_user u ON u.id = e.\"user\" "
-    "LEFT JOIN mail m ON m.group_key = 'convocation:' || CAST(n.id AS TEXT) AND m.category = '" + CATEGORY + "' "
-    "WHERE n.session = {} AND e.active AND (n.status = 'failed' OR (n.status = 'sent' AND m.status = 'failed')) "
-    "AND NOT EXISTS (SELECT 1 FROM convocation_notice later WHERE later.enrolment = n.enrolment "
-    "AND later.id > n.id AND later.status IN ('pending', 'building', 'sent')) "
-    "ORDER BY u.last_name_key, u.first_name_key, n.id"
+    "FROM " + FAILED_FROM + "JOIN app_user u ON u.id = e.\"user\" "
+    "WHERE n.session = {} AND " + FAILED_WHERE + "ORDER BY u.last_name_key, u.first_name_key, n.id"
 )
 KIND_LABELS = {NoticeKind.convocation.value: "Convocation", NoticeKind.update.value: "Modification",
                NoticeKind.cancellation.value: "Annulation", NoticeKind.reminder_7.value: "Rappel J-7",

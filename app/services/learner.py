@@ -17,6 +17,7 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
+from app.services.activities import HIDDEN_FROM_LEARNERS
 from app.services.certificates import seal
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
@@ -139,7 +140,7 @@ async def session_activity(session_id: int, activity_id: int) -> dict:
         SessionActivity.file.as_alias("file"), SessionActivity.file.name.as_alias("file_name"),
         SessionActivity.file.size.as_alias("file_size"), SessionActivity.file.content_type.as_alias("file_type"),
     ).where((SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
-             & SessionActivity.retired_at.is_null()).first()
+             & SessionActivity.retired_at.is_null() & SessionActivity.kind.not_in(list(HIDDEN_FROM_LEARNERS))).first()
     if row is None:
         raise NotFound(ACTIVITY_NOT_FOUND)
     return row
@@ -189,7 +190,8 @@ async def activities_with_state(session_id: int, enrolment_id: int) -> list[dict
     return await SessionActivity.raw(
         "SELECT a.id, a.position, a.kind, a.title, a.required, a.completion, c.completed_at "
         "FROM session_activity a LEFT JOIN activity_completion c ON c.activity = a.id AND c.enrolment = {} "
-        "WHERE a.session = {} AND a.retired_at IS NULL ORDER BY a.position, a.id", enrolment_id, session_id)
+        "WHERE a.session = {} AND a.retired_at IS NULL AND a.kind NOT IN ('reminder') "  # HIDDEN_FROM_LEARNERS
+        "ORDER BY a.position, a.id", enrolment_id, session_id)
 
 
 async def progress_block(enrolment_id: int) -> dict:
@@ -244,8 +246,25 @@ async def submit_quiz(session: dict, activity: dict, answers: dict[int, list[int
     return {"score": score, "passed": passed}
 
 
+def feedback(questions: list[dict], attempt: dict) -> list[dict]:
+    """Question by question, whether ``attempt``'s answers were right, with the choices the learner
+    made (the right answers are not given away: the learner reads the course and tries again)."""
+    try:
+        answers = {int(k): v for k, v in json.loads(attempt.get("answers") or "{}").items()}
+    except (ValueError, AttributeError):
+        answers = {}
+    out = []
+    for i, q in enumerate(questions):
+        chosen = [c for c in answers.get(i, []) if isinstance(c, int) and 0 <= c < len(q["choices"])]
+        right = set(chosen) == {j for j, c in enumerate(q["choices"]) if c["correct"]}
+        out.append({"number": i + 1, "text": q["text"], "right": right,
+                    "chosen": [q["choices"][c]["text"] for c in chosen]})
+    return out
+
+
 async def attempts(enrolment_id: int, activity_id: int) -> list[dict]:
-    return await QuizAttempt.select(QuizAttempt.score, QuizAttempt.passed, QuizAttempt.submitted_at).where(
+    return await QuizAttempt.select(QuizAttempt.score, QuizAttempt.passed, QuizAttempt.submitted_at,
+                                    QuizAttempt.answers).where(
         (QuizAttempt.enrolment == enrolment_id) & (QuizAttempt.activity == activity_id)).order_by(
         QuizAttempt.id, ascending=False)
 

@@ -47,7 +47,7 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
 
         # Read the page and mark it done (htmx swaps the state and the progress block; JS off posts).
         await page.get_by_role("link", name="Généralités").first.click()
-        await page.get_by_role("heading", name="Généralités", exact=True).first.wait_for()
+        await page.get_by_role("heading", level=1, name="Généralités").wait_for()  # « Généralités Page »
         await page.get_by_role("button", name="J'ai terminé").click()
         await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
         await page.get_by_text("33 % — 1 / 3 activités requises terminées.").wait_for()
@@ -66,6 +66,9 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_label("Les besoins de formation").check()
         await page.get_by_role("button", name="Valider mes réponses").click()
         await page.get_by_text("Test non réussi : 0 % (seuil 60 %)").wait_for()
+        # Issue 20 point 14: which questions to review, with what was answered.
+        await page.get_by_role("heading", name="Votre dernière tentative : 0 % — les questions à revoir").wait_for()
+        assert await page.get_by_text("✘ À revoir").count() == 3
         await shot(page, f"quiz-failed-{tag}")
         await page.get_by_label("Tous les deux ans").check()
         await page.get_by_label("Le supérieur hiérarchique direct").check()
@@ -116,7 +119,7 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_label("Format").select_option("xlsx")
         async with page.expect_download() as info:
             await page.get_by_role("button", name="Pour les utilisateurs sélectionnés… Télécharger").click()
-        sheet = pl.read_excel(await (await info.value).path())
+        sheet = pl.read_excel(await (await info.value).path(), read_options={"header_row": 5})  # under its heading
         assert sheet.height == 1
         assert sheet["Prénom / Nom"][0] == name and sheet["Progression (%)"][0] == 100
         assert sheet["Généralités"][0] is not None and sheet["Quiz final"][0] is not None

@@ -103,7 +103,7 @@ async def test_figures_of_a_get_match_the_hand_computed_dataset(client):
     assert _row(page, "Par cours modèle", "T1")[:4] == ["6", "4", "2", "3"]
     # Never another establishment's figures, nor its names.
     assert "DAM001" not in page and "26X9S1" not in page and "CH D&#39;AMBERT" not in page
-    assert "Heures de présence : pas encore enregistrées" in text(page)
+    assert "Heures de présence : aucune présence saisie." in text(page)  # none recorded (issue 20 point 10)
     months = page.split("<caption>Par mois", 1)[1].split("</table>", 1)[0]
     assert [text(r) for r in re.findall(r"<tr><th scope=\"row\">.*?</tr>", months, flags=re.S)] == [
         "2026-01 2 2", "2026-02 3 0", "2026-03 1 1"]
@@ -225,3 +225,31 @@ async def test_managers_home_and_navigation_link_the_dashboard(client):
     await login(client, "alp001.get")
     page = (await client.get("/")).text
     assert 'href="/analytique"' in page and 'href="/analytique/inscrits"' in page
+
+
+async def test_one_month_is_drawn_and_attendance_hours_are_told(client):
+    """Issue 20 point 10: with one month of enrolments « Participation dans le temps » still shows
+    its point (a dot: a line needs two); « Heures de présence » says none were recorded, then
+    shows the hours once attendance is recorded."""
+    from app.services.enrolments import add_sources
+    from app.tables.learning import SourceKind
+
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=alp001, full_name="Session QVT", short_name="QVT", start_date=date(2026, 3, 9),
+        end_date=date(2026, 3, 10), code="26X00S1")).returning(TrainingSession.id))[0]["id"]
+    learners = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == alp001)).limit(2)]
+    await add_sources(session_id, learners, SourceKind.manual)
+    await login(client, "alp001.get")
+    page = (await client.get("/analytique")).text
+    chart = re.search(r'<svg [^>]*id="chart-months".*?</svg>', page, flags=re.S).group(0)
+    assert chart.count("<circle ") == 2  # enrolments and completions of the one month
+    assert "Heures de présence : aucune présence saisie." in text(page)
+    await Enrolment.update({Enrolment.attended_minutes: 210}).where(Enrolment.user == learners[0])
+    redis = client._transport.app.state.redis
+    cached = [k async for k in redis.scan_iter("analytics:*")]
+    if cached:
+        await redis.delete(*cached)
+    page = (await client.get("/analytique")).text
+    assert "Heures de présence : 3,5 h saisies sur les créneaux, pour 1 inscrit(s)." in text(page)

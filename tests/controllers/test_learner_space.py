@@ -77,6 +77,10 @@ async def test_a_learner_goes_from_nothing_to_completed(client):
     assert failed.status_code == 303
     shown = text((await client.get(failed.headers["location"])).text)
     assert "Test non réussi : 33 % (seuil 60 %)" in shown and "✘ Non réussi" in shown
+    # Issue 20 point 14: which questions were wrong, with what was answered (not the right answers).
+    assert "Votre dernière tentative : 33 % — les questions à revoir" in shown
+    assert shown.count("✘ À revoir") == 2 and shown.count("✔ Juste") == 1
+    assert shown.count("vous aviez répondu :") == 3
     assert (await _summary(me["id"]))["completed_at"] is None
     incomplete = await post_form(client, quiz_url, {"q0": "0"})
     assert incomplete.status_code == 422 and "Répondez à toutes les questions." in incomplete.text
@@ -89,6 +93,7 @@ async def test_a_learner_goes_from_nothing_to_completed(client):
     assert tries[1]["answers"] and tries[1]["started_at"] is not None and tries[1]["submitted_at"]
     row = await _summary(me["id"])
     assert row["percent"] == 100 and row["completed_at"] is not None
+    assert "les questions à revoir" not in (await client.get(f"{base}/activites/{act['quiz']['id']}")).text
     home = text((await client.get("/")).text)
     assert "Terminées" in home and "✔ terminée le" in home
 
@@ -100,7 +105,14 @@ async def test_the_learner_sees_the_slots_place_contact_and_what_to_bring(client
 
     from app.services import slots
 
+    from app.tables.catalogue import SessionSlot
+    from app.tables.learning import Attendance
+
     session, activities, fresh = await _setup()
+    # The demo session has two days of slots with attendance (issue 20 point 9): start from none.
+    slot_ids = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session["id"])]
+    await Attendance.delete().where(Attendance.slot.is_in(slot_ids or [-1]))
+    await SessionSlot.delete().where(SessionSlot.session == session["id"])
     await login(client, fresh["username"])
     page = text((await client.get(f"/mes-sessions/{session['id']}")).text)
     assert "Informations pratiques" not in page  # nothing to show yet: no empty box
@@ -276,3 +288,26 @@ async def test_file_download_with_range(client):
     await client.post("/deconnexion", data={"_csrf_token": client.cookies.get("csrftoken")})
     await login(client, dam_learner["username"])
     assert (await client.get(url)).status_code == 404
+
+
+async def test_reengagement_is_kept_for_managers_and_hidden_from_learners(client, new_client):
+    """Issue 20 point 8: « Réengagement » (Moodle's reminder module, « caché pour les apprenants » in
+    the seed) is never shown to learners, never required; managers see and preview it."""
+    session, act, fresh = await _setup()
+    await login(client, "alp001.get")
+    response = await post_form(client, f"/sessions/{session['id']}/contenu/", {
+        "kind": "reminder", "title": "Réengagement", "required": "1", "completion": "manual"})
+    assert response.status_code == 303, text(response.text)
+    reminder = await SessionActivity.select().where(
+        (SessionActivity.session == session["id"]) & (SessionActivity.kind == "reminder")).first()
+    assert reminder["required"] is False and reminder["completion"] == "none"
+    assert "Réengagement" in text((await client.get(f"/sessions/{session['id']}/")).text)
+    preview = text((await client.get(f"/sessions/{session['id']}/contenu/{reminder['id']}/apercu")).text)
+    assert "Les apprenants ne voient pas cette activité" in preview
+    async with new_client() as learner:
+        await login(learner, fresh["username"])
+        page = text((await learner.get(f"/mes-sessions/{session['id']}/")).text)
+        assert "Généralités" in page and "Réengagement" not in page
+        hidden = await learner.get(f"/mes-sessions/{session['id']}/activites/{reminder['id']}")
+        assert hidden.status_code == 404
+        assert "0 / 3 activités requises terminées" in page

@@ -65,8 +65,8 @@ async def _dataset():
 
 
 def _cells(row: str) -> list[str]:
-    """The activity cells of a row: ✓ (done, the date in its title) or – (not done)."""
-    return ["✓ oui" if symbol == "✓" else "– non" for symbol in re.findall(r"<td(?: title=[\d/]+)?>([✓–])", row)]
+    """The activity cells of a row: ✓ (done, its date under it) or – (not done)."""
+    return ["✓ oui" if symbol == "✓" else "– non" for symbol in re.findall(r"<td(?: class=ok)?>([✓–])", row)]
 
 
 def _names(page: str) -> list[str]:
@@ -91,7 +91,14 @@ async def test_rows_percent_and_cells(client):
     # One cell per activity: done (symbol, words, date in the title) or not.
     assert _cells(rows["Zoé Arnaud"]) == ["✓ oui", "✓ oui", "✓ oui"]
     assert _cells(rows["Bruno Bélier"]) == ["✓ oui", "– non", "– non"]
-    assert "<td title=28/05/25>✓<td>" in rows["Bruno Bélier"]  # the completion date in its title
+    # Issue 20 point 13: the completion date shown under the mark (a tablet has no hover), the bar a
+    # link to the learner's full report (activities and quiz attempts).
+    assert "<td class=ok>✓<br>28/05/25<td>" in rows["Bruno Bélier"]
+    bruno = data["enrolments"][1]
+    assert f'href="/sessions/{data["session"]}/progression/{bruno}#tentatives" class=bar' in rows["Bruno Bélier"]
+    assert 'aria-label="50 % : rapport complet de Bruno Bélier"' in rows["Bruno Bélier"]
+    report = await client.get(f"/sessions/{data['session']}/progression/{bruno}")
+    assert '<h2 id="tentatives">Tentatives aux tests</h2>' in report.text
     assert "✓ terminée" in text(page) and "– pas encore terminée" in text(page)  # the symbols explained
     assert _cells(rows["Chloé Caron"]) == ["– non", "– non", "– non"]
     assert "1–4 sur 4 inscrits" in text(page)
@@ -115,6 +122,8 @@ async def test_every_filter_and_sort(client):
     assert await names("state=in_progress") == ["Bruno Bélier"]
     assert await names("state=not_started") == ["Chloé Caron", "Denis Dupont"]
     assert await names("state=never_visited") == ["Chloé Caron"]
+    # Issue 20 point 21 (the home page's « à relancer »): not completed, not seen for 7 days or never.
+    assert await names("state=inactive") == ["Bruno Bélier", "Chloé Caron", "Denis Dupont"]
     assert await names("state=nonsense") == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]
     assert await names("sort=-name") == ["Denis Dupont", "Chloé Caron", "Bruno Bélier", "Zoé Arnaud"]
     # Ties follow the sort's direction (one index serves both directions, app/datatable.py _order).
@@ -138,15 +147,24 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     await login(client, "alp001.get")
     base = f"/sessions/{data['session']}/progression"
     e = data["enrolments"]
+    await User.update({User.matricule: "000812"}).where(User.id == data["learners"][1])
     response = await client.get(f"{base}?export=xlsx&which=selected&selected={e[1]}&selected={e[3]}&sort=name")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
     assert 'filename="progression_' in response.headers["content-disposition"]
-    frame = pl.read_excel(io.BytesIO(response.content))
-    assert frame.columns == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Dernière visite",
+    # Issue 20 point 13: a heading says what the file is (session, establishment, export date), the
+    # table follows an empty row; the matricule is there.
+    sheet = pl.read_excel(io.BytesIO(response.content), has_header=False, read_options={"n_rows": 4})
+    heading = sheet.to_series(0).to_list()
+    assert heading[0].startswith("Vue d'ensemble des inscrits — ") and heading[0].endswith("(25X00S1)")
+    assert heading[1].startswith("Du ") and heading[2] == "Établissement : CH BUIS LES BARONNIES (ALP001)"
+    assert heading[3].startswith("Exporté le ")
+    frame = pl.read_excel(io.BytesIO(response.content), read_options={"header_row": 5})
+    assert frame.columns == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Matricule", "Dernière visite",
                              "Progression (%)", "Terminé le", "Heures de présence", "Lire la charte", "Vidéo d'accueil",
                              "'=Quiz final"]
     assert frame["Prénom / Nom"].to_list() == ["Bruno Bélier", "Denis Dupont"]
+    assert frame["Matricule"].to_list()[0] == "000812"
     assert frame["Progression (%)"].to_list() == [50, 0]
     assert frame["Lire la charte"].to_list()[0] == datetime(2025, 5, 28, 18, 8)
     assert frame["Lire la charte"].to_list()[1] is None
@@ -155,13 +173,15 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     response = await client.get(f"{base}?export=csv&which=all&state=not_started")
     assert response.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))
-    assert rows[0][:6] == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Dernière visite",
+    assert rows[2] == ["Établissement : CH BUIS LES BARONNIES (ALP001)"] and rows[4] == []  # heading, empty line
+    rows = rows[5:]
+    assert rows[0][:7] == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Matricule", "Dernière visite",
                            "Progression (%)", "Terminé le"]
-    assert rows[0][9] == "'=Quiz final"  # a title typed as a formula stays text
+    assert rows[0][10] == "'=Quiz final"  # a title typed as a formula stays text
     assert [r[0] for r in rows[1:]] == ["Chloé Caron", "Denis Dupont"]
-    assert rows[2][3] == "28/05/2025 19:08" and rows[1][3] == ""
+    assert rows[2][4] == "28/05/2025 19:08" and rows[1][4] == ""
     response = await client.get(f"{base}?export=csv&which=all")
-    assert len(list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))) == 5
+    assert len(list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))) == 5 + 5
 
     # Nothing selected: a clear message, the page and its filters intact.
     response = await client.get(f"{base}?export=xlsx&which=selected&state=not_started")
@@ -171,7 +191,7 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     # A selection cannot reach outside the session: another session's enrolment ids are ignored.
     other = await _other_session_enrolment()
     response = await client.get(f"{base}?export=csv&which=selected&selected={other}")
-    assert len(list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))) == 1
+    assert len(list(csv.reader(io.StringIO(response.content.decode("utf-8-sig")), delimiter=";"))) == 5 + 1
 
 
 async def _other_session_enrolment():
@@ -202,6 +222,8 @@ async def test_large_export_runs_as_a_job(client, run_jobs, monkeypatch):
     download = await client.get(link)
     assert download.headers["content-type"].startswith("text/csv")
     rows = list(csv.reader(io.StringIO(download.content.decode("utf-8-sig")), delimiter=";"))
+    assert rows[0][0].startswith("Vue d'ensemble des inscrits — Session QVT")  # the job writes the heading too
+    rows = rows[5:]
     assert [r[0] for r in rows[1:]] == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]
     assert rows[0][-3:] == ["Lire la charte", "Vidéo d'accueil", "'=Quiz final"]
 

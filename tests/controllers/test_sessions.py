@@ -77,6 +77,7 @@ async def test_import_wizard_six_steps_previous_keeps_choices_and_no_duplicates(
     assert "Qualité de vie au travail (QVT)_C4_Inscription institutionnelle" in body
     search = text((await client.get(url + "?step=1&q=laïcité", headers={"HX-Request": "true"})).text)
     assert "fondamentaux de la laïcité" in search and "QVT" not in search
+    assert "Nombre de cours : 1 sur 3 (recherche « laïcité »)" in search  # the list shown (issue 20 point 16)
     # Step 1 without a choice: a clear message.
     response = await post_form(client, url, {"step": "1", "go": "next"})
     assert response.status_code == 422 and "Sélectionnez un cours dans la liste." in text(response.text)
@@ -132,8 +133,13 @@ async def test_show_hide_and_delete_refused_while_learners_are_enrolled(client):
     await login(client, "alp001.get")
     await _create_session(client, ids["ALP001"])
     session = await TrainingSession.select().first()
+    assert "Visibilité Visible" in text((await client.get(f"/sessions/{session['id']}/")).text)
     await post_form(client, f"/sessions/{session['id']}/cacher")
     assert (await TrainingSession.select(TrainingSession.visible).first())["visible"] is False
+    # Issue 20 point 17: a state, not the option's label « Afficher ».
+    assert "Visibilité Cachée" in text((await client.get(f"/sessions/{session['id']}/")).text)
+    listing = text((await client.get(f"/etablissements/{ids['ALP001']}/sessions")).text)
+    assert "Cachée" in listing
     learner = await RoleAssignment.select(RoleAssignment.user).where(
         (RoleAssignment.role == "learner") & (RoleAssignment.establishment == ids["ALP001"])).first()
     await post_form(client, f"/sessions/{session['id']}/inscriptions", {"go": "add", "add": learner["user"]})

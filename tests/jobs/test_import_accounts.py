@@ -70,6 +70,8 @@ async def test_import_with_problems_decisions_and_report(client, smtp, run_jobs)
     page = text((await client.get(f"/imports/{batch_id}?per_page=50")).text)
     assert "4 prête(s)" in page and "2 à décider" in page and "3 en erreur" in page
     assert "Prénom manquant." in page and "Adresse de courriel invalide : pas-un-mail." in page
+    # Issue 20 point 11: the line without e-mail shows the fictitious address its account gets.
+    assert "alp001.l.sansmail.fictif@tremplin.local (adresse fictive : aucun courriel envoyé)" in page
 
     # Decisions: create the weak one (password generated), update the existing.
     for line, decision in ((7, "create"), (8, "update")):
@@ -115,6 +117,8 @@ async def test_import_with_problems_decisions_and_report(client, smtp, run_jobs)
     frame = pl.read_excel(io.BytesIO(xlsx.content))
     assert frame.height == 9 and "Résultat" in frame.columns
     assert sorted(frame["Résultat"].to_list()) == sorted(["Créé"] * 5 + ["Mis à jour"] + ["Ignoré"] * 3)
+    assert "alp001.l.sansmail.fictif@tremplin.local" in frame["Adresse de courriel"].to_list()
+    assert "alp001.l.sansmail.fictif@tremplin.local" in text((await client.get(f"/imports/{batch_id}?per_page=50")).text)
 
     # The CSV password works, then the change is forced, and the cheap hash is replaced at login.
     await post_form(client, "/deconnexion")

@@ -21,3 +21,39 @@ async def test_the_demo_session_in_progress_has_sealed_certificates(clean):
     assert found is not None and found["status"] == "valid"
     issued = (await certificates.for_session(rows[0]["session"]))[0]
     assert hashlib.sha256(await certificates.pdf_of(issued)).hexdigest() == issued["pdf_sha256"]
+
+
+async def test_the_demo_is_believable_at_first_look(clean):
+    """Issue 20 point 9: each template's own pages and quiz (the QVT quiz is about QVT, not the
+    entretien professionnel); in the session in progress every learner was enrolled before any visit
+    or completion (« Dernier accès » never precedes « Inscrit le »), completions take days (not
+    « 0,0 j »), and the session has past slots with attendance recorded (the finishers present)."""
+    import json
+
+    from app.dates import today
+    from app.tables.catalogue import CourseTemplate, SessionSlot, TemplateActivity
+    from app.tables.learning import Attendance, Enrolment
+
+    await load_demo()
+    activities = await TemplateActivity.select(TemplateActivity.kind, TemplateActivity.title, TemplateActivity.content,
+                                               TemplateActivity.quiz, TemplateActivity.template.code.as_alias("code"))
+    pages = [a["content"] for a in activities if a["kind"] == "page"]
+    assert len(set(pages)) == len(pages)  # no two pages alike
+    quizzes = {a["code"]: json.loads(a["quiz"]) for a in activities if a["kind"] == "quiz"}
+    assert "QVT" in quizzes["C03"][0]["text"]
+    assert not any("entretien" in q["text"].lower() for q in quizzes["C03"] + quizzes["C07"])
+    assert await CourseTemplate.count() == 3
+
+    session = await TrainingSession.select().where(TrainingSession.code.like("%C01S%")).where(
+        TrainingSession.start_date < today()).first()
+    rows = await Enrolment.select().where(Enrolment.session == session["id"])
+    for r in rows:
+        assert r["last_visit"] is None or r["last_visit"] >= r["enrolled_at"]
+        assert r["completed_at"] is None or (r["completed_at"] - r["enrolled_at"]).days >= 1
+    slots = await SessionSlot.select().where(SessionSlot.session == session["id"])
+    assert len(slots) == 4 and all(s["day"] < today() for s in slots)
+    finishers = [r["id"] for r in rows if r["completed_at"]]
+    assert finishers
+    present = await Attendance.count().where(Attendance.enrolment.is_in(finishers) & (Attendance.status == "present"))
+    assert present == 4 * len(finishers)
+    assert all(r["attended_minutes"] == 14 * 60 for r in rows if r["completed_at"])

@@ -1,0 +1,64 @@
+"""Issue 20 point 7: the wizard on a 390 px phone — step 7's disability sentence reads as one
+paragraph next to its box (it was split into three columns), step 8's long consent legends sit
+inside their box (the fieldset's border ran through them). JS on and off."""
+
+from datetime import date, timedelta
+
+import pytest
+
+from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.tables.org import Establishment
+from tests.browser.helpers import snap
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_steps_7_and_8_fit_a_phone(browser, live_server, demo, javascript):
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=20)
+    await TrainingSession.insert(TrainingSession(
+        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
+        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
+                                        viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    tag = "js" if javascript else "nojs"
+    try:
+        await page.goto(live_server + "/inscription/26C03S1")
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Financement par ma collectivité").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Mairie de Nyons").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Mme").check()
+        await page.get_by_label("Prénom").fill("Zoé")
+        await page.get_by_label("Nom de famille").fill("Lemaître")
+        await page.get_by_label("Adresse de courriel").fill("zoe@example.org")
+        await page.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
+        await page.get_by_label("Code postal").fill("26110")
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_label("Maire", exact=True).check()
+        await page.get_by_role("button", name="Étape suivante").click()
+        await page.get_by_role("group", name="Contraintes alimentaires").get_by_label("Non").check()
+        await page.get_by_role("button", name="Étape suivante").click()
+
+        label = page.locator("label").filter(has_text="Ma situation nécessite un aménagement particulier")
+        await label.wait_for()
+        box = await label.bounding_box()
+        # One paragraph of at most 4 lines beside the box (in three columns it took 7 lines).
+        assert box["height"] < 4.5 * 24, box
+        assert box["x"] + box["width"] <= 390
+        await snap(page, f"i7-step7-{tag}")
+        await page.get_by_role("button", name="Étape suivante").click()
+
+        for name in ("covoiturage", "offre de formation", "utiliser mon image"):
+            group = page.get_by_role("group").filter(has_text=name)
+            legend, fieldset = group.locator("legend"), group
+            legend_box, fieldset_box = await legend.bounding_box(), await fieldset.bounding_box()
+            # The legend starts below the fieldset's top border, inside the box.
+            assert legend_box["y"] > fieldset_box["y"] + 1, (name, legend_box, fieldset_box)
+        await snap(page, f"i7-step8-{tag}")
+    finally:
+        await context.close()
