@@ -271,6 +271,9 @@ class RegistrationController(Controller):
             return redirect(request, back, "Indiquez d'abord votre adresse de courriel (étape 4).", "error")
         await rate_limit(request, MAIL_REQUESTS)
         await rate_limit(request, RESUME_LINKS, key=f"draft:{draft['id']}")
+        # One more mail a visitor causes: the per-recipient cap applies (several drafts, one mailbox).
+        if not await reg._may_mail(request.app.state.redis, draft["email"]):
+            return redirect(request, back, reg.RECIPIENT_CAPPED, "error")
         mail_id = await reg.send_resume_link(draft)
         await outbox.dispatch(request.app.state.redis, [mail_id])
         return redirect(request, back, f"Un lien pour reprendre votre demande vient d'être envoyé à {draft['email']} "

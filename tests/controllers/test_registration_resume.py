@@ -80,3 +80,22 @@ async def test_a_resume_link_works_once_and_a_forged_one_not_at_all(client, new_
         codes = [(await post_form(pc, "/inscription/reprendre")).status_code for _ in range(4)]
         assert codes == [303, 303, 303, 429]
         _ = answers
+
+
+async def test_resume_links_count_in_the_per_mailbox_cap_whatever_the_draft(client, new_client, smtp, run_jobs):
+    """Several drafts giving one address (a script, or someone else's address): that mailbox still
+    gets at most three mails an hour a visitor causes, resume links included."""
+    await _session()
+    sent = []
+    for _ in range(2):
+        async with new_client() as visitor:
+            await _to_step_5(visitor)
+            for _ in range(2):
+                response = await post_form(visitor, "/inscription/reprendre")
+                assert response.status_code == 303
+                sent.append(text((await visitor.get("/inscription/etape/5")).text))
+    assert sum("Un lien pour reprendre votre demande vient d'être envoyé" in page for page in sent) == 3
+    assert "au plus 3 courriels par heure pour une même adresse" in sent[-1]
+    await run_jobs()
+    resume_mails = [m for r, m in smtp.messages if m["Subject"] == "Reprendre votre demande d'inscription"]
+    assert len(resume_mails) == 3
