@@ -85,10 +85,18 @@ RECIPIENT_CAPPED = (f"Nous ne pouvons pas envoyer d'autre courriel à cette adre
                     "réessayez dans une heure. Vos réponses sont conservées.")
 
 
+# Providers whose mailboxes ignore the dots of the local part (a.lice@ and alice@ are one inbox).
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
 def recipient_key(email: str) -> str:
-    """One key per mailbox: lower case, without a « +suffix » (alice+1@ and alice+2@ are one inbox)."""
+    """One key per mailbox: lower case, without a « +suffix » (alice+1@ and alice+2@ are one inbox),
+    without quotes ("alice"@ is alice@), and at Gmail without dots nor the googlemail alias."""
     local, _, domain = normalise_email(email).rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
+    local = local.replace('"', "").split("+", 1)[0]
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
 
 
 async def _may_mail(redis, email: str) -> bool:

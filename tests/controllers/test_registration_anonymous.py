@@ -141,6 +141,22 @@ async def test_one_mailbox_gets_at_most_three_confirmation_mails_an_hour_whoever
         assert (await _register(someone, "quelquun@example.org", last_name="Autre")).status_code == 303
 
 
+async def test_gmail_dots_quotes_and_googlemail_are_one_mailbox_for_the_cap(app, client, smtp, run_jobs):
+    """Hostile pass (issue 19): Gmail ignores the dots of an address and googlemail.com is gmail.com,
+    so « v.ictime@gmail.com » is the victim's inbox too: the fourth variant is refused like the
+    fourth « +suffix »."""
+    await _session()
+    addresses = ["victime.cible@gmail.com", "v.ictimecible@gmail.com", "victimecible@googlemail.com",
+                 '"victime.cible"@gmail.com']
+    for n, email in enumerate(addresses):
+        async with _client_at(app, f"198.51.100.{n + 20}") as requester:
+            response = await _register(requester, email, last_name=f"Gm{n}")
+            assert response.status_code == (303 if n < 3 else 422), (n, text(response.text))
+    assert "Nous ne pouvons pas envoyer d'autre courriel à cette adresse pour le moment" in text(response.text)
+    await run_jobs()
+    assert await Mail.count().where(Mail.intended_recipients.like("%mail.com")) == 3
+
+
 async def test_nothing_typed_reaches_an_unconfirmed_address(client, smtp, run_jobs):
     """The first name typed with a line break and a link is not in the confirmation mail, the follow
     link mail nor the cancellation mail while the address is unconfirmed; once confirmed, the
