@@ -822,11 +822,13 @@ async def confirmation_details(request_id: int, action: str) -> tuple[dict, str,
 async def _existing_account(r: dict) -> dict | None:
     from app.tables.accounts import User
 
+    # Never a deactivated account (nobody logs in with it; its address is free for a new one).
+    active = User.deactivated_at.is_null()
     if r["user"]:
-        user = await User.select(User.id, User.username).where(User.id == r["user"]).first()
+        user = await User.select(User.id, User.username).where((User.id == r["user"]) & active).first()
         if user is not None:
             return user
-    return await User.select(User.id, User.username).where(User.email == r["email"]).order_by(User.id).first()
+    return await User.select(User.id, User.username).where((User.email == r["email"]) & active).order_by(User.id).first()
 
 
 async def _move(request: dict, actor: CurrentUser | None, action: str, before: str | list[str], after: str,
