@@ -99,6 +99,20 @@ async def test_the_address_ceiling_is_a_setting_and_still_refuses_a_script(app, 
     assert await RegistrationRequest.count().where(RegistrationRequest.status == "draft") == 6
 
 
+async def test_an_ipv6_network_counts_as_one_address(app, client, drafts_per_address):
+    """Hostile pass (issue 19): a visitor on IPv6 has a whole /64 (2^64 addresses, each of them a new
+    counter): the per-address ceiling counted per address let a script rotate its address and
+    never meet it. Another /64 is another client."""
+    await _session()
+    drafts_per_address(3)
+    for n in range(4):
+        async with _client_at(app, f"2001:db8:1:2::{n + 1:x}") as visitor:
+            response = await post_form(visitor, "/inscription/", {"code": "26C03S1", "action": "new"})
+            assert response.status_code == (303 if n < 3 else 429), (n, text(response.text))
+    async with _client_at(app, "2001:db8:1:3::1") as elsewhere:
+        assert (await post_form(elsewhere, "/inscription/", {"code": "26C03S1", "action": "new"})).status_code == 303
+
+
 # -- 2. what an anonymous visitor can make the platform mail -------------------------------------------
 async def test_one_mailbox_gets_at_most_three_confirmation_mails_an_hour_whoever_asks(app, client, smtp, run_jobs):
     """Four requesters from four addresses type the same victim's address (case and « +suffix »
