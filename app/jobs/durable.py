@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import socket
 import traceback
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ WAITING = [JobStatus.queued.value, JobStatus.deferred.value]
 FINISHED = [JobStatus.succeeded.value, JobStatus.failed.value, JobStatus.aborted.value]
 # A run still "running" this long past its kind's timeout has lost its worker.
 STALE_GRACE = 5.0
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# Host and pid, and a part of this process's own: a container restarted keeps its hostname and its
+# pid 1, and the new process must not beat for the runs its dead predecessor held.
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 DIED = "Interrompu : le worker s'est arrêté ou le délai d'exécution est dépassé ({tries} essai(s))."
 ABORTED = "Arrêté par un opérateur."
 

@@ -489,3 +489,22 @@ async def test_cohort_sync_and_certificates_zip_run_in_a_separate_worker_process
         assert "Terminé" in page and "Télécharger les 2 attestations" in page
     finally:
         processes.stop(worker, log)
+
+
+async def test_a_restarted_worker_with_the_same_hostname_and_pid_does_not_keep_its_predecessors_runs(
+        demo, redis_client):
+    """Hostile pass (issue 19): the Containerfile's worker restarted by its container (same
+    hostname, pid 1 again) was the same WORKER as the process that died, so its heartbeat renewed the
+    dead process's runs and the sweep never handed them over (an import stuck an hour)."""
+    import socket
+
+    t = now()
+    run_id = await jobs.COHORT_SYNC.submit(redis_client, 1)
+    await redis_client.flushdb()
+    # Held by the process that died: this host, this pid; its heartbeat silent for two minutes.
+    await JobRun.update({JobRun.status: "running", JobRun.tries: 1, JobRun.started_at: t - timedelta(minutes=2),
+                         JobRun.heartbeat_at: t - timedelta(minutes=2),
+                         JobRun.worker: f"{socket.gethostname()}:{os.getpid()}"}).where(JobRun.id == run_id)
+    await durable.beat()  # the new process, alive
+    assert await durable.sweep(redis_client) == {"enqueued": 1, "failed": 0}
+    assert (await JobRun.select(JobRun.status).where(JobRun.id == run_id).first())["status"] == "queued"
