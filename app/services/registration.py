@@ -91,9 +91,9 @@ DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
 
 def recipient_key(email: str) -> str:
     """One key per mailbox: lower case, without a « +suffix » (alice+1@ and alice+2@ are one inbox),
-    without quotes ("alice"@ is alice@), and at Gmail without dots nor the googlemail alias."""
+    and at Gmail without dots nor the googlemail alias (EMAIL_RE refuses quotes and groups)."""
     local, _, domain = normalise_email(email).rpartition("@")
-    local = local.replace('"', "").split("+", 1)[0]
+    local = local.split("+", 1)[0]
     if domain in DOTLESS_DOMAINS:
         local, domain = local.replace(".", ""), DOTLESS_DOMAINS[domain]
     return f"{local}@{domain}"
