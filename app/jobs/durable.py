@@ -349,10 +349,20 @@ async def _run_tracked(kind: JobKind, ctx: dict, args: tuple):
 
 # -- the worker's heartbeat ---------------------------------------------------------------------
 async def beat(worker: str = WORKER) -> int:
-    """This worker is alive: the runs it holds say so (one UPDATE whatever their number)."""
-    rows = await JobRun.update({JobRun.heartbeat_at: now()}).where(
-        (JobRun.status == JobStatus.running.value) & (JobRun.worker == worker[:200])).returning(JobRun.id)
-    return len(rows)
+    """This worker is alive: the runs it holds say so (one UPDATE whatever their number). On
+    PostgreSQL through a connection of its own, not the pool: jobs holding every pooled connection (a
+    long import's transaction, syncs waiting on its lock) must not silence a live worker."""
+    if db.is_sqlite():
+        rows = await JobRun.update({JobRun.heartbeat_at: now()}).where(
+            (JobRun.status == JobStatus.running.value) & (JobRun.worker == worker[:200])).returning(JobRun.id)
+        return len(rows)
+    connection = await db.engine().get_new_connection()
+    try:
+        done = await connection.execute("UPDATE job_run SET heartbeat_at = $1 WHERE status = $2 AND worker = $3",
+                                        now(), JobStatus.running.value, worker[:200])
+    finally:
+        await connection.close()
+    return int(done.rsplit(" ", 1)[-1])
 
 
 async def heartbeat_forever() -> None:
