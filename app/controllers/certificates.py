@@ -13,7 +13,7 @@ from litestar.response import Response, Template
 
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
-from app.http.web import current_user
+from app.http.web import client_ip, current_user
 from app.jobs import registry as jobs
 from app.jobs import results
 from app.services import certificates
@@ -148,7 +148,7 @@ class VerifyController(Controller):
                    "upload_error": upload_error, "max_mb": certificates.UPLOAD_MAX_BYTES // 1_048_576}
         status = 200
         if context["looked_up"]:
-            client = request.client.host if request.client else "unknown"
+            client = client_ip(request)
             if not await VERIFY_LIMIT.allow(request.app.state.redis, client):
                 return render(request, "certificates/verify.html", {**context, "limited": True}, status_code=429,
                               headers={"Retry-After": str(VERIFY_LIMIT.window)})

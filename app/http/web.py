@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import logging
 import re
 from typing import Any
@@ -99,8 +100,16 @@ def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:
 
 
 def client_ip(connection: ASGIConnection) -> str:
+    """The client's address as the limits count it. An IPv6 address counts by its /64: one home,
+    phone or server is given a whole /64, each address of which would otherwise be a new counter."""
     # Behind a load balancer, uvicorn's --proxy-headers puts the real address in request.client.
-    return connection.client.host if connection.client else "unknown"
+    host = connection.client.host if connection.client else "unknown"
+    if ":" in host:
+        try:
+            return str(ipaddress.IPv6Network(f"{host}/64", strict=False))
+        except ValueError:
+            return host
+    return host
 
 
 async def rate_limit(request: Request, limit, key: str | None = None) -> None:

@@ -19,6 +19,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import socket
 import traceback
 from dataclasses import dataclass, field
@@ -42,7 +43,9 @@ WAITING = [JobStatus.queued.value, JobStatus.deferred.value]
 FINISHED = [JobStatus.succeeded.value, JobStatus.failed.value, JobStatus.aborted.value]
 # A run still "running" this long past its kind's timeout has lost its worker.
 STALE_GRACE = 5.0
-WORKER = f"{socket.gethostname()}:{os.getpid()}"
+# Host and pid, and a part of this process's own: a container restarted keeps its hostname and its
+# pid 1, and the new process must not beat for the runs its dead predecessor held.
+WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 DIED = "Interrompu : le worker s'est arrêté ou le délai d'exécution est dépassé ({tries} essai(s))."
 ABORTED = "Arrêté par un opérateur."
 
@@ -346,10 +349,20 @@ async def _run_tracked(kind: JobKind, ctx: dict, args: tuple):
 
 # -- the worker's heartbeat ---------------------------------------------------------------------
 async def beat(worker: str = WORKER) -> int:
-    """This worker is alive: the runs it holds say so (one UPDATE whatever their number)."""
-    rows = await JobRun.update({JobRun.heartbeat_at: now()}).where(
-        (JobRun.status == JobStatus.running.value) & (JobRun.worker == worker[:200])).returning(JobRun.id)
-    return len(rows)
+    """This worker is alive: the runs it holds say so (one UPDATE whatever their number). On
+    PostgreSQL through a connection of its own, not the pool: jobs holding every pooled connection (a
+    long import's transaction, syncs waiting on its lock) must not silence a live worker."""
+    if db.is_sqlite():
+        rows = await JobRun.update({JobRun.heartbeat_at: now()}).where(
+            (JobRun.status == JobStatus.running.value) & (JobRun.worker == worker[:200])).returning(JobRun.id)
+        return len(rows)
+    connection = await db.engine().get_new_connection()
+    try:
+        done = await connection.execute("UPDATE job_run SET heartbeat_at = $1 WHERE status = $2 AND worker = $3",
+                                        now(), JobStatus.running.value, worker[:200])
+    finally:
+        await connection.close()
+    return int(done.rsplit(" ", 1)[-1])
 
 
 async def heartbeat_forever() -> None:

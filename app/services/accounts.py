@@ -25,7 +25,10 @@ from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Establishment
 
-EMAIL_RE = re.compile(r"^[^@\s,;<>]+@[^@\s,;<>]+\.[A-Za-z]{2,}$")
+# No character with a meaning in a mail header: « x:victime@… » is a group whose one member is
+# victime@…, « "a"@… » a quoted alias of a@… — another text for the same mailbox would slip past the
+# per-recipient cap and the one-account-per-address rule.
+EMAIL_RE = re.compile(r'^[^@\s,;<>:()\[\]"\\]+@[^@\s,;<>:()\[\]"\\]+\.[A-Za-z]{2,}$')
 
 
 def normalise_email(value: str | None) -> str:

@@ -26,6 +26,9 @@ class TooManyAttempts(LoginRefused):
 
 
 GENERIC_FAILURE = "Nom d'utilisateur ou mot de passe incorrect."
+# An attempt that waited too long for the checks ahead of it (many at once, a loaded server): no
+# failure to speak of, and no new password to ask for.
+BUSY = "Beaucoup de connexions sont en cours de vérification : réessayez dans un instant."
 
 
 @dataclass(frozen=True)
@@ -64,12 +67,16 @@ async def authenticate(redis, username: str, password: str, ip: str) -> Login:
     account_key = username[:150]
     token = secrets.token_hex(8)
     if not await per_ip.begin(redis, ip, token):
+        if await per_ip.busy(redis, ip):
+            raise TooManyAttempts(BUSY)
         wait = _wait_text(await per_ip.retry_after(redis, ip))
         raise TooManyAttempts(f"Trop de tentatives de connexion échouées depuis ce poste. Réessayez dans {wait}.")
     failed = False  # an attempt refused, or cut short by an error, checked no password
     try:
         if not await per_account.begin(redis, account_key, token):
             # No password was checked: this attempt guessed nothing from this address.
+            if await per_account.busy(redis, account_key):
+                raise TooManyAttempts(BUSY)
             wait = _wait_text(await per_account.retry_after(redis, account_key))
             raise TooManyAttempts(
                 f"Trop de tentatives de connexion échouées pour ce compte. "

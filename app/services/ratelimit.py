@@ -109,17 +109,18 @@ class FailureLimit(Limit):
 
     in_flight: float = 30.0
     poll: float = 0.02
+    wait: float = 15.0  # seconds an attempt waits for those ahead of it (see ``busy``)
 
     def _keys(self, value: str) -> tuple[str, str]:
         return self.key(value), self.key(value) + ":checking"
 
-    async def begin(self, redis, value: str, token: str, wait: float = 15.0) -> bool:
+    async def begin(self, redis, value: str, token: str, wait: float | None = None) -> bool:
         """True once the attempt ``token`` may go on (it is then in flight); False when refused, or
-        when the attempts ahead of it did not end within ``wait`` seconds."""
+        when the attempts ahead of it did not end within ``wait`` seconds (``busy`` tells which)."""
         import asyncio
         import time
 
-        deadline = time.monotonic() + wait
+        deadline = time.monotonic() + (self.wait if wait is None else wait)
         while True:
             got = int(await redis.eval(_BEGIN, 2, *self._keys(value), int(time.time() * 1000), token, self.limit,
                                        int(self.in_flight * 1000)))
@@ -128,6 +129,11 @@ class FailureLimit(Limit):
             if time.monotonic() >= deadline:
                 return False
             await asyncio.sleep(self.poll)
+
+    async def busy(self, redis, value: str) -> bool:
+        """After ``begin`` said False: True when the window is not full of failures (the attempt
+        only waited too long for the checks in flight), so nobody should be told of failures."""
+        return await self.count(redis, value) < self.limit
 
     async def end(self, redis, value: str, token: str, failed: bool) -> None:
         await redis.eval(_END, 2, *self._keys(value), token, "1" if failed else "0", self.window)

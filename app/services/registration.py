@@ -85,10 +85,18 @@ RECIPIENT_CAPPED = (f"Nous ne pouvons pas envoyer d'autre courriel à cette adre
                     "réessayez dans une heure. Vos réponses sont conservées.")
 
 
+# Providers whose mailboxes ignore the dots of the local part (a.lice@ and alice@ are one inbox).
+DOTLESS_DOMAINS = {"gmail.com": "gmail.com", "googlemail.com": "gmail.com"}
+
+
 def recipient_key(email: str) -> str:
-    """One key per mailbox: lower case, without a « +suffix » (alice+1@ and alice+2@ are one inbox)."""
+    """One key per mailbox: lower case, without a « +suffix » (alice+1@ and alice+2@ are one inbox),
+    and at Gmail without dots nor the googlemail alias (EMAIL_RE refuses quotes and groups)."""
     local, _, domain = normalise_email(email).rpartition("@")
-    return f"{local.split('+', 1)[0]}@{domain}"
+    local = local.split("+", 1)[0]
+    if domain in DOTLESS_DOMAINS:
+        local, domain = local.replace(".", ""), DOTLESS_DOMAINS[domain]
+    return f"{local}@{domain}"
 
 
 async def _may_mail(redis, email: str) -> bool:
@@ -855,11 +863,13 @@ async def confirmation_details(request_id: int, action: str) -> tuple[dict, str,
 async def _existing_account(r: dict) -> dict | None:
     from app.tables.accounts import User
 
+    # Never a deactivated account (nobody logs in with it; its address is free for a new one).
+    active = User.deactivated_at.is_null()
     if r["user"]:
-        user = await User.select(User.id, User.username).where(User.id == r["user"]).first()
+        user = await User.select(User.id, User.username).where((User.id == r["user"]) & active).first()
         if user is not None:
             return user
-    return await User.select(User.id, User.username).where(User.email == r["email"]).order_by(User.id).first()
+    return await User.select(User.id, User.username).where((User.email == r["email"]) & active).order_by(User.id).first()
 
 
 async def _move(request: dict, actor: CurrentUser | None, action: str, before: str | list[str], after: str,

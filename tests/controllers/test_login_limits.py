@@ -159,3 +159,25 @@ def test_failed_logins_on_tremplin_dev_get_a_french_message_and_the_lock_expires
             assert "Bonjour" in text(browser.get("/").text)
         assert "unhandled error" not in log_path.read_text()
 
+
+
+async def test_a_right_password_that_waited_too_long_is_not_told_of_failures(app, demo, settings_env, redis_client,
+                                                                             monkeypatch):
+    """Hostile pass (issue 19): an attempt waits while the checks in flight could use up the limit;
+    past its wait (many logins at once on a loaded server, or the checks of a killed process still
+    counted in flight) a right password was told « Trop de tentatives de connexion échouées pour ce
+    compte … demandez un nouveau mot de passe » though the account had no failure at all."""
+    from app.services.ratelimit import FailureLimit
+
+    settings_env(LOGIN_MAX_FAILURES_ACCOUNT=2)
+    monkeypatch.setattr(FailureLimit, "wait", 0.5, raising=False)
+    per_account, _ = auth._limits()
+    _, checking = per_account._keys("alp001.get")
+    now_ms = int(time.time() * 1000)
+    await redis_client.zadd(checking, {"stuck-1": now_ms, "stuck-2": now_ms})  # two checks still in flight
+    response = await _guess(app, "10.6.6.6", "alp001.get", DEMO_PASSWORD)
+    page = text(response.text)
+    assert "Beaucoup de connexions sont en cours de vérification : réessayez dans un instant." in page
+    assert "échouées" not in page and "nouveau mot de passe" not in page
+    await redis_client.delete(checking)
+    assert (await _guess(app, "10.6.6.6", "alp001.get", DEMO_PASSWORD)).status_code == 303

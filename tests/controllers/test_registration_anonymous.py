@@ -99,6 +99,20 @@ async def test_the_address_ceiling_is_a_setting_and_still_refuses_a_script(app, 
     assert await RegistrationRequest.count().where(RegistrationRequest.status == "draft") == 6
 
 
+async def test_an_ipv6_network_counts_as_one_address(app, client, drafts_per_address):
+    """Hostile pass (issue 19): a visitor on IPv6 has a whole /64 (2^64 addresses, each of them a new
+    counter): the per-address ceiling counted per address let a script rotate its address and
+    never meet it. Another /64 is another client."""
+    await _session()
+    drafts_per_address(3)
+    for n in range(4):
+        async with _client_at(app, f"2001:db8:1:2::{n + 1:x}") as visitor:
+            response = await post_form(visitor, "/inscription/", {"code": "26C03S1", "action": "new"})
+            assert response.status_code == (303 if n < 3 else 429), (n, text(response.text))
+    async with _client_at(app, "2001:db8:1:3::1") as elsewhere:
+        assert (await post_form(elsewhere, "/inscription/", {"code": "26C03S1", "action": "new"})).status_code == 303
+
+
 # -- 2. what an anonymous visitor can make the platform mail -------------------------------------------
 async def test_one_mailbox_gets_at_most_three_confirmation_mails_an_hour_whoever_asks(app, client, smtp, run_jobs):
     """Four requesters from four addresses type the same victim's address (case and « +suffix »
@@ -139,6 +153,41 @@ async def test_one_mailbox_gets_at_most_three_confirmation_mails_an_hour_whoever
     # Another mailbox is not affected.
     async with _client_at(app, "203.0.113.8") as someone:
         assert (await _register(someone, "quelquun@example.org", last_name="Autre")).status_code == 303
+
+
+async def test_gmail_dots_and_googlemail_are_one_mailbox_for_the_cap(app, client, smtp, run_jobs):
+    """Hostile pass (issue 19): Gmail ignores the dots of an address and googlemail.com is gmail.com,
+    so « v.ictime@gmail.com » is the victim's inbox too: the fourth variant is refused like the
+    fourth « +suffix »."""
+    await _session()
+    addresses = ["victime.cible@gmail.com", "v.ictimecible@gmail.com", "victimecible@googlemail.com",
+                 "vic.time.cible+4@gmail.com"]
+    for n, email in enumerate(addresses):
+        async with _client_at(app, f"198.51.100.{n + 20}") as requester:
+            response = await _register(requester, email, last_name=f"Gm{n}")
+            assert response.status_code == (303 if n < 3 else 422), (n, text(response.text))
+    assert "Nous ne pouvons pas envoyer d'autre courriel à cette adresse pour le moment" in text(response.text)
+    await run_jobs()
+    assert await Mail.count().where(Mail.intended_recipients.like("%mail.com")) == 3
+
+
+async def test_an_address_with_header_syntax_is_refused_not_mailed_to_its_group_member(client, new_client):
+    """Hostile pass (issue 19): « 1:victime@example.org » passed the address check, and a mail's To
+    header reads it as a group whose one member is victime@example.org — « 2:victime@… », « 3:… »
+    were as many mailboxes to the per-recipient cap (and to the one-account-per-address rule). Such
+    an address, or a quoted one, is refused at step 4 with the French message."""
+    await _session()
+    answers = await _answers()
+    for email in ("1:victime@example.org", '"victime"@example.org', "victime(x)@example.org"):
+        async with new_client() as visitor:
+            assert (await post_form(visitor, "/inscription/", {"code": "26C03S1", "action": "new"})).status_code == 303
+            for step in (2, 3):
+                assert (await post_form(visitor, f"/inscription/etape/{step}", {**answers[step], "go": "next"})
+                        ).status_code == 303
+            response = await post_form(visitor, "/inscription/etape/4", {**answers[4], "email": email,
+                                                                          "email_confirm": email, "go": "next"})
+            assert response.status_code == 422, (email, response.status_code)
+            assert "Adresse de courriel invalide." in text(response.text)
 
 
 async def test_nothing_typed_reaches_an_unconfirmed_address(client, smtp, run_jobs):

@@ -160,3 +160,34 @@ async def test_an_import_update_giving_an_address_taken_meanwhile_fails_its_line
     assert row["outcome"] == "failed" and EMAIL_TAKEN in row["outcome_message"]
     assert (await User.select(User.email).where(User.id == target["id"]).first())["email"] == target["email"]
     assert await User.count().where(User.email == "nouvelle.adresse@example.org") == 1
+
+
+async def test_validation_never_hands_a_request_to_a_deactivated_account_with_the_same_address(client, redis_client):
+    """Hostile pass (issue 19): the person's old account was deactivated (« Supprimer » of an account
+    with a training history), and a manager gave a new one the same address. Validating their public
+    request found the oldest account with the address — the deactivated one: the request and its
+    enrolment hung on an account nobody can log in with, and the mail named it. It goes to the active
+    one; with none, a new account is made (the unique index leaves deactivated accounts out)."""
+    await _session()
+    await _fill(client)
+    request = await RegistrationRequest.select().where(RegistrationRequest.status == "awaiting_confirmation").first()
+    email = request["email"]
+    old = await _insert("alp001.old.account", email)
+    await User.update({User.deactivated_at: User.created_at, User.is_suspended: True}).where(User.id == old)
+    active = await _insert("alp001.new.account", email)
+    await RegistrationRequest.update({RegistrationRequest.status: "instance_validated", RegistrationRequest.user: None}
+                                     ).where(RegistrationRequest.id == request["id"])
+    actor = await load_current_user((await User.select(User.id).where(User.username == "inscriptions").first())["id"])
+    assert (await reg.apply_action(actor, request["id"], "validate_operator", redis_client))["status"] == "credentials_sent"
+    assert (await RegistrationRequest.select(RegistrationRequest.user).where(
+        RegistrationRequest.id == request["id"]).first())["user"] == active
+    # Only the deactivated account has the address: a new account, not the dead one.
+    await User.update({User.deactivated_at: User.created_at, User.is_suspended: True}).where(User.id == active)
+    second = await _session(code="26C03S2")
+    values = {k: v for k, v in request.items() if k != "id"}
+    values.update(reference="R26-DEACT", session=second, status="instance_validated", user=None)
+    other = (await RegistrationRequest.insert(RegistrationRequest(**values)).returning(RegistrationRequest.id))[0]["id"]
+    assert (await reg.apply_action(actor, other, "validate_operator", redis_client))["status"] == "credentials_sent"
+    user = (await RegistrationRequest.select(RegistrationRequest.user).where(RegistrationRequest.id == other).first())["user"]
+    assert user not in (old, active)
+    assert (await User.select(User.deactivated_at).where(User.id == user).first())["deactivated_at"] is None

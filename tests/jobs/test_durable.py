@@ -489,3 +489,45 @@ async def test_cohort_sync_and_certificates_zip_run_in_a_separate_worker_process
         assert "Terminé" in page and "Télécharger les 2 attestations" in page
     finally:
         processes.stop(worker, log)
+
+
+async def test_a_restarted_worker_with_the_same_hostname_and_pid_does_not_keep_its_predecessors_runs(
+        demo, redis_client):
+    """Hostile pass (issue 19): the Containerfile's worker restarted by its container (same
+    hostname, pid 1 again) was the same WORKER as the process that died, so its heartbeat renewed the
+    dead process's runs and the sweep never handed them over (an import stuck an hour)."""
+    import socket
+
+    t = now()
+    run_id = await jobs.COHORT_SYNC.submit(redis_client, 1)
+    await redis_client.flushdb()
+    # Held by the process that died: this host, this pid; its heartbeat silent for two minutes.
+    await JobRun.update({JobRun.status: "running", JobRun.tries: 1, JobRun.started_at: t - timedelta(minutes=2),
+                         JobRun.heartbeat_at: t - timedelta(minutes=2),
+                         JobRun.worker: f"{socket.gethostname()}:{os.getpid()}"}).where(JobRun.id == run_id)
+    await durable.beat()  # the new process, alive
+    assert await durable.sweep(redis_client) == {"enqueued": 1, "failed": 0}
+    assert (await JobRun.select(JobRun.status).where(JobRun.id == run_id).first())["status"] == "queued"
+
+
+@pytest.mark.skipif(os.environ.get("TREMPLIN_TEST_DB") == "sqlite", reason="PostgreSQL's connection pool")
+async def test_a_worker_whose_jobs_hold_every_pooled_connection_still_beats(demo, redis_client):
+    """Hostile pass (issue 19): ten jobs at once (max_jobs) each holding a pooled connection — a long
+    import's transaction, cohort syncs waiting on its session lock — left the heartbeat waiting for a
+    connection: after a minute the sweep of another worker handed the live worker's runs over and
+    they ran twice. The heartbeat has a connection of its own."""
+    from app import db
+
+    run_id = await jobs.COHORT_SYNC.submit(redis_client, 1)
+    await JobRun.update({JobRun.status: "running", JobRun.tries: 1, JobRun.started_at: now() - timedelta(minutes=2),
+                         JobRun.heartbeat_at: now() - timedelta(minutes=2), JobRun.worker: durable.WORKER[:200]}
+                        ).where(JobRun.id == run_id)
+    pool = db.engine().pool
+    held = [await pool.acquire() for _ in range(pool.get_max_size())]
+    try:
+        assert await asyncio.wait_for(durable.beat(), 5) == 1
+    finally:
+        for connection in held:
+            await pool.release(connection)
+    assert (await JobRun.select(JobRun.heartbeat_at).where(JobRun.id == run_id).first())["heartbeat_at"] > \
+        now() - timedelta(seconds=30)
