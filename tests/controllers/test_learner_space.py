@@ -15,7 +15,7 @@ from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
 from app.tables.learning import ActivityCompletion, DiscussionMessage, Enrolment, QuizAttempt, SourceKind
 from app.tables.org import Establishment
-from tests.helpers import login, post_form, text
+from tests.helpers import attended_every_slot, login, post_form, text
 
 
 async def _setup():
@@ -29,6 +29,7 @@ async def _setup():
         SessionActivity.position)
     fresh = await Enrolment.select(Enrolment.id, Enrolment.user.username.as_alias("username")).where(
         (Enrolment.session == session["id"]) & (Enrolment.percent == 0)).order_by(Enrolment.user).first()
+    await attended_every_slot(session["id"], fresh["id"])  # there in person; the online part follows
     return session, {a["kind"]: a for a in activities}, fresh
 
 
