@@ -110,19 +110,26 @@ async def pending_imports(scope: Scope) -> list[dict]:
     return await Enrolment.raw(sql, *args)
 
 
-async def failed_convocations(scope: Scope) -> list[dict]:
-    """Convocations that could not be sent — as the session's convocation page lists them
-    (convocations.FAILED_WHERE) —, counted per session not cancelled."""
-    from app.services.convocations import FAILED_FROM, FAILED_WHERE
+def failed_convocations_sql(scope: Scope) -> tuple[str, list]:
+    """The query of ``failed_convocations`` and its arguments: only the failing notices are read
+    (convocations.FAILED_CANDIDATES), not every notice of the scope joined to its mail."""
+    from app.services.convocations import FAILED_CANDIDATES, FAILED_FROM, FAILED_WHERE
 
     args: list = []
     where = _in_scope(scope, "s.establishment", args)
     sql = (
         "SELECT s.id AS id, s.full_name AS full_name, s.code AS code, COUNT(n.id) AS failed "
         f"FROM {FAILED_FROM}JOIN training_session s ON s.id = n.session "
-        f"WHERE {FAILED_WHERE}AND s.cancelled_at IS NULL AND {where} "
+        f"WHERE {FAILED_CANDIDATES}AND {FAILED_WHERE}AND s.cancelled_at IS NULL AND {where} "
         f"GROUP BY s.id, s.full_name, s.code ORDER BY s.start_date, s.full_name LIMIT {LIMIT}"
     )
+    return sql, args
+
+
+async def failed_convocations(scope: Scope) -> list[dict]:
+    """Convocations that could not be sent — as the session's convocation page lists them
+    (convocations.FAILED_WHERE) —, counted per session not cancelled."""
+    sql, args = failed_convocations_sql(scope)
     return await Enrolment.raw(sql, *args)
 
 
