@@ -51,3 +51,38 @@ async def test_a_request_and_the_analytics_filters_fit_a_phone(browser, live_ser
         assert await page.evaluate(PAGE_WIDTH) <= 390
     finally:
         await context.close()
+
+
+# The right edge of the text the reader sees (screen-reader-only copies left out).
+TEXT_RIGHT = """(start) => {
+  let right = 0;
+  const walker = document.createTreeWalker(document.querySelector('main'), NodeFilter.SHOW_TEXT);
+  let node;
+  while ((node = walker.nextNode())) {
+    if (!node.data.includes(start) || node.parentElement.closest('.sr-only')) continue;
+    const r = document.createRange(); r.selectNodeContents(node);
+    for (const box of r.getClientRects()) right = Math.max(right, box.right);
+  }
+  return right;
+}"""
+
+
+async def test_the_sentences_over_scrolling_tables_are_read_whole_on_a_phone(browser, live_server, demo):
+    """/ops's time zone of the planned tasks and the attendance grid's legend were the captions of
+    tables wider than a phone: cut at the screen's edge. They now sit above the scrolling table."""
+    from tests.controllers.test_attendance import _session
+
+    data = await _session(code="26X00P1")
+    for user, path, start in (("admin", "/ops", "Heures du fuseau"),
+                              ("alp001.get", f"/sessions/{data['session']}/presences", "Pour chaque créneau")):
+        context = await browser.new_context(java_script_enabled=False, locale="fr-FR",
+                                            viewport={"width": 390, "height": 844})
+        page = await context.new_page()
+        try:
+            await browser_login(page, live_server, user)
+            await page.goto(live_server + path)
+            await expect(page.get_by_text(start).first).to_be_attached()
+            right = await page.evaluate(TEXT_RIGHT, start)
+            assert 0 < right <= 390, (path, right)
+        finally:
+            await context.close()
