@@ -86,3 +86,23 @@ async def test_the_sentences_over_scrolling_tables_are_read_whole_on_a_phone(bro
             assert 0 < right <= 390, (path, right)
         finally:
             await context.close()
+
+
+async def test_the_certificates_actions_stay_on_one_line_on_a_phone(browser, live_server, demo):
+    """The actions column was squeezed by the status column on a phone: « Envoyer par courriel » took
+    three lines and every row was 200 px high. The actions stay on one line; the table scrolls."""
+    from tests.services.test_certificates import completed_session
+
+    session_id, *_ = await completed_session()
+    context = await browser.new_context(java_script_enabled=False, locale="fr-FR", viewport={"width": 390, "height": 844})
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "alp001.get")
+        await page.goto(f"{live_server}/sessions/{session_id}/attestations")
+        row = page.locator("main tbody tr").first
+        show = await row.get_by_role("link", name="Afficher le Certificat").bounding_box()
+        send = await row.get_by_role("button", name="Envoyer par courriel").bounding_box()
+        reissue = await row.get_by_role("link", name="Réémettre").bounding_box()
+        assert abs(show["y"] - reissue["y"]) < 4 and send["height"] < 2 * show["height"]
+    finally:
+        await context.close()
