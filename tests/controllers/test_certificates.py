@@ -378,3 +378,13 @@ async def test_a_double_click_on_the_zip_builds_it_once(client, run_jobs):
     await run_jobs()
     again = await post_form(client, f"/sessions/{session_id}/attestations/zip")  # once built: a new one
     assert again.headers["location"] != first.headers["location"]
+
+
+async def test_the_certificates_page_states_when_a_session_with_slots_issues_them(client):
+    """Issue 20's screenshot pass: the page said « achevé toutes les activités obligatoires » only,
+    while a session with slots issues after its last slot, attendance recorded and the minimum met."""
+    session_id, *_ = await completed_session(complete=0)
+    await login(client, "alp001.get")
+    page = text((await client.get(f"/sessions/{session_id}/attestations")).text)
+    assert "si la session a des créneaux, après la fin du dernier, une fois ses présences saisies" in page
+    assert "la présence minimale atteinte" in page

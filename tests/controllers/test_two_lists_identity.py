@@ -48,4 +48,18 @@ async def test_the_selectors_tell_homonyms_apart_by_email_and_matricule(client):
     response = await post_form(client, f"/sessions/{session_id}/inscriptions", {"go": "add", "add": julien["id"]})
     assert response.status_code in (200, 303)
     page = (await client.get(f"/sessions/{session_id}/inscriptions")).text
-    assert page.count("julien.martin@chu.example.org · matricule 000522") == 1
+    assert page.count(">Julien Martin (alp001.j.martin2) · julien.martin@chu.example.org · matricule 000522") == 1
+
+
+async def test_a_line_cut_by_the_list_width_is_whole_in_its_tooltip(client):
+    """Issue 20's screenshot pass: at 1366 px a line (name, username, e-mail, matricule, method) is
+    wider than its list and the matricule was cut; each option carries the whole line as its title."""
+    _, session_id, cohort_id = await three_martins()
+    await login(client, "alp001.get")
+    line = "Jeanne Martin (alp001.j.martin) · jeanne.martin@chu.example.org · matricule 000411"
+    for url in (f"/sessions/{session_id}/inscriptions?q_potential=martin", f"/cohortes/{cohort_id}/membres?q_potential=martin"):
+        assert f'title="{line}">{line}</option>' in (await client.get(url)).text
+    jeanne = await User.select(User.id).where(User.username == "alp001.j.martin").first()
+    await post_form(client, f"/sessions/{session_id}/inscriptions", {"go": "add", "add": jeanne["id"]})
+    page = (await client.get(f"/sessions/{session_id}/inscriptions")).text
+    assert f'title="{line} — manuelle">{line} — manuelle</option>' in page
