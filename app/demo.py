@@ -322,7 +322,9 @@ async def _load_catalogue() -> None:
     for code, title, short_name, objectives, duration, activities in TEMPLATES:
         row = await CourseTemplate.insert(CourseTemplate(
             code=code, title=title, short_name=short_name, objectives=objectives, duration=duration,
-            certificate_text=f"Atteste que l'agent a suivi la formation « {title} » ({duration}).",
+            # {duree}: the planned hours of the session's slots (the template's estimate without slots),
+            # never a figure written into the text that the slots would contradict.
+            certificate_text=f"Atteste que l'agent a suivi la formation « {title} » ({{duree}}).",
         )).returning(CourseTemplate.id)
         await TemplateActivity.insert(*[
             TemplateActivity(template=row[0]["id"], position=i, kind=kind, title=t, required=required,

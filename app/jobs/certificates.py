@@ -17,6 +17,7 @@ from pathlib import Path
 
 from zipstream import ZipStream
 
+from app.services.text import number_fr
 from app.jobs import results
 from app.jobs.children import die_with_parent
 from app.pdf import bounded
@@ -45,7 +46,7 @@ def _rendered(snapshots: list[dict]):
         try:
             return future.result(timeout=bounded.deadline())
         except FutureTimeout:
-            raise bounded.RenderFailed(f"le rendu d'un PDF a dépassé {bounded.deadline():g} s") from None
+            raise bounded.RenderFailed(f"le rendu d'un PDF a dépassé {number_fr(bounded.deadline())} s") from None
 
     try:
         waiting = deque()

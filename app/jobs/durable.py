@@ -31,6 +31,7 @@ from arq import Retry
 from arq import func as arq_func
 
 from app import db
+from app.services.text import number_fr
 from app.dates import now
 from app.jobs.redaction import redact
 from app.queue import enqueue, enqueue_many
@@ -333,7 +334,7 @@ async def _run_tracked(kind: JobKind, ctx: dict, args: tuple):
     except Exception as exc:  # noqa: BLE001 - recorded, then retried or failed
         error = redact(traceback.format_exc())[-20000:]
         if isinstance(exc, TimeoutError):
-            error = f"Délai d'exécution dépassé ({kind.effective_timeout():g} s).\n{error}"
+            error = f"Délai d'exécution dépassé ({number_fr(kind.effective_timeout())} s).\n{error}"
         if tries < claimed["max_tries"]:
             delay = backoff(tries)
             await _finish(run_id, tries, {JobRun.status: JobStatus.deferred.value, JobRun.error: error,

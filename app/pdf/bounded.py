@@ -21,6 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
+from app.services.text import number_fr
 from app.jobs.children import die_with_parent
 from app.services.errors import DomainError
 from app.settings import get_settings
@@ -117,7 +118,7 @@ def run(function, *args, timeout: float | None = None):
             return future.result(timeout=timeout)
         except FutureTimeout:
             _discard(pool)
-            raise RenderFailed(f"le rendu du PDF a dépassé {timeout:g} s et a été interrompu") from None
+            raise RenderFailed(f"le rendu du PDF a dépassé {number_fr(timeout)} s et a été interrompu") from None
         except BrokenProcessPool:
             _discard(pool)
             if attempt == 2 or id(pool) in _closed:

@@ -57,3 +57,10 @@ async def test_the_demo_is_believable_at_first_look(clean):
     present = await Attendance.count().where(Attendance.enrolment.is_in(finishers) & (Attendance.status == "present"))
     assert present == 4 * len(finishers)
     assert all(r["attended_minutes"] == 14 * 60 for r in rows if r["completed_at"])
+    # One duration on the demo's certificates: the text says the slots' 14 h, as « Durée prévue »
+    # does (the template's « 7 heures » written into the text contradicted them).
+    from app.tables.certificates import Certificate
+
+    certificate = await Certificate.select(Certificate.snapshot).where(Certificate.enrolment == finishers[0]).first()
+    snapshot = certificate["snapshot"] if isinstance(certificate["snapshot"], dict) else json.loads(certificate["snapshot"])
+    assert "(14 h)" in snapshot["text"] and snapshot["heures_prevues"] == "14 h" and "7 heures" not in snapshot["text"]
