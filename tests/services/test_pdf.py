@@ -31,8 +31,13 @@ async def test_a_template_becomes_a_pdf_with_escaped_text():
 
 
 def test_the_font_comes_from_static_fonts_and_nothing_else():
+    from concurrent.futures import ThreadPoolExecutor
+
     fetcher = StaticOnlyFetcher()
-    pdf = html_to_pdf(render_html("pdf/sample.html", CONTEXT), fetcher)
+    # A thread of its own: the fonts are loaded once per thread and kept (app/pdf/render.py), so a
+    # render run earlier in this thread by another test would leave nothing to fetch here.
+    with ThreadPoolExecutor(1) as fresh:
+        pdf = fresh.submit(html_to_pdf, render_html("pdf/sample.html", CONTEXT), fetcher).result()
     assert (STATIC_DIR / "fonts" / "DejaVuSans.ttf").as_uri() in fetcher.fetched
     fonts = {
         str(font.get("/BaseFont"))
