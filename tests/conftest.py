@@ -206,6 +206,13 @@ class SMTPServer:
         server = self
 
         class Handler:
+            async def handle_RCPT(self, srv, session, envelope, address, rcpt_options):
+                # A mailbox the relay refuses outright (550), as a real one does for an unknown user.
+                if address.split("@")[0].endswith(".refused"):
+                    return "550 5.1.1 Mailbox unavailable"
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, srv, session, envelope):
                 import email
                 import email.policy

@@ -18,6 +18,7 @@ from app.tables.outbox import Mail
 WINDOW = timedelta(hours=1)
 MIN_FAILED = 3
 WAITING = ("queued", "sending", "retry")
+RECIPIENT_REFUSED = "SMTPRecipientsRefused"  # how send_one records a refusal of every recipient
 
 
 async def delivery_trouble(at: datetime | None = None) -> dict | None:
@@ -25,13 +26,16 @@ async def delivery_trouble(at: datetime | None = None) -> dict | None:
     how many wait, and the latest error."""
     at = at or now()
     since = at - WINDOW
-    rows = await Mail.select(Mail.status, Count(alias="n")).where(Mail.last_attempt_at >= since).group_by(Mail.status)
+    # A recipient the server refuses (an address typed wrong, or typed on purpose by a visitor to
+    # raise this alarm) says nothing about the outbox: only failures of the sending itself count.
+    tried = (Mail.last_attempt_at >= since) & Mail.last_error.not_like(f"{RECIPIENT_REFUSED}%")
+    rows = await Mail.select(Mail.status, Count(alias="n")).where(tried).group_by(Mail.status)
     counts = {r["status"]: r["n"] for r in rows}
     failed = counts.get("retry", 0) + counts.get("failed", 0)
     if counts.get("sent", 0) or failed < MIN_FAILED:
         return None
     latest = await Mail.select(Mail.last_error, Mail.last_attempt_at).where(
-        (Mail.last_attempt_at >= since) & Mail.status.is_in(["retry", "failed"])).order_by(
+        tried & Mail.status.is_in(["retry", "failed"])).order_by(
         Mail.last_attempt_at, ascending=False).first()
     return {"failed": failed, "waiting": await Mail.count().where(Mail.status.is_in(list(WAITING))),
             "last_error": latest["last_error"] if latest else "", "last_attempt_at": latest and latest["last_attempt_at"]}

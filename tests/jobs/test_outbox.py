@@ -247,3 +247,15 @@ async def test_the_worker_says_at_start_up_that_the_smtp_server_refuses_the_send
     finally:
         processes.stop(worker, log)
         controller.stop()
+
+
+async def test_recipients_the_server_refuses_do_not_raise_the_outbox_alarm(client, smtp, redis_client, run_jobs):
+    """Three registrations to addresses the relay refuses (typed wrong, or on purpose by a visitor)
+    made /healthz say « failing » in a quiet hour: the outbox works, those mailboxes do not."""
+    async with db.transaction():
+        ids = [await outbox.queue_mail([f"nobody{i}.refused@example.org"], f"Message {i}", "Corps") for i in range(4)]
+    await outbox.dispatch(redis_client, ids)
+    await run_jobs()
+    tried = await Mail.select(Mail.status, Mail.last_error).where(Mail.id.is_in(ids))
+    assert all(m["status"] in ("retry", "failed") and m["last_error"].startswith("SMTPRecipientsRefused") for m in tried)
+    assert (await client.get("/healthz")).json()["outbox"] == "ok"
