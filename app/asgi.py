@@ -44,9 +44,9 @@ from app.controllers import (
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
-from app.sessions import SessionConfig
+from app.http.sessions import SessionConfig
 from app.settings import get_settings
-from app.templating import jinja_env
+from app.http.templating import jinja_env
 
 log = logging.getLogger(__name__)
 

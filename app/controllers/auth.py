@@ -14,7 +14,7 @@ from app.http.web import client_ip, current_user, safe_next
 from app.services import auth
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, Password
-from app.sessions import keep_session_after_password_change, rotate_session
+from app.http.sessions import keep_session_after_password_change, rotate_session
 
 
 @dataclass

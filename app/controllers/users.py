@@ -19,7 +19,7 @@ from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, Password, policy_error
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import delegation_choices, establishment_choices, manageable_user_ids, require_establishment
-from app.sessions import keep_session_after_password_change
+from app.http.sessions import keep_session_after_password_change
 
 MANAGERS = (ADMIN, GED, GET)
 

@@ -109,7 +109,7 @@ def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
 
 
 def render_html(template_name: str, context: dict) -> str:
-    from app.templating import jinja_env
+    from app.http.templating import jinja_env
 
     return jinja_env().get_template(template_name).render(**context)
 

@@ -12,8 +12,9 @@ unfiltered dashboard on the same period so the administrators' default view is a
 page says when its figures were computed.
 
 "Certificats obtenus" counts the enrolments holding a valid certificate (revoked and superseded
-versions aside); "Sessions achevées" those whose required activities are all done.
-Attendance hours are not recorded yet and not shown.
+versions aside); "Sessions achevées" those whose required activities are all done; the attendance
+figures are the minutes present recorded on the slots (``Enrolment.attended_minutes``, kept by
+app/services/attendance.py).
 """
 
 from __future__ import annotations

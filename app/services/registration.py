@@ -59,16 +59,14 @@ STATUS_LABELS = {
     "confirmed": "Adresse confirmée — en attente de l'instance",
     "waiting_list": "Liste d'attente",
     "instance_validated": "Validée par l'instance (BI signé)",
-    "operator_validated": "Validée par l'opérateur",
     "credentials_sent": "Identifiants envoyés",
     "completed": "Inscription définitive",
     "refused": "Refusée",
     "cancelled": "Annulée",
 }
-OPEN_STATUSES = ["awaiting_confirmation", "confirmed", "waiting_list", "instance_validated", "operator_validated",
-                 "credentials_sent"]
+OPEN_STATUSES = ["awaiting_confirmation", "confirmed", "waiting_list", "instance_validated", "credentials_sent"]
 # Confirmed (address checked): the notifications with the BI are due.
-NOTIFIABLE = ["confirmed", "waiting_list", "instance_validated", "operator_validated", "credentials_sent"]
+NOTIFIABLE = ["confirmed", "waiting_list", "instance_validated", "credentials_sent"]
 YES_NO = {"yes": "Oui", "no": "Non"}
 CONFIRM_MAX_AGE = int(seats.CONFIRMATION_VALID.total_seconds())
 POSTAL_RE = re.compile(r"^[0-9]{5}$")

@@ -27,9 +27,6 @@ class Scope:
             return self.everything
         return self.everything or establishment_id in self.establishment_ids
 
-    def allows_delegation(self, delegation_id: int | None) -> bool:
-        return self.everything or delegation_id in self.delegation_ids
-
     def where(self, column):
         """A where clause restricting ``column`` (an establishment id) to the scope, or None."""
         if self.everything:

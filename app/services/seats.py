@@ -25,7 +25,7 @@ from app.tables.registration import RegistrationRequest
 
 # Statuses of a request that hold a seat (``awaiting_confirmation`` only while its link is valid
 # and it is not on the waiting list).
-HOLDING = ["confirmed", "instance_validated", "operator_validated", "credentials_sent"]
+HOLDING = ["confirmed", "instance_validated", "credentials_sent"]
 CONFIRMATION_VALID = timedelta(days=7)  # the confirmation link's life (registration.CONFIRM_MAX_AGE)
 
 

@@ -1,7 +1,6 @@
 """The organisation tree: delegations and their establishments."""
 
 from piccolo.columns import ForeignKey, Text, Varchar
-from piccolo.columns.readable import Readable
 from piccolo.table import Table
 
 from app.tables.searchable import Searchable
@@ -14,10 +13,6 @@ class Delegation(Searchable, Table):
     name = Varchar(length=200)
     search_text = Text(default="")  # folded code and name (app/services/text.py search)
 
-    @classmethod
-    def get_readable(cls):
-        return Readable(template="%s — %s", columns=[cls.code, cls.name])
-
 
 class Establishment(Searchable, Table):
     SEARCHED = ("code", "name")
@@ -26,7 +21,3 @@ class Establishment(Searchable, Table):
     name = Varchar(length=200)
     delegation = ForeignKey(references=Delegation, null=False, index=True)
     search_text = Text(default="")
-
-    @classmethod
-    def get_readable(cls):
-        return Readable(template="%s — %s", columns=[cls.code, cls.name])

@@ -121,7 +121,7 @@ async def test_the_learner_downloads_their_own_certificate_and_only_theirs(clien
         assert (await other.get(f"/attestations/{(await certificates.for_enrolment(enrolments[learners[0]]))['id']}")
                 ).status_code in (403, 404)
     # The learner's page partial: shown once complete, with the download link.
-    from app.templating import jinja_env
+    from app.http.templating import jinja_env
 
     def url_for(name, **params):
         return client._transport.app.route_reverse(name, **params)

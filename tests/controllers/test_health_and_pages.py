@@ -35,9 +35,30 @@ async def test_navigation_shows_only_what_the_role_may_use(client, new_client):
         assert 'href="/admin/delegations"' not in nav and 'href="/roles"' not in nav
 
 
-async def test_every_form_carries_the_csrf_token_and_htmx_sends_it(client):
+async def test_a_form_page_carries_the_csrf_token_and_htmx_sends_it(client):
     await login(client, "admin")
     page = (await client.get("/admin/delegations/nouvelle")).text
     token = client.cookies.get("csrftoken")
     assert f'name="_csrf_token" value="{token}"' in page
     assert f'hx-headers=\'{{"x-csrftoken": "{token}"}}\'' in page
+
+
+def test_every_posting_form_of_every_template_has_the_csrf_field():
+    """Every <form> of the templates that is not a GET form (search filters) holds
+    ``csrf_field()``: a form without it is refused by the CSRF middleware with a 403."""
+    import re
+    from pathlib import Path
+
+    import app
+
+    forms = missing = 0
+    templates = Path(app.__file__).parent / "templates"
+    for path in sorted(templates.rglob("*.html")):
+        for match in re.finditer(r"<form\b([^>]*)>(.*?)</form>", path.read_text(), re.S | re.I):
+            if 'method="get"' in match.group(1).lower():
+                continue
+            forms += 1
+            if "csrf_field()" not in match.group(2):
+                missing += 1
+                print(path.relative_to(templates), match.group(1)[:80])
+    assert forms > 40 and missing == 0
