@@ -13,7 +13,7 @@ from app.dates import date_fr, datetime_fr, short_date_fr, short_datetime_fr
 from app.services.accounts import STATUS_LABELS
 from app.services.catalogue import ACTIVITY_KINDS
 from app.services.learner import COMPLETION_LABELS
-from app.services.text import number_fr
+from app.numbers import number_fr
 from app.services.roles import ROLE_LABELS
 from app.services.ops import kind_label
 from app.settings import TEMPLATE_DIR

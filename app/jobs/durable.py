@@ -31,7 +31,7 @@ from arq import Retry
 from arq import func as arq_func
 
 from app import db
-from app.services.text import number_fr
+from app.numbers import number_fr
 from app.dates import now
 from app.jobs.redaction import redact
 from app.queue import enqueue, enqueue_many

@@ -22,7 +22,7 @@ from app import db
 from app.dates import date_fr, now
 from app.numbers import to_int
 from app.services.errors import ValidationFailed
-from app.services.text import number_fr
+from app.numbers import number_fr
 from app.tables.catalogue import SessionSlot
 from app.tables.learning import Attendance, AttendanceStatus, Enrolment
 
