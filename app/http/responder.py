@@ -75,7 +75,7 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
 
 async def start_job(request: Request, kind, label: str, args, once: str | None = None,
                     again: str = "Cette préparation est déjà en cours : la voici.") -> Response:
-    """Submit a tracked job (``kind``, a JobKind of app/jobs/registry.py) that this user waits for:
+    """Submit a tracked job (``kind``, a JobKind of app/jobs/kinds.py) that this user waits for:
     its progress in Redis (owned by the user, labelled ``label``), the job submitted with
     ``args(token)``, then the progress page — a 303 to it for a plain form (it refreshes itself
     with JS off), the progress partial in place for htmx (it polls until the result's link shows).

@@ -32,6 +32,7 @@ from datetime import datetime, timedelta
 
 from app import db
 from app.dates import day_fr, now
+from app.jobs import kinds
 from app.pdf import bounded
 from app.pdf.render import render_pdf_sync
 from app.services import user_templates
@@ -400,7 +401,6 @@ async def seal(enrolment_ids: list[int], redis=None) -> int:
         return 0
     if len(enrolment_ids) <= SEAL_INLINE:
         return await seal_now(enrolment_ids)
-    from app.jobs import registry
     from app.queue import connect
 
     ids = sorted(set(int(i) for i in enrolment_ids))
@@ -408,7 +408,7 @@ async def seal(enrolment_ids: list[int], redis=None) -> int:
     try:
         redis = redis or await connect()
         digest = hashlib.sha256(repr(ids).encode()).hexdigest()[:16]
-        await registry.SEAL_CERTIFICATES.enqueue(redis, ids, _job_id=f"seal-certificates:{digest}")
+        await kinds.SEAL_CERTIFICATES.enqueue(redis, ids, _job_id=f"seal-certificates:{digest}")
     except Exception:  # noqa: BLE001 - the certificates are issued; the first download seals them
         logging.getLogger(__name__).exception("Could not queue the sealing of %d certificates", len(ids))
     finally:

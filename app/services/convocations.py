@@ -46,6 +46,7 @@ from zoneinfo import ZoneInfo
 
 from app import db
 from app.dates import date_fr, local_now, now, today
+from app.jobs import kinds
 from app.pdf import bounded
 from app.pdf.render import render_pdf_sync
 from app.services import outbox, progress, slots
@@ -201,10 +202,8 @@ async def queue_reminders(day: date | None = None) -> int:
 async def request_build(redis, session_id: int, key: str, token: str | None = None) -> None:
     """THE place that enqueues the building of a session's convocation mails. If Redis is down the
     sweep catches up (the notices are rows)."""
-    from app.jobs import registry
-
     try:
-        await registry.CONVOCATIONS.enqueue(redis, session_id, token, _job_id=f"convocations:{session_id}:{key}")
+        await kinds.CONVOCATIONS.enqueue(redis, session_id, token, _job_id=f"convocations:{session_id}:{key}")
     except Exception:  # noqa: BLE001 - the notices are safe; sweep_stale will enqueue them
         log.warning("could not enqueue the convocations of session %s; the sweep will", session_id, exc_info=True)
 

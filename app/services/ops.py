@@ -1,7 +1,7 @@
 """The operations dashboard (SPEC G2): what the background work is doing, and the operator's actions.
 
 Read from the durable record (``JobRun``: queued, running, failed runs, durations), from arq's own
-Redis keys (the queue, the workers' health check), the cron jobs' notes (app/jobs/registry.py
+Redis keys (the queue, the workers' health check), the cron jobs' notes (app/jobs/worker.py
 ``cron_status``) and the mail outbox. Acting on runs goes through the job layer
 (app/jobs/durable.py ``retry`` and ``abort``: set-based, one JobAction per run, arq told).
 What an operator reads of a run goes through the job layer's redaction, then the stricter patterns
@@ -22,6 +22,9 @@ from piccolo.query.functions.aggregate import Count, Max
 
 from app import db
 from app.dates import now
+from app.jobs import durable
+from app.jobs.redaction import redact_args
+from app.jobs.worker import BOUND, cron_jobs, cron_status, function_of
 from app.queue import HEALTH_CHECK_SECONDS
 from app.services.errors import DomainError, NotFound
 from app.settings import get_settings
@@ -111,8 +114,6 @@ def redact(value: Any) -> str:
 def redact_run_args(kind: str, raw: str) -> str:
     """A run's arguments by their parameter names when the kind is declared (``{"batch_id": 42}``:
     the job layer's ``redact_args``, which masks a parameter named like a secret), redacted."""
-    from app.jobs.registry import function_of, redact_args
-
     function = function_of(kind)
     args = _job_args(raw)
     if function is None or args is None:
@@ -237,10 +238,8 @@ async def _queue(redis, at: datetime) -> dict:
 
 async def crons(redis, at: datetime) -> list[dict]:
     """Each cron job of the worker: its next run, and its last one as the job noted it in Redis
-    (app/jobs/registry.py ``cron_status``: started, finished, ok, detail — arq keeps no result of a
+    (app/jobs/worker.py ``cron_status``: started, finished, ok, detail — arq keeps no result of a
     cron job)."""
-    from app.jobs.registry import cron_jobs, cron_status
-
     schedules = {c.name: c for c in cron_jobs()}
     rows = []
     for status in await cron_status(redis):
@@ -511,9 +510,7 @@ def _job_args(raw: str) -> list | None:
 async def retry_runs(redis, run_ids: list[int], actor_id: int | None, detail: str = "") -> int:
     """Retry failed or aborted runs (the others are left alone): the job layer's ``retry`` — status
     queued, tries 0, the last error kept, one JobAction per run, handed to arq. Returns how many."""
-    from app.jobs.registry import retry
-
-    return await retry(redis, sorted({int(i) for i in run_ids}), actor_id, detail)
+    return await durable.retry(redis, sorted({int(i) for i in run_ids}), actor_id, detail, BOUND)
 
 
 async def retry_matching(redis, clauses: list, actor_id: int | None, description: str) -> int:
@@ -527,15 +524,14 @@ async def retry_matching(redis, clauses: list, actor_id: int | None, description
 async def abort_run(redis, run_id: int, actor_id: int | None) -> dict:
     """Abort a queued, deferred or running run: the job layer's ``abort`` (status aborted, arq told
     to cancel it, the kind's give-up hook, one JobAction)."""
-    from app.jobs.registry import abort
-
     row = await JobRun.select(JobRun.id, JobRun.kind, JobRun.status).where(JobRun.id == run_id).first()
     if row is None:
         raise NotFound(RUN_NOT_FOUND)
     if row["status"] not in ABORTABLE:
         raise DomainError(f"Ce job est « {STATUS_LABELS.get(row['status'], row['status'])} » : seul un job en file, "
                           "différé ou en cours peut être abandonné.")
-    done = await abort(redis, [run_id], actor_id, f"était « {STATUS_LABELS.get(row['status'], row['status'])} »")
+    done = await durable.abort(redis, [run_id], actor_id, f"était « {STATUS_LABELS.get(row['status'], row['status'])} »",
+                               bound=BOUND)
     if not done:
         raise DomainError("Ce job vient de changer d'état : rechargez la page et recommencez.")
     return row

@@ -17,6 +17,7 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 import aiosmtplib
 
 from app.dates import now
+from app.jobs import kinds
 from app.services.roles import REGISTRATION_TESTER
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment
@@ -24,13 +25,11 @@ from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "send_mail"  # app/jobs/registry.py SEND_MAIL: enqueued through its declaration
+SEND_JOB = "send_mail"  # app/jobs/kinds.py SEND_MAIL: enqueued through its declaration
 
 
 async def _enqueue_send(redis, mail_id: int, arq_job_id: str, **arq_options) -> None:
-    from app.jobs import registry as jobs
-
-    await jobs.SEND_MAIL.enqueue(redis, mail_id, _job_id=arq_job_id, **arq_options)
+    await kinds.SEND_MAIL.enqueue(redis, mail_id, _job_id=arq_job_id, **arq_options)
 CLAIM_SECONDS = 300
 # Where a mail's secret (a password, a signed link) goes in its stored body; see Mail.secret.
 SECRET_MARK = "\u27e6secret\u27e7"

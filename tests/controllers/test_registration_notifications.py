@@ -14,7 +14,7 @@ from arq.connections import ArqRedis
 
 from app.dates import now
 from app.jobs.durable import sweep
-from app.jobs.registry import sweep_jobs
+from app.jobs.worker import sweep_jobs
 from app.jobs.worker import CRON_JOBS
 from app.tables.jobs import JobRun
 from app.services import registration as reg
