@@ -29,12 +29,20 @@ def test_controllers_render_through_the_one_responder():
 FUNCTION_IMPORTS_ALLOWED = {
     "app/cli.py": "each command imports what it runs",
     "app/demo.py": "a command's body",
+    # Migrations are history: each loads the tables it needs when it runs, so loading the list of
+    # migrations imports none of today's tables.
+    "app/tables/migrations/": "a migration imports when it runs",
     # Temporary: these are being split into packages (issue 21); their imports go up with the split.
     "app/services/registration.py": "being split (issue 21)",
     "app/services/imports.py": "being split (issue 21)",
     "app/services/sessions.py": "being split (issue 21)",
     "app/services/accounts.py": "being split (issue 21)",
 }
+
+
+def _allowed(relative: str) -> bool:
+    return any(relative == allowed or (allowed.endswith("/") and relative.startswith(allowed))
+               for allowed in FUNCTION_IMPORTS_ALLOWED)
 
 
 def _app_modules(root) -> dict[str, "Path"]:
@@ -70,7 +78,7 @@ def function_imports(root) -> list[str]:
     found = []
     for name, path in _app_modules(root).items():
         relative = str(path.relative_to(root))
-        if relative in FUNCTION_IMPORTS_ALLOWED:
+        if _allowed(relative):
             continue
         for node in _function_level_imports(ast.parse(path.read_text(), str(path))):
             targets = _imported(node, name, path.name == "__init__.py")
@@ -116,7 +124,7 @@ def import_graph(root) -> dict[str, set[str]]:
     for name, path in modules.items():
         tree = ast.parse(path.read_text(), str(path))
         nodes = list(_top_level_imports(tree))
-        if str(path.relative_to(root)) not in FUNCTION_IMPORTS_ALLOWED:
+        if not _allowed(str(path.relative_to(root))):
             nodes += _function_level_imports(tree)
         edges = set()
         for node in nodes:

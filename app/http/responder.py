@@ -21,6 +21,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar_htmx import ClientRedirect
 
+from app.http.user import current_user
+from app.services import progress
+
 NO_STORE = {"Cache-Control": "no-store, private"}
 
 
@@ -84,9 +87,6 @@ async def start_job(request: Request, kind, label: str, args, once: str | None =
     request (a double click, a second tab) follows that job (saying ``again``) instead of queuing
     the same work twice. The claim is one atomic Redis SET NX."""
     import secrets
-
-    from app.http.web import current_user
-    from app.services import progress
 
     user = current_user(request)
     redis = request.app.state.redis

@@ -52,6 +52,7 @@ from app.pdf.render import render_pdf_sync
 from app.services import outbox, progress, slots
 from app.services.certificates import CIVILITY_SQL
 from app.services.errors import DomainError, NotFound
+from app.services.sessions import name_for_documents
 from app.settings import get_settings
 from app.tables.convocations import ConvocationNotice, NoticeKind, NoticeStatus
 from app.tables.learning import Enrolment
@@ -308,7 +309,6 @@ async def facts(enrolment_ids: list[int]) -> dict[int, dict]:
     ids = sorted({int(i) for i in enrolment_ids})
     if not ids:
         return {}
-    from app.services.sessions import name_for_documents
 
     rows = await Enrolment.raw(_FACTS.format(ids=", ".join(str(i) for i in ids)))
     by_session = {sid: await slots.for_session(sid) for sid in {r["session_id"] for r in rows}}

@@ -23,11 +23,16 @@ from piccolo.query.functions.aggregate import Count, Max
 from app import db
 from app.dates import now
 from app.jobs import durable
-from app.jobs.redaction import redact_args
+from app.jobs.redaction import redact as redact_value, redact_args
 from app.jobs.worker import BOUND, cron_jobs, cron_status, function_of
 from app.queue import HEALTH_CHECK_SECONDS
+from app.services.certificates import RENDER_ATTEMPTS
+from app.services.convocations import KIND_LABELS as NOTICE_KINDS
 from app.services.errors import DomainError, NotFound
+from app.services.mail_health import delivery_trouble, trouble_text
 from app.settings import get_settings
+from app.tables.certificates import Certificate
+from app.tables.convocations import ConvocationNotice, NoticeStatus
 from app.tables.jobs import JobAction, JobRun, JobStatus
 from app.tables.outbox import Mail
 
@@ -96,8 +101,6 @@ def redact(value: Any) -> str:
     """What an operator may read of a job's arguments, result or traceback, as text: no password,
     token, signed link, cookie or mail body — the job layer's rules (app/jobs/redaction.py), the one
     set the CLI uses too. Over-masking is accepted; a secret shown is not."""
-    from app.jobs.redaction import redact as redact_value
-
     if value is None:
         return ""
     if isinstance(value, str):
@@ -304,7 +307,6 @@ async def mail_summary(at: datetime) -> dict:
     counts["fictive"] = fictive
     statuses = ", ".join(f"'{s}'" for s in UNSENT_MAIL)
     oldest = await _oldest(Mail, "created_at", f"status IN ({statuses})")
-    from app.services.mail_health import delivery_trouble
 
     return {"counts": counts, "others": others, "oldest_unsent": oldest, "oldest_unsent_age": _age(oldest, at),
             "trouble": await delivery_trouble(at)}
@@ -313,14 +315,11 @@ async def mail_summary(at: datetime) -> dict:
 async def convocation_failures(limit: int = 10) -> dict:
     """Convocation notices given up after their attempts (app/services/convocations.py): how many,
     and the latest with their session and last error (redacted)."""
-    from app.tables.convocations import ConvocationNotice, NoticeStatus
-
     failed = ConvocationNotice.status == NoticeStatus.failed
     latest = await ConvocationNotice.select(
         ConvocationNotice.id, ConvocationNotice.kind, ConvocationNotice.attempts, ConvocationNotice.last_error,
         ConvocationNotice.built_at, ConvocationNotice.session.code.as_alias("session_code"),
     ).where(failed).order_by(ConvocationNotice.id, ascending=False).limit(limit)
-    from app.services.convocations import KIND_LABELS as NOTICE_KINDS
 
     for r in latest:
         r["last_error"] = redact(r["last_error"])
@@ -331,9 +330,6 @@ async def convocation_failures(limit: int = 10) -> dict:
 async def certificate_failures(limit: int = 10) -> dict:
     """Certificates whose PDF could not be generated (app/services/certificates.py, « échec de
     génération »): how many, how many given up, and the latest with their session and reason."""
-    from app.services.certificates import RENDER_ATTEMPTS
-    from app.tables.certificates import Certificate
-
     failed = (Certificate.pdf_sha256 == "") & (Certificate.render_error != "") & (Certificate.status == "valid")
     latest = await Certificate.select(
         Certificate.id, Certificate.render_attempts, Certificate.render_error,
@@ -374,8 +370,6 @@ async def overview(redis) -> Overview:
         queue, worker_health, cron_list, memory = {}, {"alive": False, "age": None, "counters": {}}, [], {}
     mail = await mail_summary(at)
     if mail["trouble"]:
-        from app.services.mail_health import trouble_text
-
         notes.insert(0, redact(trouble_text(mail["trouble"])))
     return Overview(
         at=at, counts=counts, running=running, oldest_waiting=_age(oldest_waiting, at), next_deferred=next_deferred,

@@ -16,6 +16,8 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 
 import aiosmtplib
 
+from app import db, queue
+from app.bulk import bulk_insert
 from app.dates import now
 from app.jobs import kinds
 from app.services.roles import REGISTRATION_TESTER
@@ -169,8 +171,6 @@ async def queue_mail(
 async def _tester_copy(mail: Mail) -> None:
     """Test mode, a registration mail with a secret: it left for its own recipient; the testers get
     a copy without the secret, handed to the queue once the caller's transaction commits."""
-    from app import db, queue
-
     intended = _clean(mail.intended_recipients.split(","))
     testers = [a for a in await tester_addresses() if a not in intended]
     if not testers:
@@ -197,8 +197,6 @@ async def _tester_copy(mail: Mail) -> None:
 async def queue_mails(messages: list[tuple], category: str, group_key: str) -> int:
     """Many mails at once (bulk insert), e.g. an import's credentials, all under ``group_key`` for
     the ``send_mail_group`` job. Returns how many are queued (fictitious addresses are not)."""
-    from app.bulk import bulk_insert
-
     rows = await _mail_rows(messages, category)
     t = now()
     columns = [Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.body_text, Mail.body_html, Mail.secret,
@@ -216,8 +214,6 @@ async def queue_documents(messages: list[tuple], category: str) -> list[int]:
     every group_key distinct. Three statements whatever the number (bulk insert of the mails, their
     ids read back by group key, bulk insert of the attachments); call it in the transaction of what
     the mails are about. Returns the ids of the mails to dispatch (fictitious addresses are not)."""
-    from app.bulk import bulk_insert
-
     if not messages:
         return []
     rows = await _mail_rows([(m[1], m[2], m[3]) for m in messages], category)
