@@ -45,8 +45,10 @@ from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
 from app.http.sessions import SessionConfig
-from app.settings import get_settings
+from app.jobs.worker import build_worker
+from app.pdf import bounded
 from app.http.templating import jinja_env
+from app.settings import get_settings
 
 log = logging.getLogger(__name__)
 
@@ -65,9 +67,8 @@ def _csrf_field(context) -> Markup:
     return Markup('<input type="hidden" name="_csrf_token" value="{}">').format(csrf_token(context))
 
 
-def create_app(run_worker: bool = False) -> Litestar:
-    settings = get_settings()
-    redis_url = queue.redis_url()
+def _lifespan(run_worker: bool):
+    """The app's lifespan: the database pool and Redis, and the embedded worker when asked for."""
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
@@ -75,8 +76,6 @@ def create_app(run_worker: bool = False) -> Litestar:
         app.state.redis = await queue.connect()
         worker_task = worker = None
         if run_worker:
-            from app.jobs.worker import build_worker
-
             worker = build_worker()
             worker_task = asyncio.create_task(worker.async_run())
         try:
@@ -85,21 +84,29 @@ def create_app(run_worker: bool = False) -> Litestar:
             if worker is not None:
                 await worker.close()
                 worker_task.cancel()
-            from app.pdf import bounded
 
             bounded.close()  # a PDF render still running is killed, not waited for
             await app.state.redis.aclose()
             if owns_pool:
                 await db.close_pool()
 
+    return lifespan
+
+
+def _template_config() -> TemplateConfig:
+    """Pages' templates: the Jinja environment (app/http/templating.py) with static_url, the current
+    user and the CSRF field."""
     environment = jinja_env()
     environment.globals["static_url"] = static_url
     engine = JinjaTemplateEngine.from_environment(environment)
     template_config = TemplateConfig(instance=engine)
     engine.register_template_callable("current_user", _current_user)
     engine.register_template_callable("csrf_field", _csrf_field)
+    return template_config
 
-    session_config = SessionConfig(
+
+def _session_config(settings) -> SessionConfig:
+    return SessionConfig(
         key="session",
         max_age=settings.security.session_max_age,
         secure=settings.security.cookie_secure,
@@ -107,7 +114,10 @@ def create_app(run_worker: bool = False) -> Litestar:
         renew_on_access=True,
         exclude=["^/static/", "^/healthz"],
     )
-    csrf = CSRFConfig(
+
+
+def _csrf_config(settings) -> CSRFConfig:
+    return CSRFConfig(
         secret=settings.security.secret_key,
         cookie_name="csrftoken",
         header_name="x-csrftoken",
@@ -115,36 +125,46 @@ def create_app(run_worker: bool = False) -> Litestar:
         cookie_samesite="lax",
         exclude=["^/static/", "^/healthz"],
     )
-    sessions_store = RedisStore(redis=Redis.from_url(redis_url, **queue.timeouts()), namespace="tremplin:sessions")
+
+
+ROUTE_HANDLERS = [
+    *auth.HANDLERS,
+    *home.HANDLERS,
+    *analytics.HANDLERS,
+    *admin.HANDLERS,
+    *establishments.HANDLERS,
+    *exports.HANDLERS,
+    *users.HANDLERS,
+    *imports.HANDLERS,
+    *catalogue.HANDLERS,
+    *sessions.HANDLERS,
+    *progress.HANDLERS,
+    *learner.HANDLERS,
+    *cohorts.HANDLERS,
+    *certificates.HANDLERS,
+    *convocations.HANDLERS,
+    *attendance.HANDLERS,
+    *registration_admin.HANDLERS,
+    *registration.HANDLERS,
+    *ops.HANDLERS,
+    *health.HANDLERS,
+    static_file,
+]
+
+
+def create_app(run_worker: bool = False) -> Litestar:
+    settings = get_settings()
+    session_config = _session_config(settings)
+    template_config = _template_config()
+    sessions_store = RedisStore(redis=Redis.from_url(queue.redis_url(), **queue.timeouts()),
+                                namespace="tremplin:sessions")
 
     return Litestar(
-        route_handlers=[
-            *auth.HANDLERS,
-            *home.HANDLERS,
-            *analytics.HANDLERS,
-            *admin.HANDLERS,
-            *establishments.HANDLERS,
-            *exports.HANDLERS,
-            *users.HANDLERS,
-            *imports.HANDLERS,
-            *catalogue.HANDLERS,
-            *sessions.HANDLERS,
-            *progress.HANDLERS,
-            *learner.HANDLERS,
-            *cohorts.HANDLERS,
-            *certificates.HANDLERS,
-            *convocations.HANDLERS,
-            *attendance.HANDLERS,
-            *registration_admin.HANDLERS,
-            *registration.HANDLERS,
-            *ops.HANDLERS,
-            *health.HANDLERS,
-            static_file,
-        ],
-        lifespan=[lifespan],
+        route_handlers=ROUTE_HANDLERS,
+        lifespan=[_lifespan(run_worker)],
         middleware=[FormFieldLimitMiddleware, session_config.middleware, CurrentUserMiddleware],
         before_send=[add_security_headers],
-        csrf_config=csrf,
+        csrf_config=_csrf_config(settings),
         guards=[access_guard],
         template_config=template_config,
         plugins=[HTMXPlugin(), FlashPlugin(FlashConfig(template_config=template_config))],

@@ -261,7 +261,7 @@ def jobs_failed(kind: str | None, limit: int) -> None:
     """List the failed runs, newest first (arguments and errors redacted)."""
     import json
 
-    from app.jobs.registry import redact
+    from app.jobs.redaction import redact
     from app.tables.jobs import JobRun
 
     async def fetch():
@@ -291,6 +291,7 @@ def jobs_retry(run_ids: tuple[int, ...], all_failed: bool, kind: str | None) -> 
         raise click.UsageError("give run ids or --all-failed")
     from app import queue
     from app.jobs import durable
+    from app.jobs.worker import BOUND
     from app.tables.jobs import JobRun
 
     async def run():
@@ -302,7 +303,7 @@ def jobs_retry(run_ids: tuple[int, ...], all_failed: bool, kind: str | None) -> 
             ids += [r["id"] for r in await query]
         redis = await queue.connect()
         try:
-            return await durable.retry(redis, sorted(set(ids)), None, "cli")
+            return await durable.retry(redis, sorted(set(ids)), None, "cli", BOUND)
         finally:
             await redis.aclose()
 

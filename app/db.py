@@ -6,7 +6,10 @@ from contextvars import ContextVar
 
 from piccolo.engine.finder import engine_finder
 
+from app.tables.accounts import User
+from app.tables.constraints import UNIQUE_INDEXES
 from app.tables.piccolo_app import TABLES
+from app.tables.registration import ADDED_COLUMN_BACKFILLS
 
 
 def engine():
@@ -49,8 +52,6 @@ async def create_sqlite_tables() -> None:
     import re
     import sqlite3
 
-    from app.tables.constraints import UNIQUE_INDEXES
-
     add_unique = re.compile(r'ALTER TABLE ("\w+") ADD CONSTRAINT (\w+) UNIQUE (\(.*\))$')
     for table in TABLES:
         for statement in table.create_table(if_not_exists=True).ddl:
@@ -73,8 +74,6 @@ async def _add_missing_columns(table) -> None:
     COLUMN, not much else): `tremplin dev` keeps working on an existing var/ after an upgrade."""
     import logging
 
-    from app.tables.registration import ADDED_COLUMN_BACKFILLS
-
     existing = {r["name"] for r in await table.raw(f'PRAGMA table_info("{table._meta.tablename}")')}
     for column in table._meta.columns:
         if column._meta.db_column_name in existing:
@@ -89,8 +88,6 @@ async def _add_missing_columns(table) -> None:
 
 
 async def is_empty() -> bool:
-    from app.tables.accounts import User
-
     return not await User.exists().where(User.id > 0)
 
 
@@ -153,8 +150,6 @@ async def lock_name(name: str) -> None:
     one after the other. PostgreSQL: a transaction-level advisory lock; SQLite: nothing more is
     needed in a ``write_transaction`` (BEGIN IMMEDIATE already runs them one after the other)."""
     if not is_sqlite():
-        from app.tables.accounts import User
-
         await User.raw("SELECT pg_advisory_xact_lock(hashtext({}))", name)
 
 

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import re
 
+from babel.numbers import format_decimal
+
 INT32_MAX = 2**31 - 1  # a serial id, a count, a page number (PostgreSQL "integer")
 INT64_MAX = 2**63 - 1  # a byte offset, a size (PostgreSQL "bigint")
 MAX_DIGITS = 19  # len(str(INT64_MAX)): nothing longer can be in range, so it is never converted
@@ -46,3 +48,9 @@ def path_int(text: str) -> int:
     if number is None:
         raise ValueError("not an id")
     return number
+
+
+def number_fr(value, decimals: int | None = None) -> str:
+    """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
+    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
+    return format_decimal(value, format=pattern, locale="fr_FR")

@@ -31,7 +31,8 @@ async def main() -> None:
     from app import db, queue
     from app.dates import now
     from app.jobs import durable
-    from app.jobs import registry as jobs
+    from app.jobs import kinds as jobs
+    from app.jobs.worker import BOUND
     from app.settings import get_settings
     from app.tables.jobs import JobRun
     from app.tables.outbox import PlatformSetting
@@ -94,7 +95,7 @@ async def main() -> None:
         await JobRun.raw("ANALYZE job_run")
         failed = [r["id"] for r in await JobRun.select(JobRun.id).where(JobRun.status == "failed").limit(10000)]
         t = time.perf_counter()
-        retried = await durable.retry(redis, failed, None, "bench")
+        retried = await durable.retry(redis, failed, None, "bench", BOUND)
         elapsed = time.perf_counter() - t
         print(f"retry of {retried} failed runs (update, JobActions, dispatch in pipelines): {elapsed:.2f} s "
               "— target ≤ 5 s")
@@ -103,12 +104,12 @@ async def main() -> None:
         # The sweep with 100,000 rows of history and 10,000 runs waiting on the queue already.
         await JobRun.update({JobRun.enqueued_at: t0 - timedelta(hours=1)}).where(JobRun.status == "queued")
         t = time.perf_counter()
-        swept = await durable.sweep(redis)
+        swept = await durable.sweep(redis, BOUND)
         print(f"sweep over 100,000 runs, 10,000 waiting (all on arq's queue): {(time.perf_counter() - t) * 1000:.0f} ms"
               f" → {swept}")
         await redis.delete(queue_name)
         t = time.perf_counter()
-        swept = await durable.sweep(redis)
+        swept = await durable.sweep(redis, BOUND)
         print(f"sweep, the same 10,000 lost by Redis: {(time.perf_counter() - t) * 1000:.0f} ms → {swept}")
         t = time.perf_counter()
         purged = await durable.purge(timedelta(minutes=30))

@@ -10,7 +10,7 @@ from litestar.response import Response, Template
 from app.http.forms import form_data
 from app.http.responder import private_download, redirect, render, start_job, url, wants_fragment
 from app.http.web import current_user
-from app.jobs import registry as jobs
+from app.jobs import kinds
 from app.jobs import results
 from app.lists._common import int_or_none
 from app.services import attendance
@@ -45,7 +45,7 @@ class AttendanceController(Controller):
         user = current_user(request)
         session = await session_in_scope(user, session_id)
         return await start_job(
-            request, jobs.ATTENDANCE_SHEET, f"Feuille d'émargement de la session {session['code']}",
+            request, kinds.ATTENDANCE_SHEET, f"Feuille d'émargement de la session {session['code']}",
             lambda token: (session_id, user.id, token,
                            url(request, "attendance.sheet_download", session_id=session_id, token=token)),
             once=f"session:{session_id}", again="La feuille d'émargement de cette session est déjà en préparation : la voici.")

@@ -14,10 +14,10 @@ from litestar.response import Response, Template
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
 from app.http.web import client_ip, current_user
-from app.jobs import registry as jobs
-from app.jobs import results
+from app.jobs import kinds, results
 from app.services import certificates
 from app.services.errors import ValidationFailed
+from app.services.outbox import dispatch
 from app.services.ratelimit import Limit
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
@@ -52,7 +52,7 @@ class SessionCertificatesController(Controller):
         session = await session_in_scope(user, session_id)
         # A second click (or a second tab) while this user's ZIP of this session is being built
         # follows that one: a large session's ZIP keeps every core of a worker busy a minute.
-        return await start_job(request, jobs.CERTIFICATES_ZIP, f"Attestations de la session {session['code']} (ZIP)",
+        return await start_job(request, kinds.CERTIFICATES_ZIP, f"Attestations de la session {session['code']} (ZIP)",
                                lambda token: (session_id, user.id, token,
                                               url(request, "certificates.zip_download", token=token)),
                                once=f"session:{session_id}", again="Le ZIP de cette session est déjà en préparation : le voici.")
@@ -110,8 +110,6 @@ class CertificateController(Controller):
 
     @post("/{certificate_id:int}/envoyer", name="certificates.mail")
     async def mail(self, request: Request, certificate_id: FromPath[int]) -> Response:
-        from app.services.outbox import dispatch
-
         user = current_user(request)
         certificate = await certificates.in_scope(user, certificate_id)
         back = url(request, "certificates.session", session_id=certificate["session"])

@@ -7,6 +7,7 @@ import asyncio
 from litestar import Request, Response, get
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from app.services.mail_health import delivery_trouble
 from app.tables.org import Delegation
 
 
@@ -27,8 +28,6 @@ async def healthz(request: Request) -> Response:
     # Told, not a 503: the web still answers when mail cannot leave (details on /ops).
     outbox = {}
     if checks["database"] == "ok":
-        from app.services.mail_health import delivery_trouble
-
         try:
             trouble = await asyncio.wait_for(delivery_trouble(), timeout=3)
             outbox = {"outbox": "failing" if trouble else "ok"}

@@ -9,6 +9,7 @@ from app.dates import today
 from app.http.responder import render
 from app.http.web import current_user
 from app.services import dashboard, learner, org
+from app.services.registration import waiting_count
 from app.services.roles import LEARNER
 from app.services.scope import establishment_scope, establishments_in_scope
 
@@ -24,8 +25,6 @@ async def home(request: Request) -> Template:
     is_learner = user.has_role(LEARNER)
     waiting = None
     if user.has_role("registration_manager"):
-        from app.services.registration import waiting_count
-
         waiting = await waiting_count()
     return render(request, "home.html", {
         "waiting_requests": waiting, "board": board,

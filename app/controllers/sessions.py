@@ -17,9 +17,10 @@ from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
 from app.services import activities, convocations, enrolments, files, progress, session_content, sessions, slots
+from app.services import learner
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
-from app.services.learner import COMPLETION_CHOICES
+from app.services.learner import COMPLETION_CHOICES, learner_session
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, require_establishment
 from app.tables.catalogue import TrainingSession
@@ -93,8 +94,6 @@ class SessionController(Controller):
     async def show(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
         if not user.has_role(*MANAGERS):
-            from app.services.learner import learner_session
-
             await learner_session(user.id, session_id)
             return redirect(request, url(request, "learner.session", session_id=session_id))
         session = await sessions.session_in_scope(user, session_id)
@@ -352,8 +351,6 @@ class SessionContentController(Controller):
     @get("/{activity_id:int}/apercu", name="sessions.preview_activity")
     async def preview(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:
         """What a learner sees of the activity (issue 20 point 12), read-only, from the session page."""
-        from app.services import learner
-
         session = await sessions.session_in_scope(current_user(request), session_id)
         activity = await session_content.get_activity(session_id, activity_id)
         return render(request, "sessions/preview.html", {

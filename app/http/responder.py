@@ -21,6 +21,9 @@ from litestar.response import Redirect, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar_htmx import ClientRedirect
 
+from app.http.user import current_user
+from app.services import progress
+
 NO_STORE = {"Cache-Control": "no-store, private"}
 
 
@@ -75,7 +78,7 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
 
 async def start_job(request: Request, kind, label: str, args, once: str | None = None,
                     again: str = "Cette préparation est déjà en cours : la voici.") -> Response:
-    """Submit a tracked job (``kind``, a JobKind of app/jobs/registry.py) that this user waits for:
+    """Submit a tracked job (``kind``, a JobKind of app/jobs/kinds.py) that this user waits for:
     its progress in Redis (owned by the user, labelled ``label``), the job submitted with
     ``args(token)``, then the progress page — a 303 to it for a plain form (it refreshes itself
     with JS off), the progress partial in place for htmx (it polls until the result's link shows).
@@ -84,9 +87,6 @@ async def start_job(request: Request, kind, label: str, args, once: str | None =
     request (a double click, a second tab) follows that job (saying ``again``) instead of queuing
     the same work twice. The claim is one atomic Redis SET NX."""
     import secrets
-
-    from app.http.web import current_user
-    from app.services import progress
 
     user = current_user(request)
     redis = request.app.state.redis

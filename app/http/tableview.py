@@ -12,7 +12,7 @@ from app.datatable import EXPORT_FORMATS, About, DataTable
 from app.http.responder import content_disposition, render
 from app.http.web import current_user
 from app.lists import XLSX, export_filename
-from app.jobs import registry as jobs
+from app.jobs import kinds
 from app.services import progress
 from app.settings import get_settings
 
@@ -46,7 +46,7 @@ async def export_response(request: Request, table: DataTable, params: dict, fmt:
     token = secrets.token_urlsafe(16)
     label = EXPORT_FORMATS[fmt].split(" ")[0]
     await progress.start(request.app.state.redis, token, user.id, f"Export {label} ({total} lignes)", total)
-    await jobs.EXPORT_TABLE.submit(request.app.state.redis, table.name, user.id, params, token, fmt,
+    await kinds.EXPORT_TABLE.submit(request.app.state.redis, table.name, user.id, params, token, fmt,
                                    created_by=user.id)
     return Redirect(path=request.app.route_reverse("jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
 

@@ -1,83 +1,33 @@
-"""One Jinja environment for pages, mails and PDFs, with the French filters."""
+"""The Jinja environment of pages and mails: app/jinja.py's French filters and the services' labels
+(PDFs use app/jinja.py's alone)."""
 
 from __future__ import annotations
 
 from functools import lru_cache
 
-import re
+from jinja2 import Environment
 
-from jinja2 import Environment, FileSystemLoader, select_autoescape
-from markupsafe import Markup
-
-from app.dates import date_fr, datetime_fr, short_date_fr, short_datetime_fr
+from app.jinja import base_env
 from app.services.accounts import STATUS_LABELS
 from app.services.catalogue import ACTIVITY_KINDS
 from app.services.learner import COMPLETION_LABELS
-from app.services.text import number_fr
-from app.services.roles import ROLE_LABELS
+from app.services.learning import min_attendance
 from app.services.ops import kind_label
-from app.settings import TEMPLATE_DIR
+from app.services.roles import ROLE_LABELS
 
 ACTIVITY_LABELS = dict(ACTIVITY_KINDS)
 
 
-def _days(value) -> str:
-    """A duration in days, "12,5 j"; a dash when there is none."""
-    return "—" if value is None else f"{number_fr(value, 1)} j"
-
-
-def _filesize(size: int) -> str:
-    if size >= 1_048_576:
-        return number_fr(size / 1_048_576, 1) + " Mo"
-    return number_fr(max(1, size // 1024)) + " Ko"
-
-
-def keep_words(value) -> Markup:
-    """Text that wraps at its spaces only: a hyphenated word ("Mollans-sur-Ouvèze",
-    "AUVERGNE-MASSIF") or a time range ("13:30–17:00") is never cut at its dash (a browser or
-    WeasyPrint would), in a table cell."""
-    parts = re.split(r"(\s+)", str(value or ""))
-    return Markup("").join(Markup('<span class="nowrap">{}</span>').format(p) if "-" in p or "–" in p else p
-                           for p in parts)
-
-
-def email_wrap(value, at_break: bool = False) -> Markup:
-    """Addresses ("a@b, c@d") that may wrap between them, never inside one; ``at_break``: also
-    just after the "@" (a long domain in a narrow column), never inside a name."""
-    def one(address: str) -> Markup:
-        local, at, domain = address.partition("@")
-        if at_break and at:
-            return Markup('<span class="nowrap">{}@</span><wbr><span class="nowrap">{}</span>').format(local, domain)
-        return Markup('<span class="nowrap">{}</span>').format(address)
-
-    return Markup(", ").join(one(a.strip()) for a in str(value or "").split(",") if a.strip())
-
-
 @lru_cache(maxsize=1)
 def jinja_env() -> Environment:
-    env = Environment(
-        loader=FileSystemLoader(str(TEMPLATE_DIR)),
-        autoescape=select_autoescape(["html", "xml"], default_for_string=True),
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    env = base_env()
     env.filters.update(
-        datetime_fr=datetime_fr,
-        date_fr=date_fr,
-        short_datetime_fr=short_datetime_fr,
-        short_date_fr=short_date_fr,
-        number=number_fr,
-        days=_days,
         role_label=lambda role: ROLE_LABELS.get(role, role),
         activity_kind=lambda kind: ACTIVITY_LABELS.get(kind, kind),
         account_status=lambda key: STATUS_LABELS.get(key, key),
         completion_rule=lambda key: COMPLETION_LABELS.get(key, key),
-        filesize=_filesize,
-        keep_words=keep_words,
-        email_wrap=email_wrap,
         job_kind=kind_label,
     )
-    from app.services.learning import min_attendance
 
     env.globals.update(ROLE_LABELS=ROLE_LABELS, min_attendance=min_attendance)
     return env

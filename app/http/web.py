@@ -26,10 +26,11 @@ from redis.exceptions import ConnectionError as RedisConnectionError, TimeoutErr
 
 from app.http.responder import client_redirect, error_page, is_htmx
 from app.http.security import TOO_LARGE
+from app.http.user import current_user  # noqa: F401 - controllers import it from here
 from app.numbers import path_int
 from app.services.auth import load_current_user
 from app.services.errors import DomainError, NotFound
-from app.services.roles import ROLE_LABELS, CurrentUser
+from app.services.roles import ROLE_LABELS
 from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 
 log = logging.getLogger(__name__)
@@ -75,10 +76,6 @@ class CurrentUserMiddleware:
                     session.clear()
                 scope["user"] = user
         await self.app(scope, receive, send)
-
-
-def current_user(connection: ASGIConnection) -> CurrentUser | None:
-    return connection.scope.get("user")
 
 
 def access_guard(connection: ASGIConnection, handler: BaseRouteHandler) -> None:

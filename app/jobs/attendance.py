@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from app.jobs import results
-from app.services import attendance, progress
+from app.services import attendance, certificates, progress
 
 
 async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
@@ -39,8 +39,6 @@ async def issue_due_certificates(ctx) -> int:
     """Cron (issue 20): a session with slots certifies only once its last slot has ended and the
     learner's attendance is recorded; whoever completed earlier (attendance saved during the last
     slot, activities done before) gets their certificate here, set-based, then sealed."""
-    from app.services import certificates
-
     issued = await certificates.issue_due()
     if issued:
         await certificates.seal(issued, ctx.get("redis"))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from zipstream import ZipStream
 
-from app.services.text import number_fr
+from app.numbers import number_fr
 from app.jobs import results
 from app.jobs.children import die_with_parent
 from app.pdf import bounded

@@ -24,15 +24,18 @@ import socket
 import traceback
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any, Awaitable, Callable
+from typing import Any, Awaitable, Callable, Mapping
 from uuid import uuid4
 
 from arq import Retry
 from arq import func as arq_func
+from arq.constants import abort_jobs_ss
+from arq.utils import timestamp_ms
 
 from app import db
-from app.services.text import number_fr
+from app.bulk import bulk_insert
 from app.dates import now
+from app.numbers import number_fr
 from app.jobs.redaction import redact
 from app.queue import enqueue, enqueue_many
 from app.settings import get_settings
@@ -50,14 +53,7 @@ WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 DIED = "Interrompu : le worker s'est arrêté ou le délai d'exécution est dépassé ({tries} essai(s))."
 ABORTED = "Arrêté par un opérateur."
 
-KINDS: dict[str, "JobKind"] = {}
-
-
-def declared() -> dict[str, "JobKind"]:
-    """Every declared kind (importing the registry declares them: the CLI may not have yet)."""
-    import app.jobs.registry  # noqa: F401
-
-    return KINDS
+GiveUp = Callable[[list[list], str], Awaitable[Any]]
 
 
 def job_id(run_id: int, suffix: str) -> str:
@@ -74,7 +70,8 @@ def run_id_of(arq_job_id: str | None) -> int | None:
 
 @dataclass(frozen=True)
 class JobKind:
-    """One kind of background job, declared once in app/jobs/registry.py.
+    """One kind of background job, declared once in app/jobs/kinds.py — without its function, which
+    the worker binds (app/jobs/worker.py, ``Bound``): services import the declarations to submit.
 
     ``key``: builds the run's deduplication key from the job's arguments (one run per key; a second
     submit with the same key is ignored); None: every submit is a new run.
@@ -85,22 +82,16 @@ class JobKind:
     """
 
     name: str
-    function: Callable[..., Awaitable[Any]]
     key: Callable[..., str] | None = None
     durable: bool = True
     tracked: bool = True
     max_tries: int = 3
     timeout: float = 600
     options: dict = field(default_factory=dict)  # arq's own (keep_result, …) for the untracked kinds
-    # Called with the arguments of runs that end without their function having recorded it (the
-    # worker died on the last try, an operator aborted) and a French reason: the work's own status
-    # (an import batch) must not say "running" for ever. Set-based: a list of argument lists.
-    on_give_up: Callable[[list[list], str], Awaitable[Any]] | None = None
 
     def __post_init__(self):
         if self.durable and not self.tracked:
             raise ValueError(f"{self.name}: a durable job kind is tracked")
-        KINDS[self.name] = self
 
     # -- submitting ---------------------------------------------------------------------------
     async def submit(self, redis, *args, created_by: int | None = None) -> int | None:
@@ -133,18 +124,36 @@ class JobKind:
     def effective_timeout(self) -> float:
         return get_settings().jobs.timeout or self.timeout
 
+
+@dataclass(frozen=True)
+class Bound:
+    """A declared kind bound to its job function, in the worker (app/jobs/worker.py ``BOUND``, the one
+    place). ``on_give_up``: called with the arguments of runs that end without their function having
+    recorded it (the worker died on the last try, an operator aborted) and a French reason: the
+    work's own status (an import batch) must not say "running" for ever. Set-based: a list of
+    argument lists."""
+
+    kind: JobKind
+    function: Callable[..., Awaitable[Any]]
+    on_give_up: GiveUp | None = None
+
     def arq_function(self):
-        timeout = self.effective_timeout()
-        if not self.tracked:
-            return arq_func(self.function, name=self.name, timeout=timeout, max_tries=self.max_tries, **self.options)
+        kind, timeout = self.kind, self.kind.effective_timeout()
+        if not kind.tracked:
+            return arq_func(self.function, name=kind.name, timeout=timeout, max_tries=kind.max_tries, **kind.options)
 
         async def run(ctx, *args):
             return await _run_tracked(self, ctx, args)
 
-        run.__qualname__ = run.__name__ = self.name
+        run.__qualname__ = run.__name__ = kind.name
         # arq's own timeout backs ours up (ours records the failure); its tries are per arq job id,
         # ours per run: it must not refuse a try the run still has.
-        return arq_func(run, name=self.name, timeout=timeout + 10, max_tries=self.max_tries + 2, **self.options)
+        return arq_func(run, name=kind.name, timeout=timeout + 10, max_tries=kind.max_tries + 2, **kind.options)
+
+
+# Every declared kind by name, bound (app/jobs/worker.py BOUND): what the operations on recorded runs
+# below need to know (which kinds exist, their timeouts, their give-up hooks).
+Bindings = Mapping[str, Bound]
 
 
 # -- the JobRun rows -------------------------------------------------------------------------------
@@ -184,7 +193,7 @@ async def hand_to_arq(redis, runs: list[dict], suffix: str) -> int:
         return 0
 
 
-async def dispatch(redis, run_ids: list[int], suffix: str) -> int:
+async def dispatch(redis, run_ids: list[int], suffix: str, bound: Bindings) -> int:
     """(Re-)enqueue these runs as they are in the database (one query to read them); the caller
     has set their status (queued). Returns how many arq accepted (0 if Redis is down: the sweep
     catches up). The operations dashboard's retry and ``tremplin jobs retry`` call it."""
@@ -196,11 +205,10 @@ async def dispatch(redis, run_ids: list[int], suffix: str) -> int:
             db.among(JobRun.id, run_ids[start:start + 5000]))
     for run in runs:
         run["args"] = json.loads(run["args"] or "[]")
-    kinds = declared()
-    return await hand_to_arq(redis, [r for r in runs if r["kind"] in kinds], suffix)
+    return await hand_to_arq(redis, [r for r in runs if r["kind"] in bound], suffix)
 
 
-async def retry(redis, run_ids: list[int], actor_id: int | None, detail: str) -> int:
+async def retry(redis, run_ids: list[int], actor_id: int | None, detail: str, bound: Bindings) -> int:
     """Operator retry: every try again (tries 0), queued now, the last error kept; one JobAction
     per run; then dispatched. Returns how many runs. Set-based (no query per run)."""
     if not run_ids:
@@ -215,26 +223,22 @@ async def retry(redis, run_ids: list[int], actor_id: int | None, detail: str) ->
             [JobStatus.failed.value, JobStatus.aborted.value])).returning(JobRun.id, JobRun.kind, JobRun.args)
     if not runs:
         return 0
-    from app.bulk import bulk_insert
-
     await bulk_insert(JobAction, [JobAction.run, JobAction.action, JobAction.actor, JobAction.detail,
                                   JobAction.created_at], [(r["id"], "retry", actor_id, detail, t) for r in runs])
     # What dispatch() would read, the UPDATE returned: handed over without another query.
-    kinds = declared()
     for run in runs:
         run["args"], run["run_at"] = json.loads(run["args"] or "[]"), None
-    await hand_to_arq(redis, [r for r in runs if r["kind"] in kinds], f"c{int(t.timestamp() * 1000)}")
+    await hand_to_arq(redis, [r for r in runs if r["kind"] in bound], f"c{int(t.timestamp() * 1000)}")
     return len(runs)
 
 
-async def _give_up(runs: list[dict], reason: str) -> None:
+async def _give_up(bound: Bindings, runs: list[dict], reason: str) -> None:
     """The kinds' ``on_give_up`` for these runs (kind, args), one call per kind."""
-    kinds = declared()
     by_kind: dict[str, list[list]] = {}
     for run in runs:
         by_kind.setdefault(run["kind"], []).append(json.loads(run["args"] or "[]"))
     for kind, args in by_kind.items():
-        hook = kinds[kind].on_give_up if kind in kinds else None
+        hook = bound[kind].on_give_up if kind in bound else None
         if hook is not None:
             try:
                 await hook(args, reason)
@@ -242,7 +246,7 @@ async def _give_up(runs: list[dict], reason: str) -> None:
                 log.exception("on_give_up of %s failed", kind)
 
 
-async def abort(redis, run_ids: list[int], actor_id: int | None, detail: str = "") -> int:
+async def abort(redis, run_ids: list[int], actor_id: int | None, detail: str = "", *, bound: Bindings) -> int:
     """Operator abort of queued, deferred or running runs: status aborted (the claim then skips any
     copy arq still holds), arq's ``Job.abort()`` for the running ones (the worker cancels the task;
     it needs ``allow_abort_jobs``, which the worker sets), one JobAction per run, and the kinds'
@@ -257,18 +261,13 @@ async def abort(redis, run_ids: list[int], actor_id: int | None, detail: str = "
             & JobRun.status.is_in([*WAITING, JobStatus.running.value])).returning(JobRun.id, JobRun.kind, JobRun.args)
     if not runs:
         return 0
-    from app.bulk import bulk_insert
-
     await bulk_insert(JobAction, [JobAction.run, JobAction.action, JobAction.actor, JobAction.detail,
                                   JobAction.created_at], [(r["id"], "abort", actor_id, detail, t) for r in runs])
-    await _give_up(runs, ABORTED)
+    await _give_up(bound, runs, ABORTED)
     # What arq's Job.abort() writes, for every copy of these runs on the queue, in one pipeline
     # (Job.abort() then waits for each result): the worker cancels the running one.
     aborted = {r["id"] for r in runs}
     try:
-        from arq.constants import abort_jobs_ss
-        from arq.utils import timestamp_ms
-
         members = [m.decode() if isinstance(m, bytes) else m
                    for m in await redis.zrange(get_settings().redis.queue_name, 0, -1)]
         mine = [m for m in members if run_id_of(m) in aborted]
@@ -314,17 +313,18 @@ def _summary(result) -> str:
     return str(redact(text))[:1000]
 
 
-async def _run_tracked(kind: JobKind, ctx: dict, args: tuple):
+async def _run_tracked(bound: Bound, ctx: dict, args: tuple):
+    kind = bound.kind
     run_id = run_id_of(ctx.get("job_id"))
     if run_id is None:  # enqueued by name, outside the job layer (a job queued before it existed)
-        return await kind.function(ctx, *args)
+        return await bound.function(ctx, *args)
     claimed = await _claim(run_id, kind)
     if claimed is None:
         return "skipped"  # aborted, finished, or running elsewhere: this copy has nothing to do
     tries = claimed["tries"]
     try:
         async with asyncio.timeout(kind.effective_timeout()):
-            result = await kind.function(ctx, *args)
+            result = await bound.function(ctx, *args)
     except asyncio.CancelledError:
         # The worker stops (or an operator aborted: the status says so already): the run waits
         # again, for arq's own retry or the sweep; this try counts.
@@ -391,7 +391,7 @@ async def _queued_run_ids(redis) -> set[int]:
     return found
 
 
-async def sweep(redis) -> dict:
+async def sweep(redis, bound: Bindings) -> dict:
     """Enqueue again the durable runs still waiting (handed to arq more than ``requeue_after``
     seconds ago and not on its queue; deferred ones past their time) and those whose worker died
     (its heartbeat silent for ``worker_dead_after`` seconds, or running past their timeout); fail
@@ -401,7 +401,7 @@ async def sweep(redis) -> dict:
     t = now()
     waited = t - timedelta(seconds=settings.requeue_after)
     silent = t - timedelta(seconds=settings.worker_dead_after)
-    kinds = declared()
+    kinds = {name: b.kind for name, b in bound.items()}
     durable = [k.name for k in kinds.values() if k.durable]
     shortest = min((kinds[k].effective_timeout() for k in durable), default=0)
     candidates = await JobRun.select(
@@ -434,7 +434,7 @@ async def sweep(redis) -> dict:
                                          JobRun.error: DIED.format(tries=tries)}).where(
             JobRun.id.is_in([r["id"] for r in dead if r["tries"] == tries])
             & (JobRun.status == JobStatus.running.value) & (JobRun.tries == tries)).returning(JobRun.kind, JobRun.args)
-    await _give_up(given_up, DIED.format(tries=max((r["tries"] for r in dead), default=0)))
+    await _give_up(bound, given_up, DIED.format(tries=max((r["tries"] for r in dead), default=0)))
     # The worker that held them is gone: they wait again (the claim takes them from here).
     resumed = []
     for start in range(0, len(again), 5000):

@@ -1,5 +1,5 @@
 """Jobs of online registration: the notifications after an address is confirmed (with the BI PDF).
-A durable run (app/jobs/registry.py): the job sweep sends those a lost job never sent."""
+A durable run (app/jobs/kinds.py): the job sweep sends those a lost job never sent."""
 
 from app.services import registration
 

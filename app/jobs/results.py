@@ -15,8 +15,11 @@ import asyncio
 import time
 from pathlib import Path
 
+from app.queue import connect
 from app.services import files, progress
+from app.services.auth import load_current_user
 from app.services.errors import NotFound
+from app.services.sessions import session_in_scope
 from app.settings import get_settings
 from app.tables.files import StoredFile
 
@@ -40,9 +43,6 @@ def scratch_path(folder: str, token: str, suffix: str) -> Path:
 async def session_in_users_scope(redis, token: str, user_id: int, session_id: int) -> dict | None:
     """The session a job works on, as its requester may see it now (scope recomputed from the user,
     never trusted from the queue); None, with the job's progress marked failed, when it is not."""
-    from app.services.auth import load_current_user
-    from app.services.sessions import session_in_scope
-
     user = await load_current_user(user_id)
     try:
         if user is None:
@@ -66,8 +66,6 @@ async def owned_result(redis, user, token: str, gone: str, content_type: str,
     (the job's ``session``, and ``session_id`` when the URL names one); NotFound (with ``gone``)
     when the job is someone else's, unknown, unfinished, of another kind or session, or its file
     has expired. A manager moved elsewhere no longer downloads what they asked for before."""
-    from app.services.sessions import session_in_scope
-
     state = await progress.get(redis, token)
     if state is None or state.get("owner") != user.id or state.get("state") != "done" \
             or state.get("content_type") != content_type \
@@ -89,8 +87,6 @@ async def give_up(args_list: list[list], reason: str) -> None:
     a run the job layer gave up (an operator aborted it, the worker died on the last try) never
     wrote its progress — it said « En attente » for a day, and start_job(once=…) sent every new
     click to it. Marked failed: the page says so and the next click starts a new job."""
-    from app.queue import connect
-
     tokens = [args[2] for args in args_list if len(args) > 2 and args[2]]
     if not tokens:
         return

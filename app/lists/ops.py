@@ -7,6 +7,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
+from app.jobs.worker import worker_options
 from app.lists import register
 from app.services.ops import ACTION_LABELS, KIND_LABELS, STATUS_LABELS, duration_fr, kind_label, redact
 from app.tables.jobs import JobAction, JobRun
@@ -29,7 +30,6 @@ def _until(column):
 
 async def _kind_options(user) -> list[tuple[str, str]]:
     # The worker's job kinds, and any other the French labels know (cron jobs included).
-    from app.jobs.worker import worker_options
 
     options = worker_options()
     names = {getattr(f, "name", None) or f.__qualname__ for f in options["functions"]}  # arq Function or coroutine

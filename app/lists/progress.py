@@ -15,12 +15,12 @@ from app import db
 from app.datatable import About, Col, DataTable, Filter
 from datetime import timedelta
 
-from app.dates import local_naive, local_now, now
+from app.dates import date_fr, datetime_fr, local_naive, local_now, now
 from app.lists import register
 from app.lists._common import int_or_none
 from app.services.text import search
 from app.settings import get_settings
-from app.tables.catalogue import SessionActivity
+from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 
 INACTIVE_DAYS = 7
@@ -104,9 +104,6 @@ async def _about(params: Mapping[str, str]) -> About:
 
 async def export_heading(session_id: int) -> tuple[str, ...]:
     """The lines above the exported table: the session, its establishment, when it was exported."""
-    from app.dates import date_fr, datetime_fr
-    from app.tables.catalogue import TrainingSession
-
     s = await TrainingSession.select(
         TrainingSession.full_name, TrainingSession.code, TrainingSession.start_date, TrainingSession.end_date,
         TrainingSession.establishment.name.as_alias("establishment_name"),

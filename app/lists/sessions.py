@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
+from app.services.enrolments import sources_by_user
 from app.services.text import search
 from app.tables.catalogue import TrainingSession
 from app.tables.learning import Enrolment
@@ -35,8 +36,6 @@ SESSIONS = register(
 
 async def _methods(rows: list[dict]) -> list[dict]:
     """How each participant is enrolled (one query per page: rows are of one session)."""
-    from app.services.enrolments import sources_by_user
-
     if rows:
         by_user = await sources_by_user(rows[0]["session"], [r["user"] for r in rows])
         for r in rows:

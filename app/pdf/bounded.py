@@ -21,7 +21,7 @@ from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 from concurrent.futures.process import BrokenProcessPool
 
-from app.services.text import number_fr
+from app.numbers import number_fr
 from app.jobs.children import die_with_parent
 from app.services.errors import DomainError
 from app.settings import get_settings

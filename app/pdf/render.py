@@ -9,11 +9,14 @@ from __future__ import annotations
 
 import re
 import threading
+from functools import lru_cache
 from pathlib import Path
 from urllib.parse import unquote, urlparse
 
 from weasyprint.urls import URLFetcher
 
+from app.jinja import base_env
+from app.pdf import bounded
 from app.settings import STATIC_DIR
 
 
@@ -108,10 +111,14 @@ def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
     return layout(html, fetcher).write_pdf()
 
 
-def render_html(template_name: str, context: dict) -> str:
-    from app.http.templating import jinja_env
+@lru_cache(maxsize=1)
+def documents_env():
+    """The documents' Jinja environment: the French filters only (app/jinja.py), no page labels."""
+    return base_env()
 
-    return jinja_env().get_template(template_name).render(**context)
+
+def render_html(template_name: str, context: dict) -> str:
+    return documents_env().get_template(template_name).render(**context)
 
 
 def render_pdf_sync(template_name: str, context: dict) -> bytes:
@@ -121,6 +128,4 @@ def render_pdf_sync(template_name: str, context: dict) -> bytes:
 async def render_pdf(template_name: str, context: dict) -> bytes:
     """Render off the event loop and off this process, with a deadline (app/pdf/bounded.py):
     WeasyPrint is CPU-bound, and a pathological document must not block a web process or a worker."""
-    from app.pdf import bounded
-
     return await bounded.run_async(render_pdf_sync, template_name, context)

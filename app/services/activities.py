@@ -18,6 +18,7 @@ from piccolo.table import Table
 from app import db
 from app.services import files
 from app.services.errors import NotFound, ValidationFailed
+from app.services.learner import HIDDEN_FROM_LEARNERS, clean_html, load_quiz, parse_quiz_text, quiz_text
 from app.services.text import Multiline
 from app.validation import IntRange, MaxLen, OneOf, Pattern, Required, declared_errors
 from app.tables.catalogue import CompletionRule
@@ -25,9 +26,6 @@ from app.tables.catalogue import CompletionRule
 ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum"),
                   ("reminder", "Réengagement (caché pour les apprenants)")]
 DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none"}
-# Moodle's reminder module (« Réengagement », seed: « caché pour les apprenants »): kept for the
-# managers, never shown to learners, never required (issue 20 point 8).
-HIDDEN_FROM_LEARNERS = ("reminder",)
 
 
 @dataclass
@@ -51,8 +49,6 @@ class MoveForm:
 
 def activity_values(row: dict) -> dict:
     """An activity as the edit form shows it (the quiz in its plain-text format)."""
-    from app.services.learner import load_quiz, quiz_text
-
     return {**row, "quiz_text": quiz_text(load_quiz(row["quiz"])), "pass_mark": row["pass_mark"]}
 
 
@@ -67,8 +63,6 @@ async def get_activity(table: type[Table], owner, owner_id: int, activity_id: in
 
 def _checked_values(form: ActivityForm) -> dict:
     """The form's fields checked and cleaned, by column name; ValidationFailed with every error."""
-    from app.services.learner import clean_html, parse_quiz_text
-
     title, kind = form.title.strip(), form.kind
     completion = form.completion or DEFAULT_RULES.get(kind, "manual")
     errors = declared_errors(form)

@@ -32,9 +32,16 @@ from zoneinfo import ZoneInfo
 import polars as pl
 
 from app import db
+from app.datatable import CsvWriter, XlsxWriter
 from app.numbers import to_int
+from app.services.errors import NotFound
 from app.settings import get_settings
 from app.services.scope import Scope
+from app.tables.accounts import User
+from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.tables.certificates import Certificate
+from app.tables.learning import Enrolment
+from app.tables.org import Delegation, Establishment
 
 CACHE_TTL = 300
 CACHE_PREFIX = "analytics:v2:"
@@ -191,8 +198,6 @@ def _pg_placeholders(sql: str) -> str:
 
 async def fetch_frame(scope: Scope, f: Filters) -> pl.DataFrame:
     """The enrolment rows with their session's establishment, delegation and template."""
-    from app.tables.learning import Enrolment
-
     sql, args = _fact_sql(scope, f)
     dims_sql, dims_args = _sessions_sql(scope, f)
     dims_rows = await Enrolment.raw(dims_sql, *dims_args)
@@ -288,9 +293,6 @@ def compute(frame: pl.DataFrame, tz: str) -> dict:
 
 async def _labels(result: dict) -> None:
     """Names of the dimension ids (one small query per dimension, for the ids present only)."""
-    from app.tables.catalogue import CourseTemplate, TrainingSession
-    from app.tables.org import Delegation, Establishment
-
     sources = {
         "delegation": (Delegation, [Delegation.id, Delegation.code, Delegation.name]),
         "establishment": (Establishment, [Establishment.id, Establishment.code, Establishment.name]),
@@ -404,8 +406,6 @@ def summary_rows(result: dict) -> tuple[list[str], list[list]]:
 
 def workbook(result: dict) -> bytes:
     """The whole dashboard as one Excel file, a sheet per table (formula-safe writer)."""
-    from app.datatable import XlsxWriter
-
     headers, rows = summary_rows(result)
     writer = XlsxWriter(headers, sheet="Synthèse")
     try:
@@ -422,8 +422,6 @@ def workbook(result: dict) -> bytes:
 def csv_bytes(result: dict, dim: str) -> bytes:
     """The table as every CSV of the app is written (app/datatable/writers.py CsvWriter: « ; », BOM,
     decimal comma, formula-safe)."""
-    from app.datatable import CsvWriter
-
     headers, rows = table_rows(result, dim)
     writer = CsvWriter(headers)
     writer.write_rows(rows)
@@ -437,10 +435,6 @@ __all__ = ["Filters", "parse_filters", "dashboard", "workbook", "csv_bytes", "ta
 async def learner_record(scope: Scope, user_id: int) -> dict:
     """A person and their enrolments within the scope (one query each). A person with no
     enrolment in the caller's scope is "Utilisateur introuvable.", exactly like a missing id."""
-    from app.services.errors import NotFound
-    from app.tables.accounts import User
-    from app.tables.learning import Enrolment
-
     query = Enrolment.select(
         Enrolment.id, Enrolment.active, Enrolment.enrolled_at, Enrolment.percent, Enrolment.required_done,
         Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at,
@@ -458,8 +452,6 @@ async def learner_record(scope: Scope, user_id: int) -> dict:
         raise NotFound("Utilisateur introuvable.")
     certificates = {}
     if enrolments:
-        from app.tables.certificates import Certificate
-
         rows = await Certificate.select(Certificate.id, Certificate.enrolment, Certificate.issued_at).where(
             Certificate.enrolment.is_in([e["id"] for e in enrolments]) & (Certificate.status == "valid"))
         certificates = {r["enrolment"]: r for r in rows}

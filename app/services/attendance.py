@@ -21,8 +21,11 @@ from datetime import time
 from app import db
 from app.dates import date_fr, now
 from app.numbers import to_int
+from app.pdf.render import layout, render_html, write_documents
+from app.services.certificates import seal
 from app.services.errors import ValidationFailed
-from app.services.text import number_fr
+from app.numbers import number_fr
+from app.services.learning import refresh_and_issue
 from app.tables.catalogue import SessionSlot
 from app.tables.learning import Attendance, AttendanceStatus, Enrolment
 
@@ -160,16 +163,12 @@ async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, 
     async with db.transaction():
         changed = await _upsert(to_set, recorded_by) + await _clear(to_clear)
         if changed:
-            from app.services.learning import refresh_and_issue
-
             before = {r["id"] for r in await Enrolment.select(Enrolment.id).where(
                 db.among(Enrolment.id, enrolment_ids) & Enrolment.completed_at.is_not_null())}
             issued = await refresh_and_issue(enrolment_ids)
             after = {r["id"] for r in await Enrolment.select(Enrolment.id).where(
                 db.among(Enrolment.id, enrolment_ids) & Enrolment.completed_at.is_not_null())}
     if issued:
-        from app.services.certificates import seal
-
         await seal(issued, redis)
     return Saved(changed, len(after - before))
 
@@ -248,8 +247,6 @@ def sheet_in_background(context: dict) -> bool:
 def sheet_pdf_sync(context: dict, on_slot=None) -> bytes:
     """The sheet's PDF, laid out one slot at a time (its own page numbers: « Page 2 / 24 » of that
     slot) and written as one file; ``on_slot()`` is called after each slot (the job's progress)."""
-    from app.pdf.render import layout, render_html, write_documents
-
     slots = context["slots"] or [None]
     documents = []
     for index, slot in enumerate(slots):

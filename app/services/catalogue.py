@@ -8,6 +8,7 @@ from typing import Annotated
 
 from app.services import activities
 from app.services.activities import ACTIVITY_KINDS, ActivityForm, activity_values  # noqa: F401 (the editor's names)
+from app.services.certificates import template_errors
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import search_text
 from app.services.uniqueness import fields_unique
@@ -59,7 +60,6 @@ async def save_template(form: TemplateForm, template_id: int | None = None) -> i
     code, title = form.code, form.title
     errors = declared_errors(form)
     if form.certificate_text:  # copied into the sessions made from it: the sessions' own check
-        from app.services.certificates import template_errors
 
         problem = template_errors(form.certificate_text)
         if problem is None and len(form.certificate_text) > 5000:

@@ -31,16 +31,25 @@ import secrets
 from datetime import datetime, timedelta
 
 from app import db
-from app.dates import day_fr, now
+from app.dates import day_fr, local_now, now
+from app.jobs import kinds
 from app.pdf import bounded
 from app.pdf.render import render_pdf_sync
-from app.services import user_templates
+from app.queue import connect
+from app.services import slots, user_templates
+from app.services.accounts import is_fictitious
 from app.services.errors import DomainError, NotFound, ValidationFailed
+from app.services.outbox import Attachment, queue_mail
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
+from app.services.sessions import name_for_documents
+from app.services.slots import hours_text
 from app.settings import get_settings
+from app.tables.accounts import User
+from app.tables.catalogue import SessionSlot
 from app.tables.certificates import Certificate, CertificateStatus
 from app.tables.learning import Enrolment
+from app.tables.outbox import Mail
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 characters: no 0 O 1 I L
 BODY_LENGTH = 9
@@ -139,8 +148,6 @@ _ENROLMENT_FACTS = (
 async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
     if not enrolment_ids:
         return {}
-    from app.services import slots
-    from app.tables.catalogue import SessionSlot
 
     ids = ", ".join(str(int(i)) for i in sorted(set(enrolment_ids)))
     rows = await Enrolment.raw(_ENROLMENT_FACTS.format(ids=ids))
@@ -157,9 +164,6 @@ async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
 
 
 def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict:
-    from app.services.sessions import name_for_documents
-    from app.services.slots import hours_text
-
     # Layout 3: one duration. With slots, the planned hours are theirs (the template's estimate would
     # contradict them) and the hours attended are stated beside them.
     planned = facts.get("planned_minutes")
@@ -261,12 +265,28 @@ async def _insert(rows: list[dict]) -> int:
     return [r["enrolment"] for r in inserted]
 
 
+def certificate_due_sql(enrolment: str = "e") -> tuple[str, list]:
+    """The condition (and its arguments) for a complete enrolment's certificate to be due (issue 20):
+    a session without slots, at once (its activities are the training); a session with slots, only
+    once its last slot has ended (Paris wall clock) and the learner's attendance is recorded for every
+    slot — a certificate never attests hours that have not taken place, nor unrecorded ones."""
+    moment = local_now()
+    day, clock = moment.date(), moment.time().replace(microsecond=0, tzinfo=None)
+    args: list = [day.isoformat(), day.isoformat(), clock.isoformat()] if db.is_sqlite() else [day, day, clock]
+    return ((f"(NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
+             f"WHERE de.id = {enrolment}.id) OR ("
+             f"NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
+             f"WHERE de.id = {enrolment}.id AND (dsl.day > {{}} OR (dsl.day = {{}} AND dsl.ends > {{}}))) "
+             f"AND NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
+             f"WHERE de.id = {enrolment}.id AND NOT EXISTS (SELECT 1 FROM attendance da "
+             f"WHERE da.enrolment = {enrolment}.id AND da.slot = dsl.id))))"), args)
+
+
 async def issue_for_enrolments(enrolment_ids: list[int]) -> list[int]:
     """Issue the first certificate of every completed enrolment among these that has none.
     Runs in the caller's transaction (the completion's). Returns the enrolments that got one."""
     if not enrolment_ids:
         return []
-    from app.services.learning import certificate_due_sql
 
     ids = sorted(set(int(i) for i in enrolment_ids))
     when_due, args = certificate_due_sql("e")
@@ -400,15 +420,13 @@ async def seal(enrolment_ids: list[int], redis=None) -> int:
         return 0
     if len(enrolment_ids) <= SEAL_INLINE:
         return await seal_now(enrolment_ids)
-    from app.jobs import registry
-    from app.queue import connect
 
     ids = sorted(set(int(i) for i in enrolment_ids))
     own = redis is None
     try:
         redis = redis or await connect()
         digest = hashlib.sha256(repr(ids).encode()).hexdigest()[:16]
-        await registry.SEAL_CERTIFICATES.enqueue(redis, ids, _job_id=f"seal-certificates:{digest}")
+        await kinds.SEAL_CERTIFICATES.enqueue(redis, ids, _job_id=f"seal-certificates:{digest}")
     except Exception:  # noqa: BLE001 - the certificates are issued; the first download seals them
         logging.getLogger(__name__).exception("Could not queue the sealing of %d certificates", len(ids))
     finally:
@@ -564,9 +582,7 @@ NOT_DUE = ("Pas de nouvelle attestation avant la fin du dernier créneau de la s
 
 
 async def _due(enrolment_ids: list[int]) -> list[int]:
-    """Those of these enrolments whose certificate may be issued now (learning.certificate_due_sql)."""
-    from app.services.learning import certificate_due_sql
-
+    """Those of these enrolments whose certificate may be issued now (certificate_due_sql)."""
     if not enrolment_ids:
         return []
     when_due, args = certificate_due_sql("e")
@@ -582,8 +598,6 @@ async def issue_due(limit: int = DUE_BATCH) -> list[int]:
     """Cron (issue 20): complete enrolments of sessions with slots whose certificate became due since —
     the last slot has ended after their attendance was recorded — get it, set-based (one SELECT, one
     INSERT per batch). Returns the enrolments that got one; the caller seals them."""
-    from app.services.learning import certificate_due_sql
-
     when_due, args = certificate_due_sql("e")
     rows = await Enrolment.raw(
         "SELECT e.id FROM enrolment e WHERE e.completed_at IS NOT NULL "
@@ -623,11 +637,6 @@ def pdf_matches(found: dict, content: bytes) -> bool:
 # -- mail ----------------------------------------------------------------------------------------
 async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     """Queue the certificate for its learner through the outbox (PDF attached)."""
-    from app.services.accounts import is_fictitious
-    from app.services.outbox import Attachment, queue_mail
-    from app.tables.accounts import User
-    from app.tables.outbox import Mail
-
     certificate = await in_scope(user, certificate_id)
     if certificate["status"] != CertificateStatus.valid:
         raise ValidationFailed({"mail": "Seule une attestation valide peut être envoyée."})

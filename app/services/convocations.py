@@ -46,11 +46,13 @@ from zoneinfo import ZoneInfo
 
 from app import db
 from app.dates import date_fr, local_now, now, today
+from app.jobs import kinds
 from app.pdf import bounded
 from app.pdf.render import render_pdf_sync
 from app.services import outbox, progress, slots
 from app.services.certificates import CIVILITY_SQL
 from app.services.errors import DomainError, NotFound
+from app.services.sessions import name_for_documents
 from app.settings import get_settings
 from app.tables.convocations import ConvocationNotice, NoticeKind, NoticeStatus
 from app.tables.learning import Enrolment
@@ -201,10 +203,8 @@ async def queue_reminders(day: date | None = None) -> int:
 async def request_build(redis, session_id: int, key: str, token: str | None = None) -> None:
     """THE place that enqueues the building of a session's convocation mails. If Redis is down the
     sweep catches up (the notices are rows)."""
-    from app.jobs import registry
-
     try:
-        await registry.CONVOCATIONS.enqueue(redis, session_id, token, _job_id=f"convocations:{session_id}:{key}")
+        await kinds.CONVOCATIONS.enqueue(redis, session_id, token, _job_id=f"convocations:{session_id}:{key}")
     except Exception:  # noqa: BLE001 - the notices are safe; sweep_stale will enqueue them
         log.warning("could not enqueue the convocations of session %s; the sweep will", session_id, exc_info=True)
 
@@ -309,7 +309,6 @@ async def facts(enrolment_ids: list[int]) -> dict[int, dict]:
     ids = sorted({int(i) for i in enrolment_ids})
     if not ids:
         return {}
-    from app.services.sessions import name_for_documents
 
     rows = await Enrolment.raw(_FACTS.format(ids=", ".join(str(i) for i in ids)))
     by_session = {sid: await slots.for_session(sid) for sid in {r["session_id"] for r in rows}}

@@ -17,6 +17,8 @@ from datetime import date, timedelta
 
 from app.dates import now, today
 from app.lists.progress import INACTIVE_DAYS  # the overview's « Inactif » filter: the same N days
+from app.services.convocations import FAILED_CANDIDATES, FAILED_FROM, FAILED_WHERE
+from app.services.registration import OPEN_STATUSES
 from app.services.scope import Scope
 from app.tables.learning import Enrolment
 
@@ -78,8 +80,6 @@ def _as_date(value) -> date:
 
 async def open_requests(scope: Scope) -> list[dict]:
     """Online registration requests still open (not yet enrolled, refused or cancelled), per session."""
-    from app.services.registration import OPEN_STATUSES
-
     args: list = list(OPEN_STATUSES)
     statuses = ", ".join("{}" for _ in OPEN_STATUSES)
     where = _in_scope(scope, "s.establishment", args)
@@ -113,8 +113,6 @@ async def pending_imports(scope: Scope) -> list[dict]:
 def failed_convocations_sql(scope: Scope) -> tuple[str, list]:
     """The query of ``failed_convocations`` and its arguments: only the failing notices are read
     (convocations.FAILED_CANDIDATES), not every notice of the scope joined to its mail."""
-    from app.services.convocations import FAILED_CANDIDATES, FAILED_FROM, FAILED_WHERE
-
     args: list = []
     where = _in_scope(scope, "s.establishment", args)
     sql = (

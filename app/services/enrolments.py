@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from app import db
 from app.dates import now
+from app.jobs import kinds
 from app.numbers import to_int
 from app.services import convocations, seats
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
@@ -392,9 +393,7 @@ async def sync_all() -> int:
 
 async def request_sync(redis, cohort_id: int, created_by: int | None = None) -> None:
     """A durable run of the cohort's sync (in the caller's transaction if one is open)."""
-    from app.jobs import registry as jobs
-
-    await jobs.COHORT_SYNC.submit(redis, cohort_id, created_by=created_by)
+    await kinds.COHORT_SYNC.submit(redis, cohort_id, created_by=created_by)
 
 
 async def enrolled_count(session_id: int) -> int:

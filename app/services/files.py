@@ -7,6 +7,7 @@ import hashlib
 import re
 from datetime import timedelta
 
+from app import db
 from app.dates import now
 from app.numbers import INT64_MAX, to_int
 from app.services.errors import NotFound, ValidationFailed
@@ -101,8 +102,6 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
 
 async def read(file_id: int, first: int, length: int) -> bytes:
     """Only the bytes asked for, cut by the database (substring on bytea / substr on a blob)."""
-    from app import db
-
     function = "substr" if db.is_sqlite() else "substring"
     rows = await StoredFile.raw(f"SELECT {function}(data, {{}}, {{}}) AS part FROM stored_file WHERE id = {{}}",
                                 first + 1, length, file_id)

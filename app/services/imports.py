@@ -686,7 +686,7 @@ async def confirm(user: CurrentUser, batch_id: int, redis) -> str:
 
     await batch_in_scope(user, batch_id)
     token = secrets.token_urlsafe(16)
-    from app.jobs import registry as jobs
+    from app.jobs import kinds as jobs
 
     async with db.transaction():
         claimed = await ImportBatch.update({ImportBatch.status: "queued", ImportBatch.token: token}).where(
@@ -916,7 +916,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
 
         queued = await outbox.queue_mails(mails, category="credentials", group_key=f"import:{batch_id}")
         if queued:
-            from app.jobs import registry as jobs
+            from app.jobs import kinds as jobs
 
             # Their sending, a durable run committed with the accounts and the mails.
             await jobs.IMPORT_MAILS.submit(redis, f"import:{batch_id}", created_by=created_by)

@@ -18,14 +18,20 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
-from app.services.activities import HIDDEN_FROM_LEARNERS
 from app.services.certificates import seal
+from app.services.learning import min_attendance
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
+from app.services.sessions import name_for_documents
 from app.services.text import Multiline
-from app.validation import MaxLen, Required, declared_errors
-from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
+from app.tables.catalogue import CompletionRule, SessionActivity, SessionSlot, TrainingSession
+from app.tables.certificates import Certificate, CertificateStatus
 from app.tables.learning import ActivityCompletion, CompletionHow, DiscussionMessage, Enrolment, QuizAttempt
+from app.validation import MaxLen, Required, declared_errors
+
+# Moodle's reminder module (« Réengagement », seed: « caché pour les apprenants »): kept for the
+# managers, never shown to learners, never required (issue 20 point 8).
+HIDDEN_FROM_LEARNERS = ("reminder",)
 
 NOT_FOUND = "Session introuvable."
 ACTIVITY_NOT_FOUND = "Activité introuvable."
@@ -123,13 +129,10 @@ async def learner_session(user_id: int, session_id: int) -> dict:
     ).first()
     if row is None:
         raise NotFound(NOT_FOUND)
-    from app.services.sessions import name_for_documents
 
     # A name left stating other dates than the session's is not shown to the learner (issue 20).
     row["full_name"] = name_for_documents(row["full_name"], row["start_date"], row["end_date"])
     # The attendance asked of them: the session's, else the platform's — when it has slots (issue 20).
-    from app.services.learning import min_attendance
-    from app.tables.catalogue import SessionSlot
 
     has_slots = await SessionSlot.exists().where(SessionSlot.session == session_id)
     row["min_attendance_percent"] = min_attendance(row["min_attendance_percent"]) if has_slots else None
@@ -161,7 +164,6 @@ async def home(user_id: int) -> dict:
     ).where(
         (Enrolment.user == user_id) & (Enrolment.active == True) & (Enrolment.session.visible == True)  # noqa: E712
     ).order_by(Enrolment.session.start_date)
-    from app.services.sessions import name_for_documents
 
     for r in rows:  # a name left stating other dates than the session's is not shown (issue 20)
         r["full_name"] = name_for_documents(r["full_name"], r["start_date"], r["end_date"])
@@ -178,8 +180,6 @@ async def home(user_id: int) -> dict:
 async def former_certificates(user_id: int) -> list[dict]:
     """The valid certificates of sessions the learner no longer belongs to: training completed is
     never erased, and its certificate stays theirs to download (certificates.learner_certificate)."""
-    from app.tables.certificates import Certificate, CertificateStatus
-
     return await Certificate.select(
         Certificate.enrolment.session.id.as_alias("id"), Certificate.enrolment.session.full_name.as_alias("full_name"),
         Certificate.enrolment.session.code.as_alias("code"), Certificate.issued_at,

@@ -9,7 +9,11 @@ from __future__ import annotations
 
 from app import db
 from app.dates import now
-from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment
+from app.services.certificates import issue_for_enrolments, seal
+from app.services.errors import DomainError, NotFound
+from app.settings import get_settings
+from app.tables.catalogue import SessionActivity
+from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment, QuizAttempt
 
 # One statement for any number of enrolments: counts from the completions and the session's
 # required activities (a retired activity no longer counts), the minutes attended (slots recorded
@@ -45,8 +49,6 @@ def slot_minutes_sql(alias: str = "sl") -> str:
 def min_attendance(percent: int | None) -> int:
     """A session's « Présence minimale (%) »: its own (0 is an explicit « none »), else the platform's
     (setting MIN_ATTENDANCE_PERCENT, 100 out of the box)."""
-    from app.settings import get_settings
-
     return get_settings().min_attendance_percent if percent is None else int(percent)
 
 
@@ -58,25 +60,6 @@ def _needed_sql(session: str) -> str:
     return (f"COALESCE((SELECT COALESCE(ts.min_attendance_percent, {default}) * (SELECT COALESCE(SUM("
             + slot_minutes_sql("sx") + "), 0) "
             f"FROM session_slot sx WHERE sx.session = ts.id) FROM training_session ts WHERE ts.id = {session}), 0)")
-
-
-def certificate_due_sql(enrolment: str = "e") -> tuple[str, list]:
-    """The condition (and its arguments) for a complete enrolment's certificate to be due (issue 20):
-    a session without slots, at once (its activities are the training); a session with slots, only
-    once its last slot has ended (Paris wall clock) and the learner's attendance is recorded for every
-    slot — a certificate never attests hours that have not taken place, nor unrecorded ones."""
-    from app.dates import local_now
-
-    moment = local_now()
-    day, clock = moment.date(), moment.time().replace(microsecond=0, tzinfo=None)
-    args: list = [day.isoformat(), day.isoformat(), clock.isoformat()] if db.is_sqlite() else [day, day, clock]
-    return ((f"(NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
-             f"WHERE de.id = {enrolment}.id) OR ("
-             f"NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
-             f"WHERE de.id = {enrolment}.id AND (dsl.day > {{}} OR (dsl.day = {{}} AND dsl.ends > {{}}))) "
-             f"AND NOT EXISTS (SELECT 1 FROM session_slot dsl JOIN enrolment de ON de.session = dsl.session "
-             f"WHERE de.id = {enrolment}.id AND NOT EXISTS (SELECT 1 FROM attendance da "
-             f"WHERE da.enrolment = {enrolment}.id AND da.slot = dsl.id))))"), args)
 
 
 async def refresh_summaries(enrolment_ids: list[int] | None = None, session_id: int | None = None) -> list[dict]:
@@ -107,8 +90,6 @@ async def refresh_and_issue(enrolment_ids: list[int] | None = None, session_id: 
     slots or minimum attendance changed): their summaries, then the certificate of each that is
     complete (D3), in the caller's transaction. Returns the enrolments that got one; the caller
     seals their PDFs after commit (certificates.seal)."""
-    from app.services.certificates import issue_for_enrolments
-
     async with db.transaction():
         rows = await refresh_summaries(enrolment_ids, session_id)
         return await issue_for_enrolments([r["id"] for r in rows if r["completed_at"] is not None])
@@ -152,8 +133,6 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
     marking twice keeps the first date. Returns whether anything changed. The caller has checked
     that the activity belongs to the enrolment's session and who may do this. ``active_only``: the
     enrolment must be active (checked under a share lock, so an unenrolment is not crossed)."""
-    from app.services.errors import DomainError
-
     moment = now()
     issued: list[int] = []
     async with db.transaction():
@@ -181,12 +160,9 @@ async def set_completion(enrolment_id: int, activity_id: int, done: bool, how: C
             # D3: the certificate row, in the completion's transaction (a no-op if the enrolment has
             # one already); its PDF is rendered after commit. Should this not run, the certificate is
             # issued on the first look at it (certificates.for_enrolment).
-            from app.services.certificates import issue_for_enrolments
 
             issued = await issue_for_enrolments([enrolment_id])
     if issued:
-        from app.services.certificates import seal
-
         await seal(issued)
     return bool(rows)
 
@@ -203,8 +179,6 @@ async def record_visit(enrolment_id: int, activity_id: int | None = None) -> Non
 async def enrolment_of_session(session_id: int, enrolment_id: int) -> dict:
     """A learner's enrolment in this session, with their name, or "Inscription introuvable." (the
     caller has checked the session is in scope: an enrolment of another session answers as missing)."""
-    from app.services.errors import NotFound
-
     row = await Enrolment.select(
         Enrolment.all_columns(), Enrolment.user.first_name.as_alias("first_name"),
         Enrolment.user.last_name.as_alias("last_name"), Enrolment.user.username.as_alias("username"),
@@ -218,8 +192,6 @@ async def enrolment_of_session(session_id: int, enrolment_id: int) -> dict:
 async def learner_activities(session_id: int, enrolment_id: int) -> list[dict]:
     """The session's activities in order, each with this learner's completion (date, how, by whom)
     or None: two queries."""
-    from app.tables.catalogue import SessionActivity
-
     activities = await SessionActivity.select(
         SessionActivity.id, SessionActivity.title, SessionActivity.kind, SessionActivity.required,
         SessionActivity.retired_at,
@@ -241,9 +213,6 @@ async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_
     activity must both be of this session (else "introuvable"), recorded as set by the manager. An
     enrolment no longer active is refused (NOT_ENROLLED): its record is kept as it was when the
     learner left — what they completed stays, their certificate too — but nobody adds to it."""
-    from app.services.errors import NotFound
-    from app.tables.catalogue import SessionActivity
-
     await enrolment_of_session(session_id, enrolment_id)
     if not activity_id or not await SessionActivity.exists().where(
             (SessionActivity.id == activity_id) & (SessionActivity.session == session_id)
@@ -255,8 +224,6 @@ async def set_completion_by_manager(manager_id: int, session_id: int, enrolment_
 
 async def quiz_attempts(enrolment_id: int) -> list[dict]:
     """Every attempt of one enrolment at the session's quizzes, latest first (the manager's view)."""
-    from app.tables.learning import QuizAttempt
-
     return await QuizAttempt.select(
         QuizAttempt.id, QuizAttempt.score, QuizAttempt.passed, QuizAttempt.started_at, QuizAttempt.submitted_at,
         QuizAttempt.activity.title.as_alias("activity_title"), QuizAttempt.activity.pass_mark.as_alias("pass_mark"),

@@ -1,7 +1,7 @@
 """The operations dashboard (SPEC G2): what the background work is doing, and the operator's actions.
 
 Read from the durable record (``JobRun``: queued, running, failed runs, durations), from arq's own
-Redis keys (the queue, the workers' health check), the cron jobs' notes (app/jobs/registry.py
+Redis keys (the queue, the workers' health check), the cron jobs' notes (app/jobs/worker.py
 ``cron_status``) and the mail outbox. Acting on runs goes through the job layer
 (app/jobs/durable.py ``retry`` and ``abort``: set-based, one JobAction per run, arq told).
 What an operator reads of a run goes through the job layer's redaction, then the stricter patterns
@@ -22,9 +22,17 @@ from piccolo.query.functions.aggregate import Count, Max
 
 from app import db
 from app.dates import now
+from app.jobs import durable
+from app.jobs.redaction import redact as redact_value, redact_args
+from app.jobs.worker import BOUND, cron_jobs, cron_status, function_of
 from app.queue import HEALTH_CHECK_SECONDS
+from app.services.certificates import RENDER_ATTEMPTS
+from app.services.convocations import KIND_LABELS as NOTICE_KINDS
 from app.services.errors import DomainError, NotFound
+from app.services.mail_health import delivery_trouble, trouble_text
 from app.settings import get_settings
+from app.tables.certificates import Certificate
+from app.tables.convocations import ConvocationNotice, NoticeStatus
 from app.tables.jobs import JobAction, JobRun, JobStatus
 from app.tables.outbox import Mail
 
@@ -93,8 +101,6 @@ def redact(value: Any) -> str:
     """What an operator may read of a job's arguments, result or traceback, as text: no password,
     token, signed link, cookie or mail body — the job layer's rules (app/jobs/redaction.py), the one
     set the CLI uses too. Over-masking is accepted; a secret shown is not."""
-    from app.jobs.redaction import redact as redact_value
-
     if value is None:
         return ""
     if isinstance(value, str):
@@ -111,8 +117,6 @@ def redact(value: Any) -> str:
 def redact_run_args(kind: str, raw: str) -> str:
     """A run's arguments by their parameter names when the kind is declared (``{"batch_id": 42}``:
     the job layer's ``redact_args``, which masks a parameter named like a secret), redacted."""
-    from app.jobs.registry import function_of, redact_args
-
     function = function_of(kind)
     args = _job_args(raw)
     if function is None or args is None:
@@ -237,10 +241,8 @@ async def _queue(redis, at: datetime) -> dict:
 
 async def crons(redis, at: datetime) -> list[dict]:
     """Each cron job of the worker: its next run, and its last one as the job noted it in Redis
-    (app/jobs/registry.py ``cron_status``: started, finished, ok, detail — arq keeps no result of a
+    (app/jobs/worker.py ``cron_status``: started, finished, ok, detail — arq keeps no result of a
     cron job)."""
-    from app.jobs.registry import cron_jobs, cron_status
-
     schedules = {c.name: c for c in cron_jobs()}
     rows = []
     for status in await cron_status(redis):
@@ -305,7 +307,6 @@ async def mail_summary(at: datetime) -> dict:
     counts["fictive"] = fictive
     statuses = ", ".join(f"'{s}'" for s in UNSENT_MAIL)
     oldest = await _oldest(Mail, "created_at", f"status IN ({statuses})")
-    from app.services.mail_health import delivery_trouble
 
     return {"counts": counts, "others": others, "oldest_unsent": oldest, "oldest_unsent_age": _age(oldest, at),
             "trouble": await delivery_trouble(at)}
@@ -314,14 +315,11 @@ async def mail_summary(at: datetime) -> dict:
 async def convocation_failures(limit: int = 10) -> dict:
     """Convocation notices given up after their attempts (app/services/convocations.py): how many,
     and the latest with their session and last error (redacted)."""
-    from app.tables.convocations import ConvocationNotice, NoticeStatus
-
     failed = ConvocationNotice.status == NoticeStatus.failed
     latest = await ConvocationNotice.select(
         ConvocationNotice.id, ConvocationNotice.kind, ConvocationNotice.attempts, ConvocationNotice.last_error,
         ConvocationNotice.built_at, ConvocationNotice.session.code.as_alias("session_code"),
     ).where(failed).order_by(ConvocationNotice.id, ascending=False).limit(limit)
-    from app.services.convocations import KIND_LABELS as NOTICE_KINDS
 
     for r in latest:
         r["last_error"] = redact(r["last_error"])
@@ -332,9 +330,6 @@ async def convocation_failures(limit: int = 10) -> dict:
 async def certificate_failures(limit: int = 10) -> dict:
     """Certificates whose PDF could not be generated (app/services/certificates.py, « échec de
     génération »): how many, how many given up, and the latest with their session and reason."""
-    from app.services.certificates import RENDER_ATTEMPTS
-    from app.tables.certificates import Certificate
-
     failed = (Certificate.pdf_sha256 == "") & (Certificate.render_error != "") & (Certificate.status == "valid")
     latest = await Certificate.select(
         Certificate.id, Certificate.render_attempts, Certificate.render_error,
@@ -375,8 +370,6 @@ async def overview(redis) -> Overview:
         queue, worker_health, cron_list, memory = {}, {"alive": False, "age": None, "counters": {}}, [], {}
     mail = await mail_summary(at)
     if mail["trouble"]:
-        from app.services.mail_health import trouble_text
-
         notes.insert(0, redact(trouble_text(mail["trouble"])))
     return Overview(
         at=at, counts=counts, running=running, oldest_waiting=_age(oldest_waiting, at), next_deferred=next_deferred,
@@ -511,9 +504,7 @@ def _job_args(raw: str) -> list | None:
 async def retry_runs(redis, run_ids: list[int], actor_id: int | None, detail: str = "") -> int:
     """Retry failed or aborted runs (the others are left alone): the job layer's ``retry`` — status
     queued, tries 0, the last error kept, one JobAction per run, handed to arq. Returns how many."""
-    from app.jobs.registry import retry
-
-    return await retry(redis, sorted({int(i) for i in run_ids}), actor_id, detail)
+    return await durable.retry(redis, sorted({int(i) for i in run_ids}), actor_id, detail, BOUND)
 
 
 async def retry_matching(redis, clauses: list, actor_id: int | None, description: str) -> int:
@@ -527,15 +518,14 @@ async def retry_matching(redis, clauses: list, actor_id: int | None, description
 async def abort_run(redis, run_id: int, actor_id: int | None) -> dict:
     """Abort a queued, deferred or running run: the job layer's ``abort`` (status aborted, arq told
     to cancel it, the kind's give-up hook, one JobAction)."""
-    from app.jobs.registry import abort
-
     row = await JobRun.select(JobRun.id, JobRun.kind, JobRun.status).where(JobRun.id == run_id).first()
     if row is None:
         raise NotFound(RUN_NOT_FOUND)
     if row["status"] not in ABORTABLE:
         raise DomainError(f"Ce job est « {STATUS_LABELS.get(row['status'], row['status'])} » : seul un job en file, "
                           "différé ou en cours peut être abandonné.")
-    done = await abort(redis, [run_id], actor_id, f"était « {STATUS_LABELS.get(row['status'], row['status'])} »")
+    done = await durable.abort(redis, [run_id], actor_id, f"était « {STATUS_LABELS.get(row['status'], row['status'])} »",
+                               bound=BOUND)
     if not done:
         raise DomainError("Ce job vient de changer d'état : rechargez la page et recommencez.")
     return row

@@ -21,6 +21,8 @@ from app.services.roles import (
 )
 from app.services.scope import establishment_scope, manageable_user_ids
 from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import TrainingSession
+from app.tables.cohorts import Cohort
 from app.tables.org import Delegation, Establishment
 
 CODE_RE = re.compile(r"^[A-Z0-9]{2,16}$")
@@ -131,9 +133,6 @@ async def save_establishment(form: EstablishmentForm, establishment_id: int | No
 async def delete_establishment(establishment_id: int) -> None:
     """Only an empty establishment goes: its accounts, sessions (and their training records) and
     cohorts would otherwise go with it."""
-    from app.tables.catalogue import TrainingSession
-    from app.tables.cohorts import Cohort
-
     await get_establishment(establishment_id)
     if await User.exists().where(User.establishment == establishment_id):
         raise DomainError("Cet établissement a encore des utilisateurs : il ne peut pas être supprimé.")

@@ -16,7 +16,10 @@ from email.utils import format_datetime, getaddresses, make_msgid, parseaddr
 
 import aiosmtplib
 
+from app import db, queue
+from app.bulk import bulk_insert
 from app.dates import now
+from app.jobs import kinds
 from app.services.roles import REGISTRATION_TESTER
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment
@@ -24,13 +27,11 @@ from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 log = logging.getLogger(__name__)
 
-SEND_JOB = "send_mail"  # app/jobs/registry.py SEND_MAIL: enqueued through its declaration
+SEND_JOB = "send_mail"  # app/jobs/kinds.py SEND_MAIL: enqueued through its declaration
 
 
 async def _enqueue_send(redis, mail_id: int, arq_job_id: str, **arq_options) -> None:
-    from app.jobs import registry as jobs
-
-    await jobs.SEND_MAIL.enqueue(redis, mail_id, _job_id=arq_job_id, **arq_options)
+    await kinds.SEND_MAIL.enqueue(redis, mail_id, _job_id=arq_job_id, **arq_options)
 CLAIM_SECONDS = 300
 # Where a mail's secret (a password, a signed link) goes in its stored body; see Mail.secret.
 SECRET_MARK = "\u27e6secret\u27e7"
@@ -170,8 +171,6 @@ async def queue_mail(
 async def _tester_copy(mail: Mail) -> None:
     """Test mode, a registration mail with a secret: it left for its own recipient; the testers get
     a copy without the secret, handed to the queue once the caller's transaction commits."""
-    from app import db, queue
-
     intended = _clean(mail.intended_recipients.split(","))
     testers = [a for a in await tester_addresses() if a not in intended]
     if not testers:
@@ -198,8 +197,6 @@ async def _tester_copy(mail: Mail) -> None:
 async def queue_mails(messages: list[tuple], category: str, group_key: str) -> int:
     """Many mails at once (bulk insert), e.g. an import's credentials, all under ``group_key`` for
     the ``send_mail_group`` job. Returns how many are queued (fictitious addresses are not)."""
-    from app.bulk import bulk_insert
-
     rows = await _mail_rows(messages, category)
     t = now()
     columns = [Mail.recipients, Mail.intended_recipients, Mail.subject, Mail.body_text, Mail.body_html, Mail.secret,
@@ -217,8 +214,6 @@ async def queue_documents(messages: list[tuple], category: str) -> list[int]:
     every group_key distinct. Three statements whatever the number (bulk insert of the mails, their
     ids read back by group key, bulk insert of the attachments); call it in the transaction of what
     the mails are about. Returns the ids of the mails to dispatch (fictitious addresses are not)."""
-    from app.bulk import bulk_insert
-
     if not messages:
         return []
     rows = await _mail_rows([(m[1], m[2], m[3]) for m in messages], category)

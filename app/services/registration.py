@@ -596,7 +596,7 @@ async def confirm(token: str, redis) -> dict:
             raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
         await _event(request["id"], None, "Adresse confirmée", request["status"], target,
                      "Session complète : liste d'attente." if target == "waiting_list" else "")
-        from app.jobs import registry as jobs
+        from app.jobs import kinds as jobs
 
         # A durable run, committed with the confirmation: if Redis refuses it, the job sweep sends it.
         await jobs.REQUEST_NOTIFICATIONS.submit(redis, request["id"])

@@ -106,8 +106,6 @@ async def save_item(kind: str, form: ItemForm) -> int:
 
 async def usage(item_id: int) -> int:
     """How many organisations and registration requests use this entry."""
-    from app.tables.registration import RegistrationRequest
-
     return await Organisation.count().where(Organisation.kind == item_id) + await RegistrationRequest.count().where(
         (RegistrationRequest.funding == item_id) | (RegistrationRequest.mandate == item_id))
 
@@ -193,8 +191,6 @@ async def reference_organisation(org_id: int) -> dict:
 
 
 async def delete_organisation(org_id: int) -> dict:
-    from app.tables.registration import RegistrationRequest
-
     row = await organisation(org_id)
     used = await RegistrationRequest.count().where(RegistrationRequest.organisation == org_id)
     if used:

@@ -499,7 +499,7 @@ async def launch_import(user: CurrentUser, session_id: int, redis, result_url: s
     if not state["template"] or not state["activity_ids"]:
         raise DomainError("Choisissez d'abord un cours et ses activités (étapes 1 à 3).")
     token = secrets.token_urlsafe(16)
-    from app.jobs import registry as jobs
+    from app.jobs import kinds as jobs
 
     async with db.transaction():
         claimed = await ContentImport.update({ContentImport.status: "queued", ContentImport.token: token}).where(

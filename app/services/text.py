@@ -4,7 +4,7 @@ import re
 import unicodedata
 from functools import lru_cache
 
-from babel.numbers import format_decimal
+from app.numbers import number_fr  # noqa: F401 - moved below the services (app/jobs/durable.py uses it)
 
 
 class Multiline(str):
@@ -96,8 +96,3 @@ def loose_search_text(*parts: str | None) -> str:
     """The search text of a table searched with ``loose`` values (organisations)."""
     return " ".join(loose(p) for p in parts if p)
 
-
-def number_fr(value, decimals: int | None = None) -> str:
-    """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
-    pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
-    return format_decimal(value, format=pattern, locale="fr_FR")

@@ -26,7 +26,7 @@ class JobStatus(str, Enum):
 
 class JobRun(Table):
     id = BigSerial(primary_key=True)
-    # The job kind's declared name (app/jobs/registry.py), e.g. "import_accounts".
+    # The job kind's declared name (app/jobs/kinds.py), e.g. "import_accounts".
     kind = Varchar(length=64, index=True)
     # Deduplication key: one run per key ("import:42"); also the base of arq's job id.
     job_key = Varchar(length=200, unique=True)

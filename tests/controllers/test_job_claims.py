@@ -50,12 +50,13 @@ async def test_a_zip_job_the_operator_aborted_does_not_hold_the_next_click(clien
     """An aborted run (or a worker that died on the last try) never writes its progress: the claim
     then sent every click of the next 24 hours to a job that will never finish."""
     from app.jobs import durable
+    from app.jobs.worker import BOUND
 
     session_id, *_ = await completed_session(learners_count=2, complete=2)
     await login(client, "alp001.get")
     first = await post_form(client, f"/sessions/{session_id}/attestations/zip")
     run = await JobRun.select(JobRun.id).where(JobRun.kind == "build_certificates_zip").first()
-    assert await durable.abort(redis_client, [run["id"]], None) == 1
+    assert await durable.abort(redis_client, [run["id"]], None, bound=BOUND) == 1
     page = text((await client.get(first.headers["location"])).text)
     assert "En attente" not in page
     again = await post_form(client, f"/sessions/{session_id}/attestations/zip", follow_redirects=True)

@@ -361,7 +361,7 @@ async def test_overview_tells_what_the_jobs_do(client, redis_client):
 
 
 async def test_cron_jobs_show_their_last_run_and_the_next(client, redis_client):
-    """The last run as the cron job noted it (app/jobs/registry.py: a Redis hash per queue), the
+    """The last run as the cron job noted it (app/jobs/worker.py: a Redis hash per queue), the
     next one from its schedule; a failed one says why, redacted."""
     from app.dates import short_datetime_fr
 
@@ -385,11 +385,11 @@ async def test_cron_jobs_show_their_last_run_and_the_next(client, redis_client):
 
 def test_every_declared_job_kind_and_cron_has_a_french_label():
     """An operator reads French: a job kind or cron added to the registry gets its label in ops."""
-    from app.jobs import registry
+    from app.jobs import kinds, worker
     from app.services.ops import KIND_LABELS
 
-    names = set(registry.KINDS) | {getattr(c.coroutine, "__wrapped__", c.coroutine).__name__
-                                   for c in registry.cron_jobs()}
+    names = set(kinds.KINDS) | {getattr(c.coroutine, "__wrapped__", c.coroutine).__name__
+                                   for c in worker.cron_jobs()}
     assert names - set(KIND_LABELS) == set()
 
 

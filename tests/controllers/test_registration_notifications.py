@@ -14,8 +14,8 @@ from arq.connections import ArqRedis
 
 from app.dates import now
 from app.jobs.durable import sweep
-from app.jobs.registry import sweep_jobs
-from app.jobs.worker import CRON_JOBS
+from app.jobs.worker import sweep_jobs
+from app.jobs.worker import BOUND, CRON_JOBS
 from app.tables.jobs import JobRun
 from app.services import registration as reg
 from app.tables.registration import RegistrationRequest, RequestEvent
@@ -61,12 +61,12 @@ async def test_a_refused_job_leaves_the_request_confirmed_and_the_sweep_notifies
     assert _subjects(smtp, request["reference"]) == []  # no job: nobody told yet
 
     # Within a minute the job may still be on its way: the sweep leaves the request to it.
-    assert (await sweep(redis_client))["enqueued"] == 0
+    assert (await sweep(redis_client, BOUND))["enqueued"] == 0
     await _backdate_confirmations()
     # Two sweeps at once (two workers), then the workers: the request is notified once.
-    await asyncio.gather(*(sweep(redis_client) for _ in range(2)))
+    await asyncio.gather(*(sweep(redis_client, BOUND) for _ in range(2)))
     await run_jobs()
-    assert (await sweep(redis_client))["enqueued"] == 0
+    assert (await sweep(redis_client, BOUND))["enqueued"] == 0
     # A late job of the request changes nothing either.
     assert await reg.send_notifications(request["id"], redis_client) == 0
     await run_jobs()
@@ -111,7 +111,7 @@ async def test_many_confirmations_at_once_are_each_notified_exactly_once(client,
     smtp.messages.clear()
     await run_jobs()
     await _backdate_confirmations()
-    await sweep(redis_client)
+    await sweep(redis_client, BOUND)
     await run_jobs()
     assert await RegistrationRequest.count().where(RegistrationRequest.notified_at.is_null()) == 0
     mine = [m["Subject"] for _, m in smtp.messages if m["Subject"].startswith("Votre demande d'inscription R26-T")]

@@ -23,7 +23,8 @@ from arq.connections import RedisSettings
 
 from app.dates import now
 from app.jobs import durable
-from app.jobs import registry as jobs
+from app.jobs import kinds as jobs
+from app.jobs.worker import BOUND, cron_status, function_of
 from app.jobs.redaction import MASK, redact, redact_args
 from app.services import registration as reg
 from app.settings import get_settings
@@ -165,7 +166,7 @@ async def test_jobs_refused_by_redis_run_once_it_is_back(app, client, smtp, run_
     settings_env(JOBS_REQUEUE_AFTER=0)
     back = await own_redis.pool()
     try:
-        assert (await durable.sweep(back))["enqueued"] == 4
+        assert (await durable.sweep(back, BOUND))["enqueued"] == 4
         await run_jobs()
     finally:
         await back.aclose()
@@ -188,7 +189,7 @@ async def test_jobs_refused_by_redis_run_once_it_is_back(app, client, smtp, run_
     # Nothing left for a later sweep.
     again = await own_redis.pool()
     try:
-        assert (await durable.sweep(again))["enqueued"] == 0
+        assert (await durable.sweep(again, BOUND))["enqueued"] == 0
     finally:
         await again.aclose()
 
@@ -323,7 +324,7 @@ async def test_aborted_and_finished_runs_are_skipped_failures_retried_then_faile
     assert rows[aborted]["status"] == "aborted" and rows[aborted]["tries"] == 0
     assert rows[export]["status"] == "succeeded" and rows[export]["result"] == "0"
     # The same arq job handed over again (a sweep, an operator) does not run a finished run twice.
-    await durable.dispatch(redis_client, [synced, aborted], "again")
+    await durable.dispatch(redis_client, [synced, aborted], "again", BOUND)
     await run_jobs()
     assert (await JobRun.select(JobRun.tries).where(JobRun.id == synced).first())["tries"] == 1
 
@@ -348,7 +349,7 @@ async def test_a_failing_job_is_retried_with_backoff_then_failed_with_its_traceb
 
     # Operator retry (the CLI's path): tries again from 0, recorded, dispatched.
     monkeypatch.undo()
-    assert await durable.retry(redis_client, [run_id], None, "cli") == 1
+    assert await durable.retry(redis_client, [run_id], None, "cli", BOUND) == 1
     action = await JobAction.select().first()
     assert action["run"] == run_id and action["action"] == "retry" and action["actor"] is None
     assert action["detail"] == "cli"
@@ -366,7 +367,7 @@ async def test_the_sweep_fails_a_run_whose_worker_died_on_its_last_try_and_purge
     old = await jobs.COHORT_SYNC.submit(redis_client, 2)
     await JobRun.update({JobRun.status: "succeeded", JobRun.finished_at: t - timedelta(days=31)}).where(
         JobRun.id == old)
-    assert await durable.sweep(redis_client) == {"enqueued": 0, "failed": 1}
+    assert await durable.sweep(redis_client, BOUND) == {"enqueued": 0, "failed": 1}
     row = await JobRun.select().where(JobRun.id == dead).first()
     assert row["status"] == "failed" and "le worker s'est arrêté" in row["error"]
     assert await durable.purge() == 1
@@ -383,7 +384,7 @@ def test_redaction_of_arguments_results_and_tracebacks():
     assert "s3cret" not in redact("ConnectError: password='s3cret' refused")
     assert redact("Bonjour,\n" + "x" * 600) == "[texte masqué, 609 caractères]"
     assert redact("import:42") == "import:42" and redact("alp001.v.blondel") == "alp001.v.blondel"
-    named = redact_args(jobs.function_of("export_table"), ["users", 3, {"q": "a"}, "short-tok", "xlsx"])
+    named = redact_args(function_of("export_table"), ["users", 3, {"q": "a"}, "short-tok", "xlsx"])
     assert named == {"table_name": "users", "user_id": 3, "params": {"q": "a"}, "token": MASK, "fmt": "xlsx"}
 
 
@@ -421,8 +422,8 @@ async def test_an_aborted_or_abandoned_import_says_so_and_creates_nothing(client
     aborted_batch = await _import_batch(client, _people("Stop", 2))
     assert (await post_form(client, f"/imports/{aborted_batch}/confirmer")).status_code == 303
     run = await JobRun.select().where(JobRun.kind == "import_accounts").first()
-    assert await durable.abort(redis_client, [run["id"]], None, "test") == 1
-    assert await durable.abort(redis_client, [run["id"]], None, "test") == 0  # once
+    assert await durable.abort(redis_client, [run["id"]], None, "test", bound=BOUND) == 1
+    assert await durable.abort(redis_client, [run["id"]], None, "test", bound=BOUND) == 0  # once
     from arq.constants import abort_jobs_ss
 
     assert await redis_client.zscore(abort_jobs_ss, f"run:{run['id']}:0") is not None
@@ -440,7 +441,7 @@ async def test_an_aborted_or_abandoned_import_says_so_and_creates_nothing(client
     await ImportBatch.update({ImportBatch.status: "running"}).where(ImportBatch.id == abandoned_batch)
     await JobRun.update({JobRun.status: "running", JobRun.tries: 3, JobRun.started_at: now() - timedelta(hours=2)}).where(
         (JobRun.kind == "import_accounts") & (JobRun.status == "queued"))
-    assert await durable.sweep(redis_client) == {"enqueued": 0, "failed": 1}
+    assert await durable.sweep(redis_client, BOUND) == {"enqueued": 0, "failed": 1}
     batch = await ImportBatch.select().where(ImportBatch.id == abandoned_batch).first()
     assert batch["status"] == "failed" and "le worker s'est arrêté" in batch["error"]
 
@@ -448,13 +449,13 @@ async def test_an_aborted_or_abandoned_import_says_so_and_creates_nothing(client
 async def test_cron_jobs_note_their_last_run_for_the_dashboard(demo, redis_client, run_jobs):
     from datetime import datetime
 
-    before = {c["name"]: c for c in await jobs.cron_status(redis_client)}
+    before = {c["name"]: c for c in await cron_status(redis_client)}
     assert {"cron:sweep_outbox", "cron:sweep_jobs", "cron:purge_job_runs", "cron:reconcile_cohorts",
             "cron:refresh_analytics", "cron:sweep_convocations", "cron:send_convocation_reminders"} <= set(before)
     assert before["cron:sweep_jobs"]["last"] is None
     assert before["cron:purge_job_runs"]["next_run"] > datetime.now().astimezone()
     await run_jobs()  # the crons run at start-up run
-    after = {c["name"]: c for c in await jobs.cron_status(redis_client)}
+    after = {c["name"]: c for c in await cron_status(redis_client)}
     last = after["cron:sweep_jobs"]["last"]
     assert last["ok"] is True and last["detail"] == '{"enqueued": 0, "failed": 0}'
     assert after["cron:purge_job_runs"]["last"] is None
@@ -506,7 +507,7 @@ async def test_a_restarted_worker_with_the_same_hostname_and_pid_does_not_keep_i
                          JobRun.heartbeat_at: t - timedelta(minutes=2),
                          JobRun.worker: f"{socket.gethostname()}:{os.getpid()}"}).where(JobRun.id == run_id)
     await durable.beat()  # the new process, alive
-    assert await durable.sweep(redis_client) == {"enqueued": 1, "failed": 0}
+    assert await durable.sweep(redis_client, BOUND) == {"enqueued": 1, "failed": 0}
     assert (await JobRun.select(JobRun.status).where(JobRun.id == run_id).first())["status"] == "queued"
 
 

@@ -195,7 +195,7 @@ async def test_certificates_left_unsealed_are_sealed_by_the_cron_once_with_two_w
 
     from app import db
     from app.dates import now
-    from app.jobs import registry
+    from app.jobs import worker
 
     session_id, activities, learners, enrolments = await completed_session(learners_count=7, complete=0)
     ids = [enrolments[u] for u in learners]
@@ -205,7 +205,7 @@ async def test_certificates_left_unsealed_are_sealed_by_the_cron_once_with_two_w
                 await learning.set_completion(e, activity, True, CompletionHow.manual)
     unsealed = Certificate.pdf_sha256 == certificates.UNSEALED
     assert await Certificate.count().where(unsealed) == 7
-    cron = next(c for c in registry.cron_jobs() if c.name == "cron:seal_unsealed_certificates")
+    cron = next(c for c in worker.cron_jobs() if c.name == "cron:seal_unsealed_certificates")
     ctx = {"redis": redis_client}
     assert await cron.coroutine(ctx) == 0  # issued less than a minute ago: their own seal may be under way
     await Certificate.update({Certificate.issued_at: now() - timedelta(minutes=2)}).where(Certificate.id > 0)
@@ -219,7 +219,7 @@ async def test_certificates_left_unsealed_are_sealed_by_the_cron_once_with_two_w
     await Certificate.update({Certificate.pdf_sha256: certificates.UNSEALED}).where(Certificate.id > 0)
     assert await certificates.seal_unsealed(batch=2, limit=5) == 5
     assert await cron.coroutine(ctx) == 2 and await cron.coroutine(ctx) == 0
-    note = {c["name"]: c for c in await registry.cron_status(redis_client)}["cron:seal_unsealed_certificates"]
+    note = {c["name"]: c for c in await worker.cron_status(redis_client)}["cron:seal_unsealed_certificates"]
     assert note["last"]["ok"] is True and note["last"]["detail"] == "0"
     # One that cannot be rendered (a damaged snapshot) never holds up the others.
     first = (await Certificate.select(Certificate.id).order_by(Certificate.id).first())["id"]
