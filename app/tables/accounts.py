@@ -48,8 +48,8 @@ class User(Table, tablename="app_user"):
     # ``organisation``: an older embedded database adds ``external`` last and moves the accounts then.
     organisation = ForeignKey(references=LazyTableReference("Organisation", module_path="app.tables.registration"),
                               null=True, on_delete=OnDelete.set_null)
-    # No index=True: SQLite would create it before adding the column to an older embedded database
-    # (an index on the string 'external'); PostgreSQL gets a partial index (migration 2026-12-06T19:10:01).
+    # No index=True: PostgreSQL has a partial index on the few external accounts instead
+    # (migration 2026-12-06T19:10:01).
     external = Boolean(default=False)
 
 

@@ -123,6 +123,9 @@ class SessionActivity(Table):
     # attempts kept (an activity with records is never deleted); a manager can restore it.
     retired_at = Timestamptz(null=True, default=None)
 
+    # A template activity is in a session once (NULL sources — activities made in the session — are distinct).
+    session_activity_source_unique = Unique(["session", "source"])
+
 
 class ContentImport(Table):
     """One run of the six-step import wizard; the job's state and the choices of steps 1-3."""
@@ -143,3 +146,5 @@ class CohortSync(Table):
     session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
     cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
+
+    cohort_sync_unique = Unique(["session", "cohort"])
