@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import sqlite3
 from contextvars import ContextVar
@@ -34,6 +35,15 @@ def among(column, values) -> object:
     from piccolo.columns.combination import WhereRaw
 
     return WhereRaw(f"{column._meta.get_full_name(with_alias=False)} = ANY({{}})", values)
+
+
+def array_has(column, value: str) -> object:
+    """``value`` is an element of the array ``column``: ``= ANY`` on PostgreSQL; on SQLite, where
+    Piccolo stores an array as JSON text, the quoted element (Piccolo's own ``any`` there is a bare
+    LIKE, which finds "update" in "update_password")."""
+    if is_sqlite():
+        return column.like(f"%{json.dumps(value)}%")
+    return column.any(value)
 
 
 async def open_pool() -> bool:

@@ -2,7 +2,7 @@
 
 from enum import Enum
 
-from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
+from piccolo.columns import Array, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -73,6 +73,7 @@ class ImportRow(Table):
     existing_user = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     existing_in_scope = Boolean(default=False)
     decision = Varchar(length=16, default="create", choices=RowDecision)
-    allowed = Varchar(length=64, default="create,skip")  # the decisions this row offers
+    # The decisions this row offers (on SQLite Piccolo stores the list as JSON text).
+    allowed = Array(Varchar(length=16), default=[RowDecision.create.value, RowDecision.skip.value])
     outcome = Varchar(length=16, default="", choices=RowOutcome)
     outcome_message = Text(default="")
