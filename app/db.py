@@ -67,6 +67,7 @@ async def create_sqlite_tables() -> None:
     for table in TABLES:
         create, *indexes = _piccolo_sqlite_ddl(table)
         await table.raw(create)
+        await _set_retyped_columns_aside(table)
         await _add_missing_columns(table)
         for statement in indexes:
             await table.raw(statement)
@@ -103,6 +104,19 @@ async def _create_unique_index(statement: str) -> None:
     except sqlite3.IntegrityError as error:  # an older var/ whose rows break a newer index
         log.warning("Could not create %s on the SQLite database: %s (fix the duplicates, or delete var/ "
                     "to start over)", statement, error)
+
+
+# Columns whose type changed since an older embedded database was made -> their declared type now.
+# SQLite cannot change a column's type: the old column is renamed ``<name>_old``, the new one is then
+# missing and added, and its back-fill (ADDED_COLUMN_BACKFILLS) converts the values and drops the old.
+RETYPED_COLUMNS = {("import_row", "allowed"): "ARRAY"}  # comma-separated text before 2026-12-06T21:00
+
+
+async def _set_retyped_columns_aside(table) -> None:
+    declared = {r["name"]: r["type"] for r in await table.raw(f'PRAGMA table_info("{table._meta.tablename}")')}
+    for (tablename, column), kind in RETYPED_COLUMNS.items():
+        if tablename == table._meta.tablename and declared.get(column, kind).upper() != kind:
+            await table.raw(f'ALTER TABLE "{tablename}" RENAME COLUMN "{column}" TO "{column}_old"')
 
 
 async def _add_missing_columns(table) -> None:

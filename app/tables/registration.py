@@ -173,4 +173,9 @@ ADDED_COLUMN_BACKFILLS = {
         "UPDATE mail SET category = 'registration-bi-copy' WHERE category = 'registration-bi' "
         "AND subject LIKE '[Copie]%'",
     ],
+    # Its comma-separated text, set aside as allowed_old (app/db.py RETYPED_COLUMNS), as a JSON array.
+    ("import_row", "allowed"): [
+        """UPDATE import_row SET allowed = '["' || replace(allowed_old, ',', '", "') || '"]'""",
+        "ALTER TABLE import_row DROP COLUMN allowed_old",
+    ],
 }
