@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import logging
+import sqlite3
 from contextvars import ContextVar
 
+from piccolo.constraints import Unique
 from piccolo.engine.finder import engine_finder
 
 from app.tables.accounts import User
-from app.tables.constraints import UNIQUE_INDEXES
+from app.tables.constraints import PARTIAL_UNIQUE_INDEXES
 from app.tables.piccolo_app import TABLES
 from app.tables.registration import ADDED_COLUMN_BACKFILLS
+
+log = logging.getLogger(__name__)
 
 
 def engine():
@@ -32,6 +38,15 @@ def among(column, values) -> object:
     return WhereRaw(f"{column._meta.get_full_name(with_alias=False)} = ANY({{}})", values)
 
 
+def array_has(column, value: str) -> object:
+    """``value`` is an element of the array ``column``: ``= ANY`` on PostgreSQL; on SQLite, where
+    Piccolo stores an array as JSON text, the quoted element (Piccolo's own ``any`` there is a bare
+    LIKE, which finds "update" in "update_password")."""
+    if is_sqlite():
+        return column.like(f"%{json.dumps(value)}%")
+    return column.any(value)
+
+
 async def open_pool() -> bool:
     """Open the PostgreSQL pool unless one is open; True when this call opened it."""
     if is_sqlite() or getattr(engine(), "pool", None) is not None:
@@ -46,34 +61,70 @@ async def close_pool() -> None:
 
 
 async def create_sqlite_tables() -> None:
-    """The embedded default creates its tables directly (Piccolo's SQLite migrations cannot ALTER);
-    PostgreSQL always goes through the migrations (`tremplin migrate`)."""
-    import logging
-    import re
-    import sqlite3
-
-    add_unique = re.compile(r'ALTER TABLE ("\w+") ADD CONSTRAINT (\w+) UNIQUE (\(.*\))$')
+    """The embedded default creates its tables from their declarations, with Piccolo's own DDL
+    (Piccolo's SQLite migrations cannot ALTER); PostgreSQL always goes through the migrations
+    (`tremplin migrate`). On a database made by an older version, the missing columns are added
+    before any index is made (an index names its columns)."""
     for table in TABLES:
-        for statement in table.create_table(if_not_exists=True).ddl:
-            # SQLite cannot ALTER TABLE … ADD CONSTRAINT: a declared Unique becomes a unique index there.
-            match = add_unique.match(statement)
-            if match:
-                statement = f"CREATE UNIQUE INDEX IF NOT EXISTS {match[2]} ON {match[1]} {match[3]}"
-            await table.raw(statement)
+        create, *indexes = _piccolo_sqlite_ddl(table)
+        await table.raw(create)
+        await _set_retyped_columns_aside(table)
         await _add_missing_columns(table)
-    for statement in UNIQUE_INDEXES:
-        try:
-            await TABLES[0].raw(statement)
-        except sqlite3.IntegrityError as error:  # an older var/ whose rows break a newer index
-            logging.getLogger(__name__).warning("Could not create %s on the SQLite database: %s (fix the "
-                                                "duplicates, or delete var/ to start over)", statement, error)
+        for statement in indexes:
+            await table.raw(statement)
+    for table in TABLES:
+        for statement in _unique_indexes(table):
+            await _create_unique_index(statement)
+    for statement in PARTIAL_UNIQUE_INDEXES:
+        await _create_unique_index(statement)
+
+
+def _piccolo_sqlite_ddl(table) -> list[str]:
+    """Piccolo's CREATE TABLE IF NOT EXISTS and CREATE INDEX IF NOT EXISTS statements of ``table``,
+    without its constraint statements: Piccolo adds a declared constraint with ALTER TABLE … ADD
+    CONSTRAINT, which SQLite does not have (see ``_unique_indexes``)."""
+    return [s for s in table.create_table(if_not_exists=True).ddl if not s.startswith("ALTER TABLE ")]
+
+
+def _unique_indexes(table) -> list[str]:
+    """A declared ``Unique`` becomes on SQLite a unique index of its name and columns: the same rows
+    refused, the same ON CONFLICT targets, the same name in the errors."""
+    statements = []
+    for constraint in table._meta.constraints:
+        if not isinstance(constraint, Unique):
+            raise NotImplementedError(f"{table.__name__}.{constraint._meta.name}: only Unique is created on SQLite")
+        columns = ", ".join(f'"{name}"' for name in constraint.get_column_names())
+        statements.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {constraint._meta.name} "
+                          f"ON {table._meta.get_formatted_tablename()} ({columns})")
+    return statements
+
+
+async def _create_unique_index(statement: str) -> None:
+    try:
+        await TABLES[0].raw(statement)
+    except sqlite3.IntegrityError as error:  # an older var/ whose rows break a newer index
+        log.warning("Could not create %s on the SQLite database: %s (fix the duplicates, or delete var/ "
+                    "to start over)", statement, error)
+
+
+# Columns whose type changed since an older embedded database was made -> their declared type now.
+# SQLite cannot change a column's type: the old column is renamed ``<name>_old``, the new one is then
+# missing and added, and its back-fill (ADDED_COLUMN_BACKFILLS) converts the values and drops the old.
+RETYPED_COLUMNS = {("import_row", "allowed"): "ARRAY"}  # comma-separated text before 2026-12-06T21:00
+
+
+async def _set_retyped_columns_aside(table) -> None:
+    declared = {r["name"]: r["type"] for r in await table.raw(f'PRAGMA table_info("{table._meta.tablename}")')}
+    for (tablename, column), kind in RETYPED_COLUMNS.items():
+        if tablename == table._meta.tablename and declared.get(column, kind).upper() != kind:
+            await table.raw(f'ALTER TABLE "{tablename}" RENAME COLUMN "{column}" TO "{column}_old"')
 
 
 async def _add_missing_columns(table) -> None:
     """An embedded database made by an older version gets the columns added since (SQLite can ADD
-    COLUMN, not much else): `tremplin dev` keeps working on an existing var/ after an upgrade."""
-    import logging
-
+    COLUMN, not much else): `tremplin dev` keeps working on an existing var/ after an upgrade. Some
+    columns come with a back-fill of their rows (ADDED_COLUMN_BACKFILLS): data, which PostgreSQL's
+    migration that adds the column does too; no SQLite migration exists to hold it."""
     existing = {r["name"] for r in await table.raw(f'PRAGMA table_info("{table._meta.tablename}")')}
     for column in table._meta.columns:
         if column._meta.db_column_name in existing:
@@ -83,8 +134,8 @@ async def _add_missing_columns(table) -> None:
             for statement in ADDED_COLUMN_BACKFILLS.get((table._meta.tablename, column._meta.db_column_name), []):
                 await (statement() if callable(statement) else table.raw(statement))
         except Exception as error:  # noqa: BLE001 - say which column, keep starting
-            logging.getLogger(__name__).warning("Could not add %s.%s to the SQLite database: %s (delete var/ "
-                                                "to start over)", table._meta.tablename, column._meta.name, error)
+            log.warning("Could not add %s.%s to the SQLite database: %s (delete var/ to start over)",
+                        table._meta.tablename, column._meta.name, error)
 
 
 async def is_empty() -> bool:

@@ -589,7 +589,7 @@ async def create_batch(user: CurrentUser, establishment_id: int, filename: str, 
             (batch_id, r["line"], _fit(r["first_name"], 100), _fit(r["last_name"], 100), _fit(r["password"], 255),
              _fit(r["email"], 254), _fit(r["matricule"], 50), "\n".join(_fit(c, COHORT_NAME_MAX) for c in r["cohorts"]),
              r["username"], r["status"], "\n".join(r["problems"]), r["existing_user"],
-             r["existing_user"] is not None, r["decision"], ",".join(r["allowed"]), "", "")
+             r["existing_user"] is not None, r["decision"], r["allowed"], "", "")
             for r in analysed
         ])
     return batch_id
@@ -657,7 +657,7 @@ async def set_decision(user: CurrentUser, batch_id: int, row_id: int, decision: 
     row = await ImportRow.select().where((ImportRow.id == row_id) & (ImportRow.batch == batch_id)).first()
     if row is None:
         raise NotFound("Ligne introuvable.")
-    if decision not in row["allowed"].split(","):
+    if decision not in row["allowed"]:
         raise DomainError("Cette décision n'est pas possible pour cette ligne.")
     await ImportRow.update({ImportRow.decision: decision}).where(ImportRow.id == row_id)
     row["decision"] = decision
@@ -674,8 +674,7 @@ async def set_decision_for_all(user: CurrentUser, batch_id: int, decision: str) 
     rows = await ImportRow.update({ImportRow.decision: decision}).where(
         (ImportRow.batch == batch_id)
         & (ImportRow.status != "ok")
-        & ((ImportRow.allowed == decision) | ImportRow.allowed.like(f"{decision},%")
-           | ImportRow.allowed.like(f"%,{decision}") | ImportRow.allowed.like(f"%,{decision},%"))
+        & db.array_has(ImportRow.allowed, decision)
     ).returning(ImportRow.id)
     return len(rows)
 
@@ -764,7 +763,7 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
     establishment = await Establishment.select(Establishment.code).where(Establishment.id == establishment_id).first()
     code = establishment["code"].lower()
     rows = await ImportRow.select().where(ImportRow.batch == batch_id).order_by(ImportRow.line)
-    wanted = [r for r in rows if r["status"] != "error" and r["decision"] in r["allowed"].split(",")]
+    wanted = [r for r in rows if r["status"] != "error" and r["decision"] in r["allowed"]]
     to_create = [r for r in wanted if r["decision"] in CREATE_DECISIONS]
     to_update = [r for r in wanted if r["decision"] in UPDATE_DECISIONS and r["existing_user"]]
     # row id -> (outcome, message, username the report shows: the account's, exactly)

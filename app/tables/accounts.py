@@ -1,5 +1,7 @@
 """People and what they may do: users and role assignments."""
 
+from enum import Enum
+
 from piccolo.columns import (
     Boolean,
     ForeignKey,
@@ -16,6 +18,32 @@ from piccolo.table import Table
 from app.tables.org import Delegation, Establishment
 
 
+class AccountStatus(str, Enum):
+    """The status of an account (SPEC A2); labels in app/services/accounts.py STATUS_LABELS."""
+
+    none = ""  # not given
+    fph_agent = "fph_agent"
+    fpt_agent = "fpt_agent"
+    fpe_agent = "fpe_agent"
+    contract = "contract"
+    elected = "elected"
+    apprentice = "apprentice"
+    staff = "staff"
+    other = "other"
+
+
+class Role(str, Enum):
+    """Labels and scopes in app/services/roles.py."""
+
+    admin = "admin"
+    ged = "ged"  # a delegation's manager
+    get = "get"  # an establishment's manager
+    registration_manager = "registration_manager"
+    registration_tester = "registration_tester"
+    learner = "learner"
+    operations = "operations"
+
+
 class User(Table, tablename="app_user"):
     username = Varchar(length=150, unique=True, index=True)
     password_hash = Varchar(length=255)
@@ -23,7 +51,7 @@ class User(Table, tablename="app_user"):
     last_name = Varchar(length=100)
     email = Varchar(length=254, index=True)
     establishment = ForeignKey(references=Establishment, null=True, on_delete=OnDelete.set_null, index=True)
-    status = Varchar(length=100, default="")
+    status = Varchar(length=100, default="", choices=AccountStatus)
     matricule = Varchar(length=50, default="", index=True)
     is_suspended = Boolean(default=False)
     force_password_change = Boolean(default=False)
@@ -48,8 +76,8 @@ class User(Table, tablename="app_user"):
     # ``organisation``: an older embedded database adds ``external`` last and moves the accounts then.
     organisation = ForeignKey(references=LazyTableReference("Organisation", module_path="app.tables.registration"),
                               null=True, on_delete=OnDelete.set_null)
-    # No index=True: SQLite would create it before adding the column to an older embedded database
-    # (an index on the string 'external'); PostgreSQL gets a partial index (migration 2026-12-06T19:10:01).
+    # No index=True: PostgreSQL has a partial index on the few external accounts instead
+    # (migration 2026-12-06T19:10:01).
     external = Boolean(default=False)
 
 
@@ -57,7 +85,7 @@ class RoleAssignment(Table):
     """One role of one user, scoped to a delegation (GED) or an establishment (GET, learner)."""
 
     user = ForeignKey(references=User, on_delete=OnDelete.cascade, index=True)
-    role = Varchar(length=32, index=True)
+    role = Varchar(length=32, index=True, choices=Role)
     delegation = ForeignKey(references=Delegation, null=True, on_delete=OnDelete.cascade)
     establishment = ForeignKey(references=Establishment, null=True, on_delete=OnDelete.cascade)
     granted_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)

@@ -31,6 +31,24 @@ class CompletionRule(str, Enum):
     quiz = "quiz"  # completed when an attempt passes
 
 
+class ActivityKind(str, Enum):
+    """Labels in app/services/activities.py ACTIVITY_KINDS."""
+
+    page = "page"
+    video = "video"
+    file = "file"
+    quiz = "quiz"
+    forum = "forum"
+    reminder = "reminder"  # Moodle's « Réengagement »: kept for managers, never shown to learners
+
+
+class ContentImportStatus(str, Enum):
+    draft = "draft"  # steps 1-3, or given up by the job layer (it can be launched again)
+    queued = "queued"
+    running = "running"
+    done = "done"
+
+
 class CourseTemplate(Searchable, Table):
     SEARCHED = ("code", "title", "short_name")
 
@@ -50,7 +68,7 @@ class CourseTemplate(Searchable, Table):
 class TemplateActivity(Table):
     template = ForeignKey(references=CourseTemplate, on_delete=OnDelete.cascade, index=True)
     position = Integer(default=0)
-    kind = Varchar(length=32, default="page")  # page, video, quiz, file, forum
+    kind = Varchar(length=32, default="page", choices=ActivityKind)
     title = Varchar(length=255)
     content = Text(default="")  # page: sanitised HTML; other kinds: an introduction
     required = Boolean(default=True)
@@ -110,7 +128,7 @@ class SessionActivity(Table):
     session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
     source = ForeignKey(references=TemplateActivity, null=True, on_delete=OnDelete.set_null)
     position = Integer(default=0)
-    kind = Varchar(length=32, default="page")
+    kind = Varchar(length=32, default="page", choices=ActivityKind)
     title = Varchar(length=255)
     content = Text(default="")  # page: sanitised HTML; other kinds: an introduction
     required = Boolean(default=True)
@@ -123,6 +141,9 @@ class SessionActivity(Table):
     # attempts kept (an activity with records is never deleted); a manager can restore it.
     retired_at = Timestamptz(null=True, default=None)
 
+    # A template activity is in a session once (NULL sources — activities made in the session — are distinct).
+    session_activity_source_unique = Unique(["session", "source"])
+
 
 class ContentImport(Table):
     """One run of the six-step import wizard; the job's state and the choices of steps 1-3."""
@@ -131,7 +152,7 @@ class ContentImport(Table):
     template = ForeignKey(references=CourseTemplate, null=True, on_delete=OnDelete.set_null)
     settings = Text(default="")  # the step-2 checkboxes kept, one name per line
     activity_ids = Text(default="")  # the step-3 selection, comma-separated
-    status = Varchar(length=16, default="draft")  # draft, queued, running, done, failed
+    status = Varchar(length=16, default="draft", choices=ContentImportStatus)
     token = Varchar(length=64, default="")
     created_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     created_at = Timestamptz(default=TimestamptzNow())
@@ -143,3 +164,5 @@ class CohortSync(Table):
     session = ForeignKey(references=TrainingSession, on_delete=OnDelete.cascade, index=True)
     cohort = ForeignKey(references=Cohort, on_delete=OnDelete.cascade, index=True)
     created_at = Timestamptz(default=TimestamptzNow())
+
+    cohort_sync_unique = Unique(["session", "cohort"])

@@ -1,5 +1,7 @@
-"""Unique constraints Piccolo cannot declare (composite, partial). Applied by a migration on
-PostgreSQL and at table creation on SQLite: the idempotent writes (ON CONFLICT) rely on them."""
+"""The partial unique indexes, which Piccolo cannot declare: its ``Unique`` constraint takes columns,
+not an expression nor a WHERE clause (the composite ones are declared on their tables with
+``piccolo.constraints.Unique``). Created by migrations on PostgreSQL (frozen copies there) and by
+``app.db.create_sqlite_tables`` on SQLite; the idempotent writes and the e-mail check rely on them."""
 
 EMAIL_UNIQUE_INDEX_NAME = "app_user_email_unique"
 # The rows it covers (also the duplicates' query of its migration, 2026-12-06T18:30).
@@ -7,11 +9,7 @@ EMAIL_UNIQUE_WHERE = "deactivated_at IS NULL AND email <> '' AND email NOT LIKE 
 EMAIL_UNIQUE_INDEX = (f"CREATE UNIQUE INDEX IF NOT EXISTS {EMAIL_UNIQUE_INDEX_NAME} ON app_user (lower(email)) "
                       f"WHERE {EMAIL_UNIQUE_WHERE}")
 
-UNIQUE_INDEXES = [
-    "CREATE UNIQUE INDEX IF NOT EXISTS cohort_name_unique ON cohort (establishment, name)",
-    'CREATE UNIQUE INDEX IF NOT EXISTS cohort_member_unique ON cohort_member (cohort, "user")',
-    "CREATE UNIQUE INDEX IF NOT EXISTS cohort_sync_unique ON cohort_sync (session, cohort)",
-    "CREATE UNIQUE INDEX IF NOT EXISTS session_activity_source_unique ON session_activity (session, source)",
+PARTIAL_UNIQUE_INDEXES = [
     # One valid certificate per enrolment: issuing twice (two workers, a retried request) is a no-op.
     "CREATE UNIQUE INDEX IF NOT EXISTS certificate_one_valid ON certificate (enrolment) WHERE status = 'valid'",
     # Never a second account for the same person (issue 19): one active account per real e-mail

@@ -24,6 +24,14 @@ class JobStatus(str, Enum):
     aborted = "aborted"      # an operator aborted it
 
 
+class JobActionKind(str, Enum):
+    """Labels in app/services/ops.py ACTION_LABELS."""
+
+    retry = "retry"
+    retry_all = "retry_all"  # written by older versions: one row for a filtered set (``run`` null)
+    abort = "abort"
+
+
 class JobRun(Table):
     id = BigSerial(primary_key=True)
     # The job kind's declared name (app/jobs/kinds.py), e.g. "import_accounts".
@@ -56,7 +64,7 @@ class JobAction(Table):
     id = BigSerial(primary_key=True)
     # The run acted on; null for an action on a filtered set (then ``detail`` holds the filter and count).
     run = ForeignKey(references=JobRun, null=True, on_delete=OnDelete.set_null, index=True)
-    action = Varchar(length=32)  # retry, retry_all, abort
+    action = Varchar(length=32, choices=JobActionKind)
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     detail = Text(default="")
     created_at = Timestamptz(default=TimestamptzNow(), index=True)

@@ -1,8 +1,20 @@
 """The mail outbox and platform settings."""
 
+from enum import Enum
+
 from piccolo.columns import Boolean, Bytea, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
+
+
+class MailStatus(str, Enum):
+    queued = "queued"
+    sending = "sending"  # claimed by a job (until locked_until)
+    sent = "sent"
+    retry = "retry"  # a try failed; another at next_attempt_at
+    failed = "failed"  # every try used
+    held = "held"  # waits for a person to review where it goes (app/services/outbox.py HELD)
+    cancelled = "cancelled"  # a held mail closed unsent (DROPPED)
 
 
 class Mail(Table):
@@ -16,7 +28,7 @@ class Mail(Table):
     body_text = Text()
     body_html = Text(default="")
     secret = Text(default="")
-    status = Varchar(length=16, default="queued", index=True)  # queued, sending, sent, retry, failed
+    status = Varchar(length=16, default="queued", index=True, choices=MailStatus)
     tries = Integer(default=0)
     last_error = Text(default="")
     is_test = Boolean(default=False)

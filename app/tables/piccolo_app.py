@@ -25,7 +25,7 @@ from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
-# Creation order matters for SQLite's create_db_tables (foreign keys first).
+# Creation order matters for SQLite's create_sqlite_tables (app/db.py; foreign keys first).
 TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
     Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,

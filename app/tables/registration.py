@@ -1,5 +1,7 @@
 """Online registration ("Inscriptions locales", SPEC F): the back office's reference lists."""
 
+from enum import Enum
+
 from piccolo.columns import Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
@@ -10,10 +12,45 @@ from app.services.text import loose_search_text
 from app.tables.searchable import Searchable
 
 
+class RefKind(str, Enum):
+    """The reference lists; their titles in app/services/registration_admin.py REF_KINDS."""
+
+    establishment_type = "establishment_type"
+    candidate_state = "candidate_state"
+    funding_method = "funding_method"
+
+
+class RequestStatus(str, Enum):
+    """Labels in app/services/registration.py STATUS_LABELS."""
+
+    draft = "draft"
+    awaiting_confirmation = "awaiting_confirmation"
+    confirmed = "confirmed"
+    waiting_list = "waiting_list"
+    instance_validated = "instance_validated"
+    credentials_sent = "credentials_sent"
+    completed = "completed"
+    refused = "refused"
+    cancelled = "cancelled"
+
+
+# A request's status before and after an event (an event that changes none states it twice); none:
+# the column's default, which no event written by the app keeps.
+EventStatus = Enum("EventStatus", {"none": "", **{s.name: s.value for s in RequestStatus}}, type=str)
+
+
+class Answer(str, Enum):
+    """A yes/no question of the wizard (labels in app/services/registration.py YES_NO)."""
+
+    none = ""  # not answered
+    no = "no"
+    yes = "yes"
+
+
 class RefItem(Table):
     """An entry of one of the simple lists the wizard offers (SPEC F4)."""
 
-    kind = Varchar(length=32, index=True)  # establishment_type, candidate_state, funding_method
+    kind = Varchar(length=32, index=True, choices=RefKind)
     label = Varchar(length=255)
     position = Integer(default=0)
     hidden = Boolean(default=False)
@@ -46,7 +83,7 @@ class RegistrationRequest(Table):
     """A request made through the public wizard (SPEC F1-F3), from its draft to its last step."""
 
     reference = Varchar(length=32, unique=True, index=True)
-    status = Varchar(length=24, default="draft", index=True)
+    status = Varchar(length=24, default="draft", index=True, choices=RequestStatus)
     step = Integer(default=1)
     draft_key = Varchar(length=64, default="", index=True)  # the visitor's cookie while a draft
     session = ForeignKey(references=TrainingSession, null=True, on_delete=OnDelete.set_null, index=True)
@@ -62,12 +99,12 @@ class RegistrationRequest(Table):
     phone = Varchar(length=30, default="")
     expectations = Text(default="")
     mandate_year = Varchar(length=4, default="")
-    dietary = Varchar(length=3, default="")  # "", "no", "yes"
+    dietary = Varchar(length=3, default="", choices=Answer)
     dietary_details = Text(default="")
     disability = Boolean(default=False)
-    consent_carpool = Varchar(length=3, default="")  # "", "no", "yes" (the three consents)
-    consent_mailing = Varchar(length=3, default="")
-    consent_image = Varchar(length=3, default="")
+    consent_carpool = Varchar(length=3, default="", choices=Answer)
+    consent_mailing = Varchar(length=3, default="", choices=Answer)
+    consent_image = Varchar(length=3, default="", choices=Answer)
     cgv_accepted = Boolean(default=False)
     waiting_list = Boolean(default=False)
     confirmation_nonce = Varchar(length=64, default="")
@@ -85,8 +122,8 @@ class RequestEvent(Table):
     request = ForeignKey(references=RegistrationRequest, on_delete=OnDelete.cascade, index=True)
     actor = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     action = Varchar(length=64)
-    from_status = Varchar(length=24, default="")
-    to_status = Varchar(length=24, default="")
+    from_status = Varchar(length=24, default="", choices=EventStatus)
+    to_status = Varchar(length=24, default="", choices=EventStatus)
     note = Text(default="")
     at = Timestamptz(default=TimestamptzNow())
 
@@ -135,5 +172,10 @@ ADDED_COLUMN_BACKFILLS = {
           for c in ("dietary", "consent_carpool", "consent_mailing", "consent_image")),
         "UPDATE mail SET category = 'registration-bi-copy' WHERE category = 'registration-bi' "
         "AND subject LIKE '[Copie]%'",
+    ],
+    # Its comma-separated text, set aside as allowed_old (app/db.py RETYPED_COLUMNS), as a JSON array.
+    ("import_row", "allowed"): [
+        """UPDATE import_row SET allowed = '["' || replace(allowed_old, ',', '", "') || '"]'""",
+        "ALTER TABLE import_row DROP COLUMN allowed_old",
     ],
 }

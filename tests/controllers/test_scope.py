@@ -64,7 +64,7 @@ async def _foreign_ids() -> dict:
     ids["dam_batch"] = batch[0]["id"]
     from app.tables.imports import ImportRow
 
-    row = await ImportRow.insert(ImportRow(batch=ids["dam_batch"], line=2, allowed="create,skip")).returning(ImportRow.id)
+    row = await ImportRow.insert(ImportRow(batch=ids["dam_batch"], line=2, allowed=["create", "skip"])).returning(ImportRow.id)
     ids["dam_row"] = row[0]["id"]
     from datetime import date
 

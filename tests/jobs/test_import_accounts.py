@@ -65,8 +65,8 @@ async def test_import_with_problems_decisions_and_report(client, smtp, run_jobs)
     assert rows[9]["username"] == "alp001.v.blondel2" and rows[9]["decision"] == "create"
     assert "Homonyme : alp001.v.blondel est déjà pris" in rows[9]["problems"]
     assert "Un compte existe déjà avec la même adresse de courriel" in rows[8]["problems"]
-    assert rows[8]["allowed"] == "skip,update" and rows[8]["username"] == existing["username"]
-    assert rows[10]["allowed"] == "skip" and "hors de votre périmètre" in rows[10]["problems"]
+    assert rows[8]["allowed"] == ["skip", "update"] and rows[8]["username"] == existing["username"]
+    assert rows[10]["allowed"] == ["skip"] and "hors de votre périmètre" in rows[10]["problems"]
     page = text((await client.get(f"/imports/{batch_id}?per_page=50")).text)
     assert "4 prête(s)" in page and "2 à décider" in page and "3 en erreur" in page
     assert "Prénom manquant." in page and "Adresse de courriel invalide : pas-un-mail." in page
@@ -223,7 +223,7 @@ async def test_nothing_of_another_scope_is_shown_in_the_preview_or_the_report(cl
     rows = await _batch_rows(batch_id)
     page = await _preview(client, batch_id)
     for line in (2, 3, 4, 8):
-        assert rows[line]["status"] == "error" and rows[line]["allowed"] == "skip"
+        assert rows[line]["status"] == "error" and rows[line]["allowed"] == ["skip"]
         assert rows[line]["username"] == "" and rows[line]["existing_user"] is None
         assert rows[line]["problems"] == ("Cette adresse ou ce matricule est déjà utilisé par un compte hors de votre "
                                           "périmètre : ligne non importable.")
@@ -362,7 +362,7 @@ async def test_the_preview_says_what_is_created_and_what_an_update_changes(clien
     assert f"prénom « {target['first_name']} » → « Nouveau »" in rows[2]["problems"]
     assert "ajout à la cohorte « Cohorte connue »" in rows[2]["problems"]
     assert "Le mot de passe actuel est conservé" in rows[2]["problems"]
-    assert rows[2]["allowed"] == "skip,update,update_password"
+    assert rows[2]["allowed"] == ["skip", "update", "update_password"]
     assert "Cohorte(s) créée(s) par l'import : « Cohorte inconnue »." in page
 
     await post_form(client, f"/imports/{batch_id}/lignes/{rows[2]['id']}", {"decision": "update"})
@@ -394,7 +394,7 @@ async def test_an_over_long_field_is_refused_with_its_line_not_cut(client, run_j
                                               f"Jean;{long_name};Anfh_2025!;jean@example.org;4401;"])
     batch_id = int(response.headers["location"].rsplit("/", 1)[1])
     rows = await _batch_rows(batch_id)
-    assert rows[3]["status"] == "error" and rows[3]["allowed"] == "skip"
+    assert rows[3]["status"] == "error" and rows[3]["allowed"] == ["skip"]
     assert "Le nom de famille ne peut pas dépasser 100 caractères. Ici : 127 caractères." in rows[3]["problems"]
     await post_form(client, f"/imports/{batch_id}/decisions", {"all": "create"})
     batch = await _confirm_and_run(client, batch_id, run_jobs)

@@ -80,3 +80,29 @@ async def test_an_old_embedded_database_moves_the_accounts_registration_created(
         "alp001.v.blondel"]
     assert await RoleAssignment.select(RoleAssignment.establishment).where(RoleAssignment.user == fanny) == [
         {"establishment": None}]
+
+
+@pytest.mark.smoke
+async def test_an_old_embedded_database_gets_the_import_decisions_as_an_array(clean):
+    """``import_row.allowed`` was comma-separated text; an embedded database made then has its
+    column converted at start (SQLite cannot change a column's type: set aside, added, filled)."""
+    if not db.is_sqlite():
+        pytest.skip("the embedded database only (PostgreSQL has its migrations, tested on every run)")
+    from app.tables.imports import ImportBatch, ImportRow
+    from app.tables.org import Delegation, Establishment
+
+    delegation = await Delegation.insert(Delegation(code="ALP", name="Alpes")).returning(Delegation.id)
+    est = await Establishment.insert(Establishment(code="ALP001", name="CH", delegation=delegation[0]["id"])).returning(
+        Establishment.id)
+    batch = await ImportBatch.insert(ImportBatch(establishment=est[0]["id"], filename="a.csv")).returning(ImportBatch.id)
+    await ImportRow.raw("ALTER TABLE import_row DROP COLUMN allowed")
+    await ImportRow.raw("ALTER TABLE import_row ADD COLUMN allowed VARCHAR(64) NOT NULL DEFAULT 'create,skip'")
+    await ImportRow.raw("INSERT INTO import_row (batch, line, allowed) VALUES ({}, 2, 'skip,update,update_password'), "
+                        "({}, 3, 'skip')", batch[0]["id"], batch[0]["id"])
+    await ImportRow.raw("INSERT INTO import_row (batch, line) VALUES ({}, 4)", batch[0]["id"])
+    await db.create_sqlite_tables()
+    rows = await ImportRow.select(ImportRow.line, ImportRow.allowed).order_by(ImportRow.line)
+    assert [(r["line"], r["allowed"]) for r in rows] == [
+        (2, ["skip", "update", "update_password"]), (3, ["skip"]), (4, ["create", "skip"])]
+    columns = [r["name"] for r in await ImportRow.raw('PRAGMA table_info("import_row")')]
+    assert "allowed_old" not in columns
