@@ -7,7 +7,7 @@ imported, or without a template, uses the catalogue code `X00`. The code can als
 must then be unique.
 
 The package's modules: ``manage`` (a session in scope, its code, cancel, hide, delete),
-``save`` (the creation form and the settings page) and ``content_import`` (the B3 wizard and its
+``form`` and ``save`` (the creation form and the settings page) and ``content_import`` (the B3 wizard and its
 job); the names a session takes are in ``app.services.session_names``. The names controllers, jobs
 and other services use are importable from here.
 """
@@ -38,7 +38,8 @@ from app.services.sessions.manage import (
     session_in_scope,
     set_visible,
 )
-from app.services.sessions.save import NeedsConfirmation, SessionForm, proposed_name, save_session
+from app.services.sessions.form import SessionForm
+from app.services.sessions.save import NeedsConfirmation, proposed_name, save_session
 
 __all__ = [
     "CODE_RE", "IMPORT_SETTINGS", "IMPORT_STEPS", "ImportStepForm", "NeedsConfirmation", "SessionForm",
