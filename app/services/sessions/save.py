@@ -3,17 +3,17 @@ checks, the confirmation step (issue 20) and what saving changes."""
 
 from __future__ import annotations
 
-import re
+from dataclasses import dataclass
 
 from app import db
-from app.numbers import to_int
-from app.services.errors import ValidationFailed
+from app.services import convocations, slots
+from app.services.certificates import seal
+from app.services.learning import refresh_and_issue
 from app.services.roles import CurrentUser
-from app.services.scope import establishment_scope
-from app.services.seats import seats_taken
 from app.services.session_names import propose_full_name, renamed, stale_name
 from app.services.sessions.form import SessionForm
-from app.services.sessions.manage import CODE_RE, next_code, session_in_scope
+from app.services.sessions.manage import next_code
+from app.services.sessions.validate import CheckedSession, validate
 from app.services.text import search_text
 from app.services.uniqueness import fields_unique
 from app.tables.catalogue import CourseTemplate, TrainingSession
@@ -36,156 +36,124 @@ async def proposed_name(form: SessionForm) -> str:
 
 
 async def save_session(user: CurrentUser, form: SessionForm, session_id: int | None = None) -> int:
-    """Create a session, or save its settings (its establishment and template stay as they are)."""
-    errors: dict[str, str] = {}
-    current = await session_in_scope(user, session_id) if session_id else None
-    scope = await establishment_scope(user)
-    establishment_id = current["establishment"] if current else form.establishment
-    if not establishment_id or not scope.allows(establishment_id):
-        errors["establishment"] = "Choisissez une catégorie (établissement) de votre périmètre."
-    start, end = form.start_date, form.end_date
-    if not start:
-        errors["start_date"] = "La date de début est obligatoire (jj/mm/aaaa)."
-    if not end:
-        errors["end_date"] = "La date de fin est obligatoire (jj/mm/aaaa)."
-    if start and end and end < start:
-        errors["end_date"] = "La date de fin doit être postérieure ou égale à la date de début."
-    template = None
-    template_id = current["template"] if current else form.template
-    if template_id:
-        template = await CourseTemplate.select().where(CourseTemplate.id == template_id).first()
-        if template is None:
-            errors["template"] = "Formation du catalogue inconnue."
-    full_name = form.full_name or propose_full_name(start, end, template["title"] if template else "")
-    if not full_name:
-        errors["full_name"] = "Le nom complet est obligatoire."
-    short_name = form.short_name or full_name
-    for key, label, value, limit in (("full_name", "Le nom complet", full_name, 255),
-                                     ("short_name", "Le nom abrégé", short_name, 255),
-                                     ("id_number", "Le numéro d'identification", form.id_number, 100)):
-        if len(value) > limit and key not in errors:
-            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
-    code = form.code
-    if code and not CODE_RE.match(code):
-        errors["code"] = "Code de session invalide : année sur 2 chiffres, code catalogue, S, numéro (ex. 26C03S1)."
-    if code and not errors.get("code"):
-        clash = TrainingSession.exists().where(TrainingSession.code == code)
-        if session_id:
-            clash = clash.where(TrainingSession.id != session_id)
-        if await clash:
-            errors["code"] = f"Le code {code} est déjà utilisé par une autre session."
-    seats = None
-    if form.seats.strip():
-        seats = to_int(form.seats, low=1)
-        if seats is None:
-            errors["seats"] = "Le nombre de places doit être un entier positif (ou vide : illimité)."
-    if seats is not None and current and "seats" not in errors:
-        taken = await seats_taken(session_id)
-        if seats < taken:
-            errors["seats"] = (f"{taken} personne(s) sont déjà inscrites ou en cours d'inscription : "
-                               f"le nombre de places ne peut pas être inférieur à {taken}.")
-    if form.certificate_text is not None:
-        from app.services.certificates import template_errors
+    """Create a session, or save its settings (its establishment and template stay as they are):
+    validate -> persist -> ``after_session_change``."""
+    checked = await validate(user, form, session_id)
+    values = await _column_values(form, checked, session_id)
+    if not session_id:
+        async with fields_unique():
+            row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
+        return row[0]["id"]
+    change = await _settings_change(form, checked, values)
+    async with fields_unique():
+        async with db.transaction():
+            await TrainingSession.update(values).where(TrainingSession.id == session_id)
+            issued = await after_session_change(session_id, change)
+        if issued:
+            await seal(issued)
+    return session_id
 
-        problem = template_errors(form.certificate_text)
-        if problem:
-            errors["certificate_text"] = problem
-        elif len(form.certificate_text) > 5000:
-            errors["certificate_text"] = "Le texte de l'attestation ne peut pas dépasser 5 000 caractères."
-    slot_list = None
-    if form.slots is not None:
-        from app.services import slots as slot_service
 
-        slot_list, problem = slot_service.parse(form.slots, start, end)
-        if not problem and session_id:
-            problem = await slot_service.removed_with_attendance(session_id, slot_list)
-        if problem:
-            errors["slots"] = problem
-    min_attendance = current["min_attendance_percent"] if current else None
-    if form.min_attendance is not None:
-        typed = form.min_attendance.strip().rstrip("%").strip()
-        min_attendance = None  # empty: the platform's (issue 20); 0 is an explicit « no condition »
-        if typed:
-            min_attendance = to_int(typed, low=0, high=100)
-            if min_attendance is None:
-                errors["min_attendance"] = ("La présence minimale est un pourcentage entier de 0 à 100 "
-                                            "(ou vide : celle de la plateforme).")
-    if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
-        errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."
-    for key, label, value, limit in (("place", "Le lieu", form.place, 1000), ("remote_url", "Le lien", form.remote_url, 500),
-                                     ("contact", "Le contact", form.contact, 255),
-                                     ("what_to_bring", "La liste « À apporter »", form.what_to_bring, 2000)):
-        if value is not None and len(value) > limit and key not in errors:
-            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
-    if errors:
-        raise ValidationFailed(errors)
+async def _column_values(form: SessionForm, checked: CheckedSession, session_id: int | None) -> dict:
+    """The columns saving writes. The settings page's own fields only when it posted them (None
+    otherwise); the certificate text with a new version when it changed."""
+    current = checked.current
+    code = checked.code
     if not code:
-        code = current["code"] if current else await next_code(start, template["code"] if template else "X00")
+        code = current["code"] if current else await next_code(
+            checked.start, checked.template["code"] if checked.template else "X00")
     values = {
-        TrainingSession.establishment: establishment_id, TrainingSession.full_name: full_name,
-        TrainingSession.short_name: short_name, TrainingSession.visible: form.visible,
-        TrainingSession.start_date: start, TrainingSession.end_date: end, TrainingSession.id_number: form.id_number,
-        TrainingSession.code: code, TrainingSession.seats: seats,
-        TrainingSession.search_text: search_text(code, full_name, short_name),
+        TrainingSession.establishment: checked.establishment_id, TrainingSession.full_name: checked.full_name,
+        TrainingSession.short_name: checked.short_name, TrainingSession.visible: form.visible,
+        TrainingSession.start_date: checked.start, TrainingSession.end_date: checked.end,
+        TrainingSession.id_number: form.id_number, TrainingSession.code: code, TrainingSession.seats: checked.seats,
+        TrainingSession.search_text: search_text(code, checked.full_name, checked.short_name),
     }
-    if template is not None:
-        values[TrainingSession.template] = template["id"]
-    if session_id and form.certificate_text is not None and form.certificate_text != current["certificate_text"]:
+    if checked.template is not None:
+        values[TrainingSession.template] = checked.template["id"]
+    if not session_id:
+        return values
+    if form.certificate_text is not None and form.certificate_text != current["certificate_text"]:
         values[TrainingSession.certificate_text] = form.certificate_text
         values[TrainingSession.certificate_version] = current["certificate_version"] + 1
-    if session_id:
-        values[TrainingSession.min_attendance_percent] = min_attendance
+    values[TrainingSession.min_attendance_percent] = checked.min_attendance
     for column, value in ((TrainingSession.place, form.place), (TrainingSession.remote_url, form.remote_url),
                           (TrainingSession.contact, form.contact), (TrainingSession.what_to_bring, form.what_to_bring)):
-        if session_id and value is not None:
+        if value is not None:
             values[column] = value
-    if session_id and form.auto_convocations is not None:
+    if form.auto_convocations is not None:
         values[TrainingSession.auto_convocations] = form.auto_convocations == "1"
-    notify = True
-    if session_id:
-        changed = await _invitation_changed(current, values, slot_list)
-        notify, renamed_to = await _confirmed(current, form, values, slot_list, changed)
-        if renamed_to:
-            values[TrainingSession.full_name] = renamed_to
-            if short_name == current["short_name"] and stale_name(short_name, start, end):
-                values[TrainingSession.short_name] = renamed(short_name, start, end)
-            values[TrainingSession.search_text] = search_text(code, renamed_to, values[TrainingSession.short_name])
-    async with fields_unique():
-        if session_id:
-            issued: list[int] = []
-            slots_changed = False
-            if slot_list is not None:  # (slot_service imported with the parsing above)
-                slots_changed = slot_list != await slot_service.for_session(session_id)
-            async with db.transaction():
-                await TrainingSession.update(values).where(TrainingSession.id == session_id)
-                if slots_changed:
-                    await slot_service.replace(session_id, slot_list)
-                if changed:
-                    from app.services import convocations
-
-                    await convocations.on_session_changed(session_id, notify=notify)
-                if slots_changed or min_attendance != current["min_attendance_percent"]:
-                    # Hours attended and the completion rule depend on the slots and the minimum.
-                    from app.services.learning import refresh_and_issue
-
-                    issued = await refresh_and_issue(session_id=session_id)
-            if issued:
-                from app.services.certificates import seal
-
-                await seal(issued)
-            return session_id
-        row = await TrainingSession.insert(TrainingSession(values)).returning(TrainingSession.id)
-    return row[0]["id"]
+    return values
 
 
-async def _confirmed(current: dict, form: SessionForm, values: dict, slot_list, changed: bool) -> tuple[bool, str | None]:
+@dataclass
+class SettingsChange:
+    """What a save of the settings page changes, as ``after_session_change`` acts on it."""
+
+    slot_list: list[slots.Slot] | None
+    slots_changed: bool
+    invitation_changed: bool  # what the calendar invitations state (dates, place, link, slots)
+    notify: bool  # the manager's answer: tell the convoked learners
+    attendance_rule_changed: bool  # the minimum attendance
+
+
+async def _settings_change(form: SessionForm, checked: CheckedSession, values: dict) -> SettingsChange:
+    """What this save changes, once the manager has answered the confirmation step (raises
+    NeedsConfirmation until then); a rename the manager accepted is put into ``values``."""
+    current, slot_list = checked.current, checked.slot_list
+    slots_changed = slot_list is not None and slot_list != await slots.for_session(current["id"])
+    changed = _invitation_changed(current, values, slots_changed)
+    notify, renamed_to = await _confirmed(current, form, values, slot_list, slots_changed, changed)
+    if renamed_to:
+        _rename(values, current, renamed_to)
+    return SettingsChange(slot_list, slots_changed, changed, notify,
+                          checked.min_attendance != current["min_attendance_percent"])
+
+
+def _rename(values: dict, current: dict, renamed_to: str) -> None:
+    """The accepted new name; the short name too when it was left as it was and states the old dates."""
+    start, end = values[TrainingSession.start_date], values[TrainingSession.end_date]
+    short_name = values[TrainingSession.short_name]
+    values[TrainingSession.full_name] = renamed_to
+    if short_name == current["short_name"] and stale_name(short_name, start, end):
+        values[TrainingSession.short_name] = renamed(short_name, start, end)
+    values[TrainingSession.search_text] = search_text(values[TrainingSession.code], renamed_to,
+                                                      values[TrainingSession.short_name])
+
+
+async def after_session_change(session_id: int, change: SettingsChange) -> list[int]:
+    """What a saved settings change sets off, in the save's transaction, one rule each. Returns the
+    enrolments that got a certificate, for the caller to seal after commit."""
+    await _replace_slots(session_id, change)
+    await _tell_convoked_learners(session_id, change)
+    return await _refresh_completion(session_id, change)
+
+
+async def _replace_slots(session_id: int, change: SettingsChange) -> None:
+    if change.slots_changed:
+        await slots.replace(session_id, change.slot_list)
+
+
+async def _tell_convoked_learners(session_id: int, change: SettingsChange) -> None:
+    """A change of what the invitations state gives each one a new SEQUENCE; the convoked learners
+    are mailed the update unless the manager chose not to."""
+    if change.invitation_changed:
+        await convocations.on_session_changed(session_id, notify=change.notify)
+
+
+async def _refresh_completion(session_id: int, change: SettingsChange) -> list[int]:
+    """Hours attended and the completion rule depend on the slots and the minimum attendance."""
+    if change.slots_changed or change.attendance_rule_changed:
+        return await refresh_and_issue(session_id=session_id)
+    return []
+
+
+async def _confirmed(current: dict, form: SessionForm, values: dict, slot_list, slots_changed: bool,
+                     changed: bool) -> tuple[bool, str | None]:
     """The confirmation step of a settings change (issue 20): (tell the learners?, new name or None).
     Raises NeedsConfirmation while a question is unanswered: learners would be mailed (« Enregistrer
     préviendra N inscrits », with the choice not to), or the dates move and the name states the old ones
     (rename offered, the proposed name shown)."""
-    from app.services import convocations
-    from app.services import slots as slot_service
-
     start, end = values[TrainingSession.start_date], values[TrainingSession.end_date]
     name = values[TrainingSession.full_name]
     proposed = None
@@ -194,7 +162,7 @@ async def _confirmed(current: dict, form: SessionForm, values: dict, slot_list, 
         proposed = renamed(name, start, end)
     count, what = 0, []
     if changed:
-        after_slots = slot_list if slot_list is not None else await slot_service.for_session(current["id"])
+        after_slots = slot_list if slot_list is not None else await slots.for_session(current["id"])
         place = values.get(TrainingSession.place, current["place"])
         link = values.get(TrainingSession.remote_url, current["remote_url"])
         count = await convocations.would_notify(current["id"], bool(after_slots) and bool(place or link))
@@ -202,20 +170,18 @@ async def _confirmed(current: dict, form: SessionForm, values: dict, slot_list, 
         what = list(dict.fromkeys(label for column, label in labels
                                   if getattr(TrainingSession, column) in values
                                   and values[getattr(TrainingSession, column)] != current[column]))
-        if slot_list is not None and slot_list != await slot_service.for_session(current["id"]):
+        if slots_changed:
             what.insert(0, "horaires")
     if (count and form.notify not in ("0", "1")) or (proposed and form.rename not in ("0", "1")):
         raise NeedsConfirmation(count, what, proposed, name)
     return form.notify != "0", proposed if form.rename == "1" else None
 
 
-async def _invitation_changed(current: dict, values: dict, slot_list) -> bool:
+def _invitation_changed(current: dict, values: dict, slots_changed: bool) -> bool:
     """Whether a settings change alters what the calendar invitations state: dates, place, link or
     slots (then every invitation gets a new SEQUENCE and the convoked learners an update)."""
-    from app.services import slots as slot_service
-
     for column in (TrainingSession.start_date, TrainingSession.end_date, TrainingSession.place,
                    TrainingSession.remote_url):
         if column in values and values[column] != current[column._meta.name]:
             return True
-    return slot_list is not None and slot_list != await slot_service.for_session(current["id"])
+    return slots_changed
