@@ -4,6 +4,7 @@ decisions it offers."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass, field
 
 from app.services.accounts import (
     EMAIL_RE,
@@ -94,50 +95,99 @@ async def _existing_accounts(rows: list[dict], establishment_id: int) -> dict[tu
 async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) -> list[dict]:
     """Every row with its username (the next free suffix for a homonym), its problems and notes,
     and the decisions it offers. Nothing of an account outside the caller's scope is ever shown."""
-    code = establishment["code"]
-    analysed = []
-    for raw in parsed.rows:
-        first, last, password = raw["firstname"], raw["lastname"], raw["password"]
-        email, raw_matricule = normalise_email(raw["email"]), raw["profile_field_matricule"]
-        r = {
-            "line": raw["_line"], "first_name": first, "last_name": last, "password": password, "email": email,
-            "matricule": normalise_matricule(raw_matricule),
-            "cohorts": list(dict.fromkeys(raw[c] for c in parsed.cohort_columns if raw[c])),
-            "base": "", "username": "", "problems": [], "kinds": set(), "existing_user": None,
-        }
-        values = {"first_name": first, "last_name": last, "email": email, "matricule": raw_matricule,
-                  "password": password}
-        for name, message in too_long(values).items():
-            r["problems"].append(f"{message} Ici : {len(values[name])} caractères. Rien n'est tronqué : corrigez le fichier.")
-            r["kinds"].add("error")
-        for cohort in r["cohorts"]:
-            if len(cohort) > COHORT_NAME_MAX:
-                r["problems"].append(f"Le nom de cohorte « {_fit(cohort, 40)} » ne peut pas dépasser {COHORT_NAME_MAX} "
-                                     f"caractères. Ici : {len(cohort)} caractères.")
-                r["kinds"].add("error")
-        if not first:
-            r["problems"].append("Prénom manquant.")
-            r["kinds"].add("error")
-        if not last:
-            r["problems"].append("Nom de famille manquant.")
-            r["kinds"].add("error")
-        if first and last:
-            if name_slug(first) and name_slug(last):
-                r["base"] = suggest_username(code, first, last)
-            else:
-                r["problems"].append("Le prénom ou le nom ne contient aucune lettre utilisable pour le nom "
-                                     "d'utilisateur (code.initiale.nom) : créez ce compte à la main.")
-                r["kinds"].add("error")
-        if email and not EMAIL_RE.match(email):
-            r["problems"].append(f"Adresse de courriel invalide : {email}.")
-            r["kinds"].add("error")
-        analysed.append(r)
+    analysed = [_read_row(raw, parsed.cohort_columns, establishment["code"]) for raw in parsed.rows]
+    known = await _what_is_known(user, establishment, analysed)
+    for r in analysed:
+        _same_person_as_an_earlier_row(r, known)
+        _same_person_as_an_account(r, known)
+        password_usable = bool(r["password"]) and not policy_error(r["password"])
+        if "existing" in r["kinds"]:
+            _describe_update(r, known, establishment, password_usable)
+        elif not r["kinds"] & BLOCKING:
+            _check_password(r, password_usable)
+        _username_for_a_new_account(r, known)
+        _decide(r, password_usable)
+    return analysed
 
+
+# -- each row on its own ------------------------------------------------------------------------
+def _read_row(raw: dict, cohort_columns: list[str], code: str) -> dict:
+    """A row as the analysis works on it, with the problems it has on its own."""
+    first, last, password = raw["firstname"], raw["lastname"], raw["password"]
+    email, raw_matricule = normalise_email(raw["email"]), raw["profile_field_matricule"]
+    r = {
+        "line": raw["_line"], "first_name": first, "last_name": last, "password": password, "email": email,
+        "matricule": normalise_matricule(raw_matricule),
+        "cohorts": list(dict.fromkeys(raw[c] for c in cohort_columns if raw[c])),
+        "base": "", "username": "", "problems": [], "kinds": set(), "existing_user": None,
+    }
+    values = {"first_name": first, "last_name": last, "email": email, "matricule": raw_matricule,
+              "password": password}
+    _check_lengths(r, values)
+    _check_names(r, code)
+    if email and not EMAIL_RE.match(email):
+        r["problems"].append(f"Adresse de courriel invalide : {email}.")
+        r["kinds"].add("error")
+    return r
+
+
+def _check_lengths(r: dict, values: dict[str, str]) -> None:
+    """A value longer than its column is an error: nothing is cut."""
+    for name, message in too_long(values).items():
+        r["problems"].append(f"{message} Ici : {len(values[name])} caractères. Rien n'est tronqué : corrigez le fichier.")
+        r["kinds"].add("error")
+    for cohort in r["cohorts"]:
+        if len(cohort) > COHORT_NAME_MAX:
+            r["problems"].append(f"Le nom de cohorte « {_fit(cohort, 40)} » ne peut pas dépasser {COHORT_NAME_MAX} "
+                                 f"caractères. Ici : {len(cohort)} caractères.")
+            r["kinds"].add("error")
+
+
+def _check_names(r: dict, code: str) -> None:
+    """A first and a last name, with letters enough for the username (its base, before any suffix)."""
+    first, last = r["first_name"], r["last_name"]
+    if not first:
+        r["problems"].append("Prénom manquant.")
+        r["kinds"].add("error")
+    if not last:
+        r["problems"].append("Nom de famille manquant.")
+        r["kinds"].add("error")
+    if first and last:
+        if name_slug(first) and name_slug(last):
+            r["base"] = suggest_username(code, first, last)
+        else:
+            r["problems"].append("Le prénom ou le nom ne contient aucune lettre utilisable pour le nom "
+                                 "d'utilisateur (code.initiale.nom) : créez ce compte à la main.")
+            r["kinds"].add("error")
+
+
+# -- what the database knows of the rows --------------------------------------------------------
+@dataclass
+class _Known:
+    """What the database says of the file's rows (a few queries, whatever the number of rows), and
+    what the rows already analysed have taken."""
+
+    existing: dict[tuple[str, str], list[dict]]  # (email|matricule, value) -> accounts holding it
+    manageable: set[int]  # of those accounts, the ones the caller may manage
+    used: set[str]  # usernames taken under the establishment's prefix
+    same_name: dict[tuple[str, str], str]  # (first, last) folded -> an account in scope bearing it
+    memberships: dict[int, set[str]]  # account -> its cohorts in the establishment
+    first_seen: dict[tuple[str, str], int] = field(default_factory=dict)  # (key, value) -> first line
+    claimed: dict[int, int] = field(default_factory=dict)  # existing account -> the line that matched it first
+    named: dict[tuple[str, str], int] = field(default_factory=dict)  # (first, last) folded -> first line
+
+
+async def _what_is_known(user: CurrentUser, establishment: dict, analysed: list[dict]) -> _Known:
     existing = await _existing_accounts(analysed, establishment["id"])
     manageable = await manageable_user_ids(user, [a["id"] for found in existing.values() for a in found])
-    used = await _usernames_with_prefix(f"{code.lower()}.")
-    # Accounts we manage that bear the same name as a row with neither e-mail nor matricule: the
-    # only rows whose identity cannot be told from the file.
+    used = await _usernames_with_prefix(f"{establishment['code'].lower()}.")
+    return _Known(existing, manageable, used, await _same_name_accounts(user, analysed),
+                  await _memberships(manageable, establishment["id"]))
+
+
+async def _same_name_accounts(user: CurrentUser, analysed: list[dict]) -> dict[tuple[str, str], str]:
+    """Accounts we manage that bear the same name as a row with neither e-mail nor matricule: the
+    only rows whose identity cannot be told from the file."""
     unidentified = {(fold(r["first_name"]), fold(r["last_name"])) for r in analysed
                     if r["base"] and not r["email"] and not r["matricule"]}
     same_name: dict[tuple[str, str], str] = {}
@@ -148,87 +198,113 @@ async def analyse(user: CurrentUser, establishment: dict, parsed: ParsedFile) ->
         for account in await User.select(User.username, User.first_name_key, User.last_name_key).where(
                 clause if where is None else clause & where):
             same_name.setdefault((account["first_name_key"], account["last_name_key"]), account["username"])
+    return same_name
+
+
+async def _memberships(manageable: set[int], establishment_id: int) -> dict[int, set[str]]:
     memberships: dict[int, set[str]] = defaultdict(set)
     in_scope_ids = sorted(manageable)
     if in_scope_ids:
         for m in await CohortMember.select(CohortMember.user, CohortMember.cohort.name.as_alias("name")).where(
-                CohortMember.user.is_in(in_scope_ids) & (CohortMember.cohort.establishment == establishment["id"])):
+                CohortMember.user.is_in(in_scope_ids) & (CohortMember.cohort.establishment == establishment_id)):
             memberships[m["user"]].add(m["name"])
+    return memberships
 
-    first_seen: dict[tuple[str, str], int] = {}
-    claimed: dict[int, int] = {}  # existing account -> the line that matched it first
-    named: dict[tuple[str, str], int] = {}
-    for r in analysed:
-        kinds, problems = r["kinds"], r["problems"]
-        # The same person as an earlier row: same e-mail or matricule.
-        for key in ("email", "matricule"):
-            if r[key]:
-                earlier = first_seen.setdefault((key, r[key]), r["line"])
-                if earlier != r["line"] and "same_person" not in kinds:
-                    problems.append(f"Même personne que la ligne {earlier} ({LABELS[key]}) : une personne n'a qu'un "
-                                    "compte, cette ligne ne sera pas importée.")
-                    kinds.add("same_person")
-        # The same person as an existing account.
-        matches = {key: existing.get((key, r[key]), []) for key in ("email", "matricule") if r[key]}
-        accounts = {a["id"]: a for found in matches.values() for a in found}
-        if accounts and not kinds & {"same_person"}:
-            if any(account_id not in manageable for account_id in accounts):
-                problems.append(FOREIGN_MESSAGE)
-                kinds.add("foreign")
-            elif len(accounts) > 1:
-                problems.append("L'adresse de courriel et le matricule correspondent à des comptes différents ("
-                                + ", ".join(sorted(a["username"] for a in accounts.values()))
-                                + ") : ligne non importable telle quelle.")
-                kinds.add("two_accounts")
-            elif next(iter(accounts)) in claimed:
-                problems.append(f"Même personne que la ligne {claimed[next(iter(accounts))]} (le même compte "
-                                "existant) : cette ligne ne sera pas importée.")
-                kinds.add("same_person")
-            else:
-                (account,) = accounts.values()
-                claimed[account["id"]] = r["line"]
-                key = "email" if matches.get("email") else "matricule"
-                problems.append(f"Un compte existe déjà avec {LABELS[key]} : {account['username']} "
-                                f"({account['establishment_code'] or 'sans établissement'}).")
-                kinds.add("existing")
-                r["existing_user"] = account["id"]
-                r["username"] = account["username"]
-                r["account"] = account
-        password_usable = bool(r["password"]) and not policy_error(r["password"])
-        if "existing" in kinds:
-            if not kinds & BLOCKING:
-                added = [c for c in r["cohorts"] if c not in memberships[r["existing_user"]]]
-                problems.append(_update_summary(r, r["account"], added, establishment, password_usable,
-                                                bool(r["password"]) and not password_usable))
-        elif not kinds & BLOCKING:
-            if not r["email"] and not r["password"]:
-                problems.append(
-                    "Ni adresse de courriel ni mot de passe : le mot de passe généré ne pourrait pas lui être envoyé. "
-                    "Saisissez un mot de passe dans le fichier et communiquez-le vous-même.")
-                kinds.add("error")
-            elif r["password"] and not password_usable:
-                if r["email"]:
-                    problems.append("Mot de passe trop faible : s'il est importé, un mot de passe sera généré et "
-                                    "envoyé par courriel.")
-                    kinds.add("weak")
-                else:
-                    problems.append(f"Mot de passe trop faible ({policy_error(r['password'])}) et pas d'adresse de "
-                                    "courriel.")
-                    kinds.add("error")
-        if r["base"] and not kinds & (BLOCKING | {"existing"}):
-            name = (fold(r["first_name"]), fold(r["last_name"]))
-            if not r["email"] and not r["matricule"] and (name in named or name in same_name):
-                other = f"la ligne {named[name]}" if name in named else f"le compte {same_name[name]}"
-                problems.append(f"Même prénom et même nom que {other}, sans adresse de courriel ni matricule pour les "
-                                "distinguer : « Créer le compte » en fait une autre personne.")
-                kinds.add("unsure")
-            r["username"] = next_free(r["base"], used)
-            used.add(r["username"])
-            if r["username"] != r["base"]:
-                problems.append(f"Homonyme : {r['base']} est déjà pris, le compte sera {r['username']}.")
-            named.setdefault(name, r["line"])
-        r["allowed"] = _allowed(kinds, password_usable)
-        r["status"] = "error" if kinds & BLOCKING else ("problem" if kinds & {"existing", "weak", "unsure"} else "ok")
-        # Problem rows start as "skip": nothing happens to them unless the GET decides otherwise.
-        r["decision"] = "create" if r["status"] == "ok" else "skip"
-    return analysed
+
+# -- the rules, one row after the other ---------------------------------------------------------
+def _same_person_as_an_earlier_row(r: dict, known: _Known) -> None:
+    """Same e-mail or matricule as an earlier row."""
+    for key in ("email", "matricule"):
+        if r[key]:
+            earlier = known.first_seen.setdefault((key, r[key]), r["line"])
+            if earlier != r["line"] and "same_person" not in r["kinds"]:
+                r["problems"].append(f"Même personne que la ligne {earlier} ({LABELS[key]}) : une personne n'a "
+                                     "qu'un compte, cette ligne ne sera pas importée.")
+                r["kinds"].add("same_person")
+
+
+def _same_person_as_an_account(r: dict, known: _Known) -> None:
+    """Same e-mail or matricule as an existing account: one out of scope, two different ones, or
+    one an earlier row matched make the row an error; else the row may update that account."""
+    kinds, problems = r["kinds"], r["problems"]
+    matches = {key: known.existing.get((key, r[key]), []) for key in ("email", "matricule") if r[key]}
+    accounts = {a["id"]: a for found in matches.values() for a in found}
+    if not accounts or kinds & {"same_person"}:
+        return
+    if any(account_id not in known.manageable for account_id in accounts):
+        problems.append(FOREIGN_MESSAGE)
+        kinds.add("foreign")
+    elif len(accounts) > 1:
+        problems.append("L'adresse de courriel et le matricule correspondent à des comptes différents ("
+                        + ", ".join(sorted(a["username"] for a in accounts.values()))
+                        + ") : ligne non importable telle quelle.")
+        kinds.add("two_accounts")
+    elif next(iter(accounts)) in known.claimed:
+        problems.append(f"Même personne que la ligne {known.claimed[next(iter(accounts))]} (le même compte "
+                        "existant) : cette ligne ne sera pas importée.")
+        kinds.add("same_person")
+    else:
+        (account,) = accounts.values()
+        known.claimed[account["id"]] = r["line"]
+        key = "email" if matches.get("email") else "matricule"
+        problems.append(f"Un compte existe déjà avec {LABELS[key]} : {account['username']} "
+                        f"({account['establishment_code'] or 'sans établissement'}).")
+        kinds.add("existing")
+        r["existing_user"] = account["id"]
+        r["username"] = account["username"]
+        r["account"] = account
+
+
+def _describe_update(r: dict, known: _Known, establishment: dict, password_usable: bool) -> None:
+    if not r["kinds"] & BLOCKING:
+        added = [c for c in r["cohorts"] if c not in known.memberships[r["existing_user"]]]
+        r["problems"].append(_update_summary(r, r["account"], added, establishment, password_usable,
+                                             bool(r["password"]) and not password_usable))
+
+
+def _check_password(r: dict, password_usable: bool) -> None:
+    """A new account's password: the file's, or one generated and mailed — so an address or a
+    password that follows the policy is needed."""
+    kinds, problems = r["kinds"], r["problems"]
+    if not r["email"] and not r["password"]:
+        problems.append(
+            "Ni adresse de courriel ni mot de passe : le mot de passe généré ne pourrait pas lui être envoyé. "
+            "Saisissez un mot de passe dans le fichier et communiquez-le vous-même.")
+        kinds.add("error")
+    elif r["password"] and not password_usable:
+        if r["email"]:
+            problems.append("Mot de passe trop faible : s'il est importé, un mot de passe sera généré et "
+                            "envoyé par courriel.")
+            kinds.add("weak")
+        else:
+            problems.append(f"Mot de passe trop faible ({policy_error(r['password'])}) et pas d'adresse de "
+                            "courriel.")
+            kinds.add("error")
+
+
+def _username_for_a_new_account(r: dict, known: _Known) -> None:
+    """The next free username for a row that may create an account, and a warning when nothing
+    tells it from a row or an account of the same name."""
+    kinds, problems = r["kinds"], r["problems"]
+    if not r["base"] or kinds & (BLOCKING | {"existing"}):
+        return
+    name = (fold(r["first_name"]), fold(r["last_name"]))
+    if not r["email"] and not r["matricule"] and (name in known.named or name in known.same_name):
+        other = f"la ligne {known.named[name]}" if name in known.named else f"le compte {known.same_name[name]}"
+        problems.append(f"Même prénom et même nom que {other}, sans adresse de courriel ni matricule pour les "
+                        "distinguer : « Créer le compte » en fait une autre personne.")
+        kinds.add("unsure")
+    r["username"] = next_free(r["base"], known.used)
+    known.used.add(r["username"])
+    if r["username"] != r["base"]:
+        problems.append(f"Homonyme : {r['base']} est déjà pris, le compte sera {r['username']}.")
+    known.named.setdefault(name, r["line"])
+
+
+def _decide(r: dict, password_usable: bool) -> None:
+    """The decisions the row offers, its status, and the decision it starts with."""
+    kinds = r["kinds"]
+    r["allowed"] = _allowed(kinds, password_usable)
+    r["status"] = "error" if kinds & BLOCKING else ("problem" if kinds & {"existing", "weak", "unsure"} else "ok")
+    # Problem rows start as "skip": nothing happens to them unless the GET decides otherwise.
+    r["decision"] = "create" if r["status"] == "ok" else "skip"
