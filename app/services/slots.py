@@ -15,6 +15,7 @@ from datetime import date, time
 from app import db
 from app.dates import date_fr
 from app.tables.catalogue import SessionSlot
+from app.tables.learning import Attendance
 
 MAX_SLOTS = 200
 _LINE = re.compile(
@@ -85,8 +86,6 @@ async def for_session(session_id: int) -> list[Slot]:
 async def removed_with_attendance(session_id: int, slots: list[Slot]) -> str | None:
     """A French message when the slots typed drop one whose attendance is recorded (training
     evidence: kept), None otherwise. A slot is known by its day and start; its end may change."""
-    from app.tables.learning import Attendance
-
     kept = {(s.day, s.starts) for s in slots}
     recorded = await SessionSlot.select(SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
         (SessionSlot.session == session_id)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import secrets
 from collections import defaultdict
 
 from piccolo.query.functions.aggregate import Count
@@ -127,11 +128,10 @@ async def set_decision_for_all(user: CurrentUser, batch_id: int, decision: str) 
 
 async def confirm(user: CurrentUser, batch_id: int, redis) -> str:
     """Lock the decisions and enqueue the job; a second click (double submit) changes nothing."""
-    import secrets
+    from app.jobs import registry as jobs  # issue 21: hoisted once job declarations are apart
 
     await batch_in_scope(user, batch_id)
     token = secrets.token_urlsafe(16)
-    from app.jobs import registry as jobs
 
     async with db.transaction():
         claimed = await ImportBatch.update({ImportBatch.status: "queued", ImportBatch.token: token}).where(

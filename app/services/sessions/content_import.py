@@ -10,6 +10,7 @@ from app import db
 from app.dates import now
 from app.services import progress
 from app.services.errors import DomainError, ValidationFailed
+from app.services.learning import refresh_summaries
 from app.services.roles import CurrentUser
 from app.services.sessions.manage import session_in_scope
 from app.services.text import search
@@ -123,7 +124,7 @@ async def launch_import(user: CurrentUser, session_id: int, redis, result_url: s
     if not state["template"] or not state["activity_ids"]:
         raise DomainError("Choisissez d'abord un cours et ses activités (étapes 1 à 3).")
     token = secrets.token_urlsafe(16)
-    from app.jobs import registry as jobs
+    from app.jobs import registry as jobs  # issue 21: hoisted once job declarations are apart
 
     async with db.transaction():
         claimed = await ContentImport.update({ContentImport.status: "queued", ContentImport.token: token}).where(
@@ -192,8 +193,6 @@ async def run_content_import(redis, import_id: int) -> int:
             TrainingSession.discussion_block: template["discussion_block"], TrainingSession.imported_at: now(),
         }).where(TrainingSession.id == job["session"])
         if new:  # new required activities change everyone's progress (a completed session may reopen)
-            from app.services.learning import refresh_summaries
-
             await refresh_summaries(session_id=job["session"])
         await ContentImport.update({ContentImport.status: "done"}).where(ContentImport.id == import_id)
     await progress.update(redis, job["token"], state="done", done=len(ids))

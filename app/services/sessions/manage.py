@@ -6,13 +6,18 @@ from __future__ import annotations
 import re
 from datetime import date
 
+from piccolo.query.functions.aggregate import Count
+
 from app import db
 from app.dates import now
+from app.services import convocations
 from app.services.errors import DomainError, NotFound, ScopeError
+from app.services.registration import OPEN_STATUSES
 from app.services.roles import CurrentUser
-from app.services.scope import establishment_scope
+from app.services.scope import establishment_scope, establishments_in_scope
 from app.tables.catalogue import SessionActivity, TrainingSession
-from app.tables.learning import Enrolment
+from app.tables.learning import ActivityCompletion, Enrolment
+from app.tables.registration import RegistrationRequest
 
 CODE_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{1,8}S[0-9]{1,4}$")
 
@@ -46,8 +51,6 @@ async def session_in_scope(user: CurrentUser, session_id: int) -> dict:
 async def cancel_session(user: CurrentUser, session_id: int) -> dict:
     """« Annuler la session »: it stays, with its records, marked cancelled; every learner who was
     convoked gets the cancellation of their invitation. Cannot be undone."""
-    from app.services import convocations
-
     session = await session_in_scope(user, session_id)
     async with db.transaction():
         done = await TrainingSession.update({TrainingSession.cancelled_at: now()}).where(
@@ -67,10 +70,6 @@ async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict
 async def delete_session(user: CurrentUser, session_id: int) -> dict:
     """A session goes only while nothing was recorded in it: no one enrolled now, no one who ever
     visited or completed anything, no registration request still open. Otherwise: hide it."""
-    from app.tables.learning import ActivityCompletion
-    from app.services.registration import OPEN_STATUSES
-    from app.tables.registration import RegistrationRequest
-
     session = await session_in_scope(user, session_id)
     enrolled = await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
     if enrolled:
@@ -113,10 +112,6 @@ async def session_activities(session_id: int) -> list[dict]:
 async def category_counts(user: CurrentUser) -> list[dict]:
     """The seed's "Catégories de contenus": each delegation and establishment in scope with its
     session count (one grouped query)."""
-    from piccolo.query.functions.aggregate import Count
-
-    from app.services.scope import establishments_in_scope
-
     establishments = await establishments_in_scope(user)
     if not establishments:
         return []
