@@ -21,7 +21,6 @@ from app.services.imports.batches import (
     confirm,
     create_batch,
     give_up,
-    known_cohorts,
     set_decision,
     set_decision_for_all,
 )
@@ -38,5 +37,5 @@ from app.services.imports.read import EXPECTED_TEXT, ParsedFile, read_file
 __all__ = [
     "CREATE_DECISIONS", "DECISION_LABELS", "EXPECTED_TEXT", "ROW_COLUMNS", "UPDATE_DECISIONS", "USER_COLUMNS",
     "ImportRejected", "ParsedFile", "analyse", "batch_in_scope", "batch_summary", "cohorts_to_create", "confirm",
-    "create_batch", "give_up", "known_cohorts", "read_file", "run_import", "set_decision", "set_decision_for_all",
+    "create_batch", "give_up", "read_file", "run_import", "set_decision", "set_decision_for_all",
 ]

@@ -87,15 +87,6 @@ async def cohorts_to_create(batch: dict) -> list[str]:
     return sorted(wanted - {c["name"] for c in known})
 
 
-async def known_cohorts(batch: dict, rows: list[dict]) -> set[str]:
-    """Which of the cohort names on these rows the establishment already has (one query)."""
-    names = sorted({c for r in rows for c in (r.get("cohorts") or "").split("\n") if c})
-    if not names:
-        return set()
-    return {c["name"] for c in await Cohort.select(Cohort.name).where(
-        (Cohort.establishment == batch["establishment"]) & Cohort.name.is_in(names))}
-
-
 async def set_decision(user: CurrentUser, batch_id: int, row_id: int, decision: str) -> dict:
     batch = await batch_in_scope(user, batch_id)
     if batch["status"] != "preview":
