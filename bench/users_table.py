@@ -7,7 +7,7 @@ shown as "best / median of the rounds" (the machine is shared). The Excel export
 (bench/export_users.py).
 
 Run: .venv/bin/python bench/users_table.py   (BENCH_ROUNDS=3 BENCH_RUNS=30 by default; BENCH_CAPS=1000,10000
-the count caps compared (app/datatable.py COUNT_CAP first);
+the count caps compared (app/datatable/model.py COUNT_CAP first);
 BENCH_VACUUM=1 runs VACUUM ANALYZE after the seed, as autovacuum would after a bulk insert)
 """
 
@@ -123,8 +123,7 @@ async def main() -> None:
     figures = {cap: {label: [] for label in all_cases} for cap in caps}
     shown: dict[str, str] = {}
     for cap in caps:
-        if hasattr(datatable, "COUNT_CAP"):
-            datatable.COUNT_CAP = cap
+        datatable.model.COUNT_CAP = cap  # read at each use by the list and its page
         for _ in range(ROUNDS):
             for label, (user, params) in all_cases.items():
                 timings = []

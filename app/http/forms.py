@@ -1,8 +1,11 @@
 """Typed form models: a controller reads a posted form into a dataclass, and the service takes that
 typed value (never the raw form).
 
-Coercion is lenient on purpose: a forged or mistyped number becomes None, a missing checkbox False,
-and the service says in French what is wrong with the field. Text is stripped, not cut: a service
+Coercion is lenient on purpose: a forged or mistyped number becomes None (the field is noted as
+unreadable), a missing checkbox False. What a field must be is declared on the dataclass
+(``Annotated[str, MaxLen(200, "Le nom")]``, app/validation.py) and checked once by
+``declared_errors(form)``, which the service starts from before its own rules (those that need the
+database or several fields). Text is stripped, not cut: a service
 refuses an over-long value rather than storing half of it. A ``Password`` field is kept exactly as
 typed (a space is a character of a password like any other). Control characters are folded into a
 space (a forged line break in a title would split a mail's body); a ``Multiline`` field (a
@@ -22,6 +25,7 @@ from litestar import Request
 from app.numbers import to_int
 from app.services.passwords import Password  # a field kept as typed (re-exported for form models)
 from app.services.text import Multiline, fold_controls  # a textarea's field keeps its line breaks
+from app.validation import UNREADABLE, IntRange, MaxLen, OneOf, Pattern, Required, declared_errors  # noqa: F401 (re-exported)
 
 T = TypeVar("T")
 CSRF_FIELD = "_csrf_token"
@@ -64,6 +68,7 @@ def parse_form(model: type[T], form) -> T:
     """``model`` (a dataclass) filled from a form multidict (or a plain dict)."""
     hints = typing.get_type_hints(model)
     values: dict[str, Any] = {}
+    unreadable: list[str] = []
     for f in dataclasses.fields(model):
         if f.name == CSRF_FIELD or not f.init:
             continue
@@ -77,7 +82,11 @@ def parse_form(model: type[T], form) -> T:
         default = f.default if f.default is not dataclasses.MISSING else (
             f.default_factory() if f.default_factory is not dataclasses.MISSING else None)
         values[f.name] = _coerce(hints[f.name], raw, default)
-    return model(**values)
+        if values[f.name] is None and raw and isinstance(raw[-1], str) and raw[-1].strip():
+            unreadable.append(f.name)  # a number or a date typed but not one: its declared rule says so
+    form = model(**values)
+    object.__setattr__(form, UNREADABLE, tuple(unreadable))
+    return form
 
 
 async def read_form(request: Request, model: type[T]) -> T:

@@ -10,7 +10,7 @@ learners' progress) live in app/services/session_content.py.
 from __future__ import annotations
 
 import json
-import re
+from typing import Annotated
 from dataclasses import dataclass
 
 from piccolo.table import Table
@@ -19,6 +19,7 @@ from app import db
 from app.services import files
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import Multiline
+from app.validation import IntRange, MaxLen, OneOf, Pattern, Required, declared_errors
 from app.tables.catalogue import CompletionRule
 
 ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum"),
@@ -31,13 +32,14 @@ HIDDEN_FROM_LEARNERS = ("reminder",)
 
 @dataclass
 class ActivityForm:
-    kind: str = "page"
-    title: str = ""
+    kind: Annotated[str, OneOf(tuple(dict(ACTIVITY_KINDS)), "Type d'activité inconnu.")] = "page"
+    title: Annotated[str, Required("Le titre de l'activité est obligatoire."), MaxLen(255, "Le titre de l'activité")] = ""
     content: Multiline = ""
     required: bool = False
     completion: str = ""
-    video_url: str = ""
-    pass_mark: int | None = None
+    video_url: Annotated[str, Pattern(r"https?://[^\s]+", "Le lien de la vidéo doit commencer par https:// (ou http://)."),
+                         MaxLen(500, "Le lien de la vidéo")] = ""
+    pass_mark: Annotated[int | None, IntRange(0, 100, "Le seuil de réussite est un pourcentage entre 0 et 100.")] = None
     quiz_text: Multiline = ""
     remove_file: bool = False
 
@@ -69,25 +71,13 @@ def _checked_values(form: ActivityForm) -> dict:
 
     title, kind = form.title.strip(), form.kind
     completion = form.completion or DEFAULT_RULES.get(kind, "manual")
-    errors = {}
-    if not title:
-        errors["title"] = "Le titre de l'activité est obligatoire."
-    elif len(title) > 255:
-        errors["title"] = "Le titre de l'activité ne peut pas dépasser 255 caractères."
-    if kind not in dict(ACTIVITY_KINDS):
-        errors["kind"] = "Type d'activité inconnu."
+    errors = declared_errors(form)
     if completion not in {r.value for r in CompletionRule}:
         errors["completion"] = "Règle d'achèvement inconnue."
     elif completion == "quiz" and kind != "quiz":
         errors["completion"] = "« Test réussi » ne s'applique qu'à une activité de type Test."
-    video_url = form.video_url.strip()
-    if video_url and not re.match(r"^https?://[^\s]+$", video_url):
-        errors["video_url"] = "Le lien de la vidéo doit commencer par https:// (ou http://)."
-    elif len(video_url) > 500:
-        errors["video_url"] = "Le lien de la vidéo ne peut pas dépasser 500 caractères."
+    video_url = form.video_url
     pass_mark = 80 if form.pass_mark is None else form.pass_mark
-    if not 0 <= pass_mark <= 100:
-        errors["pass_mark"] = "Le seuil de réussite est un pourcentage entre 0 et 100."
     quiz = ""
     if kind == "quiz":
         try:

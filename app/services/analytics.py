@@ -420,7 +420,7 @@ def workbook(result: dict) -> bytes:
 
 
 def csv_bytes(result: dict, dim: str) -> bytes:
-    """The table as every CSV of the app is written (app/datatable.py CsvWriter: « ; », BOM,
+    """The table as every CSV of the app is written (app/datatable/writers.py CsvWriter: « ; », BOM,
     decimal comma, formula-safe)."""
     from app.datatable import CsvWriter
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from app.services import activities
 from app.services.activities import ACTIVITY_KINDS, ActivityForm, activity_values  # noqa: F401 (the editor's names)
@@ -11,6 +12,7 @@ from app.services.errors import NotFound, ValidationFailed
 from app.services.text import search_text
 from app.services.uniqueness import fields_unique
 from app.tables.catalogue import CourseTemplate, TemplateActivity
+from app.validation import MaxLen, Pattern, Required, declared_errors
 
 CODE_RE = re.compile(r"^[A-Z][0-9A-Z]{1,7}$")
 
@@ -24,11 +26,12 @@ async def get_template(template_id: int) -> dict:
 
 @dataclass
 class TemplateForm:
-    code: str = ""
-    title: str = ""
-    short_name: str = ""
+    code: Annotated[str, Pattern(CODE_RE, "Code catalogue : une lettre puis 1 à 7 lettres ou chiffres (ex. C03).",
+                                 required=True)] = ""
+    title: Annotated[str, Required("Le titre est obligatoire."), MaxLen(255, "Le titre")] = ""
+    short_name: Annotated[str, MaxLen(255, "Le nom abrégé")] = ""
     objectives: str = ""
-    duration: str = ""
+    duration: Annotated[str, MaxLen(64, "La durée")] = ""
     certificate_text: str = ""
     progress_block: bool = False
     discussion_block: bool = False
@@ -53,16 +56,8 @@ async def delete_activity(template_id: int, activity_id: int) -> None:
 
 
 async def save_template(form: TemplateForm, template_id: int | None = None) -> int:
-    errors = {}
     code, title = form.code, form.title
-    if not CODE_RE.match(code):
-        errors["code"] = "Code catalogue : une lettre puis 1 à 7 lettres ou chiffres (ex. C03)."
-    if not title:
-        errors["title"] = "Le titre est obligatoire."
-    for key, label, value, limit in (("title", "Le titre", title, 255), ("short_name", "Le nom abrégé", form.short_name, 255),
-                                     ("duration", "La durée", form.duration, 64)):
-        if len(value) > limit and key not in errors:
-            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
+    errors = declared_errors(form)
     if form.certificate_text:  # copied into the sessions made from it: the sessions' own check
         from app.services.certificates import template_errors
 

@@ -9,6 +9,7 @@ enrolment, which keeps its progress, so being enrolled again restores it.
 
 from __future__ import annotations
 
+from typing import Annotated
 from dataclasses import dataclass
 
 from app import db
@@ -16,6 +17,7 @@ from app.dates import now
 from app.numbers import to_int
 from app.services import convocations, seats
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
+from app.validation import MaxLen, Required, declared_errors
 from app.services.roles import LEARNER, CurrentUser
 from app.services.seats import SessionFull  # noqa: F401 (enrolments.SessionFull, as before)
 from app.services.scope import establishment_scope, require_establishment
@@ -213,17 +215,15 @@ async def cohort_in_scope(user: CurrentUser, cohort_id: int) -> dict:
 
 @dataclass
 class CohortForm:
-    name: str = ""
+    name: Annotated[str, Required("Le nom de la cohorte est obligatoire."), MaxLen(100, "Le nom de la cohorte")] = ""
     visible: bool = False
 
 
 async def save_cohort(user: CurrentUser, establishment_id: int, form: CohortForm, cohort_id: int | None = None) -> int:
     await require_establishment(user, establishment_id)
     name = form.name
-    if not name:
-        raise ValidationFailed({"name": "Le nom de la cohorte est obligatoire."})
-    if len(name) > 100:
-        raise ValidationFailed({"name": "Le nom de la cohorte ne peut pas dépasser 100 caractères."})
+    if errors := declared_errors(form):
+        raise ValidationFailed(errors)
     clash = Cohort.exists().where((Cohort.establishment == establishment_id) & (Cohort.name == name))
     if cohort_id:
         clash = clash.where(Cohort.id != cohort_id)

@@ -9,6 +9,7 @@ Completions are written through `learning.set_completion`, in the request's tran
 from __future__ import annotations
 
 import json
+from typing import Annotated
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -22,6 +23,7 @@ from app.services.certificates import seal
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import Multiline
+from app.validation import MaxLen, Required, declared_errors
 from app.tables.catalogue import CompletionRule, SessionActivity, TrainingSession
 from app.tables.learning import ActivityCompletion, CompletionHow, DiscussionMessage, Enrolment, QuizAttempt
 
@@ -286,7 +288,8 @@ async def messages(session_id: int, with_hidden: bool = False, limit: int = 200)
 
 @dataclass
 class MessageForm:
-    body: Multiline = ""
+    body: Annotated[Multiline, Required("Écrivez un message avant de l'envoyer."),
+                    MaxLen(MESSAGE_MAX, message=f"Le message ne peut pas dépasser {MESSAGE_MAX} caractères.")] = ""
 
 
 POST_LIMIT = Limit("discussion", 10, 60)
@@ -298,10 +301,8 @@ async def post_message(redis, session_id: int, author_id: int, form: MessageForm
     if not await POST_LIMIT.allow(redis, str(author_id)):
         raise ValidationFailed({"body": TOO_MANY})
     body = form.body.strip()
-    if not body:
-        raise ValidationFailed({"body": "Écrivez un message avant de l'envoyer."})
-    if len(body) > MESSAGE_MAX:
-        raise ValidationFailed({"body": f"Le message ne peut pas dépasser {MESSAGE_MAX} caractères."})
+    if errors := declared_errors(form):
+        raise ValidationFailed(errors)
     await DiscussionMessage.insert(DiscussionMessage(session=session_id, author=author_id, body=body))
 
 

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Annotated
 
+from app.validation import MaxLen, Pattern, Required, declared_errors
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.text import search_text
 from app.services.uniqueness import fields_unique
@@ -26,8 +28,9 @@ CODE_RE = re.compile(r"^[A-Z0-9]{2,16}$")
 
 @dataclass
 class DelegationForm:
-    code: str = ""
-    name: str = ""
+    code: Annotated[str, Pattern(CODE_RE, "Le code est obligatoire : 2 à 16 lettres majuscules ou chiffres (ex. ALP).",
+                                 required=True)] = ""
+    name: Annotated[str, Required("Le nom est obligatoire."), MaxLen(200, "Le nom")] = ""
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
@@ -35,8 +38,9 @@ class DelegationForm:
 
 @dataclass
 class EstablishmentForm:
-    code: str = ""
-    name: str = ""
+    code: Annotated[str, Pattern(CODE_RE, "Le code est obligatoire : 2 à 16 lettres majuscules ou chiffres (ex. ALP001).",
+                                 required=True)] = ""
+    name: Annotated[str, Required("Le nom est obligatoire."), MaxLen(200, "Le nom")] = ""
     delegation: int | None = None
 
     def __post_init__(self) -> None:
@@ -70,13 +74,7 @@ async def get_establishment(establishment_id: int) -> dict:
 
 async def save_delegation(form: DelegationForm, delegation_id: int | None = None) -> int:
     code, name = form.code, form.name
-    errors = {}
-    if not CODE_RE.match(code):
-        errors["code"] = "Le code est obligatoire : 2 à 16 lettres majuscules ou chiffres (ex. ALP)."
-    if not name:
-        errors["name"] = "Le nom est obligatoire."
-    elif len(name) > 200:
-        errors["name"] = "Le nom ne peut pas dépasser 200 caractères."
+    errors = declared_errors(form)
     if not errors:
         clash = Delegation.exists().where(Delegation.code == code)
         if delegation_id:
@@ -105,13 +103,7 @@ async def delete_delegation(delegation_id: int) -> None:
 
 async def save_establishment(form: EstablishmentForm, establishment_id: int | None = None) -> int:
     code, name, delegation_id = form.code, form.name, form.delegation
-    errors = {}
-    if not CODE_RE.match(code):
-        errors["code"] = "Le code est obligatoire : 2 à 16 lettres majuscules ou chiffres (ex. ALP001)."
-    if not name:
-        errors["name"] = "Le nom est obligatoire."
-    elif len(name) > 200:
-        errors["name"] = "Le nom ne peut pas dépasser 200 caractères."
+    errors = declared_errors(form)
     if not delegation_id or not await Delegation.exists().where(Delegation.id == delegation_id):
         errors["delegation"] = "Choisissez une délégation."
     if "code" not in errors:

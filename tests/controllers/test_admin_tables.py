@@ -211,7 +211,7 @@ async def test_a_list_longer_than_it_counts_says_so_and_reaches_its_end(client, 
     its 5,000th page costs what its first does; its end is reached through "Dernière page"."""
     from app import datatable
 
-    monkeypatch.setattr(datatable, "COUNT_CAP", 40)
+    monkeypatch.setattr(datatable.model, "COUNT_CAP", 40)
     await _many_establishments(61)  # 65 with the demo's four: more than it counts
     await login(client, "admin")
     first = await client.get("/admin/etablissements?per_page=20")

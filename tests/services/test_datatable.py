@@ -28,7 +28,7 @@ async def test_a_sort_on_a_referenced_column_walked_or_sorted_gives_the_same_pag
     await User.update({User.establishment: None}).where(User.username.like("dam016.%"))
     newest = await Establishment.select(Establishment.id).where(Establishment.code == "AAA000").first()
     await User.update({User.establishment: newest["id"]}).where(User.username.like("alp002.a%"))
-    monkeypatch.setattr(datatable, "COUNT_CAP", 40)  # so that pages -1 and -2 are counted from the end
+    monkeypatch.setattr(datatable.model, "COUNT_CAP", 40)  # so that pages -1 and -2 are counted from the end
     admin = await load_current_user((await User.select(User.id).where(User.username == "admin").first())["id"])
     get = await load_current_user((await User.select(User.id).where(User.username == "alp001.get").first())["id"])
     cases = [(USERS, admin, {"sort": s}) for s in ("establishment", "-establishment", "instance", "-instance")]
@@ -38,7 +38,7 @@ async def test_a_sort_on_a_referenced_column_walked_or_sorted_gives_the_same_pag
     if User._meta.db.engine_type == "postgres":
         state = USERS.parse({"sort": "establishment"})
         assert await USERS._group_walk([], state, False, 20) is not None  # the walk is what was measured
-    monkeypatch.setattr(datatable, "GROUP_WALK_MAX", -1)  # ORDER BY only
+    monkeypatch.setattr(datatable.model, "GROUP_WALK_MAX", -1)  # ORDER BY only
     sorted_ = [await _pages(table, user, params) for table, user, params in cases]
     assert walked == sorted_
     # And the order is the one a person expects: by establishment code, then by name; people

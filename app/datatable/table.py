@@ -1,189 +1,31 @@
-"""The one table helper: filters from the query string, sort, pagination, per-page choice and
-an Excel export of every filtered row. Every list screen declares a ``DataTable`` and renders it
-with the ``data_table`` macro of ``templates/_table.html``.
-
-Scope is applied here, from the caller's ``Scope``, on the column the table names as holding the
-establishment: a list can never show, count or export a row outside the caller's establishments.
-"""
+"""The ``DataTable``: one list's query (scope, filters, sort, a page, a count up to COUNT_CAP) and
+its export."""
 
 from __future__ import annotations
 
 import asyncio
-import csv
-import io
 import math
-import queue
-import threading
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass, field
-from datetime import date, datetime, time
+from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
 from piccolo.columns.combination import WhereRaw
-from piccolo.querystring import QueryString
 
+from app.datatable import model as limits  # COUNT_CAP, GROUP_WALK_*: read at each use (a test or bench sets them)
+from app.datatable.model import (
+    _TOTAL,
+    EXPORT_CHUNK,
+    PER_PAGE_CHOICES,
+    About,
+    Col,
+    Filter,
+    TablePage,
+    TableState,
+)
+from app.datatable.writers import CsvWriter, XlsxWriter
 from app.numbers import to_int
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
-
-_TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
-PER_PAGE_CHOICES = (20, 50, 100)
-EXPORT_CHUNK = 5000
-# A list counts its rows up to this many, and a page is reached by skipping at most this many rows
-# from its start or from its end: every page costs about the same at 100,000 rows as at 100 (issue
-# 8). Beyond, the list says "plus de 1 000" and the user filters, changes the sort or goes to the
-# end. (10,000 was measured too: counting up to 10,000 scattered matches reads most of a 100,000-row
-# table, 30-50 ms on its own; bench/users_table.py prints both.)
-COUNT_CAP = 1_000
-# A sort on a referenced table's column (establishment, delegation) walks the referenced rows when
-# there are at most this many, this many more at each step (see DataTable._group_walk).
-GROUP_WALK_MAX = 5_000
-GROUP_WALK_BATCH = 16
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
-EXPORT_FORMATS = {"xlsx": "Excel", "csv": "CSV (texte)"}
-
-
-@dataclass(frozen=True)
-class Col:
-    key: str
-    label: str
-    sort: Any = None  # a Piccolo column, when the table can be sorted on it
-    export: Callable[[dict], Any] | None = None  # the Excel value; default: row[key]
-    exported: bool = True
-
-
-@dataclass(frozen=True)
-class Filter:
-    key: str
-    label: str
-    where: Callable[[str], Any]  # the value as typed -> a Piccolo where clause (or None to ignore)
-    kind: str = "text"  # text | select | date
-    # The choices of a select: a fixed list, or an async function of the user (e.g. their establishments).
-    options: list[tuple[str, str]] | Callable[[CurrentUser], Awaitable[list[tuple[str, str]]]] | None = None
-
-
-@dataclass
-class TableState:
-    filters: dict[str, str]
-    sort: str
-    page: int
-    per_page: int
-
-    def query(self, **overrides) -> str:
-        params = {k: v for k, v in self.filters.items() if v}
-        params.update({"sort": self.sort, "page": self.page, "per_page": self.per_page})
-        params.update(overrides)
-        return urlencode({k: v for k, v in params.items() if v not in (None, "")})
-
-
-@dataclass
-class TablePage:
-    """One page of a list. ``state.page`` counts from the start (1, 2, …) or, when the list has more
-    rows than it counts (``total_capped``), from the end (-1 is the last page, -2 the one before)."""
-
-    table: DataTable
-    state: TableState
-    rows: list[dict]
-    total: int  # exact, or COUNT_CAP when total_capped
-    filter_options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
-    total_capped: bool = False
-
-    @property
-    def pages(self) -> int:
-        """The pages reachable from the start: all of them when the total is exact."""
-        per_page = self.state.per_page
-        if self.total_capped:
-            return max(1, COUNT_CAP // per_page)
-        return max(1, math.ceil(self.total / per_page))
-
-    @property
-    def from_end(self) -> bool:
-        return self.state.page < 0
-
-    @property
-    def first_index(self) -> int:
-        return 0 if not self.total else (abs(self.state.page) - 1) * self.state.per_page + 1
-
-    @property
-    def last_index(self) -> int:
-        if self.total_capped:
-            return self.first_index + len(self.rows) - 1
-        return min(self.total, self.state.page * self.state.per_page)
-
-    @property
-    def is_first(self) -> bool:
-        return self.state.page == 1
-
-    @property
-    def is_last(self) -> bool:
-        if self.total_capped:
-            return self.state.page == -1
-        return self.state.page >= self.pages
-
-    @property
-    def previous_page(self) -> int | None:
-        page = self.state.page
-        if page > 1:
-            return page - 1
-        if page < 0 and -page < self.pages:
-            return page - 1
-        return None
-
-    @property
-    def next_page(self) -> int | None:
-        page = self.state.page
-        if page < 0:
-            return page + 1 if page < -1 else None
-        return page + 1 if page < self.pages else None
-
-    @property
-    def last_page(self) -> int:
-        return -1 if self.total_capped else self.pages
-
-    @property
-    def beyond_window(self) -> bool:
-        """The last page reachable from the start of a list longer than it counts."""
-        return self.total_capped and self.state.page == self.pages
-
-    def page_links(self) -> list[int | None]:
-        """`1 2 3 … 18`: the first, the last and a window around the current page; None is a gap.
-        A list longer than it counts numbers the pages from its start only (the end is "Dernière page")."""
-        if self.from_end:
-            return []
-        pages, current = self.pages, self.state.page
-        wanted = {1} | set(range(max(1, current - 2), min(pages, current + 2) + 1))
-        if not self.total_capped:
-            wanted.add(pages)
-        if current <= 4:
-            wanted |= set(range(1, min(pages, 10) + 1))
-        links: list[int | None] = []
-        previous = 0
-        for p in sorted(wanted):
-            if p - previous > 1:
-                links.append(None)
-            links.append(p)
-            previous = p
-        return links
-
-    def sort_link(self, key: str) -> str:
-        current = self.state.sort
-        new = f"-{key}" if current == key else key
-        return self.state.query(sort=new, page=1)
-
-    def sort_mark(self, key: str) -> str:
-        if self.state.sort == key:
-            return "▲"
-        if self.state.sort == f"-{key}":
-            return "▼"
-        return ""
-
-
-@dataclass(frozen=True)
-class About:
-    where: Any = None
-    columns: tuple[Col, ...] = ()
-    heading: tuple[str, ...] = ()  # lines above the export's table (what it is about, when exported)
 
 
 @dataclass(frozen=True)
@@ -296,8 +138,8 @@ class DataTable:
         path = getattr(path, column._meta.name)
         ascending = state.sort.startswith("-") == reverse
         groups = await referenced.select(referenced.id).order_by(path, ascending=ascending).order_by(
-            referenced.id, ascending=ascending).limit(GROUP_WALK_MAX + 1)
-        if len(groups) > GROUP_WALK_MAX:
+            referenced.id, ascending=ascending).limit(limits.GROUP_WALK_MAX + 1)
+        if len(groups) > limits.GROUP_WALK_MAX:
             return None
         group_ids = [g["id"] for g in groups]
         order = [c for c in (inner, self.table.id) if c is not None]
@@ -311,7 +153,7 @@ class DataTable:
             return [r["id"] for r in await query.limit(wanted)]
 
         ids: list[int] = [] if ascending else await without_group()
-        start, batch = 0, GROUP_WALK_BATCH
+        start, batch = 0, limits.GROUP_WALK_BATCH
         while len(ids) < wanted and start < len(group_ids):
             need = wanted - len(ids)
             inner_query = self.table.select(*order).where(
@@ -343,12 +185,12 @@ class DataTable:
 
     async def _page(self, clauses: list, state: TableState) -> tuple[list[dict], int, bool]:
         """The bounded count, the page's ids (from the start or the end), then its rows."""
-        counted = await self._bounded_count(clauses, COUNT_CAP)
-        capped = counted > COUNT_CAP
-        total = min(counted, COUNT_CAP)
+        counted = await self._bounded_count(clauses, limits.COUNT_CAP)
+        capped = counted > limits.COUNT_CAP
+        total = min(counted, limits.COUNT_CAP)
         per_page = state.per_page
         if capped:
-            reachable = max(1, COUNT_CAP // per_page)
+            reachable = max(1, limits.COUNT_CAP // per_page)
             if state.page > reachable:  # beyond what is counted: the last page, as for a short list
                 state.page = -1
             elif state.page < -reachable:
@@ -508,195 +350,3 @@ class DataTable:
 
     async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None, extra=None) -> bytes:
         return await self.export(user, params, "xlsx", on_progress=on_progress, extra=extra)
-
-
-def neutralise(value: Any) -> Any:
-    """A spreadsheet must never run what a user typed: '=cmd|…' becomes the text "'=cmd|…"."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
-
-
-_AS_IS = (bool, int, float, datetime)
-
-
-def _cell(value: Any) -> Any:
-    """A value as the Excel writer takes it: text neutralised, a date as a date-time at midnight
-    (its column gets a date format), nothing for an empty value."""
-    kind = type(value)
-    if kind is str:  # most cells: checked first
-        if not value:
-            return None
-        return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-    if value is None or kind in _AS_IS:
-        return value
-    if isinstance(value, str):
-        return neutralise(value) or None
-    if isinstance(value, (bool, int, float, datetime)):
-        return value
-    if isinstance(value, date):
-        return datetime.combine(value, time())
-    return neutralise(str(value))
-
-
-_DONE = object()
-
-
-class XlsxWriter:
-    """The Excel file of a list, written by rustpy-xlsxwriter (Rust) in constant memory.
-
-    Measured against xlsxwriter (constant_memory, ~10 µs a cell in Python) and polars'
-    write_excel (xlsxwriter again, the whole frame in memory) in bench/export_users.py. Once a sheet
-    passes STREAM_AFTER rows, the Rust writer runs in a thread of its own and reads the rows from a
-    generator that ``write_rows`` feeds a chunk at a time through a queue of two chunks: a large
-    export streams. A workbook of several sheets (``add_sheet``) is for small tables: its sheets
-    are written at ``close``. Every text is written as a text cell, never as a formula, a number or
-    a link, and is neutralised as well, so a copy-paste into another sheet stays inert. Dates and
-    date-times are real Excel dates.
-    """
-
-    STREAM_AFTER = 2 * EXPORT_CHUNK
-
-    def __init__(self, headers: list[str], sheet: str = "Export", heading: tuple[str, ...] = ()):
-        self._sheets: list[tuple[str, list[str], list]] = []  # name, headers, rows not yet handed over
-        self._heading = [neutralise(line) for line in heading]  # the first sheet's lines above its table
-        self._queue: queue.Queue = queue.Queue(maxsize=2)
-        self._buffer = io.BytesIO()
-        self._thread: threading.Thread | None = None
-        self._error: BaseException | None = None
-        self.add_sheet(sheet, headers)
-
-    @property
-    def headers(self) -> list[str]:
-        return self._sheets[-1][1]
-
-    def add_sheet(self, name: str, headers: list[str]) -> None:
-        """Start another sheet (a workbook of several small tables)."""
-        if self._thread is not None:
-            raise RuntimeError("A workbook of several sheets is written at close: add them before a large one.")
-        self._sheets.append((name[:31], [neutralise(h) for h in headers], []))
-
-    @staticmethod
-    def _records(headers: list[str], rows):
-        for values in rows:
-            yield {h: _cell(v) for h, v in zip(headers, values)}
-
-    def _streamed(self, headers: list[str], pending: list):
-        yield from self._records(headers, pending)
-        pending.clear()
-        while (chunk := self._queue.get()) is not _DONE:
-            yield from self._records(headers, chunk)
-
-    def _start(self) -> None:
-        import rustpy_xlsxwriter
-
-        day = rustpy_xlsxwriter.Format().set_num_format("dd/mm/yyyy")
-        # Heading lines (each merged across the table), an empty row, then the table's header.
-        header_row = len(self._heading) + 1 if self._heading else 0
-        book = (rustpy_xlsxwriter.FastExcel(self._buffer)
-                .format(datetime_format="dd/mm/yyyy hh:mm", bold_headers=True)
-                .freeze(row=header_row + 1))
-        last = len(self._sheets) - 1
-        for index, (name, headers, pending) in enumerate(self._sheets):
-            # A column whose values are dates (not date-times) shows them without a time.
-            formats = []
-            for col in range(len(headers)):
-                sample = next((r[col] for r in pending if r[col] not in (None, "")), None)
-                formats.append(day if isinstance(sample, date) and not isinstance(sample, datetime) else None)
-            data = self._streamed(headers, pending) if index == last else self._records(headers, pending)
-            banner = {}
-            if index == 0 and self._heading:
-                bold = rustpy_xlsxwriter.Format().set_bold()
-                wide = max(len(headers) - 1, 0)
-                banner = {"header_row": header_row, "merge_ranges": [
-                    (row, 0, row, wide, line, bold if row == 0 else None) for row, line in enumerate(self._heading)]}
-            book = book.sheet(name, data, column_widths=[max(12, min(40, len(h) + 4)) for h in headers],
-                              column_formats=formats, autofilter=True, **banner)
-
-        def write() -> None:
-            try:
-                book.save()
-            except BaseException as exc:  # handed to the caller by write_rows / close
-                self._error = exc
-                while self._queue.get() is not _DONE:  # let a blocked producer finish
-                    pass
-
-        self._thread = threading.Thread(target=write, name="xlsx-writer", daemon=True)
-        self._thread.start()
-
-    def _put(self, item) -> None:
-        while True:
-            try:
-                self._queue.put(item, timeout=0.5)
-                return
-            except queue.Full:
-                if self._thread is None or not self._thread.is_alive():
-                    raise RuntimeError("L'écriture du fichier Excel s'est arrêtée.") from self._error
-
-    def write_rows(self, rows: list[list[Any]]) -> None:
-        """Blocks while the writer is two chunks behind (run it in a thread)."""
-        if self._error is not None:
-            raise self._error
-        if self._thread is not None:
-            self._put(rows)
-            return
-        pending = self._sheets[-1][2]
-        pending.extend(rows)
-        if len(self._sheets) == 1 and len(pending) >= self.STREAM_AFTER:
-            self._start()
-
-    def close(self) -> bytes:
-        if self._thread is None:
-            self._start()
-        self._put(_DONE)
-        self._thread.join()
-        if self._error is not None:
-            raise self._error
-        return self._buffer.getvalue()
-
-    def discard(self) -> None:
-        """After a failure or a cancellation: end the writer's thread."""
-        if self._thread is not None and self._thread.is_alive():
-            threading.Thread(target=self._put, args=(_DONE,), daemon=True).start()
-
-
-class CsvWriter:
-    """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
-    dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
-
-    def __init__(self, headers: list[str], heading: tuple[str, ...] = ()):
-        self._buffer = io.StringIO()
-        self._buffer.write("\ufeff")
-        self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
-        if heading:  # what the file is about, one line each, then an empty line
-            self._csv.writerows([[neutralise(line)] for line in heading] + [[]])
-        self._csv.writerow([neutralise(h) for h in headers])
-
-    def write_rows(self, rows: list[list[Any]]) -> None:
-        cell = self._cell
-        self._csv.writerows([[cell(v) for v in values] for values in rows])
-
-    @staticmethod
-    def _cell(value: Any) -> Any:
-        kind = type(value)  # the common kinds by identity first: 180,000 cells for a large session
-        if value is None:
-            return ""
-        if kind is str:
-            return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-        if kind is int:
-            return value
-        if kind is float:  # French spreadsheets read "3,5" as a number, "3.5" as text or thousands
-            return str(value).replace(".", ",")
-        if kind is bool:
-            return "Oui" if value else "Non"
-        if isinstance(value, datetime):
-            return value.strftime("%d/%m/%Y %H:%M")
-        if isinstance(value, (bool, int, float)):
-            return "Oui" if value is True else "Non" if value is False else str(value).replace(".", ",")
-        return neutralise(str(value))
-
-    def close(self) -> bytes:
-        return self._buffer.getvalue().encode("utf-8")
-
-    def discard(self) -> None:
-        self._buffer = io.StringIO()

@@ -1,0 +1,175 @@
+"""What a list is made of: its columns, filters, state read from the query string, one page, and
+what an export is about; the limits every list shares."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
+
+from piccolo.querystring import QueryString
+
+from app.services.roles import CurrentUser
+
+if TYPE_CHECKING:
+    from app.datatable.table import DataTable
+
+_TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
+PER_PAGE_CHOICES = (20, 50, 100)
+EXPORT_CHUNK = 5000
+# A list counts its rows up to this many, and a page is reached by skipping at most this many rows
+# from its start or from its end: every page costs about the same at 100,000 rows as at 100 (issue
+# 8). Beyond, the list says "plus de 1 000" and the user filters, changes the sort or goes to the
+# end. (10,000 was measured too: counting up to 10,000 scattered matches reads most of a 100,000-row
+# table, 30-50 ms on its own; bench/users_table.py prints both.)
+COUNT_CAP = 1_000
+# A sort on a referenced table's column (establishment, delegation) walks the referenced rows when
+# there are at most this many, this many more at each step (see DataTable._group_walk).
+GROUP_WALK_MAX = 5_000
+GROUP_WALK_BATCH = 16
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+EXPORT_FORMATS = {"xlsx": "Excel", "csv": "CSV (texte)"}
+
+
+@dataclass(frozen=True)
+class Col:
+    key: str
+    label: str
+    sort: Any = None  # a Piccolo column, when the table can be sorted on it
+    export: Callable[[dict], Any] | None = None  # the Excel value; default: row[key]
+    exported: bool = True
+
+
+@dataclass(frozen=True)
+class Filter:
+    key: str
+    label: str
+    where: Callable[[str], Any]  # the value as typed -> a Piccolo where clause (or None to ignore)
+    kind: str = "text"  # text | select | date
+    # The choices of a select: a fixed list, or an async function of the user (e.g. their establishments).
+    options: list[tuple[str, str]] | Callable[[CurrentUser], Awaitable[list[tuple[str, str]]]] | None = None
+
+
+@dataclass
+class TableState:
+    filters: dict[str, str]
+    sort: str
+    page: int
+    per_page: int
+
+    def query(self, **overrides) -> str:
+        params = {k: v for k, v in self.filters.items() if v}
+        params.update({"sort": self.sort, "page": self.page, "per_page": self.per_page})
+        params.update(overrides)
+        return urlencode({k: v for k, v in params.items() if v not in (None, "")})
+
+
+@dataclass
+class TablePage:
+    """One page of a list. ``state.page`` counts from the start (1, 2, …) or, when the list has more
+    rows than it counts (``total_capped``), from the end (-1 is the last page, -2 the one before)."""
+
+    table: DataTable
+    state: TableState
+    rows: list[dict]
+    total: int  # exact, or COUNT_CAP when total_capped
+    filter_options: dict[str, list[tuple[str, str]]] = field(default_factory=dict)
+    total_capped: bool = False
+
+    @property
+    def pages(self) -> int:
+        """The pages reachable from the start: all of them when the total is exact."""
+        per_page = self.state.per_page
+        if self.total_capped:
+            return max(1, COUNT_CAP // per_page)
+        return max(1, math.ceil(self.total / per_page))
+
+    @property
+    def from_end(self) -> bool:
+        return self.state.page < 0
+
+    @property
+    def first_index(self) -> int:
+        return 0 if not self.total else (abs(self.state.page) - 1) * self.state.per_page + 1
+
+    @property
+    def last_index(self) -> int:
+        if self.total_capped:
+            return self.first_index + len(self.rows) - 1
+        return min(self.total, self.state.page * self.state.per_page)
+
+    @property
+    def is_first(self) -> bool:
+        return self.state.page == 1
+
+    @property
+    def is_last(self) -> bool:
+        if self.total_capped:
+            return self.state.page == -1
+        return self.state.page >= self.pages
+
+    @property
+    def previous_page(self) -> int | None:
+        page = self.state.page
+        if page > 1:
+            return page - 1
+        if page < 0 and -page < self.pages:
+            return page - 1
+        return None
+
+    @property
+    def next_page(self) -> int | None:
+        page = self.state.page
+        if page < 0:
+            return page + 1 if page < -1 else None
+        return page + 1 if page < self.pages else None
+
+    @property
+    def last_page(self) -> int:
+        return -1 if self.total_capped else self.pages
+
+    @property
+    def beyond_window(self) -> bool:
+        """The last page reachable from the start of a list longer than it counts."""
+        return self.total_capped and self.state.page == self.pages
+
+    def page_links(self) -> list[int | None]:
+        """`1 2 3 … 18`: the first, the last and a window around the current page; None is a gap.
+        A list longer than it counts numbers the pages from its start only (the end is "Dernière page")."""
+        if self.from_end:
+            return []
+        pages, current = self.pages, self.state.page
+        wanted = {1} | set(range(max(1, current - 2), min(pages, current + 2) + 1))
+        if not self.total_capped:
+            wanted.add(pages)
+        if current <= 4:
+            wanted |= set(range(1, min(pages, 10) + 1))
+        links: list[int | None] = []
+        previous = 0
+        for p in sorted(wanted):
+            if p - previous > 1:
+                links.append(None)
+            links.append(p)
+            previous = p
+        return links
+
+    def sort_link(self, key: str) -> str:
+        current = self.state.sort
+        new = f"-{key}" if current == key else key
+        return self.state.query(sort=new, page=1)
+
+    def sort_mark(self, key: str) -> str:
+        if self.state.sort == key:
+            return "▲"
+        if self.state.sort == f"-{key}":
+            return "▼"
+        return ""
+
+
+@dataclass(frozen=True)
+class About:
+    where: Any = None
+    columns: tuple[Col, ...] = ()
+    heading: tuple[str, ...] = ()  # lines above the export's table (what it is about, when exported)
