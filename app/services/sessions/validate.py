@@ -1,11 +1,11 @@
-"""The checks of a session's form (creation and settings page): every field in the order the page
-shows its errors, each rule in one function that adds its French message under the field's key.
+"""The checks of a session's form (creation and settings page): the rules declared on SessionForm's
+fields, then each rule that needs the database or other fields in one function that adds its French
+message under the field's key.
 Nothing is written here; ``validate`` returns the values saving needs, or raises ValidationFailed
 with every problem at once."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import date
 
@@ -18,8 +18,9 @@ from app.services.scope import establishment_scope
 from app.services.seats import seats_taken
 from app.services.session_names import propose_full_name
 from app.services.sessions.form import SessionForm
-from app.services.sessions.manage import CODE_RE, session_in_scope
+from app.services.sessions.manage import session_in_scope
 from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.validation import declared_errors
 
 Errors = dict[str, str]
 
@@ -42,7 +43,7 @@ class CheckedSession:
 
 
 async def validate(user: CurrentUser, form: SessionForm, session_id: int | None) -> CheckedSession:
-    errors: Errors = {}
+    errors: Errors = declared_errors(form)  # the rules declared on SessionForm's fields
     current = await session_in_scope(user, session_id) if session_id else None
     establishment_id = await _check_establishment(user, form, current, errors)
     _check_dates(form.start_date, form.end_date, errors)
@@ -53,7 +54,6 @@ async def validate(user: CurrentUser, form: SessionForm, session_id: int | None)
     _check_certificate_text(form.certificate_text, errors)
     slot_list = await _check_slots(form.slots, form.start_date, form.end_date, session_id, errors)
     min_attendance = _check_min_attendance(form.min_attendance, current, errors)
-    _check_place_and_contact(form, errors)
     if errors:
         raise ValidationFailed(errors)
     return CheckedSession(current, establishment_id, template, form.start_date, form.end_date, full_name, short_name,
@@ -91,24 +91,21 @@ async def _check_template(form: SessionForm, current: dict | None, errors: Error
 
 def _check_names(form: SessionForm, template: dict | None, errors: Errors) -> tuple[str, str]:
     """The full name (the nomenclature's when left empty) and the short name (the full one when
-    left empty), and the identification number's length."""
+    left empty): their lengths are checked here, on what will be stored."""
     full_name = form.full_name or propose_full_name(form.start_date, form.end_date,
                                                     template["title"] if template else "")
     if not full_name:
         errors["full_name"] = "Le nom complet est obligatoire."
     short_name = form.short_name or full_name
     for key, label, value, limit in (("full_name", "Le nom complet", full_name, 255),
-                                     ("short_name", "Le nom abrégé", short_name, 255),
-                                     ("id_number", "Le numéro d'identification", form.id_number, 100)):
+                                     ("short_name", "Le nom abrégé", short_name, 255)):
         if len(value) > limit and key not in errors:
             errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
     return full_name, short_name
 
 
 async def _check_code(code: str, session_id: int | None, errors: Errors) -> str:
-    """A typed code follows the nomenclature and is no other session's."""
-    if code and not CODE_RE.match(code):
-        errors["code"] = "Code de session invalide : année sur 2 chiffres, code catalogue, S, numéro (ex. 26C03S1)."
+    """A typed code (its pattern declared on the form) is no other session's."""
     if code and not errors.get("code"):
         clash = TrainingSession.exists().where(TrainingSession.code == code)
         if session_id:
@@ -169,14 +166,3 @@ def _check_min_attendance(typed: str | None, current: dict | None, errors: Error
         errors["min_attendance"] = ("La présence minimale est un pourcentage entier de 0 à 100 "
                                     "(ou vide : celle de la plateforme).")
     return min_attendance
-
-
-def _check_place_and_contact(form: SessionForm, errors: Errors) -> None:
-    """The remote link is a web address; place, link, contact and « À apporter » fit their columns."""
-    if form.remote_url and not re.match(r"^https?://[^\s/]+\.[^\s]+$", form.remote_url):
-        errors["remote_url"] = "Le lien de la session à distance doit être une adresse web (https://…)."
-    for key, label, value, limit in (("place", "Le lieu", form.place, 1000), ("remote_url", "Le lien", form.remote_url, 500),
-                                     ("contact", "Le contact", form.contact, 255),
-                                     ("what_to_bring", "La liste « À apporter »", form.what_to_bring, 2000)):
-        if value is not None and len(value) > limit and key not in errors:
-            errors[key] = f"{label} ne peut pas dépasser {limit} caractères."
