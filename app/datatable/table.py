@@ -11,7 +11,7 @@ from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
-from app.datatable import model as limits  # COUNT_CAP, GROUP_WALK_*: read at each use (a test or bench sets them)
+import app.datatable.model as limits  # COUNT_CAP, GROUP_WALK_*: read at each use (a test or bench sets them)
 from app.datatable.model import (
     _TOTAL,
     EXPORT_CHUNK,

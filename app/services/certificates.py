@@ -42,7 +42,7 @@ from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.outbox import Attachment, queue_mail
 from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope
-from app.services.sessions import name_for_documents
+from app.services.session_names import name_for_documents
 from app.services.slots import hours_text
 from app.settings import get_settings
 from app.tables.accounts import User

@@ -52,7 +52,7 @@ from app.pdf.render import render_pdf_sync
 from app.services import outbox, progress, slots
 from app.services.certificates import CIVILITY_SQL
 from app.services.errors import DomainError, NotFound
-from app.services.sessions import name_for_documents
+from app.services.session_names import name_for_documents
 from app.settings import get_settings
 from app.tables.convocations import ConvocationNotice, NoticeKind, NoticeStatus
 from app.tables.learning import Enrolment

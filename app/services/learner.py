@@ -22,7 +22,7 @@ from app.services.certificates import seal
 from app.services.learning import min_attendance
 from app.services.ratelimit import Limit
 from app.services.errors import NotFound, ValidationFailed
-from app.services.sessions import name_for_documents
+from app.services.session_names import name_for_documents
 from app.services.text import Multiline
 from app.tables.catalogue import CompletionRule, SessionActivity, SessionSlot, TrainingSession
 from app.tables.certificates import Certificate, CertificateStatus

@@ -5,7 +5,7 @@ import io
 import polars as pl
 import pytest
 
-from app.services import imports
+from app.services import imports, outbox
 from app.tables.accounts import RoleAssignment, User
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.imports import ImportBatch, ImportRow
@@ -153,7 +153,7 @@ async def test_a_failed_job_leaves_nothing_half_imported_and_can_run_again(clien
     async def broken(*args, **kwargs):
         raise RuntimeError("SMTP database exploded")
 
-    monkeypatch.setattr(imports.outbox, "queue_mails", broken)
+    monkeypatch.setattr(outbox, "queue_mails", broken)
     await run_jobs()
     assert await User.count() == before  # the 1,200 inserted users were rolled back
     batch = await ImportBatch.select().where(ImportBatch.id == batch_id).first()

@@ -108,7 +108,8 @@ async def test_the_public_wizard_refuses_a_5000_digit_mandate_year_with_a_messag
 
 @pytest.mark.parametrize("digits", PAYLOADS, ids=["5000-digits", "40-digits"])
 def test_an_xlsx_dimension_of_huge_rows_is_refused_as_too_big(digits):
-    from app.services.imports import ImportRejected, _scan_sheet
+    from app.services.imports import ImportRejected
+    from app.services.imports.xlsx import _scan_sheet
 
     sheet = f'<worksheet><dimension ref="A1:B{digits}"/><sheetData/></worksheet>'.encode()
     with pytest.raises(ImportRejected) as refused:

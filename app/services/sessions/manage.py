@@ -1,0 +1,131 @@
+"""A session in the caller's scope, its code, and what is done to it as a whole: cancel, hide or
+show, delete; its activities as learners see them; the categories page's counts."""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+from piccolo.query.functions.aggregate import Count
+
+from app import db
+from app.dates import now
+from app.services import convocations
+from app.services.errors import DomainError, NotFound, ScopeError
+from app.services.registration import OPEN_STATUSES
+from app.services.roles import CurrentUser
+from app.services.scope import establishment_scope, establishments_in_scope
+from app.tables.catalogue import SessionActivity, TrainingSession
+from app.tables.learning import ActivityCompletion, Enrolment
+from app.tables.registration import RegistrationRequest
+
+CODE_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{1,8}S[0-9]{1,4}$")
+
+
+async def next_code(start: date, catalogue_code: str) -> str:
+    prefix = f"{start:%y}{catalogue_code}S"
+    rows = await TrainingSession.select(TrainingSession.code).where(TrainingSession.code.like(f"{prefix}%"))
+    numbers = [int(r["code"][len(prefix):]) for r in rows if r["code"][len(prefix):].isdigit()]
+    return f"{prefix}{max(numbers, default=0) + 1}"
+
+
+async def session_in_scope(user: CurrentUser, session_id: int) -> dict:
+    row = (
+        await TrainingSession.select(
+            TrainingSession.all_columns(),
+            TrainingSession.establishment.code.as_alias("establishment_code"),
+            TrainingSession.establishment.name.as_alias("establishment_name"),
+            TrainingSession.template.title.as_alias("template_title"),
+        )
+        .where(TrainingSession.id == session_id)
+        .first()
+    )
+    if row is None:
+        raise NotFound("Session introuvable.")
+    if not (await establishment_scope(user)).allows(row["establishment"]):
+        raise ScopeError("Session introuvable.")
+    return row
+
+
+
+async def cancel_session(user: CurrentUser, session_id: int) -> dict:
+    """« Annuler la session »: it stays, with its records, marked cancelled; every learner who was
+    convoked gets the cancellation of their invitation. Cannot be undone."""
+    session = await session_in_scope(user, session_id)
+    async with db.transaction():
+        done = await TrainingSession.update({TrainingSession.cancelled_at: now()}).where(
+            (TrainingSession.id == session_id) & TrainingSession.cancelled_at.is_null()).returning(TrainingSession.id)
+        if not done:
+            raise DomainError("Cette session est déjà annulée.")
+        await convocations.on_session_cancelled(session_id)
+    return session
+
+
+async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict:
+    session = await session_in_scope(user, session_id)
+    await TrainingSession.update({TrainingSession.visible: visible}).where(TrainingSession.id == session_id)
+    return session
+
+
+async def delete_session(user: CurrentUser, session_id: int) -> dict:
+    """A session goes only while nothing was recorded in it: no one enrolled now, no one who ever
+    visited or completed anything, no registration request still open. Otherwise: hide it."""
+    session = await session_in_scope(user, session_id)
+    enrolled = await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
+    if enrolled:
+        raise DomainError(
+            f"Cette session a {enrolled} inscription(s) active(s) : désinscrivez les participants "
+            "(ou retirez la synchronisation de cohorte) avant de la supprimer, ou cachez-la."
+        )
+    recorded = await Enrolment.count().where(
+        (Enrolment.session == session_id)
+        & (Enrolment.last_visit.is_not_null() | Enrolment.id.is_in(ActivityCompletion.select(ActivityCompletion.enrolment)))
+    )
+    if recorded:
+        raise DomainError(
+            f"Cette session garde les traces de formation de {recorded} personne(s) (visites, activités "
+            "achevées) : elle ne peut pas être supprimée. Cachez-la pour qu'elle n'apparaisse plus."
+        )
+    open_requests = await RegistrationRequest.count().where(
+        (RegistrationRequest.session == session_id)
+        & RegistrationRequest.status.is_in(OPEN_STATUSES))
+    if open_requests:
+        raise DomainError(
+            f"{open_requests} demande(s) d'inscription en ligne sont en cours pour cette session : traitez-les "
+            "(ou annulez-les) avant de la supprimer."
+        )
+    async with db.transaction():
+        # Former enrolments with nothing recorded (enrolled by mistake, then removed) go with it.
+        await Enrolment.delete().where(Enrolment.session == session_id)
+        await TrainingSession.delete().where(TrainingSession.id == session_id)
+    return session
+
+
+
+async def session_activities(session_id: int) -> list[dict]:
+    """The activities learners see, in order (retired ones left out)."""
+    return await SessionActivity.select().where(
+        (SessionActivity.session == session_id) & SessionActivity.retired_at.is_null()).order_by(
+        SessionActivity.position).order_by(SessionActivity.id)
+
+
+async def category_counts(user: CurrentUser) -> list[dict]:
+    """The seed's "Catégories de contenus": each delegation and establishment in scope with its
+    session count (one grouped query)."""
+    establishments = await establishments_in_scope(user)
+    if not establishments:
+        return []
+    rows = await TrainingSession.select(TrainingSession.establishment, Count(TrainingSession.id, alias="n")).where(
+        TrainingSession.establishment.is_in([e["id"] for e in establishments])
+    ).group_by(TrainingSession.establishment)
+    counts = {r["establishment"]: r["n"] for r in rows}
+    categories, seen = [], {}
+    for e in establishments:
+        if e["delegation_id"] not in seen:
+            seen[e["delegation_id"]] = {"name": e["delegation_name"], "code": e["delegation_code"], "count": 0,
+                                        "level": 0, "id": None}
+            categories.append(seen[e["delegation_id"]])
+        seen[e["delegation_id"]]["count"] += counts.get(e["id"], 0)
+        categories.append({"name": e["name"], "code": e["code"], "count": counts.get(e["id"], 0), "level": 1,
+                           "id": e["id"]})
+    return categories
