@@ -38,7 +38,7 @@ async def test_a_convocation_that_cannot_be_built_is_tried_five_times_then_shown
     people = await learners(count=3)
     fictitious = people[2]  # a person without e-mail: their mail cannot leave
     await User.update({User.email: "alp001.sans.adresse.fictif@tremplin.local"}).where(User.id == fictitious)
-    monkeypatch.setattr(convocations, "TEMPLATE", "pdf/convocation-missing.html")  # the PDF cannot be rendered
+    monkeypatch.setattr(convocations.documents, "TEMPLATE", "pdf/convocation-missing.html")  # the PDF cannot be rendered
     await add_sources(session_id, people, SourceKind.manual)
     await run_jobs()
     assert smtp.messages == []
