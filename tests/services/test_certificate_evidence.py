@@ -8,7 +8,7 @@ import hashlib
 import json
 from datetime import date, time, timedelta
 
-from app.dates import today
+from app.dates import now, today
 from app.services import attendance, certificates, learning, slots
 from app.services.enrolments import add_sources
 from app.tables.accounts import RoleAssignment
@@ -109,7 +109,7 @@ async def test_certificates_issued_before_keep_their_layout(demo):
     await TrainingSession.update({TrainingSession.min_attendance_percent: 0}).where(TrainingSession.id == session_id)
     await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
     facts = (await certificates._facts([enrolment]))[enrolment]
-    old = certificates._snapshot(facts, certificates.new_code(), 1, certificates.now().replace(microsecond=0))
+    old = certificates._snapshot(facts, certificates.new_code(), 1, now().replace(microsecond=0))
     old = {k: v for k, v in old.items() if k not in ("heures_prevues", "heures_presence")} | {"layout": 2}
     pdf = certificates.render_sync(old)
     assert "Temps de formation" in pdf_text(pdf) and certificates.render_sync(old) == pdf

@@ -1,0 +1,96 @@
+"""Certificates: revocation, new versions, and the mail to the learner."""
+
+from __future__ import annotations
+
+
+from app import db
+from app.dates import now
+from app.services.accounts import is_fictitious
+from app.services.errors import ValidationFailed
+from app.services.outbox import Attachment, queue_mail
+from app.services.roles import CurrentUser
+from app.tables.accounts import User
+from app.tables.certificates import Certificate, CertificateStatus
+from app.tables.outbox import Mail
+from app.services.certificates.common import JUST_SENT, RESEND_AFTER
+from app.services.certificates.issue import NOT_DUE, _due, _insert, _new_rows
+from app.services.certificates.read import for_enrolment, in_scope, pdf_of
+from app.services.certificates.render import _facts
+from app.services.certificates.seal import seal
+
+
+# -- revocation and new versions -------------------------------------------------------------------
+async def revoke(user: CurrentUser, certificate_id: int, reason: str) -> dict:
+    certificate = await in_scope(user, certificate_id)
+    reason = (reason or "").strip()
+    if not reason:
+        raise ValidationFailed({"reason": "Indiquez le motif de la révocation (il est conservé)."})
+    if len(reason) > 500:
+        raise ValidationFailed({"reason": "Le motif ne peut pas dépasser 500 caractères."})
+    changed = await Certificate.update({
+        Certificate.status: CertificateStatus.revoked, Certificate.revoked_reason: reason,
+        Certificate.revoked_by: user.id, Certificate.status_changed_at: now(),
+    }).where((Certificate.id == certificate_id) & (Certificate.status == CertificateStatus.valid)).returning(
+        Certificate.id)
+    if not changed:
+        raise ValidationFailed({"reason": "Seule une attestation valide peut être révoquée."})
+    return certificate
+
+
+async def reissue(user: CurrentUser, certificate_id: int) -> dict:
+    """A new version from today's facts (e.g. a corrected name); the valid one becomes superseded.
+    Only from the enrolment's latest version, and only while the enrolment is complete."""
+    certificate = await in_scope(user, certificate_id)
+    enrolment_id = certificate["enrolment"]
+    async with db.transaction():
+        latest = await Certificate.select(Certificate.id, Certificate.version).where(
+            Certificate.enrolment == enrolment_id).order_by(Certificate.version, ascending=False).first()
+        if latest["id"] != certificate_id:
+            raise ValidationFailed({"version": "Une version plus récente existe : réémettez depuis celle-ci."})
+        facts = (await _facts([enrolment_id])).get(enrolment_id)
+        if facts is None or facts["completed_at"] is None:
+            raise ValidationFailed({"version": "L'inscription n'est plus achevée : pas de nouvelle attestation."})
+        if not await _due([enrolment_id]):  # a re-issue applies today's rule (issue 20)
+            raise ValidationFailed({"version": NOT_DUE})
+        await Certificate.update({Certificate.status: CertificateStatus.superseded,
+                                  Certificate.status_changed_at: now()}).where(
+            (Certificate.enrolment == enrolment_id) & (Certificate.status == CertificateStatus.valid))
+        rows = _new_rows({enrolment_id: facts}, {enrolment_id: latest["version"] + 1})
+        if not await _insert(rows):
+            raise ValidationFailed({"version": "L'attestation vient d'être modifiée : rechargez la page."})
+    await seal([enrolment_id])
+    return await for_enrolment(enrolment_id)
+
+
+# -- mail ----------------------------------------------------------------------------------------
+async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
+    """Queue the certificate for its learner through the outbox (PDF attached)."""
+    certificate = await in_scope(user, certificate_id)
+    if certificate["status"] != CertificateStatus.valid:
+        raise ValidationFailed({"mail": "Seule une attestation valide peut être envoyée."})
+    learner = await User.select(User.email).where(User.id == certificate["user"]).first()
+    if is_fictitious(learner["email"]):  # the outbox would never send it: say so instead of « envoyée »
+        raise ValidationFailed({"mail": "Cet apprenant n'a pas d'adresse électronique (adresse fictive) : "
+                                        "téléchargez l'attestation et remettez-la-lui."})
+    snap = certificate["snapshot"]
+    body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre attestation de suivi "
+            f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "
+            f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")
+    key = f"certificate:{certificate_id}"
+    # Only a mail to the learner's current address counts: after a corrected address, sending again is the point.
+    recently = (Mail.group_key == key) & (Mail.category == "certificate") \
+        & (Mail.created_at > now() - RESEND_AFTER) & (Mail.status != "failed") \
+        & (Mail.intended_recipients == learner["email"].strip())
+    if await Mail.exists().where(recently):  # the usual second click: refused before any rendering
+        raise ValidationFailed({"mail": JUST_SENT})
+    pdf = await pdf_of(certificate)
+    async with db.write_transaction():
+        # A double click, or a second tab, mails it once: the certificate's row is locked while the
+        # recent mails of it are read (SQLite: the write transaction runs alone).
+        if not db.is_sqlite():
+            await Certificate.raw("SELECT id FROM certificate WHERE id = {} FOR UPDATE", certificate_id)
+        if await Mail.exists().where(recently):  # two at once: the lock lets one through
+            raise ValidationFailed({"mail": JUST_SENT})
+        return await queue_mail(learner["email"], "Votre attestation de suivi de formation", body,
+                                attachments=[Attachment(certificate["filename"], "application/pdf", pdf)],
+                                category="certificate", group_key=key)

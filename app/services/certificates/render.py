@@ -1,0 +1,127 @@
+"""Certificates: the snapshot a certificate states, and its PDF (same bytes every time)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+from datetime import datetime
+
+from app.dates import day_fr
+from app.pdf import bounded
+from app.pdf.render import render_pdf_sync
+from app.services import slots
+from app.services.session_names import name_for_documents
+from app.services.slots import hours_text
+from app.settings import get_settings
+from app.tables.catalogue import SessionSlot
+from app.tables.learning import Enrolment
+from app.services.certificates.common import DEFAULT_TEXT, LAYOUT, LAYOUTS, PLACEHOLDERS, VERIFY_PATH, display_code, fill
+
+
+# -- snapshots and rendering ---------------------------------------------------------------------
+# The learner's civility (M. / Mme), for documents: only known from registration requests — this
+# session's, else the latest. Needs the aliases u (app_user) and s (training_session).
+CIVILITY_SQL = (
+    "COALESCE((SELECT r.civility FROM registration_request r WHERE r.email = u.email AND r.session = s.id "
+    "AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), (SELECT r.civility FROM registration_request r "
+    "WHERE r.email = u.email AND r.civility <> '' ORDER BY r.id DESC LIMIT 1), '')"
+)
+_ENROLMENT_FACTS = (
+    "SELECT e.id, e.completed_at, e.attended_minutes, u.first_name, u.last_name, s.id AS session_id, s.place, "
+    "s.full_name AS session_name, s.start_date, "
+    "s.end_date, s.code AS session_code, s.certificate_text, s.certificate_version, es.name AS establishment_name, "
+    "COALESCE(t.duration, '') AS duration, " + CIVILITY_SQL + " AS civility "
+    "FROM enrolment e JOIN app_user u ON u.id = e.\"user\" JOIN training_session s ON s.id = e.session "
+    "JOIN establishment es ON es.id = s.establishment LEFT JOIN course_template t ON t.id = s.template "
+    "WHERE e.id IN ({ids})"
+)
+
+
+async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
+    if not enrolment_ids:
+        return {}
+
+    ids = ", ".join(str(int(i)) for i in sorted(set(enrolment_ids)))
+    rows = await Enrolment.raw(_ENROLMENT_FACTS.format(ids=ids))
+    slot_rows = await SessionSlot.select(SessionSlot.session, SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
+        SessionSlot.session.is_in(sorted({r["session_id"] for r in rows}) or [0]))
+    by_session: dict[int, list] = {}
+    for row in slot_rows:
+        by_session.setdefault(row["session"], []).append(slots.Slot(row["day"], row["starts"], row["ends"]))
+    for row in rows:
+        session_slots = sorted(by_session.get(row["session_id"], []))
+        row["hours"] = slots.summary(session_slots)
+        row["planned_minutes"] = sum(s.minutes for s in session_slots) if session_slots else None
+    return {r["id"]: r for r in rows}
+
+
+def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict:
+    # Layout 3: one duration. With slots, the planned hours are theirs (the template's estimate would
+    # contradict them) and the hours attended are stated beside them.
+    planned = facts.get("planned_minutes")
+    values = {
+        "civilite": facts["civility"] or "", "prenom": facts["first_name"], "nom": facts["last_name"],
+        "session": name_for_documents(facts["session_name"], facts["start_date"], facts["end_date"]),
+        "date_debut": day_fr(facts["start_date"]),
+        "date_fin": day_fr(facts["end_date"]), "duree": hours_text(planned) if planned else facts["duration"],
+        "etablissement": facts["establishment_name"], "date_delivrance": day_fr(issued_at),
+        "code": display_code(code),
+    }
+    return {
+        **values, "text": fill(facts["certificate_text"], values), "session_code": facts["session_code"],
+        "version": version, "issued_at": issued_at.isoformat(),
+        "horaires": facts.get("hours") or "", "lieu": facts.get("place") or "",
+        "template_version": facts.get("certificate_version") or 1, "layout": LAYOUT,
+        "heures_prevues": hours_text(planned) if planned else "",
+        "heures_presence": hours_text(facts.get("attended_minutes") or 0) if planned else "",
+        "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
+    }
+
+
+def _qr_data_uri(payload: str, layout: int) -> str:
+    """The QR code of the verification URL: SVG in layout 1; from layout 2 a PNG of one pixel per
+    module (border of 2), drawn unsmoothed ("image-rendering: pixelated") so its edges stay sharp
+    in print — the same code, without the SVG path WeasyPrint would parse at every certificate."""
+    import segno
+
+    buffer = io.BytesIO()
+    qr = segno.make(payload, error="m")
+    if layout == 1:
+        qr.save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
+        return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
+    qr.save(buffer, kind="png", scale=1, border=2)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def _layout(snapshot: dict) -> int:
+    return snapshot.get("layout", 1)
+
+
+def _context(snapshot: dict) -> dict:
+    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"], _layout(snapshot))}
+
+
+def render_sync(snapshot: dict) -> bytes:
+    """The certificate's PDF from its snapshot, with the layout it was issued with: the same bytes
+    every time (no clock in it). A plain function, so a process pool can run it."""
+    return render_pdf_sync(LAYOUTS[_layout(snapshot)], _context(snapshot))
+
+
+def warm_up() -> None:
+    """Run by a new render child (app/pdf/bounded.py) before its first render, outside any deadline:
+    one certificate rendered loads the fonts, the stylesheet and the template."""
+    values = {k: k for k in PLACEHOLDERS}
+    render_sync({**values, "text": DEFAULT_TEXT, "session_code": "", "version": 1, "issued_at": "",
+                 "horaires": "", "lieu": "", "template_version": 1, "layout": LAYOUT,
+                 "verify_url": get_settings().base_url + VERIFY_PATH.format(code="2222222222")})
+
+
+async def render(snapshot: dict) -> bytes:
+    """In the render pool, with its deadline (app/pdf/bounded.py): never on the event loop, never
+    blocking this process for long. Raises RenderFailed."""
+    return await bounded.run_async(render_sync, snapshot)
+
+
+def _load(snapshot) -> dict:
+    return json.loads(snapshot) if isinstance(snapshot, str) else snapshot
