@@ -11,13 +11,10 @@ from litestar.status_codes import HTTP_303_SEE_OTHER
 from app.datatable import EXPORT_FORMATS, About, DataTable
 from app.http.responder import content_disposition, render
 from app.http.web import current_user
-from app.lists import XLSX, export_filename
+from app.lists import MEDIA_TYPES, export_filename
 from app.jobs import kinds
 from app.services import progress
 from app.settings import get_settings
-
-
-MEDIA_TYPES = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8"}
 
 
 def file_response(content: bytes, filename: str, fmt: str = "xlsx") -> Response:
