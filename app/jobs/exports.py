@@ -1,6 +1,6 @@
 """Excel export of a large table, in the background, with progress; the file is the job's result
 (app/jobs/results.py: in the database, offered for an hour), downloaded through the progress page's
-link."""
+link, which the code that started the job wrote."""
 
 from app.jobs import results
 from app.services import progress
@@ -34,7 +34,6 @@ async def export_table(ctx, table_name: str, user_id: int, params: dict, token: 
     filename = export_filename(table, fmt)
     stored = await results.store(filename, MEDIA_TYPES[fmt], content, user_id)
     await progress.update(
-        redis, token, state="done", **stored, result_url=f"/exports/{token}",
-        result_label=f"Télécharger {filename}", format=fmt,
+        redis, token, state="done", **stored, result_label=f"Télécharger {filename}", format=fmt,
     )
     return len(content)

@@ -5,8 +5,10 @@ One store for them all, in the database (`store`: a `stored_file` row nothing re
 unreferenced-files cron deletes after a day, as the progress expires), its id kept in the job's
 progress: the web process that serves the download may run on another host than the worker (README,
 production), so it never reads the worker's disk, and Redis holds no file. An export is offered for
-an hour only (``EXPORT_MAX_AGE``: it shows the data of when it was made). A job that streams a large
-result writes it first to a scratch file of its own (``scratch_path``), swept when stale.
+an hour only (``EXPORT_MAX_AGE``: it shows the data of when it was made). The job writes no URL: the
+web code that starts it puts the result's URL, built from a route name, in the progress. A job that
+streams a large result writes it first to a scratch file of its own (``scratch_path``), swept when
+stale.
 
 Also: the count of items a worker thread has finished, written to the job's progress."""
 
@@ -61,6 +63,13 @@ async def store(name: str, content_type: str, content: bytes, user_id: int | Non
     """Keep a job's result; returns the progress fields that let its owner download it."""
     file_id = await files.store_generated(name, content_type, content, user_id)
     return {"file_id": file_id, "filename": name, "content_type": content_type}
+
+
+def legacy_url(result_url: str) -> dict:
+    """The progress field of a run queued under the old form (session_id, user_id, token, result_url):
+    its progress was started without the URL, which the run carries. Nothing for the runs queued
+    since (the controller wrote the URL when it started them)."""
+    return {"result_url": result_url} if result_url else {}
 
 
 async def stored_content(state: dict, max_age: timedelta | None = None) -> bytes | None:
