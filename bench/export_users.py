@@ -6,7 +6,7 @@ Prints, best and median of BENCH_ROUNDS rounds (the machine is shared):
   a type dispatch a cell), xlsxwriter tuned (constant_memory, write_row, pre-built formats),
   rustpy-xlsxwriter (what app/datatable.py's XlsxWriter uses now) and polars' write_excel
   (xlsxwriter underneath, the whole frame in memory);
-- the export job itself (app/jobs/exports.py: read, shape, write, store in Redis), and the memory
+- the export job itself (app/jobs/exports.py: read, shape, write, store in the database), and the memory
   it took;
 and checks the file: real dates, formula-looking text written as text.
 
@@ -155,6 +155,7 @@ def check(content: bytes, label: str) -> str:
 
 async def main() -> None:
     from app import db, queue
+    from app.jobs import results
     from app.jobs.exports import export_table
     from app.lists.users import USERS
     from app.services import progress
@@ -206,7 +207,7 @@ async def main() -> None:
         size = await export_table({"redis": redis}, "users", admin.id, {}, token)
         note("the export job (read, shape, write with rustpy-xlsxwriter, store)", time.perf_counter() - t0)
         note("  its CPU time in this process (both threads)", time.process_time() - cpu0)
-    content = await redis.get(f"export:{token}")
+    content = await results.stored_content(await progress.get(redis, token))
     checks["the export job"] = check(content, "job")
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 

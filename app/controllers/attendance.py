@@ -46,8 +46,8 @@ class AttendanceController(Controller):
         session = await session_in_scope(user, session_id)
         return await start_job(
             request, kinds.ATTENDANCE_SHEET, f"Feuille d'émargement de la session {session['code']}",
-            lambda token: (session_id, user.id, token,
-                           url(request, "attendance.sheet_download", session_id=session_id, token=token)),
+            lambda token: (session_id, user.id, token),
+            result_route="attendance.sheet_download", result_params={"session_id": session_id},
             once=f"session:{session_id}", again="La feuille d'émargement de cette session est déjà en préparation : la voici.")
 
     @get("/emargement/{token:str}", name="attendance.sheet_download")

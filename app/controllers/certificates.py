@@ -53,8 +53,7 @@ class SessionCertificatesController(Controller):
         # A second click (or a second tab) while this user's ZIP of this session is being built
         # follows that one: a large session's ZIP keeps every core of a worker busy a minute.
         return await start_job(request, kinds.CERTIFICATES_ZIP, f"Attestations de la session {session['code']} (ZIP)",
-                               lambda token: (session_id, user.id, token,
-                                              url(request, "certificates.zip_download", token=token)),
+                               lambda token: (session_id, user.id, token), result_route="certificates.zip_download",
                                once=f"session:{session_id}", again="Le ZIP de cette session est déjà en préparation : le voici.")
 
 

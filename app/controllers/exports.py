@@ -9,6 +9,8 @@ from litestar.response import Template
 from app.http.responder import render, wants_fragment
 from app.http.tableview import file_response
 from app.http.web import current_user
+from app.jobs import results
+from app.lists import MEDIA_TYPES
 from app.services import progress
 from app.services.errors import NotFound
 
@@ -34,10 +36,13 @@ async def job_page(request: Request, token: FromPath[str]) -> Template:
 @get("/exports/{token:str}", name="jobs.download")
 async def download_export(request: Request, token: FromPath[str]) -> Response:
     state = await _owned(request, token)
-    content = await request.app.state.redis.get(f"export:{token}")
-    if content is None or state.get("state") != "done":
+    fmt = state.get("format")
+    # Only an export's result (a ZIP or a sheet has its own route, which checks its session's scope).
+    is_export = fmt in MEDIA_TYPES and state.get("content_type") == MEDIA_TYPES[fmt]
+    content = await results.stored_content(state, max_age=results.EXPORT_MAX_AGE) if is_export else None
+    if content is None:
         raise NotFound("Ce fichier n'est plus disponible : relancez l'export.")
-    return file_response(content, state.get("filename", "export.xlsx"), state.get("format", "xlsx"))
+    return file_response(content, state.get("filename", "export.xlsx"), fmt)
 
 
 HANDLERS = [job_page, download_export]

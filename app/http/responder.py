@@ -76,11 +76,13 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
     return Redirect(path=to, status_code=HTTP_303_SEE_OTHER)
 
 
-async def start_job(request: Request, kind, label: str, args, once: str | None = None,
+async def start_job(request: Request, kind, label: str, args, *, result_route: str,
+                    result_params: dict | None = None, once: str | None = None,
                     again: str = "Cette préparation est déjà en cours : la voici.") -> Response:
     """Submit a tracked job (``kind``, a JobKind of app/jobs/kinds.py) that this user waits for:
-    its progress in Redis (owned by the user, labelled ``label``), the job submitted with
-    ``args(token)``, then the progress page — a 303 to it for a plain form (it refreshes itself
+    its progress in Redis (owned by the user, labelled ``label``, with the URL of its result: the
+    route named ``result_route`` with ``result_params`` and the job's ``token``), the job submitted
+    with ``args(token)``, then the progress page — a 303 to it for a plain form (it refreshes itself
     with JS off), the progress partial in place for htmx (it polls until the result's link shows).
 
     ``once`` (e.g. "session:12"): while this user's job of this kind for it is unfinished, another
@@ -93,7 +95,8 @@ async def start_job(request: Request, kind, label: str, args, once: str | None =
     token = secrets.token_urlsafe(16)
     notice = None
     # The progress first: a claimed token always has one (no progress behind a claim = expired).
-    await progress.start(redis, token, user.id, label)
+    await progress.start(redis, token, user.id, label,
+                         result_url=url(request, result_route, token=token, **(result_params or {})))
     if once is not None:
         claim = f"job-once:{kind.name}:{user.id}:{once}"
         while not await redis.set(claim, token, nx=True, ex=progress.TTL):

@@ -9,15 +9,12 @@ from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
 from app.datatable import EXPORT_FORMATS, About, DataTable
-from app.http.responder import content_disposition, render
+from app.http.responder import content_disposition, render, url
 from app.http.web import current_user
-from app.lists import XLSX, export_filename
+from app.lists import MEDIA_TYPES, export_filename
 from app.jobs import kinds
 from app.services import progress
 from app.settings import get_settings
-
-
-MEDIA_TYPES = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8"}
 
 
 def file_response(content: bytes, filename: str, fmt: str = "xlsx") -> Response:
@@ -45,10 +42,11 @@ async def export_response(request: Request, table: DataTable, params: dict, fmt:
         return file_response(content, export_filename(table, fmt), fmt)
     token = secrets.token_urlsafe(16)
     label = EXPORT_FORMATS[fmt].split(" ")[0]
-    await progress.start(request.app.state.redis, token, user.id, f"Export {label} ({total} lignes)", total)
+    await progress.start(request.app.state.redis, token, user.id, f"Export {label} ({total} lignes)", total,
+                         result_url=url(request, "jobs.download", token=token))
     await kinds.EXPORT_TABLE.submit(request.app.state.redis, table.name, user.id, params, token, fmt,
                                    created_by=user.id)
-    return Redirect(path=request.app.route_reverse("jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
+    return Redirect(path=url(request, "jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
 
 
 async def table_view(

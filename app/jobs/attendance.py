@@ -11,7 +11,8 @@ from app.jobs import results
 from app.services import attendance, certificates, progress
 
 
-async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
+async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str, result_url: str = "") -> int:
+    # ``result_url``: runs queued before the controller wrote it into the progress carry it here.
     redis = ctx["redis"]
     session = await results.session_in_users_scope(redis, token, user_id, session_id)
     if session is None:
@@ -30,8 +31,8 @@ async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str,
         raise
     await counter.flush()
     await progress.update(
-        redis, token, state="done", done=total, session=session_id, **stored,
-        result_url=result_url, result_label="Télécharger la feuille d'émargement (PDF)")
+        redis, token, state="done", done=total, session=session_id, **stored, **results.legacy_url(result_url),
+        result_label="Télécharger la feuille d'émargement (PDF)")
     return total
 
 

@@ -90,7 +90,8 @@ def _write_zip(path: Path, items: list[tuple[str, dict]], on_file) -> None:
     partial.replace(path)
 
 
-async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str, result_url: str) -> int:
+async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str, result_url: str = "") -> int:
+    # ``result_url``: runs queued before the controller wrote it into the progress carry it here.
     redis = ctx["redis"]
     session = await results.session_in_users_scope(redis, token, user_id, session_id)
     if session is None:
@@ -115,8 +116,8 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     # The counts written from the thread land before the final state (never after, undoing it).
     await counter.flush()
     await progress.update(
-        redis, token, state="done", done=len(valid), session=session_id, **stored,
-        result_url=result_url, result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
+        redis, token, state="done", done=len(valid), session=session_id, **stored, **results.legacy_url(result_url),
+        result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
     )
     return len(valid)
 

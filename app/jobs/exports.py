@@ -1,11 +1,12 @@
-"""Excel export of a large table, in the background, with progress."""
+"""Excel export of a large table, in the background, with progress; the file is the job's result
+(app/jobs/results.py: in the database, offered for an hour), downloaded through the progress page's
+link, which the code that started the job wrote."""
 
+from app.jobs import results
 from app.services import progress
 from app.services.auth import load_current_user
 from app.datatable import About
-from app.lists import all_lists, export_filename
-
-EXPORT_TTL = 3600
+from app.lists import MEDIA_TYPES, all_lists, export_filename
 
 
 async def export_table(ctx, table_name: str, user_id: int, params: dict, token: str, fmt: str = "xlsx") -> int:
@@ -31,9 +32,8 @@ async def export_table(ctx, table_name: str, user_id: int, params: dict, token: 
         await progress.update(redis, token, state="failed", message=f"L'export a échoué : {type(exc).__name__}.")
         raise
     filename = export_filename(table, fmt)
-    await redis.set(f"export:{token}", content, ex=EXPORT_TTL)
+    stored = await results.store(filename, MEDIA_TYPES[fmt], content, user_id)
     await progress.update(
-        redis, token, state="done", filename=filename, result_url=f"/exports/{token}",
-        result_label=f"Télécharger {filename}", format=fmt,
+        redis, token, state="done", **stored, result_label=f"Télécharger {filename}", format=fmt,
     )
     return len(content)

@@ -26,13 +26,14 @@ REQUEST_NOTIFICATIONS = JobKind("send_request_notifications", key=lambda request
                                 timeout=300)
 # A cohort is synced as often as its members change: every request is a run (no key).
 COHORT_SYNC = JobKind("sync_cohort", timeout=900)
-# Results somebody waits for (app/jobs/results.py); the progress token is their key.
+# Results somebody waits for (app/jobs/results.py); the progress token is their key. The URL of the
+# result is no argument: the controller writes it into the progress from a route name.
 CERTIFICATES_ZIP = JobKind("build_certificates_zip",
-                           key=lambda session_id, user_id, token, result_url: f"certificates-zip:{token}",
+                           key=lambda session_id, user_id, token: f"certificates-zip:{token}",
                            timeout=HOUR)
 # A session's attendance sheet too large to lay out in the request (app/services/attendance.py).
 ATTENDANCE_SHEET = JobKind("build_attendance_sheet",
-                           key=lambda session_id, user_id, token, result_url: f"attendance-sheet:{token}",
+                           key=lambda session_id, user_id, token: f"attendance-sheet:{token}",
                            timeout=HOUR)
 
 # -- tracked, not durable: somebody waits for it now; after a failure they ask again --------------

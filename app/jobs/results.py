@@ -1,11 +1,14 @@
-"""Files a tracked job builds for the person who asked and waits on the progress page (the ZIP of a
-session's certificates, a large attendance sheet).
+"""Files a tracked job builds for the person who asked and waits on the progress page: a large
+list's export, the ZIP of a session's certificates, a large attendance sheet.
 
-The result is stored in the database (`files.store_generated`, a `stored_file` row nothing refers
-to: the unreferenced-files cron deletes it after a day, as the progress expires) and its id kept in
-the job's progress: the web process that serves the download may run on another host than the
-worker (README, production), so it never reads the worker's disk. A job that streams a large
-result writes it first to a scratch file of its own (``scratch_path``), swept when stale.
+One store for them all, in the database (`store`: a `stored_file` row nothing refers to, which the
+unreferenced-files cron deletes after a day, as the progress expires), its id kept in the job's
+progress: the web process that serves the download may run on another host than the worker (README,
+production), so it never reads the worker's disk, and Redis holds no file. An export is offered for
+an hour only (``EXPORT_MAX_AGE``: it shows the data of when it was made). The job writes no URL: the
+web code that starts it puts the result's URL, built from a route name, in the progress. A job that
+streams a large result writes it first to a scratch file of its own (``scratch_path``), swept when
+stale.
 
 Also: the count of items a worker thread has finished, written to the job's progress."""
 
@@ -13,8 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import time
+from datetime import timedelta
 from pathlib import Path
 
+from app.dates import now
 from app.queue import connect
 from app.services import files, progress
 from app.services.auth import load_current_user
@@ -24,6 +29,7 @@ from app.settings import get_settings
 from app.tables.files import StoredFile
 
 SCRATCH_TTL = 3600  # a scratch file older than this was left by a crashed job
+EXPORT_MAX_AGE = timedelta(hours=1)  # then « relancez l'export »: an export shows the data of its hour
 
 
 def scratch_path(folder: str, token: str, suffix: str) -> Path:
@@ -59,6 +65,25 @@ async def store(name: str, content_type: str, content: bytes, user_id: int | Non
     return {"file_id": file_id, "filename": name, "content_type": content_type}
 
 
+def legacy_url(result_url: str) -> dict:
+    """The progress field of a run queued under the old form (session_id, user_id, token, result_url):
+    its progress was started without the URL, which the run carries. Nothing for the runs queued
+    since (the controller wrote the URL when it started them)."""
+    return {"result_url": result_url} if result_url else {}
+
+
+async def stored_content(state: dict, max_age: timedelta | None = None) -> bytes | None:
+    """The content of the result a finished job's progress (``state``) points to; None when there
+    is none, or it is older than ``max_age`` or already deleted."""
+    if state.get("state") != "done" or not isinstance(state.get("file_id"), int):
+        return None
+    query = StoredFile.select(StoredFile.data).where(StoredFile.id == state["file_id"])
+    if max_age is not None:
+        query = query.where(StoredFile.created_at >= now() - max_age)
+    row = await query.first()
+    return None if row is None else bytes(row["data"])
+
+
 async def owned_result(redis, user, token: str, gone: str, content_type: str,
                        session_id: int | None = None) -> tuple[dict, bytes]:
     """The progress state and the content (of ``content_type``: a ZIP's token is no attendance
@@ -76,10 +101,10 @@ async def owned_result(redis, user, token: str, gone: str, content_type: str,
         await session_in_scope(user, state["session"])
     except NotFound:
         raise NotFound(gone) from None
-    row = await StoredFile.select(StoredFile.data).where(StoredFile.id == state["file_id"]).first()
-    if row is None:
+    content = await stored_content(state)
+    if content is None:
         raise NotFound(gone)
-    return state, bytes(row["data"])
+    return state, content
 
 
 async def give_up(args_list: list[list], reason: str) -> None:

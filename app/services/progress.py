@@ -14,11 +14,13 @@ def _key(token: str) -> str:
     return f"progress:{token}"
 
 
-async def start(redis, token: str, owner_id: int, label: str, total: int = 0) -> None:
+async def start(redis, token: str, owner_id: int, label: str, total: int = 0, result_url: str = "") -> None:
+    """A job's progress, queued. ``result_url``: where its result is downloaded once done, built by
+    the web code that starts it from a route name (the job itself knows no URL)."""
     await redis.set(
         _key(token),
         json.dumps({"owner": owner_id, "label": label, "done": 0, "total": total, "state": "queued",
-                    "message": "", "result_url": "", "result_label": ""}),
+                    "message": "", "result_url": result_url, "result_label": ""}),
         ex=TTL,
     )
 

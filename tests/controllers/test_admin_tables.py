@@ -166,6 +166,33 @@ async def test_large_export_runs_as_a_job_with_progress(client, run_jobs, monkey
     assert (await client.get(job_url)).status_code == 404
 
 
+async def test_a_large_export_is_offered_for_an_hour(client, run_jobs, monkeypatch):
+    """The export's file is stored in the database with the other job results; after an hour it is
+    no longer served (it shows the data of its hour): « relancez l'export »."""
+    from datetime import timedelta
+
+    import app.http.tableview as tableview
+    from app.dates import now
+    from app.lists import XLSX
+    from app.tables.files import StoredFile
+
+    settings = dataclasses.replace(tableview.get_settings(), export_inline_max_rows=2)
+    monkeypatch.setattr(tableview, "get_settings", lambda: settings)
+    await login(client, "admin")
+    token = (await client.get("/admin/etablissements?export=xlsx")).headers["location"].rsplit("/", 1)[1]
+    await run_jobs()
+    assert await StoredFile.count().where(StoredFile.content_type == XLSX) == 1
+    assert (await client.get(f"/exports/{token}")).status_code == 200
+    await StoredFile.update({StoredFile.created_at: now() - timedelta(minutes=59)}).where(
+        StoredFile.content_type == XLSX)
+    assert (await client.get(f"/exports/{token}")).status_code == 200
+    await StoredFile.update({StoredFile.created_at: now() - timedelta(minutes=61)}).where(
+        StoredFile.content_type == XLSX)
+    expired = await client.get(f"/exports/{token}")
+    assert expired.status_code == 404
+    assert "Ce fichier n'est plus disponible : relancez l'export." in text(expired.text)
+
+
 async def test_ged_grants_get_role_within_delegation_only(client, new_client):
     await login(client, "ged.alp")
     learner = await User.select(User.username).where(User.username.like("alp002.%")).first()

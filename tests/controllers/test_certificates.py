@@ -388,3 +388,25 @@ async def test_the_certificates_page_states_when_a_session_with_slots_issues_the
     page = text((await client.get(f"/sessions/{session_id}/attestations")).text)
     assert "si la session a des créneaux, après la fin du dernier, une fois ses présences saisies" in page
     assert "la présence minimale atteinte" in page
+
+
+async def test_a_zip_queued_with_its_url_as_an_argument_still_runs(client, redis_client):
+    """Runs queued before the controller wrote the result's URL into the progress carry it as a
+    fourth argument (session_id, user_id, token, result_url), their progress without it: they still
+    end with the link. A ZIP is not served by the exports' route."""
+    from app.jobs.certificates import build_certificates_zip
+    from app.services import progress
+
+    session_id, *_ = await completed_session(learners_count=2, complete=2)
+    manager = (await User.select(User.id).where(User.username == "alp001.get").first())["id"]
+    token = "legacy-zip-token-0123456789"
+    await progress.start(redis_client, token, manager, "Attestations (ZIP)")
+    assert await build_certificates_zip({"redis": redis_client}, session_id, manager, token,
+                                        f"/attestations/zip/{token}") == 2
+    await login(client, "alp001.get")
+    done = await client.get(f"/taches/{token}")
+    link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 2', done.text)[1]
+    assert link == f"/attestations/zip/{token}"
+    archive = await client.get(link)
+    assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
+    assert (await client.get(f"/exports/{token}")).status_code == 404
