@@ -272,7 +272,7 @@ class RegistrationController(Controller):
         await rate_limit(request, MAIL_REQUESTS)
         await rate_limit(request, RESUME_LINKS, key=f"draft:{draft['id']}")
         # One more mail a visitor causes: the per-recipient cap applies (several drafts, one mailbox).
-        if not await reg._may_mail(request.app.state.redis, draft["email"]):
+        if not await reg.may_mail(request.app.state.redis, draft["email"]):
             return redirect(request, back, reg.RECIPIENT_CAPPED, "error")
         mail_id = await reg.send_resume_link(draft)
         await outbox.dispatch(request.app.state.redis, [mail_id])

@@ -22,8 +22,8 @@ takes or keeps one: submission, confirmation, and the back office's steps 6, 8 a
 from app.services.registration.bulletin import BI_STATES, bulletin_context, bulletin_problem, bulletin_state
 from app.services.registration.common import (
     BI_CATEGORY, BI_COPY_CATEGORY, NOTIFIABLE, OPEN_STATUSES, OPERATOR_DEFAULT, RECIPIENT_CAP_NOTE, RECIPIENT_CAPPED,
-    RECIPIENT_MAILS, STATUS_LABELS, STEPS, YES_NO, RegistrationClosed, _may_mail, capfirst, greeting, operator_addresses,
-    operator_name, recipient_key, request_details, request_key,
+    RECIPIENT_MAILS, STATUS_LABELS, STEPS, YES_NO, RegistrationClosed, capfirst, greeting, may_mail,
+    operator_addresses, operator_name, recipient_key, request_details, request_key,
 )
 from app.services.registration.draft import (
     cancel_draft, draft_for, move_draft, prefilled, resumable_draft, send_resume_link, start_draft, take_over_draft,
@@ -48,10 +48,10 @@ __all__ = [
     "OPEN_STATUSES", "OPERATOR_DEFAULT", "PENDING_MARK", "RECIPIENT_CAPPED", "RECIPIENT_CAP_NOTE", "RECIPIENT_MAILS",
     "STATUS_LABELS", "STEPS", "STEP_FORMS", "WORKFLOW", "YES_NO", "ActionForm", "ConsentsForm", "DietaryForm",
     "DisabilityForm", "FollowForm", "FundingForm", "LinkProblem", "MandateForm", "Navigation", "OrganisationForm",
-    "RegistrationClosed", "StartForm", "TermsForm", "TraineeForm", "_may_mail", "apply_action", "bulletin_context",
+    "RegistrationClosed", "StartForm", "TermsForm", "TraineeForm", "apply_action", "bulletin_context",
     "bulletin_problem", "bulletin_state", "cancel_by_requester", "cancel_draft", "capfirst", "choices",
     "close_organisation", "confirm", "confirmation_details", "counts_by_status", "draft_for", "followed_request",
-    "greeting", "move_draft", "next_action", "open_session", "open_session_by_id", "operator_addresses",
+    "greeting", "may_mail", "move_draft", "next_action", "open_session", "open_session_by_id", "operator_addresses",
     "operator_name", "prefilled", "read_link", "recipient_key", "release_held_bulletins", "request_details",
     "request_key", "resend_confirmation", "resumable_draft", "save_step", "search_organisations", "send_follow_link",
     "send_notifications", "send_resume_link", "session_dates", "start_draft", "submit", "take_over_draft",

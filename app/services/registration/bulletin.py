@@ -7,6 +7,7 @@ from app.dates import datetime_fr, now
 from app.services import outbox
 from app.services.registration.common import BI_CATEGORY, YES_NO, request_key
 from app.services.registration.sessions import session_dates
+from app.tables.outbox import Mail
 
 
 def bulletin_context(r: dict) -> dict:
@@ -29,7 +30,7 @@ def bulletin_context(r: dict) -> dict:
     }
 
 
-def _instance_body(r: dict, context: dict, operator: str) -> str:
+def instance_mail_body(r: dict, context: dict, operator: str) -> str:
     return (f"Bonjour,\n\n{r['civility']} {r['first_name']} {r['last_name']} demande à suivre la formation "
             f"« {context['session']['title']} » ({context['session']['dates']}).\n\nVous trouverez en pièce "
             f"jointe son bulletin d'inscription (BI), à signer et retourner à {operator}.\n")
@@ -47,8 +48,6 @@ BI_STATES = {
 async def bulletin_state(request_id: int) -> str:
     """Where the request's BI to its validating instance is: "sent" (it left), "pending" (queued,
     being sent or retried), "held" (an unreviewed organisation), "failed" (given up), "none"."""
-    from app.tables.outbox import Mail
-
     rows = await Mail.select(Mail.status).where(
         (Mail.group_key == request_key(request_id)) & (Mail.category == BI_CATEGORY))
     statuses = {r["status"] for r in rows}

@@ -4,16 +4,14 @@ details and the record of its transitions."""
 
 from __future__ import annotations
 
-import logging
-
 from app.services import outbox
 from app.services.accounts import normalise_email
 from app.services.errors import DomainError, NotFound
 from app.services.ratelimit import Limit
+from app.services.roles import REGISTRATION_MANAGER
+from app.tables.accounts import RoleAssignment
 from app.tables.registration import RegistrationRequest, RequestEvent
 
-
-log = logging.getLogger(__name__)
 
 STEPS = [
     "Session", "Mode de financement", "Établissement", "Informations sur le stagiaire", "Mandat",
@@ -60,7 +58,7 @@ def recipient_key(email: str) -> str:
     return f"{local}@{domain}"
 
 
-async def _may_mail(redis, email: str) -> bool:
+async def may_mail(redis, email: str) -> bool:
     """Count one mail a visitor causes to ``email``; False past the cap (then nothing is sent)."""
     return await RECIPIENT_MAILS.allow(redis, recipient_key(email))
 
@@ -94,7 +92,7 @@ def request_key(request_id: int) -> str:
     return f"request:{request_id}"
 
 
-async def _event(request_id: int, actor: int | None, action: str, before: str, after: str, note: str = "") -> None:
+async def record_event(request_id: int, actor: int | None, action: str, before: str, after: str, note: str = "") -> None:
     await RequestEvent.insert(RequestEvent(request=request_id, actor=actor, action=action, from_status=before,
                                            to_status=after, note=note))
 
@@ -123,9 +121,6 @@ async def request_details(request_id: int) -> dict:
 
 
 async def operator_addresses() -> list[str]:
-    from app.services.roles import REGISTRATION_MANAGER
-    from app.tables.accounts import RoleAssignment
-
     rows = await RoleAssignment.select(RoleAssignment.user.email.as_alias("email")).where(
         RoleAssignment.role == REGISTRATION_MANAGER)
     addresses = {r["email"] for r in rows if r["email"]}

@@ -4,6 +4,8 @@ finish it on another device."""
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import secrets
 
 from app import db
@@ -11,7 +13,7 @@ from app.dates import now
 from app.services import outbox
 from app.services.accounts import normalise_email
 from app.services.registration.common import request_key
-from app.services.registration.links import LinkProblem, _signer, read_link
+from app.services.registration.links import LinkProblem, read_link, signer
 from app.services.roles import CurrentUser
 from app.settings import get_settings
 from app.tables.registration import RegistrationRequest
@@ -74,14 +76,12 @@ RESUME_SALT = "resume"
 
 
 def _key_digest(key: str) -> str:
-    import hashlib
-
     return hashlib.sha256(f"resume:{key}".encode()).hexdigest()[:32]
 
 
 async def send_resume_link(draft: dict) -> int:
     """The mail with the link to take this draft over elsewhere (the caller dispatches it)."""
-    token = _signer(RESUME_SALT).dumps({"id": draft["id"], "k": _key_digest(draft["draft_key"])})
+    token = signer(RESUME_SALT).dumps({"id": draft["id"], "k": _key_digest(draft["draft_key"])})
     link = f"{get_settings().base_url}/inscription/reprendre/{token}"
     body = ("Bonjour,\n\nPour reprendre votre demande d'inscription en cours sur un autre appareil, suivez ce lien "
             f"(valable 7 jours, une seule fois) :\n{outbox.SECRET_MARK}\n\n"
@@ -93,8 +93,6 @@ async def send_resume_link(draft: dict) -> int:
 
 async def resumable_draft(token: str) -> dict:
     """The draft a resume link names, or LinkProblem with the French reason."""
-    import hmac
-
     payload = read_link(RESUME_SALT, token, "Ce lien pour reprendre votre demande a expiré (il est valable 7 jours).",
                         "Ce lien pour reprendre une demande n'est pas valide.")
     draft = await RegistrationRequest.select(

@@ -6,9 +6,9 @@ from app import db
 from app.services import outbox
 from app.services.accounts import normalise_email
 from app.services.errors import DomainError
-from app.services.registration.common import OPEN_STATUSES, _may_mail, greeting, request_details, request_key
-from app.services.registration.links import _signer, read_link
-from app.services.registration.workflow import _closing_mails, _move
+from app.services.registration.common import OPEN_STATUSES, greeting, may_mail, request_details, request_key
+from app.services.registration.links import read_link, signer
+from app.services.registration.workflow import closing_mails, move_status
 from app.settings import get_settings
 from app.tables.registration import RegistrationRequest
 
@@ -19,9 +19,9 @@ async def send_follow_link(email: str, reference: str, redis) -> int | None:
         (RegistrationRequest.email == normalise_email(email))
         & (RegistrationRequest.reference == (reference or "").strip().upper())
         & (RegistrationRequest.status != "draft")).first()
-    if request is None or not await _may_mail(redis, request["email"]):
+    if request is None or not await may_mail(redis, request["email"]):
         return None
-    token = _signer("follow").dumps({"id": request["id"]})
+    token = signer("follow").dumps({"id": request["id"]})
     link = f"{get_settings().base_url}/inscription/suivi/{token}"
     return await outbox.queue_mail([request["email"]], f"Suivi de votre demande {request['reference']}",
                                    f"{greeting(request)}\n\nPour suivre ou annuler votre demande, suivez "
@@ -43,7 +43,7 @@ async def cancel_by_requester(token: str, redis) -> dict:
         raise DomainError(f"Cette demande est close (état : {r['status_label']}).")
     mail_ids: list[int] = []
     async with db.transaction():
-        if await _move(r, None, "Annulée par le demandeur", OPEN_STATUSES, "cancelled"):
-            mail_ids = await _closing_mails(r, "annulée", "", by_requester=True)
+        if await move_status(r, None, "Annulée par le demandeur", OPEN_STATUSES, "cancelled"):
+            mail_ids = await closing_mails(r, "annulée", "", by_requester=True)
     await outbox.dispatch(redis, mail_ids)
     return await request_details(r["id"])

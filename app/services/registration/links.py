@@ -13,7 +13,7 @@ from app.settings import get_settings
 CONFIRM_MAX_AGE = int(seats.CONFIRMATION_VALID.total_seconds())
 
 
-def _signer(salt: str) -> URLSafeTimedSerializer:
+def signer(salt: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(get_settings().security.secret_key, salt=salt)
 
 
@@ -28,7 +28,7 @@ class LinkProblem(DomainError):
 def read_link(salt: str, token: str, expired: str, invalid: str) -> dict:
     """The payload of a signed link of ours, or LinkProblem with the French reason."""
     try:
-        payload = _signer(salt).loads(token, max_age=CONFIRM_MAX_AGE)
+        payload = signer(salt).loads(token, max_age=CONFIRM_MAX_AGE)
     except SignatureExpired as exc:
         raise LinkProblem(expired) from exc
     except BadSignature as exc:

@@ -16,10 +16,11 @@ from __future__ import annotations
 
 from app import db
 from app.dates import now
+from app.pdf.render import render_pdf
 from app.services import outbox
-from app.services.registration.bulletin import _instance_body, bulletin_context
+from app.services.registration.bulletin import bulletin_context, instance_mail_body
 from app.services.registration.common import (
-    BI_CATEGORY, BI_COPY_CATEGORY, NOTIFIABLE, OPEN_STATUSES, _event, operator_addresses, operator_name,
+    BI_CATEGORY, BI_COPY_CATEGORY, NOTIFIABLE, OPEN_STATUSES, operator_addresses, operator_name, record_event,
     request_details, request_key,
 )
 from app.settings import get_settings
@@ -31,8 +32,6 @@ async def send_notifications(request_id: int, redis) -> int:
     validating instance gets the BI as a PDF, and the operator an identical copy. Once per request,
     whoever calls it (the job, the sweep, both at once): ``notified_at`` is claimed in the
     transaction that writes the mails. Returns how many mails were written."""
-    from app.pdf.render import render_pdf
-
     r = await request_details(request_id)
     if r["notified_at"] is not None or r["status"] not in NOTIFIABLE:
         return 0
@@ -47,7 +46,7 @@ async def send_notifications(request_id: int, redis) -> int:
            if waiting else
            "Attention : votre inscription n'est pas encore validée. Votre collectivité va recevoir votre bulletin "
            "d'inscription à signer.\n"))
-    instance_body = _instance_body(r, context, await operator_name())
+    instance_body = instance_mail_body(r, context, await operator_name())
     instance = r["instance_email"]
     reviewed = r["organisation_referenced"] is not False
     copy_subject = f"[Copie] Bulletin d'inscription {r['reference']} à valider"
@@ -85,7 +84,7 @@ async def send_notifications(request_id: int, redis) -> int:
         if operators:
             ids.append(await outbox.queue_mail(operators, copy_subject, copy_body, attachments=[attachment],
                                                category=BI_COPY_CATEGORY, group_key=request_key(r["id"])))
-        await _event(request_id, None, "Notifications envoyées", r["status"], r["status"], note)
+        await record_event(request_id, None, "Notifications envoyées", r["status"], r["status"], note)
     await outbox.dispatch(redis, ids)
     return len(ids)
 
@@ -110,8 +109,8 @@ async def release_held_bulletins(organisation_id: int, redis) -> int:
         for mail in released:
             request_id = int(mail["group_key"].split(":", 1)[1])
             sent = mail["status"] == "queued"
-            await _event(request_id, None, "Établissement vérifié : bulletin envoyé à l'instance" if sent else
-                         "Établissement vérifié, sans adresse : bulletin non envoyé", status[mail["group_key"]],
-                         status[mail["group_key"]], mail["recipients"])
+            await record_event(request_id, None, "Établissement vérifié : bulletin envoyé à l'instance" if sent else
+                               "Établissement vérifié, sans adresse : bulletin non envoyé", status[mail["group_key"]],
+                               status[mail["group_key"]], mail["recipients"])
     await outbox.dispatch(redis, [m["id"] for m in released if m["status"] == "queued"])
     return sum(1 for m in released if m["status"] == "queued")

@@ -18,7 +18,7 @@ async def choices(kind: str) -> list[tuple[str, str]]:
 PENDING_MARK = "(en attente de vérification)"  # an organisation typed by a requester, not reviewed yet
 
 
-def _offered():
+def offered():
     """The organisations a requester may pick: every one, referenced or still waiting for review
     (so nobody types again the one a colleague typed yesterday), but neither hidden nor merged."""
     return (Organisation.hidden == False) & Organisation.merged_into.is_null()  # noqa: E712
@@ -27,7 +27,7 @@ def _offered():
 async def search_organisations(q: str) -> list[dict]:
     """The wizard's search (step 3): accent-, case- and hyphen-insensitive on every database."""
     query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
-                                Organisation.referenced).where(_offered()).order_by(Organisation.name).limit(20)
+                                Organisation.referenced).where(offered()).order_by(Organisation.name).limit(20)
     clause = search(Organisation.search_text, loose(q))
     if clause is not None:
         query = query.where(clause)
@@ -44,7 +44,7 @@ async def close_organisation(name: str, postal_code: str, city: str, exclude: in
     if town:
         where = where | Organisation.search_text.like(f"%{town}%")
     query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
-                                Organisation.referenced).where(_offered() & where).order_by(
+                                Organisation.referenced).where(offered() & where).order_by(
         Organisation.referenced, ascending=False).order_by(Organisation.id)
     if exclude:
         query = query.where(Organisation.id != exclude)
@@ -55,7 +55,7 @@ async def close_organisation(name: str, postal_code: str, city: str, exclude: in
     return None
 
 
-async def _save_organisation_typed(draft: dict, form: OrganisationForm) -> int:
+async def save_typed_organisation(draft: dict, form: OrganisationForm) -> int:
     """The organisation a requester could not find, stored "non référencé" for a manager to review.
     Going back to this step and sending it again corrects it rather than adding another."""
     values = {Organisation.name: form.org_name[:255], Organisation.postal_code: form.org_postal_code,

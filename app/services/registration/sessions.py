@@ -7,7 +7,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from app.dates import date_fr, datetime_fr, today
-from app.services import seats
+from app.services import seats, slots
 from app.services.registration.common import RegistrationClosed
 from app.settings import get_settings
 from app.tables.catalogue import TrainingSession
@@ -26,8 +26,6 @@ def session_dates(session: dict, slot_list: list | None = None) -> str:
 
 async def _with_slots(session: dict) -> dict:
     """The session's dates from its slots, the slots day by day, its place (wizard header)."""
-    from app.services import slots
-
     slot_list = await slots.for_session(session["id"])
     session["dates"] = session_dates(session, slot_list)
     session["slot_days"] = slots.by_day(slot_list)

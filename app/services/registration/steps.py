@@ -9,7 +9,7 @@ from app.numbers import to_int
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import ValidationFailed
 from app.services.registration.common import YES_NO
-from app.services.registration.organisations import _offered, _save_organisation_typed, choices, close_organisation
+from app.services.registration.organisations import choices, close_organisation, offered, save_typed_organisation
 from app.tables.registration import Organisation, RegistrationRequest
 
 
@@ -48,10 +48,10 @@ async def save_step(draft: dict, step: int, form) -> int:
                         f"« {match['name']} » ({match['postal_code']} {match['city']}) est déjà enregistrée : "
                         "choisissez-la, ou indiquez qu'il s'agit d'une autre collectivité.")
             if not errors:
-                values[RegistrationRequest.organisation] = await _save_organisation_typed(draft, form)
+                values[RegistrationRequest.organisation] = await save_typed_organisation(draft, form)
         else:
             chosen = form.use_existing or form.organisation
-            ok = chosen and await Organisation.exists().where((Organisation.id == chosen) & _offered())
+            ok = chosen and await Organisation.exists().where((Organisation.id == chosen) & offered())
             if not ok:
                 errors["organisation"] = "Choisissez votre collectivité dans la liste, ou indiquez que vous ne l'avez pas trouvée."
             else:

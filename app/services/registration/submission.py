@@ -14,8 +14,8 @@ from app.dates import now
 from app.services import outbox, seats
 from app.services.accounts import normalise_email
 from app.services.errors import ValidationFailed
-from app.services.registration.common import RECIPIENT_CAPPED, STEPS, _event, _may_mail, greeting, request_key
-from app.services.registration.links import LinkProblem, _signer, read_link
+from app.services.registration.common import RECIPIENT_CAPPED, STEPS, greeting, may_mail, record_event, request_key
+from app.services.registration.links import LinkProblem, read_link, signer
 from app.services.roles import CurrentUser
 from app.settings import get_settings
 from app.tables.registration import RegistrationRequest
@@ -35,7 +35,7 @@ async def submit(draft: dict, redis, user: CurrentUser | None = None) -> dict:
     missing = _missing_steps(draft)
     if missing:
         raise ValidationFailed({"cgv": f"L'étape {missing[0]} ({STEPS[missing[0] - 1]}) est incomplète."})
-    if not await _may_mail(redis, draft["email"]):
+    if not await may_mail(redis, draft["email"]):
         raise ValidationFailed({"cgv": RECIPIENT_CAPPED})
     nonce = secrets.token_urlsafe(16)
     async with seats.guarded(draft["session"]) as limit:
@@ -52,15 +52,15 @@ async def submit(draft: dict, redis, user: CurrentUser | None = None) -> dict:
             RegistrationRequest.id)
         if not claimed:
             return draft
-        await _event(draft["id"], None, "Demande envoyée", "draft", "awaiting_confirmation",
-                     "Session complète : liste d'attente." if values[RegistrationRequest.waiting_list] else "")
+        await record_event(draft["id"], None, "Demande envoyée", "draft", "awaiting_confirmation",
+                           "Session complète : liste d'attente." if values[RegistrationRequest.waiting_list] else "")
         mail_id = await _confirmation_mail(draft, nonce)
     await outbox.dispatch(redis, [mail_id])
     return await RegistrationRequest.select().where(RegistrationRequest.id == draft["id"]).first()
 
 
 async def _confirmation_mail(request: dict, nonce: str) -> int:
-    token = _signer("confirm").dumps({"id": request["id"], "nonce": nonce})
+    token = signer("confirm").dumps({"id": request["id"], "nonce": nonce})
     link = f"{get_settings().base_url}/inscription/confirmer/{token}"
     # The address is not confirmed yet: nothing the visitor typed goes in (greeting).
     body = (f"{greeting(request)}\n\nNous avons bien reçu votre demande d'inscription "
@@ -98,9 +98,9 @@ async def confirm(token: str, redis) -> dict:
                  & (RegistrationRequest.status == "awaiting_confirmation")).returning(RegistrationRequest.id)
         if not claimed:
             raise LinkProblem("Ce lien a déjà été utilisé : votre adresse est confirmée.", request["id"])
-        await _event(request["id"], None, "Adresse confirmée", request["status"], target,
-                     "Session complète : liste d'attente." if target == "waiting_list" else "")
-        from app.jobs import registry as jobs
+        await record_event(request["id"], None, "Adresse confirmée", request["status"], target,
+                           "Session complète : liste d'attente." if target == "waiting_list" else "")
+        from app.jobs import registry as jobs  # issue 21: hoisted once job declarations are apart
 
         # A durable run, committed with the confirmation: if Redis refuses it, the job sweep sends it.
         await jobs.REQUEST_NOTIFICATIONS.submit(redis, request["id"])
@@ -114,7 +114,7 @@ async def resend_confirmation(email: str, reference: str, redis) -> bool:
         (RegistrationRequest.email == normalise_email(email))
         & (RegistrationRequest.reference == (reference or "").strip().upper())
         & (RegistrationRequest.status == "awaiting_confirmation")).first()
-    if request is None or not await _may_mail(redis, request["email"]):
+    if request is None or not await may_mail(redis, request["email"]):
         return False
     nonce = secrets.token_urlsafe(16)
     async with db.transaction():

@@ -4,18 +4,26 @@ refusal or a cancellation. Seats are checked again, in a locked transaction, at 
 
 from __future__ import annotations
 
+import asyncio
+
 from piccolo.query.functions.aggregate import Count
 
 from app import db
-from app.services import outbox, seats
+from app.services import convocations, outbox, seats
+from app.services.accounts import external_username, free_username
+from app.services.enrolments import add_sources
 from app.services.errors import DomainError, NotFound, ValidationFailed
+from app.services.passwords import generate_password, hash_password
 from app.services.registration.bulletin import bulletin_problem, bulletin_state
 from app.services.registration.common import (
-    BI_CATEGORY, OPEN_STATUSES, _event, greeting, operator_addresses, operator_name, request_details, request_key,
+    BI_CATEGORY, OPEN_STATUSES, greeting, operator_addresses, operator_name, record_event, request_details, request_key,
 )
-from app.services.roles import CurrentUser
+from app.services.roles import LEARNER, CurrentUser
+from app.services.text import user_text_fields
 from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 from app.settings import get_settings
+from app.tables.accounts import RoleAssignment, User
+from app.tables.learning import SourceKind
 from app.tables.registration import RegistrationRequest
 
 
@@ -61,7 +69,7 @@ async def confirmation_details(request_id: int, action: str) -> tuple[dict, str,
                    "enregistrée comme « BI jamais parti » et un bulletin retenu ne partira plus.",
                    f"{who} sera prévenu(e) que son inscription n'est pas encore validée."]
     elif action == "validate_operator":
-        account = await _existing_account(r)
+        account = await existing_account(r)
         details = ([f"{who} a déjà un compte ({account['username']}) : il lui sera rappelé par courriel à {r['email']}."]
                    if account else
                    [f"Un compte de stagiaire externe sera créé pour {who}, rattaché à « {r['organisation_name']} » "
@@ -73,9 +81,7 @@ async def confirmation_details(request_id: int, action: str) -> tuple[dict, str,
     return r, f"« {label} » pour la demande {r['reference']} ?", details
 
 
-async def _existing_account(r: dict) -> dict | None:
-    from app.tables.accounts import User
-
+async def existing_account(r: dict) -> dict | None:
     # Never a deactivated account (nobody logs in with it; its address is free for a new one).
     active = User.deactivated_at.is_null()
     if r["user"]:
@@ -85,15 +91,15 @@ async def _existing_account(r: dict) -> dict | None:
     return await User.select(User.id, User.username).where((User.email == r["email"]) & active).order_by(User.id).first()
 
 
-async def _move(request: dict, actor: CurrentUser | None, action: str, before: str | list[str], after: str,
-                note: str = "") -> bool:
+async def move_status(request: dict, actor: CurrentUser | None, action: str, before: str | list[str], after: str,
+                      note: str = "") -> bool:
     """The status change, claimed on the status it had (a double click or a race changes nothing)."""
     befores = before if isinstance(before, list) else [before]
     claimed = await RegistrationRequest.update({RegistrationRequest.status: after}).where(
         (RegistrationRequest.id == request["id"]) & RegistrationRequest.status.is_in(befores)).returning(RegistrationRequest.id)
     if not claimed:
         return False
-    await _event(request["id"], actor.id if actor else None, action, request["status"], after, note)
+    await record_event(request["id"], actor.id if actor else None, action, request["status"], after, note)
     return True
 
 
@@ -107,7 +113,7 @@ async def _check_seat(r: dict, label: str, limit: int | None) -> None:
         raise seats.SessionFull(f"« {label} » est impossible : {seats.full_message(limit, free)}")
 
 
-async def _closing_mails(r: dict, word: str, reason: str, by_requester: bool) -> list[int]:
+async def closing_mails(r: dict, word: str, reason: str, by_requester: bool) -> list[int]:
     """A request refused or cancelled: the requester is told; the validating instance, if it has
     received the BI, and the operator (when the requester did it) are told too. A BI still held for
     an unreviewed organisation is dropped."""
@@ -153,10 +159,10 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
         after = "refused" if action == "refuse" else "cancelled"
         word = "refusée" if action == "refuse" else "annulée"
         async with db.transaction():
-            if not await _move(r, actor, "Refus" if action == "refuse" else "Annulation", OPEN_STATUSES, after,
-                               reason.strip()):
+            if not await move_status(r, actor, "Refus" if action == "refuse" else "Annulation", OPEN_STATUSES, after,
+                                     reason.strip()):
                 raise DomainError("Cette demande vient d'être close.")
-            mail_ids += await _closing_mails(r, word, reason.strip(), by_requester=False)
+            mail_ids += await closing_mails(r, word, reason.strip(), by_requester=False)
     elif action in WORKFLOW:
         before, after, label = WORKFLOW[action]
         if r["status"] != before:
@@ -173,7 +179,7 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                 note = "BI jamais parti par la plateforme : BI signé reçu par un autre moyen (confirmé)."
         async with seats.guarded(r["session"]) as limit:
             await _check_seat(r, label, limit)
-            if not await _move(r, actor, label, before, after, note):
+            if not await move_status(r, actor, label, before, after, note):
                 raise DomainError(f"« {label} » vient d'être fait ou n'est plus possible à cette étape.")
             if action == "validate_instance" and note:
                 await outbox.drop_held([request_key(r["id"])], "Non envoyé : BI signé reçu par un autre moyen "
@@ -189,9 +195,6 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
                 # 9. an account (new, or the person's existing one) and its credentials.
                 mail_ids.append(await _account_and_credentials(r, actor))
             else:
-                from app.services.enrolments import add_sources
-                from app.tables.learning import SourceKind
-
                 await add_sources(r["session"], [r["user"]], SourceKind.registration, request=r["id"], by=actor.id)
                 await outbox.drop_held([request_key(r["id"])], "Non envoyé : la demande est close (inscription "
                                                                 "définitive).")
@@ -204,8 +207,6 @@ async def apply_action(actor: CurrentUser, request_id: int, action: str, redis, 
         raise NotFound("Action inconnue.")
     await outbox.dispatch(redis, mail_ids)
     if action == "validate_requester":
-        from app.services import convocations
-
         await convocations.dispatch_pending(redis, [r["session"]])  # the convocation add_sources wrote
     return await request_details(request_id)
 
@@ -215,18 +216,12 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     second account for the same person. A new account is an external trainee's (README « Accounts »):
     attached to the request's organisation, not to the session's establishment, named by the
     external rule ``ext.<initiale>.<nom>``; a GET sees them only as participants of their sessions."""
-    import asyncio
 
-    from app.services.accounts import external_username, free_username
-    from app.services.passwords import generate_password, hash_password
-    from app.services.roles import LEARNER
-    from app.services.text import user_text_fields
-    from app.tables.accounts import RoleAssignment, User
 
     # Two validations of one person at once (two requests): the second waits for the first's
     # account, then reuses it (the unique index on the address is the guarantee behind this).
     await db.lock_name(f"account-email:{r['email']}")
-    user = await _existing_account(r)
+    user = await existing_account(r)
     url = f"{get_settings().base_url}/connexion"
     operator = await operator_name()
     if user is not None:
