@@ -10,7 +10,7 @@ from piccolo.query.functions.aggregate import Count
 
 from app import db
 from app.services import convocations, outbox, seats
-from app.services.accounts import external_username, free_username
+from app.services.accounts import NewAccount, external_username, free_username, insert_account
 from app.services.enrolments import add_sources
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.passwords import generate_password, hash_password
@@ -18,11 +18,10 @@ from app.services.registration.bulletin import bulletin_problem, bulletin_state
 from app.services.registration.common import (
     BI_CATEGORY, OPEN_STATUSES, greeting, operator_addresses, operator_name, record_event, request_details, request_key,
 )
-from app.services.roles import LEARNER, CurrentUser
-from app.services.text import user_text_fields
+from app.services.roles import CurrentUser
 from app.services.uniqueness import INTEGRITY_ERRORS, message_for
 from app.settings import get_settings
-from app.tables.accounts import RoleAssignment, User
+from app.tables.accounts import User
 from app.tables.learning import SourceKind
 from app.tables.registration import RegistrationRequest
 
@@ -216,8 +215,6 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     second account for the same person. A new account is an external trainee's (README « Accounts »):
     attached to the request's organisation, not to the session's establishment, named by the
     external rule ``ext.<initiale>.<nom>``; a GET sees them only as participants of their sessions."""
-
-
     # Two validations of one person at once (two requests): the second waits for the first's
     # account, then reuses it (the unique index on the address is the guarantee behind this).
     await db.lock_name(f"account-email:{r['email']}")
@@ -234,19 +231,17 @@ async def _account_and_credentials(r: dict, actor: CurrentUser) -> int:
     username = await free_username(external_username(r["first_name"], r["last_name"]))
     password = generate_password()
     password_hash = await asyncio.to_thread(hash_password, password)
+    account = NewAccount(username=username, password_hash=password_hash, first_name=r["first_name"],
+                         last_name=r["last_name"], email=r["email"], establishment=None, status="elected",
+                         force_password_change=True, organisation=r["organisation"], external=True)
     try:
-        row = await User.insert(User(
-            username=username, password_hash=password_hash, first_name=r["first_name"], last_name=r["last_name"],
-            email=r["email"], establishment=None, organisation=r["organisation"], external=True, status="elected",
-            force_password_change=True,
-            **user_text_fields(r["first_name"], r["last_name"], username, r["email"]))).returning(User.id)
+        user_id = await insert_account(account, granted_by=actor.id)
     except INTEGRITY_ERRORS as exc:  # an account made meanwhile by another path (a manager, an import)
         field, message = message_for(exc)
         raise DomainError(message + (" Recommencez : la demande sera rattachée à ce compte." if field == "email"
                                      else " Recommencez.")) from exc
-    await RoleAssignment.insert(RoleAssignment(user=row[0]["id"], role=LEARNER, establishment=None, granted_by=actor.id))
-    await RegistrationRequest.update({RegistrationRequest.user: row[0]["id"]}).where(RegistrationRequest.id == r["id"])
-    r["user"] = row[0]["id"]
+    await RegistrationRequest.update({RegistrationRequest.user: user_id}).where(RegistrationRequest.id == r["id"])
+    r["user"] = user_id
     body = (f"Bonjour {r['first_name']},\n\nVotre inscription a été validée par {operator}. Voici vos identifiants :\n\n"
             f"Adresse de la plateforme : {url}\nNom d'utilisateur : {username}\nMot de passe : {outbox.SECRET_MARK}\n\n"
             "Vous devrez choisir un nouveau mot de passe à votre première connexion.\n")
