@@ -25,6 +25,9 @@ from app.services.text import fold, user_text_fields
 from app.services.uniqueness import EMAIL_TAKEN, fields_unique
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import TrainingSession
+from app.tables.cohorts import Cohort, CohortMember
+from app.tables.learning import Enrolment
 from app.tables.org import Establishment
 
 # No character with a meaning in a mail header: « x:victime@… » is a group whose one member is
@@ -433,10 +436,6 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
 async def leave_establishment(user_id: int, establishment_id: int) -> None:
     """Someone moved elsewhere stops being managed by their former establishment: out of its
     cohorts, and their enrolments in its sessions deactivated (kept, never deleted)."""
-    from app.tables.catalogue import TrainingSession
-    from app.tables.learning import Enrolment
-    from app.tables.cohorts import Cohort, CohortMember
-
     await CohortMember.delete().where(
         (CohortMember.user == user_id)
         & CohortMember.cohort.is_in(Cohort.select(Cohort.id).where(Cohort.establishment == establishment_id))
@@ -491,6 +490,4 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
 
 
 async def has_training_records(user_id: int) -> bool:
-    from app.tables.learning import Enrolment
-
     return await Enrolment.exists().where(Enrolment.user == user_id)

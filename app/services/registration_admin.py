@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from piccolo.query.functions.aggregate import Count
+
 from app import db
 from app.services import outbox
 from app.services.accounts import EMAIL_RE, normalise_email
@@ -106,8 +108,6 @@ async def save_item(kind: str, form: ItemForm) -> int:
 
 async def usage(item_id: int) -> int:
     """How many organisations and registration requests use this entry."""
-    from app.tables.registration import RegistrationRequest
-
     return await Organisation.count().where(Organisation.kind == item_id) + await RegistrationRequest.count().where(
         (RegistrationRequest.funding == item_id) | (RegistrationRequest.mandate == item_id))
 
@@ -193,8 +193,6 @@ async def reference_organisation(org_id: int) -> dict:
 
 
 async def delete_organisation(org_id: int) -> dict:
-    from app.tables.registration import RegistrationRequest
-
     row = await organisation(org_id)
     used = await RegistrationRequest.count().where(RegistrationRequest.organisation == org_id)
     if used:
@@ -208,8 +206,6 @@ MERGE_CANDIDATES = 50
 
 
 async def _request_counts(org_ids: list[int]) -> dict[int, int]:
-    from piccolo.query.functions.aggregate import Count
-
     if not org_ids:
         return {}
     rows = await RegistrationRequest.select(RegistrationRequest.organisation, Count(RegistrationRequest.id, alias="n")).where(
