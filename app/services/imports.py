@@ -28,9 +28,11 @@ from app.numbers import to_int
 from app.services import outbox, progress
 from app.services.accounts import (
     EMAIL_RE,
+    NewAccount,
     credentials_mail,
     fictitious_email,
     hash_temporary_password,
+    insert_accounts,
     is_fictitious,
     name_slug,
     next_free,
@@ -41,12 +43,12 @@ from app.services.accounts import (
 )
 from app.services.errors import DomainError, NotFound, ScopeError
 from app.services.passwords import generate_password, policy_error
-from app.services.roles import LEARNER, CurrentUser
+from app.services.roles import CurrentUser
 from app.services.scope import establishment_scope, manageable_user_ids, require_establishment
 from app.services.text import fold, number_fr, user_text_fields
 from app.services.uniqueness import EMAIL_TAKEN, violated_index
 from app.settings import get_settings
-from app.tables.accounts import RoleAssignment, User
+from app.tables.accounts import User
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.constraints import EMAIL_UNIQUE_INDEX_NAME
 from app.tables.imports import ImportBatch, ImportRow
@@ -827,24 +829,15 @@ async def _apply(redis, batch_id: int, token: str, establishment_id: int, create
         t = now()
         for start in range(0, len(plans), INSERT_CHUNK * 4):
             chunk = plans[start:start + INSERT_CHUNK * 4]
-            records = []
+            new = []
             for (r, username, password, generated), password_hash in zip(chunk, hashes[start:start + len(chunk)]):
                 email = r["email"] or fictitious_email(username)
-                keys = user_text_fields(r["first_name"], r["last_name"], username, email)
-                records.append((username, password_hash, r["first_name"], r["last_name"], email, establishment_id,
-                                "fph_agent", r["matricule"], False, True, keys["search_text"], keys["last_name_key"],
-                                keys["first_name_key"], t))
+                new.append(NewAccount(username=username, password_hash=password_hash, first_name=r["first_name"],
+                                      last_name=r["last_name"], email=email, establishment=establishment_id,
+                                      status="fph_agent", matricule=r["matricule"], force_password_change=True))
                 if generated and not is_fictitious(email):
                     mails.append((email, *credentials_mail(r["first_name"], username), "", password))
-            await bulk_insert(User, USER_COLUMNS, records)
-            inserted = await User.select(User.id, User.username).where(User.username.is_in([p[1] for p in chunk]))
-            by_username = {u["username"]: u["id"] for u in inserted}
-            await bulk_insert(
-                RoleAssignment,
-                [RoleAssignment.user, RoleAssignment.role, RoleAssignment.establishment, RoleAssignment.granted_by,
-                 RoleAssignment.created_at],
-                [(by_username[p[1]], LEARNER, establishment_id, created_by, t) for p in chunk],
-            )
+            by_username = await insert_accounts(new, granted_by=created_by, created_at=t)
             for r, username, _, _ in chunk:
                 created_ids.append((r["id"], by_username[username]))
                 results[r["id"]] = ("created", "", username)
