@@ -5,10 +5,10 @@ The URLs are those of the mails already sent (confirmation and follow links): ke
 
 Anonymous writes are rate-limited per client address (app/services/ratelimit.py): new drafts (also
 per draft cookie; the address's ceiling is a setting), organisations typed by a requester, the mails
-a visitor can ask for (also per recipient, app/services/registration.py), and the sessions created for
-visitors without a session cookie (the handlers marked ``opt={"session": True}`` write one with a
-flash message; the GET pages never do; the last step's, the reference of the request sent, is
-counted with its draft). Past a limit: the French 429 page, and nothing done.
+a visitor can ask for (also per recipient, app/services/registration/common.py), and the sessions
+created for visitors without a session cookie (the handlers marked ``opt={"session": True}`` write
+one with a flash message; the GET pages never do; the last step's, the reference of the request
+sent, is counted with its draft). Past a limit: the French 429 page, and nothing done.
 """
 
 from __future__ import annotations
@@ -272,7 +272,7 @@ class RegistrationController(Controller):
         await rate_limit(request, MAIL_REQUESTS)
         await rate_limit(request, RESUME_LINKS, key=f"draft:{draft['id']}")
         # One more mail a visitor causes: the per-recipient cap applies (several drafts, one mailbox).
-        if not await reg._may_mail(request.app.state.redis, draft["email"]):
+        if not await reg.may_mail(request.app.state.redis, draft["email"]):
             return redirect(request, back, reg.RECIPIENT_CAPPED, "error")
         mail_id = await reg.send_resume_link(draft)
         await outbox.dispatch(request.app.state.redis, [mail_id])

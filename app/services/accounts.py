@@ -7,11 +7,13 @@ import asyncio
 import re
 import dataclasses
 from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 
 from argon2 import PasswordHasher
 
 from app import db
+from app.bulk import bulk_insert
 from app.dates import now
 from app.services import outbox
 from app.services.auth import new_password_values
@@ -23,6 +25,9 @@ from app.services.text import fold, user_text_fields
 from app.services.uniqueness import EMAIL_TAKEN, fields_unique
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import TrainingSession
+from app.tables.cohorts import Cohort, CohortMember
+from app.tables.learning import Enrolment
 from app.tables.org import Establishment
 
 # No character with a meaning in a mail header: « x:victime@… » is a group whose one member is
@@ -163,6 +168,66 @@ def hash_temporary_password(password: str) -> str:
     return _temporary_hasher().hash(password)
 
 
+# -- creating accounts --------------------------------------------------------------------------
+# The one way an account is made (the manual form, the registration's step 8, the CSV import):
+# the user and its learner role, set-based.
+ACCOUNT_COLUMNS = [
+    User.username, User.password_hash, User.first_name, User.last_name, User.email, User.establishment, User.status,
+    User.matricule, User.is_suspended, User.force_password_change, User.search_text, User.last_name_key,
+    User.first_name_key, User.created_at, User.organisation, User.external,
+]
+ROLE_COLUMNS = [RoleAssignment.user, RoleAssignment.role, RoleAssignment.establishment, RoleAssignment.granted_by,
+                RoleAssignment.created_at]
+
+
+@dataclass(frozen=True)
+class NewAccount:
+    """An account to create. The password comes hashed (off the event loop, by the caller: the
+    full cost, or the temporary cost of a bulk import); the username and address are the caller's
+    to choose and check."""
+
+    username: str
+    password_hash: str
+    first_name: str
+    last_name: str
+    email: str
+    establishment: int | None = None
+    status: str = ""
+    matricule: str = ""
+    force_password_change: bool = True
+    organisation: int | None = None  # an external trainee's (README « Accounts »), who has no establishment
+    external: bool = False
+
+    def record(self, created_at: datetime) -> tuple:
+        """The row, in the order of ACCOUNT_COLUMNS."""
+        keys = user_text_fields(self.first_name, self.last_name, self.username, self.email)
+        return (self.username, self.password_hash, self.first_name, self.last_name, self.email, self.establishment,
+                self.status, self.matricule, False, self.force_password_change, keys["search_text"],
+                keys["last_name_key"], keys["first_name_key"], created_at, self.organisation, self.external)
+
+
+async def insert_accounts(accounts: list[NewAccount], granted_by: int | None,
+                          created_at: datetime | None = None) -> dict[str, int]:
+    """Create these accounts, each with the learner role in its establishment (none for an external
+    trainee): one bulk insert for the users and one for their roles, whatever their number, in the
+    caller's transaction. Returns their ids by username. A username or address taken meanwhile
+    raises the database's integrity error (``uniqueness.message_for`` says it in French)."""
+    if not accounts:
+        return {}
+    t = created_at or now()
+    await bulk_insert(User, ACCOUNT_COLUMNS, [a.record(t) for a in accounts])
+    inserted = await User.select(User.id, User.username).where(User.username.is_in([a.username for a in accounts]))
+    ids = {u["username"]: u["id"] for u in inserted}
+    await bulk_insert(RoleAssignment, ROLE_COLUMNS,
+                      [(ids[a.username], LEARNER, a.establishment, granted_by, t) for a in accounts])
+    return ids
+
+
+async def insert_account(account: NewAccount, granted_by: int | None) -> int:
+    """One account (``insert_accounts`` with one row); returns its id."""
+    return (await insert_accounts([account], granted_by))[account.username]
+
+
 # -- credentials mail ---------------------------------------------------------------------------
 def credentials_mail(first_name: str, username: str, new_account: bool = True) -> tuple[str, str]:
     """Subject and body of the credentials mail; the password is the mail's secret (SECRET_MARK)."""
@@ -294,25 +359,14 @@ async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> in
     password = generate_password() if form.generate_password else form.password
     password_hash = await asyncio.to_thread(hash_password, password)
     mail_ids = []
+    account = NewAccount(
+        username=form.username, password_hash=password_hash, first_name=form.first_name, last_name=form.last_name,
+        email=email, establishment=form.establishment, status=form.status,
+        matricule=normalise_matricule(form.matricule),
+        force_password_change=form.generate_password or form.force_password_change,
+    )
     async with fields_unique(), db.transaction():
-        row = await User.insert(
-            User(
-                username=form.username,
-                password_hash=password_hash,
-                first_name=form.first_name,
-                last_name=form.last_name,
-                email=email,
-                establishment=form.establishment,
-                status=form.status,
-                matricule=normalise_matricule(form.matricule),
-                force_password_change=form.generate_password or form.force_password_change,
-                **user_text_fields(form.first_name, form.last_name, form.username, email),
-            )
-        ).returning(User.id)
-        user_id = row[0]["id"]
-        await RoleAssignment.insert(
-            RoleAssignment(user=user_id, role=LEARNER, establishment=form.establishment, granted_by=user.id)
-        )
+        user_id = await insert_account(account, granted_by=user.id)
         if form.generate_password:
             subject, body = credentials_mail(form.first_name, form.username)
             mail_ids.append(await outbox.queue_mail([email], subject, body, category="credentials", secret=password))
@@ -382,10 +436,6 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
 async def leave_establishment(user_id: int, establishment_id: int) -> None:
     """Someone moved elsewhere stops being managed by their former establishment: out of its
     cohorts, and their enrolments in its sessions deactivated (kept, never deleted)."""
-    from app.tables.catalogue import TrainingSession
-    from app.tables.learning import Enrolment
-    from app.tables.cohorts import Cohort, CohortMember
-
     await CohortMember.delete().where(
         (CohortMember.user == user_id)
         & CohortMember.cohort.is_in(Cohort.select(Cohort.id).where(Cohort.establishment == establishment_id))
@@ -440,6 +490,4 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
 
 
 async def has_training_records(user_id: int) -> bool:
-    from app.tables.learning import Enrolment
-
     return await Enrolment.exists().where(Enrolment.user == user_id)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from piccolo.query.functions.aggregate import Count
+
 from app import db
 from app.services import outbox
 from app.services.accounts import EMAIL_RE, normalise_email
@@ -204,8 +206,6 @@ MERGE_CANDIDATES = 50
 
 
 async def _request_counts(org_ids: list[int]) -> dict[int, int]:
-    from piccolo.query.functions.aggregate import Count
-
     if not org_ids:
         return {}
     rows = await RegistrationRequest.select(RegistrationRequest.organisation, Count(RegistrationRequest.id, alias="n")).where(

@@ -74,7 +74,7 @@ def test_every_textarea_field_is_multiline_in_its_form_model():
     names = {m for p in templates.rglob("*.html") for m in re.findall(r'<textarea[^>]*\bname="(\w+)"', p.read_text())}
     assert {"place", "slots", "body", "expectations", "content"} <= names
     inputs = {"app.services.catalogue.TemplateForm.certificate_text",  # an <input> on its page
-              "app.services.registration.ActionForm.reason"}  # an <input> on the request's page
+              "app.services.registration.forms.ActionForm.reason"}  # an <input> on the request's page
     wrong = []
     for model in _form_models():
         hints = typing.get_type_hints(model)

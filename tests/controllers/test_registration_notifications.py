@@ -89,7 +89,7 @@ async def _awaiting(template: dict, n: int) -> list[str]:
         values.update(reference=f"R26-T{i:04d}", email=f"requester{i}@example.org", confirmation_nonce=nonce,
                       submitted_at=now())
         row = await RegistrationRequest.insert(RegistrationRequest(**values)).returning(RegistrationRequest.id)
-        tokens.append(f"/inscription/confirmer/{reg._signer('confirm').dumps({'id': row[0]['id'], 'nonce': nonce})}")
+        tokens.append(f"/inscription/confirmer/{reg.links.signer('confirm').dumps({'id': row[0]['id'], 'nonce': nonce})}")
     return tokens
 
 

@@ -61,7 +61,7 @@ async def test_fifty_requests_sent_and_confirmed_at_once_for_two_seats(app, clie
     assert await seats.seats_taken(session_id) == 2
 
     async def confirm(i, r):
-        token = reg._signer("confirm").dumps({"id": r["id"], "nonce": r["confirmation_nonce"]})
+        token = reg.links.signer("confirm").dumps({"id": r["id"], "nonce": r["confirmation_nonce"]})
         async with _visitor(app, i) as visitor:
             return (await visitor.get(f"/inscription/confirmer/{token}")).status_code
 

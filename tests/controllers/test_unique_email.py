@@ -82,7 +82,7 @@ async def test_two_validations_of_one_person_at_the_same_moment_make_one_account
     actor = await load_current_user((await User.select(User.id).where(User.username == "inscriptions").first())["id"])
     # The worst interleaving, every time: each lookup waits (up to 1.5 s) for the other's before
     # going on to create the account. Serialised validations only make the first one wait.
-    real_lookup, looked_up, both = reg._existing_account, [], asyncio.Event()
+    real_lookup, looked_up, both = reg.workflow.existing_account, [], asyncio.Event()
 
     async def lookup_then_wait_for_the_other(r):
         found = await real_lookup(r)
@@ -95,7 +95,7 @@ async def test_two_validations_of_one_person_at_the_same_moment_make_one_account
             pass
         return found
 
-    monkeypatch.setattr(reg, "_existing_account", lookup_then_wait_for_the_other)
+    monkeypatch.setattr(reg.workflow, "existing_account", lookup_then_wait_for_the_other)
     results = await asyncio.gather(*[reg.apply_action(actor, i, "validate_operator", redis_client) for i in ids],
                                    return_exceptions=True)
     assert [r["status"] if isinstance(r, dict) else repr(r) for r in results] == ["credentials_sent"] * 2

@@ -13,9 +13,11 @@ from app.bulk import bulk_insert, bulk_update
 from app.dates import now
 from app.services import outbox, progress
 from app.services.accounts import (
+    NewAccount,
     credentials_mail,
     fictitious_email,
     hash_temporary_password,
+    insert_accounts,
     is_fictitious,
     next_free,
     suggest_username,
@@ -26,16 +28,14 @@ from app.services.imports.common import (
     CREATE_DECISIONS,
     INSERT_CHUNK,
     UPDATE_DECISIONS,
-    USER_COLUMNS,
     _usernames_with_prefix,
 )
 from app.services.passwords import generate_password, policy_error
-from app.services.roles import LEARNER
 from app.services.scope import establishment_scope
 from app.services.text import user_text_fields
 from app.services.uniqueness import EMAIL_TAKEN, violated_index
 from app.settings import get_settings
-from app.tables.accounts import RoleAssignment, User
+from app.tables.accounts import User
 from app.tables.catalogue import CohortSync
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.constraints import EMAIL_UNIQUE_INDEX_NAME
@@ -199,24 +199,15 @@ async def _create_accounts(run: _Run, plans: list[tuple], hashes: list[str]) -> 
     establishment_id, created_by, t = run.establishment_id, run.created_by, run.t
     for start in range(0, len(plans), INSERT_CHUNK * 4):
         chunk = plans[start:start + INSERT_CHUNK * 4]
-        records = []
+        new = []
         for (r, username, password, generated), password_hash in zip(chunk, hashes[start:start + len(chunk)]):
             email = r["email"] or fictitious_email(username)
-            keys = user_text_fields(r["first_name"], r["last_name"], username, email)
-            records.append((username, password_hash, r["first_name"], r["last_name"], email, establishment_id,
-                            "fph_agent", r["matricule"], False, True, keys["search_text"], keys["last_name_key"],
-                            keys["first_name_key"], t))
+            new.append(NewAccount(username=username, password_hash=password_hash, first_name=r["first_name"],
+                                  last_name=r["last_name"], email=email, establishment=establishment_id,
+                                  status="fph_agent", matricule=r["matricule"], force_password_change=True))
             if generated and not is_fictitious(email):
                 run.mails.append((email, *credentials_mail(r["first_name"], username), "", password))
-        await bulk_insert(User, USER_COLUMNS, records)
-        inserted = await User.select(User.id, User.username).where(User.username.is_in([p[1] for p in chunk]))
-        by_username = {u["username"]: u["id"] for u in inserted}
-        await bulk_insert(
-            RoleAssignment,
-            [RoleAssignment.user, RoleAssignment.role, RoleAssignment.establishment, RoleAssignment.granted_by,
-             RoleAssignment.created_at],
-            [(by_username[p[1]], LEARNER, establishment_id, created_by, t) for p in chunk],
-        )
+        by_username = await insert_accounts(new, granted_by=created_by, created_at=t)
         for r, username, _, _ in chunk:
             run.created_ids.append((r["id"], by_username[username]))
             run.results[r["id"]] = ("created", "", username)
