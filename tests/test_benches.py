@@ -1,8 +1,9 @@
 """Every benchmark (bench/*.py) runs at a tiny scale (BENCH_SMOKE=1: a few rows, a few seconds) in
 the PostgreSQL suite, and fails the suite when what it measures no longer works — a bench nobody
 runs rots unseen (bench/registration_load.py did, twice). Each bench makes its own database from
-the migrations (bench/_setup.py) on the suite's PostgreSQL and uses the suite's Redis database,
-which every test flushes anyway; the migrations are applied once, to a template database each
+the migrations (bench/_setup.py) on the suite's PostgreSQL, and a Redis database of the benches'
+own (TEST_REDIS_DB + 2), emptied before and after each: arq's job keys are per database, not per
+queue, and a bench's « mail:1:0 » left behind would make a later test's mail a duplicate. The migrations are applied once, to a template database each
 bench's database is copied from. A new bench file is picked up by its name."""
 
 from __future__ import annotations
@@ -14,7 +15,9 @@ import sys
 
 import pytest
 
-from tests.conftest import BACKEND, PG_ADMIN_URL, REDIS_URL, ROOT, RUN_ID
+from tests.conftest import _REDIS_DB, BACKEND, PG_ADMIN_URL, REDIS_BASE, ROOT, RUN_ID
+
+BENCH_REDIS_URL = f"{REDIS_BASE}/{_REDIS_DB + 2}"
 
 BENCHES = sorted(p for p in (ROOT / "bench").glob("*.py") if not p.name.startswith("_"))
 
@@ -44,6 +47,17 @@ def migrated_template():
         asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
 
+@pytest.fixture
+def bench_redis():
+    import redis
+
+    client = redis.Redis.from_url(BENCH_REDIS_URL)
+    client.flushdb()
+    yield
+    client.flushdb()
+    client.close()
+
+
 def test_the_benches_are_found():
     assert len(BENCHES) >= 14 and ROOT / "bench" / "registration_load.py" in BENCHES
 
@@ -52,9 +66,9 @@ def test_the_benches_are_found():
 @pytest.mark.timeout(600)
 @pytest.mark.skipif(BACKEND != "postgres", reason="the benches run on PostgreSQL")
 @pytest.mark.parametrize("bench", BENCHES, ids=[p.stem for p in BENCHES])
-def test_bench_runs_at_a_tiny_scale(bench, migrated_template):
+def test_bench_runs_at_a_tiny_scale(bench, migrated_template, bench_redis):
     env = {k: v for k, v in os.environ.items() if not k.startswith("BENCH_")}
-    env.update({"BENCH_SMOKE": "1", "BENCH_PG_ADMIN_URL": PG_ADMIN_URL, "BENCH_REDIS_URL": REDIS_URL,
+    env.update({"BENCH_SMOKE": "1", "BENCH_PG_ADMIN_URL": PG_ADMIN_URL, "BENCH_REDIS_URL": BENCH_REDIS_URL,
                 "BENCH_TEMPLATE_DB": migrated_template})
     result = subprocess.run([sys.executable, str(bench)], cwd=ROOT, env=env, capture_output=True, text=True,
                             timeout=540)
