@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -58,9 +58,25 @@ def short_datetime_fr(value: datetime | None, empty: str = "") -> str:
     return f"{value.day:02d}/{value.month:02d}/{value.year} {value.hour:02d}:{value.minute:02d}"
 
 
+# How far the clock is set forward: always zero, except in a test that makes time pass
+# (tests/conftest.py ``clock``) instead of sleeping — rate-limit windows, the job sweep's delays.
+_ahead = timedelta(0)
+
+
+def set_ahead(offset: timedelta) -> None:
+    """Set the clock ``offset`` ahead of the real time (tests only; zero puts it right again)."""
+    global _ahead
+    _ahead = offset
+
+
 def now() -> datetime:
     """The one clock: an aware UTC instant (stored as such)."""
-    return datetime.now(timezone.utc)
+    return datetime.now(timezone.utc) + _ahead
+
+
+def now_ms() -> int:
+    """The same clock in milliseconds since the epoch (the rate-limit windows' unit in Redis)."""
+    return int(now().timestamp() * 1000)
 
 
 def local_now() -> datetime:

@@ -1,5 +1,12 @@
 """Bench harness: a fresh PostgreSQL database with the migrations, the demo organisation,
-real Redis. Import this module first: it sets the environment before the app reads it."""
+real Redis. Import this module first: it sets the environment before the app reads it.
+
+BENCH_SMOKE=1 runs a bench at a tiny scale (a few rows, one or two runs, a few seconds): its figures
+mean nothing, but it still does what it measures and fails (an exception, a non-zero exit) when that
+does not work. tests/test_benches.py runs every bench/*.py that way in the PostgreSQL suite, so none
+rots unseen. A bench takes its sizes from ``scale(full, smoke)`` and states what must hold with
+``check(condition, message)`` (unlike ``assert``, not skipped under ``python -O``).
+"""
 
 import asyncio
 import os
@@ -23,6 +30,23 @@ os.environ.update({
 })
 
 
+SMOKE = os.environ.get("BENCH_SMOKE", "") == "1"
+
+
+def scale(full, smoke):
+    """``full`` for a real run, ``smoke`` under BENCH_SMOKE=1."""
+    return smoke if SMOKE else full
+
+
+class BenchFailed(Exception):
+    """What the bench measures did not work: the run exits non-zero."""
+
+
+def check(condition, message: str) -> None:
+    if not condition:
+        raise BenchFailed(message)
+
+
 async def _admin(sql: str) -> None:
     import asyncpg
 
@@ -34,6 +58,12 @@ async def _admin(sql: str) -> None:
 
 
 def create_database() -> None:
+    # BENCH_TEMPLATE_DB: a database already migrated, copied rather than migrated again (the smoke
+    # runs of tests/test_benches.py make one for all the benches).
+    template = os.environ.get("BENCH_TEMPLATE_DB")
+    if template:
+        asyncio.run(_admin(f'CREATE DATABASE "{DB_NAME}" TEMPLATE "{template}"'))
+        return
     asyncio.run(_admin(f'CREATE DATABASE "{DB_NAME}"'))
     subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, check=True, capture_output=True)
 

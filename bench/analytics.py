@@ -10,6 +10,7 @@ Measures, through the real app (ASGI, login, template, Redis):
 
 Targets (issue 13): admin ≤ 1 s cold, ≤ 100 ms cached; GET ≤ 300 ms cold; ≤ 60 KB HTML; Excel ≤ 3 s.
 Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/analytics.py
+(BENCH_SMOKE=1: 500 users, 40 sessions, 1,000 completions, one or two runs a case)
 """
 
 import asyncio
@@ -18,7 +19,8 @@ import time
 
 import _setup
 
-USERS, SESSIONS, ENROLMENTS, COMPLETIONS = 100_000, 2_000, 300_000, 1_000_000
+USERS, SESSIONS, COMPLETIONS = _setup.scale((100_000, 2_000, 1_000_000), (500, 40, 1_000))  # ~3 enrolments a user
+COLD, CACHED, GET_COLD, EXCEL = _setup.scale((5, 20, 7, 3), (1, 2, 1, 1))  # runs of each case
 ESTABLISHMENTS = 50  # the 4 of the demo and 46 more
 ACTIVITIES = 5  # per session
 
@@ -107,7 +109,7 @@ async def measure(client, redis, path, runs, cold=True):
         t0 = time.perf_counter()
         response = await client.get(path)
         timings.append((time.perf_counter() - t0) * 1000)
-        assert response.status_code == 200, response.text[:500]
+        _setup.check(response.status_code == 200, f"{path}: HTTP {response.status_code} {response.text[:300]}")
         body = response
     return timings, body
 
@@ -151,19 +153,21 @@ async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est
         ("admin, period 2024-06-01..2024-12-31", "/analytique?start=2024-06-01&end=2024-12-31"),
     ]
     for label, path in cases:
-        cold, _ = await measure(client_admin, redis, path, 5)
-        cached, page = await measure(client_admin, redis, path, 20, cold=False)
+        cold, _ = await measure(client_admin, redis, path, COLD)
+        cached, page = await measure(client_admin, redis, path, CACHED, cold=False)
         print(f"  {label}: cold {ms(cold)}; cached {ms(cached)}")
-    cold, page = await measure(client_get, redis, "/analytique", 7)
+    cold, page = await measure(client_get, redis, "/analytique", GET_COLD)
     print(f"  GET of two establishments, no filter: cold {ms(cold)}")
-    cached, _ = await measure(client_get, redis, "/analytique", 20, cold=False)
+    cached, _ = await measure(client_get, redis, "/analytique", CACHED, cold=False)
     print(f"  GET of two establishments, cached {ms(cached)}")
     _, page = await measure(client_admin, redis, "/analytique", 1)
     charts = page.text.count("<svg ")
+    _setup.check(charts > 0, "the admin's dashboard shows no chart")
     print(f"  admin page: {len(page.content) / 1024:.1f} KB of HTML ({charts} SVG: stacked bar, bar, line, "
           f"2 sparklines; 5 tables of ≤ 15 rows + months)")
     for cached_first in (False, True):
-        timings, response = await measure(client_admin, redis, "/analytique?export=xlsx", 3, cold=not cached_first)
+        timings, response = await measure(client_admin, redis, "/analytique?export=xlsx", EXCEL, cold=not cached_first)
+        _setup.check(response.content.startswith(b"PK"), "the dashboard's Excel is not an xlsx file")
         print(f"  Excel of the whole dashboard ({'figures cached' if cached_first else 'cold'}): {ms(timings)}, "
               f"{len(response.content) / 1024:.0f} KB")
     await breakdown(admin_scope, "admin")
@@ -220,13 +224,14 @@ async def main() -> None:
         template_id = (await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "M07").first())["id"]
 
         print(f"\n== {COMPLETIONS:,} completion rows ==")
+        _setup.check(f"{COMPLETIONS:,} completion rows" in await counts(), await counts())
         await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
 
         # The same data with 100,000 completion rows: the summaries are recomputed from what is left.
-        await sql("DELETE FROM activity_completion WHERE id > 100000")
+        await sql(f"DELETE FROM activity_completion WHERE id > {COMPLETIONS // 10}")
         for statement in SUMMARY:
             await sql(statement)
-        print(f"\n== 100,000 completion rows == ({await counts()})")
+        print(f"\n== {COMPLETIONS // 10:,} completion rows == ({await counts()})")
         await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
     keys = [k async for k in redis.scan_iter("analytics:*")]
     if keys:

@@ -8,7 +8,7 @@ asks 80 % attendance and everyone has done its activity, so the first save compl
 enrolments and issues their 500 certificates in its transaction (rows only: the PDFs are rendered
 after commit by the seal_certificates job, not measured here).
 
-Run: .venv/bin/python bench/attendance.py
+Run: .venv/bin/python bench/attendance.py   (BENCH_SMOKE=1: 12 learners, one run)
 
 Figures (2026-11-23, 2 cores shared with other engineers, load average ~4.5):
   Sheet PDF, 30 learners x 10 slots (20 pages, 63 KB): p50 2.8 s (app CPU 139 ms a page)
@@ -23,9 +23,10 @@ import time
 
 import _setup
 
-LEARNERS = 500
+LEARNERS = _setup.scale(500, 12)
+SHEET_LEARNERS = min(30, LEARNERS)
 SLOTS = 10
-RUNS = 5
+RUNS = _setup.scale(5, 1)
 
 
 async def seed() -> dict:
@@ -40,7 +41,7 @@ async def seed() -> dict:
     days = [date(2026, 6, d) for d in (1, 2, 3, 4, 5)]
     slot_list = [slots.Slot(d, a, b) for d in days for a, b in ((clock(9), clock(12, 30)), (clock(13, 30), clock(17)))]
     sessions = {}
-    for key, code, learners in (("big", "26C03S1", users), ("sheet", "26C03S2", users[:30])):
+    for key, code, learners in (("big", "26C03S1", users), ("sheet", "26C03S2", users[:SHEET_LEARNERS])):
         session_id = (await TrainingSession.insert(TrainingSession(
             establishment=alp001, full_name="Session du 01-06-2026 au 05-06-2026_Qualité de vie au travail (QVT)",
             short_name="QVT", start_date=days[0], end_date=days[-1], code=code, min_attendance_percent=80,
@@ -90,12 +91,13 @@ async def main() -> None:
             response = await client.get(f"/sessions/{sessions['sheet']}/emargement.pdf")
             timings.append((time.perf_counter() - t0) * 1000)
             cpu.append((time.process_time() - c0) * 1000)
-            assert response.status_code == 200
+            _setup.check(response.status_code == 200 and response.content.startswith(b"%PDF"),
+                         f"attendance sheet PDF: HTTP {response.status_code}")
         from pypdf import PdfReader
         import io
 
         pages = len(PdfReader(io.BytesIO(response.content)).pages)
-        print(f"Sheet PDF, 30 learners x {SLOTS} slots ({pages} pages, {len(response.content) / 1024:.0f} KB): "
+        print(f"Sheet PDF, {SHEET_LEARNERS} learners x {SLOTS} slots ({pages} pages, {len(response.content) / 1024:.0f} KB): "
               f"p50 {statistics.median(timings):.0f} ms, max {max(timings):.0f} ms "
               f"(app CPU p50 {statistics.median(cpu):.0f} ms, {statistics.median(cpu) / pages:.0f} ms a page)")
 
@@ -114,9 +116,11 @@ async def main() -> None:
             timings.append((time.perf_counter() - t0) * 1000)
             if run == 0:
                 issued = await Certificate.count().where(Certificate.enrolment.is_in(enrolments))
-                print(f"Grid save {LEARNERS} x {SLOTS} (5,000 cells), first save: {timings[0]:.0f} ms — "
+                print(f"Grid save {LEARNERS} x {SLOTS} ({LEARNERS * SLOTS} cells), first save: {timings[0]:.0f} ms — "
                       f"{saved.changed} cells, {saved.completed} enrolments completed, {issued} certificates issued "
                       "(rows; PDFs by the job after commit)")
+                _setup.check(saved.completed == LEARNERS and issued == LEARNERS,
+                             f"first save of {LEARNERS} present learners: {saved.completed} completed, {issued} issued")
         rest = timings[1:]
         print(f"Grid save {LEARNERS} x {SLOTS}, every cell changed: p50 {statistics.median(rest):.0f} ms, "
               f"max {max(rest):.0f} ms ({len(rest)} runs)")
@@ -127,7 +131,7 @@ async def main() -> None:
 
         # One form page through the app: 90 learners x 10 slots.
         page = await client.get(f"/sessions/{sid}/presences")
-        assert page.status_code == 200
+        _setup.check(page.status_code == 200, f"the attendance grid page: HTTP {page.status_code}")
         import re
 
         fields = re.findall(r'name="(a\d+_\d+)"', page.text)
@@ -138,7 +142,8 @@ async def main() -> None:
             t0 = time.perf_counter()
             response = await client.post(f"/sessions/{sid}/presences", data=form)
             timings.append((time.perf_counter() - t0) * 1000)
-            assert response.status_code == 303, response.status_code
+            _setup.check(response.status_code == 303, f"saving the attendance grid: HTTP {response.status_code}")
+        _setup.check(fields, "the attendance grid page has no cell to fill")
         t0 = time.perf_counter()
         await client.get(f"/sessions/{sid}/presences")
         print(f"Grid page through the app ({len(fields)} cells, {len(page.content) / 1024:.0f} KB of HTML): "

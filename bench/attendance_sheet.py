@@ -4,7 +4,7 @@ request, or the job, spends on it.
 
 Seeded by bench/attendance.py's seed() (set-based: one bulk insert of users, one of enrolments).
 
-Run: .venv/bin/python bench/attendance_sheet.py [runs]
+Run: .venv/bin/python bench/attendance_sheet.py [runs]   (BENCH_SMOKE=1: bench/attendance.py's 12 learners)
 
 Figures (2026-11-23, 2 cores shared with other engineers, load average ~2-3, one run each):
   before (one WeasyPrint document for the whole session, in the request):
@@ -21,7 +21,8 @@ import time
 
 import _setup
 
-RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 2
+RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else _setup.scale(2, 1)
+COUNTS = _setup.scale((30, 100, 500), (5, 12))
 
 
 async def main() -> None:
@@ -42,7 +43,7 @@ async def main() -> None:
         TrainingSession.all_columns(), TrainingSession.establishment.name.as_alias("establishment_name")).where(
         TrainingSession.id == sessions["big"]).first()
     learners_all = await attendance.sheet_context(big)
-    for count in (30, 100, 500):
+    for count in COUNTS:
         context = {**learners_all, "learners": learners_all["learners"][:count]}
         timings, cpu = [], []
         for _ in range(RUNS):
@@ -52,6 +53,8 @@ async def main() -> None:
             timings.append((time.perf_counter() - t0) * 1000)
             cpu.append((time.process_time() - c0) * 1000)
         pages = len(PdfReader(io.BytesIO(pdf)).pages)
+        _setup.check(pages > 0 and len(context["learners"]) == count and context["slots"],
+                     f"sheet of {count} learners: {len(context['learners'])} learners, {pages} pages")
         p50 = statistics.median(timings)
         print(f"Sheet {count} learners x {len(context['slots'])} slots ({attendance.sheet_rows(context)} rows, "
               f"{'job' if attendance.sheet_in_background(context) else 'inline'}): {pages} pages, "

@@ -7,7 +7,7 @@
 - one convocation PDF rendered (p50 / p95 over 30), one .ics;
 - building the 500 mails (PDF + .ics each, into the outbox) in the job, for the record.
 
-Run: .venv/bin/python bench/bench_convocations.py
+Run: .venv/bin/python bench/bench_convocations.py   (BENCH_SMOKE=1: 10 learners, 2 renders)
 """
 
 import statistics
@@ -16,7 +16,8 @@ from datetime import time as clock, timedelta
 
 import _setup
 
-LEARNERS = 500
+LEARNERS = _setup.scale(500, 10)
+RENDERS = _setup.scale(30, 2)
 
 
 async def main() -> None:
@@ -56,6 +57,7 @@ async def main() -> None:
     notices = await ConvocationNotice.count().where(ConvocationNotice.session == session)
     print(f"enrol {LEARNERS} learners at once, convocations queued in the same transaction: {enrol_time:.3f} s "
           f"({added} enrolled, {notices} convocations queued; target <= 5 s)")
+    _setup.check(added == notices == LEARNERS, f"{LEARNERS} enrolled at once: {added} enrolled, {notices} convocations")
 
     redis = await connect()
     t0 = time.perf_counter()
@@ -66,14 +68,16 @@ async def main() -> None:
         t0 = time.perf_counter()
         queued = await convocations.queue_for_session(row, only_new=True)
         print(f"« Envoyer les convocations », {attempt}: {queued} queued in {(time.perf_counter() - t0) * 1000:.1f} ms")
+        expected = LEARNERS if attempt == "first click" else 0
+        _setup.check(queued == expected, f"« Envoyer les convocations », {attempt}: {queued} queued, not {expected}")
 
     from app.tables.learning import Enrolment
 
     first = await Enrolment.select(Enrolment.id).where(Enrolment.session == session).first()
     f = (await convocations.facts([first["id"]]))[first["id"]]
-    assert len(f["slots"]) == 4
+    _setup.check(len(f["slots"]) == 4, f"the convocation's facts hold {len(f['slots'])} slots, not 4")
     timings = []
-    for _ in range(30):
+    for _ in range(RENDERS):
         t0 = time.perf_counter()
         pdf = render_pdf_sync(convocations.TEMPLATE, convocations.pdf_context(f))
         timings.append((time.perf_counter() - t0) * 1000)
@@ -105,6 +109,9 @@ async def main() -> None:
           f"({build / max(1, counts['sent']) * 1000:.0f} ms a mail; {counts}, {mails} mails, {attachments} attachments)")
     await redis.aclose()
     await db.close_pool()
+    _setup.check(pdf.startswith(b"%PDF") and b"BEGIN:VEVENT" in ics, "the convocation's PDF or .ics is not one")
+    _setup.check(counts["sent"] == mails == LEARNERS and attachments == 2 * LEARNERS,
+                 f"the job built {mails} convocation mails ({counts}, {attachments} attachments) for {LEARNERS}")
 
 
 if __name__ == "__main__":

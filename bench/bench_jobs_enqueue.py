@@ -3,6 +3,7 @@ set-based operations at the dashboard's scale: retry of 10,000 failed runs (≤ 
 100,000 recorded runs.
 
     BENCH_REDIS_URL=redis://127.0.0.1:6379/5 .venv/bin/python bench/bench_jobs_enqueue.py [N]
+    (BENCH_SMOKE=1: 20 enqueues, 1,000 recorded runs)
 
 Measured: a raw ``arq`` enqueue (app.queue.enqueue: WATCH/EXISTS/MULTI, three round trips);
 ``JobKind.submit`` outside a transaction (INSERT … RETURNING into job_run, then one pipelined
@@ -17,7 +18,8 @@ import sys
 import time
 from datetime import timedelta
 
-N = int(sys.argv[1]) if len(sys.argv) > 1 else 2000
+N = int(sys.argv[1]) if len(sys.argv) > 1 else _setup.scale(2000, 20)
+HISTORY, WARM = _setup.scale((100_000, 200), (1_000, 5))  # recorded runs (a fifth failed); warm-up enqueues
 
 
 def _figures(name: str, samples: list[float]) -> dict:
@@ -45,7 +47,7 @@ async def main() -> None:
         row = await PlatformSetting.insert(PlatformSetting(key="bench", value="0")).returning(PlatformSetting.id)
         row_id = row[0]["id"]
         print(f"job layer cost per enqueue, {N} each (PostgreSQL + Redis on localhost)")
-        for _ in range(200):  # warm the pools
+        for _ in range(WARM):  # warm the pools
             await queue.enqueue(redis, "sync_cohort", 0, _job_id=f"warm:{_}")
             await jobs.COHORT_SYNC.submit(redis, 0)
 
@@ -82,7 +84,7 @@ async def main() -> None:
         print(f"  added alone (submit outside any transaction pays its own commit): mean {s['mean'] - r['mean']:+.3f} ms,"
               f" p50 {s['p50'] - r['p50']:+.3f} ms")
 
-        # The dashboard's scale: 100,000 recorded runs of which 20,000 failed; retry 10,000 of them.
+        # The dashboard's scale: 100,000 recorded runs of which 20,000 failed; retry half of those.
         await JobRun.delete().where(JobRun.id > 0)
         await redis.delete(queue_name)
         t0 = now()
@@ -90,29 +92,32 @@ async def main() -> None:
             "INSERT INTO job_run (kind, job_key, args, status, tries, max_tries, enqueued_at, started_at, finished_at, "
             "worker, result, error, created_at) SELECT 'sync_cohort', 'bench:' || g, '[' || g || ']', "
             "CASE WHEN g % 5 = 0 THEN 'failed' ELSE 'succeeded' END, 1, 3, {} , {}, {}, 'bench', '', "
-            "CASE WHEN g % 5 = 0 THEN 'Traceback: RuntimeError' ELSE '' END, {} FROM generate_series(1, 100000) g",
-            t0 - timedelta(hours=1), t0 - timedelta(hours=1), t0 - timedelta(minutes=59), t0 - timedelta(hours=1))
+            "CASE WHEN g % 5 = 0 THEN 'Traceback: RuntimeError' ELSE '' END, {} FROM generate_series(1, {}) g",
+            t0 - timedelta(hours=1), t0 - timedelta(hours=1), t0 - timedelta(minutes=59), t0 - timedelta(hours=1), HISTORY)
         await JobRun.raw("ANALYZE job_run")
-        failed = [r["id"] for r in await JobRun.select(JobRun.id).where(JobRun.status == "failed").limit(10000)]
+        failed = [r["id"] for r in await JobRun.select(JobRun.id).where(JobRun.status == "failed").limit(HISTORY // 10)]
         t = time.perf_counter()
         retried = await durable.retry(redis, failed, None, "bench", BOUND)
         elapsed = time.perf_counter() - t
         print(f"retry of {retried} failed runs (update, JobActions, dispatch in pipelines): {elapsed:.2f} s "
               "— target ≤ 5 s")
-        assert await redis.zcard(queue_name) == retried
+        _setup.check(retried == len(failed) == HISTORY // 10, f"{len(failed)} failed runs retried: {retried}")
+        _setup.check(await redis.zcard(queue_name) == retried, "the retried runs are not all on arq's queue")
 
         # The sweep with 100,000 rows of history and 10,000 runs waiting on the queue already.
         await JobRun.update({JobRun.enqueued_at: t0 - timedelta(hours=1)}).where(JobRun.status == "queued")
         t = time.perf_counter()
         swept = await durable.sweep(redis, BOUND)
-        print(f"sweep over 100,000 runs, 10,000 waiting (all on arq's queue): {(time.perf_counter() - t) * 1000:.0f} ms"
+        print(f"sweep over {HISTORY:,} runs, {retried:,} waiting (all on arq's queue): {(time.perf_counter() - t) * 1000:.0f} ms"
               f" → {swept}")
         await redis.delete(queue_name)
         t = time.perf_counter()
         swept = await durable.sweep(redis, BOUND)
-        print(f"sweep, the same 10,000 lost by Redis: {(time.perf_counter() - t) * 1000:.0f} ms → {swept}")
+        print(f"sweep, the same {retried:,} lost by Redis: {(time.perf_counter() - t) * 1000:.0f} ms → {swept}")
+        _setup.check(0 < swept["enqueued"] <= retried, f"the sweep handed {swept['enqueued']} of {retried} lost runs back")
         t = time.perf_counter()
         purged = await durable.purge(timedelta(minutes=30))
+        _setup.check(purged == HISTORY - retried, f"purged {purged} finished runs of {HISTORY - retried}")
         print(f"purge (one DELETE) of {purged} finished runs: {(time.perf_counter() - t) * 1000:.0f} ms")
     finally:
         # The bench's own jobs only (never run: no result keys); use a Redis database of your own.

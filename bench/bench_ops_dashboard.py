@@ -7,7 +7,7 @@ one retry-all of a filter matching 10,000 failed runs: the UPDATE … RETURNING,
 the 10,000 arq jobs written to Redis (counted in the queue afterwards) — app/jobs/durable.py ``retry``.
 
 Run: .venv/bin/python bench/bench_ops_dashboard.py   (BENCH_RUNS=20 by default; BENCH_VACUUM=0 skips the
-VACUUM ANALYZE after the seed, as right after a bulk insert)
+VACUUM ANALYZE after the seed, as right after a bulk insert; BENCH_SMOKE=1: 400 runs, one request a page)
 """
 
 import os
@@ -17,9 +17,9 @@ from datetime import timedelta
 
 import _setup
 
-N = 100_000
-FAILED = 20_000
-RUNS = int(os.environ.get("BENCH_RUNS", "20"))
+N = _setup.scale(100_000, 400)
+FAILED = N // 5
+RUNS = int(os.environ.get("BENCH_RUNS", _setup.scale(20, 1)))
 KINDS = ["send_mail", "send_mail_group", "export_table", "import_accounts", "import_session_content", "sync_cohort",
          "send_request_notifications", "build_certificates_zip"]
 
@@ -133,7 +133,7 @@ async def main() -> None:
                     t = time.perf_counter()
                     response = await client.get(path, headers=headers)
                     timings.append((time.perf_counter() - t) * 1000)
-                    assert response.status_code == 200, (path, response.status_code)
+                    _setup.check(response.status_code == 200, f"{path}: HTTP {response.status_code}")
                 print(f"{name:34} {_setup.percentile(timings, 50):8.1f} {_setup.percentile(timings, 95):8.1f} "
                       f"{max(timings):8.1f}")
 
@@ -149,6 +149,7 @@ async def main() -> None:
             done = await ops.retry_matching(redis, clauses, None, "bench")
             elapsed = time.perf_counter() - t
             queued = await redis.zcard(get_settings().redis.queue_name)
+            _setup.check(0 < done == queued, f"retry of the failed runs of {target}: {done} retried, {queued} queued")
             print(f"\nretry of {done:,} failed runs (the job layer's retry: UPDATE … RETURNING, a JobAction per run, "
                   f"{queued:,} arq jobs in Redis): "
                   f"{elapsed:.2f} s")
@@ -160,6 +161,7 @@ async def main() -> None:
             elapsed = time.perf_counter() - t
             print(f"retry-all through POST /ops/jobs/relancer (status=failed, the other ~10,000): {elapsed:.2f} s "
                   f"(HTTP {response.status_code})")
+            _setup.check(response.status_code == 303, f"POST /ops/jobs/relancer: HTTP {response.status_code}")
             await redis.delete(get_settings().redis.queue_name)
             stale = [k async for k in redis.scan_iter(match="arq:job:run:*", count=5000)]
             for i in range(0, len(stale), 5000):

@@ -1,7 +1,7 @@
 """Cohort sync on PostgreSQL: enrolling a 5,000-member cohort into a session (target <= 2 s in the
 job, set-based), and the participants page of that 5,000-learner session (target <= 100 ms).
 
-Run: .venv/bin/python bench/cohort_sync.py
+Run: .venv/bin/python bench/cohort_sync.py   (BENCH_SMOKE=1: 30 members)
 """
 
 import statistics
@@ -10,7 +10,8 @@ from datetime import date
 
 import _setup
 
-MEMBERS = 5000
+MEMBERS = _setup.scale(5000, 30)
+RUNS = _setup.scale(30, 2)
 
 
 async def main() -> None:
@@ -49,17 +50,20 @@ async def main() -> None:
     enrolled = await Enrolment.count().where((Enrolment.session == session) & (Enrolment.active == True))  # noqa: E712
     print(f"enrol a {MEMBERS}-member cohort into a session: {first:.2f} s ({enrolled} enrolled, {result})")
     print(f"the same sync again (nothing to do): {again:.2f} s")
+    _setup.check(enrolled == MEMBERS, f"a {MEMBERS}-member cohort synced: {enrolled} enrolled")
 
     get = await load_current_user((await User.select(User.id).where(User.username == "alp001.get").first())["id"])
     for label, params in (("page 1", {}), ("page 100 of 50", {"per_page": "50", "page": "100"}),
                           ("name filter", {"q": "nöm42"})):
         timings = []
-        for _ in range(30):
+        for _ in range(RUNS):
             t0 = time.perf_counter()
             page = await PARTICIPANTS.fetch(get, params, extra=Enrolment.session == session)
             timings.append((time.perf_counter() - t0) * 1000)
         print(f"participants of a {enrolled}-learner session, {label}: {page.total} rows, "
               f"p50 {statistics.median(timings):.1f} ms, p95 {_setup.percentile(timings, 95):.1f} ms")
+        if label == "page 1":
+            _setup.check(page.total == enrolled and page.rows, f"participants page 1: {page.total} rows of {enrolled}")
     await db.close_pool()
 
 

@@ -10,7 +10,8 @@ Prints, best and median of BENCH_ROUNDS rounds (the machine is shared):
   it took;
 and checks the file: real dates, formula-looking text written as text.
 
-Run: .venv/bin/python bench/export_users.py   (needs the test extras: xlsxwriter, openpyxl)
+Run: .venv/bin/python bench/export_users.py   (needs the test extras: xlsxwriter, openpyxl;
+BENCH_SMOKE=1: 300 users, one round)
 """
 
 import io
@@ -23,7 +24,7 @@ from datetime import datetime
 
 import _setup
 
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", _setup.scale(3, 1)))
 EVIL = "=cmd|' /C calc'!A0"
 
 
@@ -162,7 +163,7 @@ async def main() -> None:
     from app.services.auth import load_current_user
     from app.tables.accounts import User
     from app.datatable import XlsxWriter
-    from users_table import seed
+    from users_table import N, seed
 
     await db.open_pool()
     redis = await queue.connect()
@@ -170,7 +171,7 @@ async def main() -> None:
     await seed()
     # The first row of the export (sorted by last name): a name that looks like a formula.
     await User.update({User.first_name: EVIL, User.last_name_key: "a"}).where(User.username == "bench.1")
-    print(f"100,000 users seeded in {time.perf_counter() - t0:.1f} s")
+    print(f"{N:,} users seeded in {time.perf_counter() - t0:.1f} s")
     admin = await load_current_user((await User.select(User.id).where(User.username == "admin").first())["id"])
 
     figures: dict[str, list[float]] = {}
@@ -185,7 +186,7 @@ async def main() -> None:
         t0 = time.perf_counter()
         async for chunk in USERS.iter_rows(admin, {}):
             rows += [USERS.export_values(r) for r in chunk]
-        note("read 100,000 rows through the cursor and shape them", time.perf_counter() - t0)
+        note(f"read {N:,} rows through the cursor and shape them", time.perf_counter() - t0)
     cells = len(rows) * len(headers)
     checks = {}
     writers = [("xlsxwriter, as before (constant_memory)", lambda: write_with(XlsxwriterBefore, headers, rows)),
@@ -202,12 +203,13 @@ async def main() -> None:
     del rows
     for i in range(ROUNDS):
         token = f"bench-{i}"
-        await progress.start(redis, token, admin.id, "Export Excel", 100_000)
+        await progress.start(redis, token, admin.id, "Export Excel", N)
         t0, cpu0 = time.perf_counter(), time.process_time()
         size = await export_table({"redis": redis}, "users", admin.id, {}, token)
         note("the export job (read, shape, write with rustpy-xlsxwriter, store)", time.perf_counter() - t0)
         note("  its CPU time in this process (both threads)", time.process_time() - cpu0)
     content = await results.stored_content(await progress.get(redis, token))
+    _setup.check(content and size, f"the export job stored no file ({size} bytes)")
     checks["the export job"] = check(content, "job")
     rss_after = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 

@@ -1,11 +1,13 @@
 """CSV import of 10,000 accounts on PostgreSQL, upload to committed accounts (target <= 10 s).
 
-Run: .venv/bin/python bench/import_10k.py
+Run: .venv/bin/python bench/import_10k.py   (BENCH_SMOKE=1: 50 rows)
 """
 
 import time
 
 import _setup
+
+ROWS = _setup.scale(10_000, 50)
 
 
 async def main() -> None:
@@ -24,7 +26,7 @@ async def main() -> None:
     get = await User.select(User.id).where(User.username == "alp001.get").first()
     user = await load_current_user(get["id"])
     lines = ["firstname;lastname;password;email;profile_field_matricule;cohort1"]
-    for i in range(10_000):
+    for i in range(ROWS):
         # Half with their own password, half generated and mailed; every tenth in a cohort.
         password = f"Anfh_{i:05d}!" if i % 2 else ""
         lines.append(f"Prénom{i};Nöm{i};{password};agent{i}@example.org;{500000 + i};{'Cohorte_Ex25' if i % 10 == 0 else ''}")
@@ -37,12 +39,13 @@ async def main() -> None:
     counts = await imports.run_import(redis, batch_id)
     t2 = time.perf_counter()
     created = await User.count().where(User.username.like("alp001.p.nom%"))
-    print(f"file: {len(content) / 1e6:.2f} MB, 10000 rows")
+    print(f"file: {len(content) / 1e6:.2f} MB, {ROWS} rows")
     print(f"upload (read + analyse + store preview): {t1 - t0:.2f} s")
-    print(f"job (create accounts, roles, cohort, 5000 mails queued): {t2 - t1:.2f} s  {counts}")
+    print(f"job (create accounts, roles, cohort, {ROWS // 2} mails queued): {t2 - t1:.2f} s  {counts}")
     print(f"upload to committed accounts: {t2 - t0:.2f} s  (accounts in the database: {created})")
     await redis.aclose()
     await db.close_pool()
+    _setup.check(created == ROWS, f"{ROWS} rows imported, {created} accounts in the database ({counts})")
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 75,000 completion rows, 200 discussion messages) on PostgreSQL. Target: p95 <= 50 ms server time
 (measured in-process through the ASGI app: routing, guard, queries, template rendering).
 
-Run: .venv/bin/python bench/learner_pages.py
+Run: .venv/bin/python bench/learner_pages.py   (BENCH_SMOKE=1: 40 learners, 5 requests a page)
 """
 
 import asyncio
@@ -12,9 +12,10 @@ from datetime import timedelta
 
 import _setup
 
-LEARNERS = 5_000
+LEARNERS = _setup.scale(5_000, 40)
 ACTIVITIES = 30
-RUNS = 200
+RUNS = _setup.scale(200, 5)
+SAMPLE = _setup.scale((1, 777, 1500, 2500, 4999), (1, 7, 15, 25, 39))  # the learners whose pages are fetched
 
 
 async def seed() -> tuple[int, list[str]]:
@@ -64,7 +65,8 @@ async def seed() -> tuple[int, list[str]]:
     await User.raw("ANALYZE")
     count = (await User.raw("SELECT count(*) AS n FROM activity_completion"))[0]["n"]
     print(f"{LEARNERS} learners x {ACTIVITIES} activities, {count} completion rows, 200 messages")
-    return session_id, [f"bench.{i}" for i in (1, 777, 1500, 2500, 4999)]
+    _setup.check(count > 0, "no completion row seeded")
+    return session_id, [f"bench.{i}" for i in SAMPLE]
 
 
 async def main() -> None:
@@ -90,7 +92,7 @@ async def main() -> None:
                         start = time.perf_counter()
                         response = await client.get(path)
                         times.append((time.perf_counter() - start) * 1000)
-                        assert response.status_code == 200, response.text[:500]
+                        _setup.check(response.status_code == 200, f"{path} for {username}: HTTP {response.status_code}")
                         sizes.append(len(response.content))
             print(f"{label:16} n={len(times)} p50={statistics.median(times):.1f} ms "
                   f"p95={_setup.percentile(times, 95):.1f} ms max={max(times):.1f} ms html={max(sizes) // 1024} KB")

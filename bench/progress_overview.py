@@ -8,7 +8,8 @@ Everything is measured through the app (ASGI, in process: routing, guards, scope
 template), logged in as the establishment's GET. The data is built set-based: the learners with one
 COPY, the enrolments with one statement, the completions with one INSERT … SELECT.
 
-Run: .venv/bin/python bench/progress_overview.py   (BENCH_PROFILE=1: where the time goes instead)
+Run: .venv/bin/python bench/progress_overview.py   (BENCH_PROFILE=1: where the time goes instead;
+BENCH_SMOKE=1: 40 learners, 2 runs a case)
 """
 
 import os
@@ -18,9 +19,10 @@ import time
 
 import _setup
 
-LEARNERS = 5_000
+LEARNERS = _setup.scale(5_000, 40)
 ACTIVITIES = 30
-RUNS = 30
+RUNS = _setup.scale(30, 2)
+EXPORTS, MARKS = _setup.scale((3, 200), (1, 8))  # runs of each export; cells marked or unmarked
 
 
 async def seed() -> dict:
@@ -93,6 +95,7 @@ async def main() -> None:
         print(f"{enrolments} learners x {ACTIVITIES} activities, {completions} completion rows "
               f"({states[0]['not_started']} not started, {states[0]['completed']} completed)")
         print("Machine shared with other agents (2 cores): figures are upper bounds.")
+        _setup.check(enrolments == LEARNERS and completions, f"{LEARNERS} learners seeded: {enrolments} enrolled")
         base = f"/sessions/{sid}/progression"
         if os.environ.get("BENCH_PROFILE"):  # where the time goes, for one page and one CSV export
             import cProfile
@@ -141,7 +144,7 @@ async def main() -> None:
                 timings.append((time.perf_counter() - t0) * 1000)
                 cpu.append((time.process_time() - c0) * 1000)
                 size = len(response.content)
-            assert response.status_code == 200
+            _setup.check(response.status_code == 200, f"{url}: HTTP {response.status_code}")
             htmx = await client.get(url, headers={"HX-Request": "true"})
             brotli = await client.get(url, headers={"Accept-Encoding": "br"})
             p95 = _setup.percentile(timings, 95)
@@ -154,12 +157,12 @@ async def main() -> None:
 
         for fmt, target in (("xlsx", 3.0), ("csv", 1.0)):
             timings, cpu = [], []
-            for _ in range(3):
+            for _ in range(EXPORTS):
                 t0, c0 = time.perf_counter(), time.process_time()
                 response = await client.get(f"{base}?export={fmt}&which=all")
                 timings.append(time.perf_counter() - t0)
                 cpu.append(time.process_time() - c0)
-                assert response.status_code == 200, response.status_code
+                _setup.check(response.status_code == 200 and response.content, f"{fmt} export: HTTP {response.status_code}")
             print(f"{fmt.upper()} of the whole session ({enrolments} rows x {6 + ACTIVITIES} columns): "
                   f"best {min(timings):.2f} s, worst {max(timings):.2f} s (app CPU best {min(cpu):.2f} s), "
                   f"{len(response.content) / 1e6:.2f} MB "
@@ -171,7 +174,7 @@ async def main() -> None:
         ids = [e["id"] for e in await Enrolment.select(Enrolment.id).where(Enrolment.session == sid)]
         rng = random.Random(3)
         timings, cpu, server = [], [], []
-        for n in range(200):
+        for n in range(MARKS):
             enrolment, activity = rng.choice(ids), rng.choice(activities)
             done = not await ActivityCompletion.exists().where(
                 (ActivityCompletion.enrolment == enrolment) & (ActivityCompletion.activity == activity))
@@ -179,6 +182,9 @@ async def main() -> None:
             await learning.set_completion(enrolment, activity, done, CompletionHow.manager, by=None)
             timings.append((time.perf_counter() - t0) * 1000)
             cpu.append((time.process_time() - c0) * 1000)
+            _setup.check(done == await ActivityCompletion.exists().where(
+                (ActivityCompletion.enrolment == enrolment) & (ActivityCompletion.activity == activity)),
+                f"set_completion({enrolment}, {activity}, {done}) did not change the cell")
             if n % 4 == 0:  # PostgreSQL's own time for the same write, rolled back (EXPLAIN ANALYZE)
                 from app import db
 
@@ -190,7 +196,7 @@ async def main() -> None:
                         raise _Rollback(plan)
                 except _Rollback as rollback:
                     server.append(_plan_ms(rollback.plan))
-        print(f"set_completion (mark or unmark, 200 random cells, one statement): p50 {statistics.median(timings):.1f} ms, "
+        print(f"set_completion (mark or unmark, {MARKS} random cells, one statement): p50 {statistics.median(timings):.1f} ms, "
               f"p95 {_setup.percentile(timings, 95):.1f} ms (target 20); app CPU p50 {statistics.median(cpu):.2f} ms; "
               f"PostgreSQL execution p50 {statistics.median(server):.2f} ms, p95 {_setup.percentile(server, 95):.2f} ms")
         await client.aclose()

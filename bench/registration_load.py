@@ -6,6 +6,7 @@ X-Forwarded-For (FORWARDED_ALLOW_IPS=127.0.0.1), as behind the production load b
 Run: .venv/bin/python bench/registration_load.py
      BENCH_CLIENTS=20 .venv/bin/python bench/registration_load.py      # a quick run
      BENCH_ONE_ADDRESS=1 …   every client at one address (a training day on the venue's Wi-Fi)
+     BENCH_SMOKE=1 …         5 clients; fails unless every submission went through
 """
 
 import asyncio
@@ -19,7 +20,7 @@ from datetime import date, timedelta
 
 import _setup
 
-CLIENTS = int(os.environ.get("BENCH_CLIENTS", "200"))
+CLIENTS = int(os.environ.get("BENCH_CLIENTS", _setup.scale(200, 5)))
 ONE_ADDRESS = os.environ.get("BENCH_ONE_ADDRESS", "") == "1"
 LATENCIES: list[float] = []
 LOG = os.environ.get("BENCH_SERVER_LOG", "")  # a file for the server's log
@@ -103,6 +104,8 @@ async def main() -> None:
                 except httpx.HTTPError:
                     pass
                 await asyncio.sleep(0.2)
+            else:
+                raise _setup.BenchFailed(f"tremplin serve did not answer /healthz at {base}")
         limits = httpx.Limits(max_connections=4)
         # Client n is visitor 10.20.x.y (the proxy's header, trusted from 127.0.0.1).
         clients = [httpx.AsyncClient(base_url=base, limits=limits, timeout=60, headers={} if ONE_ADDRESS else {
@@ -132,6 +135,10 @@ async def main() -> None:
     print(f"errors: {len(errors)}{' — ' + str(dict(kinds.most_common(3))) if errors else ''}; requests submitted: {submitted}, "
           f"distinct requesters: {distinct}, distinct references: {references}")
     await db.close_pool()
+    _setup.check(not errors, f"{len(errors)} of {CLIENTS} submissions failed: {errors[0]!r:.600}" if errors else "")
+    _setup.check(submitted == distinct == references == CLIENTS,
+                 f"{CLIENTS} submissions, but {submitted} requests awaiting confirmation, {distinct} requesters, "
+                 f"{references} references")
 
 
 if __name__ == "__main__":

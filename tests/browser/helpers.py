@@ -2,6 +2,8 @@
 
 import os
 
+from playwright.async_api import expect
+
 
 async def snap(page, name: str) -> None:
     """TREMPLIN_SCREENSHOTS=1 writes /tmp/tremplin-<name>.png; any other value is the path prefix
@@ -36,3 +38,45 @@ async def first_login(page, live_server, username, password, new_password):
     await page.get_by_label("Nouveau mot de passe (encore)").fill(new_password)
     await page.get_by_role("button", name="Enregistrer").click()
     await page.wait_for_url(live_server + "/")
+
+
+async def fill_identity(page, postal_code: str = "26110") -> None:
+    """Step 4 of the registration wizard, as Zoé Lemaître (zoe@example.org)."""
+    await page.get_by_label("Mme").check()
+    await page.get_by_label("Prénom").fill("Zoé")
+    await page.get_by_label("Nom de famille").fill("Lemaître")
+    await page.get_by_label("Adresse de courriel").fill("zoe@example.org")
+    await page.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
+    await page.get_by_label("Code postal").fill(postal_code)
+
+
+async def _financing(page):
+    await page.get_by_label("Financement par ma collectivité").check()
+
+
+async def _organisation(page):
+    await page.get_by_label("Mairie de Nyons").check()
+
+
+async def _mandate(page):
+    await page.get_by_label("Maire", exact=True).check()
+
+
+async def _dietary(page):
+    await page.get_by_role("group", name="Contraintes alimentaires").get_by_label("Non").check()
+
+
+WIZARD_STEPS = {2: _financing, 3: _organisation, 4: fill_identity, 5: _mandate, 6: _dietary}
+
+
+async def walk_registration(page, through: int) -> None:
+    """From a session's registration page (/inscription/<code>), the wizard's steps 2 to ``through``
+    answered and sent (financed by the collectivity, Mairie de Nyons, Zoé Lemaître, maire, no dietary
+    constraint); the page then shows step ``through`` + 1. Each step is waited for by its title."""
+    title = page.locator(".step-count")
+    await page.get_by_role("button", name="Étape suivante").click()
+    for number in range(2, through + 1):
+        await expect(title).to_contain_text(f"Étape {number} sur")
+        await WIZARD_STEPS[number](page)
+        await page.get_by_role("button", name="Étape suivante").click()
+    await expect(title).to_contain_text(f"Étape {through + 1} sur")

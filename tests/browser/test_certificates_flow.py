@@ -5,6 +5,7 @@ import io
 import zipfile
 
 import pytest
+from playwright.async_api import expect
 
 from app.services import certificates
 from tests.browser.helpers import browser_login, snap
@@ -92,7 +93,7 @@ async def test_attendance_then_the_learner_completes_and_downloads(browser, live
         await snap(page, f"attendance-grid-{tag}")
         await page.goto(f"{live_server}/sessions/{session_id}/progression/")
         row = page.get_by_role("row").filter(has_text=f"{me['first_name']} {me['last_name']}")
-        assert "3,5 h" in await row.inner_text()
+        await expect(row).to_contain_text("3,5 h", use_inner_text=True)
         await page.goto(f"{live_server}/sessions/{session_id}")
         async with page.expect_download() as info:
             await page.get_by_role("link", name="Feuille d'émargement (PDF)").click()
@@ -106,7 +107,7 @@ async def test_attendance_then_the_learner_completes_and_downloads(browser, live
     try:
         await browser_login(page, live_server, me["username"])
         await page.goto(f"{live_server}/mes-sessions/{session_id}/")
-        assert await page.get_by_role("heading", name="Attestation de suivi de formation").count() == 0
+        await expect(page.get_by_role("heading", name="Attestation de suivi de formation")).to_have_count(0)
         await page.get_by_text("Présence : 3,5 h — la session demande au moins 50 % des heures").wait_for()
         await page.get_by_role("link", name="Activité 1").first.click()
         await page.get_by_role("button", name="J'ai terminé").click()

@@ -5,6 +5,7 @@ browser's storage on a shared office PC), so every Back within a page asks the s
 `HX-Request` and `HX-History-Restore-Request`: the server must answer with the whole page."""
 
 import pytest
+from playwright.async_api import expect
 
 from tests.browser.helpers import browser_login
 
@@ -24,14 +25,14 @@ async def test_back_after_htmx_swaps_shows_the_whole_page(browser, live_server, 
         await page.get_by_role("link", name="Page suivante").first.click()
         await page.wait_for_url("**page=3**")
         # The swaps replaced the table only: the page around it is still there.
-        assert await page.get_by_role("heading", name="Gérer mes utilisateurs").is_visible()
+        await expect(page.get_by_role("heading", name="Gérer mes utilisateurs")).to_be_visible()
 
         await page.go_back()
         await page.wait_for_url("**page=2**")
         await page.wait_for_load_state("networkidle")
-        assert await page.get_by_role("heading", name="Gérer mes utilisateurs").is_visible()
-        assert await page.get_by_role("navigation", name="Navigation principale").is_visible()
-        assert await page.locator("table").count() == 1
-        assert await page.locator("header.top").count() == 1  # not nested, not missing
+        await expect(page.get_by_role("heading", name="Gérer mes utilisateurs")).to_be_visible()
+        await expect(page.get_by_role("navigation", name="Navigation principale")).to_be_visible()
+        await expect(page.locator("table")).to_have_count(1)
+        await expect(page.locator("header.top")).to_have_count(1)  # not nested, not missing
     finally:
         await context.close()

@@ -67,14 +67,14 @@ async def test_manager_home_lists_what_needs_doing_in_scope(browser, live_server
         # Nothing of the other delegation.
         await expect(page.get_by_text(other["code"])).to_have_count(0)
         await expect(page.get_by_text("ailleurs.csv")).to_have_count(0)
-        assert await week.count() == 1
+        await expect(week).to_have_count(1)
         await snap(page, f"i21-home-{'js' if javascript else 'nojs'}")
 
         # Each line leads to where it is acted on.
         await row.get_by_role("link", name=f"{never} apprenant(s) à relancer").click()
         await page.get_by_role("heading", name="Vue d'ensemble des inscrits").wait_for()
         await expect(page.get_by_label("État")).to_have_value("inactive")
-        assert await page.locator("table.progress-table tbody tr").count() == never
+        await expect(page.locator("table.progress-table tbody tr")).to_have_count(never)
         await page.go_back()
         await page.get_by_role("link", name="1 convocation(s) non envoyée(s) — " + mine["full_name"]).click()
         await page.get_by_text("préparation impossible (5 essais)").wait_for()

@@ -2,6 +2,7 @@
 mailed password and must change it first."""
 
 import pytest
+from playwright.async_api import expect
 
 
 from tests.browser.helpers import browser_login, first_login, snap
@@ -28,8 +29,8 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
             files=[{"name": "csv_GED_get_agent_s_FPH.csv", "mimeType": "text/csv", "buffer": CSV}])
         await page.get_by_role("button", name="Importation d'utilisateurs").click()
         await page.wait_for_url("**/imports/*")
-        assert await page.get_by_text("2 prête(s)").is_visible()
-        assert await page.get_by_role("cell", name="alp001.z.lemaitre").is_visible()
+        await expect(page.get_by_text("2 prête(s)")).to_be_visible()
+        await expect(page.get_by_role("cell", name="alp001.z.lemaitre")).to_be_visible()
         await snap(page, f"import-preview-{'js' if javascript else 'nojs'}")
         await page.get_by_role("button", name="Confirmer l'importation").click()
         await page.get_by_text("Import lancé").wait_for()
@@ -54,7 +55,7 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
     page = await context.new_page()
     try:
         await first_login(page, live_server, "alp001.z.lemaitre", password, "Zoé-Lemaître-2026")
-        assert await page.get_by_role("heading", name="Bonjour Zoé").is_visible()
+        await expect(page.get_by_role("heading", name="Bonjour Zoé")).to_be_visible()
     finally:
         await context.close()
 
@@ -87,11 +88,11 @@ async def test_preview_decisions_keep_the_summary_right(browser, live_server, de
         await page.get_by_role("button", name="Importation d'utilisateurs").click()
         await page.wait_for_url("**/imports/*")
         summary = page.locator("#import-summary .will")
-        assert " ".join((await summary.inner_text()).split()) == (
-            "Seront traitées : 2 création(s), 0 mise(s) à jour, 3 ligne(s) ignorée(s).")
-        assert await page.get_by_text("Cohorte(s) créée(s) par l'import : « Nouvelle cohorte ».").is_visible()
-        assert await page.get_by_text("cohorte créée", exact=True).is_visible()
-        assert await page.get_by_text(existing["username"]).first.is_visible()
+        await expect(summary).to_have_text(
+            "Seront traitées : 2 création(s), 0 mise(s) à jour, 3 ligne(s) ignorée(s).", use_inner_text=True)
+        await expect(page.get_by_text("Cohorte(s) créée(s) par l'import : « Nouvelle cohorte ».")).to_be_visible()
+        await expect(page.get_by_text("cohorte créée", exact=True)).to_be_visible()
+        await expect(page.get_by_text(existing["username"]).first).to_be_visible()
         assert "alp001.x." not in await page.content()
         await snap(page, f"import-decisions-before-{name}")
 
@@ -105,11 +106,7 @@ async def test_preview_decisions_keep_the_summary_right(browser, live_server, de
                 await page.locator("form", has=select).get_by_role("button", name="OK").click()
                 await page.wait_for_load_state()
         expected = "Seront traitées : 3 création(s), 1 mise(s) à jour, 1 ligne(s) ignorée(s)."
-        if javascript:
-            await page.wait_for_function(
-                "t => document.querySelector('#import-summary .will').innerText.replace(/\\s+/g, ' ').trim() === t",
-                arg=expected)
-        assert " ".join((await summary.inner_text()).split()) == expected
+        await expect(summary).to_have_text(expected, use_inner_text=True)  # with JavaScript, once htmx swapped it
         await snap(page, f"import-decisions-after-{name}")
     finally:
         await context.close()

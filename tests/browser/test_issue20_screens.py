@@ -15,7 +15,7 @@ from app.tables.catalogue import CohortSync, CourseTemplate, TrainingSession
 from app.tables.cohorts import Cohort
 from app.tables.org import Establishment
 from app.tables.registration import Organisation, RegistrationRequest
-from tests.browser.helpers import browser_login, snap
+from tests.browser.helpers import browser_login, fill_identity, snap, walk_registration
 from tests.controllers.test_two_lists_identity import three_martins
 
 pytestmark = pytest.mark.browser
@@ -72,18 +72,9 @@ async def test_a_draft_started_on_a_phone_is_finished_on_a_pc(browser, live_serv
     phone = await phone_context.new_page()
     try:
         await phone.goto(live_server + "/inscription/26C03S1")
-        await phone.get_by_role("button", name="Étape suivante").click()
-        await phone.get_by_label("Financement par ma collectivité").check()
-        await phone.get_by_role("button", name="Étape suivante").click()
-        await phone.get_by_label("Mairie de Nyons").check()
-        await phone.get_by_role("button", name="Étape suivante").click()
+        await walk_registration(phone, through=3)
         await expect(phone.get_by_role("button", name="Recevoir un lien pour reprendre")).to_have_count(0)
-        await phone.get_by_label("Mme").check()
-        await phone.get_by_label("Prénom").fill("Zoé")
-        await phone.get_by_label("Nom de famille").fill("Lemaître")
-        await phone.get_by_label("Adresse de courriel").fill("zoe@example.org")
-        await phone.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
-        await phone.get_by_label("Code postal").fill("26110")
+        await fill_identity(phone)
         await phone.get_by_role("button", name="Étape suivante").click()
         await phone.get_by_role("button", name="Recevoir un lien pour reprendre").click()
         await expect(phone.get_by_text("Un lien pour reprendre votre demande vient d'être envoyé")).to_be_visible()

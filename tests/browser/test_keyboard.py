@@ -13,7 +13,7 @@ from app.tables.accounts import RoleAssignment
 from app.tables.catalogue import CourseTemplate, TrainingSession
 from app.tables.learning import Enrolment
 from app.tables.org import Establishment
-from tests.browser.helpers import browser_login, snap
+from tests.browser.helpers import browser_login, fill_identity, snap
 
 pytestmark = pytest.mark.browser
 
@@ -69,12 +69,7 @@ async def test_enter_goes_forward_in_the_wizard_and_focus_follows(browser, live_
         await expect(title).to_have_text("Étape 4 sur 9 — Informations sur le stagiaire")
 
         # Enter in « Prénom » with a field missing: the same step, focus on the error summary.
-        await page.get_by_label("Mme").check()
-        await page.get_by_label("Prénom").fill("Zoé")
-        await page.get_by_label("Nom de famille").fill("Lemaître")
-        await page.get_by_label("Adresse de courriel").fill("zoe@example.org")
-        await page.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
-        await page.get_by_label("Code postal").fill("2611")  # too short: the server refuses it
+        await fill_identity(page, postal_code="2611")  # too short: the server refuses it
         await page.get_by_label("Prénom").press("Enter")
         summary = page.get_by_role("alert").filter(has_text="Le formulaire contient")
         await expect(summary).to_be_focused()

@@ -6,6 +6,7 @@ import os
 
 import polars as pl
 import pytest
+from playwright.async_api import expect
 
 from app.dates import today
 from app.tables.accounts import RoleAssignment, User
@@ -55,7 +56,7 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
         await page.get_by_text("33 % — 1 / 3 activités requises terminées.").wait_for()
         nav = page.get_by_role("navigation", name="Activités de la session")
-        assert "Généralités ✔ Terminée" in " ".join((await nav.inner_text()).split())
+        await expect(nav).to_contain_text("Généralités ✔ Terminée", use_inner_text=True)
         await shot(page, f"activity-done-{tag}")
 
         # The video completes on opening.
@@ -71,7 +72,7 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_text("Test non réussi : 0 % (seuil 60 %)").wait_for()
         # Issue 20 point 14: which questions to review, with what was answered.
         await page.get_by_role("heading", name="Votre dernière tentative : 0 % — les questions à revoir").wait_for()
-        assert await page.get_by_text("✘ À revoir").count() == 3
+        await expect(page.get_by_text("✘ À revoir")).to_have_count(3)
         await shot(page, f"quiz-failed-{tag}")
         await page.get_by_label("Tous les deux ans").check()
         await page.get_by_label("Le supérieur hiérarchique direct").check()
@@ -116,7 +117,7 @@ async def test_learner_reaches_100_percent(browser, live_server, demo, javascrip
         await page.get_by_role("button", name="Filtrer").click()
         row = page.get_by_role("row").filter(has=page.get_by_role("link", name=name))
         await row.wait_for()
-        assert "100 %" in await row.inner_text()
+        await expect(row).to_contain_text("100 %", use_inner_text=True)
         await shot(page, f"overview-{tag}")
         await page.get_by_role("checkbox", name=name).check()
         await page.get_by_label("Format").select_option("xlsx")

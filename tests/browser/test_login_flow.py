@@ -1,6 +1,9 @@
 """Chromium (Playwright) against `tremplin serve` in its own process: what a person would do."""
 
+import re
+
 import pytest
+from playwright.async_api import expect
 
 from app.tables.accounts import User
 
@@ -11,26 +14,26 @@ pytestmark = pytest.mark.browser
 
 async def _forced_change_flow(page, live_server):
     await page.goto(live_server + "/")
-    assert "/connexion" in page.url
+    await expect(page).to_have_url(re.compile("/connexion"))
     await page.get_by_label("Nom d'utilisateur").fill("alp001.get")
     await page.get_by_label("Mot de passe").fill("Demo-2026!")
     await page.get_by_role("button", name="Connexion").click()
     await page.wait_for_url("**/mot-de-passe")
-    assert await page.get_by_text("Vous devez changer votre mot de passe avant de continuer.").is_visible()
+    await expect(page.get_by_text("Vous devez changer votre mot de passe avant de continuer.")).to_be_visible()
     # A weak password is refused with the policy's words next to the field.
     await page.get_by_label("Mot de passe actuel").fill("Demo-2026!")
     await page.get_by_label("Nouveau mot de passe", exact=True).fill("faible")
     await page.get_by_label("Nouveau mot de passe (encore)").fill("faible")
     await page.get_by_role("button", name="Enregistrer").click()
-    assert await page.get_by_text("au moins 1 majuscule").first.is_visible()
+    await expect(page.get_by_text("au moins 1 majuscule").first).to_be_visible()
     await page.get_by_label("Mot de passe actuel").fill("Demo-2026!")
     await page.get_by_label("Nouveau mot de passe", exact=True).fill("Tremplin-2027")
     await page.get_by_label("Nouveau mot de passe (encore)").fill("Tremplin-2027")
     await page.get_by_role("button", name="Enregistrer").click()
     await page.wait_for_url(live_server + "/")
-    assert await page.get_by_text("Votre mot de passe a été modifié.").is_visible()
-    assert await page.get_by_role("heading", name="Bonjour Emma").is_visible()
-    assert await page.get_by_role("link", name="CH BUIS LES BARONNIES").is_visible()
+    await expect(page.get_by_text("Votre mot de passe a été modifié.")).to_be_visible()
+    await expect(page.get_by_role("heading", name="Bonjour Emma")).to_be_visible()
+    await expect(page.get_by_role("link", name="CH BUIS LES BARONNIES")).to_be_visible()
     await snap(page, "home")
 
 
@@ -74,7 +77,7 @@ async def test_admin_screens_work_without_javascript(browser, live_server, demo)
         await page.get_by_label("Code ou nom").fill("ehpad")
         await page.get_by_role("button", name="Filtrer").click()
         await page.wait_for_url("**q=ehpad**")
-        assert await page.locator("#table-region tbody tr").count() == 2
+        await expect(page.locator("#table-region tbody tr")).to_have_count(2)
         await page.get_by_role("link", name="Code").click()
         await page.wait_for_url("**sort=-code**")
         first = await page.locator("#table-region tbody tr").first.inner_text()
@@ -86,13 +89,13 @@ async def test_admin_screens_work_without_javascript(browser, live_server, demo)
         await page.get_by_label("Nom").fill("NORMANDIE")
         await page.get_by_role("button", name="Enregistrer").click()
         await page.wait_for_url("**/admin/delegations")
-        assert await page.get_by_text("Délégation enregistrée.").is_visible()
+        await expect(page.get_by_text("Délégation enregistrée.")).to_be_visible()
         row = page.locator("#table-region tbody tr", has_text="NORMANDIE")
         await row.get_by_role("link", name="Supprimer").click()
-        assert await page.get_by_text("Supprimer la délégation NOR — NORMANDIE ?").is_visible()
+        await expect(page.get_by_text("Supprimer la délégation NOR — NORMANDIE ?")).to_be_visible()
         await page.get_by_role("button", name="Supprimer").click()
         await page.wait_for_url("**/admin/delegations")
-        assert await page.get_by_text("Délégation supprimée.").is_visible()
+        await expect(page.get_by_text("Délégation supprimée.")).to_be_visible()
         await snap(page, "nojs-delegations")
     finally:
         await context.close()

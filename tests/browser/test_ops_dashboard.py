@@ -1,10 +1,10 @@
 """The operations dashboard in Chromium (SPEC G2): with JavaScript, the overview refreshes itself every
 5 s and pauses while the tab is hidden; without JavaScript every page and the retry of a filtered
-set still work. TREMPLIN_SCREENSHOTS=/tmp/ops- keeps a 1366×768 picture of each page."""
-
-import asyncio
+set still work. The page's timers run on Playwright's clock: the test makes their time pass rather
+than waiting for it. TREMPLIN_SCREENSHOTS=/tmp/ops- keeps a 1366×768 picture of each page."""
 
 import pytest
+from playwright.async_api import expect
 
 from app.tables.jobs import JobAction, JobRun
 from tests.browser.helpers import browser_login, snap
@@ -39,9 +39,14 @@ async def test_dashboard_with_javascript_refreshes_while_visible(browser, live_s
     await seed()
     context = await browser.new_context(locale="fr-FR", viewport=SIZE)
     await context.add_init_script(LISTEN)
+    await context.clock.install()  # the page's timers (htmx's « every 5s ») on a clock the test moves
     page = await context.new_page()
     refreshes = []
-    page.on("request", lambda r: refreshes.append(r.url) if r.headers.get("hx-request") and "/ops" in r.url else None)
+
+    def overview_refresh(request):
+        return bool(request.headers.get("hx-request")) and "/ops" in request.url
+
+    page.on("request", lambda r: refreshes.append(r.url) if overview_refresh(r) else None)
     try:
         await browser_login(page, live_server, "admin")
         await page.get_by_role("link", name="Exploitation").click()
@@ -50,18 +55,19 @@ async def test_dashboard_with_javascript_refreshes_while_visible(browser, live_s
         await page.evaluate("window.__marker = 'same page'")
         # A job waits now: the next refresh shows it, without reloading the page.
         await add_run(kind="sync_cohort", status="queued", key="new", minutes_ago=0)
-        await page.locator("#ops-overview dl.kpis dd", has_text="le plus ancien attend").wait_for(timeout=8000)
+        await page.clock.run_for(5_000)
+        await expect(page.locator("#ops-overview dl.kpis dd", has_text="le plus ancien attend")).to_be_visible()
         assert await page.evaluate("window.__marker") == "same page"
         assert refreshes, "the overview should refresh itself"
 
         # Hidden tab: no refresh; shown again: one at once.
         await page.evaluate(HIDE, "hidden")
-        await asyncio.sleep(0.5)
         count = len(refreshes)
-        await asyncio.sleep(6)
+        await page.clock.run_for(12_000)  # two periods of 5 s and more
+        await page.evaluate("1")  # a round trip: a request started by those timers would be seen by now
         assert len(refreshes) == count, "no refresh while the tab is hidden"
-        await page.evaluate(HIDE, "visible")
-        await page.wait_for_timeout(1000)
+        async with page.expect_request(overview_refresh, timeout=5_000):
+            await page.evaluate(HIDE, "visible")  # a refresh at once, without any time passing
         assert len(refreshes) > count, "a refresh as soon as the tab is shown"
 
         # The failed jobs, one retried from the list.

@@ -7,11 +7,12 @@ import re
 from datetime import date, timedelta
 
 import pytest
+from playwright.async_api import expect
 from pypdf import PdfReader
 
 from app.tables.catalogue import CourseTemplate, TrainingSession
 from app.tables.org import Establishment
-from tests.browser.helpers import browser_login, first_login, snap
+from tests.browser.helpers import browser_login, first_login, snap, walk_registration
 
 pytestmark = pytest.mark.browser
 
@@ -34,25 +35,9 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
     page = await context.new_page()
     try:
         await page.goto(live_server + "/inscription/26C03S1")
-        assert await page.get_by_role("heading", name="Qualité de vie au travail (QVT)").is_visible()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Financement par ma collectivité").check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_text("Je trouve ma collectivité").wait_for()
-        await page.get_by_label("Mairie de Nyons").check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Mme").check()
-        await page.get_by_label("Prénom").fill("Zoé")
-        await page.get_by_label("Nom de famille").fill("Lemaître")
-        await page.get_by_label("Adresse de courriel").fill("zoe@example.org")
-        await page.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
-        await page.get_by_label("Code postal").fill("26110")
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Maire", exact=True).check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_role("group", name="Contraintes alimentaires").get_by_label("Non").check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_text("Avez-vous des handicaps").wait_for()
+        await expect(page.get_by_role("heading", name="Qualité de vie au travail (QVT)")).to_be_visible()
+        await walk_registration(page, through=6)
+        await expect(page.get_by_text("Avez-vous des handicaps")).to_be_visible()
         await page.get_by_role("button", name="Étape suivante").click()
         for group in ("covoiturage", "offre de formation", "utiliser mon image"):
             await page.get_by_role("group", name=re.compile(group)).get_by_label("Oui").check()
@@ -67,7 +52,7 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
         link = re.search(r"http://\S+/inscription/confirmer/\S+", confirm).group(0)
         # The mail's link points to BASE_URL; the live server listens elsewhere: same path.
         await page.goto(live_server + "/inscription/" + link.split("/inscription/", 1)[1])
-        assert await page.get_by_role("heading", name="Adresse confirmée").is_visible()
+        await expect(page.get_by_role("heading", name="Adresse confirmée")).to_be_visible()
         await run_jobs()
         bi = next(m for _, m in smtp.messages if m["Subject"].startswith("Bulletin d'inscription"))
         pdf = next(p for p in bi.walk() if p.get_content_type() == "application/pdf").get_payload(decode=True)
@@ -92,7 +77,7 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
             await snap(page, f"registration-confirm-step-{label[:2].strip('. ')}-{tag}")
             await page.get_by_role("button", name=label).click()
             await page.wait_for_url(re.compile(r".*/gestion-inscriptions/demandes/\d+$"))
-        assert await page.get_by_text("Inscription définitive").first.is_visible()
+        await expect(page.get_by_text("Inscription définitive").first).to_be_visible()
         await snap(page, f"registration-backoffice-{tag}")
     finally:
         await context.close()
@@ -105,7 +90,7 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
     page = await context.new_page()
     try:
         await first_login(page, live_server, username, password, "Zoé-2026-Élue")
-        assert await page.get_by_text("Session du QVT").is_visible()
+        await expect(page.get_by_text("Session du QVT")).to_be_visible()
     finally:
         await context.close()
 
@@ -143,12 +128,12 @@ async def test_wizard_login_back_and_cancel_with_a_confirmation(browser, live_se
         await page.get_by_label("Mairie de Nyons").check()
         await page.get_by_role("button", name="Étape suivante").click()
         # Step 4, prefilled from the account, the confirmation of the address too.
-        assert await page.get_by_label("Prénom").input_value() == "Emma"
-        assert await page.get_by_label("Confirmer votre courriel").input_value() == "alp001.get@demo.tremplin.local"
+        await expect(page.get_by_label("Prénom")).to_have_value("Emma")
+        await expect(page.get_by_label("Confirmer votre courriel")).to_have_value("alp001.get@demo.tremplin.local")
         await snap(page, f"h4-step4-prefilled-{tag}")
         await page.get_by_role("button", name="Annuler").click()
         await page.get_by_role("heading", name="Confirmation").wait_for()
-        assert await page.get_by_text("Abandonner votre demande d'inscription en cours ?").is_visible()
+        await expect(page.get_by_text("Abandonner votre demande d'inscription en cours ?")).to_be_visible()
         await snap(page, f"h4-cancel-confirm-{tag}")
         await page.get_by_role("link", name="Non, revenir à ma demande").click()
         await page.get_by_text("Informations sur le stagiaire").first.wait_for()
@@ -184,7 +169,7 @@ async def test_organisation_search_close_match_and_merge(browser, live_server, d
         # Only the match is left (with JavaScript, once the live search has answered).
         await page.get_by_label("Mairie de Nyons").wait_for(state="detached")
         choice = page.get_by_label(re.compile(r"Mairie de Mollans-sur-Ouvèze .*\(en attente de vérification\)"))
-        assert await choice.is_visible()
+        await expect(choice).to_be_visible()
         await snap(page, f"i9-org-search-{tag}")
         # Typed again by hand: the existing one is offered, and taken.
         await page.get_by_text("Je n'ai pas trouvé ma collectivité").click()
@@ -224,6 +209,6 @@ async def test_organisation_search_close_match_and_merge(browser, live_server, d
         await snap(page, f"i9-merge-confirm-{tag}")
         await page.get_by_role("button", name="Fusionner", exact=True).click()
         await page.get_by_text("1 doublon(s) fusionné(s) dans « Mairie de Mollans-sur-Ouvèze » : 1 demande(s) déplacée(s).").wait_for()
-        assert await page.get_by_role("row").filter(has_text="Mairie de Mollans sur Ouveze").count() == 0
+        await expect(page.get_by_role("row").filter(has_text="Mairie de Mollans sur Ouveze")).to_have_count(0)
     finally:
         await context.close()

@@ -2,6 +2,7 @@
 with the two-list selector and sync it to the session."""
 
 import pytest
+from playwright.async_api import expect
 
 from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.learning import Enrolment, EnrolmentSource
@@ -24,8 +25,8 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await page.get_by_label("Date de début").fill("2026-06-12")
         await page.get_by_label("Date de fin").fill("2026-06-16")
         await page.get_by_role("button", name="Proposer le nom").click()
-        assert await page.get_by_label("Nom complet").input_value() == \
-            "Session du 12-06-2026 au 16-06-2026_Qualité de vie au travail (QVT)"
+        await expect(page.get_by_label("Nom complet")).to_have_value(
+            "Session du 12-06-2026 au 16-06-2026_Qualité de vie au travail (QVT)")
         await page.get_by_role("button", name="Enregistrer et afficher").click()
         await page.wait_for_url("**/sessions/*")
         await page.get_by_role("link", name="Importer du contenu").click()
@@ -58,7 +59,7 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await page.get_by_text("Importation terminée. Cliquez sur continuer pour revenir au contenu.").wait_for()
         await snap(page, f"wizard-done-{tag}")
         await page.get_by_role("link", name="Continuer").click()
-        assert await page.get_by_text("Attestation de suivi de formation").is_visible()
+        await expect(page.get_by_text("Attestation de suivi de formation")).to_be_visible()
         session = await TrainingSession.select().first()
         titles = {a["title"] for a in await SessionActivity.select(SessionActivity.title)}
         assert "Réengagement" not in titles and "Qualité de vie au travail (QVT)" in titles
@@ -71,8 +72,8 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await page.locator("#add").select_option(values)
         await page.get_by_role("button", name="◄ Ajouter").click()
         await page.get_by_text("3 membre(s) ajouté(s).").wait_for()
-        assert await page.locator("#remove option").count() == 3
-        assert await page.get_by_text("Utilisateurs actuels (3)").is_visible()
+        await expect(page.locator("#remove option")).to_have_count(3)
+        await expect(page.get_by_text("Utilisateurs actuels (3)")).to_be_visible()
         await snap(page, f"cohort-members-{tag}")
         await page.goto(f"{live_server}/sessions/{session['id']}/participants")
         await page.get_by_label("Ajouter méthode : Synchronisation des cohortes — Cohorte").select_option(label="Cohorte_Ex25")
@@ -80,8 +81,8 @@ async def test_session_wizard_and_cohort_sync(browser, live_server, demo, run_jo
         await page.get_by_text("Méthode « Synchronisation des cohortes » ajoutée").wait_for()
         await run_jobs()
         await page.reload()
-        assert await page.get_by_text("1–3 sur 3").is_visible()
-        assert await page.get_by_role("cell", name="Cohorte Cohorte_Ex25").first.is_visible()
+        await expect(page.get_by_text("1–3 sur 3")).to_be_visible()
+        await expect(page.get_by_role("cell", name="Cohorte Cohorte_Ex25").first).to_be_visible()
         await snap(page, f"participants-{tag}")
         assert await EnrolmentSource.count().where(
             (EnrolmentSource.enrolment.session == session["id"]) & (EnrolmentSource.kind == "cohort")) == 3

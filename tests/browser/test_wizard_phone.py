@@ -8,7 +8,7 @@ import pytest
 
 from app.tables.catalogue import CourseTemplate, TrainingSession
 from app.tables.org import Establishment
-from tests.browser.helpers import snap
+from tests.browser.helpers import snap, walk_registration
 
 pytestmark = pytest.mark.browser
 
@@ -27,22 +27,7 @@ async def test_steps_7_and_8_fit_a_phone(browser, live_server, demo, javascript)
     tag = "js" if javascript else "nojs"
     try:
         await page.goto(live_server + "/inscription/26C03S1")
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Financement par ma collectivité").check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Mairie de Nyons").check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Mme").check()
-        await page.get_by_label("Prénom").fill("Zoé")
-        await page.get_by_label("Nom de famille").fill("Lemaître")
-        await page.get_by_label("Adresse de courriel").fill("zoe@example.org")
-        await page.get_by_label("Confirmer votre courriel").fill("zoe@example.org")
-        await page.get_by_label("Code postal").fill("26110")
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_label("Maire", exact=True).check()
-        await page.get_by_role("button", name="Étape suivante").click()
-        await page.get_by_role("group", name="Contraintes alimentaires").get_by_label("Non").check()
-        await page.get_by_role("button", name="Étape suivante").click()
+        await walk_registration(page, through=6)
 
         label = page.locator("label").filter(has_text="Ma situation nécessite un aménagement particulier")
         await label.wait_for()

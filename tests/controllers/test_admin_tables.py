@@ -9,14 +9,19 @@ import pytest
 
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Delegation, Establishment
+from tests import factories
 from tests.helpers import login, post_form, text
 
 
-async def _many_establishments(n: int) -> None:
-    alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
-    await Establishment.insert(
-        *[Establishment(code=f"ALP{100 + i:03d}", name=f"EHPAD NUMÉRO {i:02d}", delegation=alp["id"]) for i in range(n)]
-    )
+async def _many_establishments(n: int) -> int:
+    """``n`` establishments of ALP named « EHPAD NUMÉRO 00 »…; how many the table holds now (the
+    demo's too: the expected figures follow from it, not from app/demo.py)."""
+    await factories.establishments(n, "ALP", name="EHPAD NUMÉRO {i:02d}")
+    return await Establishment.count()
+
+
+async def _codes(descending: bool = False) -> list[str]:
+    return sorted((r["code"] for r in await Establishment.select(Establishment.code)), reverse=descending)
 
 
 @pytest.mark.smoke
@@ -74,33 +79,36 @@ async def test_double_submit_creates_one_establishment(client):
 
 
 async def test_table_paginates_sorts_and_filters(client):
-    await _many_establishments(45)
+    total = await _many_establishments(45)
+    last_page = (total - 1) // 20 * 20 + 1  # the first row of the last page of 20
+    assert total > 40
     await login(client, "admin")
     page1 = await client.get("/admin/etablissements?per_page=20")
     body = text(page1.text)
-    assert "1–20 sur 49" in body
+    assert f"1–20 sur {total}" in body
     # `1 2 3 »`: links to every page and to the next one.
     assert 'aria-current="page">1<' in page1.text
     assert "page=2" in page1.text and "page=3" in page1.text and 'aria-label="Page suivante"' in page1.text
     page3 = text((await client.get("/admin/etablissements?per_page=20&page=3")).text)
-    assert "41–49 sur 49" in page3
+    assert f"41–{min(60, total)} sur {total}" in page3
     # Sorted by code descending.
     desc = text((await client.get("/admin/etablissements?sort=-code")).text)
-    assert desc.index("DAM016") < desc.index("DAM001") < desc.index("ALP144")
+    codes = await _codes(descending=True)
+    assert desc.index(codes[0]) < desc.index(codes[1]) < desc.index(codes[19]) and codes[20] not in desc
     # Filtered: case-insensitive, and the count follows the filter.
     filtered = text((await client.get("/admin/etablissements?q=numéro 0")).text)
     assert "1–10 sur 10" in filtered
     # A page beyond the end shows the last one; garbage parameters fall back to defaults.
-    assert "41–49 sur 49" in text((await client.get("/admin/etablissements?page=99")).text)
-    assert "1–20 sur 49" in text((await client.get("/admin/etablissements?page=x&per_page=7&sort=password")).text)
+    assert f"{last_page}–{total} sur {total}" in text((await client.get("/admin/etablissements?page=99")).text)
+    assert f"1–20 sur {total}" in text((await client.get("/admin/etablissements?page=x&per_page=7&sort=password")).text)
 
 
 async def test_many_pages_show_a_gap(client):
-    await _many_establishments(400)
+    total = await _many_establishments(400)
     await login(client, "admin")
     page = await client.get("/admin/etablissements?page=10")
     assert "…" in page.text
-    assert "page=21" in page.text  # the last page
+    assert f"page={(total + 19) // 20}" in page.text  # the last page
     assert 'aria-current="page">10<' in page.text
 
 
@@ -124,13 +132,15 @@ async def test_excel_export_has_every_filtered_row_and_no_formula(client):
     await _many_establishments(30)
     alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
     await Establishment.insert(Establishment(code="ALP999", name='=HYPERLINK("http://evil","clic")', delegation=alp["id"]))
+    of_alp = await Establishment.count().where(Establishment.delegation == alp["id"])
+    assert of_alp > 20 and of_alp < await Establishment.count()  # more than a page, not every row
     await login(client, "admin")
     response = await client.get("/admin/etablissements?export=xlsx&delegation=" + str(alp["id"]) + "&per_page=20")
     assert response.status_code == 200
     assert response.headers["content-type"].startswith("application/vnd.openxmlformats")
     frame = pl.read_excel(io.BytesIO(response.content))
     assert frame.columns == ["Code", "Nom", "Délégation"]
-    assert frame.height == 33  # all pages, only ALP
+    assert frame.height == of_alp  # all pages, only ALP
     assert set(frame["Délégation"]) == {"ALP"}
     evil = frame.filter(pl.col("Code") == "ALP999")["Nom"][0]
     assert evil.startswith("'=")
@@ -239,7 +249,7 @@ async def test_a_list_longer_than_it_counts_says_so_and_reaches_its_end(client, 
     from app import datatable
 
     monkeypatch.setattr(datatable.model, "COUNT_CAP", 40)
-    await _many_establishments(61)  # 65 with the demo's four: more than it counts
+    assert await _many_establishments(61) > 41  # more than it counts
     await login(client, "admin")
     first = await client.get("/admin/etablissements?per_page=20")
     body = text(first.text)
@@ -250,7 +260,7 @@ async def test_a_list_longer_than_it_counts_says_so_and_reaches_its_end(client, 
     last = await client.get("/admin/etablissements?per_page=20&page=-1")
     body = text(last.text)
     assert "Les 20 dernières lignes sur plus de 40" in body
-    codes = sorted([f"ALP{100 + i:03d}" for i in range(61)] + ["ALP001", "ALP002", "DAM001", "DAM016"])
+    codes = await _codes()
     # The last 20 codes, in the list's order (not reversed).
     positions = [body.index(code) for code in codes[-20:]]
     assert positions == sorted(positions) and codes[-21] not in body

@@ -193,7 +193,16 @@ def test_a_render_child_dies_with_its_parent_even_mid_render(tmp_path):
     try:
         children = json.loads(parent.stdout.readline())
         assert children
-        time.sleep(1)  # the child is in the middle of the million-character render
+        def cpu_ticks(pid):  # utime + stime (/proc/<pid>/stat fields 14 and 15), in clock ticks
+            fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+            return int(fields[11]) + int(fields[12])
+
+        # The child is in the middle of the million-character render once it has spent 0.1 s on it.
+        start = {pid: cpu_ticks(pid) for pid in children}
+        deadline = time.monotonic() + 30
+        while not any(cpu_ticks(pid) - start[pid] >= 0.1 * os.sysconf("SC_CLK_TCK") for pid in children):
+            assert time.monotonic() < deadline, "the render child never started rendering"
+            time.sleep(0.05)
         parent.send_signal(signal.SIGKILL)
         parent.wait()
         deadline = time.monotonic() + 15

@@ -7,6 +7,7 @@ import pytest
 
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Establishment
+from tests import factories
 from tests.helpers import login, post_form, text
 
 
@@ -124,7 +125,11 @@ async def test_user_table_shows_only_the_scope_with_the_seed_columns(client):
     for label in ("Prénom / Nom de famille", "Nom d'utilisateur", "Adresse de courriel", "Statut", "Établissement",
                   "Instance", "Organisation partenaire", "État du compte", "Dernier accès"):
         assert label in body
-    assert "sur 27" in body  # ALP001 (13 learners + the GET) and ALP002 (13)
+    # Every account at home in ALP001 or ALP002 (the GET's two establishments), 5 of them made here.
+    await factories.learners(ids["ALP002"], 5)
+    in_scope = await User.count().where(User.establishment.is_in([ids["ALP001"], ids["ALP002"]]))
+    body = text((await client.get("/utilisateurs?per_page=100")).text)
+    assert f"sur {in_scope}" in body
     assert "dam001." not in body and "Jamais" in body
     forged = text((await client.get(f"/utilisateurs?establishment={ids['DAM001']}")).text)
     assert "Aucune ligne" in forged
@@ -142,14 +147,19 @@ async def test_accent_and_case_insensitive_name_filters(client):
 
 async def test_state_and_last_access_filters_and_export(client):
     await User.update({User.is_suspended: True}).where(User.username.like("alp002.%"))
+    alp002 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP002").first())["id"]
+    await factories.learners(alp002, 4, suspended=True)
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    suspended = await User.count().where((User.is_suspended == True)  # noqa: E712
+                                         & User.establishment.is_in([alp001, alp002]))
     await login(client, "alp001.get")
     body = text((await client.get("/utilisateurs?state=suspended&per_page=100")).text)
-    assert "sur 13" in body
+    assert f"sur {suspended}" in body
     body = text((await client.get("/utilisateurs?last_access=7d")).text)
     assert "alp001.get" in body and "1–1 sur 1" in body  # only the GET logged in
     response = await client.get("/utilisateurs?state=suspended&export=xlsx")
     frame = pl.read_excel(io.BytesIO(response.content))
-    assert frame.height == 13 and set(frame["État du compte"]) == {"Suspendu"}
+    assert frame.height == suspended and set(frame["État du compte"]) == {"Suspendu"}
     assert set(frame["Dernier accès"]) == {None}  # never: an empty cell, the column stays dates (issue 20 point 23)
 
 

@@ -77,11 +77,14 @@ async def test_smtp_back_during_the_retries(demo, smtp, redis_client, run_jobs):
         ids = [await outbox.queue_mail([f"user{i}@example.org"], f"Message {i}", "Corps") for i in range(3)]
     await outbox.dispatch(redis_client, ids)
 
-    async def restart_later():
-        await asyncio.sleep(0.5)
+    async def restart_once_each_has_failed():
+        deadline = asyncio.get_running_loop().time() + 30
+        while not all(r["last_error"] for r in await Mail.select(Mail.last_error).where(Mail.id.is_in(ids))):
+            assert asyncio.get_running_loop().time() < deadline, "no try failed"
+            await asyncio.sleep(0.02)
         smtp.start()
 
-    restart = asyncio.create_task(restart_later())
+    restart = asyncio.create_task(restart_once_each_has_failed())
     await run_jobs()
     await restart
     assert _ids(smtp) == Counter({str(i): 1 for i in ids})

@@ -102,8 +102,13 @@ async def test_a_session_recomputed_while_a_completion_is_being_written_counts_i
     completing = asyncio.create_task(completion_in_a_long_transaction())
     await written.wait()
     refreshing = asyncio.create_task(learning.refresh_summaries(session_id=session_id))
-    await asyncio.sleep(0.5)
-    assert not refreshing.done()  # waiting for the completion's transaction
+    # The refresh waits for the completion's transaction: PostgreSQL shows it waiting on a lock.
+    deadline = asyncio.get_running_loop().time() + 30
+    while not (await Enrolment.raw("SELECT count(*) AS n FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                                   "AND datname = current_database()"))[0]["n"]:
+        assert not refreshing.done() and asyncio.get_running_loop().time() < deadline
+        await asyncio.sleep(0.02)
+    assert not refreshing.done()
     release.set()
     await completing
     await refreshing

