@@ -17,11 +17,11 @@ from app.dates import now
 from app.jobs import kinds
 from app.numbers import to_int
 from app.services import convocations, seats
-from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
+from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.validation import MaxLen, Required, declared_errors
 from app.services.roles import LEARNER, CurrentUser
 from app.services.seats import SessionFull  # noqa: F401 (enrolments.SessionFull, as before)
-from app.services.scope import establishment_scope, require_establishment
+from app.services.scope import require_establishment, row_in_scope
 from app.services.text import fold
 from app.services.uniqueness import fields_unique
 from app.tables.accounts import RoleAssignment, User
@@ -203,15 +203,7 @@ async def unenrol(user: CurrentUser, session: dict, user_ids: list[str]) -> tupl
 
 # -- cohorts (C2) ---------------------------------------------------------------------------------
 async def cohort_in_scope(user: CurrentUser, cohort_id: int) -> dict:
-    row = await Cohort.select(
-        Cohort.all_columns(), Cohort.establishment.name.as_alias("establishment_name"),
-        Cohort.establishment.code.as_alias("establishment_code"),
-    ).where(Cohort.id == cohort_id).first()
-    if row is None:
-        raise NotFound("Cohorte introuvable.")
-    if not (await establishment_scope(user)).allows(row["establishment"]):
-        raise NotFound("Cohorte introuvable.")
-    return row
+    return await row_in_scope(user, Cohort, cohort_id, "Cohorte introuvable.")
 
 
 @dataclass

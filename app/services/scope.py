@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from app.services.errors import ScopeError
+from app.services.errors import NotFound, ScopeError
 from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, GET, CurrentUser
 from app.tables.accounts import RoleAssignment, User
 from app.tables.org import Delegation, Establishment
@@ -168,3 +168,24 @@ async def establishment_choices(user: CurrentUser | None) -> list[tuple[str, str
 
 async def delegation_choices(user: CurrentUser | None) -> list[tuple[str, str]]:
     return [(str(d["id"]), f"{d['code']} — {d['name']}") for d in await delegations_in_scope(user)]
+
+
+def check_in_scope(scope: Scope, row: dict | None, message: str) -> dict:
+    """``row`` (a record holding ``establishment``) if it exists and lies in ``scope``; otherwise the
+    same « … introuvable » whether it is missing (NotFound) or another establishment's (ScopeError,
+    answered alike): an id never tells what exists outside the scope."""
+    if row is None:
+        raise NotFound(message)
+    if not scope.allows(row["establishment"]):
+        raise ScopeError(message)
+    return row
+
+
+async def row_in_scope(user: CurrentUser | None, table, row_id: int, message: str, *extra) -> dict:
+    """One row of ``table`` (which has an ``establishment`` column) with its establishment's code and
+    name (and the ``extra`` columns), if ``user`` may act on that establishment (``check_in_scope``)."""
+    row = await table.select(
+        table.all_columns(), table.establishment.code.as_alias("establishment_code"),
+        table.establishment.name.as_alias("establishment_name"), *extra,
+    ).where(table.id == row_id).first()
+    return check_in_scope(await establishment_scope(user), row, message)

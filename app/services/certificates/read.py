@@ -8,7 +8,7 @@ import secrets
 
 from app.services.errors import NotFound
 from app.services.roles import CurrentUser
-from app.services.scope import establishment_scope
+from app.services.scope import check_in_scope, establishment_scope
 from app.tables.certificates import Certificate, CertificateStatus
 from app.tables.learning import Enrolment
 from app.services.certificates.common import NOT_FOUND, STATUS_LABELS, display_code, normalize_code
@@ -78,9 +78,7 @@ async def issue_for_session(session_id: int) -> int:
 async def in_scope(user: CurrentUser, certificate_id: int) -> dict:
     """A certificate a manager may see: missing and out of scope answer the same."""
     row = await Certificate.select(*_COLUMNS).where(Certificate.id == certificate_id).first()
-    if row is None or not (await establishment_scope(user)).allows(row["establishment"]):
-        raise NotFound(NOT_FOUND)
-    return _shape(row)
+    return _shape(check_in_scope(await establishment_scope(user), row, NOT_FOUND))
 
 
 async def learner_certificate(user: CurrentUser, session_id: int) -> dict:

@@ -11,12 +11,12 @@ from piccolo.query.functions.aggregate import Count
 from app import db
 from app.bulk import bulk_insert
 from app.services import progress
-from app.services.errors import DomainError, NotFound, ScopeError
+from app.services.errors import DomainError, NotFound
 from app.services.imports.analyse import COHORT_NAME_MAX, _fit, analyse
 from app.services.imports.common import CREATE_DECISIONS, DECISION_LABELS, ROW_COLUMNS, UPDATE_DECISIONS
 from app.services.imports.read import read_file
 from app.services.roles import CurrentUser
-from app.services.scope import establishment_scope, require_establishment
+from app.services.scope import require_establishment, row_in_scope
 from app.tables.cohorts import Cohort
 from app.tables.imports import ImportBatch, ImportRow
 from app.jobs import kinds as jobs
@@ -44,20 +44,7 @@ async def create_batch(user: CurrentUser, establishment_id: int, filename: str, 
 
 # -- the batch as the GET sees it ----------------------------------------------------------------
 async def batch_in_scope(user: CurrentUser, batch_id: int) -> dict:
-    batch = (
-        await ImportBatch.select(
-            ImportBatch.all_columns(),
-            ImportBatch.establishment.code.as_alias("establishment_code"),
-            ImportBatch.establishment.name.as_alias("establishment_name"),
-        )
-        .where(ImportBatch.id == batch_id)
-        .first()
-    )
-    if batch is None:
-        raise NotFound("Import introuvable.")
-    if not (await establishment_scope(user)).allows(batch["establishment"]):
-        raise ScopeError("Import introuvable.")
-    return batch
+    return await row_in_scope(user, ImportBatch, batch_id, "Import introuvable.")
 
 
 async def batch_summary(batch: dict) -> dict:

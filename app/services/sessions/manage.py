@@ -11,10 +11,10 @@ from piccolo.query.functions.aggregate import Count
 from app import db
 from app.dates import now
 from app.services import convocations
-from app.services.errors import DomainError, NotFound, ScopeError
+from app.services.errors import DomainError
 from app.services.registration import OPEN_STATUSES
 from app.services.roles import CurrentUser
-from app.services.scope import establishment_scope, establishments_in_scope
+from app.services.scope import establishments_in_scope, row_in_scope
 from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.learning import ActivityCompletion, Enrolment
 from app.tables.registration import RegistrationRequest
@@ -30,21 +30,8 @@ async def next_code(start: date, catalogue_code: str) -> str:
 
 
 async def session_in_scope(user: CurrentUser, session_id: int) -> dict:
-    row = (
-        await TrainingSession.select(
-            TrainingSession.all_columns(),
-            TrainingSession.establishment.code.as_alias("establishment_code"),
-            TrainingSession.establishment.name.as_alias("establishment_name"),
-            TrainingSession.template.title.as_alias("template_title"),
-        )
-        .where(TrainingSession.id == session_id)
-        .first()
-    )
-    if row is None:
-        raise NotFound("Session introuvable.")
-    if not (await establishment_scope(user)).allows(row["establishment"]):
-        raise ScopeError("Session introuvable.")
-    return row
+    return await row_in_scope(user, TrainingSession, session_id, "Session introuvable.",
+                              TrainingSession.template.title.as_alias("template_title"))
 
 
 
