@@ -127,9 +127,10 @@ def rules_of(model: type) -> dict[str, tuple[Rule, ...]]:
 
 
 def field_errors(model: type, values: dict[str, Any], only: Iterable[str] | None = None,
-                 unreadable: Iterable[str] = ()) -> dict[str, str]:
+                 unreadable: Iterable[str] = (), kinds: tuple[type, ...] = (Rule,)) -> dict[str, str]:
     """``{field: message}`` for the values (by field name) that break ``model``'s declared rules; only
-    the fields named in ``only`` when given (a CSV row checks the columns it has)."""
+    the fields named in ``only`` when given (a CSV row checks the columns it has), and only the rules
+    of ``kinds`` (the import checks the account form's lengths: its other rules have their own words)."""
     unreadable = set(unreadable)
     errors: dict[str, str] = {}
     for name, rules in rules_of(model).items():
@@ -137,7 +138,7 @@ def field_errors(model: type, values: dict[str, Any], only: Iterable[str] | None
             continue
         value = values.get(name)
         for rule in rules:
-            if rule.broken(value, name in unreadable):
+            if isinstance(rule, kinds) and rule.broken(value, name in unreadable):
                 errors[name] = rule.error(value)
                 break
     return errors

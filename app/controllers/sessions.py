@@ -133,10 +133,10 @@ class SessionController(Controller):
                           status_code=200 if confirm else 422)
         await convocations.dispatch_pending(request.app.state.redis, [session_id])  # updates, if the slots moved
         message = "Paramètres enregistrés."
-        if form.notify == "1":
+        if form.notify is True:
             message = (f"Paramètres enregistrés : les inscrits concernés sont prévenus (les modifications des "
                        f"{convocations.GROUP_WINDOW.seconds // 60} prochaines minutes partent dans le même courriel).")
-        elif form.notify == "0":
+        elif form.notify is False:
             message = "Paramètres enregistrés, sans prévenir les inscrits."
         if (form.min_attendance or "").strip().rstrip("%").strip() == "0":
             message += " Présence minimale 0 % : les attestations ne demandent aucune heure de présence."

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import re
-import dataclasses
 from dataclasses import dataclass
+from typing import Annotated
 from datetime import datetime
 from functools import lru_cache
 
@@ -18,6 +18,7 @@ from app.dates import now
 from app.services import outbox
 from app.services.auth import new_password_values
 from app.services.errors import NotFound, ValidationFailed
+from app.validation import MaxLen, Required, declared_errors, field_errors
 from app.services.passwords import Password, generate_password, hash_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope
@@ -252,22 +253,22 @@ def credentials_mail(first_name: str, username: str, new_account: bool = True) -
 class AccountForm:
     """The manual account form (SPEC A2), as posted."""
 
-    username: str = ""
+    username: Annotated[str, MaxLen(150, "Le nom d'utilisateur")] = ""
     # "agent" (<code>.<initial>.<nom>) or "test" (<code>.<nom de l'établissement>.test), seed 000 step 1.
     kind: str = "agent"
     # The manager confirms a username outside the nomenclature (a staff account, say).
     nomenclature_confirmed: bool = False
     generate_password: bool = False
-    password: Password = ""
+    password: Annotated[Password, MaxLen(255, "Le mot de passe")] = ""
     force_password_change: bool = False
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
+    first_name: Annotated[str, Required("Le prénom est obligatoire."), MaxLen(100, "Le prénom")] = ""
+    last_name: Annotated[str, Required("Le nom de famille est obligatoire."), MaxLen(100, "Le nom de famille")] = ""
+    email: Annotated[str, MaxLen(254, "L'adresse de courriel")] = ""
     # « Délégation » (seed 000): the delegation of the establishment chosen; checked against it.
     delegation: int | None = None
     establishment: int | None = None
     status: str = ""
-    matricule: str = ""
+    matricule: Annotated[str, MaxLen(47, "Le matricule")] = ""
 
     def __post_init__(self) -> None:
         self.username = self.username.strip().lower()
@@ -289,24 +290,15 @@ async def username_problem(username: str, exclude_user_id: int | None = None) ->
     return None
 
 
-MAX_LENGTHS = {"first_name": ("Le prénom", 100), "last_name": ("Le nom de famille", 100),
-               "email": ("L'adresse de courriel", 254), "matricule": ("Le matricule", 47),
-               "username": ("Le nom d'utilisateur", 150), "password": ("Le mot de passe", 255)}
-
-
 def too_long(values: dict[str, str]) -> dict[str, str]:
-    """Field errors for values longer than their column: refused, never cut."""
-    return {name: f"{label} ne peut pas dépasser {limit} caractères."
-            for name, (label, limit) in MAX_LENGTHS.items() if len(values.get(name) or "") > limit}
+    """Field errors for values longer than the account form declares (its columns): refused, never
+    cut. The CSV import checks its rows with it."""
+    return field_errors(AccountForm, values, only=values.keys(), kinds=(MaxLen,))
 
 
 async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None,
                     previous_username: str | None = None, external: bool = False) -> dict[str, str]:
     errors: dict[str, str] = {}
-    if not form.first_name:
-        errors["first_name"] = "Le prénom est obligatoire."
-    if not form.last_name:
-        errors["last_name"] = "Le nom de famille est obligatoire."
     scope = await establishment_scope(user)
     if external and not form.establishment:
         pass  # an external trainee stays attached to their organisation (only an administrator edits them)
@@ -346,7 +338,7 @@ async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None
             "Sans adresse de courriel, le mot de passe généré ne pourrait pas être envoyé : "
             "saisissez un mot de passe et communiquez-le vous-même."
         )
-    errors.update(too_long(dataclasses.asdict(form)))
+    errors.update(declared_errors(form))  # last: a length (or a missing name) is what is said of the field
     return errors
 
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
+from typing import Annotated
 
 from piccolo.query.functions.aggregate import Count
 
@@ -13,8 +13,10 @@ from app.services.accounts import EMAIL_RE, normalise_email
 from app.dates import now
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
+from app.services.registration.forms import POSTAL_RE
 from app.services.text import Multiline, loose, loose_search_text, search
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
+from app.validation import MaxLen, Pattern, Required, declared_errors
 
 REF_KINDS = {
     "establishment_type": ("Types d'établissement", "Type d'établissement"),
@@ -28,21 +30,22 @@ SETTINGS = {
     "operator_copy_email": "Adresse de copie de l'opérateur",
     "test_mode": "Mode test",
 }
-POSTAL_RE = re.compile(r"^[0-9]{5}$")
 
 
 @dataclass
 class ItemForm:
-    label: str = ""
+    label: Annotated[str, Required("Le libellé est obligatoire."),
+                     MaxLen(255, message="Le libellé est trop long (255 caractères au plus).")] = ""
     item_id: int | None = None  # set: rename this entry
 
 
 @dataclass
 class OrganisationForm:
-    name: str = ""
+    name: Annotated[str, Required("Le nom est obligatoire."),
+                    MaxLen(255, message="Le nom est trop long (255 caractères au plus).")] = ""
     kind: int | None = None
-    postal_code: str = ""
-    city: str = ""
+    postal_code: Annotated[str, Pattern(POSTAL_RE, "Code postal : 5 chiffres.")] = ""
+    city: Annotated[str, MaxLen(100, message="Le nom de la ville est trop long (100 caractères au plus).")] = ""
     validation_email: str = ""
     referenced: bool = False
     under_agreement: bool = False
@@ -56,7 +59,8 @@ class MergeForm:
 
 @dataclass
 class SettingsForm:
-    operator_name: str = ""
+    operator_name: Annotated[str, MaxLen(
+        120, message="Le nom de l'opérateur est trop long (120 caractères au plus).")] = ""
     disability_email: str = ""
     operator_copy_email: str = ""
     cgv_text: Multiline = ""
@@ -88,10 +92,8 @@ async def save_item(kind: str, form: ItemForm) -> int:
     """Add an entry, or rename ``form.item_id``."""
     kind_label(kind)
     label = form.label
-    if not label:
-        raise ValidationFailed({"label": "Le libellé est obligatoire."})
-    if len(label) > 255:
-        raise ValidationFailed({"label": "Le libellé est trop long (255 caractères au plus)."})
+    if errors := declared_errors(form):
+        raise ValidationFailed(errors)
     clash = RefItem.exists().where((RefItem.kind == kind) & (RefItem.label == label))
     if form.item_id:
         clash = clash.where(RefItem.id != form.item_id)
@@ -155,16 +157,8 @@ async def organisation(org_id: int) -> dict:
 
 
 async def save_organisation(form: OrganisationForm, org_id: int | None = None) -> int:
-    errors = {}
+    errors = declared_errors(form)
     email = normalise_email(form.validation_email)
-    if not form.name:
-        errors["name"] = "Le nom est obligatoire."
-    elif len(form.name) > 255:
-        errors["name"] = "Le nom est trop long (255 caractères au plus)."
-    if form.postal_code and not POSTAL_RE.match(form.postal_code):
-        errors["postal_code"] = "Code postal : 5 chiffres."
-    if len(form.city) > 100:
-        errors["city"] = "Le nom de la ville est trop long (100 caractères au plus)."
     if email and not EMAIL_RE.match(email):
         errors["validation_email"] = "Adresse de courriel invalide."
     if form.kind is not None and not await RefItem.exists().where(
@@ -304,13 +298,11 @@ async def settings() -> dict:
 
 
 async def save_settings(form: SettingsForm) -> None:
-    errors = {}
+    errors = declared_errors(form)
     for key in ("disability_email", "operator_copy_email"):
         value = getattr(form, key)
         if value and not EMAIL_RE.match(normalise_email(value)):
             errors[key] = "Adresse de courriel invalide."
-    if len(form.operator_name) > 120:
-        errors["operator_name"] = "Le nom de l'opérateur est trop long (120 caractères au plus)."
     if errors:
         raise ValidationFailed(errors)
     await outbox.set_setting("operator_name", " ".join(form.operator_name.split()))

@@ -3,9 +3,15 @@ wizard's steps, its navigation, the follow form and the back office's action for
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Annotated
 
 from app.services.text import Multiline
+from app.validation import OneOf, Pattern, Required
+
+POSTAL_RE = re.compile(r"^[0-9]{5}$")
+PHONE_RE = re.compile(r"^[0-9 +().-]{10,20}$")
 
 
 # -- typed forms (parsed by the controllers, app/http/forms.py) -----------------------------------
@@ -34,13 +40,13 @@ class OrganisationForm:
 
 @dataclass
 class TraineeForm:
-    civility: str = ""
-    first_name: str = ""
-    last_name: str = ""
-    email: str = ""
+    civility: Annotated[str, OneOf(("M.", "Mme"), "Choisissez votre civilité.")] = ""
+    first_name: Annotated[str, Required("Le prénom est obligatoire.")] = ""
+    last_name: Annotated[str, Required("Le nom de famille est obligatoire.")] = ""
+    email: str = ""  # normalised, then checked with its confirmation (steps.py)
     email_confirm: str = ""
-    postal_code: str = ""
-    phone: str = ""
+    postal_code: Annotated[str, Pattern(POSTAL_RE, "Code postal : 5 chiffres.", required=True)] = ""
+    phone: Annotated[str, Pattern(PHONE_RE, "Numéro de téléphone invalide.")] = ""
     expectations: Multiline = ""
 
 

@@ -3,22 +3,21 @@ function per step, each adding to the values to store and the errors to show."""
 
 from __future__ import annotations
 
-import re
 
 from app.dates import today
 from app.numbers import to_int
 from app.services.accounts import EMAIL_RE, normalise_email
 from app.services.errors import ValidationFailed
+from app.validation import declared_errors
 from app.services.registration.common import YES_NO
 from app.services.registration.forms import (
+    POSTAL_RE,
     ConsentsForm, DietaryForm, DisabilityForm, FundingForm, MandateForm, OrganisationForm, TermsForm, TraineeForm,
 )
 from app.services.registration.organisations import choices, close_organisation, offered, save_typed_organisation
 from app.tables.registration import Organisation, RegistrationRequest
 
 
-POSTAL_RE = re.compile(r"^[0-9]{5}$")
-PHONE_RE = re.compile(r"^[0-9 +().-]{10,20}$")
 
 
 def _yes_no(value: str) -> str:
@@ -66,20 +65,10 @@ async def _organisation(draft: dict, form: OrganisationForm, values: dict, error
 
 async def _trainee(draft: dict, form: TraineeForm, values: dict, errors: dict[str, str]) -> None:
     email, confirm = normalise_email(form.email), normalise_email(form.email_confirm)
-    if form.civility not in ("M.", "Mme"):
-        errors["civility"] = "Choisissez votre civilité."
-    if not form.first_name:
-        errors["first_name"] = "Le prénom est obligatoire."
-    if not form.last_name:
-        errors["last_name"] = "Le nom de famille est obligatoire."
     if not EMAIL_RE.match(email):
         errors["email"] = "Adresse de courriel invalide."
     elif email != confirm:
         errors["email_confirm"] = "Les deux adresses de courriel ne correspondent pas."
-    if not POSTAL_RE.match(form.postal_code):
-        errors["postal_code"] = "Code postal : 5 chiffres."
-    if form.phone and not PHONE_RE.match(form.phone):
-        errors["phone"] = "Numéro de téléphone invalide."
     values.update({
         RegistrationRequest.civility: form.civility if form.civility in ("M.", "Mme") else "",
         RegistrationRequest.first_name: form.first_name[:100], RegistrationRequest.last_name: form.last_name[:100],
@@ -137,7 +126,7 @@ STEP_RULES = {2: _funding, 3: _organisation, 4: _trainee, 5: _mandate, 6: _dieta
 async def save_step(draft: dict, step: int, form) -> int:
     """Validate and store one step (``form``: the step's typed form, STEP_FORMS); returns the next
     step. ValidationFailed keeps the typed values."""
-    errors: dict[str, str] = {}
+    errors: dict[str, str] = declared_errors(form)  # the step form's own field rules
     values: dict = {}
     rule = STEP_RULES.get(step)
     if rule is not None:

@@ -41,17 +41,17 @@ class SessionForm:
     remote_url: Annotated[str | None, Pattern(URL_RE, "Le lien de la session à distance doit être une adresse web (https://…)."),
                           MaxLen(500, "Le lien")] = None
     contact: Annotated[str | None, MaxLen(255, "Le contact")] = None
-    # Convocations (issue 12, X2), settings page only: « À apporter », and "1"/"0" for sending them
-    # automatically on enrolment.
+    # Convocations (issue 12, X2), settings page only: « À apporter », and whether to send them
+    # automatically on enrolment (None: the field is not on the form posted).
     what_to_bring: Annotated[Multiline | None, MaxLen(
         2000, message="La liste « À apporter » ne peut pas dépasser 2000 caractères.")] = None
-    auto_convocations: str | None = None
+    auto_convocations: bool | None = None
     # « Présence minimale (%) » (issue 12), settings page only: "" for the platform's, "0" for none.
     min_attendance: str | None = None
-    # The answers of the confirmation step (issue 20): "1"/"0" to tell the learners of a change of what
-    # they were told (None: not asked yet), and to rename a session whose name states its old dates.
-    notify: str | None = None
-    rename: str | None = None
+    # The answers of the confirmation step (issue 20): whether to tell the learners of a change of what
+    # they were told, and to rename a session whose name states its old dates (None: not asked yet).
+    notify: bool | None = None
+    rename: bool | None = None
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()

@@ -82,7 +82,7 @@ async def _column_values(form: SessionForm, checked: CheckedSession, session_id:
         if value is not None:
             values[column] = value
     if form.auto_convocations is not None:
-        values[TrainingSession.auto_convocations] = form.auto_convocations == "1"
+        values[TrainingSession.auto_convocations] = form.auto_convocations
     return values
 
 
@@ -172,9 +172,9 @@ async def _confirmed(current: dict, form: SessionForm, values: dict, slot_list, 
                                   and values[getattr(TrainingSession, column)] != current[column]))
         if slots_changed:
             what.insert(0, "horaires")
-    if (count and form.notify not in ("0", "1")) or (proposed and form.rename not in ("0", "1")):
+    if (count and form.notify is None) or (proposed and form.rename is None):
         raise NeedsConfirmation(count, what, proposed, name)
-    return form.notify != "0", proposed if form.rename == "1" else None
+    return form.notify is not False, proposed if form.rename else None
 
 
 def _invitation_changed(current: dict, values: dict, slots_changed: bool) -> bool:
