@@ -23,21 +23,23 @@ def datetime_fr(value: datetime | None, empty: str = "Jamais") -> str:
     return format_datetime(_local(value), "EEEE d MMMM y, HH:mm", locale="fr_FR")
 
 
-def date_fr(value: date | datetime | None, empty: str = "") -> str:
+def _day(value: date | datetime | None, pattern: str, empty: str) -> str:
+    """A day in French with a Babel pattern; an instant is first the day it is in TIMEZONE."""
     if value is None:
         return empty
     if isinstance(value, datetime):
         value = _local(value).date()
-    return format_date(value, "EEEE d MMMM y", locale="fr_FR")
+    return format_date(value, pattern, locale="fr_FR")
+
+
+def date_fr(value: date | datetime | None, empty: str = "") -> str:
+    """'mardi 2 juin 2026'."""
+    return _day(value, "EEEE d MMMM y", empty)
 
 
 def day_fr(value: date | datetime | None, empty: str = "") -> str:
     """'2 juin 2026', for documents (a certificate's dates)."""
-    if value is None:
-        return empty
-    if isinstance(value, datetime):
-        value = _local(value).date()
-    return format_date(value, "d MMMM y", locale="fr_FR")
+    return _day(value, "d MMMM y", empty)
 
 
 def short_date_fr(value: date | datetime | None, empty: str = "") -> str:

@@ -11,3 +11,15 @@ def int_or_none(value) -> int | None:
 
 def yes_no(value: bool) -> str:
     return "Oui" if value else "Non"
+
+
+def person_of(table) -> tuple:
+    """The columns of the person a row is about (its ``user``): first and last name, username and
+    e-mail, under those names — as the lists of a session's learners show them."""
+    return (table.user.first_name.as_alias("first_name"), table.user.last_name.as_alias("last_name"),
+            table.user.username.as_alias("username"), table.user.email.as_alias("email"))
+
+
+def full_name(row: dict) -> str:
+    """« Prénom Nom », as a list exports its « Prénom / Nom » column."""
+    return f"{row['first_name']} {row['last_name']}"

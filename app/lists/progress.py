@@ -17,7 +17,7 @@ from datetime import timedelta
 
 from app.dates import date_fr, datetime_fr, local_naive, local_now, now
 from app.lists import register
-from app.lists._common import int_or_none
+from app.lists._common import full_name, int_or_none, person_of
 from app.services.text import search
 from app.settings import get_settings
 from app.tables.catalogue import SessionActivity, TrainingSession
@@ -124,13 +124,10 @@ PROGRESS = register(
         select=(
             Enrolment.id, Enrolment.session, Enrolment.user, Enrolment.percent, Enrolment.required_done,
             Enrolment.required_total, Enrolment.last_visit, Enrolment.completed_at, Enrolment.attended_minutes,
-            Enrolment.user.first_name.as_alias("first_name"), Enrolment.user.last_name.as_alias("last_name"),
-            Enrolment.user.username.as_alias("username"), Enrolment.user.email.as_alias("email"),
-            Enrolment.user.matricule.as_alias("matricule"),
+            *person_of(Enrolment), Enrolment.user.matricule.as_alias("matricule"),
         ),
         columns=(
-            Col("name", "Prénom / Nom", Enrolment.user.last_name_key,
-                export=lambda r: f"{r['first_name']} {r['last_name']}"),
+            Col("name", "Prénom / Nom", Enrolment.user.last_name_key, export=full_name),
             Col("username", "Nom d'utilisateur"),
             Col("email", "Adresse de courriel"),
             Col("matricule", "Matricule"),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
+from app.lists._common import full_name, person_of
 from app.services.enrolments import sources_by_user
 from app.services.text import search
 from app.tables.catalogue import TrainingSession
@@ -49,13 +50,10 @@ PARTICIPANTS = register(
         table=Enrolment,
         select=(
             Enrolment.id, Enrolment.session, Enrolment.user, Enrolment.enrolled_at,
-            Enrolment.user.first_name.as_alias("first_name"), Enrolment.user.last_name.as_alias("last_name"),
-            Enrolment.user.username.as_alias("username"), Enrolment.user.email.as_alias("email"),
-            Enrolment.user.last_access.as_alias("last_access"),
+            *person_of(Enrolment), Enrolment.user.last_access.as_alias("last_access"),
         ),
         columns=(
-            Col("last_name", "Prénom / Nom", Enrolment.user.last_name_key,
-                export=lambda r: f"{r['first_name']} {r['last_name']}"),
+            Col("last_name", "Prénom / Nom", Enrolment.user.last_name_key, export=full_name),
             Col("username", "Nom d'utilisateur", Enrolment.user.username),
             Col("email", "Adresse de courriel", Enrolment.user.email),
             Col("role", "Rôle", export=lambda r: "Apprenant"),
