@@ -158,3 +158,34 @@ def test_app_modules_import_at_the_top():
 def test_app_modules_import_no_cycle():
     cycle = import_cycle(import_graph(ROOT))
     assert cycle == [], "import cycle: " + " → ".join(cycle)
+
+
+# -- sizes (issue 21) ---------------------------------------------------------------------------
+# A module past 500 lines does several things; a function past 80 decides several things. Generated
+# migrations and the demo data script are long by nature.
+MODULE_MAX_LINES = 500
+FUNCTION_MAX_LINES = 80
+SIZE_EXEMPT = ("app/tables/migrations/", "app/demo.py")
+
+
+def oversized(root) -> list[str]:
+    import ast
+
+    found = []
+    for path in sorted((root / "app").rglob("*.py")):
+        relative = str(path.relative_to(root))
+        if relative.startswith(SIZE_EXEMPT):
+            continue
+        text = path.read_text()
+        if text.count("\n") > MODULE_MAX_LINES:
+            found.append(f"{relative}: {text.count(chr(10))} lines")
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                length = node.end_lineno - node.lineno + 1
+                if length > FUNCTION_MAX_LINES:
+                    found.append(f"{relative}:{node.lineno} {node.name}: {length} lines")
+    return found
+
+
+def test_no_module_over_500_lines_no_function_over_80():
+    assert oversized(ROOT) == []
