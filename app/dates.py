@@ -63,12 +63,20 @@ def short_datetime_fr(value: datetime | None, empty: str = "") -> str:
 # How far the clock is set forward: always zero, except in a test that makes time pass
 # (tests/conftest.py ``clock``) instead of sleeping — rate-limit windows, the job sweep's delays.
 _ahead = timedelta(0)
+_controlled = False
 
 
-def set_ahead(offset: timedelta) -> None:
-    """Set the clock ``offset`` ahead of the real time (tests only; zero puts it right again)."""
-    global _ahead
-    _ahead = offset
+def set_ahead(offset: timedelta, controlled: bool = True) -> None:
+    """Set the clock ``offset`` ahead of the real time (tests only); ``controlled=False`` with a zero
+    offset gives the real clock back."""
+    global _ahead, _controlled
+    _ahead, _controlled = offset, controlled
+
+
+def clock_controlled() -> bool:
+    """True while a test drives the clock (``set_ahead``): what must expire on it cannot rely on
+    Redis's own TTLs alone (app/services/ratelimit.py)."""
+    return _controlled
 
 
 def now() -> datetime:

@@ -64,7 +64,8 @@ class MaxLen(Rule):
         return isinstance(value, str) and len(value) > self.limit
 
     def error(self, value: Any) -> str:
-        return self.message or f"{self.label} ne peut pas dépasser {self.limit:,} caractères.".replace(",", " ")
+        limit = f"{self.limit:,}".replace(",", " ")  # 5 000: the separator the messages were written with
+        return self.message or f"{self.label} ne peut pas dépasser {limit} caractères."
 
 
 @dataclass(frozen=True)

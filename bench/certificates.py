@@ -72,7 +72,7 @@ async def main() -> None:
         facts = await seed()
         print(f"load average {os.getloadavg()[0]:.1f} (2 cores)")
         one = (await certificates.for_session(facts["session"]))[0]
-        current = one["snapshot"]["layout"]  # app/services/certificates.py LAYOUT
+        current = one["snapshot"]["layout"]  # app/services/certificates/common.py LAYOUT
         layout_1 = {k: v for k, v in one["snapshot"].items() if k != "layout"}  # as issued before layout 2
         for snapshot in (one["snapshot"], layout_1):
             await certificates.render(snapshot)  # fonts, stylesheet and template loaded once

@@ -4,7 +4,7 @@ Prints, best and median of BENCH_ROUNDS rounds (the machine is shared):
 - reading the 100,000 rows through the cursor and shaping them (the list's export values);
 - writing those rows with each library: xlsxwriter as the export wrote it before (constant_memory,
   a type dispatch a cell), xlsxwriter tuned (constant_memory, write_row, pre-built formats),
-  rustpy-xlsxwriter (what app/datatable.py's XlsxWriter uses now) and polars' write_excel
+  rustpy-xlsxwriter (what app/datatable/writers.py's XlsxWriter uses now) and polars' write_excel
   (xlsxwriter underneath, the whole frame in memory);
 - the export job itself (app/jobs/exports.py: read, shape, write, store in the database), and the memory
   it took;
@@ -191,7 +191,7 @@ async def main() -> None:
     checks = {}
     writers = [("xlsxwriter, as before (constant_memory)", lambda: write_with(XlsxwriterBefore, headers, rows)),
                ("xlsxwriter tuned (constant_memory, write_row)", lambda: write_with(XlsxwriterTuned, headers, rows)),
-               ("rustpy-xlsxwriter (app/datatable.py XlsxWriter)", lambda: write_with(XlsxWriter, headers, rows)),
+               ("rustpy-xlsxwriter (app/datatable/writers.py XlsxWriter)", lambda: write_with(XlsxWriter, headers, rows)),
                ("polars write_excel (xlsxwriter, in memory)", lambda: write_polars(headers, rows))]
     for _ in range(ROUNDS):
         for label, write in writers:

@@ -40,8 +40,8 @@ def _coerce(kind: Any, values: list[Any], default: Any) -> Any:
         return [v for v in out if v is not None]
     if origin in (typing.Union, types.UnionType):
         args = [a for a in typing.get_args(kind) if a is not type(None)]
-        if args[0] is bool and values and not str(values[-1]).strip():
-            return default  # a question not answered (an empty choice): neither yes nor no
+        if args[0] is bool:  # a yes/no question: "1" or "0" answers it, anything else does not
+            return {"1": True, "0": False}.get(str(values[-1]).strip(), default) if values else default
         return _coerce(args[0], values, default) if values else default
     if kind is bool:
         return bool(values) and str(values[-1]).strip().lower() not in FALSE_WORDS

@@ -290,10 +290,15 @@ async def username_problem(username: str, exclude_user_id: int | None = None) ->
     return None
 
 
+# The order an import row states its length problems in (ImportRow.problems keeps that text).
+LENGTH_ORDER = ("first_name", "last_name", "email", "matricule", "username", "password")
+
+
 def too_long(values: dict[str, str]) -> dict[str, str]:
     """Field errors for values longer than the account form declares (its columns): refused, never
     cut. The CSV import checks its rows with it."""
-    return field_errors(AccountForm, values, only=values.keys(), kinds=(MaxLen,))
+    errors = field_errors(AccountForm, values, only=values.keys(), kinds=(MaxLen,))
+    return {name: errors[name] for name in LENGTH_ORDER if name in errors}
 
 
 async def _validate(form: AccountForm, user: CurrentUser, editing_id: int | None = None,

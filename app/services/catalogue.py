@@ -60,7 +60,6 @@ async def save_template(form: TemplateForm, template_id: int | None = None) -> i
     code, title = form.code, form.title
     errors = declared_errors(form)
     if form.certificate_text:  # copied into the sessions made from it: the sessions' own check
-
         problem = template_errors(form.certificate_text)
         if problem is None and len(form.certificate_text) > 5000:
             problem = "Le texte de l'attestation ne peut pas dépasser 5 000 caractères."

@@ -133,7 +133,6 @@ async def learner_session(user_id: int, session_id: int) -> dict:
     # A name left stating other dates than the session's is not shown to the learner (issue 20).
     row["full_name"] = name_for_documents(row["full_name"], row["start_date"], row["end_date"])
     # The attendance asked of them: the session's, else the platform's — when it has slots (issue 20).
-
     has_slots = await SessionSlot.exists().where(SessionSlot.session == session_id)
     row["min_attendance_percent"] = min_attendance(row["min_attendance_percent"]) if has_slots else None
     return row

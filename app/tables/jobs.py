@@ -25,7 +25,7 @@ class JobStatus(str, Enum):
 
 
 class JobActionKind(str, Enum):
-    """Labels in app/services/ops.py ACTION_LABELS."""
+    """Labels in app/services/ops/common.py ACTION_LABELS."""
 
     retry = "retry"
     retry_all = "retry_all"  # written by older versions: one row for a filtered set (``run`` null)

@@ -54,7 +54,7 @@ class Enrolment(Table):
     completed_at = Timestamptz(null=True, default=None)
     last_activity = ForeignKey(references=SessionActivity, null=True, on_delete=OnDelete.set_null)  # « Reprendre »
     # The calendar invitation's SEQUENCE (RFC 5545): raised on every change of what it states
-    # (the session's slots, place or dates; unenrolment; enrolment again). See services/convocations.py.
+    # (the session's slots, place or dates; unenrolment; enrolment again). See services/convocations/.
     invitation_sequence = Integer(default=0)
     # Minutes of the session's slots recorded « présent » (app/services/attendance.py), kept with the
     # rest of the summary so the overview sorts and exports it without an aggregate.

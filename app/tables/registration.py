@@ -21,7 +21,7 @@ class RefKind(str, Enum):
 
 
 class RequestStatus(str, Enum):
-    """Labels in app/services/registration.py STATUS_LABELS."""
+    """Labels in app/services/registration/common.py STATUS_LABELS."""
 
     draft = "draft"
     awaiting_confirmation = "awaiting_confirmation"
@@ -40,7 +40,7 @@ EventStatus = Enum("EventStatus", {"none": "", **{s.name: s.value for s in Reque
 
 
 class Answer(str, Enum):
-    """A yes/no question of the wizard (labels in app/services/registration.py YES_NO)."""
+    """A yes/no question of the wizard (labels in app/services/registration/common.py YES_NO)."""
 
     none = ""  # not answered
     no = "no"

@@ -126,7 +126,7 @@ async def test_every_filter_and_sort(client):
     assert await names("state=inactive") == ["Bruno Bélier", "Chloé Caron", "Denis Dupont"]
     assert await names("state=nonsense") == ["Zoé Arnaud", "Bruno Bélier", "Chloé Caron", "Denis Dupont"]
     assert await names("sort=-name") == ["Denis Dupont", "Chloé Caron", "Bruno Bélier", "Zoé Arnaud"]
-    # Ties follow the sort's direction (one index serves both directions, app/datatable.py _order).
+    # Ties follow the sort's direction (one index serves both directions, app/datatable/table.py _order).
     assert await names("sort=-progress") == ["Zoé Arnaud", "Bruno Bélier", "Denis Dupont", "Chloé Caron"]
     assert (await names("sort=progress"))[-1] == "Zoé Arnaud"
     assert (await names("sort=-last_visit"))[1:] == ["Bruno Bélier", "Denis Dupont", "Zoé Arnaud"]  # never first

@@ -80,3 +80,15 @@ async def test_release_gives_an_attempt_back_but_never_revives_an_ended_window(r
     finally:
         if where == "embedded":
             await client.aclose()
+
+
+async def test_outside_tests_a_window_ends_with_its_redis_ttl_only(redis_client):
+    """Production: no end written on the app host's clock (hosts' clocks drift; Redis's TTL is one
+    clock for all), so the window is exactly the counter's TTL, as before the test clock existed."""
+    limit = Limit("test", limit=5, window=30)
+    await limit.reset(redis_client, "prod")
+    await limit.hit(redis_client, "prod")
+    assert not await redis_client.exists(limit.key("prod") + ":ends")
+    assert 0 < await limit.retry_after(redis_client, "prod") <= 30
+    await redis_client.expire(limit.key("prod"), 1)  # the TTL decides
+    assert await limit.count(redis_client, "prod") == 1

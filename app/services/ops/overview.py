@@ -173,7 +173,7 @@ async def mail_summary(at: datetime) -> dict:
 
 
 async def convocation_failures(limit: int = 10) -> dict:
-    """Convocation notices given up after their attempts (app/services/convocations.py): how many,
+    """Convocation notices given up after their attempts (app/services/convocations/): how many,
     and the latest with their session and last error (redacted)."""
     failed = ConvocationNotice.status == NoticeStatus.failed
     latest = await ConvocationNotice.select(
@@ -188,7 +188,7 @@ async def convocation_failures(limit: int = 10) -> dict:
 
 
 async def certificate_failures(limit: int = 10) -> dict:
-    """Certificates whose PDF could not be generated (app/services/certificates.py, « échec de
+    """Certificates whose PDF could not be generated (app/services/certificates/seal.py, « échec de
     génération »): how many, how many given up, and the latest with their session and reason."""
     failed = (Certificate.pdf_sha256 == "") & (Certificate.render_error != "") & (Certificate.status == "valid")
     latest = await Certificate.select(

@@ -3,7 +3,6 @@ function per step, each adding to the values to store and the errors to show."""
 
 from __future__ import annotations
 
-
 from app.dates import today
 from app.numbers import to_int
 from app.services.accounts import EMAIL_RE, normalise_email
