@@ -3,14 +3,11 @@ changes: a backfill in the same migration as its column fails there). The one to
 person carries existing rows over: the methods of
 one person become sources of one enrolment, an inactive-only one stays inactive, the summary is set."""
 
-import os
-import subprocess
-import sys
-import uuid
 
 import asyncpg
 
-from tests.conftest import BACKEND, PG_ADMIN_URL, ROOT
+from tests.conftest import BACKEND
+from tests.migrations.scratch import migrate, scratch_database
 
 import pytest
 
@@ -19,19 +16,10 @@ pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="migrations run on
 BEFORE = "2026-11-23T11:43:26:332116"  # rows written by the version before the learning record and search columns
 
 
-def _migrate(url: str, *target: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"}
-    subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin", *target],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
-
 
 async def test_existing_enrolments_are_merged_per_person():
-    name = f"tremplin_mig_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        _migrate(url, BEFORE)
+    async with scratch_database() as url:
+        migrate(url, BEFORE)
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("""
@@ -50,7 +38,7 @@ async def test_existing_enrolments_are_merged_per_person():
             """)
         finally:
             await conn.close()
-        _migrate(url)
+        migrate(url)
         conn = await asyncpg.connect(url)
         try:
             rows = await conn.fetch('SELECT id, "user", active, required_total FROM enrolment ORDER BY "user"')
@@ -62,6 +50,3 @@ async def test_existing_enrolments_are_merged_per_person():
                 await conn.execute('INSERT INTO enrolment (session, "user") VALUES (1, 1)')
         finally:
             await conn.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

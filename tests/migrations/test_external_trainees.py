@@ -2,37 +2,25 @@
 establishment (before external trainees existed) become external trainees of their organisation;
 the migration is safe to run again and leaves every other account alone."""
 
-import os
-import subprocess
-import sys
-import uuid
 
 import asyncpg
 import pytest
 
-from tests.conftest import BACKEND, PG_ADMIN_URL, ROOT
+from tests.conftest import BACKEND
+from tests.migrations.scratch import migrate, scratch_database
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="migrations run on PostgreSQL")
 
 COLUMNS = "2026-12-06T19:10:00:000000"  # the columns; the data migration comes right after
 
 
-def _migrate(url: str, *target: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"}
-    subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin", *target],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
-
 
 STEP_8 = "8. Validation opérateur"
 
 
 async def test_accounts_created_by_registration_move_to_their_organisation_once():
-    name = f"tremplin_mig_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        _migrate(url, COLUMNS)
+    async with scratch_database() as url:
+        migrate(url, COLUMNS)
         conn = await asyncpg.connect(url)
         try:
             # As the old step 8 left them: the session's establishment, its nomenclature, a learner role there.
@@ -59,7 +47,7 @@ async def test_accounts_created_by_registration_move_to_their_organisation_once(
             """ % {"step": STEP_8})
         finally:
             await conn.close()
-        _migrate(url)
+        migrate(url)
         conn = await asyncpg.connect(url)
         try:
             query = 'SELECT id, username, external, establishment, organisation FROM app_user ORDER BY id'
@@ -81,6 +69,3 @@ async def test_accounts_created_by_registration_move_to_their_organisation_once(
             assert [tuple(r) for r in await conn.fetch(query)] == after
         finally:
             await conn.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

@@ -1,34 +1,22 @@
 """``import_row.allowed``, comma-separated text before 2026-12-06T21:00, becomes an array: the rows of
 the batches already previewed keep the decisions they offered."""
 
-import os
-import subprocess
-import sys
-import uuid
 
 import asyncpg
 import pytest
 
-from tests.conftest import BACKEND, PG_ADMIN_URL, ROOT
+from tests.conftest import BACKEND
+from tests.migrations.scratch import migrate, scratch_database
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="migrations run on PostgreSQL")
 
 BEFORE = "2026-12-06T19:10:01:000000"
 
 
-def _migrate(url: str, *target: str) -> None:
-    env = {**os.environ, "DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"}
-    subprocess.run([sys.executable, "-m", "piccolo.main", "migrations", "forwards", "tremplin", *target],
-                   cwd=ROOT, env=env, check=True, capture_output=True)
-
 
 async def test_the_offered_decisions_become_an_array():
-    name = f"tremplin_mig_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        _migrate(url, BEFORE)
+    async with scratch_database() as url:
+        migrate(url, BEFORE)
         conn = await asyncpg.connect(url)
         try:
             await conn.execute("""
@@ -41,7 +29,7 @@ async def test_the_offered_decisions_become_an_array():
             """)
         finally:
             await conn.close()
-        _migrate(url)
+        migrate(url)
         conn = await asyncpg.connect(url)
         try:
             rows = await conn.fetch("SELECT line, allowed FROM import_row ORDER BY line")
@@ -51,6 +39,3 @@ async def test_the_offered_decisions_become_an_array():
             assert await conn.fetchval("SELECT allowed FROM import_row WHERE line = 6") == ["create", "skip"]
         finally:
             await conn.close()
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()

@@ -13,7 +13,8 @@ import uuid
 import asyncpg
 import pytest
 
-from tests.conftest import BACKEND, PG_ADMIN_URL, ROOT, TMP
+from tests.conftest import BACKEND, ROOT, TMP
+from tests.migrations.scratch import migrate, scratch_database
 
 pytestmark = pytest.mark.skipif(BACKEND != "postgres", reason="migrations run on PostgreSQL")
 
@@ -131,17 +132,9 @@ def _differences(sqlite: dict, postgres: dict) -> list[str]:
 async def test_sqlite_tables_and_postgresql_migrations_make_the_same_schema():
     path = TMP / f"parity-{uuid.uuid4().hex[:8]}.sqlite"
     _run("-m", "app.cli", "migrate", env={"DATABASE_URL": f"sqlite:///{path}"})
-    name = f"tremplin_parity_{uuid.uuid4().hex[:8]}"
-    admin = await asyncpg.connect(PG_ADMIN_URL)
-    await admin.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    try:
-        _run("-m", "piccolo.main", "migrations", "forwards", "tremplin",
-             env={"DATABASE_URL": url, "PICCOLO_CONF": "piccolo_conf"})
+    async with scratch_database("tremplin_parity") as url:
+        migrate(url)
         sqlite, postgres = sqlite_schema(path), await postgres_schema(url)
-    finally:
-        await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        await admin.close()
     # The comparison sees what it compares (an empty read would pass).
     assert len(sqlite) >= 30 and sqlite["cohort"]["uniques"] and sqlite["app_user"]["columns"]["username"]
     differences = _differences(sqlite, postgres)
