@@ -20,7 +20,7 @@ from app.services import slots as slot_service
 from app.services.enrolments import add_sources
 from app.services.text import user_text_fields
 from app.tables.accounts import RoleAssignment, User
-from app.tables.catalogue import TrainingSession
+from app.tables.catalogue import CourseTemplate, TrainingSession
 from app.tables.learning import Enrolment, SourceKind
 from app.tables.org import Delegation, Establishment
 
@@ -112,3 +112,15 @@ async def session_with_learners(establishment_id: int, learners_count: int = 3, 
     enrolments = {r["user"]: r["id"] for r in await Enrolment.select(Enrolment.id, Enrolment.user).where(
         Enrolment.session == session_id)}
     return BuiltSession(session_id, people, enrolments, slot_list)
+
+
+async def qvt_session() -> int:
+    """« Session du QVT » (26C03S1) of the demo's ALP001, from its template C03, twenty days ahead
+    with ten seats: a session the public registration offers. Returns its id."""
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=20)
+    row = await TrainingSession.insert(TrainingSession(
+        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
+        end_date=start + timedelta(days=1), code="26C03S1", seats=10)).returning(TrainingSession.id)
+    return row[0]["id"]

@@ -3,7 +3,6 @@ the draft resumed on another device (6), a cohort still in use (15), the two-lis
 e-mail and matricule (20), the analytics « Public » filter (3)."""
 
 import re
-from datetime import date, timedelta
 
 import pytest
 from playwright.async_api import expect
@@ -11,10 +10,11 @@ from playwright.async_api import expect
 from app import db
 from app.services import outbox
 from app.services.registration import BI_CATEGORY, request_key
-from app.tables.catalogue import CohortSync, CourseTemplate, TrainingSession
+from app.tables.catalogue import CohortSync
 from app.tables.cohorts import Cohort
 from app.tables.org import Establishment
 from app.tables.registration import Organisation, RegistrationRequest
+from tests.factories import qvt_session
 from tests.browser.helpers import browser_login, fill_identity, snap, walk_registration
 from tests.controllers.test_two_lists_identity import three_martins
 
@@ -22,19 +22,10 @@ pytestmark = pytest.mark.browser
 JS = pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 
 
-async def _session() -> int:
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=20)
-    row = await TrainingSession.insert(TrainingSession(
-        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
-        end_date=start + timedelta(days=1), code="26C03S1", seats=10)).returning(TrainingSession.id)
-    return row[0]["id"]
-
 
 @JS
 async def test_bi_signed_while_the_bulletin_never_left_is_asked_first(browser, live_server, demo, javascript):
-    session_id = await _session()
+    session_id = await qvt_session()
     mollans = await Organisation.select(Organisation.id).where(Organisation.referenced == False).first()  # noqa: E712
     row = await RegistrationRequest.insert(RegistrationRequest(
         reference="R26-HELD01", status="confirmed", session=session_id, organisation=mollans["id"], civility="Mme",
@@ -66,7 +57,7 @@ async def test_bi_signed_while_the_bulletin_never_left_is_asked_first(browser, l
 
 @JS
 async def test_a_draft_started_on_a_phone_is_finished_on_a_pc(browser, live_server, demo, smtp, run_jobs, javascript):
-    await _session()
+    await qvt_session()
     phone_context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
                                               viewport={"width": 390, "height": 800})
     phone = await phone_context.new_page()
@@ -100,7 +91,7 @@ async def test_a_draft_started_on_a_phone_is_finished_on_a_pc(browser, live_serv
 
 @JS
 async def test_a_cohort_still_synced_explains_and_links_its_sessions(browser, live_server, demo, javascript):
-    session_id = await _session()
+    session_id = await qvt_session()
     alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
     cohort = await Cohort.select().where(Cohort.establishment == alp001).first()
     await CohortSync.insert(CohortSync(session=session_id, cohort=cohort["id"]))

@@ -3,33 +3,25 @@ off. Enter in a field means « Étape suivante »; the step-3 live search keeps 
 what is typed while it answers); focus goes to the new step's title, or stays on the control used,
 and the page's live region says what changed."""
 
-from datetime import date, timedelta
 
 import pytest
 from playwright.async_api import expect
 
 from app.dates import today
 from app.tables.accounts import RoleAssignment
-from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.tables.catalogue import TrainingSession
 from app.tables.learning import Enrolment
 from app.tables.org import Establishment
+from tests.factories import qvt_session
 from tests.browser.helpers import browser_login, fill_identity, snap
 
 pytestmark = pytest.mark.browser
 
 
-async def _qvt_session():
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=20)
-    await TrainingSession.insert(TrainingSession(
-        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
-        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
-
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 async def test_enter_goes_forward_in_the_wizard_and_focus_follows(browser, live_server, demo, javascript):
-    await _qvt_session()
+    await qvt_session()
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
                                         viewport={"width": 390, "height": 844})
     page = await context.new_page()

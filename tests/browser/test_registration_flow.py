@@ -4,14 +4,12 @@ the mailed credentials and sees the session."""
 
 import io
 import re
-from datetime import date, timedelta
 
 import pytest
 from playwright.async_api import expect
 from pypdf import PdfReader
 
-from app.tables.catalogue import CourseTemplate, TrainingSession
-from app.tables.org import Establishment
+from tests.factories import qvt_session
 from tests.browser.helpers import browser_login, first_login, snap, walk_registration
 
 pytestmark = pytest.mark.browser
@@ -24,12 +22,7 @@ def _body(message) -> str:
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 async def test_public_registration_to_the_learner_space(browser, live_server, demo, smtp, run_jobs, javascript):
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=20)
-    await TrainingSession.insert(TrainingSession(
-        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
-        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    await qvt_session()
     tag = "js" if javascript else "nojs"
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 390, "height": 800})
     page = await context.new_page()
@@ -99,12 +92,7 @@ async def test_public_registration_to_the_learner_space(browser, live_server, de
 async def test_wizard_login_back_and_cancel_with_a_confirmation(browser, live_server, demo, javascript):
     """Issue 9: "J'ai déjà un compte" brings the requester back to the wizard with their details,
     step 2 goes back to step 1 without losing anything, and "Annuler" asks first."""
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=20)
-    await TrainingSession.insert(TrainingSession(
-        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
-        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    await qvt_session()
     tag = "js" if javascript else "nojs"
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 1366, "height": 768})
     page = await context.new_page()
@@ -149,12 +137,7 @@ async def test_wizard_login_back_and_cancel_with_a_confirmation(browser, live_se
 async def test_organisation_search_close_match_and_merge(browser, live_server, demo, javascript):
     """Issue 9: step 3 finds the organisation a requester typed before (waiting for review, marked),
     whatever the accents; typing it again offers it; a manager merges two duplicates."""
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=20)
-    await TrainingSession.insert(TrainingSession(
-        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
-        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    await qvt_session()
     tag = "js" if javascript else "nojs"
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR", viewport={"width": 1366, "height": 768})
     page = await context.new_page()

@@ -2,12 +2,10 @@
 paragraph next to its box (it was split into three columns), step 8's long consent legends sit
 inside their box (the fieldset's border ran through them). JS on and off."""
 
-from datetime import date, timedelta
 
 import pytest
 
-from app.tables.catalogue import CourseTemplate, TrainingSession
-from app.tables.org import Establishment
+from tests.factories import qvt_session
 from tests.browser.helpers import snap, walk_registration
 
 pytestmark = pytest.mark.browser
@@ -15,12 +13,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 async def test_steps_7_and_8_fit_a_phone(browser, live_server, demo, javascript):
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=20)
-    await TrainingSession.insert(TrainingSession(
-        establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
-        end_date=start + timedelta(days=1), code="26C03S1", seats=10))
+    await qvt_session()
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
                                         viewport={"width": 390, "height": 844})
     page = await context.new_page()
