@@ -61,8 +61,8 @@ class MergeForm:
 class SettingsForm:
     operator_name: Annotated[str, MaxLen(
         120, message="Le nom de l'opérateur est trop long (120 caractères au plus).")] = ""
-    disability_email: str = ""
-    operator_copy_email: str = ""
+    disability_email: Annotated[str, MaxLen(254, "L'adresse de courriel")] = ""
+    operator_copy_email: Annotated[str, MaxLen(254, "L'adresse de courriel")] = ""
     cgv_text: Multiline = ""
     test_mode: bool = False
 
@@ -301,7 +301,7 @@ async def save_settings(form: SettingsForm) -> None:
     errors = declared_errors(form)
     for key in ("disability_email", "operator_copy_email"):
         value = getattr(form, key)
-        if value and not EMAIL_RE.match(normalise_email(value)):
+        if value and key not in errors and not EMAIL_RE.match(normalise_email(value)):
             errors[key] = "Adresse de courriel invalide."
     if errors:
         raise ValidationFailed(errors)

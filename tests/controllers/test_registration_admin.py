@@ -65,6 +65,11 @@ async def test_settings_and_test_mode(client, smtp, run_jobs, redis_client):
     await login(client, "inscriptions")
     response = await post_form(client, f"{BASE}/reglages", {"disability_email": "pas une adresse"})
     assert response.status_code == 422 and "Adresse de courriel invalide." in text(response.text)
+    long_address = "x" * 300 + "@a.fr"  # past the 254 characters of an address: refused, not stored
+    response = await post_form(client, f"{BASE}/reglages", {"operator_copy_email": long_address})
+    assert response.status_code == 422
+    assert "L'adresse de courriel ne peut pas dépasser 254 caractères." in text(response.text)
+    assert await outbox.get_setting("operator_copy_email", "") != long_address
     response = await post_form(client, f"{BASE}/reglages", {
         "disability_email": "handicap@example.org", "operator_copy_email": "operateur@example.org",
         "cgv_text": "Conditions 2027", "test_mode": "1"})
