@@ -72,6 +72,8 @@ async def create_sqlite_tables() -> None:
         await _add_missing_columns(table)
         for statement in indexes:
             await table.raw(statement)
+    for index in REPLACED_UNIQUE_INDEXES:  # an older embedded database's
+        await TABLES[0].raw(f"DROP INDEX IF EXISTS {index}")
     for table in TABLES:
         for statement in _unique_indexes(table):
             await _create_unique_index(statement)
@@ -97,6 +99,10 @@ def _unique_indexes(table) -> list[str]:
         statements.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {constraint._meta.name} "
                           f"ON {table._meta.get_formatted_tablename()} ({columns})")
     return statements
+
+
+# Unique indexes a newer one replaced (issue 22: a certificate's kind joined its uniqueness).
+REPLACED_UNIQUE_INDEXES = ["certificate_one_valid", "unique_enrolment_version"]
 
 
 async def _create_unique_index(statement: str) -> None:

@@ -11,6 +11,7 @@ value within bounds: anything else is ``default``, and the caller says in French
 from __future__ import annotations
 
 import re
+from decimal import ROUND_HALF_UP, Decimal
 
 from babel.numbers import format_decimal
 
@@ -54,3 +55,11 @@ def number_fr(value, decimals: int | None = None) -> str:
     """French number format: 12 345 (narrow no-break space), 6,0 (decimal comma)."""
     pattern = None if decimals is None else "#,##0" + ("." + "0" * decimals if decimals else "")
     return format_decimal(value, format=pattern, locale="fr_FR")
+
+
+def rate_percent(part: int | float | None, whole: int | float | None) -> int | None:
+    """``part`` ÷ ``whole`` × 100 rounded to a whole number, halves up (the Caisse des Dépôts' « taux de
+    réalisation »: hours attended ÷ planned hours; 10.5 h of 14 h = 75 %); None without a whole."""
+    if not whole:
+        return None
+    return int((Decimal(str(part or 0)) * 100 / Decimal(str(whole))).to_integral_value(rounding=ROUND_HALF_UP))

@@ -20,7 +20,9 @@ from app.services import slots as slot_service
 from app.services.enrolments import add_sources
 from app.services.text import user_text_fields
 from app.tables.accounts import RoleAssignment, User
+from app.services.roles import TRAINER
 from app.tables.catalogue import CourseTemplate, TrainingSession
+from app.tables.evidence import SessionTrainer, SlotTrainer
 from app.tables.learning import Enrolment, SourceKind
 from app.tables.org import Delegation, Establishment
 
@@ -124,3 +126,23 @@ async def qvt_session() -> int:
         establishment=alp001, template=qvt["id"], full_name="Session du QVT", short_name="QVT", start_date=start,
         end_date=start + timedelta(days=1), code="26C03S1", seats=10)).returning(TrainingSession.id)
     return row[0]["id"]
+
+
+async def trainer(session_id: int, slot_ids: list[int] | None = None, establishment_id: int | None = None,
+                  password_hash: str = "") -> int:
+    """A new trainer (« Formateur », issue 22) of the session — an external person (no establishment)
+    unless ``establishment_id`` — with the trainer grant; trains only ``slot_ids`` when given, else
+    every slot of the session. Returns the user's id."""
+    serial = next(_serial)
+    username = f"formateur.fab{serial}"
+    first, last = "Form", f"Ateur{serial}"
+    user_id = (await User.insert(User(
+        username=username, password_hash=password_hash, first_name=first, last_name=last,
+        email=f"{username}@formateurs.test", establishment=establishment_id, external=establishment_id is None,
+        **user_text_fields(username=username, first_name=first, last_name=last, email=f"{username}@formateurs.test")
+    )).returning(User.id))[0]["id"]
+    await RoleAssignment.insert(RoleAssignment(user=user_id, role=TRAINER))
+    await SessionTrainer.insert(SessionTrainer(session=session_id, user=user_id))
+    if slot_ids:
+        await SlotTrainer.insert(*[SlotTrainer(slot=s, user=user_id) for s in slot_ids])
+    return user_id

@@ -17,6 +17,7 @@ from app.services.roles import (
     GED,
     GET,
     ROLE_LABELS,
+    TRAINER,
     CurrentUser,
 )
 from app.services.scope import establishment_scope, manageable_user_ids
@@ -146,8 +147,8 @@ async def delete_establishment(establishment_id: int) -> None:
 
 def grantable_roles(user: CurrentUser) -> list[str]:
     """An administrator grants every role; a GED grants the GET role within their delegation."""
-    if user.is_admin:
-        return list(ROLE_LABELS)
+    if user.is_admin:  # a trainer is made per session (app/services/trainers.py), not here
+        return [r for r in ROLE_LABELS if r != TRAINER]
     if user.has_role(GED):
         return [GET]
     return []

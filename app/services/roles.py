@@ -12,6 +12,9 @@ REGISTRATION_TESTER = "registration_tester"
 LEARNER = "learner"
 # Operations (SPEC G2): reads the operations dashboard (/ops), acts on nothing.
 OPERATIONS = "operations"
+# A session's « Formateur » (issue 22): granted with the first session they train, sees only the
+# sessions they train (app/services/trainer_scope.py).
+TRAINER = "trainer"
 
 ROLE_LABELS = {
     ADMIN: "Administrateur",
@@ -21,6 +24,7 @@ ROLE_LABELS = {
     REGISTRATION_TESTER: "Testeur de l'inscription locale",
     LEARNER: "Apprenant",
     OPERATIONS: "Exploitation",
+    TRAINER: "Formateur",
 }
 # Which roles need a delegation, which an establishment, which neither.
 DELEGATION_ROLES = {GED}

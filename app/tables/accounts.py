@@ -42,6 +42,7 @@ class Role(str, Enum):
     registration_tester = "registration_tester"
     learner = "learner"
     operations = "operations"
+    trainer = "trainer"  # a session's « Formateur » (app/tables/evidence.py SessionTrainer)
 
 
 class User(Table, tablename="app_user"):

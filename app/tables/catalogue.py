@@ -97,6 +97,9 @@ class TrainingSession(Searchable, Table):
     certificate_version = Integer(default=1)
     # « Présence minimale (%) »: when set, completion also needs this share of the slots' hours attended.
     min_attendance_percent = Integer(null=True, default=None)
+    # Electronic attendance (issue 22): a slot is open for signing from 30 min before its start until
+    # this many minutes after its end.
+    signing_grace = Integer(default=30)
     # Where and who (issue 12): an address, or "à distance" with its link; a contact person.
     place = Text(default="")
     remote_url = Varchar(length=500, default="")

@@ -17,6 +17,11 @@ from app.tables.accounts import User
 from app.tables.learning import Enrolment
 
 
+class CertificateKind(str, Enum):
+    completion = "completion"  # « Attestation de fin de formation » (the « Attestation de suivi »)
+    realisation = "realisation"  # the Ministry of Labour's « Certificat de réalisation » (issue 22)
+
+
 class CertificateStatus(str, Enum):
     valid = "valid"
     revoked = "revoked"
@@ -25,6 +30,7 @@ class CertificateStatus(str, Enum):
 
 class Certificate(Table):
     enrolment = ForeignKey(references=Enrolment, on_delete=OnDelete.restrict, index=True)
+    kind = Varchar(length=16, default=CertificateKind.completion, choices=CertificateKind)
     version = Integer(default=1)
     code = Varchar(length=16, unique=True, index=True)  # verification code, without separators
     issued_at = Timestamptz(default=TimestamptzNow())
@@ -39,4 +45,4 @@ class Certificate(Table):
     render_error = Text(default="")
     render_retry_at = Timestamptz(null=True, default=None)
 
-    unique_enrolment_version = Unique(["enrolment", "version"])
+    unique_enrolment_kind_version = Unique(["enrolment", "kind", "version"])

@@ -10,8 +10,10 @@ EMAIL_UNIQUE_INDEX = (f"CREATE UNIQUE INDEX IF NOT EXISTS {EMAIL_UNIQUE_INDEX_NA
                       f"WHERE {EMAIL_UNIQUE_WHERE}")
 
 PARTIAL_UNIQUE_INDEXES = [
-    # One valid certificate per enrolment: issuing twice (two workers, a retried request) is a no-op.
-    "CREATE UNIQUE INDEX IF NOT EXISTS certificate_one_valid ON certificate (enrolment) WHERE status = 'valid'",
+    # One valid certificate of each kind per enrolment: issuing twice (two workers, a retried request)
+    # is a no-op.
+    "CREATE UNIQUE INDEX IF NOT EXISTS certificate_one_valid_kind ON certificate (enrolment, kind) "
+    "WHERE status = 'valid'",
     # Never a second account for the same person (issue 19): one active account per real e-mail
     # address, whatever its capitals. Fictitious addresses (username.fictif@…) are left out: they
     # follow the username, which is unique anyway, and a renamed account keeps its old one.

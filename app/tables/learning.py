@@ -12,6 +12,7 @@ from enum import Enum
 
 from piccolo.columns import BigSerial, Boolean, ForeignKey, Integer, OnDelete, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
+from piccolo.columns.reference import LazyTableReference
 from piccolo.constraints import Unique
 from piccolo.table import Table
 
@@ -129,5 +130,8 @@ class Attendance(Table):
     status = Varchar(length=16, choices=AttendanceStatus)
     recorded_by = ForeignKey(references=User, null=True, on_delete=OnDelete.set_null)
     recorded_at = Timestamptz(default=TimestamptzNow())
+    # The record (app/tables/evidence.py) this state comes from: written together (issue 22).
+    record = ForeignKey(references=LazyTableReference("AttendanceRecord", module_path="app.tables.evidence"),
+                        null=True, on_delete=OnDelete.set_null)
 
     unique_enrolment_slot = Unique(["enrolment", "slot"])

@@ -18,6 +18,7 @@ from app.tables.convocations import ConvocationNotice
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.jobs import JobAction, JobRun
+from app.tables.evidence import AttendanceRecord, SessionTrainer, SlotClosure, SlotTrainer
 from app.tables.files import StoredFile
 from app.tables.learning import ActivityCompletion, Attendance, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
 from app.tables.org import Delegation, Establishment
@@ -31,7 +32,8 @@ TABLES = [
     Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,
     CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
-    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice, Attendance,
+    Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
+    SessionTrainer, SlotTrainer, AttendanceRecord, Attendance, SlotClosure,
 ]
 
 APP_CONFIG = AppConfig(
