@@ -8,9 +8,9 @@ from litestar.response import Template
 from app.dates import today
 from app.http.responder import render
 from app.http.web import current_user
-from app.services import dashboard, learner, org
+from app.services import dashboard, learner, org, trainers
 from app.services.registration import waiting_count
-from app.services.roles import LEARNER
+from app.services.roles import LEARNER, TRAINER
 from app.services.scope import establishment_scope, establishments_in_scope
 
 
@@ -30,6 +30,8 @@ async def home(request: Request) -> Template:
         "waiting_requests": waiting, "board": board,
         "establishments": establishments, "counts": counts, "is_learner": is_learner,
         "my": await learner.home(user.id) if is_learner else None, "today": today(),
+        # Issue 22: « Mes sessions (formateur) ».
+        "training": await trainers.home(user.id) if user.has_role(TRAINER) else None,
     })
 
 

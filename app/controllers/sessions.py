@@ -17,12 +17,13 @@ from app.http.twolists import Notice, two_lists_page, two_lists_post
 from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
 from app.services import activities, convocations, enrolments, files, progress, session_content, sessions, slots
-from app.services import learner
+from app.services import learner, trainers
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
 from app.services.learner import COMPLETION_CHOICES, learner_session
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, require_establishment
+from app.services.trainer_scope import trains_session
 from app.tables.catalogue import TrainingSession
 from app.settings import get_settings
 from app.tables.learning import Enrolment
@@ -94,6 +95,8 @@ class SessionController(Controller):
     async def show(self, request: Request, session_id: FromPath[int]) -> Response:
         user = current_user(request)
         if not user.has_role(*MANAGERS):
+            if await trains_session(user, session_id):  # its trainer: their own view of it (issue 22)
+                return redirect(request, url(request, "trainers.session", session_id=session_id))
             await learner_session(user.id, session_id)
             return redirect(request, url(request, "learner.session", session_id=session_id))
         session = await sessions.session_in_scope(user, session_id)
@@ -101,7 +104,8 @@ class SessionController(Controller):
         return render(request, "sessions/detail.html", {
             "session": session, "activities": await sessions.session_activities(session_id),
             "enrolled": await enrolments.enrolled_count(session_id),
-            "slot_days": slots.by_day(session_slots), "slot_summary": slots.summary(session_slots)})
+            "slot_days": slots.by_day(session_slots), "slot_summary": slots.summary(session_slots),
+            "slots": await trainers.session_slots(session_id), "trainers": await trainers.session_trainers(session_id)})
 
     # -- settings ------------------------------------------------------------------------------
     @get("/parametres", name="sessions.settings")

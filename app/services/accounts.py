@@ -208,11 +208,12 @@ class NewAccount:
 
 
 async def insert_accounts(accounts: list[NewAccount], granted_by: int | None,
-                          created_at: datetime | None = None) -> dict[str, int]:
+                          created_at: datetime | None = None, role: str = LEARNER) -> dict[str, int]:
     """Create these accounts, each with the learner role in its establishment (none for an external
-    trainee): one bulk insert for the users and one for their roles, whatever their number, in the
-    caller's transaction. Returns their ids by username. A username or address taken meanwhile
-    raises the database's integrity error (``uniqueness.message_for`` says it in French)."""
+    trainee) — or ``role`` (a trainer made by a session's managers, issue 22): one bulk insert for the
+    users and one for their roles, whatever their number, in the caller's transaction. Returns their
+    ids by username. A username or address taken meanwhile raises the database's integrity error
+    (``uniqueness.message_for`` says it in French)."""
     if not accounts:
         return {}
     t = created_at or now()
@@ -220,13 +221,13 @@ async def insert_accounts(accounts: list[NewAccount], granted_by: int | None,
     inserted = await User.select(User.id, User.username).where(User.username.is_in([a.username for a in accounts]))
     ids = {u["username"]: u["id"] for u in inserted}
     await bulk_insert(RoleAssignment, ROLE_COLUMNS,
-                      [(ids[a.username], LEARNER, a.establishment, granted_by, t) for a in accounts])
+                      [(ids[a.username], role, a.establishment, granted_by, t) for a in accounts])
     return ids
 
 
-async def insert_account(account: NewAccount, granted_by: int | None) -> int:
+async def insert_account(account: NewAccount, granted_by: int | None, role: str = LEARNER) -> int:
     """One account (``insert_accounts`` with one row); returns its id."""
-    return (await insert_accounts([account], granted_by))[account.username]
+    return (await insert_accounts([account], granted_by, role=role))[account.username]
 
 
 # -- credentials mail ---------------------------------------------------------------------------

@@ -69,7 +69,7 @@ def pdf_context(f: dict) -> dict:
         "civilite": f["civility"] or "", "prenom": f["first_name"], "nom": f["last_name"],
         "session": f["session_name"], "code": f["session_code"], "etablissement": f["establishment_name"],
         "date_debut": date_fr(f["start_date"]), "date_fin": date_fr(f["end_date"]),
-        **practical(f, f["slots"]), "etablie_le": date_fr(local_now()),
+        **practical(f, f["slots"]), "etablie_le": date_fr(local_now()), "formateurs": f.get("trainers") or [],
     }}
 
 
@@ -165,6 +165,8 @@ def mail_text(kind: str, f: dict, changed: list[str] | None = None) -> tuple[str
         details.append(f"Lien de connexion : {f['remote_url']}")
     if f["contact"]:
         details.append(f"Contact : {f['contact']}")
+    if f.get("trainers"):
+        details.append("Formateur(s) : " + ", ".join(f["trainers"]))
     facts_text = ("\n".join(details) + "\n\n") if details else ""
     joined = ("Vous trouverez ci-joint votre convocation (PDF) et une invitation à ajouter à votre agenda "
               "(fichier .ics).\n\n")

@@ -9,6 +9,7 @@ from app.dates import date_fr
 from app.services import slots
 from app.services.certificates import CIVILITY_SQL
 from app.services.session_names import name_for_documents
+from app.services.trainers import session_trainer_names
 from app.tables.convocations import ConvocationNotice, NoticeKind, NoticeStatus
 from app.tables.learning import Enrolment
 
@@ -31,8 +32,10 @@ async def facts(enrolment_ids: list[int]) -> dict[int, dict]:
 
     rows = await Enrolment.raw(_FACTS.format(ids=", ".join(str(i) for i in ids)))
     by_session = {sid: await slots.for_session(sid) for sid in {r["session_id"] for r in rows}}
+    trainers = await session_trainer_names(list(by_session))  # issue 22: « Formateur(s) : … »
     for row in rows:
         row["slots"] = by_session[row["session_id"]]
+        row["trainers"] = trainers.get(row["session_id"], [])
         # A name left with other dates than the session's is never printed (issue 20).
         row["session_name"] = name_for_documents(row["session_name"], row["start_date"], row["end_date"])
     return {r["id"]: r for r in rows}
