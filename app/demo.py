@@ -5,7 +5,7 @@ from __future__ import annotations
 import random
 
 from app.services.passwords import hash_password
-from app.services.roles import ADMIN, GED, GET, LEARNER, REGISTRATION_MANAGER, REGISTRATION_TESTER
+from app.services.roles import ADMIN, GED, GET, LEARNER, REGISTRATION_MANAGER, REGISTRATION_TESTER, TRAINER
 from app.services.text import fold, user_text_fields
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
@@ -215,6 +215,49 @@ async def _past_days_attended(session_id: int, begin, enrolments: list[int], sta
         await Attendance.insert(*rows)
 
 
+# Issue 22: an external trainer (named by the external people's rule) and the session they train today.
+DEMO_TRAINER = ("ext.c.formatrice", "Claire", "Formatrice")
+
+
+async def _load_training_today(establishment_id: int, learner_ids: list[int], password_hash: str) -> None:
+    """« Claire Formatrice » (ext.c.formatrice, an external person) trains a one-day session of today
+    whose one slot covers the working day (08:00–19:00), six learners enrolled: ``tremplin dev`` shows
+    the trainer's home, their view of the session and the « Émargement » of the slot at once."""
+    from datetime import time
+
+    from app.dates import now, today
+    from app.services.enrolments import add_sources
+    from app.services.sessions import next_code, propose_full_name
+    from app.tables.catalogue import CourseTemplate, SessionActivity, SessionSlot, TemplateActivity, TrainingSession
+    from app.tables.evidence import SessionTrainer
+    from app.tables.learning import SourceKind
+
+    template = await CourseTemplate.select().where(CourseTemplate.code == "C07").first()
+    day = today()
+    name = propose_full_name(day, day, template["title"])
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=establishment_id, template=template["id"], full_name=name, short_name=name, start_date=day,
+        end_date=day, code=await next_code(day, template["code"]), seats=12,
+        certificate_text=template["certificate_text"], progress_block=True, discussion_block=True, imported_at=now(),
+        place="CH de Buis-les-Baronnies\nSalle Ventoux", contact="Emma Gestionnaire, 04 75 00 00 00",
+        what_to_bring="De quoi prendre des notes",
+    )).returning(TrainingSession.id))[0]["id"]
+    activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"])
+    await SessionActivity.insert(*[
+        SessionActivity(session=session_id, source=a["id"], position=a["position"], kind=a["kind"], title=a["title"],
+                        content=a["content"], required=a["required"], completion=a["completion"], quiz=a["quiz"],
+                        pass_mark=a["pass_mark"], video_url=a["video_url"], file=a["file"]) for a in activities])
+    await SessionSlot.insert(SessionSlot(session=session_id, day=day, starts=time(8), ends=time(19)))
+    await add_sources(session_id, learner_ids, SourceKind.manual)
+    username, first, last = DEMO_TRAINER
+    email = f"{username}@demo.tremplin.local"
+    trainer_id = (await User.insert(User(
+        username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
+        external=True, **user_text_fields(first, last, username, email))).returning(User.id))[0]["id"]
+    await RoleAssignment.insert(RoleAssignment(user=trainer_id, role=TRAINER))
+    await SessionTrainer.insert(SessionTrainer(session=session_id, user=trainer_id))
+
+
 # Issue 20 point 9: each template's own pages and quiz (a newcomer's first look must be believable).
 PAGES = {
     ("C01", "Généralités"): (
@@ -401,6 +444,8 @@ async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = 
     if with_sessions:
         await _load_sessions(establishments["ALP001"])
         await _load_session_in_progress(establishments["ALP001"], [ids[u] for u, c in learners if c == "ALP001"])
+        await _load_training_today(establishments["ALP001"], [ids[u] for u, c in learners if c == "ALP001"][:6],
+                                   password_hash)
     from app.tables.cohorts import Cohort
 
     await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))
@@ -418,6 +463,7 @@ def print_logins(loaded: bool, url: str, mail_dir, codes: list[str] | None = Non
         "  dam001.get     GET of DAM001 (delegation DAM)",
         "  inscriptions   local registration manager",
         "  testeur        registration tester",
+        "  ext.c.formatrice  trainer (Formateur) of today's session, « Émargement » open all day",
         "  learners       e.g. the usernames listed under Rôles (alp001.v.blondel style)",
     ]
     if codes:

@@ -168,10 +168,13 @@ async def _designable(user: CurrentUser, typed: str) -> dict:
     )
     if not found:
         raise ValidationFailed({"account": NO_ACCOUNT}, NO_ACCOUNT)
-    allowed = (await establishment_scope(user)).users_where()
+    scope = await establishment_scope(user)
     clause = User.id.is_in([r["id"] for r in found])
-    if allowed is not None:  # an administrator designates anyone; a manager their accounts or an external
-        clause = clause & ((User.external == True) | allowed)  # noqa: E712
+    if not scope.everything:  # an administrator designates anyone; a manager their accounts or an external
+        # Their accounts as ``Scope.users_where`` says, a trainer grant (of any session) not counting as
+        # a right beyond the scope: designating someone gives no hold over their account.
+        beyond = RoleAssignment.select(RoleAssignment.user).where(scope.grants_beyond() & (RoleAssignment.role != TRAINER))
+        clause = clause & ((User.external == True) | (scope.where(User.establishment) & User.id.not_in(beyond)))  # noqa: E712
     reachable = {r["id"] for r in await User.select(User.id).where(clause)}
     for r in found:
         if r["id"] in reachable:

@@ -30,7 +30,7 @@ async def test_session_page_groups_actions_and_previews_activities(browser, live
         await browser_login(page, live_server, "alp001.get")
         await page.goto(f"{live_server}/sessions/{session['id']}/")
         actions = page.get_by_role("navigation", name="Actions de la session")
-        groups = {"Contenu": 2, "Inscrits": 4, "Jours de formation": 4, "Session": 1}
+        groups = {"Contenu": 2, "Inscrits": 4, "Jours de formation": 5, "Session": 1}
         for name, count in groups.items():
             await expect(actions.get_by_role("group", name=name).get_by_role("link")).to_have_count(count)
         await expect(page.get_by_role("group", name="Jours de formation").get_by_role("link", name="Présences")).to_be_visible()
