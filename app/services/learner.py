@@ -26,6 +26,7 @@ from app.services.session_names import name_for_documents
 from app.services.text import Multiline
 from app.tables.catalogue import CompletionRule, SessionActivity, SessionSlot, TrainingSession
 from app.tables.certificates import Certificate, CertificateStatus
+from app.tables.evidence import SessionTrainer
 from app.tables.learning import ActivityCompletion, CompletionHow, DiscussionMessage, Enrolment, QuizAttempt
 from app.validation import MaxLen, Required, declared_errors
 
@@ -272,8 +273,11 @@ async def attempts(enrolment_id: int, activity_id: int) -> list[dict]:
 
 # -- discussion -----------------------------------------------------------------------------------
 async def messages(session_id: int, with_hidden: bool = False, limit: int = 200) -> list[dict]:
+    """The session's latest messages, oldest first; ``trainer`` marks those of its trainers (issue 22),
+    who read and post here as learners and managers do."""
     query = DiscussionMessage.select(
-        DiscussionMessage.id, DiscussionMessage.body, DiscussionMessage.created_at, DiscussionMessage.hidden_at,
+        DiscussionMessage.id, DiscussionMessage.author, DiscussionMessage.body, DiscussionMessage.created_at,
+        DiscussionMessage.hidden_at,
         DiscussionMessage.author.first_name.as_alias("first_name"),
         DiscussionMessage.author.last_name.as_alias("last_name"),
         DiscussionMessage.hidden_by.first_name.as_alias("hidden_by_first"),
@@ -282,6 +286,10 @@ async def messages(session_id: int, with_hidden: bool = False, limit: int = 200)
     if not with_hidden:
         query = query.where(DiscussionMessage.hidden_at.is_null())
     rows = await query.order_by(DiscussionMessage.id, ascending=False).limit(limit)
+    trainers = {r["user"] for r in await SessionTrainer.select(SessionTrainer.user).where(
+        SessionTrainer.session == session_id)} if rows else set()
+    for r in rows:
+        r["trainer"] = r["author"] in trainers
     return rows[::-1]
 
 
@@ -296,7 +304,7 @@ TOO_MANY = "Vous avez envoyé beaucoup de messages en peu de temps : attendez un
 
 
 async def post_message(redis, session_id: int, author_id: int, form: MessageForm) -> None:
-    """One message in a session's discussion, by a learner or a manager (at most 10 a minute each)."""
+    """One message in a session's discussion, by a learner, a trainer or a manager (at most 10 a minute each)."""
     if not await POST_LIMIT.allow(redis, str(author_id)):
         raise ValidationFailed({"body": TOO_MANY})
     body = form.body.strip()

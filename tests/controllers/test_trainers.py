@@ -296,7 +296,12 @@ async def test_a_trainer_reads_and_posts_in_the_discussion(client, new_client):
     # The session's managers read it with the learners' messages.
     async with new_client() as manager:
         await login(manager, "alp001.get")
-        assert "À demain." in text((await manager.get(f"/sessions/{session.id}/discussion")).text)
+        page = text((await manager.get(f"/sessions/{session.id}/discussion")).text)
+        trainer = await User.select(User.first_name, User.last_name).where(User.id == trainer_id).first()
+        assert "À demain." in page
+        # The trainer's messages say so; the learner's do not.
+        assert f"{trainer['first_name']} {trainer['last_name']} Formateur —" in page
+        assert page.count("Formateur —") == 2
 
 
 async def test_the_home_page_lists_a_trainers_sessions_and_todays_slots(client):
