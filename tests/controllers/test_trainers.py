@@ -341,3 +341,20 @@ async def test_the_attendance_sheet_names_each_slots_trainers(client):
     pages = [re.sub(r"\s+", " ", p.extract_text()) for p in PdfReader(io.BytesIO(response.content)).pages]
     assert f"Formateur(s) : {names[morning][0]}" in pages[0] and names[afternoon][0] not in pages[0]
     assert f"Formateur(s) : {names[afternoon][0]}" in pages[1]
+
+
+async def test_a_large_sheet_made_by_its_job_names_the_trainers_too(client, run_jobs, monkeypatch):
+    from app.services import attendance
+    from tests.controllers.test_attendance import _sheet_link, pdf_pages
+
+    monkeypatch.setattr(attendance, "SHEET_INLINE_MAX_ROWS", 1)
+    session, morning, afternoon, trainer_id, _ = await _trained_session()
+    name = " ".join((await User.select(User.first_name, User.last_name).where(User.id == trainer_id).first()).values())
+    await login(client, "alp001.get")
+    started = await post_form(client, f"/sessions/{session.id}/emargement")
+    assert started.status_code == 303
+    await run_jobs()
+    done = await client.get(started.headers["location"])
+    pages = pdf_pages((await client.get(_sheet_link(done.text))).content)
+    assert f"Formateur(s) : {name}" in pages[0] and f"Formateur(s) : {name}" in pages[1]  # the afternoon: all
+
