@@ -6,6 +6,8 @@ view of a session, their home page, the discussion as a trainer, and what a trai
 import re
 from datetime import timedelta
 
+import pytest
+
 from app.dates import today
 from app.services.passwords import hash_password
 from app.services.trainers import NO_ACCOUNT, STALE
@@ -86,6 +88,7 @@ async def test_a_manager_adds_an_existing_account_once_and_never_reveals_one_out
     assert await SessionTrainer.count().where(SessionTrainer.session == session.id) == 1
 
 
+@pytest.mark.smoke  # the embedded SQLite database too
 async def test_an_external_person_is_created_with_the_external_rule_and_mailed(client, smtp, run_jobs):
     session = await factories.session_with_learners(await _est("ALP001"), learners_count=0)
     await login(client, "alp001.get")
@@ -119,6 +122,7 @@ async def test_an_external_person_is_created_with_the_external_rule_and_mailed(c
     assert await SessionTrainer.count().where(SessionTrainer.session == session.id) == 2
 
 
+@pytest.mark.smoke  # the embedded SQLite database too
 async def test_slots_are_assigned_set_based_and_forged_ids_change_nothing(client):
     est = await _est("ALP001")
     session = await factories.session_with_learners(est, learners_count=0, slots=3)
