@@ -46,7 +46,6 @@ async def test_the_sheet_prints_the_snapshot_and_renders_the_same_bytes_every_ti
     assert f"{built.code[:5]}-{built.code[5:]}" in shown
     assert f"/verifier/emargement/{built.code}" in shown.replace(" ", "")
     # Two signatures drawn (QR, link), the countersignature and the QR code; no image for the others.
-    open("/tmp/sheet-sample.pdf", "wb").write(first)
     images = [image for page in PdfReader(io.BytesIO(first)).pages for image in page.images]
     assert len(images) == 4
 
