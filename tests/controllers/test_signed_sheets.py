@@ -10,9 +10,9 @@ from app.services.certificates.common import check_char
 from app.services.passwords import hash_password
 from app.tables.accounts import User
 from app.tables.catalogue import SessionSlot
-from app.tables.evidence import SlotClosure, SlotTrainer
+from app.tables.evidence import AttendanceRecord, SlotClosure, SlotTrainer
 from tests import factories
-from tests._closures import closed_slot
+from tests._closures import closed_slot, signature_png
 from tests.helpers import DEMO_PASSWORD, login, post_form, text
 from tests.services.test_certificates import pdf_text
 
@@ -134,3 +134,19 @@ async def test_the_verification_shares_the_certificates_rate_limit(client, new_c
         limited = await anonymous.get("/verifier/emargement/ABCDE-FGHJK")
         assert limited.status_code == 429 and "Trop de vérifications" in text(limited.text)
         assert (await anonymous.get("/verifier", params={"code": "ABCDE-FGHJK"})).status_code == 429
+
+
+async def test_a_tampered_signature_is_a_french_refusal_on_download_and_on_the_public_page(client, new_client):
+    built = await closed_slot(learners=2)
+    victim = built.snapshot["rows"][1]
+    await AttendanceRecord.update({AttendanceRecord.signature: signature_png(777)}).where(
+        AttendanceRecord.id == victim["record"])
+    await login(client, "alp001.get")
+    refused = await client.get(f"/creneaux/{built.slot_id}/feuille-signee.pdf")
+    assert refused.status_code == 409
+    assert f"La signature de {victim['name']} ne correspond plus à celle enregistrée à la clôture" in text(refused.text)
+    async with new_client() as anonymous:
+        page = await anonymous.get(f"/verifier/emargement/{built.code}")
+        assert page.status_code == 200 and "ne correspond plus à celle enregistrée" in text(page.text)
+        assert "non disponible" in text(page.text) and "authentique" not in text(page.text)
+        assert "Comparer le fichier" not in page.text  # no PDF hash to compare an upload with

@@ -3,6 +3,7 @@ prints (pypdf), its signature images checked against the closing's SHA-256, kept
 concurrency and never purged, queued after the closing."""
 
 import asyncio
+import base64
 import hashlib
 import io
 from datetime import timedelta
@@ -121,3 +122,25 @@ async def test_after_close_queues_one_run_per_slot_that_seals_the_sheet(demo, re
     assert (await JobRun.select(JobRun.status).where(JobRun.kind == kinds.SLOT_SHEET.name).first())["status"] == "succeeded"
     row = await _closure(built.slot_id)
     assert row["file"] is not None and len(row["pdf_sha256"]) == 64
+
+
+async def test_a_snapshot_changed_after_the_closing_or_an_image_that_is_no_png_is_refused(demo):
+    built = await closed_slot(learners=2)
+    changed = {**built.snapshot, "totals": {"present": 0, "absent": 2, "excused": 0}}
+    await SlotClosure.update({SlotClosure.snapshot: changed}).where(SlotClosure.slot == built.slot_id)
+    with pytest.raises(sheet.SheetRefused) as refused:
+        await sheet.seal_sheet(built.slot_id)
+    assert "ne correspondent plus à leur empreinte de clôture" in refused.value.message
+
+    # Hashed as stored at closing, but no PNG (or a huge one): a French refusal, not a crash in the renderer.
+    other = await closed_slot(learners=1)
+    row = other.snapshot["rows"][0]
+    not_png = base64.b64encode(b"GIF89a" + bytes(200)).decode()
+    snapshot = {**other.snapshot, "rows": [{**row, "signature_sha256": hashlib.sha256(base64.b64decode(not_png)).hexdigest()}]}
+    await AttendanceRecord.update({AttendanceRecord.signature: not_png}).where(AttendanceRecord.id == row["record"])
+    await SlotClosure.update({SlotClosure.snapshot: snapshot, SlotClosure.records_sha256: sheet.records_digest(snapshot)}).where(
+        SlotClosure.slot == other.slot_id)
+    with pytest.raises(sheet.SheetRefused) as refused:
+        await sheet.seal_sheet(other.slot_id)
+    assert "n'est pas une image PNG lisible" in refused.value.message
+    assert not sheet.readable_png(base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (70000).to_bytes(4, "big") * 2).decode())

@@ -58,6 +58,19 @@ def load_snapshot(value) -> dict:
     return json.loads(value) if isinstance(value, str) else dict(value or {})
 
 
+MAX_PIXELS = 4096 * 4096  # a drawn signature is far below; a larger image is not laid out
+
+
+def readable_png(encoded: str) -> bool:
+    """A PNG (its signature and IHDR) of a size the renderer may decode: checked before the render,
+    so that a stored image that is no PNG, or a huge one, is a French refusal and not a crash."""
+    raw = base64.b64decode(encoded[:64])
+    if len(raw) < 24 or not raw.startswith(b"\x89PNG\r\n\x1a\n") or raw[12:16] != b"IHDR":
+        return False
+    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
+    return 0 < width * height <= MAX_PIXELS
+
+
 def image_matches(encoded: str, expected: str) -> bool:
     """Whether a stored PNG (base64) is the one the snapshot hashed: its SHA-256, of the PNG's bytes
     or of the stored base64 text (either form identifies the same image)."""
@@ -103,8 +116,8 @@ def render_sync(context: dict) -> bytes:
     snap = context["snapshot"]
     rows = [{**row, "status_label": STATUS_LABELS.get(row["status"], row["status"]),
              "method_label": METHOD_LABELS.get(row.get("method", ""), row.get("method", "")),
-             "image": _small_png(context["signatures"][str(row["record"])])
-             if context["signatures"].get(str(row["record"])) else ""} for row in snap["rows"]]
+             "image": _small_png(context["signatures"][str(row.get("record"))])
+             if context["signatures"].get(str(row.get("record"))) else ""} for row in snap["rows"]]
     countersignature = _small_png(context["countersignature"]) if context["countersignature"] else ""
     return render_pdf_sync(TEMPLATE, {
         "s": snap, "rows": rows, "countersignature": countersignature, "code": display_code(context["code"]),
@@ -148,11 +161,15 @@ async def closure_of(slot_id: int) -> dict | None:
 
 
 async def sheet_context(closure: dict) -> dict:
-    """What ``render_sync`` needs: the snapshot, and the signature images of its rows (by record) and
-    the countersignature, each checked against the SHA-256 the snapshot holds (SheetRefused when one
-    is missing or differs)."""
+    """What ``render_sync`` needs: the snapshot (checked against records_sha256), and the signature
+    images of its rows (by record) and the countersignature, each checked against the SHA-256 the
+    snapshot holds and read as a PNG of a sane size (SheetRefused when one is missing or differs)."""
     snap = closure["snapshot"]
-    wanted = {int(r["record"]): r for r in snap.get("rows", []) if r.get("signature_sha256")}
+    if records_digest(snap) != closure["records_sha256"]:
+        log.error("slot %s: its snapshot no longer gives its records_sha256", closure["slot"])
+        raise SheetRefused("Les enregistrements de ce créneau ne correspondent plus à leur empreinte de clôture "
+                           "(SHA-256) : la feuille signée n'est pas générée.")
+    wanted = {int(r["record"]): r for r in snap.get("rows", []) if r.get("signature_sha256") and r.get("record")}
     stored = {}
     if wanted:
         stored = {r["id"]: r["signature"] for r in await AttendanceRecord.select(
@@ -162,6 +179,9 @@ async def sheet_context(closure: dict) -> dict:
             log.error("slot %s: the signature of record %s differs from its closing hash", closure["slot"], record_id)
             raise SheetRefused(f"La signature de {row['name']} ne correspond plus à celle enregistrée à la clôture "
                                "(empreinte SHA-256 différente) : la feuille signée n'est pas générée.")
+        if not readable_png(stored[record_id]):
+            raise SheetRefused(f"La signature de {row['name']} n'est pas une image PNG lisible : la feuille signée "
+                               "n'est pas générée.")
     countersignature = ""
     if snap.get("countersignature_sha256"):
         row = await SlotClosure.select(SlotClosure.countersignature).where(SlotClosure.id == closure["id"]).first()
@@ -169,6 +189,9 @@ async def sheet_context(closure: dict) -> dict:
         if not image_matches(countersignature, snap["countersignature_sha256"]):
             raise SheetRefused("La contre-signature du formateur ne correspond plus à celle enregistrée à la clôture "
                                "(empreinte SHA-256 différente) : la feuille signée n'est pas générée.")
+        if not readable_png(countersignature):
+            raise SheetRefused("La contre-signature du formateur n'est pas une image PNG lisible : la feuille signée "
+                               "n'est pas générée.")
     return {"snapshot": snap, "signatures": {str(k): stored[k] for k in wanted}, "countersignature": countersignature,
             "code": closure["code"], "records_sha256": closure["records_sha256"],
             "verify_url": get_settings().base_url + VERIFY_PATH.format(code=closure["code"])}
