@@ -39,6 +39,7 @@ from app.controllers import (
     registration,
     registration_admin,
     sessions,
+    signed_sheets,
     trainers,
     users,
 )
@@ -145,6 +146,7 @@ ROUTE_HANDLERS = [
     *certificates.HANDLERS,
     *convocations.HANDLERS,
     *attendance.HANDLERS,
+    *signed_sheets.HANDLERS,
     *trainers.HANDLERS,
     *registration_admin.HANDLERS,
     *registration.HANDLERS,

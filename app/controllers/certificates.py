@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
-from litestar.response import Response, Template
+from litestar.response import Redirect, Response, Template
 
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
@@ -19,6 +19,7 @@ from app.services import certificates
 from app.services.errors import ValidationFailed
 from app.services.outbox import dispatch
 from app.services.ratelimit import Limit
+from app.services.signing import sheet_read
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 from app.services.text import Multiline
@@ -150,6 +151,8 @@ class VerifyController(Controller):
                 return render(request, "certificates/verify.html", {**context, "limited": True}, status_code=429,
                               headers={"Retry-After": str(VERIFY_LIMIT.window)})
             context["found"] = found = await certificates.verify(typed)
+            if found is None and (closure := await sheet_read.closure_code(typed)):  # a signed sheet's code
+                return Redirect(url(request, "signing.verify", code=closure), status_code=303)
             status = 200 if found else 404
             if found and upload is not None:
                 context["upload_result"] = "match" if certificates.pdf_matches(found, upload) else "mismatch"

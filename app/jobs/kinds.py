@@ -35,6 +35,9 @@ CERTIFICATES_ZIP = JobKind("build_certificates_zip",
 ATTENDANCE_SHEET = JobKind("build_attendance_sheet",
                            key=lambda session_id, user_id, token: f"attendance-sheet:{token}",
                            timeout=HOUR)
+# The signed attendance sheet of a slot just closed (issue 22, app/services/signing/sheet.py): one run
+# per slot; a sheet its run did not seal is rendered and kept by its first download or verification.
+SLOT_SHEET = JobKind("seal_slot_sheet", key=lambda slot_id: f"slot-sheet:{slot_id}", timeout=600)
 
 # -- tracked, not durable: somebody waits for it now; after a failure they ask again --------------
 EXPORT_TABLE = JobKind("export_table", durable=False, max_tries=1, timeout=HOUR)

@@ -31,9 +31,11 @@ from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.jobs.redaction import redact
 from app.jobs.registration import send_request_notifications
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
+from app.jobs.signed_sheets import seal_slot_sheet
 from app.pdf import bounded
 from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, with_timeouts
 from app.services import imports, sessions
+from app.services.signing import sheet as signed_sheet
 from app.settings import get_settings
 
 _BINDINGS = [
@@ -49,6 +51,7 @@ _BINDINGS = [
     Bound(kinds.SEAL_CERTIFICATES, seal_certificates),
     Bound(kinds.CONVOCATIONS, build_convocations),
     Bound(kinds.CONVOCATION_REMINDERS, send_convocation_reminders),
+    Bound(kinds.SLOT_SHEET, seal_slot_sheet, on_give_up=signed_sheet.give_up),
 ]
 # Every declared kind by name, bound to its function.
 BOUND: dict[str, Bound] = {bound.kind.name: bound for bound in _BINDINGS}

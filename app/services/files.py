@@ -117,11 +117,13 @@ UNREFERENCED_GRACE = timedelta(hours=24)
 async def delete_unreferenced(grace: timedelta = UNREFERENCED_GRACE) -> int:
     """Delete, in one statement, every stored file older than `grace` that no template activity and
     no session activity uses — an activity retired for longer than `grace` no longer counts (its
-    `file` is then cleared by the foreign key). Returns how many were deleted. Run by a cron job."""
+    `file` is then cleared by the foreign key) — and that is no slot's signed attendance sheet
+    (SlotClosure.file: evidence, kept for good). Returns how many were deleted. Run by a cron job."""
     cutoff = now() - grace
     rows = await StoredFile.raw(
         "DELETE FROM stored_file WHERE created_at < {} "
         "AND NOT EXISTS (SELECT 1 FROM template_activity t WHERE t.file = stored_file.id) "
+        "AND NOT EXISTS (SELECT 1 FROM slot_closure c WHERE c.file = stored_file.id) "
         "AND NOT EXISTS (SELECT 1 FROM session_activity a WHERE a.file = stored_file.id "
         "AND (a.retired_at IS NULL OR a.retired_at >= {})) RETURNING id", cutoff, cutoff)
     return len(rows)

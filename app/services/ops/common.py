@@ -56,6 +56,7 @@ KIND_LABELS = {
     "seal_unsealed_certificates": "Scellement des attestations en attente",
     "issue_due_certificates": "Attestations dues après le dernier créneau",
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
+    "seal_slot_sheet": "Feuille d'émargement signée d'un créneau (PDF et empreinte)",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
 MAIL_STATUSES = ("queued", "sending", "retry", "failed", "sent")
