@@ -72,16 +72,15 @@ def readable_png(encoded: str) -> bool:
 
 
 def image_matches(encoded: str, expected: str) -> bool:
-    """Whether a stored PNG (base64) is the one the snapshot hashed: its SHA-256, of the PNG's bytes
-    or of the stored base64 text (either form identifies the same image)."""
+    """Whether a stored PNG (base64) is the one the snapshot hashed: the SHA-256 of the PNG's bytes
+    (app/services/signing/pad.py signature_sha256)."""
     if not encoded or not expected:
         return False
     try:
         raw = base64.b64decode(encoded, validate=True)
     except (binascii.Error, ValueError):
         return False
-    expected = expected.lower()
-    return expected in (hashlib.sha256(raw).hexdigest(), hashlib.sha256(encoded.encode()).hexdigest())
+    return expected.lower() == hashlib.sha256(raw).hexdigest()
 
 
 # -- rendering (in the render pool) ---------------------------------------------------------------
