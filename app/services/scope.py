@@ -11,8 +11,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from app.services.errors import NotFound, ScopeError
-from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, GET, CurrentUser
+from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, GET, TRAINER, CurrentUser
 from app.tables.accounts import RoleAssignment, User
+from app.tables.catalogue import TrainingSession
+from app.tables.evidence import SessionTrainer
 from app.tables.org import Delegation, Establishment
 
 
@@ -46,9 +48,10 @@ class Scope:
     def grants_beyond(self):
         """A where clause on RoleAssignment: the grants that give rights outside this scope — a
         platform role (administrator, registration manager…), a delegation that is not one of ours,
-        an establishment that is not one of ours."""
+        an establishment that is not one of ours. The trainer grant is none of these by itself: it
+        reaches the sessions trained, which ``users_where`` checks."""
         est_roles, del_roles = sorted(ESTABLISHMENT_ROLES), sorted(DELEGATION_ROLES)
-        beyond = RoleAssignment.role.not_in(est_roles + del_roles)
+        beyond = RoleAssignment.role.not_in(est_roles + del_roles + [TRAINER])
         outside_est = RoleAssignment.establishment.is_null()
         if self.establishment_ids:
             outside_est = outside_est | RoleAssignment.establishment.not_in(sorted(self.establishment_ids))
@@ -64,13 +67,18 @@ class Scope:
         """A where clause on User: the accounts this scope may manage (see, edit, suspend, delete,
         set a password for). An account is manageable when its establishment is in the scope AND
         it holds no right beyond the scope: a GET never reaches their GED's or an administrator's
-        account, even one whose home establishment is theirs. None means every account."""
+        account, even one whose home establishment is theirs — nor the account of someone who trains a
+        session of another establishment (issue 22): a new password would open that session to them.
+        An agent of theirs who trains only their sessions stays theirs. None means every account."""
         if self.everything:
             return None
         if not self.establishment_ids:
             return User.id == -1
+        ours = sorted(self.establishment_ids)
         beyond = RoleAssignment.select(RoleAssignment.user).where(self.grants_beyond())
-        return User.establishment.is_in(sorted(self.establishment_ids)) & User.id.not_in(beyond)
+        trains_elsewhere = SessionTrainer.select(SessionTrainer.user).where(SessionTrainer.session.is_in(
+            TrainingSession.select(TrainingSession.id).where(TrainingSession.establishment.not_in(ours))))
+        return User.establishment.is_in(ours) & User.id.not_in(beyond) & User.id.not_in(trains_elsewhere)
 
 
 NOTHING = Scope(everything=False, establishment_ids=frozenset(), delegation_ids=frozenset())

@@ -4,6 +4,8 @@ and text « Formateur(s) : … »), and the demo's trainer with a session of tod
 
 from app.dates import today
 from app.services import convocations, trainers
+from app.services.auth import load_current_user
+from app.services.scope import establishment_scope, manageable_user_ids
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import SessionSlot, TrainingSession
 from app.tables.evidence import SessionTrainer, SlotTrainer
@@ -88,3 +90,23 @@ async def test_the_demo_has_a_trainer_with_a_session_of_today(clean):
     assert await Enrolment.count().where((Enrolment.session == session["id"]) & (Enrolment.active == True)) >= 5  # noqa: E712
     home = await trainers.home(trainer["id"])
     assert [s["id"] for s in home["slots"]] == [slot["id"]] and home["slots"][0]["is_today"]
+
+
+async def test_a_gets_agent_who_trains_stays_theirs_unless_they_train_elsewhere(demo):
+    """The trainer grant alone does not take an agent out of their GET's hands (they may still edit,
+    suspend or reset the account); training a session of another establishment does — a new password
+    would open that session to whoever set it."""
+    alp001, dam001 = await _est("ALP001"), await _est("DAM001")
+    agent = (await factories.learners(alp001, 1, prefix="agentform"))[0]
+    home = await factories.session_with_learners(alp001, learners_count=0, slots=1)
+    elsewhere = await factories.session_with_learners(dam001, learners_count=0, slots=1)
+    get_id = (await User.select(User.id).where(User.username == "alp001.get").first())["id"]
+    manager = await load_current_user(get_id)
+    assert (await establishment_scope(manager)).allows(alp001)
+
+    await RoleAssignment.insert(RoleAssignment(user=agent, role="trainer"))
+    await SessionTrainer.insert(SessionTrainer(session=home.id, user=agent))
+    assert await manageable_user_ids(manager, [agent]) == {agent}
+
+    await SessionTrainer.insert(SessionTrainer(session=elsewhere.id, user=agent))
+    assert await manageable_user_ids(manager, [agent]) == set()
