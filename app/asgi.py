@@ -39,6 +39,7 @@ from app.controllers import (
     registration,
     registration_admin,
     sessions,
+    signing,
     users,
 )
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
@@ -144,6 +145,7 @@ ROUTE_HANDLERS = [
     *certificates.HANDLERS,
     *convocations.HANDLERS,
     *attendance.HANDLERS,
+    *signing.HANDLERS,
     *registration_admin.HANDLERS,
     *registration.HANDLERS,
     *ops.HANDLERS,

@@ -12,6 +12,7 @@ from app.services import dashboard, learner, org
 from app.services.registration import waiting_count
 from app.services.roles import LEARNER
 from app.services.scope import establishment_scope, establishments_in_scope
+from app.services.signing import learner as signing
 
 
 @get("/", name="home")
@@ -30,6 +31,8 @@ async def home(request: Request) -> Template:
         "waiting_requests": waiting, "board": board,
         "establishments": establishments, "counts": counts, "is_learner": is_learner,
         "my": await learner.home(user.id) if is_learner else None, "today": today(),
+        # « Signer ma présence » (issue 22): the slots open for signing now, of the learner's sessions.
+        "sign_now": await signing.open_slots(user.id) if is_learner else [],
     })
 
 
