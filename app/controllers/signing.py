@@ -124,16 +124,22 @@ class TrainerSigningController(Controller):
                         f"{totals['absent']} absent(s), {totals['excused']} excusé(s). Code de vérification {done.code}.")
 
 
-@get("/s/{slot_id:int}/{token:str}", name="signing.scan", opt={"public": True})
-async def scan(request: Request, slot_id: FromPath[int], token: FromPath[str]) -> Response:
-    """The QR code's target: a token of this slot and of the last minute, then the signing page with
-    a pass (which survives the login). Anything else: why, and nothing recorded."""
-    problem = window.token_problem(slot_id, token)
-    if problem:
-        return render(request, "signing/message.html", {"title": "Code QR refusé", "message": problem},
-                      status_code=400)
-    return Redirect(path=url(request, "signing.page", {"p": window.make_pass(slot_id)}, slot_id=slot_id),
-                    status_code=HTTP_303_SEE_OTHER)
+class ScanController(Controller):
+    """The QR code's target, public (no login needed to scan)."""
+
+    path = "/s"
+    opt = {"public": True}
+
+    @get("/{slot_id:int}/{token:str}", name="signing.scan")
+    async def scan(self, request: Request, slot_id: FromPath[int], token: FromPath[str]) -> Response:
+        """A token of this slot and of the last minute: the signing page with a pass (which survives
+        the login). Anything else: why, and nothing recorded."""
+        problem = window.token_problem(slot_id, token)
+        if problem:
+            return render(request, "signing/message.html", {"title": "Code QR refusé", "message": problem},
+                          status_code=400)
+        return Redirect(path=url(request, "signing.page", {"p": window.make_pass(slot_id)}, slot_id=slot_id),
+                        status_code=HTTP_303_SEE_OTHER)
 
 
 def _signing_context(request: Request, t: learner.Target, p: str | None) -> dict:
@@ -175,4 +181,4 @@ async def sign(request: Request, slot_id: FromPath[int]) -> Template:
                                                  "done": f"Présence enregistrée, {learner.when_fr(at)}"})
 
 
-HANDLERS = [TrainerSigningController, scan, signing_page, sign]
+HANDLERS = [TrainerSigningController, ScanController, signing_page, sign]

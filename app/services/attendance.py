@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time
+from typing import NamedTuple
 
 from app import db
 from app.dates import date_fr, now
@@ -198,8 +199,7 @@ async def _current(enrolment_ids: list[int], slot_ids: list[int]) -> dict[tuple[
 CLEARED = "cleared"
 
 
-@dataclass(frozen=True)
-class Mark:
+class Mark(NamedTuple):
     enrolment: int
     slot: int
     status: str  # present / absent / excused, or "cleared" (the projection row removed)
