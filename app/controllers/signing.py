@@ -37,7 +37,7 @@ def _qr(request: Request, slot: dict, session: dict, closed: bool) -> dict:
     if state == window.OPEN and not closed:
         target = get_settings().base_url + url(request, "signing.scan", slot_id=slot["id"],
                                                 token=window.qr_token(slot["id"]))
-        qr.update(url=target, svg=segno.make(target, error="m").svg_inline(scale=6, dark="#000", light="#fff"))
+        qr.update(url=target, svg=segno.make(target, error="m").svg_inline(omitsize=True, dark="#000", light="#fff"))
     return qr
 
 
