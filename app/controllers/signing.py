@@ -52,7 +52,7 @@ class TrainerSigningController(Controller):
         slot, session, as_trainer = await staff_slot(user, slot_id)
         listing = await trainer.live_list(slot_id, session["id"])
         trainers = (await slot_trainers([slot_id]))[slot_id]
-        return {"slot": slot, "session": session, "slot_fr": _slot_fr(slot), "list": listing,
+        return {"slot": slot, "session": session, "as_trainer": as_trainer, "slot_fr": _slot_fr(slot), "list": listing,
                 "qr": _qr(request, slot, session, listing.closed), "trainers": trainers,
                 "can_close": user.id in {t["id"] for t in trainers},
                 "closure": await closing.closure_of(slot_id) if listing.closed else None,

@@ -8,6 +8,13 @@ They live on the enrolment's summary (`attended_minutes`), recomputed with the r
 « Présence minimale (%) », crossing it may complete the enrolment and issue its certificate by the
 same path as the last activity done.
 
+Issue 22: every change of attendance — a learner's signature, a trainer's mark, the closing's absences,
+the grid, a correction after a closing — goes through ``append`` / ``write`` below: AttendanceRecord
+rows (append-only evidence) and the Attendance projection pointing at them, in one transaction,
+set-based. The grid is the managers' view and correction tool over those records: before a slot's
+closing a change is a « manager » record (clearing a cell a « cleared » one), after it a « correction »
+that needs a reason.
+
 The grid is one form: a select per learner and slot. A url-encoded form holds at most
 FORM_MAX_FIELDS fields (app/http/security.py), so a big session's grid comes in pages of
 ``FORM_CELLS // slots`` learners; each page is saved by one statement whatever its size.

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from dataclasses import dataclass
 from datetime import timezone
 
@@ -26,6 +27,7 @@ from app.services.trainer_scope import slot_trainers
 from app.tables.catalogue import SessionSlot
 from app.tables.evidence import SlotClosure
 
+log = logging.getLogger(__name__)
 CERTIFY = "Cochez « Je certifie l'exactitude » pour clôturer le créneau."
 ONLY_TRAINERS = "Seul un formateur de ce créneau peut le clôturer."
 NOT_STARTED = "Ce créneau n'a pas encore commencé : il ne peut pas être clôturé."
@@ -98,7 +100,10 @@ async def close(user, slot: dict, session: dict, countersignature: str, certifie
         issued, _ = await attendance.settle(missing)
     if issued:
         await seal(issued, redis)
-    await sheet.after_close(slot["id"], redis)
+    try:  # the closing is committed: the sheet's own failure must not answer it with an error
+        await sheet.after_close(slot["id"], redis)
+    except Exception:  # noqa: BLE001
+        log.exception("the signed sheet of slot %s could not be started", slot["id"])
     return Closed(made[0]["id"], code, snapshot["closed_at_fr"], snapshot["totals"])
 
 
