@@ -3,6 +3,7 @@ sign from phone-sized windows (390×844) — one through the QR code's link (tak
 from their home page — a third is marked present by the trainer, and the trainer countersigns the
 closing. JS off: the same through links and plain buttons (no drawing, an empty signature)."""
 
+import json
 from datetime import datetime, time, timedelta
 
 import pytest
@@ -131,3 +132,32 @@ async def test_two_learners_sign_one_is_marked_and_the_trainer_closes(browser, l
     assert bool(by_enrolment_user["qr"]["signature"]) is javascript and bool(by_enrolment_user["link"]["signature"]) is javascript
     closure = await SlotClosure.select().where(SlotClosure.slot == slot).first()
     assert closure is not None and bool(closure["countersignature"]) is javascript
+
+
+async def test_the_signing_page_is_light_on_a_slow_phone(browser, live_server, demo):
+    """Issue 22's budget: with a warm cache, ≤ 30 KB transferred and usable within 1 s on a poor
+    network (400 ms round trips, 400 kbit/s) with a CPU six times slower (Chromium's throttling)."""
+    slot, users, _ = await _open_slot()
+    context = await browser.new_context(locale="fr-FR", viewport=PHONE, has_touch=True, is_mobile=True)
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, users[0]["username"], PASSWORD)
+        await page.goto(f"{live_server}/signer/{slot}")  # warms the cache (stylesheets, script)
+        cdp = await context.new_cdp_session(page)
+        await cdp.send("Network.enable")
+        await cdp.send("Network.emulateNetworkConditions", {
+            "offline": False, "latency": 400, "downloadThroughput": 400_000 / 8, "uploadThroughput": 400_000 / 8})
+        await cdp.send("Emulation.setCPUThrottlingRate", {"rate": 6})
+        sizes = []
+        cdp.on("Network.loadingFinished", lambda event: sizes.append(event["encodedDataLength"]))
+        await page.goto(f"{live_server}/signer/{slot}", wait_until="commit")
+        await expect(page.locator("canvas")).to_be_visible()  # the script ran: the pad is there
+        timing = await page.evaluate("JSON.stringify(performance.getEntriesByType('navigation')[0])")
+        navigation = json.loads(timing)
+        usable = navigation["domContentLoadedEventEnd"] - navigation["startTime"]
+        await page.wait_for_load_state("load")
+        print(f"signing page, warm cache, throttled: {sum(sizes)} bytes in {len(sizes)} response(s), usable after {usable:.0f} ms")
+        assert sizes and sum(sizes) <= 30_000, sizes
+        assert 400 <= usable <= 1000, f"usable after {usable:.0f} ms"  # at least one round trip: throttled indeed
+    finally:
+        await context.close()

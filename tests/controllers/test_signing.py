@@ -230,3 +230,17 @@ async def test_the_light_page_is_small_and_csrf_protected(client, clock):
     await csrf_token(client)
     forged = await client.post(f"/signer/{b.slots[0]}", data={"signature": ""})
     assert forged.status_code == 403 and await AttendanceRecord.count() == 0
+
+
+async def test_a_cancelled_sessions_slot_cannot_be_signed(client, clock):
+    from app.dates import now
+    from app.tables.catalogue import TrainingSession
+
+    b = await built(learners=1)
+    await TrainingSession.update({TrainingSession.cancelled_at: now()}).where(TrainingSession.id == b.session)
+    set_clock(clock, b.day, 9, 0)
+    await login(client, b.usernames[0])
+    assert "Signer ma présence" not in text((await client.get("/")).text)
+    refused = await post_form(client, f"/signer/{b.slots[0]}", {"signature": ""})
+    assert refused.status_code == 409 and "Cette session est annulée" in text(refused.text)
+    assert await AttendanceRecord.count() == 0

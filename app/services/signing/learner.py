@@ -55,7 +55,8 @@ class Target:
 
 
 _TARGET = (
-    "SELECT s.id, s.day, s.starts, s.ends, s.session, t.full_name, t.code, t.signing_grace, e.id AS enrolment, "
+    "SELECT s.id, s.day, s.starts, s.ends, s.session, t.full_name, t.code, t.signing_grace, t.cancelled_at, "
+    "e.id AS enrolment, "
     "a.status, a.recorded_at, r.method, c.id AS closure "
     "FROM session_slot s JOIN training_session t ON t.id = s.session "
     "JOIN enrolment e ON e.session = t.id AND e.\"user\" = {} AND e.active "
@@ -75,7 +76,7 @@ async def target(user_id: int, slot_id: int) -> Target:
     return Target(
         slot={k: r[k] for k in ("id", "day", "starts", "ends", "session")},
         session={"id": r["session"], "full_name": r["full_name"], "code": r["code"],
-                 "signing_grace": r["signing_grace"]},
+                 "signing_grace": r["signing_grace"], "cancelled": r["cancelled_at"] is not None},
         enrolment=r["enrolment"], closed=r["closure"] is not None, status=r["status"],
         recorded_at=r["recorded_at"], method=r["method"])
 
@@ -89,6 +90,8 @@ def problem(t: Target) -> str | None:
                 f"{time_fr(t.recorded_at)}) : adressez-vous au formateur en cas d'erreur.")
     if t.closed:
         return CLOSED
+    if t.session["cancelled"]:
+        return "Cette session est annulée : il n'y a pas de présence à signer."
     opens, closes = window.bounds(t.slot, t.session["signing_grace"])
     state = t.state
     if state == window.BEFORE:
