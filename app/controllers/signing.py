@@ -66,8 +66,10 @@ class TrainerSigningController(Controller):
         return render(request, "signing/trainer.html", context, status_code=status_code)
 
     @get("/emargement", name="signing.trainer")
-    async def page(self, request: Request, slot_id: FromPath[int]) -> Template:
-        return await self._page(request, slot_id)
+    async def page(self, request: Request, slot_id: FromPath[int], excuse: FromQuery[str | None] = None) -> Template:
+        """``?excuse=<enrolment>``: the « Excusé… » link of a row, that learner chosen in the excuse form."""
+        return await self._page(request, slot_id, values={"enrolment": to_int(excuse, low=1) or ""},
+                                focus_reason=excuse is not None)
 
     @get("/emargement/liste", name="signing.list")
     async def live_list(self, request: Request, slot_id: FromPath[int]) -> Template:

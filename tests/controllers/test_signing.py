@@ -172,6 +172,10 @@ async def test_the_trainers_page_shows_the_code_and_the_list_and_marks(client, n
                              {"enrolment": b.enrolments[0], "status": "present", "from": "list"}, htmx=True)
     assert marked.status_code == 200 and marked.text.lstrip().startswith('<div id="signing-list"')
     assert "présent (marqué par le formateur)" in text(marked.text)
+    # « Excusé… » of a row: the excuse form with that learner chosen.
+    assert f'href="/creneaux/{slot}/emargement?excuse={b.enrolments[1]}#excuse-title"' in page.text
+    chosen = await client.get(f"/creneaux/{slot}/emargement?excuse={b.enrolments[1]}")
+    assert f'<option value="{b.enrolments[1]}" selected>' in chosen.text and "autofocus" in chosen.text
     # « Excusé » without a reason: refused, nothing recorded; with one: recorded (JS off: redirect).
     refused = await post_form(client, f"/creneaux/{slot}/emargement/marquer", {"enrolment": b.enrolments[1], "status": "excused"})
     assert refused.status_code == 422 and "Indiquez le motif de l'absence excusée." in text(refused.text)
