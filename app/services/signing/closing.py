@@ -13,10 +13,8 @@ import logging
 from dataclasses import dataclass
 from datetime import timezone
 
-from babel.dates import format_datetime
-
 from app import db
-from app.dates import _local, date_fr, now
+from app.dates import date_fr, now
 from app.services import attendance
 from app.services.certificates import seal
 from app.services.certificates.common import new_code
@@ -125,7 +123,7 @@ def _snapshot(session: dict, slot: dict, trainers: list[dict], rows: list[dict],
         "slot": {"id": slot["id"], "day": slot["day"].isoformat(), "starts": f"{slot['starts']:%H:%M}",
                  "ends": f"{slot['ends']:%H:%M}", "day_fr": date_fr(slot["day"]), "minutes": minutes},
         "trainers": [{"id": t["id"], "name": t["name"]} for t in trainers],
-        "closed_at": _utc_iso(at), "closed_at_fr": format_datetime(_local(at), "d MMM y, HH:mm", locale="fr_FR"),
+        "closed_at": _utc_iso(at), "closed_at_fr": when_fr(at),
         "closed_by": {"id": user.id, "name": user.full_name},
         "countersignature_sha256": pad.signature_sha256(signature),
         "rows": out_rows, "totals": totals,

@@ -8,14 +8,16 @@ once (a double tap, two phones) make one record and the second is told « déjà
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 
 from babel.dates import format_datetime
 
-from app.dates import _local, now, today
+from app.dates import now, today
 from app.services import attendance
 from app.services.errors import DomainError, NotFound
 from app.services.signing import window
+from app.settings import get_settings
 from app.tables.catalogue import SessionSlot
 
 NOT_YOURS = "Ce créneau n'existe pas ou vous n'êtes pas inscrit à sa session : rien n'a été enregistré."
@@ -28,13 +30,20 @@ class SigningRefused(DomainError):
     status_code = 409
 
 
+def _wall(value: datetime) -> datetime:
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(ZoneInfo(get_settings().timezone))
+
+
 def when_fr(value: datetime) -> str:
     """« 7 déc. 2026, 09:03 » on the platform's wall clock."""
-    return format_datetime(_local(value), "d MMM y, HH:mm", locale="fr_FR")
+    return format_datetime(_wall(value), "d MMM y, HH:mm", locale="fr_FR")
 
 
 def time_fr(value: datetime) -> str:
-    return f"{_local(value):%H:%M}"
+    """« 09:03 » on the platform's wall clock."""
+    return f"{_wall(value):%H:%M}"
 
 
 @dataclass
