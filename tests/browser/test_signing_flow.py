@@ -88,8 +88,9 @@ async def test_two_learners_sign_one_is_marked_and_the_trainer_closes(browser, l
             await phone1.get_by_role("button", name="Signer ma présence").click()  # nothing drawn: asked to
             await expect(phone1.get_by_text("Dessinez votre signature dans le cadre.")).to_be_visible()
             await _draw(phone1)
-        else:
+        else:  # the confirmation button alone: no canvas, nothing to clear
             await expect(phone1.locator("canvas")).to_be_hidden()
+            await expect(phone1.get_by_role("button", name="Effacer")).to_be_hidden()
         await snap(phone1, f"signing-learner-{tag}")
         await phone1.get_by_role("button", name="Signer ma présence").click()
         await expect(phone1.get_by_text("Présence enregistrée,")).to_be_visible()
