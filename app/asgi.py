@@ -40,6 +40,7 @@ from app.controllers import (
     registration_admin,
     sessions,
     signed_sheets,
+    signing,
     trainers,
     users,
 )
@@ -147,6 +148,7 @@ ROUTE_HANDLERS = [
     *convocations.HANDLERS,
     *attendance.HANDLERS,
     *signed_sheets.HANDLERS,
+    *signing.HANDLERS,
     *trainers.HANDLERS,
     *registration_admin.HANDLERS,
     *registration.HANDLERS,

@@ -14,14 +14,16 @@ from app.jobs import kinds
 from app.jobs import results
 from app.lists._common import int_or_none
 from app.services import attendance, trainers
+from app.services.signing import review
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 
 SHEET_GONE = "Cette feuille d'émargement n'est plus disponible : préparez-la à nouveau."
 
-# There is no trainer role on an enrolment (Enrolment.role is « learner » only): the session's
-# managers record attendance; the trainer signs the printed sheet.
+# The grid is the managers' view and correction tool over the attendance records (issue 22): the
+# trainers sign slots on their own page (controllers/signing.py); after a slot's closing, a change
+# here is a correction with its reason.
 MANAGERS = (ADMIN, GED, GET)
 
 
@@ -65,7 +67,7 @@ class AttendanceController(Controller):
         return await self._page(request, session, page or 1)
 
     async def _page(self, request, session, page, errors=None, posted=None, status_code=200, notice=None,
-                    notice_category=None) -> Template:
+                    notice_category=None, reason="") -> Template:
         grid = await attendance.grid(session["id"], page)
         if posted:  # show what was typed again, not what is stored
             for row in grid.rows:
@@ -75,7 +77,9 @@ class AttendanceController(Controller):
             "session": session, "grid": grid, "errors": errors or {},
             "url": url(request, "attendance.grid", session_id=session["id"]),
             "total_hours": attendance.hours_fr(grid.total_minutes), "notice": notice,
-            "notice_category": notice_category}, region="attendance/_grid.html",
+            "notice_category": notice_category, "reason": reason,
+            "closures": await review.closures(session["id"]), "corrections": await review.corrections(session["id"])},
+            region="attendance/_grid.html",
             status_code=status_code)
 
     @post("/presences", name="attendance.save")
@@ -88,10 +92,11 @@ class AttendanceController(Controller):
         fill = int_or_none(form.get("fill"))
         if fill is not None:  # « Compléter : présents »: the slot's cells left blank become « présent »
             cells = {k: (v or ("present" if k[1] == fill else v)) for k, v in cells.items()}
+        reason = str(form.get("reason") or "")
         try:
-            saved = await attendance.save(user.id, session_id, cells, request.app.state.redis)
+            saved = await attendance.save(user.id, session_id, cells, request.app.state.redis, reason=reason)
         except ValidationFailed as invalid:
-            return await self._page(request, session, page, invalid.errors, cells, status_code=422)
+            return await self._page(request, session, page, invalid.errors, cells, status_code=422, reason=reason)
         message = f"Présences enregistrées : {saved.changed} modification(s)." if saved.changed else \
             "Aucune modification : les présences étaient déjà enregistrées ainsi."
         if saved.completed:

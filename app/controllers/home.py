@@ -12,6 +12,7 @@ from app.services import dashboard, learner, org, trainers
 from app.services.registration import waiting_count
 from app.services.roles import LEARNER, TRAINER
 from app.services.scope import establishment_scope, establishments_in_scope
+from app.services.signing import learner as signing
 
 
 @get("/", name="home")
@@ -32,6 +33,8 @@ async def home(request: Request) -> Template:
         "my": await learner.home(user.id) if is_learner else None, "today": today(),
         # Issue 22: « Mes sessions (formateur) ».
         "training": await trainers.home(user.id) if user.has_role(TRAINER) else None,
+        # « Signer ma présence » (issue 22): the slots open for signing now, of the learner's sessions.
+        "sign_now": await signing.open_slots(user.id) if is_learner else [],
     })
 
 

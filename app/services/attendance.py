@@ -8,6 +8,13 @@ They live on the enrolment's summary (`attended_minutes`), recomputed with the r
 « Présence minimale (%) », crossing it may complete the enrolment and issue its certificate by the
 same path as the last activity done.
 
+Issue 22: every change of attendance — a learner's signature, a trainer's mark, the closing's absences,
+the grid, a correction after a closing — goes through ``append`` / ``write`` below: AttendanceRecord
+rows (append-only evidence) and the Attendance projection pointing at them, in one transaction,
+set-based. The grid is the managers' view and correction tool over those records: before a slot's
+closing a change is a « manager » record (clearing a cell a « cleared » one), after it a « correction »
+that needs a reason.
+
 The grid is one form: a select per learner and slot. A url-encoded form holds at most
 FORM_MAX_FIELDS fields (app/http/security.py), so a big session's grid comes in pages of
 ``FORM_CELLS // slots`` learners; each page is saved by one statement whatever its size.
@@ -17,6 +24,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import time
+from typing import NamedTuple
 
 from app import db
 from app.dates import date_fr, now
@@ -136,16 +144,29 @@ class Saved:
     completed: int  # enrolments that became complete (and got their certificate)
 
 
-async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, int], str], redis=None) -> Saved:
+REASON_REQUIRED = ("Ce créneau est clôturé : indiquez le motif de la correction (champ « Motif »). "
+                   "Rien n'a été enregistré.")
+REASON_TOO_LONG = "Le motif ne peut pas dépasser 1 000 caractères."
+NO_CLEARING_CLOSED = ("Un créneau clôturé ne peut pas être vidé : choisissez Présent, Absent ou Excusé "
+                      "(avec le motif de la correction). Rien n'a été enregistré.")
+
+
+async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, int], str], redis=None,
+               reason: str = "") -> Saved:
     """Record a grid (or a page of it): each cell present / absent / excused, or "" to clear it.
     Learners must be actively enrolled in this session and slots be this session's (else nothing is
-    saved, with a French message). One upsert and one delete whatever the number of cells, the
-    summaries and certificates in the same transaction; the certificates' PDFs after commit."""
+    saved, with a French message). Only the cells that change make a record: method « manager »
+    before the slot's closing (clearing = « cleared »), « correction » with ``reason`` after it (a
+    closed slot's cell cannot be cleared). Set-based (``append``); summaries and certificates in the
+    same transaction, the certificates' PDFs after commit."""
     if not cells:
         raise ValidationFailed({"grid": "Aucune présence à enregistrer : la session n'a pas de créneau ou pas d'inscrit."})
     bad = sorted({v for v in cells.values() if v and v not in STATUS_LABELS})
     if bad:
         raise ValidationFailed({"grid": f"État de présence inconnu : « {bad[0][:20]} ». Choisissez Présent, Absent ou Excusé."})
+    reason = (reason or "").strip()
+    if len(reason) > 1000:
+        raise ValidationFailed({"reason": REASON_TOO_LONG})
     enrolment_ids = sorted({e for e, _ in cells})
     slot_ids = sorted({s for _, s in cells})
     known_enrolments = {r["id"] for r in await Enrolment.select(Enrolment.id).where(
@@ -155,66 +176,155 @@ async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, 
     if set(enrolment_ids) - known_enrolments or set(slot_ids) - known_slots:
         raise ValidationFailed({"grid": "La liste des inscrits ou des créneaux a changé entre-temps : rien n'a été "
                                         "enregistré. Rechargez la page et saisissez à nouveau."})
-    to_set = [(e, s, v) for (e, s), v in sorted(cells.items()) if v]
-    to_clear = [(e, s) for (e, s), v in sorted(cells.items()) if not v]
-    issued: list[int] = []
-    before: set[int] = set()
-    after: set[int] = set()
-    async with db.transaction():
-        changed = await _upsert(to_set, recorded_by) + await _clear(to_clear)
-        if changed:
-            before = {r["id"] for r in await Enrolment.select(Enrolment.id).where(
-                db.among(Enrolment.id, enrolment_ids) & Enrolment.completed_at.is_not_null())}
-            issued = await refresh_and_issue(enrolment_ids)
-            after = {r["id"] for r in await Enrolment.select(Enrolment.id).where(
-                db.among(Enrolment.id, enrolment_ids) & Enrolment.completed_at.is_not_null())}
+    async with db.write_transaction():
+        closed = await lock_slots(slot_ids)
+        current = await _current(enrolment_ids, slot_ids)
+        changes = [(e, s, v) for (e, s), v in sorted(cells.items()) if v != current.get((e, s), "")]
+        corrections = [c for c in changes if c[1] in closed]
+        if any(not v for _, _, v in corrections):
+            raise ValidationFailed({"grid": NO_CLEARING_CLOSED})
+        if corrections and not reason:
+            raise ValidationFailed({"reason": REASON_REQUIRED})
+        await append([Mark(e, s, v or CLEARED) for e, s, v in changes if s not in closed], "manager", recorded_by)
+        await append([Mark(e, s, v, reason=reason) for e, s, v in corrections], "correction", recorded_by)
+        issued, completed = await settle(sorted({e for e, _, _ in changes})) if changes else ([], 0)
     if issued:
         await seal(issued, redis)
-    return Saved(changed, len(after - before))
+    return Saved(len(changes), completed)
 
 
-async def _upsert(rows: list[tuple[int, int, str]], recorded_by: int | None) -> int:
-    """One INSERT … ON CONFLICT DO UPDATE; a cell whose status is unchanged keeps who recorded it
-    and when. Returns the rows inserted or changed."""
-    if not rows:
-        return 0
+async def _current(enrolment_ids: list[int], slot_ids: list[int]) -> dict[tuple[int, int], str]:
+    rows = await Attendance.select(Attendance.enrolment, Attendance.slot, Attendance.status).where(
+        db.among(Attendance.enrolment, enrolment_ids) & Attendance.slot.is_in(slot_ids))
+    return {(r["enrolment"], r["slot"]): r["status"] for r in rows}
+
+
+# -- the one writer of attendance (issue 22) -------------------------------------------------------
+# Every change — a learner's signature, a trainer's mark, the closing's absences, the grid, a
+# correction — appends AttendanceRecord rows and sets the Attendance projection (pointing at its
+# record) in the same transaction, set-based: one statement on PostgreSQL whatever the number.
+CLEARED = "cleared"
+
+
+class Mark(NamedTuple):
+    enrolment: int
+    slot: int
+    status: str  # present / absent / excused, or "cleared" (the projection row removed)
+    signature: str = ""  # PNG base64, no prefix
+    reason: str = ""
+
+
+class AlreadyRecorded(Exception):
+    """``append(only_unrecorded=True)``: one of the cells had a state already (a second signature,
+    a double click, two phones at once). Raised inside the transaction: nothing is kept."""
+
+
+async def lock_slots(slot_ids: list[int], exclusive: bool = False) -> set[int]:
+    """Inside a transaction: lock the slots' rows (shared: signatures and marks run side by side;
+    ``exclusive``: the closing waits for them and holds the next ones back) and return those already
+    closed. On SQLite the caller's write_transaction already runs writers one after the other."""
+    if not slot_ids:
+        return set()
+    lock = "" if db.is_sqlite() else (" FOR UPDATE OF s" if exclusive else " FOR SHARE OF s")
+    rows = await SessionSlot.raw(
+        "SELECT s.id, c.id AS closure FROM session_slot s LEFT JOIN slot_closure c ON c.slot = s.id WHERE s.id IN ("
+        + ", ".join("{}" for _ in slot_ids) + ")" + lock, *slot_ids)
+    return {r["id"] for r in rows if r["closure"] is not None}
+
+
+_APPEND_PG = (
+    "WITH input AS (SELECT * FROM unnest({}::int[], {}::int[], {}::text[], {}::text[], {}::text[]) AS t(e, s, st, sig, why)), "
+    "rec AS (INSERT INTO attendance_record (enrolment, slot, status, method, recorded_at, recorded_by, signature, "
+    "client_hash, reason) SELECT e, s, st, {}::text, {}::timestamptz, {}::int, sig, {}::text, why FROM input "
+    "RETURNING id, enrolment, slot, status, recorded_at), "
+    "kept AS (INSERT INTO attendance (enrolment, slot, status, recorded_by, recorded_at, record) "
+    "SELECT enrolment, slot, status, {}::int, recorded_at, id FROM rec WHERE status <> 'cleared' "
+    "ON CONFLICT (enrolment, slot) DO {} RETURNING id), "
+    "gone AS (DELETE FROM attendance a USING rec WHERE rec.status = 'cleared' AND a.enrolment = rec.enrolment "
+    "AND a.slot = rec.slot RETURNING a.id) "
+    "SELECT rec.*, (SELECT COUNT(*) FROM kept) AS kept FROM rec"
+)
+_UPSERT = ("UPDATE SET status = excluded.status, recorded_by = excluded.recorded_by, "
+           "recorded_at = excluded.recorded_at, record = excluded.record")
+
+
+async def append(marks: list[Mark], method: str, recorded_by: int | None, client_hash: str = "",
+                 only_unrecorded: bool = False) -> list[dict]:
+    """Inside the caller's transaction: one record per mark (at most one per enrolment and slot) and
+    the projection set from it (« cleared » removes it). ``only_unrecorded``: a cell that has a
+    state already raises AlreadyRecorded (the transaction is then rolled back: nothing recorded
+    twice). Returns the records made ({id, enrolment, slot, status, recorded_at})."""
+    if not marks:
+        return []
+    assert db.in_transaction(), "attendance.append runs in the caller's transaction"
     at = now()
-    conflict = ("ON CONFLICT (enrolment, slot) DO UPDATE SET status = excluded.status, "
-                "recorded_by = excluded.recorded_by, recorded_at = excluded.recorded_at "
-                "WHERE attendance.status <> excluded.status RETURNING id")
     if not db.is_sqlite():
-        done = await Attendance.raw(
-            "INSERT INTO attendance (enrolment, slot, status, recorded_by, recorded_at) "
-            "SELECT e, s, st, {}, {} FROM unnest({}::int[], {}::int[], {}::text[]) AS t(e, s, st) " + conflict,
-            recorded_by, at, [r[0] for r in rows], [r[1] for r in rows], [r[2] for r in rows])
-        return len(done)
-    changed = 0
-    for start in range(0, len(rows), 1000):  # SQLite: bound the number of parameters per statement
-        chunk = rows[start:start + 1000]
-        done = await Attendance.raw(
-            "INSERT INTO attendance (enrolment, slot, status, recorded_by, recorded_at) VALUES "
-            + ", ".join("({}, {}, {}, {}, {})" for _ in chunk) + " " + conflict,
-            *[a for e, s, st in chunk for a in (e, s, st, recorded_by, at)])
-        changed += len(done)
-    return changed
+        rows = await Attendance.raw(
+            _APPEND_PG.replace("DO {}", "DO NOTHING" if only_unrecorded else "DO " + _UPSERT),
+            [m.enrolment for m in marks], [m.slot for m in marks], [m.status for m in marks],
+            [m.signature for m in marks], [m.reason for m in marks], method, at, recorded_by, client_hash, recorded_by)
+        kept = rows[0]["kept"] if rows else 0
+    else:
+        rows, kept = await _append_sqlite(marks, method, recorded_by, client_hash, only_unrecorded, at)
+    if only_unrecorded and kept < sum(1 for m in marks if m.status != CLEARED):
+        raise AlreadyRecorded()
+    return [{k: r[k] for k in ("id", "enrolment", "slot", "status", "recorded_at")} for r in rows]
 
 
-async def _clear(cells: list[tuple[int, int]]) -> int:
-    if not cells:
-        return 0
-    if not db.is_sqlite():
-        done = await Attendance.raw(
-            "DELETE FROM attendance WHERE (enrolment, slot) IN (SELECT * FROM unnest({}::int[], {}::int[])) RETURNING id",
-            [c[0] for c in cells], [c[1] for c in cells])
-        return len(done)
-    changed = 0
-    for start in range(0, len(cells), 1000):
-        chunk = cells[start:start + 1000]
-        done = await Attendance.raw(
-            "DELETE FROM attendance WHERE (enrolment, slot) IN (VALUES " + ", ".join("({}, {})" for _ in chunk)
-            + ") RETURNING id", *[a for c in chunk for a in c])
-        changed += len(done)
-    return changed
+async def _append_sqlite(marks, method, recorded_by, client_hash, only_unrecorded, at) -> tuple[list[dict], int]:
+    rows, kept = [], 0
+    for start in range(0, len(marks), 100):  # bound the parameters of one statement
+        chunk = marks[start:start + 100]
+        made = await Attendance.raw(
+            "INSERT INTO attendance_record (enrolment, slot, status, method, recorded_at, recorded_by, signature, "
+            "client_hash, reason) VALUES " + ", ".join("({}, {}, {}, {}, {}, {}, {}, {}, {})" for _ in chunk)
+            + " RETURNING id, enrolment, slot, status, recorded_at",
+            *[a for m in chunk for a in (m.enrolment, m.slot, m.status, method, at, recorded_by, m.signature,
+                                         client_hash, m.reason)])
+        rows += made
+        setting = [r for r in made if r["status"] != CLEARED]
+        if setting:
+            done = await Attendance.raw(
+                "INSERT INTO attendance (enrolment, slot, status, recorded_by, recorded_at, record) VALUES "
+                + ", ".join("({}, {}, {}, {}, {}, {})" for _ in setting) + " ON CONFLICT (enrolment, slot) DO "
+                + ("NOTHING" if only_unrecorded else _UPSERT) + " RETURNING id",
+                *[a for r in setting for a in (r["enrolment"], r["slot"], r["status"], recorded_by, at, r["id"])])
+            kept += len(done)
+        for r in made:
+            if r["status"] == CLEARED:
+                await Attendance.raw("DELETE FROM attendance WHERE enrolment = {} AND slot = {}", r["enrolment"], r["slot"])
+    return rows, kept
+
+
+async def settle(enrolment_ids: list[int]) -> tuple[list[int], int]:
+    """Inside the change's transaction: the enrolments' hours, completion and certificates again
+    (``refresh_and_issue``). Returns (the enrolments that got a certificate — to seal after commit —,
+    how many became complete)."""
+    if not enrolment_ids:
+        return [], 0
+    done = (Enrolment.select(Enrolment.id).where(
+        db.among(Enrolment.id, enrolment_ids) & Enrolment.completed_at.is_not_null()))
+    before = {r["id"] for r in await done}
+    issued = await refresh_and_issue(enrolment_ids)
+    after = {r["id"] for r in await Enrolment.select(Enrolment.id).where(
+        db.among(Enrolment.id, enrolment_ids) & Enrolment.completed_at.is_not_null())}
+    return issued, len(after - before)
+
+
+async def write(marks: list[Mark], method: str, recorded_by: int | None, redis=None, client_hash: str = "",
+                only_unrecorded: bool = False, slot_check=None) -> list[dict]:
+    """A change of its own transaction: the slots locked (``slot_check(closed_slot_ids)`` may refuse
+    it, e.g. a closed slot), ``append``, ``settle``; the certificates sealed after commit. Returns
+    the records made."""
+    async with db.write_transaction():
+        closed = await lock_slots(sorted({m.slot for m in marks}))
+        if slot_check is not None:
+            slot_check(closed)
+        records = await append(marks, method, recorded_by, client_hash, only_unrecorded)
+        issued, _ = await settle(sorted({m.enrolment for m in marks}))
+    if issued:
+        await seal(issued, redis)
+    return records
 
 
 # -- the printable sheet -------------------------------------------------------------------------

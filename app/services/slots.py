@@ -15,6 +15,7 @@ from datetime import date, time
 from app import db
 from app.dates import date_fr
 from app.tables.catalogue import SessionSlot
+from app.tables.evidence import AttendanceRecord, SlotClosure
 from app.tables.learning import Attendance
 
 MAX_SLOTS = 200
@@ -84,17 +85,27 @@ async def for_session(session_id: int) -> list[Slot]:
 
 
 async def removed_with_attendance(session_id: int, slots: list[Slot]) -> str | None:
-    """A French message when the slots typed drop one whose attendance is recorded (training
-    evidence: kept), None otherwise. A slot is known by its day and start; its end may change."""
-    kept = {(s.day, s.starts) for s in slots}
+    """A French message when the slots typed drop or change one that holds evidence — attendance
+    recorded, attendance records (signatures, marks) or its closing (issue 22) — None otherwise.
+    A slot is known by its day and start; such a slot keeps its end too (what was signed stays
+    what happened)."""
+    typed = {(s.day, s.starts): s for s in slots}
+    evidence = (SessionSlot.id.is_in(Attendance.select(Attendance.slot).where(Attendance.enrolment.session == session_id))
+                | SessionSlot.id.is_in(AttendanceRecord.select(AttendanceRecord.slot).where(
+                    AttendanceRecord.slot.session == session_id))
+                | SessionSlot.id.is_in(SlotClosure.select(SlotClosure.slot).where(SlotClosure.slot.session == session_id)))
     recorded = await SessionSlot.select(SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
-        (SessionSlot.session == session_id)
-        & SessionSlot.id.is_in(Attendance.select(Attendance.slot).where(Attendance.enrolment.session == session_id)))
-    dropped = sorted(_from_row(r) for r in recorded if (r["day"], r["starts"]) not in kept)
-    if not dropped:
-        return None
-    return (f"Les présences du créneau {dropped[0].line()} sont enregistrées : ce créneau ne peut pas être "
-            "retiré (vous pouvez changer son heure de fin).")
+        (SessionSlot.session == session_id) & evidence)
+    kept = sorted(_from_row(r) for r in recorded)
+    dropped = [s for s in kept if (s.day, s.starts) not in typed]
+    if dropped:
+        return (f"Les présences du créneau {dropped[0].line()} sont enregistrées : ce créneau ne peut pas être "
+                "retiré.")
+    changed = [s for s in kept if typed[(s.day, s.starts)].ends != s.ends]
+    if changed:
+        return (f"Les présences du créneau {changed[0].line()} sont enregistrées : ses horaires ne peuvent plus "
+                "changer (ce qui a été émargé reste ce qui a eu lieu).")
+    return None
 
 
 async def replace(session_id: int, slots: list[Slot]) -> None:

@@ -292,10 +292,17 @@ async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
     response = await post_form(client, f"/sessions/{data['session']}/parametres", settings)
     assert response.status_code == 422
     assert "Les présences du créneau 02/06/2026 09:00-12:30 sont enregistrées" in text(response.text)
+    # Issue 22: its end cannot change either (what was signed stays what happened); a slot without
+    # records can still change.
     settings["slots"] = "02/06/2026 09:00-12:00\n02/06/2026 13:30-17:00\n03/06/2026 09:00-12:00"
     response = await post_form(client, f"/sessions/{data['session']}/parametres", settings)
+    assert response.status_code == 422
+    assert "Les présences du créneau 02/06/2026 09:00-12:30 sont enregistrées : ses horaires ne peuvent plus changer" \
+        in text(response.text)
+    settings["slots"] = "02/06/2026 09:00-12:30\n02/06/2026 13:30-17:00\n03/06/2026 09:00-11:00"
+    response = await post_form(client, f"/sessions/{data['session']}/parametres", settings)
     assert response.status_code == 303
-    assert (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == e[0]).first())["attended_minutes"] == 180
+    assert (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == e[0]).first())["attended_minutes"] == 210
     response = await post_form(client, f"/sessions/{data['session']}/parametres", {**settings, "min_attendance": "120"})
     assert response.status_code == 422 and "pourcentage entier de 0 à 100" in text(response.text)
 

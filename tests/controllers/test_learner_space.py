@@ -107,12 +107,15 @@ async def test_the_learner_sees_the_slots_place_contact_and_what_to_bring(client
     from app.services import slots
 
     from app.tables.catalogue import SessionSlot
+    from app.tables.evidence import AttendanceRecord
     from app.tables.learning import Attendance
 
     session, activities, fresh = await _setup()
     # The demo session has two days of slots with attendance (issue 20 point 9): start from none.
     slot_ids = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session["id"])]
     await Attendance.delete().where(Attendance.slot.is_in(slot_ids or [-1]))
+    # Issue 22: the attendance records (append-only evidence) hold the slots too.
+    await AttendanceRecord.delete().where(AttendanceRecord.slot.is_in(slot_ids or [-1]))
     await SessionSlot.delete().where(SessionSlot.session == session["id"])
     await login(client, fresh["username"])
     page = text((await client.get(f"/mes-sessions/{session['id']}")).text)

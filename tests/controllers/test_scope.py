@@ -22,6 +22,7 @@ FOREIGN = {
     "batch_id": lambda ids: ids["dam_batch"],
     "row_id": lambda ids: ids["dam_row"],
     "session_id": lambda ids: ids["dam_session"],
+    "slot_id": lambda ids: ids["dam_slot"],  # issue 22: a slot's émargement
     "cohort_id": lambda ids: ids["dam_cohort"],
     "sync_id": lambda ids: ids["dam_sync"],
     "enrolment_id": lambda ids: ids["dam_enrolment"],
@@ -67,7 +68,7 @@ async def _foreign_ids() -> dict:
 
     row = await ImportRow.insert(ImportRow(batch=ids["dam_batch"], line=2, allowed=["create", "skip"])).returning(ImportRow.id)
     ids["dam_row"] = row[0]["id"]
-    from datetime import date
+    from datetime import date, time
 
     from app.tables.catalogue import CohortSync, CourseTemplate, TemplateActivity, TrainingSession
     from app.tables.cohorts import Cohort
@@ -76,6 +77,10 @@ async def _foreign_ids() -> dict:
         establishment=ids["DAM001"], full_name="Session DAM", short_name="DAM", start_date=date(2026, 1, 5),
         end_date=date(2026, 1, 6), code="26X00S99")).returning(TrainingSession.id)
     ids["dam_session"] = session[0]["id"]
+    from app.tables.catalogue import SessionSlot
+
+    ids["dam_slot"] = (await SessionSlot.insert(SessionSlot(
+        session=ids["dam_session"], day=date(2026, 1, 5), starts=time(9), ends=time(12))).returning(SessionSlot.id))[0]["id"]
     cohort = await Cohort.insert(Cohort(establishment=ids["DAM001"], name="Cohorte DAM")).returning(Cohort.id)
     ids["dam_cohort"] = cohort[0]["id"]
     sync = await CohortSync.insert(CohortSync(session=ids["dam_session"], cohort=ids["dam_cohort"])).returning(CohortSync.id)

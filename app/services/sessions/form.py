@@ -13,7 +13,7 @@ from typing import Annotated
 
 from app.services.sessions.manage import CODE_RE
 from app.services.text import Multiline
-from app.validation import MaxLen, Pattern
+from app.validation import IntRange, MaxLen, Pattern
 
 CODE_MESSAGE = "Code de session invalide : année sur 2 chiffres, code catalogue, S, numéro (ex. 26C03S1)."
 URL_RE = r"^https?://[^\s/]+\.[^\s]+$"
@@ -48,6 +48,10 @@ class SessionForm:
     auto_convocations: bool | None = None
     # « Présence minimale (%) » (issue 12), settings page only: "" for the platform's, "0" for none.
     min_attendance: str | None = None
+    # « Délai d'émargement après la fin d'un créneau (minutes) » (issue 22), settings page only: how long
+    # after a slot's end it can still be signed (None: the field is not on the form, or left empty).
+    signing_grace: Annotated[int | None, IntRange(
+        0, 240, "Le délai d'émargement est un nombre entier de minutes, de 0 à 240.")] = None
     # The answers of the confirmation step (issue 20): whether to tell the learners of a change of what
     # they were told, and to rename a session whose name states its old dates (None: not asked yet).
     notify: bool | None = None

@@ -1,0 +1,138 @@
+"""The trainer's closing of a slot (issue 22): countersigned (« Je certifie l'exactitude »), once.
+Whoever has no record then is recorded absent (method « closing ») — an excused learner stays
+excused — and the SlotClosure keeps the snapshot of the sheet (ISSUE22.md: what the signed sheet
+states), the SHA-256 of its canonical JSON and a verification code. From then on the records are
+frozen: only a manager's correction (with a reason) changes a cell. After the commit: the signed
+sheet is started (``sheet.after_close``) and the certificates of anyone completed are sealed."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import dataclass
+from datetime import timezone
+
+from app import db
+from app.dates import date_fr, now
+from app.services import attendance
+from app.services.certificates import seal
+from app.services.certificates.common import new_code
+from app.services.errors import DomainError, ValidationFailed
+from app.services.signing import pad, sheet, window
+from app.services.signing.learner import time_fr, when_fr
+from app.services.trainer_scope import slot_trainers
+from app.tables.catalogue import SessionSlot
+from app.tables.evidence import SlotClosure
+
+log = logging.getLogger(__name__)
+CERTIFY = "Cochez « Je certifie l'exactitude » pour clôturer le créneau."
+ONLY_TRAINERS = "Seul un formateur de ce créneau peut le clôturer."
+NOT_STARTED = "Ce créneau n'a pas encore commencé : il ne peut pas être clôturé."
+
+
+class CloseRefused(DomainError):
+    status_code = 409
+
+
+@dataclass
+class Closed:
+    id: int
+    code: str
+    closed_at_fr: str
+    totals: dict
+
+
+_ROWS = (
+    "SELECT e.id AS enrolment, u.first_name, u.last_name, a.status, r.method, r.id AS record, r.recorded_at, "
+    "r.reason, r.signature FROM enrolment e JOIN app_user u ON u.id = e.\"user\" "
+    "LEFT JOIN attendance a ON a.enrolment = e.id AND a.slot = {} LEFT JOIN attendance_record r ON r.id = a.record "
+    "WHERE e.session = {} AND e.active ORDER BY u.last_name_key, u.first_name_key, e.id"
+)
+
+
+def canonical_sha256(snapshot: dict) -> str:
+    """``records_sha256``: SHA-256 of the snapshot's canonical JSON (ISSUE22.md)."""
+    return hashlib.sha256(json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+
+
+async def closure_of(slot_id: int) -> dict | None:
+    return await SlotClosure.select(
+        SlotClosure.id, SlotClosure.closed_at, SlotClosure.code, SlotClosure.closed_by.first_name.as_alias("first_name"),
+        SlotClosure.closed_by.last_name.as_alias("last_name")).where(SlotClosure.slot == slot_id).first()
+
+
+async def close(user, slot: dict, session: dict, countersignature: str, certified: bool, redis=None) -> Closed:
+    """Close ``slot`` as ``user`` (one of its trainers). ``countersignature`` is the raw posted data
+    URL ("" without JavaScript). ValidationFailed / CloseRefused (French) leave everything as it was."""
+    errors = {}
+    try:
+        signature = pad.read(countersignature)
+    except pad.BadSignature as bad:
+        errors["countersignature"], signature = bad.message, ""
+    if not certified:
+        errors["certified"] = CERTIFY
+    if errors:
+        raise ValidationFailed(errors)
+    trainers = (await slot_trainers([slot["id"]]))[slot["id"]]
+    if user.id not in {t["id"] for t in trainers}:
+        raise CloseRefused(ONLY_TRAINERS)
+    if window.state(slot, session["signing_grace"]) == window.BEFORE:
+        raise CloseRefused(NOT_STARTED)
+    async with db.write_transaction():
+        if await attendance.lock_slots([slot["id"]], exclusive=True):
+            done = await closure_of(slot["id"])
+            raise CloseRefused(f"Ce créneau est déjà clôturé (le {when_fr(done['closed_at'])} par "
+                               f"{done['first_name']} {done['last_name']}) : rien n'a été modifié.")
+        rows = await SessionSlot.raw(_ROWS, slot["id"], session["id"])
+        missing = [r["enrolment"] for r in rows if not r["status"]]
+        await attendance.append([attendance.Mark(e, slot["id"], "absent") for e in missing], "closing", user.id)
+        rows = await SessionSlot.raw(_ROWS, slot["id"], session["id"])
+        at = now()
+        snapshot = _snapshot(session, slot, trainers, rows, user, at, signature)
+        code = new_code()
+        made = await SlotClosure.insert(SlotClosure(
+            slot=slot["id"], closed_at=at, closed_by=user.id, countersignature=signature, certified=True,
+            snapshot=json.dumps(snapshot, ensure_ascii=False), records_sha256=canonical_sha256(snapshot),
+            code=code)).returning(SlotClosure.id)
+        issued, _ = await attendance.settle(missing)
+    if issued:
+        await seal(issued, redis)
+    try:  # the closing is committed: the sheet's own failure must not answer it with an error
+        await sheet.after_close(slot["id"], redis)
+    except Exception:  # noqa: BLE001
+        log.exception("the signed sheet of slot %s could not be started", slot["id"])
+    return Closed(made[0]["id"], code, snapshot["closed_at_fr"], snapshot["totals"])
+
+
+def _snapshot(session: dict, slot: dict, trainers: list[dict], rows: list[dict], user, at, signature: str) -> dict:
+    """What the signed sheet states (ISSUE22.md « SlotClosure.snapshot »)."""
+    minutes = (slot["ends"].hour * 60 + slot["ends"].minute) - (slot["starts"].hour * 60 + slot["starts"].minute)
+    out_rows, totals = [], {"present": 0, "absent": 0, "excused": 0}
+    for r in rows:
+        totals[r["status"]] += 1
+        out_rows.append({
+            "enrolment": r["enrolment"], "name": f"{r['last_name'].upper()} {r['first_name']}".strip(),
+            "status": r["status"], "method": r["method"], "record": r["record"],
+            "recorded_at": _utc_iso(r["recorded_at"]), "recorded_at_fr": time_fr(r["recorded_at"]),
+            "reason": r["reason"] or "", "signature_sha256": pad.signature_sha256(r["signature"])})
+    return {
+        "version": 1,
+        "session": {"id": session["id"], "code": session["code"], "name": session["full_name"],
+                    "place": session.get("place") or "", "establishment": session.get("establishment_name") or ""},
+        "slot": {"id": slot["id"], "day": slot["day"].isoformat(), "starts": f"{slot['starts']:%H:%M}",
+                 "ends": f"{slot['ends']:%H:%M}", "day_fr": date_fr(slot["day"]), "minutes": minutes},
+        "trainers": [{"id": t["id"], "name": t["name"]} for t in trainers],
+        "closed_at": _utc_iso(at), "closed_at_fr": when_fr(at),
+        "closed_by": {"id": user.id, "name": user.full_name},
+        "countersignature_sha256": pad.signature_sha256(signature),
+        "rows": out_rows, "totals": totals,
+    }
+
+
+def _utc_iso(value) -> str:
+    if isinstance(value, str):  # SQLite hands timestamps back as text
+        return value
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=timezone.utc)
+    return value.astimezone(timezone.utc).isoformat()

@@ -1,0 +1,171 @@
+"""Closing a slot (issue 22): countersigned and certified by one of its trainers, once; the unsigned
+recorded absent (the excused stay excused); the snapshot and its SHA-256; the records frozen; the
+« Présences » grid as the managers' correction tool (a reason after the closing, every correction
+listed) and the slots with evidence kept as they are."""
+
+import base64
+import hashlib
+import json
+import re
+
+from app.services.signing import closing
+from app.tables.catalogue import TrainingSession
+from app.tables.evidence import AttendanceRecord, SlotClosure
+from app.tables.learning import Attendance, Enrolment
+from tests.helpers import login, post_form, text
+from tests.signing_helpers import built, data_url, png, set_clock
+
+
+async def _signed_and_marked(client, new_client, b, slot):
+    """Learner 0 signs (drawn), learner 1 is excused by the trainer, learner 2 does nothing."""
+    async with new_client() as phone:
+        await login(phone, b.usernames[0])
+        assert (await post_form(phone, f"/signer/{slot}", {"signature": data_url()})).status_code == 200
+    await login(client, b.trainer_username)
+    assert (await post_form(client, f"/creneaux/{slot}/emargement/marquer",
+                            {"enrolment": b.enrolments[1], "status": "excused", "reason": "Malade"})).status_code == 303
+
+
+async def test_closing_records_absences_and_freezes_the_slot(client, new_client, clock):
+    b = await built(learners=3)
+    slot = b.slots[0]
+    set_clock(clock, b.day, 9, 5)
+    await _signed_and_marked(client, new_client, b, slot)
+    url = f"/creneaux/{slot}/cloturer"
+    # Not certified: refused, nothing written.
+    refused = await post_form(client, url, {"countersignature": data_url()})
+    assert refused.status_code == 422 and "Cochez « Je certifie l'exactitude »" in text(refused.text)
+    bad = await post_form(client, url, {"countersignature": "data:image/png;base64,AAAA", "certified": "1"})
+    assert bad.status_code == 422 and "La signature n'a pas pu être lue" in text(bad.text)
+    assert await SlotClosure.count() == 0
+    # A manager in scope sees the page but does not close: only the slot's trainers.
+    async with new_client() as manager:
+        await login(manager, "alp001.get")
+        answer = await post_form(manager, url, {"certified": "1"})
+        assert answer.status_code == 409 and "Seul un formateur de ce créneau peut le clôturer." in text(answer.text)
+    set_clock(clock, b.day, 12, 41)
+    closed = await post_form(client, url, {"countersignature": data_url(), "certified": "1"})
+    assert closed.status_code == 303
+    page = await client.get(closed.headers["location"])
+    assert "Créneau clôturé le" in text(page.text) and "1 présent(s), 1 absent(s), 1 excusé(s)" in text(page.text)
+    (closure,) = await SlotClosure.select()
+    assert closure["closed_by"] == b.trainer and closure["certified"] and re.fullmatch(r"[0-9A-Z]{10}", closure["code"])
+    assert base64.b64decode(closure["countersignature"]).startswith(b"\x89PNG")
+    snapshot = json.loads(closure["snapshot"]) if isinstance(closure["snapshot"], str) else closure["snapshot"]
+    assert closure["records_sha256"] == hashlib.sha256(json.dumps(
+        snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
+    assert snapshot["version"] == 1 and snapshot["slot"]["id"] == slot and snapshot["slot"]["starts"] == "09:00"
+    assert snapshot["slot"]["minutes"] == 210 and snapshot["totals"] == {"present": 1, "absent": 1, "excused": 1}
+    assert snapshot["closed_at_fr"].endswith(", 12:41") and snapshot["closed_by"]["id"] == b.trainer
+    assert snapshot["trainers"] == [{"id": b.trainer, "name": snapshot["trainers"][0]["name"]}]
+    assert snapshot["countersignature_sha256"] == hashlib.sha256(base64.b64decode(closure["countersignature"])).hexdigest()
+    rows = {r["enrolment"]: r for r in snapshot["rows"]}
+    assert [rows[e]["status"] for e in b.enrolments] == ["present", "excused", "absent"]
+    assert [rows[e]["method"] for e in b.enrolments] == ["link", "trainer", "closing"]
+    assert rows[b.enrolments[0]]["recorded_at_fr"] == "09:05" and len(rows[b.enrolments[0]]["signature_sha256"]) == 64
+    assert rows[b.enrolments[1]]["reason"] == "Malade" and rows[b.enrolments[2]]["signature_sha256"] == ""
+    signed = await AttendanceRecord.select().where(AttendanceRecord.id == rows[b.enrolments[0]]["record"]).first()
+    assert hashlib.sha256(base64.b64decode(signed["signature"])).hexdigest() == rows[b.enrolments[0]]["signature_sha256"]
+    absent = await Attendance.select().where(Attendance.enrolment == b.enrolments[2]).first()
+    assert absent["status"] == "absent" and absent["record"] == rows[b.enrolments[2]]["record"]
+    # Once: a second closing is refused; the records are frozen for signatures and marks.
+    again = await post_form(client, url, {"countersignature": data_url(), "certified": "1"})
+    assert again.status_code == 409 and "Ce créneau est déjà clôturé" in text(again.text)
+    mark = await post_form(client, f"/creneaux/{slot}/emargement/marquer", {"enrolment": b.enrolments[2], "status": "present"})
+    assert mark.status_code == 409 and "Ce créneau est clôturé" in text(mark.text)
+    async with new_client() as phone:
+        await login(phone, b.usernames[2])
+        assert "Signer ma présence" not in text((await phone.get("/")).text)
+        late = await post_form(phone, f"/signer/{slot}", {"signature": ""})
+        assert late.status_code == 409
+    assert await AttendanceRecord.count() == 3 and await SlotClosure.count() == 1
+    assert "<svg" not in page.text  # no code any more
+
+
+async def test_closing_before_the_slot_opens_is_refused(client, clock):
+    b = await built(learners=1)
+    set_clock(clock, b.day, 8, 0)
+    await login(client, b.trainer_username)
+    answer = await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"certified": "1"})
+    assert answer.status_code == 409 and "n'a pas encore commencé" in text(answer.text)
+    assert await SlotClosure.count() == 0
+
+
+async def test_closing_without_javascript_has_an_empty_countersignature(client, clock):
+    b = await built(learners=1)
+    set_clock(clock, b.day, 12, 0)
+    await login(client, b.trainer_username)
+    assert (await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"countersignature": "", "certified": "1"})).status_code == 303
+    (closure,) = await SlotClosure.select()
+    assert closure["countersignature"] == "" and closure["certified"]
+
+
+async def test_the_grid_corrects_a_closed_slot_with_a_reason_and_lists_it(client, new_client, clock):
+    b = await built(learners=3)
+    slot, open_slot = b.slots
+    set_clock(clock, b.day, 9, 5)
+    await _signed_and_marked(client, new_client, b, slot)
+    set_clock(clock, b.day, 12, 41)
+    assert (await post_form(client, f"/creneaux/{slot}/cloturer", {"certified": "1"})).status_code == 303
+    async with new_client() as manager:
+        await login(manager, "alp001.get")
+        url = f"/sessions/{b.session}/presences"
+        grid = await manager.get(url)
+        assert "Clôturé le" in text(grid.text) and "Motif de la correction" in text(grid.text)
+        absent_cell = f"a{b.enrolments[2]}_{slot}"
+        # Without a reason: refused, nothing saved, what was typed kept.
+        refused = await post_form(manager, url, {absent_cell: "present", f"a{b.enrolments[0]}_{open_slot}": "present"})
+        assert refused.status_code == 422 and "indiquez le motif de la correction" in text(refused.text)
+        assert re.search(r'name="%s"[^>]*>.*?<option value="present" selected>' % absent_cell, refused.text, re.S)
+        assert await AttendanceRecord.count() == 3
+        # A closed cell cannot be cleared.
+        cleared = await post_form(manager, url, {absent_cell: "", "reason": "Erreur"})
+        assert cleared.status_code == 422 and "Un créneau clôturé ne peut pas être vidé" in text(cleared.text)
+        # With a reason: a correction (the closed slot), a manager's record (the open one).
+        saved = await post_form(manager, url, {absent_cell: "present", f"a{b.enrolments[0]}_{open_slot}": "present",
+                                               "reason": "Arrivé en retard, signature papier"})
+        assert saved.status_code == 303
+        records = await AttendanceRecord.select().where(AttendanceRecord.id > 3).order_by(AttendanceRecord.id)
+        assert {(r["slot"], r["method"], r["status"], r["reason"]) for r in records} == {
+            (slot, "correction", "present", "Arrivé en retard, signature papier"), (open_slot, "manager", "present", "")}
+        page = text((await manager.get(url)).text)
+        assert "Corrections après clôture" in page and "Absent → Présent" in page and "Arrivé en retard, signature papier" in page
+        minutes = (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == b.enrolments[2]).first())
+        assert minutes["attended_minutes"] == 210
+        # Before a closing, clearing a cell is a « cleared » record and the projection row goes.
+        emptied = await post_form(manager, url, {f"a{b.enrolments[0]}_{open_slot}": ""})
+        assert emptied.status_code == 303
+        last = await AttendanceRecord.select().order_by(AttendanceRecord.id, ascending=False).first()
+        assert (last["status"], last["method"]) == ("cleared", "manager")
+        assert not await Attendance.exists().where((Attendance.enrolment == b.enrolments[0]) & (Attendance.slot == open_slot))
+        # A slot with evidence cannot be removed nor changed from the settings.
+        session = await TrainingSession.select().where(TrainingSession.id == b.session).first()
+        day = b.day.strftime("%d/%m/%Y")
+        settings = {"start_date": str(session["start_date"]), "end_date": str(session["end_date"]),
+                    "full_name": session["full_name"], "visible": "1", "slots": f"{day} 13:30-17:00",
+                    "certificate_text": "", "place": "", "remote_url": "", "contact": "", "min_attendance": ""}
+        response = await post_form(manager, f"/sessions/{b.session}/parametres", settings)
+        assert response.status_code == 422 and f"Les présences du créneau {day} 09:00-12:30 sont enregistrées" in text(response.text)
+
+
+async def test_signing_grace_is_a_setting_from_0_to_240(client):
+    b = await built(learners=1)
+    session = await TrainingSession.select().where(TrainingSession.id == b.session).first()
+    await login(client, "alp001.get")
+    form = await client.get(f"/sessions/{b.session}/parametres")
+    assert "Délai d'émargement après la fin d'un créneau (minutes)" in text(form.text) and 'value="30"' in form.text
+    settings = {"start_date": str(session["start_date"]), "end_date": str(session["end_date"]),
+                "full_name": session["full_name"], "visible": "1", "certificate_text": "", "place": "", "remote_url": "",
+                "contact": "", "min_attendance": "", "slots": f"{b.day:%d/%m/%Y} 09:00-12:30\n{b.day:%d/%m/%Y} 13:30-17:00"}
+    for wrong in ("241", "-1", "abc"):
+        response = await post_form(client, f"/sessions/{b.session}/parametres", {**settings, "signing_grace": wrong})
+        assert response.status_code == 422 and "de 0 à 240" in text(response.text), wrong
+    assert (await post_form(client, f"/sessions/{b.session}/parametres", {**settings, "signing_grace": "45"})).status_code == 303
+    assert (await TrainingSession.select(TrainingSession.signing_grace).where(TrainingSession.id == b.session).first())[
+        "signing_grace"] == 45
+
+
+def test_canonical_hash_is_of_the_sorted_compact_json():
+    snapshot = {"b": 1, "a": "é"}
+    assert closing.canonical_sha256(snapshot) == hashlib.sha256('{"a":"é","b":1}'.encode()).hexdigest()
+    assert png()[:8] == b"\x89PNG\r\n\x1a\n"
