@@ -195,7 +195,10 @@ async def _past_days_attended(session_id: int, begin, enrolments: list[int], sta
     whatever the certificate rule asks of attendance, the finishers attended every slot."""
     from datetime import datetime, time, timedelta, timezone
 
+    from app import db
+    from app.services import attendance
     from app.tables.catalogue import SessionSlot
+    from app.tables.evidence import AttendanceRecord
     from app.tables.learning import Attendance, Enrolment
 
     enrolled = datetime.combine(begin - timedelta(days=7), time(8), timezone.utc)
@@ -206,13 +209,14 @@ async def _past_days_attended(session_id: int, begin, enrolments: list[int], sta
     slot_ids = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id)
                 .order_by(SessionSlot.day).order_by(SessionSlot.starts)]
     recorded = datetime.combine(days[-1], time(17, 30), timezone.utc)
-    rows = []
-    for e in enrolments:
-        for n, slot in enumerate(slot_ids):
-            status = "present" if stage[e] >= 1 else ("absent" if n < 2 else "excused")
-            rows.append(Attendance(enrolment=e, slot=slot, status=status, recorded_at=recorded))
-    if rows:
-        await Attendance.insert(*rows)
+    marks = [attendance.Mark(e, slot, "present" if stage[e] >= 1 else ("absent" if n < 2 else "excused"))
+             for e in enrolments for n, slot in enumerate(slot_ids)]
+    if marks:  # through the one writer of attendance (records and their projection), dated that evening
+        async with db.transaction():
+            await attendance.append(marks, "manager", None)
+            await AttendanceRecord.update({AttendanceRecord.recorded_at: recorded}).where(
+                AttendanceRecord.slot.is_in(slot_ids))
+            await Attendance.update({Attendance.recorded_at: recorded}).where(Attendance.slot.is_in(slot_ids))
 
 
 # Issue 22: an external trainer (named by the external people's rule) and the session they train today.

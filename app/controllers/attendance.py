@@ -13,7 +13,7 @@ from app.http.web import current_user
 from app.jobs import kinds
 from app.jobs import results
 from app.lists._common import int_or_none
-from app.services import attendance, trainers
+from app.services import attendance
 from app.services.signing import review
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
@@ -37,7 +37,6 @@ class AttendanceController(Controller):
         the background instead."""
         session = await session_in_scope(current_user(request), session_id)
         context = await attendance.sheet_context(session)
-        await trainers.name_slot_trainers(context["slots"])  # each slot's trainers named (issue 22)
         if attendance.sheet_in_background(context):
             return render(request, "attendance/sheet.html", {
                 "session": session, "learners": len(context["learners"]), "slots": len(context["slots"])})

@@ -8,7 +8,7 @@ from __future__ import annotations
 import asyncio
 
 from app.jobs import results
-from app.services import attendance, certificates, progress, trainers
+from app.services import attendance, certificates, progress
 
 
 async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str, result_url: str = "") -> int:
@@ -18,7 +18,6 @@ async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str,
     if session is None:
         return 0
     context = await attendance.sheet_context(session)
-    await trainers.name_slot_trainers(context["slots"])  # each slot's trainers named (issue 22)
     total = max(1, len(context["slots"]))
     await progress.update(redis, token, state="running", total=total, done=0)
     counter = results.ThreadProgress(redis, token, total, every=1)

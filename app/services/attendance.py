@@ -31,6 +31,7 @@ from app.dates import date_fr, now
 from app.numbers import to_int
 from app.pdf.render import layout, render_html, write_documents
 from app.services.certificates import seal
+from app.services import trainers
 from app.services.errors import ValidationFailed
 from app.numbers import number_fr
 from app.services.learning import refresh_and_issue
@@ -339,8 +340,9 @@ SHEET_INLINE_MAX_ROWS = 300
 
 async def sheet_context(session: dict) -> dict:
     """What the attendance sheet shows: the session, its slots (one page each), the active learners
-    by name. A session without slots gets one undated page to fill in by hand."""
-    slots = await session_slots(session["id"])
+    by name, each slot's trainers named (issue 22). A session without slots gets one undated page to
+    fill in by hand."""
+    slots = await trainers.name_slot_trainers(await session_slots(session["id"]))
     learners = await _learners(session["id"])
     return {"session": session, "slots": slots, "learners": learners}
 

@@ -30,7 +30,6 @@ FOREIGN = {
     "certificate_id": lambda ids: ids["dam_certificate"],
     "activity_id": lambda ids: ids["template_activity"],
     "message_id": lambda ids: ids["dam_message"],
-    "slot_id": lambda ids: ids["dam_slot"],
     # Registration back office: reserved to its managers, so refused to a GET or a GED whatever the id.
     "kind": lambda ids: "funding_method",
     "item_id": lambda ids: 1,
@@ -103,12 +102,6 @@ async def _foreign_ids() -> dict:
 
     ids["dam_message"] = (await DiscussionMessage.insert(DiscussionMessage(
         session=ids["dam_session"], author=ids["dam_learner"], body="Bonjour")).returning(DiscussionMessage.id))[0]["id"]
-    from datetime import time
-
-    from app.tables.catalogue import SessionSlot
-
-    ids["dam_slot"] = (await SessionSlot.insert(SessionSlot(
-        session=ids["dam_session"], day=date(2026, 1, 5), starts=time(9), ends=time(12, 30))).returning(SessionSlot.id))[0]["id"]
     return ids
 
 
