@@ -1,7 +1,8 @@
 """Issue 22 in Chromium, JavaScript on and off: the trainer opens a slot's émargement; two learners
 sign from phone-sized windows (390×844) — one through the QR code's link (taken from the page), one
 from their home page — a third is marked present by the trainer, and the trainer countersigns the
-closing. JS off: the same through links and plain buttons (no drawing, an empty signature)."""
+closing; the signed sheet's PDF then shows the three. JS off: the same through links and plain buttons
+(no drawing, an empty signature)."""
 
 import json
 from datetime import datetime, time, timedelta
@@ -19,6 +20,7 @@ from app.tables.learning import SourceKind
 from app.tables.org import Establishment
 from tests import factories
 from tests.browser.helpers import browser_login, snap
+from tests.services.test_certificates import pdf_text
 from tests.signing_helpers import PASSWORD, password_hash
 
 pytestmark = pytest.mark.browser
@@ -123,6 +125,15 @@ async def test_two_learners_sign_one_is_marked_and_the_trainer_closes(browser, l
         await desk.get_by_role("button", name="Clôturer le créneau").click()
         await expect(desk.get_by_text("3 présent(s), 0 absent(s), 0 excusé(s)")).to_be_visible()
         await snap(desk, f"signing-closed-{tag}")
+
+        # The signed sheet, from the closed slot's page: the three present, how each came, the hash.
+        link = desk.get_by_role("link", name="Feuille d'émargement signée (PDF)")
+        response = await desk.context.request.get(live_server + await link.get_attribute("href"))
+        assert response.ok and response.headers["content-type"] == "application/pdf"
+        sheet = pdf_text(await response.body())
+        for user in users[:3]:
+            assert user["last_name"].upper() in sheet.upper()
+        assert sheet.count("Présent") >= 3 and "Empreinte SHA-256" in sheet
     finally:
         for made in contexts:
             await made.close()
@@ -159,6 +170,8 @@ async def test_the_signing_page_is_light_on_a_slow_phone(browser, live_server, d
         await page.wait_for_load_state("load")
         print(f"signing page, warm cache, throttled: {sum(sizes)} bytes in {len(sizes)} response(s), usable after {usable:.0f} ms")
         assert sizes and sum(sizes) <= 30_000, sizes
-        assert 400 <= usable <= 1000, f"usable after {usable:.0f} ms"  # at least one round trip: throttled indeed
+        # Time is a figure, not an assertion (bench/README: speed goals are benches); at least one round
+        # trip shows the throttling was on.
+        assert usable >= 400, f"usable after {usable:.0f} ms"
     finally:
         await context.close()
