@@ -8,6 +8,7 @@ import json
 from datetime import timedelta
 
 import pytest
+import segno
 from PIL import Image
 from pypdf import PdfReader
 
@@ -196,7 +197,9 @@ async def test_the_certificat_states_the_ministry_model_with_nda_hours_rate_and_
         assert expected in content, expected
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1  # one A4 page, as the model
-    assert [image.image.size for image in reader.pages[0].images] == [(40, 20)]  # the stamp, as uploaded
+    # The QR code of the verification URL (one pixel per module, border 2) and the stamp, as uploaded.
+    qr_size = segno.make(certificate["snapshot"]["verify_url"], error="m").symbol_size(scale=1, border=2)
+    assert sorted(image.image.size for image in reader.pages[0].images) == sorted([qr_size, (40, 20)])
     assert certificate["filename"].startswith("certificat-realisation-26X00S5-")
     # The stamp changed afterwards: the certificat renders the same bytes (its stamp kept by digest).
     await provider.save(provider.ProviderForm(name="Autre", nda="11751234575"), png(colour=(0, 90, 0)))

@@ -116,7 +116,9 @@ def _layout(snapshot: dict) -> int:
 
 
 def _context(snapshot: dict) -> dict:
-    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"], _layout(snapshot)),
+    # The QR code as a PNG from layout 2 of the attestation, and on every certificat de réalisation.
+    qr_layout = 2 if snapshot.get("kind") == "realisation" else _layout(snapshot)
+    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"], qr_layout),
             "stamp": snapshot.get(STAMP_DATA, "")}
 
 
