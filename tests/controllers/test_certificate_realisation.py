@@ -143,7 +143,7 @@ async def _overview_session(est: int, code: str, day_slots: list[tuple[time, tim
 
 
 def _rates(page: str) -> dict[str, str]:
-    rows = re.findall(r'<th scope=row><a id=n\d+ href="[^"]+">([^<]+)</a>.*?<td class=hours>[^<]*<td class=hours>([^<\n]*)',
+    rows = re.findall(r'<th scope=row><a id=n\d+ href="[^"]+">([^<]+)</a>.*?<td class=hours>[^<]*<td class=rate>([^<\n]*)',
                       page)
     return {name: rate.strip() for name, rate in rows}
 

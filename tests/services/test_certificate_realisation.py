@@ -228,7 +228,9 @@ async def test_the_attestation_de_fin_de_formation_states_objectives_and_quiz_re
     assert snap["layout"] == 4 and snap["nature"] == "Action de formation"
     assert snap["evaluations"] == [{"titre": "Quiz d'entrée", "score": None, "reussi": False},
                                    {"titre": "Quiz final", "score": 85, "reussi": True}]
-    content = pdf_text(await certificates.pdf_of(certificate))
+    pdf = await certificates.pdf_of(certificate)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1  # a usual attestation stays one A4 page
+    content = pdf_text(pdf)
     for expected in ("Attestation de fin de formation", "Objectifs de la formation",
                      "Repérer les situations de maltraitance.", "Savoir alerter.", "Nature de l'action Action de formation",
                      "Résultats de l'évaluation des acquis", "Quiz d'entrée — Non passée", "Quiz final 85 % Réussie"):
