@@ -3,6 +3,7 @@ settings, when a certificat is issued (after the last slot, attendance recorded,
 provider set), what it states (NDA, hours, taux de réalisation, stamp), frozen snapshots and new
 versions per kind, and the attestation's objectives and quiz results (layout 4)."""
 
+import base64
 import io
 import json
 from datetime import timedelta
@@ -89,6 +90,11 @@ async def test_the_provider_form_refuses_bad_input_in_french_and_keeps_the_stamp
     assert (await provider.load())["stamp"] != first_stamp
     assert await PlatformSetting.exists().where(PlatformSetting.key == f"provider_stamp:{first_stamp[:48]}")
     assert provider.city_of("3 rue des Lilas\n69002 Lyon Cedex 02") == "Lyon" and provider.city_of("") == ""
+    # A large scan is stored scaled down to the printed size (each certificat's render decodes it).
+    await provider.save(provider.ProviderForm(name="Tremplin Formation", nda="11751234575"), png(size=(2400, 1200)))
+    stored = Image.open(io.BytesIO(base64.b64decode((await provider.stamp_uri((await provider.load())["stamp"])
+                                                     ).split(",", 1)[1])))
+    assert stored.size == (480, 240) and stored.format == "PNG"
 
 
 async def test_issued_after_the_last_slot_with_hours_attended_whether_complete_or_not(demo):

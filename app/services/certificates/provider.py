@@ -102,6 +102,26 @@ def _content_type(content: bytes) -> str:
     return next(t for t, magic in STAMP_TYPES.items() if content.startswith(magic))
 
 
+STAMP_MAX_PIXELS = (660, 240)  # the printed stamp is at most 55 × 20 mm: 300 dpi
+
+
+def fitted(content: bytes) -> bytes:
+    """The stamp as stored: a larger image is scaled down to STAMP_MAX_PIXELS (same format, alpha kept),
+    as every certificat's render decodes it — a 4,000-pixel scan would cost each of them dearly."""
+    from PIL import Image  # noqa: PLC0415 - a third-party import, only for an upload
+
+    with Image.open(io.BytesIO(content)) as image:
+        if image.width <= STAMP_MAX_PIXELS[0] and image.height <= STAMP_MAX_PIXELS[1]:
+            return content
+        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
+        out = io.BytesIO()
+        if _content_type(content) == "image/jpeg":
+            image.convert("RGB").save(out, format="JPEG", quality=90)
+        else:
+            image.save(out, format="PNG", optimize=True)
+        return out.getvalue()
+
+
 async def save(form: ProviderForm, stamp: bytes | None) -> None:
     """Validate (declared rules, then the image), then write every setting in one transaction."""
     errors = declared_errors(form)
@@ -116,6 +136,7 @@ async def save(form: ProviderForm, stamp: bytes | None) -> None:
         for field, value in values.items():
             await _set(KEYS[field], value)
         if stamp is not None:
+            stamp = fitted(stamp)
             digest = hashlib.sha256(stamp).hexdigest()
             if not await PlatformSetting.exists().where(PlatformSetting.key == _stamp_key(digest)):
                 await _set(_stamp_key(digest), f"{_content_type(stamp)};base64,{base64.b64encode(stamp).decode()}")
