@@ -204,8 +204,14 @@ async def test_the_certificat_states_the_ministry_model_with_nda_hours_rate_and_
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1  # one A4 page, as the model
     # The QR code of the verification URL (one pixel per module, border 2) and the stamp, as uploaded.
-    qr_size = segno.make(certificate["snapshot"]["verify_url"], error="m").symbol_size(scale=1, border=2)
-    assert sorted(image.image.size for image in reader.pages[0].images) == sorted([qr_size, (40, 20)])
+    expected = segno.make(certificate["snapshot"]["verify_url"], error="m", mask=0)
+    qr_size = expected.symbol_size(scale=1, border=2)
+    images = {image.image.size: image.image for image in reader.pages[0].images}
+    assert sorted(images) == sorted([qr_size, (40, 20)])
+    drawn = images[qr_size].convert("1")
+    pixels = drawn.load()
+    dark = [[pixels[x, y] == 0 for x in range(qr_size[0])] for y in range(qr_size[1])]
+    assert dark == [[bool(v) for v in row] for row in expected.matrix_iter(scale=1, border=2)]  # module for module
     assert certificate["filename"].startswith("certificat-realisation-26X00S5-")
     # The stamp changed afterwards: the certificat renders the same bytes (its stamp kept by digest).
     await provider.save(provider.ProviderForm(name="Autre", nda="11751234575"), png(colour=(0, 90, 0)))

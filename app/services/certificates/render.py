@@ -96,14 +96,16 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
     }
 
 
-def _qr_data_uri(payload: str, layout: int) -> str:
+def _qr_data_uri(payload: str, layout: int, mask: int | None = None) -> str:
     """The QR code of the verification URL: SVG in layout 1; from layout 2 a PNG of one pixel per
     module (border of 2), drawn unsmoothed ("image-rendering: pixelated") so its edges stay sharp
-    in print — the same code, without the SVG path WeasyPrint would parse at every certificate."""
+    in print — the same code, without the SVG path WeasyPrint would parse at every certificate.
+    ``mask``: a fixed mask pattern (any of the 8 is a valid code) instead of scoring all eight —
+    a seventh of a certificat de réalisation's render."""
     import segno
 
     buffer = io.BytesIO()
-    qr = segno.make(payload, error="m")
+    qr = segno.make(payload, error="m", mask=mask)
     if layout == 1:
         qr.save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
         return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -111,14 +113,20 @@ def _qr_data_uri(payload: str, layout: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+REALISATION_QR_MASK = 0  # part of the certificat de réalisation's layout 1: never changed
+
+
 def _layout(snapshot: dict) -> int:
     return snapshot.get("layout", 1)
 
 
 def _context(snapshot: dict) -> dict:
-    # The QR code as a PNG from layout 2 of the attestation, and on every certificat de réalisation.
-    qr_layout = 2 if snapshot.get("kind") == "realisation" else _layout(snapshot)
-    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"], qr_layout),
+    # The QR code as a PNG from layout 2 of the attestation, and on every certificat de réalisation (mask 0).
+    if snapshot.get("kind") == "realisation":
+        qr = _qr_data_uri(snapshot["verify_url"], 2, mask=REALISATION_QR_MASK)
+    else:
+        qr = _qr_data_uri(snapshot["verify_url"], _layout(snapshot))
+    return {"c": snapshot, "qr": qr,
             "stamp": snapshot.get(STAMP_DATA, "")}
 
 
