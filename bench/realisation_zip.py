@@ -21,11 +21,13 @@ CERTS = int(os.environ.get("CERTS", _setup.scale(1000, 5)))
 
 
 def _stamp() -> bytes:
+    """A scanned stamp and signature as administrators upload them: 800 × 320, with transparency
+    (stored scaled down to 400 × 160, its printed size at 200 dpi)."""
     from PIL import Image
 
-    image = Image.new("RGB", (300, 120), (255, 255, 255))
-    image.putdata([(20, 40 + (x * y) % 160, 120) if (x // 10 + y // 10) % 3 else (255, 255, 255)
-                   for y in range(120) for x in range(300)])
+    image = Image.new("RGBA", (800, 320))
+    image.putdata([(20, 40 + (x * y) % 160, 120, 255) if (x // 12 + y // 12) % 3 else (255, 255, 255, 0)
+                   for y in range(320) for x in range(800)])
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

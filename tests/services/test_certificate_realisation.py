@@ -94,7 +94,7 @@ async def test_the_provider_form_refuses_bad_input_in_french_and_keeps_the_stamp
     await provider.save(provider.ProviderForm(name="Tremplin Formation", nda="11751234575"), png(size=(2400, 1200)))
     stored = Image.open(io.BytesIO(base64.b64decode((await provider.stamp_uri((await provider.load())["stamp"])
                                                      ).split(",", 1)[1])))
-    assert stored.size == (480, 240) and stored.format == "PNG"
+    assert stored.size == (320, 160) and stored.format == "PNG"
 
 
 async def test_issued_after_the_last_slot_with_hours_attended_whether_complete_or_not(demo):

@@ -102,7 +102,7 @@ def _content_type(content: bytes) -> str:
     return next(t for t, magic in STAMP_TYPES.items() if content.startswith(magic))
 
 
-STAMP_MAX_PIXELS = (660, 240)  # the printed stamp is at most 55 × 20 mm: 300 dpi
+STAMP_MAX_PIXELS = (440, 160)  # the printed stamp is at most 55 × 20 mm: 200 dpi
 
 
 def fitted(content: bytes) -> bytes:
