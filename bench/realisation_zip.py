@@ -21,13 +21,17 @@ CERTS = int(os.environ.get("CERTS", _setup.scale(1000, 5)))
 
 
 def _stamp() -> bytes:
-    """A scanned stamp and signature as administrators upload them: 800 × 320, with transparency
-    (stored scaled down to 400 × 160, its printed size at 200 dpi)."""
-    from PIL import Image
+    """A scanned stamp and signature as administrators upload them: 800 × 320, blue ink on a
+    transparent background (stored laid on white and scaled down to 400 × 160, its printed size at 200 dpi)."""
+    from PIL import Image, ImageDraw
 
-    image = Image.new("RGBA", (800, 320))
-    image.putdata([(20, 40 + (x * y) % 160, 120, 255) if (x // 12 + y // 12) % 3 else (255, 255, 255, 0)
-                   for y in range(320) for x in range(800)])
+    image = Image.new("RGBA", (800, 320), (255, 255, 255, 0))
+    draw = ImageDraw.Draw(image)
+    ink = (30, 60, 160, 230)
+    draw.ellipse((20, 20, 300, 300), outline=ink, width=10)
+    draw.ellipse((60, 60, 260, 260), outline=ink, width=4)
+    for i in range(12):  # a signature's strokes
+        draw.line((360 + i * 30, 220 - (i % 3) * 40, 400 + i * 30, 120 + (i % 4) * 30), fill=ink, width=6)
     out = io.BytesIO()
     image.save(out, format="PNG")
     return out.getvalue()

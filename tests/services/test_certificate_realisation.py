@@ -94,7 +94,14 @@ async def test_the_provider_form_refuses_bad_input_in_french_and_keeps_the_stamp
     await provider.save(provider.ProviderForm(name="Tremplin Formation", nda="11751234575"), png(size=(2400, 1200)))
     stored = Image.open(io.BytesIO(base64.b64decode((await provider.stamp_uri((await provider.load())["stamp"])
                                                      ).split(",", 1)[1])))
-    assert stored.size == (320, 160) and stored.format == "PNG"
+    assert stored.size == (320, 160) and stored.format == "PNG" and stored.mode == "RGB"
+    # A transparent stamp is laid on white (the page is white).
+    clear = Image.new("RGBA", (20, 10), (0, 0, 255, 0))
+    clear.putpixel((0, 0), (0, 0, 255, 255))
+    out = io.BytesIO()
+    clear.save(out, format="PNG")
+    flat = Image.open(io.BytesIO(provider.fitted(out.getvalue())))
+    assert flat.mode == "RGB" and flat.getpixel((5, 5)) == (255, 255, 255) and flat.getpixel((0, 0)) == (0, 0, 255)
 
 
 async def test_issued_after_the_last_slot_with_hours_attended_whether_complete_or_not(demo):

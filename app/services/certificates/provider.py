@@ -106,19 +106,28 @@ STAMP_MAX_PIXELS = (440, 160)  # the printed stamp is at most 55 × 20 mm: 200 d
 
 
 def fitted(content: bytes) -> bytes:
-    """The stamp as stored: a larger image is scaled down to STAMP_MAX_PIXELS (same format, alpha kept),
-    as every certificat's render decodes it — a 4,000-pixel scan would cost each of them dearly."""
+    """The stamp as stored, made cheap for every certificat's render (which decodes it): scaled down
+    to STAMP_MAX_PIXELS, and a transparent PNG laid on white (the page is white: the same print, and
+    WeasyPrint need not split out an alpha mask at each render). A JPEG within bounds is kept as is."""
     from PIL import Image  # noqa: PLC0415 - a third-party import, only for an upload
 
     with Image.open(io.BytesIO(content)) as image:
-        if image.width <= STAMP_MAX_PIXELS[0] and image.height <= STAMP_MAX_PIXELS[1]:
-            return content
-        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
-        out = io.BytesIO()
+        small = image.width <= STAMP_MAX_PIXELS[0] and image.height <= STAMP_MAX_PIXELS[1]
         if _content_type(content) == "image/jpeg":
+            if small:
+                return content
+            image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
+            out = io.BytesIO()
             image.convert("RGB").save(out, format="JPEG", quality=90)
-        else:
-            image.save(out, format="PNG", optimize=True)
+            return out.getvalue()
+        if small and image.mode in ("RGB", "L"):
+            return content
+        image = image.convert("RGBA")
+        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
+        flat = Image.new("RGB", image.size, (255, 255, 255))
+        flat.paste(image, mask=image.getchannel("A"))
+        out = io.BytesIO()
+        flat.save(out, format="PNG", optimize=True)
         return out.getvalue()
 
 
