@@ -266,3 +266,18 @@ async def test_without_quiz_the_attestation_says_aucune_evaluation(demo):
     await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
     content = pdf_text(await certificates.pdf_of(await certificates.for_enrolment(enrolment)))
     assert "Aucune évaluation." in content and "Non précisés." in content
+
+
+async def test_the_kept_image_cache_gives_the_same_bytes(demo):
+    """The stamp is decoded once per render process (app/pdf/render.py's image cache): a render with
+    the cache warm gives the bytes of a render with it empty."""
+    from app.pdf import render as pdf_render
+
+    await set_provider()
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    snapshot = (await certificates.with_assets([(await certificates.for_enrolment(enrolment, "realisation"))["snapshot"]]))[0]
+    pdf_render._local.images = {}
+    cold = certificates.render_sync(snapshot)
+    assert len(pdf_render._local.images) > 0
+    assert certificates.render_sync(snapshot) == cold
