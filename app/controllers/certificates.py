@@ -1,4 +1,5 @@
-"""Certificates (« Attestation de suivi de formation », SPEC D3): the managers' page of a session's
+"""Certificates (« Attestation de fin de formation », SPEC D3, and « Certificat de réalisation », issue 22):
+the managers' page of a session's
 certificates (download one, revoke, re-issue, mail, ZIP of all), the learner's own download, and the
 public verification page (no login)."""
 
@@ -11,6 +12,7 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 
+from app.controllers.certificate_provider import ProviderController
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
 from app.http.web import client_ip, current_user
@@ -43,8 +45,10 @@ class SessionCertificatesController(Controller):
     async def index(self, request: Request, session_id: FromPath[int]) -> Template:
         session = await session_in_scope(current_user(request), session_id)
         rows = await certificates.for_session(session_id)
+        provider = await certificates.provider.load()
         return render(request, "certificates/session.html", {
-            "session": session, "certificates": rows,
+            "session": session, "certificates": rows, "kind_labels": certificates.KIND_LABELS,
+            "provider_missing": certificates.provider.MISSING if not certificates.provider.ready(provider) else "",
             "valid_count": sum(1 for r in rows if r["status"] == "valid")})
 
     @post("/zip", name="certificates.zip")
@@ -91,7 +95,7 @@ class CertificateController(Controller):
         certificate = await certificates.in_scope(current_user(request), certificate_id)
         snap = certificate["snapshot"]
         return confirm_page(
-            request, f"Réémettre l'attestation de {snap['prenom']} {snap['nom']} ?",
+            request, f"Réémettre : {certificate['kind_label']} de {snap['prenom']} {snap['nom']} ?",
             url(request, "certificates.session", session_id=certificate["session"]), button="Réémettre",
             details=["Une nouvelle version est établie avec les informations actuelles (nom corrigé, etc.) "
                      "et un nouveau code.",
@@ -128,9 +132,11 @@ class CertificateController(Controller):
 
 
 @get("/mes-sessions/{session_id:int}/attestation", name="certificates.mine")
-async def my_certificate(request: Request, session_id: FromPath[int]) -> Response:
-    """The learner's own certificate; someone else's, or none yet, is « introuvable »."""
-    certificate = await certificates.learner_certificate(current_user(request), session_id)
+async def my_certificate(request: Request, session_id: FromPath[int], kind: FromQuery[str | None] = None) -> Response:
+    """The learner's own certificate (``?kind=realisation``: their certificat de réalisation); someone
+    else's, or none yet, is « introuvable »."""
+    certificate = await certificates.learner_certificate(
+        current_user(request), session_id, "realisation" if kind == "realisation" else "completion")
     return private_download(await certificates.pdf_of(certificate), certificate["filename"])
 
 
@@ -183,4 +189,4 @@ class VerifyController(Controller):
         return await self._page(request, code, upload=content)
 
 
-HANDLERS = [SessionCertificatesController, CertificateController, VerifyController, my_certificate]
+HANDLERS = [SessionCertificatesController, CertificateController, VerifyController, my_certificate, ProviderController]

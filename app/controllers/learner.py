@@ -26,14 +26,16 @@ MANAGERS = (ADMIN, GED, GET)
 
 async def _session_page(request: Request, session: dict, values=None, errors=None, status_code=200,
                         discussion_only: bool = False, announce: str = "") -> Template:
+    kinds = await certificates.for_enrolment_kinds(session["enrolment_id"])
     return render(request, "learner/session.html", {
         "session": session,
         "activities": await learner.activities_with_state(session["id"], session["enrolment_id"]),
         "messages": await learner.messages(session["id"], limit=50) if session["discussion_block"] else [],
         "post_url": url(request, "learner.post_message", session_id=session["id"]),
         "values": values or {}, "errors": errors or {}, "announce": announce,
-        # D3: « Attestation de suivi de formation » once complete (hidden before).
-        "certificate": await certificates.for_enrolment(session["enrolment_id"]), "session_id": session["id"],
+        # D3: « Attestation de fin de formation » once complete, and the certificat de réalisation (issue 22)
+        # once issued (hidden before).
+        "certificate": kinds.get("completion"), "realisation": kinds.get("realisation"), "session_id": session["id"],
         # Issue 12: the session's time slots, place and contact, as on the convocation.
         "practical": convocations.practical(session, await slots.for_session(session["id"]))},
         region="learner/_discussion.html" if (errors or discussion_only) else None,

@@ -1,4 +1,4 @@
-"""All the certificates of a session as one ZIP, in the background, with progress (SPEC D3).
+"""All the certificates of a session as one ZIP (attestations and certificats de réalisation, issue 22), in the background, with progress (SPEC D3).
 
 The ZIP is streamed to a file by zipstream-ng: each PDF is rendered from its snapshot when the
 stream reaches it. WeasyPrint is CPU-bound and single-threaded: for a large session the PDFs are
@@ -103,8 +103,9 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     filename = f"attestations-{session['code']}.zip"
     scratch = results.scratch_path(ZIPS, token, ".zip")
     try:
-        await asyncio.to_thread(_write_zip, scratch, list(zip(archive_names(valid), (c["snapshot"] for c in valid))),
-                                counter.step)
+        # A certificat de réalisation's stamp image is read here, once, not by each render.
+        snapshots = await certificates.with_assets([c["snapshot"] for c in valid])
+        await asyncio.to_thread(_write_zip, scratch, list(zip(archive_names(valid), snapshots)), counter.step)
         stored = await results.store(filename, "application/zip", await asyncio.to_thread(scratch.read_bytes), user_id)
     except Exception as exc:
         await counter.flush(return_exceptions=True)
@@ -117,7 +118,8 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     await counter.flush()
     await progress.update(
         redis, token, state="done", done=len(valid), session=session_id, **stored, **results.legacy_url(result_url),
-        result_label=f"Télécharger les {len(valid)} attestations (ZIP)",
+        result_label=f"Télécharger les {len(valid)} " + ("attestations et certificats (ZIP)" if any(
+            c["kind"] == "realisation" for c in valid) else "attestations (ZIP)"),
     )
     return len(valid)
 

@@ -20,7 +20,8 @@ from app.lists import register
 from app.lists._common import full_name, int_or_none, person_of
 from app.services.text import search
 from app.settings import get_settings
-from app.tables.catalogue import SessionActivity, TrainingSession
+from app.numbers import rate_percent
+from app.tables.catalogue import SessionActivity, SessionSlot, TrainingSession
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 
 INACTIVE_DAYS = 7
@@ -53,6 +54,21 @@ def _cohort(value: str):
         EnrolmentSource.select(EnrolmentSource.enrolment).where(EnrolmentSource.cohort == cohort_id))
 
 
+async def _planned(rows: list[dict]) -> None:
+    """Each row's planned minutes (its session's slots, one query for the page or chunk; None without
+    slots) and taux de réalisation (issue 22): attended ÷ planned × 100, rounded, halves up."""
+    sessions = sorted({r["session"] for r in rows})
+    planned: dict[int, int] = {}
+    if sessions:
+        for slot in await SessionSlot.select(SessionSlot.session, SessionSlot.starts, SessionSlot.ends).where(
+                SessionSlot.session.is_in(sessions)):
+            minutes = (slot["ends"].hour * 60 + slot["ends"].minute) - (slot["starts"].hour * 60 + slot["starts"].minute)
+            planned[slot["session"]] = planned.get(slot["session"], 0) + minutes
+    for r in rows:
+        r["planned_minutes"] = planned.get(r["session"])
+        r["rate"] = rate_percent(r["attended_minutes"], r["planned_minutes"])
+
+
 async def _cells(rows: list[dict]) -> list[dict]:
     """Each row's completions, {activity id: completion time on Paris clocks (naive, as a spreadsheet
     cell wants it)}, for the page or an export chunk: one query. On PostgreSQL it is grouped by
@@ -75,6 +91,7 @@ async def _cells(rows: list[dict]) -> list[dict]:
             done[c["enrolment"]][c["activity"]] = c["completed_at"].astimezone(tz).replace(tzinfo=None)
     for r in rows:
         r["done"] = done[r["id"]]
+    await _planned(rows)
     return rows
 
 
@@ -137,6 +154,9 @@ PROGRESS = register(
             # Hours attended (issue 12): slots recorded « présent », as a number of hours (10.5).
             Col("attended", "Heures de présence", Enrolment.attended_minutes,
                 export=lambda r: round(r["attended_minutes"] / 60, 2)),
+            # Taux de réalisation (issue 22): the planned hours are the same for every row of the session,
+            # so the rate sorts as the hours attended; empty (« — » on the page) for a session without slots.
+            Col("rate", "Taux de réalisation (%)", Enrolment.attended_minutes, export=lambda r: r["rate"]),
         ),
         filters=(
             Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),

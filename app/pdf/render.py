@@ -84,6 +84,20 @@ def _stylesheet(text: str):
     return css
 
 
+_IMAGES_KEPT = 300  # per thread: a few entries per image; emptied when full
+
+
+def _image_cache() -> dict:
+    """WeasyPrint's image cache, kept per thread: an image used by every document (the provider's
+    stamp on each certificat de réalisation of a ZIP) is decoded and re-encoded once, not at every
+    render. Keyed by the image's URL (a data: URI is its content), so the PDF bytes are the same.
+    Emptied when it holds more than _IMAGES_KEPT entries (each certificate's own QR code adds some)."""
+    cache = getattr(_local, "images", None)
+    if cache is None or len(cache) > _IMAGES_KEPT:
+        cache = _local.images = {}
+    return cache
+
+
 def layout(html: str, fetcher: StaticOnlyFetcher | None = None):
     """This HTML laid out in pages (a WeasyPrint Document). Without an explicit fetcher (to inspect
     what was fetched), the first <style> element is taken out and applied as a kept, pre-parsed
@@ -98,7 +112,7 @@ def layout(html: str, fetcher: StaticOnlyFetcher | None = None):
             html = html[:match.start()] + html[match.end():]
     return HTML(
         string=html, base_url=STATIC_DIR.as_uri() + "/", url_fetcher=fetcher or StaticOnlyFetcher()
-    ).render(font_config=_font_config(), stylesheets=stylesheets)
+    ).render(font_config=_font_config(), stylesheets=stylesheets, cache=_image_cache())
 
 
 def write_documents(documents: list) -> bytes:

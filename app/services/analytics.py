@@ -11,8 +11,8 @@ no invalidation hook), and the arq cron job ``refresh_analytics`` recomputes the
 unfiltered dashboard on the same period so the administrators' default view is always warm. The
 page says when its figures were computed.
 
-"Certificats obtenus" counts the enrolments holding a valid certificate (revoked and superseded
-versions aside); "Sessions achevées" those whose required activities are all done; the attendance
+"Certificats obtenus" counts the enrolments holding a valid attestation (revoked and superseded
+versions aside; certificats de réalisation, which attest hours rather than completion, are not counted); "Sessions achevées" those whose required activities are all done; the attendance
 figures are the minutes present recorded on the slots (``Enrolment.attended_minutes``, kept by
 app/services/attendance.py).
 """
@@ -179,7 +179,8 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
         "CASE WHEN c.enrolment IS NULL THEN 0 ELSE 1 END AS certified, e.attended_minutes AS attended "
         "FROM enrolment e "
         # A hash join with the (small) set of certified enrolments, not a probe per row.
-        "LEFT JOIN (SELECT DISTINCT enrolment FROM certificate WHERE status = 'valid') c ON c.enrolment = e.id "
+        "LEFT JOIN (SELECT DISTINCT enrolment FROM certificate WHERE status = 'valid' AND kind = 'completion') c "
+        "ON c.enrolment = e.id "
         "WHERE " + " AND ".join(where)
     )
     return sql, args
@@ -453,7 +454,8 @@ async def learner_record(scope: Scope, user_id: int) -> dict:
     certificates = {}
     if enrolments:
         rows = await Certificate.select(Certificate.id, Certificate.enrolment, Certificate.issued_at).where(
-            Certificate.enrolment.is_in([e["id"] for e in enrolments]) & (Certificate.status == "valid"))
+            Certificate.enrolment.is_in([e["id"] for e in enrolments]) & (Certificate.status == "valid")
+            & (Certificate.kind == "completion"))
         certificates = {r["enrolment"]: r for r in rows}
     for e in enrolments:
         e["certificate"] = certificates.get(e["id"])

@@ -184,7 +184,8 @@ async def former_certificates(user_id: int) -> list[dict]:
         Certificate.enrolment.session.id.as_alias("id"), Certificate.enrolment.session.full_name.as_alias("full_name"),
         Certificate.enrolment.session.code.as_alias("code"), Certificate.issued_at,
     ).where((Certificate.enrolment.user == user_id) & (Certificate.enrolment.active == False)  # noqa: E712
-            & (Certificate.status == CertificateStatus.valid)).order_by(Certificate.issued_at, ascending=False)
+            & (Certificate.status == CertificateStatus.valid) & (Certificate.kind == "completion")).order_by(
+        Certificate.issued_at, ascending=False)
 
 
 async def activities_with_state(session_id: int, enrolment_id: int) -> list[dict]:

@@ -92,7 +92,9 @@ async def refresh_and_issue(enrolment_ids: list[int] | None = None, session_id: 
     seals their PDFs after commit (certificates.seal)."""
     async with db.transaction():
         rows = await refresh_summaries(enrolment_ids, session_id)
-        return await issue_for_enrolments([r["id"] for r in rows if r["completed_at"] is not None])
+        # Every refreshed enrolment: the attestation needs completion, the certificat de réalisation
+        # only hours attended (issue_for_enrolments decides).
+        return await issue_for_enrolments([r["id"] for r in rows])
 
 
 # PostgreSQL: the completion written (or removed) and the summary moved by it, in ONE statement (one

@@ -27,7 +27,7 @@ async def test_zip_download_and_public_verification(browser, live_server, demo, 
         await page.get_by_role("link", name="Attestations").first.click()
         await page.get_by_text(certificate["display_code"]).wait_for()
         await snap(page, f"certificates-session-{tag}")
-        await page.get_by_role("button", name="Télécharger toutes les attestations valides (ZIP, 2)").click()
+        await page.get_by_role("button", name="Télécharger toutes les attestations et certificats valides (ZIP, 2)").click()
         await page.wait_for_url("**/taches/*")
         await run_jobs()
         # htmx polls with JavaScript; without, the page refreshes itself.
@@ -60,7 +60,7 @@ async def test_zip_download_and_public_verification(browser, live_server, demo, 
 async def test_attendance_then_the_learner_completes_and_downloads(browser, live_server, demo, javascript, tmp_path):
     """The GET records attendance with JavaScript off (a plain form) and the overview shows the hours;
     the session asks 50 % attendance, so the learner's last activity completes the session: the
-    « Attestation de suivi de formation » appears and downloads, stating their name."""
+    « Attestation de fin de formation » appears and downloads, stating their name."""
     from datetime import date, time
 
     from pypdf import PdfReader
@@ -107,13 +107,13 @@ async def test_attendance_then_the_learner_completes_and_downloads(browser, live
     try:
         await browser_login(page, live_server, me["username"])
         await page.goto(f"{live_server}/mes-sessions/{session_id}/")
-        await expect(page.get_by_role("heading", name="Attestation de suivi de formation")).to_have_count(0)
+        await expect(page.get_by_role("heading", name="Attestation de fin de formation")).to_have_count(0)
         await page.get_by_text("Présence : 3,5 h — la session demande au moins 50 % des heures").wait_for()
         await page.get_by_role("link", name="Activité 1").first.click()
         await page.get_by_role("button", name="J'ai terminé").click()
         await page.get_by_role("button", name="Marquer comme non terminée").wait_for()
         await page.goto(f"{live_server}/mes-sessions/{session_id}/")
-        await page.get_by_role("heading", name="Attestation de suivi de formation").wait_for()
+        await page.get_by_role("heading", name="Attestation de fin de formation").wait_for()
         await snap(page, f"learner-certificate-{tag}")
         async with page.expect_download() as info:
             await page.get_by_role("link", name="Télécharger mon attestation (PDF)").click()

@@ -129,7 +129,7 @@ async def test_the_learner_downloads_their_own_certificate_and_only_theirs(clien
     partial = jinja_env().get_template("certificates/_learner.html")
     shown = partial.render(certificate=await certificates.for_enrolment(enrolments[learners[0]]), session_id=session_id,
                            url_for=url_for)
-    assert "Attestation de suivi de formation" in shown and f"/mes-sessions/{session_id}/attestation" in shown
+    assert "Attestation de fin de formation" in shown and f"/mes-sessions/{session_id}/attestation" in shown
     assert "Attestation" not in partial.render(certificate=await certificates.for_enrolment(enrolments[learners[2]]),
                                                 session_id=session_id, url_for=url_for)
 

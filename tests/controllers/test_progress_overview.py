@@ -161,7 +161,8 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     assert heading[3].startswith("Exporté le ")
     frame = pl.read_excel(io.BytesIO(response.content), read_options={"header_row": 5})
     assert frame.columns == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Matricule", "Dernière visite",
-                             "Progression (%)", "Terminé le", "Heures de présence", "Lire la charte", "Vidéo d'accueil",
+                             "Progression (%)", "Terminé le", "Heures de présence", "Taux de réalisation (%)",
+                             "Lire la charte", "Vidéo d'accueil",
                              "'=Quiz final"]
     assert frame["Prénom / Nom"].to_list() == ["Bruno Bélier", "Denis Dupont"]
     assert frame["Matricule"].to_list()[0] == "000812"
@@ -177,7 +178,7 @@ async def test_download_selection_as_excel_and_list_as_csv(client):
     rows = rows[5:]
     assert rows[0][:7] == ["Prénom / Nom", "Nom d'utilisateur", "Adresse de courriel", "Matricule", "Dernière visite",
                            "Progression (%)", "Terminé le"]
-    assert rows[0][10] == "'=Quiz final"  # a title typed as a formula stays text
+    assert rows[0][11] == "'=Quiz final"  # a title typed as a formula stays text
     assert [r[0] for r in rows[1:]] == ["Chloé Caron", "Denis Dupont"]
     assert rows[2][4] == "28/05/2025 19:08" and rows[1][4] == ""
     response = await client.get(f"{base}?export=csv&which=all")

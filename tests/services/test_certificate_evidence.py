@@ -79,7 +79,7 @@ async def test_no_certificate_before_the_last_slot_nor_without_attendance(demo):
     assert saved.completed == 1
     (issued,) = await certificates_of(enrolment)
     snapshot = json.loads(issued["snapshot"])
-    assert snapshot["layout"] == 3 and snapshot["heures_prevues"] == "10 h 30" and snapshot["heures_presence"] == "10 h 30"
+    assert snapshot["layout"] == 4 and snapshot["heures_prevues"] == "10 h 30" and snapshot["heures_presence"] == "10 h 30"
     assert snapshot["duree"] == "10 h 30"  # one duration: the slots' (the text's {duree} too)
     content = pdf_text(await certificates.render(snapshot))
     assert "Durée prévue 3 demi-journées, 10 h 30" in content and "Heures de présence 10 h 30" in content

@@ -105,7 +105,7 @@ async def test_the_pdf_states_the_snapshot_and_its_bytes_never_change(demo):
     assert again == pdf  # rendered again from the snapshot: the same bytes
     content = pdf_text(pdf)
     learner = await User.select().where(User.id == learners[0]).first()
-    assert "Attestation de suivi de formation" in content
+    assert "Attestation de fin de formation" in content  # layout 4 (issue 22)
     assert f"Je certifie que {learner['first_name']} {learner['last_name']} a suivi" in content
     assert "Qualité de vie au travail" in content and "du 2 juin 2026 au 3 juin 2026" in content
     assert certificate["display_code"] in content and "signature" in content
@@ -141,7 +141,7 @@ async def test_a_certificate_keeps_the_layout_it_was_issued_with(demo):
 
     session_id, activities, learners, enrolments = await completed_session()
     certificate = await certificates.for_enrolment(enrolments[learners[0]])
-    assert certificate["snapshot"]["layout"] == certificates.LAYOUT == 3
+    assert certificate["snapshot"]["layout"] == certificates.LAYOUT == 4
     old = {k: v for k, v in certificate["snapshot"].items() if k != "layout"}
     first = await certificates.render(old)
     assert hashlib.sha256(first).hexdigest() == hashlib.sha256(await certificates.render(old)).hexdigest()

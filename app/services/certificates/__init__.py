@@ -22,7 +22,9 @@ detected. Shown as XXXXX-XXXXX; typed with or without the dash, spaces, lower ca
 Where: ``common.py`` codes, placeholders and the template text; ``render.py`` snapshots and
 the PDF; ``issue.py`` new certificates and when they are due; ``seal.py`` rendering and hashing
 after commit (inline, job or sweep); ``read.py`` lists, downloads and the public verification;
-``changes.py`` revocation, new versions and the mail to the learner.
+``changes.py`` revocation, new versions and the mail to the learner; ``provider.py`` the training
+provider's settings (« dispensateur », issue 22); ``realisation.py`` the certificat de réalisation
+(kind "realisation"); ``evaluation.py`` the quiz results of the attestation de fin de formation.
 """
 
 from app.services.certificates.changes import (  # noqa: F401
@@ -33,6 +35,7 @@ from app.services.certificates.changes import (  # noqa: F401
 from app.services.certificates.common import (  # noqa: F401
     ALPHABET,
     DEFAULT_TEXT,
+    KIND_LABELS,
     LAYOUT,
     LAYOUTS,
     PLACEHOLDERS,
@@ -53,6 +56,7 @@ from app.services.certificates.issue import (  # noqa: F401
 )
 from app.services.certificates.read import (  # noqa: F401
     for_enrolment,
+    for_enrolment_kinds,
     for_session,
     in_scope,
     learner_certificate,
@@ -65,7 +69,9 @@ from app.services.certificates.render import (  # noqa: F401
     _snapshot,
     render,
     render_sync,
+    with_assets,
 )
+from app.services.certificates import provider  # noqa: F401
 from app.services.certificates.seal import (  # noqa: F401
     seal,
     seal_now,

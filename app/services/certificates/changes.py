@@ -12,6 +12,8 @@ from app.services.roles import CurrentUser
 from app.tables.accounts import User
 from app.tables.certificates import Certificate, CertificateStatus
 from app.tables.outbox import Mail
+from app.services.certificates.provider import MISSING, load as load_provider, ready as provider_ready
+from app.services.certificates.realisation import KIND as REALISATION, NO_HOURS, issuable
 from app.services.certificates.common import JUST_SENT, RESEND_AFTER
 from app.services.certificates.issue import NOT_DUE, _due, _insert, _new_rows
 from app.services.certificates.read import for_enrolment, in_scope, pdf_of
@@ -38,28 +40,45 @@ async def revoke(user: CurrentUser, certificate_id: int, reason: str) -> dict:
 
 
 async def reissue(user: CurrentUser, certificate_id: int) -> dict:
-    """A new version from today's facts (e.g. a corrected name); the valid one becomes superseded.
-    Only from the enrolment's latest version, and only while the enrolment is complete."""
+    """A new version from today's facts (e.g. a corrected name, corrected attendance); the valid one of
+    the same kind becomes superseded. Only from the latest version of its kind, and only while today's
+    rule still gives one: an attestation needs the enrolment complete, a certificat de réalisation
+    hours attended and the provider set; both, the session's last slot ended and attendance recorded."""
     certificate = await in_scope(user, certificate_id)
-    enrolment_id = certificate["enrolment"]
+    enrolment_id, kind = certificate["enrolment"], certificate["kind"]
     async with db.transaction():
         latest = await Certificate.select(Certificate.id, Certificate.version).where(
-            Certificate.enrolment == enrolment_id).order_by(Certificate.version, ascending=False).first()
+            (Certificate.enrolment == enrolment_id) & (Certificate.kind == kind)).order_by(
+            Certificate.version, ascending=False).first()
         if latest["id"] != certificate_id:
             raise ValidationFailed({"version": "Une version plus récente existe : réémettez depuis celle-ci."})
         facts = (await _facts([enrolment_id])).get(enrolment_id)
-        if facts is None or facts["completed_at"] is None:
-            raise ValidationFailed({"version": "L'inscription n'est plus achevée : pas de nouvelle attestation."})
+        provider = await _reissue_checks(kind, facts)
         if not await _due([enrolment_id]):  # a re-issue applies today's rule (issue 20)
             raise ValidationFailed({"version": NOT_DUE})
         await Certificate.update({Certificate.status: CertificateStatus.superseded,
                                   Certificate.status_changed_at: now()}).where(
-            (Certificate.enrolment == enrolment_id) & (Certificate.status == CertificateStatus.valid))
-        rows = _new_rows({enrolment_id: facts}, {enrolment_id: latest["version"] + 1})
+            (Certificate.enrolment == enrolment_id) & (Certificate.kind == kind)
+            & (Certificate.status == CertificateStatus.valid))
+        rows = _new_rows({enrolment_id: facts}, {enrolment_id: latest["version"] + 1}, provider)
         if not await _insert(rows):
             raise ValidationFailed({"version": "L'attestation vient d'être modifiée : rechargez la page."})
     await seal([enrolment_id])
-    return await for_enrolment(enrolment_id)
+    return await for_enrolment(enrolment_id, kind)
+
+
+async def _reissue_checks(kind: str, facts: dict | None) -> dict | None:
+    """What a new version of this kind needs today; the provider for a certificat de réalisation."""
+    if kind != REALISATION:
+        if facts is None or facts["completed_at"] is None:
+            raise ValidationFailed({"version": "L'inscription n'est plus achevée : pas de nouvelle attestation."})
+        return None
+    provider = await load_provider()
+    if not provider_ready(provider):
+        raise ValidationFailed({"version": MISSING})
+    if facts is None or not issuable(facts):
+        raise ValidationFailed({"version": NO_HOURS})
+    return provider
 
 
 # -- mail ----------------------------------------------------------------------------------------
@@ -73,8 +92,12 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
         raise ValidationFailed({"mail": "Cet apprenant n'a pas d'adresse électronique (adresse fictive) : "
                                         "téléchargez l'attestation et remettez-la-lui."})
     snap = certificate["snapshot"]
-    body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre attestation de suivi "
-            f"de la formation « {snap['session']} ».\nElle peut être vérifiée à tout moment avec le code "
+    if certificate["kind"] == REALISATION:
+        what, pronoun, subject = "certificat de réalisation", "Il peut être vérifié", "Votre certificat de réalisation"
+    else:
+        what, pronoun, subject = "attestation de suivi", "Elle peut être vérifiée", "Votre attestation de suivi de formation"
+    body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre {what} "
+            f"de la formation « {snap['session']} ».\n{pronoun} à tout moment avec le code "
             f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")
     key = f"certificate:{certificate_id}"
     # Only a mail to the learner's current address counts: after a corrected address, sending again is the point.
@@ -91,6 +114,6 @@ async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
             await Certificate.raw("SELECT id FROM certificate WHERE id = {} FOR UPDATE", certificate_id)
         if await Mail.exists().where(recently):  # two at once: the lock lets one through
             raise ValidationFailed({"mail": JUST_SENT})
-        return await queue_mail(learner["email"], "Votre attestation de suivi de formation", body,
+        return await queue_mail(learner["email"], subject, body,
                                 attachments=[Attachment(certificate["filename"], "application/pdf", pdf)],
                                 category="certificate", group_key=key)

@@ -6,7 +6,7 @@ import secrets
 from datetime import timedelta
 
 from app.services import user_templates
-from app.tables.certificates import CertificateStatus
+from app.tables.certificates import CertificateKind, CertificateStatus
 
 
 ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # 31 characters: no 0 O 1 I L
@@ -18,8 +18,19 @@ NOT_FOUND = "Attestation introuvable."
 # of a certificate already issued (its SHA-256 is kept). Snapshots without it were made with layout 1.
 # Layout 3 (issue 20): one duration — the planned hours from the slots (the template's estimate only
 # for a session without slots) — and the hours attended; a session name whose dates are stale is not printed.
-LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html", 3: "pdf/certificate_v3.html"}
-LAYOUT = 3
+# Layout 4 (issue 22): the attestation de fin de formation (article L6353-1): objectives, nature of the
+# action, duration, the results of the evaluation of learning (the quizzes), retitled.
+LAYOUTS = {1: "pdf/certificate_v1.html", 2: "pdf/certificate.html", 3: "pdf/certificate_v3.html",
+           4: "pdf/certificate_v4.html"}
+LAYOUT = 4
+# The certificat de réalisation (kind "realisation", the Ministry of Labour's model) has layouts of its own.
+REALISATION_LAYOUTS = {1: "pdf/certificate_realisation.html"}
+REALISATION_LAYOUT = 1
+NATURE = "Action de formation"
+KIND_LABELS = {
+    CertificateKind.completion.value: "Attestation de fin de formation",
+    CertificateKind.realisation.value: "Certificat de réalisation",
+}
 UPLOAD_MAX_BYTES = 5 * 1024 * 1024
 RESEND_AFTER = timedelta(minutes=10)  # « Envoyer par courriel » again within this: not mailed twice
 JUST_SENT = ("Cette attestation vient d'être envoyée à l'apprenant : elle ne lui est pas envoyée une seconde fois "

@@ -16,7 +16,11 @@ from app.services.slots import hours_text
 from app.settings import get_settings
 from app.tables.catalogue import SessionSlot
 from app.tables.learning import Enrolment
-from app.services.certificates.common import DEFAULT_TEXT, LAYOUT, LAYOUTS, PLACEHOLDERS, VERIFY_PATH, display_code, fill
+from app.services.certificates.common import (
+    DEFAULT_TEXT, LAYOUT, LAYOUTS, NATURE, PLACEHOLDERS, REALISATION_LAYOUTS, VERIFY_PATH, display_code, fill,
+)
+from app.services.certificates.evaluation import quiz_results
+from app.services.certificates.provider import stamp_uris
 
 
 # -- snapshots and rendering ---------------------------------------------------------------------
@@ -31,9 +35,13 @@ _ENROLMENT_FACTS = (
     "SELECT e.id, e.completed_at, e.attended_minutes, u.first_name, u.last_name, s.id AS session_id, s.place, "
     "s.full_name AS session_name, s.start_date, "
     "s.end_date, s.code AS session_code, s.certificate_text, s.certificate_version, es.name AS establishment_name, "
-    "COALESCE(t.duration, '') AS duration, " + CIVILITY_SQL + " AS civility "
+    "COALESCE(t.duration, '') AS duration, COALESCE(t.objectives, '') AS objectives, "
+    # The employer the certificat de réalisation names: the learner's establishment, else (an external
+    # person) their organisation.
+    "COALESCE(ue.name, o.name, '') AS employer, " + CIVILITY_SQL + " AS civility "
     "FROM enrolment e JOIN app_user u ON u.id = e.\"user\" JOIN training_session s ON s.id = e.session "
     "JOIN establishment es ON es.id = s.establishment LEFT JOIN course_template t ON t.id = s.template "
+    "LEFT JOIN establishment ue ON ue.id = u.establishment LEFT JOIN organisation o ON o.id = u.organisation "
     "WHERE e.id IN ({ids})"
 )
 
@@ -53,7 +61,12 @@ async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
         session_slots = sorted(by_session.get(row["session_id"], []))
         row["hours"] = slots.summary(session_slots)
         row["planned_minutes"] = sum(s.minutes for s in session_slots) if session_slots else None
-    return {r["id"]: r for r in rows}
+        row["first_day"] = session_slots[0].day if session_slots else None
+        row["last_day"] = session_slots[-1].day if session_slots else None
+    by_id = {r["id"]: r for r in rows}
+    for enrolment_id, results in (await quiz_results(by_id)).items():
+        by_id[enrolment_id]["evaluations"] = results
+    return by_id
 
 
 def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict:
@@ -73,20 +86,26 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         "version": version, "issued_at": issued_at.isoformat(),
         "horaires": facts.get("hours") or "", "lieu": facts.get("place") or "",
         "template_version": facts.get("certificate_version") or 1, "layout": LAYOUT,
+        # Layout 4 (issue 22): the attestation de fin de formation of article L6353-1 — objectives, nature
+        # of the action, duration, and the results of the evaluation of learning (the quizzes).
+        "objectifs": facts.get("objectives") or "", "nature": NATURE,
+        "evaluations": facts.get("evaluations") or [],
         "heures_prevues": hours_text(planned) if planned else "",
         "heures_presence": hours_text(facts.get("attended_minutes") or 0) if planned else "",
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
     }
 
 
-def _qr_data_uri(payload: str, layout: int) -> str:
+def _qr_data_uri(payload: str, layout: int, mask: int | None = None) -> str:
     """The QR code of the verification URL: SVG in layout 1; from layout 2 a PNG of one pixel per
     module (border of 2), drawn unsmoothed ("image-rendering: pixelated") so its edges stay sharp
-    in print — the same code, without the SVG path WeasyPrint would parse at every certificate."""
+    in print — the same code, without the SVG path WeasyPrint would parse at every certificate.
+    ``mask``: a fixed mask pattern (any of the 8 is a valid code) instead of scoring all eight —
+    a seventh of a certificat de réalisation's render."""
     import segno
 
     buffer = io.BytesIO()
-    qr = segno.make(payload, error="m")
+    qr = segno.make(payload, error="m", mask=mask)
     if layout == 1:
         qr.save(buffer, kind="svg", scale=4, border=2, xmldecl=False, svgns=True)
         return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
@@ -94,18 +113,50 @@ def _qr_data_uri(payload: str, layout: int) -> str:
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
+REALISATION_QR_MASK = 0  # part of the certificat de réalisation's layout 1: never changed
+
+
 def _layout(snapshot: dict) -> int:
     return snapshot.get("layout", 1)
 
 
 def _context(snapshot: dict) -> dict:
-    return {"c": snapshot, "qr": _qr_data_uri(snapshot["verify_url"], _layout(snapshot))}
+    # The QR code as a PNG from layout 2 of the attestation, and on every certificat de réalisation (mask 0).
+    if snapshot.get("kind") == "realisation":
+        qr = _qr_data_uri(snapshot["verify_url"], 2, mask=REALISATION_QR_MASK)
+    else:
+        qr = _qr_data_uri(snapshot["verify_url"], _layout(snapshot))
+    return {"c": snapshot, "qr": qr,
+            "stamp": snapshot.get(STAMP_DATA, "")}
+
+
+def template_of(snapshot: dict) -> str:
+    """The template of the certificate's kind and of the layout it was issued with."""
+    if snapshot.get("kind") == "realisation":
+        return REALISATION_LAYOUTS[_layout(snapshot)]
+    return LAYOUTS[_layout(snapshot)]
 
 
 def render_sync(snapshot: dict) -> bytes:
     """The certificate's PDF from its snapshot, with the layout it was issued with: the same bytes
-    every time (no clock in it). A plain function, so a process pool can run it."""
-    return render_pdf_sync(LAYOUTS[_layout(snapshot)], _context(snapshot))
+    every time (no clock in it). A plain function, so a process pool can run it. A certificat de
+    réalisation's stamp image comes with it (`with_assets`), the snapshot keeping only its digest."""
+    return render_pdf_sync(template_of(snapshot), _context(snapshot))
+
+
+STAMP_DATA = "_stamp_data"  # not stored: the stamp's image, added by with_assets before a render
+
+
+async def with_assets(snapshots: list[dict]) -> list[dict]:
+    """The snapshots ready to render: a certificat de réalisation gets the image of the stamp it
+    was issued with (read from the settings by its SHA-256, one query for the batch)."""
+    digests = {(s.get("organisme") or {}).get("cachet", "") for s in snapshots if s.get("kind") == "realisation"}
+    digests.discard("")
+    if not digests:
+        return snapshots
+    uris = await stamp_uris(digests)
+    return [{**s, STAMP_DATA: uris.get((s.get("organisme") or {}).get("cachet", ""), "")}
+            if s.get("kind") == "realisation" else s for s in snapshots]
 
 
 def warm_up() -> None:
@@ -120,7 +171,7 @@ def warm_up() -> None:
 async def render(snapshot: dict) -> bytes:
     """In the render pool, with its deadline (app/pdf/bounded.py): never on the event loop, never
     blocking this process for long. Raises RenderFailed."""
-    return await bounded.run_async(render_sync, snapshot)
+    return await bounded.run_async(render_sync, (await with_assets([snapshot]))[0])
 
 
 def _load(snapshot) -> dict:

@@ -1,0 +1,283 @@
+"""The certificat de réalisation and the attestation de fin de formation (issue 22): the provider's
+settings, when a certificat is issued (after the last slot, attendance recorded, hours attended, the
+provider set), what it states (NDA, hours, taux de réalisation, stamp), frozen snapshots and new
+versions per kind, and the attestation's objectives and quiz results (layout 4)."""
+
+import base64
+import io
+import json
+from datetime import timedelta
+
+import pytest
+import segno
+from PIL import Image
+from pypdf import PdfReader
+
+from app.dates import today
+from app.numbers import rate_percent
+from app.services import attendance, certificates, learning
+from app.services.certificates import provider
+from app.services.auth import load_current_user
+from app.services.errors import ValidationFailed
+from app.tables.accounts import User
+from app.tables.catalogue import CourseTemplate, SessionActivity, SessionSlot, TrainingSession
+from app.tables.certificates import Certificate
+from app.tables.learning import CompletionHow, QuizAttempt
+from app.tables.outbox import PlatformSetting
+from tests.services.test_certificate_evidence import session_with_slots
+from tests.services.test_certificates import completed_session, pdf_text
+
+
+def png(size=(40, 20), colour=(200, 0, 0)) -> bytes:
+    """A small stamp image (a gradient: a plain rectangle would be drawn as a plain rectangle)."""
+    image = Image.new("RGB", size, colour)
+    image.putdata([(colour[0], (x * 6) % 256, (y * 12) % 256) for y in range(size[1]) for x in range(size[0])])
+    out = io.BytesIO()
+    image.save(out, format="PNG")
+    return out.getvalue()
+
+
+async def set_provider(**overrides):
+    form = provider.ProviderForm(**{"name": "Tremplin Formation", "nda": "11 75 12345 75",
+                                    "address": "3 rue des Lilas\n69002 Lyon", "signatory": "Claire Durand",
+                                    "signatory_title": "Directrice", **overrides})
+    await provider.save(form, png())
+
+
+async def past_session(learners=3):
+    """session_with_slots (3 half-days, 10 h 30) that took place last week."""
+    session_id, activity, enrolments, slot_ids = await session_with_slots(today() + timedelta(days=1), learners=learners)
+    await SessionSlot.raw("UPDATE session_slot SET day = day - 8 WHERE session = {}", session_id)
+    past = today() - timedelta(days=7)
+    await TrainingSession.update({TrainingSession.start_date: past, TrainingSession.end_date: past + timedelta(days=1)}
+                                 ).where(TrainingSession.id == session_id)
+    return session_id, activity, enrolments, slot_ids
+
+
+async def of_kind(enrolment_id: int, kind: str) -> list[dict]:
+    return await Certificate.select().where((Certificate.enrolment == enrolment_id) & (Certificate.kind == kind)
+                                            ).order_by(Certificate.version)
+
+
+def test_taux_de_realisation_rounds_halves_up():
+    assert rate_percent(10.5 * 60, 14 * 60) == 75
+    assert rate_percent(60, 8 * 60) == 13  # 12.5 → 13
+    assert rate_percent(0, 8 * 60) == 0
+    assert rate_percent(60, None) is None and rate_percent(60, 0) is None
+
+
+async def test_the_provider_form_refuses_bad_input_in_french_and_keeps_the_stamp_by_digest(demo):
+    with pytest.raises(ValidationFailed) as refused:
+        await provider.save(provider.ProviderForm(name="", nda="1234"), None)
+    assert refused.value.errors == {"name": "Indiquez le nom de l'organisme de formation.",
+                                    "nda": "Le numéro de déclaration d'activité compte 11 chiffres (par exemple 11 75 12345 75)."}
+    form = provider.ProviderForm(name="Tremplin", nda="11751234575")
+    for content, message in ((b"GIF89a" + b"\0" * 30, "Le cachet doit être une image PNG ou JPEG."),
+                             (b"\x89PNG\r\n\x1a\n" + b"\0" * 30, "Cette image est illisible"),
+                             (b"\x89PNG\r\n\x1a\n" + b"\0" * (1024 * 1024), "dépasse 1 Mo")):
+        with pytest.raises(ValidationFailed) as refused:
+            await provider.save(form, content)
+        assert message in refused.value.errors["stamp"]
+    assert not provider.ready(await provider.load())  # nothing written by a refused form
+
+    await set_provider(nda="11 75 12345 75")
+    stored = await provider.load()
+    assert stored["nda"] == "11751234575" and stored["name"] == "Tremplin Formation" and provider.ready(stored)
+    first_stamp = stored["stamp"]
+    assert (await provider.stamp_uri(first_stamp)).startswith("data:image/png;base64,")
+    # A new stamp: the old one stays readable (certificates issued with it render the same bytes).
+    await provider.save(provider.ProviderForm(name="Tremplin Formation", nda="11751234575"), png(colour=(0, 0, 200)))
+    assert (await provider.load())["stamp"] != first_stamp
+    assert await PlatformSetting.exists().where(PlatformSetting.key == f"provider_stamp:{first_stamp[:48]}")
+    assert provider.city_of("3 rue des Lilas\n69002 Lyon Cedex 02") == "Lyon" and provider.city_of("") == ""
+    # A large scan is stored scaled down to the printed size (each certificat's render decodes it).
+    await provider.save(provider.ProviderForm(name="Tremplin Formation", nda="11751234575"), png(size=(2400, 1200)))
+    stored = Image.open(io.BytesIO(base64.b64decode((await provider.stamp_uri((await provider.load())["stamp"])
+                                                     ).split(",", 1)[1])))
+    assert stored.size == (320, 160) and stored.format == "PNG" and stored.mode == "RGB"
+    # A transparent stamp is laid on white (the page is white).
+    clear = Image.new("RGBA", (20, 10), (0, 0, 255, 0))
+    clear.putpixel((0, 0), (0, 0, 255, 255))
+    out = io.BytesIO()
+    clear.save(out, format="PNG")
+    flat = Image.open(io.BytesIO(provider.fitted(out.getvalue())))
+    assert flat.mode == "RGB" and flat.getpixel((5, 5)) == (255, 255, 255) and flat.getpixel((0, 0)) == (0, 0, 255)
+
+
+async def test_issued_after_the_last_slot_with_hours_attended_whether_complete_or_not(demo):
+    await set_provider()
+    session_id, activity, (full, absent, partial), slot_ids = await session_with_slots(
+        today() + timedelta(days=1), learners=3)
+    # Before the slots took place: nothing, whatever is recorded.
+    assert await certificates.issue_due() == []
+    await SessionSlot.raw("UPDATE session_slot SET day = day - 8 WHERE session = {}", session_id)
+    cells = {(full, s): "present" for s in slot_ids} | {(absent, s): "absent" for s in slot_ids} \
+        | {(partial, slot_ids[0]): "present", (partial, slot_ids[1]): "absent"}
+    await attendance.save(None, session_id, cells)
+    # Partial's last slot is not recorded yet: only the full one gets a certificat (not complete: the
+    # activity is not done — the certificat attests hours, not completion); 0 h gets none.
+    assert [c["version"] for c in await of_kind(full, "realisation")] == [1]
+    assert await of_kind(full, "completion") == []
+    assert await of_kind(absent, "realisation") == [] and await of_kind(partial, "realisation") == []
+    await attendance.save(None, session_id, {(partial, slot_ids[2]): "absent"})
+    (issued,) = await of_kind(partial, "realisation")
+    snap = json.loads(issued["snapshot"])
+    assert (snap["heures_realisees"], snap["heures_prevues"], snap["taux"]) == ("3,5", "10,5", 33)
+    assert snap["organisme"]["nda"] == "11 75 12345 75" and snap["fait_a"] == "Lyon"
+    assert snap["employeur"] == "CH BUIS LES BARONNIES"  # the learner's establishment
+    assert await of_kind(absent, "realisation") == []
+    assert await certificates.issue_due() == []  # nothing more due, nothing twice
+
+
+async def test_none_without_the_provider_then_issued_once_it_is_set(demo):
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    assert await of_kind(enrolment, "realisation") == []
+    assert provider.MISSING.startswith("Renseignez l'organisme de formation")
+    await set_provider()
+    assert await certificates.issue_due() == [enrolment]
+    assert len(await of_kind(enrolment, "realisation")) == 1
+
+
+async def test_a_session_without_slots_gets_no_certificat_de_realisation(demo):
+    await set_provider()
+    session_id, activities, learners, enrolments = await completed_session(learners_count=1)
+    enrolment = enrolments[learners[0]]
+    assert await certificates.for_enrolment(enrolment) is not None  # the attestation, at once
+    assert await certificates.for_enrolment(enrolment, "realisation") is None
+    assert await certificates.issue_due() == []
+
+
+async def test_attendance_corrected_after_issue_changes_nothing_until_reissued(demo):
+    await set_provider()
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    (completion,) = await of_kind(enrolment, "completion")
+    (first,) = await of_kind(enrolment, "realisation")
+    await certificates.seal([enrolment])
+    first_pdf = await certificates.pdf_of(await certificates.for_enrolment(enrolment, "realisation"))
+    assert "10,5 heures" in pdf_text(first_pdf) and "Taux de réalisation : 100 %" in pdf_text(first_pdf)
+
+    # A correction: absent from the last half-day. The certificat issued stays as it was.
+    await attendance.save(None, session_id, {(enrolment, slot_ids[2]): "absent"})
+    assert [c["version"] for c in await of_kind(enrolment, "realisation")] == [1]
+    assert await certificates.pdf_of(await certificates.for_enrolment(enrolment, "realisation")) == first_pdf
+
+    # « Réémettre »: a new version with the new hours; the attestation is untouched.
+    manager = await _manager()
+    new = await certificates.reissue(manager, first["id"])
+    assert new["version"] == 2 and new["kind"] == "realisation"
+    assert (new["snapshot"]["heures_realisees"], new["snapshot"]["taux"]) == ("7", 67)
+    versions = await of_kind(enrolment, "realisation")
+    assert [(c["version"], c["status"]) for c in versions] == [(1, "superseded"), (2, "valid")]
+    assert [(c["id"], c["status"]) for c in await of_kind(enrolment, "completion")] == [(completion["id"], "valid")]
+    # Revoking the certificat leaves the attestation valid; a re-issue from an older version is refused.
+    await certificates.revoke(manager, new["id"], "Erreur de saisie")
+    assert (await of_kind(enrolment, "completion"))[0]["status"] == "valid"
+    with pytest.raises(ValidationFailed):
+        await certificates.reissue(manager, first["id"])
+    # No hours left after a correction: no new version of 0 h.
+    await attendance.save(None, session_id, {(enrolment, s): "absent" for s in slot_ids})
+    with pytest.raises(ValidationFailed) as refused:
+        await certificates.reissue(manager, new["id"])
+    assert "Aucune heure de présence" in refused.value.errors["version"]
+
+
+async def _manager():
+    row = await User.select(User.id).where(User.username == "alp001.get").first()
+    return await load_current_user(row["id"])
+
+
+async def test_the_certificat_states_the_ministry_model_with_nda_hours_rate_and_stamp(demo):
+    await set_provider()
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await attendance.save(None, session_id, {(enrolment, slot_ids[0]): "present", (enrolment, slot_ids[1]): "present",
+                                             (enrolment, slot_ids[2]): "absent"})
+    certificate = await certificates.for_enrolment(enrolment, "realisation")
+    pdf = await certificates.pdf_of(certificate)
+    content = pdf_text(pdf)
+    learner = await User.select().where(User.id == certificate["user"]).first()
+    for expected in ("CERTIFICAT DE RÉALISATION", "Numéro de déclaration d'activité : 11 75 12345 75",
+                     "Je soussigné(e) Claire Durand, représentant légal du dispensateur de l'action concourant au "
+                     "développement des compétences Tremplin Formation, atteste que",
+                     f"{learner['first_name']} {learner['last_name']}",
+                     "salarié(e) de l'entreprise / agent de CH BUIS LES BARONNIES",
+                     "☒ action de formation", "☐ bilan de compétences", "☐ action de VAE",
+                     "☐ action de formation par apprentissage", "pour une durée de 10,5 heures",
+                     "réalisée à hauteur de 7 heures", "Taux de réalisation : 67 %", "Fait à Lyon, le",
+                     "Claire Durand, Directrice", certificate["display_code"]):
+        assert expected in content, expected
+    reader = PdfReader(io.BytesIO(pdf))
+    assert len(reader.pages) == 1  # one A4 page, as the model
+    # The QR code of the verification URL (one pixel per module, border 2) and the stamp, as uploaded.
+    expected = segno.make(certificate["snapshot"]["verify_url"], error="m", mask=0)
+    qr_size = expected.symbol_size(scale=1, border=2)
+    images = {image.image.size: image.image for image in reader.pages[0].images}
+    assert sorted(images) == sorted([qr_size, (40, 20)])
+    drawn = images[qr_size].convert("1")
+    pixels = drawn.load()
+    dark = [[pixels[x, y] == 0 for x in range(qr_size[0])] for y in range(qr_size[1])]
+    assert dark == [[bool(v) for v in row] for row in expected.matrix_iter(scale=1, border=2)]  # module for module
+    assert certificate["filename"].startswith("certificat-realisation-26X00S5-")
+    # The stamp changed afterwards: the certificat renders the same bytes (its stamp kept by digest).
+    await provider.save(provider.ProviderForm(name="Autre", nda="11751234575"), png(colour=(0, 90, 0)))
+    provider._STAMPS.clear()
+    assert await certificates.pdf_of(await certificates.for_enrolment(enrolment, "realisation")) == pdf
+    found = await certificates.verify(certificate["code"])
+    assert found["kind_label"] == "Certificat de réalisation" and found["hours"] == ("7", "10,5", 67)
+
+
+async def test_the_attestation_de_fin_de_formation_states_objectives_and_quiz_results(demo):
+    session_id, activity, (enrolment, other), slot_ids = await past_session(learners=2)
+    template = (await CourseTemplate.insert(CourseTemplate(
+        code="C99", title="Bientraitance", short_name="BT", objectives="Repérer les situations de maltraitance.\nSavoir alerter.")).returning(
+        CourseTemplate.id))[0]["id"]
+    await TrainingSession.update({TrainingSession.template: template}).where(TrainingSession.id == session_id)
+    quizzes = [r["id"] for r in await SessionActivity.insert(
+        SessionActivity(session=session_id, position=1, kind="quiz", title="Quiz d'entrée", required=False),
+        SessionActivity(session=session_id, position=2, kind="quiz", title="Quiz final", required=False),
+    ).returning(SessionActivity.id)]
+    await QuizAttempt.insert(QuizAttempt(enrolment=enrolment, activity=quizzes[1], score=40, passed=False),
+                             QuizAttempt(enrolment=enrolment, activity=quizzes[1], score=85, passed=True))
+    await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    await attendance.save(None, session_id, {(e, s): "present" for e in (enrolment, other) for s in slot_ids})
+    certificate = await certificates.for_enrolment(enrolment)
+    snap = certificate["snapshot"]
+    assert snap["layout"] == 4 and snap["nature"] == "Action de formation"
+    assert snap["evaluations"] == [{"titre": "Quiz d'entrée", "score": None, "reussi": False},
+                                   {"titre": "Quiz final", "score": 85, "reussi": True}]
+    pdf = await certificates.pdf_of(certificate)
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1  # a usual attestation stays one A4 page
+    content = pdf_text(pdf)
+    for expected in ("Attestation de fin de formation", "Objectifs de la formation",
+                     "Repérer les situations de maltraitance.", "Savoir alerter.", "Nature de l'action Action de formation",
+                     "Résultats de l'évaluation des acquis", "Quiz d'entrée — Non passée", "Quiz final 85 % Réussie"):
+        assert expected in content, expected
+    assert "Attestation de suivi de formation" not in content
+    # Frozen: a later attempt does not change the issued attestation.
+    await QuizAttempt.insert(QuizAttempt(enrolment=enrolment, activity=quizzes[0], score=100, passed=True))
+    assert (await certificates.for_enrolment(enrolment))["snapshot"]["evaluations"] == snap["evaluations"]
+
+
+async def test_without_quiz_the_attestation_says_aucune_evaluation(demo):
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    content = pdf_text(await certificates.pdf_of(await certificates.for_enrolment(enrolment)))
+    assert "Aucune évaluation." in content and "Non précisés." in content
+
+
+async def test_the_kept_image_cache_gives_the_same_bytes(demo):
+    """The stamp is decoded once per render process (app/pdf/render.py's image cache): a render with
+    the cache warm gives the bytes of a render with it empty."""
+    from app.pdf import render as pdf_render
+
+    await set_provider()
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    snapshot = (await certificates.with_assets([(await certificates.for_enrolment(enrolment, "realisation"))["snapshot"]]))[0]
+    pdf_render._local.images = {}
+    cold = certificates.render_sync(snapshot)
+    assert len(pdf_render._local.images) > 0
+    assert certificates.render_sync(snapshot) == cold
