@@ -234,8 +234,8 @@ async def create_external(user: CurrentUser, session: dict, form: ExternalForm, 
 
 
 async def remove(user: CurrentUser, session: dict, form: RemoveForm) -> dict:
-    """The trainer leaves the session with their slot assignments; refused once they closed one of its
-    slots (their countersignature is evidence). Their trainer grant goes with their last session."""
+    """The trainer leaves the session with their slot assignments; refused once they closed or trained
+    one of its closed slots (their countersignature, the signed sheet naming them, are evidence). Their trainer grant goes with their last session."""
     trainers = {t["id"]: t for t in await session_trainers(session["id"])}
     trainer = trainers.get(form.trainer or 0)
     if trainer is None:
@@ -244,6 +244,10 @@ async def remove(user: CurrentUser, session: dict, form: RemoveForm) -> dict:
     if await SlotClosure.exists().where((SlotClosure.closed_by == trainer["id"]) & SlotClosure.slot.is_in(session_slots_q)):
         raise ValidationFailed({"trainer": f"{trainer['name']} a clôturé un créneau de cette session : sa "
                                            "contre-signature fait foi, il reste formateur de la session."})
+    closed_slots_q = SlotClosure.select(SlotClosure.slot).where(SlotClosure.slot.is_in(session_slots_q))
+    if await SlotTrainer.exists().where((SlotTrainer.user == trainer["id"]) & SlotTrainer.slot.is_in(closed_slots_q)):
+        raise ValidationFailed({"trainer": f"{trainer['name']} a animé un créneau clôturé de cette session : sa "
+                                           "feuille signée le nomme, il reste formateur de la session."})
     async with db.transaction():
         await db.lock_name(f"trainer-grant:{trainer['id']}")
         await SlotTrainer.delete().where((SlotTrainer.user == trainer["id"]) & SlotTrainer.slot.is_in(session_slots_q))
@@ -257,8 +261,8 @@ async def remove(user: CurrentUser, session: dict, form: RemoveForm) -> dict:
 
 async def save_assignment(session: dict, form: AssignForm) -> int:
     """The slots x trainers table as ticked: each slot's own trainers become those ticked (none = all
-    the session's). Set-based, one transaction; a slot or trainer not of this session (a stale page, a
-    forged id) refuses the whole. Returns how many rows changed."""
+    the session's), closed slots excepted. Set-based, one transaction; a slot or trainer not of this
+    session (a stale page, a forged id) refuses the whole. Returns how many rows changed."""
     wanted: set[tuple[int, int]] = set()
     for value in form.assign:
         slot, _, person = value.partition(":")
@@ -271,8 +275,14 @@ async def save_assignment(session: dict, form: AssignForm) -> int:
             SessionTrainer.session == session["id"])}
         if any(s not in slot_ids or u not in trainer_ids for s, u in wanted):
             raise ValidationFailed({"assign": STALE}, STALE)
+        # A closed slot keeps the trainers its signed sheet names (the closing wrote them down): its
+        # boxes are not offered, and whatever is posted for it is left aside.
+        closed = {r["slot"] for r in await SlotClosure.select(SlotClosure.slot).where(
+            SlotClosure.slot.is_in(sorted(slot_ids) or [-1]))}
+        wanted = {(s, u) for s, u in wanted if s not in closed}
         current = {(r["slot"], r["user"]): r["id"] for r in await SlotTrainer.select(
-            SlotTrainer.id, SlotTrainer.slot, SlotTrainer.user).where(SlotTrainer.slot.is_in(sorted(slot_ids) or [-1]))}
+            SlotTrainer.id, SlotTrainer.slot, SlotTrainer.user).where(
+            SlotTrainer.slot.is_in(sorted(slot_ids - closed) or [-1]))}
         gone, new = [i for pair, i in current.items() if pair not in wanted], wanted - current.keys()
         if gone:
             await SlotTrainer.delete().where(SlotTrainer.id.is_in(gone))
