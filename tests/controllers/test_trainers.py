@@ -17,6 +17,7 @@ from app.tables.evidence import SessionTrainer, SlotClosure, SlotTrainer
 from app.tables.learning import Attendance, DiscussionMessage, Enrolment
 from app.tables.org import Establishment
 from tests import factories
+from tests._closures import closed_slot
 from tests.helpers import DEMO_PASSWORD, login, post_form, text
 
 
@@ -362,3 +363,27 @@ async def test_a_large_sheet_made_by_its_job_names_the_trainers_too(client, run_
     pages = pdf_pages((await client.get(_sheet_link(done.text))).content)
     assert f"Formateur(s) : {name}" in pages[0] and f"Formateur(s) : {name}" in pages[1]  # the afternoon: all
 
+
+
+async def test_a_closed_slots_trainers_stay_those_of_its_signed_sheet(client):
+    """After the closing, the slots × trainers table leaves the slot as it was (no box offered, a
+    posted one ignored), and a trainer of that slot can no longer be taken off the session."""
+    closed = await closed_slot(learners=1)
+    await SlotTrainer.insert(SlotTrainer(slot=closed.slot_id, user=closed.trainer_id))  # as the closing writes
+    newcomer = await factories.trainer(closed.session_id)
+    await login(client, "alp001.get")
+    url = f"/sessions/{closed.session_id}/formateurs"
+    page = (await client.get(url)).text
+    assert f'value="{closed.slot_id}:{newcomer}"' in page and "disabled" in page.split(f'value="{closed.slot_id}:{newcomer}"')[1][:40]
+
+    await post_form(client, url, {"action": "assign", "assign": [f"{closed.slot_id}:{newcomer}"]})
+    assert {r["user"] for r in await SlotTrainer.select().where(SlotTrainer.slot == closed.slot_id)} == {closed.trainer_id}
+
+    await SlotClosure.update({SlotClosure.closed_by: None}).where(SlotClosure.id == closed.closure_id)
+    refused = await post_form(client, url, {"action": "remove", "trainer": closed.trainer_id}, follow_redirects=True)
+    assert "a animé un créneau clôturé de cette session" in text(refused.text)
+    assert await SessionTrainer.exists().where(
+        (SessionTrainer.session == closed.session_id) & (SessionTrainer.user == closed.trainer_id))
+    gone = await post_form(client, url, {"action": "remove", "trainer": newcomer}, follow_redirects=True)
+    assert gone.status_code == 200
+    assert not await SessionTrainer.exists().where(SessionTrainer.user == newcomer)
