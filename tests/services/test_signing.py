@@ -92,7 +92,7 @@ def test_a_signature_is_decoded_whole_and_stored_normalised():
     out = io.BytesIO()
     canvas.save(out, "PNG")
     small = _grey_on_white(pad.read_sync(data_url(out.getvalue())))
-    assert small.mode == "L" and small.size == (480, 192) and small.getpixel((0, 0)) == 255
+    assert small.mode == "L" and small.size == (600, 240) and small.getpixel((0, 0)) == 255
     for bad, message in (("data:image/gif;base64," + data_url(raw)[22:], pad.UNREADABLE),
                          ("data:image/png;base64,@@@@", pad.UNREADABLE),
                          ("data:image/png;base64," + base64.b64encode(b"GIF89a" + b"0" * 40).decode(), pad.UNREADABLE),

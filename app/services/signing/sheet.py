@@ -72,7 +72,7 @@ def _small_png(encoded: str, whose: str) -> str:
     """The signature as a small grey-level PNG on white (a data: URI), fit into SIGNATURE_BOX; the
     same input gives the same bytes. An image that cannot be decoded whole: SheetRefused (French)."""
     try:
-        small = pad.normalised(base64.b64decode(encoded), SIGNATURE_BOX)
+        small = pad.normalised(base64.b64decode(encoded), SIGNATURE_BOX, optimize=True)
     except (ValueError, binascii.Error):
         raise SheetRefused(f"{whose} n'est pas une image PNG lisible : la feuille signée n'est pas générée.") from None
     return "data:image/png;base64," + base64.b64encode(small).decode()
