@@ -58,7 +58,7 @@ class TrainerSigningController(Controller):
     async def _context(self, request: Request, slot_id: int) -> dict:
         user = current_user(request)
         slot, session, as_trainer = await staff_slot(user, slot_id)
-        listing = await trainer.live_list(slot_id, session["id"])
+        listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
         trainers = (await slot_trainers([slot_id]))[slot_id]
         return {"slot": slot, "session": session, "as_trainer": as_trainer, "slot_fr": _slot_fr(slot), "list": listing,
                 "qr": _qr(request, slot, session, listing.closed), "trainers": trainers,
@@ -85,7 +85,7 @@ class TrainerSigningController(Controller):
         if not wants_fragment(request):
             return await self._page(request, slot_id)
         slot, session, _ = await staff_slot(current_user(request), slot_id)
-        listing = await trainer.live_list(slot_id, session["id"])
+        listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
         return render(request, "signing/_list.html", {"slot": slot, "list": listing, "poll_seconds": LIST_POLL_SECONDS})
 
     @get("/emargement/qr", name="signing.qr")
@@ -111,7 +111,7 @@ class TrainerSigningController(Controller):
                                     errors=errors, values={"enrolment": form.get("enrolment"), "reason": reason})
         message = f"{name} : présent (marqué par le formateur)." if status == "present" else f"{name} : excusé."
         if wants_fragment(request) and form.get("from") == "list":
-            listing = await trainer.live_list(slot_id, session["id"])
+            listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
             return render(request, "signing/_list.html", {"slot": slot, "list": listing, "notice": message,
                                                           "poll_seconds": LIST_POLL_SECONDS})
         return redirect(request, url(request, "signing.trainer", slot_id=slot_id), message)

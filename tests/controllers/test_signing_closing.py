@@ -114,6 +114,7 @@ async def test_a_cancelled_sessions_slot_is_neither_marked_nor_closed_and_shows_
     page = await client.get(f"/creneaux/{b.slots[0]}/emargement")
     assert page.status_code == 200 and "<svg" not in page.text and "/s/" not in page.text
     assert "Cette session est annulée" in text(page.text) and "Clôturer le créneau" not in text(page.text)
+    assert "Marquer présent" not in text(page.text) and "Excusé…" not in text(page.text)
     partial = await client.get(f"/creneaux/{b.slots[0]}/emargement/qr", headers={"HX-Request": "true"})
     assert "<svg" not in partial.text and "Cette session est annulée" in text(partial.text)
     mark = await post_form(client, f"/creneaux/{b.slots[0]}/emargement/marquer",

@@ -39,11 +39,16 @@ class LiveList:
     rows: list[dict]
     closed: bool
     totals: dict = field(default_factory=dict)
+    cancelled: bool = False  # the session's: nothing to mark, nothing to poll
+
+    @property
+    def open(self) -> bool:
+        return not self.closed and not self.cancelled
 
 
-async def live_list(slot_id: int, session_id: int) -> LiveList:
+async def live_list(slot_id: int, session_id: int, cancelled: bool = False) -> LiveList:
     """The slot's actively enrolled learners by name, each with their state (status, time, how).
-    One query."""
+    One query. ``cancelled``: the session is (its list then offers no mark)."""
     rows = await SessionSlot.raw(_LIST, slot_id, slot_id, session_id)
     closed = bool(rows) and rows[0]["closure"] is not None
     if not rows:
@@ -55,7 +60,7 @@ async def live_list(slot_id: int, session_id: int) -> LiveList:
         r["method_label"] = METHOD_LABELS.get(r["method"], "")
         r["time"] = time_fr(r["recorded_at"]) if r["recorded_at"] else ""
         totals[r["status"] if r["status"] in totals else "waiting"] += 1
-    return LiveList(rows, closed, totals)
+    return LiveList(rows, closed, totals, cancelled)
 
 
 async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, status: str, reason: str = "",
