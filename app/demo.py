@@ -209,7 +209,8 @@ async def _past_days_attended(session_id: int, begin, enrolments: list[int], sta
     slot_ids = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id)
                 .order_by(SessionSlot.day).order_by(SessionSlot.starts)]
     recorded = datetime.combine(days[-1], time(17, 30), timezone.utc)
-    marks = [attendance.Mark(e, slot, "present" if stage[e] >= 1 else ("absent" if n < 2 else "excused"))
+    marks = [attendance.Mark(e, slot, "present") if stage[e] >= 1 else attendance.Mark(e, slot, "absent") if n < 2
+             else attendance.Mark(e, slot, "excused", reason="Rendez-vous médical")
              for e in enrolments for n, slot in enumerate(slot_ids)]
     if marks:  # through the one writer of attendance (records and their projection), dated that evening
         async with db.transaction():

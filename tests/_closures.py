@@ -14,7 +14,7 @@ from datetime import datetime, timedelta, timezone
 
 from app.dates import date_fr, short_datetime_fr
 from app.services.certificates.common import new_code
-from app.services.signing.sheet import records_digest
+from app.services.signing.common import canonical_sha256
 from app.tables.accounts import User
 from app.tables.catalogue import SessionSlot, TrainingSession
 from app.tables.evidence import AttendanceRecord, SlotClosure
@@ -125,6 +125,6 @@ async def closed_slot(learners: int = 3, establishment_id: int | None = None, ab
     code = new_code()
     closure_id = (await SlotClosure.insert(SlotClosure(
         slot=slot_id, closed_at=closed_at, closed_by=trainer_id, countersignature=countersignature, certified=True,
-        snapshot=snapshot, records_sha256=records_digest(snapshot), code=code)).returning(SlotClosure.id))[0]["id"]
+        snapshot=snapshot, records_sha256=canonical_sha256(snapshot), code=code)).returning(SlotClosure.id))[0]["id"]
     return ClosedSlot(built.id, slot_id, closure_id, code, trainer_id, [r["enrolment"] for r in rows],
                       records, snapshot, [r["name"] for r in rows])

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 from litestar import Controller, Request, get, post
 from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
-from litestar.response import Redirect, Response, Template
+from litestar.response import Response, Template
 
 from app.controllers.certificate_provider import ProviderController
+from app.controllers.signed_sheets import VERIFY_LIMIT, sheet_page
 from app.http.forms import read_form
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
 from app.http.web import client_ip, current_user
@@ -20,15 +21,13 @@ from app.jobs import kinds, results
 from app.services import certificates
 from app.services.errors import ValidationFailed
 from app.services.outbox import dispatch
-from app.services.ratelimit import Limit
 from app.services.signing import sheet_read
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
 from app.services.text import Multiline
 
 MANAGERS = (ADMIN, GED, GET)
-# Public page: a few lookups a minute per address is plenty for a person, useless for enumeration.
-VERIFY_LIMIT = Limit("certificate-verify", 20, 60)
+# VERIFY_LIMIT (app/controllers/signed_sheets.py): the public verification pages' one limit.
 ZIP_GONE = "Ce fichier n'est plus disponible : relancez la création du ZIP."
 
 
@@ -158,7 +157,8 @@ class VerifyController(Controller):
                               headers={"Retry-After": str(VERIFY_LIMIT.window)})
             context["found"] = found = await certificates.verify(typed)
             if found is None and (closure := await sheet_read.closure_code(typed)):  # a signed sheet's code
-                return Redirect(url(request, "signing.verify", code=closure), status_code=303)
+                # The sheet's page here (a lookup counted once; a POST's PDF checked, not dropped by a redirect).
+                return await sheet_page(request, closure, upload, upload_error, counted=True)
             status = 200 if found else 404
             if found and upload is not None:
                 context["upload_result"] = "match" if certificates.pdf_matches(found, upload) else "mismatch"

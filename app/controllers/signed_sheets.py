@@ -9,12 +9,15 @@ from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.controllers.certificates import VERIFY_LIMIT
 from app.http.responder import private_download, render
 from app.http.web import client_ip, current_user
+from app.services.ratelimit import Limit
 from app.services.signing import sheet_read
 
 MAX_MB = sheet_read.UPLOAD_MAX_BYTES // 1_048_576
+# The public verification pages' one limit (certificates' /verifier and the sheets'): a few lookups a
+# minute per address is plenty for a person, useless for enumeration. One lookup counts once.
+VERIFY_LIMIT = Limit("certificate-verify", 20, 60)
 
 
 @get("/creneaux/{slot_id:int}/feuille-signee.pdf", name="signing.sheet")
@@ -25,6 +28,25 @@ async def signed_sheet(request: Request, slot_id: FromPath[int]) -> Response:
     return private_download(pdf, name)
 
 
+async def sheet_page(request: Request, typed: str, upload: bytes | None = None, upload_error: str | None = None,
+                     counted: bool = False) -> Template:
+    """The sheet's verification page for ``typed``; ``counted``: this lookup was already counted
+    against VERIFY_LIMIT (the /verifier form's fall-through). Unknown and malformed codes get exactly
+    the same answer (the certificates' wording and page, certificates/verify.html)."""
+    unknown = {"typed": typed, "found": None, "looked_up": True, "upload_result": None, "upload_error": None,
+               "max_mb": MAX_MB}
+    if not counted and not await VERIFY_LIMIT.allow(request.app.state.redis, client_ip(request)):
+        return render(request, "certificates/verify.html", {**unknown, "limited": True}, status_code=429,
+                      headers={"Retry-After": str(VERIFY_LIMIT.window)})
+    found = await sheet_read.verify(typed)
+    if found is None:
+        return render(request, "certificates/verify.html", unknown, status_code=404)
+    context = {"typed": typed, "found": found, "upload_result": None, "upload_error": upload_error, "max_mb": MAX_MB}
+    if upload is not None:
+        context["upload_result"] = "match" if sheet_read.pdf_matches(found, upload) else "mismatch"
+    return render(request, "signed_sheets/verify.html", context, status_code=422 if upload_error else 200)
+
+
 class SheetVerifyController(Controller):
     path = "/verifier/emargement"
     opt = {"public": True}
@@ -32,20 +54,7 @@ class SheetVerifyController(Controller):
 
     async def _page(self, request: Request, typed: str, upload: bytes | None = None,
                     upload_error: str | None = None) -> Template:
-        """Unknown and malformed codes get exactly the same answer (the certificates' wording)."""
-        # Limited, unknown or malformed: the certificates' own page (certificates/verify.html), as /verifier answers.
-        unknown = {"typed": typed, "found": None, "looked_up": True, "upload_result": None, "upload_error": None,
-                   "max_mb": MAX_MB}
-        if not await VERIFY_LIMIT.allow(request.app.state.redis, client_ip(request)):
-            return render(request, "certificates/verify.html", {**unknown, "limited": True}, status_code=429,
-                          headers={"Retry-After": str(VERIFY_LIMIT.window)})
-        found = await sheet_read.verify(typed)
-        if found is None:
-            return render(request, "certificates/verify.html", unknown, status_code=404)
-        context = {"typed": typed, "found": found, "upload_result": None, "upload_error": upload_error, "max_mb": MAX_MB}
-        if upload is not None:
-            context["upload_result"] = "match" if sheet_read.pdf_matches(found, upload) else "mismatch"
-        return render(request, "signed_sheets/verify.html", context, status_code=422 if upload_error else 200)
+        return await sheet_page(request, typed, upload, upload_error)
 
     @get("/{code:str}", name="signing.verify")
     async def by_code(self, request: Request, code: FromPath[str]) -> Template:

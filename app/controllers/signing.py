@@ -16,7 +16,8 @@ from app.http.responder import redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.numbers import to_int
 from app.services.errors import DomainError, ValidationFailed
-from app.services.signing import closing, learner, pad, trainer, window
+from app.services.certificates.common import display_code
+from app.services.signing import closing, common, learner, pad, trainer, window
 from app.services.trainer_scope import slot_trainers, staff_slot
 from app.settings import get_settings
 
@@ -27,14 +28,21 @@ def _slot_fr(slot: dict) -> str:
     return f"{date_fr(slot['day'])}, {slot['starts']:%H:%M}–{slot['ends']:%H:%M}"
 
 
+def _client(request: Request) -> str:
+    """The keyed hash of this device (user agent and address): kept on the record, bound to the pass."""
+    return window.client_hash(request.headers.get("user-agent", ""), request.client.host if request.client else "")
+
+
 def _qr(request: Request, slot: dict, session: dict, closed: bool) -> dict:
-    """The QR partial's context: the code (inline SVG) while the slot is open and not closed."""
+    """The QR partial's context: the code (inline SVG) while the slot is open and not closed, and its
+    session not cancelled."""
     state = window.state(slot, session["signing_grace"])
     opens, closes = window.bounds(slot, session["signing_grace"])
-    qr = {"state": state, "closed": closed, "opens_fr": learner.when_fr(opens), "closes_fr": learner.when_fr(closes),
+    cancelled = session.get("cancelled_at") is not None
+    qr = {"state": state, "closed": closed, "cancelled": cancelled, "opens_fr": learner.when_fr(opens), "closes_fr": learner.when_fr(closes),
           "poll": url(request, "signing.qr", slot_id=slot["id"]),
           "refresh": url(request, "signing.trainer", slot_id=slot["id"])}
-    if state == window.OPEN and not closed:
+    if state == window.OPEN and not closed and not cancelled:
         target = get_settings().base_url + url(request, "signing.scan", slot_id=slot["id"],
                                                 token=window.qr_token(slot["id"]))
         qr.update(url=target, svg=segno.make(target, error="m").svg_inline(omitsize=True, dark="#000", light="#fff"))
@@ -50,12 +58,12 @@ class TrainerSigningController(Controller):
     async def _context(self, request: Request, slot_id: int) -> dict:
         user = current_user(request)
         slot, session, as_trainer = await staff_slot(user, slot_id)
-        listing = await trainer.live_list(slot_id, session["id"])
+        listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
         trainers = (await slot_trainers([slot_id]))[slot_id]
         return {"slot": slot, "session": session, "as_trainer": as_trainer, "slot_fr": _slot_fr(slot), "list": listing,
                 "qr": _qr(request, slot, session, listing.closed), "trainers": trainers,
                 "can_close": user.id in {t["id"] for t in trainers},
-                "closure": await closing.closure_of(slot_id) if listing.closed else None,
+                "closure": await common.closure_of(slot_id) if listing.closed else None,
                 "poll_seconds": LIST_POLL_SECONDS, "errors": {}, "values": {}}
 
     async def _page(self, request: Request, slot_id: int, status_code: int = 200, **extra) -> Template:
@@ -63,6 +71,7 @@ class TrainerSigningController(Controller):
         context.update(extra)
         if context["closure"]:
             context["closure"]["closed_at_fr"] = learner.when_fr(context["closure"]["closed_at"])
+            context["closure"]["display_code"] = display_code(context["closure"]["code"])
         return render(request, "signing/trainer.html", context, status_code=status_code)
 
     @get("/emargement", name="signing.trainer")
@@ -76,7 +85,7 @@ class TrainerSigningController(Controller):
         if not wants_fragment(request):
             return await self._page(request, slot_id)
         slot, session, _ = await staff_slot(current_user(request), slot_id)
-        listing = await trainer.live_list(slot_id, session["id"])
+        listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
         return render(request, "signing/_list.html", {"slot": slot, "list": listing, "poll_seconds": LIST_POLL_SECONDS})
 
     @get("/emargement/qr", name="signing.qr")
@@ -84,8 +93,7 @@ class TrainerSigningController(Controller):
         if not wants_fragment(request):
             return await self._page(request, slot_id)
         slot, session, _ = await staff_slot(current_user(request), slot_id)
-        listing_closed = await closing.closure_of(slot_id) is not None
-        return render(request, "signing/_qr.html", {"qr": _qr(request, slot, session, listing_closed)})
+        return render(request, "signing/_qr.html", {"qr": _qr(request, slot, session, await common.is_closed(slot_id))})
 
     @post("/emargement/marquer", name="signing.mark")
     async def mark(self, request: Request, slot_id: FromPath[int]) -> Response:
@@ -103,7 +111,7 @@ class TrainerSigningController(Controller):
                                     errors=errors, values={"enrolment": form.get("enrolment"), "reason": reason})
         message = f"{name} : présent (marqué par le formateur)." if status == "present" else f"{name} : excusé."
         if wants_fragment(request) and form.get("from") == "list":
-            listing = await trainer.live_list(slot_id, session["id"])
+            listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
             return render(request, "signing/_list.html", {"slot": slot, "list": listing, "notice": message,
                                                           "poll_seconds": LIST_POLL_SECONDS})
         return redirect(request, url(request, "signing.trainer", slot_id=slot_id), message)
@@ -123,7 +131,8 @@ class TrainerSigningController(Controller):
         totals = done.totals
         return redirect(request, url(request, "signing.trainer", slot_id=slot_id),
                         f"Créneau clôturé le {done.closed_at_fr} : {totals['present']} présent(s), "
-                        f"{totals['absent']} absent(s), {totals['excused']} excusé(s). Code de vérification {done.code}.")
+                        f"{totals['absent']} absent(s), {totals['excused']} excusé(s). Code de vérification "
+                        f"{display_code(done.code)}.")
 
 
 class ScanController(Controller):
@@ -140,22 +149,31 @@ class ScanController(Controller):
         if problem:
             return render(request, "signing/message.html", {"title": "Code QR refusé", "message": problem},
                           status_code=400)
-        return Redirect(path=url(request, "signing.page", {"p": window.make_pass(slot_id)}, slot_id=slot_id),
+        return Redirect(path=url(request, "signing.page", {"p": window.make_pass(slot_id, _client(request))},
+                                 slot_id=slot_id),
                         status_code=HTTP_303_SEE_OTHER)
 
 
 def _signing_context(request: Request, t: learner.Target, p: str | None) -> dict:
-    return {"target": t, "slot_fr": _slot_fr(t.slot), "p": p if window.pass_valid(t.slot["id"], p) else "",
+    valid = bool(p) and window.pass_problem(t.slot["id"], p, _client(request)) is None
+    return {"target": t, "slot_fr": _slot_fr(t.slot), "p": p if valid else "",
             "action": url(request, "signing.sign", slot_id=t.slot["id"])}
+
+
+def _pass_refused(request: Request, t: learner.Target, p: str) -> Template | None:
+    """The page saying why a pass is refused (another slot's, expired, forwarded to another device)."""
+    problem = window.pass_problem(t.slot["id"], p, _client(request)) if p else None
+    if problem is None:
+        return None
+    return render(request, "signing/page.html", {**_signing_context(request, t, None), "problem": problem},
+                  status_code=400)
 
 
 @get("/signer/{slot_id:int}", name="signing.page")
 async def signing_page(request: Request, slot_id: FromPath[int], p: FromQuery[str | None] = None) -> Template:
     t = await learner.target(current_user(request).id, slot_id)
-    if p and not window.pass_valid(slot_id, p):
-        return render(request, "signing/page.html", {**_signing_context(request, t, None),
-                                                     "problem": window.PASS_INVALID}, status_code=400)
-    return render(request, "signing/page.html", {**_signing_context(request, t, p), "problem": learner.problem(t)})
+    return _pass_refused(request, t, p or "") or render(
+        request, "signing/page.html", {**_signing_context(request, t, p), "problem": learner.problem(t)})
 
 
 @post("/signer/{slot_id:int}", name="signing.sign")
@@ -164,14 +182,12 @@ async def sign(request: Request, slot_id: FromPath[int]) -> Template:
     t = await learner.target(user.id, slot_id)
     form = await form_data(request)
     p = str(form.get("p") or "")
-    if p and not window.pass_valid(slot_id, p):
-        return render(request, "signing/page.html", {**_signing_context(request, t, None),
-                                                     "problem": window.PASS_INVALID}, status_code=400)
+    refused_pass = _pass_refused(request, t, p)
+    if refused_pass is not None:
+        return refused_pass
     try:
-        signature = pad.read(str(form.get("signature") or ""))
-        at = await learner.sign(user.id, slot_id, signature, "qr" if p else "link",
-                                window.client_hash(request.headers.get("user-agent", ""),
-                                                   request.client.host if request.client else ""),
+        signature = await pad.read(str(form.get("signature") or ""))
+        at = await learner.sign(user.id, slot_id, signature, "qr" if p else "link", _client(request),
                                 request.app.state.redis)
     except pad.BadSignature as bad:
         return render(request, "signing/page.html", {**_signing_context(request, t, p), "problem": None,

@@ -10,17 +10,17 @@ page's ids).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import timedelta
 
 from app import db
 from app.datatable import About, Col, DataTable, Filter
-from datetime import timedelta
-
 from app.dates import date_fr, datetime_fr, local_naive, local_now, now
 from app.lists import register
 from app.lists._common import full_name, int_or_none, person_of
+from app.numbers import rate_percent
+from app.services.slots import slot_minutes
 from app.services.text import search
 from app.settings import get_settings
-from app.numbers import rate_percent
 from app.tables.catalogue import SessionActivity, SessionSlot, TrainingSession
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
 
@@ -62,8 +62,7 @@ async def _planned(rows: list[dict]) -> None:
     if sessions:
         for slot in await SessionSlot.select(SessionSlot.session, SessionSlot.starts, SessionSlot.ends).where(
                 SessionSlot.session.is_in(sessions)):
-            minutes = (slot["ends"].hour * 60 + slot["ends"].minute) - (slot["starts"].hour * 60 + slot["starts"].minute)
-            planned[slot["session"]] = planned.get(slot["session"], 0) + minutes
+            planned[slot["session"]] = planned.get(slot["session"], 0) + slot_minutes(slot["starts"], slot["ends"])
     for r in rows:
         r["planned_minutes"] = planned.get(r["session"])
         r["rate"] = rate_percent(r["attended_minutes"], r["planned_minutes"])

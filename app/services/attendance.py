@@ -28,21 +28,17 @@ from typing import NamedTuple
 
 from app import db
 from app.dates import date_fr, now
-from app.numbers import to_int
+from app.numbers import number_fr, to_int
 from app.pdf.render import layout, render_html, write_documents
-from app.services.certificates import seal
 from app.services import trainers
+from app.services.certificates import seal
 from app.services.errors import ValidationFailed
-from app.numbers import number_fr
 from app.services.learning import refresh_and_issue
+from app.services.signing.common import STATUS_LABELS
+from app.services.slots import slot_minutes
 from app.tables.catalogue import SessionSlot
-from app.tables.learning import Attendance, AttendanceStatus, Enrolment
+from app.tables.learning import Attendance, Enrolment
 
-STATUS_LABELS = {
-    AttendanceStatus.present.value: "Présent",
-    AttendanceStatus.absent.value: "Absent",
-    AttendanceStatus.excused.value: "Excusé",
-}
 FORM_CELLS = 900  # cells of one page of the grid (below the form's field limit, with room to spare)
 SHEET_TEMPLATE = "pdf/attendance_sheet.html"
 NOON, AFTERNOON = time(12, 0), time(14, 0)
@@ -64,16 +60,12 @@ def half_days(starts: time, ends: time) -> list[str]:
     return ["Matin" if starts < NOON else "Après-midi"]
 
 
-def _minutes(starts: time, ends: time) -> int:
-    return (ends.hour * 60 + ends.minute) - (starts.hour * 60 + starts.minute)
-
-
 async def session_slots(session_id: int) -> list[dict]:
     """The session's slots in order, each with its id, minutes, French date and signature cells."""
     rows = await SessionSlot.select(SessionSlot.id, SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
         SessionSlot.session == session_id).order_by(SessionSlot.day).order_by(SessionSlot.starts)
     for r in rows:
-        r["minutes"] = _minutes(r["starts"], r["ends"])
+        r["minutes"] = slot_minutes(r["starts"], r["ends"])
         r["day_fr"] = date_fr(r["day"])
         r["hours"] = f"{r['starts']:%H:%M}–{r['ends']:%H:%M}"
         r["half_days"] = half_days(r["starts"], r["ends"])
@@ -147,6 +139,8 @@ class Saved:
 
 REASON_REQUIRED = ("Ce créneau est clôturé : indiquez le motif de la correction (champ « Motif »). "
                    "Rien n'a été enregistré.")
+EXCUSE_REASON_REQUIRED = ("Une absence excusée se note avec son motif : indiquez-le (champ « Motif »). "
+                          "Rien n'a été enregistré.")
 REASON_TOO_LONG = "Le motif ne peut pas dépasser 1 000 caractères."
 NO_CLEARING_CLOSED = ("Un créneau clôturé ne peut pas être vidé : choisissez Présent, Absent ou Excusé "
                       "(avec le motif de la correction). Rien n'a été enregistré.")
@@ -158,7 +152,8 @@ async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, 
     Learners must be actively enrolled in this session and slots be this session's (else nothing is
     saved, with a French message). Only the cells that change make a record: method « manager »
     before the slot's closing (clearing = « cleared »), « correction » with ``reason`` after it (a
-    closed slot's cell cannot be cleared). Set-based (``append``); summaries and certificates in the
+    closed slot's cell cannot be cleared). A cell changed to « Excusé » needs ``reason`` too (the
+    motif of the absence, as the trainer's page asks it; the closing's snapshot prints it). Set-based (``append``); summaries and certificates in the
     same transaction, the certificates' PDFs after commit."""
     if not cells:
         raise ValidationFailed({"grid": "Aucune présence à enregistrer : la session n'a pas de créneau ou pas d'inscrit."})
@@ -186,7 +181,10 @@ async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, 
             raise ValidationFailed({"grid": NO_CLEARING_CLOSED})
         if corrections and not reason:
             raise ValidationFailed({"reason": REASON_REQUIRED})
-        await append([Mark(e, s, v or CLEARED) for e, s, v in changes if s not in closed], "manager", recorded_by)
+        if not reason and any(v == "excused" for _, _, v in changes):
+            raise ValidationFailed({"reason": EXCUSE_REASON_REQUIRED})
+        await append([Mark(e, s, v or CLEARED, reason=reason if v == "excused" else "") for e, s, v in changes
+                      if s not in closed], "manager", recorded_by)
         await append([Mark(e, s, v, reason=reason) for e, s, v in corrections], "correction", recorded_by)
         issued, completed = await settle(sorted({e for e, _, _ in changes})) if changes else ([], 0)
     if issued:
@@ -223,14 +221,17 @@ class AlreadyRecorded(Exception):
 async def lock_slots(slot_ids: list[int], exclusive: bool = False) -> set[int]:
     """Inside a transaction: lock the slots' rows (shared: signatures and marks run side by side;
     ``exclusive``: the closing waits for them and holds the next ones back) and return those already
-    closed. On SQLite the caller's write_transaction already runs writers one after the other."""
+    closed. The closures are read by a second statement, once the lock is held: under READ COMMITTED
+    a statement that waited for a closing's lock reads the rows it joins as they were when it began
+    (before that closing), while a new statement sees the closing committed. On SQLite the caller's
+    write_transaction already runs writers one after the other."""
     if not slot_ids:
         return set()
-    lock = "" if db.is_sqlite() else (" FOR UPDATE OF s" if exclusive else " FOR SHARE OF s")
-    rows = await SessionSlot.raw(
-        "SELECT s.id, c.id AS closure FROM session_slot s LEFT JOIN slot_closure c ON c.slot = s.id WHERE s.id IN ("
-        + ", ".join("{}" for _ in slot_ids) + ")" + lock, *slot_ids)
-    return {r["id"] for r in rows if r["closure"] is not None}
+    ids = ", ".join("{}" for _ in slot_ids)
+    lock = "" if db.is_sqlite() else (" FOR UPDATE" if exclusive else " FOR SHARE")
+    await SessionSlot.raw(f"SELECT id FROM session_slot WHERE id IN ({ids}) ORDER BY id" + lock, *slot_ids)
+    rows = await SessionSlot.raw(f"SELECT slot FROM slot_closure WHERE slot IN ({ids})", *slot_ids)
+    return {r["slot"] for r in rows}
 
 
 _APPEND_PG = (

@@ -25,6 +25,11 @@ _LINE = re.compile(
 )
 
 
+def slot_minutes(starts: time, ends: time) -> int:
+    """The minutes of a slot from ``starts`` to ``ends`` (the same day): what a slot counts in hours."""
+    return (ends.hour * 60 + ends.minute) - (starts.hour * 60 + starts.minute)
+
+
 @dataclass(frozen=True, order=True)
 class Slot:
     day: date
@@ -33,7 +38,7 @@ class Slot:
 
     @property
     def minutes(self) -> int:
-        return (self.ends.hour * 60 + self.ends.minute) - (self.starts.hour * 60 + self.starts.minute)
+        return slot_minutes(self.starts, self.ends)
 
     def line(self) -> str:
         return f"{self.day:%d/%m/%Y} {self.starts:%H:%M}-{self.ends:%H:%M}"

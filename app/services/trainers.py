@@ -34,6 +34,7 @@ from app.services.passwords import generate_password, hash_password
 from app.services.roles import TRAINER, CurrentUser
 from app.services.scope import establishment_scope
 from app.services.session_names import name_for_documents
+from app.services.signing.common import STATUS_LABELS
 from app.services.trainer_scope import slot_trainers, trained_session_ids
 from app.services.uniqueness import EMAIL_TAKEN, fields_unique
 from app.tables.accounts import RoleAssignment, User
@@ -46,7 +47,6 @@ NO_ACCOUNT = ("Aucun compte ne correspond à ce nom d'utilisateur ou à cette ad
               "pouvez désigner (les comptes de vos établissements et les personnes externes).")
 NOT_A_TRAINER = "Formateur introuvable dans cette session."
 STALE = "Un créneau ou un formateur de ce tableau n'existe plus dans la session : rechargez la page et recommencez."
-STATUS_LABELS = {"present": "Présent", "absent": "Absent", "excused": "Excusé"}
 
 
 # -- forms ---------------------------------------------------------------------------------------

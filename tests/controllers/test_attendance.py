@@ -22,6 +22,7 @@ from app.services.text import user_text_fields
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.certificates import Certificate
+from app.tables.evidence import AttendanceRecord
 from app.tables.jobs import JobRun
 from app.tables.learning import Attendance, CompletionHow, Enrolment, SourceKind
 from app.tables.org import Establishment
@@ -220,11 +221,20 @@ async def test_grid_saved_by_a_plain_form_post_feeds_hours_in_the_overview_and_e
     grid = await client.get(f"/sessions/{data['session']}/presences")
     assert grid.status_code == 200
     assert f'name="a{e[0]}_{s[0]}"' in grid.text and f'a{data["gone"]}_' not in grid.text
-    response = await post_form(client, f"/sessions/{data['session']}/presences", _grid_form({
+    typed = _grid_form({
         (e[0], s[0]): "present", (e[0], s[1]): "present", (e[0], s[2]): "excused",
         (e[1], s[0]): "present", (e[1], s[1]): "absent", (e[1], s[2]): "",
-        (e[2], s[0]): "", (e[2], s[1]): "", (e[2], s[2]): ""}))
+        (e[2], s[0]): "", (e[2], s[1]): "", (e[2], s[2]): ""})
+    # « Excusé » without its reason: refused as on the trainer's page, nothing saved, what was typed kept.
+    refused = await post_form(client, f"/sessions/{data['session']}/presences", typed)
+    assert refused.status_code == 422 and "Une absence excusée se note avec son motif" in text(refused.text)
+    assert re.search(r'name="a%d_%d"[^>]*>.*?<option value="excused" selected>' % (e[0], s[2]), refused.text, re.S)
+    assert await Attendance.count().where(Attendance.enrolment.is_in(e)) == 0
+    response = await post_form(client, f"/sessions/{data['session']}/presences", {**typed, "reason": "Malade"})
     assert response.status_code == 303
+    excused = await AttendanceRecord.select(AttendanceRecord.reason).where(
+        (AttendanceRecord.enrolment == e[0]) & (AttendanceRecord.slot == s[2])).first()
+    assert excused["reason"] == "Malade"
     page = await client.get(response.headers["location"])
     assert "Présences enregistrées : 5 modification(s)." in text(page.text)
     assert await Attendance.count().where(Attendance.enrolment.is_in(e)) == 5
@@ -353,7 +363,8 @@ async def test_minimum_attendance_completes_when_activities_are_done_first(clien
     await login(client, "alp001.get")
     url = f"/sessions/{data['session']}/presences"
     # 7 h of 10 h = 70 %: still not complete.
-    await post_form(client, url, _grid_form({(e[0], s[0]): "present", (e[0], s[1]): "present", (e[0], s[2]): "excused"}))
+    await post_form(client, url, {**_grid_form({(e[0], s[0]): "present", (e[0], s[1]): "present",
+                                                (e[0], s[2]): "excused"}), "reason": "Malade"})
     assert (await Enrolment.select(Enrolment.completed_at).where(Enrolment.id == e[0]).first())["completed_at"] is None
     response = await post_form(client, url, _grid_form({(e[0], s[2]): "present"}))  # 10 h: 100 %
     assert "1 inscrit(s) ont achevé la session : attestation délivrée." in text((await client.get(response.headers["location"])).text)

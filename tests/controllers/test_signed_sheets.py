@@ -119,11 +119,31 @@ async def test_unknown_codes_answer_like_the_certificates_and_the_verifier_form_
             answers.append((response.status_code, text(response.text).replace("NIMPORTEQU", unknown)))
         assert len(set(answers)) == 1 and answers[0][0] == 404
         assert "Aucune attestation ne correspond à ce code" in answers[0][1]
-        # A closure's code typed in the certificates' form (or in its URL) leads to the sheet's page.
+        # A closure's code typed in the certificates' form (or in its URL) answers with the sheet's page.
         typed = await anonymous.get("/verifier", params={"code": f"{built.code[:5]}-{built.code[5:]}".lower()})
-        assert typed.status_code == 303 and typed.headers["location"] == f"/verifier/emargement/{built.code}"
         by_url = await anonymous.get(f"/verifier/{built.code}")
-        assert by_url.status_code == 303 and by_url.headers["location"] == f"/verifier/emargement/{built.code}"
+        for response in (typed, by_url):
+            assert response.status_code == 200 and "Feuille d'émargement authentique" in text(response.text)
+            assert f'action="/verifier/emargement/{built.code}"' in response.text
+
+
+async def test_the_verifier_form_checks_a_sheets_pdf_and_counts_each_lookup_once(client, new_client, redis_client):
+    built = await closed_slot(learners=1)
+    async with new_client() as anonymous:
+        assert (await anonymous.get(f"/verifier/emargement/{built.code}")).status_code == 200  # sealed: 1 lookup
+        pdf = bytes((await SlotClosure.select(SlotClosure.file.data.as_alias("data")).where(
+            SlotClosure.slot == built.slot_id).first())["data"])
+        # The certificates' upload form with a sheet's code: the PDF is checked, not dropped by a redirect.
+        same = await post_form(anonymous, f"/verifier/{built.code}", files={"file": ("feuille.pdf", pdf, "application/pdf")})
+        assert same.status_code == 200 and "Ce fichier est la feuille d'émargement délivrée" in text(same.text)
+        changed = await post_form(anonymous, f"/verifier/{built.code}",
+                                  files={"file": ("feuille.pdf", pdf[:-12] + b"000000000000", "application/pdf")})
+        assert changed.status_code == 200 and "Ce fichier ne correspond pas" in text(changed.text)
+        assert (await anonymous.get("/verifier", params={"code": built.code})).status_code == 200
+        # 4 lookups so far, each counted once: 16 more are allowed, the 21st is not.
+        statuses = [(await anonymous.get(f"/verifier/{built.code}")).status_code for _ in range(VERIFY_LIMIT.limit - 4)]
+        assert statuses == [200] * (VERIFY_LIMIT.limit - 4)
+        assert (await anonymous.get(f"/verifier/{built.code}")).status_code == 429
 
 
 async def test_the_verification_shares_the_certificates_rate_limit(client, new_client):
@@ -150,3 +170,19 @@ async def test_a_tampered_signature_is_a_french_refusal_on_download_and_on_the_p
         assert page.status_code == 200 and "ne correspond plus à celle enregistrée" in text(page.text)
         assert "non disponible" in text(page.text) and "authentique" not in text(page.text)
         assert "Comparer le fichier" not in page.text  # no PDF hash to compare an upload with
+
+
+async def test_a_sheet_whose_image_cannot_be_decoded_is_a_french_answer_on_download_and_verification(client, new_client):
+    from tests.services.test_signed_sheet import _poison, _sound_header_then_junk
+
+    built = await closed_slot(learners=2)
+    row = await _poison(built, _sound_header_then_junk())
+    await login(client, "alp001.get")
+    refused = await client.get(f"/creneaux/{built.slot_id}/feuille-signee.pdf")
+    assert refused.status_code == 409
+    assert f"La signature de {row['name']} n'est pas une image PNG lisible" in text(refused.text)
+    async with new_client() as anonymous:
+        for _ in range(2):  # every visit: the page, never a 500
+            page = await anonymous.get(f"/verifier/emargement/{built.code}")
+            assert page.status_code == 200 and "n'est pas une image PNG lisible" in text(page.text)
+

@@ -111,7 +111,7 @@ async def test_a_pass_is_bound_to_its_slot_and_expires(client, clock):
     b = await built(learners=1)
     slot, other = b.slots
     set_clock(clock, b.day, 9, 0)
-    p = window.make_pass(slot)
+    p = (await client.get(f"/s/{slot}/{window.qr_token(slot)}")).headers["location"].split("p=")[1]
     await login(client, b.usernames[0])
     wrong = await client.get(f"/signer/{other}?p={p}")
     assert wrong.status_code == 400 and "n'est pas celui de ce créneau" in text(wrong.text)
@@ -122,6 +122,45 @@ async def test_a_pass_is_bound_to_its_slot_and_expires(client, clock):
     assert stale.status_code == 400 and await AttendanceRecord.count() == 0
 
 
+async def test_a_forwarded_pass_is_refused_on_another_device(client, new_client, clock):
+    b = await built(learners=2)
+    slot = b.slots[0]
+    set_clock(clock, b.day, 9, 0)
+    client.headers["user-agent"] = "Learner's phone"
+    target = (await client.get(f"/s/{slot}/{window.qr_token(slot)}")).headers["location"]
+    async with new_client() as friend:  # the link sent to someone absent, on their own phone
+        friend.headers["user-agent"] = "Friend's phone"
+        await login(friend, b.usernames[1])
+        page = await friend.get(target)
+        assert page.status_code == 400 and "ouvert sur un autre appareil que celui qui a scanné" in text(page.text)
+        assert 'name="p" value=""' in page.text or 'name="p"' not in page.text
+        p = target.split("p=")[1]
+        sent = await post_form(friend, f"/signer/{slot}", {"p": p, "signature": data_url()})
+        assert sent.status_code == 400 and "scannez vous-même le code affiché dans la salle" in text(sent.text)
+    assert await AttendanceRecord.count() == 0
+    # The device that scanned signs with it (recorded « qr »).
+    await login(client, b.usernames[0])
+    assert (await post_form(client, f"/signer/{slot}", {"p": target.split("p=")[1], "signature": ""})).status_code == 200
+    assert [r["method"] for r in await _records()] == ["qr"]
+
+
+async def test_tokens_and_passes_that_are_not_ascii_are_refused_not_a_crash(client, clock):
+    b = await built(learners=1)
+    slot = b.slots[0]
+    set_clock(clock, b.day, 9, 0)
+    for url in (f"/s/{slot}/1.%C3%A9", f"/s/{slot}/{window.qr_token(slot).split('.')[0]}.%C3%A9"):
+        response = await client.get(url)
+        assert response.status_code == 400 and "n'est pas valide pour ce créneau" in text(response.text), url
+    await login(client, b.usernames[0])
+    for p in ("1.%C3%A9", "1.%C3%A9.%C3%A9", "%C3%A9"):
+        response = await client.get(f"/signer/{slot}?p={p}")
+        assert response.status_code == 400 and "n'est pas celui de ce créneau" in text(response.text), p
+    for p in ("1.é", "1.é.é", f"{10 ** 11}.é.x"):
+        response = await post_form(client, f"/signer/{slot}", {"p": p, "signature": ""})
+        assert response.status_code == 400 and "n'est pas celui de ce créneau" in text(response.text), p
+    assert await AttendanceRecord.count() == 0
+
+
 async def test_bad_signatures_and_strangers_are_refused_and_nothing_recorded(client, new_client, clock):
     b = await built(learners=1)
     stranger = await built(learners=1)
@@ -129,7 +168,8 @@ async def test_bad_signatures_and_strangers_are_refused_and_nothing_recorded(cli
     set_clock(clock, b.day, 10, 0)
     await login(client, b.usernames[0])
     for bad in ("data:image/jpeg;base64," + data_url()[22:], "data:image/png;base64,%%%",
-                "data:image/png;base64," + "QUJD" * 10, data_url(png(3000, 100)), data_url(b"\x89PNG\r\n\x1a\n" + b"0" * 70_000)):
+                "data:image/png;base64," + "QUJD" * 10, data_url(png(3000, 100)), data_url(b"\x89PNG\r\n\x1a\n" + b"0" * 70_000),
+                data_url(png()[:33] + b"junk" * 50), data_url(png()[:-40])):  # a sound header, then junk; truncated
         response = await post_form(client, f"/signer/{slot}", {"signature": bad})
         assert response.status_code == 422 and "signature" in text(response.text).lower(), bad[:40]
     async with new_client() as other:

@@ -3,13 +3,19 @@ recorded absent (the excused stay excused); the snapshot and its SHA-256; the re
 « Présences » grid as the managers' correction tool (a reason after the closing, every correction
 listed) and the slots with evidence kept as they are."""
 
+import asyncio
 import base64
 import hashlib
 import json
 import re
+from types import SimpleNamespace
 
-from app.services.signing import closing
-from app.tables.catalogue import TrainingSession
+import pytest
+
+from app.services import attendance
+from app.services.errors import ValidationFailed
+from app.services.signing import closing, common, trainer
+from app.tables.catalogue import SessionSlot, TrainingSession
 from app.tables.evidence import AttendanceRecord, SlotClosure
 from app.tables.learning import Attendance, Enrolment
 from tests.helpers import login, post_form, text
@@ -49,6 +55,8 @@ async def test_closing_records_absences_and_freezes_the_slot(client, new_client,
     page = await client.get(closed.headers["location"])
     assert "Créneau clôturé le" in text(page.text) and "1 présent(s), 1 absent(s), 1 excusé(s)" in text(page.text)
     (closure,) = await SlotClosure.select()
+    shown = f"{closure['code'][:5]}-{closure['code'][5:]}"  # as certificates show their codes
+    assert f"Code de vérification {shown}." in text(page.text) and f"code de vérification {shown}." in text(page.text)
     assert closure["closed_by"] == b.trainer and closure["certified"] and re.fullmatch(r"[0-9A-Z]{10}", closure["code"])
     assert base64.b64decode(closure["countersignature"]).startswith(b"\x89PNG")
     snapshot = json.loads(closure["snapshot"]) if isinstance(closure["snapshot"], str) else closure["snapshot"]
@@ -82,22 +90,54 @@ async def test_closing_records_absences_and_freezes_the_slot(client, new_client,
     assert "<svg" not in page.text  # no code any more
 
 
-async def test_closing_before_the_slot_opens_is_refused(client, clock):
+async def test_closing_before_the_slot_starts_is_refused(client, clock):
     b = await built(learners=1)
-    set_clock(clock, b.day, 8, 0)
     await login(client, b.trainer_username)
-    answer = await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"certified": "1"})
-    assert answer.status_code == 409 and "n'a pas encore commencé" in text(answer.text)
-    assert await SlotClosure.count() == 0
+    for hour, minute in ((8, 0), (8, 45), (8, 59)):  # before the window, then during its first 30 minutes
+        set_clock(clock, b.day, hour, minute)
+        answer = await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"certified": "1"})
+        assert answer.status_code == 409
+        assert re.search(r"Ce créneau n'a pas encore commencé : il pourra être clôturé à partir de .+, 09:00\.",
+                         text(answer.text))
+    assert await SlotClosure.count() == 0 and await AttendanceRecord.count() == 0
+    set_clock(clock, b.day, 9, 0)
+    assert (await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"certified": "1"})).status_code == 303
+
+
+async def test_a_cancelled_sessions_slot_is_neither_marked_nor_closed_and_shows_no_code(client, clock):
+    from app.dates import now
+
+    b = await built(learners=1)
+    await TrainingSession.update({TrainingSession.cancelled_at: now()}).where(TrainingSession.id == b.session)
+    set_clock(clock, b.day, 9, 30)
+    await login(client, b.trainer_username)
+    page = await client.get(f"/creneaux/{b.slots[0]}/emargement")
+    assert page.status_code == 200 and "<svg" not in page.text and "/s/" not in page.text
+    assert "Cette session est annulée" in text(page.text) and "Clôturer le créneau" not in text(page.text)
+    assert "Marquer présent" not in text(page.text) and "Excusé…" not in text(page.text)
+    partial = await client.get(f"/creneaux/{b.slots[0]}/emargement/qr", headers={"HX-Request": "true"})
+    assert "<svg" not in partial.text and "Cette session est annulée" in text(partial.text)
+    mark = await post_form(client, f"/creneaux/{b.slots[0]}/emargement/marquer",
+                           {"enrolment": b.enrolments[0], "status": "present"})
+    closed = await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"certified": "1"})
+    for answer in (mark, closed):
+        assert answer.status_code == 409 and "Cette session est annulée : ses créneaux ne s'émargent pas" in text(answer.text)
+    assert await AttendanceRecord.count() == 0 and await SlotClosure.count() == 0
 
 
 async def test_closing_without_javascript_has_an_empty_countersignature(client, clock):
     b = await built(learners=1)
+    # A name left stating other dates: the snapshot names the session as documents do (certificates).
+    await TrainingSession.update({TrainingSession.full_name: "Session du 01-02-2020 au 02-02-2020 (Lyon)"}).where(
+        TrainingSession.id == b.session)
     set_clock(clock, b.day, 12, 0)
     await login(client, b.trainer_username)
     assert (await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"countersignature": "", "certified": "1"})).status_code == 303
     (closure,) = await SlotClosure.select()
     assert closure["countersignature"] == "" and closure["certified"]
+    session = await TrainingSession.select().where(TrainingSession.id == b.session).first()
+    name = json.loads(closure["snapshot"])["session"]["name"] if isinstance(closure["snapshot"], str) else closure["snapshot"]["session"]["name"]
+    assert name == f"Session du {session['start_date']:%d-%m-%Y} au {session['end_date']:%d-%m-%Y} (Lyon)"
 
 
 async def test_the_grid_corrects_a_closed_slot_with_a_reason_and_lists_it(client, new_client, clock):
@@ -167,5 +207,84 @@ async def test_signing_grace_is_a_setting_from_0_to_240(client):
 
 def test_canonical_hash_is_of_the_sorted_compact_json():
     snapshot = {"b": 1, "a": "é"}
-    assert closing.canonical_sha256(snapshot) == hashlib.sha256('{"a":"é","b":1}'.encode()).hexdigest()
+    assert common.canonical_sha256(snapshot) == hashlib.sha256('{"a":"é","b":1}'.encode()).hexdigest()
     assert png()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+# -- a closing and what waited for its lock (PostgreSQL, READ COMMITTED) ---------------------------
+async def _slot_and_session(slot_id: int) -> tuple[dict, dict]:
+    slot = await SessionSlot.select().where(SessionSlot.id == slot_id).first()
+    session = await TrainingSession.select(
+        TrainingSession.all_columns(), TrainingSession.establishment.name.as_alias("establishment_name")).where(
+        TrainingSession.id == slot["session"]).first()
+    return slot, session
+
+
+async def _closing_held(monkeypatch, b, slot_id):
+    """Start the trainer's closing of ``slot_id`` and hold it inside its transaction (its lock taken,
+    its SlotClosure written, not committed) until the returned gate is set."""
+    gate, inside = asyncio.Event(), asyncio.Event()
+    settle = attendance.settle
+
+    async def held(enrolment_ids):
+        if not gate.is_set():
+            inside.set()
+            await gate.wait()
+        return await settle(enrolment_ids)
+
+    monkeypatch.setattr(attendance, "settle", held)
+    slot, session = await _slot_and_session(slot_id)
+    trainer = SimpleNamespace(id=b.trainer, full_name="Le Formateur")
+    task = asyncio.create_task(closing.close(trainer, slot, session, "", True))
+    await asyncio.wait_for(inside.wait(), 10)
+    return gate, task, slot, session, trainer
+
+
+async def _waits(task) -> None:
+    await asyncio.sleep(0.3)
+    assert not task.done(), "the second transaction should be waiting for the closing's lock"
+
+
+async def test_a_mark_that_waited_for_a_closing_is_refused_after_it(client, clock, monkeypatch):
+    b = await built(learners=2)
+    slot_id = b.slots[0]
+    set_clock(clock, b.day, 12, 41)
+    gate, closing_task, slot, session, _ = await _closing_held(monkeypatch, b, slot_id)
+    mark = asyncio.create_task(trainer.mark(b.trainer, slot, session, b.enrolments[0], "present"))
+    await _waits(mark)
+    gate.set()
+    await closing_task
+    with pytest.raises(trainer.MarkRefused) as refused:
+        await mark
+    assert refused.value.message == trainer.FROZEN
+    records = await AttendanceRecord.select(AttendanceRecord.method).where(AttendanceRecord.slot == slot_id)
+    assert sorted(r["method"] for r in records) == ["closing", "closing"]  # nothing landed after the closing
+
+
+async def test_a_grid_save_that_waited_for_a_closing_is_a_correction(client, clock, monkeypatch):
+    b = await built(learners=2)
+    slot_id = b.slots[0]
+    set_clock(clock, b.day, 12, 41)
+    gate, closing_task, *_ = await _closing_held(monkeypatch, b, slot_id)
+    save = asyncio.create_task(attendance.save(None, b.session, {(b.enrolments[0], slot_id): "present"}))
+    await _waits(save)
+    gate.set()
+    await closing_task
+    with pytest.raises(ValidationFailed) as refused:  # a change of a closed slot: its reason is asked
+        await save
+    assert refused.value.errors == {"reason": attendance.REASON_REQUIRED}
+    assert not await AttendanceRecord.exists().where(AttendanceRecord.method == "manager")
+
+
+async def test_the_second_of_two_simultaneous_closings_is_told_already_closed(client, clock, monkeypatch):
+    b = await built(learners=1)
+    set_clock(clock, b.day, 12, 41)
+    gate, first, slot, session, trainer_user = await _closing_held(monkeypatch, b, b.slots[0])
+    second = asyncio.create_task(closing.close(trainer_user, slot, session, "", True))
+    await _waits(second)
+    gate.set()
+    await first
+    with pytest.raises(closing.CloseRefused) as refused:
+        await second
+    assert refused.value.message.startswith("Ce créneau est déjà clôturé (le ") and "Le Formateur" not in refused.value.message
+    assert await SlotClosure.count() == 1

@@ -15,6 +15,7 @@ from app.dates import now
 from app.jobs import kinds
 from app.services import files
 from app.services.signing import sheet, sheet_read
+from app.services.signing.common import canonical_sha256
 from app.tables.evidence import AttendanceRecord, SlotClosure
 from app.tables.files import StoredFile
 from app.tables.jobs import JobRun
@@ -138,9 +139,49 @@ async def test_a_snapshot_changed_after_the_closing_or_an_image_that_is_no_png_i
     not_png = base64.b64encode(b"GIF89a" + bytes(200)).decode()
     snapshot = {**other.snapshot, "rows": [{**row, "signature_sha256": hashlib.sha256(base64.b64decode(not_png)).hexdigest()}]}
     await AttendanceRecord.update({AttendanceRecord.signature: not_png}).where(AttendanceRecord.id == row["record"])
-    await SlotClosure.update({SlotClosure.snapshot: snapshot, SlotClosure.records_sha256: sheet.records_digest(snapshot)}).where(
+    await SlotClosure.update({SlotClosure.snapshot: snapshot, SlotClosure.records_sha256: canonical_sha256(snapshot)}).where(
         SlotClosure.slot == other.slot_id)
     with pytest.raises(sheet.SheetRefused) as refused:
         await sheet.seal_sheet(other.slot_id)
     assert "n'est pas une image PNG lisible" in refused.value.message
     assert not sheet.readable_png(base64.b64encode(b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + (70000).to_bytes(4, "big") * 2).decode())
+
+
+async def _poison(built, encoded: str) -> dict:
+    """A stored signature replaced by ``encoded`` with the snapshot and its hash made to agree (what a
+    signature accepted at signing and stored as posted could have been before images were decoded)."""
+    row = built.snapshot["rows"][0]
+    snapshot = {**built.snapshot, "rows": [{**row, "signature_sha256": hashlib.sha256(base64.b64decode(encoded)).hexdigest()},
+                                           *built.snapshot["rows"][1:]]}
+    await AttendanceRecord.update({AttendanceRecord.signature: encoded}).where(AttendanceRecord.id == row["record"])
+    await SlotClosure.update({SlotClosure.snapshot: snapshot, SlotClosure.records_sha256: canonical_sha256(snapshot)}).where(
+        SlotClosure.slot == built.slot_id)
+    return row
+
+
+def _sound_header_then_junk() -> str:
+    raw = base64.b64decode(signature_png(1))
+    return base64.b64encode(raw[:33] + b"junk" * 100).decode()
+
+
+async def test_an_image_with_a_sound_header_and_junk_is_a_french_refusal_not_a_crash(demo):
+    built = await closed_slot(learners=2)
+    row = await _poison(built, _sound_header_then_junk())
+    assert sheet.readable_png(_sound_header_then_junk())  # the header alone looks fine: the render decodes
+    with pytest.raises(sheet.SheetRefused) as refused:
+        await sheet.seal_sheet(built.slot_id)
+    assert f"La signature de {row['name']} n'est pas une image PNG lisible" in refused.value.message
+    found = await sheet_read.verify(built.code)  # the public page: said, never a 500
+    assert found["pdf_problem"] == refused.value.message and found["pdf_sha256"] == ""
+
+
+async def test_any_render_failure_is_said_in_french(demo, monkeypatch):
+    built = await closed_slot(learners=1)
+
+    async def broken(closure):
+        raise OSError("broken data stream when reading image file")
+
+    monkeypatch.setattr(sheet, "render", broken)
+    found = await sheet_read.verify(built.code)
+    assert found["pdf_problem"] == sheet_read.NOT_RENDERED and found["records_intact"]
+

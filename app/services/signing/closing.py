@@ -7,7 +7,6 @@ sheet is started (``sheet.after_close``) and the certificates of anyone complete
 
 from __future__ import annotations
 
-import hashlib
 import json
 import logging
 from dataclasses import dataclass
@@ -19,8 +18,11 @@ from app.services import attendance
 from app.services.certificates import seal
 from app.services.certificates.common import new_code
 from app.services.errors import DomainError, ValidationFailed
+from app.services.session_names import name_for_documents
 from app.services.signing import pad, sheet, window
+from app.services.signing.common import SESSION_CANCELLED, canonical_sha256, closure_of
 from app.services.signing.learner import time_fr, when_fr
+from app.services.slots import slot_minutes
 from app.services.trainer_scope import slot_trainers
 from app.tables.catalogue import SessionSlot
 from app.tables.evidence import SlotClosure
@@ -28,7 +30,7 @@ from app.tables.evidence import SlotClosure
 log = logging.getLogger(__name__)
 CERTIFY = "Cochez « Je certifie l'exactitude » pour clôturer le créneau."
 ONLY_TRAINERS = "Seul un formateur de ce créneau peut le clôturer."
-NOT_STARTED = "Ce créneau n'a pas encore commencé : il ne peut pas être clôturé."
+NOT_STARTED = "Ce créneau n'a pas encore commencé : il pourra être clôturé à partir de {starts}."
 
 
 class CloseRefused(DomainError):
@@ -51,23 +53,14 @@ _ROWS = (
 )
 
 
-def canonical_sha256(snapshot: dict) -> str:
-    """``records_sha256``: SHA-256 of the snapshot's canonical JSON (ISSUE22.md)."""
-    return hashlib.sha256(json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode()).hexdigest()
-
-
-async def closure_of(slot_id: int) -> dict | None:
-    return await SlotClosure.select(
-        SlotClosure.id, SlotClosure.closed_at, SlotClosure.code, SlotClosure.closed_by.first_name.as_alias("first_name"),
-        SlotClosure.closed_by.last_name.as_alias("last_name")).where(SlotClosure.slot == slot_id).first()
-
-
 async def close(user, slot: dict, session: dict, countersignature: str, certified: bool, redis=None) -> Closed:
     """Close ``slot`` as ``user`` (one of its trainers). ``countersignature`` is the raw posted data
     URL ("" without JavaScript). ValidationFailed / CloseRefused (French) leave everything as it was."""
+    if session.get("cancelled_at") is not None:
+        raise CloseRefused(SESSION_CANCELLED)
     errors = {}
     try:
-        signature = pad.read(countersignature)
+        signature = await pad.read(countersignature)
     except pad.BadSignature as bad:
         errors["countersignature"], signature = bad.message, ""
     if not certified:
@@ -77,8 +70,9 @@ async def close(user, slot: dict, session: dict, countersignature: str, certifie
     trainers = (await slot_trainers([slot["id"]]))[slot["id"]]
     if user.id not in {t["id"] for t in trainers}:
         raise CloseRefused(ONLY_TRAINERS)
-    if window.state(slot, session["signing_grace"]) == window.BEFORE:
-        raise CloseRefused(NOT_STARTED)
+    starts = window.starts_at(slot)
+    if now() < starts:  # the signing window opens 30 min before: the closing waits for the start
+        raise CloseRefused(NOT_STARTED.format(starts=when_fr(starts)))
     async with db.write_transaction():
         if await attendance.lock_slots([slot["id"]], exclusive=True):
             done = await closure_of(slot["id"])
@@ -107,7 +101,6 @@ async def close(user, slot: dict, session: dict, countersignature: str, certifie
 
 def _snapshot(session: dict, slot: dict, trainers: list[dict], rows: list[dict], user, at, signature: str) -> dict:
     """What the signed sheet states (ISSUE22.md « SlotClosure.snapshot »)."""
-    minutes = (slot["ends"].hour * 60 + slot["ends"].minute) - (slot["starts"].hour * 60 + slot["starts"].minute)
     out_rows, totals = [], {"present": 0, "absent": 0, "excused": 0}
     for r in rows:
         totals[r["status"]] += 1
@@ -118,10 +111,10 @@ def _snapshot(session: dict, slot: dict, trainers: list[dict], rows: list[dict],
             "reason": r["reason"] or "", "signature_sha256": pad.signature_sha256(r["signature"])})
     return {
         "version": 1,
-        "session": {"id": session["id"], "code": session["code"], "name": session["full_name"],
+        "session": {"id": session["id"], "code": session["code"], "name": name_for_documents(session["full_name"], session.get("start_date"), session.get("end_date")),
                     "place": session.get("place") or "", "establishment": session.get("establishment_name") or ""},
         "slot": {"id": slot["id"], "day": slot["day"].isoformat(), "starts": f"{slot['starts']:%H:%M}",
-                 "ends": f"{slot['ends']:%H:%M}", "day_fr": date_fr(slot["day"]), "minutes": minutes},
+                 "ends": f"{slot['ends']:%H:%M}", "day_fr": date_fr(slot["day"]), "minutes": slot_minutes(slot["starts"], slot["ends"])},
         "trainers": [{"id": t["id"], "name": t["name"]} for t in trainers],
         "closed_at": _utc_iso(at), "closed_at_fr": when_fr(at),
         "closed_by": {"id": user.id, "name": user.full_name},

@@ -17,13 +17,14 @@ from app.dates import now, today
 from app.services import attendance
 from app.services.errors import DomainError, NotFound
 from app.services.signing import window
+from app.services.signing.common import STATUS_LABELS
 from app.settings import get_settings
 from app.tables.catalogue import SessionSlot
 
 NOT_YOURS = "Ce créneau n'existe pas ou vous n'êtes pas inscrit à sa session : rien n'a été enregistré."
 CLOSED = ("L'émargement de ce créneau est clôturé par le formateur : il n'est plus possible de signer. "
           "Adressez-vous au formateur ou au gestionnaire de la session.")
-STATUS_WORDS = {"present": "présent", "absent": "absent", "excused": "excusé"}
+CANCELLED = "Cette session est annulée : il n'y a pas de présence à signer."
 
 
 class SigningRefused(DomainError):
@@ -95,12 +96,12 @@ def problem(t: Target) -> str | None:
     if t.status == "present" and t.method in ("qr", "link"):
         return f"Vous avez déjà signé ce créneau à {time_fr(t.recorded_at)}."
     if t.status:
-        return (f"Votre présence à ce créneau est déjà enregistrée ({STATUS_WORDS.get(t.status, t.status)}, "
+        return (f"Votre présence à ce créneau est déjà enregistrée ({STATUS_LABELS.get(t.status, t.status).lower()}, "
                 f"{time_fr(t.recorded_at)}) : adressez-vous au formateur en cas d'erreur.")
     if t.closed:
         return CLOSED
     if t.session["cancelled"]:
-        return "Cette session est annulée : il n'y a pas de présence à signer."
+        return CANCELLED
     opens, closes = window.bounds(t.slot, t.session["signing_grace"])
     state = t.state
     if state == window.BEFORE:

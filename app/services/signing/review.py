@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from app.dates import short_date_fr
 from app.services.signing.learner import when_fr
-from app.services.signing.trainer import STATUS_LABELS
+from app.services.signing.common import STATUS_LABELS
 from app.tables.evidence import AttendanceRecord
 
 _CLOSURES = (

@@ -16,7 +16,6 @@ import base64
 import binascii
 import hashlib
 import io
-import json
 import logging
 
 from app.jobs import kinds
@@ -26,6 +25,8 @@ from app.queue import connect
 from app.services import files
 from app.services.certificates.common import display_code
 from app.services.errors import DomainError
+from app.services.signing import pad
+from app.services.signing.common import METHOD_LABELS, STATUS_LABELS, canonical_sha256, closure_of
 from app.settings import get_settings
 from app.tables.evidence import AttendanceRecord, SlotClosure
 from app.tables.files import StoredFile
@@ -37,9 +38,6 @@ VERIFY_PATH = "/verifier/emargement/{code}"  # the route signing.verify
 # A signature is printed 40 × 16 mm: drawn into at most this many pixels (~150 dpi), in grey levels
 # on white — WeasyPrint embeds what it is given, and a phone's canvas is often 3× that in RGBA.
 SIGNATURE_BOX = (240, 96)
-STATUS_LABELS = {"present": "Présent", "absent": "Absent", "excused": "Excusé"}
-METHOD_LABELS = {"qr": "QR code", "link": "lien", "trainer": "formateur", "manager": "gestionnaire",
-                 "closing": "à la clôture", "correction": "correction"}
 
 
 class SheetRefused(DomainError):
@@ -48,27 +46,13 @@ class SheetRefused(DomainError):
     status_code = 409
 
 
-def records_digest(snapshot: dict) -> str:
-    """SHA-256 of the snapshot's canonical JSON (ISSUE22: what SlotClosure.records_sha256 holds)."""
-    canonical = json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
-    return hashlib.sha256(canonical.encode()).hexdigest()
-
-
-def load_snapshot(value) -> dict:
-    return json.loads(value) if isinstance(value, str) else dict(value or {})
-
-
-MAX_PIXELS = 4096 * 4096  # a drawn signature is far below; a larger image is not laid out
-
-
 def readable_png(encoded: str) -> bool:
-    """A PNG (its signature and IHDR) of a size the renderer may decode: checked before the render,
-    so that a stored image that is no PNG, or a huge one, is a French refusal and not a crash."""
-    raw = base64.b64decode(encoded[:64])
-    if len(raw) < 24 or not raw.startswith(b"\x89PNG\r\n\x1a\n") or raw[12:16] != b"IHDR":
-        return False
-    width, height = int.from_bytes(raw[16:20], "big"), int.from_bytes(raw[20:24], "big")
-    return 0 < width * height <= MAX_PIXELS
+    """A first look before the render: a PNG signature and IHDR stating a signature's size
+    (pad.MAX_WIDTH × pad.MAX_HEIGHT at most), so that a stored image that is no PNG, or a huge one,
+    is a French refusal at once. Only a full decoding tells a sound PNG: the render's ``_small_png``
+    decodes each image and turns any failure into SheetRefused."""
+    size = pad.png_size(base64.b64decode(encoded[:64]))
+    return size is not None and 1 <= size[0] <= pad.MAX_WIDTH and 1 <= size[1] <= pad.MAX_HEIGHT
 
 
 def image_matches(encoded: str, expected: str) -> bool:
@@ -84,20 +68,14 @@ def image_matches(encoded: str, expected: str) -> bool:
 
 
 # -- rendering (in the render pool) ---------------------------------------------------------------
-def _small_png(encoded: str) -> str:
+def _small_png(encoded: str, whose: str) -> str:
     """The signature as a small grey-level PNG on white (a data: URI), fit into SIGNATURE_BOX; the
-    same input gives the same bytes."""
-    from PIL import Image
-
-    with Image.open(io.BytesIO(base64.b64decode(encoded))) as image:
-        image.load()
-        rgba = image.convert("RGBA")
-    white = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
-    grey = Image.alpha_composite(white, rgba).convert("L")
-    grey.thumbnail(SIGNATURE_BOX)
-    out = io.BytesIO()
-    grey.save(out, format="PNG", optimize=True)
-    return "data:image/png;base64," + base64.b64encode(out.getvalue()).decode()
+    same input gives the same bytes. An image that cannot be decoded whole: SheetRefused (French)."""
+    try:
+        small = pad.normalised(base64.b64decode(encoded), SIGNATURE_BOX, optimize=True)
+    except (ValueError, binascii.Error):
+        raise SheetRefused(f"{whose} n'est pas une image PNG lisible : la feuille signée n'est pas générée.") from None
+    return "data:image/png;base64," + base64.b64encode(small).decode()
 
 
 def _qr(payload: str) -> str:
@@ -115,9 +93,10 @@ def render_sync(context: dict) -> bytes:
     snap = context["snapshot"]
     rows = [{**row, "status_label": STATUS_LABELS.get(row["status"], row["status"]),
              "method_label": METHOD_LABELS.get(row.get("method", ""), row.get("method", "")),
-             "image": _small_png(context["signatures"][str(row.get("record"))])
+             "image": _small_png(context["signatures"][str(row.get("record"))], f"La signature de {row.get('name', '')}")
              if context["signatures"].get(str(row.get("record"))) else ""} for row in snap["rows"]]
-    countersignature = _small_png(context["countersignature"]) if context["countersignature"] else ""
+    countersignature = (_small_png(context["countersignature"], "La contre-signature du formateur")
+                        if context["countersignature"] else "")
     return render_pdf_sync(TEMPLATE, {
         "s": snap, "rows": rows, "countersignature": countersignature, "code": display_code(context["code"]),
         "records_sha256": context["records_sha256"], "verify_url": context["verify_url"],
@@ -147,24 +126,13 @@ def warm_up() -> None:
                  "records_sha256": "0" * 64, "verify_url": get_settings().base_url + VERIFY_PATH.format(code="X")})
 
 
-# -- the closure and its images -------------------------------------------------------------------
-CLOSURE_COLUMNS = (SlotClosure.id, SlotClosure.slot, SlotClosure.code, SlotClosure.snapshot,
-                   SlotClosure.records_sha256, SlotClosure.pdf_sha256, SlotClosure.file, SlotClosure.closed_at)
-
-
-async def closure_of(slot_id: int) -> dict | None:
-    row = await SlotClosure.select(*CLOSURE_COLUMNS).where(SlotClosure.slot == slot_id).first()
-    if row is not None:
-        row["snapshot"] = load_snapshot(row["snapshot"])
-    return row
-
-
+# -- the closure and its images (``common.closure_of``) --------------------------------------------
 async def sheet_context(closure: dict) -> dict:
     """What ``render_sync`` needs: the snapshot (checked against records_sha256), and the signature
     images of its rows (by record) and the countersignature, each checked against the SHA-256 the
     snapshot holds and read as a PNG of a sane size (SheetRefused when one is missing or differs)."""
     snap = closure["snapshot"]
-    if records_digest(snap) != closure["records_sha256"]:
+    if canonical_sha256(snap) != closure["records_sha256"]:
         log.error("slot %s: its snapshot no longer gives its records_sha256", closure["slot"])
         raise SheetRefused("Les enregistrements de ce créneau ne correspondent plus à leur empreinte de clôture "
                            "(SHA-256) : la feuille signée n'est pas générée.")

@@ -4,24 +4,40 @@ and the slot's trainers, and its public verification by code (issue 22), like a 
 from __future__ import annotations
 
 import hashlib
+import logging
 import secrets
 
 from app.pdf.bounded import RenderFailed
 from app.services.certificates.common import display_code, normalize_code
 from app.services.errors import DomainError
 from app.services.roles import CurrentUser
-from app.services.signing.sheet import (STATUS_LABELS, SheetRefused, closure_of, filename, load_snapshot,
-                                        records_digest, seal_sheet)
+from app.services.signing.common import STATUS_LABELS, canonical_sha256, closure_of, load_snapshot
+from app.services.signing.sheet import SheetRefused, filename, seal_sheet
 from app.services.trainer_scope import staff_slot
 from app.tables.evidence import SlotClosure
 
+log = logging.getLogger(__name__)
 NOT_CLOSED = ("Ce créneau n'est pas encore clôturé : la feuille signée sera disponible après la contre-signature "
               "du formateur.")
 UPLOAD_MAX_BYTES = 20 * 1024 * 1024  # a sheet of 100 learners is well under 2 Mo
+NOT_RENDERED = ("La feuille signée de ce créneau n'a pas pu être générée : les enregistrements restent tels "
+                "qu'ils ont été clôturés. Réessayez plus tard et, si cela persiste, signalez-le à l'équipe de la "
+                "plateforme.")
 
 
 class NotClosed(DomainError):
     status_code = 409
+
+
+async def _sealed(slot_id: int) -> bytes | None:
+    """``seal_sheet``, whose every failure is a French DomainError (SheetRefused, RenderFailed), never a 500."""
+    try:
+        return await seal_sheet(slot_id)
+    except (SheetRefused, RenderFailed):
+        raise
+    except Exception:  # noqa: BLE001 - an image or a renderer's failure: said, logged
+        log.exception("the signed sheet of slot %s could not be rendered", slot_id)
+        raise SheetRefused(NOT_RENDERED) from None
 
 
 async def staff_sheet(user: CurrentUser | None, slot_id: int) -> tuple[bytes, str]:
@@ -30,7 +46,7 @@ async def staff_sheet(user: CurrentUser | None, slot_id: int) -> tuple[bytes, st
     yet is rendered and kept now."""
     await staff_slot(user, slot_id)
     closure = await closure_of(slot_id)
-    pdf = await seal_sheet(slot_id) if closure is not None else None
+    pdf = await _sealed(slot_id) if closure is not None else None
     if pdf is None:
         raise NotClosed(NOT_CLOSED)
     return pdf, filename(closure)
@@ -59,7 +75,7 @@ async def verify(typed: str) -> dict | None:
     problem = ""
     if not row["pdf_sha256"]:  # not rendered yet: now, for the upload check
         try:
-            await seal_sheet(row["slot"])
+            await _sealed(row["slot"])
         except (SheetRefused, RenderFailed) as error:  # said on the page, never a 500
             problem = error.message
         row["pdf_sha256"] = (await SlotClosure.select(SlotClosure.pdf_sha256).where(
@@ -76,7 +92,7 @@ async def verify(typed: str) -> dict | None:
                      for r in snap.get("rows", [])],
         "records_sha256": row["records_sha256"], "pdf_sha256": row["pdf_sha256"],
         "pdf_problem": problem,
-        "records_intact": secrets.compare_digest(records_digest(snap), row["records_sha256"] or ""),
+        "records_intact": secrets.compare_digest(canonical_sha256(snap), row["records_sha256"] or ""),
     }
 
 

@@ -9,12 +9,10 @@ from dataclasses import dataclass, field
 from app.services import attendance
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.signing import window
+from app.services.signing.common import METHOD_LABELS, SESSION_CANCELLED, STATUS_LABELS
 from app.services.signing.learner import time_fr
 from app.tables.catalogue import SessionSlot
 
-METHOD_LABELS = {"qr": "QR code", "link": "lien", "trainer": "formateur", "manager": "gestionnaire",
-                 "closing": "clôture", "correction": "correction"}
-STATUS_LABELS = {"present": "Présent", "absent": "Absent", "excused": "Excusé"}
 REASON_REQUIRED = "Indiquez le motif de l'absence excusée."
 REASON_TOO_LONG = "Le motif ne peut pas dépasser 500 caractères."
 FROZEN = ("Ce créneau est clôturé : ses présences sont figées. Un gestionnaire peut les corriger depuis la grille "
@@ -41,11 +39,16 @@ class LiveList:
     rows: list[dict]
     closed: bool
     totals: dict = field(default_factory=dict)
+    cancelled: bool = False  # the session's: nothing to mark, nothing to poll
+
+    @property
+    def open(self) -> bool:
+        return not self.closed and not self.cancelled
 
 
-async def live_list(slot_id: int, session_id: int) -> LiveList:
+async def live_list(slot_id: int, session_id: int, cancelled: bool = False) -> LiveList:
     """The slot's actively enrolled learners by name, each with their state (status, time, how).
-    One query."""
+    One query. ``cancelled``: the session is (its list then offers no mark)."""
     rows = await SessionSlot.raw(_LIST, slot_id, slot_id, session_id)
     closed = bool(rows) and rows[0]["closure"] is not None
     if not rows:
@@ -57,14 +60,15 @@ async def live_list(slot_id: int, session_id: int) -> LiveList:
         r["method_label"] = METHOD_LABELS.get(r["method"], "")
         r["time"] = time_fr(r["recorded_at"]) if r["recorded_at"] else ""
         totals[r["status"] if r["status"] in totals else "waiting"] += 1
-    return LiveList(rows, closed, totals)
+    return LiveList(rows, closed, totals, cancelled)
 
 
 async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, status: str, reason: str = "",
                redis=None) -> str:
     """The trainer marks a learner « present » (no phone) or « excused » (with a reason), method
-    « trainer ». Refused (French) before the window opens, after the closing, for someone not
-    enrolled, or over a learner's own signature. Returns the learner's name."""
+    « trainer ». Refused (French) on a cancelled session, before the window opens, after the closing
+    (also one committed while this mark waited for the slot's lock), for someone not enrolled, or over
+    a learner's own signature. Returns the learner's name."""
     reason = (reason or "").strip()
     if status not in ("present", "excused"):
         raise ValidationFailed({"status": "Choisissez « Marquer présent » ou « Excusé »."})
@@ -72,6 +76,8 @@ async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, sta
         raise ValidationFailed({"reason": REASON_REQUIRED})
     if len(reason) > 500:
         raise ValidationFailed({"reason": REASON_TOO_LONG})
+    if session.get("cancelled_at") is not None:
+        raise MarkRefused(SESSION_CANCELLED)
     rows = [r for r in (await live_list(slot["id"], session["id"])).rows if r["enrolment"] == enrolment_id]
     if not rows:
         raise NotFound(NOT_ENROLLED)
