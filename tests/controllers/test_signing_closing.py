@@ -16,10 +16,12 @@ from app.services import attendance
 from app.services.errors import ValidationFailed
 from app.services.signing import closing, common, trainer
 from app.tables.catalogue import SessionSlot, TrainingSession
-from app.tables.evidence import AttendanceRecord, SlotClosure
+from app.services.trainer_scope import slot_trainers
+from app.tables.evidence import AttendanceRecord, SlotClosure, SlotTrainer
 from app.tables.learning import Attendance, Enrolment
 from tests.helpers import login, post_form, text
-from tests.signing_helpers import built, data_url, png, set_clock
+from tests import factories
+from tests.signing_helpers import built, data_url, password_hash, png, set_clock
 
 
 async def _signed_and_marked(client, new_client, b, slot):
@@ -123,6 +125,19 @@ async def test_a_cancelled_sessions_slot_is_neither_marked_nor_closed_and_shows_
     for answer in (mark, closed):
         assert answer.status_code == 409 and "Cette session est annulée : ses créneaux ne s'émargent pas" in text(answer.text)
     assert await AttendanceRecord.count() == 0 and await SlotClosure.count() == 0
+
+
+async def test_the_closing_writes_the_slots_trainers_down(client, clock):
+    """A slot trained by « every trainer of the session » keeps those of its closing: one added to the
+    session afterwards neither trains it nor reaches its page or its sheet."""
+    b = await built(learners=1)
+    set_clock(clock, b.day, 12, 0)
+    await login(client, b.trainer_username)
+    await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"countersignature": "", "certified": "1"})
+    assert {r["user"] for r in await SlotTrainer.select().where(SlotTrainer.slot == b.slots[0])} == {b.trainer}
+    newcomer = await factories.trainer(b.session, password_hash=password_hash())
+    assert [t["id"] for t in (await slot_trainers([b.slots[0]]))[b.slots[0]]] == [b.trainer]
+    assert {t["id"] for t in (await slot_trainers([b.slots[1]]))[b.slots[1]]} == {b.trainer, newcomer}
 
 
 async def test_closing_without_javascript_has_an_empty_countersignature(client, clock):

@@ -25,7 +25,7 @@ from app.services.signing.learner import time_fr, when_fr
 from app.services.slots import slot_minutes
 from app.services.trainer_scope import slot_trainers
 from app.tables.catalogue import SessionSlot
-from app.tables.evidence import SlotClosure
+from app.tables.evidence import SlotClosure, SlotTrainer
 
 log = logging.getLogger(__name__)
 CERTIFY = "Cochez « Je certifie l'exactitude » pour clôturer le créneau."
@@ -89,6 +89,9 @@ async def close(user, slot: dict, session: dict, countersignature: str, certifie
             slot=slot["id"], closed_at=at, closed_by=user.id, countersignature=signature, certified=True,
             snapshot=json.dumps(snapshot, ensure_ascii=False), records_sha256=canonical_sha256(snapshot),
             code=code)).returning(SlotClosure.id)
+        if trainers:  # the slot's trainers are written down: a trainer added to the session later is not one
+            await SlotTrainer.insert(*[SlotTrainer(slot=slot["id"], user=t["id"]) for t in trainers]).on_conflict(
+                target=(SlotTrainer.slot, SlotTrainer.user), action="DO NOTHING")
         issued, _ = await attendance.settle(missing)
     if issued:
         await seal(issued, redis)
