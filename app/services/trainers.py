@@ -355,8 +355,11 @@ async def home(user_id: int, upcoming: int = 12) -> dict:
         & (SessionSlot.id.is_in(own) | SessionSlot.id.not_in(
             SlotTrainer.select(SlotTrainer.slot).where(SlotTrainer.slot.session.is_in(ids))))
     ).order_by(SessionSlot.day).order_by(SessionSlot.starts).limit(upcoming)
+    closed = {r["slot"] for r in await SlotClosure.select(SlotClosure.slot).where(
+        SlotClosure.slot.is_in([s["id"] for s in slots] or [-1]))}
     for s in slots:
         s.update(day_fr=date_fr(s["day"]), hours=_hours(s["starts"], s["ends"]), is_today=s["day"] == day,
-                 session_name=names[s["session"]]["full_name"], session_code=names[s["session"]]["code"])
+                 session_name=names[s["session"]]["full_name"], session_code=names[s["session"]]["code"],
+                 closed=s["id"] in closed)
     return {"sessions": [s for s in sessions if s["end_date"] >= day],
             "past": [s for s in sessions if s["end_date"] < day][::-1], "slots": slots, "today": day}

@@ -135,6 +135,9 @@ async def test_the_closing_writes_the_slots_trainers_down(client, clock):
     await login(client, b.trainer_username)
     await post_form(client, f"/creneaux/{b.slots[0]}/cloturer", {"countersignature": "", "certified": "1"})
     assert {r["user"] for r in await SlotTrainer.select().where(SlotTrainer.slot == b.slots[0])} == {b.trainer}
+    home = (await client.get("/")).text  # the trainer's next slots: this one closed, with its sheet
+    assert f"/creneaux/{b.slots[0]}/feuille-signee.pdf" in home and f"/creneaux/{b.slots[0]}/emargement" not in home
+    assert f"/creneaux/{b.slots[1]}/emargement" in home
     newcomer = await factories.trainer(b.session, password_hash=password_hash())
     assert [t["id"] for t in (await slot_trainers([b.slots[0]]))[b.slots[0]]] == [b.trainer]
     assert {t["id"] for t in (await slot_trainers([b.slots[1]]))[b.slots[1]]} == {b.trainer, newcomer}

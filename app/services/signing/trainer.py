@@ -58,7 +58,9 @@ async def live_list(slot_id: int, session_id: int, cancelled: bool = False) -> L
         r["name"] = f"{r['last_name'].upper()} {r['first_name']}".strip()
         r["status_label"] = STATUS_LABELS.get(r["status"], "")
         r["method_label"] = METHOD_LABELS.get(r["method"], "")
-        r["time"] = time_fr(r["recorded_at"]) if r["recorded_at"] else ""
+        # The time someone signed or was marked; none for an absence written by the closing (its time
+        # would read like an arrival), as on the signed sheet.
+        r["time"] = time_fr(r["recorded_at"]) if r["recorded_at"] and r["method"] != "closing" else ""
         totals[r["status"] if r["status"] in totals else "waiting"] += 1
     return LiveList(rows, closed, totals, cancelled)
 
