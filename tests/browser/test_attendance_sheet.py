@@ -23,7 +23,7 @@ async def test_a_large_sheet_prepared_then_downloaded(browser, live_server, demo
     try:
         await browser_login(page, live_server, "alp001.get")
         await page.goto(f"{live_server}/sessions/{data['session']}")
-        await page.get_by_role("link", name="Feuille d'émargement (PDF)").click()
+        await page.get_by_role("link", name="Feuille d'émargement papier (PDF)").click()
         await page.get_by_text("103 stagiaire(s) et 3 créneau(x)").wait_for()
         await snap(page, f"attendance-sheet-{tag}")
         await page.get_by_role("button", name="Préparer la feuille d'émargement (PDF)").click()
@@ -33,7 +33,7 @@ async def test_a_large_sheet_prepared_then_downloaded(browser, live_server, demo
         else:  # the progress page, which refreshes itself
             await page.wait_for_url("**/taches/*")
         await run_jobs()
-        link = page.get_by_role("link", name="Télécharger la feuille d'émargement (PDF)")
+        link = page.get_by_role("link", name="Télécharger la feuille d'émargement papier (PDF)")
         await link.wait_for(timeout=20_000)
         await snap(page, f"attendance-sheet-done-{tag}")
         async with page.expect_download() as info:

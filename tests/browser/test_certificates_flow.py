@@ -96,7 +96,7 @@ async def test_attendance_then_the_learner_completes_and_downloads(browser, live
         await expect(row).to_contain_text("3,5 h", use_inner_text=True)
         await page.goto(f"{live_server}/sessions/{session_id}")
         async with page.expect_download() as info:
-            await page.get_by_role("link", name="Feuille d'émargement (PDF)").click()
+            await page.get_by_role("link", name="Feuille d'émargement papier (PDF)").click()
         sheet = PdfReader(await (await info.value).path())
         assert len(sheet.pages) == 2 and me["last_name"].upper() in sheet.pages[0].extract_text()
     finally:

@@ -130,7 +130,7 @@ async def test_a_long_list_flows_over_pages_with_its_header_repeated(client):
 
 
 def _sheet_link(page: str) -> str:
-    assert "Télécharger la feuille d'émargement (PDF)" in text(page)
+    assert "Télécharger la feuille d'émargement papier (PDF)" in text(page)
     return re.search(r'href="(/sessions/\d+/emargement/[^"]+)"', page)[1]
 
 
@@ -278,7 +278,7 @@ async def test_grid_with_htmx_answers_the_grid_in_place_and_fill_marks_blanks_pr
     assert region.text.lstrip().startswith('<div id="attendance-region">') and "<html" not in region.text
     restore = await client.get(f"/sessions/{data['session']}/presences?page=1",
                                headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
-    assert "<html" in restore.text and "Télécharger la feuille d'émargement (PDF)" in restore.text
+    assert "<html" in restore.text and "Télécharger la feuille d'émargement papier (PDF)" in restore.text
 
 
 async def test_bad_input_gets_a_french_message_and_nothing_is_saved(client):
