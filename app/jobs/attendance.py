@@ -32,7 +32,7 @@ async def build_attendance_sheet(ctx, session_id: int, user_id: int, token: str,
     await counter.flush()
     await progress.update(
         redis, token, state="done", done=total, session=session_id, **stored, **results.legacy_url(result_url),
-        result_label="Télécharger la feuille d'émargement (PDF)")
+        result_label="Télécharger la feuille d'émargement papier (PDF)")
     return total
 
 
