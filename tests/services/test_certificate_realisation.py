@@ -281,3 +281,49 @@ async def test_the_kept_image_cache_gives_the_same_bytes(demo):
     cold = certificates.render_sync(snapshot)
     assert len(pdf_render._local.images) > 0
     assert certificates.render_sync(snapshot) == cold
+
+
+def _png_of(width: int, height: int) -> bytes:
+    """A real, tiny PNG declaring many pixels (one bit each, all white: a few KB)."""
+    out = io.BytesIO()
+    Image.new("1", (width, height), 1).save(out, format="PNG")
+    return out.getvalue()
+
+
+async def test_a_stamp_of_too_many_pixels_is_refused_from_its_header_and_fitted_off_the_loop_before_the_transaction(
+        demo, monkeypatch):
+    """A 1 MB PNG may declare 100 million pixels: decoded (convert, resize), hundreds of MB, on the
+    event loop and inside the transaction. Refused from its header; a good one is fitted in a thread,
+    no transaction open."""
+    import threading
+
+    from app import db
+
+    form = provider.ProviderForm(name="Tremplin", nda="11751234575")
+    big = _png_of(7000, 300)
+    assert len(big) < provider.STAMP_MAX_BYTES
+    with pytest.raises(ValidationFailed) as refused:
+        await provider.save(form, big)
+    assert refused.value.errors["stamp"] == ("L'image du cachet est trop grande (7000 × 300 pixels) : réduisez-la à "
+                                             "6000 × 6000 pixels au plus.")
+    header = bytearray(_png_of(20, 20))  # a header declaring 20,000 × 20,000: Pillow's bomb check, same words
+    header[16:24] = (20000).to_bytes(4, "big") * 2
+    import zlib
+    header[29:33] = zlib.crc32(bytes(header[12:29])).to_bytes(4, "big")
+    with pytest.raises(ValidationFailed) as refused:
+        await provider.save(form, bytes(header))
+    assert "trop grande" in refused.value.errors["stamp"]
+    assert not provider.ready(await provider.load())
+
+    seen = []
+    real = provider.fitted
+
+    def spy(content):
+        seen.append((threading.current_thread() is threading.main_thread(),
+                     db.engine().current_transaction.get() is not None))
+        return real(content)
+
+    monkeypatch.setattr(provider, "fitted", spy)
+    await provider.save(form, png(size=(900, 300)))
+    assert seen == [(False, False)]  # in a worker thread, outside any transaction
+    assert provider.ready(await provider.load())

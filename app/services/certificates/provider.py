@@ -14,6 +14,7 @@ changes the stamp (the old one stays stored; a stamp is ≤ 1 MB and changes rar
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -83,7 +84,12 @@ def city_of(address: str) -> str:
     return ""
 
 
+STAMP_MAX_SIDE = 6000  # pixels: width × height is read from the header, before anything is decoded
+
+
 def _stamp_error(content: bytes) -> str | None:
+    """A French message when the upload is not a stamp we can use: too heavy, not PNG/JPEG, too many
+    pixels (a 1 MB PNG can declare 100 million pixels: hundreds of MB once decoded), unreadable."""
     if len(content) > STAMP_MAX_BYTES:
         return "L'image du cachet dépasse 1 Mo : réduisez-la."
     if not any(content.startswith(magic) for magic in STAMP_TYPES.values()):
@@ -91,11 +97,28 @@ def _stamp_error(content: bytes) -> str | None:
     try:
         from PIL import Image  # noqa: PLC0415 - a third-party import, only to check an upload
 
-        with Image.open(io.BytesIO(content)) as image:
+        with Image.open(io.BytesIO(content)) as image:  # reads the header only
+            width, height = image.size
+            if width > STAMP_MAX_SIDE or height > STAMP_MAX_SIDE:
+                return (f"L'image du cachet est trop grande ({width} × {height} pixels) : réduisez-la à "
+                        f"{STAMP_MAX_SIDE} × {STAMP_MAX_SIDE} pixels au plus.")
             image.verify()
+    except Image.DecompressionBombError:  # Pillow's own bound (far beyond ours), raised by open()
+        return f"L'image du cachet est trop grande : réduisez-la à {STAMP_MAX_SIDE} × {STAMP_MAX_SIDE} pixels au plus."
     except Exception:  # noqa: BLE001 - any decoding error: the same French message
         return "Cette image est illisible : enregistrez-la de nouveau en PNG ou JPEG."
     return None
+
+
+def _prepared(content: bytes) -> tuple[bytes, str | None]:
+    """(the stamp as stored, None) or (b"", the French reason it is refused). CPU-bound: run off the
+    event loop."""
+    if problem := _stamp_error(content):
+        return b"", problem
+    try:
+        return fitted(content), None
+    except Exception:  # noqa: BLE001 - verify() passed but decoding failed (a truncated body)
+        return b"", "Cette image est illisible : enregistrez-la de nouveau en PNG ou JPEG."
 
 
 def _content_type(content: bytes) -> str:
@@ -134,8 +157,10 @@ def fitted(content: bytes) -> bytes:
 async def save(form: ProviderForm, stamp: bytes | None) -> None:
     """Validate (declared rules, then the image), then write every setting in one transaction."""
     errors = declared_errors(form)
-    if stamp is not None and (problem := _stamp_error(stamp)):
-        errors["stamp"] = problem
+    if stamp is not None:  # checked and fitted to its printed size off the event loop, before the transaction
+        stamp, problem = await asyncio.to_thread(_prepared, stamp)
+        if problem:
+            errors["stamp"] = problem
     if errors:
         raise ValidationFailed(errors)
     values = {"name": " ".join(form.name.split()), "nda": re.sub(r"\s", "", form.nda),
@@ -145,7 +170,6 @@ async def save(form: ProviderForm, stamp: bytes | None) -> None:
         for field, value in values.items():
             await _set(KEYS[field], value)
         if stamp is not None:
-            stamp = fitted(stamp)
             digest = hashlib.sha256(stamp).hexdigest()
             if not await PlatformSetting.exists().where(PlatformSetting.key == _stamp_key(digest)):
                 await _set(_stamp_key(digest), f"{_content_type(stamp)};base64,{base64.b64encode(stamp).decode()}")
