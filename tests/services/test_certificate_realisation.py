@@ -327,3 +327,43 @@ async def test_a_stamp_of_too_many_pixels_is_refused_from_its_header_and_fitted_
     await provider.save(form, png(size=(900, 300)))
     assert seen == [(False, False)]  # in a worker thread, outside any transaction
     assert provider.ready(await provider.load())
+
+
+async def test_each_mail_names_its_document_and_the_learners_page_shapes_only_the_latest_versions(demo, monkeypatch):
+    """The attestation issued since issue 22 is titled « Attestation de fin de formation »: its mail said
+    « attestation de suivi ». And the learner's page JSON-loaded every old version to keep the latest."""
+    from app.services.certificates import changes, read
+    from app.tables.outbox import Mail
+
+    await set_provider()
+    session_id, activity, (enrolment,), slot_ids = await past_session(learners=1)
+    await learning.set_completion(enrolment, activity, True, CompletionHow.manual)
+    await attendance.save(None, session_id, {(enrolment, s): "present" for s in slot_ids})
+    learner = (await Certificate.select(Certificate.enrolment.user.as_alias("user")).where(
+        Certificate.enrolment == enrolment).first())["user"]
+    await User.update({User.email: "elodie.lefevre@example.org"}).where(User.id == learner)
+    manager = await _manager()
+    mails = {}
+    for kind in ("completion", "realisation"):
+        (row,) = await of_kind(enrolment, kind)
+        mail_id = await certificates.mail_to_learner(manager, row["id"])
+        mails[kind] = await Mail.select(Mail.subject, Mail.body_text).where(Mail.id == mail_id).first()
+    assert mails["completion"]["subject"] == "Votre attestation de fin de formation"
+    assert "votre attestation de fin de formation de la formation" in mails["completion"]["body_text"]
+    assert "suivi" not in mails["completion"]["body_text"]
+    assert mails["realisation"]["subject"] == "Votre certificat de réalisation"
+    assert "votre certificat de réalisation de la formation" in mails["realisation"]["body_text"]
+    # An attestation issued before (layouts 1–3) is still named as its PDF is titled.
+    assert changes.mail_words("completion", {"layout": 3})[0] == "attestation de suivi"
+    assert changes.mail_words("completion", {})[2] == "Votre attestation de suivi de formation"
+
+    (first,) = await of_kind(enrolment, "realisation")
+    await attendance.save(None, session_id, {(enrolment, slot_ids[2]): "absent"})
+    await certificates.reissue(manager, first["id"])
+    await attendance.save(None, session_id, {(enrolment, slot_ids[1]): "absent"})
+    await certificates.reissue(manager, (await of_kind(enrolment, "realisation"))[-1]["id"])
+    shaped, real = [], read._shape
+    monkeypatch.setattr(read, "_shape", lambda row: shaped.append((row["kind"], row["version"])) or real(row))
+    latest = await read.for_enrolment_kinds(enrolment)
+    assert (latest["realisation"]["version"], latest["completion"]["version"]) == (3, 1)
+    assert sorted(shaped) == [("completion", 1), ("realisation", 3)]
