@@ -6,7 +6,7 @@ Read once per issue batch (`load`, one query). Until the name and the NDA are fi
 certificat de réalisation is issued (`ready`).
 
 The stamp is stored by its content: the setting ``provider_stamp`` holds its SHA-256, the setting
-``provider_stamp:<first 48 hex digits of the sha>`` its bytes (``image/png;base64,…``). A certificate's snapshot keeps the SHA-256
+``provider_stamp:<first 48 hex digits of the sha>`` its bytes (``image/jpeg;base64,…``: `fitted`). A certificate's snapshot keeps the SHA-256
 of the stamp it was issued with, so re-rendering it gives the same bytes even after the administrator
 changes the stamp (the old one stays stored; a stamp is ≤ 1 MB and changes rarely). Not a
 ``stored_file``: those nothing refers to are removed by the cleanup cron after a day.
@@ -126,31 +126,33 @@ def _content_type(content: bytes) -> str:
 
 
 STAMP_MAX_PIXELS = (440, 160)  # the printed stamp is at most 55 × 20 mm: 200 dpi
+STAMP_JPEG_QUALITY = 92  # with no chroma subsampling: the ink's edges within a few levels of the scan
 
 
 def fitted(content: bytes) -> bytes:
-    """The stamp as stored, made cheap for every certificat's render (which decodes it): scaled down
-    to STAMP_MAX_PIXELS, and a transparent PNG laid on white (the page is white: the same print, and
-    WeasyPrint need not split out an alpha mask at each render). A JPEG within bounds is kept as is."""
+    """The stamp as stored, made cheap for every certificat's render: scaled down to STAMP_MAX_PIXELS, a
+    transparent one laid on white (the page is white: the same print), and kept as a JPEG — WeasyPrint
+    embeds a JPEG's bytes as they are, where a PNG is decoded and compressed again in every PDF (a
+    tenth of a certificat de réalisation's render). A JPEG within bounds is kept as uploaded."""
     from PIL import Image  # noqa: PLC0415 - a third-party import, only for an upload
 
     with Image.open(io.BytesIO(content)) as image:
         small = image.width <= STAMP_MAX_PIXELS[0] and image.height <= STAMP_MAX_PIXELS[1]
-        if _content_type(content) == "image/jpeg":
-            if small:
-                return content
-            image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
-            out = io.BytesIO()
-            image.convert("RGB").save(out, format="JPEG", quality=90)
-            return out.getvalue()
-        if small and image.mode in ("RGB", "L"):
+        if _content_type(content) == "image/jpeg" and small:
             return content
-        image = image.convert("RGBA")
-        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
-        flat = Image.new("RGB", image.size, (255, 255, 255))
-        flat.paste(image, mask=image.getchannel("A"))
+        image.draft("RGB", STAMP_MAX_PIXELS)  # a large JPEG decoded at a fraction of its size
+        clear = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        if image.mode not in ("RGB", "RGBA", "L", "LA"):
+            image = image.convert("RGBA" if clear else "RGB")
+        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)  # scaled down before anything else is made of it
+        if clear:
+            image = image.convert("RGBA")
+            flat = Image.new("RGB", image.size, (255, 255, 255))
+            flat.paste(image, mask=image.getchannel("A"))
+        else:
+            flat = image
         out = io.BytesIO()
-        flat.save(out, format="PNG", optimize=True)
+        flat.save(out, format="JPEG", quality=STAMP_JPEG_QUALITY, subsampling=0, optimize=True)
         return out.getvalue()
 
 
