@@ -79,6 +79,11 @@ async def test_a_session_with_a_closed_slot_is_refused_in_french(client):
     refused = await post_form(client, f"/sessions/{session.id}/supprimer")
     assert refused.status_code == 400 and "émargement est clôturé" in text(refused.text)
     assert await TrainingSession.exists().where(TrainingSession.id == session.id)
+    # Once cancelled, the message does not ask to cancel it again.
+    await post_form(client, f"/sessions/{session.id}/annuler")
+    assert await TrainingSession.exists().where((TrainingSession.id == session.id) & TrainingSession.cancelled_at.is_not_null())
+    said = text((await post_form(client, f"/sessions/{session.id}/supprimer")).text)
+    assert "Elle est annulée ; cachez-la" in said and "Annulez-la" not in said
 
 
 async def test_a_trainers_account_is_deactivated_not_erased_and_keeps_what_they_recorded(client):

@@ -70,7 +70,7 @@ async def delete_session(user: CurrentUser, session_id: int) -> dict:
             "(ou retirez la synchronisation de cohorte) avant de la supprimer, ou cachez-la."
         )
     if problem := await _kept_records(session_id):
-        raise DomainError(problem)
+        raise DomainError(problem + (KEEP_CANCELLED if session.get("cancelled_at") else KEEP))
     open_requests = await RegistrationRequest.count().where(
         (RegistrationRequest.session == session_id)
         & RegistrationRequest.status.is_in(OPEN_STATUSES))
@@ -88,10 +88,11 @@ async def delete_session(user: CurrentUser, session_id: int) -> dict:
 
 
 KEEP = " : elle ne peut pas être supprimée. Annulez-la (« Annuler la session ») ou cachez-la pour qu'elle n'apparaisse plus."
+KEEP_CANCELLED = " : elle ne peut pas être supprimée. Elle est annulée ; cachez-la pour qu'elle n'apparaisse plus."
 
 
 async def _kept_records(session_id: int) -> str | None:
-    """Why the session must stay (a French sentence), or None: the people whose training it records
+    """Why the session must stay (the start of a French sentence), or None: the people whose training it records
     (a visit, a completion, a quiz attempt, attendance or its records, a certificate), its closed slots
     (signed sheets), its discussion."""
     def of_session(table):
@@ -105,13 +106,13 @@ async def _kept_records(session_id: int) -> str | None:
     )
     if people:
         return (f"Cette session garde les traces de formation de {people} personne(s) (visites, activités achevées, "
-                "présences, attestations) ; elles sont conservées" + KEEP)
+                "présences, attestations) ; elles sont conservées")
     closed = await SlotClosure.count().where(SlotClosure.slot.session == session_id)
     if closed:
-        return f"Cette session a {closed} créneau(x) dont l'émargement est clôturé (feuilles signées)" + KEEP
+        return f"Cette session a {closed} créneau(x) dont l'émargement est clôturé (feuilles signées)"
     messages = await DiscussionMessage.count().where(DiscussionMessage.session == session_id)
     if messages:
-        return f"La discussion de cette session compte {messages} message(s)" + KEEP
+        return f"La discussion de cette session compte {messages} message(s)"
     return None
 
 
