@@ -22,7 +22,8 @@ CERTS = int(os.environ.get("CERTS", _setup.scale(1000, 5)))
 
 def _stamp() -> bytes:
     """A scanned stamp and signature as administrators upload them: 800 × 320, blue ink on a
-    transparent background (stored laid on white and scaled down to 400 × 160, its printed size at 200 dpi)."""
+    transparent background (stored laid on white, scaled down to 400 × 160, its printed size at 200 dpi, as a
+    JPEG that each PDF embeds as it is)."""
     from PIL import Image, ImageDraw
 
     image = Image.new("RGBA", (800, 320), (255, 255, 255, 0))

@@ -24,7 +24,7 @@ class ProviderController(Controller):
         current = await provider.load()
         return render(request, "certificates/provider.html", {
             "values": values, "errors": errors, "stamp": await provider.stamp_uri(current["stamp"]),
-            "max_mb": provider.STAMP_MAX_BYTES // 1_048_576}, status_code=status_code)
+            "max_mb": provider.STAMP_MAX_BYTES // 1_048_576, "max_side": provider.STAMP_MAX_SIDE}, status_code=status_code)
 
     @get("/", name="certificates.provider")
     async def form(self, request: Request) -> Template:

@@ -121,13 +121,14 @@ class CertificateController(Controller):
         except ValidationFailed as invalid:
             return redirect(request, back, " ".join(invalid.errors.values()), "error")
         await dispatch(request.app.state.redis, [mail_id])
-        return redirect(request, back, "Attestation envoyée par courriel à l'apprenant.")
+        return redirect(request, back, "Certificat de réalisation envoyé par courriel à l'apprenant."
+                        if certificate["kind"] == "realisation" else "Attestation envoyée par courriel à l'apprenant.")
 
     @get("/zip/{token:str}", name="certificates.zip_download")
     async def zip_download(self, request: Request, token: FromPath[str]) -> Response:
         state, content = await results.owned_result(request.app.state.redis, current_user(request), token, ZIP_GONE,
                                                     "application/zip")
-        return private_download(content, state.get("filename", "attestations.zip"), "application/zip")
+        return private_download(content, state.get("filename", "attestations-et-certificats.zip"), "application/zip")
 
 
 @get("/mes-sessions/{session_id:int}/attestation", name="certificates.mine")

@@ -100,7 +100,7 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
     valid = [c for c in await certificates.for_session(session_id) if c["status"] == "valid" and not c["render_given_up"]]
     await progress.update(redis, token, state="running", total=len(valid), done=0)
     counter = results.ThreadProgress(redis, token, len(valid))
-    filename = f"attestations-{session['code']}.zip"
+    filename = f"attestations-et-certificats-{session['code']}.zip"  # attestations and certificats de réalisation
     scratch = results.scratch_path(ZIPS, token, ".zip")
     try:
         # A certificat de réalisation's stamp image is read here, once, not by each render.

@@ -28,7 +28,8 @@ from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import TrainingSession
 from app.tables.cohorts import Cohort, CohortMember
-from app.tables.learning import Enrolment
+from app.tables.evidence import AttendanceRecord, SessionTrainer, SlotClosure
+from app.tables.learning import DiscussionMessage, Enrolment
 from app.tables.org import Establishment
 
 # No character with a meaning in a mail header: « x:victime@… » is a group whose one member is
@@ -488,4 +489,12 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
 
 
 async def has_training_records(user_id: int) -> bool:
-    return await Enrolment.exists().where(Enrolment.user == user_id)
+    """Whether deleting the account would lose records of training: as a learner (enrolments), as a
+    trainer (designated for a session, attendance they recorded, slots they closed: their name on the
+    signed sheets' evidence would become NULL), or as an author in a session's discussion."""
+    for table, column in ((Enrolment, Enrolment.user), (SessionTrainer, SessionTrainer.user),
+                          (AttendanceRecord, AttendanceRecord.recorded_by), (SlotClosure, SlotClosure.closed_by),
+                          (DiscussionMessage, DiscussionMessage.author)):
+        if await table.exists().where(column == user_id):
+            return True
+    return False

@@ -249,14 +249,30 @@ async def remove(user: CurrentUser, session: dict, form: RemoveForm) -> dict:
         raise ValidationFailed({"trainer": f"{trainer['name']} a animé un créneau clôturé de cette session : sa "
                                            "feuille signée le nomme, il reste formateur de la session."})
     async with db.transaction():
-        await db.lock_name(f"trainer-grant:{trainer['id']}")
-        await SlotTrainer.delete().where((SlotTrainer.user == trainer["id"]) & SlotTrainer.slot.is_in(session_slots_q))
-        await SessionTrainer.delete().where(
-            (SessionTrainer.session == session["id"]) & (SessionTrainer.user == trainer["id"]))
-        if not await SessionTrainer.exists().where(SessionTrainer.user == trainer["id"]):
-            await RoleAssignment.delete().where(
-                (RoleAssignment.user == trainer["id"]) & (RoleAssignment.role == TRAINER))
+        await detach(session["id"], [trainer["id"]])
     return trainer
+
+
+async def detach(session_id: int, user_ids: list[int] | None = None) -> list[int]:
+    """Take trainers off a session (the caller's transaction; ``None``: all of them): their slot
+    assignments there, their SessionTrainer rows, and the trainer grant of whoever trains no other
+    session now. Returns who was detached."""
+    if user_ids is None:
+        user_ids = [r["user"] for r in await SessionTrainer.select(SessionTrainer.user).where(
+            SessionTrainer.session == session_id)]
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return []
+    for user_id in user_ids:  # in order: two removals at once never wait on each other crosswise
+        await db.lock_name(f"trainer-grant:{user_id}")
+    await SlotTrainer.delete().where(SlotTrainer.user.is_in(user_ids) & SlotTrainer.slot.is_in(
+        SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id)))
+    await SessionTrainer.delete().where((SessionTrainer.session == session_id) & SessionTrainer.user.is_in(user_ids))
+    await RoleAssignment.delete().where(
+        RoleAssignment.user.is_in(user_ids) & (RoleAssignment.role == TRAINER)
+        & RoleAssignment.user.not_in(SessionTrainer.select(SessionTrainer.user).where(
+            SessionTrainer.user.is_in(user_ids))))
+    return user_ids
 
 
 async def save_assignment(session: dict, form: AssignForm) -> int:

@@ -48,7 +48,7 @@ async def test_the_provider_page_is_for_administrators_and_refuses_bad_input_in_
                              files={"stamp": ("cachet.png", png(), "image/png")})
         assert ok.status_code == 303
         page = (await admin.get(PAGE)).text
-        assert 'value="11 75 12345 75"' in page and 'src="data:image/png;base64,' in page
+        assert 'value="11 75 12345 75"' in page and 'src="data:image/jpeg;base64,' in page
         # Saved again without a file: the stamp is kept.
         await post_form(admin, PAGE, {"name": "Tremplin Formation", "nda": "11751234575"})
         assert (await provider.load())["stamp"] != ""

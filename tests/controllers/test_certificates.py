@@ -355,7 +355,8 @@ async def test_the_zip_is_served_by_a_web_process_without_the_workers_disk(clien
     archive = await client.get(link)
     assert archive.status_code == 200 and archive.headers["content-type"] == "application/zip"
     assert archive.headers["cache-control"] == "private, no-store"
-    assert 'filename="attestations-' in archive.headers["content-disposition"]
+    code = (await TrainingSession.select(TrainingSession.code).where(TrainingSession.id == session_id).first())["code"]
+    assert f'filename="attestations-et-certificats-{code}.zip"' in archive.headers["content-disposition"]
     with zipfile.ZipFile(io.BytesIO(archive.content)) as z:
         assert len(z.namelist()) == 2
 

@@ -82,20 +82,31 @@ async def _reissue_checks(kind: str, facts: dict | None) -> dict | None:
 
 
 # -- mail ----------------------------------------------------------------------------------------
+def mail_words(kind: str, snapshot: dict) -> tuple[str, str, str]:
+    """(what the document is, « Il/Elle peut être vérifié(e) », the subject) as its PDF is titled: the
+    certificat de réalisation; the attestation de fin de formation from layout 4 (issue 22), the
+    attestation de suivi de formation before."""
+    if kind == REALISATION:
+        return "certificat de réalisation", "Il peut être vérifié", "Votre certificat de réalisation"
+    if snapshot.get("layout", 1) >= 4:
+        return "attestation de fin de formation", "Elle peut être vérifiée", "Votre attestation de fin de formation"
+    return "attestation de suivi", "Elle peut être vérifiée", "Votre attestation de suivi de formation"
+
+
 async def mail_to_learner(user: CurrentUser, certificate_id: int) -> int:
     """Queue the certificate for its learner through the outbox (PDF attached)."""
     certificate = await in_scope(user, certificate_id)
+    realisation = certificate["kind"] == REALISATION
     if certificate["status"] != CertificateStatus.valid:
-        raise ValidationFailed({"mail": "Seule une attestation valide peut être envoyée."})
+        raise ValidationFailed({"mail": "Seul un certificat valide peut être envoyé." if realisation
+                                else "Seule une attestation valide peut être envoyée."})
     learner = await User.select(User.email).where(User.id == certificate["user"]).first()
     if is_fictitious(learner["email"]):  # the outbox would never send it: say so instead of « envoyée »
+        handed = "le certificat et remettez-le-lui" if realisation else "l'attestation et remettez-la-lui"
         raise ValidationFailed({"mail": "Cet apprenant n'a pas d'adresse électronique (adresse fictive) : "
-                                        "téléchargez l'attestation et remettez-la-lui."})
+                                        f"téléchargez {handed}."})
     snap = certificate["snapshot"]
-    if certificate["kind"] == REALISATION:
-        what, pronoun, subject = "certificat de réalisation", "Il peut être vérifié", "Votre certificat de réalisation"
-    else:
-        what, pronoun, subject = "attestation de suivi", "Elle peut être vérifiée", "Votre attestation de suivi de formation"
+    what, pronoun, subject = mail_words(certificate["kind"], snap)
     body = (f"Bonjour {snap['prenom']} {snap['nom']},\n\nVous trouverez ci-joint votre {what} "
             f"de la formation « {snap['session']} ».\n{pronoun} à tout moment avec le code "
             f"{snap['code']} : {snap['verify_url']}\n\nL'équipe Tremplin\n")

@@ -6,7 +6,7 @@ Read once per issue batch (`load`, one query). Until the name and the NDA are fi
 certificat de réalisation is issued (`ready`).
 
 The stamp is stored by its content: the setting ``provider_stamp`` holds its SHA-256, the setting
-``provider_stamp:<first 48 hex digits of the sha>`` its bytes (``image/png;base64,…``). A certificate's snapshot keeps the SHA-256
+``provider_stamp:<first 48 hex digits of the sha>`` its bytes (``image/jpeg;base64,…``: `fitted`). A certificate's snapshot keeps the SHA-256
 of the stamp it was issued with, so re-rendering it gives the same bytes even after the administrator
 changes the stamp (the old one stays stored; a stamp is ≤ 1 MB and changes rarely). Not a
 ``stored_file``: those nothing refers to are removed by the cleanup cron after a day.
@@ -14,6 +14,7 @@ changes the stamp (the old one stays stored; a stamp is ≤ 1 MB and changes rar
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hashlib
@@ -83,7 +84,12 @@ def city_of(address: str) -> str:
     return ""
 
 
+STAMP_MAX_SIDE = 6000  # pixels: width × height is read from the header, before anything is decoded
+
+
 def _stamp_error(content: bytes) -> str | None:
+    """A French message when the upload is not a stamp we can use: too heavy, not PNG/JPEG, too many
+    pixels (a 1 MB PNG can declare 100 million pixels: hundreds of MB once decoded), unreadable."""
     if len(content) > STAMP_MAX_BYTES:
         return "L'image du cachet dépasse 1 Mo : réduisez-la."
     if not any(content.startswith(magic) for magic in STAMP_TYPES.values()):
@@ -91,11 +97,28 @@ def _stamp_error(content: bytes) -> str | None:
     try:
         from PIL import Image  # noqa: PLC0415 - a third-party import, only to check an upload
 
-        with Image.open(io.BytesIO(content)) as image:
+        with Image.open(io.BytesIO(content)) as image:  # reads the header only
+            width, height = image.size
+            if width > STAMP_MAX_SIDE or height > STAMP_MAX_SIDE:
+                return (f"L'image du cachet est trop grande ({width} × {height} pixels) : réduisez-la à "
+                        f"{STAMP_MAX_SIDE} × {STAMP_MAX_SIDE} pixels au plus.")
             image.verify()
+    except Image.DecompressionBombError:  # Pillow's own bound (far beyond ours), raised by open()
+        return f"L'image du cachet est trop grande : réduisez-la à {STAMP_MAX_SIDE} × {STAMP_MAX_SIDE} pixels au plus."
     except Exception:  # noqa: BLE001 - any decoding error: the same French message
         return "Cette image est illisible : enregistrez-la de nouveau en PNG ou JPEG."
     return None
+
+
+def _prepared(content: bytes) -> tuple[bytes, str | None]:
+    """(the stamp as stored, None) or (b"", the French reason it is refused). CPU-bound: run off the
+    event loop."""
+    if problem := _stamp_error(content):
+        return b"", problem
+    try:
+        return fitted(content), None
+    except Exception:  # noqa: BLE001 - verify() passed but decoding failed (a truncated body)
+        return b"", "Cette image est illisible : enregistrez-la de nouveau en PNG ou JPEG."
 
 
 def _content_type(content: bytes) -> str:
@@ -103,39 +126,43 @@ def _content_type(content: bytes) -> str:
 
 
 STAMP_MAX_PIXELS = (440, 160)  # the printed stamp is at most 55 × 20 mm: 200 dpi
+STAMP_JPEG_QUALITY = 92  # with no chroma subsampling: the ink's edges within a few levels of the scan
 
 
 def fitted(content: bytes) -> bytes:
-    """The stamp as stored, made cheap for every certificat's render (which decodes it): scaled down
-    to STAMP_MAX_PIXELS, and a transparent PNG laid on white (the page is white: the same print, and
-    WeasyPrint need not split out an alpha mask at each render). A JPEG within bounds is kept as is."""
+    """The stamp as stored, made cheap for every certificat's render: scaled down to STAMP_MAX_PIXELS, a
+    transparent one laid on white (the page is white: the same print), and kept as a JPEG — WeasyPrint
+    embeds a JPEG's bytes as they are, where a PNG is decoded and compressed again in every PDF (a
+    tenth of a certificat de réalisation's render). A JPEG within bounds is kept as uploaded."""
     from PIL import Image  # noqa: PLC0415 - a third-party import, only for an upload
 
     with Image.open(io.BytesIO(content)) as image:
         small = image.width <= STAMP_MAX_PIXELS[0] and image.height <= STAMP_MAX_PIXELS[1]
-        if _content_type(content) == "image/jpeg":
-            if small:
-                return content
-            image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
-            out = io.BytesIO()
-            image.convert("RGB").save(out, format="JPEG", quality=90)
-            return out.getvalue()
-        if small and image.mode in ("RGB", "L"):
+        if _content_type(content) == "image/jpeg" and small:
             return content
-        image = image.convert("RGBA")
-        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)
-        flat = Image.new("RGB", image.size, (255, 255, 255))
-        flat.paste(image, mask=image.getchannel("A"))
+        image.draft("RGB", STAMP_MAX_PIXELS)  # a large JPEG decoded at a fraction of its size
+        clear = image.mode in ("RGBA", "LA", "PA") or "transparency" in image.info
+        if image.mode not in ("RGB", "RGBA", "L", "LA"):
+            image = image.convert("RGBA" if clear else "RGB")
+        image.thumbnail(STAMP_MAX_PIXELS, Image.LANCZOS)  # scaled down before anything else is made of it
+        if clear:
+            image = image.convert("RGBA")
+            flat = Image.new("RGB", image.size, (255, 255, 255))
+            flat.paste(image, mask=image.getchannel("A"))
+        else:
+            flat = image
         out = io.BytesIO()
-        flat.save(out, format="PNG", optimize=True)
+        flat.save(out, format="JPEG", quality=STAMP_JPEG_QUALITY, subsampling=0, optimize=True)
         return out.getvalue()
 
 
 async def save(form: ProviderForm, stamp: bytes | None) -> None:
     """Validate (declared rules, then the image), then write every setting in one transaction."""
     errors = declared_errors(form)
-    if stamp is not None and (problem := _stamp_error(stamp)):
-        errors["stamp"] = problem
+    if stamp is not None:  # checked and fitted to its printed size off the event loop, before the transaction
+        stamp, problem = await asyncio.to_thread(_prepared, stamp)
+        if problem:
+            errors["stamp"] = problem
     if errors:
         raise ValidationFailed(errors)
     values = {"name": " ".join(form.name.split()), "nda": re.sub(r"\s", "", form.nda),
@@ -145,7 +172,6 @@ async def save(form: ProviderForm, stamp: bytes | None) -> None:
         for field, value in values.items():
             await _set(KEYS[field], value)
         if stamp is not None:
-            stamp = fitted(stamp)
             digest = hashlib.sha256(stamp).hexdigest()
             if not await PlatformSetting.exists().where(PlatformSetting.key == _stamp_key(digest)):
                 await _set(_stamp_key(digest), f"{_content_type(stamp)};base64,{base64.b64encode(stamp).decode()}")

@@ -64,8 +64,9 @@ async def for_enrolment_kinds(enrolment_id: int) -> dict[str, dict]:
     rows = await Certificate.select(*_COLUMNS).where(Certificate.enrolment == enrolment_id).order_by(
         Certificate.version, ascending=False)
     latest: dict[str, dict] = {}
-    for row in rows:
-        latest.setdefault(row["kind"], _shape(row))
+    for row in rows:  # newest first: shape (and JSON-load) only the latest of each kind
+        if row["kind"] not in latest:
+            latest[row["kind"]] = _shape(row)
     return latest
 
 

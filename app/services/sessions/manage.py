@@ -10,13 +10,15 @@ from piccolo.query.functions.aggregate import Count
 
 from app import db
 from app.dates import now
-from app.services import convocations
+from app.services import convocations, trainers
 from app.services.errors import DomainError
 from app.services.registration import OPEN_STATUSES
 from app.services.roles import CurrentUser
 from app.services.scope import establishments_in_scope, row_in_scope
 from app.tables.catalogue import SessionActivity, TrainingSession
-from app.tables.learning import ActivityCompletion, Enrolment
+from app.tables.certificates import Certificate
+from app.tables.evidence import AttendanceRecord, SlotClosure
+from app.tables.learning import ActivityCompletion, Attendance, DiscussionMessage, Enrolment, QuizAttempt
 from app.tables.registration import RegistrationRequest
 
 CODE_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{1,8}S[0-9]{1,4}$")
@@ -55,8 +57,11 @@ async def set_visible(user: CurrentUser, session_id: int, visible: bool) -> dict
 
 
 async def delete_session(user: CurrentUser, session_id: int) -> dict:
-    """A session goes only while nothing was recorded in it: no one enrolled now, no one who ever
-    visited or completed anything, no registration request still open. Otherwise: hide it."""
+    """A session goes only while nothing was recorded in it: no one enrolled now, no trace of anyone's
+    training (visits, completions, quiz attempts, attendance and its records, certificates), no slot
+    closed, no discussion, no registration request still open. Otherwise: cancel or hide it — records
+    of training are never deleted by a click. Its trainers leave with it (their grant with their last
+    session)."""
     session = await session_in_scope(user, session_id)
     enrolled = await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True))  # noqa: E712
     if enrolled:
@@ -64,15 +69,8 @@ async def delete_session(user: CurrentUser, session_id: int) -> dict:
             f"Cette session a {enrolled} inscription(s) active(s) : désinscrivez les participants "
             "(ou retirez la synchronisation de cohorte) avant de la supprimer, ou cachez-la."
         )
-    recorded = await Enrolment.count().where(
-        (Enrolment.session == session_id)
-        & (Enrolment.last_visit.is_not_null() | Enrolment.id.is_in(ActivityCompletion.select(ActivityCompletion.enrolment)))
-    )
-    if recorded:
-        raise DomainError(
-            f"Cette session garde les traces de formation de {recorded} personne(s) (visites, activités "
-            "achevées) : elle ne peut pas être supprimée. Cachez-la pour qu'elle n'apparaisse plus."
-        )
+    if problem := await _kept_records(session_id):
+        raise DomainError(problem + (KEEP_CANCELLED if session.get("cancelled_at") else KEEP))
     open_requests = await RegistrationRequest.count().where(
         (RegistrationRequest.session == session_id)
         & RegistrationRequest.status.is_in(OPEN_STATUSES))
@@ -82,11 +80,40 @@ async def delete_session(user: CurrentUser, session_id: int) -> dict:
             "(ou annulez-les) avant de la supprimer."
         )
     async with db.transaction():
+        await trainers.detach(session_id)
         # Former enrolments with nothing recorded (enrolled by mistake, then removed) go with it.
         await Enrolment.delete().where(Enrolment.session == session_id)
         await TrainingSession.delete().where(TrainingSession.id == session_id)
     return session
 
+
+KEEP = " : elle ne peut pas être supprimée. Annulez-la (« Annuler la session ») ou cachez-la pour qu'elle n'apparaisse plus."
+KEEP_CANCELLED = " : elle ne peut pas être supprimée. Elle est annulée ; cachez-la pour qu'elle n'apparaisse plus."
+
+
+async def _kept_records(session_id: int) -> str | None:
+    """Why the session must stay (the start of a French sentence), or None: the people whose training it records
+    (a visit, a completion, a quiz attempt, attendance or its records, a certificate), its closed slots
+    (signed sheets), its discussion."""
+    def of_session(table):
+        return table.select(table.enrolment).where(table.enrolment.session == session_id)
+
+    people = await Enrolment.count().where(
+        (Enrolment.session == session_id)
+        & (Enrolment.last_visit.is_not_null() | Enrolment.id.is_in(of_session(ActivityCompletion))
+           | Enrolment.id.is_in(of_session(QuizAttempt)) | Enrolment.id.is_in(of_session(Attendance))
+           | Enrolment.id.is_in(of_session(AttendanceRecord)) | Enrolment.id.is_in(of_session(Certificate)))
+    )
+    if people:
+        return (f"Cette session garde les traces de formation de {people} personne(s) (visites, activités achevées, "
+                "présences, attestations) ; elles sont conservées")
+    closed = await SlotClosure.count().where(SlotClosure.slot.session == session_id)
+    if closed:
+        return f"Cette session a {closed} créneau(x) dont l'émargement est clôturé (feuilles signées)"
+    messages = await DiscussionMessage.count().where(DiscussionMessage.session == session_id)
+    if messages:
+        return f"La discussion de cette session compte {messages} message(s)"
+    return None
 
 
 async def session_activities(session_id: int) -> list[dict]:
