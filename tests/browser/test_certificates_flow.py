@@ -51,7 +51,7 @@ async def test_zip_download_and_public_verification(browser, live_server, demo, 
         await visitor.get_by_text("Le fichier est identique à l'attestation délivrée.").wait_for()
         await snap(visitor, f"certificates-verify-{tag}")
         await visitor.goto(f"{live_server}/verifier?code=ABCDE-FGHJK")
-        await visitor.get_by_text("Aucune attestation ne correspond à ce code.").wait_for()
+        await visitor.get_by_text("Aucun document ne correspond à ce code.").wait_for()
     finally:
         await context.close()
 

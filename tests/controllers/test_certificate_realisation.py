@@ -123,7 +123,7 @@ async def test_the_learner_downloads_their_certificat_and_the_public_page_names_
     certificate = await certificates.for_enrolment(enrolment, "realisation")
     async with new_client() as anonymous:
         shown = text((await anonymous.get(f"/verifier/{certificate['code']}")).text)
-        assert "Attestation authentique et valide" in shown and "Document Certificat de réalisation" in shown
+        assert "Certificat authentique et valide" in shown and "Document Certificat de réalisation" in shown
         assert "10,5 heures sur 10,5 (taux de réalisation 100 %)" in shown
 
 

@@ -160,7 +160,7 @@ async def test_the_public_page_shows_what_the_certificate_states_and_nothing_els
             response = await anonymous.get("/verifier", params={"code": code})
             answers.append((response.status_code, text(response.text).replace(code, "CODE")))
         assert len(set(answers)) == 1 and answers[0][0] == 404
-        assert "Aucune attestation ne correspond à ce code" in answers[0][1]
+        assert "Aucun document ne correspond à ce code" in answers[0][1]
 
         # The uploaded PDF: the issued one matches, a modified one does not.
         pdf = (await anonymous.get("/verifier")).status_code == 200 and await certificates.pdf_of(certificate)

@@ -93,10 +93,10 @@ async def test_the_public_verification_shows_the_closing_and_checks_an_uploaded_
         same = await post_form(anonymous, f"/verifier/emargement/{built.code}",
                                files={"file": ("feuille.pdf", bytes(pdf), "application/pdf")})
         assert sheet.status_code == 200 and same.status_code == 200
-        assert "Ce fichier est la feuille d'émargement délivrée" in text(same.text)
+        assert "Le fichier est identique à la feuille d'émargement délivrée" in text(same.text)
         changed = await post_form(anonymous, f"/verifier/emargement/{built.code}",
                                   files={"file": ("feuille.pdf", bytes(pdf)[:-12] + b"000000000000", "application/pdf")})
-        assert "Ce fichier ne correspond pas" in text(changed.text)
+        assert "Le fichier ne correspond pas" in text(changed.text)
         not_pdf = await post_form(anonymous, f"/verifier/emargement/{built.code}",
                                   files={"file": ("photo.png", b"\x89PNG....", "image/png")})
         assert not_pdf.status_code == 422 and "pas un PDF" in text(not_pdf.text)
@@ -118,7 +118,7 @@ async def test_unknown_codes_answer_like_the_certificates_and_the_verifier_form_
             response = await anonymous.get(url)
             answers.append((response.status_code, text(response.text).replace("NIMPORTEQU", unknown)))
         assert len(set(answers)) == 1 and answers[0][0] == 404
-        assert "Aucune attestation ne correspond à ce code" in answers[0][1]
+        assert "Aucun document ne correspond à ce code" in answers[0][1]
         # A closure's code typed in the certificates' form (or in its URL) answers with the sheet's page.
         typed = await anonymous.get("/verifier", params={"code": f"{built.code[:5]}-{built.code[5:]}".lower()})
         by_url = await anonymous.get(f"/verifier/{built.code}")
@@ -135,10 +135,10 @@ async def test_the_verifier_form_checks_a_sheets_pdf_and_counts_each_lookup_once
             SlotClosure.slot == built.slot_id).first())["data"])
         # The certificates' upload form with a sheet's code: the PDF is checked, not dropped by a redirect.
         same = await post_form(anonymous, f"/verifier/{built.code}", files={"file": ("feuille.pdf", pdf, "application/pdf")})
-        assert same.status_code == 200 and "Ce fichier est la feuille d'émargement délivrée" in text(same.text)
+        assert same.status_code == 200 and "Le fichier est identique à la feuille d'émargement délivrée" in text(same.text)
         changed = await post_form(anonymous, f"/verifier/{built.code}",
                                   files={"file": ("feuille.pdf", pdf[:-12] + b"000000000000", "application/pdf")})
-        assert changed.status_code == 200 and "Ce fichier ne correspond pas" in text(changed.text)
+        assert changed.status_code == 200 and "Le fichier ne correspond pas" in text(changed.text)
         assert (await anonymous.get("/verifier", params={"code": built.code})).status_code == 200
         # 4 lookups so far, each counted once: 16 more are allowed, the 21st is not.
         statuses = [(await anonymous.get(f"/verifier/{built.code}")).status_code for _ in range(VERIFY_LIMIT.limit - 4)]
