@@ -1,7 +1,8 @@
 """A closed slot for tests and benches of the signed sheet (issue 22), built without the signing
 screens: a session (factories.session_with_learners) with one slot and a trainer, one
 AttendanceRecord per learner (drawn signatures as PNG, base64, like a canvas's), the Attendance rows
-pointing at them, and the SlotClosure whose snapshot is exactly ISSUE22.md's."""
+pointing at them, and the SlotClosure whose snapshot has exactly the shape documented by
+app/services/signing/closing.py ``_snapshot``."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The trainer's closing of a slot (issue 22): countersigned (« Je certifie l'exactitude »), once.
 Whoever has no record then is recorded absent (method « closing ») — an excused learner stays
-excused — and the SlotClosure keeps the snapshot of the sheet (ISSUE22.md: what the signed sheet
+excused — and the SlotClosure keeps the snapshot of the sheet (``_snapshot``: what the signed sheet
 states), the SHA-256 of its canonical JSON and a verification code. From then on the records are
 frozen: only a manager's correction (with a reason) changes a cell. After the commit: the signed
 sheet is started (``sheet.after_close``) and the certificates of anyone completed are sealed."""
@@ -103,7 +103,18 @@ async def close(user, slot: dict, session: dict, countersignature: str, certifie
 
 
 def _snapshot(session: dict, slot: dict, trainers: list[dict], rows: list[dict], user, at, signature: str) -> dict:
-    """What the signed sheet states (ISSUE22.md « SlotClosure.snapshot »)."""
+    """What the signed sheet states, kept as ``SlotClosure.snapshot`` and read by signing/sheet.py:
+
+        {"version": 1, "session": {id, code, name, place, establishment},
+         "slot": {id, day (ISO), starts "HH:MM", ends "HH:MM", day_fr, minutes},
+         "trainers": [{id, name}], "closed_at" (ISO, UTC), "closed_at_fr", "closed_by": {id, name},
+         "countersignature_sha256",
+         "rows": [{enrolment, name, status, method, record, recorded_at, recorded_at_fr, reason,
+                   signature_sha256}],  # every active learner, by last then first name
+         "totals": {present, absent, excused}}
+
+    An image's hash is the SHA-256 of its PNG bytes (pad.signature_sha256), "" without one;
+    ``records_sha256`` is common.canonical_sha256 of the whole."""
     out_rows, totals = [], {"present": 0, "absent": 0, "excused": 0}
     for r in rows:
         totals[r["status"]] += 1

@@ -18,7 +18,7 @@ SESSION_CANCELLED = ("Cette session est annulée : ses créneaux ne s'émargent 
 
 
 def canonical_sha256(snapshot: dict) -> str:
-    """``SlotClosure.records_sha256``: SHA-256 of the snapshot's canonical JSON (ISSUE22.md)."""
+    """``SlotClosure.records_sha256``: SHA-256 of the snapshot's canonical JSON (closing._snapshot)."""
     canonical = json.dumps(snapshot, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
     return hashlib.sha256(canonical.encode()).hexdigest()
 
