@@ -11,7 +11,7 @@ from app.services.signing import window
 from app.tables.evidence import AttendanceRecord
 from app.tables.learning import Attendance
 from tests.helpers import csrf_token, login, post_form, text
-from tests.signing_helpers import PASSWORD, built, data_url, png, set_clock
+from tests.signing_helpers import PARIS, PASSWORD, built, data_url, png, set_clock
 
 
 async def _records(**where):
@@ -67,7 +67,9 @@ async def test_the_home_page_offers_signing_only_during_an_open_slot(client, clo
     assert done.status_code == 200 and "Présence enregistrée" in text(done.text)
     (record,) = await _records()
     assert record["method"] == "link" and record["signature"] == ""
-    assert f'href="/signer/{slot}"' not in (await client.get("/")).text  # signed: no more button
+    home = await client.get("/")  # signed: no more button, what was recorded instead
+    assert f'href="/signer/{slot}"' not in home.text
+    assert f"Présence enregistrée à {record['recorded_at'].astimezone(PARIS):%H:%M}" in text(home.text)
 
 
 @pytest.mark.parametrize("grace", [0, 30])

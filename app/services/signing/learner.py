@@ -135,18 +135,23 @@ async def sign(user_id: int, slot_id: int, signature: str, method: str, client_h
 
 
 _OPEN_SLOTS = (
-    "SELECT s.id, s.day, s.starts, s.ends, t.id AS session, t.full_name, t.code, t.signing_grace "
+    "SELECT s.id, s.day, s.starts, s.ends, t.id AS session, t.full_name, t.code, t.signing_grace, "
+    "a.status AS recorded_status, a.recorded_at "
     "FROM enrolment e JOIN training_session t ON t.id = e.session JOIN session_slot s ON s.session = t.id "
+    "LEFT JOIN attendance a ON a.enrolment = e.id AND a.slot = s.id "
     "WHERE e.\"user\" = {} AND e.active AND t.cancelled_at IS NULL AND s.day >= {} AND s.day <= {} "
-    "AND NOT EXISTS (SELECT 1 FROM attendance a WHERE a.enrolment = e.id AND a.slot = s.id) "
     "AND NOT EXISTS (SELECT 1 FROM slot_closure c WHERE c.slot = s.id) ORDER BY s.day, s.starts"
 )
 
 
 async def open_slots(user_id: int) -> list[dict]:
-    """The slots this learner may sign now (open window, enrolled, not closed, not recorded), for
-    the home page's « Signer ma présence »: never a future slot. One query."""
+    """The learner's slots open for signing now (open window, enrolled, not closed), for the home
+    page: « Signer ma présence » on those not recorded yet, what was recorded (« Présence enregistrée
+    à 09:03 ») on the others — never a future slot. One query."""
     day = today()
     rows = await SessionSlot.raw(_OPEN_SLOTS, user_id, day - timedelta(days=1), day + timedelta(days=1))
     at = now()
-    return [r for r in rows if window.state(r, r["signing_grace"], at) == window.OPEN]
+    rows = [r for r in rows if window.state(r, r["signing_grace"], at) == window.OPEN]
+    for r in rows:
+        r["recorded_time"] = time_fr(r["recorded_at"]) if r["recorded_at"] else ""
+    return rows
