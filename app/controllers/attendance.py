@@ -76,7 +76,7 @@ class AttendanceController(Controller):
             "session": session, "grid": grid, "errors": errors or {},
             "url": url(request, "attendance.grid", session_id=session["id"]),
             "total_hours": attendance.hours_fr(grid.total_minutes), "notice": notice,
-            "notice_category": notice_category, "reason": reason,
+            "notice_category": notice_category, "reason": reason, "reason_max": attendance.REASON_MAX,
             "closures": await review.closures(session["id"]), "corrections": await review.corrections(session["id"])},
             region="attendance/_grid.html",
             status_code=status_code)

@@ -17,6 +17,7 @@ from app.http.web import current_user
 from app.numbers import to_int
 from app.services.errors import DomainError, ValidationFailed
 from app.services.certificates.common import display_code
+from app.services import attendance
 from app.services.signing import closing, common, learner, pad, trainer, window
 from app.services.trainer_scope import slot_trainers, staff_slot
 from app.settings import get_settings
@@ -64,7 +65,7 @@ class TrainerSigningController(Controller):
                 "qr": _qr(request, slot, session, listing.closed), "trainers": trainers,
                 "can_close": user.id in {t["id"] for t in trainers},
                 "closure": await common.closure_of(slot_id) if listing.closed else None,
-                "poll_seconds": LIST_POLL_SECONDS, "errors": {}, "values": {}}
+                "poll_seconds": LIST_POLL_SECONDS, "errors": {}, "values": {}, "reason_max": attendance.REASON_MAX}
 
     async def _page(self, request: Request, slot_id: int, status_code: int = 200, **extra) -> Template:
         context = await self._context(request, slot_id)

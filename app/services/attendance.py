@@ -141,7 +141,9 @@ REASON_REQUIRED = ("Ce créneau est clôturé : indiquez le motif de la correcti
                    "Rien n'a été enregistré.")
 EXCUSE_REASON_REQUIRED = ("Une absence excusée se note avec son motif : indiquez-le (champ « Motif »). "
                           "Rien n'a été enregistré.")
-REASON_TOO_LONG = "Le motif ne peut pas dépasser 1 000 caractères."
+# One limit for every reason a record keeps (an excuse, a correction), whoever types it.
+REASON_MAX = 500
+REASON_TOO_LONG = f"Le motif ne peut pas dépasser {REASON_MAX} caractères."
 NO_CLEARING_CLOSED = ("Un créneau clôturé ne peut pas être vidé : choisissez Présent, Absent ou Excusé "
                       "(avec le motif de la correction). Rien n'a été enregistré.")
 
@@ -161,7 +163,7 @@ async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, 
     if bad:
         raise ValidationFailed({"grid": f"État de présence inconnu : « {bad[0][:20]} ». Choisissez Présent, Absent ou Excusé."})
     reason = (reason or "").strip()
-    if len(reason) > 1000:
+    if len(reason) > REASON_MAX:
         raise ValidationFailed({"reason": REASON_TOO_LONG})
     enrolment_ids = sorted({e for e, _ in cells})
     slot_ids = sorted({s for _, s in cells})

@@ -306,3 +306,28 @@ async def test_the_second_of_two_simultaneous_closings_is_told_already_closed(cl
         await second
     assert refused.value.message.startswith("Ce créneau est déjà clôturé (le ") and "Le Formateur" not in refused.value.message
     assert await SlotClosure.count() == 1
+
+
+async def test_a_reason_has_one_limit_on_the_trainers_page_and_in_the_grid(client, new_client, clock):
+    """An excuse typed by the trainer and a correction typed in the grid end in the same record
+    field: the same limit (attendance.REASON_MAX), the same French message, nothing recorded past it."""
+    b = await built(learners=1)
+    slot = b.slots[0]
+    set_clock(clock, b.day, 9, 5)
+    await login(client, b.trainer_username)
+    too_long = "x" * (attendance.REASON_MAX + 1)
+    page = await client.get(f"/creneaux/{slot}/emargement")
+    assert f'maxlength="{attendance.REASON_MAX}"' in page.text
+    refused = await post_form(client, f"/creneaux/{slot}/emargement/marquer",
+                              {"enrolment": b.enrolments[0], "status": "excused", "reason": too_long})
+    assert refused.status_code == 422 and attendance.REASON_TOO_LONG in text(refused.text)
+    async with new_client() as manager:
+        await login(manager, "alp001.get")
+        url = f"/sessions/{b.session}/presences"
+        assert f'maxlength="{attendance.REASON_MAX}"' in (await manager.get(url)).text
+        grid = await post_form(manager, url, {f"a{b.enrolments[0]}_{slot}": "excused", "reason": too_long})
+        assert grid.status_code == 422 and attendance.REASON_TOO_LONG in text(grid.text)
+    assert await AttendanceRecord.count() == 0
+    fits = await post_form(client, f"/creneaux/{slot}/emargement/marquer",
+                           {"enrolment": b.enrolments[0], "status": "excused", "reason": too_long[:-1]})
+    assert fits.status_code in (200, 303) and await AttendanceRecord.count() == 1

@@ -14,7 +14,6 @@ from app.services.signing.learner import time_fr
 from app.tables.catalogue import SessionSlot
 
 REASON_REQUIRED = "Indiquez le motif de l'absence excusée."
-REASON_TOO_LONG = "Le motif ne peut pas dépasser 500 caractères."
 FROZEN = ("Ce créneau est clôturé : ses présences sont figées. Un gestionnaire peut les corriger depuis la grille "
           "« Présences », avec un motif.")
 NOT_ENROLLED = "Ce stagiaire n'est pas inscrit à la session de ce créneau : rien n'a été enregistré."
@@ -76,8 +75,8 @@ async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, sta
         raise ValidationFailed({"status": "Choisissez « Marquer présent » ou « Excusé »."})
     if status == "excused" and not reason:
         raise ValidationFailed({"reason": REASON_REQUIRED})
-    if len(reason) > 500:
-        raise ValidationFailed({"reason": REASON_TOO_LONG})
+    if len(reason) > attendance.REASON_MAX:
+        raise ValidationFailed({"reason": attendance.REASON_TOO_LONG})
     if session.get("cancelled_at") is not None:
         raise MarkRefused(SESSION_CANCELLED)
     rows = [r for r in (await live_list(slot["id"], session["id"])).rows if r["enrolment"] == enrolment_id]
