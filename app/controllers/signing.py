@@ -73,7 +73,9 @@ class TrainerSigningController(Controller):
         if context["closure"]:
             context["closure"]["closed_at_fr"] = learner.when_fr(context["closure"]["closed_at"])
             context["closure"]["display_code"] = display_code(context["closure"]["code"])
-        return render(request, "signing/trainer.html", context, status_code=status_code)
+        # Live state (who has signed, the QR code of this moment): never shown again from the
+        # browser's cache, the Back button included — a stale « En attente » would mislead the trainer.
+        return render(request, "signing/trainer.html", context, status_code=status_code, no_store=True)
 
     @get("/emargement", name="signing.trainer")
     async def page(self, request: Request, slot_id: FromPath[int], excuse: FromQuery[str | None] = None) -> Template:

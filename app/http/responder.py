@@ -46,7 +46,8 @@ def render(
     no_store: bool = False,
 ) -> Template:
     """The whole ``page``, or its ``region`` partial (a ``_region.html`` the page includes) for an
-    htmx swap. ``no_store`` for pages that show a secret (a generated password)."""
+    htmx swap. ``no_store`` for pages that show a secret (a generated password) or a live state
+    that must not come back stale from the browser's cache (a slot's émargement)."""
     name = region if (region and wants_fragment(request)) else page
     all_headers = {"Vary": "HX-Request", **(headers or {})}
     if no_store:

@@ -117,6 +117,12 @@ async def test_two_learners_sign_one_is_marked_and_the_trainer_closes(browser, l
         third = rows.filter(has_text=users[2]["last_name"].upper())
         await third.get_by_role("button", name="Marquer présent").click()
         await expect(desk.locator("#signing-list tbody tr").filter(has_text=users[2]["last_name"].upper())).to_contain_text("formateur")
+        # Back after the swap: the whole émargement page again, not a bare list.
+        await desk.goto(f"{live_server}/")
+        await desk.go_back()
+        await expect(desk.get_by_role("heading", level=1)).to_contain_text("Émargement")
+        await expect(desk.locator("#signing-qr")).to_be_visible()
+        await expect(desk.locator("#signing-list tbody tr").filter(has_text=users[2]["last_name"].upper())).to_contain_text("formateur")
 
         # The countersigned closing.
         if javascript:
