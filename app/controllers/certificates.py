@@ -8,13 +8,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
 from app.controllers.certificate_provider import ProviderController
 from app.controllers.signed_sheets import VERIFY_LIMIT, sheet_page
-from app.http.forms import read_form
+from app.http.forms import read_form, read_pdf
 from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
 from app.http.web import client_ip, current_user
 from app.jobs import kinds, results
@@ -178,16 +177,8 @@ class VerifyController(Controller):
     @post("/{code:str}", name="certificates.verify_pdf")
     async def check_pdf(self, request: Request, code: FromPath[str]) -> Template:
         code = code[:64]
-        upload = (await request.form()).get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return await self._page(request, code, upload_error="Choisissez le fichier PDF de l'attestation.")
-        content = await upload.read(certificates.UPLOAD_MAX_BYTES + 1)
-        if len(content) > certificates.UPLOAD_MAX_BYTES:
-            return await self._page(request, code, upload_error=(
-                f"Fichier trop volumineux : {certificates.UPLOAD_MAX_BYTES // 1_048_576} Mo au maximum."))
-        if not content.startswith(b"%PDF"):
-            return await self._page(request, code, upload_error="Ce fichier n'est pas un PDF.")
-        return await self._page(request, code, upload=content)
+        content, error = await read_pdf(request, certificates.UPLOAD_MAX_BYTES, "Choisissez le fichier PDF de l'attestation.")
+        return await self._page(request, code, upload=content, upload_error=error)
 
 
 HANDLERS = [SessionCertificatesController, CertificateController, VerifyController, my_certificate, ProviderController]

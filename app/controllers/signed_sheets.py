@@ -5,10 +5,10 @@ certificate's: same rate limit, same « introuvable » answer, the same upload c
 from __future__ import annotations
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
+from app.http.forms import read_pdf
 from app.http.responder import private_download, render
 from app.http.web import client_ip, current_user
 from app.services.ratelimit import Limit
@@ -63,15 +63,9 @@ class SheetVerifyController(Controller):
     @post("/{code:str}", name="signing.verify_pdf")
     async def check_pdf(self, request: Request, code: FromPath[str]) -> Template:
         code = code[:64]
-        upload = (await request.form()).get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
-            return await self._page(request, code, upload_error="Choisissez le fichier PDF de la feuille d'émargement.")
-        content = await upload.read(sheet_read.UPLOAD_MAX_BYTES + 1)
-        if len(content) > sheet_read.UPLOAD_MAX_BYTES:
-            return await self._page(request, code, upload_error=f"Fichier trop volumineux : {MAX_MB} Mo au maximum.")
-        if not content.startswith(b"%PDF"):
-            return await self._page(request, code, upload_error="Ce fichier n'est pas un PDF.")
-        return await self._page(request, code, upload=content)
+        content, error = await read_pdf(request, sheet_read.UPLOAD_MAX_BYTES,
+                                        "Choisissez le fichier PDF de la feuille d'émargement.")
+        return await self._page(request, code, upload=content, upload_error=error)
 
 
 HANDLERS = [signed_sheet, SheetVerifyController]

@@ -123,3 +123,19 @@ async def read_upload(request: Request, key: str = "file") -> tuple[str, bytes] 
     if isinstance(upload, UploadFile) and upload.filename:
         return upload.filename, await upload.read()
     return None
+
+
+async def read_pdf(request: Request, max_bytes: int, missing: str) -> tuple[bytes | None, str | None]:
+    """The PDF posted as ``file`` (a public verification's « Comparer le fichier »): (its bytes, None),
+    or (None, the French reason it is refused — ``missing`` when no file was chosen)."""
+    from litestar.datastructures import UploadFile
+
+    upload = (await request.form()).get("file")
+    if not isinstance(upload, UploadFile) or not upload.filename:
+        return None, missing
+    content = await upload.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        return None, f"Fichier trop volumineux : {max_bytes // 1_048_576} Mo au maximum."
+    if not content.startswith(b"%PDF"):
+        return None, "Ce fichier n'est pas un PDF."
+    return content, None
