@@ -300,6 +300,17 @@ async def _append_sqlite(marks, method, recorded_by, client_hash, only_unrecorde
     return rows, kept
 
 
+async def cell_states(marks: list[Mark]) -> dict[tuple[int, int], dict]:
+    """{(enrolment, slot): {status, method, recorded_at}} of the cells of ``marks`` that have a state
+    (the projection and the record it points at). One query."""
+    pairs = sorted({(m.enrolment, m.slot) for m in marks})
+    rows = await Attendance.raw(
+        "SELECT a.enrolment, a.slot, a.status, a.recorded_at, r.method FROM attendance a "
+        "LEFT JOIN attendance_record r ON r.id = a.record WHERE "
+        + " OR ".join("(a.enrolment = {} AND a.slot = {})" for _ in pairs), *[v for p in pairs for v in p])
+    return {(r["enrolment"], r["slot"]): r for r in rows}
+
+
 async def settle(enrolment_ids: list[int]) -> tuple[list[int], int]:
     """Inside the change's transaction: the enrolments' hours, completion and certificates again
     (``refresh_and_issue``). Returns (the enrolments that got a certificate — to seal after commit —,
@@ -316,14 +327,21 @@ async def settle(enrolment_ids: list[int]) -> tuple[list[int], int]:
 
 
 async def write(marks: list[Mark], method: str, recorded_by: int | None, redis=None, client_hash: str = "",
-                only_unrecorded: bool = False, slot_check=None) -> list[dict]:
+                only_unrecorded: bool = False, slot_check=None, cell_check=None) -> list[dict]:
     """A change of its own transaction: the slots locked (``slot_check(closed_slot_ids)`` may refuse
     it, e.g. a closed slot), ``append``, ``settle``; the certificates sealed after commit. Returns
-    the records made."""
+    the records made. A learner's signature (``only_unrecorded``) or a trainer's mark (``cell_check``)
+    also holds its cells' locks, so that two of them on one cell run one after the other, and
+    ``cell_check({(enrolment, slot): state})`` judges the state as it is then (it may refuse it)."""
     async with db.write_transaction():
         closed = await lock_slots(sorted({m.slot for m in marks}))
         if slot_check is not None:
             slot_check(closed)
+        if only_unrecorded or cell_check is not None:
+            for enrolment, slot in sorted({(m.enrolment, m.slot) for m in marks}):
+                await db.lock_name(f"attendance:{enrolment}:{slot}")
+        if cell_check is not None:
+            cell_check(await cell_states(marks))
         records = await append(marks, method, recorded_by, client_hash, only_unrecorded)
         issued, _ = await settle(sorted({m.enrolment for m in marks}))
     if issued:

@@ -198,7 +198,7 @@ async def add_existing(user: CurrentUser, session: dict, form: AddForm) -> tuple
     if errors := declared_errors(form):
         raise ValidationFailed(errors)
     account = await _designable(user, form.account)
-    async with db.transaction():
+    async with db.write_transaction():
         added = await _attach(session["id"], account["id"], user.id)
     return account, added
 
@@ -218,7 +218,7 @@ async def create_external(user: CurrentUser, session: dict, form: ExternalForm, 
         raise ValidationFailed(errors)
     password = generate_password()
     password_hash = await asyncio.to_thread(hash_password, password)
-    async with fields_unique(), db.transaction():
+    async with fields_unique(), db.write_transaction():
         await db.lock_name(f"account-email:{form.email}")
         username = await free_username(external_username(form.first_name, form.last_name))
         account = NewAccount(username=username, password_hash=password_hash, first_name=form.first_name,
@@ -248,7 +248,7 @@ async def remove(user: CurrentUser, session: dict, form: RemoveForm) -> dict:
     if await SlotTrainer.exists().where((SlotTrainer.user == trainer["id"]) & SlotTrainer.slot.is_in(closed_slots_q)):
         raise ValidationFailed({"trainer": f"{trainer['name']} a animé un créneau clôturé de cette session : sa "
                                            "feuille signée le nomme, il reste formateur de la session."})
-    async with db.transaction():
+    async with db.write_transaction():
         await detach(session["id"], [trainer["id"]])
     return trainer
 
@@ -285,7 +285,7 @@ async def save_assignment(session: dict, form: AssignForm) -> int:
         if not (slot.isascii() and slot.isdigit() and person.isascii() and person.isdigit()) or len(value) > 24:
             raise ValidationFailed({"assign": STALE}, STALE)
         wanted.add((int(slot), int(person)))
-    async with db.transaction():
+    async with db.write_transaction():
         slot_ids = {r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session["id"])}
         trainer_ids = {r["user"] for r in await SessionTrainer.select(SessionTrainer.user).where(
             SessionTrainer.session == session["id"])}

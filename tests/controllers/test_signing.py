@@ -290,3 +290,33 @@ async def test_a_cancelled_sessions_slot_cannot_be_signed(client, clock):
     refused = await post_form(client, f"/signer/{b.slots[0]}", {"signature": ""})
     assert refused.status_code == 409 and "Cette session est annulée" in text(refused.text)
     assert await AttendanceRecord.count() == 0
+
+
+async def test_marks_at_once_and_a_mark_racing_a_signature_make_one_state(client, new_client, clock):
+    """A double click on « Marquer présent » (two tabs, two trainers) records one mark; a mark that
+    races the learner's own signature never goes over it. (The hostile probe's races, issue 22.)"""
+    b = await built(learners=2)
+    slot = b.slots[0]
+    set_clock(clock, b.day, 9, 10)
+    await login(client, b.trainer_username)
+    url = f"/creneaux/{slot}/emargement/marquer"
+    async with new_client() as tab:
+        await login(tab, b.trainer_username)
+        answers = await asyncio.gather(*[post_form(c, url, {"enrolment": b.enrolments[0], "status": "present"})
+                                         for c in (client, tab, client, tab)])
+    assert sorted(a.status_code for a in answers).count(303) == 1
+    assert len([r for r in await _records() if r["enrolment"] == b.enrolments[0]]) == 1
+
+    async with new_client() as phone:
+        await login(phone, b.usernames[1])
+        signed, *marks = await asyncio.gather(
+            post_form(phone, f"/signer/{slot}", {"signature": data_url()}),
+            *[post_form(client, url, {"enrolment": b.enrolments[1], "status": "excused", "reason": "Malade"})
+              for _ in range(3)])
+    state = await Attendance.select().where((Attendance.enrolment == b.enrolments[1]) & (Attendance.slot == slot)).first()
+    mine = [r for r in await _records() if r["enrolment"] == b.enrolments[1]]
+    if signed.status_code == 200:  # the signature came first: no mark went over it
+        assert state["status"] == "present" and [r["method"] for r in mine] == ["link"]
+        assert all(m.status_code == 409 for m in marks)
+    else:  # a mark came first: the signature was refused, one excuse kept
+        assert state["status"] == "excused" and [r["method"] for r in mine] == ["trainer"]

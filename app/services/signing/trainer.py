@@ -87,15 +87,26 @@ async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, sta
         raise MarkRefused(FROZEN)
     if window.state(slot, session["signing_grace"]) == window.BEFORE:
         raise MarkRefused("L'émargement de ce créneau n'est pas encore ouvert.")
-    if row["status"] == "present" and row["method"] in ("qr", "link"):
-        raise MarkRefused(f"{row['name']} a déjà signé à {row['time']}.")
-    if row["status"] == status:
-        raise MarkRefused(f"{row['name']} est déjà marqué {STATUS_LABELS[status].lower()} ({row['time']}).")
+    _refuse_over(row["name"], row["status"], row["method"], row["time"], status)
 
     def still_open(closed: set[int]) -> None:
         if slot["id"] in closed:
             raise MarkRefused(FROZEN)
 
+    def unchanged(states: dict) -> None:  # as it is now, the cell held (a signature, a mark that just came)
+        now_state = states.get((enrolment_id, slot["id"]))
+        if now_state:
+            _refuse_over(row["name"], now_state["status"], now_state["method"],
+                         time_fr(now_state["recorded_at"]), status)
+
     await attendance.write([attendance.Mark(enrolment_id, slot["id"], status, reason=reason if status == "excused" else "")],
-                           "trainer", by, redis, slot_check=still_open)
+                           "trainer", by, redis, slot_check=still_open, cell_check=unchanged)
     return row["name"]
+
+
+def _refuse_over(name: str, current: str | None, method: str | None, at: str, status: str) -> None:
+    """A mark never goes over a learner's own signature, nor repeats the state already there."""
+    if current == "present" and method in ("qr", "link"):
+        raise MarkRefused(f"{name} a déjà signé à {at}.")
+    if current == status:
+        raise MarkRefused(f"{name} est déjà marqué {STATUS_LABELS[status].lower()} ({at}).")
