@@ -182,6 +182,10 @@ async def _designable(user: CurrentUser, typed: str) -> dict:
     raise ValidationFailed({"account": NO_ACCOUNT}, NO_ACCOUNT)
 
 
+LEARNER_OF_SESSION = ("Ce compte est inscrit comme stagiaire à cette session : il ne peut pas en être formateur "
+                      "(il certifierait sa propre présence). Désinscrivez-le d'abord, ou choisissez un autre compte.")
+
+
 async def _attach(session_id: int, user_id: int, by: int) -> bool:
     """Make ``user_id`` a trainer of the session (the caller's transaction): the SessionTrainer row
     (already there: nothing) and the trainer grant when they have none. Whether they were added."""
@@ -198,6 +202,10 @@ async def add_existing(user: CurrentUser, session: dict, form: AddForm) -> tuple
     if errors := declared_errors(form):
         raise ValidationFailed(errors)
     account = await _designable(user, form.account)
+    if await Enrolment.exists().where((Enrolment.session == session["id"]) & (Enrolment.user == account["id"])
+                                      & (Enrolment.active == True)):  # noqa: E712
+        # A learner of the session would mark and certify their own presence.
+        raise ValidationFailed({"account": LEARNER_OF_SESSION}, LEARNER_OF_SESSION)
     async with db.write_transaction():
         added = await _attach(session["id"], account["id"], user.id)
     return account, added

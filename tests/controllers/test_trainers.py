@@ -10,7 +10,7 @@ import pytest
 
 from app.dates import today
 from app.services.passwords import hash_password
-from app.services.trainers import NO_ACCOUNT, STALE
+from app.services.trainers import LEARNER_OF_SESSION, NO_ACCOUNT, STALE
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import SessionSlot
 from app.tables.evidence import SessionTrainer, SlotClosure, SlotTrainer
@@ -387,3 +387,14 @@ async def test_a_closed_slots_trainers_stay_those_of_its_signed_sheet(client):
     gone = await post_form(client, url, {"action": "remove", "trainer": newcomer}, follow_redirects=True)
     assert gone.status_code == 200
     assert not await SessionTrainer.exists().where(SessionTrainer.user == newcomer)
+
+
+async def test_a_learner_of_the_session_is_not_made_its_trainer(client):
+    """They would mark and countersign their own presence (the hostile probe, issue 22)."""
+    est = await _est("ALP001")
+    session = await factories.session_with_learners(est, learners_count=1, slots=1)
+    learner = await User.select(User.username).where(User.id == session.learners[0]).first()
+    await login(client, "alp001.get")
+    refused = await post_form(client, f"/sessions/{session.id}/formateurs", {"action": "add", "account": learner["username"]})
+    assert refused.status_code == 422 and LEARNER_OF_SESSION in text(refused.text)
+    assert not await SessionTrainer.exists().where(SessionTrainer.session == session.id)
