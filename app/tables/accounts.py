@@ -45,6 +45,15 @@ class Role(str, Enum):
     trainer = "trainer"  # a session's « Formateur » (app/tables/evidence.py SessionTrainer)
 
 
+class TrainerStatus(str, Enum):
+    """A trainer in the BPF's frame E. Empty: internal when the account belongs to an establishment,
+    external otherwise (a person created as an external trainer)."""
+
+    none = ""
+    internal = "internal"  # personne de l'organisme
+    external = "external"  # personne extérieure (sous-traitance)
+
+
 class User(Table, tablename="app_user"):
     username = Varchar(length=150, unique=True, index=True)
     password_hash = Varchar(length=255)
@@ -80,6 +89,8 @@ class User(Table, tablename="app_user"):
     # No index=True: PostgreSQL has a partial index on the few external accounts instead
     # (migration 2026-12-06T19:10:01).
     external = Boolean(default=False)
+    # As a trainer, for the BPF's frame E (issue 23).
+    trainer_status = Varchar(length=16, default="", choices=TrainerStatus)
 
 
 class RoleAssignment(Table):

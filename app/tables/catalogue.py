@@ -40,6 +40,48 @@ class ActivityKind(str, Enum):
     quiz = "quiz"
     forum = "forum"
     reminder = "reminder"  # Moodle's « Réengagement »: kept for managers, never shown to learners
+    survey = "survey"  # « Questionnaire » (issue 23): satisfaction à chaud / à froid, answered once
+
+
+class SurveyPhase(str, Enum):
+    """When a questionnaire is sent (labels in app/services/surveys/)."""
+
+    none = ""  # answered from the session page, no mail
+    hot = "hot"  # « à chaud »: opens at the end of the last slot (or at completion, e-learning)
+    cold = "cold"  # « à froid »: N days after (setting survey_cold_days, default 60)
+
+
+class Assessment(str, Enum):
+    """What a quiz measures (Qualiopi indicators 8 and 11)."""
+
+    none = ""
+    entry = "entry"  # « Positionnement (entrée) »
+    exit = "exit"  # « Évaluation des acquis (sortie) »
+
+
+class BpfObjective(str, Enum):
+    """« Objectif général des prestations dispensées » (BPF frame F-3); labels in app/services/bpf/."""
+
+    none = ""
+    rncp_6_8 = "rncp_6_8"  # a. RNCP, niveaux 6 à 8
+    rncp_5 = "rncp_5"
+    rncp_4 = "rncp_4"
+    rncp_3 = "rncp_3"
+    rncp_2 = "rncp_2"
+    rncp_cqp = "rncp_cqp"  # a. CQP sans niveau de qualification
+    rs = "rs"  # b. certification ou habilitation au répertoire spécifique
+    cqp = "cqp"  # c. CQP non enregistré
+    other = "other"  # d. autres formations professionnelles
+    skills_review = "skills_review"  # e. bilans de compétences
+    vae = "vae"  # f. accompagnement à la VAE
+
+
+class Delivery(str, Enum):
+    """Who delivers a session, for the BPF (frames F-2 and G)."""
+
+    own = "own"  # delivered by the organisation for its own account
+    subcontracted_out = "subcontracted_out"  # F-2: entrusted by us to another training organisation
+    subcontracted_in = "subcontracted_in"  # G: entrusted to us by another training organisation
 
 
 class ContentImportStatus(str, Enum):
@@ -63,6 +105,10 @@ class CourseTemplate(Searchable, Table):
     visible = Boolean(default=True)
     search_text = Text(default="")  # folded code, title and short name
     created_at = Timestamptz(default=TimestamptzNow())
+    # The BPF (issue 23): the NSF speciality code (« Nomenclature des spécialités de formation », 3
+    # digits and a letter, 331 or 331t) and the objective (frames F-4 and F-3).
+    nsf_code = Varchar(length=8, default="")
+    bpf_objective = Varchar(length=16, default="", choices=BpfObjective)
 
 
 class TemplateActivity(Table):
@@ -73,10 +119,18 @@ class TemplateActivity(Table):
     content = Text(default="")  # page: sanitised HTML; other kinds: an introduction
     required = Boolean(default=True)
     completion = Varchar(length=16, default=CompletionRule.manual, choices=CompletionRule)
-    quiz = Text(default="")  # JSON: [{"text": …, "choices": [{"text": …, "correct": bool}]}]
+    # JSON: a quiz's [{"text": …, "choices": [{"text": …, "correct": bool}], "objective": n}], or a
+    # questionnaire's questions (app/services/surveys/questions.py)
+    quiz = Text(default="")
     pass_mark = Integer(default=80)  # percent needed to pass the quiz
     video_url = Varchar(length=500, default="")
     file = ForeignKey(references=StoredFile, null=True, on_delete=OnDelete.set_null)
+    # Issue 23: a questionnaire's sending (kind survey; its questions are JSON in ``quiz``) and whether
+    # its answers are anonymous; what a quiz measures (entry / exit assessment, its questions tagged
+    # with the template's objectives).
+    survey_phase = Varchar(length=8, default="", choices=SurveyPhase)
+    anonymous = Boolean(default=False)
+    assessment = Varchar(length=8, default="", choices=Assessment)
 
 
 class TrainingSession(Searchable, Table):
@@ -112,6 +166,8 @@ class TrainingSession(Searchable, Table):
     progress_block = Boolean(default=False)
     discussion_block = Boolean(default=False)
     imported_at = Timestamptz(null=True, default=None)
+    # Who delivers it, for the BPF's frames F-2 and G (issue 23).
+    delivery = Varchar(length=24, default=Delivery.own, choices=Delivery)
     search_text = Text(default="")  # folded code, full and short names
     created_at = Timestamptz(default=TimestamptzNow())
 
@@ -136,10 +192,18 @@ class SessionActivity(Table):
     content = Text(default="")  # page: sanitised HTML; other kinds: an introduction
     required = Boolean(default=True)
     completion = Varchar(length=16, default=CompletionRule.manual, choices=CompletionRule)
-    quiz = Text(default="")  # JSON: [{"text": …, "choices": [{"text": …, "correct": bool}]}]
+    # JSON: a quiz's [{"text": …, "choices": [{"text": …, "correct": bool}], "objective": n}], or a
+    # questionnaire's questions (app/services/surveys/questions.py)
+    quiz = Text(default="")
     pass_mark = Integer(default=80)  # percent needed to pass the quiz
     video_url = Varchar(length=500, default="")
     file = ForeignKey(references=StoredFile, null=True, on_delete=OnDelete.set_null)
+    # Issue 23: a questionnaire's sending (kind survey; its questions are JSON in ``quiz``) and whether
+    # its answers are anonymous; what a quiz measures (entry / exit assessment, its questions tagged
+    # with the template's objectives).
+    survey_phase = Varchar(length=8, default="", choices=SurveyPhase)
+    anonymous = Boolean(default=False)
+    assessment = Varchar(length=8, default="", choices=Assessment)
     # Retired by a manager: hidden from learners and no longer required, its completions and quiz
     # attempts kept (an activity with records is never deleted); a manager can restore it.
     retired_at = Timestamptz(null=True, default=None)

@@ -38,6 +38,21 @@ class CompletionHow(str, Enum):
     manager = "manager"  # set by a manager, `by` says who
 
 
+class TraineeType(str, Enum):
+    """The trainee's type in the BPF's frame F-1 (labels in app/services/bpf/). Empty: the default
+    from the account (an establishment's agent: public_agent; an elected official's registration:
+    elected), or missing when none applies."""
+
+    none = ""
+    private_employee = "private_employee"  # a. salariés d'employeurs privés hors apprentis
+    apprentice = "apprentice"  # b.
+    job_seeker = "job_seeker"  # c. personnes en recherche d'emploi
+    individual = "individual"  # d. particuliers à leurs propres frais
+    public_agent = "public_agent"  # e. autres stagiaires: agents publics
+    elected = "elected"  # e. autres stagiaires: élus
+    other = "other"  # e. autres stagiaires
+
+
 class Enrolment(Table):
     # Training records are never lost by a click: neither the session nor the person can be deleted
     # from under an enrolment (the app refuses, or deactivates the account instead).
@@ -60,6 +75,8 @@ class Enrolment(Table):
     # Minutes of the session's slots recorded « présent » (app/services/attendance.py), kept with the
     # rest of the summary so the overview sorts and exports it without an aggregate.
     attended_minutes = Integer(default=0)
+    # The BPF's trainee type (issue 23); "" takes the default from the account (see TraineeType).
+    trainee_type = Varchar(length=24, default="", choices=TraineeType)
 
     unique_session_user = Unique(["session", "user"])
 

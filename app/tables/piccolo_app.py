@@ -22,6 +22,7 @@ from app.tables.evidence import AttendanceRecord, SessionTrainer, SlotClosure, S
 from app.tables.files import StoredFile
 from app.tables.learning import ActivityCompletion, Attendance, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
 from app.tables.org import Delegation, Establishment
+from app.tables.quality import FinancerInvitation, FinancerSurvey, SurveyInvitation, SurveyResponse, YearReport
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
@@ -34,6 +35,7 @@ TABLES = [
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
     Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
     SessionTrainer, SlotTrainer, AttendanceRecord, Attendance, SlotClosure,
+    SurveyInvitation, FinancerSurvey, FinancerInvitation, SurveyResponse, YearReport,
 ]
 
 APP_CONFIG = AppConfig(
