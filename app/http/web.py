@@ -232,7 +232,14 @@ def on_http_exception(request: Request, exc: HTTPException) -> Response:
         return response
     if exc.status_code >= 500:
         return on_server_error(request, exc)
-    return error_page(request, exc.status_code, "Requête refusée", str(exc.detail))
+    # The framework's own words are English (« Invalid multipart/form-data request »): logged, and
+    # the person reads what happened in French.
+    log.info("refused %s %s: %s %s", request.method, request.url.path, exc.status_code, exc.detail)
+    return error_page(request, exc.status_code, "Requête refusée", MALFORMED_TEXT)
+
+
+MALFORMED_TEXT = ("Le formulaire ou la requête envoyés sont mal formés ou incomplets : rechargez la page et "
+                  "recommencez. Rien n'a été enregistré.")
 
 
 EXCEPTION_HANDLERS: dict[Any, Any] = {

@@ -144,3 +144,14 @@ async def test_a_form_at_the_field_cap_still_works(live_server, logged_in):
     status, body, _ = raw_post(live_server, "/connexion", "application/x-www-form-urlencoded", [fields],
                                chunked=False, headers=logged_in)
     assert status != 413, text(body)[:300]
+
+
+async def test_a_malformed_multipart_body_is_refused_in_french(live_server, logged_in):
+    """A multipart body the parser cannot read (a boundary announced, another sent): a 400 that says
+    in French that nothing was recorded — never the framework's English words."""
+    body = b"--other\r\nContent-Disposition: form-data; name=\"a\"\r\n\r\nx\r\n--other--\r\n garbage"
+    status, page, _ = raw_post(live_server, await _import_path(), "multipart/form-data; boundary=missing", [body],
+                               chunked=False, headers=logged_in)
+    assert status == 400, text(page)[:300]
+    assert "Rien n'a été enregistré" in text(page)
+    assert "Invalid" not in text(page) and "multipart" not in text(page)
