@@ -15,7 +15,7 @@ from app.http.forms import as_values, read_form
 from app.http.responder import content_disposition, redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.lists._common import int_or_none
-from app.services import certificates, convocations, files, learner, slots
+from app.services import certificates, convocations, files, learner, slots, trainers
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
@@ -37,7 +37,9 @@ async def _session_page(request: Request, session: dict, values=None, errors=Non
         # once issued (hidden before).
         "certificate": kinds.get("completion"), "realisation": kinds.get("realisation"), "session_id": session["id"],
         # Issue 12: the session's time slots, place and contact, as on the convocation.
-        "practical": convocations.practical(session, await slots.for_session(session["id"]))},
+        "practical": convocations.practical(session, await slots.for_session(session["id"])),
+        # Issue 22: who trains it, as the convocation names them.
+        "trainers": (await trainers.session_trainer_names([session["id"]])).get(session["id"], [])},
         region="learner/_discussion.html" if (errors or discussion_only) else None,
         status_code=status_code)
 

@@ -398,3 +398,15 @@ async def test_a_learner_of_the_session_is_not_made_its_trainer(client):
     refused = await post_form(client, f"/sessions/{session.id}/formateurs", {"action": "add", "account": learner["username"]})
     assert refused.status_code == 422 and LEARNER_OF_SESSION in text(refused.text)
     assert not await SessionTrainer.exists().where(SessionTrainer.session == session.id)
+
+
+async def test_a_learners_session_page_names_its_trainers(client):
+    alp001 = await _est("ALP001")
+    session = await factories.session_with_learners(alp001, learners_count=1, start=today())
+    learner_id = session.learners[0]
+    await User.update({User.password_hash: hash_password(DEMO_PASSWORD)}).where(User.id == learner_id)
+    trainer_id, _ = await _trainer(session.id)
+    trainer = await User.select(User.first_name, User.last_name).where(User.id == trainer_id).first()
+    await login(client, await _username(learner_id))
+    page = text((await client.get(f"/mes-sessions/{session.id}/")).text)
+    assert re.search(r"Formateur .*" + re.escape(trainer["last_name"]), page), page
