@@ -105,14 +105,17 @@ class TrainerSigningController(Controller):
         form = await form_data(request)
         status = str(form.get("status") or "")
         reason = str(form.get("reason") or "")
+        # Recorded as what happened: by one of the slot's trainers, or by a manager (who is none of them).
+        by_trainer = user.id in {t["id"] for t in (await slot_trainers([slot_id]))[slot_id]}
         try:
             name = await trainer.mark(user.id, slot, session, to_int(form.get("enrolment"), low=1), status, reason,
-                                      request.app.state.redis)
+                                      request.app.state.redis, method="trainer" if by_trainer else "manager")
         except (ValidationFailed, DomainError) as refused:
             errors = refused.errors if isinstance(refused, ValidationFailed) else {"mark": refused.message}
             return await self._page(request, slot_id, refused.status_code if refused.status_code != 404 else 422,
                                     errors=errors, values={"enrolment": form.get("enrolment"), "reason": reason})
-        message = f"{name} : présent (marqué par le formateur)." if status == "present" else f"{name} : excusé."
+        message = (f"{name} : présent (marqué par {'le formateur' if by_trainer else 'la gestion'})."
+                   if status == "present" else f"{name} : excusé.")
         if wants_fragment(request) and form.get("from") == "list":
             listing = await trainer.live_list(slot_id, session["id"], session["cancelled_at"] is not None)
             return render(request, "signing/_list.html", {"slot": slot, "list": listing, "notice": message,

@@ -267,6 +267,20 @@ async def test_a_slot_is_reached_only_by_its_trainers_and_managers_in_scope(clie
     assert await AttendanceRecord.count() == 0
 
 
+async def test_a_managers_mark_is_recorded_as_the_managers(client, clock):
+    """A manager in scope marking from the slot's page is none of its trainers: the record says « manager »
+    (and who), never « trainer »."""
+    b = await built(learners=1)
+    slot = b.slots[0]
+    set_clock(clock, b.day, 9, 0)
+    await login(client, "alp001.get")
+    marked = await post_form(client, f"/creneaux/{slot}/emargement/marquer",
+                             {"enrolment": b.enrolments[0], "status": "present", "from": "list"}, htmx=True)
+    assert marked.status_code == 200 and "présent (marqué par la gestion)" in text(marked.text)
+    [record] = await _records()
+    assert record["method"] == "manager" and record["recorded_by"] != b.trainer
+
+
 async def test_the_light_page_is_small_and_csrf_protected(client, clock):
     b = await built(learners=1)
     set_clock(clock, b.day, 9, 0)

@@ -65,9 +65,9 @@ async def live_list(slot_id: int, session_id: int, cancelled: bool = False) -> L
 
 
 async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, status: str, reason: str = "",
-               redis=None) -> str:
+               redis=None, method: str = "trainer") -> str:
     """The trainer marks a learner « present » (no phone) or « excused » (with a reason), method
-    « trainer ». Refused (French) on a cancelled session, before the window opens, after the closing
+    « trainer » (« manager » when a manager in scope, none of the slot's trainers, marks). Refused (French) on a cancelled session, before the window opens, after the closing
     (also one committed while this mark waited for the slot's lock), for someone not enrolled, or over
     a learner's own signature. Returns the learner's name."""
     reason = (reason or "").strip()
@@ -100,7 +100,7 @@ async def mark(by: int, slot: dict, session: dict, enrolment_id: int | None, sta
                          time_fr(now_state["recorded_at"]), status)
 
     await attendance.write([attendance.Mark(enrolment_id, slot["id"], status, reason=reason if status == "excused" else "")],
-                           "trainer", by, redis, slot_check=still_open, cell_check=unchanged)
+                           method, by, redis, slot_check=still_open, cell_check=unchanged)
     return row["name"]
 
 
