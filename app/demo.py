@@ -46,8 +46,8 @@ TEMPLATES = [
      "Connaître le cadre réglementaire de l'entretien professionnel et savoir le conduire.", "7 heures",
      [("page", "Généralités", True), ("video", "Le cadre réglementaire", True), ("quiz", "Quiz final", True)]),
     ("C03", "Qualité de vie au travail (QVT)", "Qualité de vie au travail (QVT)_C4_Inscription institutionnelle",
-     "Identifier les leviers de la qualité de vie au travail et engager une démarche QVT.", "14 heures",
-     [("page", "Généralités", True), ("page", "Qualité de vie au travail (QVT)", True),
+     "Identifier les leviers de la qualité de vie au travail.\nEngager une démarche QVT avec son équipe.", "14 heures",
+     [("quiz", "Positionnement", False), ("page", "Généralités", True), ("page", "Qualité de vie au travail (QVT)", True),
       ("reminder", "Réengagement", False), ("quiz", "Évaluation des acquis", True)]),
     ("C07", "Les fondamentaux de la laïcité", "Les fondamentaux de la laïcité_C4_Inscription institutionnelle",
      "Comprendre le principe de laïcité et son application dans la fonction publique hospitalière.", "3 heures 30",
@@ -94,13 +94,37 @@ async def _load_registration() -> None:
                                   "de rectification et d'effacement.")
 
 
+async def _copy_activities(session_id: int, template_id: int) -> list[dict]:
+    """The template's activities copied into the session, as the content import copies them; the
+    copies (id, kind, title, assessment) in the template's order."""
+    from app.services.activities import copied_activity
+    from app.tables.catalogue import SessionActivity, TemplateActivity
+
+    activities = await TemplateActivity.select().where(TemplateActivity.template == template_id).order_by(
+        TemplateActivity.position)
+    rows = await SessionActivity.insert(*[copied_activity(session_id, a, a["position"]) for a in activities]).returning(
+        SessionActivity.id)
+    return [{"id": r["id"], "kind": a["kind"], "title": a["title"], "assessment": a["assessment"],
+             "survey_phase": a["survey_phase"], "quiz": a["quiz"]} for r, a in zip(rows, activities)]
+
+
+async def _load_provider() -> None:
+    """The training organisation the certificats de réalisation and the BPF name (issue 22)."""
+    from app.services.certificates.provider import KEYS
+    from app.services.outbox import set_setting
+
+    for field, value in {"name": DEMO_OPERATOR, "nda": "84260123426", "address": "12 place du Marché\n26110 Nyons",
+                         "signatory": "Hélène Girard", "signatory_title": "Directrice"}.items():
+        await set_setting(KEYS[field], value)
+
+
 async def _load_sessions(establishment_id: int) -> None:
     """One open session per template, a few weeks ahead, ready for the public registration."""
     from datetime import timedelta
 
     from app.dates import now, today
     from app.services.sessions import next_code, propose_full_name
-    from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
+    from app.tables.catalogue import CourseTemplate, TrainingSession
 
     # Two-day sessions on Tuesday and Wednesday, weeks apart: training happens on working days.
     start = today() + timedelta(days=40)
@@ -115,12 +139,7 @@ async def _load_sessions(establishment_id: int) -> None:
             certificate_text=template["certificate_text"], progress_block=True, discussion_block=True,
             imported_at=now(),
         )).returning(TrainingSession.id)
-        activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"])
-        await SessionActivity.insert(*[
-            SessionActivity(session=row[0]["id"], source=a["id"], position=a["position"], kind=a["kind"],
-                            title=a["title"], content=a["content"], required=a["required"],
-                            completion=a["completion"], quiz=a["quiz"], pass_mark=a["pass_mark"],
-                            video_url=a["video_url"], file=a["file"]) for a in activities])
+        await _copy_activities(row[0]["id"], template["id"])
 
 
 async def _load_session_in_progress(establishment_id: int, learner_ids: list[int]) -> None:
@@ -134,7 +153,7 @@ async def _load_session_in_progress(establishment_id: int, learner_ids: list[int
     from app.services.certificates import seal_now
     from app.services.learning import refresh_and_issue
     from app.services.sessions import next_code, propose_full_name
-    from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity, TrainingSession
+    from app.tables.catalogue import CourseTemplate, TrainingSession
     from app.tables.learning import ActivityCompletion, CompletionHow, Enrolment, QuizAttempt, SourceKind
 
     template = await CourseTemplate.select().where(CourseTemplate.code == "C01").first()
@@ -145,15 +164,10 @@ async def _load_session_in_progress(establishment_id: int, learner_ids: list[int
         start_date=begin, end_date=end, code=await next_code(begin, template["code"]), seats=None,
         certificate_text=template["certificate_text"], progress_block=True, discussion_block=True, imported_at=now(),
     )).returning(TrainingSession.id))[0]["id"]
-    activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"]).order_by(
-        TemplateActivity.position)
-    rows = await SessionActivity.insert(*[
-        SessionActivity(session=session_id, source=a["id"], position=a["position"], kind=a["kind"], title=a["title"],
-                        content=a["content"], required=a["required"], completion=a["completion"], quiz=a["quiz"],
-                        pass_mark=a["pass_mark"], video_url=a["video_url"], file=a["file"]) for a in activities
-    ]).returning(SessionActivity.id)
-    activity_ids = [r["id"] for r in rows]
-    quiz_id = next(r["id"] for r, a in zip(rows, activities) if a["kind"] == "quiz")
+    copied = await _copy_activities(session_id, template["id"])
+    # The activities a learner works through (the questionnaires open at the end of the session).
+    activity_ids = [a["id"] for a in copied if a["kind"] != "survey"]
+    quiz_id = next(a["id"] for a in copied if a["kind"] == "quiz")
     await add_sources(session_id, learner_ids, SourceKind.manual)
     enrolments = [r["id"] for r in await Enrolment.select(Enrolment.id).where(
         Enrolment.session == session_id).order_by(Enrolment.user)]
@@ -233,7 +247,7 @@ async def _load_training_today(establishment_id: int, learner_ids: list[int], pa
     from app.dates import now, today
     from app.services.enrolments import add_sources
     from app.services.sessions import next_code, propose_full_name
-    from app.tables.catalogue import CourseTemplate, SessionActivity, SessionSlot, TemplateActivity, TrainingSession
+    from app.tables.catalogue import CourseTemplate, SessionSlot, TrainingSession
     from app.tables.evidence import SessionTrainer
     from app.tables.learning import SourceKind
 
@@ -247,11 +261,7 @@ async def _load_training_today(establishment_id: int, learner_ids: list[int], pa
         place="CH de Buis-les-Baronnies\nSalle Ventoux", contact="Emma Gestionnaire, 04 75 00 00 00",
         what_to_bring="De quoi prendre des notes",
     )).returning(TrainingSession.id))[0]["id"]
-    activities = await TemplateActivity.select().where(TemplateActivity.template == template["id"])
-    await SessionActivity.insert(*[
-        SessionActivity(session=session_id, source=a["id"], position=a["position"], kind=a["kind"], title=a["title"],
-                        content=a["content"], required=a["required"], completion=a["completion"], quiz=a["quiz"],
-                        pass_mark=a["pass_mark"], video_url=a["video_url"], file=a["file"]) for a in activities])
+    await _copy_activities(session_id, template["id"])
     await SessionSlot.insert(SessionSlot(session=session_id, day=day, starts=time(8), ends=time(19)))
     await add_sources(session_id, learner_ids, SourceKind.manual)
     username, first, last = DEMO_TRAINER
@@ -261,6 +271,177 @@ async def _load_training_today(establishment_id: int, learner_ids: list[int], pa
         external=True, **user_text_fields(first, last, username, email))).returning(User.id))[0]["id"]
     await RoleAssignment.insert(RoleAssignment(user=trainer_id, role=TRAINER))
     await SessionTrainer.insert(SessionTrainer(session=session_id, user=trainer_id))
+
+
+# Issue 23: elected officials trained last year (external trainees of a member municipality).
+DEMO_ELECTED = [("Marc", "Dufour"), ("Sylvie", "Reynaud"), ("Hervé", "Chabert"), ("Nadia", "Bouvier")]
+COMMENTS = ["Très bons échanges avec le groupe.", "Des cas pratiques concrets, directement utiles.",
+            "Un peu dense sur une seule journée.", "Formatrice à l'écoute et disponible.",
+            "J'aurais aimé plus d'exemples tirés des collectivités."]
+
+
+async def _load_finished_session(establishment_id: int, code: str, begin, learner_ids: list[int],
+                                 trainer_ids: list[int], place: str, rng: random.Random) -> int:
+    """A two-day session over (09:00–12:30, 13:30–17:00 each day): everyone attended but for an
+    excused half-day and an absence, everyone completed it and has their certificates; the first
+    slot was trained by both trainers; the questionnaires that have opened were mailed, most learners
+    answered. Issue 23: the published indicators, the survey results and the BPF have real figures."""
+    import json
+    from datetime import datetime, time, timedelta, timezone
+
+    from app import db
+    from app.dates import now
+    from app.services import attendance
+    from app.services.certificates import seal_now
+    from app.services.enrolments import add_sources
+    from app.services.learning import refresh_and_issue
+    from app.services.sessions import next_code, propose_full_name
+    from app.tables.catalogue import CourseTemplate, SessionSlot, TrainingSession
+    from app.tables.evidence import AttendanceRecord, SessionTrainer, SlotTrainer
+    from app.tables.learning import ActivityCompletion, Attendance, CompletionHow, Enrolment, QuizAttempt, SourceKind
+
+    template = await CourseTemplate.select().where(CourseTemplate.code == code).first()
+    days = (begin, begin + timedelta(days=1))
+    name = propose_full_name(days[0], days[1], template["title"])
+    session_id = (await TrainingSession.insert(TrainingSession(
+        establishment=establishment_id, template=template["id"], full_name=name, short_name=name,
+        start_date=days[0], end_date=days[1], code=await next_code(days[0], code), seats=12,
+        certificate_text=template["certificate_text"], progress_block=True, discussion_block=True,
+        imported_at=now(), place=place, contact="Emma Gestionnaire, 04 75 00 00 00",
+    )).returning(TrainingSession.id))[0]["id"]
+    copied = await _copy_activities(session_id, template["id"])
+    await SessionSlot.insert(*[SessionSlot(session=session_id, day=day, starts=starts, ends=ends) for day in days
+                               for starts, ends in ((time(9), time(12, 30)), (time(13, 30), time(17)))])
+    slots = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id)
+             .order_by(SessionSlot.day).order_by(SessionSlot.starts)]
+    await SessionTrainer.insert(*[SessionTrainer(session=session_id, user=t) for t in trainer_ids])
+    await SlotTrainer.insert(*[SlotTrainer(slot=slots[0], user=t) for t in trainer_ids],
+                             *[SlotTrainer(slot=slot, user=trainer_ids[0]) for slot in slots[1:]])
+    await add_sources(session_id, learner_ids, SourceKind.manual)
+    enrolments = [r["id"] for r in await Enrolment.select(Enrolment.id).where(
+        Enrolment.session == session_id).order_by(Enrolment.user)]
+    evening = datetime.combine(days[1], time(17, 30), timezone.utc)
+    await Enrolment.update({Enrolment.enrolled_at: evening - timedelta(days=21)}).where(Enrolment.session == session_id)
+    marks = [attendance.Mark(e, slot, "present") for e in enrolments for slot in slots]
+    marks[-1] = attendance.Mark(enrolments[-1], slots[-1], "excused", reason="Rendez-vous médical")
+    marks[-len(slots) - 1] = attendance.Mark(enrolments[-2], slots[-1], "absent")
+    async with db.transaction():
+        await attendance.append(marks, "manager", None)
+        await AttendanceRecord.update({AttendanceRecord.recorded_at: evening}).where(AttendanceRecord.slot.is_in(slots))
+        await Attendance.update({Attendance.recorded_at: evening}).where(Attendance.slot.is_in(slots))
+    # The learning: every required activity done; the quizzes tried (positioning at entry, then passed).
+    work = [a for a in copied if a["kind"] != "survey" and a["assessment"] != "entry"]
+    await ActivityCompletion.insert(*[
+        ActivityCompletion(enrolment=e, activity=a["id"], completed_at=evening - timedelta(hours=2),
+                           how=CompletionHow.automatic) for e in enrolments for a in work])
+    attempts = []
+    for i, e in enumerate(enrolments):
+        for a in copied:
+            if a["kind"] != "quiz":
+                continue
+            questions = json.loads(a["quiz"])
+            right = {n: [j for j, c in enumerate(q["choices"]) if c["correct"]] for n, q in enumerate(questions)}
+            answers = dict(right)
+            if a["assessment"] == "entry" or i % 4 == 3:  # at entry most miss the second half; some at exit
+                answers.update({n: [len(q["choices"]) - 1] for n, q in enumerate(questions) if n >= len(questions) // 2
+                                and (a["assessment"] == "entry" or n == len(questions) - 1)})
+            score = sum(answers[n] == right[n] for n in right) * 100 // len(right)
+            moment = datetime.combine(days[0] if a["assessment"] == "entry" else days[1], time(10), timezone.utc)
+            attempts.append(QuizAttempt(enrolment=e, activity=a["id"], answers=json.dumps(answers), score=score,
+                                        passed=score >= 60, submitted_at=moment))
+    if attempts:
+        await QuizAttempt.insert(*attempts)
+    issued = await refresh_and_issue(session_id=session_id)
+    await seal_now(issued)
+    # The questionnaires opened so far: à chaud at the end of the last slot, à froid 60 days later.
+    await _answered_surveys(session_id, template["id"], copied, enrolments, evening, rng)
+    return session_id
+
+
+async def _answered_surveys(session_id: int, template_id: int, copied: list[dict], enrolments: list[int],
+                            closed, rng: random.Random) -> None:
+    import json
+    from datetime import timedelta
+
+    from app.dates import now
+    from app.tables.quality import SurveyInvitation, SurveyResponse
+
+    for a in copied:
+        if a["kind"] != "survey":
+            continue
+        opens = closed + timedelta(days=60 if a["survey_phase"] == "cold" else 0)
+        if opens > now():
+            continue
+        anonymous = a["survey_phase"] == "hot"
+        answering = enrolments[: max(1, len(enrolments) * 4 // 5)]
+        await SurveyInvitation.insert(*[SurveyInvitation(
+            enrolment=e, activity=a["id"], opens_at=opens, sent_at=opens, answered=e in answering,
+            reminders=0 if e in answering else 2, reminded_at=None if e in answering else opens + timedelta(days=14),
+            answered_on=None if anonymous or e not in answering else (opens + timedelta(days=1)).date())
+            for e in enrolments])
+        questions = json.loads(a["quiz"])
+        await SurveyResponse.insert(*[SurveyResponse(
+            activity=a["id"], session=session_id, template=template_id, phase=a["survey_phase"],
+            enrolment=None if anonymous else e, submitted_on=None if anonymous else (opens + timedelta(days=1)).date(),
+            answers=json.dumps(_demo_answers(questions, rng), ensure_ascii=False)) for e in answering])
+
+
+def _demo_answers(questions: list[dict], rng: random.Random) -> dict:
+    answers = {}
+    for n, q in enumerate(questions):
+        if q["type"] == "scale5":
+            answers[str(n)] = rng.choice([3, 4, 4, 5, 5])
+        elif q["type"] == "scale10":
+            answers[str(n)] = rng.choice([6, 7, 8, 8, 9, 9, 10])
+        elif q["type"] == "single":
+            answers[str(n)] = rng.choice([0, 0, 0, 1]) % len(q["choices"])
+        elif q["type"] == "multiple":
+            answers[str(n)] = sorted({rng.randrange(len(q["choices"])) for _ in range(2)})
+        elif rng.random() < 0.6:
+            answers[str(n)] = rng.choice(COMMENTS)
+    return answers
+
+
+async def _load_elected(password_hash: str) -> list[int]:
+    """Four elected officials of the Mairie de Nyons, external trainees (X4): no establishment."""
+    from app.tables.registration import Organisation
+
+    organisation = await Organisation.select(Organisation.id).where(Organisation.name == "Mairie de Nyons").first()
+    users = []
+    for first, last in DEMO_ELECTED:
+        username = f"ext.{fold(first)[0]}.{fold(last)}".lower()
+        email = f"{fold(first)}.{fold(last)}@nyons.demo.tremplin.local".lower()
+        users.append(User(username=username, password_hash=password_hash, first_name=first, last_name=last, email=email,
+                          status="elected", external=True, organisation=organisation["id"],
+                          **user_text_fields(first, last, username, email)))
+    ids = [r["id"] for r in await User.insert(*users).returning(User.id)]
+    await RoleAssignment.insert(*[RoleAssignment(user=i, role=LEARNER) for i in ids])
+    return ids
+
+
+async def _load_quality_evidence(establishments: dict, ids: dict, learners: list, password_hash: str) -> None:
+    """Issue 23: a session finished last month (ALP002's agents: indicators and survey results) and one
+    of last November (agents and elected officials, two trainers: the BPF and the élus' report of the
+    last closed year)."""
+    from datetime import date, timedelta
+
+    from app.dates import today
+
+    rng = random.Random(23)
+    trainer = (await User.select(User.id).where(User.username == DEMO_TRAINER[0]).first())["id"]
+    internal = ids["alp001.get"]  # an agent of the network: an internal trainer in the BPF's frame E
+    await RoleAssignment.insert(RoleAssignment(user=internal, role=TRAINER))
+    month_ago = today() - timedelta(days=35)
+    month_ago -= timedelta(days=(month_ago.weekday() - 1) % 7)  # a Tuesday
+    await _load_finished_session(establishments["ALP001"], "C03", month_ago,
+                                 [ids[u] for u, c in learners if c == "ALP002"][:10], [trainer],
+                                 "CH de Buis-les-Baronnies\nSalle Ventoux", rng)
+    november = date(today().year - 1, 11, 17)
+    november += timedelta(days=(1 - november.weekday()) % 7)
+    elected = await _load_elected(password_hash)
+    await _load_finished_session(establishments["ALP001"], "C01", november,
+                                 [ids[u] for u, c in learners if c == "ALP001"][6:10] + elected, [trainer, internal],
+                                 "Mairie de Nyons\nSalle du conseil municipal", rng)
 
 
 # Issue 20 point 9: each template's own pages and quiz (a newcomer's first look must be believable).
@@ -341,7 +522,29 @@ DEMO_QUIZ = [
         {"text": "Les besoins de formation", "correct": True}, {"text": "La vie privée de l'agent", "correct": False}]},
 ]
 DEMO_VIDEO = "https://www.youtube-nocookie.com/embed/aqz-KE-bpKQ"
-RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none"}
+RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none",
+         "survey": "none"}
+
+
+# Issue 23: every template ends with its satisfaction questionnaires (à chaud: anonymous; à froid), and
+# C03's quizzes position the learners at entry and evaluate them at exit, per objective.
+SURVEYS = [("survey", "Questionnaire de satisfaction à chaud", False),
+           ("survey", "Questionnaire de satisfaction à froid", False)]
+# (NSF code, BPF objective) of each template: the BPF's frames F-4 and F-3.
+TEMPLATE_BPF = {"C01": ("315", "other"), "C03": ("315", "other"), "C07": ("128", "other")}
+ASSESSMENTS = {("C03", "Positionnement"): "entry", ("C03", "Évaluation des acquis"): "exit"}
+QUIZ_OBJECTIVES = {"C03": [1, 2, 2]}  # the objective each question of the template's quiz tests
+
+
+def _survey_fields(title: str) -> dict:
+    import json
+
+    from app.services.surveys.settings import model_questions
+
+    phase = "hot" if "chaud" in title else "cold"
+    return {"survey_phase": phase, "anonymous": phase == "hot",
+            "quiz": json.dumps(model_questions(phase), ensure_ascii=False),
+            "content": "Votre avis nous aide à améliorer nos formations : quelques minutes suffisent."}
 
 
 def _activity_fields(kind: str, title: str, code: str = "") -> dict:
@@ -355,8 +558,16 @@ def _activity_fields(kind: str, title: str, code: str = "") -> dict:
     elif kind == "video":
         fields.update(video_url=DEMO_VIDEO, content="Regardez la vidéo (environ 10 minutes) puis passez à la suite.")
     elif kind == "quiz":
-        fields.update(quiz=json.dumps(QUIZZES.get(code, DEMO_QUIZ), ensure_ascii=False), pass_mark=60,
+        questions = [dict(q) for q in QUIZZES.get(code, DEMO_QUIZ)]
+        for question, objective in zip(questions, QUIZ_OBJECTIVES.get(code, [])):
+            question["objective"] = objective
+        fields.update(quiz=json.dumps(questions, ensure_ascii=False), pass_mark=60,
+                      assessment=ASSESSMENTS.get((code, title), ""),
                       content="Trois questions ; 60 % de bonnes réponses pour réussir. Autant de tentatives que nécessaire.")
+        if fields["assessment"] == "entry":
+            fields.update(completion="none", content="Avant de commencer : où en êtes-vous ? Ce test ne compte pas.")
+    elif kind == "survey":
+        fields.update(_survey_fields(title), completion="none")
     elif kind == "forum":
         fields["content"] = "Échangez avec les autres participants dans le bloc « Discuter » de la session."
     elif kind == "reminder":
@@ -368,8 +579,11 @@ async def _load_catalogue() -> None:
     from app.tables.catalogue import CourseTemplate, TemplateActivity
 
     for code, title, short_name, objectives, duration, activities in TEMPLATES:
+        activities = [*activities, *SURVEYS]
+        nsf_code, bpf_objective = TEMPLATE_BPF[code]
         row = await CourseTemplate.insert(CourseTemplate(
             code=code, title=title, short_name=short_name, objectives=objectives, duration=duration,
+            nsf_code=nsf_code, bpf_objective=bpf_objective,
             # {duree}: the planned hours of the session's slots (the template's estimate without slots),
             # never a figure written into the text that the slots would contradict.
             certificate_text=f"Atteste que l'agent a suivi la formation « {title} » ({{duree}}).",
@@ -447,10 +661,12 @@ async def load_demo(learners_per_establishment: int = 13, with_sessions: bool = 
     await _load_catalogue()
     await _load_registration()
     if with_sessions:
+        await _load_provider()
         await _load_sessions(establishments["ALP001"])
         await _load_session_in_progress(establishments["ALP001"], [ids[u] for u, c in learners if c == "ALP001"])
         await _load_training_today(establishments["ALP001"], [ids[u] for u, c in learners if c == "ALP001"][:6],
                                    password_hash)
+        await _load_quality_evidence(establishments, ids, learners, password_hash)
     from app.tables.cohorts import Cohort
 
     await Cohort.insert(Cohort(establishment=establishments["ALP001"], name="Cohorte_Ex25", visible=True))

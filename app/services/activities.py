@@ -21,7 +21,7 @@ from app.services.errors import NotFound, ValidationFailed
 from app.services.learner import HIDDEN_FROM_LEARNERS, clean_html, load_quiz, parse_quiz_text, quiz_text
 from app.services.text import Multiline
 from app.validation import IntRange, MaxLen, OneOf, Pattern, Required, declared_errors
-from app.tables.catalogue import CompletionRule
+from app.tables.catalogue import CompletionRule, SessionActivity
 
 ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum"),
                   ("reminder", "Réengagement (caché pour les apprenants)")]
@@ -127,3 +127,16 @@ async def move_activity(table: type[Table], owner, owner_id: int, activity_id: i
     async with db.transaction():
         await table.raw(f"UPDATE {name} SET position = CASE id {cases} END WHERE {column} = {{}}", owner_id)
     return True
+
+
+# What a session's copy of a template activity takes from it: everything the template says of the
+# activity (a questionnaire's sending and anonymity, a quiz's assessment included), in one place for
+# every copy (session creation, content import, the demo).
+COPIED_FIELDS = ("kind", "title", "content", "required", "completion", "quiz", "pass_mark", "video_url", "file",
+                 "survey_phase", "anonymous", "assessment")
+
+
+def copied_activity(session_id: int, activity: dict, position: int):
+    """The session's own copy (a SessionActivity row, not inserted) of one template activity."""
+    return SessionActivity(session=session_id, source=activity["id"], position=position,
+                           **{name: activity[name] for name in COPIED_FIELDS})

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from app import db
 from app.dates import now
 from app.services import progress
+from app.services.activities import copied_activity
 from app.services.errors import DomainError, ValidationFailed
 from app.services.learning import refresh_summaries
 from app.services.roles import CurrentUser
@@ -174,13 +175,7 @@ async def run_content_import(redis, import_id: int) -> int:
     new = [a for a in activities if a["id"] not in existing]
     async with db.transaction():
         if new:
-            await SessionActivity.insert(*[
-                SessionActivity(session=job["session"], source=a["id"], position=base + i, kind=a["kind"],
-                                title=a["title"], content=a["content"], required=a["required"],
-                                completion=a["completion"], quiz=a["quiz"], pass_mark=a["pass_mark"],
-                                video_url=a["video_url"], file=a["file"])
-                for i, a in enumerate(new)
-            ])
+            await SessionActivity.insert(*[copied_activity(job["session"], a, base + i) for i, a in enumerate(new)])
         text_changed = await TrainingSession.exists().where(
             (TrainingSession.id == job["session"]) & (TrainingSession.certificate_text != template["certificate_text"]))
         if text_changed:  # a certificate's snapshot says which version of the text made it
