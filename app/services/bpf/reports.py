@@ -9,6 +9,9 @@ from datetime import date
 from app.dates import now, today
 from app.services.bpf import compute
 from app.services.errors import NotFound
+from app.tables.accounts import User
+from app.tables.catalogue import TrainingSession
+from app.tables.learning import Enrolment
 from app.tables.quality import ReportKind, YearReport
 
 PAGE_SIZE = 50
@@ -81,9 +84,6 @@ async def named_rows(rows: list[list[int]], page: int) -> tuple[list[dict], int]
     chunk = sorted(rows)[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
     users = {r[0] for r in chunk}
     sessions = {r[1] for r in chunk}
-    from app.tables.accounts import User
-    from app.tables.catalogue import TrainingSession
-
     names = {r["id"]: r for r in await User.select(User.id, User.first_name, User.last_name, User.username).where(
         User.id.is_in(list(users) or [0]))}
     titles = {r["id"]: r for r in await TrainingSession.select(
@@ -147,8 +147,6 @@ def _args(item: str, year: int) -> list:
 async def missing(item: str, year: int, limit: int, offset: int = 0) -> tuple[list[dict], int]:
     """Rows of one completeness item (``limit`` of them from ``offset``) and their count."""
     ordered, rows = _missing_sql(item)
-    from app.tables.learning import Enrolment
-
     args = _args(item, year)
     count = (await Enrolment.raw(f"SELECT COUNT(*) AS n FROM ({rows}) x", *args))[0]["n"]
     found = await Enrolment.raw(f"{ordered} LIMIT {int(limit)} OFFSET {int(offset)}", *args) if count else []
