@@ -247,3 +247,21 @@ async def test_excel_files_have_the_frames(dataset):
     rows = list(elus_book.active.iter_rows(values_only=True))
     assert rows[3][0] == "Intitulé de la formation"
     assert rows[4][0] == "Session 25T3S1" and rows[4][4] == 2 and rows[4][3] == 3
+
+
+def test_the_labels_name_the_declared_values():
+    from app.services.bpf import labels
+    from app.tables.accounts import TrainerStatus
+    from app.tables.catalogue import BpfObjective, Delivery
+    from app.tables.learning import TraineeType
+
+    def values(enum):
+        return {m.value for m in enum} - {""}
+
+    assert set(labels.OBJECTIVE_LABELS) == values(BpfObjective)
+    assert set(labels.TRAINEE_TYPE_LABELS) == values(TraineeType)
+    assert set(labels.DELIVERY_LABELS) == values(Delivery)
+    assert set(labels.TRAINER_STATUS_LABELS) == values(TrainerStatus)
+    assert labels.clean_nsf(" 315 P ") == "315p"
+    with pytest.raises(ValueError):
+        labels.clean_nsf("31")
