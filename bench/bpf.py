@@ -111,13 +111,22 @@ async def main():
         _setup.check(state["state"] == "done", f"the job ended {state['state']}: {state.get('message')}")
     report = await reports.load("bpf", YEAR)
     figures = report["figures"]["figures"]
-    size = len(json.dumps(report["figures"]))
+    size = (await User.raw("SELECT length(figures::text) AS n FROM year_report WHERE kind = 'bpf'"))[0]["n"]
     print(f"BPF {YEAR} job (figures + élus' report + YearReport): first {timings[0]:.2f} s, "
           f"median {statistics.median(timings):.2f} s, max {max(timings):.2f} s ({RUNS} runs; target ≤ 10 s)")
     print(f"F-1 total: {figures['f1.total']['people']:,} trainees, {figures['f1.total']['minutes'] // 60:,} h; "
           f"E total: {figures['e.total']['people']:,} trainers, {figures['e.total']['minutes'] // 60:,} h; "
-          f"figures JSON {size / 1_048_576:.1f} MB")
+          f"figures and rows kept: {size / 1_048_576:.1f} MB of JSON")
     _setup.check(figures["f1.total"]["people"] > 0 and figures["e.total"]["people"] > 0, "empty figures")
+    from app.services.bpf import layout
+
+    t0 = time.perf_counter()
+    kept = await reports.load("bpf", YEAR)
+    layout.frames(kept["figures"]["figures"])
+    print(f"BPF page's figures (YearReport read, JSON decoded, frames laid out): {(time.perf_counter() - t0) * 1000:.0f} ms")
+    t0 = time.perf_counter()
+    rows, _pages = await reports.named_rows(await reports.stored_rows(YEAR, kept["figures"]["figures"], "f1.total"), 3)
+    print(f"Learners behind F-1's total, one page of {len(rows)}: {(time.perf_counter() - t0) * 1000:.0f} ms")
     t0 = time.perf_counter()
     checks = await reports.completeness(YEAR)
     print(f"Completeness check: {(time.perf_counter() - t0) * 1000:.0f} ms "

@@ -76,7 +76,7 @@ class BpfController(Controller):
             if report is None:
                 raise NotFound("Le bilan de cette année n'est pas encore calculé.")
             figures = report["figures"].get("figures", {})
-            rows = reports.figure_rows(figures, key)
+            rows = await reports.stored_rows(year, figures, key)
             label = next((f"{frame['code']} — {line['label']}" for frame in layout.frames(figures)
                           for line in frame["lines"] if line["key"] == key), key)
         page_rows, pages = await reports.named_rows(rows, _page(request))

@@ -139,6 +139,7 @@ async def dataset(demo):
     return await build()
 
 
+@pytest.mark.smoke
 async def test_bpf_figures_against_the_hand_computed_dataset(dataset):
     d = dataset
     bpf, elus = await compute.compute(YEAR)
@@ -205,6 +206,7 @@ def test_f4_keeps_the_five_specialities_with_most_hours_then_the_others():
     assert _pm(f, "e.total") == (0, 0)
 
 
+@pytest.mark.smoke
 async def test_completeness_check_lists_what_is_missing(dataset):
     d = dataset
     checks = {c["key"]: c for c in await reports.completeness(YEAR)}
@@ -265,3 +267,14 @@ def test_the_labels_name_the_declared_values():
     assert labels.clean_nsf(" 315 P ") == "315p"
     with pytest.raises(ValueError):
         labels.clean_nsf("31")
+
+
+async def test_the_kept_figures_and_the_rows_behind_them(dataset):
+    bpf, elus = await compute.compute(YEAR)
+    await reports.store(YEAR, bpf, elus, None)
+    kept = (await reports.load("bpf", YEAR))["figures"]["figures"]
+    assert "rows" not in kept["f1.a"] and _pm(kept, "f1.total") == (6, 1530)
+    for key in ("f1.e_public", "f1.total", "e.internal", "f4.others"):
+        assert sorted(await reports.stored_rows(YEAR, kept, key)) == sorted(reports.figure_rows(bpf["figures"], key))
+    with pytest.raises(Exception):
+        await reports.stored_rows(YEAR, kept, "f1.'; DROP TABLE year_report; --")

@@ -57,6 +57,9 @@ def frames(figures: dict) -> list[dict]:
     return [
         {"code": "E", "title": "E. Personnes dispensant des heures de formation",
          "columns": ["Nombre de formateurs", "Nombre d'heures de formation dispensées"],
+         "note": "Heures des créneaux de l'année où au moins un stagiaire était présent ; un créneau animé à "
+                 "plusieurs compte une fois par ligne. Un créneau sans formateur désigné est animé par tous "
+                 "les formateurs de sa session.",
          "lines": [line("e.internal", "Personnes de votre organisme dispensant des heures de formation"),
                    line("e.external", "Personnes extérieures à votre organisme auxquelles vous avez eu recours "
                                       "pour dispenser des heures de formation"),

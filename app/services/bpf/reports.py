@@ -4,8 +4,10 @@ updates it), the learners behind a figure, the completeness check, and the Excel
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 
+from app import db
 from app.dates import now, today
 from app.services.bpf import compute
 from app.services.errors import NotFound
@@ -40,6 +42,11 @@ async def store(year: int, bpf: dict, elus: dict, user_id: int | None) -> None:
     """Keep both reports of the year: the row of each kind is updated, never duplicated (the unique
     (kind, year) constraint; an insert racing another falls back to the update)."""
     moment = now()
+    # The BPF's rows apart from its figures: the page reads the figures alone (a few KB) and the
+    # detail of one figure reads its rows alone, never the whole (MBs for a large year).
+    figures_only = {key: {k: v for k, v in figure.items() if k != "rows"} for key, figure in bpf["figures"].items()}
+    rows = {key: figure["rows"] for key, figure in bpf["figures"].items() if "rows" in figure}
+    bpf = {**bpf, "figures": figures_only, "rows": rows}
     for kind, figures in ((ReportKind.bpf.value, bpf), (ReportKind.elus.value, elus)):
         values = {YearReport.figures: json.dumps(figures), YearReport.computed_at: moment,
                   YearReport.computed_by: user_id}
@@ -53,28 +60,60 @@ async def store(year: int, bpf: dict, elus: dict, user_id: int | None) -> None:
                 await YearReport.update(values).where((YearReport.kind == kind) & (YearReport.year == year))
 
 
+def _json_part(column: str, *path: str) -> str:
+    """``column``'s JSON at ``path`` (literal keys of ours, never user input), as text."""
+    if db.is_sqlite():
+        return "json_extract({}, '$.{}')".format(column, ".".join(f'"{p}"' for p in path))
+    return "({} {})::text".format(column, " ".join(f"-> '{p}'" for p in path))
+
+
 async def load(kind: str, year: int) -> dict | None:
-    """The kept report (figures decoded, computed_at, computed_by's name), or None before any run."""
+    """The kept report (figures decoded, computed_at, computed_by's name), or None before any run. The
+    BPF's figures without the rows behind them (``stored_rows`` reads those)."""
+    figures_sql = f"{_json_part('r.figures', 'figures')} AS figures" if kind == ReportKind.bpf.value else "r.figures"
     rows = await YearReport.raw(
-        "SELECT r.id, r.figures, r.computed_at, u.first_name, u.last_name FROM year_report r "
+        f"SELECT r.id, {figures_sql}, r.computed_at, u.first_name, u.last_name FROM year_report r "
         "LEFT JOIN app_user u ON u.id = r.computed_by WHERE r.kind = {} AND r.year = {}", kind, year)
     if not rows:
         return None
     row = rows[0]
     figures = row["figures"]
     figures = json.loads(figures) if isinstance(figures, str) else (figures or {})
+    if kind == ReportKind.bpf.value:
+        figures = {"year": year, "figures": figures or {}}
     return {"id": row["id"], "figures": figures, "computed_at": row["computed_at"],
             "computed_by": f"{row['first_name'] or ''} {row['last_name'] or ''}".strip()}
 
 
 def figure_rows(figures: dict, key: str) -> list[list[int]]:
-    """The (user, session, minutes) rows behind a figure; a total's are its parts' rows."""
+    """The (user, session, minutes) rows behind a figure just computed (rows inside); a total's are
+    its parts' rows."""
     figure = figures.get(key)
     if figure is None:
         raise NotFound("Ce chiffre n'existe pas dans le bilan de cette année.")
     if "parts" in figure:
         return [row for part in figure["parts"] for row in figures.get(part, {}).get("rows", [])]
     return figure.get("rows", [])
+
+
+async def stored_rows(year: int, figures: dict, key: str) -> list[list[int]]:
+    """The rows behind a kept figure (``figures``: the kept figures, as ``load`` gives them), read
+    from the YearReport row alone: one query per line (a total reads its parts)."""
+    figure = figures.get(key)
+    if figure is None:
+        raise NotFound("Ce chiffre n'existe pas dans le bilan de cette année.")
+    parts = [p for p in (figure.get("parts") or [key]) if p in figures and re.fullmatch(r"[a-z0-9._]+", p)]
+    if not parts:
+        return []
+    columns = ", ".join(f"{_json_part('figures', 'rows', p)} AS r{i}" for i, p in enumerate(parts))
+    source = "year_report"
+    found = await YearReport.raw(f"SELECT {columns} FROM {source} WHERE kind = {{}} AND year = {{}}",
+                                 ReportKind.bpf.value, year)
+    out = []
+    for value in (found[0].values() if found else []):
+        if value:
+            out.extend(json.loads(value) if isinstance(value, str) else value)
+    return out
 
 
 async def named_rows(rows: list[list[int]], page: int) -> tuple[list[dict], int]:
