@@ -97,7 +97,15 @@ async def test_data_entry_places(client):
     assert saved == {"nsf_code": "315p", "bpf_objective": "vae"}
     # Session settings: « Réalisation (BPF) ».
     settings = await client.get(f"/sessions/{d.sessions['s5']}/parametres")
-    assert "Réalisation (BPF)" in settings.text
+    assert "Réalisation (BPF)" in settings.text and "sous-traitance, F-2" in settings.text
+    values = {"start_date": "2025-05-05", "end_date": "2025-05-05", "full_name": "Session 25T1S3", "visible": "1",
+              "slots": "", "certificate_text": "", "place": "", "remote_url": "", "contact": "", "min_attendance": ""}
+    bad = await post_form(client, f"/sessions/{d.sessions['s5']}/parametres", {**values, "delivery": "ailleurs"})
+    assert bad.status_code == 422 and "réalisation" in text(bad.text)
+    ok = await post_form(client, f"/sessions/{d.sessions['s5']}/parametres", {**values, "delivery": "subcontracted_in"})
+    assert ok.status_code == 303, text(ok.text)[:500]
+    assert (await TrainingSession.select(TrainingSession.delivery).where(
+        TrainingSession.id == d.sessions["s5"]).first())["delivery"] == "subcontracted_in"
     # Trainers page: internal / external.
     manage = await client.get(f"/sessions/{d.sessions['s1']}/formateurs")
     assert "Formateur interne / externe (BPF)" in manage.text
