@@ -141,3 +141,10 @@ async def test_trainee_types_respect_the_managers_scope(client):
                              {"trainee_type": "individual", "enrolments": ["1"]})
     assert forged.status_code == 404
     assert await TrainingSession.count() == 5
+
+
+async def test_the_trainee_type_editor_is_linked_from_the_participants_page(client):
+    d = await build()
+    await login(client, "admin")
+    page = await client.get(f"/sessions/{d.sessions['s2']}/participants")
+    assert f"/sessions/{d.sessions['s2']}/types-stagiaires" in page.text
