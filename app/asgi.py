@@ -44,6 +44,7 @@ from app.controllers import (
     trainers,
     users,
 )
+from app.controllers import bpf
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
@@ -154,6 +155,7 @@ ROUTE_HANDLERS = [
     *registration.HANDLERS,
     *ops.HANDLERS,
     *health.HANDLERS,
+    *bpf.HANDLERS,
     static_file,
 ]
 

@@ -17,6 +17,7 @@ from app.services.learner import COMPLETION_CHOICES
 from app.settings import get_settings
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, GED, GET
+from app.services.bpf.labels import TEMPLATE_FORM_CHOICES as BPF_CHOICES
 
 
 class CatalogueController(Controller):
@@ -56,7 +57,8 @@ class CatalogueController(Controller):
     async def form(self, request: Request, template_id: FromPath[int | None] = None) -> Template:
         values = await catalogue.get_template(template_id) if template_id else {
             "progress_block": True, "discussion_block": True, "visible": True}
-        return render(request, "catalogue/form.html", {"values": values, "errors": {}, "template_id": template_id})
+        return render(request, "catalogue/form.html", {"values": values, "errors": {}, "template_id": template_id,
+                                                       **BPF_CHOICES})
 
     @post(["/nouveau", "/{template_id:int}/modifier"], opt={"roles": (ADMIN,)}, name="catalogue.save")
     async def save(self, request: Request, template_id: FromPath[int | None] = None) -> Response:
@@ -65,7 +67,8 @@ class CatalogueController(Controller):
             saved = await catalogue.save_template(form, template_id)
         except ValidationFailed as invalid:
             return render(request, "catalogue/form.html", {"values": as_values(form), "errors": invalid.errors,
-                                                           "template_id": template_id}, status_code=422)
+                                                           "template_id": template_id, **BPF_CHOICES},
+                          status_code=422)
         return redirect(request, url(request, "catalogue.show", template_id=saved), "Cours modèle enregistré.")
 
     @post("/{template_id:int}/activites", opt={"roles": (ADMIN,)}, name="catalogue.add_activity")

@@ -16,6 +16,7 @@ from app.http.forms import as_values, form_data, read_form
 from app.http.responder import redirect, render, url, wants_fragment
 from app.http.web import current_user
 from app.services import convocations, learner, trainers
+from app.services.bpf import entry as bpf_entry
 from app.services.errors import NotFound, ValidationFailed
 from app.services.roles import ADMIN, GED, GET
 from app.services.sessions import session_in_scope
@@ -23,7 +24,7 @@ from app.services.slots import for_session
 from app.services.trainer_scope import staff_session
 
 MANAGERS = (ADMIN, GED, GET)
-ACTIONS = ("add", "create", "remove", "assign")
+ACTIONS = ("add", "create", "remove", "assign", "bpf_status")
 
 
 class TrainersController(Controller):
@@ -36,6 +37,7 @@ class TrainersController(Controller):
         return render(request, "trainers/manage.html", {
             "session": session, "trainers": await trainers.session_trainers(session["id"]),
             "slots": await trainers.session_slots(session["id"]), "values": values or {}, "errors": errors or {},
+            "bpf_statuses": await bpf_entry.trainer_statuses(session["id"]),
             "action_url": url(request, "trainers.manage", session_id=session["id"])}, status_code=status_code)
 
     @get("/", name="trainers.manage")
@@ -52,16 +54,19 @@ class TrainersController(Controller):
             return await self._page(request, session, errors={"__all__": "Action inconnue : rechargez la page."},
                                     status_code=422)
         form = await read_form(request, {"add": trainers.AddForm, "create": trainers.ExternalForm,
-                                         "remove": trainers.RemoveForm, "assign": trainers.AssignForm}[action])
+                                         "remove": trainers.RemoveForm, "assign": trainers.AssignForm,
+                                         "bpf_status": bpf_entry.TrainerStatusForm}[action])
         try:
             message = await self._apply(request, user, session, action, form)
         except ValidationFailed as invalid:
             values = {**as_values(form), "action": action} if action in ("add", "create") else {}
             return await self._page(request, session, values, invalid.errors, status_code=422)
-        anchor = "#creneaux" if action == "assign" else ""
+        anchor = {"assign": "#creneaux", "bpf_status": "#h-list"}.get(action, "")
         return redirect(request, url(request, "trainers.manage", session_id=session_id) + anchor, message)
 
     async def _apply(self, request, user, session, action, form) -> str:
+        if action == "bpf_status":
+            return await bpf_entry.set_trainer_status(session, form)
         if action == "add":
             account, added = await trainers.add_existing(user, session, form)
             name = f"{account['first_name']} {account['last_name']}".strip()

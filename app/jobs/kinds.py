@@ -41,6 +41,8 @@ SLOT_SHEET = JobKind("seal_slot_sheet", key=lambda slot_id: f"slot-sheet:{slot_i
 
 # -- tracked, not durable: somebody waits for it now; after a failure they ask again --------------
 EXPORT_TABLE = JobKind("export_table", durable=False, max_tries=1, timeout=HOUR)
+# The BPF and the élus' report of a year (issue 23, app/jobs/bpf.py): figures kept in YearReport.
+BPF_YEAR = JobKind("compute_year_reports", durable=False, max_tries=1, timeout=HOUR)
 
 # -- untracked: the outbox row is the durable record (see above) -----------------------------------
 SEND_MAIL = JobKind("send_mail", durable=False, tracked=False, max_tries=3, timeout=300)

@@ -20,6 +20,7 @@ from app import db
 from app.dates import now
 from app.jobs import durable, kinds, results
 from app.jobs.analytics import refresh_analytics
+from app.jobs.bpf import compute_year_reports
 from app.jobs.attendance import build_attendance_sheet, issue_due_certificates
 from app.jobs.certificates import build_certificates_zip, seal_certificates, seal_unsealed_certificates
 from app.jobs.convocations import build_convocations, send_convocation_reminders, sweep_convocations
@@ -52,6 +53,7 @@ _BINDINGS = [
     Bound(kinds.CONVOCATIONS, build_convocations),
     Bound(kinds.CONVOCATION_REMINDERS, send_convocation_reminders),
     Bound(kinds.SLOT_SHEET, seal_slot_sheet, on_give_up=signed_sheet.give_up),
+    Bound(kinds.BPF_YEAR, compute_year_reports),
 ]
 # Every declared kind by name, bound to its function.
 BOUND: dict[str, Bound] = {bound.kind.name: bound for bound in _BINDINGS}

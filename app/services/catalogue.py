@@ -12,8 +12,8 @@ from app.services.certificates import template_errors
 from app.services.errors import NotFound, ValidationFailed
 from app.services.text import search_text
 from app.services.uniqueness import fields_unique
-from app.tables.catalogue import CourseTemplate, TemplateActivity
-from app.validation import MaxLen, Pattern, Required, declared_errors
+from app.tables.catalogue import BpfObjective, CourseTemplate, TemplateActivity
+from app.validation import MaxLen, OneOf, Pattern, Required, declared_errors
 
 CODE_RE = re.compile(r"^[A-Z][0-9A-Z]{1,7}$")
 
@@ -37,9 +37,15 @@ class TemplateForm:
     progress_block: bool = False
     discussion_block: bool = False
     visible: bool = False
+    # The BPF (issue 23): « Code NSF » (3 digits, an optional letter) and « Objectif (BPF) ».
+    nsf_code: Annotated[str, Pattern(r"\d{3}[a-z]?", "Le code NSF s'écrit avec 3 chiffres, suivis éventuellement "
+                                                     "d'une lettre (ex. 315 ou 315p).")] = ""
+    bpf_objective: Annotated[str, OneOf(tuple(o.value for o in BpfObjective if o.value),
+                                        "Choisissez un objectif BPF de la liste.", required=False)] = ""
 
     def __post_init__(self) -> None:
         self.code = self.code.strip().upper()
+        self.nsf_code = self.nsf_code.replace(" ", "").lower()
 
 
 async def get_activity(template_id: int, activity_id: int) -> dict:
@@ -80,6 +86,7 @@ async def save_template(form: TemplateForm, template_id: int | None = None) -> i
         CourseTemplate.certificate_text: form.certificate_text, CourseTemplate.progress_block: form.progress_block,
         CourseTemplate.discussion_block: form.discussion_block, CourseTemplate.visible: form.visible,
         CourseTemplate.search_text: search_text(code, title, short_name),
+        CourseTemplate.nsf_code: form.nsf_code, CourseTemplate.bpf_objective: form.bpf_objective,
     }
     async with fields_unique():
         if template_id:

@@ -40,6 +40,10 @@ FOREIGN = {
     "request_id": lambda ids: 1,
     # Operations dashboard: administrators and the operations role only; "not found" for everyone else.
     "run_id": lambda ids: ids["job_run"],
+    # The BPF (issue 23): administrators only, refused to a GET or a GED whatever the year.
+    "year": lambda ids: 2025,
+    "key": lambda ids: "f1.total",
+    "item": lambda ids: "templates",
 }
 # The catalogue is shared by the whole network: every manager may read a template.
 GLOBAL_READABLE = {"GET /catalogue/{template_id:int}"}

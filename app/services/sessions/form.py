@@ -13,7 +13,8 @@ from typing import Annotated
 
 from app.services.sessions.manage import CODE_RE
 from app.services.text import Multiline
-from app.validation import IntRange, MaxLen, Pattern
+from app.tables.catalogue import Delivery
+from app.validation import IntRange, MaxLen, OneOf, Pattern
 
 CODE_MESSAGE = "Code de session invalide : année sur 2 chiffres, code catalogue, S, numéro (ex. 26C03S1)."
 URL_RE = r"^https?://[^\s/]+\.[^\s]+$"
@@ -52,6 +53,9 @@ class SessionForm:
     # after a slot's end it can still be signed (None: the field is not on the form, or left empty).
     signing_grace: Annotated[int | None, IntRange(
         0, 240, "Le délai d'émargement est un nombre entier de minutes, de 0 à 240.")] = None
+    # « Réalisation (BPF) » (issue 23), settings page only: who delivers the session (frames F-2 and G).
+    delivery: Annotated[str | None, OneOf(tuple(d.value for d in Delivery), "Choisissez une réalisation de la liste.",
+                                          required=False)] = None
     # The answers of the confirmation step (issue 20): whether to tell the learners of a change of what
     # they were told, and to rename a session whose name states its old dates (None: not asked yet).
     notify: bool | None = None

@@ -85,6 +85,8 @@ async def _column_values(form: SessionForm, checked: CheckedSession, session_id:
         values[TrainingSession.auto_convocations] = form.auto_convocations
     if form.signing_grace is not None:
         values[TrainingSession.signing_grace] = form.signing_grace
+    if form.delivery:
+        values[TrainingSession.delivery] = form.delivery
     return values
 
 
