@@ -75,7 +75,8 @@ class ProgressController(Controller):
         return render(request, "progress/learner.html", {
             "session": session, "enrolment": enrolment, "how": HOW,
             "activities": await learning.learner_activities(session_id, enrolment_id),
-            "attempts": await learning.quiz_attempts(enrolment_id)})
+            "attempts": await learning.quiz_attempts(enrolment_id),
+            "assessment": (await assessments.for_enrolments({enrolment_id: session_id})).get(enrolment_id)})
 
     @post("/{enrolment_id:int}", name="progress.set_completion")
     async def set_completion(self, request: Request, session_id: FromPath[int], enrolment_id: FromPath[int]) -> Response:

@@ -140,6 +140,7 @@ async def test_the_editor_stores_the_assessment_and_the_tags(demo):
             )["assessment"] == ""
 
 
+@pytest.mark.smoke
 async def test_results_per_objective_against_the_hand_computed_dataset(demo):
     data = await assessed_session()
     results = await assessments.for_enrolments({data.a: data.session, data.b: data.session, data.c: data.session})
@@ -186,6 +187,7 @@ async def test_objectives_shortened_afterwards_count_in_the_score_only(demo):
     assert table(result) == [(1, 100, 50, True)] and result["exit_score"] == 60
 
 
+@pytest.mark.smoke
 async def test_set_based_two_queries_for_any_number_of_enrolments(demo, monkeypatch):
     first, second = await assessed_session(), await assessed_session("ALP002")
     engine = type(QuizAttempt._meta.db)
@@ -203,3 +205,9 @@ async def test_set_based_two_queries_for_any_number_of_enrolments(demo, monkeypa
     seen.clear()
     await assessments.session_overview(first.session)
     assert len(seen) == 3
+
+
+def test_the_labels_name_the_declared_values():
+    from app.tables.catalogue import Assessment
+
+    assert set(assessments.ASSESSMENT_LABELS) == {a.value for a in Assessment}
