@@ -211,3 +211,28 @@ def test_the_labels_name_the_declared_values():
     from app.tables.catalogue import Assessment
 
     assert set(assessments.ASSESSMENT_LABELS) == {a.value for a in Assessment}
+
+
+async def test_the_content_import_copies_the_assessment_and_the_tags(demo, redis_client):
+    from app.services.sessions.content_import import run_content_import
+    from app.tables.catalogue import ContentImport, TemplateActivity
+
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    template = (await CourseTemplate.insert(CourseTemplate(code="Z77", title="Bientraitance", short_name="BT",
+                                                           objectives=OBJECTIVES)).returning(CourseTemplate.id))[0]["id"]
+    quiz = (await TemplateActivity.insert(TemplateActivity(
+        template=template, kind="quiz", title="Évaluation finale", completion="quiz", pass_mark=50, assessment="exit",
+        quiz=json.dumps(parse_quiz_text(EXIT, 2)))).returning(TemplateActivity.id))[0]["id"]
+    built = await session_with_learners(est, learners_count=1, slots=0)
+    job = (await ContentImport.insert(ContentImport(session=built.id, template=template, activity_ids=str(quiz),
+                                                    status="queued", token="h3-import")).returning(ContentImport.id))[0]["id"]
+    assert await run_content_import(redis_client, job) == 1
+    copied = await SessionActivity.select().where(SessionActivity.session == built.id).first()
+    assert copied["assessment"] == "exit" and copied["quiz"] == (await TemplateActivity.select(
+        TemplateActivity.quiz).where(TemplateActivity.id == quiz).first())["quiz"]
+    assert await assessments.session_objectives(built.id) == ["Repérer les situations de maltraitance", "Savoir alerter"]
+    enrolment = built.enrolments[built.learners[0]]
+    await QuizAttempt.insert(QuizAttempt(enrolment=enrolment, activity=copied["id"], answers=answers(
+        [0], [0, 1], [0], [1], [0]), score=100, passed=True))
+    result = (await assessments.for_enrolments({enrolment: built.id}))[enrolment]
+    assert table(result) == [(1, None, 100, True), (2, None, 100, True)]
