@@ -11,7 +11,7 @@ from app.http.responder import redirect, render, url
 from app.http.tableview import table_view
 from app.http.web import current_user
 from app.lists.catalogue import TEMPLATES
-from app.services import catalogue, files
+from app.services import assessments, catalogue, files
 from app.services.activities import MoveForm
 from app.services.learner import COMPLETION_CHOICES
 from app.settings import get_settings
@@ -44,6 +44,7 @@ class CatalogueController(Controller):
         return render(request, "catalogue/activity.html", {
             "template": await catalogue.get_template(template_id), "activity": activity,
             "kinds": catalogue.ACTIVITY_KINDS, "rules": COMPLETION_CHOICES, "values": values,
+            "objectives": await assessments.template_objectives(template_id),  # numbered for the quiz's tags
             "errors": errors or {}, "accepted": files.ACCEPTED_TEXT,
             "max_mb": get_settings().file_max_bytes // 1_048_576,
             "save_url": url(request, "catalogue.save_activity", template_id=template_id, activity_id=activity["id"]),

@@ -16,7 +16,7 @@ from app.http.tableview import export_response, table_view
 from app.http.web import current_user
 from app.lists._common import int_or_none
 from app.lists.progress import PROGRESS, STATES
-from app.services import enrolments, learning, sessions
+from app.services import assessments, enrolments, learning, sessions
 from app.services.errors import DomainError, NotFound
 from app.services.roles import ADMIN, GED, GET
 from app.tables.learning import Enrolment
@@ -61,6 +61,13 @@ class ProgressController(Controller):
             response.status_code = 422
         return response
 
+    @get("/acquis", name="progress.assessments")
+    async def assessment_overview(self, request: Request, session_id: FromPath[int]) -> Template:
+        """« Positionnement et acquis » (issue 23): per objective, entry vs exit, for the session's learners."""
+        session = await sessions.session_in_scope(current_user(request), session_id)
+        return render(request, "progress/assessments.html", {
+            "session": session, "result": await assessments.session_overview(session_id)})
+
     @get("/{enrolment_id:int}", name="progress.learner")
     async def learner(self, request: Request, session_id: FromPath[int], enrolment_id: FromPath[int]) -> Template:
         session = await sessions.session_in_scope(current_user(request), session_id)
@@ -68,7 +75,8 @@ class ProgressController(Controller):
         return render(request, "progress/learner.html", {
             "session": session, "enrolment": enrolment, "how": HOW,
             "activities": await learning.learner_activities(session_id, enrolment_id),
-            "attempts": await learning.quiz_attempts(enrolment_id)})
+            "attempts": await learning.quiz_attempts(enrolment_id),
+            "assessment": (await assessments.for_enrolments({enrolment_id: session_id})).get(enrolment_id)})
 
     @post("/{enrolment_id:int}", name="progress.set_completion")
     async def set_completion(self, request: Request, session_id: FromPath[int], enrolment_id: FromPath[int]) -> Response:

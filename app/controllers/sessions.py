@@ -18,6 +18,7 @@ from app.http.web import current_user
 from app.lists.sessions import PARTICIPANTS, SESSIONS
 from app.services import activities, convocations, enrolments, files, progress, session_content, sessions, slots
 from app.services import learner, trainers
+from app.services import assessments
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
 from app.services.learner import COMPLETION_CHOICES, learner_session
@@ -326,6 +327,7 @@ class SessionContentController(Controller):
         return render(request, "sessions/activity.html", {
             "session": session, "activity": activity, "kinds": activities.ACTIVITY_KINDS,
             "rules": COMPLETION_CHOICES, "values": values, "errors": errors or {}, "accepted": files.ACCEPTED_TEXT,
+            "objectives": await assessments.session_objectives(session["id"]),  # numbered for the quiz's tags
             "max_mb": get_settings().file_max_bytes // 1_048_576,
             "save_url": url(request, "sessions.save_activity", session_id=session["id"], activity_id=activity["id"]),
             "back_url": url(request, "sessions.content", session_id=session["id"])}, status_code=status_code)

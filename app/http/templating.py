@@ -9,6 +9,7 @@ from jinja2 import Environment
 
 from app.jinja import base_env
 from app.services.accounts import STATUS_LABELS
+from app.services.assessments import ASSESSMENT_CHOICES
 from app.services.catalogue import ACTIVITY_KINDS
 from app.services.learner import COMPLETION_LABELS
 from app.services.learning import min_attendance
@@ -30,4 +31,6 @@ def jinja_env() -> Environment:
     )
 
     env.globals.update(ROLE_LABELS=ROLE_LABELS, min_attendance=min_attendance)
+    # The activity editor's « Évaluation » of a quiz (issue 23); « Aucune » is the select's empty choice.
+    env.globals.update(ASSESSMENT_CHOICES=[c for c in ASSESSMENT_CHOICES if c[0]])
     return env

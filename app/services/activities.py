@@ -17,6 +17,7 @@ from piccolo.table import Table
 
 from app import db
 from app.services import files
+from app.services.assessments import ASSESSMENT_LABELS, objective_count
 from app.services.errors import NotFound, ValidationFailed
 from app.services.learner import HIDDEN_FROM_LEARNERS, clean_html, load_quiz, parse_quiz_text, quiz_text
 from app.services.text import Multiline
@@ -40,6 +41,8 @@ class ActivityForm:
     pass_mark: Annotated[int | None, IntRange(0, 100, "Le seuil de réussite est un pourcentage entre 0 et 100.")] = None
     quiz_text: Multiline = ""
     remove_file: bool = False
+    # Issue 23: what a quiz measures (« Positionnement (entrée) » / « Évaluation des acquis (sortie) »).
+    assessment: Annotated[str, OneOf(tuple(ASSESSMENT_LABELS), "Type d'évaluation inconnu.", required=False)] = ""
 
 
 @dataclass
@@ -61,8 +64,9 @@ async def get_activity(table: type[Table], owner, owner_id: int, activity_id: in
     return row
 
 
-def _checked_values(form: ActivityForm) -> dict:
-    """The form's fields checked and cleaned, by column name; ValidationFailed with every error."""
+def _checked_values(form: ActivityForm, objectives: int | None = None) -> dict:
+    """The form's fields checked and cleaned, by column name; ValidationFailed with every error.
+    ``objectives``: how many the owner's template has (a quiz's objective tags are checked against it)."""
     title, kind = form.title.strip(), form.kind
     completion = form.completion or DEFAULT_RULES.get(kind, "manual")
     errors = declared_errors(form)
@@ -75,7 +79,7 @@ def _checked_values(form: ActivityForm) -> dict:
     quiz = ""
     if kind == "quiz":
         try:
-            questions = parse_quiz_text(form.quiz_text)
+            questions = parse_quiz_text(form.quiz_text, objectives)
             quiz = json.dumps(questions, ensure_ascii=False) if questions else ""
         except ValidationFailed as invalid:
             errors.update(invalid.errors)
@@ -84,14 +88,15 @@ def _checked_values(form: ActivityForm) -> dict:
     hidden = kind in HIDDEN_FROM_LEARNERS
     return {"kind": kind, "title": title, "required": form.required and not hidden,
             "content": clean_html(form.content) if kind == "page" else form.content,
-            "completion": "none" if hidden else completion, "video_url": video_url, "pass_mark": pass_mark, "quiz": quiz}
+            "completion": "none" if hidden else completion, "video_url": video_url, "pass_mark": pass_mark, "quiz": quiz,
+            "assessment": form.assessment if kind == "quiz" else ""}
 
 
 async def save_activity(table: type[Table], owner, owner_id: int, form: ActivityForm, current: dict | None = None,
                         upload: tuple[str, bytes] | None = None, user_id: int | None = None) -> int:
     """Add (`current` None) or edit one activity. A new or replacing upload is stored first; the
     file it replaces stays in stored_file, unreferenced, until the clean-up job removes it."""
-    checked = _checked_values(form)
+    checked = _checked_values(form, await objective_count(owner, owner_id) if form.kind == "quiz" else None)
     file_id = None if (current is None or form.remove_file) else current["file"]
     if upload is not None:
         file_id = await files.store(upload[0], upload[1], user_id)

@@ -34,6 +34,7 @@ import polars as pl
 from app import db
 from app.datatable import CsvWriter, XlsxWriter
 from app.numbers import to_int
+from app.services import assessments
 from app.services.errors import NotFound
 from app.settings import get_settings
 from app.services.scope import Scope
@@ -457,6 +458,9 @@ async def learner_record(scope: Scope, user_id: int) -> dict:
             Certificate.enrolment.is_in([e["id"] for e in enrolments]) & (Certificate.status == "valid")
             & (Certificate.kind == "completion"))
         certificates = {r["enrolment"]: r for r in rows}
+    # Positioning and learning outcomes per objective (issue 23), for the sessions that assess them.
+    results = await assessments.for_enrolments({e["id"]: e["session_id"] for e in enrolments})
     for e in enrolments:
         e["certificate"] = certificates.get(e["id"])
+        e["assessment"] = results.get(e["id"])
     return {"person": person, "enrolments": enrolments}

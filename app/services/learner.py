@@ -18,6 +18,7 @@ import nh3
 from app import db
 from app.dates import now, today
 from app.services import learning
+from app.services.assessments import question_right, split_tag
 from app.services.certificates import seal
 from app.services.learning import min_attendance
 from app.services.ratelimit import Limit
@@ -59,14 +60,26 @@ def clean_html(raw: str) -> str:
 
 
 # -- quizzes --------------------------------------------------------------------------------------
-def parse_quiz_text(text: str) -> list[dict]:
+def parse_quiz_text(text: str, objectives: int | None = None) -> list[dict]:
     """The editor's plain-text format, one question per block (blank line between):
     first line the question, then one choice per line, "* " before a right answer, "- " before a
-    wrong one. One right answer: a single-choice question; several: multiple choice."""
+    wrong one. One right answer: a single-choice question; several: multiple choice.
+    The question line may begin with an objective tag, « [Objectif 2] » (also « [O 2] », « [O2] »):
+    ``"objective": 2`` in its JSON; ``objectives`` is how many the template has (None: not checked)."""
     questions, errors = [], []
     for n, block in enumerate([b for b in text.replace("\r\n", "\n").split("\n\n") if b.strip()], start=1):
         lines = [line.strip() for line in block.split("\n") if line.strip()]
-        question, choices = lines[0], []
+        objective, question, unreadable = split_tag(lines[0])
+        choices = []
+        named = f"Question {n} (« {_short(question)} »)"
+        if unreadable:
+            errors.append(f"{named} : l'étiquette d'objectif s'écrit « [Objectif N] », N étant le numéro de l'objectif.")
+        elif objective is not None and not question:
+            errors.append(f"Question {n} : le texte de la question manque après « [Objectif {objective}] ».")
+        elif objective is not None and objectives is not None and not 1 <= objective <= objectives:
+            errors.append(f"{named} : l'objectif {objective} n'existe pas — " + (
+                f"le cours modèle en compte {objectives} (numérotés de 1 à {objectives})." if objectives else
+                "le cours modèle n'a pas d'objectifs pédagogiques."))
         for line in lines[1:]:
             if line[:1] in "*-" and line[1:].strip():
                 choices.append({"text": line[1:].strip(), "correct": line[0] == "*"})
@@ -77,14 +90,19 @@ def parse_quiz_text(text: str) -> list[dict]:
             errors.append(f"Question {n} : au moins deux réponses.")
         elif not any(c["correct"] for c in choices):
             errors.append(f"Question {n} : au moins une réponse juste (« * »).")
-        questions.append({"text": question, "choices": choices})
+        questions.append({"text": question, "choices": choices, **({"objective": objective} if objective else {})})
     if errors:
         raise ValidationFailed({"quiz": " ".join(dict.fromkeys(errors))})
     return questions
 
 
+def _short(text: str, length: int = 60) -> str:
+    return text if len(text) <= length else text[:length - 1].rstrip() + "…"
+
+
 def quiz_text(questions: list[dict]) -> str:
-    return "\n\n".join(q["text"] + "\n" + "\n".join(("* " if c["correct"] else "- ") + c["text"] for c in q["choices"])
+    return "\n\n".join((f"[Objectif {q['objective']}] " if q.get("objective") else "") + q["text"] + "\n"
+                       + "\n".join(("* " if c["correct"] else "- ") + c["text"] for c in q["choices"])
                        for q in questions)
 
 
@@ -102,8 +120,7 @@ def grade(questions: list[dict], answers: dict[int, list[int]]) -> int:
     """Percent of questions answered exactly right (the right choices, and only them)."""
     if not questions:
         return 0
-    right = sum(1 for i, q in enumerate(questions)
-                if set(answers.get(i, [])) == {j for j, c in enumerate(q["choices"]) if c["correct"]})
+    right = sum(1 for i, q in enumerate(questions) if question_right(q, answers.get(i, [])))
     return right * 100 // len(questions)
 
 
@@ -259,7 +276,7 @@ def feedback(questions: list[dict], attempt: dict) -> list[dict]:
     out = []
     for i, q in enumerate(questions):
         chosen = [c for c in answers.get(i, []) if isinstance(c, int) and 0 <= c < len(q["choices"])]
-        right = set(chosen) == {j for j, c in enumerate(q["choices"]) if c["correct"]}
+        right = question_right(q, chosen)
         out.append({"number": i + 1, "text": q["text"], "right": right,
                     "chosen": [q["choices"][c]["text"] for c in chosen]})
     return out

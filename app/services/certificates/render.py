@@ -20,6 +20,7 @@ from app.services.certificates.common import (
     DEFAULT_TEXT, LAYOUT, LAYOUTS, NATURE, PLACEHOLDERS, REALISATION_LAYOUTS, VERIFY_PATH, display_code, fill,
 )
 from app.services.certificates.evaluation import quiz_results
+from app.services.assessments import certificate_results
 from app.services.certificates.provider import stamp_uris
 
 
@@ -66,6 +67,8 @@ async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
     by_id = {r["id"]: r for r in rows}
     for enrolment_id, results in (await quiz_results(by_id)).items():
         by_id[enrolment_id]["evaluations"] = results
+    for enrolment_id, results in (await certificate_results(by_id)).items():  # issue 23: per objective
+        by_id[enrolment_id]["acquis"] = results
     return by_id
 
 
@@ -90,6 +93,9 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         # of the action, duration, and the results of the evaluation of learning (the quizzes).
         "objectifs": facts.get("objectives") or "", "nature": NATURE,
         "evaluations": facts.get("evaluations") or [],
+        # Issue 23: the exit assessment's result per objective, only when the session has one (a
+        # snapshot without the key prints no such table: layout 4 stays what it was for them).
+        **({"acquis": facts["acquis"]} if facts.get("acquis") else {}),
         "heures_prevues": hours_text(planned) if planned else "",
         "heures_presence": hours_text(facts.get("attended_minutes") or 0) if planned else "",
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
