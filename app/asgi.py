@@ -41,6 +41,7 @@ from app.controllers import (
     sessions,
     signed_sheets,
     signing,
+    surveys,
     trainers,
     users,
 )
@@ -154,6 +155,7 @@ ROUTE_HANDLERS = [
     *registration.HANDLERS,
     *ops.HANDLERS,
     *health.HANDLERS,
+    *surveys.HANDLERS,
     static_file,
 ]
 

@@ -178,7 +178,8 @@ async def run_content_import(redis, import_id: int) -> int:
                 SessionActivity(session=job["session"], source=a["id"], position=base + i, kind=a["kind"],
                                 title=a["title"], content=a["content"], required=a["required"],
                                 completion=a["completion"], quiz=a["quiz"], pass_mark=a["pass_mark"],
-                                video_url=a["video_url"], file=a["file"])
+                                video_url=a["video_url"], file=a["file"], survey_phase=a["survey_phase"],
+                                anonymous=a["anonymous"], assessment=a["assessment"])
                 for i, a in enumerate(new)
             ])
         text_changed = await TrainingSession.exists().where(
