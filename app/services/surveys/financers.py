@@ -51,7 +51,7 @@ async def candidates_count(year: int) -> dict:
     row = (await FinancerSurvey.raw(
         "SELECT COUNT(*) AS organisations, COALESCE(SUM(CASE WHEN o.validation_email <> '' THEN 1 ELSE 0 END), 0) "
         "AS with_email FROM organisation o WHERE o.merged_into IS NULL AND EXISTS (SELECT 1 FROM registration_request r "
-        "WHERE r.organisation = o.id AND r.status <> 'draft' AND r.submitted_at >= {} AND r.submitted_at < {})",
+        "WHERE r.organisation = o.id AND r.status NOT IN ('draft', 'awaiting_confirmation') AND r.submitted_at >= {} AND r.submitted_at < {})",
         start, end))[0]
     return {"organisations": row["organisations"], "with_email": row["with_email"]}
 
@@ -106,7 +106,7 @@ async def launch(redis, year: int | None, user_id: int | None) -> dict:
             "INSERT INTO financer_invitation (survey, organisation, email, sent_at, reminders, answered) "
             "SELECT {}, o.id, o.validation_email, {}, 0, false FROM organisation o "
             "WHERE o.merged_into IS NULL AND o.validation_email <> '' AND EXISTS (SELECT 1 FROM registration_request r "
-            "WHERE r.organisation = o.id AND r.status <> 'draft' AND r.submitted_at >= {} AND r.submitted_at < {}) "
+            "WHERE r.organisation = o.id AND r.status NOT IN ('draft', 'awaiting_confirmation') AND r.submitted_at >= {} AND r.submitted_at < {}) "
             "ON CONFLICT (survey, organisation) DO NOTHING RETURNING id", survey_id, moment, start, end)
         if not invited:
             raise ValidationFailed({"year": f"Aucune structure ayant adressé une demande d'inscription en {year} n'a "
