@@ -6,7 +6,11 @@ import json
 import re
 from datetime import date, datetime, timedelta, timezone
 
+from itsdangerous import URLSafeTimedSerializer
+
 from app.dates import now
+from app.services.sessions import content_import
+from app.services.surveys import financers
 from app.services.surveys import invitations
 from app.services.surveys.links import LEARNER_SALT, make_token
 from app.services.surveys.questions import parse_survey_text
@@ -14,6 +18,7 @@ from app.services.surveys.settings import HOT_MODEL
 from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity
 from app.tables.quality import FinancerInvitation, FinancerSurvey, SurveyInvitation, SurveyResponse
 from app.tables.registration import Organisation, RegistrationRequest
+from tests import factories
 from tests.helpers import login, post_form, text
 from tests.surveys_helpers import GOOD, SMALL, survey_session, username
 
@@ -55,8 +60,6 @@ async def test_a_questionnaire_is_made_edited_and_copied_with_the_activity_edito
         == parse_survey_text(SMALL)
 
     # The content import copies the questionnaire with its sending and anonymity.
-    from app.services.sessions import content_import
-    from tests import factories
     est = await factories.establishment()
     built = await factories.session_with_learners(est, learners_count=0, slots=1)
     job = await content_import.ContentImport.insert(content_import.ContentImport(
@@ -148,7 +151,6 @@ async def test_the_mail_link_answers_without_login_and_only_that_survey(client, 
         assert "Merci, votre réponse a été enregistrée le" in text((await phone.get(f"/questionnaire/{token}")).text)
         assert (await post_form(phone, f"/questionnaire/{token}", GOOD)).status_code == 303
         # Forged: another id signed with another key, a token cut short — a French page, nothing recorded.
-        from itsdangerous import URLSafeTimedSerializer
         forged = URLSafeTimedSerializer("not-our-key", salt=LEARNER_SALT).dumps({"id": invitation["id"] + 1})
         for bad in (forged, token[:-3] + "abc", "n-importe-quoi"):
             problem = await phone.get(f"/questionnaire/{bad}")
@@ -236,7 +238,6 @@ async def test_the_financers_survey_end_to_end(client, new_client, redis_client,
     assert "Répondu le" in text((await client.get(f"/catalogue/questionnaires/financeurs/{year}")).text)
 
     # Reminders stop once answered; a learner may not launch anything.
-    from app.services.surveys import financers
     assert await financers.mail_reminders(redis_client, now() + timedelta(days=30), 7, 14) == 0
     await login(client, "alp001.get")
     assert (await client.get("/catalogue/questionnaires/financeurs/")).status_code == 403

@@ -13,9 +13,10 @@ from app.services.surveys import answer as answering, invitations
 from app.services.surveys.questions import parse_survey_text, read_answers, survey_text
 from app.services.surveys.settings import COLD_MODEL, FINANCERS_MODEL, HOT_MODEL
 from app.tables.catalogue import SessionActivity
+from app.tables.learning import Enrolment
 from app.tables.outbox import Mail
 from app.tables.quality import SurveyInvitation, SurveyResponse
-from tests.surveys_helpers import GOOD, SMALL, survey_session
+from tests.surveys_helpers import GOOD, SMALL, survey_session, username
 
 
 # -- the text format -------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ async def test_the_cron_invites_once_and_reminds_until_answered(clean, redis_cli
     assert [r["invited"] + r["reminded"] + r["created"] for r in again] == [0, 0]
     await run_jobs()
     assert sorted(to for tos, _ in smtp.messages for to in tos) == sorted(
-        f"{u}@example.org" for u in [await _username(x) for x in built.learners])
+        f"{u}@example.org" for u in [await username(x) for x in built.learners])
     message = smtp.messages[0][1]
     assert message["Subject"].startswith("Votre avis sur la formation « Session fabriquée")
     body = message.get_content()
@@ -173,8 +174,8 @@ async def test_the_cron_invites_once_and_reminds_until_answered(clean, redis_cli
     assert (await _cron(redis_client, now() + timedelta(days=40)))["reminded"] == 0
     await run_jobs()
     reminded = sorted(to for tos, _ in smtp.messages for to in tos)
-    last = f"{await _username(built.learners[2])}@example.org"
-    assert reminded == sorted([f"{await _username(built.learners[1])}@example.org", last, last])
+    last = f"{await username(built.learners[2])}@example.org"
+    assert reminded == sorted([f"{await username(built.learners[1])}@example.org", last, last])
     assert all(m["Subject"].startswith("Rappel : votre avis") for _, m in smtp.messages)
     rows = {r["enrolment"]: r for r in await SurveyInvitation.select().where(SurveyInvitation.activity == activity_id)}
     assert [rows[built.enrolments[u]]["reminders"] for u in built.learners] == [0, 1, 2]
@@ -192,14 +193,8 @@ async def test_opening_hot_cold_and_sessions_without_slots(clean, redis_client):
     # Without slots: at the learner's completion.
     plain, hot = await survey_session(learners=1, days_ago=5, slots=0)
     assert (await _cron(redis_client))["created"] == 0
-    from app.tables.learning import Enrolment
     done_at = now() - timedelta(hours=1)
     await Enrolment.update({Enrolment.completed_at: done_at}).where(Enrolment.session == plain.id)
     assert (await _cron(redis_client))["created"] == 1
     row = await SurveyInvitation.select().where(SurveyInvitation.activity == hot).first()
     assert abs((row["opens_at"] - done_at).total_seconds()) < 1
-
-
-async def _username(user_id):
-    from tests.surveys_helpers import username
-    return await username(user_id)
