@@ -10,7 +10,7 @@ from itsdangerous import URLSafeTimedSerializer
 
 from app.dates import now
 from app.services.sessions import content_import
-from app.services.surveys import financers
+from app.services.surveys import answer as answering, financers
 from app.services.surveys import invitations
 from app.services.surveys.links import LEARNER_SALT, make_token
 from app.services.surveys.questions import parse_survey_text
@@ -241,3 +241,27 @@ async def test_the_financers_survey_end_to_end(client, new_client, redis_client,
     assert await financers.mail_reminders(redis_client, now() + timedelta(days=30), 7, 14) == 0
     await login(client, "alp001.get")
     assert (await client.get("/catalogue/questionnaires/financeurs/")).status_code == 403
+
+
+async def test_the_session_content_editor_makes_a_questionnaire_and_keeps_it_once_answered(client):
+    built, survey_id = await survey_session(learners=1)
+    await login(client, "admin")
+    base = f"/sessions/{built.id}/contenu"
+    added = await post_form(client, base + "/", {"kind": "survey", "title": "Votre avis à froid"})
+    assert added.status_code == 303
+    new = await SessionActivity.select().where(SessionActivity.title == "Votre avis à froid").first()
+    form = {"kind": "survey", "title": "Votre avis à froid", "survey_phase": "cold", "survey_text": SMALL}
+    model = await post_form(client, f"{base}/{new['id']}", {**form, "survey_model": "cold", "use_model": "1"})
+    assert model.status_code == 200 and "Avec le recul, êtes-vous satisfait(e) de la formation suivie ?" in model.text
+    assert (await post_form(client, f"{base}/{new['id']}", form)).status_code == 303
+    row = await SessionActivity.select().where(SessionActivity.id == new["id"]).first()
+    assert row["survey_phase"] == "cold" and json.loads(row["quiz"]) == parse_survey_text(SMALL)
+    # Once a learner has answered, the questionnaire is retired, never deleted.
+    await post_form(client, f"{base}/{survey_id}/supprimer", {})  # nobody answered yet: deleted
+    assert not await SessionActivity.exists().where(SessionActivity.id == survey_id)
+    other, answered_id = await survey_session(learners=1)
+    session_row = {"id": other.id, "start_date": other.slots[0].day}
+    activity = await SessionActivity.select().where(SessionActivity.id == answered_id).first()
+    assert await answering.answer(session_row, other.enrolments[other.learners[0]], None, activity, GOOD)
+    refused = await post_form(client, f"/sessions/{other.id}/contenu/{answered_id}/supprimer", {})
+    assert refused.status_code == 303 and await SessionActivity.exists().where(SessionActivity.id == answered_id)
