@@ -47,7 +47,7 @@ class ActivityForm:
     pass_mark: Annotated[int | None, IntRange(0, 100, "Le seuil de réussite est un pourcentage entre 0 et 100.")] = None
     quiz_text: Multiline = ""
     remove_file: bool = False
-    survey_phase: Annotated[str, OneOf(tuple(dict(SURVEY_PHASES)), "Envoi du questionnaire inconnu.")] = ""
+    survey_phase: Annotated[str, OneOf(tuple(dict(SURVEY_PHASES)), "Envoi du questionnaire inconnu.", required=False)] = ""
     anonymous: bool = False
     survey_text: Multiline = ""
     survey_model: str = ""  # « Partir du modèle »: the model chosen

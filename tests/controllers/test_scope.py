@@ -40,6 +40,8 @@ FOREIGN = {
     "request_id": lambda ids: 1,
     # Operations dashboard: administrators and the operations role only; "not found" for everyone else.
     "run_id": lambda ids: ids["job_run"],
+    # Issue 23: the financers' survey of a year, reserved to administrators and registration managers.
+    "year": lambda ids: 2025,
 }
 # The catalogue is shared by the whole network: every manager may read a template.
 GLOBAL_READABLE = {"GET /catalogue/{template_id:int}"}
