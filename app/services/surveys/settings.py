@@ -10,7 +10,7 @@ from typing import Annotated
 from app import db
 from app.services.errors import ValidationFailed
 from app.services.outbox import get_setting, set_setting
-from app.services.surveys.questions import dump_questions, parse_survey_text
+from app.services.surveys.questions import parse_survey_text
 from app.services.text import Multiline
 from app.tables.outbox import PlatformSetting
 from app.validation import IntRange, declared_errors
@@ -147,10 +147,10 @@ async def model_text(key: str) -> str:
     return await get_setting(setting, default) or default
 
 
-async def model_questions(key: str) -> str:
-    """The JSON of a ready-made questionnaire's questions, for an activity's ``quiz`` column (the
-    demo's surveys, a survey made by code): « hot », « cold » or « financers »."""
-    return dump_questions(parse_survey_text(await model_text(key)))
+def model_questions(key: str) -> list[dict]:
+    """The questions of a built-in ready-made questionnaire (« hot », « cold » or « financers ») as
+    shipped, not as edited — for a survey made by code (the demo's); ``model_text`` for the edited one."""
+    return parse_survey_text(MODELS[key][2])
 
 
 async def models() -> dict[str, str]:
