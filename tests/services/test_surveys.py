@@ -87,6 +87,7 @@ async def _answer(built, user_id, activity_id, form=GOOD):
     return await answering.answer(session, built.enrolments[user_id], None, await _activity(activity_id), form)
 
 
+@pytest.mark.smoke
 async def test_one_answer_per_learner_whatever_the_clicks(clean):
     built, activity_id = await survey_session(learners=2)
     me, other = built.learners
@@ -143,6 +144,7 @@ async def _cron(redis_client, moment=None):
     return await invitations.run_survey_mails(redis_client, moment)
 
 
+@pytest.mark.smoke
 async def test_the_cron_invites_once_and_reminds_until_answered(clean, redis_client, run_jobs, smtp):
     built, activity_id = await survey_session(learners=3, days_ago=2)
     ahead, _ = await survey_session(learners=2, days_ago=-100)  # not over yet: nobody asked
