@@ -20,6 +20,7 @@ from app.services import activities, convocations, enrolments, files, progress, 
 from app.services import learner, trainers
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
+from app.services.surveys.questions import TYPE_LABELS, load_questions
 from app.services.surveys.settings import model_choices
 from app.services.learner import COMPLETION_CHOICES, learner_session
 from app.services.roles import ADMIN, GED, GET
@@ -362,7 +363,8 @@ class SessionContentController(Controller):
         return render(request, "sessions/preview.html", {
             "session": session, "activity": activity,
             "content": learner.clean_html(activity["content"]) if activity["kind"] == "page" else "",
-            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else []})
+            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else
+            load_questions(activity["quiz"]) if activity["kind"] == "survey" else [], "survey_types": TYPE_LABELS})
 
     @get("/{activity_id:int}", name="sessions.edit_activity")
     async def edit(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:

@@ -256,6 +256,9 @@ async def test_the_session_content_editor_makes_a_questionnaire_and_keeps_it_onc
     assert (await post_form(client, f"{base}/{new['id']}", form)).status_code == 303
     row = await SessionActivity.select().where(SessionActivity.id == new["id"]).first()
     assert row["survey_phase"] == "cold" and json.loads(row["quiz"]) == parse_survey_text(SMALL)
+    preview = text((await client.get(f"{base}/{new['id']}/apercu")).text)
+    assert "Questionnaire à froid" in preview and "3. Qu'avez-vous préféré ? (choix multiple)" in preview
+    assert "5. Vos commentaires (texte libre, facultative)" in preview
     # Once a learner has answered, the questionnaire is retired, never deleted.
     await post_form(client, f"{base}/{survey_id}/supprimer", {})  # nobody answered yet: deleted
     assert not await SessionActivity.exists().where(SessionActivity.id == survey_id)
