@@ -41,6 +41,7 @@ from app.controllers import (
     sessions,
     signed_sheets,
     signing,
+    surveys,
     trainers,
     users,
 )
@@ -156,6 +157,7 @@ ROUTE_HANDLERS = [
     *ops.HANDLERS,
     *health.HANDLERS,
     *bpf.HANDLERS,
+    *surveys.HANDLERS,
     static_file,
 ]
 

@@ -12,7 +12,8 @@ from app.http.tableview import table_view
 from app.http.web import current_user
 from app.lists.catalogue import TEMPLATES
 from app.services import assessments, catalogue, files
-from app.services.activities import MoveForm
+from app.services.activities import SURVEY_PHASES, MoveForm, with_survey_model
+from app.services.surveys.settings import model_choices
 from app.services.learner import COMPLETION_CHOICES
 from app.settings import get_settings
 from app.services.errors import ValidationFailed
@@ -48,7 +49,8 @@ class CatalogueController(Controller):
             "errors": errors or {}, "accepted": files.ACCEPTED_TEXT,
             "max_mb": get_settings().file_max_bytes // 1_048_576,
             "save_url": url(request, "catalogue.save_activity", template_id=template_id, activity_id=activity["id"]),
-            "back_url": url(request, "catalogue.show", template_id=template_id)}, status_code=status_code)
+            "back_url": url(request, "catalogue.show", template_id=template_id),
+            "survey_phases": SURVEY_PHASES, "survey_models": model_choices()}, status_code=status_code)
 
     @get("/{template_id:int}", name="catalogue.show")
     async def show(self, request: Request, template_id: FromPath[int]) -> Template:
@@ -92,6 +94,9 @@ class CatalogueController(Controller):
     async def save_activity(self, request: Request, template_id: FromPath[int], activity_id: FromPath[int]) -> Response:
         activity = await catalogue.get_activity(template_id, activity_id)
         form = await read_form(request, catalogue.ActivityForm)
+        if form.use_model:  # « Partir du modèle »: the form again, with the model's questions
+            return await self._activity_page(request, template_id, activity,
+                                             await with_survey_model(as_values(form), form.survey_model))
         try:
             await catalogue.save_activity(template_id, form, activity_id, await read_upload(request),
                                           current_user(request).id)

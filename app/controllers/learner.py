@@ -80,6 +80,8 @@ class LearnerController(Controller):
             await learner.open_activity(session, activity)
             return redirect(request, url(request, "learner.session", session_id=session_id) + "#discuter")
         await learner.open_activity(session, activity)
+        if activity["kind"] == "survey":  # a questionnaire is answered on its own page (app/controllers/surveys.py)
+            return redirect(request, url(request, "surveys.learner", session_id=session_id, activity_id=activity_id))
         return await self._activity_page(request, session, activity)
 
     @post("/activites/{activity_id:int}/terminer", name="learner.complete")

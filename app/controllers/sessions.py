@@ -21,6 +21,8 @@ from app.services import learner, trainers
 from app.services import assessments
 from app.services.certificates import PLACEHOLDERS
 from app.services.errors import ValidationFailed
+from app.services.surveys.questions import TYPE_LABELS, load_questions
+from app.services.surveys.settings import model_choices
 from app.services.learner import COMPLETION_CHOICES, learner_session
 from app.services.roles import ADMIN, GED, GET
 from app.services.scope import establishment_choices, require_establishment
@@ -330,7 +332,8 @@ class SessionContentController(Controller):
             "objectives": await assessments.session_objectives(session["id"]),  # numbered for the quiz's tags
             "max_mb": get_settings().file_max_bytes // 1_048_576,
             "save_url": url(request, "sessions.save_activity", session_id=session["id"], activity_id=activity["id"]),
-            "back_url": url(request, "sessions.content", session_id=session["id"])}, status_code=status_code)
+            "back_url": url(request, "sessions.content", session_id=session["id"]),
+            "survey_phases": activities.SURVEY_PHASES, "survey_models": model_choices()}, status_code=status_code)
 
     def _back(self, request, session_id, activity_id=None):
         anchor = f"#activity-{activity_id}" if activity_id else ""
@@ -362,7 +365,8 @@ class SessionContentController(Controller):
         return render(request, "sessions/preview.html", {
             "session": session, "activity": activity,
             "content": learner.clean_html(activity["content"]) if activity["kind"] == "page" else "",
-            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else []})
+            "questions": learner.load_quiz(activity["quiz"]) if activity["kind"] == "quiz" else
+            load_questions(activity["quiz"]) if activity["kind"] == "survey" else [], "survey_types": TYPE_LABELS})
 
     @get("/{activity_id:int}", name="sessions.edit_activity")
     async def edit(self, request: Request, session_id: FromPath[int], activity_id: FromPath[int]) -> Template:
@@ -376,6 +380,9 @@ class SessionContentController(Controller):
         session = await sessions.session_in_scope(user, session_id)
         activity = await session_content.get_activity(session_id, activity_id)
         form = await read_form(request, activities.ActivityForm)
+        if form.use_model:  # « Partir du modèle »: the form again, with the model's questions
+            return await self._activity_page(request, session, activity,
+                                             await activities.with_survey_model(as_values(form), form.survey_model))
         try:
             await session_content.save_activity(session_id, form, activity_id, await read_upload(request), user.id)
         except ValidationFailed as invalid:

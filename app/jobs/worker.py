@@ -33,6 +33,7 @@ from app.jobs.redaction import redact
 from app.jobs.registration import send_request_notifications
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
 from app.jobs.signed_sheets import seal_slot_sheet
+from app.jobs.surveys import send_survey_mails
 from app.pdf import bounded
 from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, with_timeouts
 from app.services import imports, sessions
@@ -134,6 +135,9 @@ def cron_jobs() -> list:
         cron(_recorded(seal_unsealed_certificates), second={50}, unique=True),
         # Certificates due since their session's last slot ended (attendance recorded before it), issue 20.
         cron(_recorded(issue_due_certificates), minute=set(range(0, 60, 5)), second={20}, unique=True),
+        # Satisfaction surveys (issue 23): invitations due, their mails and the two reminders (each marked in
+        # the statement that picks it, so a second run or a second worker mails nothing twice).
+        cron(_recorded(send_survey_mails), minute=set(range(3, 60, 10)), second={10}, unique=True),
     ]
 
 

@@ -20,13 +20,20 @@ from app.services import files
 from app.services.assessments import ASSESSMENT_LABELS, objective_count
 from app.services.errors import NotFound, ValidationFailed
 from app.services.learner import HIDDEN_FROM_LEARNERS, clean_html, load_quiz, parse_quiz_text, quiz_text
+from app.services.surveys import questions as survey_questions
+from app.services.surveys.settings import MODELS as SURVEY_MODELS, model_text
 from app.services.text import Multiline
 from app.validation import IntRange, MaxLen, OneOf, Pattern, Required, declared_errors
-from app.tables.catalogue import CompletionRule, SessionActivity
+from app.tables.catalogue import CompletionRule, SessionActivity, SurveyPhase
 
 ACTIVITY_KINDS = [("page", "Page"), ("video", "Vidéo"), ("file", "Fichier"), ("quiz", "Test"), ("forum", "Forum"),
-                  ("reminder", "Réengagement (caché pour les apprenants)")]
-DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none"}
+                  ("reminder", "Réengagement (caché pour les apprenants)"), ("survey", "Questionnaire")]
+DEFAULT_RULES = {"page": "manual", "video": "view", "file": "view", "quiz": "quiz", "forum": "none", "reminder": "none",
+                 "survey": "none"}
+# A questionnaire (issue 23): when it is sent. It never counts for completion (the hot survey opens
+# once the session is over), so it is neither required nor tracked.
+SURVEY_PHASES = [("", "Aucun (depuis la page de la session)"), ("hot", "À chaud (à la fin de la session)"),
+                 ("cold", "À froid (N jours après)")]
 
 
 @dataclass
@@ -43,6 +50,11 @@ class ActivityForm:
     remove_file: bool = False
     # Issue 23: what a quiz measures (« Positionnement (entrée) » / « Évaluation des acquis (sortie) »).
     assessment: Annotated[str, OneOf(tuple(ASSESSMENT_LABELS), "Type d'évaluation inconnu.", required=False)] = ""
+    survey_phase: Annotated[str, OneOf(tuple(dict(SURVEY_PHASES)), "Envoi du questionnaire inconnu.", required=False)] = ""
+    anonymous: bool = False
+    survey_text: Multiline = ""
+    survey_model: str = ""  # « Partir du modèle »: the model chosen
+    use_model: str = ""  # set by the « Partir du modèle » button: re-show the form with the model's questions
 
 
 @dataclass
@@ -51,8 +63,20 @@ class MoveForm:
 
 
 def activity_values(row: dict) -> dict:
-    """An activity as the edit form shows it (the quiz in its plain-text format)."""
-    return {**row, "quiz_text": quiz_text(load_quiz(row["quiz"])), "pass_mark": row["pass_mark"]}
+    """An activity as the edit form shows it (the quiz or the questionnaire in its plain-text format)."""
+    if row["kind"] == "survey":
+        return {**row, "quiz_text": "", "pass_mark": row["pass_mark"],
+                "survey_text": survey_questions.survey_text(survey_questions.load_questions(row["quiz"]))}
+    return {**row, "quiz_text": quiz_text(load_quiz(row["quiz"])), "pass_mark": row["pass_mark"], "survey_text": ""}
+
+
+async def with_survey_model(values: dict, model: str) -> dict:
+    """The form's values with the questions of the ready-made questionnaire ``model`` (« Partir du
+    modèle »), everything else as typed; an unknown model changes nothing."""
+    if model not in SURVEY_MODELS:
+        return values
+    phase = {"hot": "hot", "cold": "cold"}.get(model, values.get("survey_phase", ""))
+    return {**values, "kind": "survey", "survey_text": await model_text(model), "survey_phase": phase}
 
 
 async def get_activity(table: type[Table], owner, owner_id: int, activity_id: int) -> dict:
@@ -83,19 +107,30 @@ def _checked_values(form: ActivityForm, objectives: int | None = None) -> dict:
             quiz = json.dumps(questions, ensure_ascii=False) if questions else ""
         except ValidationFailed as invalid:
             errors.update(invalid.errors)
+    elif kind == "survey":
+        try:
+            quiz = survey_questions.dump_questions(survey_questions.parse_survey_text(form.survey_text))
+        except ValidationFailed as invalid:
+            errors.update(invalid.errors)
     if errors:
         raise ValidationFailed(errors)
     hidden = kind in HIDDEN_FROM_LEARNERS
-    return {"kind": kind, "title": title, "required": form.required and not hidden,
+    untracked = hidden or kind == "survey"
+    survey = kind == "survey"
+    return {"kind": kind, "title": title, "required": form.required and not untracked,
             "content": clean_html(form.content) if kind == "page" else form.content,
-            "completion": "none" if hidden else completion, "video_url": video_url, "pass_mark": pass_mark, "quiz": quiz,
-            "assessment": form.assessment if kind == "quiz" else ""}
+            "completion": "none" if untracked else completion, "video_url": video_url, "pass_mark": pass_mark,
+            "quiz": quiz, "survey_phase": form.survey_phase if survey else SurveyPhase.none.value,
+            "anonymous": form.anonymous and survey, "assessment": form.assessment if kind == "quiz" else ""}
 
 
 async def save_activity(table: type[Table], owner, owner_id: int, form: ActivityForm, current: dict | None = None,
                         upload: tuple[str, bytes] | None = None, user_id: int | None = None) -> int:
     """Add (`current` None) or edit one activity. A new or replacing upload is stored first; the
     file it replaces stays in stored_file, unreferenced, until the clean-up job removes it."""
+    if current is None and form.kind == "survey" and not form.survey_text.strip():
+        # A new questionnaire starts from the « Satisfaction à chaud » model (edited on its page).
+        form.survey_text, form.survey_phase = await model_text("hot"), form.survey_phase or "hot"
     checked = _checked_values(form, await objective_count(owner, owner_id) if form.kind == "quiz" else None)
     file_id = None if (current is None or form.remove_file) else current["file"]
     if upload is not None:

@@ -22,8 +22,9 @@ from app.services.certificates import seal
 from app.services.learning import refresh_and_issue
 from app.tables.catalogue import SessionActivity
 from app.tables.learning import ActivityCompletion, Enrolment, QuizAttempt
+from app.tables.quality import SurveyInvitation
 
-HAS_RECORDS = ("Cette activité a déjà des achèvements ou des tentatives enregistrés : elle ne peut pas être "
+HAS_RECORDS = ("Cette activité a déjà des achèvements, des tentatives ou des réponses enregistrés : elle ne peut pas être "
                "supprimée. Retirez-la : elle sera cachée aux apprenants et ne comptera plus pour l'achèvement.")
 
 
@@ -38,7 +39,8 @@ async def editor_activities(session_id: int) -> list[dict]:
         "SELECT a.id, a.position, a.kind, a.title, a.required, a.completion, a.retired_at, a.file, "
         "f.name AS file_name, "
         "(SELECT COUNT(*) FROM activity_completion c WHERE c.activity = a.id) AS completions, "
-        "EXISTS (SELECT 1 FROM quiz_attempt q WHERE q.activity = a.id) AS attempted "
+        "(EXISTS (SELECT 1 FROM quiz_attempt q WHERE q.activity = a.id) "
+        "OR EXISTS (SELECT 1 FROM survey_invitation v WHERE v.activity = a.id)) AS attempted "
         "FROM session_activity a LEFT JOIN stored_file f ON f.id = a.file "
         "WHERE a.session = {} ORDER BY a.position, a.id", session_id)
 
@@ -83,7 +85,8 @@ async def delete_activity(session_id: int, activity_id: int) -> None:
     await get_activity(session_id, activity_id)
     async with db.transaction():
         if await ActivityCompletion.exists().where(ActivityCompletion.activity == activity_id) or \
-                await QuizAttempt.exists().where(QuizAttempt.activity == activity_id):
+                await QuizAttempt.exists().where(QuizAttempt.activity == activity_id) or \
+                await SurveyInvitation.exists().where(SurveyInvitation.activity == activity_id):
             raise ValidationFailed({"activity": HAS_RECORDS})
         await Enrolment.update({Enrolment.last_activity: None}).where(
             (Enrolment.session == session_id) & (Enrolment.last_activity == activity_id))

@@ -40,7 +40,8 @@ FOREIGN = {
     "request_id": lambda ids: 1,
     # Operations dashboard: administrators and the operations role only; "not found" for everyone else.
     "run_id": lambda ids: ids["job_run"],
-    # The BPF (issue 23): administrators only, refused to a GET or a GED whatever the year.
+    # Issue 23, administrators only (and registration managers for the financers' survey of a year):
+    # the BPF, refused to a GET or a GED whatever the year.
     "year": lambda ids: 2025,
     "key": lambda ids: "f1.total",
     "item": lambda ids: "templates",

@@ -57,6 +57,7 @@ KIND_LABELS = {
     "issue_due_certificates": "Attestations dues après le dernier créneau",
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
     "seal_slot_sheet": "Feuille d'émargement signée d'un créneau (PDF et empreinte)",
+    "send_survey_mails": "Questionnaires de satisfaction : invitations et relances",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
 MAIL_STATUSES = ("queued", "sending", "retry", "failed", "sent")
