@@ -44,6 +44,7 @@ from app.controllers import (
     trainers,
     users,
 )
+from app.controllers import indicators, survey_results
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
@@ -154,6 +155,8 @@ ROUTE_HANDLERS = [
     *registration.HANDLERS,
     *ops.HANDLERS,
     *health.HANDLERS,
+    *survey_results.HANDLERS,
+    *indicators.HANDLERS,
     static_file,
 ]
 

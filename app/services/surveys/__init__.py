@@ -1,0 +1,1 @@
+"""Satisfaction surveys (issue 23, Qualiopi indicator 30): questions, invitations, answers, results."""
