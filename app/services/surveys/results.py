@@ -277,50 +277,65 @@ def _chart_desc(answered: int, rows: list[dict], average: float | None) -> str:
 
 
 def aggregate(sources: dict, answers: list[tuple]) -> dict:
-    """Every figure of the results page from the surveys and their answers (see the module's doc)."""
+    """Every figure of the results page from the surveys and their answers (see the module's doc).
+    Each answer is parsed once; a scale answer (most of them) is counted inline, the others by
+    their question's group."""
     groups: dict[tuple, _Group] = {}
-    layout: dict = {}  # source -> [(question index as text, question, group)]
+    layout: dict = {}  # source -> [(question index as text, question, group, top of its scale or 0)]
     for key, source in sources.items():
         layout[key] = []
         for index, question in enumerate(source.questions):
             gk = (" ".join(str(question.get("text", "")).split()), question["type"])
             group = groups.get(gk) or groups.setdefault(gk, _Group(*gk))
             group.declare_choices(question)
-            layout[key].append((str(index), question, group))
-    counted = 0
+            layout[key].append((str(index), question, group, SCALES.get(question["type"], 0)))
+    parsed = []
     for key, text in answers:
         slots = layout.get(key)
         if slots is None:
             continue
-        counted += 1
         values = _parse(text)
-        for index, question, group in slots:
-            if index in values:
-                group.add(question, values[index])
+        parsed.append((key, values))
+        for index, question, group, top in slots:
+            value = values.get(index)
+            if value is None:
+                continue
+            if top:
+                if type(value) is int and 1 <= value <= top:
+                    group.counts[value] += 1
+                    group.total += value
+                    group.answered += 1
+            else:
+                group.add(question, value)
     invited = sum(s.invited for s in sources.values())
-    return {"invited": invited, "answers": counted,
-            "rate": round(counted * 100 / invited, 1) if invited else None,
-            "satisfaction": satisfaction(sources, answers),
+    return {"invited": invited, "answers": len(parsed),
+            "rate": round(len(parsed) * 100 / invited, 1) if invited else None,
+            "satisfaction": _satisfaction(sources, parsed),
             "questions": [g.as_dict() for g in groups.values()]}
 
 
 def satisfaction(sources: dict, answers: list[tuple]) -> dict:
     """The satisfaction figure (DESIGN23.md): the mean, over the answers to « à chaud » surveys, of
     every scale answer brought to /5 (a 1–10 answer v counts v / 2), with the number of answers that
-    hold at least one scale answer. ``average`` is None when there is none."""
-    scales = {key: [(str(i), q) for i, q in enumerate(s.questions) if q["type"] in SCALES]
+    hold at least one scale answer. ``average`` is None when there is none. ``answers``: (survey,
+    JSON text) pairs, as ``fetch`` gives them."""
+    return _satisfaction(sources, [(key, _parse(text)) for key, text in answers if key in sources])
+
+
+def _satisfaction(sources: dict, parsed: list[tuple]) -> dict:
+    scales = {key: [(str(i), SCALES[q["type"]], 2 if q["type"] == "scale10" else 1)
+                    for i, q in enumerate(s.questions) if q["type"] in SCALES]
               for key, s in sources.items() if s.phase == "hot"}
     total, values, responses = 0.0, 0, 0
-    for key, text in answers:
+    for key, given in parsed:
         asked = scales.get(key)
         if not asked:
             continue
-        given = _parse(text)
         before = values
-        for index, question in asked:
-            value = _scale_value(question, given.get(index))
-            if value is not None:
-                total += value / 2 if question["type"] == "scale10" else value
+        for index, top, divisor in asked:
+            value = given.get(index)
+            if type(value) is int and 1 <= value <= top:
+                total += value / divisor
                 values += 1
         responses += values > before
     return {"average": round(total / values, 2) if values else None, "responses": responses}
