@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -208,11 +209,6 @@ def _valid_index(value, choices: list) -> bool:
     return type(value) is int and 0 <= value < len(choices)
 
 
-def _scale_value(question: dict, value) -> int | None:
-    top = SCALES.get(question.get("type"))
-    return value if top and type(value) is int and 1 <= value <= top else None
-
-
 class _Group:
     """One question as shown: the same (text, type) across every survey counted."""
 
@@ -223,30 +219,39 @@ class _Group:
         self.total = 0
         self.texts: list[str] = []
 
-    def add(self, question: dict, value) -> None:
+    def add_many(self, question: dict, values: list) -> None:
+        """Count one survey's answers to this question (what is not a valid answer is no answer).
+        Equal answers are counted together (``Counter``, in C): a template's 10,000 answers hold a
+        handful of distinct values per question."""
         kind, choices = self.kind, question.get("choices") or []
-        if kind in SCALES:
-            if _scale_value(question, value) is None:
-                return
-            self.counts[value] += 1
-            self.total += value
-        elif kind == "single":
-            if not _valid_index(value, choices):
-                return
-            label = str(choices[value])
-            self.counts[label] = self.counts.get(label, 0) + 1
-        elif kind == "multiple":
-            picked = sorted({i for i in value if _valid_index(i, choices)}) if isinstance(value, list) else []
-            if not picked:
-                return
-            for index in picked:
-                label = str(choices[index])
-                self.counts[label] = self.counts.get(label, 0) + 1
-        else:
-            if not isinstance(value, str) or not value.strip():
-                return
-            self.texts.append(value.strip())
-        self.answered += 1
+        if kind == "text":
+            for value in values:
+                if isinstance(value, str) and value.strip():
+                    self.texts.append(value.strip())
+                    self.answered += 1
+            return
+        if kind == "multiple":
+            counted = Counter(tuple(v) for v in values if type(v) is list)
+        else:  # a bool is no answer (and would count as 1 in a Counter)
+            counted = Counter(v for v in values if type(v) is int)
+        top = SCALES.get(kind)
+        for value, n in counted.items():
+            if top:
+                if 1 <= value <= top:
+                    self.counts[value] += n
+                    self.total += value * n
+                    self.answered += n
+            elif kind == "single":
+                if 0 <= value < len(choices):
+                    label = str(choices[value])
+                    self.counts[label] = self.counts.get(label, 0) + n
+                    self.answered += n
+            else:
+                picked = sorted({i for i in value if _valid_index(i, choices)})
+                for index in picked:
+                    label = str(choices[index])
+                    self.counts[label] = self.counts.get(label, 0) + n
+                self.answered += n if picked else 0
 
     def declare_choices(self, question: dict) -> None:
         """Every choice shows, even one nobody picked."""
@@ -276,40 +281,39 @@ def _chart_desc(answered: int, rows: list[dict], average: float | None) -> str:
     return f"Répartition des {answered} réponses : {parts}." + ("" if average is None else f" Moyenne {_fr(average)}.")
 
 
+def _by_source(sources: dict, answers: list[tuple]) -> dict:
+    """The answers of each survey, parsed: {survey: [dict, …]} (one json.loads a survey)."""
+    texts: dict = {}
+    for key, text in answers:
+        if key in sources:
+            texts.setdefault(key, []).append(text or "{}")
+    parsed = {}
+    for key, items in texts.items():
+        try:
+            batch = json.loads("[" + ",".join(items) + "]")
+        except ValueError:  # one unreadable answer: each on its own
+            batch = [_parse(text) for text in items]
+        parsed[key] = [v if type(v) is dict else {} for v in batch]
+    return parsed
+
+
 def aggregate(sources: dict, answers: list[tuple]) -> dict:
-    """Every figure of the results page from the surveys and their answers (see the module's doc).
-    Each answer is parsed once; a scale answer (most of them) is counted inline, the others by
-    their question's group."""
+    """Every figure of the results page from the surveys and their answers (see the module's doc)."""
     groups: dict[tuple, _Group] = {}
-    layout: dict = {}  # source -> [(question index as text, question, group, top of its scale or 0)]
+    parsed = _by_source(sources, answers)
     for key, source in sources.items():
-        layout[key] = []
+        items = parsed.get(key, [])
         for index, question in enumerate(source.questions):
             gk = (" ".join(str(question.get("text", "")).split()), question["type"])
             group = groups.get(gk) or groups.setdefault(gk, _Group(*gk))
             group.declare_choices(question)
-            layout[key].append((str(index), question, group, SCALES.get(question["type"], 0)))
-    parsed = []
-    for key, text in answers:
-        slots = layout.get(key)
-        if slots is None:
-            continue
-        values = _parse(text)
-        parsed.append((key, values))
-        for index, question, group, top in slots:
-            value = values.get(index)
-            if value is None:
-                continue
-            if top:
-                if type(value) is int and 1 <= value <= top:
-                    group.counts[value] += 1
-                    group.total += value
-                    group.answered += 1
-            else:
-                group.add(question, value)
+            if items:
+                index = str(index)
+                group.add_many(question, [v[index] for v in items if index in v])
+    counted = sum(len(items) for items in parsed.values())
     invited = sum(s.invited for s in sources.values())
-    return {"invited": invited, "answers": len(parsed),
-            "rate": round(len(parsed) * 100 / invited, 1) if invited else None,
+    return {"invited": invited, "answers": counted,
+            "rate": round(counted * 100 / invited, 1) if invited else None,
             "satisfaction": _satisfaction(sources, parsed),
             "questions": [g.as_dict() for g in groups.values()]}
 
@@ -319,25 +323,25 @@ def satisfaction(sources: dict, answers: list[tuple]) -> dict:
     every scale answer brought to /5 (a 1–10 answer v counts v / 2), with the number of answers that
     hold at least one scale answer. ``average`` is None when there is none. ``answers``: (survey,
     JSON text) pairs, as ``fetch`` gives them."""
-    return _satisfaction(sources, [(key, _parse(text)) for key, text in answers if key in sources])
+    return _satisfaction(sources, _by_source(sources, answers))
 
 
-def _satisfaction(sources: dict, parsed: list[tuple]) -> dict:
-    scales = {key: [(str(i), SCALES[q["type"]], 2 if q["type"] == "scale10" else 1)
-                    for i, q in enumerate(s.questions) if q["type"] in SCALES]
-              for key, s in sources.items() if s.phase == "hot"}
+def _satisfaction(sources: dict, parsed: dict) -> dict:
     total, values, responses = 0.0, 0, 0
-    for key, given in parsed:
-        asked = scales.get(key)
-        if not asked:
+    for key, items in parsed.items():
+        source = sources[key]
+        asked = [(str(i), SCALES[q["type"]], 2 if q["type"] == "scale10" else 1)
+                 for i, q in enumerate(source.questions) if q["type"] in SCALES]
+        if source.phase != "hot" or not asked:
             continue
-        before = values
+        counted = set()  # positions of the answers holding a valid scale answer
         for index, top, divisor in asked:
-            value = given.get(index)
-            if type(value) is int and 1 <= value <= top:
-                total += value / divisor
-                values += 1
-        responses += values > before
+            given = [(pos, v[index]) for pos, v in enumerate(items) if index in v]
+            valid = [(pos, x) for pos, x in given if type(x) is int and 1 <= x <= top]
+            counted.update(pos for pos, _ in valid)
+            total += sum(x for _, x in valid) / divisor
+            values += len(valid)
+        responses += len(counted)
     return {"average": round(total / values, 2) if values else None, "responses": responses}
 
 
