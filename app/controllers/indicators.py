@@ -7,15 +7,13 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from litestar import Request, Response, get
+from litestar import Controller, Request, Response, get
 from litestar.params import FromPath
 
 from app.dates import today
 from app.http.responder import render, url
 from app.services import indicators
 from app.settings import get_settings
-
-PUBLIC = {"public": True}
 
 # The snippet's one style sheet, inline (it loads nothing): allowed by its hash alone. No quote, no
 # « & », « < » or « > », so the page carries it byte for byte as hashed.
@@ -43,22 +41,25 @@ async def _context(request: Request, code: str) -> dict:
             "embed_url": get_settings().base_url + url(request, "indicators.embed", query, code=template["code"])}
 
 
-@get("/indicateurs", name="indicators.index", opt=PUBLIC)
-async def index(request: Request) -> Response:
-    return render(request, "indicators/index.html", {"templates": await indicators.visible_templates()})
+class IndicatorsController(Controller):
+    # Public, its automatic OPTIONS answers too (a controller's opt reaches every handler it makes).
+    path = "/indicateurs"
+    opt = {"public": True}
+
+    @get("/", name="indicators.index")
+    async def index(self, request: Request) -> Response:
+        return render(request, "indicators/index.html", {"templates": await indicators.visible_templates()})
+
+    @get("/{code:str}", name="indicators.show")
+    async def show(self, request: Request, code: FromPath[str]) -> Response:
+        return render(request, "indicators/show.html", await _context(request, code))
+
+    @get("/{code:str}/encart", name="indicators.embed")
+    async def embed(self, request: Request, code: FromPath[str]) -> Response:
+        """The snippet: a small page of its own, framed by any site (its own Content-Security-Policy,
+        app/http/security.py then adds no X-Frame-Options)."""
+        return render(request, "indicators/embed.html", {**await _context(request, code), "css": EMBED_CSS},
+                      headers={"Content-Security-Policy": EMBED_CSP})
 
 
-@get("/indicateurs/{code:str}", name="indicators.show", opt=PUBLIC)
-async def show(request: Request, code: FromPath[str]) -> Response:
-    return render(request, "indicators/show.html", await _context(request, code))
-
-
-@get("/indicateurs/{code:str}/encart", name="indicators.embed", opt=PUBLIC)
-async def embed(request: Request, code: FromPath[str]) -> Response:
-    """The snippet: a small page of its own, framed by any site (its own Content-Security-Policy,
-    app/http/security.py then adds no X-Frame-Options)."""
-    return render(request, "indicators/embed.html", {**await _context(request, code), "css": EMBED_CSS},
-                  headers={"Content-Security-Policy": EMBED_CSP})
-
-
-HANDLERS = [index, show, embed]
+HANDLERS = [IndicatorsController]
