@@ -47,6 +47,7 @@ async def test_results_by_template_and_period(client):
     assert "Personnes invitées 5" in body and "Réponses 4" in body and "80,0 %" in body and "3,8 / 5" in body
     june = text((await client.get(f"/questionnaires?template={data.template}&from=2026-06-01&to=2026-06-30")).text)
     assert "Personnes invitées 2" in june and "Réponses 2" in june and "100,0 %" in june
+    assert 'href="/questionnaires"' in (await client.get("/analytique")).text  # linked from the dashboard
     bad = await client.get("/questionnaires?from=2026-02-30&phase=x")
     assert bad.status_code == 200 and "date invalide" in text(bad.text) and "Moment du questionnaire invalide" in bad.text
 
@@ -114,6 +115,7 @@ async def test_financers_results_by_year(client):
     await login(client, "alp001.get")
     assert (await client.get("/questionnaires/financeurs")).status_code == 403
     await login(client, "inscriptions")
+    assert 'href="/questionnaires/financeurs"' in (await client.get("/gestion-inscriptions/")).text
     body = text((await client.get("/questionnaires/financeurs?year=2026")).text)
     assert "Personnes invitées 1" in body and "Réponses 1" in body and "Bon partenariat" in body
     assert "moyenne 4,0 / 5" in body
