@@ -11,6 +11,8 @@ import json
 import re
 from datetime import date, datetime, timezone
 
+import pytest
+
 from app.dates import today
 from app.services import indicators
 from app.services.enrolments import add_sources
@@ -62,6 +64,7 @@ async def indicator_dataset() -> dict:
     return {"template": template, "a": a, "b": b, "ea": ea, "names": names}
 
 
+@pytest.mark.smoke  # the set-based SQL on SQLite too
 async def test_the_public_page_shows_the_figures_of_the_period(client):
     data = await indicator_dataset()
     response = await client.get("/indicateurs/I01")  # no login

@@ -98,6 +98,7 @@ async def _result(scope=EVERYTHING, **params) -> dict:
     return results.aggregate(*await results.fetch(scope, query))
 
 
+@pytest.mark.smoke  # the set-based SQL on SQLite too
 async def test_hot_results_of_a_template_grouped_across_two_sessions(clean):
     est = await factories.establishment()
     data = await build_dataset(est)
