@@ -57,6 +57,11 @@ def seed() -> list[str]:
             SELECT ses.id, people.ids[1 + (ses.n * {SEATS} + k) % {PEOPLE}], 'learner', true, now(), 0, 0, 0,
                    CASE WHEN k % 3 <> 0 THEN now() END, CASE WHEN k % 5 = 0 THEN 210 ELSE 420 END
             FROM ses, people, generate_series(0, {SEATS - 1}) k ON CONFLICT DO NOTHING""",
+        # Attendance taken in every session (the minutes attended are set on the enrolments above).
+        """INSERT INTO attendance (enrolment, slot, status, recorded_at)
+            SELECT DISTINCT ON (e.session) e.id, sl.id, 'absent', now()
+            FROM enrolment e JOIN session_slot sl ON sl.session = e.session JOIN training_session s ON s.id = e.session
+            WHERE s.code LIKE 'IB%' ORDER BY e.session, e.id, sl.id""",
         f"""INSERT INTO session_activity (session, position, kind, title, content, required, quiz, survey_phase)
             SELECT s.id, 0, 'survey', 'Satisfaction à chaud', '', false, $q${QUESTIONS}$q$, 'hot'
             FROM training_session s WHERE s.code LIKE 'IB%'""",
@@ -133,6 +138,7 @@ async def main() -> None:
         t0 = time.perf_counter()
         figures = await indicators.compute(template, indicators.default_period(today()))
         service = (time.perf_counter() - t0) * 1000
+    _setup.check(figures["attendance_rate"] is not None, "no attendance rate")
     print(f"  template IB1: {figures['learners']:,} learners, completion {figures['completion_rate']} %, attendance "
           f"{figures['attendance_rate']} %, satisfaction {figures['satisfaction']}")
     print(f"  page cold (cache key deleted): {ms(cold)} — the three queries alone {service:.0f} ms")

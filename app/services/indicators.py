@@ -7,7 +7,7 @@ The period selects the sessions of the template that ended in it (cancelled ones
 active enrolments are the learners (people counted once), completed when ``completed_at`` is set
 (a person counts as completed when one of their enrolments is); attendance is the minutes recorded
 « présent » (``Enrolment.attended_minutes``, app/services/learning.py) over the minutes of the
-sessions' slots, for the enrolments of sessions that have slots; satisfaction is the one figure of
+sessions' slots, for the enrolments of the sessions whose attendance was taken (none: no rate); satisfaction is the one figure of
 app/services/surveys/results.py over the « à chaud » answers of those sessions.
 
 Cache: the figures of a (template, period) are kept in Redis for ``CACHE_TTL`` seconds, as the
@@ -104,8 +104,11 @@ _SESSIONS = ("SELECT s.id FROM training_session s WHERE s.template = {} AND s.ca
 def _enrolments_sql() -> str:
     return (
         f"WITH ses AS ({_SESSIONS}), "
+        # The sessions whose attendance was taken (a record on one of their slots): elsewhere « 0 minute
+        # present » means « not recorded », not « absent ».
         f"planned AS (SELECT sl.session AS session, SUM({slot_minutes_sql('sl')}) AS minutes FROM session_slot sl "
-        "WHERE sl.session IN (SELECT id FROM ses) GROUP BY sl.session) "
+        "WHERE sl.session IN (SELECT id FROM ses) AND sl.session IN (SELECT x.session FROM attendance att "
+        "JOIN session_slot x ON x.id = att.slot WHERE x.session IN (SELECT id FROM ses)) GROUP BY sl.session) "
         'SELECT COUNT(DISTINCT e."user") AS learners, '
         'COUNT(DISTINCT CASE WHEN e.completed_at IS NOT NULL THEN e."user" END) AS completed, '
         "COALESCE(SUM(CASE WHEN p.minutes > 0 THEN e.attended_minutes END), 0) AS attended, "

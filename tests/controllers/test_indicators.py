@@ -17,8 +17,8 @@ from app.dates import today
 from app.services import indicators
 from app.services.enrolments import add_sources
 from app.tables.accounts import User
-from app.tables.catalogue import CourseTemplate, TrainingSession
-from app.tables.learning import Enrolment, SourceKind
+from app.tables.catalogue import CourseTemplate, SessionSlot, TrainingSession
+from app.tables.learning import Attendance, Enrolment, SourceKind
 from app.tables.org import Establishment
 from tests import factories
 from tests.controllers.test_security_headers import _assert_protected
@@ -49,6 +49,11 @@ async def indicator_dataset() -> dict:
     for enrolment, minutes in zip(ea + eb + [b_shared], [420, 420, 210, 0, 420, 0, 210]):
         await Enrolment.update({Enrolment.attended_minutes: minutes}).where(Enrolment.id == enrolment)
     await Enrolment.update({Enrolment.completed_at: DONE}).where(Enrolment.id.is_in([ea[0], ea[1], eb[0]]))
+    # Attendance taken in A and B (the minutes above are what it gave): a record on one slot of each.
+    slots = {r["session"]: r["id"] for r in await SessionSlot.select(SessionSlot.session, SessionSlot.id).where(
+        SessionSlot.session.is_in([a.id, b.id]))}
+    await Attendance.insert(Attendance(enrolment=ea[3], slot=slots[a.id], status="absent"),
+                            Attendance(enrolment=eb[1], slot=slots[b.id], status="absent"))
     cancelled = await factories.session_with_learners(est, 3, slots=2, start=date(2026, 4, 1), template=template)
     await TrainingSession.update({TrainingSession.cancelled_at: DONE}).where(TrainingSession.id == cancelled.id)
     await factories.session_with_learners(est, 3, slots=2, start=date(2024, 4, 1), template=template)
@@ -100,6 +105,14 @@ async def test_under_five_learners_no_figure_and_a_bad_period_says_so(client):
         response = await client.get(f"/indicateurs/I02?{query}")
         assert response.status_code == 200 and words in text(response.text), query
         assert "Les 12 derniers mois sont affichés." in text(response.text)
+
+
+async def test_no_attendance_rate_where_attendance_was_not_taken(client):
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    template = await _template("I05")
+    await factories.session_with_learners(est, 6, slots=2, start=today(), template=template)
+    body = text((await client.get("/indicateurs/I05")).text)
+    assert "6 stagiaires" in body and "Taux d'assiduité — présences non relevées sur la période" in body
 
 
 async def test_hidden_or_unknown_templates_are_not_found_and_the_index_lists_the_visible(client):
