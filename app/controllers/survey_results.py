@@ -24,12 +24,13 @@ MANAGERS = {"roles": (ADMIN, GED, GET)}
 FINANCERS = {"roles": (ADMIN, REGISTRATION_MANAGER)}
 
 
-def _answer(request: Request, result: dict, heading: tuple[str, ...], base: str, query: dict, context: dict) -> Response:
+async def _answer(request: Request, result: dict, heading: tuple[str, ...], base: str, query: dict,
+                  context: dict) -> Response:
     """The page, one question's free-text answers (?question=&page=), or a download (?export=)."""
     export = request.query_params.get("export")
     name = f"questionnaires_{results.filename(heading[0])}_{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
-        return file_response(results.workbook(result, heading), name + ".xlsx")
+        return file_response(await asyncio.to_thread(results.workbook, result, heading), name + ".xlsx")
     if export == "csv":
         return file_response(results.csv_bytes(result, heading), name + ".csv", "csv")
     page = {"result": result, "heading": heading, "base": base, "query": query, "phases": results.PHASES,
@@ -50,7 +51,7 @@ async def session_results(request: Request, session_id: FromPath[int]) -> Respon
     result = results.aggregate(*await results.fetch(await establishment_scope(user), q))
     heading = (f"Questionnaires — {session['code']} {session['full_name']}",
                results.PHASES.get(q.phase, "Tous les questionnaires"))
-    return _answer(request, result, heading, url(request, "survey_results.session", session_id=session_id),
+    return await _answer(request, result, heading, url(request, "survey_results.session", session_id=session_id),
                    q.params(), {"session": session, "filters": q, "kind": "session"})
 
 
@@ -65,7 +66,7 @@ async def results_index(request: Request) -> Response:
                (results.PHASES.get(q.phase, "Tous les questionnaires") + (f", {period.strip()}" if period else "")))
     templates = await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code, CourseTemplate.title) \
         .order_by(CourseTemplate.code)
-    return _answer(request, result, heading, url(request, "survey_results.index"), q.params(), {
+    return await _answer(request, result, heading, url(request, "survey_results.index"), q.params(), {
         "filters": q, "kind": "index", "template": template,
         "templates": [(str(t["id"]), f"{t['code']} — {t['title']}") for t in templates]})
 
@@ -79,7 +80,7 @@ async def financers(request: Request) -> Response:
     survey, sources, answers = await results.fetch_financers(year) if year else (None, {}, [])
     result = results.aggregate(sources, answers)
     heading = (f"Questionnaire des financeurs {year or ''}".strip(), survey["title"] if survey else "Aucun questionnaire")
-    return _answer(request, result, heading, url(request, "survey_results.financers"),
+    return await _answer(request, result, heading, url(request, "survey_results.financers"),
                    {"year": year} if year else {},
                    {"kind": "financers", "years": years, "year": year, "survey": survey, "error": error})
 
