@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timezone
+from datetime import date, datetime, timedelta, timezone
 
 import pytest
 
+from app.dates import today
 from app.services.scope import Scope
 from app.services.surveys import results
 from app.tables.catalogue import CourseTemplate, SessionActivity
@@ -36,6 +37,12 @@ class Dataset:
     hot1: int
     hot2: int
     cold1: int
+    d1: date  # S1's end
+    d2: date  # S2's end
+
+
+def days(start: date, end: date) -> dict:
+    return {"from": start.isoformat(), "to": end.isoformat()}
 
 
 async def survey(session_id: int, questions: list, phase: str = "hot", anonymous: bool = False) -> int:
@@ -59,29 +66,30 @@ async def invite(activity: int, enrolments: list[int], answered: dict[int, date 
 
 
 async def build_dataset(establishment_id: int, code: str = "Q01") -> Dataset:
-    """S1 (ended 10/03/2026): hot survey, 3 invited, 2 answers dated 12/03; a cold survey, 1 invited
-    and 1 answer. S2 (ended 20/06/2026): anonymous hot survey, other order plus a 1–10 scale, 2
-    invited, 2 answers without date."""
+    """S1 (ended d1, 270 days ago): hot survey, 3 invited, 2 answers dated d1 + 2; a cold survey, 1
+    invited and 1 answer (d1 + 60). S2 (ended d2, 170 days ago): anonymous hot survey, other order
+    plus a 1–10 scale, 2 invited, 2 answers without date. Both within the last 12 months."""
+    d1, d2 = today() - timedelta(days=270), today() - timedelta(days=170)
     template = (await CourseTemplate.insert(CourseTemplate(code=code, title=f"Formation {code}", short_name=code))
                 .returning(CourseTemplate.id))[0]["id"]
-    s1 = await factories.session_with_learners(establishment_id, 3, slots=2, start=date(2026, 3, 10), template=template)
-    s2 = await factories.session_with_learners(establishment_id, 2, slots=2, start=date(2026, 6, 20), template=template)
+    s1 = await factories.session_with_learners(establishment_id, 3, slots=2, start=d1, template=template)
+    s2 = await factories.session_with_learners(establishment_id, 2, slots=2, start=d2, template=template)
     hot1 = await survey(s1.id, [q(OVERALL, "scale5"), q(RECOMMEND, "single", ["Oui", "Non"]),
                                 q(LIKED, "multiple", ["Contenu", "Animation", "Supports"]), q(REMARKS, "text")])
     cold1 = await survey(s1.id, [q(OVERALL, "scale5")], phase="cold")
     hot2 = await survey(s2.id, [q(REMARKS, "text"), q(OVERALL, "scale5"), q(RECOMMEND, "single", ["Oui", "Non"]),
                                 q(MARK, "scale10")], anonymous=True)
     e1, e2 = list(s1.enrolments.values()), list(s2.enrolments.values())
-    day = date(2026, 3, 12)
+    day, cold_day = d1 + timedelta(days=2), d1 + timedelta(days=60)
     await invite(hot1, e1, {e1[0]: day, e1[1]: day})
-    await invite(cold1, [e1[0]], {e1[0]: date(2026, 5, 9)})
+    await invite(cold1, [e1[0]], {e1[0]: cold_day})
     await invite(hot2, e2, {e2[0]: None, e2[1]: None})
     await answer(hot1, s1.id, template, "hot", {"0": 5, "1": 0, "2": [0, 1], "3": "Très bien"}, e1[0], day)
     await answer(hot1, s1.id, template, "hot", {"0": 3, "1": 1, "2": [1]}, e1[1], day)
-    await answer(cold1, s1.id, template, "cold", {"0": 1}, e1[0], date(2026, 5, 9))
+    await answer(cold1, s1.id, template, "cold", {"0": 1}, e1[0], cold_day)
     await answer(hot2, s2.id, template, "hot", {"0": FORMULA, "1": 4, "2": 0, "3": 8})
     await answer(hot2, s2.id, template, "hot", {"1": 4, "2": 0, "3": 6})
-    return Dataset(template, s1, s2, hot1, hot2, cold1)
+    return Dataset(template, s1, s2, hot1, hot2, cold1, d1, d2)
 
 
 def by_text(result: dict) -> dict:
@@ -140,16 +148,17 @@ async def test_phases_and_one_session(clean):
 async def test_period_dates_anonymous_answers_by_their_session_end(clean):
     est = await factories.establishment()
     data = await build_dataset(est)
-    june = await _result(template=data.template, **{"from": "2026-06-01", "to": "2026-06-30"})
-    # Only S2's anonymous answers (no day: its end, 20/06) and its invitations.
+    five = timedelta(days=5)
+    june = await _result(template=data.template, **days(data.d2 - five, data.d2 + five))
+    # Only S2's anonymous answers (no day: its end) and its invitations.
     assert (june["invited"], june["answers"], june["rate"]) == (2, 2, 100.0)
     assert by_text(june)[(OVERALL, "scale5")]["average"] == 4.0
-    march = await _result(template=data.template, **{"from": "2026-03-01", "to": "2026-03-31"})
-    # S1's two hot answers of 12/03; its three invitations (two answered 12/03, one dated by the end 10/03).
+    march = await _result(template=data.template, **days(data.d1 - five, data.d1 + five))
+    # S1's two hot answers of d1 + 2; its three invitations (two answered d1 + 2, one dated by the end).
     assert (march["invited"], march["answers"]) == (3, 2)
-    may = await _result(template=data.template, **{"from": "2026-05-01", "to": "2026-05-31"})
-    assert (may["invited"], may["answers"]) == (1, 1)  # the cold answer of 09/05
-    none = await _result(template=data.template, **{"from": "2025-01-01", "to": "2025-12-31"})
+    may = await _result(template=data.template, **days(data.d1 + timedelta(days=55), data.d1 + timedelta(days=65)))
+    assert (may["invited"], may["answers"]) == (1, 1)  # the cold answer of d1 + 60
+    none = await _result(template=data.template, **days(data.d1 - timedelta(days=400), data.d1 - timedelta(days=300)))
     assert (none["invited"], none["answers"], none["rate"], none["questions"]) == (0, 0, None, [])
 
 
