@@ -46,6 +46,7 @@ from app.controllers import (
     users,
 )
 from app.controllers import bpf
+from app.controllers import indicators, survey_results
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
@@ -158,6 +159,8 @@ ROUTE_HANDLERS = [
     *health.HANDLERS,
     *bpf.HANDLERS,
     *surveys.HANDLERS,
+    *survey_results.HANDLERS,
+    *indicators.HANDLERS,
     static_file,
 ]
 

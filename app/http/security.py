@@ -1,7 +1,8 @@
 """Security headers on every answer, and the cap on form size.
 
 - Content-Security-Policy: scripts and styles from our own origin only (htmx is a static file; no
-  inline script, no inline style — htmx's indicator style is off in base.html), no framing.
+  inline script, no inline style — htmx's indicator style is off in base.html), no framing — except the
+  published indicators' snippet, which sets its own policy (framed by any site, its one style by hash).
 - HSTS in production (behind TLS); nosniff; a same-origin referrer.
 - HTML pages are ``private``: no shared cache keeps a personal page.
 
@@ -56,7 +57,11 @@ async def add_security_headers(message, scope) -> None:
         return
     headers = list(message.get("headers") or [])
     names = {bytes(k).lower() for k, _ in headers}
-    headers += [h for h in security_headers() if h[0] not in names]
+    own_policy = b"content-security-policy" in names
+    # A page that states its own policy says who may frame it (frame-ancestors, which supersedes
+    # X-Frame-Options): only the published indicators' embeddable snippet does
+    # (app/controllers/indicators.py); every other answer keeps « DENY ».
+    headers += [h for h in security_headers() if h[0] not in names and not (own_policy and h[0] == b"x-frame-options")]
     content_type = next((bytes(v) for k, v in headers if bytes(k).lower() == b"content-type"), b"")
     if b"cache-control" not in names and content_type.startswith(b"text/html"):
         headers.append((b"cache-control", b"no-cache, private"))

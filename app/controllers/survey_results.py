@@ -1,0 +1,88 @@
+"""Results of the satisfaction surveys (issue 23): a session's, all of a manager's sessions by course
+template, period and phase, and the financers' yearly survey — one page layout, one aggregation
+(app/services/surveys/results.py), within the caller's scope."""
+
+from __future__ import annotations
+
+import asyncio
+
+from litestar import Request, Response, get
+from litestar.params import FromPath
+
+from app.dates import local_now
+from app.http.responder import render, url
+from app.http.tableview import file_response
+from app.http.web import current_user
+from app.numbers import to_int
+from app.services.roles import ADMIN, GED, GET, REGISTRATION_MANAGER
+from app.services.scope import establishment_scope
+from app.services.sessions import session_in_scope
+from app.services.surveys import results
+from app.tables.catalogue import CourseTemplate
+
+MANAGERS = {"roles": (ADMIN, GED, GET)}
+FINANCERS = {"roles": (ADMIN, REGISTRATION_MANAGER)}
+
+
+async def _answer(request: Request, result: dict, heading: tuple[str, ...], base: str, query: dict,
+                  context: dict) -> Response:
+    """The page, one question's free-text answers (?question=&page=), or a download (?export=)."""
+    export = request.query_params.get("export")
+    name = f"questionnaires_{results.filename(heading[0])}_{local_now():%Y%m%d_%H%M}"
+    if export == "xlsx":
+        return file_response(await asyncio.to_thread(results.workbook, result, heading), name + ".xlsx")
+    if export == "csv":
+        return file_response(results.csv_bytes(result, heading), name + ".csv", "csv")
+    page = {"result": result, "heading": heading, "base": base, "query": query, "phases": results.PHASES,
+            "preview": results.TEXT_PREVIEW, **context}
+    question = request.query_params.get("question")
+    if question is not None:
+        page["texts"] = results.text_page(result, to_int(question, -1, low=0),
+                                          to_int(request.query_params.get("page"), 1, low=1))
+        return render(request, "survey_results/texts.html", page)
+    return render(request, "survey_results/results.html", page)
+
+
+@get("/sessions/{session_id:int}/questionnaires", name="survey_results.session", opt=MANAGERS)
+async def session_results(request: Request, session_id: FromPath[int]) -> Response:
+    user = current_user(request)
+    session = await session_in_scope(user, session_id)  # out of scope: « Session introuvable. » as missing
+    q = results.parse_query({"phase": request.query_params.get("phase", "")}, session=session_id)
+    result = results.aggregate(*await results.fetch(await establishment_scope(user), q))
+    heading = (f"Questionnaires — {session['code']} {session['full_name']}",
+               results.PHASES.get(q.phase, "Tous les questionnaires"))
+    return await _answer(request, result, heading, url(request, "survey_results.session", session_id=session_id),
+                   q.params(), {"session": session, "filters": q, "kind": "session"})
+
+
+@get("/questionnaires", name="survey_results.index", opt=MANAGERS)
+async def results_index(request: Request) -> Response:
+    user = current_user(request)
+    q = results.parse_query(request.query_params)
+    template = await results.template_or_404(q.template) if q.template else None  # a forged id: 404
+    result = results.aggregate(*await results.fetch(await establishment_scope(user), q))
+    period = (f"du {q.start:%d/%m/%Y}" if q.start else "") + (f" au {q.end:%d/%m/%Y}" if q.end else "")
+    heading = ("Questionnaires — " + (f"{template['code']} {template['title']}" if template else "toutes les formations"),
+               (results.PHASES.get(q.phase, "Tous les questionnaires") + (f", {period.strip()}" if period else "")))
+    templates = await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code, CourseTemplate.title) \
+        .order_by(CourseTemplate.code)
+    return await _answer(request, result, heading, url(request, "survey_results.index"), q.params(), {
+        "filters": q, "kind": "index", "template": template,
+        "templates": [(str(t["id"]), f"{t['code']} — {t['title']}") for t in templates]})
+
+
+@get("/questionnaires/financeurs", name="survey_results.financers", opt=FINANCERS)
+async def financers(request: Request) -> Response:
+    years = await results.financer_years()
+    raw = (request.query_params.get("year") or "").strip()[:8]
+    year = to_int(raw, low=results.MIN_YEAR, high=results.MAX_YEAR) if raw else (years[0] if years else None)
+    error = "Année invalide." if raw and year is None else ""
+    survey, sources, answers = await results.fetch_financers(year) if year else (None, {}, [])
+    result = results.aggregate(sources, answers)
+    heading = (f"Questionnaire des financeurs {year or ''}".strip(), survey["title"] if survey else "Aucun questionnaire")
+    return await _answer(request, result, heading, url(request, "survey_results.financers"),
+                   {"year": year} if year else {},
+                   {"kind": "financers", "years": years, "year": year, "survey": survey, "error": error})
+
+
+HANDLERS = [session_results, results_index, financers]
