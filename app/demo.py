@@ -281,7 +281,8 @@ COMMENTS = ["Très bons échanges avec le groupe.", "Des cas pratiques concrets,
 
 
 async def _load_finished_session(establishment_id: int, code: str, begin, learner_ids: list[int],
-                                 trainer_ids: list[int], place: str, rng: random.Random) -> int:
+                                 trainer_ids: list[int], place: str, rng: random.Random,
+                                 registered: list[int] = ()) -> int:
     """A two-day session over (09:00–12:30, 13:30–17:00 each day): everyone attended but for an
     excused half-day and an absence, everyone completed it and has their certificates; the first
     slot was trained by both trainers; the questionnaires that have opened were mailed, most learners
@@ -318,6 +319,9 @@ async def _load_finished_session(establishment_id: int, code: str, begin, learne
     await SlotTrainer.insert(*[SlotTrainer(slot=slots[0], user=t) for t in trainer_ids],
                              *[SlotTrainer(slot=slot, user=trainer_ids[0]) for slot in slots[1:]])
     await add_sources(session_id, learner_ids, SourceKind.manual)
+    # ``registered``: people who came through the public registration (their completed requests).
+    for user_id, request_id in await _completed_requests(session_id, registered, days[0]):
+        await add_sources(session_id, [user_id], SourceKind.registration, request=request_id)
     enrolments = [r["id"] for r in await Enrolment.select(Enrolment.id).where(
         Enrolment.session == session_id).order_by(Enrolment.user)]
     evening = datetime.combine(days[1], time(17, 30), timezone.utc)
@@ -356,6 +360,31 @@ async def _load_finished_session(establishment_id: int, code: str, begin, learne
     # The questionnaires opened so far: à chaud at the end of the last slot, à froid 60 days later.
     await _answered_surveys(session_id, template["id"], copied, enrolments, evening, rng)
     return session_id
+
+
+async def _completed_requests(session_id: int, user_ids: list[int], begin) -> list[tuple[int, int]]:
+    """A completed registration request (seed 003: an elected official of a member municipality,
+    their mandate, the municipality's financing) for each of these people, three weeks before the
+    session: the financers' survey of that year asks their municipality."""
+    from datetime import datetime, time, timedelta, timezone
+
+    from app.tables.registration import RefItem, RegistrationRequest
+
+    if not user_ids:
+        return []
+    refs = {(r["kind"], r["label"]): r["id"] for r in await RefItem.select(RefItem.id, RefItem.kind, RefItem.label)}
+    people = await User.select(User.id, User.first_name, User.last_name, User.email, User.organisation).where(
+        User.id.is_in(list(user_ids))).order_by(User.id)
+    at = datetime.combine(begin - timedelta(days=21), time(10), timezone.utc)
+    mandates = ["Maire", "Adjoint.e au Maire", "Conseiller.e municipale"]
+    rows = await RegistrationRequest.insert(*[RegistrationRequest(
+        reference=f"R{at:%y}-D{n:04d}", status="completed", step=9, session=session_id, user=p["id"],
+        organisation=p["organisation"], funding=refs[("funding_method", "Financement par ma collectivité")],
+        mandate=refs[("candidate_state", mandates[n % len(mandates)])], first_name=p["first_name"],
+        last_name=p["last_name"], email=p["email"], postal_code="26110", cgv_accepted=True,
+        submitted_at=at, confirmed_at=at, notified_at=at, created_at=at) for n, p in enumerate(people)]).returning(
+        RegistrationRequest.id)
+    return [(p["id"], r["id"]) for p, r in zip(people, rows)]
 
 
 async def _answered_surveys(session_id: int, template_id: int, copied: list[dict], enrolments: list[int],
@@ -440,8 +469,8 @@ async def _load_quality_evidence(establishments: dict, ids: dict, learners: list
     november += timedelta(days=(1 - november.weekday()) % 7)
     elected = await _load_elected(password_hash)
     await _load_finished_session(establishments["ALP001"], "C01", november,
-                                 [ids[u] for u, c in learners if c == "ALP001"][6:10] + elected, [trainer, internal],
-                                 "Mairie de Nyons\nSalle du conseil municipal", rng)
+                                 [ids[u] for u, c in learners if c == "ALP001"][6:10], [trainer, internal],
+                                 "Mairie de Nyons\nSalle du conseil municipal", rng, registered=elected)
 
 
 # Issue 20 point 9: each template's own pages and quiz (a newcomer's first look must be believable).

@@ -65,3 +65,31 @@ async def test_the_demo_is_believable_at_first_look(clean):
     certificate = await Certificate.select(Certificate.snapshot).where(Certificate.enrolment == finishers[0]).first()
     snapshot = certificate["snapshot"] if isinstance(certificate["snapshot"], dict) else json.loads(certificate["snapshot"])
     assert "(14 h)" in snapshot["text"] and snapshot["heures_prevues"] == "14 h" and "7 heures" not in snapshot["text"]
+
+
+async def test_the_demo_holds_the_quality_evidence_of_issue_23(clean):
+    """A newcomer finds figures behind every new screen: answered satisfaction questionnaires (the
+    à chaud one anonymous), C03's entry and exit assessments tagged with its two objectives, and last
+    November's session with elected officials registered through the public wizard and two trainers —
+    the BPF and the élus' report of the last closed year."""
+    import json
+
+    from app.dates import today
+    from app.tables.catalogue import CourseTemplate, SessionActivity
+    from app.tables.evidence import SessionTrainer
+    from app.tables.learning import EnrolmentSource
+    from app.tables.quality import SurveyInvitation, SurveyResponse
+    from app.tables.registration import RegistrationRequest
+
+    await load_demo()
+    assert all(t["nsf_code"] and t["bpf_objective"] for t in await CourseTemplate.select())
+    hot = await SurveyResponse.select().where(SurveyResponse.phase == "hot")
+    assert len(hot) >= 10 and all(r["enrolment"] is None and r["submitted_on"] is None for r in hot)
+    assert await SurveyInvitation.count().where(SurveyInvitation.answered == False) > 0  # noqa: E712
+    exit_quiz = await SessionActivity.select().where(SessionActivity.assessment == "exit").first()
+    assert {q.get("objective") for q in json.loads(exit_quiz["quiz"])} == {1, 2}
+    (last_year,) = [s for s in await TrainingSession.select() if s["end_date"].year == today().year - 1]
+    assert await SessionTrainer.count().where(SessionTrainer.session == last_year["id"]) == 2
+    requests = await RegistrationRequest.select().where(RegistrationRequest.session == last_year["id"])
+    assert len(requests) == 4 and all(r["status"] == "completed" and r["mandate"] for r in requests)
+    assert await EnrolmentSource.count().where(EnrolmentSource.kind == "registration") == 4
