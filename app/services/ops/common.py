@@ -58,6 +58,7 @@ KIND_LABELS = {
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
     "seal_slot_sheet": "Feuille d'émargement signée d'un créneau (PDF et empreinte)",
     "send_survey_mails": "Questionnaires de satisfaction : invitations et relances",
+    "compute_year_reports": "Bilan pédagogique et financier et rapport des élus d'une année",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")
 MAIL_STATUSES = ("queued", "sending", "retry", "failed", "sent")
