@@ -28,8 +28,8 @@ from app.services.surveys.questions import FORMAT_HELP, TEXT_MAX
 # An answer form holds free texts of 5,000 characters at most; room above the app's form cap so a
 # longer paste is refused with a message on the form (what was typed kept), not a bare 413.
 ANSWER_MAX_BYTES = 2 * 1024 * 1024
-THANKS = "Merci, votre réponse a été enregistrée."
-ALREADY = "Vous aviez déjà répondu à ce questionnaire : votre première réponse est conservée."
+# After an answer (recorded, or a second one refused) the page itself says « Merci, votre réponse a
+# été enregistrée… »: no flash message on top of it, one thank-you box.
 
 
 async def _posted(request: Request) -> dict[str, list[str]]:
@@ -58,8 +58,11 @@ class LearnerSurveyController(Controller):
     async def _page(self, request, session, activity, values=None, errors=None, status_code=200):
         state = await answering.survey_state(session["id"], session["start_date"], session["enrolment_id"],
                                              session["completed_at"], activity)
+        if request.method == "GET":
+            await answering.shown(session["enrolment_id"], activity, state)
         return render(request, "surveys/learner.html", _context(
             state, values, errors, session=session, activity=activity,
+            training=await answering.training_of(session),
             action=url(request, "surveys.learner_answer", session_id=session["id"], activity_id=activity["id"])),
             status_code=status_code)
 
@@ -73,12 +76,10 @@ class LearnerSurveyController(Controller):
         session, activity = await self._load(request, session_id, activity_id)
         posted = await _posted(request)
         try:
-            recorded = await answering.answer(session, session["enrolment_id"], session["completed_at"], activity,
-                                              posted)
+            await answering.answer(session, session["enrolment_id"], session["completed_at"], activity, posted)
         except ValidationFailed as invalid:
             return await self._page(request, session, activity, posted, invalid.errors, 422)
-        return redirect(request, url(request, "surveys.learner", session_id=session_id, activity_id=activity_id),
-                        THANKS if recorded else ALREADY, "success" if recorded else "info")
+        return redirect(request, url(request, "surveys.learner", session_id=session_id, activity_id=activity_id))
 
 
 class SurveyLinkController(Controller):
@@ -96,6 +97,8 @@ class SurveyLinkController(Controller):
         session, activity = found["session"], found["activity"]
         state = await answering.survey_state(session["id"], session["start_date"], found["enrolment_id"],
                                              found["completed_at"], activity)
+        if request.method == "GET":
+            await answering.shown(found["enrolment_id"], activity, state)
         return render(request, "surveys/public.html", _context(
             state, values, errors, session=session, activity=activity, first_name=found["first_name"], done=done,
             action=url(request, "surveys.link_answer", token=token)), status_code=status_code, no_store=True)
@@ -112,12 +115,11 @@ class SurveyLinkController(Controller):
             return await self._page(request, token)
         posted = await _posted(request)
         try:
-            recorded = await answering.answer(found["session"], found["enrolment_id"], found["completed_at"],
-                                              found["activity"], posted)
+            await answering.answer(found["session"], found["enrolment_id"], found["completed_at"],
+                                   found["activity"], posted)
         except ValidationFailed as invalid:
             return await self._page(request, token, posted, invalid.errors, 422)
-        return redirect(request, url(request, "surveys.link", token=token), THANKS if recorded else ALREADY,
-                        "success" if recorded else "info")
+        return redirect(request, url(request, "surveys.link", token=token))
 
 
 class FinancerLinkController(Controller):
@@ -144,13 +146,12 @@ class FinancerLinkController(Controller):
     async def answer(self, request: Request, token: FromPath[str]) -> Response:
         posted = await _posted(request)
         try:
-            recorded = await financers.answer(token, posted)
+            await financers.answer(token, posted)
         except SurveyLinkProblem:
             return await self._page(request, token)
         except ValidationFailed as invalid:
             return await self._page(request, token, posted, invalid.errors, 422)
-        return redirect(request, url(request, "surveys.financer", token=token), THANKS if recorded else ALREADY,
-                        "success" if recorded else "info")
+        return redirect(request, url(request, "surveys.financer", token=token))
 
 
 class SurveySettingsController(Controller):
@@ -188,16 +189,19 @@ class FinancerSurveyController(Controller):
     path = "/catalogue/questionnaires/financeurs"
     opt = {"roles": (ADMIN, REGISTRATION_MANAGER)}
 
-    async def _page(self, request, year, errors=None, status_code=200):
+    async def _page(self, request, year, errors=None, status_code=200, years=None):
+        years = await financers.years_to_ask() if years is None else years
         return render(request, "surveys/financers.html", {
-            "surveys": await financers.surveys(), "year": year, "errors": errors or {},
+            "surveys": await financers.surveys(), "year": year, "errors": errors or {}, "years": years,
             "candidates": await financers.candidates_count(year) if year else None}, status_code=status_code)
 
     @get("/", name="surveys.financers")
     async def index(self, request: Request) -> Template:
         year = int_or_none(request.query_params.get("year"))
         year = year if year and 2000 <= year <= 2100 else None
-        return await self._page(request, year or (today().year - 1))
+        years = await financers.years_to_ask()
+        # By default the latest year with organisations to ask (last year when none has any).
+        return await self._page(request, year or (years[0] if years else today().year - 1), years=years)
 
     @post("/", name="surveys.launch_financers")
     async def launch(self, request: Request) -> Response:

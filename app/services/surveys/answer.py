@@ -7,7 +7,17 @@ that update returned the row. A double submit, two tabs, the link and the sessio
 second update waits for the first, finds it answered, and nothing more is written.
 
 Anonymity: an anonymous survey's response holds no enrolment and no date, and its invitation no
-date of answer; nothing joins what was answered to who answered beyond « has answered ».
+date of answer; when it is answered its ``reminded_at`` is cleared too (the count of reminders
+stays), so no per-person instant is left next to « has answered ». Its invitation is made when the
+page is shown (``ensure_invitation``, its own transaction), never in the answering transaction, so
+invitations and responses are not made one-to-one in the same order. What remains, honestly:
+- the signed link carries the invitation's id in clear (base64 in the URL): a reverse proxy's or
+  the app's access log timestamps each POST to /questionnaire/<token>, and could order the answers
+  by person; keep such logs short-lived or without the path;
+- PostgreSQL itself keeps, until the rows are rewritten (VACUUM FREEZE), the id of the transaction
+  that wrote each row (``xmin``): the invitation's UPDATE and the response's INSERT share one, so
+  someone with database access can pair them. Responses' ids grow in answering order too.
+The results never use any of this; an administrator with database access is trusted not to.
 """
 
 from __future__ import annotations
@@ -19,20 +29,24 @@ from app import db
 from app.dates import now, today
 from app.services.errors import NotFound, ValidationFailed
 from app.services.session_names import name_for_documents
-from app.services.surveys.invitations import opening
+from app.services.surveys.invitations import LAST_SLOT_SQL, opening, training_name
 from app.services.surveys.links import LEARNER_SALT, read_token
 from app.services.surveys.questions import load_questions, read_answers
 from app.services.surveys.settings import delays
-from app.tables.catalogue import SessionSlot, TrainingSession
+from app.tables.catalogue import TrainingSession
 from app.tables.quality import SurveyInvitation, SurveyResponse
 
 NOT_FOUND = "Questionnaire introuvable."
 
 
-async def _last_slot(session_id: int):
-    row = await SessionSlot.select(SessionSlot.day, SessionSlot.ends).where(SessionSlot.session == session_id).order_by(
-        SessionSlot.day, ascending=False).order_by(SessionSlot.ends, ascending=False).first()
-    return (row["day"], row["ends"]) if row else None
+async def _hot_basis(session_id: int):
+    """(last slot as (day, ends) or None, the session's end date): what the hot opening is read from."""
+    rows = await TrainingSession.raw(
+        f"SELECT s.end_date, {LAST_SLOT_SQL} FROM training_session s WHERE s.id = {{}}", session_id)
+    if not rows:
+        return None, None
+    row = rows[0]
+    return ((row["last_day"], row["last_ends"]) if row["last_day"] is not None else None), row["end_date"]
 
 
 async def survey_state(session_id: int, start_date, enrolment_id: int, completed_at: datetime | None,
@@ -43,8 +57,11 @@ async def survey_state(session_id: int, start_date, enrolment_id: int, completed
     invitation = await SurveyInvitation.select(SurveyInvitation.opens_at, SurveyInvitation.answered,
                                                SurveyInvitation.answered_on).where(
         (SurveyInvitation.enrolment == enrolment_id) & (SurveyInvitation.activity == activity["id"])).first()
-    opens_at = invitation["opens_at"] if invitation else opening(
-        activity["survey_phase"], start_date, await _last_slot(session_id), completed_at, cold_days)
+    if invitation:
+        opens_at = invitation["opens_at"]
+    else:
+        last_slot, end_date = await _hot_basis(session_id)
+        opens_at = opening(activity["survey_phase"], start_date, last_slot, completed_at, cold_days, end_date)
     return {
         "questions": load_questions(activity["quiz"]), "opens_at": opens_at,
         "is_open": opens_at is not None and opens_at <= now(),
@@ -54,6 +71,21 @@ async def survey_state(session_id: int, start_date, enrolment_id: int, completed
     }
 
 
+async def ensure_invitation(enrolment_id: int, activity_id: int, opens_at: datetime) -> None:
+    """Make the learner's invitation if it is missing, in its own transaction (an anonymous survey's
+    page does it when shown, so the invitation is not made along with the answer)."""
+    async with db.transaction():
+        await SurveyInvitation.insert(SurveyInvitation(
+            enrolment=enrolment_id, activity=activity_id, opens_at=opens_at)).on_conflict(
+            target=(SurveyInvitation.enrolment, SurveyInvitation.activity), action="DO NOTHING")
+
+
+async def shown(enrolment_id: int, activity: dict, state: dict) -> None:
+    """The answering page is shown: an anonymous survey open and not answered gets its invitation now."""
+    if activity["anonymous"] and state["is_open"] and not state["answered"] and state["questions"]:
+        await ensure_invitation(enrolment_id, activity["id"], state["opens_at"])
+
+
 async def record_answer(enrolment_id: int, session: dict, activity: dict, opens_at: datetime,
                         answers: dict) -> bool:
     """Record the learner's answer once; False when they had answered already (nothing written)."""
@@ -61,12 +93,16 @@ async def record_answer(enrolment_id: int, session: dict, activity: dict, opens_
     day = today()
     template = session["template"] if "template" in session else (await TrainingSession.select(
         TrainingSession.template).where(TrainingSession.id == session["id"]).first() or {}).get("template")
+    if anonymous:  # normally made when the page was shown; never in the answering transaction
+        await ensure_invitation(enrolment_id, activity["id"], opens_at)
     async with db.write_transaction():
-        await SurveyInvitation.insert(SurveyInvitation(
-            enrolment=enrolment_id, activity=activity["id"], opens_at=opens_at)).on_conflict(
-            target=(SurveyInvitation.enrolment, SurveyInvitation.activity), action="DO NOTHING")
+        if not anonymous:
+            await SurveyInvitation.insert(SurveyInvitation(
+                enrolment=enrolment_id, activity=activity["id"], opens_at=opens_at)).on_conflict(
+                target=(SurveyInvitation.enrolment, SurveyInvitation.activity), action="DO NOTHING")
         marked = await SurveyInvitation.update({
-            SurveyInvitation.answered: True, SurveyInvitation.answered_on: None if anonymous else day}).where(
+            SurveyInvitation.answered: True, SurveyInvitation.answered_on: None if anonymous else day,
+            **({SurveyInvitation.reminded_at: None} if anonymous else {})}).where(
             (SurveyInvitation.enrolment == enrolment_id) & (SurveyInvitation.activity == activity["id"])
             & (SurveyInvitation.answered == False)  # noqa: E712
         ).returning(SurveyInvitation.id)
@@ -94,6 +130,14 @@ async def answer(session: dict, enrolment_id: int, completed_at, activity: dict,
     return await record_answer(enrolment_id, session, activity, state["opens_at"], answers)
 
 
+async def training_of(session: dict) -> str:
+    """The training as the learner is told it (course title, dates in words) for a session row."""
+    row = await TrainingSession.select(TrainingSession.full_name, TrainingSession.template.title.as_alias("title"),
+                                       TrainingSession.start_date, TrainingSession.end_date).where(
+        TrainingSession.id == session["id"]).first()
+    return training_name(row["full_name"], row["title"], row["start_date"], row["end_date"]) if row else ""
+
+
 async def invitation_by_token(token: str) -> dict:
     """The invitation a mail's link names, with its survey and session: SurveyLinkProblem for a link
     forged or expired, NotFound for an invitation that no longer leads to an open survey."""
@@ -107,6 +151,7 @@ async def invitation_by_token(token: str) -> dict:
         SurveyInvitation.enrolment.session.id.as_alias("session_id"),
         SurveyInvitation.enrolment.session.template.as_alias("template"),
         SurveyInvitation.enrolment.session.full_name.as_alias("full_name"),
+        SurveyInvitation.enrolment.session.template.title.as_alias("template_title"),
         SurveyInvitation.enrolment.session.start_date.as_alias("start_date"),
         SurveyInvitation.enrolment.session.end_date.as_alias("end_date"),
         SurveyInvitation.enrolment.session.cancelled_at.as_alias("cancelled_at"),
@@ -118,6 +163,8 @@ async def invitation_by_token(token: str) -> dict:
     if activity["kind"] != "survey" or activity["retired_at"] is not None:
         raise NotFound(NOT_FOUND)
     session = {"id": row["session_id"], "template": row["template"], "start_date": row["start_date"],
-               "full_name": name_for_documents(row["full_name"], row["start_date"], row["end_date"])}
+               "end_date": row["end_date"],
+               "full_name": name_for_documents(row["full_name"], row["start_date"], row["end_date"]),
+               "training": training_name(row["full_name"], row["template_title"], row["start_date"], row["end_date"])}
     return {"invitation": row, "activity": activity, "session": session, "enrolment_id": row["enrolment"],
             "completed_at": row["completed_at"], "first_name": row["first_name"]}

@@ -19,6 +19,7 @@ from app.services.surveys.invitations import BATCH, paris
 from app.services.surveys.links import FINANCER_SALT, financer_link, read_token
 from app.services.surveys.questions import dump_questions, load_questions, parse_survey_text, read_answers
 from app.services.surveys.settings import model_text
+from app.settings import get_settings
 from app.tables.quality import FinancerInvitation, FinancerSurvey, SurveyResponse
 
 CATEGORY = "survey-financers"
@@ -54,6 +55,17 @@ async def candidates_count(year: int) -> dict:
         "WHERE r.organisation = o.id AND r.status NOT IN ('draft', 'awaiting_confirmation') AND r.submitted_at >= {} AND r.submitted_at < {})",
         start, end))[0]
     return {"organisations": row["organisations"], "with_email": row["with_email"]}
+
+
+async def years_to_ask() -> list[int]:
+    """The years (latest first, up to this one) in which organisations with a validation address
+    referenced a registration request: the years a survey would reach someone. One query."""
+    rows = await FinancerSurvey.raw(
+        "SELECT DISTINCT EXTRACT(YEAR FROM r.submitted_at AT TIME ZONE {})::int AS year FROM registration_request r "
+        "JOIN organisation o ON o.id = r.organisation WHERE o.merged_into IS NULL AND o.validation_email <> '' "
+        "AND r.status NOT IN ('draft', 'awaiting_confirmation') AND r.submitted_at IS NOT NULL ORDER BY year DESC",
+        get_settings().timezone)
+    return [r["year"] for r in rows if 2000 <= r["year"] <= today().year]
 
 
 def _mail(row: dict, year: int, reminder: int) -> tuple:

@@ -1,7 +1,9 @@
 """Who is asked to answer a learner survey, when, and the mails (issue 23, indicator 30).
 
-Opening: a hot survey (« à chaud ») opens at the end of the session's last slot (Paris time); a
-session without slots (e-learning) opens it at the learner's completion; a cold one (« à froid »)
+Opening: a hot survey (« à chaud ») opens at the later of the end of the session's last slot and
+the session's end date at 17:00 (Paris time) — a blended session whose classroom days are over but
+whose distance part runs on is not over; a session without slots (e-learning) opens it at the
+learner's completion; a cold one (« à froid »)
 opens ``survey_cold_days`` after the hot opening; a survey without sending (phase "") is open from
 the session's first day, answered from the session page, never mailed.
 
@@ -19,12 +21,13 @@ from datetime import date, datetime, time, timedelta, timezone
 from zoneinfo import ZoneInfo
 
 from app import db
-from app.dates import now
+from app.dates import day_fr, now
 from app.jobs import kinds
 from app.services import outbox
 from app.services.session_names import name_for_documents
 from app.services.surveys.links import learner_link
 from app.services.surveys.settings import delays
+from app.services.text import fold
 from app.settings import get_settings
 from app.tables.quality import SurveyInvitation
 
@@ -40,13 +43,18 @@ def paris(day: date, at: time) -> datetime:
     return datetime.combine(day, at, ZoneInfo(get_settings().timezone)).astimezone(timezone.utc)
 
 
+SESSION_END = time(17)  # a session « ends » at 17:00 on its end date
+
+
 def opening(phase: str, start_date: date, last_slot: tuple[date, time] | None, completed_at: datetime | None,
-            cold_days: int) -> datetime | None:
+            cold_days: int, end_date: date | None = None) -> datetime | None:
     """When the survey opens for one learner, or None (not yet known: no slot and not completed)."""
     if phase not in ("hot", "cold"):
         return paris(start_date, time(0))
     if last_slot is not None and last_slot[0] is not None:
         hot = paris(last_slot[0], last_slot[1])
+        if end_date is not None:
+            hot = max(hot, paris(end_date, SESSION_END))
     elif completed_at is not None:
         hot = completed_at
     else:
@@ -65,7 +73,7 @@ async def create_due_invitations(moment: datetime, cold_days: int) -> int:
     local_day = moment.astimezone(ZoneInfo(get_settings().timezone)).date()
     oldest_end = local_day - timedelta(days=cold_days + MAIL_WINDOW.days + 2)
     rows = await SurveyInvitation.raw(
-        "SELECT e.id AS enrolment, a.id AS activity, a.survey_phase AS phase, e.completed_at, s.start_date, "
+        "SELECT e.id AS enrolment, a.id AS activity, a.survey_phase AS phase, e.completed_at, s.start_date, s.end_date, "
         f"{LAST_SLOT_SQL} "
         "FROM session_activity a JOIN training_session s ON s.id = a.session "
         "JOIN enrolment e ON e.session = s.id AND e.active "
@@ -76,7 +84,7 @@ async def create_due_invitations(moment: datetime, cold_days: int) -> int:
     due = []
     for r in rows:
         last = (r["last_day"], r["last_ends"]) if r["last_day"] is not None else None
-        opens = opening(r["phase"], r["start_date"], last, r["completed_at"], cold_days)
+        opens = opening(r["phase"], r["start_date"], last, r["completed_at"], cold_days, r["end_date"])
         if opens is not None and moment - MAIL_WINDOW <= opens <= moment:
             due.append(SurveyInvitation(enrolment=r["enrolment"], activity=r["activity"], opens_at=opens))
     for i in range(0, len(due), 1000):
@@ -94,6 +102,7 @@ async def _details(ids: list[int]) -> list[dict]:
         SurveyInvitation.enrolment.user.first_name.as_alias("first_name"),
         SurveyInvitation.enrolment.user.last_name.as_alias("last_name"),
         SurveyInvitation.enrolment.session.full_name.as_alias("session_name"),
+        SurveyInvitation.enrolment.session.template.title.as_alias("template_title"),
         SurveyInvitation.enrolment.session.start_date.as_alias("start_date"),
         SurveyInvitation.enrolment.session.end_date.as_alias("end_date"),
         SurveyInvitation.activity.title.as_alias("title"),
@@ -102,20 +111,44 @@ async def _details(ids: list[int]) -> list[dict]:
     ).where(db.among(SurveyInvitation.id, ids))
 
 
+def _dates_words(start: date | None, end: date | None) -> str:
+    if start is None:
+        return ""
+    if end is None or end == start:
+        return f"le {day_fr(start)}"
+    return f"du {day_fr(start)} au {day_fr(end)}"
+
+
+def training_name(full_name: str, template_title: str | None, start: date | None, end: date | None) -> str:
+    """How a learner is told which training: « Qualité de vie au travail » du 27 octobre 2026 au
+    28 octobre 2026 — the course's title (the session's name when it has no course), and the dates
+    in words rather than the technical « Session du 27-10-2026 au 28-10-2026_… »."""
+    name = (template_title or "").strip() or name_for_documents(full_name, start, end)
+    dates = _dates_words(start, end)
+    return f"« {name} »" + (f" {dates}" if dates else "")
+
+
 def survey_mail(row: dict, reminder: int) -> tuple:
     """(to, subject, body, html, secret) of one invitation's mail or reminder; the link is the mail's
     secret (erased from the outbox once sent)."""
-    session = name_for_documents(row["session_name"], row["start_date"], row["end_date"])
+    session = training_name(row["session_name"], row.get("template_title"), row["start_date"], row["end_date"])
+    title = (row.get("template_title") or "").strip() or name_for_documents(
+        row["session_name"], row["start_date"], row["end_date"])
     phase = PHASE_WORDS.get(row["phase"], "")
     kind = f"questionnaire de satisfaction {phase}".strip()
+    # The activity's title, unless it only repeats what kind of questionnaire it is.
+    named = "" if "questionnaire" in fold(row["title"]) or "satisfaction" in fold(row["title"]) else \
+        f" « {row['title']} »"
     if reminder:
-        subject = f"Rappel : votre avis sur la formation « {session} »"
-        opening_line = (f"Sauf erreur de notre part, vous n'avez pas encore répondu au {kind} de la formation "
-                        f"« {session} ». Votre réponse nous est précieuse.")
+        subject = f"Rappel : votre avis sur la formation « {title} »"
+        opening_line = (f"Sauf erreur de notre part, vous n'avez pas encore répondu au {kind}{named} de la formation "
+                        f"{session}. Votre réponse nous est précieuse.")
     else:
-        subject = f"Votre avis sur la formation « {session} »"
-        opening_line = (f"Vous avez suivi la formation « {session} ». Pour nous aider à l'améliorer, merci de répondre "
-                        f"à notre {kind} « {row['title']} » : quelques minutes suffisent.")
+        subject = f"Votre avis sur la formation « {title} »"
+        ended = row["end_date"] is None or row["end_date"] <= now().astimezone(ZoneInfo(get_settings().timezone)).date()
+        lead = "Vous avez suivi" if ended else "Vous participez à"
+        opening_line = (f"{lead} la formation {session}. Pour nous aider à l'améliorer, merci de répondre "
+                        f"à notre {kind}{named} : quelques minutes suffisent.")
     privacy = ("Vos réponses sont anonymes : seul le fait d'avoir répondu est conservé."
                if row["anonymous"] else "Vos réponses sont utilisées uniquement pour améliorer nos formations.")
     body = (f"Bonjour {row['first_name']},\n\n{opening_line}\n\n"

@@ -9,7 +9,14 @@ JSON (the activity's ``quiz`` column, FinancerSurvey.questions): a list of
 ``{"text", "type": scale5|scale10|single|multiple|text, "required": bool, "choices": [str]}``.
 Answers (SurveyResponse.answers): by question index as a string; scale → int, single → int (choice
 index), multiple → sorted distinct list of indexes, text → str (stripped, ≤ 5,000 characters); an
-optional question left unanswered is absent.
+optional question left unanswered is absent; a text loses its control characters (tab and line
+break kept).
+
+Size: at most 60 questions, 20 choices a question, 800 questions and choices in all, so the answering
+form stays under the app's cap on a form's fields (FORM_MAX_FIELDS, 1,000). Once answers exist they
+are read by index: ``structure_kept`` says whether an edit only rewords the questions (session_content
+refuses any other edit of a questionnaire with invitations or answers, or of an assessment quiz with
+attempts).
 """
 
 from __future__ import annotations
@@ -27,7 +34,11 @@ OPTIONAL = "facultatif"
 TEXT_MAX = 5000
 QUESTION_MAX = 500
 QUESTIONS_MAX = 60
-CHOICES_MAX = 30
+CHOICES_MAX = 20
+# The answering form must stay under the app's cap on a form's fields (FORM_MAX_FIELDS,
+# app/http/security.py: 1,000): a multiple choice posts one field per box ticked. Questions plus
+# choices at most 800 leaves room for the CSRF field and a margin.
+FIELDS_MAX = 800
 FORMAT_HELP = ("Une question par bloc (une ligne vide entre deux questions) : la question sur la première ligne ; "
                "sur la deuxième, son type entre crochets — [échelle 1-5], [échelle 1-10], [choix unique], "
                "[choix multiple] ou [texte libre] —, suivi de [facultatif] si la réponse n'est pas obligatoire ; "
@@ -106,9 +117,37 @@ def parse_survey_text(text: str) -> list[dict]:
             errors.append(f"Question {n} : une question « {TYPE_LABELS[kind]} » n'a pas de réponses possibles à lister.")
         questions.append({"text": question, "type": kind, "required": required,
                           "choices": choices if kind in ("single", "multiple") else []})
+    size = len(questions) + sum(len(q["choices"]) for q in questions)
+    if not errors and size > FIELDS_MAX:
+        errors.append(f"Ce questionnaire est trop long pour être rempli en une fois : {size} questions et réponses "
+                      f"possibles au total, {FIELDS_MAX} au plus. Réduisez le nombre de questions ou de choix.")
     if errors:
         raise ValidationFailed({"survey": " ".join(dict.fromkeys(errors))})
     return questions
+
+
+STRUCTURE_KEPT = ("Ce questionnaire a déjà des réponses : vous pouvez corriger le libellé des questions, pas leur "
+                  "nombre, leur ordre, leur type ni leurs choix. Retirez-le et créez-en un nouveau pour changer sa "
+                  "structure.")
+QUIZ_STRUCTURE_KEPT = ("Ce test d'évaluation a déjà des tentatives : vous pouvez corriger le libellé des questions et "
+                       "des réponses, pas leur nombre, leur ordre, les bonnes réponses ni les objectifs rattachés. "
+                       "Retirez-le et créez-en un nouveau pour changer sa structure.")
+
+
+def structure(kind: str, questions: list[dict]) -> list[tuple]:
+    """What stored answers depend on, question by question, wordings left out. Answers are kept by
+    question index (and a choice by its index): a questionnaire's type and number of choices; a
+    quiz's choices' rightness and objective tag (its results are recomputed from the stored answers
+    against the current questions)."""
+    if kind == "survey":
+        return [(q.get("type"), len(q.get("choices") or [])) for q in questions]
+    return [(tuple(bool(c.get("correct")) for c in q.get("choices") or []), q.get("objective"))
+            for q in questions]
+
+
+def structure_kept(kind: str, before: list[dict], after: list[dict]) -> bool:
+    """Whether ``after`` only rewords ``before`` (same count, order, types or rightness, choices)."""
+    return structure(kind, before) == structure(kind, after)
 
 
 def survey_text(questions: list[dict]) -> str:
@@ -136,6 +175,17 @@ def dump_questions(questions: list[dict]) -> str:
 
 
 _INDEX = re.compile(r"[0-9]{1,3}")
+# Control characters of a free text, removed before it is stored: every C0/C1 control and DEL but
+# the tab and the line break (line breaks of every kind are first made "\n").
+_BREAKS = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
+_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+
+
+def clean_text(value: str) -> str:
+    """A free-text answer without control characters (NUL, ESC…): tabs and line breaks kept, the
+    line breaks as "\n". app/services/text.py's ``fold_controls`` turns them into spaces and tabs
+    too, which an answer keeps."""
+    return _CONTROLS.sub("", _BREAKS.sub("\n", value))
 
 
 def read_answers(questions: list[dict], form: dict[str, list[str]]) -> dict[str, object]:
@@ -149,7 +199,7 @@ def read_answers(questions: list[dict], form: dict[str, list[str]]) -> dict[str,
         n, key = i + 1, f"q{i}"
         values = [v for v in form.get(key, []) if isinstance(v, str)]
         if q["type"] == "text":
-            value = "\n".join(values).replace("\r\n", "\n").replace("\r", "\n").strip()
+            value = clean_text("\n".join(values)).strip()
             if len(value) > TEXT_MAX:
                 errors[key] = f"Question {n} : votre réponse dépasse {TEXT_MAX:,} caractères ; raccourcissez-la.".replace(",", " ")
             elif value:
