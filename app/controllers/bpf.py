@@ -38,19 +38,22 @@ class BpfController(Controller):
 
     @get("/", name="bpf.index")
     async def index(self, request: Request) -> Template:
-        year = reports.parse_year(request.query_params.get("year"))
+        asked = request.query_params.get("year")
+        year = reports.parse_year(asked) if asked not in (None, "") else reports.last_closed_year()
+        year_error = "" if year is not None else f"{reports.year_message()} Voici l'exercice {reports.last_closed_year()}."
+        year = year if year is not None else reports.last_closed_year()
         report = await reports.load("bpf", year)
         figures = report["figures"].get("figures", {}) if report else {}
         return render(request, "bpf/index.html", {
-            "year": year, "years": reports.years(), "report": report,
-            "frames": layout.frames(figures) if report else [],
+            "year": year, "years": reports.years(), "report": report, "year_error": year_error,
+            "frames": layout.frames(figures) if report else [], "rounding": layout.ROUNDING_NOTE,
             "computed": datetime_fr(report["computed_at"]) if report else "",
             "checks": await reports.completeness(year)})
 
     @post("/calculer", name="bpf.compute")
     async def compute(self, request: Request) -> Response:
         user = current_user(request)
-        year = reports.parse_year((await form_data(request)).get("year"))
+        year = reports.checked_year((await form_data(request)).get("year"))
         return await start_job(request, kinds.BPF_YEAR, f"Bilan pédagogique et financier {year} et rapport des élus",
                                lambda token: (year, user.id, token), result_route="bpf.computed",
                                result_params={"year": year}, once=f"year:{year}",
@@ -58,11 +61,13 @@ class BpfController(Controller):
 
     @get("/{year:int}/calcul/{token:str}", name="bpf.computed")
     async def computed(self, request: Request, year: FromPath[int], token: FromPath[str]) -> Redirect:
+        year = reports.checked_year(year)
         return Redirect(path=url(request, "bpf.index", {"year": year}))
 
     @get("/{year:int}/chiffres/{key:str}", name="bpf.figure")
     async def figure(self, request: Request, year: FromPath[int], key: FromPath[str]) -> Template:
         """The learners (or trainers, frame E) behind one figure, as the job computed it."""
+        year = reports.checked_year(year)
         if key.startswith("elus."):
             report = await reports.load("elus", year)
             session_id = to_int(key[5:])
@@ -71,23 +76,32 @@ class BpfController(Controller):
             if training is None:
                 raise NotFound("Ce chiffre n'existe pas dans le rapport de cette année.")
             rows, label = training["rows"], f"Élus participants — {training['title']}"
+            people, minutes, rounded, lines = len({r[0] for r in rows}), sum(r[2] for r in rows), None, {}
         else:
             report = await reports.load("bpf", year)
             if report is None:
                 raise NotFound("Le bilan de cette année n'est pas encore calculé.")
             figures = report["figures"].get("figures", {})
             rows = await reports.stored_rows(year, figures, key)
+            lines = {line["key"]: line["label"] for frame in layout.frames(figures) for line in frame["lines"]}
             label = next((f"{frame['code']} — {line['label']}" for frame in layout.frames(figures)
                           for line in frame["lines"] if line["key"] == key), key)
+            # The figure as the frame shows it: its people, its exact minutes and its rounded hours.
+            figure = figures.get(key, {})
+            people, minutes = figure.get("people", 0), figure.get("minutes", 0)
+            rounded = layout.rounded_hours(figures, key)
         page_rows, pages = await reports.named_rows(rows, _page(request))
         return render(request, "bpf/figure.html", {
             "year": year, "key": key, "label": label, "rows": page_rows, "pages": pages,
             "page": min(_page(request), pages), "count": len(rows), "trainers": key.startswith("e."),
-            "people": len({r[0] for r in rows}), "minutes": sum(r[2] for r in rows),
-            "hours": layout.hours_minutes, "computed": datetime_fr(report["computed_at"])})
+            "total": bool(figures.get(key, {}).get("parts")) if not key.startswith("elus.") else False,
+            "people": people, "minutes": minutes, "rounded": rounded, "lines": lines,
+            "rounding": layout.ROUNDING_NOTE, "hours": layout.hours_minutes,
+            "computed": datetime_fr(report["computed_at"])})
 
     @get("/{year:int}/manques/{item:str}", name="bpf.missing")
     async def missing(self, request: Request, year: FromPath[int], item: FromPath[str]) -> Template:
+        year = reports.checked_year(year)
         if item not in reports.MISSING_LABELS:
             raise NotFound("Vérification inconnue.")
         page = _page(request)
@@ -99,6 +113,7 @@ class BpfController(Controller):
 
     @get("/{year:int}/bpf.xlsx", name="bpf.xlsx")
     async def xlsx(self, request: Request, year: FromPath[int]) -> Response:
+        year = reports.checked_year(year)
         report = await reports.load("bpf", year)
         if report is None:
             raise NotFound("Le bilan de cette année n'est pas encore calculé : lancez le calcul.")
@@ -107,6 +122,7 @@ class BpfController(Controller):
 
     @get("/{year:int}/elus", name="bpf.elus")
     async def elus(self, request: Request, year: FromPath[int]) -> Template:
+        year = reports.checked_year(year)
         report = await reports.load("elus", year)
         trainings = (report or {}).get("figures", {}).get("trainings", []) if report else []
         return render(request, "bpf/elus.html", {
@@ -116,6 +132,7 @@ class BpfController(Controller):
 
     @get("/{year:int}/elus.xlsx", name="bpf.elus_xlsx")
     async def elus_xlsx(self, request: Request, year: FromPath[int]) -> Response:
+        year = reports.checked_year(year)
         report = await reports.load("elus", year)
         if report is None:
             raise NotFound("Le rapport de cette année n'est pas encore calculé : lancez le calcul du bilan.")

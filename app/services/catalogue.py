@@ -37,8 +37,8 @@ class TemplateForm:
     progress_block: bool = False
     discussion_block: bool = False
     visible: bool = False
-    # The BPF (issue 23): « Code NSF » (3 digits, an optional letter) and « Objectif (BPF) ».
-    nsf_code: Annotated[str, Pattern(r"\d{3}[a-z]?", "Le code NSF s'écrit avec 3 chiffres, suivis éventuellement "
+    # The BPF (issue 23): « Code NSF » (3 ASCII digits, an optional letter) and « Objectif (BPF) ».
+    nsf_code: Annotated[str, Pattern(r"[0-9]{3}[a-z]?", "Le code NSF s'écrit avec 3 chiffres, suivis éventuellement "
                                                      "d'une lettre (ex. 315 ou 315p).")] = ""
     bpf_objective: Annotated[str, OneOf(tuple(o.value for o in BpfObjective if o.value),
                                         "Choisissez un objectif BPF de la liste.", required=False)] = ""

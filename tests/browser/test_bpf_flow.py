@@ -33,13 +33,19 @@ async def test_admin_computes_the_bpf_clicks_a_figure_and_exports(browser, live_
         await run_jobs()
         link = page.get_by_role("link", name=f"Voir le bilan {YEAR}")
         await link.wait_for(timeout=30_000)
+        # The « not computed yet » message made way for the progress (JS) or is on no job page (no JS).
+        assert await page.get_by_text("pas encore été calculé").count() == 0
         await link.click()
         await page.wait_for_url(re.compile(rf"/bpf/?\?year={YEAR}$"))
         await page.get_by_role("table", name=re.compile("F-1. Type de stagiaires")).wait_for()
         await page.get_by_role("link", name=re.compile(r"^dont agents publics : 2")).click()
         await page.wait_for_url("**/chiffres/f1.e_public")
         assert await page.get_by_role("cell", name=re.compile("25T1S1")).count() >= 1
+        assert await page.get_by_text(re.compile(r"2 personnes, 13 h 30 exactement")).count() == 1
         await page.go_back()
+        # Each frame's lines add up to its total (F-3: L1 counted in one line only).
+        frame = page.get_by_role("table", name=re.compile("F-3. Objectif général"))
+        assert await frame.get_by_role("link", name=re.compile(r"^Total \(F-3\) : 6 ")).count() == 1
         async with page.expect_download() as info:
             await page.get_by_role("link", name=f"Télécharger le BPF {YEAR} (Excel)").click()
         download = await info.value

@@ -148,3 +148,98 @@ async def test_the_trainee_type_editor_is_linked_from_the_participants_page(clie
     await login(client, "admin")
     page = await client.get(f"/sessions/{d.sessions['s2']}/participants")
     assert f"/sessions/{d.sessions['s2']}/types-stagiaires" in page.text
+
+
+async def test_every_route_reads_its_year_the_same_way(client):
+    """A year outside 2000 … next year is a French « not found » page on every route (never a 500)."""
+    from app.dates import today
+
+    await login(client, "admin")
+    paths = ["/bpf/{y}/manques/templates", "/bpf/{y}/elus", "/bpf/{y}/elus.xlsx", "/bpf/{y}/bpf.xlsx",
+             "/bpf/{y}/chiffres/f1.total", "/bpf/{y}/calcul/abc"]
+    for year in ("-1", "0", "10000", "1999", str(today().year + 2)):
+        for path in paths:
+            answer = await client.get(path.format(y=year))
+            assert answer.status_code in (400, 404), (path, year, answer.status_code)
+            assert "-1" not in text(answer.text).split("formations suivies en")[-1][:3]
+            assert "n'existe pas" in text(answer.text) or "Exercice inconnu" in text(answer.text), (path, year)
+        assert (await post_form(client, "/bpf/calculer", {"year": year})).status_code in (400, 404), year
+    # A query year that is not one: a French message and the default year (the last closed one).
+    page = await client.get("/bpf/?year=abc")
+    assert page.status_code == 200
+    body = text(page.text)
+    assert "Exercice inconnu" in body and f"Bilan pédagogique et financier {today().year - 1}" in body
+    assert "Exercice inconnu" not in text((await client.get("/bpf/")).text)
+
+
+async def test_the_figure_pages_match_the_frames(client, run_jobs):
+    d = await build()
+    await login(client, "admin")
+    await post_form(client, "/bpf/calculer", {"year": str(YEAR)})
+    await run_jobs()
+    body = text((await client.get(f"/bpf/?year={YEAR}")).text)
+    assert "heures arrondies à l'heure la plus proche, ligne par ligne" in body
+    # F-3 « rs »: L3 and L7 counted; L1's 3 hours there, L1 counted at « other » (7 h there).
+    rs = text((await client.get(f"/bpf/{YEAR}/chiffres/f3.rs")).text)
+    assert "2 personnes, 9 h exactement" in rs and "le cadre indique 9 h" in rs
+    assert rs.count("Oui") == 2 and "Non : à une autre ligne" in rs
+    total = text((await client.get(f"/bpf/{YEAR}/chiffres/f3.total")).text)
+    assert "6 personnes, 25 h 30 exactement" in total and "le cadre indique 26 h" in total
+    assert total.count("Oui") == 6 and "Autres" in total
+    # Frame E: the exact hours (3 h of D's slot) beside the rounded figure, B shown with no external hour.
+    external = text((await client.get(f"/bpf/{YEAR}/chiffres/e.external")).text)
+    assert "2 formateurs, 3 h exactement" in external and "le cadre indique 3 h" in external
+    internal = (await client.get(f"/bpf/{YEAR}/chiffres/e.internal")).text
+    assert "2 formateurs, 7 h exactement" in text(internal) and "le cadre indique 7 h" in text(internal)
+    assert f"/sessions/{d.sessions['s1']}\"" in internal
+
+
+async def test_the_elus_hours_are_written_the_french_way(client, run_jobs):
+    from datetime import time
+
+    from app.tables.catalogue import SessionSlot
+
+    d = await build()
+    await SessionSlot.update({SessionSlot.ends: time(17, 30)}).where(SessionSlot.session == d.sessions["s3"])
+    await login(client, "admin")
+    await post_form(client, "/bpf/calculer", {"year": str(YEAR)})
+    await run_jobs()
+    page = await client.get(f"/bpf/{YEAR}/elus")
+    cells = re.findall(r'<td class="num">([^<]*)</td>', page.text)
+    assert "3,5" in cells and "3.5" not in page.text
+    xlsx = await client.get(f"/bpf/{YEAR}/elus.xlsx")
+    rows = list(openpyxl.load_workbook(io.BytesIO(xlsx.content)).active.iter_rows(values_only=True))
+    assert rows[4][3] == 3.5
+
+
+async def test_the_trainee_type_editor_refuses_other_sessions_enrolments(client):
+    d = await build()
+    await login(client, "admin")
+    foreign = (await Enrolment.select(Enrolment.id).where(Enrolment.session == d.sessions["s3"]).first())["id"]
+    before = {r["id"]: r["trainee_type"] for r in await Enrolment.select(Enrolment.id, Enrolment.trainee_type)}
+    for data in ({"trainee_type": "individual", "enrolments": [str(foreign)]}, {"trainee_type": "individual"}):
+        answer = await post_form(client, f"/sessions/{d.sessions['s2']}/types-stagiaires", data)
+        assert answer.status_code == 422
+        assert "Cochez au moins un participant de cette session." in text(answer.text)
+        assert "enregistré pour 0" not in text(answer.text)
+    assert {r["id"]: r["trainee_type"] for r in await Enrolment.select(Enrolment.id, Enrolment.trainee_type)} == before
+
+
+async def test_the_trainers_page_says_the_status_is_account_wide(client):
+    d = await build()
+    await login(client, "admin")
+    manage = await client.get(f"/sessions/{d.sessions['s1']}/formateurs")
+    assert "S'applique à toutes les sessions de ce formateur (BPF, cadre E)." in text(manage.text)
+    assert f'aria-describedby="bpf-status-note-{d.trainers["a"]}"' in manage.text
+
+
+async def test_the_not_computed_message_makes_way_for_the_progress(client):
+    await build()
+    await login(client, "admin")
+    page = await client.get(f"/bpf/?year={YEAR}")
+    # htmx swaps the progress into #compute-progress: the message is inside it, so it goes away.
+    assert re.search(r'<div id="compute-progress"><p id="not-computed">Le bilan 2025 n.a pas encore été calculé\.</p></div>',
+                     page.text)
+    partial = await post_form(client, "/bpf/calculer", {"year": str(YEAR)}, htmx=True)
+    assert partial.status_code == 200 and "pas encore été calculé" not in text(partial.text)
+    assert 'id="job-progress"' in partial.text

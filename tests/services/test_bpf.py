@@ -156,29 +156,50 @@ async def test_bpf_figures_against_the_hand_computed_dataset(dataset):
     assert _pm(f, "f1.remote") == (3, 540)
     assert _pm(f, "f2") == (2, 360)
     assert _pm(f, "g") == (1, 180)
+    # F-3 and F-4: L1 is in two lines (S1: « other » / 315, 420 min; S2: « rs » / 331, 180 min). Each
+    # frame's lines add up to its total, in people and in minutes (the Cerfa's totals are sums): L1 is
+    # counted in the people of the line where L1 has most minutes (« other », 315) only, and L1's 180
+    # minutes of S2 stay on the « rs » / 331 line. (Before, the « rs » line counted 3 people and the
+    # lines made 2 + 3 + 2 = 7 people against a total of 6.)
     assert _pm(f, "f3.other") == (2, 630)
-    assert _pm(f, "f3.rs") == (3, 540)
+    assert _pm(f, "f3.rs") == (2, 540)  # L3 and L7; L1's minutes without L1
     assert _pm(f, "f3.missing") == (2, 360)
-    assert _pm(f, "f3.total") == (6, 1530)
+    assert _pm(f, "f3.total") == (2 + 2 + 2, 630 + 540 + 360)
     assert (f["f4.1"]["code"], _pm(f, "f4.1")) == ("315", (2, 630))
-    assert (f["f4.2"]["code"], _pm(f, "f4.2")) == ("331", (3, 540))
+    assert (f["f4.2"]["code"], _pm(f, "f4.2")) == ("331", (2, 540))
     assert "f4.3" not in f
     assert _pm(f, "f4.others") == (2, 360)
     assert _pm(f, "f4.total") == (6, 1530)
-    # E: slot 1 (A, B, C) and slot 2 (no SlotTrainer row: all three) count once per line; D's slot of S3.
+    # E: slot 1 (A, B, C) and slot 2 (no SlotTrainer row: all three) have an internal trainer: they
+    # count once, in the internal line only; D's slot of S3 (external alone) in the external line. B
+    # is still an external trainer (2 external people), with no external hours. internal + external = total.
     assert _pm(f, "e.internal") == (2, 420)
-    assert _pm(f, "e.external") == (2, 420 + 180)
+    assert _pm(f, "e.external") == (2, 180)
     assert _pm(f, "e.total") == (4, 600)
-    # The rows behind a figure: (person, session, minutes); a total gathers its lines' rows.
-    assert sorted(f["f1.e_public"]["rows"]) == sorted([[d.users["l1"], d.sessions["s1"], 420],
-                                                       [d.users["l1"], d.sessions["s2"], 180],
-                                                       [d.users["l2"], d.sessions["s1"], 210]])
+    for frame in ("f1", "f3", "f4", "e"):
+        parts = f[f"{frame}.total"]["parts"]
+        assert sum(f[p]["people"] for p in parts) == f[f"{frame}.total"]["people"], frame
+        assert sum(f[p]["minutes"] for p in parts) == f[f"{frame}.total"]["minutes"], frame
+    # The rows behind a figure: [person, session, minutes, counted]; counted is 1 on the line where the
+    # person counts in the people column; a total gathers its lines' rows, each person counted once.
+    assert sorted(f["f1.e_public"]["rows"]) == sorted([[d.users["l1"], d.sessions["s1"], 420, 1],
+                                                       [d.users["l1"], d.sessions["s2"], 180, 1],
+                                                       [d.users["l2"], d.sessions["s1"], 210, 1]])
+    assert sorted(f["f3.rs"]["rows"]) == sorted([[d.users["l1"], d.sessions["s2"], 180, 0],
+                                                 [d.users["l3"], d.sessions["s2"], 180, 1],
+                                                 [d.users["l7"], d.sessions["s2"], 180, 1]])
     assert len(reports.figure_rows(f, "f1.total")) == 7
+    f3_rows = reports.figure_rows(f, "f3.total")
+    assert len({r[0] for r in f3_rows if r[3]}) == len([r for r in f3_rows if r[3]]) == 6
+    assert [r[4] for r in f3_rows if r[0] == d.users["l1"] and r[3]] == ["f3.other"]
+    b_rows = [r for r in f["e.external"]["rows"] if r[0] == d.trainers["b"]]
+    assert b_rows == [[d.trainers["b"], d.sessions["s1"], 0, 1]]
     assert sorted(r[0] for r in f["e.internal"]["rows"]) == sorted([d.trainers["a"], d.trainers["c"]])
     # 2026: only S1's morning of 2 January (L1 present, L2 absent).
     bpf26, _ = await compute.compute(2026)
     assert _pm(bpf26["figures"], "f1.total") == (1, 210)
     assert _pm(bpf26["figures"], "e.total") == (3, 210)
+    assert _pm(bpf26["figures"], "e.internal") == (2, 210) and _pm(bpf26["figures"], "e.external") == (1, 0)
     # The élus' report: S3 only (L4, L5), planned hours of its slot in the year, its trainer.
     (training,) = elus["trainings"]
     assert training["session_id"] == d.sessions["s3"]
@@ -200,8 +221,9 @@ def test_f4_keeps_the_five_specialities_with_most_hours_then_the_others():
     f = compute.bpf_figures(attended, sessions, pl.DataFrame(schema=compute.TRAINED))
     assert [f[f"f4.{r}"]["code"] for r in range(1, 6)] == ["100", "122", "128", "300", "310"]
     assert "f4.6" not in f
-    # 312, 314 and the session without a code; person 1 is in 100 and in the others.
-    assert _pm(f, "f4.others") == (3, 200 + 100 + 50)
+    # 312, 314 and the session without a code; person 1 is in 100 (700 min) and in the others (50 min):
+    # counted in 100 only, their 50 minutes staying in the others.
+    assert _pm(f, "f4.others") == (2, 200 + 100 + 50)
     assert _pm(f, "f4.total") == (7, 2850)
     assert _pm(f, "e.total") == (0, 0)
 

@@ -3,10 +3,11 @@ the minutes each enrolment attended in the year (present slots whose day is in t
 across two years is split by its slots' days), the sessions of the year, and who trained each slot
 attended in the year.
 
-A figure is ``{"people": n, "minutes": m, "rows": [[user, session, minutes], …]}``: the rows behind
-it, so the page lists the learners (or trainers) behind any figure without recomputing. A total
-names its ``parts`` (the lines whose rows it gathers) instead of repeating their rows; its people
-are still counted once.
+A figure is ``{"people": n, "minutes": m, "rows": [[user, session, minutes, counted], …]}``: the rows
+behind it, so the page lists the learners (or trainers) behind any figure without recomputing. Within
+a frame a person counts in the people column of one line only (``counted`` = 1 there: the line where
+they have the most minutes), their minutes staying on every line they belong to; a total names its
+``parts`` (the lines whose rows it gathers) and is their sum, in people and in minutes.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from datetime import date
 import polars as pl
 
 from app import db
+from app.services.bpf.labels import NSF_STORED
 from app.services.learning import slot_minutes_sql
 from app.tables.catalogue import BpfObjective, Delivery
 from app.tables.learning import Enrolment, TraineeType
@@ -140,54 +142,115 @@ async def _frame(sql: str, args: list, schema: dict) -> pl.DataFrame:
 
 
 def _figure(frame: pl.DataFrame, who: str = "user_id") -> dict:
-    """People (distinct) and minutes of these (user, session, minutes) rows, with the rows."""
+    """People (distinct) and minutes of these (user, session, minutes) rows, with the rows; every
+    person counted (a line alone in its frame, or a « dont » line)."""
     rows = frame.group_by([who, "session_id"]).agg(pl.col("minutes").sum()).sort([who, "session_id"])
     return {"people": rows[who].n_unique(), "minutes": int(rows["minutes"].sum() or 0),
-            "rows": [list(r) for r in rows.select(who, "session_id", "minutes").iter_rows()]}
+            "rows": [[*r, 1] for r in rows.select(who, "session_id", "minutes").iter_rows()]}
 
 
-def _total(frame: pl.DataFrame, parts: list[str]) -> dict:
-    return {"people": frame["user_id"].n_unique(), "minutes": int(frame["minutes"].sum() or 0), "parts": parts}
+def _exclusive(frame: pl.DataFrame, lines: list[tuple[str, pl.Expr]], eligible: set[int] | None = None) -> dict:
+    """The lines of one frame (disjoint filters, in the Cerfa's order): each line keeps the minutes of
+    its own rows, but each person counts in the people column of one line only — the one where they
+    have the most minutes (ties: the first in the Cerfa's order) — so the lines add up to the total.
+    A row is [user, session, minutes, counted]: counted is 1 on the line where the person is counted.
+    ``eligible``: only these people may be counted (the « dont » lines of a line)."""
+    parts = [frame.filter(cond).select("user_id", "session_id", "minutes").with_columns(pl.lit(rank).alias("rank"))
+             for rank, (_key, cond) in enumerate(lines)]
+    tagged = pl.concat(parts) if parts else pl.DataFrame(schema={"user_id": pl.Int64, "session_id": pl.Int64,
+                                                                  "minutes": pl.Int64, "rank": pl.Int32})
+    best = (tagged.group_by(["user_id", "rank"]).agg(pl.col("minutes").sum())
+            .sort(["user_id", "minutes", "rank"], descending=[False, True, False])
+            .unique(subset=["user_id"], keep="first", maintain_order=True)
+            .select("user_id", pl.col("rank").alias("best")))
+    rows = (tagged.group_by(["user_id", "session_id", "rank"]).agg(pl.col("minutes").sum())
+            .join(best, on="user_id", how="left")
+            .with_columns((pl.col("rank") == pl.col("best")).alias("counted")))
+    if eligible is not None:
+        rows = rows.with_columns(pl.col("counted") & pl.col("user_id").is_in(list(eligible)))
+    out = {}
+    for rank, (key, _cond) in enumerate(lines):
+        line = rows.filter(pl.col("rank") == rank).sort(["user_id", "session_id"])
+        out[key] = {"people": line.filter(pl.col("counted"))["user_id"].n_unique(),
+                    "minutes": int(line["minutes"].sum() or 0),
+                    "rows": [[u, s, m, int(c)] for u, s, m, c in
+                             line.select("user_id", "session_id", "minutes", "counted").iter_rows()]}
+    return out
+
+
+def _total(figures: dict, parts: list[str]) -> dict:
+    """A frame's total: the sum of its lines, in people and in minutes (each person is in one line)."""
+    return {"people": sum(figures[p]["people"] for p in parts), "minutes": sum(figures[p]["minutes"] for p in parts),
+            "parts": parts}
+
+
+def _counted(figure: dict) -> set[int]:
+    return {r[0] for r in figure["rows"] if r[3]}
 
 
 def bpf_figures(attended: pl.DataFrame, sessions: pl.DataFrame, trained: pl.DataFrame) -> dict:
-    """Every figure of frames E, F-1 to F-4 and G (keys ``f1.a``, ``f3.rs``, ``e.internal`` …)."""
+    """Every figure of frames E, F-1 to F-4 and G (keys ``f1.a``, ``f3.rs``, ``e.internal`` …). Within a
+    frame the lines add up to the total, in people and in minutes: a person is counted in one line."""
     facts = attended.join(sessions.select("session_id", "delivery", "remote_url", "nsf_code", "objective"),
                           on="session_id", how="inner")
+    # A stored code that is not a valid NSF code (the completeness check lists it) is no speciality.
+    facts = facts.with_columns(pl.when(pl.col("nsf_code").str.contains(NSF_STORED)).then(pl.col("nsf_code"))
+                               .otherwise(pl.lit("")).alias("nsf_code"))
     figures: dict[str, dict] = {}
     # F: the trainees the organisation is responsible for (G, entrusted to it by another one, apart).
     own = facts.filter(pl.col("delivery") != Delivery.subcontracted_in.value)
-    for key, types in F1_LINES.items():
-        figures[f"f1.{key}"] = _figure(own.filter(pl.col("trainee_type").is_in(types)))
-    figures["f1.total"] = _total(own, [f"f1.{k}" for k in F1_TOTAL_PARTS])
+    kind = pl.col("trainee_type")
+    figures.update({f"f1.{k}": v for k, v in _exclusive(
+        own, [(k, kind.is_in(F1_LINES[k])) for k in F1_TOTAL_PARTS]).items()})
+    # « dont agents publics / élus »: among the people counted in e., by the type of most minutes.
+    sub = _exclusive(own, [("e_public", kind.is_in(F1_LINES["e_public"])),
+                           ("e_elected", kind.is_in(F1_LINES["e_elected"])),
+                           ("e_other", kind == TraineeType.other.value)], eligible=_counted(figures["f1.e"]))
+    figures["f1.e_public"], figures["f1.e_elected"] = sub["e_public"], sub["e_elected"]
+    figures["f1.total"] = _total(figures, [f"f1.{k}" for k in F1_TOTAL_PARTS])
     figures["f1.remote"] = _figure(own.filter(pl.col("remote_url") != ""))
     figures["f2"] = _figure(own.filter(pl.col("delivery") == Delivery.subcontracted_out.value))
-    for objective in OBJECTIVES:
-        figures[f"f3.{objective or 'missing'}"] = _figure(own.filter(pl.col("objective") == objective))
-    figures["f3.total"] = _total(own, [f"f3.{o or 'missing'}" for o in OBJECTIVES])
+    f3 = _exclusive(own, [(f"f3.{o or 'missing'}", pl.col("objective") == o) for o in OBJECTIVES])
+    figures.update(f3)
+    figures["f3.total"] = _total(figures, list(f3))
     # F-4: the five specialities with most hours (a code left empty is never one of them), then the rest.
     by_code = (own.filter(pl.col("nsf_code") != "").group_by("nsf_code").agg(pl.col("minutes").sum())
                .sort(["minutes", "nsf_code"], descending=[True, False]))
     top = by_code["nsf_code"].head(TOP_NSF).to_list()
+    f4 = _exclusive(own, [(f"f4.{rank}", pl.col("nsf_code") == code) for rank, code in enumerate(top, start=1)]
+                    + [("f4.others", ~pl.col("nsf_code").is_in(top))])
     for rank, code in enumerate(top, start=1):
-        figures[f"f4.{rank}"] = {**_figure(own.filter(pl.col("nsf_code") == code)), "code": code}
-    figures["f4.others"] = _figure(own.filter(~pl.col("nsf_code").is_in(top)))
-    figures["f4.total"] = _total(own, [f"f4.{r}" for r in range(1, len(top) + 1)] + ["f4.others"])
+        f4[f"f4.{rank}"]["code"] = code
+    figures.update(f4)
+    figures["f4.total"] = _total(figures, list(f4))
     figures["g"] = _figure(facts.filter(pl.col("delivery") == Delivery.subcontracted_in.value))
-    # E: a slot's minutes count once per line, whoever (one or several) trained it.
-    for status in ("internal", "external"):
-        figures[f"e.{status}"] = _trainers_figure(trained.filter(pl.col("status") == status))
-    total = _trainers_figure(trained)
-    figures["e.total"] = {"people": total["people"], "minutes": total["minutes"], "parts": ["e.internal", "e.external"]}
+    figures.update(_trainers_figures(trained))
+    figures["e.total"] = _total(figures, ["e.internal", "e.external"])
     return figures
 
 
-def _trainers_figure(trained: pl.DataFrame) -> dict:
-    slots = trained.unique(subset=["slot_id"])
-    per_trainer = (trained.unique(subset=["slot_id", "user_id"]).group_by(["user_id", "session_id"])
-                   .agg(pl.col("minutes").sum()).sort(["user_id", "session_id"]))
-    return {"people": trained["user_id"].n_unique(), "minutes": int(slots["minutes"].sum() or 0),
-            "rows": [list(r) for r in per_trainer.select("user_id", "session_id", "minutes").iter_rows()]}
+def _trainers_figures(trained: pl.DataFrame) -> dict:
+    """Frame E: a slot counts once, in the internal line when one of its trainers is internal, else in
+    the external line (so internal + external = total); each line counts its distinct trainers (a
+    trainer is internal or external, never both). A trainer's row: the minutes of the slots they
+    trained that count in their line (0 for an external trainer beside an internal one)."""
+    slots = (trained.group_by("slot_id").agg((pl.col("status") == "internal").any().alias("internal"),
+                                             pl.col("minutes").first())
+             .with_columns(pl.when(pl.col("internal")).then(pl.lit("internal")).otherwise(pl.lit("external"))
+                           .alias("line")))
+    per_trainer = (trained.unique(subset=["slot_id", "user_id"])
+                   .join(slots.select("slot_id", "line"), on="slot_id", how="left")
+                   .with_columns(pl.when(pl.col("line") == pl.col("status")).then(pl.col("minutes")).otherwise(0)
+                                 .alias("minutes")))
+    out = {}
+    for status in ("internal", "external"):
+        rows = (per_trainer.filter(pl.col("status") == status).group_by(["user_id", "session_id"])
+                .agg(pl.col("minutes").sum()).sort(["user_id", "session_id"]))
+        out[f"e.{status}"] = {
+            "people": rows["user_id"].n_unique(),
+            "minutes": int(slots.filter(pl.col("line") == status)["minutes"].sum() or 0),
+            "rows": [[*r, 1] for r in rows.select("user_id", "session_id", "minutes").iter_rows()]}
+    return out
 
 
 async def _elus(attended: pl.DataFrame, sessions: pl.DataFrame, year: int) -> dict:

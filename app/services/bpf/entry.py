@@ -67,12 +67,16 @@ async def participants(session_id: int) -> list[dict]:
 
 
 async def set_trainee_types(session_id: int, form: TraineeTypeForm) -> int:
-    """One UPDATE: the ticked enrolments of this session (only of it) get the type ("" = the default)."""
+    """One UPDATE: the ticked enrolments of this session (only of it) get the type ("" = the default);
+    ValidationFailed when none of the ticked ones is of this session."""
     if form.trainee_type not in {t.value for t in TraineeType}:
         raise ValidationFailed({"trainee_type": "Choisissez un type de stagiaire de la liste."})
+    none = ValidationFailed({"enrolments": "Cochez au moins un participant de cette session."})
     if not form.enrolments:
-        raise ValidationFailed({"enrolments": "Cochez au moins un participant."})
+        raise none
     async with db.write_transaction():
         changed = await Enrolment.update({Enrolment.trainee_type: form.trainee_type}).where(
             (Enrolment.session == session_id) & db.among(Enrolment.id, form.enrolments)).returning(Enrolment.id)
+        if not changed:  # only other sessions' enrolments: nothing was written, say so
+            raise none
     return len(changed)

@@ -65,7 +65,9 @@ COMMON_NSF = [
     ("415", "Développement des capacités d'orientation, d'insertion ou de réinsertion sociales et professionnelles"),
 ]
 
-NSF_PATTERN = re.compile(r"^\d{3}[a-zA-Z]?$")
+# ASCII digits only (``\d`` would take « ٣١٥ »); the stored form has its letter in lower case.
+NSF_PATTERN = re.compile(r"[0-9]{3}[a-zA-Z]?")
+NSF_STORED = r"^[0-9]{3}[a-z]?$"
 NSF_MESSAGE = "Le code NSF s'écrit avec 3 chiffres, suivis éventuellement d'une lettre (ex. 315 ou 315p)."
 
 
@@ -74,7 +76,7 @@ def clean_nsf(value: str | None) -> str:
     code = (value or "").strip().replace(" ", "")
     if not code:
         return ""
-    if not NSF_PATTERN.match(code):
+    if not NSF_PATTERN.fullmatch(code):
         raise ValueError(NSF_MESSAGE)
     return code[:3] + code[3:].lower()
 

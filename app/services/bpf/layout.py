@@ -22,17 +22,33 @@ def hours_minutes(minutes: int | None) -> str:
     return f"{m // 60} h {m % 60:02d}" if m % 60 else f"{m // 60} h"
 
 
+ROUNDING_NOTE = "heures arrondies à l'heure la plus proche, ligne par ligne"
+
+
+def rounded_hours(figures: dict, key: str) -> int:
+    """The hours the frame shows for a figure: its minutes rounded to the nearest hour; a total's
+    hours are the sum of its lines' rounded hours (the Cerfa's totals are sums)."""
+    figure = figures.get(key, {})
+    if figure.get("parts"):
+        return sum(hours(figures.get(p, {}).get("minutes", 0)) for p in figure["parts"])
+    return hours(figure.get("minutes", 0))
+
+
 def frames(figures: dict) -> list[dict]:
     """Frames E, F-1 to F-4 and G: {"code", "title", "columns", "note", "lines": [{"key", "label",
     "level" (0 line, 1 « dont », 2 total), "people", "minutes", "hours"}]}."""
     def line(key: str, label: str, level: int = 0) -> dict:
         figure = figures.get(key, {"people": 0, "minutes": 0})
         return {"key": key, "label": label, "level": level, "people": figure.get("people", 0),
-                "minutes": figure.get("minutes", 0), "hours": hours(figure.get("minutes", 0))}
+                "minutes": figure.get("minutes", 0), "hours": rounded_hours(figures, key)}
+
+    def shown(key: str) -> bool:
+        figure = figures.get(key, {})
+        return bool(figure.get("people") or figure.get("minutes"))
 
     trainees = ["Nombre de stagiaires", "Nombre total d'heures de formation suivies par les stagiaires"]
     f3 = [line(f"f3.{o}", OBJECTIVE_LABELS[o]) for o in OBJECTIVES if o]
-    if figures.get("f3.missing", {}).get("people"):
+    if shown("f3.missing"):
         f3.append(line("f3.missing", "Objectif non renseigné (à compléter sur le modèle de formation)"))
     f4 = []
     rank = 1
@@ -50,16 +66,16 @@ def frames(figures: dict) -> list[dict]:
         line("f1.e_public", "dont agents publics", 1),
         line("f1.e_elected", "dont élus", 1),
     ]
-    if figures.get("f1.missing", {}).get("people"):
+    if shown("f1.missing"):
         f1.append(line("f1.missing", "Type de stagiaire non renseigné (à compléter avant le dépôt)"))
     f1 += [line("f1.total", "Total (F-1)", 2),
            line("f1.remote", "dont stagiaires ayant suivi une action en tout ou partie à distance", 1)]
     return [
         {"code": "E", "title": "E. Personnes dispensant des heures de formation",
          "columns": ["Nombre de formateurs", "Nombre d'heures de formation dispensées"],
-         "note": "Heures des créneaux de l'année où au moins un stagiaire était présent ; un créneau animé à "
-                 "plusieurs compte une fois par ligne. Un créneau sans formateur désigné est animé par tous "
-                 "les formateurs de sa session.",
+         "note": "Heures des créneaux de l'année où au moins un stagiaire était présent ; un créneau compte "
+                 "une seule fois, à la ligne des formateurs internes si l'un de ses formateurs l'est. Un créneau "
+                 "sans formateur désigné est animé par tous les formateurs de sa session.",
          "lines": [line("e.internal", "Personnes de votre organisme dispensant des heures de formation"),
                    line("e.external", "Personnes extérieures à votre organisme auxquelles vous avez eu recours "
                                       "pour dispenser des heures de formation"),
@@ -124,9 +140,16 @@ def elus_rows(trainings: list[dict]) -> list[list]:
     for t in trainings:
         first, last = t.get("first_day", ""), t.get("last_day", "")
         dates = _fr(first) if first == last else f"du {_fr(first)} au {_fr(last)}"
-        out.append([t["title"], t["place"] or "", dates, round(t["planned_minutes"] / 60, 2), t["people"],
+        out.append([t["title"], t["place"] or "", dates, decimal_hours(t["planned_minutes"]), t["people"],
                     ", ".join(t["trainers"])])
     return out
+
+
+def decimal_hours(minutes: int | None) -> int | float:
+    """Hours as a number: an int when whole (14, never 14.0), else at most two decimals (3.5). The page
+    shows it the French way (« 3,5 ») and Excel keeps it a number (shown in the reader's locale)."""
+    value = round(int(minutes or 0) / 60, 2)
+    return int(value) if value == int(value) else value
 
 
 def _fr(iso: str) -> str:

@@ -30,12 +30,29 @@ def years() -> list[int]:
     return list(range(current, current - 11, -1))
 
 
-def parse_year(value) -> int:
-    try:
-        year = int(str(value).strip())
-    except (TypeError, ValueError):
-        return last_closed_year()
-    return year if 2000 <= year <= today().year + 1 else last_closed_year()
+FIRST_YEAR = 2000
+
+
+def parse_year(value) -> int | None:
+    """The one reading of a year, from a path, a query or a form: ASCII digits between 2000 and next
+    year, else None."""
+    text = str(value if value is not None else "").strip()
+    if not re.fullmatch(r"[0-9]{4}", text):
+        return None
+    year = int(text)
+    return year if FIRST_YEAR <= year <= today().year + 1 else None
+
+
+def year_message() -> str:
+    return f"Exercice inconnu : choisissez une année entre {FIRST_YEAR} et {today().year + 1}."
+
+
+def checked_year(value) -> int:
+    """The year of a route, or the French « not found » page (never a 500)."""
+    year = parse_year(value)
+    if year is None:
+        raise NotFound(year_message())
+    return year
 
 
 async def store(year: int, bpf: dict, elus: dict, user_id: int | None) -> None:
@@ -85,15 +102,21 @@ async def load(kind: str, year: int) -> dict | None:
             "computed_by": f"{row['first_name'] or ''} {row['last_name'] or ''}".strip()}
 
 
-def figure_rows(figures: dict, key: str) -> list[list[int]]:
-    """The (user, session, minutes) rows behind a figure just computed (rows inside); a total's are
-    its parts' rows."""
+def _tagged(rows: list, part: str) -> list[list]:
+    """Rows as [user, session, minutes, counted, line]: counted is 1 where the person counts in the
+    people column (rows kept before that flag existed count everywhere), line the figure's key."""
+    return [[*r[:3], r[3] if len(r) > 3 else 1, part] for r in rows]
+
+
+def figure_rows(figures: dict, key: str) -> list[list]:
+    """The [user, session, minutes, counted, line] rows behind a figure just computed (rows inside);
+    a total's are its parts' rows."""
     figure = figures.get(key)
     if figure is None:
         raise NotFound("Ce chiffre n'existe pas dans le bilan de cette année.")
     if "parts" in figure:
-        return [row for part in figure["parts"] for row in figures.get(part, {}).get("rows", [])]
-    return figure.get("rows", [])
+        return [row for part in figure["parts"] for row in _tagged(figures.get(part, {}).get("rows", []), part)]
+    return _tagged(figure.get("rows", []), key)
 
 
 async def stored_rows(year: int, figures: dict, key: str) -> list[list[int]]:
@@ -110,14 +133,16 @@ async def stored_rows(year: int, figures: dict, key: str) -> list[list[int]]:
     found = await YearReport.raw(f"SELECT {columns} FROM {source} WHERE kind = {{}} AND year = {{}}",
                                  ReportKind.bpf.value, year)
     out = []
-    for value in (found[0].values() if found else []):
+    for part, value in zip(parts, found[0].values() if found else []):
         if value:
-            out.extend(json.loads(value) if isinstance(value, str) else value)
+            out.extend(_tagged(json.loads(value) if isinstance(value, str) else value, part))
     return out
 
 
-async def named_rows(rows: list[list[int]], page: int) -> tuple[list[dict], int]:
-    """One page of rows, sorted by person then session, with the names (one query each)."""
+async def named_rows(rows: list[list], page: int) -> tuple[list[dict], int]:
+    """One page of rows ([user, session, minutes] and optionally counted, line), sorted by person then
+    session, with the names (one query each)."""
+    rows = _tagged(rows, "") if rows and len(rows[0]) < 5 else rows
     pages = max(1, -(-len(rows) // PAGE_SIZE))
     page = min(max(page, 1), pages)
     chunk = sorted(rows)[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]
@@ -129,30 +154,41 @@ async def named_rows(rows: list[list[int]], page: int) -> tuple[list[dict], int]
         TrainingSession.id, TrainingSession.code, TrainingSession.full_name).where(
         TrainingSession.id.is_in(list(sessions) or [0]))}
     out = []
-    for user_id, session_id, minutes in chunk:
+    for user_id, session_id, minutes, counted, line in chunk:
         person, session = names.get(user_id, {}), titles.get(session_id, {})
         out.append({"user_id": user_id, "name": f"{person.get('last_name', '')} {person.get('first_name', '')}".strip()
                     or "(compte supprimé)", "username": person.get("username", ""), "session_id": session_id,
-                    "session": session.get("full_name", ""), "code": session.get("code", ""), "minutes": minutes})
+                    "session": session.get("full_name", ""), "code": session.get("code", ""), "minutes": minutes,
+                    "counted": bool(counted), "line": line})
     return out, pages
 
 
 # -- completeness --------------------------------------------------------------------------------
 
 MISSING_LABELS = {
-    "templates": "Modèles de formation sans code NSF ou sans objectif BPF",
+    "templates": "Modèles de formation sans code NSF valide ou sans objectif BPF",
     "no_slots": "Sessions de l'année sans aucun créneau",
     "trainee_type": "Inscriptions sans type de stagiaire",
     "no_trainer": "Créneaux sans formateur",
 }
 
 
+def _nsf_invalid_sql(column: str) -> str:
+    """True when ``column`` (a stored NSF code) is not 3 ASCII digits and an optional lower-case letter."""
+    if db.is_sqlite():
+        return f"NOT ({column} GLOB '[0-9][0-9][0-9]' OR {column} GLOB '[0-9][0-9][0-9][a-z]')"
+    return f"{column} !~ '^[0-9][0-9][0-9][a-z]?$'"  # no braces: raw SQL's placeholders are {}
+
+
 def _missing_sql(item: str) -> tuple[str, str]:
     """(the rows of one completeness item, ordered; its count) — {} are the year's first and last day."""
     in_year = "sl.day >= {} AND sl.day <= {}"
     if item == "templates":
+        invalid = _nsf_invalid_sql("ct.nsf_code")
         rows = ("SELECT ct.id AS id, ct.code AS code, ct.title AS title, ct.nsf_code AS nsf_code, "
-                "ct.bpf_objective AS objective FROM course_template ct WHERE (ct.nsf_code = '' OR ct.bpf_objective = '') "
+                f"CASE WHEN ct.nsf_code <> '' AND {invalid} THEN 1 ELSE 0 END AS nsf_invalid, "
+                "ct.bpf_objective AS objective FROM course_template ct "
+                f"WHERE (ct.nsf_code = '' OR {invalid} OR ct.bpf_objective = '') "
                 f"AND ct.id IN (SELECT ts.template FROM training_session ts JOIN session_slot sl ON sl.session = ts.id "
                 f"WHERE {in_year})")
         return rows + " ORDER BY ct.code, ct.id", rows
