@@ -216,3 +216,12 @@ async def test_only_fixed_periods_and_bounded_cache_keys(client, redis_client):
     assert 'type="date"' not in show
     year = (today() - timedelta(days=800)).year
     assert f"Données du 01/01/{year}" in text((await client.get(f"/indicateurs/I01/encart?year={year}")).text)
+
+
+async def test_the_snippet_answers_head_with_the_same_headers(client):
+    await indicator_dataset()
+    get, head = await client.get("/indicateurs/I01/encart"), await client.head("/indicateurs/I01/encart")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-security-policy"] == get.headers["content-security-policy"]
+    assert "x-frame-options" not in head.headers
+    assert (await client.head("/indicateurs/ZZZ/encart")).status_code == 404
