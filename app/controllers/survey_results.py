@@ -26,20 +26,29 @@ MANAGERS = {"roles": (ADMIN, GED, GET)}
 FINANCERS = {"roles": (ADMIN, REGISTRATION_MANAGER)}
 
 
-def _count(sources: dict, answers: list, by_phase: bool, one_session: bool) -> tuple[dict, list[dict]]:
-    """The whole result and, for « Moment : Tous », each moment's apart (in a worker thread)."""
-    result = results.aggregate(sources, answers, one_session)
-    parts = results.sections(sources, answers, one_session) if by_phase else [{**result, "phase": None, "label": ""}]
+def _count(sources: dict, answers: list, by_phase: bool, one_session: bool, whole: bool) -> tuple[dict, list[dict]]:
+    """Each moment's results apart for « Moment : Tous » (``by_phase``), and the whole (for a
+    download or a page of free-text answers: ``whole``), in a worker thread."""
+    parts = results.sections(sources, answers, one_session) if by_phase else []
+    if whole or not by_phase:
+        result = results.aggregate(sources, answers, one_session)
+    else:  # the page shows the parts only: what the links need
+        result = {"answers": sum(p["answers"] for p in parts), "withheld": False}
+    if not by_phase:
+        parts = [{**result, "phase": None, "label": ""}]
     if any(part["withheld"] for part in parts):  # nor in the downloads, nor through the whole
-        result = results.withhold(result)
+        result = results.withhold(result) if "questions" in result else {**result, "withheld": True}
     return result, parts
 
 
 async def _answer(request: Request, fetched: tuple, by_phase: bool, heading: tuple[str, ...], base: str, query: dict,
                   context: dict) -> Response:
     """The page, one question's free-text answers (?question=&page=), or a download (?export=)."""
-    result, parts = await asyncio.to_thread(_count, *fetched, by_phase, context["kind"] == "session")
-    export = request.query_params.get("export") if result["answers"] and not result["withheld"] else None
+    export = request.query_params.get("export")
+    question = request.query_params.get("question")
+    result, parts = await asyncio.to_thread(_count, *fetched, by_phase, context["kind"] == "session",
+                                            export is not None or question is not None)
+    export = export if result["answers"] and not result["withheld"] else None
     name = f"{results.filename(heading[0])}_{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
         return file_response(await asyncio.to_thread(results.workbook, result, heading), name + ".xlsx")
@@ -52,7 +61,6 @@ async def _answer(request: Request, fetched: tuple, by_phase: bool, heading: tup
             "page_url": base + ("?" + urlencode(query) if query else ""),
             "downloads": {fmt: base + "?" + urlencode({**query, "export": fmt}) for fmt in ("xlsx", "csv")}
             if result["answers"] and not result["withheld"] else {}, **context}
-    question = request.query_params.get("question")
     if question is not None:
         if result["withheld"]:
             raise results.NotFound("Question introuvable.")
