@@ -9,9 +9,15 @@ on a busy two-core machine, the page in about 200 ms (bench/survey_results.py).
 Questions are grouped across surveys by (question text, type): the « Satisfaction à chaud » of forty
 sessions shows as one questionnaire. A choice is counted by its label.
 
+Invited: the session's active enrolments once the survey has opened (invitations.py ``opening``),
+and any enrolment with an invitation. Invitations alone would not do: they are made only for mailed
+surveys, else on answering (100 % then). A survey not yet open says when (``opens_on``).
+
 Dating: an answer counts in a period on its day (``submitted_on``), an anonymous answer (no day) on
-its session's end date; an invitation likewise on its day of answer, else on its session's end date,
-so that an answer and its invitation always fall in the same period (the rate never passes 100 %).
+its session's end date; an invited learner on the day of their answer, else on the session's end
+date, so that an answer and its invitation always fall in the same period.
+
+Anonymity: free text in alphabetical order; few anonymous answers: counts only (``withheld``).
 
 The satisfaction figure (``satisfaction``) is the one definition of DESIGN23.md, used by these results
 and by the published indicators (app/services/indicators.py).
