@@ -136,7 +136,7 @@ async def main() -> None:
         embed, snippet = await measure(client, redis, "/indicateurs/IB1/encart", CACHED)
         _setup.check("<script" not in snippet.text, "the snippet holds a script")
         t0 = time.perf_counter()
-        figures = await indicators.compute(template, indicators.default_period(today()))
+        figures = await indicators.compute(template, indicators.default_period(today()), today())
         service = (time.perf_counter() - t0) * 1000
     _setup.check(figures["attendance_rate"] is not None, "no attendance rate")
     print(f"  template IB1: {figures['learners']:,} learners, completion {figures['completion_rate']} %, attendance "

@@ -7,7 +7,8 @@ from __future__ import annotations
 import base64
 import hashlib
 
-from litestar import Controller, Request, Response, get
+from litestar import Controller, Request, Response, get, head
+from litestar.datastructures import ResponseHeader
 from litestar.params import FromPath
 
 from app.dates import today
@@ -24,6 +25,7 @@ EMBED_CSS = (
     "dl{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}dl div{flex:1 1 120px;background:#f3f5f7;padding:6px 8px}"
     "dt{font-size:13px;color:#444}dd{margin:0;font-size:20px;font-weight:700}a{color:#1d5fa8}"
 )
+EMBED_HEIGHT = 360  # the snippet's iframe: whole, link included, at 320 px wide (330 px needed, a longer title room)
 EMBED_CSP = (
     "default-src 'none'; style-src 'sha256-" + base64.b64encode(hashlib.sha256(EMBED_CSS.encode()).digest()).decode()
     + "'; base-uri 'none'; form-action 'none'; frame-ancestors *"
@@ -32,11 +34,13 @@ EMBED_CSP = (
 
 async def _context(request: Request, code: str) -> dict:
     template = await indicators.template_by_code(code)
-    period = indicators.parse_period(request.query_params, today())
-    result = indicators.published(await indicators.figures(request.app.state.redis, template["id"], period))
-    query = {} if period.error or period == indicators.default_period(today()) else {
-        "from": period.start.isoformat(), "to": period.end.isoformat()}
+    day = today()
+    years = await indicators.data_years(template["id"], day)
+    period = indicators.parse_period(request.query_params, day, years)
+    result = indicators.published(await indicators.figures(request.app.state.redis, template["id"], period, day))
+    query = period.query
     return {"template": template, "period": period, "figures": result, "min_learners": indicators.MIN_LEARNERS,
+            "years": years, "embed_height": EMBED_HEIGHT,
             "page_url": get_settings().base_url + url(request, "indicators.show", query, code=template["code"]),
             "embed_url": get_settings().base_url + url(request, "indicators.embed", query, code=template["code"])}
 
@@ -60,6 +64,13 @@ class IndicatorsController(Controller):
         app/http/security.py then adds no X-Frame-Options)."""
         return render(request, "indicators/embed.html", {**await _context(request, code), "css": EMBED_CSS},
                       headers={"Content-Security-Policy": EMBED_CSP})
+
+    @head("/{code:str}/encart", name="indicators.embed_head", media_type="text/html",
+          response_headers=[ResponseHeader(name="Content-Security-Policy", value=EMBED_CSP)])
+    async def embed_head(self, code: FromPath[str]) -> None:
+        """HEAD of the snippet: the GET's status and framing headers, no body (a site checking the
+        address before framing it must not read « frame-ancestors 'none' »)."""
+        await indicators.template_by_code(code)
 
 
 HANDLERS = [IndicatorsController]

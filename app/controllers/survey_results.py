@@ -1,16 +1,18 @@
 """Results of the satisfaction surveys (issue 23): a session's, all of a manager's sessions by course
 template, period and phase, and the financers' yearly survey — one page layout, one aggregation
-(app/services/surveys/results.py), within the caller's scope."""
+(app/services/surveys/results.py), within the caller's scope. The counting (JSON answers) and the
+downloads are built in a worker thread: the event loop keeps serving meanwhile."""
 
 from __future__ import annotations
 
 import asyncio
+from urllib.parse import urlencode
 
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
 from app.dates import local_now
-from app.http.responder import render, url
+from app.http.responder import content_disposition, render, url
 from app.http.tableview import file_response
 from app.http.web import current_user
 from app.numbers import to_int
@@ -24,19 +26,44 @@ MANAGERS = {"roles": (ADMIN, GED, GET)}
 FINANCERS = {"roles": (ADMIN, REGISTRATION_MANAGER)}
 
 
-async def _answer(request: Request, result: dict, heading: tuple[str, ...], base: str, query: dict,
+def _count(sources: dict, answers: list, by_phase: bool, one_session: bool, whole: bool) -> tuple[dict, list[dict]]:
+    """Each moment's results apart for « Moment : Tous » (``by_phase``), and the whole (for a
+    download or a page of free-text answers: ``whole``), in a worker thread."""
+    parts = results.sections(sources, answers, one_session) if by_phase else []
+    if whole or not by_phase:
+        result = results.aggregate(sources, answers, one_session)
+    else:  # the page shows the parts only: what the links need
+        result = {"answers": sum(p["answers"] for p in parts), "withheld": False}
+    if not by_phase:
+        parts = [{**result, "phase": None, "label": ""}]
+    if any(part["withheld"] for part in parts):  # nor in the downloads, nor through the whole
+        result = results.withhold(result) if "questions" in result else {**result, "withheld": True}
+    return result, parts
+
+
+async def _answer(request: Request, fetched: tuple, by_phase: bool, heading: tuple[str, ...], base: str, query: dict,
                   context: dict) -> Response:
     """The page, one question's free-text answers (?question=&page=), or a download (?export=)."""
     export = request.query_params.get("export")
-    name = f"questionnaires_{results.filename(heading[0])}_{local_now():%Y%m%d_%H%M}"
+    question = request.query_params.get("question")
+    result, parts = await asyncio.to_thread(_count, *fetched, by_phase, context["kind"] == "session",
+                                            export is not None or question is not None)
+    export = export if result["answers"] and not result["withheld"] else None
+    name = f"{results.filename(heading[0])}_{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
         return file_response(await asyncio.to_thread(results.workbook, result, heading), name + ".xlsx")
     if export == "csv":
-        return file_response(results.csv_bytes(result, heading), name + ".csv", "csv")
-    page = {"result": result, "heading": heading, "base": base, "query": query, "phases": results.PHASES,
-            "preview": results.TEXT_PREVIEW, **context}
-    question = request.query_params.get("question")
+        # text/csv: the framework adds the one « charset=utf-8 ».
+        return Response(await asyncio.to_thread(results.csv_bytes, result, heading), media_type="text/csv",
+                        headers={"Content-Disposition": content_disposition(name + ".csv"), "Cache-Control": "no-store"})
+    page = {"result": result, "sections": parts, "heading": heading, "base": base, "query": query,
+            "phases": results.PHASES, "preview": results.TEXT_PREVIEW, "withheld_text": results.WITHHELD,
+            "page_url": base + ("?" + urlencode(query) if query else ""),
+            "downloads": {fmt: base + "?" + urlencode({**query, "export": fmt}) for fmt in ("xlsx", "csv")}
+            if result["answers"] and not result["withheld"] else {}, **context}
     if question is not None:
+        if result["withheld"]:
+            raise results.NotFound("Question introuvable.")
         page["texts"] = results.text_page(result, to_int(question, -1, low=0),
                                           to_int(request.query_params.get("page"), 1, low=1))
         return render(request, "survey_results/texts.html", page)
@@ -48,25 +75,26 @@ async def session_results(request: Request, session_id: FromPath[int]) -> Respon
     user = current_user(request)
     session = await session_in_scope(user, session_id)  # out of scope: « Session introuvable. » as missing
     q = results.parse_query({"phase": request.query_params.get("phase", "")}, session=session_id)
-    result = results.aggregate(*await results.fetch(await establishment_scope(user), q))
+    fetched = await results.fetch(await establishment_scope(user), q)
     heading = (f"Questionnaires — {session['code']} {session['full_name']}",
                results.PHASES.get(q.phase, "Tous les questionnaires"))
-    return await _answer(request, result, heading, url(request, "survey_results.session", session_id=session_id),
-                   q.params(), {"session": session, "filters": q, "kind": "session"})
+    return await _answer(request, fetched, not q.phase, heading,
+                         url(request, "survey_results.session", session_id=session_id),
+                         q.params(), {"session": session, "filters": q, "kind": "session"})
 
 
 @get("/questionnaires", name="survey_results.index", opt=MANAGERS)
 async def results_index(request: Request) -> Response:
     user = current_user(request)
-    q = results.parse_query(request.query_params)
+    q = results.parse_query(request.query_params, default_period=True)
     template = await results.template_or_404(q.template) if q.template else None  # a forged id: 404
-    result = results.aggregate(*await results.fetch(await establishment_scope(user), q))
+    fetched = await results.fetch(await establishment_scope(user), q)
     period = (f"du {q.start:%d/%m/%Y}" if q.start else "") + (f" au {q.end:%d/%m/%Y}" if q.end else "")
     heading = ("Questionnaires — " + (f"{template['code']} {template['title']}" if template else "toutes les formations"),
                (results.PHASES.get(q.phase, "Tous les questionnaires") + (f", {period.strip()}" if period else "")))
     templates = await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code, CourseTemplate.title) \
         .order_by(CourseTemplate.code)
-    return await _answer(request, result, heading, url(request, "survey_results.index"), q.params(), {
+    return await _answer(request, fetched, not q.phase, heading, url(request, "survey_results.index"), q.params(), {
         "filters": q, "kind": "index", "template": template,
         "templates": [(str(t["id"]), f"{t['code']} — {t['title']}") for t in templates]})
 
@@ -77,12 +105,13 @@ async def financers(request: Request) -> Response:
     raw = (request.query_params.get("year") or "").strip()[:8]
     year = to_int(raw, low=results.MIN_YEAR, high=results.MAX_YEAR) if raw else (years[0] if years else None)
     error = "Année invalide." if raw and year is None else ""
+    if year is not None and year not in years:
+        error, year = ("Aucun questionnaire des financeurs pour cette année." if raw else ""), (years[0] if years else None)
     survey, sources, answers = await results.fetch_financers(year) if year else (None, {}, [])
-    result = results.aggregate(sources, answers)
     heading = (f"Questionnaire des financeurs {year or ''}".strip(), survey["title"] if survey else "Aucun questionnaire")
-    return await _answer(request, result, heading, url(request, "survey_results.financers"),
-                   {"year": year} if year else {},
-                   {"kind": "financers", "years": years, "year": year, "survey": survey, "error": error})
+    return await _answer(request, (sources, answers), False, heading, url(request, "survey_results.financers"),
+                         {"year": year} if year else {},
+                         {"kind": "financers", "years": years, "year": year, "survey": survey, "error": error})
 
 
 HANDLERS = [session_results, results_index, financers]

@@ -3,8 +3,11 @@ learners, completion rate, attendance rate and satisfaction (« à chaud »), fo
 public page and an embeddable snippet. No person is ever shown: counts and rates only, and none at
 all under ``MIN_LEARNERS`` learners.
 
-The period selects the sessions of the template that ended in it (cancelled ones aside); their
-active enrolments are the learners (people counted once), completed when ``completed_at`` is set
+The period is fixed — the last 12 months or one calendar year, never free dates (two free periods
+could be differenced to single out fewer than five learners). It selects the sessions of the
+template that ended in it and before today (a session still running is not counted; cancelled ones
+aside); their enrolments, active or with one « présent » at least (a learner unenrolled after
+dropping out stays in the count), are the learners (people counted once), completed when ``completed_at`` is set
 (a person counts as completed when one of their enrolments is); attendance is the minutes recorded
 « présent » (``Enrolment.attended_minutes``, app/services/learning.py) over the minutes of the
 sessions' slots, for the enrolments of the sessions whose attendance was taken (none: no rate); satisfaction is the one figure of
@@ -18,67 +21,64 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timezone
 
 from app.services.errors import NotFound
 from app.services.learning import slot_minutes_sql
-from app.services.surveys.results import Source, questions_of, satisfaction
+from app.services.surveys.questions import load_questions
+from app.services.surveys.results import Source, last_12_months, satisfaction
 from app.tables.catalogue import CourseTemplate
 
-CACHE_PREFIX = "indicators:v1:"
+CACHE_PREFIX = "indicators:v2:"
 CACHE_TTL = 3600
 MIN_LEARNERS = 5  # under this, no figure is published (too few to be meaningful, and too near a person)
-MAX_DAYS = 3 * 366  # the longest period asked for
+FIRST_YEAR = 2000
 NOT_FOUND = "Formation introuvable."
+BAD_PERIOD = ("Période invalide : choisissez les 12 derniers mois ou une année de la liste. "
+              "Les 12 derniers mois sont affichés.")
 
 
 @dataclass(frozen=True)
 class Period:
+    """A fixed period, never a free one: the last 12 months up to ``today`` (``year`` None) or one
+    calendar year. Free periods could be differenced to single out fewer than five learners."""
+
     start: date
     end: date
+    year: int | None = None
     error: str = ""
 
-
-def _year_before(day: date) -> date:
-    """The day after the same day a year earlier: 12 months ending on ``day``."""
-    try:
-        back = day.replace(year=day.year - 1)
-    except ValueError:  # 29 February
-        back = day.replace(year=day.year - 1, day=28)
-    return back + timedelta(days=1)
+    @property
+    def query(self) -> dict:
+        return {"year": self.year} if self.year else {}
 
 
 def default_period(today: date) -> Period:
-    return Period(_year_before(today), today)
+    return Period(*last_12_months(today))
 
 
-def _date(value: str) -> date | None:
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+def year_period(year: int, today: date) -> Period:
+    return Period(date(year, 1, 1), min(date(year, 12, 31), today), year)
 
 
-def parse_period(params, today: date) -> Period:
-    """``?from=&to=`` (aaaa-mm-jj) or the last 12 months up to today; what makes no sense gives the
-    default period with a French message."""
-    raw_from, raw_to = ((params.get(k) or "").strip()[:20] for k in ("from", "to"))
-    if not raw_from and not raw_to:
+async def data_years(template_id: int, today: date) -> list[int]:
+    """The years (2000 … this one, latest first) in which a session of the template finished."""
+    rows = await CourseTemplate.raw(
+        "SELECT DISTINCT s.end_date AS day FROM training_session s WHERE s.template = {} AND s.cancelled_at IS NULL "
+        "AND s.end_date < {} AND s.end_date >= {}", template_id, today, date(FIRST_YEAR, 1, 1))
+    return sorted({(r["day"] if isinstance(r["day"], date) else date.fromisoformat(str(r["day"])[:10])).year
+                   for r in rows}, reverse=True)
+
+
+def parse_period(params, today: date, years: list[int]) -> Period:
+    """``?year=`` one of ``years``, or nothing: the last 12 months. Anything else (a free
+    ``from``/``to`` included) gives the last 12 months with a French message."""
+    raw = (params.get("year") or "").strip()
+    if not raw and not any(params.get(k) for k in ("from", "to")):
         return default_period(today)
-    start, end = _date(raw_from) if raw_from else None, _date(raw_to) if raw_to else today
-    if raw_from and start is None or end is None:
-        error = "Période invalide : les dates s'écrivent aaaa-mm-jj."
-    else:
-        start = start or _year_before(end)
-        if start > end:
-            error = "Période invalide : la date de début suit la date de fin."
-        elif end > today:
-            error = "Période invalide : elle ne peut pas finir après aujourd'hui."
-        elif (end - start).days > MAX_DAYS:
-            error = "Période invalide : trois ans au plus."
-        else:
-            return Period(start, end)
-    return Period(default_period(today).start, today, error + " Les 12 derniers mois sont affichés.")
+    if raw.isdigit() and len(raw) == 4 and int(raw) in years and FIRST_YEAR <= int(raw) <= today.year:
+        return year_period(int(raw), today)
+    return Period(*last_12_months(today), error=BAD_PERIOD)
 
 
 async def visible_templates() -> list[dict]:
@@ -97,8 +97,10 @@ async def template_by_code(code: str) -> dict:
 
 
 # -- the figures ----------------------------------------------------------------------------------
+# The sessions finished before today: ended on an earlier day, no slot today or later.
 _SESSIONS = ("SELECT s.id FROM training_session s WHERE s.template = {} AND s.cancelled_at IS NULL "
-             "AND s.end_date >= {} AND s.end_date <= {}")
+             "AND s.end_date >= {} AND s.end_date <= {} AND s.end_date < {} "
+             "AND NOT EXISTS (SELECT 1 FROM session_slot z WHERE z.session = s.id AND z.day >= {})")
 
 
 def _enrolments_sql() -> str:
@@ -114,7 +116,8 @@ def _enrolments_sql() -> str:
         "COALESCE(SUM(CASE WHEN p.minutes > 0 THEN e.attended_minutes END), 0) AS attended, "
         "COALESCE(SUM(p.minutes), 0) AS planned "
         "FROM enrolment e JOIN ses ON ses.id = e.session LEFT JOIN planned p ON p.session = e.session "
-        "WHERE e.active"
+        # Active, or present at least once: a learner unenrolled after dropping out still counts.
+        "WHERE (e.active OR EXISTS (SELECT 1 FROM attendance pa WHERE pa.enrolment = e.id AND pa.status = 'present'))"
     )
 
 
@@ -122,11 +125,11 @@ def _rate(part, whole) -> int | None:
     return min(100, round(int(part) * 100 / int(whole))) if whole else None
 
 
-async def compute(template_id: int, period: Period) -> dict:
+async def compute(template_id: int, period: Period, today: date) -> dict:
     """The figures of one template over one period: three set-based queries."""
-    args = (template_id, period.start, period.end)
+    args = (template_id, period.start, period.end, today, today)
     counts = (await CourseTemplate.raw(_enrolments_sql(), *args))[0]
-    sources = {r["id"]: Source(questions_of(r["questions"]), 0, "hot") for r in await CourseTemplate.raw(
+    sources = {r["id"]: Source(load_questions(r["questions"]), 0, "hot") for r in await CourseTemplate.raw(
         "SELECT a.id AS id, a.quiz AS questions FROM session_activity a WHERE a.kind = 'survey' "
         f"AND a.survey_phase = 'hot' AND a.session IN ({_SESSIONS})", *args)}
     answers = [(r["source"], r["answers"]) for r in await CourseTemplate.raw(
@@ -143,17 +146,19 @@ async def compute(template_id: int, period: Period) -> dict:
 
 
 def cache_key(template_id: int, period: Period) -> str:
-    return f"{CACHE_PREFIX}{int(template_id)}:{period.start.isoformat()}:{period.end.isoformat()}"
+    """One key per template and fixed period (a year, or the 12 months up to a day): at most
+    28 a template and a day."""
+    return f"{CACHE_PREFIX}{int(template_id)}:{period.year or '12m'}:{period.end.isoformat()}"
 
 
-async def figures(redis, template_id: int, period: Period) -> dict:
+async def figures(redis, template_id: int, period: Period, today: date) -> dict:
     """The figures, from the cache when they are there (``cached`` says so)."""
     key = cache_key(template_id, period)
     if redis is not None:
         cached = await redis.get(key)
         if cached:
             return {**json.loads(cached), "cached": True}
-    result = await compute(template_id, period)
+    result = await compute(template_id, period, today)
     if redis is not None:
         await redis.set(key, json.dumps(result), ex=CACHE_TTL)
     return {**result, "cached": False}

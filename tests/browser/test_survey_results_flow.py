@@ -8,6 +8,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import pytest
 from playwright.async_api import expect
 
+from app.controllers.indicators import EMBED_HEIGHT
 from app.tables.org import Establishment
 from tests.browser.helpers import browser_login, snap
 from tests.browser.test_content_security_policy import LISTEN, Watch
@@ -51,15 +52,22 @@ async def test_a_get_reads_the_results_and_the_public_sees_the_indicators(browse
         await page.goto(f"{live_server}/sessions/{data.s1.id}/")
         await page.get_by_role("group", name="Qualité").get_by_role("link", name="Questionnaires").click()
         await expect(page.get_by_role("heading", level=1)).to_contain_text("Questionnaires —")
-        kpis = page.locator("dl.kpis")
+        # « Moment : Tous »: each questionnaire under its own heading.
+        await expect(page.get_by_role("heading", level=2, name="À chaud")).to_be_visible()
+        await expect(page.get_by_role("heading", level=2, name="À froid")).to_be_visible()
+        kpis = page.locator("dl.kpis").first
         await expect(kpis).to_contain_text("Taux de réponse")
-        await expect(kpis).to_contain_text("75,0 %")
-        await expect(page.get_by_role("heading", name=OVERALL)).to_be_visible()
-        await expect(page.get_by_role("img", name=OVERALL)).to_be_visible()  # the SVG chart and its title
+        await expect(kpis).to_contain_text("66,7 %")
+        hot = page.get_by_role("region", name="À chaud")
+        await expect(hot.get_by_role("heading", name=OVERALL)).to_be_visible()
+        await expect(hot.get_by_role("img", name=OVERALL)).to_be_visible()  # the SVG chart and its title
         await page.get_by_label("Moment").select_option("hot")
         await page.get_by_role("button", name="Filtrer").click()
         await expect(kpis).to_contain_text("66,7 %")  # 2 answers of 3 invited
+        await expect(page.locator("dl.kpis")).to_have_count(1)
         await snap(page, f"i23-results-{'js' if javascript else 'nojs'}")
+        await page.go_back()  # Back: the select shows the filter of the page shown (« Tous »)
+        await expect(page.get_by_label("Moment")).to_have_value("")
 
         public = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
         await public.add_init_script(LISTEN)  # no page breaks its Content-Security-Policy, the snippet's either
@@ -74,7 +82,7 @@ async def test_a_get_reads_the_results_and_the_public_sees_the_indicators(browse
             await expect(visitor.locator("dl.kpis")).to_contain_text("Stagiaires formés")
             await expect(visitor.get_by_label("Code de l'encart")).to_have_value(
                 f'<iframe src="http://testserver.local/indicateurs/Q01/encart" title="Indicateurs de résultats — '
-                f'Formation Q01" width="100%" height="230" loading="lazy" style="border:0"></iframe>')
+                f'Formation Q01" width="100%" height="{EMBED_HEIGHT}" loading="lazy" style="border:0"></iframe>')
             await snap(visitor, f"i23-indicators-{'js' if javascript else 'nojs'}")
             if javascript:
                 await watch.check("the indicators page")
@@ -94,6 +102,20 @@ async def test_a_get_reads_the_results_and_the_public_sees_the_indicators(browse
                     # Refused (frame-ancestors 'none', X-Frame-Options DENY): Chromium's error page, not ours.
                     await expect(visitor.frame_locator("#page").get_by_text("Données du")).to_have_count(0)
                     assert [f.url for f in visitor.frames if f.url.endswith("/indicateurs/Q01")] == []
+                # The suggested height holds the whole snippet, its link included, on a phone's width.
+                frames = "".join(f'<iframe id="w{w}" src="{live_server}/indicateurs/Q01/encart" width="{w}" '
+                                 f'height="{EMBED_HEIGHT}" style="border:0"></iframe>' for w in (320, 390))
+                with partner_site(frames) as partner:
+                    await visitor.goto(partner)
+                    for width in (320, 390):
+                        frame = visitor.frame_locator(f"#w{width}")
+                        link = frame.get_by_role("link", name="Détail et méthode de calcul")
+                        await expect(link).to_be_visible()
+                        # What the content needs (the document's scrollHeight is at least the frame's).
+                        needed = await frame.locator(".box").evaluate("e => Math.ceil(e.getBoundingClientRect().bottom)")
+                        print("snippet height", width, needed)
+                        assert needed <= EMBED_HEIGHT, (width, needed)
+                    await snap(visitor, "i23-snippet-framed")
         finally:
             await public.close()
     finally:

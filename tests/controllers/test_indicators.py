@@ -87,31 +87,33 @@ async def test_the_public_page_shows_the_figures_of_the_period(client):
     for name in data["names"]:  # no person, ever
         assert name not in response.text
     assert "Formatrice très claire" not in body  # no free text either
-    # Another period, given: only session B (3 people).
-    start, end = today() - timedelta(days=175), today() - timedelta(days=165)
-    b_only = text((await client.get(f"/indicateurs/i01?from={start}&to={end}")).text)
-    assert f"Données du {start:%d/%m/%Y} au {end:%d/%m/%Y}, moins de 5 stagiaires." in b_only
-    assert "trop faible" in b_only and "Taux d'achèvement" not in b_only
+    # A whole calendar year, one of those with data, from the select.
+    year = (today() - timedelta(days=800)).year
+    assert f'<option value="{year}" >Année {year}</option>' in response.text
+    old = text((await client.get(f"/indicateurs/i01?year={year}")).text)
+    assert f"Données du 01/01/{year} au 31/12/{year}, moins de 5 stagiaires." in old
+    assert "trop faible" in old and "Taux d'achèvement" not in old
 
 
 async def test_under_five_learners_no_figure_and_a_bad_period_says_so(client):
     est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
     template = await _template("I02")
-    await factories.session_with_learners(est, 4, slots=2, start=today(), template=template)
+    await factories.session_with_learners(est, 4, slots=2, start=today() - timedelta(days=10), template=template)
     body = text((await client.get("/indicateurs/I02")).text)
     assert "moins de 5 stagiaires." in body and "trop faible (moins de 5)" in body
     assert "Stagiaires formés" not in body and "4 stagiaires" not in body
-    for query, words in (("from=2026-02-31", "aaaa-mm-jj"), ("from=2026-05-01&to=2026-04-01", "début suit"),
-                         ("to=2999-01-01", "après aujourd'hui"), ("from=2000-01-01&to=2026-01-01", "trois ans")):
+    for query in ("from=2026-02-31", "from=2026-05-01&to=2026-04-01", "to=2999-01-01", "year=1999", "year=2999",
+                  "year=abc", f"year={today().year - 3}", "year=" + "9" * 5000):
         response = await client.get(f"/indicateurs/I02?{query}")
-        assert response.status_code == 200 and words in text(response.text), query
+        assert response.status_code == 200, query
+        assert "Période invalide : choisissez les 12 derniers mois ou une année de la liste." in text(response.text)
         assert "Les 12 derniers mois sont affichés." in text(response.text)
 
 
 async def test_no_attendance_rate_where_attendance_was_not_taken(client):
     est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
     template = await _template("I05")
-    await factories.session_with_learners(est, 6, slots=2, start=today(), template=template)
+    await factories.session_with_learners(est, 6, slots=2, start=today() - timedelta(days=10), template=template)
     body = text((await client.get("/indicateurs/I05")).text)
     assert "6 stagiaires" in body and "Taux d'assiduité — présences non relevées sur la période" in body
 
@@ -164,3 +166,62 @@ async def test_the_snippet_has_no_script_and_may_be_framed(client):
         '&lt;iframe src="http://testserver.local/indicateurs/I01/encart"' in area
     # The other pages still refuse framing.
     assert (await client.get("/indicateurs/I01")).headers["x-frame-options"] == "DENY"
+
+
+async def test_a_session_still_running_does_not_count(client):
+    """A session of today (its last slot not over, or ending today) counted 0 % completion before."""
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    template = await _template("I06")
+    done = await factories.session_with_learners(est, 5, slots=2, start=today() - timedelta(days=30), template=template)
+    await Enrolment.update({Enrolment.completed_at: DONE}).where(Enrolment.id.is_in(list(done.enrolments.values())))
+    await factories.session_with_learners(est, 6, slots=2, start=today(), template=template)
+    # Ends today, its slots yesterday: not finished before today either.
+    late = await factories.session_with_learners(est, 4, slots=2, start=today() - timedelta(days=3), template=template)
+    await TrainingSession.update({TrainingSession.end_date: today()}).where(TrainingSession.id == late.id)
+    body = text((await client.get("/indicateurs/I06")).text)
+    assert "5 stagiaires." in body and "Taux d'achèvement 100 %" in body
+
+
+async def test_a_learner_unenrolled_after_being_present_stays_counted(client):
+    est = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    template = await _template("I07")
+    s = await factories.session_with_learners(est, 6, slots=2, start=today() - timedelta(days=30), template=template)
+    enrolments = list(s.enrolments.values())
+    await Enrolment.update({Enrolment.completed_at: DONE}).where(Enrolment.id.is_in(enrolments[:3]))
+    slot = (await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == s.id).first())["id"]
+    # Dropped out after the first half-day: unenrolled, present once. Another unenrolled, never present.
+    await Attendance.insert(Attendance(enrolment=enrolments[5], slot=slot, status="present"),
+                            Attendance(enrolment=enrolments[4], slot=slot, status="absent"))
+    await Enrolment.update({Enrolment.active: False}).where(Enrolment.id.is_in(enrolments[4:]))
+    body = text((await client.get("/indicateurs/I07")).text)
+    assert "5 stagiaires." in body and "Taux d'achèvement 60 %" in body  # 3 of 5, not 3 of 4
+
+
+async def test_only_fixed_periods_and_bounded_cache_keys(client, redis_client):
+    """Free from/to periods could be differenced (each a new cache key) to single out a learner."""
+    data = await indicator_dataset()
+    keys_before = set(await redis_client.keys(indicators.CACHE_PREFIX + "*"))
+    for days_back in range(160, 180, 2):
+        start, end = today() - timedelta(days=days_back), today() - timedelta(days=days_back - 20)
+        response = await client.get(f"/indicateurs/I01?from={start}&to={end}")
+        assert "Période invalide" in text(response.text) and "6 stagiaires." in text(response.text)
+    embed = text((await client.get(f"/indicateurs/I01/encart?from={today() - timedelta(days=175)}")).text)
+    assert "6 stagiaires" in embed
+    keys = set(await redis_client.keys(indicators.CACHE_PREFIX + "*")) - keys_before
+    assert keys == {indicators.cache_key(data["template"], indicators.default_period(today())).encode()} or \
+        keys == {indicators.cache_key(data["template"], indicators.default_period(today()))}
+    # The page's selector: a select and a submit button, no date field.
+    show = (await client.get("/indicateurs/I01")).text
+    assert '<select name="year"><option value="">Les 12 derniers mois</option>' in show
+    assert 'type="date"' not in show
+    year = (today() - timedelta(days=800)).year
+    assert f"Données du 01/01/{year}" in text((await client.get(f"/indicateurs/I01/encart?year={year}")).text)
+
+
+async def test_the_snippet_answers_head_with_the_same_headers(client):
+    await indicator_dataset()
+    get, head = await client.get("/indicateurs/I01/encart"), await client.head("/indicateurs/I01/encart")
+    assert head.status_code == 200 and head.content == b""
+    assert head.headers["content-security-policy"] == get.headers["content-security-policy"]
+    assert "x-frame-options" not in head.headers
+    assert (await client.head("/indicateurs/ZZZ/encart")).status_code == 404

@@ -15,6 +15,7 @@ from app.dates import today
 from app.services.scope import Scope
 from app.services.surveys import results
 from app.tables.catalogue import CourseTemplate, SessionActivity
+from app.tables.learning import Enrolment
 from app.tables.quality import SurveyInvitation, SurveyResponse
 from tests import factories
 
@@ -122,7 +123,8 @@ async def test_hot_results_of_a_template_grouped_across_two_sessions(clean):
     assert rows(questions[(RECOMMEND, "single")]) == {"Oui": (3, 75.0), "Non": (1, 25.0)}
     liked = questions[(LIKED, "multiple")]
     assert liked["answered"] == 2 and rows(liked) == {"Contenu": (1, 50.0), "Animation": (2, 100.0), "Supports": (0, 0.0)}
-    assert questions[(REMARKS, "text")]["texts"] == ["Très bien", FORMULA]
+    # Free text in alphabetical order, never in the order of answering.
+    assert questions[(REMARKS, "text")]["texts"] == [FORMULA, "Très bien"]
     mark = questions[(MARK, "scale10")]
     assert mark["answered"] == 2 and mark["average"] == 7.0 and rows(mark)["8"] == (1, 50.0)
     # Satisfaction: 5, 3, 4, 8/2, 4, 6/2 over the hot answers → 23 / 6; four answers.
@@ -133,12 +135,13 @@ async def test_phases_and_one_session(clean):
     est = await factories.establishment()
     data = await build_dataset(est)
     everything = await _result(template=data.template)
-    assert (everything["invited"], everything["answers"]) == (6, 5)
+    # The cold survey has opened (60 days after S1's end) for S1's three learners: three invited.
+    assert (everything["invited"], everything["answers"]) == (8, 5)
     overall = by_text(everything)[(OVERALL, "scale5")]
     assert overall["answered"] == 5 and overall["average"] == 3.4  # the cold answer 1 counted too
     assert everything["satisfaction"] == {"average": 3.83, "responses": 4}  # only « à chaud »
     cold = await _result(template=data.template, phase="cold")
-    assert (cold["invited"], cold["answers"], cold["rate"]) == (1, 1, 100.0)
+    assert (cold["invited"], cold["answers"], cold["rate"]) == (3, 1, 33.3)
     assert cold["satisfaction"] == {"average": None, "responses": 0}
     one = await _result(session=data.s2.id)
     assert (one["invited"], one["answers"]) == (2, 2)
@@ -152,10 +155,12 @@ async def test_period_dates_anonymous_answers_by_their_session_end(clean):
     june = await _result(template=data.template, **days(data.d2 - five, data.d2 + five))
     # Only S2's anonymous answers (no day: its end) and its invitations.
     assert (june["invited"], june["answers"], june["rate"]) == (2, 2, 100.0)
-    assert by_text(june)[(OVERALL, "scale5")]["average"] == 4.0
+    # Two anonymous answers and nothing else: counts only.
+    assert june["withheld"] and by_text(june)[(OVERALL, "scale5")]["average"] is None
     march = await _result(template=data.template, **days(data.d1 - five, data.d1 + five))
-    # S1's two hot answers of d1 + 2; its three invitations (two answered d1 + 2, one dated by the end).
-    assert (march["invited"], march["answers"]) == (3, 2)
+    # S1's two hot answers of d1 + 2; its three invitations (two answered d1 + 2, one dated by the end)
+    # and the two learners of its cold survey without an invitation (dated by the end).
+    assert (march["invited"], march["answers"]) == (5, 2)
     may = await _result(template=data.template, **days(data.d1 + timedelta(days=55), data.d1 + timedelta(days=65)))
     assert (may["invited"], may["answers"]) == (1, 1)  # the cold answer of d1 + 60
     none = await _result(template=data.template, **days(data.d1 - timedelta(days=400), data.d1 - timedelta(days=300)))
@@ -197,3 +202,53 @@ def test_free_text_pages(page, expected):
     result = results.aggregate({1: source}, [(1, json.dumps({"0": f"réponse {i}"})) for i in range(120)])
     shown = results.text_page(result, 0, page)
     assert len(shown["texts"]) == expected and shown["pages"] == 3
+
+
+async def test_invited_are_the_learners_for_whom_the_survey_is_open(clean):
+    """A survey without sending (phase "") or added late has invitations only for who answered: the
+    rate read 100 %. Invited: the session's active enrolments (and inactive ones with an
+    invitation) once the survey has opened."""
+    est = await factories.establishment()
+    s = await factories.session_with_learners(est, 6, slots=2, start=today() - timedelta(days=20))
+    e = list(s.enrolments.values())
+    free = await survey(s.id, [q(OVERALL, "scale5")], phase="")
+    late = await survey(s.id, [q(OVERALL, "scale5")], phase="hot")
+    await invite(free, [e[0]], {e[0]: today()})
+    await invite(late, [e[0], e[5]], {e[0]: today()})
+    await answer(free, s.id, None, "", {"0": 5}, e[0], today())
+    await answer(late, s.id, None, "hot", {"0": 4}, e[0], today())
+    # e[5] unenrolled after its invitation: still invited; e[4] unenrolled without one: not.
+    await Enrolment.update({Enrolment.active: False}).where(Enrolment.id.is_in([e[4], e[5]]))
+    one = results.parse_query({}, session=s.id)
+    parts = {p["phase"]: p for p in results.sections(*await results.fetch(EVERYTHING, one))}
+    assert (parts[""]["invited"], parts[""]["answers"], parts[""]["rate"]) == (4, 1, 25.0)
+    assert (parts["hot"]["invited"], parts["hot"]["answers"]) == (5, 1)
+    assert "cold" not in parts
+    assert not parts[""]["not_open"] and parts[""]["label"] == "Sans envoi automatique"
+
+
+async def test_a_survey_not_yet_open_says_when(clean):
+    est = await factories.establishment()
+    start = today() + timedelta(days=10)
+    s = await factories.session_with_learners(est, 3, slots=2, start=start)
+    await survey(s.id, [q(OVERALL, "scale5")], phase="hot")
+    result = results.aggregate(*await results.fetch(EVERYTHING, results.parse_query({}, session=s.id)))
+    assert (result["invited"], result["rate"], result["not_open"]) == (0, None, True)
+    assert result["opens_on"] == f"{start:%d/%m/%Y}"  # its last slot ends that day (two half-days)
+
+
+def test_few_anonymous_answers_show_counts_only_and_free_text_is_sorted():
+    source = results.Source([q(OVERALL, "scale5"), q(REMARKS, "text")], invited=6, phase="hot", anonymous=True)
+    answers = [(1, json.dumps({"0": 5, "1": "Zut"})), (1, json.dumps({"0": 2, "1": "Bien"}))]
+    session = results.aggregate({1: source}, answers, one_session=True)
+    assert session["withheld"] and session["answers"] == 2
+    assert [x["rows"] for x in session["questions"]] == [[], []] and session["questions"][1]["texts"] == []
+    assert session["satisfaction"]["average"] is None
+    five = results.aggregate({1: source}, answers * 3, one_session=True)
+    assert not five["withheld"] and five["questions"][1]["texts"] == ["Bien", "Bien", "Bien", "Zut", "Zut", "Zut"]
+
+
+def test_the_index_defaults_to_the_last_12_months():
+    query = results.parse_query({}, default_period=True)
+    assert (query.start, query.end) == results.last_12_months(today()) and not query.errors
+    assert results.parse_query({"from": "2020-01-01"}, default_period=True).end is None

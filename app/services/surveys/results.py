@@ -9,9 +9,15 @@ on a busy two-core machine, the page in about 200 ms (bench/survey_results.py).
 Questions are grouped across surveys by (question text, type): the « Satisfaction à chaud » of forty
 sessions shows as one questionnaire. A choice is counted by its label.
 
+Invited: the session's active enrolments once the survey has opened (invitations.py ``opening``),
+and any enrolment with an invitation. Invitations alone would not do: they are made only for mailed
+surveys, else on answering (100 % then). A survey not yet open says when (``opens_on``).
+
 Dating: an answer counts in a period on its day (``submitted_on``), an anonymous answer (no day) on
-its session's end date; an invitation likewise on its day of answer, else on its session's end date,
-so that an answer and its invitation always fall in the same period (the rate never passes 100 %).
+its session's end date; an invited learner on the day of their answer, else on the session's end
+date, so that an answer and its invitation always fall in the same period.
+
+Anonymity: free text in alphabetical order; few anonymous answers: counts only (``withheld``).
 
 The satisfaction figure (``satisfaction``) is the one definition of DESIGN23.md, used by these results
 and by the published indicators (app/services/indicators.py).
@@ -23,7 +29,14 @@ import json
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime, timedelta
+
+from app.dates import now as clock_now, short_date_fr, today
+from app.services.analytics import _date
+from app.services.surveys.invitations import LAST_SLOT_SQL, opening
+from app.services.surveys.questions import load_questions
+from app.services.surveys.settings import delays
+from app.services.text import fold
 
 from app.datatable import CsvWriter, XlsxWriter
 from app.numbers import to_int
@@ -33,6 +46,9 @@ from app.tables.catalogue import CourseTemplate
 from app.tables.quality import FinancerSurvey, SurveyResponse
 
 PHASES = {"hot": "À chaud", "cold": "À froid"}
+SECTIONS = {"hot": "À chaud", "cold": "À froid", "": "Sans envoi automatique"}
+MIN_ANONYMOUS = 5  # under this many answers to an anonymous survey, no detail is shown
+WITHHELD = "Moins de 5 réponses anonymes : le détail n'est pas affiché, pour préserver l'anonymat."
 TYPES = {"scale5": "Échelle de 1 à 5", "scale10": "Échelle de 1 à 10", "single": "Choix unique",
          "multiple": "Choix multiples", "text": "Réponse libre"}
 SCALES = {"scale5": 5, "scale10": 10}
@@ -60,16 +76,19 @@ class ResultsQuery:
         return {k: v for k, v in params.items() if v not in (None, "")}
 
 
-def _date(value: str) -> date | None:
+def last_12_months(day: date) -> tuple[date, date]:
+    """The day after the same day a year earlier, and ``day``: 12 months ending on ``day``."""
     try:
-        return date.fromisoformat(value)
-    except ValueError:
-        return None
+        back = day.replace(year=day.year - 1)
+    except ValueError:  # 29 February
+        back = day.replace(year=day.year - 1, day=28)
+    return back + timedelta(days=1), day
 
 
-def parse_query(params, session: int | None = None) -> ResultsQuery:
+def parse_query(params, session: int | None = None, default_period: bool = False) -> ResultsQuery:
     """The filters of the query string; a value that makes no sense is ignored with a French
-    message, what was typed is kept in the form."""
+    message, what was typed is kept in the form. ``default_period``: no date given → the last 12
+    months (the index of every session)."""
     raw = {k: (params.get(k) or "").strip()[:40] for k in ("template", "from", "to", "phase")}
     q = ResultsQuery(session=session, raw=raw)
     for key, attr, label in (("from", "start", "Du"), ("to", "end", "Au")):
@@ -85,6 +104,9 @@ def parse_query(params, session: int | None = None) -> ResultsQuery:
         q.template = to_int(raw["template"], low=1)
         if q.template is None:
             q.errors["template"] = "Cours modèle invalide, filtre ignoré."
+    if default_period and not raw["from"] and not raw["to"]:
+        q.start, q.end = last_12_months(today())
+        q.raw["from"], q.raw["to"] = q.start.isoformat(), q.end.isoformat()
     if raw["phase"] in PHASES:
         q.phase = raw["phase"]
     elif raw["phase"]:
@@ -99,15 +121,9 @@ class Source:
     questions: list[dict]
     invited: int = 0
     phase: str = ""
-
-
-def questions_of(text: str | None) -> list[dict]:
-    """A survey's questions (JSON, DESIGN23.md); anything unreadable is no question."""
-    try:
-        value = json.loads(text or "[]")
-    except ValueError:
-        return []
-    return [q for q in value if isinstance(q, dict) and q.get("type") in TYPES] if isinstance(value, list) else []
+    anonymous: bool = False
+    opened: bool = True  # has opened for at least one learner
+    opens: datetime | None = None  # when not opened: its opening if known
 
 
 # -- the two queries ------------------------------------------------------------------------------
@@ -132,13 +148,11 @@ def _answers_sql(scope: Scope, q: ResultsQuery) -> tuple[str, list]:
 
 
 def _sources_sql(scope: Scope, q: ResultsQuery) -> tuple[str, list]:
-    invited, args = [], []
-    for condition, value in (("COALESCE(i.answered_on, s.end_date) >= {}", q.start),
-                             ("COALESCE(i.answered_on, s.end_date) <= {}", q.end)):
-        if value is not None:
-            invited.append(" AND " + condition)
-            args.append(value)
-    where = ["a.kind = 'survey'", *_scope_sql(scope)]
+    """The surveys with, per group of their session's enrolments, how many there are with an
+    invitation and how many active without one (in the period: an invitation on its day of answer,
+    else the session's end). ``completed_at`` only splits the groups of a session without slots,
+    whose opening depends on it (app/services/surveys/invitations.py ``opening``)."""
+    where, args = ["a.kind = 'survey'", *_scope_sql(scope)], []
     if q.session is not None:
         where.append("a.session = {}")
         args.append(q.session)
@@ -149,24 +163,62 @@ def _sources_sql(scope: Scope, q: ResultsQuery) -> tuple[str, list]:
     if q.phase:
         where.append("a.survey_phase = {}")
         args.append(q.phase)
-    return ("SELECT a.id AS id, a.quiz AS questions, a.survey_phase AS phase, "
-            "(SELECT COUNT(*) FROM survey_invitation i WHERE i.activity = a.id" + "".join(invited) + ") AS invited "
-            "FROM session_activity a JOIN training_session s ON s.id = a.session WHERE " + " AND ".join(where)
-            + " ORDER BY a.id", args)
+    within, period = [], []
+    for condition, value in (("COALESCE(i.answered_on, src.end_date) >= {}", q.start),
+                             ("COALESCE(i.answered_on, src.end_date) <= {}", q.end)):
+        if value is not None:
+            within.append(" AND " + condition)
+            period.append(value)
+    within = "".join(within)
+    sql = ("WITH src AS (SELECT a.id, a.quiz, a.survey_phase, a.anonymous, a.session, s.start_date, s.end_date, "
+           f"{LAST_SLOT_SQL} FROM session_activity a JOIN training_session s ON s.id = a.session "
+           "WHERE " + " AND ".join(where) + ") "
+           "SELECT src.id AS id, src.quiz AS questions, src.survey_phase AS phase, src.anonymous AS anonymous, "
+           "src.start_date AS start_date, src.last_day AS last_day, src.last_ends AS last_ends, "
+           "CASE WHEN src.last_day IS NULL THEN e.completed_at END AS completed_at, "
+           f"COUNT(i.id) FILTER (WHERE e.id IS NOT NULL{within}) AS invitations, "
+           f"COUNT(e.id) FILTER (WHERE i.id IS NULL AND e.active{within}) AS others "
+           "FROM src LEFT JOIN enrolment e ON e.session = src.session "
+           "LEFT JOIN survey_invitation i ON i.activity = src.id AND i.enrolment = e.id "
+           "GROUP BY src.id, src.quiz, src.survey_phase, src.anonymous, src.start_date, src.last_day, src.last_ends, "
+           "CASE WHEN src.last_day IS NULL THEN e.completed_at END ORDER BY src.id")
+    return sql, args + period * 2
 
 
-async def fetch(scope: Scope, q: ResultsQuery) -> tuple[dict, list[tuple]]:
+def _sources(rows: list[dict], moment: datetime, cold_days: int) -> dict:
+    """The surveys from the rows of ``_sources_sql``: invited = the enrolments with an invitation,
+    and the active ones for whom the survey has opened (the rule of invitations.opening)."""
+    sources: dict = {}
+    for r in rows:
+        source = sources.get(r["id"])
+        if source is None:
+            source = sources[r["id"]] = Source(load_questions(r["questions"]), 0, r["phase"] or "",
+                                               bool(r["anonymous"]), False, None)
+        last = (r["last_day"], r["last_ends"]) if r["last_day"] is not None else None
+        opens = opening(source.phase, r["start_date"], last, r["completed_at"], cold_days)
+        is_open = opens is not None and opens <= moment
+        source.invited += int(r["invitations"] or 0) + (int(r["others"] or 0) if is_open else 0)
+        if is_open or r["invitations"]:
+            source.opened, source.opens = True, None
+        elif not source.opened and opens is not None:
+            source.opens = min(source.opens or opens, opens)
+    return sources
+
+
+async def fetch(scope: Scope, q: ResultsQuery, moment: datetime | None = None,
+                cold_days: int | None = None) -> tuple[dict, list[tuple]]:
     """The surveys (``Source`` by activity id) and the answers ((activity id, JSON)) within the
-    caller's scope and the filters: two queries."""
+    caller's scope and the filters: two queries (and the cold delay's setting)."""
+    if cold_days is None:
+        cold_days = (await delays())["survey_cold_days"]
     sql, args = _sources_sql(scope, q)
     rows = await SurveyResponse.raw(sql, *args)
     sql, args = _answers_sql(scope, q)
     answers = [(r["source"], r["answers"]) for r in await SurveyResponse.raw(sql, *args)]
     answered = {source for source, _ in answers}
-    sources = {r["id"]: Source(questions_of(r["questions"]), int(r["invited"] or 0), r["phase"] or "")
-               for r in rows
+    sources = {key: source for key, source in _sources(rows, moment or clock_now(), cold_days).items()
                # A survey nobody was asked nor answered in the period adds nothing but empty questions.
-               if q.session is not None or r["invited"] or r["id"] in answered}
+               if q.session is not None or source.invited or key in answered}
     return sources, answers
 
 
@@ -180,7 +232,7 @@ async def fetch_financers(year: int) -> tuple[dict | None, dict, list[tuple]]:
     answers = await SurveyResponse.raw(
         "SELECT financer_survey AS source, answers FROM survey_response WHERE financer_survey = {} ORDER BY id",
         survey["id"])
-    sources = {survey["id"]: Source(questions_of(survey["questions"]), int(invited[0]["n"]), "")}
+    sources = {survey["id"]: Source(load_questions(survey["questions"]), int(invited[0]["n"]), "")}
     return survey, sources, [(r["source"], r["answers"]) for r in answers]
 
 
@@ -298,8 +350,12 @@ def _by_source(sources: dict, answers: list[tuple]) -> dict:
     return parsed
 
 
-def aggregate(sources: dict, answers: list[tuple]) -> dict:
-    """Every figure of the results page from the surveys and their answers (see the module's doc)."""
+def aggregate(sources: dict, answers: list[tuple], one_session: bool = False) -> dict:
+    """Every figure of the results page from the surveys and their answers (see the module's doc).
+    Free-text answers are in alphabetical order (never the order of answering, which could be
+    matched with the invitations). Fewer than ``MIN_ANONYMOUS`` anonymous answers — in one
+    session's view, or wherever every answer counted is anonymous — show their counts only
+    (``withheld``)."""
     groups: dict[tuple, _Group] = {}
     parsed = _by_source(sources, answers)
     for key, source in sources.items():
@@ -311,12 +367,41 @@ def aggregate(sources: dict, answers: list[tuple]) -> dict:
             if items:
                 index = str(index)
                 group.add_many(question, [v[index] for v in items if index in v])
+    for group in groups.values():
+        group.texts.sort(key=lambda t: (fold(t), t))
     counted = sum(len(items) for items in parsed.values())
     invited = sum(s.invited for s in sources.values())
-    return {"invited": invited, "answers": counted,
-            "rate": round(counted * 100 / invited, 1) if invited else None,
-            "satisfaction": _satisfaction(sources, parsed),
-            "questions": [g.as_dict() for g in groups.values()]}
+    pending = [s.opens for s in sources.values() if not s.opened]
+    anonymous = sum(len(parsed.get(k, [])) for k, s in sources.items() if s.anonymous)
+    withheld = 0 < anonymous < MIN_ANONYMOUS and (one_session or anonymous == counted)
+    result = {"invited": invited, "answers": counted,
+              "rate": round(counted * 100 / invited, 1) if invited else None,
+              "satisfaction": _satisfaction(sources, parsed),
+              "questions": [g.as_dict() for g in groups.values()], "withheld": withheld,
+              # Not open yet: no survey has opened, none answered (``opens_on``: its day when known).
+              "not_open": bool(pending) and len(pending) == len(sources) and not counted,
+              "opens_on": short_date_fr(min((d for d in pending if d is not None), default=None))}
+    return withhold(result) if withheld else result
+
+
+def withhold(result: dict) -> dict:
+    """The result with its counts only: no distribution, average nor free text."""
+    return {**result, "withheld": True,
+            "questions": [{**x, "rows": [], "texts": [], "chart": [], "average": None, "desc": ""}
+                          for x in result["questions"]],
+            "satisfaction": {"average": None, "responses": result["satisfaction"]["responses"]}}
+
+
+def sections(sources: dict, answers: list[tuple], one_session: bool = False) -> list[dict]:
+    """The results of each questionnaire's moment apart (« À chaud », « À froid », …): all moments
+    together would mix their questions."""
+    out = []
+    for phase, label in SECTIONS.items():
+        keys = {k for k, s in sources.items() if s.phase == phase}
+        if keys:
+            part = aggregate({k: sources[k] for k in keys}, [a for a in answers if a[0] in keys], one_session)
+            out.append({**part, "phase": phase, "label": label})
+    return out
 
 
 def satisfaction(sources: dict, answers: list[tuple]) -> dict:
@@ -408,5 +493,6 @@ def csv_bytes(result: dict, heading: tuple[str, ...]) -> bytes:
 
 
 def filename(label: str) -> str:
-    """A download's name from what it is about (ASCII letters, digits and « _ »)."""
-    return re.sub(r"[^A-Za-z0-9]+", "_", label).strip("_")[:60] or "resultats"
+    """A download's name from what it is about: letters (accents kept, the ASCII fallback of the
+    Content-Disposition drops them), digits and « _ »."""
+    return re.sub(r"[\W_]+", "_", label).strip("_")[:80] or "Questionnaires"
