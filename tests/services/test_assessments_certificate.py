@@ -101,7 +101,9 @@ async def test_an_entry_assessment_is_stated_apart_never_as_non_reussie(demo):
     snap = (await certificates.for_enrolment(enrolment))["snapshot"]
     assert snap["evaluations"] == [{"titre": "Évaluation finale", "score": 75, "reussi": True}]
     assert snap["positionnements"] == [{"titre": "Test de positionnement", "score": 25}]  # its first attempt
-    content = pdf_text(await certificates.pdf_of(await certificates.for_enrolment(enrolment)))
+    pdf = await certificates.pdf_of(await certificates.for_enrolment(enrolment))
+    assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    content = pdf_text(pdf)
     assert "Positionnement (entrée), « Test de positionnement » : 25 % à la première tentative." in content
     assert "Non réussie" not in content and "Test de positionnement 25" not in content
     assert "Aucune évaluation" not in content
