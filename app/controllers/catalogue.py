@@ -35,7 +35,8 @@ class CatalogueController(Controller):
 
     async def _detail(self, request, template_id, values=None, errors=None, status_code=200):
         return render(request, "catalogue/detail.html", {
-            "template": await catalogue.get_template(template_id),
+            "template": (template := await catalogue.get_template(template_id)),
+            "objective_list": assessments.objective_lines(template["objectives"]),  # one per line, numbered
             "activities": await catalogue.template_activities(template_id), "kinds": catalogue.ACTIVITY_KINDS,
             "rules": COMPLETION_CHOICES, "values": values or {"required": True}, "errors": errors or {},
             "add_url": url(request, "catalogue.add_activity", template_id=template_id)},

@@ -5,9 +5,11 @@ des acquis (sortie) » ("exit"), and its questions tagged with one of the templa
 (``"objective": n`` in the question's JSON, ``[Objectif n]`` in the editor's text: app/services/learner.py).
 
 Per enrolment and objective:
-- the entry result is the first attempt at the entry quiz, the exit result the last attempt at the
-  exit quiz (a learner may retry the exit quiz until they pass: what they know at the end counts;
-  positioning is what they knew before training, so a retry does not overwrite it);
+- the entry result is the first attempt at the entry quiz (positioning is what they knew before the
+  training, so a retry does not overwrite it), the exit result the best attempt at the exit quiz (the
+  highest score, the latest of equal ones): the attempt the attestation's « Meilleur score » states,
+  so its two tables never contradict each other (``counting_attempts``, also used by
+  app/services/certificates/evaluation.py);
 - a result is the percent of that objective's questions answered exactly right (the rule of
   ``learner.grade``, rounded down), over the assessment quizzes of that kind the learner attempted;
 - the objective is « atteint » when the exit percent reaches the quiz's pass mark (with several exit
@@ -37,8 +39,10 @@ ASSESSMENT_CHOICES = list(ASSESSMENT_LABELS.items())
 
 # A bullet ("-", "•", "*", "–") or a numbering ("1.", "1)", "1 -") in front of an objective's line.
 _BULLET = re.compile(r"^\s*(?:[-•*–—·]+|\d+\s*[.)°-])\s*")
-# The inside of a question's leading bracket, accents folded: "Objectif 2", "O 2", "o2".
-_TAG = re.compile(r"^\s*(?:objectifs?|obj\.?|o)\s*(\d+)\s*$", re.IGNORECASE)
+# The inside of a question's leading bracket, accents folded: "Objectif 2", "O 2", "o2". The number is
+# 1 to 3 ASCII digits: never "١" or "²" (digits to ``\d`` and ``int()``, not to a person), never 5,000
+# digits (``int()`` refuses more than 4,300: a 500) — such a bracket reads as a tag gone wrong.
+_TAG = re.compile(r"^\s*(?:objectifs?|obj\.?|o)\s*([0-9]{1,3})\s*$", re.IGNORECASE)
 _LOOKS_LIKE_TAG = re.compile(r"^\s*(?:objectifs?|obj\.?|o)\b", re.IGNORECASE)
 
 
@@ -54,7 +58,9 @@ def objective_lines(text: str | None) -> list[str]:
 
 
 def _fold(text: str) -> str:
-    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    """Accents removed ("OBJÉCTIF" → "OBJECTIF"). Canonical decomposition only: NFKD would also turn
+    a full-width "１" or a superscript "²" into "1" and "2", which are not what a person typed."""
+    return "".join(c for c in unicodedata.normalize("NFD", text) if not unicodedata.combining(c))
 
 
 def split_tag(line: str) -> tuple[int | None, str, bool]:
@@ -127,34 +133,49 @@ async def _quizzes(session_ids: list[int]) -> dict[int, dict]:
     return out
 
 
-async def _attempts(quizzes: dict[int, dict], enrolment_ids: list[int] | None) -> dict[tuple[int, int], dict]:
-    """{(enrolment, activity): answers} — the first attempt at each entry quiz, the last at each exit
-    quiz. One query."""
-    entry = sorted({q["id"] for s in quizzes.values() for q in s["entry"]})
-    exit_ = sorted({q["id"] for s in quizzes.values() for q in s["exit"]})
-    if not entry and not exit_:
-        return {}
+def _ids(values) -> str:
+    return ", ".join(str(int(i)) for i in sorted(set(values)))
+
+
+async def counting_attempts(entry_ids, other_ids, enrolment_ids=None) -> dict[tuple[int, int], dict]:
+    """{(enrolment, activity): the attempt that counts} for the quizzes ``entry_ids`` (entry
+    assessments) and ``other_ids`` (exit assessments and ordinary quizzes), of ``enrolment_ids``
+    (None: every learner). One query. The one rule every page and the attestation state:
+    - at an entry assessment, the FIRST attempt (what the learner knew before the training; a retry
+      does not overwrite it);
+    - at any other quiz, the BEST attempt: the highest score, the latest of equal ones (the
+      attestation's « Meilleur score »; the results per objective come from that same attempt, so
+      the two never contradict each other).
+    Each: {"score", "passed", "answers" ({question index: chosen choices})}."""
+    entry_ids, other_ids = sorted(set(entry_ids)), sorted(set(other_ids) - set(entry_ids))
     who = ""
     if enrolment_ids is not None:
         if not enrolment_ids:
             return {}
-        who = " AND enrolment IN (" + ", ".join(str(int(i)) for i in sorted(set(enrolment_ids))) + ")"
-    parts = []
-    for ids, pick in ((entry, "MIN"), (exit_, "MAX")):
-        if ids:
-            listed = ", ".join(str(int(i)) for i in ids)
-            parts.append(f"SELECT {pick}(id) FROM quiz_attempt WHERE activity IN ({listed}){who} "
-                         "GROUP BY enrolment, activity")
-    rows = await QuizAttempt.raw(
-        "SELECT enrolment, activity, answers FROM quiz_attempt WHERE id IN (" + " UNION ALL ".join(parts) + ")")
+        who = f" AND enrolment IN ({_ids(enrolment_ids)})"
+    parts = [f"SELECT enrolment, activity, score, passed, answers, ROW_NUMBER() OVER (PARTITION BY enrolment, activity "
+             f"ORDER BY {order}) AS pick FROM quiz_attempt WHERE activity IN ({_ids(ids)}){who}"
+             for ids, order in ((entry_ids, "id"), (other_ids, "score DESC, id DESC")) if ids]
+    if not parts:
+        return {}
+    rows = await QuizAttempt.raw("SELECT enrolment, activity, score, passed, answers FROM ("
+                                 + " UNION ALL ".join(parts) + ") AS ranked WHERE pick = 1")
     out = {}
     for r in rows:
         try:
             answers = {int(k): v for k, v in json.loads(r["answers"] or "{}").items()}
         except (ValueError, AttributeError):
             answers = {}
-        out[(r["enrolment"], r["activity"])] = answers
+        out[(r["enrolment"], r["activity"])] = {"score": r["score"], "passed": bool(r["passed"]), "answers": answers}
     return out
+
+
+async def _attempts(quizzes: dict[int, dict], enrolment_ids: list[int] | None) -> dict[tuple[int, int], dict]:
+    """{(enrolment, activity): answers} — the first attempt at each entry quiz, the best at each exit
+    quiz (``counting_attempts``). One query."""
+    counted = await counting_attempts([q["id"] for s in quizzes.values() for q in s["entry"]],
+                                      [q["id"] for s in quizzes.values() for q in s["exit"]], enrolment_ids)
+    return {key: attempt["answers"] for key, attempt in counted.items()}
 
 
 def _percent(right: int, total: int) -> int | None:

@@ -10,7 +10,7 @@ from app.services import activities
 from app.services.activities import ACTIVITY_KINDS, ActivityForm, activity_values  # noqa: F401 (the editor's names)
 from app.services.certificates import template_errors
 from app.services.errors import NotFound, ValidationFailed
-from app.services.text import search_text
+from app.services.text import Multiline, search_text
 from app.services.uniqueness import fields_unique
 from app.tables.catalogue import BpfObjective, CourseTemplate, TemplateActivity
 from app.validation import MaxLen, OneOf, Pattern, Required, declared_errors
@@ -31,7 +31,9 @@ class TemplateForm:
                                  required=True)] = ""
     title: Annotated[str, Required("Le titre est obligatoire."), MaxLen(255, "Le titre")] = ""
     short_name: Annotated[str, MaxLen(255, "Le nom abrégé")] = ""
-    objectives: str = ""
+    # One objective per line (app/services/assessments.py numbers them for the quizzes' tags): a
+    # textarea, its line breaks kept — a one-line field would merge them into one objective.
+    objectives: Multiline = Multiline("")
     duration: Annotated[str, MaxLen(64, "La durée")] = ""
     certificate_text: str = ""
     progress_block: bool = False

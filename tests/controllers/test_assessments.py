@@ -3,7 +3,9 @@ tags (template and session, JS off: plain forms), the « Positionnement et acqui
 overview and the learner record against the hand-computed dataset, and scope (another establishment's
 session or person answers exactly like a missing one)."""
 
+import html
 import json
+import re
 
 import pytest
 
@@ -116,3 +118,51 @@ async def test_another_establishments_assessments_are_missing(client):
     await post_form(client, "/deconnexion")
     await login(client, "dam001.get")
     assert "Savoir alerter" in text((await client.get(f"/sessions/{foreign.session}/progression/acquis")).text)
+
+
+async def test_an_unreadable_tag_number_is_a_french_error_in_both_editors(client):
+    """« [Objectif 999…9] » with 5,000 digits was a 500 (int() refuses more than 4,300 digits); an
+    Arabic-Indic « ١ » was read as 1. Both editors answer 422 naming the question."""
+    data = await assessed_session()
+    template = (await CourseTemplate.insert(CourseTemplate(
+        code="Z43", title="Gestes d'urgence", short_name="GU", objectives="Alerter\nProtéger")).returning(
+        CourseTemplate.id))[0]["id"]
+    activity = (await TemplateActivity.insert(TemplateActivity(template=template, kind="quiz", title="Positionnement")
+                                              ).returning(TemplateActivity.id))[0]["id"]
+    await login(client, "admin")
+    for url in (f"/sessions/{data.session}/contenu/{data.exit}", f"/catalogue/{template}/activites/{activity}"):
+        for tag in ("[Objectif " + "9" * 5000 + "]", "[Objectif \u0661]"):
+            refused = await post_form(client, url, {
+                "kind": "quiz", "title": "Évaluation", "completion": "quiz", "pass_mark": "50", "assessment": "exit",
+                "quiz_text": f"{tag} Qui alerter ?\n* a\n- b"})
+            assert refused.status_code == 422, (url, refused.status_code)
+            assert ("Question 1 (« [Objectif " in text(refused.text)
+                    and "l'étiquette d'objectif s'écrit « [Objectif N] », N étant le numéro de l'objectif." in text(refused.text))
+    assert (await TemplateActivity.select(TemplateActivity.quiz).where(TemplateActivity.id == activity).first())["quiz"] in ("", None, "[]")
+
+
+async def test_the_pages_state_the_best_exit_attempt_with_french_typography(client):
+    """The « Positionnement et acquis » page and the learner record count the best exit attempt (as the
+    attestation does), say so, and put a no-break space before « % » (« (seuil 60 %) » never breaks)."""
+    from tests.services.test_assessments import attempt_at
+
+    data = await assessed_session()
+    await SessionActivity.update({SessionActivity.pass_mark: 60}).where(SessionActivity.id == data.exit)
+    await attempt_at(data.a, data.exit, [1], [2], [1], [0], [1])  # a worse last attempt: the best counts
+    await login(client, "alp001.get")
+    raw = html.unescape((await client.get(f"/sessions/{data.session}/progression/acquis")).text)
+    page = text(raw)
+    assert "à la meilleure tentative de l'évaluation des acquis" in page and "dernière tentative" not in page
+    assert "(seuil 60\u00a0%)" in raw and "(seuil 60 %)" not in raw
+    assert "50\u00a0%" in raw and not re.search(r"\d %", raw)
+    assert "(2\u00a0apprenants)" in raw
+    names = {r["id"]: f"{r['first_name']} {r['last_name']}" for r in await Enrolment.select(
+        Enrolment.id, Enrolment.user.first_name.as_alias("first_name"),
+        Enrolment.user.last_name.as_alias("last_name")).where(Enrolment.session == data.session)}
+    assert f"{names[data.a]} 100 % → 50 % ✗ non atteint 0 % → 100 % ✓ atteint 66 % → 60 %" in page
+    user = (await Enrolment.select(Enrolment.user).where(Enrolment.id == data.a).first())["user"]
+    raw = html.unescape((await client.get(f"/analytique/inscrits/{user}")).text)
+    assert "(meilleure tentative" in text(raw) and "dernière tentative" not in text(raw)
+    assert "2. Savoir alerter 0 % 100 % Oui (seuil 60 %)" in text(raw) and "(seuil 60\u00a0%)" in raw
+    detail = html.unescape((await client.get(f"/sessions/{data.session}/progression/{data.a}")).text)
+    assert "Score global (toutes les questions) 66 % 60 %" in text(detail) and "66\u00a0%" in detail

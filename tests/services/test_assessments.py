@@ -64,6 +64,29 @@ def test_a_wrong_tag_is_a_french_error_naming_the_question(text, objectives, mes
     assert message in refused.value.errors["quiz"]
 
 
+@pytest.mark.parametrize("tag", [
+    "[Objectif " + "9" * 5000 + "]",  # int() refuses more than 4,300 digits: was a 500
+    "[Objectif \u0661]",  # Arabic-Indic one: a digit to \\d and int(), not to a person
+    "[O \u00b2]",  # superscript two
+    "[Objectif \uff11]",  # full-width one
+    "[Objectif 1000]", "[O 0001]",  # more than 3 digits
+], ids=["5000-digits", "arabic-indic", "superscript", "full-width", "4-digits", "4-digits-zeros"])
+def test_a_tag_number_is_one_to_three_ascii_digits_else_a_french_error(tag):
+    objective, question, unreadable = assessments.split_tag(tag + " Qui alerter ?")
+    assert objective is None and unreadable and question == tag + " Qui alerter ?"
+    with pytest.raises(ValidationFailed) as refused:
+        parse_quiz_text("Q1\n* a\n- b\n\n" + tag + " Qui alerter ?\n* a\n- b", objectives=2)
+    message = refused.value.errors["quiz"]
+    assert message.startswith("Question 2 (« [O") and len(message) < 200
+    assert message.endswith(" : l'étiquette d'objectif s'écrit « [Objectif N] », N étant le numéro de l'objectif.")
+
+
+def test_one_to_three_ascii_digits_are_a_tag():
+    assert assessments.split_tag("[Objectif 007] Quoi ?") == (7, "Quoi ?", False)
+    assert assessments.split_tag("[ÔBJECTIF 12] Quoi ?") == (12, "Quoi ?", False)
+    assert parse_quiz_text("[o999] Quoi ?\n* a\n- b")[0]["objective"] == 999  # not checked without objectives
+
+
 # -- results per objective ----------------------------------------------------------------------
 @dataclass
 class Dataset:
@@ -85,7 +108,7 @@ async def assessed_session(establishment_code: str = "ALP001") -> Dataset:
     (1, 1 multiple choice, 2, 2, untagged), plus an ordinary quiz and a retired exit quiz with
     attempts that must not count. Learners A, B, C (enrolment order):
     A: entry twice (first: 1 right, 2 wrong, untagged right; then all right), exit twice (first all
-       wrong; last: e0 right, e1 half answered → wrong, e2 right, e3 right, e4 wrong)
+       wrong; best and last: e0 right, e1 half answered → wrong, e2 right, e3 right, e4 wrong)
        → entry 100 / 0, score 66; exit 50 / 100, score 60; objectives 1 and 2 reached.
     B: no entry; exit once (e0 wrong, e1 right choices but one → wrong, e2 right, e3 wrong, e4 right)
        → exit 0 / 50, score 40; objective 1 not reached, 2 reached.
@@ -103,6 +126,8 @@ async def assessed_session(establishment_code: str = "ALP001") -> Dataset:
     entry, exit_, ordinary, retired = ids
     await session_content.set_retired(built.id, retired, True)
     a, b, c = (built.enrolments[u] for u in built.learners)
+    quizzes = {r["id"]: load_quiz(r["quiz"]) for r in await SessionActivity.select(
+        SessionActivity.id, SessionActivity.quiz).where(SessionActivity.id.is_in(ids))}
     for enrolment, activity, chosen in (
             (a, entry, ([0], [1], [0])), (a, entry, ([0], [0], [0])),
             (a, exit_, ([1], [2], [1], [0], [1])), (a, exit_, ([0], [0], [0], [1], [1])),
@@ -110,8 +135,9 @@ async def assessed_session(establishment_code: str = "ALP001") -> Dataset:
             (c, entry, ([1], [1], [1])),
             (c, retired, ([0], [0, 1], [0], [1], [0])), (c, ordinary, ([0], [0, 1], [0], [1], [0])),
             (b, ordinary, ([0], [0, 1], [0], [1], [0]))):
+        score = grade(quizzes[activity], dict(enumerate(chosen)))  # as the learner's page records it
         await QuizAttempt.insert(QuizAttempt(enrolment=enrolment, activity=activity, answers=answers(*chosen),
-                                             score=0, passed=False))
+                                             score=score, passed=score >= 50))
     return Dataset(built.id, entry, exit_, a, b, c)
 
 
@@ -164,6 +190,46 @@ async def test_results_per_objective_against_the_hand_computed_dataset(demo):
     assert (overview["entry_score"], overview["exit_score"], overview["entry_done"], overview["exit_done"]) == (33, 50, 2, 2)
     assert [r["id"] for r in overview["learners"]] == [data.a, data.b, data.c]
     assert overview["entry_quizzes"] == ["Positionnement"] and overview["exit_quizzes"] == ["Évaluation finale"]
+
+
+async def attempt_at(enrolment: int, activity: int, *chosen) -> None:
+    questions = load_quiz((await SessionActivity.select(SessionActivity.quiz).where(
+        SessionActivity.id == activity).first())["quiz"])
+    score = grade(questions, dict(enumerate(chosen)))
+    await QuizAttempt.insert(QuizAttempt(enrolment=enrolment, activity=activity, answers=answers(*chosen),
+                                         score=score, passed=score >= 50))
+
+
+async def test_the_best_exit_attempt_counts_everywhere_and_of_equal_scores_the_latest(demo):
+    """One rule on every page and on the attestation: exit = the best attempt (the latest of equal
+    scores), entry = the first — never the last exit attempt."""
+    from app.services.certificates.evaluation import quiz_results
+
+    data = await assessed_session()
+    # A tries the exit quiz a third time and does worse (all wrong): the best attempt (60 %) still counts.
+    await attempt_at(data.a, data.exit, [1], [2], [1], [0], [1])
+    # B retries at the same score (40 %) with other answers (objective 1 all right, objective 2 wrong):
+    # of equal scores, the latest counts.
+    await attempt_at(data.b, data.exit, [0], [0, 1], [1], [0], [1])
+    # C retries the entry quiz and does better: positioning stays the first attempt.
+    await attempt_at(data.c, data.entry, [0], [0], [0])
+    results = await assessments.for_enrolments({data.a: data.session, data.b: data.session, data.c: data.session})
+    assert table(results[data.a]) == [(1, 100, 50, True), (2, 0, 100, True)] and results[data.a]["exit_score"] == 60
+    assert table(results[data.b]) == [(1, None, 100, True), (2, None, 0, False)] and results[data.b]["exit_score"] == 40
+    assert table(results[data.c]) == [(1, 0, None, None), (2, 0, None, None)]
+    overview = await assessments.session_overview(data.session)
+    assert [table(r) for r in overview["learners"]] == [table(results[e]) for e in (data.a, data.b, data.c)]
+    # The attestation's « Meilleur score » is the very attempt the objectives come from.
+    facts = {e: {"session_id": data.session} for e in (data.a, data.b)}
+    scores = {e: {q["titre"]: q["score"] for q in r["evaluations"]} for e, r in (await quiz_results(facts)).items()}
+    assert scores[data.a]["Évaluation finale"] == results[data.a]["exit_score"] == 60
+    assert scores[data.b]["Évaluation finale"] == results[data.b]["exit_score"] == 40
+    certificate = await assessments.certificate_results(facts)
+    assert [(o["pourcentage"], o["atteint"]) for o in certificate[data.b]] == [(100, True), (0, False)]
+    # The entry quiz is no pass/fail evaluation there: stated apart, its first attempt.
+    assert "Positionnement" not in scores[data.a]
+    assert (await quiz_results({data.c: {"session_id": data.session}}))[data.c]["positionnements"] == [
+        {"titre": "Positionnement", "score": 0}]
 
 
 async def test_a_higher_pass_mark_and_a_session_without_assessment(demo):

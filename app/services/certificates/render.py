@@ -66,7 +66,7 @@ async def _facts(enrolment_ids: list[int]) -> dict[int, dict]:
         row["last_day"] = session_slots[-1].day if session_slots else None
     by_id = {r["id"]: r for r in rows}
     for enrolment_id, results in (await quiz_results(by_id)).items():
-        by_id[enrolment_id]["evaluations"] = results
+        by_id[enrolment_id].update(results)  # "evaluations", "positionnements"
     for enrolment_id, results in (await certificate_results(by_id)).items():  # issue 23: per objective
         by_id[enrolment_id]["acquis"] = results
     return by_id
@@ -94,8 +94,13 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         "objectifs": facts.get("objectives") or "", "nature": NATURE,
         "evaluations": facts.get("evaluations") or [],
         # Issue 23: the exit assessment's result per objective, only when the session has one (a
-        # snapshot without the key prints no such table: layout 4 stays what it was for them).
+        # snapshot without the key prints no such table: layout 4 stays what it was for them), from
+        # the best attempt — the attempt « Meilleur score » states, which the page says (snapshots
+        # with "tentatives"); an entry assessment's first attempt, apart from the pass/fail table
+        # ("positionnements", only when the session has one: older snapshots render as they did).
+        "tentatives": "meilleure",
         **({"acquis": facts["acquis"]} if facts.get("acquis") else {}),
+        **({"positionnements": facts["positionnements"]} if facts.get("positionnements") else {}),
         "heures_prevues": hours_text(planned) if planned else "",
         "heures_presence": hours_text(facts.get("attended_minutes") or 0) if planned else "",
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
