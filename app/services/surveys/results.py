@@ -174,13 +174,15 @@ def _sources_sql(scope: Scope, q: ResultsQuery) -> tuple[str, list]:
            f"{LAST_SLOT_SQL} FROM session_activity a JOIN training_session s ON s.id = a.session "
            "WHERE " + " AND ".join(where) + ") "
            "SELECT src.id AS id, src.quiz AS questions, src.survey_phase AS phase, src.anonymous AS anonymous, "
-           "src.start_date AS start_date, src.last_day AS last_day, src.last_ends AS last_ends, "
+           "src.start_date AS start_date, src.end_date AS end_date, src.last_day AS last_day, "
+           "src.last_ends AS last_ends, "
            "CASE WHEN src.last_day IS NULL THEN e.completed_at END AS completed_at, "
            f"COUNT(i.id) FILTER (WHERE e.id IS NOT NULL{within}) AS invitations, "
            f"COUNT(e.id) FILTER (WHERE i.id IS NULL AND e.active{within}) AS others "
            "FROM src LEFT JOIN enrolment e ON e.session = src.session "
            "LEFT JOIN survey_invitation i ON i.activity = src.id AND i.enrolment = e.id "
-           "GROUP BY src.id, src.quiz, src.survey_phase, src.anonymous, src.start_date, src.last_day, src.last_ends, "
+           "GROUP BY src.id, src.quiz, src.survey_phase, src.anonymous, src.start_date, src.end_date, src.last_day, "
+           "src.last_ends, "
            "CASE WHEN src.last_day IS NULL THEN e.completed_at END ORDER BY src.id")
     return sql, args + period * 2
 
@@ -195,7 +197,7 @@ def _sources(rows: list[dict], moment: datetime, cold_days: int) -> dict:
             source = sources[r["id"]] = Source(load_questions(r["questions"]), 0, r["phase"] or "",
                                                bool(r["anonymous"]), False, None)
         last = (r["last_day"], r["last_ends"]) if r["last_day"] is not None else None
-        opens = opening(source.phase, r["start_date"], last, r["completed_at"], cold_days)
+        opens = opening(source.phase, r["start_date"], last, r["completed_at"], cold_days, r["end_date"])
         is_open = opens is not None and opens <= moment
         source.invited += int(r["invitations"] or 0) + (int(r["others"] or 0) if is_open else 0)
         if is_open or r["invitations"]:
