@@ -84,6 +84,23 @@ def _date(value: str) -> date | None:
         return None
 
 
+def read_period(raw: dict, errors: dict, keys: tuple[str, str] = ("start", "end")) -> tuple[date | None, date | None]:
+    """The « Du » / « Au » dates of a filter form (``raw`` by ``keys``): one that makes no sense is
+    ignored with a French message in ``errors``, both when the end precedes the start. The analytics
+    dashboard's and the survey results' filters."""
+    values = []
+    for key, label in zip(keys, ("Du", "Au")):
+        value = _date(raw[key]) if raw[key] else None
+        if raw[key] and value is None:
+            errors[key] = f"« {label} » : date invalide (jj/mm/aaaa attendu), filtre ignoré."
+        values.append(value)
+    start, end = values
+    if start and end and start > end:
+        errors[keys[1]] = "La date de fin précède la date de début : période ignorée."
+        return None, None
+    return start, end
+
+
 def _int(value: str) -> int | None:
     return to_int(value, low=0)
 
@@ -94,15 +111,7 @@ def parse_filters(params) -> Filters:
     raw = {k: (params.get(k) or "").strip()[:40] for k in ("start", "end", "establishment", "template", "session",
                                                            "audience")}
     f = Filters(raw=raw)
-    for key, label in (("start", "Du"), ("end", "Au")):
-        if raw[key]:
-            value = _date(raw[key])
-            if value is None:
-                f.errors[key] = f"« {label} » : date invalide (jj/mm/aaaa attendu), filtre ignoré."
-            setattr(f, key, value)
-    if f.start and f.end and f.start > f.end:
-        f.errors["end"] = "La date de fin précède la date de début : période ignorée."
-        f.start = f.end = None
+    f.start, f.end = read_period(raw, f.errors)
     for key in ("establishment", "template"):
         if raw[key]:
             value = _int(raw[key])

@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from app.dates import now as clock_now, short_date_fr, today
-from app.services.analytics import _date
+from app.services.analytics import read_period
 from app.services.surveys.invitations import LAST_SLOT_SQL, opening
 from app.services.surveys.questions import load_questions
 from app.services.surveys.settings import delays
@@ -91,15 +91,7 @@ def parse_query(params, session: int | None = None, default_period: bool = False
     months (the index of every session)."""
     raw = {k: (params.get(k) or "").strip()[:40] for k in ("template", "from", "to", "phase")}
     q = ResultsQuery(session=session, raw=raw)
-    for key, attr, label in (("from", "start", "Du"), ("to", "end", "Au")):
-        if raw[key]:
-            value = _date(raw[key])
-            if value is None:
-                q.errors[key] = f"« {label} » : date invalide (jj/mm/aaaa attendu), filtre ignoré."
-            setattr(q, attr, value)
-    if q.start and q.end and q.start > q.end:
-        q.errors["to"] = "La date de fin précède la date de début : période ignorée."
-        q.start = q.end = None
+    q.start, q.end = read_period(raw, q.errors, ("from", "to"))
     if raw["template"]:
         q.template = to_int(raw["template"], low=1)
         if q.template is None:
