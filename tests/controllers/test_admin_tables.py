@@ -157,7 +157,7 @@ async def test_large_export_runs_as_a_job_with_progress(client, run_jobs, monkey
     job_url = response.headers["location"]
     assert job_url.startswith("/taches/")
     waiting = await client.get(job_url)
-    assert "En attente de démarrage" in text(waiting.text)
+    assert "En attente de démarrage" in text(waiting.text) and "Tâche en cours" in text(waiting.text)
     # The self-polling partial keeps polling while the job is not over.
     partial = await client.get(job_url, headers={"HX-Request": "true"})
     assert partial.status_code == 200 and 'hx-trigger="every 1s"' in partial.text
@@ -165,6 +165,7 @@ async def test_large_export_runs_as_a_job_with_progress(client, run_jobs, monkey
     partial = await client.get(job_url, headers={"HX-Request": "true"})
     assert partial.status_code == 286  # htmx stops polling
     assert "Terminé." in text(partial.text) and "hx-trigger" not in partial.text
+    assert "Tâche terminée" in text((await client.get(job_url)).text)  # the whole page, without JS
     token = job_url.rsplit("/", 1)[1]
     download = await client.get(f"/exports/{token}")
     assert download.status_code == 200
