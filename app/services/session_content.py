@@ -20,6 +20,7 @@ from app import db
 from app.dates import now
 from app.services import activities
 from app.services.activities import ActivityForm
+from app.services.assessments import session_objectives
 from app.services.errors import ValidationFailed
 from app.services.certificates import seal
 from app.services.learner import load_quiz, parse_quiz_text
@@ -72,19 +73,24 @@ async def check_structure_kept(current: dict, form: ActivityForm) -> None:
     key, message = ("survey", STRUCTURE_KEPT) if kind == "survey" else ("quiz", QUIZ_STRUCTURE_KEPT)
     if form.kind != kind:
         raise ValidationFailed({"kind": message})
+    # The text read first, as the editor reads it (a quiz's objective tags against the session's
+    # objectives): a text with an error gets that error from the editor (which saves nothing), not the
+    # refusal of a changed structure.
     try:
         if kind == "survey":
-            if form.survey_phase != current["survey_phase"] or bool(form.anonymous) != bool(current["anonymous"]):
-                raise ValidationFailed({"survey_phase": SETTINGS_KEPT})
             kept = structure_kept(kind, load_questions(current["quiz"]), parse_survey_text(form.survey_text))
         else:
-            if form.assessment != current["assessment"]:
-                raise ValidationFailed({"assessment": message})
-            kept = structure_kept(kind, load_quiz(current["quiz"]), parse_quiz_text(form.quiz_text))
+            objectives = await session_objectives(current["session"])
+            kept = structure_kept(kind, load_quiz(current["quiz"]), parse_quiz_text(form.quiz_text, len(objectives)))
     except ValidationFailed as invalid:
         if set(invalid.errors) & {"survey", "quiz"}:
-            return  # the text does not read: the editor says so (and saves nothing)
+            return
         raise
+    if kind == "survey" and (form.survey_phase != current["survey_phase"]
+                             or bool(form.anonymous) != bool(current["anonymous"])):
+        raise ValidationFailed({"survey_phase": SETTINGS_KEPT})
+    if kind == "quiz" and form.assessment != current["assessment"]:
+        raise ValidationFailed({"assessment": message})
     if not kept:
         raise ValidationFailed({key: message})
 

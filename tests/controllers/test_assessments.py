@@ -10,7 +10,7 @@ import re
 import pytest
 
 from app.tables.catalogue import CourseTemplate, SessionActivity, TemplateActivity
-from app.tables.learning import Enrolment
+from app.tables.learning import Enrolment, QuizAttempt
 from tests.helpers import login, post_form, text
 from tests.services.test_assessments import ENTRY, assessed_session
 
@@ -32,6 +32,11 @@ async def test_the_session_editor_flags_an_assessment_and_checks_the_tags(client
     refused = await post_form(client, url, form)
     assert refused.status_code == 422
     assert "Question 2 (« Trop loin ? ») : l'objectif 3 n'existe pas — le cours modèle en compte 2" in text(refused.text)
+    # With attempts, an assessment keeps what it measures and its structure (session_content's rule):
+    # refused; once nobody has tried it, the change is saved.
+    kept = await post_form(client, url, {**form, "quiz_text": ENTRY})
+    assert kept.status_code == 422 and "a déjà des tentatives" in text(kept.text)
+    await QuizAttempt.delete().where(QuizAttempt.activity == data.exit)
     saved = await post_form(client, url, {**form, "quiz_text": ENTRY})
     assert saved.status_code == 303
     row = await SessionActivity.select().where(SessionActivity.id == data.exit).first()
