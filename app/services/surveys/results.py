@@ -162,20 +162,22 @@ def _sources_sql(scope: Scope, q: ResultsQuery) -> tuple[str, list]:
             within.append(" AND " + condition)
             period.append(value)
     within = "".join(within)
-    sql = ("WITH src AS (SELECT a.id, a.quiz, a.survey_phase, a.anonymous, a.session, s.start_date, s.end_date, "
+    # Counted per survey (and per completion day of a session without slots) in ``agg``; the
+    # questions' text joined afterwards, never grouped on.
+    sql = ("WITH src AS (SELECT a.id, a.survey_phase, a.anonymous, a.session, s.start_date, s.end_date, "
            f"{LAST_SLOT_SQL} FROM session_activity a JOIN training_session s ON s.id = a.session "
-           "WHERE " + " AND ".join(where) + ") "
-           "SELECT src.id AS id, src.quiz AS questions, src.survey_phase AS phase, src.anonymous AS anonymous, "
-           "src.start_date AS start_date, src.end_date AS end_date, src.last_day AS last_day, "
-           "src.last_ends AS last_ends, "
-           "CASE WHEN src.last_day IS NULL THEN e.completed_at END AS completed_at, "
+           "WHERE " + " AND ".join(where) + "), "
+           "agg AS (SELECT src.id AS id, CASE WHEN src.last_day IS NULL THEN e.completed_at END AS completed_at, "
            f"COUNT(i.id) FILTER (WHERE e.id IS NOT NULL{within}) AS invitations, "
            f"COUNT(e.id) FILTER (WHERE i.id IS NULL AND e.active{within}) AS others "
            "FROM src LEFT JOIN enrolment e ON e.session = src.session "
            "LEFT JOIN survey_invitation i ON i.activity = src.id AND i.enrolment = e.id "
-           "GROUP BY src.id, src.quiz, src.survey_phase, src.anonymous, src.start_date, src.end_date, src.last_day, "
-           "src.last_ends, "
-           "CASE WHEN src.last_day IS NULL THEN e.completed_at END ORDER BY src.id")
+           "GROUP BY src.id, CASE WHEN src.last_day IS NULL THEN e.completed_at END) "
+           "SELECT src.id AS id, a.quiz AS questions, src.survey_phase AS phase, src.anonymous AS anonymous, "
+           "src.start_date AS start_date, src.end_date AS end_date, src.last_day AS last_day, "
+           "src.last_ends AS last_ends, agg.completed_at AS completed_at, agg.invitations AS invitations, "
+           "agg.others AS others FROM agg JOIN src ON src.id = agg.id JOIN session_activity a ON a.id = src.id "
+           "ORDER BY src.id")
     return sql, args + period * 2
 
 
