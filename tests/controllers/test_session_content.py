@@ -3,6 +3,8 @@ file uploaded then replaced), reorder, retire / restore an activity with records
 delete one without; every change of the required set recomputes everyone's percent and completion
 date; JS off (plain forms and redirects); another establishment's session answers as missing."""
 
+import re
+
 import pytest
 
 from app.services import files
@@ -238,3 +240,19 @@ async def test_retiring_the_last_missing_activity_completes_the_learner_and_issu
     assert pdf.status_code == 200 and pdf.content.startswith(b"%PDF")
     sealed = await Certificate.select(Certificate.pdf_sha256).where(Certificate.id == certificate["id"]).first()
     assert len(sealed["pdf_sha256"]) == 64
+
+
+async def test_the_editor_shows_the_settings_of_the_activitys_own_type(client):
+    """A questionnaire's form shows no video nor test block, a quiz's no questionnaire, a page's
+    neither (the file block, which any type may carry, stays)."""
+    session, act, _ = await _setup()
+    await login(client, "alp001.get")
+    base = f"/sessions/{session['id']}/contenu"
+
+    def legends(page: str) -> set[str]:
+        return set(re.findall(r"<legend>([^<]+)</legend>", page))
+
+    assert legends((await client.get(f"{base}/{act['survey']['id']}")).text) == {"Fichier", "Questionnaire"}
+    assert legends((await client.get(f"{base}/{act['quiz']['id']}")).text) == {"Fichier", "Test"}
+    assert legends((await client.get(f"{base}/{act['video']['id']}")).text) == {"Fichier", "Vidéo"}
+    assert legends((await client.get(f"{base}/{act['page']['id']}")).text) == {"Fichier"}
