@@ -32,6 +32,17 @@ def _page(request: Request) -> int:
     return max(1, to_int(request.query_params.get("page")) or 1)
 
 
+
+async def _workbook(kind: str, year: int, not_computed: str, build, filename: str) -> Response:
+    """A stored year report as its Excel workbook (``build(year, figures, computed)``), or the French
+    not-found page while it has not been computed."""
+    year = reports.checked_year(year)
+    report = await reports.load(kind, year)
+    if report is None:
+        raise NotFound(not_computed)
+    content = build(year, report["figures"], datetime_fr(report["computed_at"]))
+    return private_download(content, filename.format(year), XLSX)
+
 class BpfController(Controller):
     path = "/bpf"
     opt = {"roles": (ADMIN,)}
@@ -113,12 +124,8 @@ class BpfController(Controller):
 
     @get("/{year:int}/bpf.xlsx", name="bpf.xlsx")
     async def xlsx(self, request: Request, year: FromPath[int]) -> Response:
-        year = reports.checked_year(year)
-        report = await reports.load("bpf", year)
-        if report is None:
-            raise NotFound("Le bilan de cette année n'est pas encore calculé : lancez le calcul.")
-        content = layout.bpf_xlsx(year, report["figures"].get("figures", {}), datetime_fr(report["computed_at"]))
-        return private_download(content, f"BPF {year}.xlsx", XLSX)
+        return await _workbook("bpf", year, "Le bilan de cette année n'est pas encore calculé : lancez le calcul.",
+                               lambda y, figures, at: layout.bpf_xlsx(y, figures.get("figures", {}), at), "BPF {}.xlsx")
 
     @get("/{year:int}/elus", name="bpf.elus")
     async def elus(self, request: Request, year: FromPath[int]) -> Template:
@@ -132,12 +139,10 @@ class BpfController(Controller):
 
     @get("/{year:int}/elus.xlsx", name="bpf.elus_xlsx")
     async def elus_xlsx(self, request: Request, year: FromPath[int]) -> Response:
-        year = reports.checked_year(year)
-        report = await reports.load("elus", year)
-        if report is None:
-            raise NotFound("Le rapport de cette année n'est pas encore calculé : lancez le calcul du bilan.")
-        content = layout.elus_xlsx(year, report["figures"].get("trainings", []), datetime_fr(report["computed_at"]))
-        return private_download(content, f"Formation des élus {year}.xlsx", XLSX)
+        return await _workbook("elus", year,
+                               "Le rapport de cette année n'est pas encore calculé : lancez le calcul du bilan.",
+                               lambda y, figures, at: layout.elus_xlsx(y, figures.get("trainings", []), at),
+                               "Formation des élus {}.xlsx")
 
 
 class TraineeTypesController(Controller):
