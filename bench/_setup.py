@@ -9,6 +9,7 @@ rots unseen. A bench takes its sizes from ``scale(full, smoke)`` and states what
 """
 
 import asyncio
+import contextlib
 import os
 import subprocess
 import sys
@@ -125,3 +126,29 @@ async def seed_learners(count: int, names, prefix: str = "bench.", demo_sessions
     await bulk_insert(User, USER_COLUMNS, rows)
     ids = await User.select(User.id).where(User.username.like(prefix + "%")).order_by(User.id)
     return alp001, [r["id"] for r in ids]
+
+
+@contextlib.asynccontextmanager
+async def serving():
+    """The app with its lifespan running in a task of its own (pools, Redis; no worker), and a maker of
+    HTTP clients on it: ``async with _setup.serving() as (application, client): async with client() as c``."""
+    import httpx
+
+    from app.asgi import create_app
+
+    application = create_app(run_worker=False)
+    started, stop = asyncio.Event(), asyncio.Event()
+
+    async def lifespan():
+        async with application.lifespan():
+            started.set()
+            await stop.wait()
+
+    task = asyncio.create_task(lifespan())
+    await started.wait()
+    transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
+    try:
+        yield application, lambda: httpx.AsyncClient(transport=transport, base_url="http://bench.local")
+    finally:
+        stop.set()
+        await task

@@ -13,7 +13,6 @@ Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/analytics.p
 (BENCH_SMOKE=1: 500 users, 40 sessions, 1,000 completions, one or two runs a case)
 """
 
-import asyncio
 import statistics
 import time
 
@@ -177,12 +176,9 @@ async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est
 async def main() -> None:
     import logging
 
-    import httpx
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
 
     from app import db
-    from app.asgi import create_app
     from app.demo import load_demo
     from app.services.auth import load_current_user
     from app.services.scope import establishment_scope
@@ -201,43 +197,30 @@ async def main() -> None:
     print(f"(machine: {__import__('os').cpu_count()} cores, load average {' '.join(load)} — shared with other work)")
     print(f"Seeded in {time.perf_counter() - t0:.0f} s: {await counts()}")
 
-    application = create_app(run_worker=False)
-    started, stop = asyncio.Event(), asyncio.Event()
+    async with _setup.serving() as (application, client_of):
+        redis = application.state.redis
+        async with client_of() as admin_c, client_of() as get_c:
+            await login(admin_c, "admin")
+            await login(get_c, "alp001.get")
+            admin = await load_current_user((await User.select(User.id).where(User.username == "admin").first())["id"])
+            get = await load_current_user((await User.select(User.id).where(User.username == "alp001.get").first())["id"])
+            admin_scope, get_scope = await establishment_scope(admin), await establishment_scope(get)
+            est_id = (await Establishment.select(Establishment.id).where(Establishment.code == "B010").first())["id"]
+            template_id = (await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "M07").first())["id"]
 
-    async def lifespan():
-        async with application.lifespan():
-            started.set()
-            await stop.wait()
+            print(f"\n== {COMPLETIONS:,} completion rows ==")
+            _setup.check(f"{COMPLETIONS:,} completion rows" in await counts(), await counts())
+            await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
 
-    task = asyncio.create_task(lifespan())
-    await started.wait()
-    redis = application.state.redis
-    transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as admin_c, \
-            httpx.AsyncClient(transport=transport, base_url="http://bench.local") as get_c:
-        await login(admin_c, "admin")
-        await login(get_c, "alp001.get")
-        admin = await load_current_user((await User.select(User.id).where(User.username == "admin").first())["id"])
-        get = await load_current_user((await User.select(User.id).where(User.username == "alp001.get").first())["id"])
-        admin_scope, get_scope = await establishment_scope(admin), await establishment_scope(get)
-        est_id = (await Establishment.select(Establishment.id).where(Establishment.code == "B010").first())["id"]
-        template_id = (await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "M07").first())["id"]
-
-        print(f"\n== {COMPLETIONS:,} completion rows ==")
-        _setup.check(f"{COMPLETIONS:,} completion rows" in await counts(), await counts())
-        await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
-
-        # The same data with 100,000 completion rows: the summaries are recomputed from what is left.
-        await sql(f"DELETE FROM activity_completion WHERE id > {COMPLETIONS // 10}")
-        for statement in SUMMARY:
-            await sql(statement)
-        print(f"\n== {COMPLETIONS // 10:,} completion rows == ({await counts()})")
-        await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
-    keys = [k async for k in redis.scan_iter("analytics:*")]
-    if keys:
-        await redis.delete(*keys)
-    stop.set()
-    await task
+            # The same data with 100,000 completion rows: the summaries are recomputed from what is left.
+            await sql(f"DELETE FROM activity_completion WHERE id > {COMPLETIONS // 10}")
+            for statement in SUMMARY:
+                await sql(statement)
+            print(f"\n== {COMPLETIONS // 10:,} completion rows == ({await counts()})")
+            await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
+        keys = [k async for k in redis.scan_iter("analytics:*")]
+        if keys:
+            await redis.delete(*keys)
     await db.close_pool()
 
 

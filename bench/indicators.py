@@ -11,7 +11,6 @@ Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/indicators.
 (BENCH_SMOKE=1: 2 templates of 4 sessions, one or two runs)
 """
 
-import asyncio
 import statistics
 import time
 
@@ -94,11 +93,8 @@ async def measure(client, redis, path, runs, key=None):
 async def main() -> None:
     import logging
 
-    import httpx
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from app import db
-    from app.asgi import create_app
     from app.dates import today
     from app.demo import load_demo
     from app.services import indicators
@@ -117,35 +113,23 @@ async def main() -> None:
     template = (await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "IB1").first())["id"]
     key = indicators.cache_key(template, indicators.default_period(today()))
 
-    application = create_app(run_worker=False)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan():
-        async with application.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(lifespan())
-    await started.wait()
-    redis = application.state.redis
-    transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as client:
-        cold, page = await measure(client, redis, "/indicateurs/IB1", COLD, key)
-        _setup.check("Données du" in page.text and "Satisfaction à chaud" in page.text, "the figures are not shown")
-        cached, _ = await measure(client, redis, "/indicateurs/IB1", CACHED)
-        embed, snippet = await measure(client, redis, "/indicateurs/IB1/encart", CACHED)
-        _setup.check("<script" not in snippet.text, "the snippet holds a script")
-        t0 = time.perf_counter()
-        figures = await indicators.compute(template, indicators.default_period(today()), today())
-        service = (time.perf_counter() - t0) * 1000
-    _setup.check(figures["attendance_rate"] is not None, "no attendance rate")
-    print(f"  template IB1: {figures['learners']:,} learners, completion {figures['completion_rate']} %, attendance "
-          f"{figures['attendance_rate']} %, satisfaction {figures['satisfaction']}")
-    print(f"  page cold (cache key deleted): {ms(cold)} — the three queries alone {service:.0f} ms")
-    print(f"  page cached: {ms(cached)}; snippet cached: {ms(embed)}; page {len(page.content) / 1024:.1f} KB")
-    await redis.delete(key)
-    stop.set()
-    await task
+    async with _setup.serving() as (application, client_of):
+        redis = application.state.redis
+        async with client_of() as client:
+            cold, page = await measure(client, redis, "/indicateurs/IB1", COLD, key)
+            _setup.check("Données du" in page.text and "Satisfaction à chaud" in page.text, "the figures are not shown")
+            cached, _ = await measure(client, redis, "/indicateurs/IB1", CACHED)
+            embed, snippet = await measure(client, redis, "/indicateurs/IB1/encart", CACHED)
+            _setup.check("<script" not in snippet.text, "the snippet holds a script")
+            t0 = time.perf_counter()
+            figures = await indicators.compute(template, indicators.default_period(today()), today())
+            service = (time.perf_counter() - t0) * 1000
+        _setup.check(figures["attendance_rate"] is not None, "no attendance rate")
+        print(f"  template IB1: {figures['learners']:,} learners, completion {figures['completion_rate']} %, attendance "
+              f"{figures['attendance_rate']} %, satisfaction {figures['satisfaction']}")
+        print(f"  page cold (cache key deleted): {ms(cold)} — the three queries alone {service:.0f} ms")
+        print(f"  page cached: {ms(cached)}; snippet cached: {ms(embed)}; page {len(page.content) / 1024:.1f} KB")
+        await redis.delete(key)
     await db.close_pool()
     c, h = statistics.median(cold), statistics.median(cached)
     print(f"Targets: cold ≤ {TARGET_COLD} ms ({'met' if c <= TARGET_COLD else 'MISSED'}: {c:.0f}), "

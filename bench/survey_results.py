@@ -14,7 +14,6 @@ Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/survey_resu
 (BENCH_SMOKE=1: 4 sessions of 5 answers per template, one or two runs)
 """
 
-import asyncio
 import statistics
 import time
 
@@ -99,11 +98,8 @@ async def timed(call, runs):
 async def main() -> None:
     import logging
 
-    import httpx
-
     logging.getLogger("httpx").setLevel(logging.WARNING)
     from app import db
-    from app.asgi import create_app
     from app.demo import load_demo
     from app.services.scope import Scope
     from app.services.surveys import results
@@ -134,34 +130,21 @@ async def main() -> None:
     fetch_t, _ = await timed(lambda: results.fetch(everything, query), RUNS)
     print(f"    of which the two queries: {ms(fetch_t)}")
 
-    application = create_app(run_worker=False)
-    started, stop = asyncio.Event(), asyncio.Event()
-
-    async def lifespan():
-        async with application.lifespan():
-            started.set()
-            await stop.wait()
-
-    task = asyncio.create_task(lifespan())
-    await started.wait()
-    transport = httpx.ASGITransport(app=application, client=("127.0.0.1", 5000))
-    pages = {}
-    async with httpx.AsyncClient(transport=transport, base_url="http://bench.local") as admin_c, \
-            httpx.AsyncClient(transport=transport, base_url="http://bench.local") as get_c:
-        await login(admin_c, "admin")
-        await login(get_c, "alp001.get")
-        path = f"/questionnaires?template={template}"
-        for label, client in (("administrator", admin_c), ("GET of ALP001", get_c)):
-            timings, response = await timed(lambda: client.get(path), RUNS)
-            _setup.check(response.status_code == 200, f"{label}: HTTP {response.status_code} {response.headers.get('location')}")
-            _setup.check(f"{SESSIONS * ANSWERS:,}".replace(",", "\u202f") in response.text, f"{label}: count not shown")
-            pages[label] = statistics.median(timings)
-            print(f"  page {path} ({label}): {ms(timings)}, {len(response.content) / 1024:.0f} KB of HTML")
-        timings, response = await timed(lambda: admin_c.get(path + "&export=xlsx"), max(1, RUNS // 3))
-        _setup.check(response.content.startswith(b"PK"), "the Excel is not an xlsx file")
-        print(f"  Excel download: {ms(timings)}, {len(response.content) / 1024:.0f} KB")
-    stop.set()
-    await task
+    async with _setup.serving() as (application, client_of):
+        pages = {}
+        async with client_of() as admin_c, client_of() as get_c:
+            await login(admin_c, "admin")
+            await login(get_c, "alp001.get")
+            path = f"/questionnaires?template={template}"
+            for label, client in (("administrator", admin_c), ("GET of ALP001", get_c)):
+                timings, response = await timed(lambda: client.get(path), RUNS)
+                _setup.check(response.status_code == 200, f"{label}: HTTP {response.status_code} {response.headers.get('location')}")
+                _setup.check(f"{SESSIONS * ANSWERS:,}".replace(",", "\u202f") in response.text, f"{label}: count not shown")
+                pages[label] = statistics.median(timings)
+                print(f"  page {path} ({label}): {ms(timings)}, {len(response.content) / 1024:.0f} KB of HTML")
+            timings, response = await timed(lambda: admin_c.get(path + "&export=xlsx"), max(1, RUNS // 3))
+            _setup.check(response.content.startswith(b"PK"), "the Excel is not an xlsx file")
+            print(f"  Excel download: {ms(timings)}, {len(response.content) / 1024:.0f} KB")
     await db.close_pool()
     worst = max(pages.values())
     print(f"Target: results of a template with 10,000 answers ≤ {TARGET_MS} ms — page p50 {worst:.0f} ms "
