@@ -18,6 +18,12 @@ def _engine():
 
     # Custom plans for every query: list filters are LIKE patterns whose selectivity a generic
     # (cached) plan cannot know, and bench/users_table.py showed generic plans 3x slower.
+    if database.pgbouncer:
+        # Behind PgBouncer (transaction mode) asyncpg may not keep named prepared statements: its
+        # unnamed ones are planned for their parameters each time, which is what force_custom_plan
+        # asks for (and PgBouncer refuses that startup parameter).
+        return PostgresEngine(config={"dsn": database.url, "statement_cache_size": 0,
+                                      "server_settings": {"application_name": "tremplin"}})
     return PostgresEngine(
         config={
             "dsn": database.url,

@@ -10,6 +10,7 @@ from contextvars import ContextVar
 from piccolo.constraints import Unique
 from piccolo.engine.finder import engine_finder
 
+from app.settings import get_settings
 from app.tables.accounts import User
 from app.tables.constraints import PARTIAL_UNIQUE_INDEXES
 from app.tables.piccolo_app import TABLES
@@ -51,7 +52,9 @@ async def open_pool() -> bool:
     """Open the PostgreSQL pool unless one is open; True when this call opened it."""
     if is_sqlite() or getattr(engine(), "pool", None) is not None:
         return False
-    await engine().start_connection_pool(min_size=1, max_size=10)
+    database = get_settings().database
+    await engine().start_connection_pool(min_size=min(database.pool_min, database.pool_max),
+                                         max_size=database.pool_max)
     return True
 
 

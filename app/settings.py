@@ -44,6 +44,12 @@ def _bool(name: str, default: bool) -> bool:
 @dataclass(frozen=True)
 class DatabaseSettings:
     url: str
+    # Connections each process keeps to PostgreSQL (README « Running at scale »: sizing).
+    pool_min: int = 1
+    pool_max: int = 10
+    # DATABASE_URL goes through PgBouncer in transaction pooling mode: no named prepared statements
+    # and no startup parameters PgBouncer refuses (each transaction may get another server connection).
+    pgbouncer: bool = False
 
     @property
     def is_sqlite(self) -> bool:
@@ -177,7 +183,8 @@ def load_settings() -> Settings:
         base_url=_env("BASE_URL", "http://127.0.0.1:8000").rstrip("/"),
         var_dir=var_dir,
         timezone=_env("TIMEZONE", "Europe/Paris"),
-        database=DatabaseSettings(url=db_url),
+        database=DatabaseSettings(url=db_url, pool_min=int(_env("DB_POOL_MIN", "1")),
+                                  pool_max=int(_env("DB_POOL_MAX", "10")), pgbouncer=_bool("DB_PGBOUNCER", False)),
         redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue"),
                             timeout=float(_env("REDIS_TIMEOUT", "5")),
                             connect_timeout=float(_env("REDIS_CONNECT_TIMEOUT", "2"))),
