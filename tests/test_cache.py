@@ -180,3 +180,32 @@ async def test_pages_still_show_their_figures_when_the_cache_redis_is_down(own_c
             assert response.status_code == 200 and _figures(response.text)["Inscrits"] == "9"
         assert (await client.get("/ops")).status_code == 200
         assert (await client.get("/indicateurs/T1")).status_code == 200
+
+
+async def test_a_refresh_recomputes_a_hit_and_a_miss_meanwhile_waits_for_it(clean, redis_client):
+    """The cron's refresh (``fresh``) computes even over a kept value; a request that misses while it
+    computes gets the refreshed figures instead of computing them a second time."""
+    await redis_client.set(KEY, json.dumps({"figure": 1}))
+    computing, release = asyncio.Event(), asyncio.Event()
+    runs = []
+
+    async def compute():
+        runs.append(1)
+        computing.set()
+        await release.wait()
+        return {"figure": 2}
+
+    refresh = asyncio.create_task(cache.cached(redis_client, KEY, 60, compute, fresh=True))
+    await computing.wait()
+    await redis_client.delete(KEY)  # expired meanwhile: the request misses
+    other = Redis.from_url(REDIS_URL)
+    try:
+        request = asyncio.create_task(cache.cached(other, KEY, 60, compute))
+        await asyncio.sleep(0.3)  # the request is waiting, not computing
+        assert len(runs) == 1 and not request.done()
+        release.set()
+        assert await refresh == ({"figure": 2}, False)
+        assert await request == ({"figure": 2}, True)
+    finally:
+        await other.aclose()
+    assert len(runs) == 1
