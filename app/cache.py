@@ -36,7 +36,8 @@ from app.settings import get_settings
 log = logging.getLogger(__name__)
 
 LOCK_TTL = 30  # seconds: longer than any compute of these figures (analytics at 10x: ~2 s)
-FIRST_POLL, LAST_POLL = 0.02, 0.1  # a waiter polls the key soon, then every 100 ms: a GET, cheap; the figures late by 100 ms at most
+# A waiter polls the key soon, then every 100 ms (a GET, cheap): the figures reach it 100 ms late at most.
+FIRST_POLL, LAST_POLL = 0.02, 0.1
 
 # Deletes the lock only if it is still ours (it may have expired and been taken by another).
 _RELEASE = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) end return 0"
