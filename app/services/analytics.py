@@ -7,9 +7,10 @@ the rows are streamed with COPY into polars' CSV reader; on the embedded SQLite 
 Piccolo. polars then groups them per delegation, establishment, template, session and month.
 
 Cache: the result is kept in the cache Redis (app/cache.py: one process computes a miss, the others
-wait for its figures) per scope and filters for ``CACHE_TTL`` seconds (a short TTL, no invalidation hook), and the arq cron job ``refresh_analytics`` recomputes the whole network's
-unfiltered dashboard on the same period so the administrators' default view is always warm. The
-page says when its figures were computed.
+wait for its figures) per scope and filters for ``CACHE_TTL`` seconds (a short TTL, no invalidation
+hook), and the arq cron job ``refresh_analytics`` recomputes the whole network's unfiltered
+dashboard on the same period so the administrators' default view is always warm. The page says
+when its figures were computed.
 
 "Certificats obtenus" counts the enrolments holding a valid attestation (revoked and superseded
 versions aside; certificats de réalisation, which attest hours rather than completion, are not counted); "Sessions achevées" those whose required activities are all done; the attendance

@@ -14,7 +14,8 @@ sessions' slots, for the enrolments of the sessions whose attendance was taken (
 app/services/surveys/results.py over the « à chaud » answers of those sessions.
 
 Cache: the figures of a (template, period) are kept in the cache Redis (app/cache.py, computed once
-on a miss) for ``CACHE_TTL`` seconds, as the analytics dashboard's are (a short TTL, no invalidation hook); the page says when they were computed.
+on a miss) for ``CACHE_TTL`` seconds, as the analytics dashboard's are (a short TTL, no
+invalidation hook); the page says when they were computed.
 """
 
 from __future__ import annotations
