@@ -163,11 +163,11 @@ _heartbeat: list[asyncio.Task] = []  # this process's heartbeat task (app/jobs/d
 
 
 async def startup(ctx) -> None:
-    # In the embedded mode the app's process already holds the pool: only close what we opened.
-    ctx["owns_pool"] = await db.open_pool()
     await with_timeouts(ctx["redis"])  # a frozen Redis fails the worker's calls instead of hanging them
     await refuse_eviction(ctx["redis"])  # a queue whose jobs may be evicted loses work silently
     ctx["cache"] = await cache.connect(ctx["redis"])
+    # In the embedded mode the app's process already holds the pool: only close what we opened.
+    ctx["owns_pool"] = await db.open_pool()
     # The runs this worker holds say it is alive; the sweep relieves those of a dead worker. One
     # heartbeat per process: `tremplin worker` starts a new arq worker after a Redis outage.
     if _heartbeat and not _heartbeat[0].done():
