@@ -18,7 +18,7 @@ from litestar.template.config import TemplateConfig
 from markupsafe import Markup
 from redis.asyncio import Redis
 
-from app import db, queue
+from app import cache, db, queue
 from app.controllers import (
     admin,
     analytics,
@@ -78,8 +78,14 @@ def _lifespan(run_worker: bool):
 
     @asynccontextmanager
     async def lifespan(app: Litestar):
-        owns_pool = await db.open_pool()
         app.state.redis = await queue.connect()
+        try:
+            await queue.refuse_eviction(app.state.redis)  # before anything is started on it
+        except queue.EvictingRedis:
+            await app.state.redis.aclose()
+            raise
+        app.state.cache = await cache.connect(app.state.redis)
+        owns_pool = await db.open_pool()
         worker_task = worker = None
         if run_worker:
             worker = build_worker()
@@ -92,6 +98,7 @@ def _lifespan(run_worker: bool):
                 worker_task.cancel()
 
             bounded.close()  # a PDF render still running is killed, not waited for
+            await cache.close(app.state.cache, app.state.redis)
             await app.state.redis.aclose()
             if owns_pool:
                 await db.close_pool()

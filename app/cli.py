@@ -74,6 +74,26 @@ def dev(host: str, port: int, no_demo: bool) -> None:
         queue.stop_embedded_redis()
 
 
+def _refuse_evicting_redis() -> None:
+    """Stop here, with the reason, when the queue's Redis may evict keys (app/queue.py): said once
+    by the command, not by each of uvicorn's processes failing its start-up. The embedded Redis
+    (no REDIS_URL) is checked by the app's start-up instead: the command does not start one. A
+    Redis that does not answer yet is checked when it does (the worker's and the app's start-up)."""
+    from redis.exceptions import RedisError
+
+    from app import queue
+    from app.settings import get_settings
+
+    if not get_settings().redis.url:
+        return
+    try:
+        asyncio.run(queue.check_queue_redis())
+    except queue.EvictingRedis as refusal:
+        raise click.ClickException(str(refusal)) from None
+    except (RedisError, OSError) as error:
+        logging.getLogger("tremplin").warning("Redis unavailable at start-up (%s): checked once it answers", error)
+
+
 @main.command()
 @click.option("--host", default="0.0.0.0", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
@@ -81,6 +101,8 @@ def dev(host: str, port: int, no_demo: bool) -> None:
 def serve(host: str, port: int, workers: int) -> None:
     """Production HTTP server (no worker inside: run `tremplin worker` separately)."""
     import uvicorn
+
+    _refuse_evicting_redis()
 
     uvicorn.run(
         "app.asgi:create_app",
@@ -109,6 +131,7 @@ def worker() -> None:
     # it held are in the database; arq or the job sweep hands them over again.
     delay = 1.0
     log = logging.getLogger("tremplin.worker")
+    _refuse_evicting_redis()
     # Said at once, not found out from 18,000 mails waiting: the SMTP server refusing MAIL_FROM, or an
     # outbox whose every try of the last hour failed.
     try:

@@ -11,6 +11,7 @@ from arq.constants import job_key_prefix
 from arq.jobs import serialize_job
 from arq.utils import timestamp_ms, to_unix_ms
 from arq.connections import ArqRedis, RedisSettings
+from redis.exceptions import ResponseError
 
 from app.settings import get_settings
 
@@ -94,6 +95,54 @@ async def with_timeouts(pool: ArqRedis) -> ArqRedis:
 async def connect() -> ArqRedis:
     return await with_timeouts(await create_pool(arq_redis_settings(),
                                                  default_queue_name=get_settings().redis.queue_name))
+
+
+class EvictingRedis(RuntimeError):
+    """The queue's Redis may evict keys: Tremplin refuses to start on it."""
+
+
+def _shown(url: str) -> str:
+    """The URL without its password, for a message."""
+    scheme, _, rest = url.partition("://")
+    return f"{scheme}://{rest.rsplit('@', 1)[-1]}" if rest else url
+
+
+async def eviction_policy(redis) -> str | None:
+    """The server's ``maxmemory-policy``: CONFIG GET, or INFO memory where a managed Redis forbids
+    CONFIG (renamed, or an ACL without it); None when neither says."""
+    try:
+        value = (await redis.config_get("maxmemory-policy")).get("maxmemory-policy")
+    except ResponseError:
+        value = None
+    if value is None:
+        value = (await redis.info("memory")).get("maxmemory_policy")
+    return value.decode() if isinstance(value, bytes) else value
+
+
+async def refuse_eviction(redis) -> None:
+    """Raise EvictingRedis unless the queue's Redis has ``noeviction``. Under memory pressure any
+    other policy drops keys — queued jobs, HTTP sessions (their keys expire, so even volatile-*
+    evicts them), rate limits, progress — silently; with noeviction a write fails loudly instead."""
+    policy = await eviction_policy(redis)
+    if policy is None:
+        log.warning("Could not read the maxmemory-policy of the queue's Redis: it must be noeviction.")
+        return
+    if policy != "noeviction":
+        raise EvictingRedis(
+            f"The queue's Redis ({_shown(redis_url())}) has maxmemory-policy {policy}: under memory pressure it "
+            "would evict queued jobs, HTTP sessions and rate limits. Set maxmemory-policy noeviction on it "
+            "(redis.conf, CONFIG SET maxmemory-policy noeviction, or the managed service's parameter) and "
+            "start again. Caches that may be evicted can go to a Redis of their own: CACHE_REDIS_URL.")
+
+
+async def check_queue_redis() -> None:
+    """``refuse_eviction`` on a connection of its own (``tremplin serve`` and ``tremplin worker``
+    check before they start anything)."""
+    redis = await connect()
+    try:
+        await refuse_eviction(redis)
+    finally:
+        await redis.aclose()
 
 
 async def enqueue(redis: ArqRedis, function: str, *args, _job_id: str | None = None, **kwargs):

@@ -69,6 +69,9 @@ class RedisSettings:
     # page at once instead of hanging the request.
     timeout: float = 5
     connect_timeout: float = 2
+    # The Redis of what may be lost (the analytics, indicators and ops caches: app/cache.py); None
+    # means the queue's. The queue's must not evict (``noeviction``, checked at start); this one may.
+    cache_url: str | None = None
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,8 @@ def load_settings() -> Settings:
                                   pool_max=int(_env("DB_POOL_MAX", "10")), pgbouncer=_bool("DB_PGBOUNCER", False)),
         redis=RedisSettings(url=_env("REDIS_URL"), queue_name=_env("QUEUE_NAME", "tremplin:queue"),
                             timeout=float(_env("REDIS_TIMEOUT", "5")),
-                            connect_timeout=float(_env("REDIS_CONNECT_TIMEOUT", "2"))),
+                            connect_timeout=float(_env("REDIS_CONNECT_TIMEOUT", "2")),
+                            cache_url=_env("CACHE_REDIS_URL")),
         mail=MailSettings(
             host=_env("SMTP_HOST", "127.0.0.1"),
             port=int(_env("SMTP_PORT", "1025" if not production else "25")),

@@ -7,11 +7,16 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT, TMP
+from arq import create_pool
+from arq.connections import RedisSettings
+
+from app.settings import get_settings
+from tests.conftest import ROOT, TMP, free_port
 
 WORKER = [sys.executable, "-m", "app.cli", "worker"]
 
@@ -44,3 +49,37 @@ async def until(check, what: str, log_name: str | None = None, timeout: float = 
         await asyncio.sleep(0.2)
     log = (TMP / log_name).read_text()[-4000:] if log_name else ""
     raise AssertionError(f"{what}: not done in {timeout} s\n{log}")
+
+
+class RedisServer:
+    """A redis-server of the test's own, on a free port, without persistence (stopping it loses
+    everything it held, as a crashed Redis would), started with ``args`` more (e.g.
+    ``"--maxmemory-policy", "allkeys-lru"``)."""
+
+    def __init__(self, *args: str):
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.args = args
+        self.process = None
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
+             "--dir", str(TMP), *self.args], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(100):
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
+
+    async def pool(self):
+        settings = RedisSettings(host="127.0.0.1", port=self.port, conn_retries=0, conn_timeout=1)
+        return await create_pool(settings, default_queue_name=get_settings().redis.queue_name)

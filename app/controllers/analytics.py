@@ -55,7 +55,7 @@ async def dashboard(request: Request) -> Response:
     if filters.establishment and not scope.allows(filters.establishment):
         filters.errors["establishment"] = "Établissement introuvable : filtre ignoré."
         filters.establishment = None
-    result = await analytics.dashboard(request.app.state.redis, scope, filters)
+    result = await analytics.dashboard(request.app.state.cache, scope, filters)
     export = request.query_params.get("export")
     stamp = f"{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":

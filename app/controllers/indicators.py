@@ -37,7 +37,7 @@ async def _context(request: Request, code: str) -> dict:
     day = today()
     years = await indicators.data_years(template["id"], day)
     period = indicators.parse_period(request.query_params, day, years)
-    result = indicators.published(await indicators.figures(request.app.state.redis, template["id"], period, day))
+    result = indicators.published(await indicators.figures(request.app.state.cache, template["id"], period, day))
     query = period.query
     return {"template": template, "period": period, "figures": result, "min_learners": indicators.MIN_LEARNERS,
             "years": years, "embed_height": EMBED_HEIGHT,

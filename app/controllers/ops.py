@@ -59,7 +59,7 @@ class OpsController(Controller):
     @get("/", name="ops.index")
     async def index(self, request: Request) -> Template:
         redis = request.app.state.redis
-        kinds, kinds_at = await ops.kind_stats_cached(redis)
+        kinds, kinds_at = await ops.kind_stats_cached(request.app.state.cache)
         return render(request, "ops/index.html", {
             "o": await ops.overview(redis), "kinds": kinds, "kinds_at": kinds_at, "labels": ops.STATUS_LABELS,
             "mail_labels": {**MAIL_LABELS, "fictive": "Non envoyés : adresse fictive (prévu)"},

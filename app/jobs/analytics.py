@@ -4,4 +4,4 @@ from app.services import analytics
 
 
 async def refresh_analytics(ctx) -> float:
-    return await analytics.refresh_everything(ctx["redis"])
+    return await analytics.refresh_everything(ctx["cache"])

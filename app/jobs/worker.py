@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 from arq import Worker, cron
 from arq.cron import next_cron
 
-from app import db
+from app import cache, db
 from app.dates import now
 from app.jobs import durable, kinds, results
 from app.jobs.analytics import refresh_analytics
@@ -35,7 +35,7 @@ from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_co
 from app.jobs.signed_sheets import seal_slot_sheet
 from app.jobs.surveys import send_survey_mails
 from app.pdf import bounded
-from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, with_timeouts
+from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, refuse_eviction, with_timeouts
 from app.services import imports, sessions
 from app.services.signing import sheet as signed_sheet
 from app.settings import get_settings
@@ -163,9 +163,11 @@ _heartbeat: list[asyncio.Task] = []  # this process's heartbeat task (app/jobs/d
 
 
 async def startup(ctx) -> None:
+    await with_timeouts(ctx["redis"])  # a frozen Redis fails the worker's calls instead of hanging them
+    await refuse_eviction(ctx["redis"])  # a queue whose jobs may be evicted loses work silently
+    ctx["cache"] = await cache.connect(ctx["redis"])
     # In the embedded mode the app's process already holds the pool: only close what we opened.
     ctx["owns_pool"] = await db.open_pool()
-    await with_timeouts(ctx["redis"])  # a frozen Redis fails the worker's calls instead of hanging them
     # The runs this worker holds say it is alive; the sweep relieves those of a dead worker. One
     # heartbeat per process: `tremplin worker` starts a new arq worker after a Redis outage.
     if _heartbeat and not _heartbeat[0].done():
@@ -177,6 +179,7 @@ async def shutdown(ctx) -> None:
     while _heartbeat:
         _heartbeat.pop().cancel()
     bounded.close()  # a PDF render still running is killed, not waited for
+    await cache.close(ctx.get("cache"), ctx["redis"])
     if ctx.get("owns_pool"):
         await db.close_pool()
 

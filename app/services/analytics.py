@@ -6,10 +6,11 @@ summary the learning record keeps on the enrolment: no scan of the completion ro
 the rows are streamed with COPY into polars' CSV reader; on the embedded SQLite they come through
 Piccolo. polars then groups them per delegation, establishment, template, session and month.
 
-Cache: the result is kept in Redis per scope and filters for ``CACHE_TTL`` seconds (a short TTL,
-no invalidation hook), and the arq cron job ``refresh_analytics`` recomputes the whole network's
-unfiltered dashboard on the same period so the administrators' default view is always warm. The
-page says when its figures were computed.
+Cache: the result is kept in the cache Redis (app/cache.py: one process computes a miss, the others
+wait for its figures) per scope and filters for ``CACHE_TTL`` seconds (a short TTL, no invalidation
+hook), and the arq cron job ``refresh_analytics`` recomputes the whole network's unfiltered
+dashboard on the same period so the administrators' default view is always warm. The page says
+when its figures were computed.
 
 "Certificats obtenus" counts the enrolments holding a valid attestation (revoked and superseded
 versions aside; certificats de réalisation, which attest hours rather than completion, are not counted); "Sessions achevées" those whose required activities are all done; the attendance
@@ -31,7 +32,7 @@ from zoneinfo import ZoneInfo
 
 import polars as pl
 
-from app import db
+from app import cache, db
 from app.datatable import CsvWriter, XlsxWriter
 from app.numbers import to_int
 from app.services import assessments
@@ -344,19 +345,10 @@ async def build(scope: Scope, f: Filters) -> dict:
 
 
 async def dashboard(redis, scope: Scope, f: Filters, fresh: bool = False) -> dict:
-    """The dashboard's figures, from the cache when they are there (``cached`` says so)."""
-    key = cache_key(scope, f)
-    if not fresh and redis is not None:
-        cached = await redis.get(key)
-        if cached:
-            result = json.loads(cached)
-            result["cached"] = True
-            return result
-    result = await build(scope, f)
-    if redis is not None:
-        await redis.set(key, json.dumps(result), ex=CACHE_TTL)
-    result["cached"] = False
-    return result
+    """The dashboard's figures, from the cache when they are there (``cached`` says so); on a miss
+    computed by one process while the others wait for them (app/cache.py). ``redis`` is the cache's."""
+    result, hit = await cache.cached(redis, cache_key(scope, f), CACHE_TTL, lambda: build(scope, f), fresh=fresh)
+    return {**result, "cached": hit}
 
 
 def computed_at(result: dict) -> datetime:

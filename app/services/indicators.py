@@ -13,16 +13,17 @@ dropping out stays in the count), are the learners (people counted once), comple
 sessions' slots, for the enrolments of the sessions whose attendance was taken (none: no rate); satisfaction is the one figure of
 app/services/surveys/results.py over the « à chaud » answers of those sessions.
 
-Cache: the figures of a (template, period) are kept in Redis for ``CACHE_TTL`` seconds, as the
-analytics dashboard's are (a short TTL, no invalidation hook); the page says when they were computed.
+Cache: the figures of a (template, period) are kept in the cache Redis (app/cache.py, computed once
+on a miss) for ``CACHE_TTL`` seconds, as the analytics dashboard's are (a short TTL, no
+invalidation hook); the page says when they were computed.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 
+from app import cache
 from app.services.errors import NotFound
 from app.services.learning import slot_minutes_sql
 from app.services.surveys.questions import load_questions
@@ -152,16 +153,11 @@ def cache_key(template_id: int, period: Period) -> str:
 
 
 async def figures(redis, template_id: int, period: Period, today: date) -> dict:
-    """The figures, from the cache when they are there (``cached`` says so)."""
-    key = cache_key(template_id, period)
-    if redis is not None:
-        cached = await redis.get(key)
-        if cached:
-            return {**json.loads(cached), "cached": True}
-    result = await compute(template_id, period, today)
-    if redis is not None:
-        await redis.set(key, json.dumps(result), ex=CACHE_TTL)
-    return {**result, "cached": False}
+    """The figures, from the cache when they are there (``cached`` says so); on a miss computed by one
+    process while the others wait for them (app/cache.py). ``redis`` is the cache's."""
+    result, hit = await cache.cached(redis, cache_key(template_id, period), CACHE_TTL,
+                                     lambda: compute(template_id, period, today))
+    return {**result, "cached": hit}
 
 
 def published(result: dict) -> dict:

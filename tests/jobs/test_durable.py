@@ -14,12 +14,9 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from datetime import timedelta
 
 import pytest
-from arq import create_pool
-from arq.connections import RedisSettings
 
 from app.dates import now
 from app.jobs import durable
@@ -34,7 +31,7 @@ from app.tables.catalogue import ContentImport, CourseTemplate, SessionActivity,
 from app.tables.imports import ImportBatch
 from app.tables.jobs import JobAction, JobRun
 from app.tables.registration import RegistrationRequest, RequestEvent
-from tests.conftest import ROOT, TMP, free_port
+from tests.conftest import ROOT, TMP
 from tests.controllers.test_registration import _fill, _link, _session
 from tests.controllers.test_registration_notifications import _awaiting
 from tests import processes
@@ -42,38 +39,7 @@ from tests.helpers import login, post_form, text
 from tests.jobs.test_import_accounts import HEADER, _alp001, _upload
 
 
-class OwnRedis:
-    """A redis-server of this test, on its own port, without persistence: stopping it loses
-    everything it held, as a crashed Redis would."""
-
-    def __init__(self):
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.process = None
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(TMP)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        import socket
-
-        for _ in range(100):
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError("redis-server did not start")
-
-    def stop(self) -> None:
-        if self.process is not None:
-            self.process.kill()
-            self.process.wait(timeout=10)
-            self.process = None
-
-    async def pool(self):
-        settings = RedisSettings(host="127.0.0.1", port=self.port, conn_retries=0, conn_timeout=1)
-        return await create_pool(settings, default_queue_name=get_settings().redis.queue_name)
+OwnRedis = processes.RedisServer
 
 
 @pytest.fixture

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from datetime import datetime, timedelta
 
 
-from app import db
+from app import cache, db
 from app.dates import now
 from app.jobs import durable
 from app.jobs.worker import BOUND
@@ -93,23 +92,14 @@ async def kind_stats(at: datetime | None = None) -> list[dict]:
 
 async def kind_stats_cached(redis) -> tuple[list[dict], datetime]:
     """``kind_stats`` at most once a KIND_STATS_TTL per queue (the overview refreshes every 5 s, from
-    every open tab): the rows and when they were computed. Without Redis, computed each time."""
-    key = f"{queue_name()}:ops:kind-stats"
-    try:
-        cached = await redis.get(key)
-    except Exception:  # noqa: BLE001
-        cached, redis = None, None
-    if cached:
-        data = json.loads(cached)
-        return data["rows"], datetime.fromisoformat(data["at"])
-    at = now()
-    rows = await kind_stats(at)
-    if redis is not None:
-        try:
-            await redis.set(key, json.dumps({"rows": rows, "at": at.isoformat()}), ex=KIND_STATS_TTL)
-        except Exception:  # noqa: BLE001
-            pass
-    return rows, at
+    every open tab, and one process computes it on a miss: app/cache.py): the rows and when they were
+    computed. ``redis`` is the cache's; without it (or when it is down), computed each time."""
+    async def compute() -> dict:
+        at = now()
+        return {"rows": await kind_stats(at), "at": at.isoformat()}
+
+    data, _ = await cache.cached(redis, f"{queue_name()}:ops:kind-stats", KIND_STATS_TTL, compute)
+    return data["rows"], datetime.fromisoformat(data["at"])
 
 
 # -- one run ----------------------------------------------------------------------------------
