@@ -11,7 +11,9 @@ import subprocess
 import sys
 import time
 
-from tests.conftest import ROOT, TMP
+import httpx
+
+from tests.conftest import ROOT, TMP, free_port
 
 WORKER = [sys.executable, "-m", "app.cli", "worker"]
 
@@ -44,3 +46,28 @@ async def until(check, what: str, log_name: str | None = None, timeout: float = 
         await asyncio.sleep(0.2)
     log = (TMP / log_name).read_text()[-4000:] if log_name else ""
     raise AssertionError(f"{what}: not done in {timeout} s\n{log}")
+
+
+SERVE = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
+
+
+async def serve(log_name: str, **env) -> tuple[subprocess.Popen, object, str]:
+    """A `tremplin serve` on a free port, once its /healthz answers: (process, log, its base URL)."""
+    port = free_port()
+    process, log = start([*SERVE, "--port", str(port)], log_name, **env)
+    url = f"http://127.0.0.1:{port}"
+
+    async def healthy():
+        assert process.poll() is None, (TMP / log_name).read_text()[-4000:]
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url + "/healthz", timeout=1)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        await until(healthy, "tremplin serve answering /healthz", log_name, timeout=60)
+    except BaseException:
+        stop(process, log)
+        raise
+    return process, log, url
