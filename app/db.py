@@ -54,9 +54,17 @@ async def open_pool() -> bool:
     if is_sqlite() or getattr(engine(), "pool", None) is not None:
         return False
     database = get_settings().database
+    # Behind PgBouncer, asyncpg's reset at each release (RESET ALL, UNLISTEN *…) made a query four
+    # server transactions instead of two, on a server connection the next transaction may not get:
+    # there is no session to reset. asyncpg still rolls back a transaction left open.
+    reset = {"reset": _nothing_to_reset} if database.pgbouncer else {}
     await engine().start_connection_pool(min_size=min(database.pool_min, database.pool_max),
-                                         max_size=database.pool_max)
+                                         max_size=database.pool_max, **reset)
     return True
+
+
+async def _nothing_to_reset(connection) -> None:
+    return None
 
 
 async def close_pool() -> None:

@@ -155,14 +155,15 @@ def _str(env: dict) -> dict:
 
 
 def _admin(sql: str) -> None:
-    async def run():
-        connection = await asyncpg.connect(PG_ADMIN_URL)
-        try:
-            await connection.execute(sql)
-        finally:
-            await connection.close()
+    asyncio.run(_admin_value(sql))
 
-    asyncio.run(run())
+
+async def _admin_value(sql: str, *args):
+    connection = await asyncpg.connect(PG_ADMIN_URL)
+    try:
+        return await connection.fetchval(sql, *args)
+    finally:
+        await connection.close()
 
 
 def _schema(name: str) -> tuple[list, list]:
@@ -178,3 +179,34 @@ def _schema(name: str) -> tuple[list, list]:
             await connection.close()
 
     return asyncio.run(run())
+
+
+# Queries one after the other through PgBouncer, then the server connection's statistics flushed.
+QUERIES = 200
+ONE_BY_ONE = f"""
+import asyncio
+from app import db
+from app.tables.accounts import User
+
+async def main():
+    await db.open_pool()
+    for _ in range({QUERIES}):
+        await User.raw("SELECT 1")
+    await User.raw("SELECT pg_stat_force_next_flush()")
+    await db.close_pool()
+
+asyncio.run(main())
+"""
+
+
+def test_a_query_through_pgbouncer_is_two_server_transactions_not_four(bouncer):
+    """A query is two server transactions behind PgBouncer (statement_cache_size=0: asyncpg
+    describes the statement, then runs it); asyncpg's reset of a connection given back to its pool
+    (RESET ALL…) made it four."""
+    count = "SELECT xact_commit FROM pg_stat_database WHERE datname = $1"
+    before = asyncio.run(_admin_value(count, PG_DB))
+    result = subprocess.run([sys.executable, "-c", ONE_BY_ONE], cwd=ROOT, capture_output=True, text=True,
+                            env={**os.environ, "PYTHONPATH": str(ROOT), **_str(bounced(bouncer))})
+    assert result.returncode == 0, result.stderr
+    transactions = asyncio.run(_admin_value(count, PG_DB)) - before
+    assert 2 * QUERIES <= transactions < 2.5 * QUERIES
