@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import sqlite3
+import uuid
 from contextvars import ContextVar
 
 from piccolo.constraints import Unique
@@ -53,14 +54,42 @@ async def open_pool() -> bool:
     if is_sqlite() or getattr(engine(), "pool", None) is not None:
         return False
     database = get_settings().database
+    # Behind PgBouncer, asyncpg's reset at each release (RESET ALL, UNLISTEN *…) made a query four
+    # server transactions instead of two, on a server connection the next transaction may not get:
+    # there is no session to reset. asyncpg still rolls back a transaction left open.
+    reset = {"reset": _nothing_to_reset} if database.pgbouncer else {}
     await engine().start_connection_pool(min_size=min(database.pool_min, database.pool_max),
-                                         max_size=database.pool_max)
+                                         max_size=database.pool_max, **reset)
     return True
+
+
+async def _nothing_to_reset(connection) -> None:
+    return None
 
 
 async def close_pool() -> None:
     if not is_sqlite():
         await engine().close_connection_pool()
+
+
+async def batches(query, size: int):
+    """The rows of a Piccolo select, ``size`` at a time, through one server-side cursor (PostgreSQL;
+    no OFFSET: a 100,000-row export is one sorted scan). The cursor is declared in SQL inside a
+    transaction on one pooled connection, and whatever the caller queries between two batches (a
+    list's enrich) runs in that same transaction: one connection per export, within DB_POOL_MAX,
+    where a second one could wait forever on a pool (or a PgBouncer) that the cursors hold.
+    Piccolo's own ``batch()`` is not used: it opens a connection beside the pool and asyncpg's
+    cursor is a *named* prepared statement, which a PgBouncer in transaction mode leaves on the
+    server connection: the next process to number a statement alike failed there with « prepared
+    statement "__asyncpg_stmt_1__" already exists »."""
+    template, args = query.querystrings[0].compile_string()
+    cursor = f"batch_rows_{uuid.uuid4().hex}"  # unique: the caller's transaction may hold another
+    async with engine().transaction() as transaction:
+        connection = transaction.connection
+        await connection.execute(f"DECLARE {cursor} NO SCROLL CURSOR FOR {template}", *args)
+        while rows := await connection.fetch(f"FETCH FORWARD {int(size)} FROM {cursor}"):
+            yield await query._process_results(rows)
+        await connection.execute(f"CLOSE {cursor}")
 
 
 async def create_sqlite_tables() -> None:

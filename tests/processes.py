@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 
+import httpx
 from arq import create_pool
 from arq.connections import RedisSettings
 
@@ -83,3 +84,28 @@ class RedisServer:
     async def pool(self):
         settings = RedisSettings(host="127.0.0.1", port=self.port, conn_retries=0, conn_timeout=1)
         return await create_pool(settings, default_queue_name=get_settings().redis.queue_name)
+
+
+SERVE = [sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1"]
+
+
+async def serve(log_name: str, **env) -> tuple[subprocess.Popen, object, str]:
+    """A `tremplin serve` on a free port, once its /healthz answers: (process, log, its base URL)."""
+    port = free_port()
+    process, log = start([*SERVE, "--port", str(port)], log_name, **env)
+    url = f"http://127.0.0.1:{port}"
+
+    async def healthy():
+        assert process.poll() is None, (TMP / log_name).read_text()[-4000:]
+        try:
+            async with httpx.AsyncClient() as client:
+                return (await client.get(url + "/healthz", timeout=1)).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    try:
+        await until(healthy, "tremplin serve answering /healthz", log_name, timeout=60)
+    except BaseException:
+        stop(process, log)
+        raise
+    return process, log, url

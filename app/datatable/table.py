@@ -6,12 +6,14 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping
+from contextlib import aclosing
 from dataclasses import dataclass
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
 
 import app.datatable.model as limits  # COUNT_CAP, GROUP_WALK_*: read at each use (a test or bench sets them)
+from app import db
 from app.datatable.model import (
     _TOTAL,
     EXPORT_CHUNK,
@@ -305,9 +307,8 @@ class DataTable:
                 yield await self.enrich(rows) if self.enrich is not None else rows
                 offset += chunk
             return
-        query = build()
-        async with await query.batch(batch_size=chunk) as batch:
-            async for rows in batch:
+        async with aclosing(db.batches(build(), chunk)) as batches:
+            async for rows in batches:
                 yield await self.enrich(rows) if self.enrich is not None else rows
 
     # -- export -------------------------------------------------------------------------------
@@ -332,14 +333,16 @@ class DataTable:
         pending: asyncio.Task | None = None
         done = 0
         try:
-            async for rows in self.iter_rows(user, params, extra=extra):
-                values = [[get(r) for get in exporters] for r in rows]
-                if pending is not None:
-                    await pending
-                pending = asyncio.create_task(asyncio.to_thread(writer.write_rows, values))
-                done += len(values)
-                if on_progress:
-                    await on_progress(done)
+            # closed here whatever happens: its cursor's transaction is this task's until then
+            async with aclosing(self.iter_rows(user, params, extra=extra)) as batches:
+                async for rows in batches:
+                    values = [[get(r) for get in exporters] for r in rows]
+                    if pending is not None:
+                        await pending
+                    pending = asyncio.create_task(asyncio.to_thread(writer.write_rows, values))
+                    done += len(values)
+                    if on_progress:
+                        await on_progress(done)
             if pending is not None:
                 await pending
             return await asyncio.to_thread(writer.close)
