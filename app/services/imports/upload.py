@@ -68,7 +68,8 @@ async def analyse_upload(redis, batch_id: int, file_id: int) -> dict:
     try:
         analysed = await _analysed(batch, file_id)
     except ImportRejected as rejected:
-        await refuse([batch_id], rejected.message, redis)
+        if not await refuse([batch_id], rejected.message, redis):
+            return {"skipped": "analysed already"}  # by a copy of this run, which took the file
         await StoredFile.delete().where(StoredFile.id == file_id)
         return {"refused": rejected.message}
     async with db.transaction():
