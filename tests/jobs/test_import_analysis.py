@@ -37,6 +37,7 @@ async def test_the_page_shows_the_analysis_then_the_preview(client, run_jobs, re
     assert '<noscript><meta http-equiv="refresh"' in page  # without JavaScript it comes back by itself
     assert "Analyse du fichier" in text(page) and "En attente de démarrage" in text(page)
     assert "Confirmer l'importation" not in text(page)
+    assert "Import en cours d'analyse — comptes.csv (3 ligne(s), ALP001)" in text((await client.get("/")).text)
     partial = await client.get(f"/taches/{batch['token']}", headers={"HX-Request": "true"})
     assert partial.status_code == 200 and 'hx-trigger="every 1s"' in partial.text  # polls on
 
@@ -75,6 +76,7 @@ async def test_a_file_the_analysis_refuses_says_why_with_the_upload_form(client,
     assert "Le fichier contient 3 lignes : un import est limité à 2 comptes." in text(page)
     assert f'action="/etablissements/{batch["establishment"]}/import' in page and 'type="file"' in page
     assert "Confirmer l'importation" not in text(page) and '<meta http-equiv="refresh"' not in page
+    assert "Import refusé — comptes.csv" in text((await client.get("/")).text)  # the home page's "to do"
     partial = await client.get(f"/taches/{batch['token']}", headers={"HX-Request": "true"})
     assert partial.status_code == 286 and "Le fichier contient 3 lignes" in text(partial.text)
     # Nothing to confirm.
