@@ -151,8 +151,13 @@ async def main() -> None:
             before = await _in_the_request(pinger, establishment, _file(ROWS, "Avant"))
             pinging.cancel()
     finally:
+        # SIGINT lets it finish its jobs (the credentials mails of the import may still be going out).
         worker.send_signal(signal.SIGINT)
-        worker.wait(timeout=60)
+        try:
+            worker.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            worker.kill()
+            worker.wait()
     accounts = await User.count().where(User.username.like("alp001.p.nom%"))
     await db.close_pool()
     print(f"file: {len(_file(ROWS, 'Nöm')) / 1e6:.2f} MB, {ROWS} rows; web app in this process, one `tremplin worker`")
