@@ -320,20 +320,22 @@ def new_client(app):
     return lambda: _http_client(app)
 
 
-@pytest.fixture
-def run_jobs(redis_client):
+async def run_burst_worker(**overrides):
     """Run every queued job to the end with a real arq worker (burst mode)."""
     from app.jobs.worker import build_worker
 
-    async def run(**overrides):
-        worker = build_worker(burst=True, poll_delay=0.05, **overrides)
-        try:
-            await worker.main()
-        finally:
-            await worker.close()
-        return worker
+    worker = build_worker(burst=True, poll_delay=0.05, **overrides)
+    try:
+        await worker.main()
+    finally:
+        await worker.close()
+    return worker
 
-    return run
+
+@pytest.fixture
+def run_jobs(redis_client):
+    """Run every queued job to the end with a real arq worker (burst mode)."""
+    return run_burst_worker
 
 
 @pytest.fixture(scope="session")

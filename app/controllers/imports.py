@@ -1,4 +1,5 @@
-"""Créer des comptes (via import CSV): upload, preview with decisions, confirm, progress, report."""
+"""Créer des comptes (via import CSV): upload, the analysis's progress, preview with decisions,
+confirm, progress, report."""
 
 from __future__ import annotations
 
@@ -63,7 +64,7 @@ class ImportUploadController(Controller):
             return self._page(request, establishment, "Choisissez un fichier CSV (ou .xlsx) à importer.", 422)
         content = await upload.read()
         try:
-            batch_id = await imports.create_batch(user, establishment_id, upload.filename, content)
+            batch_id = await imports.upload(user, establishment_id, upload.filename, content, request.app.state.redis)
         except imports.ImportRejected as rejected:
             return self._page(request, establishment, rejected.message, 422)
         return redirect(request, url(request, "imports.show", batch_id=batch_id))

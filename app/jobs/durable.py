@@ -180,14 +180,59 @@ async def record(kind: JobKind, args: list, created_by: int | None = None) -> in
     return rows[0]["id"] if rows else None
 
 
+# -- which arq jobs stand for a run ---------------------------------------------------------------
+# The arq job ids a run was handed over as, beside the queue (a Redis set per run): the sweep and the
+# abort look up their few candidates there and then ask the queue for those ids only (ZMSCORE), where
+# reading the whole queue (ZRANGE 0 -1) every sweep costs thousands of entries after a large import.
+# A run whose set expired or was lost (Redis flushed) reads as "not on the queue": the sweep hands it
+# over again, and the claim makes that extra copy harmless.
+HANDED_TTL = 7 * 24 * 3600
+LOOKUP_CHUNK = 1000
+
+
+def _handed_key(run_id: int) -> str:
+    return f"{get_settings().redis.queue_name}:run:{run_id}"
+
+
+async def _note_handed(redis, handed: list[tuple[int, str]]) -> None:
+    async with redis.pipeline(transaction=False) as pipe:
+        for run_id, arq_job_id in handed:
+            pipe.sadd(_handed_key(run_id), arq_job_id)
+            pipe.expire(_handed_key(run_id), HANDED_TTL)
+        await pipe.execute()
+
+
+async def _queued_jobs(redis, run_ids: list[int]) -> dict[int, list[str]]:
+    """The arq jobs of these runs that arq's queue holds (waiting, deferred or running), by run: one
+    pipeline of SMEMBERS and one ZMSCORE per chunk of runs, whatever the length of the queue."""
+    found: dict[int, list[str]] = {}
+    queue_name = get_settings().redis.queue_name
+    for start in range(0, len(run_ids), LOOKUP_CHUNK):
+        chunk = run_ids[start:start + LOOKUP_CHUNK]
+        async with redis.pipeline(transaction=False) as pipe:
+            for run_id in chunk:
+                pipe.smembers(_handed_key(run_id))
+            handed = await pipe.execute()
+        members = [(run_id, m.decode() if isinstance(m, bytes) else m) for run_id, ms in zip(chunk, handed) for m in ms]
+        if not members:
+            continue
+        scores = await redis.zmscore(queue_name, [m for _, m in members])
+        for (run_id, member), score in zip(members, scores):
+            if score is not None:
+                found.setdefault(run_id, []).append(member)
+    return found
+
+
 async def hand_to_arq(redis, runs: list[dict], suffix: str) -> int:
     """Put these runs (id, kind, args, run_at) on arq's queue; returns how many. A Redis failure
     is logged, not raised: the runs are in the database and the sweep enqueues them later."""
     if not runs:
         return 0
     try:
-        return await enqueue_many(redis, [
+        sent = await enqueue_many(redis, [
             (run["kind"], run["args"], job_id(run["id"], suffix), run.get("run_at")) for run in runs])
+        await _note_handed(redis, [(run["id"], job_id(run["id"], suffix)) for run in runs])
+        return sent
     except Exception:  # noqa: BLE001 - Redis is a transport: the row is the truth, the sweep retries
         log.warning("could not hand runs %s to arq; the sweep will", [r["id"] for r in runs][:20], exc_info=True)
         return 0
@@ -268,9 +313,7 @@ async def abort(redis, run_ids: list[int], actor_id: int | None, detail: str = "
     # (Job.abort() then waits for each result): the worker cancels the running one.
     aborted = {r["id"] for r in runs}
     try:
-        members = [m.decode() if isinstance(m, bytes) else m
-                   for m in await redis.zrange(get_settings().redis.queue_name, 0, -1)]
-        mine = [m for m in members if run_id_of(m) in aborted]
+        mine = [m for members in (await _queued_jobs(redis, sorted(aborted))).values() for m in members]
         if mine:
             await redis.zadd(abort_jobs_ss, {m: timestamp_ms() for m in mine})
     except Exception:  # noqa: BLE001 - the status is aborted: any copy that starts is skipped
@@ -380,17 +423,6 @@ async def heartbeat_forever() -> None:
 
 
 # -- the sweep and the purge (crons) -----------------------------------------------------------
-async def _queued_run_ids(redis) -> set[int]:
-    """The runs arq's queue holds a job of (one read of the queue)."""
-    members = await redis.zrange(get_settings().redis.queue_name, 0, -1)
-    found = set()
-    for member in members:
-        run_id = run_id_of(member.decode() if isinstance(member, bytes) else member)
-        if run_id is not None:
-            found.add(run_id)
-    return found
-
-
 async def sweep(redis, bound: Bindings) -> dict:
     """Enqueue again the durable runs still waiting (handed to arq more than ``requeue_after``
     seconds ago and not on its queue; deferred ones past their time) and those whose worker died
@@ -418,7 +450,7 @@ async def sweep(redis, bound: Bindings) -> dict:
     ).order_by(JobRun.id).limit(5000)
     if not candidates:
         return {"enqueued": 0, "failed": 0}
-    on_queue = await _queued_run_ids(redis)
+    on_queue = await _queued_jobs(redis, [r["id"] for r in candidates if r["status"] != JobStatus.running.value])
     again, dead, lost = [], [], []
     for run in candidates:
         if run["status"] == JobStatus.running.value:

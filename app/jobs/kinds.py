@@ -19,6 +19,8 @@ from app.jobs.durable import JobKind
 HOUR = 3600
 
 # -- tracked and durable: a JobRun in the caller's transaction, swept while it waits ---------------
+# An uploaded file's rows analysed for the preview, off the web process (one run per batch).
+IMPORT_ANALYSIS = JobKind("analyse_import", key=lambda batch_id, file_id: f"import-analysis:{batch_id}", timeout=HOUR)
 IMPORT_ACCOUNTS = JobKind("import_accounts", key=lambda batch_id: f"import:{batch_id}", timeout=HOUR)
 IMPORT_MAILS = JobKind("send_mail_group", key=lambda group_key: f"mails:{group_key}", timeout=HOUR)
 CONTENT_IMPORT = JobKind("import_session_content", key=lambda import_id: f"content-import:{import_id}", timeout=600)

@@ -27,7 +27,7 @@ from app.jobs.convocations import build_convocations, send_convocation_reminders
 from app.jobs.durable import Bound
 from app.jobs.exports import export_table
 from app.jobs.files import delete_unreferenced_files
-from app.jobs.imports import import_accounts
+from app.jobs.imports import analyse_import, import_accounts
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.jobs.redaction import redact
 from app.jobs.registration import send_request_notifications
@@ -41,6 +41,7 @@ from app.services.signing import sheet as signed_sheet
 from app.settings import get_settings
 
 _BINDINGS = [
+    Bound(kinds.IMPORT_ANALYSIS, analyse_import, on_give_up=imports.give_up_analysis),
     Bound(kinds.IMPORT_ACCOUNTS, import_accounts, on_give_up=imports.give_up),
     Bound(kinds.IMPORT_MAILS, send_mail_group),
     Bound(kinds.CONTENT_IMPORT, import_session_content, on_give_up=sessions.give_up_content_imports),

@@ -97,14 +97,15 @@ async def open_requests(scope: Scope) -> list[dict]:
 
 
 async def pending_imports(scope: Scope) -> list[dict]:
-    """Account imports left in preview (to confirm or drop) or failed, of the last IMPORTS_SHOWN_DAYS days."""
+    """Account imports being analysed, left in preview (to confirm or drop), refused by the analysis or
+    failed, of the last IMPORTS_SHOWN_DAYS days."""
     args: list = [now() - timedelta(days=IMPORTS_SHOWN_DAYS)]
     where = _in_scope(scope, "b.establishment", args)
     sql = (
         "SELECT b.id AS id, b.filename AS filename, b.status AS status, b.total_rows AS total_rows, "
         "b.created_at AS created_at, est.id AS establishment, est.code AS establishment_code "
         "FROM import_batch b JOIN establishment est ON est.id = b.establishment "
-        f"WHERE b.status IN ('preview', 'failed') AND b.created_at >= {{}} AND {where} "
+        f"WHERE b.status IN ('analysing', 'preview', 'refused', 'failed') AND b.created_at >= {{}} AND {where} "
         f"ORDER BY b.created_at DESC LIMIT {LIMIT}"
     )
     return await Enrolment.raw(sql, *args)

@@ -11,6 +11,8 @@ from app.tables.org import Establishment
 
 
 class BatchStatus(str, Enum):
+    analysing = "analysing"  # the file is stored, a job analyses its rows (app/services/imports/upload.py)
+    refused = "refused"  # the analysis refused the file (its message in ``error``): nothing to import
     preview = "preview"  # analysed, decisions open
     queued = "queued"
     running = "running"

@@ -17,6 +17,17 @@ CSV = (
 ).encode("windows-1252")
 
 
+async def _analysed(page, run_jobs, javascript: bool) -> None:
+    """The uploaded file's page shows its analysis (a job) and then the preview: with JavaScript
+    the progress polls and links the preview, without it the page refreshes itself."""
+    await page.wait_for_url("**/imports/*")
+    await expect(page.get_by_text("Analyse du fichier")).to_be_visible()
+    await run_jobs()
+    if javascript:
+        await page.get_by_role("link", name="Voir l'aperçu de l'import").click()
+    await expect(page.get_by_role("button", name="Confirmer l'importation")).to_be_visible(timeout=10_000)
+
+
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 async def test_import_then_first_login_with_the_mailed_password(browser, live_server, demo, smtp, run_jobs, javascript):
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR")
@@ -28,7 +39,7 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
         await page.get_by_label("Choisir un fichier").set_input_files(
             files=[{"name": "csv_GED_get_agent_s_FPH.csv", "mimeType": "text/csv", "buffer": CSV}])
         await page.get_by_role("button", name="Importation d'utilisateurs").click()
-        await page.wait_for_url("**/imports/*")
+        await _analysed(page, run_jobs, javascript)
         await expect(page.get_by_text("2 prête(s)")).to_be_visible()
         await expect(page.get_by_role("cell", name="alp001.z.lemaitre")).to_be_visible()
         await snap(page, f"import-preview-{'js' if javascript else 'nojs'}")
@@ -61,7 +72,7 @@ async def test_import_then_first_login_with_the_mailed_password(browser, live_se
 
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-async def test_preview_decisions_keep_the_summary_right(browser, live_server, demo, javascript):
+async def test_preview_decisions_keep_the_summary_right(browser, live_server, demo, run_jobs, javascript):
     """Issue 9: after a per-row decision the "Seront traitées" summary is the server's count, with
     JavaScript (swapped in place) and without (the form posts, the page comes back)."""
     from app.tables.accounts import User
@@ -86,7 +97,7 @@ async def test_preview_decisions_keep_the_summary_right(browser, live_server, de
         await page.get_by_label("Choisir un fichier").set_input_files(
             files=[{"name": "agents.csv", "mimeType": "text/csv", "buffer": content}])
         await page.get_by_role("button", name="Importation d'utilisateurs").click()
-        await page.wait_for_url("**/imports/*")
+        await _analysed(page, run_jobs, javascript)
         summary = page.locator("#import-summary .will")
         await expect(summary).to_have_text(
             "Seront traitées : 2 création(s), 0 mise(s) à jour, 3 ligne(s) ignorée(s).", use_inner_text=True)

@@ -184,10 +184,11 @@ async def test_retry_all_matching_the_filter_after_confirmation(client, redis_cl
 
 
 async def test_abort_a_queued_run(client, redis_client):
-    from app.queue import enqueue
+    from app.jobs import durable
 
     run_id = await add_run(kind="sync_cohort", status="queued", args=(3,))
-    await enqueue(redis_client, "sync_cohort", 3, _job_id=f"run:{run_id}:e")
+    # Handed to arq as the job layer does (which notes the hand-over the abort looks the job up by).
+    await durable.hand_to_arq(redis_client, [{"id": run_id, "kind": "sync_cohort", "args": [3]}], "e")
     done = await add_run(kind="sync_cohort", status="succeeded", key="done")
     await login(client, "admin")
     confirm = await client.get(f"/ops/jobs/{run_id}/abandonner")
@@ -219,9 +220,10 @@ async def test_abort_cancels_a_running_job_in_the_worker(client, redis_client, r
         await asyncio.sleep(seconds)
         return "fini"
 
+    from app.jobs import durable
+
     run_id = await add_run(kind="slow_job", status="queued", args=(30,))
-    await redis_client.enqueue_job("slow_job", 30, _job_id=f"run:{run_id}:e",
-                                   _queue_name=get_settings().redis.queue_name)
+    await durable.hand_to_arq(redis_client, [{"id": run_id, "kind": "slow_job", "args": [30]}], "e")
     worker = build_worker(functions=[func(slow_job, name="slow_job")], cron_jobs=[], poll_delay=0.05, burst=True)
     task = asyncio.create_task(worker.main())
     try:

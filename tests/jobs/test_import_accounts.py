@@ -10,6 +10,7 @@ from app.tables.accounts import RoleAssignment, User
 from app.tables.cohorts import Cohort, CohortMember
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.org import Establishment
+from tests.conftest import run_burst_worker
 from tests.helpers import login, post_form, text
 
 HEADER = "firstname;lastname;password;email;profile_field_matricule;cohort1"
@@ -19,16 +20,21 @@ async def _alp001():
     return (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
 
 
-async def _upload(client, establishment_id, lines, filename="comptes.csv", encoding="utf-8"):
+async def _upload(client, establishment_id, lines, filename="comptes.csv", encoding="utf-8", analyse=True):
+    """Upload a file; once accepted (303 to its batch), the job that analyses its rows runs (a burst
+    worker, as ``run_jobs``) unless ``analyse`` is false: the preview is then ready."""
     content = ("\r\n".join(lines) + "\r\n").encode(encoding)
     from tests.helpers import csrf_token
 
     token = await csrf_token(client)
-    return await client.post(
+    response = await client.post(
         f"/etablissements/{establishment_id}/import/",
         files={"file": (filename, content, "text/csv")},
         data={"_csrf_token": token},
     )
+    if response.status_code == 303 and analyse:
+        await run_burst_worker()
+    return response
 
 
 async def _batch_rows(batch_id):

@@ -93,6 +93,7 @@ async def test_an_import_does_not_keep_the_file_passwords(client, run_jobs, smtp
                                  data={"_csrf_token": client.cookies.get("csrftoken")})
     assert response.status_code == 303, text(response.text)
     batch_url = response.headers["location"]
+    await run_jobs()  # the analysis of the file, for the preview
     assert (await post_form(client, batch_url.rstrip("/") + "/confirmer")).status_code == 303
     await run_jobs()
     assert await User.exists().where(User.username == "alp001.a.gardien")

@@ -1,8 +1,9 @@
 """Production shape for the jobs (issue 8 "done means", issue 11 defects 1 and 2): a separate
 `tremplin worker` process, which shares nothing with the app but PostgreSQL and Redis (same
 DATABASE_URL, REDIS_URL and QUEUE_NAME as the test), runs the large Excel exports — of a list the
-app once defined in a controller too — the account import and the content import; and arq's own
-command, given Tremplin's WorkerSettings, works Tremplin's queue."""
+app once defined in a controller too — the account import (the analysis of the uploaded file, then
+the import) and the content import; and arq's own command, given Tremplin's WorkerSettings, works
+Tremplin's queue."""
 
 import dataclasses
 import io
@@ -90,6 +91,13 @@ async def test_exports_and_imports_run_in_a_separate_worker_process(client, smtp
                                    data={"_csrf_token": await csrf_token(client)})
         assert upload.status_code == 303, text(upload.text)
         batch_id = int(upload.headers["location"].rsplit("/", 1)[1])
+
+        async def analysed():  # the analysis of its rows: a job of the worker too (issue 24 point 4)
+            batch = await ImportBatch.select(ImportBatch.status).where(ImportBatch.id == batch_id).first()
+            return batch["status"] == "preview"
+
+        await processes.until(analysed, "the analysis of the uploaded file", "tremplin-worker.log")
+        assert "2 prête(s)" in text((await client.get(f"/imports/{batch_id}")).text)
         assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
 
         async def imported():

@@ -1,14 +1,15 @@
 """CSV import of accounts, one file per establishment (SPEC A3).
 
 upload -> ``read_file`` (whole-file checks: nothing is written if the file is refused)
-       -> ``analyse`` + ``create_batch`` (one ImportRow per line, with its problems and the
-          decisions it offers) -> the GET decides per problem row -> ``confirm`` enqueues
+       -> ``upload`` stores the file and a batch "analysing"; a job (``analyse_upload``) runs
+          ``analyse`` and writes one ImportRow per line, with its problems and the decisions it
+          offers -> the GET decides per problem row -> ``confirm`` enqueues
        -> ``run_import`` (the job): set-based, in one transaction, so a crash leaves nothing half
           done and a re-run starts clean.
 
 The steps live in the modules of this package: ``read`` (and ``xlsx``, the workbook guard),
-``analyse``, ``batches`` (storing, the preview's view and decisions, confirming) and ``apply`` (the
-job); ``common`` holds what they share. The names the controllers, the job and the lists use are
+``analyse``, ``upload`` (the web upload and the analysis job), ``batches`` (storing, the preview's
+view and decisions, confirming) and ``apply`` (the import job); ``common`` holds what they share. The names the controllers, the job and the lists use are
 importable from here.
 """
 
@@ -33,9 +34,10 @@ from app.services.imports.common import (
     ImportRejected,
 )
 from app.services.imports.read import EXPECTED_TEXT, ParsedFile, read_file
+from app.services.imports.upload import analyse_upload, give_up_analysis, upload
 
 __all__ = [
     "CREATE_DECISIONS", "DECISION_LABELS", "EXPECTED_TEXT", "ROW_COLUMNS", "UPDATE_DECISIONS", "USER_COLUMNS",
-    "ImportRejected", "ParsedFile", "analyse", "batch_in_scope", "batch_summary", "cohorts_to_create", "confirm",
-    "create_batch", "give_up", "read_file", "run_import", "set_decision", "set_decision_for_all",
+    "ImportRejected", "ParsedFile", "analyse", "analyse_upload", "batch_in_scope", "batch_summary", "cohorts_to_create", "confirm",
+    "create_batch", "give_up", "give_up_analysis", "read_file", "run_import", "set_decision", "set_decision_for_all", "upload",
 ]

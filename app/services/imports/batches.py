@@ -22,7 +22,9 @@ from app.tables.imports import ImportBatch, ImportRow
 from app.jobs import kinds as jobs
 
 async def create_batch(user: CurrentUser, establishment_id: int, filename: str, content: bytes) -> int:
-    """Read, analyse and store a file for preview; returns the batch id. Nothing is stored if refused."""
+    """Read, analyse and store a file for preview at once; returns the batch id. Nothing is stored
+    if refused. The web upload does not wait for the analysis (app/services/imports/upload.py): this
+    is the whole path in one call, for scripts, benches and tests of the analysis."""
     establishment = await require_establishment(user, establishment_id)
     parsed = await asyncio.to_thread(read_file, content, filename)
     analysed = await analyse(user, establishment, parsed)
@@ -32,14 +34,19 @@ async def create_batch(user: CurrentUser, establishment_id: int, filename: str, 
                         total_rows=len(analysed))
         ).returning(ImportBatch.id)
         batch_id = batch[0]["id"]
-        await bulk_insert(ImportRow, ROW_COLUMNS, [
-            (batch_id, r["line"], _fit(r["first_name"], 100), _fit(r["last_name"], 100), _fit(r["password"], 255),
-             _fit(r["email"], 254), _fit(r["matricule"], 50), "\n".join(_fit(c, COHORT_NAME_MAX) for c in r["cohorts"]),
-             r["username"], r["status"], "\n".join(r["problems"]), r["existing_user"],
-             r["existing_user"] is not None, r["decision"], r["allowed"], "", "")
-            for r in analysed
-        ])
+        await store_rows(batch_id, analysed)
     return batch_id
+
+
+async def store_rows(batch_id: int, analysed: list[dict]) -> None:
+    """The analysed rows of a batch, in bulk (the caller's transaction)."""
+    await bulk_insert(ImportRow, ROW_COLUMNS, [
+        (batch_id, r["line"], _fit(r["first_name"], 100), _fit(r["last_name"], 100), _fit(r["password"], 255),
+         _fit(r["email"], 254), _fit(r["matricule"], 50), "\n".join(_fit(c, COHORT_NAME_MAX) for c in r["cohorts"]),
+         r["username"], r["status"], "\n".join(r["problems"]), r["existing_user"],
+         r["existing_user"] is not None, r["decision"], r["allowed"], "", "")
+        for r in analysed
+    ])
 
 
 # -- the batch as the GET sees it ----------------------------------------------------------------

@@ -38,6 +38,7 @@ KIND_LABELS = {
     "send_mail": "Envoi d'un courriel",
     "send_mail_group": "Envoi d'un lot de courriels",
     "export_table": "Export d'une liste",
+    "analyse_import": "Analyse d'un fichier d'import de comptes",
     "import_accounts": "Import de comptes",
     "import_session_content": "Import du contenu d'une session",
     "sync_cohort": "Synchronisation d'une cohorte",
