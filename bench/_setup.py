@@ -6,6 +6,11 @@ mean nothing, but it still does what it measures and fails (an exception, a non-
 does not work. tests/test_benches.py runs every bench/*.py that way in the PostgreSQL suite, so none
 rots unseen. A bench takes its sizes from ``scale(full, smoke)`` and states what must hold with
 ``check(condition, message)`` (unlike ``assert``, not skipped under ``python -O``).
+
+BENCH_SCALE=10 runs a bench on ten times the data (issue 24: 1,000,000 users, 3,000,000 enrolments,
+10,000,000 completion rows, a session of 20,000 learners x 50 activities): a bench takes its data sizes
+from ``size(full, smoke)`` (multiplied; the run counts, from ``scale``, are not). A bench that measures
+memory runs the job in a fresh process and reads its peak with its children: ``in_fresh_process``.
 """
 
 import asyncio
@@ -19,7 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
-DB_NAME = f"tremplin_bench_{uuid.uuid4().hex[:6]}"
+# A bench's fresh process (in_fresh_process) works on its parent's database: the name is inherited.
+DB_NAME = os.environ.get("BENCH_DB_NAME") or f"tremplin_bench_{uuid.uuid4().hex[:6]}"
 os.environ.update({
     "TREMPLIN_MODE": "test",
     "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{DB_NAME}",
@@ -28,15 +34,35 @@ os.environ.update({
     "TREMPLIN_VAR_DIR": f"/tmp/{DB_NAME}",
     "QUEUE_NAME": f"tremplin:bench:{DB_NAME}",
     "IMPORT_MAX_MB": "20",
+    "BENCH_DB_NAME": DB_NAME,
 })
 
 
 SMOKE = os.environ.get("BENCH_SMOKE", "") == "1"
 
 
+SCALE = int(os.environ.get("BENCH_SCALE", "1"))
+
+
 def scale(full, smoke):
-    """``full`` for a real run, ``smoke`` under BENCH_SMOKE=1."""
+    """``full`` for a real run, ``smoke`` under BENCH_SMOKE=1 (run counts: BENCH_SCALE leaves them alone)."""
     return smoke if SMOKE else full
+
+
+def size(full, smoke, tenfold=None):
+    """A data size (or a tuple of them): ``full`` x BENCH_SCALE, ``smoke`` under BENCH_SMOKE=1.
+    ``tenfold``: the size at BENCH_SCALE=10 where the issue names one that is not ten times ``full``
+    (a session of 20,000 learners x 50 activities, not 50,000 x 300)."""
+    if SMOKE:
+        return smoke
+    if SCALE == 10 and tenfold is not None:
+        return tenfold
+    return tuple(v * SCALE for v in full) if isinstance(full, tuple) else full * SCALE
+
+
+def load() -> str:
+    """The machine's load, stated with every figure: it is shared (2 cores, other work running)."""
+    return f"load average {' '.join(open('/proc/loadavg').read().split()[:3])}, {os.cpu_count()} cores"
 
 
 class BenchFailed(Exception):
@@ -152,3 +178,51 @@ async def serving():
     finally:
         stop.set()
         await task
+
+
+class Measured:
+    """One job run in a fresh process: its result, wall time, and memory. ``peak_mb``: the highest
+    RSS of the process and its children summed, sampled every 20 ms (the render pool's children count,
+    and nothing the bench did before); ``self_mb``/``children_mb``: getrusage's high-water marks of the
+    process alone and of its largest finished child."""
+
+    def __init__(self, result, seconds: float, peak_mb: float, self_mb: float, children_mb: float):
+        self.result, self.seconds, self.peak_mb, self.self_mb, self.children_mb = (
+            result, seconds, peak_mb, self_mb, children_mb)
+
+    def __str__(self) -> str:
+        return (f"{self.seconds:.1f} s, peak RSS {self.peak_mb:.0f} MB with its children "
+                f"(process {self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
+
+
+def in_fresh_process(target: str, *args) -> Measured:
+    """Run the job ``target`` ("package.module:function", called as ``await function(ctx, *args)``,
+    ctx holding a Redis connection as arq's does) in a new Python process on this bench's database
+    (bench/_job.py), and measure it: a high-water mark of the bench's own process would hold the seed
+    and whatever ran before, and would miss the pool's children (issue 24, point 10)."""
+    import json
+    import time
+
+    import psutil
+
+    started = time.perf_counter()
+    child = subprocess.Popen([sys.executable, str(ROOT / "bench" / "_job.py"), target, json.dumps(args)],
+                             cwd=ROOT, stdout=subprocess.PIPE, text=True)
+    process, peak = psutil.Process(child.pid), 0
+    while child.poll() is None:
+        try:
+            family = [process, *process.children(recursive=True)]
+            total = 0
+            for p in family:
+                with contextlib.suppress(psutil.Error):
+                    total += p.memory_info().rss
+            peak = max(peak, total)
+        except psutil.Error:
+            pass
+        time.sleep(0.02)
+    seconds = time.perf_counter() - started
+    output = child.stdout.read()
+    child.stdout.close()
+    check(child.returncode == 0, f"{target} failed in its own process (exit {child.returncode})")
+    report = json.loads(output.strip().splitlines()[-1])
+    return Measured(report["result"], seconds, peak / 1_048_576, report["self_kb"] / 1024, report["children_kb"] / 1024)

@@ -18,7 +18,7 @@ import time
 
 import _setup
 
-USERS, SESSIONS, COMPLETIONS = _setup.scale((100_000, 2_000, 1_000_000), (500, 40, 1_000))  # ~3 enrolments a user
+USERS, SESSIONS, COMPLETIONS = _setup.size((100_000, 2_000, 1_000_000), (500, 40, 1_000))  # ~3 enrolments a user
 COLD, CACHED, GET_COLD, EXCEL = _setup.scale((5, 20, 7, 3), (1, 2, 1, 1))  # runs of each case
 ESTABLISHMENTS = 50  # the 4 of the demo and 46 more
 ACTIVITIES = 5  # per session

@@ -13,7 +13,7 @@ import time
 
 import _setup
 
-CERTS = int(os.environ.get("CERTS", _setup.scale(1000, 5)))
+CERTS = int(os.environ.get("CERTS", _setup.size(1000, 5)))
 RENDERS = _setup.scale(30, 2)
 
 

@@ -7,7 +7,7 @@ import time
 
 import _setup
 
-ROWS = _setup.scale(10_000, 50)
+ROWS = _setup.size(10_000, 50)
 
 
 async def main() -> None:

@@ -17,7 +17,7 @@ import zipfile
 
 import _setup
 
-CERTS = int(os.environ.get("CERTS", _setup.scale(1000, 5)))
+CERTS = int(os.environ.get("CERTS", _setup.size(1000, 5)))
 
 
 def _stamp() -> bytes:

@@ -1,4 +1,4 @@
-"""'Gérer mes utilisateurs' with 100,000 users on PostgreSQL: one page of the list (rows, count,
+"""'Gérer mes utilisateurs' with 100,000 users (BENCH_SCALE=10: 1,000,000) on PostgreSQL: one page of the list (rows, count,
 filter choices, the partner column), for every filter, every sort, the first, a deep and the last
 page (target p95 <= 50 ms server time, issue 8).
 
@@ -19,7 +19,7 @@ from datetime import timedelta
 
 import _setup
 
-N = _setup.scale(100_000, 300)
+N = _setup.size(100_000, 300)
 RUNS = int(os.environ.get("BENCH_RUNS", _setup.scale(30, 1)))
 ROUNDS = int(os.environ.get("BENCH_ROUNDS", _setup.scale(3, 1)))
 
@@ -113,7 +113,8 @@ async def main() -> None:
     await db.open_pool()
     t0 = time.perf_counter()
     await seed()
-    print(f"{N} users seeded in {time.perf_counter() - t0:.1f} s (VACUUM: {bool(os.environ.get('BENCH_VACUUM'))})")
+    print(f"{N} users seeded in {time.perf_counter() - t0:.1f} s (VACUUM: {bool(os.environ.get('BENCH_VACUUM'))}; "
+          f"{_setup.load()})")
     admin = await load_current_user((await User.select(User.id).where(User.username == "admin").first())["id"])
     get = await load_current_user((await User.select(User.id).where(User.username == "alp001.get").first())["id"])
     alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
@@ -154,7 +155,7 @@ async def main() -> None:
                 cells.append(f"| {min(p95s):6.1f}/{statistics.median(p95s):6.1f}")
         print(f"{label:60} {' '.join(cells)}  {shown[label]}")
     for cap in caps:
-        print(f"count cap {cap}: worst median p95 {worst[cap]:.1f} ms")
+        print(f"count cap {cap}: worst median p95 {worst[cap]:.1f} ms ({_setup.load()})")
     await db.close_pool()
 
 
