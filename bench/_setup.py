@@ -181,18 +181,21 @@ async def serving():
 
 
 class Measured:
-    """One job run in a fresh process: its result, wall time, and memory. ``peak_mb``: the highest
-    RSS of the process and its children summed, sampled every 20 ms (the render pool's children count,
-    and nothing the bench did before); ``self_mb``/``children_mb``: getrusage's high-water marks of the
-    process alone and of its largest finished child."""
+    """One job run in a fresh process: its result, the job's time (``seconds``; ``wall`` adds the
+    process's start, imports and connections), and memory. ``peak_mb``: the highest RSS of the process
+    and its children summed, sampled every 20 ms (the render pool's children count, nothing the bench
+    did before does; pages a forked child shares are counted twice: an upper bound); ``self_mb``: the
+    process's own high-water mark (VmHWM); ``children_mb``: getrusage's of its largest finished child.
+    ``cpu``, ``children_cpu``: CPU seconds of the process (imports included) and of its finished children."""
 
-    def __init__(self, result, seconds: float, peak_mb: float, self_mb: float, children_mb: float):
-        self.result, self.seconds, self.peak_mb, self.self_mb, self.children_mb = (
-            result, seconds, peak_mb, self_mb, children_mb)
+    def __init__(self, result, seconds: float, wall: float, peak_mb: float, report: dict):
+        self.result, self.seconds, self.wall, self.peak_mb = result, seconds, wall, peak_mb
+        self.self_mb, self.children_mb = report["self_kb"] / 1024, report["children_kb"] / 1024
+        self.cpu, self.children_cpu = report["cpu"], report["children_cpu"]
 
     def __str__(self) -> str:
-        return (f"{self.seconds:.1f} s, peak RSS {self.peak_mb:.0f} MB with its children "
-                f"(process {self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
+        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start), peak RSS {self.peak_mb:.0f} MB "
+                f"with its children (the process alone {self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
 
 
 def in_fresh_process(target: str, *args) -> Measured:
@@ -225,4 +228,4 @@ def in_fresh_process(target: str, *args) -> Measured:
     child.stdout.close()
     check(child.returncode == 0, f"{target} failed in its own process (exit {child.returncode})")
     report = json.loads(output.strip().splitlines()[-1])
-    return Measured(report["result"], seconds, peak / 1_048_576, report["self_kb"] / 1024, report["children_kb"] / 1024)
+    return Measured(report["result"], report["seconds"], seconds, max(peak / 1_048_576, report["self_kb"] / 1024), report)
