@@ -118,15 +118,14 @@ async def indexes_dropped(*tables: str):
     """Bulk seeding without the tables' secondary indexes, made again afterwards from their own
     definitions: a million rows COPYed into a table with five trigram GIN indexes take many minutes,
     one CREATE INDEX each takes seconds (the indexes are the migrations', built in one pass as a
-    REINDEX would). The indexes behind constraints (primary keys, unique constraints) stay."""
+    REINDEX would). Unique indexes stay: a seed's ON CONFLICT may rely on them."""
     from app import db
 
     async with db.engine().pool.acquire() as conn:
         rows = await conn.fetch(
             "SELECT i.indexname, i.indexdef FROM pg_indexes i "
-            "WHERE i.schemaname = 'public' AND i.tablename = ANY($1::text[]) AND NOT EXISTS "
-            "(SELECT 1 FROM pg_constraint c WHERE c.conindid = (quote_ident(i.schemaname) || '.' || "
-            "quote_ident(i.indexname))::regclass)", list(tables))
+            "JOIN pg_index x ON x.indexrelid = (quote_ident(i.schemaname) || '.' || quote_ident(i.indexname))::regclass "
+            "WHERE i.schemaname = 'public' AND i.tablename = ANY($1::text[]) AND NOT x.indisunique", list(tables))
         for row in rows:
             await conn.execute(f'DROP INDEX "{row["indexname"]}"')
     try:
