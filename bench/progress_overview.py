@@ -71,8 +71,11 @@ async def seed() -> dict:
 
 
 async def main() -> None:
+    import logging
+
     import httpx
 
+    logging.getLogger("httpx").setLevel(logging.WARNING)  # a line a request drowns the figures
     from app.asgi import create_app
     from app.services import learning
     from app.tables.catalogue import SessionActivity
