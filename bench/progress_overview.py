@@ -24,6 +24,9 @@ LEARNERS = _setup.size(5_000, 40, tenfold=20_000)
 ACTIVITIES = _setup.size(30, 30, tenfold=50)
 RUNS = _setup.scale(30, 2)
 EXPORTS, MARKS = _setup.scale((3, 200), (1, 8))  # runs of each export; cells marked or unmarked
+# Above 5,000 rows the app exports in a job (the same read, shape and write): kept inline here, so that
+# the bench measures that work at every scale, in the request.
+os.environ.setdefault("EXPORT_INLINE_MAX_ROWS", str(max(5_000, LEARNERS)))
 
 
 async def seed() -> dict:
@@ -138,27 +141,31 @@ async def main() -> None:
             "state: never visited": "state=never_visited",
             "deep page 100": "page=100",
         }
-        worst_p95, worst_size = 0.0, 0
+        worst_p95, worst_size, worst_work = 0.0, 0, 0.0
+        work = _setup.Work()
         for label, query in cases.items():
             url = f"{base}?per_page=50&{query}"
             timings, cpu, size = [], [], 0
             for _ in range(RUNS):
-                t0, c0 = time.perf_counter(), time.process_time()
+                work.start()
+                t0 = time.perf_counter()
                 response = await client.get(url)
                 timings.append((time.perf_counter() - t0) * 1000)
-                cpu.append((time.process_time() - c0) * 1000)
+                cpu.append(work.stop())
                 size = len(response.content)
             _setup.check(response.status_code == 200, f"{url}: HTTP {response.status_code}")
             htmx = await client.get(url, headers={"HX-Request": "true"})
             brotli = await client.get(url, headers={"Accept-Encoding": "br"})
             p95 = _setup.percentile(timings, 95)
             worst_p95, worst_size = max(worst_p95, p95), max(worst_size, size)
+            worst_work = max(worst_work, _setup.percentile(cpu, 95))
             print(f"  {label}: p50 {statistics.median(timings):.1f} ms, p95 {p95:.1f} ms "
-                  f"(app CPU p50 {statistics.median(cpu):.1f} ms), "
+                  f"(CPU of the app and PostgreSQL p50 {statistics.median(cpu):.1f} ms, "
+                  f"p95 {_setup.percentile(cpu, 95):.1f} ms), "
                   f"HTML {size / 1024:.1f} KB, {brotli.num_bytes_downloaded / 1024:.1f} KB sent with brotli "
                   f"(htmx region {len(htmx.content) / 1024:.1f} KB)")
-        print(f"Overview page of 50: worst p95 {worst_p95:.1f} ms (target 150), largest page {worst_size / 1024:.1f} KB "
-              f"(target 60); {_setup.load()}")
+        print(f"Overview page of 50: worst p95 {worst_p95:.1f} ms (target 150; CPU of the app and PostgreSQL, worst "
+              f"p95 {worst_work:.1f} ms), largest page {worst_size / 1024:.1f} KB (target 60); {_setup.load()}")
 
         for fmt, target in (("xlsx", 3.0), ("csv", 1.0)):
             timings, cpu = [], []
