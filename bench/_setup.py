@@ -149,7 +149,11 @@ def percentile(values, p):
 
 
 def run(main) -> None:
-    """Run the bench coroutine function on a fresh database, dropped afterwards."""
+    """Run the bench coroutine function on a fresh database, dropped afterwards (a SIGTERM too: a
+    database of millions of rows left behind fills the disk)."""
+    import signal
+
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     create_database()
     try:
         asyncio.run(main())

@@ -103,16 +103,26 @@ def ms(values):
     return f"p50 {statistics.median(values):.0f} ms (min {min(values):.0f}, max {max(values):.0f}, n={len(values)})"
 
 
+WORK: dict[str, list[float]] = {}  # path, cold or cached -> CPU of the app and PostgreSQL a request, ms
+
+
+def cpu(client, path, cold) -> str:
+    values = WORK[f"{id(client)} {path} {cold}"]
+    return f"CPU app+PG p50 {statistics.median(values):.0f} ms, max {max(values):.0f}"
+
+
 async def measure(client, redis, path, runs, cold=True):
-    timings, body = [], None
+    timings, body, work = [], None, _setup.Work()
     for _ in range(runs):
         if cold:
             keys = [k async for k in redis.scan_iter("analytics:*")]
             if keys:
                 await redis.delete(*keys)
+        work.start()
         t0 = time.perf_counter()
         response = await client.get(path)
         timings.append((time.perf_counter() - t0) * 1000)
+        WORK.setdefault(f"{id(client)} {path} {cold}", []).append(work.stop())
         _setup.check(response.status_code == 200, f"{path}: HTTP {response.status_code} {response.text[:300]}")
         body = response
     return timings, body
@@ -156,12 +166,14 @@ async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est
         ("admin, one template", f"/analytique?template={template_id}"),
         ("admin, period 2024-06-01..2024-12-31", "/analytique?start=2024-06-01&end=2024-12-31"),
     ]
+    WORK.clear()
     for label, path in cases:
         cold, _ = await measure(client_admin, redis, path, COLD)
         cached, page = await measure(client_admin, redis, path, CACHED, cold=False)
-        print(f"  {label}: cold {ms(cold)}; cached {ms(cached)}  ({_setup.load()})")
+        print(f"  {label}: cold {ms(cold)} [{cpu(client_admin, path, True)}]; "
+              f"cached {ms(cached)} [{cpu(client_admin, path, False)}]  ({_setup.load()})")
     cold, page = await measure(client_get, redis, "/analytique", GET_COLD)
-    print(f"  GET of two establishments, no filter: cold {ms(cold)}  ({_setup.load()})")
+    print(f"  GET of two establishments, no filter: cold {ms(cold)} [{cpu(client_get, '/analytique', True)}]  ({_setup.load()})")
     cached, _ = await measure(client_get, redis, "/analytique", CACHED, cold=False)
     print(f"  GET of two establishments, cached {ms(cached)}")
     _, page = await measure(client_admin, redis, "/analytique", 1)
