@@ -54,11 +54,16 @@ SEED = [
     f"""INSERT INTO session_activity (session, position, kind, title, content, required)
         SELECT s.id, p, 'page', 'Activité ' || p, '', true FROM training_session s, generate_series(0, {ACTIVITIES - 1}) p""",
     # Three sessions per person, of their own establishment's sessions (so a GET's share is realistic).
-    f"""WITH ses AS (SELECT id, establishment, row_number() OVER (PARTITION BY establishment ORDER BY id) - 1 AS n,
-                            count(*) OVER (PARTITION BY establishment) AS m FROM training_session),
-        pick AS (SELECT u.id AS uid, s.id AS sid, k FROM app_user u CROSS JOIN generate_series(0, 2) k
-                 JOIN ses s ON s.establishment = u.establishment AND s.n = (u.id * 7 + k * 13) % s.m
-                 WHERE u.username LIKE 'bench.%%')
+    # The session's rank is computed first and joined on (establishment, rank): joined on the
+    # establishment alone, then filtered, it met every user with each of its establishment's sessions
+    # (1.2 billion pairs at BENCH_SCALE=10, a seed of hours).
+    f"""WITH ses AS (SELECT id, establishment, row_number() OVER (PARTITION BY establishment ORDER BY id) - 1 AS n
+                     FROM training_session),
+        per AS (SELECT establishment, count(*) AS m FROM training_session GROUP BY establishment),
+        want AS (SELECT u.id AS uid, u.establishment, k, (u.id * 7 + k * 13) % per.m AS n
+                 FROM app_user u JOIN per ON per.establishment = u.establishment CROSS JOIN generate_series(0, 2) k
+                 WHERE u.username LIKE 'bench.%%'),
+        pick AS (SELECT w.uid, s.id AS sid, w.k FROM want w JOIN ses s ON s.establishment = w.establishment AND s.n = w.n)
         INSERT INTO enrolment (session, "user", role, active, enrolled_at, required_done, required_total, percent,
                                last_visit, completed_at)
         SELECT sid, uid, 'learner', true, timestamptz '2024-01-01' + ((uid * 31 + k * 17) % 700) * interval '1 day',
