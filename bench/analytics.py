@@ -57,10 +57,11 @@ SEED = [
     # The session's rank is computed first and joined on (establishment, rank): joined on the
     # establishment alone, then filtered, it met every user with each of its establishment's sessions
     # (1.2 billion pairs at BENCH_SCALE=10, a seed of hours).
-    f"""WITH ses AS (SELECT id, establishment, row_number() OVER (PARTITION BY establishment ORDER BY id) - 1 AS n
+    # MATERIALIZED: inlined, the planner (statistics of empty tables) joined on the establishment first again.
+    f"""WITH ses AS MATERIALIZED (SELECT id, establishment, row_number() OVER (PARTITION BY establishment ORDER BY id) - 1 AS n
                      FROM training_session),
         per AS (SELECT establishment, count(*) AS m FROM training_session GROUP BY establishment),
-        want AS (SELECT u.id AS uid, u.establishment, k, (u.id * 7 + k * 13) % per.m AS n
+        want AS MATERIALIZED (SELECT u.id AS uid, u.establishment, k, (u.id * 7 + k * 13) % per.m AS n
                  FROM app_user u JOIN per ON per.establishment = u.establishment CROSS JOIN generate_series(0, 2) k
                  WHERE u.username LIKE 'bench.%%'),
         pick AS (SELECT w.uid, s.id AS sid, w.k FROM want w JOIN ses s ON s.establishment = w.establishment AND s.n = w.n)
