@@ -267,8 +267,9 @@ class Measured:
         self.cpu, self.children_cpu = report["cpu"], report["children_cpu"]
 
     def __str__(self) -> str:
-        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start), peak RSS {self.peak_mb:.0f} MB "
-                f"with its children (the process alone {self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
+        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start; CPU {self.cpu:.1f} s, its children "
+                f"{self.children_cpu:.1f} s), peak RSS {self.peak_mb:.0f} MB with its children (the process alone "
+                f"{self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
 
 
 def in_fresh_process(target: str, *args) -> Measured:
