@@ -23,7 +23,7 @@ import time
 
 import _setup
 
-LEARNERS = _setup.scale(500, 12)
+LEARNERS = _setup.size(500, 12)
 SHEET_LEARNERS = min(30, LEARNERS)
 SLOTS = 10
 RUNS = _setup.scale(5, 1)

@@ -16,7 +16,7 @@ from datetime import time as clock, timedelta
 
 import _setup
 
-LEARNERS = _setup.scale(500, 10)
+LEARNERS = _setup.size(500, 10)
 RENDERS = _setup.scale(30, 2)
 
 

@@ -19,7 +19,7 @@ import time
 from datetime import timedelta
 
 N = int(sys.argv[1]) if len(sys.argv) > 1 else _setup.scale(2000, 20)
-HISTORY, WARM = _setup.scale((100_000, 200), (1_000, 5))  # recorded runs (a fifth failed); warm-up enqueues
+HISTORY, WARM = _setup.size(100_000, 1_000), _setup.scale(200, 5)  # recorded runs (a fifth failed); warm-up enqueues
 
 
 def _figures(name: str, samples: list[float]) -> dict:

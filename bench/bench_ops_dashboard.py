@@ -17,7 +17,7 @@ from datetime import timedelta
 
 import _setup
 
-N = _setup.scale(100_000, 400)
+N = _setup.size(100_000, 400)
 FAILED = N // 5
 RUNS = int(os.environ.get("BENCH_RUNS", _setup.scale(20, 1)))
 KINDS = ["send_mail", "send_mail_group", "export_table", "import_accounts", "import_session_content", "sync_cohort",

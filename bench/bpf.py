@@ -17,7 +17,7 @@ import time
 
 import _setup
 
-SESSIONS, PER_SESSION, USERS, TRAINERS = _setup.scale((5_000, 10, 40_000, 1_000), (50, 10, 400, 20))
+SESSIONS, PER_SESSION, USERS, TRAINERS = _setup.size((5_000, 10, 40_000, 1_000), (50, 10, 400, 20), tenfold=(50_000, 10, 400_000, 10_000))
 RUNS = _setup.scale(3, 1)
 YEAR = 2025
 

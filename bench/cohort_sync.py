@@ -10,7 +10,7 @@ from datetime import date
 
 import _setup
 
-MEMBERS = _setup.scale(5000, 30)
+MEMBERS = _setup.size(5000, 30)
 RUNS = _setup.scale(30, 2)
 
 

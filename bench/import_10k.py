@@ -21,7 +21,7 @@ import _setup
 
 PARSER = argparse.ArgumentParser()
 PARSER.add_argument("--rows", type=int, default=10_000)
-ROWS = _setup.scale(PARSER.parse_known_args()[0].rows, 50)
+ROWS = _setup.size(PARSER.parse_known_args()[0].rows, 50)
 PAGE = "/etablissements/{}/import/"  # a light page (scope, a template): a stalled event loop shows on it at once
 LOG = os.environ.get("BENCH_WORKER_LOG")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per page load otherwise

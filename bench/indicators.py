@@ -16,8 +16,8 @@ import time
 
 import _setup
 
-TEMPLATES, SESSIONS, SEATS, ANSWERS = _setup.scale((20, 150, 20, 15), (2, 4, 6, 5))
-PEOPLE = _setup.scale(12_000, 20)
+TEMPLATES, SESSIONS, SEATS, ANSWERS = _setup.size((20, 150, 20, 15), (2, 4, 6, 5), tenfold=(200, 1_500, 20, 15))
+PEOPLE = _setup.size(12_000, 20)
 COLD, CACHED = _setup.scale((15, 50), (2, 2))
 TARGET_COLD, TARGET_CACHED = 500, 50
 

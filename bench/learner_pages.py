@@ -12,10 +12,10 @@ from datetime import timedelta
 
 import _setup
 
-LEARNERS = _setup.scale(5_000, 40)
+LEARNERS = _setup.size(5_000, 40, tenfold=20_000)
 ACTIVITIES = 30
 RUNS = _setup.scale(200, 5)
-SAMPLE = _setup.scale((1, 777, 1500, 2500, 4999), (1, 7, 15, 25, 39))  # the learners whose pages are fetched
+SAMPLE = _setup.scale(tuple(LEARNERS * k // 5000 for k in (1, 777, 1500, 2500)) + (LEARNERS - 1,), (1, 7, 15, 25, 39))  # the learners whose pages are fetched
 
 
 async def seed() -> tuple[int, list[str]]:

@@ -10,14 +10,13 @@ Run: .venv/bin/python bench/realisation_zip.py   (CERTS=1000 by default; BENCH_S
 import io
 import os
 import re
-import resource
 import secrets
 import time
 import zipfile
 
 import _setup
 
-CERTS = int(os.environ.get("CERTS", _setup.scale(1000, 5)))
+CERTS = int(os.environ.get("CERTS", _setup.size(1000, 5)))
 
 
 def _stamp() -> bytes:
@@ -77,7 +76,7 @@ async def seed() -> int:
 
 async def main() -> None:
     from app import db
-    from app.jobs.certificates import build_certificates_zip
+    from app.jobs import results
     from app.queue import connect
     from app.services import progress
     from app.tables.accounts import User
@@ -93,27 +92,23 @@ async def main() -> None:
         admin = (await User.select(User.id).where(User.username == "admin").first())["id"]
         redis = await connect()
         token = secrets.token_urlsafe(16)
-        t0, c0, k0 = time.perf_counter(), time.process_time(), _children_cpu()
-        count = await build_certificates_zip({"redis": redis}, session_id, admin, token, "/bench")
-        wall, cpu, renders = time.perf_counter() - t0, time.process_time() - c0, _children_cpu() - k0
-        file_id = (await progress.get(redis, token))["file_id"]
-        stored = await StoredFile.select(StoredFile.size, StoredFile.data).where(StoredFile.id == file_id).first()
-        print(f"ZIP of {count} certificats de réalisation by the job: {wall:.1f} s wall, {cpu:.1f} s CPU (this "
-              f"process), {renders:.1f} s CPU in the render processes ({renders / max(count, 1) * 1000:.0f} ms a PDF), "
-              f"{stored['size'] / 1_048_576:.1f} MB (target <= 30 s); load average now {os.getloadavg()[0]:.1f}")
+        # The job in a process of its own, as in a worker: its memory with the render pool's (issue 24).
+        job = _setup.in_fresh_process("app.jobs.certificates:build_certificates_zip", session_id, admin, token, "/bench")
+        count, wall, renders = job.result, job.seconds, job.children_cpu
+        state = await progress.get(redis, token)
+        file_id = state["file_id"]
+        content = await results.stored_content(state)
+        print(f"ZIP of {count} certificats de réalisation by the job: {job}; {renders:.1f} s CPU in the render "
+              f"processes ({renders / max(count, 1) * 1000:.0f} ms a PDF), {len(content) / 1_048_576:.1f} MB "
+              f"(target <= 30 s); {_setup.load()}")
         _setup.check(count == CERTS, f"ZIP of {CERTS} certificats: {count} in it")
-        _setup.check(wall <= 30, f"the ZIP took {wall:.1f} s (target <= 30 s)")
-        await check_archive(bytes(stored["data"]))
+        # A target, not a smoke check: at a tiny scale the time is the render pool's start on a loaded machine.
+        _setup.check(_setup.SMOKE or wall <= 30, f"the ZIP took {wall:.1f} s (target <= 30 s)")
+        await check_archive(content)
         await StoredFile.delete().where(StoredFile.id == file_id)
         await redis.aclose()
     finally:
         await db.close_pool()
-
-
-def _children_cpu() -> float:
-    """CPU seconds of this process's finished children (the ZIP job's render pool)."""
-    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime
 
 
 async def check_archive(content: bytes) -> None:

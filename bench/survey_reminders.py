@@ -14,7 +14,7 @@ from datetime import time as clock, timedelta
 
 import _setup
 
-LEARNERS = _setup.scale(5000, 20)
+LEARNERS = _setup.size(5000, 20)
 
 
 async def main() -> None:

@@ -19,7 +19,7 @@ import time
 
 import _setup
 
-SESSIONS, INVITED, ANSWERS = _setup.scale((200, 60, 50), (4, 6, 5))  # per template, per session
+SESSIONS, INVITED, ANSWERS = _setup.size((200, 60, 50), (4, 6, 5), tenfold=(2_000, 60, 50))  # per template, per session
 RUNS = _setup.scale(15, 2)
 TARGET_MS = 300
 

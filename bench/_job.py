@@ -1,0 +1,39 @@
+"""One job in a process of its own, for _setup.in_fresh_process: ``_job.py package.module:function
+'[json args]'`` runs ``await function({"redis": ...}, *args)`` on the bench's database (BENCH_DB_NAME,
+inherited) and prints, last, one JSON line: the job's result, its time (imports and connections left
+out), this process's high-water mark (VmHWM: getrusage's ru_maxrss of a process just exec'd holds the
+RSS of the parent it was forked from) and getrusage's of its largest finished child."""
+
+import asyncio
+import importlib
+import json
+import resource
+import sys
+import time
+
+import _setup  # noqa: F401  (the environment first: the bench's database and Redis)
+
+
+async def main(target: str, args: list):
+    from app import db, queue
+
+    module, name = target.split(":")
+    function = getattr(importlib.import_module(module), name)
+    await db.open_pool()
+    redis = await queue.connect()
+    try:
+        started = time.perf_counter()
+        return await function({"redis": redis}, *args), time.perf_counter() - started
+    finally:
+        await redis.aclose()
+        await db.close_pool()
+
+
+if __name__ == "__main__":
+    result, seconds = asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
+    status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
+    own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
+    print(json.dumps({"result": result, "seconds": seconds, "cpu": own.ru_utime + own.ru_stime,
+                      "children_cpu": children.ru_utime + children.ru_stime,
+                      "self_kb": int(status["VmHWM"].split()[0]),
+                      "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))
