@@ -16,6 +16,7 @@ from app.datatable.model import (
     _TOTAL,
     EXPORT_CHUNK,
     PER_PAGE_CHOICES,
+    SUGGESTIONS,
     About,
     Col,
     Filter,
@@ -26,6 +27,7 @@ from app.datatable.writers import CsvWriter, XlsxWriter
 from app.numbers import to_int
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
+from app.services.text import fold
 
 
 @dataclass(frozen=True)
@@ -53,6 +55,8 @@ class DataTable:
     # -- parsing ------------------------------------------------------------------------------
     def parse(self, params: Mapping[str, str]) -> TableState:
         filters = {f.key: (params.get(f.key) or "").strip()[:200] for f in self.filters}
+        filters.update({f.text_key: (params.get(f.text_key) or "").strip()[:200] for f in self.filters
+                        if f.kind == "choice"})
         sortable = {c.key for c in self.columns if c.sort is not None}
         sort = params.get("sort") or self.default_sort
         if sort.lstrip("-") not in sortable:
@@ -77,11 +81,73 @@ class DataTable:
                 clauses.append(clause)
         for f in self.filters:
             value = state.filters.get(f.key)
-            if value:
-                clause = f.where(value)
-                if clause is not None:
-                    clauses.append(clause)
+            clause = f.where(value) if value else None
+            if clause is None and f.kind == "choice":  # nothing picked: the typed text, if any
+                clause = f.choices.search(f.column, state.filters.get(f.text_key) or "")
+            if clause is not None:
+                clauses.append(clause)
         return clauses
+
+    # -- choices that grow without bound (kind "choice") ---------------------------------------
+    def choice(self, key: str | None) -> Filter | None:
+        return next((f for f in self.filters if f.kind == "choice" and f.key == key), None)
+
+    def _choice_clauses(self, user: CurrentUser, scope: Scope, f: Filter) -> list:
+        """What bounds the choices the caller may be shown: their own rule (the establishments in
+        scope) and, for ``among_rows``, being referred to by a row the list shows the caller."""
+        clauses = []
+        if f.choices.allowed is not None:
+            clause = f.choices.allowed(user, scope)
+            if clause is not None:
+                clauses.append(clause)
+        if f.choices.among_rows:
+            listed = self._where(user, scope, TableState({}, self.default_sort, 1, PER_PAGE_CHOICES[0]))
+            referred = self.table.select(f.column)
+            clauses.append(f.choices.table.id.is_in(referred.where(*listed) if listed else referred))
+        return clauses
+
+    async def suggest(self, user: CurrentUser, key: str, text: str) -> tuple[list[tuple[str, str]], bool]:
+        """(id, label) of at most SUGGESTIONS choices of filter ``key`` matching ``text``, among those
+        the caller may see, and whether more match; none for a blank text or an unknown filter."""
+        f = self.choice(key)
+        clause = f.choices.search(f.choices.table, text.strip()[:200]) if f is not None else None
+        if clause is None:
+            return [], False
+        choices = f.choices
+        clauses = self._choice_clauses(user, await establishment_scope(user), f)
+        rows = await choices.table.select(choices.table.id, *choices.columns).where(clause, *clauses).order_by(
+            choices.order).order_by(choices.table.id).limit(SUGGESTIONS + 1)
+        return [(str(r["id"]), choices.label(r)) for r in rows[:SUGGESTIONS]], len(rows) > SUGGESTIONS
+
+    async def _resolve_choices(self, user: CurrentUser, scope: Scope, state: TableState) -> None:
+        """A picked choice (its id) holds until another text is typed in its field (a form sent
+        without JavaScript keeps the hidden id): then the id is dropped and the text filters. The
+        field shows the label of the picked choice only if the caller may see it: an id never
+        reveals a choice outside their reach (and filters on it match nothing they may see)."""
+        for f in self.filters:
+            if f.kind != "choice" or not state.filters.get(f.key):
+                continue
+            label = await self._choice_label(user, scope, f, to_int(state.filters[f.key]))
+            text = state.filters[f.text_key]
+            if text and (label is None or fold(text) != fold(label)):
+                state.filters[f.key] = ""
+            elif label is not None:
+                state.filters[f.text_key] = label
+
+    async def _choice_label(self, user: CurrentUser, scope: Scope, f: Filter, chosen: int | None) -> str | None:
+        if chosen is None:
+            return None
+        choices = f.choices
+        row = await choices.table.select(*choices.columns).where(
+            choices.table.id == chosen, *self._choice_clauses(user, scope, f)).first()
+        return choices.label(row) if row is not None else None
+
+    async def state(self, user: CurrentUser, params: Mapping[str, str]) -> tuple[TableState, Scope]:
+        """The list's state for ``params`` (choices resolved) and the caller's scope."""
+        state = self.parse(params)
+        scope = await establishment_scope(user)
+        await self._resolve_choices(user, scope, state)
+        return state, scope
 
     def _sort_columns(self, state: TableState) -> list:
         """The columns of the list's order. A sort on a column of a referenced table (the
@@ -257,8 +323,7 @@ class DataTable:
         COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
         joined columns (one query for a ``count_in_page`` table); plus one per ``enrich`` and per
         filter with choices."""
-        state = self.parse(params)
-        scope = await establishment_scope(user)
+        state, scope = await self.state(user, params)
         clauses = self._where(user, scope, state, extra)
         if self.count_in_page:
             rows, total = await self._page_with_total(clauses, state)
@@ -281,7 +346,8 @@ class DataTable:
     async def clauses(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> list:
         """The where clauses of the rows the list shows for ``params`` (scope, base, filters): for an
         action on every matching row (a retry of the filtered failed jobs)."""
-        return self._where(user, await establishment_scope(user), self.parse(params), extra)
+        state, scope = await self.state(user, params)
+        return self._where(user, scope, state, extra)
 
     async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:
         clauses = await self.clauses(user, params, extra)
@@ -291,8 +357,8 @@ class DataTable:
     async def iter_rows(self, user: CurrentUser, params: Mapping[str, str], chunk: int = EXPORT_CHUNK, extra=None):
         """Every filtered row in the table's order, a chunk at a time, through one database cursor
         (no OFFSET: a 100,000-row export is one sorted scan)."""
-        state = self.parse(params)
-        clauses = self._where(user, await establishment_scope(user), state, extra)
+        state, scope = await self.state(user, params)
+        clauses = self._where(user, scope, state, extra)
 
         def build():  # Piccolo's query builders change in place: a fresh one per use
             query = self.table.select(*self.select)

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from app.datatable import Choices
 from app.numbers import to_int
+from app.services.text import search
+from app.tables.org import Establishment
 
 
 def int_or_none(value) -> int | None:
@@ -23,3 +26,15 @@ def person_of(table) -> tuple:
 def full_name(row: dict) -> str:
     """« Prénom Nom », as a list exports its « Prénom / Nom » column."""
     return f"{row['first_name']} {row['last_name']}"
+
+
+# The establishments a filter may be set to: those of the caller's scope, by code (hundreds in a
+# network: suggested as one types rather than all listed).
+ESTABLISHMENT_CHOICES = Choices(
+    table=Establishment,
+    columns=(Establishment.code, Establishment.name),
+    label=lambda r: f"{r['code']} — {r['name']}",
+    order=Establishment.code,
+    search=lambda target, text: search(target.search_text, text),
+    allowed=lambda user, scope: scope.where(Establishment.id),
+)
