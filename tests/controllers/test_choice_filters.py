@@ -29,7 +29,7 @@ async def _organisations(names: list[str], postal_code: str = "26110", city: str
 async def _request(last_name: str, session: int | None = None, organisation: int | None = None) -> None:
     n = next(_serial)
     await RegistrationRequest.insert(RegistrationRequest(
-        reference=f"CF-{n}", status="submitted", session=session, organisation=organisation, first_name="Ana",
+        reference=f"CF-{n}", status="confirmed", session=session, organisation=organisation, first_name="Ana",
         last_name=last_name, email=f"cf{n}@example.org", submitted_at=SENT))
 
 
