@@ -24,5 +24,5 @@ from app.datatable.model import (  # noqa: F401 (the names the lists, controller
     TableState,
     choice_filter,
 )
-from app.datatable.table import DataTable  # noqa: F401
+from app.datatable.table import DataTable, Pick, pick  # noqa: F401
 from app.datatable.writers import CsvWriter, XlsxWriter, _cell, neutralise  # noqa: F401

@@ -50,20 +50,47 @@ class Col:
 class Choices:
     """The choices of a filter that grow without bound (sessions, public sign-up organisations,
     establishments): never all rendered into a ``<select>``. The filter is a text field: what is
-    typed filters the list (accent- and case-insensitive, as every search), and with JavaScript the
-    field suggests up to SUGGESTIONS matching choices, one of which can be picked (its id)."""
+    typed filters (accent- and case-insensitive, as every search), and with JavaScript the field
+    suggests up to SUGGESTIONS matching choices, one of which can be picked (its id)."""
 
     table: Any  # the Piccolo table chosen from
     columns: tuple  # the columns the label is made of
     label: Callable[[dict], str]
     order: Any  # the suggestions' order
-    # (the table, or a foreign key of the list to it; the text) -> a where clause, None for a blank text
-    search: Callable[[Any, str], Any]
+    search: Callable[[str], Any]  # the text -> a where clause on ``table``, None for a blank text
     # The choices the caller may see, as a where clause on ``table`` (None: no restriction of its own)
     allowed: Callable[[CurrentUser, Scope], Any] | None = None
     # Only the choices that some row of the list, in the caller's scope, refers to: for a list that
     # is not establishment-scoped (the registration requests), whose rows bound what it may suggest.
     among_rows: bool = False
+
+    def bounds(self, user: CurrentUser, scope: Scope) -> list:
+        clause = self.allowed(user, scope) if self.allowed is not None else None
+        return [] if clause is None else [clause]
+
+    def matching_ids(self, text: str):
+        """The ids of the choices ``text`` matches, as a subquery (None for a blank text): a list
+        filters its foreign key on it, and so keeps using its own indexes."""
+        clause = self.search(text)
+        return None if clause is None else self.table.select(self.table.id).where(clause)
+
+    async def matching(self, text: str, bounds: list) -> tuple[list[tuple[str, str]], bool]:
+        """(id, label) of at most SUGGESTIONS choices within ``bounds`` that ``text`` matches, and
+        whether more match."""
+        clause = self.search(text.strip()[:200])
+        if clause is None:
+            return [], False
+        rows = await self.table.select(self.table.id, *self.columns).where(clause, *bounds).order_by(
+            self.order).order_by(self.table.id).limit(SUGGESTIONS + 1)
+        return [(str(r["id"]), self.label(r)) for r in rows[:SUGGESTIONS]], len(rows) > SUGGESTIONS
+
+    async def label_of(self, chosen: int | None, bounds: list) -> str | None:
+        """The label of choice ``chosen`` if it lies within ``bounds``: an id never names a choice
+        outside the caller's reach."""
+        if chosen is None:
+            return None
+        row = await self.table.select(*self.columns).where(self.table.id == chosen, *bounds).first()
+        return None if row is None else self.label(row)
 
 
 @dataclass(frozen=True)

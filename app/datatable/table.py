@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -16,8 +16,8 @@ from app.datatable.model import (
     _TOTAL,
     EXPORT_CHUNK,
     PER_PAGE_CHOICES,
-    SUGGESTIONS,
     About,
+    Choices,
     Col,
     Filter,
     TablePage,
@@ -83,7 +83,8 @@ class DataTable:
             value = state.filters.get(f.key)
             clause = f.where(value) if value else None
             if clause is None and f.kind == "choice":  # nothing picked: the typed text, if any
-                clause = f.choices.search(f.column, state.filters.get(f.text_key) or "")
+                matching = f.choices.matching_ids(state.filters.get(f.text_key) or "")
+                clause = None if matching is None else f.column.is_in(matching)
             if clause is not None:
                 clauses.append(clause)
         return clauses
@@ -92,32 +93,23 @@ class DataTable:
     def choice(self, key: str | None) -> Filter | None:
         return next((f for f in self.filters if f.kind == "choice" and f.key == key), None)
 
-    def _choice_clauses(self, user: CurrentUser, scope: Scope, f: Filter) -> list:
+    def _choice_bounds(self, user: CurrentUser, scope: Scope, f: Filter) -> list:
         """What bounds the choices the caller may be shown: their own rule (the establishments in
         scope) and, for ``among_rows``, being referred to by a row the list shows the caller."""
-        clauses = []
-        if f.choices.allowed is not None:
-            clause = f.choices.allowed(user, scope)
-            if clause is not None:
-                clauses.append(clause)
+        bounds = f.choices.bounds(user, scope)
         if f.choices.among_rows:
             listed = self._where(user, scope, TableState({}, self.default_sort, 1, PER_PAGE_CHOICES[0]))
             referred = self.table.select(f.column)
-            clauses.append(f.choices.table.id.is_in(referred.where(*listed) if listed else referred))
-        return clauses
+            bounds.append(f.choices.table.id.is_in(referred.where(*listed) if listed else referred))
+        return bounds
 
     async def suggest(self, user: CurrentUser, key: str, text: str) -> tuple[list[tuple[str, str]], bool]:
         """(id, label) of at most SUGGESTIONS choices of filter ``key`` matching ``text``, among those
-        the caller may see, and whether more match; none for a blank text or an unknown filter."""
+        the caller may see, and whether more match; none for an unknown filter."""
         f = self.choice(key)
-        clause = f.choices.search(f.choices.table, text.strip()[:200]) if f is not None else None
-        if clause is None:
+        if f is None:
             return [], False
-        choices = f.choices
-        clauses = self._choice_clauses(user, await establishment_scope(user), f)
-        rows = await choices.table.select(choices.table.id, *choices.columns).where(clause, *clauses).order_by(
-            choices.order).order_by(choices.table.id).limit(SUGGESTIONS + 1)
-        return [(str(r["id"]), choices.label(r)) for r in rows[:SUGGESTIONS]], len(rows) > SUGGESTIONS
+        return await f.choices.matching(text, self._choice_bounds(user, await establishment_scope(user), f))
 
     async def _resolve_choices(self, user: CurrentUser, scope: Scope, state: TableState) -> None:
         """A picked choice (its id) holds until another text is typed in its field (a form sent
@@ -127,20 +119,12 @@ class DataTable:
         for f in self.filters:
             if f.kind != "choice" or not state.filters.get(f.key):
                 continue
-            label = await self._choice_label(user, scope, f, to_int(state.filters[f.key]))
+            label = await f.choices.label_of(to_int(state.filters[f.key]), self._choice_bounds(user, scope, f))
             text = state.filters[f.text_key]
             if text and (label is None or fold(text) != fold(label)):
                 state.filters[f.key] = ""
             elif label is not None:
                 state.filters[f.text_key] = label
-
-    async def _choice_label(self, user: CurrentUser, scope: Scope, f: Filter, chosen: int | None) -> str | None:
-        if chosen is None:
-            return None
-        choices = f.choices
-        row = await choices.table.select(*choices.columns).where(
-            choices.table.id == chosen, *self._choice_clauses(user, scope, f)).first()
-        return choices.label(row) if row is not None else None
 
     async def state(self, user: CurrentUser, params: Mapping[str, str]) -> tuple[TableState, Scope]:
         """The list's state for ``params`` (choices resolved) and the caller's scope."""
@@ -416,3 +400,33 @@ class DataTable:
 
     async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None, extra=None) -> bytes:
         return await self.export(user, params, "xlsx", on_progress=on_progress, extra=extra)
+
+
+@dataclass
+class Pick:
+    """A choice field of a screen that is not a list (the analytics dashboard): the choice it
+    filters on, or what was typed and the choices it matches (to be picked from)."""
+
+    id: int | None = None
+    text: str = ""  # what the field shows: the picked choice's label, or what was typed
+    matches: list[tuple[str, str]] = field(default_factory=list)
+    more: bool = False
+    refused: bool = False  # an id the caller may not see (or none): the filter is ignored
+
+
+async def pick(choices: Choices, user: CurrentUser, chosen: str | None, text: str | None) -> Pick:
+    """What ``?<key>=<id>&<key>_q=<text>`` filters on, as a list's choice filter reads them: a
+    picked choice holds while its label is in the field; a typed text that names one choice only
+    picks it (typed without JavaScript); one that names several leaves them to pick from."""
+    bounds = choices.bounds(user, await establishment_scope(user))
+    text = (text or "").strip()[:200]
+    chosen_id = to_int(chosen)
+    label = await choices.label_of(chosen_id, bounds)
+    if label is not None and fold(text) in ("", fold(label)):
+        return Pick(chosen_id, label)
+    if not text:
+        return Pick(refused=bool(chosen))
+    matches, more = await choices.matching(text, bounds)
+    if len(matches) == 1 and not more:
+        return Pick(int(matches[0][0]), matches[0][1])
+    return Pick(text=text, matches=matches, more=more)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from app.datatable import Choices
 from app.numbers import to_int
 from app.services.text import search
+from app.tables.catalogue import CourseTemplate
 from app.tables.org import Establishment
 
 
@@ -35,6 +36,15 @@ ESTABLISHMENT_CHOICES = Choices(
     columns=(Establishment.code, Establishment.name),
     label=lambda r: f"{r['code']} — {r['name']}",
     order=Establishment.code,
-    search=lambda target, text: search(target.search_text, text),
+    search=lambda text: search(Establishment.search_text, text),
     allowed=lambda user, scope: scope.where(Establishment.id),
+)
+
+# The catalogue's course templates (the whole network's), by code.
+TEMPLATE_CHOICES = Choices(
+    table=CourseTemplate,
+    columns=(CourseTemplate.code, CourseTemplate.title),
+    label=lambda r: f"{r['code']} — {r['title']}",
+    order=CourseTemplate.code,
+    search=lambda text: search(CourseTemplate.search_text, text),
 )

@@ -62,7 +62,7 @@ SESSION_CHOICES = Choices(
     columns=(TrainingSession.code, TrainingSession.full_name),
     label=lambda r: f"{r['code']} — {r['full_name']}",
     order=TrainingSession.code,
-    search=lambda target, text: search(target.search_text, text),
+    search=lambda text: search(TrainingSession.search_text, text),
     among_rows=True,
 )
 ORGANISATION_CHOICES = Choices(
@@ -70,7 +70,7 @@ ORGANISATION_CHOICES = Choices(
     columns=(Organisation.name, Organisation.postal_code, Organisation.city),
     label=_organisation_label,
     order=Organisation.name,
-    search=lambda target, text: search(target.search_text, loose(text)),
+    search=lambda text: search(Organisation.search_text, loose(text)),
     allowed=lambda user, scope: Organisation.merged_into.is_null(),
     among_rows=True,
 )

@@ -148,3 +148,35 @@ async def test_a_picked_establishment_filters_the_users_list(client):
     assert f"sur {in_alp002}" in text(body) and 'value="ALP002 — ' in body
     typed = text((await client.get("/utilisateurs", params={"establishment_q": "alp002", "per_page": 100})).text)
     assert f"sur {in_alp002}" in typed
+
+
+async def test_the_analytics_dashboard_filters_on_a_typed_or_picked_establishment_and_template(client):
+    from tests.controllers.test_analytics import _dataset, _figures
+
+    est, *_ = await _dataset()
+    await factories.establishments(60, code_prefix="ZZQ")
+    await login(client, "admin")
+    page = (await client.get("/analytique")).text
+    start = page.index('<form class="filters"')
+    form = page[start:page.index("</form>", start)]
+    assert "ZZQ" not in form and "<option" in form and form.count("<option") < 10  # « Public » only
+    assert 'name="establishment_q"' in form and 'name="template_q"' in form and 'role="combobox"' in form
+    suggested = _options((await client.get("/analytique", params={"suggest": "establishment",
+                                                                  "establishment_q": "zzq"})).text)
+    assert len(suggested) == SUGGESTIONS and all(label.startswith("ZZQ") for label in suggested)
+    # Without JavaScript: a text naming one establishment filters on it ...
+    page = (await client.get("/analytique", params={"establishment_q": "alp002"})).text
+    assert _figures(page)["Inscrits"] == "2" and f'name="establishment" value="{est["ALP002"]}"' in page
+    # ... one naming several offers them as links, the figures unfiltered.
+    page = (await client.get("/analytique", params={"establishment_q": "alp"})).text
+    assert _figures(page)["Inscrits"] == "9" and "plusieurs correspondent à « alp »" in text(page)
+    assert f"establishment={est['ALP002']}" in page
+    assert "aucun ne correspond à « xyz »" in text((await client.get("/analytique?template_q=xyz")).text)
+
+
+async def test_dashboard_suggestions_stay_within_the_callers_scope(client):
+    await login(client, "alp001.get")
+    mine = _options((await client.get("/analytique", params={"suggest": "establishment", "establishment_q": "alp"})).text)
+    assert mine and all(label.startswith(("ALP001", "ALP002")) for label in mine)
+    page = (await client.get("/analytique", params={"establishment_q": "dam001"})).text
+    assert "aucun ne correspond à « dam001 »" in text(page)
