@@ -11,7 +11,7 @@ from litestar.params import FromPath
 from app.datatable import Pick, pick
 from app.dates import local_now
 from app.http.responder import render, url
-from app.http.tableview import file_response, table_view
+from app.http.tableview import choice_suggestions, file_response, match_links, table_view
 from app.http.web import current_user
 from app.lists._common import ESTABLISHMENT_CHOICES, TEMPLATE_CHOICES
 from app.lists.analytics import ENROLLED
@@ -72,11 +72,7 @@ async def dashboard(request: Request) -> Response:
     user = current_user(request)
     params = request.query_params
     if params.get("suggest") in CHOICES:
-        choices = CHOICES[params["suggest"]][0]
-        text = params.get(f"{params['suggest']}_q") or ""
-        options, more = await choices.matching(text, choices.bounds(user, await establishment_scope(user)))
-        return render(request, "_suggestions.html", {"key": params["suggest"], "options": options, "more": more,
-                                                     "text": text.strip()})
+        return await choice_suggestions(request, params["suggest"], CHOICES[params["suggest"]][0])
     scope = await establishment_scope(user)
     filters = analytics.parse_filters(params)
     picks = await _picks(user, params, filters)
@@ -95,6 +91,7 @@ async def dashboard(request: Request) -> Response:
         "computed_at": analytics.computed_at(result), "dimensions": analytics.DIMENSIONS,
         "html_rows": analytics.HTML_ROWS,
         "picks": picks, "choice_labels": {key: label for key, (_, label, _) in CHOICES.items()},
+        "match_links": {key: match_links(p, key, base, filters.query()) for key, p in picks.items()},
         "audiences": analytics.AUDIENCES,
     })
 

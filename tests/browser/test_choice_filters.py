@@ -8,6 +8,7 @@ import re
 import pytest
 from playwright.async_api import expect
 
+from app.tables.org import Establishment
 from tests.browser.helpers import browser_login, snap
 from tests.controllers.test_choice_filters import _organisations, _request, _session
 
@@ -113,5 +114,49 @@ async def test_without_javascript_the_typed_text_filters_the_list(browser, live_
         await expect(rows).to_contain_text("Dixième")
         await expect(rows).not_to_contain_text("Premier")
         await snap(page, "nojs-retyped")
+    finally:
+        await context.close()
+
+
+async def test_a_get_picks_one_of_their_establishments_and_the_dashboard_works_without_javascript(
+        browser, live_server, demo):
+    context = await browser.new_context(locale="fr-FR", viewport=SIZE)
+    await context.add_init_script(LISTEN)
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "alp001.get")  # ALP001 and ALP002
+        await page.goto(live_server + "/utilisateurs")
+        field = page.get_by_role("combobox", name="Établissement")
+        listbox = page.get_by_role("listbox", name="Propositions : Établissement")
+        await field.press_sequentially("dam", delay=30)
+        await expect(listbox).to_contain_text("Aucune correspondance")  # another delegation's: never proposed
+        await field.fill("")
+        await field.press_sequentially("alp00", delay=30)
+        await expect(listbox.get_by_role("option")).to_have_count(2)
+        await snap(page, "users-suggestions")
+        await field.press("ArrowDown")
+        await field.press("ArrowDown")
+        await field.press("Enter")
+        await expect(page).to_have_url(re.compile(r"establishment=\d+"))
+        await expect(field).to_have_value(re.compile(r"^ALP002 — "))
+        names = {r["code"]: r["name"] for r in await Establishment.select(Establishment.code, Establishment.name)}
+        await expect(page.locator("#table-region tbody")).to_contain_text(names["ALP002"])
+        await expect(page.locator("#table-region tbody")).not_to_contain_text(names["ALP001"])
+        assert await page.evaluate("window.__violations") == []
+    finally:
+        await context.close()
+    context = await browser.new_context(java_script_enabled=False, locale="fr-FR", viewport=SIZE)
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "admin")
+        await page.goto(live_server + "/analytique")
+        await page.get_by_label("Établissement", exact=True).fill("alp")
+        await page.get_by_role("button", name="Filtrer").click()
+        status = page.get_by_role("status").filter(has_text="plusieurs correspondent")
+        await expect(status).to_be_visible()
+        await snap(page, "dashboard-nojs-several")
+        await status.get_by_role("link", name=re.compile(r"^ALP002 — ")).click()
+        await expect(page.get_by_label("Établissement", exact=True)).to_have_value(re.compile(r"^ALP002 — "))
+        await snap(page, "dashboard-nojs-picked")
     finally:
         await context.close()

@@ -4,8 +4,11 @@ filters the list without JavaScript (accent- and case-insensitive); with it, the
 suggests at most 20 matching choices (``?suggest=<filter>``), within what the caller may see, and a
 picked choice (its id) filters exactly."""
 
+import html
 import re
 from datetime import datetime, timezone
+
+import pytest
 
 from app.datatable import SUGGESTIONS
 from app.tables.catalogue import TrainingSession
@@ -43,7 +46,7 @@ async def _session(establishment_code: str, code: str, name: str) -> int:
 
 
 def _options(fragment: str) -> list[str]:
-    return re.findall(r'data-label="([^"]*)"', fragment)
+    return [html.unescape(label) for label in re.findall(r'data-label="([^"]*)"', fragment)]
 
 
 async def test_the_requests_page_lists_no_organisation_or_session_in_its_filters(client):
@@ -59,6 +62,7 @@ async def test_the_requests_page_lists_no_organisation_or_session_in_its_filters
     assert 'hx-get="/gestion-inscriptions/demandes?suggest=organisation"' in form
 
 
+@pytest.mark.smoke
 async def test_typed_text_filters_the_list_without_javascript_whatever_accents_case_and_hyphens(client):
     mollans, nyons = await _organisations(["Mairie de Mollans-sur-Ouvèze", "Mairie de Nyons-Test"], "26170", "Mollans")
     await _request("Mollandais", organisation=mollans)
@@ -91,6 +95,7 @@ async def test_suggestions_are_bounded_accent_insensitive_and_only_what_the_list
     assert _options((await client.get(REQUESTS, params={"suggest": "nimportequoi", "q": "a"})).text) == []
 
 
+@pytest.mark.smoke
 async def test_a_picked_session_filters_exactly_until_another_text_is_typed(client):
     # 26C03S1 is contained in 26C03S10: a text filter finds both, the picked one only itself.
     s1 = await _session("ALP001", "26C03S1", "Accueil des agents")
@@ -180,3 +185,27 @@ async def test_dashboard_suggestions_stay_within_the_callers_scope(client):
     assert mine and all(label.startswith(("ALP001", "ALP002")) for label in mine)
     page = (await client.get("/analytique", params={"establishment_q": "dam001"})).text
     assert "aucun ne correspond à « dam001 »" in text(page)
+
+
+async def test_survey_results_filter_on_a_typed_or_picked_template(client):
+    from app.tables.catalogue import CourseTemplate
+
+    templates = {r["code"]: r for r in await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code,
+                                                                     CourseTemplate.title)}
+    code, one = sorted(templates.items())[0]
+    await login(client, "admin")
+    page = (await client.get("/questionnaires")).text
+    start = page.index('<form class="filters"')
+    form = page[start:page.index("</form>", start)]
+    assert one["title"] not in form and 'name="template_q"' in form and 'role="combobox"' in form
+    suggested = _options((await client.get("/questionnaires", params={"suggest": "template",
+                                                                      "template_q": code})).text)
+    assert f"{code} — {one['title']}" in suggested
+    # Typed without JavaScript, naming one template: the page is about it.
+    page = text((await client.get("/questionnaires", params={"template_q": code.lower()})).text)
+    assert f"Questionnaires — {code} {one['title']}" in page
+    page = text((await client.get("/questionnaires", params={"template": one["id"]})).text)
+    assert f"Questionnaires — {code} {one['title']}" in page
+    page = text((await client.get("/questionnaires", params={"template_q": "zzzz"})).text)
+    assert "aucun ne correspond à « zzzz »" in page and "toutes les formations" in page
+    assert (await client.get("/questionnaires", params={"template": 999999})).status_code == 404
