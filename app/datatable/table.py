@@ -305,8 +305,8 @@ class DataTable:
         Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
         the page (only the table's own columns and those the sort needs, skipping at most
         COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
-        joined columns (one query for a ``count_in_page`` table); plus one per ``enrich`` and per
-        filter with choices."""
+        joined columns (one query for a ``count_in_page`` table); plus one per ``enrich``, per
+        filter with choices and per picked choice (its label)."""
         state, scope = await self.state(user, params)
         clauses = self._where(user, scope, state, extra)
         if self.count_in_page:
