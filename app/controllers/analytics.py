@@ -8,15 +8,16 @@ import asyncio
 from litestar import Request, Response, get
 from litestar.params import FromPath
 
+from app.datatable import Pick, pick
 from app.dates import local_now
 from app.http.responder import render, url
-from app.http.tableview import file_response, table_view
+from app.http.tableview import choice_suggestions, file_response, match_links, table_view
 from app.http.web import current_user
+from app.lists._common import ESTABLISHMENT_CHOICES, TEMPLATE_CHOICES
 from app.lists.analytics import ENROLLED
 from app.services import analytics
 from app.services.roles import ADMIN, GED, GET
-from app.services.scope import establishment_choices, establishment_scope
-from app.tables.catalogue import CourseTemplate
+from app.services.scope import establishment_scope
 
 MANAGERS = {"roles": (ADMIN, GED, GET)}
 SERIES = ["Achevé", "En cours", "Jamais commencé"]
@@ -47,14 +48,34 @@ def _charts(result: dict) -> dict:
     }
 
 
+# The dashboard's filters whose choices grow (hundreds of establishments, the catalogue's templates):
+# text fields with suggestions, as a list's (app/datatable Choices), the figures filtered on one id.
+CHOICES = {"establishment": (ESTABLISHMENT_CHOICES, "Établissement", "Établissement introuvable : filtre ignoré."),
+           "template": (TEMPLATE_CHOICES, "Cours modèle", "Cours modèle introuvable : filtre ignoré.")}
+
+
+async def _picks(user, params, filters: analytics.Filters) -> dict[str, Pick]:
+    """The picked establishment and template (ids within the caller's reach), set on ``filters``."""
+    picks = {}
+    for key, (choices, _, refused) in CHOICES.items():
+        if key in filters.errors:  # not an id at all: already said
+            continue
+        picks[key] = chosen = await pick(choices, user, filters.raw[key], params.get(f"{key}_q"))
+        setattr(filters, key, chosen.id)
+        if chosen.refused:
+            filters.errors[key] = refused
+    return picks
+
+
 @get("/analytique", name="analytics.dashboard", opt=MANAGERS)
 async def dashboard(request: Request) -> Response:
     user = current_user(request)
+    params = request.query_params
+    if params.get("suggest") in CHOICES:
+        return await choice_suggestions(request, params["suggest"], CHOICES[params["suggest"]][0])
     scope = await establishment_scope(user)
-    filters = analytics.parse_filters(request.query_params)
-    if filters.establishment and not scope.allows(filters.establishment):
-        filters.errors["establishment"] = "Établissement introuvable : filtre ignoré."
-        filters.establishment = None
+    filters = analytics.parse_filters(params)
+    picks = await _picks(user, params, filters)
     result = await analytics.dashboard(request.app.state.cache, scope, filters)
     export = request.query_params.get("export")
     stamp = f"{local_now():%Y%m%d_%H%M}"
@@ -64,15 +85,13 @@ async def dashboard(request: Request) -> Response:
         dim = request.query_params.get("table", "")
         if dim in analytics.DIMENSIONS:
             return file_response(analytics.csv_bytes(result, dim), f"{dim}_{stamp}.csv", "csv")
-    templates = await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code, CourseTemplate.title) \
-        .order_by(CourseTemplate.code)
     base = url(request, "analytics.dashboard")
     return render(request, "analytics/dashboard.html", {
         "result": result, "filters": filters, "charts": _charts(result), "base": base,
         "computed_at": analytics.computed_at(result), "dimensions": analytics.DIMENSIONS,
         "html_rows": analytics.HTML_ROWS,
-        "establishments": await establishment_choices(user),
-        "templates": [(str(t["id"]), f"{t['code']} — {t['title']}") for t in templates],
+        "picks": picks, "choice_labels": {key: label for key, (_, label, _) in CHOICES.items()},
+        "match_links": {key: match_links(p, key, base, filters.query()) for key, p in picks.items()},
         "audiences": analytics.AUDIENCES,
     })
 

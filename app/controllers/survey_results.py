@@ -13,14 +13,15 @@ from litestar.params import FromPath
 
 from app.dates import local_now
 from app.http.responder import content_disposition, render, url
-from app.http.tableview import file_response
+from app.datatable import pick
+from app.http.tableview import choice_suggestions, file_response, match_links
 from app.http.web import current_user
 from app.numbers import to_int
 from app.services.roles import ADMIN, GED, GET, REGISTRATION_MANAGER
 from app.services.scope import establishment_scope
 from app.services.sessions import session_in_scope
 from app.services.surveys import results
-from app.tables.catalogue import CourseTemplate
+from app.lists._common import TEMPLATE_CHOICES
 
 MANAGERS = {"roles": (ADMIN, GED, GET)}
 FINANCERS = {"roles": (ADMIN, REGISTRATION_MANAGER)}
@@ -86,17 +87,22 @@ async def session_results(request: Request, session_id: FromPath[int]) -> Respon
 @get("/questionnaires", name="survey_results.index", opt=MANAGERS)
 async def results_index(request: Request) -> Response:
     user = current_user(request)
+    if request.query_params.get("suggest") == "template":
+        return await choice_suggestions(request, "template", TEMPLATE_CHOICES)
     q = results.parse_query(request.query_params, default_period=True)
+    picked = await pick(TEMPLATE_CHOICES, user, request.query_params.get("template"),
+                        request.query_params.get("template_q"))
+    if not picked.refused:  # else a forged id, kept: 404 below
+        q.template = picked.id
     template = await results.template_or_404(q.template) if q.template else None  # a forged id: 404
     fetched = await results.fetch(await establishment_scope(user), q)
     period = (f"du {q.start:%d/%m/%Y}" if q.start else "") + (f" au {q.end:%d/%m/%Y}" if q.end else "")
     heading = ("Questionnaires — " + (f"{template['code']} {template['title']}" if template else "toutes les formations"),
                (results.PHASES.get(q.phase, "Tous les questionnaires") + (f", {period.strip()}" if period else "")))
-    templates = await CourseTemplate.select(CourseTemplate.id, CourseTemplate.code, CourseTemplate.title) \
-        .order_by(CourseTemplate.code)
-    return await _answer(request, fetched, not q.phase, heading, url(request, "survey_results.index"), q.params(), {
-        "filters": q, "kind": "index", "template": template,
-        "templates": [(str(t["id"]), f"{t['code']} — {t['title']}") for t in templates]})
+    base = url(request, "survey_results.index")
+    return await _answer(request, fetched, not q.phase, heading, base, q.params(), {
+        "filters": q, "kind": "index", "template": template, "picked": picked,
+        "template_links": match_links(picked, "template", base, q.params())})
 
 
 @get("/questionnaires/financeurs", name="survey_results.financers", opt=FINANCERS)

@@ -15,11 +15,14 @@ from app.datatable.model import (  # noqa: F401 (the names the lists, controller
     EXPORT_FORMATS,
     FORMULA_PREFIXES,
     PER_PAGE_CHOICES,
+    SUGGESTIONS,
     About,
+    Choices,
     Col,
     Filter,
     TablePage,
     TableState,
+    choice_filter,
 )
-from app.datatable.table import DataTable  # noqa: F401
+from app.datatable.table import DataTable, Pick, pick  # noqa: F401
 from app.datatable.writers import CsvWriter, XlsxWriter, _cell, neutralise  # noqa: F401

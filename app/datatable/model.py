@@ -11,10 +11,12 @@ from urllib.parse import urlencode
 
 from piccolo.querystring import QueryString
 
+from app.numbers import to_int
 from app.services.roles import CurrentUser
 
 if TYPE_CHECKING:
     from app.datatable.table import DataTable
+    from app.services.scope import Scope
 
 _TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
 PER_PAGE_CHOICES = (20, 50, 100)
@@ -29,6 +31,8 @@ COUNT_CAP = 1_000
 # there are at most this many, this many more at each step (see DataTable._group_walk).
 GROUP_WALK_MAX = 5_000
 GROUP_WALK_BATCH = 16
+# A filter whose choices can grow without bound proposes at most this many matches of what is typed.
+SUGGESTIONS = 20
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
 EXPORT_FORMATS = {"xlsx": "Excel", "csv": "CSV (texte)"}
 
@@ -43,13 +47,79 @@ class Col:
 
 
 @dataclass(frozen=True)
+class Choices:
+    """The choices of a filter that grow without bound (sessions, public sign-up organisations,
+    establishments): never all rendered into a ``<select>``. The filter is a text field: what is
+    typed filters (accent- and case-insensitive, as every search), and with JavaScript the field
+    suggests up to SUGGESTIONS matching choices, one of which can be picked (its id)."""
+
+    table: Any  # the Piccolo table chosen from
+    columns: tuple  # the columns the label is made of
+    label: Callable[[dict], str]
+    order: Any  # the suggestions' order
+    search: Callable[[str], Any]  # the text -> a where clause on ``table``, None for a blank text
+    # The choices the caller may see, as a where clause on ``table`` (None: no restriction of its own)
+    allowed: Callable[[CurrentUser, Scope], Any] | None = None
+    # Only the choices that some row of the list, in the caller's scope, refers to: for a list that
+    # is not establishment-scoped (the registration requests), whose rows bound what it may suggest.
+    among_rows: bool = False
+
+    def bounds(self, user: CurrentUser, scope: Scope) -> list:
+        clause = self.allowed(user, scope) if self.allowed is not None else None
+        return [] if clause is None else [clause]
+
+    def matching_ids(self, text: str):
+        """The ids of the choices ``text`` matches, as a subquery (None for a blank text): a list
+        filters its foreign key on it, and so keeps using its own indexes."""
+        clause = self.search(text)
+        return None if clause is None else self.table.select(self.table.id).where(clause)
+
+    async def matching(self, text: str, bounds: list) -> tuple[list[tuple[str, str]], bool]:
+        """(id, label) of at most SUGGESTIONS choices within ``bounds`` that ``text`` matches, and
+        whether more match."""
+        clause = self.search(text.strip()[:200])
+        if clause is None:
+            return [], False
+        rows = await self.table.select(self.table.id, *self.columns).where(clause, *bounds).order_by(
+            self.order).order_by(self.table.id).limit(SUGGESTIONS + 1)
+        return [(str(r["id"]), self.label(r)) for r in rows[:SUGGESTIONS]], len(rows) > SUGGESTIONS
+
+    async def label_of(self, chosen: int | None, bounds: list) -> str | None:
+        """The label of choice ``chosen`` if it lies within ``bounds``: an id never names a choice
+        outside the caller's reach."""
+        if chosen is None:
+            return None
+        row = await self.table.select(*self.columns).where(self.table.id == chosen, *bounds).first()
+        return None if row is None else self.label(row)
+
+
+@dataclass(frozen=True)
 class Filter:
     key: str
     label: str
     where: Callable[[str], Any]  # the value as typed -> a Piccolo where clause (or None to ignore)
-    kind: str = "text"  # text | select | date
+    kind: str = "text"  # text | select | date | choice
     # The choices of a select: a fixed list, or an async function of the user (e.g. their establishments).
     options: list[tuple[str, str]] | Callable[[CurrentUser], Awaitable[list[tuple[str, str]]]] | None = None
+    # kind "choice": the list's foreign key to the chosen table, and the choices
+    column: Any = None
+    choices: Choices | None = None
+
+    @property
+    def text_key(self) -> str:
+        """The query parameter of a choice filter's typed text (``key`` holds the picked id)."""
+        return f"{self.key}_q"
+
+
+def choice_filter(key: str, label: str, column, choices: Choices) -> Filter:
+    """A filter on a foreign key whose choices can grow: ``?key=<id>`` (a picked suggestion) or
+    ``?key_q=<text>`` (typed, JavaScript or not)."""
+
+    def where(value: str):
+        chosen = to_int(value)
+        return None if chosen is None else column == chosen
+
+    return Filter(key, label, where, kind="choice", column=column, choices=choices)
 
 
 @dataclass

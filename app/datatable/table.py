@@ -7,7 +7,7 @@ import asyncio
 import math
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -19,6 +19,7 @@ from app.datatable.model import (
     EXPORT_CHUNK,
     PER_PAGE_CHOICES,
     About,
+    Choices,
     Col,
     Filter,
     TablePage,
@@ -28,6 +29,7 @@ from app.datatable.writers import CsvWriter, XlsxWriter
 from app.numbers import to_int
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
+from app.services.text import fold
 
 
 @dataclass(frozen=True)
@@ -55,6 +57,8 @@ class DataTable:
     # -- parsing ------------------------------------------------------------------------------
     def parse(self, params: Mapping[str, str]) -> TableState:
         filters = {f.key: (params.get(f.key) or "").strip()[:200] for f in self.filters}
+        filters.update({f.text_key: (params.get(f.text_key) or "").strip()[:200] for f in self.filters
+                        if f.kind == "choice"})
         sortable = {c.key for c in self.columns if c.sort is not None}
         sort = params.get("sort") or self.default_sort
         if sort.lstrip("-") not in sortable:
@@ -79,11 +83,57 @@ class DataTable:
                 clauses.append(clause)
         for f in self.filters:
             value = state.filters.get(f.key)
-            if value:
-                clause = f.where(value)
-                if clause is not None:
-                    clauses.append(clause)
+            clause = f.where(value) if value else None
+            if clause is None and f.kind == "choice":  # nothing picked: the typed text, if any
+                matching = f.choices.matching_ids(state.filters.get(f.text_key) or "")
+                clause = None if matching is None else f.column.is_in(matching)
+            if clause is not None:
+                clauses.append(clause)
         return clauses
+
+    # -- choices that grow without bound (kind "choice") ---------------------------------------
+    def choice(self, key: str | None) -> Filter | None:
+        return next((f for f in self.filters if f.kind == "choice" and f.key == key), None)
+
+    def _choice_bounds(self, user: CurrentUser, scope: Scope, f: Filter) -> list:
+        """What bounds the choices the caller may be shown: their own rule (the establishments in
+        scope) and, for ``among_rows``, being referred to by a row the list shows the caller."""
+        bounds = f.choices.bounds(user, scope)
+        if f.choices.among_rows:
+            listed = self._where(user, scope, TableState({}, self.default_sort, 1, PER_PAGE_CHOICES[0]))
+            referred = self.table.select(f.column)
+            bounds.append(f.choices.table.id.is_in(referred.where(*listed) if listed else referred))
+        return bounds
+
+    async def suggest(self, user: CurrentUser, key: str, text: str) -> tuple[list[tuple[str, str]], bool]:
+        """(id, label) of at most SUGGESTIONS choices of filter ``key`` matching ``text``, among those
+        the caller may see, and whether more match; none for an unknown filter."""
+        f = self.choice(key)
+        if f is None:
+            return [], False
+        return await f.choices.matching(text, self._choice_bounds(user, await establishment_scope(user), f))
+
+    async def _resolve_choices(self, user: CurrentUser, scope: Scope, state: TableState) -> None:
+        """A picked choice (its id) holds until another text is typed in its field (a form sent
+        without JavaScript keeps the hidden id): then the id is dropped and the text filters. The
+        field shows the label of the picked choice only if the caller may see it: an id never
+        reveals a choice outside their reach (and filters on it match nothing they may see)."""
+        for f in self.filters:
+            if f.kind != "choice" or not state.filters.get(f.key):
+                continue
+            label = await f.choices.label_of(to_int(state.filters[f.key]), self._choice_bounds(user, scope, f))
+            text = state.filters[f.text_key]
+            if text and (label is None or fold(text) != fold(label)):
+                state.filters[f.key] = ""
+            elif label is not None:
+                state.filters[f.text_key] = label
+
+    async def state(self, user: CurrentUser, params: Mapping[str, str]) -> tuple[TableState, Scope]:
+        """The list's state for ``params`` (choices resolved) and the caller's scope."""
+        state = self.parse(params)
+        scope = await establishment_scope(user)
+        await self._resolve_choices(user, scope, state)
+        return state, scope
 
     def _sort_columns(self, state: TableState) -> list:
         """The columns of the list's order. A sort on a column of a referenced table (the
@@ -257,10 +307,9 @@ class DataTable:
         Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
         the page (only the table's own columns and those the sort needs, skipping at most
         COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
-        joined columns (one query for a ``count_in_page`` table); plus one per ``enrich`` and per
-        filter with choices."""
-        state = self.parse(params)
-        scope = await establishment_scope(user)
+        joined columns (one query for a ``count_in_page`` table); plus one per ``enrich``, per
+        filter with choices and per picked choice (its label)."""
+        state, scope = await self.state(user, params)
         clauses = self._where(user, scope, state, extra)
         if self.count_in_page:
             rows, total = await self._page_with_total(clauses, state)
@@ -283,7 +332,8 @@ class DataTable:
     async def clauses(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> list:
         """The where clauses of the rows the list shows for ``params`` (scope, base, filters): for an
         action on every matching row (a retry of the filtered failed jobs)."""
-        return self._where(user, await establishment_scope(user), self.parse(params), extra)
+        state, scope = await self.state(user, params)
+        return self._where(user, scope, state, extra)
 
     async def count(self, user: CurrentUser, params: Mapping[str, str], extra=None) -> int:
         clauses = await self.clauses(user, params, extra)
@@ -293,8 +343,8 @@ class DataTable:
     async def iter_rows(self, user: CurrentUser, params: Mapping[str, str], chunk: int = EXPORT_CHUNK, extra=None):
         """Every filtered row in the table's order, a chunk at a time, through one database cursor
         (no OFFSET: a 100,000-row export is one sorted scan)."""
-        state = self.parse(params)
-        clauses = self._where(user, await establishment_scope(user), state, extra)
+        state, scope = await self.state(user, params)
+        clauses = self._where(user, scope, state, extra)
 
         def build():  # Piccolo's query builders change in place: a fresh one per use
             query = self.table.select(*self.select)
@@ -353,3 +403,33 @@ class DataTable:
 
     async def export_xlsx(self, user: CurrentUser, params: Mapping[str, str], on_progress=None, extra=None) -> bytes:
         return await self.export(user, params, "xlsx", on_progress=on_progress, extra=extra)
+
+
+@dataclass
+class Pick:
+    """A choice field of a screen that is not a list (the analytics dashboard): the choice it
+    filters on, or what was typed and the choices it matches (to be picked from)."""
+
+    id: int | None = None
+    text: str = ""  # what the field shows: the picked choice's label, or what was typed
+    matches: list[tuple[str, str]] = field(default_factory=list)
+    more: bool = False
+    refused: bool = False  # an id the caller may not see (or none): the filter is ignored
+
+
+async def pick(choices: Choices, user: CurrentUser, chosen: str | None, text: str | None) -> Pick:
+    """What ``?<key>=<id>&<key>_q=<text>`` filters on, as a list's choice filter reads them: a
+    picked choice holds while its label is in the field; a typed text that names one choice only
+    picks it (typed without JavaScript); one that names several leaves them to pick from."""
+    bounds = choices.bounds(user, await establishment_scope(user))
+    text = (text or "").strip()[:200]
+    chosen_id = to_int(chosen)
+    label = await choices.label_of(chosen_id, bounds)
+    if label is not None and fold(text) in ("", fold(label)):
+        return Pick(chosen_id, label)
+    if not text:
+        return Pick(refused=bool(chosen))
+    matches, more = await choices.matching(text, bounds)
+    if len(matches) == 1 and not more:
+        return Pick(int(matches[0][0]), matches[0][1])
+    return Pick(text=text, matches=matches, more=more)

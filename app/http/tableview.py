@@ -3,17 +3,19 @@
 from __future__ import annotations
 
 import secrets
+from urllib.parse import urlencode
 
 from litestar import Request, Response
 from litestar.response import Redirect
 from litestar.status_codes import HTTP_303_SEE_OTHER
 
-from app.datatable import EXPORT_FORMATS, About, DataTable
+from app.datatable import EXPORT_FORMATS, About, Choices, DataTable, Pick
 from app.http.responder import content_disposition, render, url
 from app.http.web import current_user
 from app.lists import MEDIA_TYPES, export_filename
 from app.jobs import kinds
 from app.services import progress
+from app.services.scope import establishment_scope
 from app.settings import get_settings
 
 
@@ -49,17 +51,44 @@ async def export_response(request: Request, table: DataTable, params: dict, fmt:
     return Redirect(path=url(request, "jobs.show", token=token), status_code=HTTP_303_SEE_OTHER)
 
 
+async def suggestions(request: Request, table: DataTable, key: str, params: dict) -> Response:
+    """``?suggest=<filter>&<filter>_q=<text>``: the choices a filter of kind "choice" proposes for
+    what is typed (the options of its listbox, for htmx). Served by the list's own route, so by its
+    guard, and bounded by the caller's scope as the list is."""
+    f = table.choice(key)
+    text = params.get(f.text_key, "") if f is not None else ""
+    options, more = await table.suggest(current_user(request), key, text)
+    return render(request, "_suggestions.html", {"key": key, "options": options, "more": more, "text": text.strip()})
+
+
+async def choice_suggestions(request: Request, key: str, choices: Choices) -> Response:
+    """The same answer as a list's ``?suggest=``, for a screen's choice field that is not a list's."""
+    user = current_user(request)
+    text = request.query_params.get(f"{key}_q") or ""
+    options, more = await choices.matching(text, choices.bounds(user, await establishment_scope(user)))
+    return render(request, "_suggestions.html", {"key": key, "options": options, "more": more, "text": text.strip()})
+
+
+def match_links(picked: Pick, key: str, base: str, query: dict) -> list[tuple[str, str]]:
+    """(label, link) of each choice a text typed without picking matches: the screen's query with
+    that choice picked (the links of ``choice_matches`` in templates/_table.html)."""
+    return [(label, f"{base}?{urlencode({**query, key: value})}") for value, label in picked.matches]
+
+
 async def table_view(
     request: Request, table: DataTable, page: str, region: str, context: dict | None = None, extra=None,
     params: dict | None = None, options: dict | None = None,
 ) -> Response:
     """GET handler body shared by every list screen. `?export=xlsx` (or csv) exports all filtered
-    rows. ``extra`` (a where clause) limits the table to what the screen is about; exports large
-    enough to need a job are only offered for tables the job can rebuild (extra=None). ``params``:
+    rows; `?suggest=<filter>` answers a choice filter's suggestions. ``extra`` (a where clause)
+    limits the table to what the screen is about; exports large enough to need a job are only
+    offered for tables the job can rebuild (extra=None). ``params``:
     the query with what the screen adds (the session of a table ``about`` one); ``options``: choices
     of select filters that depend on the screen."""
     user = current_user(request)
     params = dict(request.query_params) if params is None else params
+    if "suggest" in params:
+        return await suggestions(request, table, params["suggest"], params)
     fmt = params.pop("export", None)
     if fmt in EXPORT_FORMATS:
         return await export_response(request, table, params, fmt, extra=extra, job_allowed=extra is None)

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from app.datatable import Choices
 from app.numbers import to_int
+from app.services.text import search
+from app.tables.catalogue import CourseTemplate
+from app.tables.org import Establishment
 
 
 def int_or_none(value) -> int | None:
@@ -23,3 +27,24 @@ def person_of(table) -> tuple:
 def full_name(row: dict) -> str:
     """« Prénom Nom », as a list exports its « Prénom / Nom » column."""
     return f"{row['first_name']} {row['last_name']}"
+
+
+# The establishments a filter may be set to: those of the caller's scope, by code (hundreds in a
+# network: suggested as one types rather than all listed).
+ESTABLISHMENT_CHOICES = Choices(
+    table=Establishment,
+    columns=(Establishment.code, Establishment.name),
+    label=lambda r: f"{r['code']} — {r['name']}",
+    order=Establishment.code,
+    search=lambda text: search(Establishment.search_text, text),
+    allowed=lambda user, scope: scope.where(Establishment.id),
+)
+
+# The catalogue's course templates (the whole network's), by code.
+TEMPLATE_CHOICES = Choices(
+    table=CourseTemplate,
+    columns=(CourseTemplate.code, CourseTemplate.title),
+    label=lambda r: f"{r['code']} — {r['title']}",
+    order=CourseTemplate.code,
+    search=lambda text: search(CourseTemplate.search_text, text),
+)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from app.datatable import Col, DataTable, Filter
+from app.datatable import Col, DataTable, Filter, choice_filter
 from app.dates import local_naive
 from app.lists import register
-from app.lists._common import int_or_none
-from app.services.scope import establishment_choices
+from app.lists._common import ESTABLISHMENT_CHOICES
 from app.services.text import search
 from app.tables.learning import Enrolment
 
@@ -51,9 +50,7 @@ ENROLLED = register(
         ),
         filters=(
             Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),
-            Filter("establishment", "Établissement",
-                   lambda v: Enrolment.session.establishment == int_or_none(v) if int_or_none(v) else None,
-                   kind="select", options=establishment_choices),
+            choice_filter("establishment", "Établissement", Enrolment.session.establishment, ESTABLISHMENT_CHOICES),
             Filter("session", "Code de session", lambda v: search(Enrolment.session.search_text, v)),
             Filter("progress", "Progression", _progress, kind="select", options=list(PROGRESS.items())),
             Filter("audience", "Public", lambda v: {"agents": Enrolment.user.external != True,  # noqa: E712

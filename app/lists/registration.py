@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime, timezone
 
 from app.dates import local_naive
-from app.datatable import Col, DataTable, Filter
+from app.datatable import Choices, Col, DataTable, Filter, choice_filter
 from app.lists import register
 from app.lists._common import int_or_none, yes_no
 from app.services import outbox
@@ -48,15 +48,32 @@ async def _type_options(user):
     return [(str(i["id"]), i["label"]) for i in await items("establishment_type")]
 
 
-async def _session_options(user):
-    rows = await TrainingSession.select(TrainingSession.id, TrainingSession.code).order_by(TrainingSession.code)
-    return [(str(r["id"]), r["code"]) for r in rows]
+def _organisation_label(row: dict) -> str:
+    """« Mairie de Nyons (26110 Nyons) »: homonyms told apart by their place."""
+    place = " ".join(p for p in (row["postal_code"], row["city"]) if p)
+    return f"{row['name']} ({place})" if place else row["name"]
 
 
-async def _organisation_options(user):
-    rows = await Organisation.select(Organisation.id, Organisation.name).where(
-        Organisation.merged_into.is_null()).order_by(Organisation.name)
-    return [(str(r["id"]), r["name"]) for r in rows]
+# A session or an organisation the list may be filtered on: one that some request refers to
+# (organisations are public sign-ups and sessions add up year after year: suggested as one types,
+# never all listed).
+SESSION_CHOICES = Choices(
+    table=TrainingSession,
+    columns=(TrainingSession.code, TrainingSession.full_name),
+    label=lambda r: f"{r['code']} — {r['full_name']}",
+    order=TrainingSession.code,
+    search=lambda text: search(TrainingSession.search_text, text),
+    among_rows=True,
+)
+ORGANISATION_CHOICES = Choices(
+    table=Organisation,
+    columns=(Organisation.name, Organisation.postal_code, Organisation.city),
+    label=_organisation_label,
+    order=Organisation.name,
+    search=lambda text: search(Organisation.search_text, loose(text)),
+    allowed=lambda user, scope: Organisation.merged_into.is_null(),
+    among_rows=True,
+)
 
 
 MAILS = register(
@@ -139,9 +156,8 @@ REQUESTS = register(
         filters=(
             Filter("status", "État", lambda v: RegistrationRequest.status == v if v in STATUS_LABELS else None,
                    kind="select", options=[(k, v) for k, v in STATUS_LABELS.items() if k != "draft"]),
-            Filter("session", "Session", _int_filter(RegistrationRequest.session), kind="select", options=_session_options),
-            Filter("organisation", "Établissement", _int_filter(RegistrationRequest.organisation), kind="select",
-                   options=_organisation_options),
+            choice_filter("session", "Session", RegistrationRequest.session, SESSION_CHOICES),
+            choice_filter("organisation", "Établissement", RegistrationRequest.organisation, ORGANISATION_CHOICES),
             Filter("since", "Envoyée depuis le", _since, kind="date"),
             Filter("q", "Nom, courriel ou référence", lambda v: RegistrationRequest.last_name.ilike(f"%{v}%")
                    | RegistrationRequest.email.ilike(f"%{v}%") | RegistrationRequest.reference.ilike(f"%{v}%")),

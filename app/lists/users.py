@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from app.datatable import Col, DataTable, Filter
+from app.datatable import Col, DataTable, Filter, choice_filter
 from app.db import among
 from app.dates import local_naive, now
 from app.lists import register
-from app.lists._common import int_or_none
+from app.lists._common import ESTABLISHMENT_CHOICES
 from app.services.accounts import STATUS_LABELS
-from app.services.scope import establishment_choices
 from app.services.text import search
 from app.tables.accounts import User
 from app.tables.registration import RegistrationRequest
@@ -100,9 +99,7 @@ USERS = register(
             Filter("state", "État du compte",
                    lambda v: {"active": User.is_suspended == False, "suspended": User.is_suspended == True}.get(v),  # noqa: E712
                    kind="select", options=[("active", "Actif"), ("suspended", "Suspendu")]),
-            Filter("establishment", "Établissement",
-                   lambda v: User.establishment == int_or_none(v) if int_or_none(v) else None,
-                   kind="select", options=establishment_choices),
+            choice_filter("establishment", "Établissement", User.establishment, ESTABLISHMENT_CHOICES),
             Filter("last_access", "Dernier accès", _last_access, kind="select", options=list(LAST_ACCESS.items())),
             # External trainees (registered through the public wizard) have no establishment: only
             # an administrator's list has them.
