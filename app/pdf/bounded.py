@@ -49,8 +49,9 @@ class RenderFailed(DomainError):
     status_code = 503
 
 
-class _Overtime(Exception):
-    """Raised in a render child by its alarm, at the deadline."""
+class _Overtime(BaseException):
+    """Raised in a render child by its alarm, at the deadline; a BaseException, so that the
+    renderer's own ``except Exception`` (WeasyPrint logs and goes on past a bad image) lets it through."""
 
 
 # -- in a render child ----------------------------------------------------------------------------

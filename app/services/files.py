@@ -98,6 +98,10 @@ async def _keep(name: str, content_type: str, pieces: AsyncIterator, user_id: in
         async for piece in pieces:
             digest.update(piece)
             size += len(piece)
+            if not buffer and len(piece) == CHUNK_BYTES:  # a scratch file's read, a slice of bytes: as is
+                await _write_chunk(file_id, seq, bytes(piece))
+                seq += 1
+                continue
             buffer += piece
             while len(buffer) >= CHUNK_BYTES:
                 await _write_chunk(file_id, seq, bytes(buffer[:CHUNK_BYTES]))
