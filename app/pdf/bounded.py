@@ -5,9 +5,10 @@ WeasyPrint is CPU-bound pure Python: a pathological document (a line of a millio
 it busy for minutes, and a thread cannot be stopped — a render in a thread of the web process
 starves its event loop of the GIL, and a stuck worker ignores SIGTERM. So every PDF render runs
 here, in a pool of spawned processes kept for the life of this process (a render costs the ~70 ms
-of WeasyPrint plus a few ms of pickling; a child starts once, ~1 s). The pool has
-PDF_RENDER_PROCESSES children (default: the host's cores), started as renders need them, and is
-the only one: two ZIPs of a whole session built at once by one worker share it, so a host never
+of WeasyPrint plus a few ms of pickling). The pool has PDF_RENDER_PROCESSES children (default:
+the host's cores), all started with the first render and each warmed (the renderers' modules,
+fonts and stylesheets loaded, ~1 s, more on a loaded host) before any render is given to them, so
+that no start-up is counted in a deadline. It is the only one: two ZIPs of a whole session built at once by one worker share it, so a host never
 renders on more processes than it has cores, however many jobs run.
 
 A render is given to the pool only when one of its children is free (``_Slots``): the time it waits
@@ -27,6 +28,7 @@ import multiprocessing
 import os
 import signal
 import threading
+import time
 from collections import deque
 from concurrent.futures import CancelledError, ProcessPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -38,7 +40,9 @@ from app.jobs.children import die_with_parent
 from app.services.errors import DomainError
 from app.settings import get_settings
 
-STARTUP = 120.0  # seconds a new child may take to start and import the renderer (not counted in a deadline)
+STARTUP = 120.0  # seconds the children may take to start and warm up (not counted in a deadline)
+# The renderers' modules, warmed by each child as it starts (their `warm_up()`).
+RENDERERS = ("app.services.certificates.render", "app.services.signing.sheet", "app.pdf.render")
 GRACE = 5.0  # past the deadline, what the child's own alarm gets before the parent kills the pool
 
 
@@ -67,6 +71,16 @@ def _import(name: str) -> None:
         warm_up()
 
 
+def _start_child(parent_pid: int, started) -> None:
+    """A new child: dies with its parent, warms the renderers, then counts itself as started."""
+    die_with_parent(parent_pid)
+    for name in RENDERERS:
+        _import(name)
+        _warmed.add(name)
+    with started.get_lock():
+        started.value += 1
+
+
 def _on_alarm(signum, frame):
     raise _Overtime()
 
@@ -91,12 +105,27 @@ class _Slots:
 
     def __init__(self, size: int):
         # spawn: a fork of this process would copy its event loop, threads and database connections.
-        self.pool = ProcessPoolExecutor(size, mp_context=multiprocessing.get_context("spawn"),
-                                        initializer=die_with_parent, initargs=(os.getpid(),))
+        context = multiprocessing.get_context("spawn")
+        self.started = context.Value("i", 0)
+        self.pool = ProcessPoolExecutor(size, mp_context=context, initializer=_start_child,
+                                        initargs=(os.getpid(), self.started))
         self.size = size
         self.free = threading.BoundedSemaphore(size)
-        self.warm: set[str] = set()  # modules rendered by this pool: no child start-up to allow for
         self.closed = False
+        # Every child now, rather than one per render that finds none idle (the executor's way): a
+        # render is then never given to a child still starting. Private, but the only way to ask.
+        self.pool._launch_processes()
+
+    def wait_started(self) -> None:
+        """Until every child has warmed up; RenderFailed past STARTUP (a host too loaded to start them)."""
+        limit = time.monotonic() + STARTUP
+        while self.started.value < self.size:
+            if not all(process.is_alive() for process in self.pool._processes.values()):
+                raise BrokenProcessPool("a render child died starting")  # its warm-up failed
+            if time.monotonic() > limit:
+                _discard(self)
+                raise RenderFailed("les processus de rendu des PDF n'ont pas démarré")
+            time.sleep(0.05)
 
 
 _slots: _Slots | None = None
@@ -153,7 +182,7 @@ class _Render:
     timeout: float
     slots: _Slots
     future: object
-    limit: float  # how long the parent waits: the deadline, the grace, and a child's start-up if it may need one
+    limit: float  # how long the parent waits: the deadline and the grace given to the child's alarm
     retried: bool = False
 
 
@@ -163,19 +192,19 @@ def _submit(function, args: tuple, timeout: float) -> _Render:
         slots = _current()
         if slots.free.acquire(timeout=1.0):  # else: maybe a pool discarded meanwhile, take the new one
             break
-    module = function.__module__
-    # A child to start, or one that has not yet warmed this renderer: allow for its start-up.
-    cold = module not in slots.warm or len(slots.pool._processes or {}) < slots.size
     try:
+        slots.wait_started()
         future = slots.pool.submit(_call, function, args, timeout)
     except (BrokenProcessPool, RuntimeError):  # killed by another render's deadline, or shut down
         slots.free.release()
         _discard(slots)
         future = None
+    except BaseException:
+        slots.free.release()
+        raise
     else:
         future.add_done_callback(lambda _: slots.free.release())
-        slots.warm.add(module)
-    return _Render(function, args, timeout, slots, future, timeout + GRACE + (STARTUP if cold else 0))
+    return _Render(function, args, timeout, slots, future, timeout + GRACE)
 
 
 def _outcome(render: _Render):
