@@ -346,6 +346,7 @@ async def test_the_zip_is_served_by_a_web_process_without_the_workers_disk(clien
     started = await post_form(client, f"/sessions/{session_id}/attestations/zip")
     await run_jobs()
     done = await client.get(started.headers["location"])
+    assert done.status_code == 200, (done.headers.get("location"), done.status_code)
     link = re.search(r'href="([^"]+)"[^>]*>Télécharger les 2', done.text)[1]
     shutil.rmtree(get_settings().var_dir / ZIPS, ignore_errors=True)  # the worker's scratch: not the web's
     assert not list((get_settings().var_dir).glob("**/*.zip"))  # nothing left on disk: stored in the database
