@@ -13,6 +13,7 @@ from piccolo.engine.finder import engine_finder
 
 from app.settings import get_settings
 from app.tables.accounts import User
+from app.tables.files import CHUNK_BYTES, StoredFile
 from app.tables.constraints import PARTIAL_UNIQUE_INDEXES
 from app.tables.piccolo_app import TABLES
 from app.tables.registration import ADDED_COLUMN_BACKFILLS
@@ -111,6 +112,7 @@ async def create_sqlite_tables() -> None:
             await _create_unique_index(statement)
     for statement in PARTIAL_UNIQUE_INDEXES:
         await _create_unique_index(statement)
+    await _move_legacy_file_data()
 
 
 def _piccolo_sqlite_ddl(table) -> list[str]:
@@ -131,6 +133,27 @@ def _unique_indexes(table) -> list[str]:
         statements.append(f"CREATE UNIQUE INDEX IF NOT EXISTS {constraint._meta.name} "
                           f"ON {table._meta.get_formatted_tablename()} ({columns})")
     return statements
+
+
+# An embedded database made before 2026-12-07T06:00 kept each file whole in stored_file.data: its
+# bytes move to stored_file_chunk, cut in pieces of CHUNK_BYTES (the PostgreSQL migration does the
+# same), and the column goes (SQLite 3.35+ drops a column).
+LEGACY_FILE_DATA = [
+    "INSERT INTO stored_file_chunk (file, seq, data) "
+    "WITH RECURSIVE piece(file, seq) AS (SELECT id, 0 FROM stored_file WHERE length(data) > 0 "
+    "UNION ALL SELECT p.file, p.seq + 1 FROM piece p JOIN stored_file f ON f.id = p.file "
+    "WHERE (p.seq + 1) * {size} < length(f.data)) "
+    "SELECT p.file, p.seq, substr(f.data, p.seq * {size} + 1, {size}) FROM piece p JOIN stored_file f ON f.id = p.file",
+    'ALTER TABLE "stored_file" DROP COLUMN "data"',
+]
+
+
+async def _move_legacy_file_data() -> None:
+    columns = {r["name"] for r in await StoredFile.raw('PRAGMA table_info("stored_file")')}
+    if "data" in columns:
+        async with transaction():
+            for statement in LEGACY_FILE_DATA:
+                await StoredFile.raw(statement.format(size=CHUNK_BYTES))
 
 
 # Unique indexes a newer one replaced (issue 22: a certificate's kind joined its uniqueness).

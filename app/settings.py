@@ -149,6 +149,8 @@ class Settings:
     # New registration drafts an hour from one client address (a shared office, a training day's Wi-Fi).
     registration_drafts_per_address: int = 300
     pdf_render_timeout: float = 30.0  # seconds a PDF render may take before it is killed (app/pdf/bounded.py)
+    # Render processes of a web or worker process, shared by all its renders (app/pdf/bounded.py).
+    pdf_render_processes: int = 1
     # « Présence minimale (%) » of a session that sets none (issue 20): the share of its slots' hours a
     # learner must attend for the session to be complete and certified; a session may lower it (0: none).
     min_attendance_percent: int = 100
@@ -236,6 +238,7 @@ def load_settings() -> Settings:
         ops_metrics_token=_env("OPS_METRICS_TOKEN", "") or "",
         registration_drafts_per_address=int(_env("REGISTRATION_DRAFTS_PER_ADDRESS", "300")),
         pdf_render_timeout=float(_env("PDF_RENDER_TIMEOUT", "30")),
+        pdf_render_processes=max(1, int(_env("PDF_RENDER_PROCESSES", str(os.cpu_count() or 1)))),
         min_attendance_percent=max(0, min(100, int(_env("MIN_ATTENDANCE_PERCENT", "100")))),
     )
 

@@ -8,7 +8,7 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Response, Template
 
 from app.http.forms import form_data
-from app.http.responder import private_download, redirect, render, start_job, url, wants_fragment
+from app.http.responder import private_download, redirect, render, start_job, stored_download, url, wants_fragment
 from app.http.web import current_user
 from app.jobs import kinds
 from app.jobs import results
@@ -56,9 +56,9 @@ class AttendanceController(Controller):
     async def sheet_download(self, request: Request, session_id: FromPath[int], token: FromPath[str]) -> Response:
         user = current_user(request)
         await session_in_scope(user, session_id)  # out of scope: « Session introuvable », as a missing one
-        state, content = await results.owned_result(request.app.state.redis, user, token, SHEET_GONE,
-                                                    "application/pdf", session_id=session_id)
-        return private_download(content, state.get("filename", "emargement.pdf"))
+        state, stored = await results.owned_result(request.app.state.redis, user, token, SHEET_GONE,
+                                                   "application/pdf", session_id=session_id)
+        return stored_download(stored, state.get("filename", "emargement.pdf"), "application/pdf")
 
     @get("/presences", name="attendance.grid")
     async def grid(self, request: Request, session_id: FromPath[int], page: FromQuery[int | None] = None) -> Template:

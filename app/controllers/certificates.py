@@ -14,7 +14,7 @@ from litestar.response import Response, Template
 from app.controllers.certificate_provider import ProviderController
 from app.controllers.signed_sheets import VERIFY_LIMIT, sheet_page
 from app.http.forms import read_form, read_pdf
-from app.http.responder import confirm_page, private_download, redirect, render, start_job, url
+from app.http.responder import confirm_page, private_download, redirect, render, start_job, stored_download, url
 from app.http.web import client_ip, current_user
 from app.jobs import kinds, results
 from app.services import certificates
@@ -125,9 +125,9 @@ class CertificateController(Controller):
 
     @get("/zip/{token:str}", name="certificates.zip_download")
     async def zip_download(self, request: Request, token: FromPath[str]) -> Response:
-        state, content = await results.owned_result(request.app.state.redis, current_user(request), token, ZIP_GONE,
-                                                    "application/zip")
-        return private_download(content, state.get("filename", "attestations-et-certificats.zip"), "application/zip")
+        state, stored = await results.owned_result(request.app.state.redis, current_user(request), token, ZIP_GONE,
+                                                   "application/zip")
+        return stored_download(stored, state.get("filename", "attestations-et-certificats.zip"), "application/zip")
 
 
 @get("/mes-sessions/{session_id:int}/attestation", name="certificates.mine")

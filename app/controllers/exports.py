@@ -6,8 +6,7 @@ from litestar import Request, Response, get
 from litestar.params import FromPath
 from litestar.response import Template
 
-from app.http.responder import render, wants_fragment
-from app.http.tableview import file_response
+from app.http.responder import render, stored_download, wants_fragment
 from app.http.web import current_user
 from app.jobs import results
 from app.lists import MEDIA_TYPES
@@ -39,10 +38,10 @@ async def download_export(request: Request, token: FromPath[str]) -> Response:
     fmt = state.get("format")
     # Only an export's result (a ZIP or a sheet has its own route, which checks its session's scope).
     is_export = fmt in MEDIA_TYPES and state.get("content_type") == MEDIA_TYPES[fmt]
-    content = await results.stored_content(state, max_age=results.EXPORT_MAX_AGE) if is_export else None
-    if content is None:
+    stored = await results.stored_result(state, max_age=results.EXPORT_MAX_AGE) if is_export else None
+    if stored is None:
         raise NotFound("Ce fichier n'est plus disponible : relancez l'export.")
-    return file_response(content, state.get("filename", "export.xlsx"), fmt)
+    return stored_download(stored, state.get("filename", "export.xlsx"), MEDIA_TYPES[fmt], cache="no-store")
 
 
 HANDLERS = [job_page, download_export]

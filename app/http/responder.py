@@ -17,12 +17,12 @@ from urllib.parse import quote, urlencode
 
 from litestar import Request, Response
 from litestar.plugins.flash import flash
-from litestar.response import Redirect, Template
+from litestar.response import Redirect, Stream, Template
 from litestar.status_codes import HTTP_303_SEE_OTHER
 from litestar_htmx import ClientRedirect
 
 from app.http.user import current_user
-from app.services import progress
+from app.services import files, progress
 
 NO_STORE = {"Cache-Control": "no-store, private"}
 
@@ -148,6 +148,20 @@ def private_download(content: bytes, filename: str, media_type: str = "applicati
     """A private document built for this user (a PDF, a calendar invitation): never cached."""
     return Response(content=content, media_type=media_type, headers={
         "Content-Disposition": content_disposition(filename), "Cache-Control": "private, no-store"})
+
+
+def stored_download(stored: dict, filename: str, media_type: str, cache: str = "private, no-store") -> Stream:
+    """A stored file (``id``, ``size``: a job's result) as a download, streamed a chunk at a time
+    from the database (app/services/files.py): a ZIP of a gigabyte costs the web process one chunk."""
+    return streamed(files.pieces(stored["id"]), stored["size"], media_type,
+                    {"Content-Disposition": content_disposition(filename), "Cache-Control": cache})
+
+
+def streamed(pieces, length: int, media_type: str, headers: dict, status_code: int = 200) -> Stream:
+    """``length`` bytes sent as ``pieces`` (an async iterator) yields them, with their Content-Length:
+    the client shows the download's progress, and a download broken off is seen as such."""
+    return Stream(pieces, media_type=media_type, status_code=status_code,
+                  headers={**headers, "Content-Length": str(length)})
 
 
 def content_disposition(filename: str, inline: bool = False) -> str:

@@ -1,66 +1,33 @@
 """All the certificates of a session as one ZIP (attestations and certificats de réalisation, issue 22), in the background, with progress (SPEC D3).
 
-The ZIP is streamed to a file by zipstream-ng: each PDF is rendered from its snapshot when the
-stream reaches it. WeasyPrint is CPU-bound and single-threaded: for a large session the PDFs are
-rendered by a pool of processes (one per core), at most WINDOW ahead of the stream, so memory holds
-a bounded number of certificates whatever the session's size."""
+The ZIP is streamed to a scratch file by zipstream-ng: each PDF is rendered from its snapshot when
+the stream reaches it. WeasyPrint is CPU-bound and single-threaded: the PDFs are rendered by the
+worker's render pool (app/pdf/bounded.py: one per worker, PDF_RENDER_PROCESSES processes, shared
+by the jobs running at once), at most WINDOW ahead of the stream, so memory holds a bounded number
+of certificates whatever the session's size; the ZIP goes into the database a chunk at a time
+(app/jobs/results.py)."""
 
 from __future__ import annotations
 
 import asyncio
-import multiprocessing
-import os
-from collections import Counter, deque
-from concurrent.futures import ProcessPoolExecutor
-from concurrent.futures import TimeoutError as FutureTimeout
+from collections import Counter
 from pathlib import Path
 
 from zipstream import ZipStream
 
-from app.numbers import number_fr
 from app.jobs import results
-from app.jobs.children import die_with_parent
 from app.pdf import bounded
 from app.services import certificates, progress
 
 ZIPS = "certificate-zips"  # the worker's scratch folder under var/ (app/jobs/results.py)
-# From this many certificates the PDFs are rendered by a process pool (starting it costs ~1 s).
-PARALLEL_FROM = 30
-WINDOW = 16
+WINDOW = 16  # PDFs rendered ahead of the stream
 
 
 def _rendered(snapshots: list[dict]):
-    """The PDFs of these snapshots, in order: in the render pool for a few, by a pool of processes for
-    many; each within the render deadline (app/pdf/bounded.py), else RenderFailed."""
-    workers = min(os.cpu_count() or 1, 4)
-    if len(snapshots) < PARALLEL_FROM or workers < 2:
-        for snapshot in snapshots:
-            yield bounded.run(certificates.render_sync, snapshot)
-        return
-    # spawn: a fork of this process would copy its event loop, threads and database connections.
-    # The renderers die with the worker (a SIGKILLed worker left them running).
-    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"),
-                               initializer=die_with_parent, initargs=(os.getpid(),))
-
-    def result(future):
-        try:
-            return future.result(timeout=bounded.deadline())
-        except FutureTimeout:
-            raise bounded.RenderFailed(f"le rendu d'un PDF a dépassé {number_fr(bounded.deadline())} s") from None
-
-    try:
-        waiting = deque()
-        ahead = iter(snapshots)
-        for snapshot in ahead:
-            waiting.append(pool.submit(certificates.render_sync, snapshot))
-            if len(waiting) >= WINDOW:
-                yield result(waiting.popleft())
-        while waiting:
-            yield result(waiting.popleft())
-    except BaseException:
-        bounded.kill(pool)  # a stuck render is not waited for
-        raise
-    pool.shutdown()
+    """The PDFs of these snapshots, in order, rendered by the worker's one render pool (shared with
+    any other job rendering at the same time), at most WINDOW ahead of the stream; each within the
+    render deadline (app/pdf/bounded.py), else RenderFailed."""
+    return bounded.ordered(certificates.render_sync, snapshots, WINDOW)
 
 
 def archive_names(rows: list[dict]) -> list[str]:
@@ -106,7 +73,7 @@ async def build_certificates_zip(ctx, session_id: int, user_id: int, token: str,
         # A certificat de réalisation's stamp image is read here, once, not by each render.
         snapshots = await certificates.with_assets([c["snapshot"] for c in valid])
         await asyncio.to_thread(_write_zip, scratch, list(zip(archive_names(valid), snapshots)), counter.step)
-        stored = await results.store(filename, "application/zip", await asyncio.to_thread(scratch.read_bytes), user_id)
+        stored = await results.store(filename, "application/zip", scratch, user_id)
     except Exception as exc:
         await counter.flush(return_exceptions=True)
         reason = str(exc) if isinstance(exc, bounded.RenderFailed) else type(exc).__name__

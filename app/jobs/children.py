@@ -1,8 +1,8 @@
 """Child processes die with their parent (issue 19): a worker SIGKILLed in the middle of a job
 must not leave its render processes behind (2 × ~100 MB each time).
 
-``die_with_parent`` is the initializer of every process pool a job starts (the certificates ZIP's,
-the time-limited single-PDF renders'): on Linux it asks the kernel to SIGKILL the child when its
+``die_with_parent`` is the initializer of the render pool (app/pdf/bounded.py, one per web or
+worker process, which every PDF render uses, the certificates ZIP's included): on Linux it asks the kernel to SIGKILL the child when its
 parent goes (``prctl(PR_SET_PDEATHSIG, SIGKILL)``). Use it as::
 
     ProcessPoolExecutor(n, mp_context=…, initializer=die_with_parent, initargs=(os.getpid(),))

@@ -8,7 +8,8 @@ production), so it never reads the worker's disk, and Redis holds no file. An ex
 an hour only (``EXPORT_MAX_AGE``: it shows the data of when it was made). The job writes no URL: the
 web code that starts it puts the result's URL, built from a route name, in the progress. A job that
 streams a large result writes it first to a scratch file of its own (``scratch_path``), swept when
-stale.
+stale, which `store` copies into the database a chunk at a time; the download streams it back the
+same way (app/services/files.py): no process ever holds a large result whole.
 
 Also: the count of items a worker thread has finished, written to the job's progress."""
 
@@ -59,8 +60,9 @@ async def session_in_users_scope(redis, token: str, user_id: int, session_id: in
         return None
 
 
-async def store(name: str, content_type: str, content: bytes, user_id: int | None) -> dict:
-    """Keep a job's result; returns the progress fields that let its owner download it."""
+async def store(name: str, content_type: str, content: bytes | Path, user_id: int | None) -> dict:
+    """Keep a job's result (its bytes, or the path of its scratch file); returns the progress fields
+    that let its owner download it."""
     file_id = await files.store_generated(name, content_type, content, user_id)
     return {"file_id": file_id, "filename": name, "content_type": content_type}
 
@@ -72,25 +74,26 @@ def legacy_url(result_url: str) -> dict:
     return {"result_url": result_url} if result_url else {}
 
 
-async def stored_content(state: dict, max_age: timedelta | None = None) -> bytes | None:
-    """The content of the result a finished job's progress (``state``) points to; None when there
-    is none, or it is older than ``max_age`` or already deleted."""
+async def stored_result(state: dict, max_age: timedelta | None = None) -> dict | None:
+    """The stored file (id, size) a finished job's progress (``state``) points to, to stream with
+    app/services/files.py ``pieces``; None when there is none, or it is older than ``max_age`` or
+    already deleted."""
     if state.get("state") != "done" or not isinstance(state.get("file_id"), int):
         return None
-    query = StoredFile.select(StoredFile.data).where(StoredFile.id == state["file_id"])
+    query = StoredFile.select(StoredFile.id, StoredFile.size).where(StoredFile.id == state["file_id"])
     if max_age is not None:
         query = query.where(StoredFile.created_at >= now() - max_age)
-    row = await query.first()
-    return None if row is None else bytes(row["data"])
+    return await query.first()
 
 
 async def owned_result(redis, user, token: str, gone: str, content_type: str,
-                       session_id: int | None = None) -> tuple[dict, bytes]:
-    """The progress state and the content (of ``content_type``: a ZIP's token is no attendance
-    sheet) of a finished job of this user (a CurrentUser) about a session still in their scope now
-    (the job's ``session``, and ``session_id`` when the URL names one); NotFound (with ``gone``)
-    when the job is someone else's, unknown, unfinished, of another kind or session, or its file
-    has expired. A manager moved elsewhere no longer downloads what they asked for before."""
+                       session_id: int | None = None) -> tuple[dict, dict]:
+    """The progress state and the stored file (``stored_result``; of ``content_type``: a ZIP's
+    token is no attendance sheet) of a finished job of this user (a CurrentUser) about a session
+    still in their scope now (the job's ``session``, and ``session_id`` when the URL names one);
+    NotFound (with ``gone``) when the job is someone else's, unknown, unfinished, of another kind or
+    session, or its file has expired. A manager moved elsewhere no longer downloads what they asked
+    for before."""
     state = await progress.get(redis, token)
     if state is None or state.get("owner") != user.id or state.get("state") != "done" \
             or state.get("content_type") != content_type \
@@ -101,10 +104,10 @@ async def owned_result(redis, user, token: str, gone: str, content_type: str,
         await session_in_scope(user, state["session"])
     except NotFound:
         raise NotFound(gone) from None
-    content = await stored_content(state)
-    if content is None:
+    stored = await stored_result(state)
+    if stored is None:
         raise NotFound(gone)
-    return state, content
+    return state, stored
 
 
 async def give_up(args_list: list[list], reason: str) -> None:

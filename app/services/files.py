@@ -1,18 +1,24 @@
-"""Activity files: the real type from the magic bytes (never the browser's word or the name), a size
-cap, stored in PostgreSQL (see app/tables/files.py for why), served with HTTP Range support."""
+"""Stored files: an activity's upload (the real type from the magic bytes, never the browser's word or
+the name, a size cap) and what the application makes (a job's result, a signed sheet), kept in
+PostgreSQL (see app/tables/files.py for why) in pieces of ``CHUNK_BYTES``: written from bytes or
+from a scratch file, and read back, a piece at a time (one query each), whatever the file's size —
+so memory stays bounded from the job's render to the download, HTTP ranges included."""
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import re
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
 from app import db
 from app.dates import now
 from app.numbers import INT64_MAX, to_int
 from app.services.errors import NotFound, ValidationFailed
 from app.settings import get_settings
-from app.tables.files import StoredFile
+from app.tables.files import CHUNK_BYTES, StoredFile, StoredFileChunk
 
 # (content type, label, test on the first bytes); office formats are ZIP files, told by their name.
 _SIGNATURES = [
@@ -57,20 +63,59 @@ async def store(name: str, content: bytes, user_id: int | None) -> int:
     content_type = detect_type(name, content[:16])
     if content_type is None:
         raise ValidationFailed({"file": f"Type de fichier non accepté. Formats acceptés : {ACCEPTED_TEXT}."})
-    row = await StoredFile.insert(StoredFile(
-        name=safe_name(name), content_type=content_type, size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(), data=content, created_by=user_id,
-    )).returning(StoredFile.id)
-    return row[0]["id"]
+    return await _keep(safe_name(name), content_type, _pieces_of_bytes(content), user_id)
 
 
-async def store_generated(name: str, content_type: str, content: bytes, user_id: int | None) -> int:
-    """A file the application made (a ZIP of certificates), not an upload: no type or size check."""
-    row = await StoredFile.insert(StoredFile(
-        name=safe_name(name), content_type=content_type, size=len(content),
-        sha256=hashlib.sha256(content).hexdigest(), data=content, created_by=user_id,
-    )).returning(StoredFile.id)
-    return row[0]["id"]
+async def store_generated(name: str, content_type: str, content: bytes | Path, user_id: int | None) -> int:
+    """A file the application made (a job's result, a signed sheet), not an upload: no type or size
+    check. ``content``: its bytes, or the path of the scratch file holding it (read a piece at a time:
+    a ZIP of a whole session never sits in memory)."""
+    pieces = _pieces_of_path(content) if isinstance(content, Path) else _pieces_of_bytes(content)
+    return await _keep(safe_name(name), content_type, pieces, user_id)
+
+
+async def _pieces_of_bytes(content: bytes) -> AsyncIterator[bytes]:
+    view = memoryview(content)
+    for start in range(0, len(view), CHUNK_BYTES):
+        yield view[start:start + CHUNK_BYTES]
+
+
+async def _pieces_of_path(path: Path) -> AsyncIterator[bytes]:
+    with open(path, "rb") as stream:
+        while piece := await asyncio.to_thread(stream.read, CHUNK_BYTES):
+            yield piece
+
+
+async def _keep(name: str, content_type: str, pieces: AsyncIterator, user_id: int | None) -> int:
+    """One stored_file row and its chunks, in one transaction: nobody sees a file half written. The
+    pieces are cut again to exactly CHUNK_BYTES (the reader finds byte n in chunk n // CHUNK_BYTES)."""
+    digest, size, seq, buffer = hashlib.sha256(), 0, 0, bytearray()
+    async with db.transaction():
+        row = await StoredFile.insert(StoredFile(
+            name=name, content_type=content_type, size=0, sha256="", created_by=user_id,
+        )).returning(StoredFile.id)
+        file_id = row[0]["id"]
+        async for piece in pieces:
+            digest.update(piece)
+            size += len(piece)
+            if not buffer and len(piece) == CHUNK_BYTES:  # a scratch file's read, a slice of bytes: as is
+                await _write_chunk(file_id, seq, bytes(piece))
+                seq += 1
+                continue
+            buffer += piece
+            while len(buffer) >= CHUNK_BYTES:
+                await _write_chunk(file_id, seq, bytes(buffer[:CHUNK_BYTES]))
+                del buffer[:CHUNK_BYTES]
+                seq += 1
+        if buffer:
+            await _write_chunk(file_id, seq, bytes(buffer))
+        await StoredFile.update({StoredFile.size: size, StoredFile.sha256: digest.hexdigest()}).where(
+            StoredFile.id == file_id)
+    return file_id
+
+
+async def _write_chunk(file_id: int, seq: int, data: bytes) -> None:
+    await StoredFileChunk.raw("INSERT INTO stored_file_chunk (file, seq, data) VALUES ({}, {}, {})", file_id, seq, data)
 
 
 async def info(file_id: int) -> dict:
@@ -100,12 +145,38 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None | bool:
     return first, last
 
 
-async def read(file_id: int, first: int, length: int) -> bytes:
-    """Only the bytes asked for, cut by the database (substring on bytea / substr on a blob)."""
-    function = "substr" if db.is_sqlite() else "substring"
-    rows = await StoredFile.raw(f"SELECT {function}(data, {{}}, {{}}) AS part FROM stored_file WHERE id = {{}}",
-                                first + 1, length, file_id)
-    return bytes(rows[0]["part"]) if rows else b""
+class FileGone(RuntimeError):
+    """A file deleted (or its chunks lost) while it was being read: the download breaks off rather
+    than end short as if complete."""
+
+
+async def pieces(file_id: int, first: int = 0, last: int | None = None) -> AsyncIterator[bytes]:
+    """The bytes ``first`` to ``last`` (included; None: to the end) of a stored file, a chunk at a
+    time: one query per chunk, none held open between them (a slow client holds no connection, and a
+    transaction-mode PgBouncer is fine). ``last`` past the end stops at the end."""
+    seq, offset = divmod(first, CHUNK_BYTES)
+    while last is None or seq * CHUNK_BYTES <= last:
+        rows = await StoredFileChunk.raw("SELECT data FROM stored_file_chunk WHERE file = {} AND seq = {}",
+                                         file_id, seq)
+        if not rows:
+            if last is None:
+                return  # past the last chunk (or an empty file)
+            raise FileGone(f"stored file {file_id}: no chunk {seq}")
+        data = rows[0]["data"]
+        end = len(data) if last is None else min(len(data), last - seq * CHUNK_BYTES + 1)
+        if end > offset:
+            yield bytes(data[offset:end])
+        if len(data) < CHUNK_BYTES:
+            return  # the last chunk
+        seq, offset = seq + 1, 0
+
+
+async def content(file_id: int) -> bytes | None:
+    """A small stored file whole (a signed sheet of a few pages, to seal or mail); None when there is
+    none. A large one is streamed with ``pieces``."""
+    if not await StoredFile.exists().where(StoredFile.id == file_id):
+        return None
+    return b"".join([piece async for piece in pieces(file_id)])
 
 
 # A file no activity uses any more (replaced, removed, its activity deleted or retired) is kept this

@@ -19,7 +19,7 @@ from app.tables.registration import Organisation, RefItem, RegistrationRequest, 
 from app.tables.imports import ImportBatch, ImportRow
 from app.tables.jobs import JobAction, JobRun
 from app.tables.evidence import AttendanceRecord, SessionTrainer, SlotClosure, SlotTrainer
-from app.tables.files import StoredFile
+from app.tables.files import StoredFile, StoredFileChunk
 from app.tables.learning import ActivityCompletion, Attendance, DiscussionMessage, Enrolment, EnrolmentSource, QuizAttempt
 from app.tables.org import Delegation, Establishment
 from app.tables.quality import FinancerInvitation, FinancerSurvey, SurveyInvitation, SurveyResponse, YearReport
@@ -30,7 +30,7 @@ CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 # Creation order matters for SQLite's create_sqlite_tables (app/db.py; foreign keys first).
 TABLES = [
     Delegation, Establishment, User, RoleAssignment, Mail, MailAttachment, PlatformSetting,
-    Cohort, CohortMember, ImportBatch, ImportRow, StoredFile,
+    Cohort, CohortMember, ImportBatch, ImportRow, StoredFile, StoredFileChunk,
     CourseTemplate, TemplateActivity, TrainingSession, SessionSlot, SessionActivity, ContentImport, CohortSync,
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
     Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,

@@ -184,12 +184,11 @@ def test_a_render_child_dies_with_its_parent_even_mid_render(tmp_path):
         "    snapshot = {k: k for k in certificates.PLACEHOLDERS}\n"
         "    snapshot.update(text=' ' * 1000000 + 'x', session_code='', version=1, issued_at='', horaires='',\n"
         "                    lieu='', template_version=1, layout=2, verify_url='http://x/verifier/2222222222')\n"
-        "    pool = bounded._executor()\n"
-        "    pool.submit(bounded._import, 'app.services.certificates').result()\n"
-        "    print(json.dumps(list(pool._processes)), flush=True)\n"
+        "    bounded.run(len, 'started')\n"
+        "    print(json.dumps(list(bounded._current().pool._processes)), flush=True)\n"
         "    bounded.run(certificates.render_sync, snapshot, timeout=600)\n")
     parent = subprocess.Popen([sys.executable, str(script)], cwd=ROOT, stdout=subprocess.PIPE, text=True,
-                              env={**os.environ, "PYTHONPATH": str(ROOT)})
+                              env={**os.environ, "PYTHONPATH": str(ROOT), "PDF_RENDER_PROCESSES": "1"})
     try:
         children = json.loads(parent.stdout.readline())
         assert children

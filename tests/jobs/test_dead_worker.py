@@ -3,8 +3,8 @@
 behind. Now a worker's heartbeat says it is alive; the sweep hands the runs of a silent worker over
 within ``JOBS_WORKER_DEAD_AFTER`` seconds, and the pool's children die with their parent.
 
-Real `tremplin worker` processes; the ZIP's process pool is used from the second certificate (the
-worker is started by a two-line wrapper setting that, then running `tremplin worker` itself)."""
+Real `tremplin worker` processes, each with a render pool of two processes (the worker is started
+by a two-line wrapper rendering two ahead, then running `tremplin worker` itself)."""
 
 from __future__ import annotations
 
@@ -21,9 +21,9 @@ from tests.services.test_certificates import completed_session
 
 # The kinds' own timeouts (an hour for the ZIP): only the heartbeat may hand the run over quickly.
 HEARTBEAT = {"JOBS_SWEEP_SECONDS": 2, "JOBS_REQUEUE_AFTER": 2, "JOBS_HEARTBEAT_SECONDS": 1,
-             "JOBS_WORKER_DEAD_AFTER": 4, "JOBS_RETRY_BASE": 0.5}
+             "JOBS_WORKER_DEAD_AFTER": 4, "JOBS_RETRY_BASE": 0.5, "PDF_RENDER_PROCESSES": 2}
 POOLED_WORKER = [sys.executable, "-c",
-                 "import sys; import app.jobs.certificates as c; c.PARALLEL_FROM = 2; c.WINDOW = 2; "
+                 "import sys; import app.jobs.certificates as c; c.WINDOW = 2; "
                  "sys.argv = ['tremplin', 'worker']; from app.cli import main; main()"]
 
 

@@ -7,7 +7,7 @@ import hashlib
 from app.jobs import kinds
 from app.services.signing import sheet
 from app.tables.evidence import SlotClosure
-from app.tables.files import StoredFile
+from app.services import files
 from app.tables.jobs import JobRun
 from tests import processes
 from tests._closures import closed_slot
@@ -29,7 +29,7 @@ async def test_a_separate_worker_process_seals_the_sheet_of_a_closed_slot(demo):
     finally:
         processes.stop(worker, log)
     closure = await SlotClosure.select().where(SlotClosure.slot == built.slot_id).first()
-    pdf = bytes((await StoredFile.select(StoredFile.data).where(StoredFile.id == closure["file"]).first())["data"])
+    pdf = await files.content(closure["file"])
     assert hashlib.sha256(pdf).hexdigest() == closure["pdf_sha256"]
     assert all(name in pdf_text(pdf) for name in built.names)
     # What this process renders is what the worker kept: the same bytes.

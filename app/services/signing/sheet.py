@@ -179,10 +179,7 @@ def filename(closure: dict) -> str:
 
 # -- sealing --------------------------------------------------------------------------------------
 async def _stored_pdf(file_id: int | None) -> bytes | None:
-    if file_id is None:
-        return None
-    row = await StoredFile.select(StoredFile.data).where(StoredFile.id == file_id).first()
-    return None if row is None else bytes(row["data"])
+    return None if file_id is None else await files.content(file_id)
 
 
 async def seal_sheet(slot_id: int) -> bytes | None:
