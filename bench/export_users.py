@@ -180,9 +180,8 @@ async def compare_writers(table, admin, headers, note, checks) -> None:
 
 async def main() -> None:
     from app import db, queue
-    from app.jobs import results
     from app.lists.users import USERS
-    from app.services import progress
+    from app.services import files, progress
     from app.services.auth import load_current_user
     from app.tables.accounts import User
     from users_table import N, seed
@@ -215,7 +214,7 @@ async def main() -> None:
         _setup.check(measured.result, f"the export job wrote nothing: {measured.result}")
         memory.append(measured)
     size = measured.result
-    content = await results.stored_content(await progress.get(redis, token))
+    content = await files.content((await progress.get(redis, token))["file_id"])
     _setup.check(content and size, f"the export job stored no file ({size} bytes)")
     checks["the export job"] = check(content, "job")
 

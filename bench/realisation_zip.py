@@ -76,9 +76,8 @@ async def seed() -> int:
 
 async def main() -> None:
     from app import db
-    from app.jobs import results
     from app.queue import connect
-    from app.services import progress
+    from app.services import files, progress
     from app.tables.accounts import User
     from app.tables.certificates import Certificate
     from app.tables.files import StoredFile
@@ -97,7 +96,7 @@ async def main() -> None:
         count, wall, renders = job.result, job.seconds, job.children_cpu
         state = await progress.get(redis, token)
         file_id = state["file_id"]
-        content = await results.stored_content(state)
+        content = await files.content(file_id)
         print(f"ZIP of {count} certificats de réalisation by the job: {job}; {renders:.1f} s CPU in the render "
               f"processes ({renders / max(count, 1) * 1000:.0f} ms a PDF), {len(content) / 1_048_576:.1f} MB "
               f"(target <= 30 s); {_setup.load()}")

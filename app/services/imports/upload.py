@@ -95,11 +95,9 @@ async def _analysed(batch: dict, file_id: int) -> list[dict]:
         establishment = await require_establishment(user, batch["establishment"])
     except NotFound as exc:
         raise ImportRejected(NO_LONGER_ALLOWED) from exc
-    try:
-        stored = await files.info(file_id)
-    except NotFound as exc:
-        raise ImportRejected(GONE) from exc
-    content = await files.read(file_id, 0, stored["size"])
+    content = await files.content(file_id)
+    if content is None:
+        raise ImportRejected(GONE)
     parsed = await asyncio.to_thread(read_file, content, batch["filename"])
     return await analyse(user, establishment, parsed)
 
