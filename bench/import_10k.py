@@ -10,6 +10,16 @@ import _setup
 ROWS = _setup.scale(10_000, 50)
 
 
+def csv_content(rows: int) -> bytes:
+    """An import file of ``rows`` accounts (Windows-1252, as Excel saves it): half with their own
+    password, half with one generated and mailed; every tenth in a cohort. Accounts alp001.p.nom<i>."""
+    lines = ["firstname;lastname;password;email;profile_field_matricule;cohort1"]
+    for i in range(rows):
+        password = f"Anfh_{i:05d}!" if i % 2 else ""
+        lines.append(f"Prénom{i};Nöm{i};{password};agent{i}@example.org;{500000 + i};{'Cohorte_Ex25' if i % 10 == 0 else ''}")
+    return ("\r\n".join(lines) + "\r\n").encode("windows-1252")
+
+
 async def main() -> None:
     from app import db, queue
     from app.demo import load_demo
@@ -25,12 +35,7 @@ async def main() -> None:
     establishment = await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first()
     get = await User.select(User.id).where(User.username == "alp001.get").first()
     user = await load_current_user(get["id"])
-    lines = ["firstname;lastname;password;email;profile_field_matricule;cohort1"]
-    for i in range(ROWS):
-        # Half with their own password, half generated and mailed; every tenth in a cohort.
-        password = f"Anfh_{i:05d}!" if i % 2 else ""
-        lines.append(f"Prénom{i};Nöm{i};{password};agent{i}@example.org;{500000 + i};{'Cohorte_Ex25' if i % 10 == 0 else ''}")
-    content = ("\r\n".join(lines) + "\r\n").encode("windows-1252")
+    content = csv_content(ROWS)
 
     t0 = time.perf_counter()
     batch_id = await imports.create_batch(user, establishment["id"], "bench.csv", content)
