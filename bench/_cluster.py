@@ -17,6 +17,7 @@ request was sent is an error the bench counts.
 from __future__ import annotations
 
 import asyncio
+import ctypes
 import email
 import email.policy
 import itertools
@@ -33,6 +34,11 @@ from pathlib import Path
 import _setup
 
 from tests.pgbouncer import start_pgbouncer
+
+
+def _die_with_parent() -> None:
+    # A bench killed (a test's timeout) must not leave its servers and workers running.
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
 
 
 def free_port() -> int:
@@ -117,7 +123,8 @@ class Cluster:
     def _start(self, command: list[str], log_name: str) -> subprocess.Popen:
         log = open(self.folder / log_name, "a")
         self._logs.append(log)
-        return subprocess.Popen(command, cwd=_setup.ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(command, cwd=_setup.ROOT, env=self.env(), stdout=log, stderr=subprocess.STDOUT,
+                                preexec_fn=_die_with_parent)
 
     def start_web(self, i: int) -> None:
         self.web[i] = self._start([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port",
@@ -140,21 +147,25 @@ class Cluster:
         for i in range(len(self.web)):
             await self.wait_healthy(i)
 
-    async def wait_healthy(self, i: int, timeout: float = 60) -> None:
+    async def wait_healthy(self, i: int, timeout: float = 180) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout
-        async with httpx.AsyncClient() as probe:
+        last = "no answer"
+        async with httpx.AsyncClient(timeout=10) as probe:
             while time.monotonic() < deadline:
                 if self.web[i].poll() is not None:
+                    last = f"exited with {self.web[i].returncode}"
                     break
                 try:
-                    if (await probe.get(f"http://127.0.0.1:{self.ports[i]}/healthz")).status_code == 200:
+                    response = await probe.get(f"http://127.0.0.1:{self.ports[i]}/healthz")
+                    if response.status_code == 200:
                         return
-                except httpx.HTTPError:
-                    pass
+                    last = f"HTTP {response.status_code} {response.text[:300]}"
+                except httpx.HTTPError as exc:
+                    last = f"{type(exc).__name__} {exc}"
                 await asyncio.sleep(0.2)
-        raise _setup.BenchFailed(f"tremplin serve on port {self.ports[i]} did not answer /healthz:\n"
+        raise _setup.BenchFailed(f"tremplin serve on port {self.ports[i]} did not answer /healthz ({last}):\n"
                                  f"{self.log_tail(f'web{i}.log')}")
 
     def kill_worker(self, i: int) -> int:
@@ -197,6 +208,10 @@ class Cluster:
             log.close()
 
 
+class Unexpected(Exception):
+    """An answer the bench did not expect, already in ``Balancer.errors``."""
+
+
 class Balancer:
     """The base URLs of the web processes, taken in turn; ``request`` sends to the next one and moves on
     to the following when the connection is refused (that process is restarting). ``latencies``: the
@@ -227,15 +242,15 @@ class Balancer:
                 continue
             except httpx.HTTPError as exc:
                 self.errors.append(f"{route}: {type(exc).__name__} {exc}")
-                raise
+                raise Unexpected(self.errors[-1]) from exc
             if route is not None:
                 self.latencies[route].append(time.perf_counter() - t0)
             if expect is not None and response.status_code not in expect:
                 self.errors.append(f"{route}: HTTP {response.status_code} {response.text[:300]!r}")
-                raise RuntimeError(self.errors[-1])
+                raise Unexpected(self.errors[-1])
             return response
         self.errors.append(f"{route}: no web process accepted the connection")
-        raise RuntimeError(self.errors[-1])
+        raise Unexpected(self.errors[-1])
 
     def report(self, elapsed: float) -> list[str]:
         lines = []
