@@ -147,7 +147,7 @@ class Cluster:
         for i in range(len(self.web)):
             await self.wait_healthy(i)
 
-    async def wait_healthy(self, i: int, timeout: float = 180) -> None:
+    async def wait_healthy(self, i: int, timeout: float = 600) -> None:
         import httpx
 
         deadline = time.monotonic() + timeout
