@@ -94,11 +94,22 @@ def deadline() -> float:
     return get_settings().pdf_render_timeout
 
 
+# A worker runs up to ten jobs at once, each maybe rendering (the bulletins of a burst of
+# confirmations, bench/multi_host.py): a render waits here for a free child, outside its deadline.
+# Submitted at once, the last one's deadline ran while it waited in the pool's line; on a busy host
+# it expired, killed the pool and every render in it, and the notifications failed all their tries.
+_slots = threading.BoundedSemaphore(WORKERS)
+
+
 def run(function, *args, timeout: float | None = None):
-    """``function(*args)`` in the render pool, waited for at most `timeout` seconds (this thread
-    blocks: call it from a thread, or use `run_async`). Its exception is raised as is; past the
-    deadline, or when its process dies, RenderFailed."""
-    timeout = timeout or deadline()
+    """``function(*args)`` in the render pool, waited for at most `timeout` seconds once a child is
+    free (this thread blocks: call it from a thread, or use `run_async`). Its exception is raised as
+    is; past the deadline, or when its process dies, RenderFailed."""
+    with _slots:
+        return _run_in_pool(function, args, timeout or deadline())
+
+
+def _run_in_pool(function, args: tuple, timeout: float):
     for attempt in (1, 2):
         pool = _executor()
         try:
