@@ -270,7 +270,11 @@ class BalancedClient:
         import httpx
 
         self.balancer = balancer
-        self.client = httpx.AsyncClient(timeout=120, **client_options)
+        # A connection per request: on a loaded machine the bench's own loop may take longer than
+        # uvicorn's keep-alive (5 s) to send a visitor's next request, and a request written on a
+        # connection the server is closing fails (ReadError) — the bench's artefact, not the app's.
+        self.client = httpx.AsyncClient(timeout=120, limits=httpx.Limits(max_keepalive_connections=0),
+                                        **client_options)
         self.cookies = self.client.cookies
 
     async def get(self, path: str, **kwargs):

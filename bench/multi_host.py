@@ -80,7 +80,8 @@ async def logged_in(balancer, username: str = "admin"):
 
     from tests.helpers import DEMO_PASSWORD
 
-    client = httpx.AsyncClient(timeout=120, headers={"X-Forwarded-For": "10.30.0.1"})
+    client = httpx.AsyncClient(timeout=120, headers={"X-Forwarded-For": "10.30.0.1"},
+                               limits=httpx.Limits(max_keepalive_connections=0))  # see BalancedClient
     await balancer.request(client, "GET", "/connexion", None)
     await balancer.request(client, "POST", "/connexion", None, (303,), data={
         "username": username, "password": DEMO_PASSWORD, "_csrf_token": client.cookies.get("csrftoken")})
