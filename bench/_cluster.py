@@ -224,6 +224,7 @@ class Balancer:
         self.latencies: dict[str, list[float]] = defaultdict(list)
         self.errors: list[str] = []
         self.rerouted = 0
+        self.drained: set[str] = set()  # taken out of the rotation (a deployment restarting them)
 
     async def request(self, client, method: str, path: str, route: str | None, expect=(200,), **kwargs):
         """``route`` None: not timed; ``expect`` None: any status (the caller checks)."""
@@ -232,6 +233,8 @@ class Balancer:
         start = next(self._turn)
         for attempt in range(len(self.bases) * 10):
             base = self.bases[(start + attempt) % len(self.bases)]
+            if base in self.drained and len(self.drained) < len(self.bases):
+                continue
             t0 = time.perf_counter()
             try:
                 response = await client.request(method, base + path, **kwargs)
