@@ -53,6 +53,8 @@ OPS_EVERY = 1.0
 SETTLE = 420
 # Quick jobs for the chaos round: a dead worker's runs are handed over after JOBS_WORKER_DEAD_AFTER.
 JOB_SETTINGS = {"JOBS_SWEEP_SECONDS": "5", "JOBS_HEARTBEAT_SECONDS": "2", "JOBS_WORKER_DEAD_AFTER": "12"}
+# A load balancer's deregistration delay: how long a host out of the rotation keeps serving before it stops.
+DRAIN = 5
 LINK = re.compile(r"https?://[^/\s]+(/inscription/confirmer/\S+)")
 
 
@@ -192,6 +194,7 @@ async def restart_a_web_process(cluster, balancer, state: dict, through) -> None
         await asyncio.sleep(0.2)
     at = through()
     balancer.drained.add(balancer.bases[1])
+    await asyncio.sleep(DRAIN)  # the requests sent to it just before reach it and are answered
     stopping, starting = await cluster.restart_web(1)
     balancer.drained.discard(balancer.bases[1])
     state["restarted"] = (f"web process 1 restarted when {at} of {REQUESTERS} requesters were through: "
