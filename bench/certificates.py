@@ -16,7 +16,9 @@ CERTS = int(os.environ.get("CERTS", _setup.size(1000, 5)))
 RENDERS = _setup.scale(30, 2)
 
 
-async def seed() -> dict:
+async def seed(count: int = CERTS) -> dict:
+    """The demo, a session of ``count`` + 1 learners who completed it and ``count`` certificates issued
+    (the last learner lacks the quiz)."""
     from datetime import date
 
     from app.services import learning, slots
@@ -24,7 +26,7 @@ async def seed() -> dict:
     from app.tables.catalogue import SessionActivity, TrainingSession
     from app.tables.learning import ActivityCompletion, SourceKind
 
-    alp001, users = await _setup.seed_learners(CERTS + 1, lambda i: ("Élodie", f"Lefèvre-Bénard {i}"))
+    alp001, users = await _setup.seed_learners(count + 1, lambda i: ("Élodie", f"Lefèvre-Bénard {i}"))
     start, end = date(2026, 6, 1), date(2026, 6, 2)
     session_id = (await TrainingSession.insert(TrainingSession(
         establishment=alp001, full_name="Session du 01-06-2026 au 02-06-2026_Qualité de vie au travail (QVT)",
@@ -50,7 +52,7 @@ async def seed() -> dict:
         "INSERT INTO activity_completion (enrolment, activity, how) SELECT id, {}, 'manual' FROM enrolment "
         "WHERE session = {} AND \"user\" <> {}", last, session_id, users[-1])
     issued = await learning.refresh_and_issue(session_id=session_id)
-    _setup.check(len(issued) == CERTS, f"{CERTS} learners completed, {len(issued)} certificates issued")
+    _setup.check(len(issued) == count, f"{count} learners completed, {len(issued)} certificates issued")
     return {"session": session_id, "last_activity": last, "last_user": users[-1]}
 
 

@@ -27,7 +27,8 @@ LOG = os.environ.get("BENCH_WORKER_LOG")
 logging.getLogger("httpx").setLevel(logging.WARNING)  # a line per page load otherwise
 
 
-def _file(rows: int, prefix: str) -> bytes:
+def csv_content(rows: int, prefix: str = "Nöm") -> bytes:
+    """An import file of ``rows`` accounts (Windows-1252, as Excel saves it), last names ``prefix<i>``."""
     lines = ["firstname;lastname;password;email;profile_field_matricule;cohort1"]
     for i in range(rows):
         # Half with their own password, half generated and mailed; every tenth in a cohort.
@@ -147,8 +148,8 @@ async def main() -> None:
             await asyncio.sleep(_setup.scale(2, 0.5))  # warm
             pinger.phase = "nothing else running"
             await asyncio.sleep(_setup.scale(5, 1))
-            created, figures = await _through_the_worker(client, pinger, establishment, _file(ROWS, "Nöm"))
-            before = await _in_the_request(pinger, establishment, _file(ROWS, "Avant"))
+            created, figures = await _through_the_worker(client, pinger, establishment, csv_content(ROWS, "Nöm"))
+            before = await _in_the_request(pinger, establishment, csv_content(ROWS, "Avant"))
             pinging.cancel()
     finally:
         # SIGINT lets it finish its jobs (the credentials mails of the import may still be going out).
@@ -160,7 +161,7 @@ async def main() -> None:
             worker.wait()
     accounts = await User.count().where(User.username.like("alp001.p.nom%"))
     await db.close_pool()
-    print(f"file: {len(_file(ROWS, 'Nöm')) / 1e6:.2f} MB, {ROWS} rows; web app in this process, one `tremplin worker`")
+    print(f"file: {len(csv_content(ROWS, 'Nöm')) / 1e6:.2f} MB, {ROWS} rows; web app in this process, one `tremplin worker`")
     for name, seconds in figures.items():
         print(f"{name}: {seconds:.2f} s")
     print(f"analysis in the request, as before (for comparison): {before:.2f} s")

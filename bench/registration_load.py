@@ -32,34 +32,70 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-async def one_requester(client, n: int, answers: dict) -> int:
+def requester_email(n: int) -> str:
+    # An address of this run's own: Redis keeps the per-recipient mail counts for an hour.
+    return f"elu{n}.{_setup.DB_NAME[-6:]}@example.org"
+
+
+def _record(route: str, seconds: float) -> None:
+    LATENCIES.append(seconds)
+
+
+async def one_requester(client, n: int, answers: dict, code: str = "26C03S1", record=_record) -> int:
+    """Requester ``n`` goes through the wizard of session ``code`` and sends the request; ``record(route,
+    seconds)`` gets each HTTP request's latency. Returns how many requests it made."""
     t0 = time.perf_counter()
-    response = await client.get("/inscription/26C03S1")
-    LATENCIES.append(time.perf_counter() - t0)
+    response = await client.get(f"/inscription/{code}")
+    record("GET /inscription/{code}", time.perf_counter() - t0)
     if response.status_code != 200:
-        raise RuntimeError(f"/inscription/26C03S1: {response.status_code} {response.text[:300]}")
+        raise RuntimeError(f"/inscription/{code}: {response.status_code} {response.text[:300]}")
     token = client.cookies.get("csrftoken")
     requests = 1
 
-    async def post(url, data):
+    async def post(url, route, data):
         nonlocal requests
         requests += 1
         t0 = time.perf_counter()
         response = await client.post(url, data={**data, "_csrf_token": token})
-        LATENCIES.append(time.perf_counter() - t0)
+        record(route, time.perf_counter() - t0)
         if response.status_code != 303:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
         return response
 
-    await post("/inscription/", {"code": "26C03S1", "action": "new"})
+    await post("/inscription/", "POST /inscription/", {"code": code, "action": "new"})
     for step, data in answers.items():
         if step == 4:
-            # An address of this run's own: Redis keeps the per-recipient mail counts for an hour.
-            email = f"elu{n}.{_setup.DB_NAME[-6:]}@example.org"
+            email = requester_email(n)
             data = {**data, "email": email, "email_confirm": email,
                     "last_name": f"Élu{n}"}
-        await post(f"/inscription/etape/{step}", {**data, "go": "next"})
+        await post(f"/inscription/etape/{step}", "POST /inscription/etape/{step}", {**data, "go": "next"})
     return requests
+
+
+async def open_session(code: str = "26C03S1", seats: int | None = None) -> dict:
+    """A session of the demo's establishment ALP001 open to online registration (``seats``: limited);
+    returns a requester's answers, step by step. The demo is loaded."""
+    from app.tables.catalogue import CourseTemplate, TrainingSession
+    from app.tables.org import Establishment
+    from app.tables.registration import Organisation, RefItem
+
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
+    start = date.today() + timedelta(days=30)
+    await TrainingSession.insert(TrainingSession(establishment=alp001, template=qvt["id"], full_name="QVT",
+                                                 short_name="QVT", start_date=start, end_date=start, code=code,
+                                                 seats=seats))
+
+    async def ref(kind, label):
+        return (await RefItem.select(RefItem.id).where((RefItem.kind == kind) & (RefItem.label == label)).first())["id"]
+
+    org = (await Organisation.select(Organisation.id).where(Organisation.name == "Mairie de Nyons").first())["id"]
+    return {
+        2: {"funding": await ref("funding_method", "Financement personnel")}, 3: {"organisation": org},
+        4: {"civility": "M.", "first_name": "Paul", "postal_code": "26110"},
+        5: {"mandate": await ref("candidate_state", "Maire")}, 6: {"dietary": "no"}, 7: {},
+        8: {"consent_carpool": "no", "consent_mailing": "no", "consent_image": "no"}, 9: {"cgv": "1"},
+    }
 
 
 async def main() -> None:
@@ -67,28 +103,11 @@ async def main() -> None:
 
     from app import db
     from app.demo import load_demo
-    from app.tables.catalogue import CourseTemplate, TrainingSession
-    from app.tables.org import Establishment
-    from app.tables.registration import Organisation, RefItem, RegistrationRequest
+    from app.tables.registration import RegistrationRequest
 
     await db.open_pool()
     await load_demo(with_sessions=False)
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    qvt = await CourseTemplate.select().where(CourseTemplate.code == "C03").first()
-    start = date.today() + timedelta(days=30)
-    await TrainingSession.insert(TrainingSession(establishment=alp001, template=qvt["id"], full_name="QVT",
-                                                 short_name="QVT", start_date=start, end_date=start, code="26C03S1"))
-
-    async def ref(kind, label):
-        return (await RefItem.select(RefItem.id).where((RefItem.kind == kind) & (RefItem.label == label)).first())["id"]
-
-    org = (await Organisation.select(Organisation.id).where(Organisation.name == "Mairie de Nyons").first())["id"]
-    answers = {
-        2: {"funding": await ref("funding_method", "Financement personnel")}, 3: {"organisation": org},
-        4: {"civility": "M.", "first_name": "Paul", "postal_code": "26110"},
-        5: {"mandate": await ref("candidate_state", "Maire")}, 6: {"dietary": "no"}, 7: {},
-        8: {"consent_carpool": "no", "consent_mailing": "no", "consent_image": "no"}, 9: {"cgv": "1"},
-    }
+    answers = await open_session()
     port = _free_port()
     env = {**os.environ, "FORWARDED_ALLOW_IPS": "127.0.0.1", "LOGIN_MAX_FAILURES_IP": "100000"}
     server = subprocess.Popen([sys.executable, "-m", "app.cli", "serve", "--host", "127.0.0.1", "--port", str(port),

@@ -400,7 +400,11 @@ async def send_one(redis, mail_id: int) -> str:
 async def sweep(redis) -> int:
     """Enqueue every mail that is due, and release claims of crashed workers. Returns how many."""
     t = now()
-    await Mail.update({Mail.status: "retry", Mail.locked_until: None}).where(
+    # An expired claim is a worker that died while sending (SIGKILL, out of memory). arq keeps that
+    # job « in progress », its id taken, for the longest job timeout (an hour): handed over under the
+    # same id it would wait that long. The try cut short counts (the mail may even have left), so
+    # the next one has a job id of its own.
+    await Mail.update({Mail.status: "retry", Mail.locked_until: None, Mail.tries: Mail.tries + 1}).where(
         (Mail.status == "sending") & (Mail.locked_until < t)
     )
     due = await Mail.select(Mail.id, Mail.tries).where(

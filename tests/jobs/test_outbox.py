@@ -6,6 +6,7 @@ from collections import Counter
 import pytest
 
 from app import db
+from app.jobs.worker import build_worker
 from app.queue import enqueue
 from app.services import outbox
 from app.tables.accounts import RoleAssignment, User
@@ -117,6 +118,40 @@ async def test_sweep_picks_up_mails_never_enqueued_and_claims_of_crashed_workers
     assert await outbox.sweep(redis_client) == 2
     await run_jobs()
     assert _ids(smtp) == Counter({str(lost): 1, str(crashed): 1})
+
+
+async def test_a_mail_whose_worker_was_killed_while_sending_leaves_once_its_claim_expires(demo, smtp, redis_client):
+    """A worker SIGKILLed while it sends a mail leaves the row claimed and arq's job of it « in progress »
+    (its id taken) for the longest job timeout, an hour (bench/multi_host.py kills one). Once the claim
+    expires the sweep hands the mail over, and it leaves once — not an hour later."""
+    from datetime import timedelta
+
+    from arq.constants import in_progress_key_prefix
+
+    from app.dates import now
+
+    async with db.transaction():
+        mail_id = await outbox.queue_mail(["killed@example.org"], "Worker tué", "Corps")
+    await outbox.dispatch(redis_client, [mail_id])
+    # What the killed worker left behind: its arq job in progress, the row claimed (the claim now over).
+    await redis_client.psetex(in_progress_key_prefix + outbox.job_id(mail_id, 0), 3_610_000, b"1")
+    await Mail.update({Mail.status: "sending", Mail.locked_until: now() - timedelta(seconds=1)}).where(
+        Mail.id == mail_id)
+    assert await outbox.sweep(redis_client) == 1
+    # A live worker (not a burst one: the dead worker's job stays in arq's queue, held « in progress »).
+    worker = build_worker(poll_delay=0.05)
+    running = asyncio.create_task(worker.main())
+    try:
+        for _ in range(600):
+            if (await Mail.select(Mail.status).where(Mail.id == mail_id).first())["status"] == "sent":
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await worker.close()
+    assert _ids(smtp) == Counter({str(mail_id): 1})
+    row = await Mail.select(Mail.status, Mail.tries).where(Mail.id == mail_id).first()
+    assert row == {"status": "sent", "tries": 2}  # the try cut short counts
 
 
 async def test_test_mode_sends_every_registration_mail_to_the_testers(demo, smtp, redis_client, run_jobs):

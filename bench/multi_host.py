@@ -1,0 +1,357 @@
+"""Several hosts, measured (issue 24): the production layout — two `tremplin serve` processes (the client
+alternating between their ports), two `tremplin worker` processes, PostgreSQL through PgBouncer in
+transaction mode, Redis, a real SMTP server — under, at the same time:
+- 1,000 requesters going through the registration wizard of a session with 300 seats, each then
+  following the confirmation link of the mail they received (40 at a time);
+- a CSV import of 10,000 accounts (upload, confirm, the job creating them and mailing 5,000 passwords);
+- the ZIP of a session's certificates, its progress page polled until the download;
+- an operator reloading the operations dashboard.
+What must hold: no error (5xx or unexpected answer); the seats never oversold (sampled in the
+database all along, and at the end: 300 confirmed, the others on the waiting list); every job run
+exactly once (every run succeeded; every account created once; one ZIP with every certificate);
+every mail once (the SMTP server received each outbox row exactly once, and every row was sent).
+
+Two rounds, each on a database of its own: a calm one, then the same with one worker SIGKILLed while
+it runs the import and one web process restarted (SIGTERM, started again) in the middle of the
+registrations. Prints the throughput and the latency (p50/p95) per route, and the machine's load.
+
+Run: .venv/bin/python bench/multi_host.py
+     BENCH_CHAOS=0 | 1 …     only the calm round, or only the one with the kill and the restart
+     BENCH_REQUESTERS=200 …  fewer requesters (BENCH_SEATS: the seats, 30 % of them by default);
+                             BENCH_IMPORT_ROWS, BENCH_CERTIFICATES: the import's rows, the ZIP's certificates
+     BENCH_HTTP_PORTS=8107,8108 BENCH_SMTP_PORT=2607 …   fixed ports (free ones by default)
+     BENCH_SMOKE=1 …         8 requesters, 30 accounts, 2 certificates: both rounds, the same checks
+"""
+
+import asyncio
+import io
+import os
+import re
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import _setup
+import certificates
+import import_10k
+import registration_load
+from _cluster import BalancedClient, Balancer, Cluster, Unexpected
+
+REQUESTERS = int(os.environ.get("BENCH_REQUESTERS", _setup.scale(1000, 8)))
+SEATS = int(os.environ.get("BENCH_SEATS", max(2, REQUESTERS * 3 // 10)))
+IMPORT_ROWS = int(os.environ.get("BENCH_IMPORT_ROWS", _setup.scale(10_000, 30)))
+CERTIFICATES = int(os.environ.get("BENCH_CERTIFICATES", _setup.scale(200, 2)))
+CONCURRENCY = _setup.scale(40, 4)
+CODE = "26C03S2"  # the registration session (bench/certificates.py's session is 26C03S1)
+# The operator's interval between two loads of the dashboard.
+OPS_EVERY = 1.0
+# How long everything may take to settle (jobs finished, mails sent) once the load is over. A mail
+# being sent by the worker that is killed stays claimed for outbox.CLAIM_SECONDS: the chaos round
+# waits for it.
+SETTLE = 420
+# Quick jobs for the chaos round: a dead worker's runs are handed over after JOBS_WORKER_DEAD_AFTER.
+JOB_SETTINGS = {"JOBS_SWEEP_SECONDS": "5", "JOBS_HEARTBEAT_SECONDS": "2", "JOBS_WORKER_DEAD_AFTER": "12"}
+# A load balancer's deregistration delay: how long a host out of the rotation keeps serving before it stops.
+DRAIN = 5
+LINK = re.compile(r"https?://[^/\s]+(/inscription/confirmer/\S+)")
+
+
+async def requester(balancer, n: int, answers: dict, sink, record) -> None:
+    """Submit the request, wait for the confirmation mail, follow its link (on whichever host)."""
+    address = registration_load.requester_email(n)
+    client = BalancedClient(balancer, headers={"X-Forwarded-For": f"10.20.{n // 250}.{n % 250 + 1}"})
+    try:
+        await registration_load.one_requester(client, n, answers, CODE, record)
+        t0 = time.perf_counter()
+        while not (links := [m.group(1) for body in sink.bodies_of(address) if (m := LINK.search(body))]):
+            if time.perf_counter() - t0 > SETTLE:
+                raise RuntimeError(f"{address}: no confirmation mail in {SETTLE} s")
+            await asyncio.sleep(0.2)
+        record("(mail) submitted -> confirmation mail received", time.perf_counter() - t0)
+        page = await balancer.request(client.client, "GET", links[0], "GET /inscription/confirmer/{token}")
+        if "confirmée" not in page.text:
+            raise RuntimeError(f"{address}: the confirmation page does not say it is confirmed")
+    finally:
+        await client.aclose()
+
+
+async def logged_in(balancer, username: str = "admin"):
+    import httpx
+
+    from tests.helpers import DEMO_PASSWORD
+
+    client = httpx.AsyncClient(timeout=120, headers={"X-Forwarded-For": "10.30.0.1"},
+                               limits=httpx.Limits(max_keepalive_connections=0))  # see BalancedClient
+    await balancer.request(client, "GET", "/connexion", None)
+    await balancer.request(client, "POST", "/connexion", None, (303,), data={
+        "username": username, "password": DEMO_PASSWORD, "_csrf_token": client.cookies.get("csrftoken")})
+    return client
+
+
+async def run_import(balancer, establishment: int, content: bytes, state: dict) -> None:
+    from app.tables.imports import ImportBatch
+
+    client = await logged_in(balancer)
+    try:
+        token = {"_csrf_token": client.cookies.get("csrftoken")}
+        await balancer.request(client, "GET", f"/etablissements/{establishment}/import/", "GET import form")
+        t0 = time.perf_counter()
+        response = await balancer.request(client, "POST", f"/etablissements/{establishment}/import/",
+                                          "POST import upload (analyse)", (303,), data=token,
+                                          files={"file": ("comptes.csv", content, "text/csv")})
+        batch = int(re.search(r"/imports/(\d+)", response.headers["location"]).group(1))
+        state["import_batch"] = batch
+
+        async def until(*statuses: str) -> str:
+            # The batch page polled as its progress box does, the state read in the database.
+            while True:
+                await balancer.request(client, "GET", f"/imports/{batch}/", "GET import page (progress, preview)")
+                row = await ImportBatch.select(ImportBatch.status).where(ImportBatch.id == batch).first()
+                if row["status"] in statuses:
+                    return row["status"]
+                if time.perf_counter() - t0 > SETTLE:
+                    raise RuntimeError(f"import batch {batch}: still {row['status']} after {SETTLE} s")
+                await asyncio.sleep(0.5)
+
+        # The analysis is a job (issue 24): the preview comes once a worker has analysed the rows.
+        if await until("preview", "refused") == "refused":
+            raise RuntimeError(f"import batch {batch}: refused by the analysis")
+        state["import_analysed_seconds"] = time.perf_counter() - t0
+        await balancer.request(client, "POST", f"/imports/{batch}/confirmer", "POST import confirm", (303,), data=token)
+        state["import_status"] = await until("done", "failed")
+        state["import_seconds"] = time.perf_counter() - t0
+        await balancer.request(client, "GET", f"/imports/{batch}/", "GET import preview")
+    finally:
+        await client.aclose()
+
+
+async def run_zip(balancer, session_id: int, state: dict) -> None:
+    client = await logged_in(balancer)
+    try:
+        t0 = time.perf_counter()
+        response = await balancer.request(client, "POST", f"/sessions/{session_id}/attestations/zip",
+                                          "POST certificates ZIP", (303,),
+                                          data={"_csrf_token": client.cookies.get("csrftoken")})
+        progress_path = response.headers["location"]
+        while True:
+            page = await balancer.request(client, "GET", progress_path, "GET /taches/{token} (progress)")
+            found = re.search(r'href="(/attestations/zip/[^"]+)"', page.text)
+            if found:
+                break
+            if time.perf_counter() - t0 > SETTLE:
+                raise RuntimeError(f"certificates ZIP: no download link after {SETTLE} s")
+            await asyncio.sleep(1)
+        download = await balancer.request(client, "GET", found.group(1), "GET certificates ZIP download")
+        state["zip_seconds"] = time.perf_counter() - t0
+        state["zip_entries"] = len(zipfile.ZipFile(io.BytesIO(download.content)).namelist())
+    finally:
+        await client.aclose()
+
+
+async def watch_ops(balancer, done: asyncio.Event) -> None:
+    client = await logged_in(balancer)
+    try:
+        while not done.is_set():
+            await balancer.request(client, "GET", "/ops/", "GET /ops/ (dashboard)")
+            await balancer.request(client, "GET", "/ops/jobs", "GET /ops/jobs")
+            try:
+                await asyncio.wait_for(done.wait(), OPS_EVERY)
+            except asyncio.TimeoutError:
+                pass
+    finally:
+        await client.aclose()
+
+
+async def watch_seats(session_id: int, done: asyncio.Event, state: dict) -> None:
+    """The seats held, read in the database every 200 ms from start to end: never above the seats."""
+    from app.services import seats
+
+    while not done.is_set():
+        state["max_held"] = max(state.get("max_held", 0), await seats.seats_taken(session_id))
+        await asyncio.sleep(0.2)
+
+
+async def kill_import_worker(cluster, state: dict) -> None:
+    """SIGKILL the worker running the import, once it runs (accounts being written)."""
+    from app.tables.jobs import JobRun
+
+    t0 = time.perf_counter()
+    while time.perf_counter() - t0 < SETTLE:
+        run = await JobRun.select(JobRun.worker, JobRun.status).where(JobRun.kind == "import_accounts").first()
+        if run and run["status"] == "running" and run["worker"]:
+            break
+        await asyncio.sleep(0.1)
+    else:
+        raise _setup.BenchFailed("the import never ran")
+    await asyncio.sleep(0.3)
+    pid = int(run["worker"].split(":")[1])
+    victim = next((i for i, p in enumerate(cluster.workers) if p.pid == pid), 0)
+    cluster.kill_worker(victim)
+    state["killed"] = (f"worker {victim} (pid {cluster.workers[victim].pid}) SIGKILLed {time.perf_counter() - t0:.1f} s "
+                       "in, while it ran the import")
+
+
+async def restart_a_web_process(cluster, balancer, state: dict, through) -> None:
+    """Restart web process 1 when half the requesters are through, as a deployment does: out of the
+    balancer's rotation first (a request reaching a process that is shutting down, between its accept
+    and its reading, is closed unanswered: uvicorn's, seen in this bench), then SIGTERM, back in once
+    it answers."""
+    while through() < REQUESTERS // 2:
+        await asyncio.sleep(0.2)
+    at = through()
+    balancer.drained.add(balancer.bases[1])
+    await asyncio.sleep(DRAIN)  # the requests sent to it just before reach it and are answered
+    stopping, starting = await cluster.restart_web(1)
+    balancer.drained.discard(balancer.bases[1])
+    state["restarted"] = (f"web process 1 restarted when {at} of {REQUESTERS} requesters were through: "
+                          f"{stopping:.1f} s to stop (requests under way finished), {starting:.1f} s to answer again")
+
+
+async def settle() -> None:
+    """Every job run finished and every mail out of the outbox's hands (or SETTLE over)."""
+    from app.tables.jobs import JobRun
+    from app.tables.outbox import Mail
+
+    deadline = time.monotonic() + SETTLE
+    while time.monotonic() < deadline:
+        busy_runs = await JobRun.count().where(JobRun.status.is_in(["queued", "deferred", "running"]))
+        busy_mails = await Mail.count().where(Mail.status.is_in(["queued", "retry", "sending"]))
+        if not busy_runs and not busy_mails:
+            return
+        await asyncio.sleep(1)
+
+
+async def round_(chaotic: bool) -> None:
+    from app import db, queue
+    from app.tables.org import Establishment
+
+    await db.open_pool()
+    redis = await queue.connect()
+    await redis.flushdb()  # the bench's own Redis database: arq job ids are per database
+    await redis.aclose()
+    facts = await certificates.seed(CERTIFICATES)
+    answers = await registration_load.open_session(CODE, seats=SEATS)
+    from app.tables.catalogue import TrainingSession
+
+    session_id = (await TrainingSession.select(TrainingSession.id).where(TrainingSession.code == CODE).first())["id"]
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    content = import_10k.csv_content(IMPORT_ROWS)
+    ports = [int(p) for p in os.environ["BENCH_HTTP_PORTS"].split(",")] if os.environ.get("BENCH_HTTP_PORTS") else None
+    smtp = int(os.environ["BENCH_SMTP_PORT"]) if os.environ.get("BENCH_SMTP_PORT") else None
+    cluster = Cluster(Path(os.environ["TREMPLIN_VAR_DIR"]) / "cluster",
+                      ports=ports, smtp_port=smtp, env=JOB_SETTINGS)
+    state: dict = {}
+    balancer = Balancer(cluster.ports)
+    try:
+        await cluster.start()
+        print(f"{'CHAOS round' if chaotic else 'Calm round'}: 2 × tremplin serve (ports {cluster.ports}), "
+              f"2 × tremplin worker, PgBouncer (transaction mode), Redis, SMTP; load {os.getloadavg()}")
+        done = asyncio.Event()
+        through = [0]
+        gate = asyncio.Semaphore(CONCURRENCY)
+        record = lambda route, seconds: balancer.latencies[route].append(seconds)  # noqa: E731
+
+        async def one(n):
+            async with gate:
+                try:
+                    await requester(balancer, n, answers, cluster.mail, record)
+                finally:
+                    through[0] += 1
+
+        t0 = time.perf_counter()
+        watchers = [asyncio.create_task(watch_ops(balancer, done)),
+                    asyncio.create_task(watch_seats(session_id, done, state))]
+        work = [run_import(balancer, alp001, content, state), run_zip(balancer, facts["session"], state),
+                *[one(n) for n in range(REQUESTERS)]]
+        if chaotic:
+            work += [kill_import_worker(cluster, state), restart_a_web_process(cluster, balancer, state, lambda: through[0])]
+        results = await asyncio.gather(*work, return_exceptions=True)
+        elapsed = time.perf_counter() - t0
+        done.set()
+        for w in await asyncio.gather(*watchers, return_exceptions=True):
+            if isinstance(w, Exception):
+                results.append(w)
+        await settle()
+        settled = time.perf_counter() - t0
+        failures = [r for r in results if isinstance(r, Exception)]
+        await report(cluster, balancer, state, session_id, failures, elapsed, settled, chaotic)
+    finally:
+        cluster.stop()
+        await db.close_pool()
+
+
+async def report(cluster, balancer, state, session_id, failures, elapsed, settled, chaotic) -> None:
+    from app.tables.accounts import User
+    from app.tables.jobs import JobRun
+    from app.tables.outbox import Mail
+    from app.tables.registration import RegistrationRequest
+
+    statuses = {r["status"]: r["n"] for r in await RegistrationRequest.raw(
+        "SELECT status, count(*) AS n FROM registration_request WHERE session = {} GROUP BY status", session_id)}
+    runs = await JobRun.raw("SELECT kind, status, count(*) AS n, max(tries) AS tries FROM job_run "
+                            "GROUP BY kind, status ORDER BY kind, status")
+    accounts = await User.count().where(User.username.like("alp001.p.nom%"))
+    distinct_accounts = len({r["email"] for r in await User.select(User.email).where(
+        User.username.like("alp001.p.nom%"))})
+    mails = {r["status"]: r["n"] for r in await Mail.raw("SELECT status, count(*) AS n FROM mail GROUP BY status")}
+    sent = {r["id"] for r in await Mail.select(Mail.id).where(Mail.status == "sent")}
+    delivered = cluster.mail.deliveries()
+    twice = {mail_id: n for mail_id, n in delivered.items() if n > 1}
+    unknown = set(delivered) - sent
+    requests = sum(len(v) for v in balancer.latencies.values() if v)
+    print(f"  {REQUESTERS} requesters submitted and confirmed in {elapsed:.1f} s "
+          f"({REQUESTERS / elapsed:.1f}/s); everything settled (jobs done, mails sent) at {settled:.1f} s; "
+          f"{requests} timed HTTP requests; {balancer.rerouted} connection(s) refused and sent to the other host")
+    for line in balancer.report(elapsed):
+        print(line)
+    for key in ("killed", "restarted"):
+        if key in state:
+            print(f"  {state[key]}")
+    print(f"  import of {IMPORT_ROWS} accounts: {state.get('import_status')} in {state.get('import_seconds', 0):.1f} s "
+          f"(upload to committed), {accounts} accounts ({distinct_accounts} distinct addresses)")
+    print(f"  certificates ZIP: {state.get('zip_entries')} files, {state.get('zip_seconds', 0):.1f} s to the download")
+    print(f"  seats {SEATS}: at most {state.get('max_held')} held at any time; requests by status {statuses}")
+    print("  job runs: " + ", ".join(f"{r['kind']} {r['status']} {r['n']} (tries ≤ {r['tries']})" for r in runs))
+    print(f"  mails by status {mails}; SMTP received {sum(delivered.values())} for {len(delivered)} outbox rows, "
+          f"{len(twice)} twice or more")
+    print(f"  load {os.getloadavg()}")
+    errors = [*balancer.errors, *[repr(f)[:300] for f in failures if not isinstance(f, Unexpected)]]
+    _setup.check(not errors, f"{len(errors)} error(s): {errors[:5]}")
+    _setup.check(state.get("max_held", 0) <= SEATS, f"{state.get('max_held')} seats held, {SEATS} on sale")
+    _setup.check(statuses.get("confirmed", 0) == min(SEATS, REQUESTERS)
+                 and statuses.get("waiting_list", 0) == max(0, REQUESTERS - SEATS),
+                 f"{SEATS} seats, {REQUESTERS} requesters: requests by status {statuses}")
+    _setup.check(all(r["status"] == "succeeded" for r in runs), f"job runs not all succeeded: {runs}")
+    per_kind = {r["kind"]: r["n"] for r in runs}
+    expected = {"import_accounts": 1, "send_mail_group": 1, "build_certificates_zip": 1,
+                "send_request_notifications": REQUESTERS}
+    _setup.check(per_kind == expected, f"job runs by kind {per_kind}, expected {expected}")
+    notified = await RegistrationRequest.count().where(
+        (RegistrationRequest.session == session_id) & RegistrationRequest.notified_at.is_not_null())
+    _setup.check(notified == REQUESTERS, f"{REQUESTERS} confirmed addresses, {notified} requests notified")
+    _setup.check(state.get("import_status") == "done" and accounts == distinct_accounts == IMPORT_ROWS,
+                 f"import of {IMPORT_ROWS} rows: {state.get('import_status')}, {accounts} accounts, "
+                 f"{distinct_accounts} addresses")
+    _setup.check(state.get("zip_entries", 0) >= CERTIFICATES, f"ZIP of {CERTIFICATES} certificates: "
+                                                               f"{state.get('zip_entries')} files")
+    _setup.check(not twice and not unknown, f"mails delivered more than once: {dict(list(twice.items())[:10])}; "
+                                            f"delivered but not recorded sent: {sorted(unknown)[:10]}")
+    _setup.check(set(delivered) == sent and not set(mails) - {"sent", "held", "cancelled"},
+                 f"mails by status {mails}; {len(sent - set(delivered))} recorded sent but never received")
+
+
+async def main() -> None:
+    await round_(os.environ["BENCH_CHAOS"] == "1")
+
+
+if __name__ == "__main__":
+    if "BENCH_CHAOS" not in os.environ:
+        # One round per process: each with its own database (bench/_setup.py names it at import).
+        for chaotic in ("0", "1"):
+            result = subprocess.run([sys.executable, __file__], env={**os.environ, "BENCH_CHAOS": chaotic})
+            if result.returncode:
+                sys.exit(result.returncode)
+    else:
+        _setup.run(main)
