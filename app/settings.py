@@ -90,6 +90,9 @@ class MailSettings:
     max_tries: int
     # The domain of the Message-IDs; empty: the sender's (MAIL_FROM).
     message_id_domain: str = ""
+    # How long a mail stays claimed by the worker sending it: a worker killed meanwhile leaves it
+    # claimed this long, then another sends it (well above SMTP_TIMEOUT).
+    claim_seconds: float = 300
 
 
 @dataclass(frozen=True)
@@ -207,6 +210,7 @@ def load_settings() -> Settings:
             retry_cap=float(_env("MAIL_RETRY_CAP", "3600")),
             max_tries=int(_env("MAIL_MAX_TRIES", "12")),
             message_id_domain=_env("MAIL_MESSAGE_ID_DOMAIN", "") or "",
+            claim_seconds=float(_env("MAIL_CLAIM_SECONDS", "300")),
         ),
         security=SecuritySettings(
             secret_key=_secret_key(mode, var_dir),

@@ -48,11 +48,12 @@ CODE = "26C03S2"  # the registration session (bench/certificates.py's session is
 # The operator's interval between two loads of the dashboard.
 OPS_EVERY = 1.0
 # How long everything may take to settle (jobs finished, mails sent) once the load is over. A mail
-# being sent by the worker that is killed stays claimed for outbox.CLAIM_SECONDS: the chaos round
-# waits for it.
+# being sent by the worker that is killed stays claimed for MAIL_CLAIM_SECONDS (300 s in production,
+# 20 s here): the chaos round waits for it.
 SETTLE = 420
 # Quick jobs for the chaos round: a dead worker's runs are handed over after JOBS_WORKER_DEAD_AFTER.
-JOB_SETTINGS = {"JOBS_SWEEP_SECONDS": "5", "JOBS_HEARTBEAT_SECONDS": "2", "JOBS_WORKER_DEAD_AFTER": "12"}
+JOB_SETTINGS = {"JOBS_SWEEP_SECONDS": "5", "JOBS_HEARTBEAT_SECONDS": "2", "JOBS_WORKER_DEAD_AFTER": "12",
+                "MAIL_CLAIM_SECONDS": "20"}
 # A load balancer's deregistration delay: how long a host out of the rotation keeps serving before it stops.
 DRAIN = 5
 LINK = re.compile(r"https?://[^/\s]+(/inscription/confirmer/\S+)")

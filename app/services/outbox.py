@@ -32,7 +32,6 @@ SEND_JOB = "send_mail"  # app/jobs/kinds.py SEND_MAIL: enqueued through its decl
 
 async def _enqueue_send(redis, mail_id: int, arq_job_id: str, **arq_options) -> None:
     await kinds.SEND_MAIL.enqueue(redis, mail_id, _job_id=arq_job_id, **arq_options)
-CLAIM_SECONDS = 300
 # Where a mail's secret (a password, a signed link) goes in its stored body; see Mail.secret.
 SECRET_MARK = "\u27e6secret\u27e7"
 MASKED = "•••••••• (masqué)"
@@ -302,7 +301,7 @@ def backoff(tries: int) -> float:
 async def _claim(mail_id: int) -> dict | None:
     t = now()
     rows = (
-        await Mail.update({Mail.status: "sending", Mail.locked_until: t + timedelta(seconds=CLAIM_SECONDS)})
+        await Mail.update({Mail.status: "sending", Mail.locked_until: t + timedelta(seconds=get_settings().mail.claim_seconds)})
         .where(
             (Mail.id == mail_id)
             & Mail.status.is_in(["queued", "retry"])
