@@ -115,7 +115,10 @@ async def eviction_policy(redis) -> str | None:
     except ResponseError:
         value = None
     if value is None:
-        value = (await redis.info("memory")).get("maxmemory_policy")
+        try:
+            value = (await redis.info("memory")).get("maxmemory_policy")
+        except ResponseError:  # an ACL without INFO either (-@dangerous): nothing tells
+            value = None
     return value.decode() if isinstance(value, bytes) else value
 
 

@@ -52,6 +52,7 @@ STALE_GRACE = 5.0
 WORKER = f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
 DIED = "Interrompu : le worker s'est arrêté ou le délai d'exécution est dépassé ({tries} essai(s))."
 ABORTED = "Arrêté par un opérateur."
+FAILED = "Échec après {tries} essai(s)."
 
 GiveUp = Callable[[list[list], str], Awaitable[Any]]
 
@@ -129,7 +130,7 @@ class JobKind:
 class Bound:
     """A declared kind bound to its job function, in the worker (app/jobs/worker.py ``BOUND``, the one
     place). ``on_give_up``: called with the arguments of runs that end without their function having
-    recorded it (the worker died on the last try, an operator aborted) and a French reason: the
+    recorded it (the worker died on the last try, an operator aborted, the last try raised) and a French reason: the
     work's own status (an import batch) must not say "running" for ever. Set-based: a list of
     argument lists."""
 
@@ -385,6 +386,9 @@ async def _run_tracked(bound: Bound, ctx: dict, args: tuple):
             raise Retry(defer=delay) from exc
         await _finish(run_id, tries, {JobRun.status: JobStatus.failed.value, JobRun.error: error,
                                       JobRun.finished_at: now()})
+        # Its work's status (an import batch « analysing », a progress « en cours ») says it ended.
+        await _give_up({kind.name: bound}, [{"kind": kind.name, "args": json.dumps(list(args))}],
+                       FAILED.format(tries=tries))
         raise
     await _finish(run_id, tries, {JobRun.status: JobStatus.succeeded.value, JobRun.result: _summary(result),
                                   JobRun.finished_at: now()})

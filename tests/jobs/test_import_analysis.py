@@ -112,3 +112,31 @@ async def test_an_abandoned_analysis_says_so(client, redis_client):
     page = text((await client.get(f"/imports/{batch['id']}")).text)
     assert "L'analyse du fichier n'a pas abouti (Arrêté par un opérateur.)" in page
     assert "Choisir un fichier" in page
+
+
+async def test_an_analysis_that_fails_its_last_try_gives_the_upload_form_back(client, run_jobs, settings_env,
+                                                                               monkeypatch):
+    """A bug in the analysis (not a refusal) on every try: once the job layer gives up, the batch
+    says so with the upload form, instead of « analysing » for ever (the review of issue 24)."""
+    import sys
+
+    upload = sys.modules["app.services.imports.upload"]  # the package names a function « upload » too
+    batch = await _uploaded(client)
+    settings_env(JOBS_RETRY_BASE="0.05")
+
+    async def broken(*args, **kwargs):
+        raise RuntimeError("a bug in the analysis")
+
+    monkeypatch.setattr(upload, "analyse", broken)
+    for _ in range(20):
+        await run_jobs()
+        run = await JobRun.select(JobRun.status, JobRun.tries).where(JobRun.kind == "analyse_import").first()
+        if run["status"] == "failed":
+            break
+        await asyncio.sleep(0.2)
+    assert run["status"] == "failed" and run["tries"] == 3
+    refused = await ImportBatch.select().where(ImportBatch.id == batch["id"]).first()
+    assert refused["status"] == "refused"
+    page = text((await client.get(f"/imports/{batch['id']}")).text)
+    assert "L'analyse du fichier n'a pas abouti (Échec après 3 essai(s).) : déposez-le de nouveau." in page
+    assert "Analyse du fichier" not in page

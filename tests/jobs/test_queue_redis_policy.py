@@ -74,6 +74,19 @@ async def test_a_managed_redis_without_config_is_read_through_info(redis_server)
         await redis.aclose()
 
 
+async def test_a_redis_that_answers_neither_config_nor_info_is_let_through_with_a_warning(redis_server, caplog):
+    """A hardened ACL (-@dangerous) refuses CONFIG and INFO: nothing tells the policy, so Tremplin
+    starts and logs a warning (it crashed with NoPermissionError before the review of issue 24)."""
+    server = redis_server("--rename-command", "CONFIG", "", "--rename-command", "INFO", "",
+                          "--maxmemory-policy", "allkeys-lru")
+    redis = await server.pool()
+    try:
+        assert await queue.eviction_policy(redis) is None
+        await queue.refuse_eviction(redis)
+    finally:
+        await redis.aclose()
+
+
 async def test_an_arq_worker_of_tremplin_refuses_it_at_its_start_up(database, redis_server, monkeypatch,
                                                                     settings_env):
     """The worker's own start-up checks too (arq's command, the embedded worker, a restart after an
