@@ -52,7 +52,7 @@ class AttendanceController(Controller):
             result_route="attendance.sheet_download", result_params={"session_id": session_id},
             once=f"session:{session_id}", again="La feuille d'émargement de cette session est déjà en préparation : la voici.")
 
-    @get("/emargement/{token:str}", name="attendance.sheet_download")
+    @get("/emargement/{token:str}", name="attendance.sheet_download", opt={"no_compression": True})
     async def sheet_download(self, request: Request, session_id: FromPath[int], token: FromPath[str]) -> Response:
         user = current_user(request)
         await session_in_scope(user, session_id)  # out of scope: « Session introuvable », as a missing one

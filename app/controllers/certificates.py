@@ -123,7 +123,7 @@ class CertificateController(Controller):
         return redirect(request, back, "Certificat de réalisation envoyé par courriel à l'apprenant."
                         if certificate["kind"] == "realisation" else "Attestation envoyée par courriel à l'apprenant.")
 
-    @get("/zip/{token:str}", name="certificates.zip_download")
+    @get("/zip/{token:str}", name="certificates.zip_download", opt={"no_compression": True})
     async def zip_download(self, request: Request, token: FromPath[str]) -> Response:
         state, stored = await results.owned_result(request.app.state.redis, current_user(request), token, ZIP_GONE,
                                                    "application/zip")

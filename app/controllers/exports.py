@@ -32,7 +32,7 @@ async def job_page(request: Request, token: FromPath[str]) -> Template:
     return response
 
 
-@get("/exports/{token:str}", name="jobs.download")
+@get("/exports/{token:str}", name="jobs.download", opt={"no_compression": True})
 async def download_export(request: Request, token: FromPath[str]) -> Response:
     state = await _owned(request, token)
     fmt = state.get("format")

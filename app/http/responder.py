@@ -153,7 +153,9 @@ def private_download(content: bytes, filename: str, media_type: str = "applicati
 def stored_download(stored: dict, filename: str, media_type: str, cache: str = "private, no-store") -> Stream:
     """A stored file (``id``, ``size``: a job's result) as a download, streamed a chunk at a time
     from the database (app/services/files.py): a ZIP of a gigabyte costs the web process one chunk."""
-    return streamed(files.pieces(stored["id"]), stored["size"], media_type,
+    # Read to its known last byte: a file deleted meanwhile breaks the download off (FileGone), never
+    # ends it short as if complete.
+    return streamed(files.pieces(stored["id"], 0, stored["size"] - 1), stored["size"], media_type,
                     {"Content-Disposition": content_disposition(filename), "Cache-Control": cache})
 
 
