@@ -70,6 +70,14 @@ class ImportUploadController(Controller):
         return redirect(request, url(request, "imports.show", batch_id=batch_id))
 
 
+async def _own_progress(request: Request, user, batch: dict) -> dict | None:
+    """The progress of the batch's analysis or import, to the person who started it only: its progress
+    box polls /taches/<token>, which answers its owner alone (another manager of the establishment
+    would see a bar frozen at 0 %: their page refreshes itself instead)."""
+    state = await progress.get(request.app.state.redis, batch["token"]) if batch["token"] else None
+    return state if state is not None and state.get("owner") == user.id else None
+
+
 class ImportBatchController(Controller):
     path = "/imports/{batch_id:int}"
     opt = {"roles": (ADMIN, GED, GET)}
@@ -87,7 +95,7 @@ class ImportBatchController(Controller):
         context = {
             "batch": batch,
             "summary": await imports.batch_summary(batch),
-            "job": await progress.get(request.app.state.redis, batch["token"]) if batch["token"] else None,
+            "job": await _own_progress(request, user, batch),
             "url": here,
             "back": here + (f"?{request.url.query}" if request.url.query else ""),
             **self._labels(),

@@ -140,3 +140,17 @@ async def test_an_analysis_that_fails_its_last_try_gives_the_upload_form_back(cl
     page = text((await client.get(f"/imports/{batch['id']}")).text)
     assert "L'analyse du fichier n'a pas abouti (Échec après 3 essai(s).) : déposez-le de nouveau." in page
     assert "Analyse du fichier" not in page
+
+
+async def test_another_manager_sees_the_analysis_without_a_progress_box_they_cannot_follow(client, run_jobs):
+    """The progress box polls /taches/<token>, which answers the uploader alone: another manager of
+    the establishment (here an administrator) got a bar frozen at 0 %. Their page refreshes itself."""
+    batch = await _uploaded(client)
+    await login(client, "admin")
+    page = (await client.get(f"/imports/{batch['id']}")).text
+    assert "Analyse du fichier en cours (3 ligne(s))… La page se met à jour d'elle-même." in text(page)
+    assert f"/taches/{batch['token']}" not in page
+    assert '<meta http-equiv="refresh" content="3">' in page and "<noscript><meta" not in page
+    await run_jobs()
+    page = (await client.get(f"/imports/{batch['id']}")).text
+    assert "Confirmer l'importation" in text(page) and 'http-equiv="refresh"' not in page
