@@ -326,7 +326,7 @@ async def report(cluster, balancer, state, session_id, failures, elapsed, settle
                  f"{SEATS} seats, {REQUESTERS} requesters: requests by status {statuses}")
     _setup.check(all(r["status"] == "succeeded" for r in runs), f"job runs not all succeeded: {runs}")
     per_kind = {r["kind"]: r["n"] for r in runs}
-    expected = {"import_accounts": 1, "send_mail_group": 1, "build_certificates_zip": 1,
+    expected = {"analyse_import": 1, "import_accounts": 1, "send_mail_group": 1, "build_certificates_zip": 1,
                 "send_request_notifications": REQUESTERS}
     _setup.check(per_kind == expected, f"job runs by kind {per_kind}, expected {expected}")
     notified = await RegistrationRequest.count().where(
