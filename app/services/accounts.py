@@ -34,8 +34,9 @@ from app.tables.org import Establishment
 
 # No character with a meaning in a mail header: « x:victime@… » is a group whose one member is
 # victime@…, « "a"@… » a quoted alias of a@… — another text for the same mailbox would slip past the
-# per-recipient cap and the one-account-per-address rule.
-EMAIL_RE = re.compile(r'^[^@\s,;<>:()\[\]"\\]+@[^@\s,;<>:()\[\]"\\]+\.[A-Za-z]{2,}$')
+# per-recipient cap and the one-account-per-address rule. ASCII only: a mail server without SMTPUTF8
+# (most) refuses « élodie@… », and the outbox would retry that mail for days.
+EMAIL_RE = re.compile(r'^(?=[\x21-\x7e]+$)[^@\s,;<>:()\[\]"\\]+@[^@\s,;<>:()\[\]"\\]+\.[A-Za-z]{2,}$')
 
 
 def normalise_email(value: str | None) -> str:

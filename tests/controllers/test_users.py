@@ -71,6 +71,9 @@ async def test_form_errors_and_suggestion(client):
     assert response.status_code == 422
     body = text(response.text)
     assert "Le prénom est obligatoire." in body and "Adresse de courriel invalide." in body and "au moins 8 caractères" in body
+    # An address with an accent cannot be mailed by most servers (no SMTPUTF8): refused, not retried for days.
+    response = await post_form(client, url, _account(ids["ALP001"], email="élodie.lefèvre@example.org"))
+    assert response.status_code == 422 and "Adresse de courriel invalide." in text(response.text)
     # "Proposer un nom d'utilisateur" fills it from the nomenclature, without JS.
     response = await post_form(client, url, _account(ids["ALP002"], username="", first_name="Élodie",
                                                      last_name="D'Artagnan-Lé", action="suggest"))
