@@ -329,7 +329,8 @@ async def _write_report(run: _Run) -> dict[str, int]:
     await bulk_update(ImportRow, [ImportRow.outcome_message, ImportRow.username], ImportRow.id, [
         (message, username, row_id) for row_id, (_, message, username) in run.results.items()
         if message or username != previewed[row_id]])
-    await ImportRow.update({ImportRow.password: ""}).where(ImportRow.batch == run.batch_id)
+    # Only the rows that have one: rewriting 20,000 rows for nothing was a second and a half.
+    await ImportRow.update({ImportRow.password: ""}).where((ImportRow.batch == run.batch_id) & (ImportRow.password != ""))
     counts = {k: 0 for k in ("created", "updated", "skipped", "failed")}
     for outcome, _, _ in run.results.values():
         counts[outcome] += 1
