@@ -11,7 +11,6 @@ from typing import Annotated
 from datetime import datetime
 from functools import lru_cache
 
-from argon2 import PasswordHasher
 
 from app import db
 from app.bulk import bulk_insert
@@ -74,8 +73,7 @@ def suggest_username(establishment_code: str, first_name: str, last_name: str) -
 
 
 def username_of_slugs(establishment_code: str, first_slug: str, last_slug: str) -> str:
-    """``suggest_username`` from the names' slugs, for a caller that has them already (the import
-    checks them on each of 20,000 rows)."""
+    """``suggest_username`` from the names' slugs (the import has them already, from its checks)."""
     return f"{establishment_code.lower()}.{first_slug[:1] or 'x'}.{last_slug or 'agent'}"
 
 
@@ -161,32 +159,6 @@ def normalise_matricule(value: str | None) -> str:
     if not value:
         return ""
     return value if value.startswith("000") else f"000{value}"
-
-
-# -- cheap hashes for bulk-created temporary passwords ------------------------------------------
-@lru_cache(maxsize=1)
-def _temporary_hasher() -> PasswordHasher:
-    # argon2id with a small cost: a bulk import of 10,000 accounts would otherwise spend half an
-    # hour hashing. Such a password is temporary (the change is forced at first login, where the
-    # new one gets the full cost) and any login re-hashes it with the full cost (needs_rehash).
-    return PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
-
-
-def hash_temporary_password(password: str) -> str:
-    return _temporary_hasher().hash(password)
-
-
-@lru_cache(maxsize=1)
-def _generated_hasher() -> PasswordHasher:
-    # A password we generate (generate_password: 12 random characters, some 66 bits) cannot be
-    # guessed, whatever the hash's cost: argon2id's smallest cost is enough, and 10,000 of them in an
-    # import take a second instead of five. A password a person chose (the import file's) keeps the
-    # temporary cost above; both are re-hashed with the full cost at login (needs_rehash).
-    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
-
-
-def hash_generated_password(password: str) -> str:
-    return _generated_hasher().hash(password)
 
 
 # -- creating accounts --------------------------------------------------------------------------

@@ -18,8 +18,6 @@ from app.services.accounts import (
     NewAccount,
     credentials_mail,
     fictitious_email,
-    hash_generated_password,
-    hash_temporary_password,
     insert_accounts,
     is_fictitious,
     next_free,
@@ -33,7 +31,12 @@ from app.services.imports.common import (
     UPDATE_DECISIONS,
     _usernames_with_prefix,
 )
-from app.services.passwords import generate_password, policy_error
+from app.services.passwords import (
+    generate_password,
+    hash_generated_password,
+    hash_temporary_password,
+    policy_error,
+)
 from app.services.scope import establishment_scope
 from app.services.text import user_text_fields
 from app.services.uniqueness import EMAIL_TAKEN, violated_index
