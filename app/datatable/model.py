@@ -9,8 +9,6 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlencode
 
-from piccolo.querystring import QueryString
-
 from app.numbers import to_int
 from app.services.roles import CurrentUser
 
@@ -18,7 +16,6 @@ if TYPE_CHECKING:
     from app.datatable.table import DataTable
     from app.services.scope import Scope
 
-_TOTAL = QueryString("COUNT(*) OVER ()").as_alias("_total")
 PER_PAGE_CHOICES = (20, 50, 100)
 EXPORT_CHUNK = 5000
 # A list counts its rows up to this many, and a page is reached by skipping at most this many rows

@@ -15,7 +15,6 @@ from piccolo.columns.combination import WhereRaw
 import app.datatable.model as limits  # COUNT_CAP, GROUP_WALK_*: read at each use (a test or bench sets them)
 from app import db
 from app.datatable.model import (
-    _TOTAL,
     EXPORT_CHUNK,
     PER_PAGE_CHOICES,
     About,
@@ -45,9 +44,10 @@ class DataTable:
     base_where: Callable[[CurrentUser, Scope], Any] | None = None
     # Adds computed fields to a page's (or an export chunk's) rows, with one grouped query.
     enrich: Callable[[list[dict]], Awaitable[list[dict]]] | None = None
-    # The exact total comes with the page, ``COUNT(*) OVER ()``: one query per page instead of
-    # three. For tables of a bounded size (one session's learners); a list that may reach 100,000
-    # rows keeps the bounded count and pages from either end.
+    # The exact total, and the page read by its own ORDER BY … LIMIT (no ids query): one query for a
+    # list that fits in a page, two otherwise (``_page_with_total``). For tables of a bounded size
+    # (one session's learners); a list that may reach 100,000 rows keeps the bounded count and pages
+    # from either end.
     count_in_page: bool = False
     # A table about one object (the progress of one session): from the params (the object's id put
     # there by the screen), the where clause and the extra columns (one per activity). Awaited by the
@@ -272,31 +272,35 @@ class DataTable:
             rows.sort(key=lambda r: position[r["id"]])
         return rows, total, capped
 
+    async def _exact_count(self, clauses: list) -> int:
+        query = self.table.count()
+        return await (query.where(*clauses) if clauses else query)
+
     async def _page_with_total(self, clauses: list, state: TableState) -> tuple[list[dict], int]:
-        """``count_in_page``: one query, the exact total in it (``COUNT(*) OVER ()``)."""
+        """``count_in_page``: the page and the exact total. The total is a count of its own, on the
+        table's rows with only the joins its where needs, not ``COUNT(*) OVER ()`` in the page query:
+        a window runs every matching row through the page's joins before the LIMIT (20,000 index
+        probes into app_user for a page of 50 learners). A page that is not full tells the total
+        itself (what comes before it + its rows): a list that fits in one page stays one query."""
 
         def page_query():
-            query = self.table.select(*self.select, _TOTAL)
+            query = self.table.select(*self.select)
             if clauses:
                 query = query.where(*clauses)
             offset = (state.page - 1) * state.per_page
             return self._order(query, state).limit(state.per_page).offset(offset)
 
-        wanted = state.page
-        if wanted < 0:
-            state.page = 1
-        queried = state.page
+        if state.page < 0:  # counted from the end: the count first, then that page
+            total = await self._exact_count(clauses)
+            state.page = max(1, math.ceil(total / state.per_page) + 1 + state.page)
+            return (await page_query() if total else []), total
         rows = await page_query()
-        total = rows[0]["_total"] if rows else 0
-        if not rows and state.page > 1:  # a page past the end: the last one
-            count_query = self.table.count()
-            total = await (count_query.where(*clauses) if clauses else count_query)
-            wanted = -1
-        pages = max(1, math.ceil(total / state.per_page))
-        if wanted < 0 and total:
-            state.page = max(1, pages + 1 + wanted)
-            if state.page != queried:
-                rows = await page_query()
+        if 0 < len(rows) < state.per_page or (not rows and state.page == 1):
+            return rows, (state.page - 1) * state.per_page + len(rows)
+        total = await self._exact_count(clauses)
+        if not rows and total:  # a page past the end: the last one
+            state.page = max(1, math.ceil(total / state.per_page))
+            rows = await page_query()
         return rows, total
 
     async def fetch(self, user: CurrentUser, params: Mapping[str, str], extra=None,
@@ -307,8 +311,8 @@ class DataTable:
         Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
         the page (only the table's own columns and those the sort needs, skipping at most
         COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
-        joined columns (one query for a ``count_in_page`` table); plus one per ``enrich``, per
-        filter with choices and per picked choice (its label)."""
+        joined columns (a ``count_in_page`` table: the page, then its exact count unless the page
+        tells it); plus one per ``enrich``, per filter with choices and per picked choice (its label)."""
         state, scope = await self.state(user, params)
         clauses = self._where(user, scope, state, extra)
         if self.count_in_page:

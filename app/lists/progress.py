@@ -2,9 +2,9 @@
 their progress summary and one cell per activity of the session.
 
 The rows are one query per page: the summary lives on the enrolment (percent, last visit, completion
-date), so every filter and sort is a WHERE or an ORDER BY on it, and the total comes in the same query
-(``count_in_page``). The page's activity cells are a second query (completions WHERE enrolment IN the
-page's ids).
+date), so every filter and sort is a WHERE or an ORDER BY on it (``count_in_page``: the exact total is
+a count of the session's enrolments, skipped when the page is not full). The page's activity cells are
+one more query (completions WHERE enrolment IN the page's ids).
 """
 
 from __future__ import annotations

@@ -92,3 +92,29 @@ def generate_password(length: int = 12) -> str:
         candidate = "".join(chars)
         if not password_problems(candidate):
             return candidate
+
+
+# -- cheap hashes for bulk-created temporary passwords ------------------------------------------
+@lru_cache(maxsize=1)
+def _temporary_hasher() -> PasswordHasher:
+    # argon2id with a small cost: a bulk import of 10,000 accounts would otherwise spend half an
+    # hour hashing. Such a password is temporary (the change is forced at first login, where the
+    # new one gets the full cost) and any login re-hashes it with the full cost (needs_rehash).
+    return PasswordHasher(time_cost=1, memory_cost=256, parallelism=1)
+
+
+def hash_temporary_password(password: str) -> str:
+    return _temporary_hasher().hash(password)
+
+
+@lru_cache(maxsize=1)
+def _generated_hasher() -> PasswordHasher:
+    # A password we generate (generate_password: 12 random characters, some 66 bits) cannot be
+    # guessed, whatever the hash's cost: argon2id's smallest cost is enough, and 10,000 of them in an
+    # import take a second instead of five. A password a person chose (the import file's) keeps the
+    # temporary cost above; both are re-hashed with the full cost at login (needs_rehash).
+    return PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+def hash_generated_password(password: str) -> str:
+    return _generated_hasher().hash(password)

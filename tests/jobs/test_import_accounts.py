@@ -132,6 +132,17 @@ async def test_import_with_problems_decisions_and_report(client, smtp, run_jobs)
     assert (await client.get("/")).headers["location"] == "/mot-de-passe"
     stored = (await User.select(User.password_hash).where(User.username == "alp001.v.blondel").first())["password_hash"]
     assert "m=256," not in stored
+    # A generated password (mailed) is hashed with argon2's smallest cost (random, nothing to guess):
+    # it works, the change is forced, and its hash too is replaced at login.
+    body = next(m for r, m in smtp.messages if r == ["bea.trice@example.org"]).get_payload(decode=True).decode()
+    generated = body.split("Mot de passe : ")[1].split("\n")[0].strip()
+    before = (await User.select(User.password_hash).where(User.username == "alp001.b.trice").first())["password_hash"]
+    assert before.startswith("$argon2id$") and "m=8," in before
+    await post_form(client, "/deconnexion")
+    await login(client, "alp001.b.trice", generated)
+    assert (await client.get("/")).headers["location"] == "/mot-de-passe"
+    stored = (await User.select(User.password_hash).where(User.username == "alp001.b.trice").first())["password_hash"]
+    assert "m=8," not in stored
 
 
 async def test_bad_file_writes_nothing_and_says_why(client):
