@@ -146,21 +146,21 @@ async def breakdown(scope, label):
     copy_t, fetch_t, compute_t, label_t = [], [], [], []
     for _ in range(5):
         t0 = time.perf_counter()
-        frame = await analytics.fetch_frame(scope, f)
+        frame, dims = await analytics.fetch_frame(scope, f)
         copy_t.append((time.perf_counter() - t0) * 1000)
-        sql_text, _ = analytics._fact_sql(scope, f)
+        sql_text, _ = analytics._grouped_sql(scope, f)
         t0 = time.perf_counter()
         async with db.engine().pool.acquire() as conn:
             records = await conn.fetch(sql_text)
-        pl.DataFrame([tuple(r) for r in records], schema=analytics.FACTS, orient="row")
+        pl.DataFrame([tuple(r) for r in records], schema=analytics.GROUPED, orient="row")
         fetch_t.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
-        result = analytics.compute(frame, get_settings().timezone)
+        result = analytics.compute(frame, dims, get_settings().timezone)
         compute_t.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         await analytics._labels(result)
         label_t.append((time.perf_counter() - t0) * 1000)
-    print(f"  {label}: {frame.height:,} rows — COPY→polars {statistics.median(copy_t):.0f} ms; "
+    print(f"  {label}: {frame.height:,} rows (the enrolments summed) — COPY→polars {statistics.median(copy_t):.0f} ms; "
           f"asyncpg fetch→DataFrame {statistics.median(fetch_t):.0f} ms; polars aggregates "
           f"{statistics.median(compute_t):.0f} ms; labels {statistics.median(label_t):.0f} ms")
 
