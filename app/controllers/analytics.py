@@ -55,8 +55,8 @@ async def dashboard(request: Request) -> Response:
     if filters.establishment and not scope.allows(filters.establishment):
         filters.errors["establishment"] = "Établissement introuvable : filtre ignoré."
         filters.establishment = None
-    result = await analytics.dashboard(request.app.state.cache, scope, filters)
     export = request.query_params.get("export")
+    result = await analytics.dashboard(request.app.state.cache, scope, filters, whole=export in ("xlsx", "csv"))
     stamp = f"{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
         return file_response(await asyncio.to_thread(analytics.workbook, result), f"tableau_de_bord_{stamp}.xlsx")

@@ -46,8 +46,9 @@ from app.tables.learning import Enrolment
 from app.tables.org import Delegation, Establishment
 
 CACHE_TTL = 300
-CACHE_PREFIX = "analytics:v2:"
+CACHE_PREFIX = "analytics:v3:"  # v3: the page's digest and the whole figures apart
 HTML_ROWS = 15  # rows of a dimension table shown on the page; the downloads have them all
+TABLES = ("delegation", "establishment", "template", "session")  # a table of figures each
 DAY = 86400.0
 
 
@@ -339,17 +340,16 @@ def compute(grouped: pl.DataFrame, dims: pl.DataFrame, tz: str) -> dict:
                            "median_days": None,
                            "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
                            "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
-                "months": [], **{dim: [] for dim in ("delegation", "establishment", "template", "session")}}
+                "months": [], **{dim: [] for dim in TABLES}}
     # One row per completion again (``n`` of them took that many seconds in that session): a few
     # million integers at most, which the quantiles need anyway.
     times = (grouped.lazy().filter((pl.col("part") == SECONDS_PART) & pl.col("seconds").is_not_null())
              .select("session", (pl.col("seconds") / DAY).alias("days"), "n")
              .join(dims.lazy(), on="session")
              .select(pl.exclude("n").repeat_by("n")).explode(pl.all()))
-    dims_names = ("delegation", "establishment", "template", "session")
-    frames = pl.collect_all([_measures(sessions.lazy(), times, by) for by in (None, *dims_names)])
+    frames = pl.collect_all([_measures(sessions.lazy(), times, by) for by in (None, *TABLES)])
     out = {"totals": frames[0].to_dicts()[0], "months": _months(grouped, tz)}
-    for dim, table in zip(dims_names, frames[1:]):
+    for dim, table in zip(TABLES, frames[1:]):
         out[dim] = table.to_dicts()
     return out
 
@@ -390,16 +390,38 @@ async def build(scope: Scope, f: Filters) -> dict:
     # polars releases the GIL: the event loop keeps serving while it counts.
     result = await asyncio.to_thread(compute, grouped, dims, get_settings().timezone)
     await _labels(result)
+    result["rows"] = {dim: len(result[dim]) for dim in TABLES}
     result["computed_at"] = datetime.now(timezone.utc).isoformat()
     result["compute_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 
 
-async def dashboard(redis, scope: Scope, f: Filters, fresh: bool = False) -> dict:
+def digest(result: dict) -> dict:
+    """What the page shows of the figures: each table's first ``HTML_ROWS`` rows (``rows`` keeps their
+    number). At 20,000 sessions the whole figures are megabytes of JSON, 150 ms to read back from the
+    cache on every view; this is a few kilobytes."""
+    return {**result, **{dim: result[dim][:HTML_ROWS] for dim in TABLES}}
+
+
+async def dashboard(redis, scope: Scope, f: Filters, fresh: bool = False, whole: bool = False) -> dict:
     """The dashboard's figures, from the cache when they are there (``cached`` says so); on a miss
-    computed by one process while the others wait for them (app/cache.py). ``redis`` is the cache's."""
-    result, hit = await cache.cached(redis, cache_key(scope, f), CACHE_TTL, lambda: build(scope, f), fresh=fresh)
+    computed by one process while the others wait for them (app/cache.py). ``redis`` is the cache's.
+    The page's (``digest``) and the whole figures, for the downloads (``whole``), are kept apart;
+    a digest missing is made from the whole figures, cached or computed."""
+    key = cache_key(scope, f)
+
+    async def everything():
+        return (await cache.cached(redis, key + ":all", CACHE_TTL, lambda: build(scope, f), fresh=fresh))[0]
+
+    if whole:
+        result, hit = await cache.cached(redis, key + ":all", CACHE_TTL, lambda: build(scope, f), fresh=fresh)
+    else:
+        result, hit = await cache.cached(redis, key, CACHE_TTL, lambda: _digested(everything), fresh=fresh)
     return {**result, "cached": hit}
+
+
+async def _digested(everything) -> dict:
+    return digest(await everything())
 
 
 def computed_at(result: dict) -> datetime:
