@@ -76,8 +76,8 @@ async def dashboard(request: Request) -> Response:
     scope = await establishment_scope(user)
     filters = analytics.parse_filters(params)
     picks = await _picks(user, params, filters)
-    result = await analytics.dashboard(request.app.state.cache, scope, filters)
     export = request.query_params.get("export")
+    result = await analytics.dashboard(request.app.state.cache, scope, filters, whole=export in ("xlsx", "csv"))
     stamp = f"{local_now():%Y%m%d_%H%M}"
     if export == "xlsx":
         return file_response(await asyncio.to_thread(analytics.workbook, result), f"tableau_de_bord_{stamp}.xlsx")

@@ -46,8 +46,9 @@ from app.tables.learning import Enrolment
 from app.tables.org import Delegation, Establishment
 
 CACHE_TTL = 300
-CACHE_PREFIX = "analytics:v2:"
+CACHE_PREFIX = "analytics:v3:"  # v3: the page's digest and the whole figures apart
 HTML_ROWS = 15  # rows of a dimension table shown on the page; the downloads have them all
+TABLES = ("delegation", "establishment", "template", "session")  # a table of figures each
 DAY = 86400.0
 
 
@@ -171,8 +172,11 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
     where, args = ["e.active"], []
     sessions_sql, sessions_args = _sessions_sql(scope, f)
     if " WHERE " in sessions_sql:
-        where.append("e.session IN (SELECT s.id FROM training_session s WHERE "
-                     + sessions_sql.split(" WHERE ", 1)[1] + ")")
+        sessions = "SELECT s.id FROM training_session s WHERE " + sessions_sql.split(" WHERE ", 1)[1]
+        # PostgreSQL: an array of the session ids, so that their enrolments are read from the index
+        # enrolment_analytics (an index-only scan); as IN (subquery) the planner hash-joined a scan of
+        # every enrolment (a GET's two establishments of fifty: 4 s at 3,000,000 enrolments).
+        where.append(f"e.session IN ({sessions})" if db.is_sqlite() else f"e.session = ANY(ARRAY({sessions}))")
         args.extend(sessions_args)
     if f.audience:
         where.append('e."user" ' + ("IN" if f.audience == "external" else "NOT IN")
@@ -200,7 +204,44 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
 FACTS = {"session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "started": pl.Int8, "certified": pl.Int8,
          "attended": pl.Int64}
 DIMS = {"session": pl.Int64, "establishment": pl.Int64, "delegation": pl.Int64, "template": pl.Int64}
-SCHEMA = {**FACTS, **{k: v for k, v in DIMS.items() if k != "session"}}
+# What the database sends: the enrolments summed in four groupings (``part``), not one row each.
+# At 3,000,000 enrolments, COPYing one row each was most of the cold time; these are the session's
+# counts (a row a session), the enrolments and the completions per quarter of an hour (a month is
+# cut at a local midnight, which falls on a quarter of an hour in every time zone: the months stay
+# exact), and the times to complete per session, to the second (the medians stay exact).
+GROUPED = {"part": pl.Int8, "session": pl.Int64, "enrolled": pl.Int64, "completed": pl.Int64, "seconds": pl.Int64,
+           "n": pl.Int64, "started": pl.Int64, "done": pl.Int64, "certified": pl.Int64, "attended": pl.Int64,
+           "attendees": pl.Int64}
+SESSION_PART, ENROLLED_PART, COMPLETED_PART, SECONDS_PART = 0, 1, 2, 3
+QUARTER = 900  # seconds
+GROUPED_KEYS = ["session", "enrolled", "completed", "seconds"]
+COUNTS = ["n", "started", "done", "certified", "attended", "attendees"]
+
+
+def _grouped_sql(scope: Scope, f: Filters) -> tuple[str, list]:
+    """The facts (``_fact_sql``) summed in the four groupings of ``GROUPED``: one scan of the
+    enrolments with GROUPING SETS on PostgreSQL; SQLite, which has none, reads them four times
+    (the embedded database holds a small network)."""
+    facts, args = _fact_sql(scope, f)
+    keys = {SESSION_PART: ("r.session", "NULL", "NULL", "NULL"),
+            ENROLLED_PART: ("NULL", f"r.enrolled / {QUARTER}", "NULL", "NULL"),
+            COMPLETED_PART: ("NULL", "NULL", f"r.completed / {QUARTER}", "NULL"),
+            SECONDS_PART: ("r.session", "NULL", "NULL", "r.completed - r.enrolled")}
+    counts = ("count(*) AS n, SUM(r.started) AS started, COUNT(r.completed) AS done, SUM(r.certified) AS certified, "
+              "SUM(r.attended) AS attended, SUM(CASE WHEN r.attended > 0 THEN 1 ELSE 0 END) AS attendees")
+    if db.is_sqlite():
+        parts = [f"SELECT {part} AS part, {', '.join(f'{c} AS {n}' for c, n in zip(k, GROUPED_KEYS))}, {counts} FROM ({facts}) r "
+                 f"GROUP BY {', '.join(c for c in k if c != 'NULL')}" for part, k in keys.items()]
+        return " UNION ALL ".join(parts), args * len(parts)
+    # GROUPING(a, b, c, d) is a bit mask of the keys left out: it names the grouping set a row sums.
+    mask = {SESSION_PART: 0b0111, ENROLLED_PART: 0b1011, COMPLETED_PART: 0b1101, SECONDS_PART: 0b0110}
+    part = "CASE GROUPING(session, enrolled, completed, seconds) " + " ".join(
+        f"WHEN {m} THEN {p}" for p, m in mask.items()) + " END AS part"
+    sql = (f"SELECT {part}, session, enrolled, completed, seconds, {counts} FROM ("
+           f"SELECT r.session, r.enrolled / {QUARTER} AS enrolled, r.completed / {QUARTER} AS completed, "
+           f"r.completed - r.enrolled AS seconds, r.started, r.certified, r.attended FROM ({facts}) r) r "
+           "GROUP BY GROUPING SETS ((session), (enrolled), (completed), (session, seconds))")
+    return sql, args
 
 
 def _pg_placeholders(sql: str) -> str:
@@ -208,42 +249,34 @@ def _pg_placeholders(sql: str) -> str:
     return re.sub(r"\{\}", lambda _m: f"${next(counter)}", sql)
 
 
-async def fetch_frame(scope: Scope, f: Filters) -> pl.DataFrame:
-    """The enrolment rows with their session's establishment, delegation and template."""
-    sql, args = _fact_sql(scope, f)
+async def fetch_frame(scope: Scope, f: Filters) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The enrolments summed (``GROUPED``), and the sessions' establishment, delegation and template."""
+    sql, args = _grouped_sql(scope, f)
     dims_sql, dims_args = _sessions_sql(scope, f)
     dims_rows = await Enrolment.raw(dims_sql, *dims_args)
     dims = pl.DataFrame(dims_rows, schema=DIMS, orient="row") if dims_rows else pl.DataFrame(schema=DIMS)
     if db.is_sqlite():
-        rows = await Enrolment.raw(sql, *args)
-        facts = pl.DataFrame(rows, schema=FACTS, orient="row") if rows else pl.DataFrame(schema=FACTS)
+        rows = [tuple(r.values()) for r in await Enrolment.raw(sql, *args)]
+        grouped = pl.DataFrame(rows, schema=GROUPED, orient="row") if rows else pl.DataFrame(schema=GROUPED)
     else:
         # PostgreSQL: COPY the rows out as CSV straight into polars (no Python object per row);
         # asyncpg quotes the parameters into the COPY statement itself.
         buffer = io.BytesIO()
-        async with db.engine().pool.acquire() as connection:
+        async with db.engine().pool.acquire() as connection, connection.transaction():
+            # JIT compiling this one query took 3 to 4 s of a cold dashboard at 3,000,000 enrolments,
+            # more than it saved; the grouping sets hash in memory rather than sort on disk. LOCAL: for
+            # this transaction only (PgBouncer in transaction mode hands the connection on).
+            await connection.execute("SET LOCAL jit = off; SET LOCAL work_mem = '64MB'")
             await connection.copy_from_query(_pg_placeholders(sql), *args, output=buffer, format="csv", header=True)
         buffer.seek(0)
-        facts = pl.read_csv(buffer, schema=FACTS) if buffer.getbuffer().nbytes else pl.DataFrame(schema=FACTS)
-    return facts.join(dims, on="session", how="inner")
+        grouped = (pl.read_csv(buffer, schema=GROUPED) if buffer.getbuffer().nbytes
+                   else pl.DataFrame(schema=GROUPED))
+    return grouped, dims
 
 
 # -- the figures ------------------------------------------------------------------------------
-def _measures(frame: pl.DataFrame | pl.LazyFrame, by: list[str] | None):
-    days = (pl.col("completed") - pl.col("enrolled")) / DAY
-    aggs = [
-        pl.len().alias("enrolled_count"),
-        pl.col("started").sum().alias("started_count"),
-        pl.col("completed").is_not_null().sum().alias("completed_count"),
-        pl.col("certified").cast(pl.Int64).sum().alias("certified_count"),
-        days.median().alias("median_days"),
-        days.quantile(0.8, interpolation="linear").alias("p80_days"),
-        # Attendance recorded on the slots (issue 12): minutes present, and who has any.
-        pl.col("attended").sum().alias("attended_minutes"),
-        (pl.col("attended") > 0).sum().alias("attended_count"),
-    ]
-    grouped = frame.group_by(by).agg(aggs) if by else frame.select(aggs)
-    return grouped.with_columns(
+def _rates(frame):
+    return frame.with_columns(
         (pl.col("enrolled_count") - pl.col("started_count")).alias("never_started"),
         (pl.col("started_count") - pl.col("completed_count")).clip(lower_bound=0).alias("in_progress"),
         pl.when(pl.col("enrolled_count") > 0)
@@ -251,6 +284,26 @@ def _measures(frame: pl.DataFrame | pl.LazyFrame, by: list[str] | None):
         pl.when(pl.col("enrolled_count") > 0)
         .then(pl.col("started_count") * 100.0 / pl.col("enrolled_count")).otherwise(0.0).alias("participation_rate"),
     )
+
+
+def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None):
+    """The counts (sums of the sessions') and the times to complete of one dimension (``by``; None:
+    the totals). The times are each completion's, in days."""
+    counts = [
+        pl.col("n").sum().alias("enrolled_count"),
+        pl.col("started").sum().alias("started_count"),
+        pl.col("done").sum().alias("completed_count"),
+        pl.col("certified").sum().alias("certified_count"),
+        # Attendance recorded on the slots (issue 12): minutes present, and who has any.
+        pl.col("attended").sum().alias("attended_minutes"),
+        pl.col("attendees").sum().alias("attended_count"),
+    ]
+    quantiles = [pl.col("days").median().alias("median_days"),
+                 pl.col("days").quantile(0.8, interpolation="linear").alias("p80_days")]
+    if by is None:
+        return _rates(pl.concat([sessions.select(counts), times.select(quantiles)], how="horizontal"))
+    figures = sessions.group_by(by).agg(counts).join(times.group_by(by).agg(quantiles), on=by, how="left")
+    return _rates(figures).sort(["enrolled_count", by], descending=[True, False]).rename({by: "id"})
 
 
 def _month_starts(first: int, last: int, tz: str) -> tuple[list[int], list[str]]:
@@ -267,38 +320,43 @@ def _month_starts(first: int, last: int, tz: str) -> tuple[list[int], list[str]]
             return starts, labels
 
 
-def _months(frame: pl.DataFrame, tz: str) -> list[dict]:
-    """Enrolments and completions per calendar month (local time): each instant is placed among
-    the month starts by a binary search (no time-zone arithmetic per row)."""
-    first = frame["enrolled"].min()
-    last = max(frame["enrolled"].max(), frame["completed"].max() or 0)
+def _months(grouped: pl.DataFrame, tz: str) -> list[dict]:
+    """Enrolments and completions per calendar month (local time): each quarter of an hour is placed
+    among the month starts by a binary search (no time-zone arithmetic per row)."""
+    enrolled = grouped.filter(pl.col("part") == ENROLLED_PART).select(pl.col("enrolled") * QUARTER, "n")
+    completed = grouped.filter((pl.col("part") == COMPLETED_PART) & pl.col("completed").is_not_null()).select(
+        pl.col("completed") * QUARTER, "n")
+    first = enrolled["enrolled"].min()
+    last = max(enrolled["enrolled"].max(), completed["completed"].max() or 0)
     starts, labels = _month_starts(first, last, tz)
     bounds = pl.Series(starts, dtype=pl.Int64)
-    enrolled = (bounds.search_sorted(frame["enrolled"], side="right") - 1).value_counts()
-    completed = (bounds.search_sorted(frame["completed"].drop_nulls(), side="right") - 1).value_counts()
     counts = {label: [0, 0] for label in labels}
-    for series, slot in ((enrolled, 0), (completed, 1)):
-        for index, n in series.iter_rows():
-            counts[labels[max(0, index)]][slot] += n
+    for frame, column, slot in ((enrolled, "enrolled", 0), (completed, "completed", 1)):
+        month = (bounds.search_sorted(frame[column], side="right") - 1).clip(lower_bound=0)
+        for index, n in frame.select(month.alias("month"), "n").group_by("month").agg(pl.col("n").sum()).iter_rows():
+            counts[labels[index]][slot] += n
     return [{"month": m, "enrolled_count": a, "completed_count": c} for m, (a, c) in counts.items()]
 
 
-def compute(frame: pl.DataFrame, tz: str) -> dict:
-    """Every figure of the dashboard from the enrolment rows: totals and one table per dimension
-    (ids only; labels are added afterwards). The five aggregations run in parallel."""
-    if not frame.height:
+def compute(grouped: pl.DataFrame, dims: pl.DataFrame, tz: str) -> dict:
+    """Every figure of the dashboard from the summed enrolments (``fetch_frame``): totals and one
+    table per dimension (ids only; labels are added afterwards). The five aggregations run in parallel."""
+    sessions = grouped.filter(pl.col("part") == SESSION_PART).select("session", *COUNTS).join(dims, on="session")
+    if not sessions.height or not sessions["n"].sum():
         return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
                            "median_days": None,
                            "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
                            "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
-                "months": [], **{dim: [] for dim in ("delegation", "establishment", "template", "session")}}
-    lazy = frame.lazy()
-    dims = ("delegation", "establishment", "template", "session")
-    frames = pl.collect_all([_measures(lazy, None)] + [
-        _measures(lazy, [dim]).sort(["enrolled_count", dim], descending=[True, False]).rename({dim: "id"})
-        for dim in dims])
-    out = {"totals": frames[0].to_dicts()[0], "months": _months(frame, tz)}
-    for dim, table in zip(dims, frames[1:]):
+                "months": [], **{dim: [] for dim in TABLES}}
+    # One row per completion again (``n`` of them took that many seconds in that session): a few
+    # million integers at most, which the quantiles need anyway.
+    times = (grouped.lazy().filter((pl.col("part") == SECONDS_PART) & pl.col("seconds").is_not_null())
+             .select("session", (pl.col("seconds") / DAY).alias("days"), "n")
+             .join(dims.lazy(), on="session")
+             .select(pl.exclude("n").repeat_by("n")).explode(pl.all()))
+    frames = pl.collect_all([_measures(sessions.lazy(), times, by) for by in (None, *TABLES)])
+    out = {"totals": frames[0].to_dicts()[0], "months": _months(grouped, tz)}
+    for dim, table in zip(TABLES, frames[1:]):
         out[dim] = table.to_dicts()
     return out
 
@@ -335,20 +393,42 @@ def cache_key(scope: Scope, f: Filters) -> str:
 
 async def build(scope: Scope, f: Filters) -> dict:
     started = time.perf_counter()
-    frame = await fetch_frame(scope, f)
+    grouped, dims = await fetch_frame(scope, f)
     # polars releases the GIL: the event loop keeps serving while it counts.
-    result = await asyncio.to_thread(compute, frame, get_settings().timezone)
+    result = await asyncio.to_thread(compute, grouped, dims, get_settings().timezone)
     await _labels(result)
+    result["rows"] = {dim: len(result[dim]) for dim in TABLES}
     result["computed_at"] = datetime.now(timezone.utc).isoformat()
     result["compute_ms"] = round((time.perf_counter() - started) * 1000, 1)
     return result
 
 
-async def dashboard(redis, scope: Scope, f: Filters, fresh: bool = False) -> dict:
+def digest(result: dict) -> dict:
+    """What the page shows of the figures: each table's first ``HTML_ROWS`` rows (``rows`` keeps their
+    number). At 20,000 sessions the whole figures are megabytes of JSON, 150 ms to read back from the
+    cache on every view; this is a few kilobytes."""
+    return {**result, **{dim: result[dim][:HTML_ROWS] for dim in TABLES}}
+
+
+async def dashboard(redis, scope: Scope, f: Filters, fresh: bool = False, whole: bool = False) -> dict:
     """The dashboard's figures, from the cache when they are there (``cached`` says so); on a miss
-    computed by one process while the others wait for them (app/cache.py). ``redis`` is the cache's."""
-    result, hit = await cache.cached(redis, cache_key(scope, f), CACHE_TTL, lambda: build(scope, f), fresh=fresh)
+    computed by one process while the others wait for them (app/cache.py). ``redis`` is the cache's.
+    The page's (``digest``) and the whole figures, for the downloads (``whole``), are kept apart;
+    a digest missing is made from the whole figures, cached or computed."""
+    key = cache_key(scope, f)
+
+    async def everything():
+        return (await cache.cached(redis, key + ":all", CACHE_TTL, lambda: build(scope, f), fresh=fresh))[0]
+
+    if whole:
+        result, hit = await cache.cached(redis, key + ":all", CACHE_TTL, lambda: build(scope, f), fresh=fresh)
+    else:
+        result, hit = await cache.cached(redis, key, CACHE_TTL, lambda: _digested(everything), fresh=fresh)
     return {**result, "cached": hit}
+
+
+async def _digested(everything) -> dict:
+    return digest(await everything())
 
 
 def computed_at(result: dict) -> datetime:

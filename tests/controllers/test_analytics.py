@@ -2,6 +2,7 @@
 hand, scope, the SVG charts and their text alternative, the CSV and the Excel."""
 
 import io
+import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import date, datetime, timezone
@@ -253,3 +254,29 @@ async def test_one_month_is_drawn_and_attendance_hours_are_told(client):
         await redis.delete(*cached)
     page = (await client.get("/analytique")).text
     assert "Heures de présence : 3,5 h saisies sur les créneaux, pour 1 inscrit(s)." in text(page)
+
+
+async def test_the_page_shows_the_largest_rows_and_the_downloads_all_of_them(client):
+    """Issue 24 (ten times the data): at 20,000 sessions the whole figures are megabytes, read back
+    from the cache on every view. The page's figures are kept apart with each table's first 15 rows
+    and their number; the CSV and the Excel still have every row."""
+    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
+    learner = (await RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == alp001)).first())["user"]
+    ids = [r["id"] for r in await TrainingSession.insert(*[TrainingSession(
+        establishment=alp001, full_name=f"Session {n}", short_name=f"S{n}", start_date=date(2026, 1, 5),
+        end_date=date(2026, 6, 30), code=f"26Z{n:02d}S1") for n in range(20)]).returning(TrainingSession.id)]
+    await Enrolment.insert(*[Enrolment(session=s, user=learner, enrolled_at=at(1, 5), required_total=1) for s in ids])
+    await login(client, "alp001.get")
+    page = (await client.get("/analytique")).text
+    assert "Par session — les 15 plus grands sur 20 (tous dans les téléchargements)" in text(page)
+    sessions = page.split("<caption>Par session", 1)[1].split("</table>", 1)[0]
+    assert sessions.count('<th scope="row">') == 15
+    csv = (await client.get("/analytique?export=csv&table=session")).content.decode("utf-8-sig")
+    assert len(csv.splitlines()) == 1 + 20
+    excel = pl.read_excel(io.BytesIO((await client.get("/analytique?export=xlsx")).content), sheet_name="Par session")
+    assert excel.height == 20
+    # What every view reads back holds 15 sessions; the whole figures (downloads) all 20.
+    redis = client._transport.app.state.redis
+    values = {k: json.loads(await redis.get(k)) async for k in redis.scan_iter("analytics:*") if not k.endswith(b":computing")}
+    assert sorted(len(v["session"]) for v in values.values()) == [15, 20]
