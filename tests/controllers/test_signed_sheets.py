@@ -6,6 +6,7 @@ import hashlib
 from datetime import date, time
 
 from app.controllers.certificates import VERIFY_LIMIT
+from app.services import files
 from app.services.certificates.common import check_char
 from app.services.passwords import hash_password
 from app.tables.accounts import User
@@ -15,6 +16,12 @@ from tests import factories
 from tests._closures import closed_slot, signature_png
 from tests.helpers import DEMO_PASSWORD, login, post_form, text
 from tests.services.test_certificates import pdf_text
+
+
+async def _sheet_pdf(slot_id: int) -> bytes:
+    """The signed sheet's PDF as kept (stored_file_chunk pieces, issue 24)."""
+    closure = await SlotClosure.select(SlotClosure.file).where(SlotClosure.slot == slot_id).first()
+    return await files.content(closure["file"])
 
 
 async def _username(user_id: int) -> str:
@@ -88,8 +95,7 @@ async def test_the_public_verification_shows_the_closing_and_checks_an_uploaded_
         assert "Rendez-vous médical" not in shown and "data:image" not in page.text  # no reason, no signature
 
         sheet = await anonymous.get(f"/verifier/emargement/{built.code}")
-        pdf = (await SlotClosure.select(SlotClosure.file.data.as_alias("data")).where(
-            SlotClosure.slot == built.slot_id).first())["data"]
+        pdf = await _sheet_pdf(built.slot_id)
         same = await post_form(anonymous, f"/verifier/emargement/{built.code}",
                                files={"file": ("feuille.pdf", bytes(pdf), "application/pdf")})
         assert sheet.status_code == 200 and same.status_code == 200
@@ -131,8 +137,7 @@ async def test_the_verifier_form_checks_a_sheets_pdf_and_counts_each_lookup_once
     built = await closed_slot(learners=1)
     async with new_client() as anonymous:
         assert (await anonymous.get(f"/verifier/emargement/{built.code}")).status_code == 200  # sealed: 1 lookup
-        pdf = bytes((await SlotClosure.select(SlotClosure.file.data.as_alias("data")).where(
-            SlotClosure.slot == built.slot_id).first())["data"])
+        pdf = await _sheet_pdf(built.slot_id)
         # The certificates' upload form with a sheet's code: the PDF is checked, not dropped by a redirect.
         same = await post_form(anonymous, f"/verifier/{built.code}", files={"file": ("feuille.pdf", pdf, "application/pdf")})
         assert same.status_code == 200 and "Le fichier est identique à la feuille d'émargement délivrée" in text(same.text)
