@@ -11,6 +11,8 @@ from app.http.responder import confirm_page, redirect, render, url
 from app.http.tableview import table_view
 from app.http.web import current_user
 from app.lists.admin import DELEGATIONS, ESTABLISHMENTS, ROLES
+from app.lists.audit import AUDIT
+from app.services import audit
 from app.services import org
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, ROLE_LABELS
@@ -145,4 +147,17 @@ class RoleController(Controller):
         return redirect(request, url(request, "roles.index"), "Rôle retiré.")
 
 
-HANDLERS = [DelegationController, EstablishmentAdminController, RoleController]
+class AuditController(Controller):
+    """« Journal d'audit »: the sensitive actions (issue 25), filterable and exportable, administrators only."""
+
+    path = "/admin/journal"
+    opt = {"roles": (ADMIN,)}
+
+    @get("/", name="audit.index")
+    async def index(self, request: Request) -> Response:
+        return await table_view(request, AUDIT, "admin/journal.html", "admin/_journal.html", {
+            "action_labels": audit.ACTION_LABELS, "describe": audit.describe,
+            "retention_months": await audit.retention_months()})
+
+
+HANDLERS = [DelegationController, EstablishmentAdminController, RoleController, AuditController]

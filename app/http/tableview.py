@@ -14,7 +14,7 @@ from app.http.responder import content_disposition, render, url
 from app.http.web import current_user
 from app.lists import MEDIA_TYPES, export_filename
 from app.jobs import kinds
-from app.services import progress
+from app.services import audit, progress
 from app.services.scope import establishment_scope
 from app.settings import get_settings
 
@@ -38,6 +38,8 @@ async def export_response(request: Request, table: DataTable, params: dict, fmt:
     about = await table.about(params) if table.about is not None else About()
     where = about.where if extra is None else (extra if about.where is None else about.where & extra)
     total = await table.count(user, params, extra=where)
+    await audit.record("data.exported", "list", None, table.name,
+                       {"format": fmt, "rows": total, "filters": {k: v for k, v in params.items() if v}})
     if not job_allowed or extra is not None or total <= get_settings().export_inline_max_rows:
         content = await table.export(user, params, fmt, extra=where, extra_columns=about.columns,
                                      heading=about.heading)

@@ -28,6 +28,7 @@ from app.http.responder import client_redirect, error_page, is_htmx
 from app.http.security import TOO_LARGE
 from app.http.user import current_user  # noqa: F401 - controllers import it from here
 from app.numbers import path_int
+from app.services import audit
 from app.services.auth import load_current_user
 from app.services.errors import DomainError, NotFound
 from app.services.roles import ROLE_LABELS
@@ -75,6 +76,14 @@ class CurrentUserMiddleware:
                 if user is None:
                     session.clear()
                 scope["user"] = user
+            # The audit trail's actor for this request (app/services/audit.py).
+            client = scope.get("client")
+            token = audit.bind(scope["user"], client[0] if client else "")
+            try:
+                await self.app(scope, receive, send)
+            finally:
+                audit.unbind(token)
+            return
         await self.app(scope, receive, send)
 
 

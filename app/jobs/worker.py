@@ -72,6 +72,13 @@ async def purge_job_runs(ctx) -> int:
     return await durable.purge()
 
 
+async def purge_audit_trail(ctx) -> int:
+    """Daily: the audit trail's rows older than its retention (setting ``retention_audit_months``) go."""
+    from app.services import audit
+
+    return await audit.purge()
+
+
 def function_of(kind: str):
     """The job function of a kind (for ``redact_args``), or None for a kind no longer declared."""
     bound = BOUND.get(kind)
@@ -122,6 +129,7 @@ def cron_jobs() -> list:
         # Durable runs whose hand-over to arq was refused or lost, or whose worker died.
         cron(_recorded(sweep_jobs), second=set(range(0, 60, every)), run_at_startup=True, unique=True),
         cron(_recorded(purge_job_runs), hour={3}, minute={17}, second={0}, unique=True),
+        cron(_recorded(purge_audit_trail), hour={3}, minute={27}, second={0}, unique=True),
         # The full cohort reconciliation, every ten minutes, in case a sync job was lost.
         cron(_recorded(reconcile_cohorts), minute=set(range(0, 60, 10)), second={30}, unique=True),
         # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.

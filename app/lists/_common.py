@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta, timezone
+
 from app.datatable import Choices
 from app.numbers import to_int
 from app.services.text import search
@@ -48,3 +50,20 @@ TEMPLATE_CHOICES = Choices(
     order=CourseTemplate.code,
     search=lambda text: search(CourseTemplate.search_text, text),
 )
+
+
+def _day(value: str) -> datetime | None:
+    try:
+        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
+    except ValueError:
+        return None
+
+
+def since(column):
+    """A date filter's clause: ``column`` on or after the day typed (YYYY-MM-DD), or no filter."""
+    return lambda v: column >= _day(v) if _day(v) else None
+
+
+def until(column):
+    """A date filter's clause: ``column`` before the end of the day typed, or no filter."""
+    return lambda v: column < _day(v) + timedelta(days=1) if _day(v) else None

@@ -3,29 +3,13 @@ first in mind) and the operators' actions."""
 
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
-
 from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.jobs.worker import worker_options
 from app.lists import register
+from app.lists._common import since, until
 from app.services.ops import ACTION_LABELS, KIND_LABELS, STATUS_LABELS, duration_fr, kind_label, redact
 from app.tables.jobs import JobAction, JobRun
-
-
-def _day(value: str) -> datetime | None:
-    try:
-        return datetime.combine(date.fromisoformat(value), datetime.min.time(), timezone.utc)
-    except ValueError:
-        return None
-
-
-def _since(column):
-    return lambda v: column >= _day(v) if _day(v) else None
-
-
-def _until(column):
-    return lambda v: column < _day(v) + timedelta(days=1) if _day(v) else None
 
 
 async def _kind_options(user) -> list[tuple[str, str]]:
@@ -71,8 +55,8 @@ JOB_RUNS = register(
             Filter("kind", "Type de job", lambda v: JobRun.kind == v, kind="select", options=_kind_options),
             Filter("status", "État", lambda v: JobRun.status == v if v in STATUS_LABELS else None, kind="select",
                    options=list(STATUS_LABELS.items())),
-            Filter("since", "Créé depuis le", _since(JobRun.created_at), kind="date"),
-            Filter("until", "Créé jusqu'au", _until(JobRun.created_at), kind="date"),
+            Filter("since", "Créé depuis le", since(JobRun.created_at), kind="date"),
+            Filter("until", "Créé jusqu'au", until(JobRun.created_at), kind="date"),
         ),
         default_sort="-id",
         export_filename="jobs",
@@ -96,7 +80,7 @@ JOB_ACTIONS = register(
         filters=(
             Filter("action", "Action", lambda v: JobAction.action == v if v in ACTION_LABELS else None, kind="select",
                    options=list(ACTION_LABELS.items())),
-            Filter("since", "Depuis le", _since(JobAction.created_at), kind="date"),
+            Filter("since", "Depuis le", since(JobAction.created_at), kind="date"),
         ),
         default_sort="-created_at",
         export_filename="actions_jobs",

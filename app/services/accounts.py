@@ -15,7 +15,7 @@ from functools import lru_cache
 from app import db
 from app.bulk import bulk_insert
 from app.dates import now
-from app.services import outbox
+from app.services import audit, outbox
 from app.services.auth import new_password_values
 from app.services.errors import NotFound, ValidationFailed
 from app.validation import MaxLen, Required, declared_errors, field_errors, max_length
@@ -366,6 +366,7 @@ async def create_account(user: CurrentUser, form: AccountForm, redis=None) -> in
     )
     async with fields_unique(), db.transaction():
         user_id = await insert_account(account, granted_by=user.id)
+        await audit.record("account.created", "user", user_id, form.username, {"establishment": form.establishment})
         if form.generate_password:
             subject, body = credentials_mail(form.first_name, form.username)
             mail_ids.append(await outbox.queue_mail([email], subject, body, category="credentials", secret=password))
@@ -422,8 +423,18 @@ async def update_account(user: CurrentUser, user_id: int, form: AccountForm) -> 
                                           force_change=form.force_password_change))
     elif form.force_password_change:
         values[User.force_password_change] = True
+    after = {"username": form.username, "first_name": form.first_name, "last_name": form.last_name, "email": email,
+             "establishment": form.establishment, "status": form.status,
+             "matricule": normalise_matricule(form.matricule)}
+    changed = audit.changed_fields(target, after, after)
+    if form.password:
+        changed.append("password")
+    if form.force_password_change and not target["force_password_change"]:
+        changed.append("force_password_change")
     async with fields_unique(), db.transaction():
         await User.update(values).where(User.id == user_id)
+        if changed:
+            await audit.record("account.edited", "user", user_id, form.username, {"fields": changed})
         # The learner role follows the establishment.
         await RoleAssignment.update({RoleAssignment.establishment: form.establishment}).where(
             (RoleAssignment.user == user_id) & (RoleAssignment.role == LEARNER)
@@ -456,6 +467,7 @@ async def regenerate_password(user: CurrentUser, user_id: int, redis=None) -> tu
     mail_ids = []
     async with db.transaction():
         await User.update(new_password_values(password_hash, force_change=True)).where(User.id == user_id)
+        await audit.record("account.password_reset", "user", user_id, target["username"], {"mailed": mailed})
         if mailed:
             subject, body = credentials_mail(target["first_name"], target["username"], new_account=False)
             mail_ids.append(await outbox.queue_mail([target["email"]], subject, body, category="credentials",
@@ -470,7 +482,10 @@ async def set_suspended(user: CurrentUser, user_id: int, suspended: bool) -> dic
     if target["id"] == user.id:
         raise ValidationFailed({"user": "Vous ne pouvez pas suspendre votre propre compte."},
                                "Vous ne pouvez pas suspendre votre propre compte.")
-    await User.update({User.is_suspended: suspended}).where(User.id == user_id)
+    async with db.transaction():
+        await User.update({User.is_suspended: suspended}).where(User.id == user_id)
+        await audit.record("account.suspended" if suspended else "account.reactivated", "user", user_id,
+                           target["username"])
     return target
 
 
@@ -480,11 +495,14 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
         raise ValidationFailed({"user": "Vous ne pouvez pas supprimer votre propre compte."},
                                "Vous ne pouvez pas supprimer votre propre compte.")
     target["deactivated"] = await has_training_records(user_id)
-    if target["deactivated"]:
-        # Records of training are never lost by a click: the account goes, the person stays.
-        await User.update({User.deactivated_at: now(), User.is_suspended: True}).where(User.id == user_id)
-    else:
-        await User.delete().where(User.id == user_id)
+    async with db.transaction():
+        if target["deactivated"]:
+            # Records of training are never lost by a click: the account goes, the person stays.
+            await User.update({User.deactivated_at: now(), User.is_suspended: True}).where(User.id == user_id)
+        else:
+            await User.delete().where(User.id == user_id)
+        await audit.record("account.deactivated" if target["deactivated"] else "account.deleted", "user", user_id,
+                           target["username"])
     return target
 
 

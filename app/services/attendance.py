@@ -30,13 +30,13 @@ from app import db
 from app.dates import date_fr, now
 from app.numbers import number_fr, to_int
 from app.pdf.render import layout, render_html, write_documents
-from app.services import trainers
+from app.services import audit, trainers
 from app.services.certificates import seal
 from app.services.errors import ValidationFailed
 from app.services.learning import refresh_and_issue
 from app.services.signing.common import STATUS_LABELS
 from app.services.slots import slot_minutes
-from app.tables.catalogue import SessionSlot
+from app.tables.catalogue import SessionSlot, TrainingSession
 from app.tables.learning import Attendance, Enrolment
 
 FORM_CELLS = 900  # cells of one page of the grid (below the form's field limit, with room to spare)
@@ -188,6 +188,11 @@ async def save(recorded_by: int | None, session_id: int, cells: dict[tuple[int, 
         await append([Mark(e, s, v or CLEARED, reason=reason if v == "excused" else "") for e, s, v in changes
                       if s not in closed], "manager", recorded_by)
         await append([Mark(e, s, v, reason=reason) for e, s, v in corrections], "correction", recorded_by)
+        if corrections:
+            session = await TrainingSession.select(TrainingSession.code).where(TrainingSession.id == session_id).first()
+            await audit.record("attendance.corrected", "session", session_id, session["code"] if session else "", {
+                "cells": len(corrections), "slots": sorted({s for _, s, _ in corrections}),
+                "enrolments": sorted({e for e, _, _ in corrections}), "reason": reason})
         issued, completed = await settle(sorted({e for e, _, _ in changes})) if changes else ([], 0)
     if issued:
         await seal(issued, redis)

@@ -6,6 +6,8 @@ import re
 from dataclasses import dataclass
 from typing import Annotated
 
+from app import db
+from app.services import audit
 from app.validation import MaxLen, Pattern, Required, declared_errors
 from app.services.errors import DomainError, NotFound, ScopeError, ValidationFailed
 from app.services.text import search_text
@@ -190,15 +192,18 @@ async def grant_role(granter: CurrentUser, form: GrantForm) -> int:
     )
     if await existing:
         raise ValidationFailed({"role": "Cet utilisateur a déjà ce rôle sur ce périmètre."})
-    row = await RoleAssignment.insert(
-        RoleAssignment(
-            user=target["id"],
-            role=role,
-            delegation=delegation_id,
-            establishment=establishment_id,
-            granted_by=granter.id,
-        )
-    ).returning(RoleAssignment.id)
+    async with db.transaction():
+        row = await RoleAssignment.insert(
+            RoleAssignment(
+                user=target["id"],
+                role=role,
+                delegation=delegation_id,
+                establishment=establishment_id,
+                granted_by=granter.id,
+            )
+        ).returning(RoleAssignment.id)
+        await audit.record("role.granted", "user", target["id"], username,
+                           {"role": role, "delegation": delegation_id, "establishment": establishment_id})
     return row[0]["id"]
 
 
@@ -224,7 +229,10 @@ async def revoke_role(granter: CurrentUser, assignment_id: int) -> None:
     row = await assignment_for(granter, assignment_id)
     if row["role"] == ADMIN and row["user"] == granter.id:
         raise DomainError("Vous ne pouvez pas retirer votre propre rôle d'administrateur.")
-    await RoleAssignment.delete().where(RoleAssignment.id == assignment_id)
+    async with db.transaction():
+        await RoleAssignment.delete().where(RoleAssignment.id == assignment_id)
+        await audit.record("role.revoked", "user", row["user"], row["username"],
+                           {"role": row["role"], "delegation": row["delegation"], "establishment": row["establishment"]})
 
 
 async def user_counts(establishment_ids: list[int]) -> dict[int, int]:

@@ -20,6 +20,7 @@ from app import db, queue
 from app.bulk import bulk_insert
 from app.dates import now
 from app.jobs import kinds
+from app.services import audit
 from app.services.roles import REGISTRATION_TESTER
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment
@@ -66,13 +67,15 @@ async def get_setting(key: str, default: str = "") -> str:
 
 
 async def set_setting(key: str, value: str) -> None:
-    updated = (
-        await PlatformSetting.update({PlatformSetting.value: value})
-        .where(PlatformSetting.key == key)
-        .returning(PlatformSetting.id)
-    )
-    if not updated:
+    """Write one platform setting; a changed value is recorded in the audit trail (its key, not its value)."""
+    row = await PlatformSetting.select(PlatformSetting.value).where(PlatformSetting.key == key).first()
+    if row is None:
         await PlatformSetting.insert(PlatformSetting(key=key, value=value))
+    elif row["value"] != value:
+        await PlatformSetting.update({PlatformSetting.value: value}).where(PlatformSetting.key == key)
+    else:
+        return
+    await audit.record("settings.changed", "setting", None, key)
 
 
 async def test_mode_enabled() -> bool:

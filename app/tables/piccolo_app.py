@@ -3,6 +3,7 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from app.tables.accounts import RoleAssignment, User
+from app.tables.audit import AuditEvent
 from app.tables.catalogue import (
     CohortSync,
     ContentImport,
@@ -35,7 +36,7 @@ TABLES = [
     RefItem, Organisation, RegistrationRequest, RequestEvent, Enrolment, EnrolmentSource, ActivityCompletion,
     Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
     SessionTrainer, SlotTrainer, AttendanceRecord, Attendance, SlotClosure,
-    SurveyInvitation, FinancerSurvey, FinancerInvitation, SurveyResponse, YearReport,
+    SurveyInvitation, FinancerSurvey, FinancerInvitation, SurveyResponse, YearReport, AuditEvent,
 ]
 
 APP_CONFIG = AppConfig(

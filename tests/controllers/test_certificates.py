@@ -2,6 +2,7 @@
 revocation and re-issue, the learner's own download, the public verification page, the ZIP job."""
 
 import hashlib
+import json
 import io
 import re
 import zipfile
@@ -10,6 +11,7 @@ import pytest
 
 from app.services import certificates
 from app.tables.accounts import User
+from app.tables.audit import AuditEvent
 from app.tables.catalogue import TrainingSession
 from app.tables.certificates import Certificate
 from app.tables.outbox import Mail, MailAttachment
@@ -74,6 +76,9 @@ async def test_managers_download_revoke_and_reissue_and_every_version_stays_veri
     rows = await Certificate.select().where(Certificate.enrolment == enrolments[learners[0]]).order_by(Certificate.version)
     assert [(r["version"], r["status"]) for r in rows] == [(1, "superseded"), (2, "revoked")]
     assert rows[1]["revoked_reason"] == "Présence non justifiée" and rows[1]["revoked_by"] is not None
+    trail = await AuditEvent.select().where(AuditEvent.action == "certificate.revoked")
+    assert [(t["actor_label"], t["target_id"], json.loads(t["details"])["reason"]) for t in trail] == [
+        ("alp001.get", second["id"], "Présence non justifiée")]
     # And after a revocation, « Réémettre » makes version 3.
     await post_form(client, f"/attestations/{second['id']}/reemettre")
     assert (await certificates.for_enrolment(enrolments[learners[0]]))["version"] == 3

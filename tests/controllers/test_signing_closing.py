@@ -15,6 +15,7 @@ import pytest
 from app.services import attendance
 from app.services.errors import ValidationFailed
 from app.services.signing import closing, common, trainer
+from app.tables.audit import AuditEvent
 from app.tables.catalogue import SessionSlot, TrainingSession
 from app.services.trainer_scope import slot_trainers
 from app.tables.evidence import AttendanceRecord, SlotClosure, SlotTrainer
@@ -186,6 +187,10 @@ async def test_the_grid_corrects_a_closed_slot_with_a_reason_and_lists_it(client
         records = await AttendanceRecord.select().where(AttendanceRecord.id > 3).order_by(AttendanceRecord.id)
         assert {(r["slot"], r["method"], r["status"], r["reason"]) for r in records} == {
             (slot, "correction", "present", "Arrivé en retard, signature papier"), (open_slot, "manager", "present", "")}
+        # The audit trail has the correction (the manager's change of the open slot is not one).
+        trail = await AuditEvent.select().where(AuditEvent.action == "attendance.corrected")
+        assert [(t["actor_label"], t["target_id"], json.loads(t["details"])["cells"], json.loads(t["details"])["reason"])
+                for t in trail] == [("alp001.get", b.session, 1, "Arrivé en retard, signature papier")]
         page = text((await manager.get(url)).text)
         assert "Corrections après clôture" in page and "Absent → Présent" in page and "Arrivé en retard, signature papier" in page
         minutes = (await Enrolment.select(Enrolment.attended_minutes).where(Enrolment.id == b.enrolments[2]).first())

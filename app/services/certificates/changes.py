@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from app import db
 from app.dates import now
+from app.services import audit
 from app.services.accounts import is_fictitious
 from app.services.errors import ValidationFailed
 from app.services.outbox import Attachment, queue_mail
@@ -29,13 +30,17 @@ async def revoke(user: CurrentUser, certificate_id: int, reason: str) -> dict:
         raise ValidationFailed({"reason": "Indiquez le motif de la révocation (il est conservé)."})
     if len(reason) > 500:
         raise ValidationFailed({"reason": "Le motif ne peut pas dépasser 500 caractères."})
-    changed = await Certificate.update({
-        Certificate.status: CertificateStatus.revoked, Certificate.revoked_reason: reason,
-        Certificate.revoked_by: user.id, Certificate.status_changed_at: now(),
-    }).where((Certificate.id == certificate_id) & (Certificate.status == CertificateStatus.valid)).returning(
-        Certificate.id)
-    if not changed:
-        raise ValidationFailed({"reason": "Seule une attestation valide peut être révoquée."})
+    async with db.transaction():
+        changed = await Certificate.update({
+            Certificate.status: CertificateStatus.revoked, Certificate.revoked_reason: reason,
+            Certificate.revoked_by: user.id, Certificate.status_changed_at: now(),
+        }).where((Certificate.id == certificate_id) & (Certificate.status == CertificateStatus.valid)).returning(
+            Certificate.id)
+        if not changed:
+            raise ValidationFailed({"reason": "Seule une attestation valide peut être révoquée."})
+        await audit.record("certificate.revoked", "certificate", certificate_id,
+                           f"{certificate['code']} v{certificate['version']}",
+                           {"kind": certificate["kind"], "reason": reason})
     return certificate
 
 

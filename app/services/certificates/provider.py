@@ -25,6 +25,7 @@ from typing import Annotated
 
 from app import db
 from app.services.errors import ValidationFailed
+from app.services.outbox import set_setting
 from app.services.text import Multiline
 from app.tables.outbox import PlatformSetting
 from app.validation import MaxLen, Pattern, Required, declared_errors
@@ -170,21 +171,14 @@ async def save(form: ProviderForm, stamp: bytes | None) -> None:
               "signatory": " ".join(form.signatory.split()), "signatory_title": " ".join(form.signatory_title.split())}
     async with db.transaction():
         for field, value in values.items():
-            await _set(KEYS[field], value)
+            await set_setting(KEYS[field], value)
         if stamp is not None:
             digest = hashlib.sha256(stamp).hexdigest()
             if not await PlatformSetting.exists().where(PlatformSetting.key == _stamp_key(digest)):
-                await _set(_stamp_key(digest), f"{_content_type(stamp)};base64,{base64.b64encode(stamp).decode()}")
-            await _set(STAMP_KEY, digest)
+                await set_setting(_stamp_key(digest), f"{_content_type(stamp)};base64,{base64.b64encode(stamp).decode()}")
+            await set_setting(STAMP_KEY, digest)
         elif form.remove_stamp:
-            await _set(STAMP_KEY, "")
-
-
-async def _set(key: str, value: str) -> None:
-    updated = await PlatformSetting.update({PlatformSetting.value: value}).where(
-        PlatformSetting.key == key).returning(PlatformSetting.id)
-    if not updated:
-        await PlatformSetting.insert(PlatformSetting(key=key, value=value))
+            await set_setting(STAMP_KEY, "")
 
 
 # Stamps already read by this process, by SHA-256 (a stamp never changes under its digest).

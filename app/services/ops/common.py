@@ -50,6 +50,7 @@ KIND_LABELS = {
     "refresh_analytics": "Calcul du TdB des analytics",
     "sweep_jobs": "Reprise des jobs en attente",
     "purge_job_runs": "Purge de l'historique des jobs (30 jours)",
+    "purge_audit_trail": "Purge du journal d'audit (selon sa durée de conservation)",
     "build_convocations": "Convocations d'une session (PDF et invitations)",
     "send_convocation_reminders": "Rappels J-7 et J-1 des convocations",
     "sweep_convocations": "Reprise des convocations en attente",
