@@ -13,7 +13,7 @@ from app.http.responder import confirm_page, redirect, render, url, wants_fragme
 from app.http.tableview import table_view
 from app.http.web import current_user, safe_next
 from app.lists.users import USERS, user_row
-from app.services import accounts
+from app.services import account_actions, accounts
 from app.services.auth import credentials_version
 from app.services.errors import ValidationFailed
 from app.services.passwords import POLICY_TEXT, Password, policy_error
@@ -138,7 +138,7 @@ class UserController(Controller):
     @post("/{user_id:int}/mot-de-passe", name="users.regenerate_password")
     async def regenerate(self, request: Request, user_id: FromPath[int]) -> Response:
         back = _back(request, (await read_form(request, Back)).next)
-        password, mailed = await accounts.regenerate_password(current_user(request), user_id, request.app.state.redis)
+        password, mailed = await account_actions.regenerate_password(current_user(request), user_id, request.app.state.redis)
         await _keep_own_session(request, user_id)
         if mailed:
             return redirect(request, back, "Nouveau mot de passe envoyé par courriel ; changement imposé.")
@@ -156,7 +156,7 @@ class UserController(Controller):
         user = current_user(request)
         back = _back(request, (await read_form(request, Back)).next)
         try:
-            target = await accounts.set_suspended(user, user_id, suspended)
+            target = await account_actions.set_suspended(user, user_id, suspended)
         except ValidationFailed as invalid:
             return redirect(request, back, invalid.message, "error")
         name = f"{target['first_name']} {target['last_name']}"
@@ -170,7 +170,7 @@ class UserController(Controller):
     @get("/{user_id:int}/supprimer", name="users.confirm_delete")
     async def confirm_delete(self, request: Request, user_id: FromPath[int], next: FromQuery[str | None] = None) -> Template:
         target = await accounts.user_in_scope(current_user(request), user_id)
-        if await accounts.has_training_records(user_id):
+        if await account_actions.has_training_records(user_id):
             return confirm_page(
                 request,
                 f"Supprimer le compte de {target['first_name']} {target['last_name']} ({target['username']}) ?",
@@ -189,7 +189,7 @@ class UserController(Controller):
     async def delete(self, request: Request, user_id: FromPath[int]) -> Response:
         back = _back(request, (await read_form(request, Back)).next)
         try:
-            target = await accounts.delete_account(current_user(request), user_id)
+            target = await account_actions.delete_account(current_user(request), user_id)
         except ValidationFailed as invalid:
             return redirect(request, back, invalid.message, "error")
         if target["deactivated"]:

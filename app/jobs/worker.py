@@ -36,7 +36,7 @@ from app.jobs.signed_sheets import seal_slot_sheet
 from app.jobs.surveys import send_survey_mails
 from app.pdf import bounded
 from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, refuse_eviction, with_timeouts
-from app.services import imports, sessions
+from app.services import audit, imports, sessions
 from app.services.signing import sheet as signed_sheet
 from app.settings import get_settings
 
@@ -74,8 +74,6 @@ async def purge_job_runs(ctx) -> int:
 
 async def purge_audit_trail(ctx) -> int:
     """Daily: the audit trail's rows older than its retention (setting ``retention_audit_months``) go."""
-    from app.services import audit
-
     return await audit.purge()
 
 

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from datetime import timedelta
 
 from app.dates import now
+from app.services.roles import ROLE_LABELS
 from app.services.text import search_text
 from app.tables.audit import AuditEvent
+from app.tables.outbox import PlatformSetting
 
 # The actions the trail records, with their labels (the list's filter and column).
 ACTION_LABELS = {
@@ -112,10 +114,9 @@ def changed_fields(before: dict, after: dict, fields) -> list[str]:
 
 
 async def retention_months() -> int:
-    from app.services.outbox import get_setting
-
+    row = await PlatformSetting.select(PlatformSetting.value).where(PlatformSetting.key == RETENTION_SETTING).first()
     try:
-        months = int(await get_setting(RETENTION_SETTING, str(RETENTION_DEFAULT_MONTHS)))
+        months = int(row["value"]) if row else RETENTION_DEFAULT_MONTHS
     except ValueError:
         months = RETENTION_DEFAULT_MONTHS
     return max(months, 1)
@@ -141,8 +142,6 @@ FIELD_LABELS = {
 
 def describe(details: str) -> str:
     """A row's ``details`` in French, one short line."""
-    from app.services.roles import ROLE_LABELS
-
     try:
         data = json.loads(details or "{}")
     except ValueError:

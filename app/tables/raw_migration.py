@@ -13,14 +13,14 @@ Migrations run on PostgreSQL only (the embedded SQLite database is created from 
 from __future__ import annotations
 
 from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from piccolo.engine.finder import engine_finder
 
 
 def raw_migration(migration_id: str, description: str, forwards: list[str], backwards: list[str]):
     async def run(statements: list[str]) -> None:
-        from app.tables.org import Delegation
-
+        engine = engine_finder()
         for statement in statements:
-            await Delegation.raw(statement)
+            await engine.run_ddl(statement)
 
     async def build() -> MigrationManager:
         manager = MigrationManager(migration_id=migration_id, app_name="tremplin", description=description)
