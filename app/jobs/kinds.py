@@ -33,6 +33,8 @@ COHORT_SYNC = JobKind("sync_cohort", timeout=900)
 CERTIFICATES_ZIP = JobKind("build_certificates_zip",
                            key=lambda session_id, user_id, token: f"certificates-zip:{token}",
                            timeout=HOUR)
+# « Mes données » (issue 25): everything about the person who asked, as a ZIP (app/jobs/my_data.py).
+MY_DATA = JobKind("export_my_data", key=lambda user_id, token: f"my-data:{token}", timeout=HOUR)
 # A session's attendance sheet too large to lay out in the request (app/services/attendance.py).
 ATTENDANCE_SHEET = JobKind("build_attendance_sheet",
                            key=lambda session_id, user_id, token: f"attendance-sheet:{token}",

@@ -110,12 +110,13 @@ async def owned_result(redis, user, token: str, gone: str, content_type: str,
     return state, stored
 
 
-async def give_up(args_list: list[list], reason: str) -> None:
-    """``on_give_up`` of the kinds whose result is waited for (args: session_id, user_id, token, …):
-    a run the job layer gave up (an operator aborted it, the worker died on the last try) never
-    wrote its progress — it said « En attente » for a day, and start_job(once=…) sent every new
-    click to it. Marked failed: the page says so and the next click starts a new job."""
-    tokens = [args[2] for args in args_list if len(args) > 2 and args[2]]
+async def give_up(args_list: list[list], reason: str, position: int = 2) -> None:
+    """``on_give_up`` of the kinds whose result is waited for (args: session_id, user_id, token, …;
+    ``position``: the token's place among them): a run the job layer gave up (an operator aborted it,
+    the worker died on the last try) never wrote its progress — it said « En attente » for a day, and
+    start_job(once=…) sent every new click to it. Marked failed: the page says so and the next click
+    starts a new job."""
+    tokens = [args[position] for args in args_list if len(args) > position and args[position]]
     if not tokens:
         return
     redis = await connect()

@@ -18,7 +18,7 @@ from arq.cron import next_cron
 
 from app import cache, db
 from app.dates import now
-from app.jobs import durable, kinds, results
+from app.jobs import durable, kinds, my_data, results
 from app.jobs.analytics import refresh_analytics
 from app.jobs.bpf import compute_year_reports
 from app.jobs.attendance import build_attendance_sheet, issue_due_certificates
@@ -49,6 +49,7 @@ _BINDINGS = [
     Bound(kinds.COHORT_SYNC, sync_cohort),
     Bound(kinds.CERTIFICATES_ZIP, build_certificates_zip, on_give_up=results.give_up),
     Bound(kinds.ATTENDANCE_SHEET, build_attendance_sheet, on_give_up=results.give_up),
+    Bound(kinds.MY_DATA, my_data.export_my_data, on_give_up=my_data.give_up),
     Bound(kinds.EXPORT_TABLE, export_table),
     Bound(kinds.SEND_MAIL, send_mail),
     Bound(kinds.SEAL_CERTIFICATES, seal_certificates),

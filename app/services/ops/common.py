@@ -44,6 +44,7 @@ KIND_LABELS = {
     "sync_cohort": "Synchronisation d'une cohorte",
     "send_request_notifications": "Notifications d'une demande d'inscription",
     "build_certificates_zip": "Archive des certificats",
+    "export_my_data": "Mes données (export RGPD)",
     "build_attendance_sheet": "Feuille d'émargement d'une session (PDF)",
     "sweep_outbox": "Reprise des courriels en attente",
     "reconcile_cohorts": "Réconciliation des cohortes",

@@ -1,0 +1,47 @@
+"""« Mes données » (issue 25): every logged-in person downloads what Tremplin holds about them, as a
+ZIP a job prepares (app/jobs/my_data.py); the request is recorded in the audit trail."""
+
+from __future__ import annotations
+
+from litestar import Controller, Request, Response, get, post
+from litestar.params import FromPath
+from litestar.response import Template
+
+from app.http.responder import render, start_job, stored_download
+from app.http.web import current_user
+from app.jobs import kinds, results
+from app.services import audit, my_data, progress
+from app.services.errors import NotFound
+
+GONE = "Ce fichier n'est plus disponible : préparez à nouveau vos données."
+
+
+class MyDataController(Controller):
+    path = "/mes-donnees"
+
+    @get("/", name="my_data.index")
+    async def index(self, request: Request) -> Template:
+        return render(request, "my_data/index.html", {"labels": my_data.LABELS})
+
+    @post("/", name="my_data.export")
+    async def export(self, request: Request) -> Response:
+        user = current_user(request)
+        await audit.record("data.exported", "user", user.id, user.username, {"format": "zip", "what": "my_data"})
+        return await start_job(request, kinds.MY_DATA, "Mes données (ZIP)", lambda token: (user.id, token),
+                               result_route="my_data.download", once="me",
+                               again="Vos données sont déjà en préparation : voici où en est la tâche.")
+
+    @get("/{token:str}", name="my_data.download", opt={"no_compression": True})
+    async def download(self, request: Request, token: FromPath[str]) -> Response:
+        state = await progress.get(request.app.state.redis, token)
+        # Only the owner's own « Mes données » result (another job's token answers the same « gone »).
+        if state is None or state.get("owner") != current_user(request).id \
+                or not str(state.get("filename", "")).startswith(my_data.FILENAME_PREFIX):
+            raise NotFound(GONE)
+        stored = await results.stored_result(state, max_age=results.EXPORT_MAX_AGE)
+        if stored is None:
+            raise NotFound(GONE)
+        return stored_download(stored, state["filename"], "application/zip")
+
+
+HANDLERS = [MyDataController]
