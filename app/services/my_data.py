@@ -17,7 +17,7 @@ from pathlib import Path
 from zipstream import ZipStream
 
 from app.datatable.writers import CsvWriter
-from app.dates import local_now
+from app.dates import local_now, today
 from app.pdf import bounded
 from app.services import certificates
 from app.pdf.render import render_pdf_sync
@@ -152,7 +152,9 @@ async def documents(data: dict[str, list[dict]]) -> list[tuple[str, bytes]]:
     snapshots = await certificates.with_assets([c["snapshot"] if isinstance(c["snapshot"], dict)
                                                 else json.loads(c["snapshot"] or "{}") for c in valid])
     active = [e["id"] for e in data.get("inscriptions", []) if e["active"]]
-    convoked = [f for f in (await facts(active)).values() if not f.get("cancelled_at")] if active else []
+    # Convocations to the sessions not over yet (a past one's is no use; its certificate says it all).
+    convoked = [f for f in (await facts(active)).values()
+                if not f.get("cancelled_at") and f["end_date"] >= today()] if active else []
     rendered = await asyncio.gather(
         *(bounded.run_async(certificates.render_sync, snapshot) for snapshot in snapshots),
         *(bounded.run_async(render_pdf_sync, TEMPLATE, pdf_context(f)) for f in convoked))
