@@ -24,22 +24,23 @@ async def main(target: str, args: list):
     redis = await queue.connect()
     try:
         backends = _setup.Work.cpu_of_backends()
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         result = await function({"redis": redis}, *args)
         seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu  # every thread of this process, imports and connections left out
         # Before the pool closes: the backends the job used are still there (new ones counted whole).
         after = _setup.Work.cpu_of_backends()
-        return result, seconds, sum(cpu - backends.get(pid, 0.0) for pid, cpu in after.items())
+        return result, seconds, cpu, sum(used - backends.get(pid, 0.0) for pid, used in after.items())
     finally:
         await redis.aclose()
         await db.close_pool()
 
 
 if __name__ == "__main__":
-    result, seconds, pg_cpu = asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
+    result, seconds, job_cpu, pg_cpu = asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"result": result, "seconds": seconds, "cpu": own.ru_utime + own.ru_stime,
-                      "children_cpu": children.ru_utime + children.ru_stime, "pg_cpu": pg_cpu,
+                      "children_cpu": children.ru_utime + children.ru_stime, "pg_cpu": pg_cpu, "job_cpu": job_cpu,
                       "self_kb": int(status["VmHWM"].split()[0]),
                       "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))

@@ -270,16 +270,18 @@ class Measured:
     did before does; pages a forked child shares are counted twice: an upper bound); ``self_mb``: the
     process's own high-water mark (VmHWM); ``children_mb``: getrusage's of its largest finished child.
     ``cpu``, ``children_cpu``: CPU seconds of the process (imports included) and of its finished children;
-    ``pg_cpu``: of the bench database's PostgreSQL backends during the job."""
+    ``job_cpu``: the process's CPU during the job only; ``pg_cpu``: of the bench database's PostgreSQL
+    backends during the job."""
 
     def __init__(self, result, seconds: float, wall: float, peak_mb: float, report: dict):
         self.result, self.seconds, self.wall, self.peak_mb = result, seconds, wall, peak_mb
         self.self_mb, self.children_mb = report["self_kb"] / 1024, report["children_kb"] / 1024
         self.cpu, self.children_cpu = report["cpu"], report["children_cpu"]
-        self.pg_cpu = report.get("pg_cpu", 0.0)
+        self.pg_cpu, self.job_cpu = report.get("pg_cpu", 0.0), report.get("job_cpu", 0.0)
 
     def __str__(self) -> str:
-        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start; CPU {self.cpu:.1f} s, its children "
+        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start; CPU {self.job_cpu:.1f} s in the job, "
+                f"{self.cpu:.1f} s with the start, its children "
                 f"{self.children_cpu:.1f} s, PostgreSQL's backends {self.pg_cpu:.1f} s), peak RSS {self.peak_mb:.0f} MB with its children (the process alone "
                 f"{self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
 
