@@ -14,7 +14,7 @@ async def export_table(ctx, table_name: str, user_id: int, params: dict, token: 
     # The export sees what the user sees now: scope is recomputed from the user, not trusted from the queue.
     user = await load_current_user(user_id)
     table = all_lists().get(table_name)
-    if user is None or table is None:
+    if user is None or table is None or fmt not in MEDIA_TYPES:  # fmt names the scratch file: checked first
         await progress.update(redis, token, state="failed", message="Export impossible : utilisateur ou table inconnu.")
         return 0
     await progress.update(redis, token, state="running")
