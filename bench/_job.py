@@ -2,7 +2,8 @@
 '[json args]'`` runs ``await function({"redis": ...}, *args)`` on the bench's database (BENCH_DB_NAME,
 inherited) and prints, last, one JSON line: the job's result, its time (imports and connections left
 out), this process's high-water mark (VmHWM: getrusage's ru_maxrss of a process just exec'd holds the
-RSS of the parent it was forked from) and getrusage's of its largest finished child."""
+RSS of the parent it was forked from), getrusage's of its largest finished child, and the CPU the
+bench database's PostgreSQL backends spent during the job (the bench's own idle ones add nothing)."""
 
 import asyncio
 import importlib
@@ -22,18 +23,24 @@ async def main(target: str, args: list):
     await db.open_pool()
     redis = await queue.connect()
     try:
-        started = time.perf_counter()
-        return await function({"redis": redis}, *args), time.perf_counter() - started
+        backends = _setup.Work.cpu_of_backends()
+        started, cpu = time.perf_counter(), time.process_time()
+        result = await function({"redis": redis}, *args)
+        seconds = time.perf_counter() - started
+        cpu = time.process_time() - cpu  # every thread of this process, imports and connections left out
+        # Before the pool closes: the backends the job used are still there (new ones counted whole).
+        after = _setup.Work.cpu_of_backends()
+        return result, seconds, cpu, sum(used - backends.get(pid, 0.0) for pid, used in after.items())
     finally:
         await redis.aclose()
         await db.close_pool()
 
 
 if __name__ == "__main__":
-    result, seconds = asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
+    result, seconds, job_cpu, pg_cpu = asyncio.run(main(sys.argv[1], json.loads(sys.argv[2])))
     status = dict(line.split(":", 1) for line in open("/proc/self/status") if ":" in line)
     own, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(resource.RUSAGE_CHILDREN)
     print(json.dumps({"result": result, "seconds": seconds, "cpu": own.ru_utime + own.ru_stime,
-                      "children_cpu": children.ru_utime + children.ru_stime,
+                      "children_cpu": children.ru_utime + children.ru_stime, "pg_cpu": pg_cpu, "job_cpu": job_cpu,
                       "self_kb": int(status["VmHWM"].split()[0]),
                       "children_kb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss}))

@@ -133,6 +133,16 @@ class Work:
                     total += int(handle.read().split()[0])
         return total / 1e9
 
+    @classmethod
+    def cpu_of_backends(cls) -> dict[str, float]:
+        """CPU seconds of each PostgreSQL backend of the bench database now, by pid."""
+        cpu = {}
+        for pid in cls._backends():
+            with contextlib.suppress(OSError):
+                with open(f"/proc/{pid}/schedstat") as handle:
+                    cpu[pid] = int(handle.read().split()[0]) / 1e9
+        return cpu
+
     def start(self) -> None:
         self._pids = self._backends()
         self._pg0 = self._pg()
@@ -259,16 +269,20 @@ class Measured:
     and its children summed, sampled every 20 ms (the render pool's children count, nothing the bench
     did before does; pages a forked child shares are counted twice: an upper bound); ``self_mb``: the
     process's own high-water mark (VmHWM); ``children_mb``: getrusage's of its largest finished child.
-    ``cpu``, ``children_cpu``: CPU seconds of the process (imports included) and of its finished children."""
+    ``cpu``, ``children_cpu``: CPU seconds of the process (imports included) and of its finished children;
+    ``job_cpu``: the process's CPU during the job only; ``pg_cpu``: of the bench database's PostgreSQL
+    backends during the job."""
 
     def __init__(self, result, seconds: float, wall: float, peak_mb: float, report: dict):
         self.result, self.seconds, self.wall, self.peak_mb = result, seconds, wall, peak_mb
         self.self_mb, self.children_mb = report["self_kb"] / 1024, report["children_kb"] / 1024
         self.cpu, self.children_cpu = report["cpu"], report["children_cpu"]
+        self.pg_cpu, self.job_cpu = report.get("pg_cpu", 0.0), report.get("job_cpu", 0.0)
 
     def __str__(self) -> str:
-        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start; CPU {self.cpu:.1f} s, its children "
-                f"{self.children_cpu:.1f} s), peak RSS {self.peak_mb:.0f} MB with its children (the process alone "
+        return (f"{self.seconds:.1f} s ({self.wall:.1f} s with the process's start; CPU {self.job_cpu:.1f} s in the job, "
+                f"{self.cpu:.1f} s with the start, its children "
+                f"{self.children_cpu:.1f} s, PostgreSQL's backends {self.pg_cpu:.1f} s), peak RSS {self.peak_mb:.0f} MB with its children (the process alone "
                 f"{self.self_mb:.0f} MB, largest child {self.children_mb:.0f} MB)")
 
 

@@ -8,6 +8,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from contextlib import aclosing
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from piccolo.columns.combination import WhereRaw
@@ -374,14 +375,16 @@ class DataTable:
         return [c.export(row) if c.export else row.get(c.key) for c in columns]
 
     async def export(self, user: CurrentUser, params: Mapping[str, str], fmt: str = "xlsx", on_progress=None,
-                     extra=None, extra_columns: tuple[Col, ...] = (), heading: tuple[str, ...] = ()) -> bytes:
+                     extra=None, extra_columns: tuple[Col, ...] = (), heading: tuple[str, ...] = (),
+                     to: Path | None = None) -> bytes | Path:
         """The Excel (``xlsx``) or text (``csv``) file of every filtered row, streamed: the next
         chunk is read from the database while the previous one is written, and at most two chunks
         are in memory. ``extra_columns`` follow the table's own (one per activity of a session);
-        ``heading``: lines written above the table (About.heading)."""
+        ``heading``: lines written above the table (About.heading). ``to``: the scratch file to
+        write (a job's export; returned), else the file's bytes are returned."""
         columns = self.export_columns(extra_columns)
         headers = [c.label for c in columns]
-        writer = CsvWriter(headers, heading) if fmt == "csv" else XlsxWriter(headers, heading=heading)
+        writer = CsvWriter(headers, heading, to=to) if fmt == "csv" else XlsxWriter(headers, heading=heading, to=to)
         # export_values, column by column, decided once for the whole export
         exporters = [c.export or (lambda r, key=c.key: r.get(key)) for c in columns]
         pending: asyncio.Task | None = None

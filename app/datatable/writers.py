@@ -7,6 +7,7 @@ import io
 import queue
 import threading
 from datetime import date, datetime, time
+from pathlib import Path
 from typing import Any
 
 from app.datatable.model import EXPORT_CHUNK, FORMULA_PREFIXES
@@ -59,10 +60,14 @@ class XlsxWriter:
 
     STREAM_AFTER = 2 * EXPORT_CHUNK
 
-    def __init__(self, headers: list[str], sheet: str = "Export", heading: tuple[str, ...] = ()):
+    def __init__(self, headers: list[str], sheet: str = "Export", heading: tuple[str, ...] = (),
+                 to: Path | None = None):
+        """``to``: the scratch file to write (a job's large export: ``close`` returns its path and the
+        file never sits in memory); without it the file is made in memory and ``close`` returns it."""
         self._sheets: list[tuple[str, list[str], list]] = []  # name, headers, rows not yet handed over
         self._heading = [neutralise(line) for line in heading]  # the first sheet's lines above its table
         self._queue: queue.Queue = queue.Queue(maxsize=2)
+        self._to = to
         self._buffer = io.BytesIO()
         self._thread: threading.Thread | None = None
         self._error: BaseException | None = None
@@ -80,8 +85,9 @@ class XlsxWriter:
 
     @staticmethod
     def _records(headers: list[str], rows):
+        cell = _cell
         for values in rows:
-            yield {h: _cell(v) for h, v in zip(headers, values)}
+            yield dict(zip(headers, map(cell, values)))
 
     def _streamed(self, headers: list[str], pending: list):
         yield from self._records(headers, pending)
@@ -95,7 +101,8 @@ class XlsxWriter:
         day = rustpy_xlsxwriter.Format().set_num_format("dd/mm/yyyy")
         # Heading lines (each merged across the table), an empty row, then the table's header.
         header_row = len(self._heading) + 1 if self._heading else 0
-        book = (rustpy_xlsxwriter.FastExcel(self._buffer)
+        book = (rustpy_xlsxwriter.FastExcel(str(self._to) if self._to is not None else self._buffer,
+                                            output_format="xlsx")
                 .format(datetime_format="dd/mm/yyyy hh:mm", bold_headers=True)
                 .freeze(row=header_row + 1))
         last = len(self._sheets) - 1
@@ -147,14 +154,14 @@ class XlsxWriter:
         if len(self._sheets) == 1 and len(pending) >= self.STREAM_AFTER:
             self._start()
 
-    def close(self) -> bytes:
+    def close(self) -> bytes | Path:
         if self._thread is None:
             self._start()
         self._put(_DONE)
         self._thread.join()
         if self._error is not None:
             raise self._error
-        return self._buffer.getvalue()
+        return self._to if self._to is not None else self._buffer.getvalue()
 
     def discard(self) -> None:
         """After a failure or a cancellation: end the writer's thread."""
@@ -166,8 +173,10 @@ class CsvWriter:
     """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
     dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
 
-    def __init__(self, headers: list[str], heading: tuple[str, ...] = ()):
-        self._buffer = io.StringIO()
+    def __init__(self, headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):
+        """``to``: the scratch file to write (``close`` returns its path), as XlsxWriter's."""
+        self._to = to
+        self._buffer = open(to, "w", encoding="utf-8", newline="") if to is not None else io.StringIO()
         self._buffer.write("\ufeff")
         self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
         if heading:  # what the file is about, one line each, then an empty line
@@ -197,8 +206,13 @@ class CsvWriter:
             return "Oui" if value is True else "Non" if value is False else str(value).replace(".", ",")
         return neutralise(str(value))
 
-    def close(self) -> bytes:
+    def close(self) -> bytes | Path:
+        if self._to is not None:
+            self._buffer.close()
+            return self._to
         return self._buffer.getvalue().encode("utf-8")
 
     def discard(self) -> None:
+        if self._to is not None:
+            self._buffer.close()
         self._buffer = io.StringIO()

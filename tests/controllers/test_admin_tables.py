@@ -177,6 +177,34 @@ async def test_large_export_runs_as_a_job_with_progress(client, run_jobs, monkey
     assert (await client.get(job_url)).status_code == 404
 
 
+async def test_an_export_as_a_job_is_the_file_of_the_inline_export(client, run_jobs, monkeypatch):
+    """A job writes its export to a scratch file of the worker, copied into the database and then
+    removed: the same file as the inline export (Excel: same cells; CSV: same bytes, BOM, « ; »,
+    CRLF, formula-looking text neutralised), and nothing left in the scratch folder."""
+    import app.http.tableview as tableview
+    from app.settings import get_settings
+
+    alp = await Delegation.select(Delegation.id).where(Delegation.code == "ALP").first()
+    await Establishment.insert(Establishment(code="ALP999", name='=HYPERLINK("http://evil","clic")', delegation=alp["id"]))
+    await login(client, "admin")
+    inline = {fmt: (await client.get(f"/admin/etablissements?export={fmt}")).content for fmt in ("csv", "xlsx")}
+    assert inline["csv"].startswith("\ufeff".encode()) and b"\r\n" in inline["csv"]
+    assert '\'=HYPERLINK("http://evil"'.replace('"', '""').encode() in inline["csv"]
+    settings = dataclasses.replace(tableview.get_settings(), export_inline_max_rows=2)
+    monkeypatch.setattr(tableview, "get_settings", lambda: settings)
+    for fmt in ("csv", "xlsx"):
+        job_url = (await client.get(f"/admin/etablissements?export={fmt}")).headers["location"]
+        await run_jobs()
+        download = await client.get(f"/exports/{job_url.rsplit('/', 1)[1]}")
+        assert download.status_code == 200
+        if fmt == "csv":
+            assert download.content == inline["csv"]
+        else:
+            assert pl.read_excel(io.BytesIO(download.content)).equals(pl.read_excel(io.BytesIO(inline["xlsx"])))
+    scratch = get_settings().var_dir / "exports"
+    assert scratch.is_dir() and not list(scratch.iterdir())
+
+
 async def test_a_large_export_is_offered_for_an_hour(client, run_jobs, monkeypatch):
     """The export's file is stored in the database with the other job results; after an hour it is
     no longer served (it shows the data of its hour): « relancez l'export »."""
