@@ -149,7 +149,9 @@ async def pseudonymise(t: datetime, p: dict) -> dict:
            "OR (deactivated_at IS NOT NULL AND deactivated_at < {}))")
     due_args = [_at(inactive_cut), _at(warned_cut), _at(inactive_cut)]
     async with db.transaction():
-        protected = (await _raw(f"SELECT count(*) AS n FROM app_user WHERE {due} AND {PROTECTED}", *due_args))[0]["n"]
+        protected = (await _raw(
+            "SELECT count(*) AS n FROM app_user WHERE pseudonymised_at IS NULL AND deactivated_at IS NULL "
+            f"AND COALESCE(last_access, created_at) < {{}} AND {PROTECTED}", _at(inactive_cut)))[0]["n"]
         pseudonym = "'pseudonyme#' || id"
         done = await _count(
             "UPDATE app_user SET first_name = '', last_name = 'Pseudonyme ' || id, "
@@ -186,9 +188,10 @@ async def delete_evidence(t: datetime, p: dict) -> dict:
     fse_sheets = years_before(today, max(p["retention_supporting_years"], p["retention_fse_years"]))
     ended, ended_args = _ended_before("s", supporting, fse_sheets)
     report["sheets_cleared"] = await _count(
-        "UPDATE slot_closure SET snapshot = '{{}}', countersignature = '', file = NULL, pdf_sha256 = '' "
-        "WHERE (CAST(snapshot AS TEXT) <> '{{}}' OR countersignature <> '' OR file IS NOT NULL) AND slot IN ("
-        f"SELECT sl.id FROM session_slot sl JOIN training_session s ON s.id = sl.session WHERE {ended})", *ended_args)
+        "UPDATE slot_closure SET snapshot = {}, countersignature = '', file = NULL, pdf_sha256 = '' "
+        "WHERE (CAST(snapshot AS TEXT) <> {} OR countersignature <> '' OR file IS NOT NULL) AND slot IN ("
+        f"SELECT sl.id FROM session_slot sl JOIN training_session s ON s.id = sl.session WHERE {ended})",
+        "{}", "{}", *ended_args)
     return report
 
 
