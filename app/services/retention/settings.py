@@ -99,6 +99,9 @@ async def save(form) -> None:
                                                 "de formation : conservez-les au moins aussi longtemps.")
     if errors:
         raise ValidationFailed(errors)
+    current = await periods()
     async with db.transaction():
         for p in PERIODS:
-            await set_setting(p.key, str(getattr(form, p.key)))
+            # Only what changes: a default saved as it was is no « Paramètre modifié ».
+            if getattr(form, p.key) != current[p.key]:
+                await set_setting(p.key, str(getattr(form, p.key)))
