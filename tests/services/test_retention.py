@@ -13,13 +13,15 @@ from app.services.passwords import hash_password
 from app.services.retention import job
 from app.tables.accounts import RoleAssignment, User
 from app.tables.audit import AuditEvent
+from app.tables.catalogue import TrainingSession
 from app.tables.certificates import Certificate
-from app.tables.evidence import AttendanceRecord
+from app.tables.evidence import AttendanceRecord, SlotClosure
 from app.tables.learning import Attendance, Enrolment
 from app.tables.outbox import Mail, MailAttachment
 from app.tables.registration import RegistrationRequest
 from tests import factories
-from tests.helpers import DEMO_PASSWORD, attended_every_slot, post_form
+from tests._closures import closed_slot
+from tests.helpers import DEMO_PASSWORD, attended_every_slot, post_form, text
 
 DAY = 86400.0
 
@@ -202,3 +204,24 @@ async def test_drafts_requests_mail_bodies_and_attachments_go_after_their_retent
         MailAttachment.mail.is_in([old_mail, new_mail]))] == [new_mail]
     second = await job.run()
     assert all(v == 0 for k, v in second.items() if k not in ("warned", "mailed", "protected")), second
+
+
+async def test_a_signed_sheet_is_emptied_after_the_supporting_evidence_retention(demo, new_client):
+    recent, old = await closed_slot(learners=2), await closed_slot(learners=2)
+    await TrainingSession.update({TrainingSession.end_date: date.today() - timedelta(days=6 * 366)}).where(
+        TrainingSession.id == old.session_id)
+    report = await job.run()
+    assert report["sheets_cleared"] == 1
+    rows = {r["id"]: r for r in await SlotClosure.select().where(
+        SlotClosure.id.is_in([recent.closure_id, old.closure_id]))}
+    assert json.loads(rows[old.closure_id]["snapshot"]) == {} and rows[old.closure_id]["countersignature"] == ""
+    assert rows[old.closure_id]["code"] == old.code and rows[old.closure_id]["records_sha256"]
+    assert json.loads(rows[recent.closure_id]["snapshot"]) == recent.snapshot
+    # The people's own attendance records stay (their accounts are active).
+    assert await AttendanceRecord.count().where(AttendanceRecord.enrolment.is_in(old.enrolments)) >= 2
+    async with new_client() as anonymous:
+        page = await anonymous.get(f"/verifier/emargement/{old.code}")
+        assert page.status_code == 200 and "n'est plus conservée" in text(page.text)
+        assert old.names[0] not in page.text
+        assert "authentique" in text((await anonymous.get(f"/verifier/emargement/{recent.code}")).text)
+    assert (await job.run())["sheets_cleared"] == 0

@@ -19,7 +19,8 @@ account, and each conditional on what it changes, so a second run the same day c
    records with their signatures, certificates. An active account's evidence is never deleted: the
    person still uses their training history. The signed sheets (supporting evidence) lose their
    snapshot, countersignature and PDF at the end of theirs (the file is then unreferenced: the daily
-   file cleaner removes it).
+   file cleaner removes it); their code and the SHA-256 of the PDF stay, so a copy kept elsewhere can
+   still be checked on « Vérifier ».
 5. Registration drafts and requests never confirmed, requests past their retention, mail attachments
    (the BI) and mail bodies (emptied, the row's metadata kept) past theirs.
 """
@@ -188,7 +189,7 @@ async def delete_evidence(t: datetime, p: dict) -> dict:
     fse_sheets = years_before(today, max(p["retention_supporting_years"], p["retention_fse_years"]))
     ended, ended_args = _ended_before("s", supporting, fse_sheets)
     report["sheets_cleared"] = await _count(
-        "UPDATE slot_closure SET snapshot = {}, countersignature = '', file = NULL, pdf_sha256 = '' "
+        "UPDATE slot_closure SET snapshot = {}, countersignature = '', file = NULL "
         "WHERE (CAST(snapshot AS TEXT) <> {} OR countersignature <> '' OR file IS NOT NULL) AND slot IN ("
         f"SELECT sl.id FROM session_slot sl JOIN training_session s ON s.id = sl.session WHERE {ended})",
         "{}", "{}", *ended_args)
