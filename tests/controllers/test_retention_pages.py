@@ -3,11 +3,14 @@ periods edited with French messages for bad input (no JavaScript: a plain form, 
 change in the audit trail; the register reads the periods saved; the last daily run's report shown."""
 
 import json
+from datetime import timedelta
 
-from app.dates import now
+from app.dates import now, today
 from app.services.retention import settings as retention
 from app.tables.audit import AuditEvent
+from app.tables.catalogue import TrainingSession
 from app.tables.jobs import JobRun
+from tests import factories
 from tests.helpers import login, post_form, text
 
 
@@ -71,3 +74,17 @@ async def test_the_last_run_report_is_shown(client):
     await login(client, "admin")
     page = text((await client.get("/admin/donnees/conservation")).text)
     assert "7 comptes avertis" in page and "3 comptes pseudonymisés" in page
+
+
+async def test_a_session_is_declared_co_financed_by_the_fse_on_its_settings(client):
+    session = await factories.session_with_learners(await factories.establishment(), 0, slots=0)
+    await login(client, "admin")
+    form = text((await client.get(f"/sessions/{session.id}/parametres")).text)
+    assert "Cofinancée par le FSE" in form
+    start = today() + timedelta(days=20)
+    saved = await post_form(client, f"/sessions/{session.id}/parametres", {
+        "start_date": start.isoformat(), "end_date": start.isoformat(), "full_name": "Session FSE",
+        "short_name": "FSE", "visible": "1", "code": "26F99S1", "fse_cofinanced": "1"})
+    assert saved.status_code == 303, text(saved.text)[:500]
+    row = await TrainingSession.select(TrainingSession.fse_cofinanced).where(TrainingSession.id == session.id).first()
+    assert row["fse_cofinanced"] is True
