@@ -8,6 +8,8 @@ changes nothing."""
 import json
 from datetime import date, timedelta
 
+import pytest
+
 from app.dates import now
 from app.services.passwords import hash_password
 from app.services.retention import job
@@ -39,6 +41,7 @@ async def _warning_mails(emails: list[str]) -> list[dict]:
         (Mail.category == job.WARNING_CATEGORY) & Mail.intended_recipients.is_in(emails))
 
 
+@pytest.mark.smoke  # the embedded SQLite mode runs the same job
 async def test_warned_once_then_pseudonymised_at_the_right_dates_and_a_login_cancels(client, clock):
     est = await factories.establishment()
     a, b, c, manager = await factories.learners(est, 4, prefix="ret", password_hash=hash_password(DEMO_PASSWORD))
@@ -167,6 +170,7 @@ async def test_evidence_kept_under_legal_hold_then_deleted_at_the_end_of_its_ret
     assert (second["certificates_deleted"], second["attendance_deleted"], second["records_deleted"]) == (0, 0, 0)
 
 
+@pytest.mark.smoke  # the embedded SQLite mode runs the same job
 async def test_drafts_requests_mail_bodies_and_attachments_go_after_their_retention(demo):
     t = now()
     old_session = await factories.session_with_learners(await factories.establishment(), 0, slots=1,
