@@ -110,6 +110,22 @@ async def test_warned_once_then_pseudonymised_at_the_right_dates_and_a_login_can
         (AuditEvent.action == "account.pseudonymised") & AuditEvent.target_id.is_in(ours))) == 2
 
 
+async def test_a_deactivated_account_is_pseudonymised_without_warning_its_management_roles_removed(demo):
+    est = await factories.establishment()
+    left, recently = await factories.learners(est, 2, prefix="retd")
+    await RoleAssignment.insert(RoleAssignment(user=left, role="get", establishment=est))
+    await User.update({User.last_access: now() - timedelta(days=900), User.deactivated_at: now() - timedelta(
+        days=800)}).where(User.id == left)
+    await User.update({User.last_access: now() - timedelta(days=900), User.deactivated_at: now() - timedelta(
+        days=100)}).where(User.id == recently)
+    await job.run()
+    users = await _users([left, recently])
+    assert users[left]["username"] == f"pseudonyme#{left}" and users[left]["retention_warned_at"] is None
+    assert [r["role"] for r in await RoleAssignment.select(RoleAssignment.role).where(
+        RoleAssignment.user == left)] == ["learner"]
+    assert users[recently]["pseudonymised_at"] is None and users[recently]["retention_warned_at"] is None
+
+
 async def _evidence(enrolment_id: int) -> tuple[int, int, int]:
     return (await Attendance.count().where(Attendance.enrolment == enrolment_id),
             await AttendanceRecord.count().where(AttendanceRecord.enrolment == enrolment_id),

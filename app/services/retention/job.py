@@ -8,9 +8,9 @@ account, and each conditional on what it changes, so a second run the same day c
    manager that long ago: nobody to warn, they cannot log in), are pseudonymised: name, e-mail,
    matricule and username replaced by ``pseudonyme#<id>`` forms, folded keys with them, password
    unusable, deactivated, open sessions ended, roles other than the learner's and trainer's removed;
-   each recorded « Compte pseudonymisé » (one INSERT … SELECT). An account holding a management role
-   (administrator, GED, GET, registration, operations) is never pseudonymised nor warned by this job:
-   it is counted in the report for an administrator to decide.
+   each recorded « Compte pseudonymisé » (one INSERT … SELECT). An active account holding a management
+   role (administrator, GED, GET, registration, operations) is never pseudonymised nor warned by this
+   job: it is counted in the report for an administrator to decide. A deactivated one is (it left).
    Their training evidence stays under a legal hold: the enrolments (anonymous now), and the
    certificates whose frozen snapshot still states the name — the certificate must read as issued
    for an audit — with the attendance records and their signatures.
@@ -145,9 +145,12 @@ async def _queue_warnings(t: datetime, deadline: datetime) -> int:
 async def pseudonymise(t: datetime, p: dict) -> dict:
     inactive_cut = months_before(t, p["retention_inactive_months"])
     warned_cut = t - timedelta(days=p["retention_warning_days"])
+    # An active account: warned long enough ago, and never one holding a management role. A deactivated
+    # one (a manager's « Supprimer » of an account with training records): once deactivated that long,
+    # whatever its roles — nobody to warn, it cannot log in.
     due = ("pseudonymised_at IS NULL AND COALESCE(last_access, created_at) < {} AND ("
-           "(deactivated_at IS NULL AND retention_warned_at IS NOT NULL AND retention_warned_at <= {}) "
-           "OR (deactivated_at IS NOT NULL AND deactivated_at < {}))")
+           "(deactivated_at IS NULL AND retention_warned_at IS NOT NULL AND retention_warned_at <= {} "
+           f"AND NOT {PROTECTED}) OR (deactivated_at IS NOT NULL AND deactivated_at < {{}}))")
     due_args = [_at(inactive_cut), _at(warned_cut), _at(inactive_cut)]
     async with db.transaction():
         protected = (await _raw(
@@ -160,7 +163,7 @@ async def pseudonymise(t: datetime, p: dict) -> dict:
             f"search_text = {pseudonym}, last_name_key = 'pseudonyme ' || id, first_name_key = '', "
             "password_hash = '!', credentials_version = credentials_version + 1, force_password_change = FALSE, "
             "deactivated_at = COALESCE(deactivated_at, {}), pseudonymised_at = {} "
-            f"WHERE {due} AND NOT {PROTECTED}", _at(t), _at(t), *due_args)
+            f"WHERE {due}", _at(t), _at(t), *due_args)
         if done:
             mine = "SELECT id FROM app_user WHERE pseudonymised_at = {}"
             await _raw("DELETE FROM role_assignment WHERE role NOT IN ('learner', 'trainer') AND \"user\" IN ("
