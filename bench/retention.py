@@ -52,13 +52,32 @@ async def seed(n: int) -> dict:
     await load_demo(with_sessions=False)
     alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
     raw = User.raw
+    async with _setup.indexes_dropped("app_user", "role_assignment", "mail"):
+        await _bulk(raw, n, alp001)
+    await _evidence(raw, alp001)
+    await raw("ANALYZE")
+    return {"managers": max(2, n // 2000)}
+
+
+async def _bulk(raw, n: int, alp001: int) -> None:
     await raw(_account_sql(n), alp001)
     await raw("INSERT INTO role_assignment (\"user\", role, establishment, created_at) SELECT id, 'learner', {}, now() "
               "FROM app_user WHERE username LIKE 'alp001.r.bench%'", alp001)
-    managers = max(2, n // 2000)
     await raw("INSERT INTO role_assignment (\"user\", role, establishment, created_at) SELECT id, 'get', {}, now() "
               "FROM app_user WHERE username LIKE 'alp001.r.bench%' AND last_access IS NULL ORDER BY id LIMIT {}",
-              alp001, managers)
+              alp001, max(2, n // 2000))
+    await raw("INSERT INTO mail (recipients, intended_recipients, subject, body_text, body_html, secret, status, tries, "
+              "last_error, is_test, category, group_key, created_at) SELECT 'm' || g || '@example.org', '', "
+              "'Objet', 'Bonjour, votre mot de passe…', '', '', 'sent', 1, '', FALSE, 'accounts', '', "
+              f"now() - interval '120 days' FROM generate_series(1, {n // 10}) g")
+    await raw("INSERT INTO registration_request (reference, status, step, draft_key, civility, first_name, last_name, "
+              "email, postal_code, phone, expectations, mandate_year, dietary, dietary_details, disability, "
+              "consent_carpool, consent_mailing, consent_image, cgv_accepted, waiting_list, confirmation_nonce, "
+              "reason, created_at) SELECT 'BR-' || g, 'draft', 1, '', '', 'Léa', 'Brouillon', '', '', '', '', '', '', "
+              f"'', FALSE, '', '', '', FALSE, FALSE, '', '', now() - interval '40 days' FROM generate_series(1, {n // 50}) g")
+
+
+async def _evidence(raw, alp001: int) -> None:
     # The evidence of the accounts pseudonymised a year ago: a session ended four years ago, two slots.
     session = (await raw(
         "INSERT INTO training_session (establishment, full_name, short_name, visible, start_date, end_date, "
@@ -82,17 +101,6 @@ async def seed(n: int) -> dict:
     await raw("INSERT INTO certificate (enrolment, kind, version, code, issued_at, snapshot, pdf_sha256, status, "
               "revoked_reason, render_attempts, render_error) SELECT id, 'completion', 1, 'RB' || id, now(), "
               "{}, '', 'valid', '', 0, '' FROM enrolment WHERE session = {}", '{"nom": "Prénom Nom"}', session)
-    await raw("INSERT INTO mail (recipients, intended_recipients, subject, body_text, body_html, secret, status, tries, "
-              "last_error, is_test, category, group_key, created_at) SELECT 'm' || g || '@example.org', '', "
-              "'Objet', 'Bonjour, votre mot de passe…', '', '', 'sent', 1, '', FALSE, 'accounts', '', "
-              f"now() - interval '120 days' FROM generate_series(1, {n // 10}) g")
-    await raw("INSERT INTO registration_request (reference, status, step, draft_key, civility, first_name, last_name, "
-              "email, postal_code, phone, expectations, mandate_year, dietary, dietary_details, disability, "
-              "consent_carpool, consent_mailing, consent_image, cgv_accepted, waiting_list, confirmation_nonce, "
-              "reason, created_at) SELECT 'BR-' || g, 'draft', 1, '', '', 'Léa', 'Brouillon', '', '', '', '', '', '', "
-              f"'', FALSE, '', '', '', FALSE, FALSE, '', '', now() - interval '40 days' FROM generate_series(1, {n // 50}) g")
-    await raw("ANALYZE")
-    return {"session": session, "managers": managers}
 
 
 async def main() -> None:
