@@ -47,7 +47,7 @@ from app.controllers import (
     users,
 )
 from app.controllers import bpf
-from app.controllers import indicators, survey_results
+from app.controllers import indicators, retention, survey_results
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
 from app.http.web import EXCEPTION_HANDLERS, CurrentUserMiddleware, access_guard
@@ -146,6 +146,7 @@ ROUTE_HANDLERS = [
     *home.HANDLERS,
     *analytics.HANDLERS,
     *admin.HANDLERS,
+    *retention.HANDLERS,
     *establishments.HANDLERS,
     *exports.HANDLERS,
     *users.HANDLERS,

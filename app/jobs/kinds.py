@@ -42,6 +42,9 @@ ATTENDANCE_SHEET = JobKind("build_attendance_sheet",
 # The signed attendance sheet of a slot just closed (issue 22, app/services/signing/sheet.py): one run
 # per slot; a sheet its run did not seal is rendered and kept by its first download or verification.
 SLOT_SHEET = JobKind("seal_slot_sheet", key=lambda slot_id: f"slot-sheet:{slot_id}", timeout=600)
+# The daily retention of personal data (issue 25, app/jobs/retention.py): one run per day, its report
+# as its result; a run lost or failed is handed over again by the sweep, and done again safely.
+RETENTION = JobKind("apply_retention", key=lambda day: f"retention:{day}", timeout=HOUR)
 
 # -- tracked, not durable: somebody waits for it now; after a failure they ask again --------------
 EXPORT_TABLE = JobKind("export_table", durable=False, max_tries=1, timeout=HOUR)

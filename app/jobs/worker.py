@@ -31,6 +31,7 @@ from app.jobs.imports import analyse_import, import_accounts
 from app.jobs.mail import send_mail, send_mail_group, sweep_outbox
 from app.jobs.redaction import redact
 from app.jobs.registration import send_request_notifications
+from app.jobs.retention import apply_retention, plan_retention
 from app.jobs.sessions import import_session_content, reconcile_cohorts, sync_cohort
 from app.jobs.signed_sheets import seal_slot_sheet
 from app.jobs.surveys import send_survey_mails
@@ -57,6 +58,7 @@ _BINDINGS = [
     Bound(kinds.CONVOCATION_REMINDERS, send_convocation_reminders),
     Bound(kinds.SLOT_SHEET, seal_slot_sheet, on_give_up=signed_sheet.give_up),
     Bound(kinds.BPF_YEAR, compute_year_reports),
+    Bound(kinds.RETENTION, apply_retention),
 ]
 # Every declared kind by name, bound to its function.
 BOUND: dict[str, Bound] = {bound.kind.name: bound for bound in _BINDINGS}
@@ -129,6 +131,8 @@ def cron_jobs() -> list:
         cron(_recorded(sweep_jobs), second=set(range(0, 60, every)), run_at_startup=True, unique=True),
         cron(_recorded(purge_job_runs), hour={3}, minute={17}, second={0}, unique=True),
         cron(_recorded(purge_audit_trail), hour={3}, minute={27}, second={0}, unique=True),
+        # Retention of personal data (issue 25): today's run of apply_retention, once a day.
+        cron(_recorded(plan_retention), hour={3}, minute={37}, second={0}, unique=True),
         # The full cohort reconciliation, every ten minutes, in case a sync job was lost.
         cron(_recorded(reconcile_cohorts), minute=set(range(0, 60, 10)), second={30}, unique=True),
         # The administrators' unfiltered "TdB des analytics", recomputed before its cache expires.

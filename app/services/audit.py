@@ -107,6 +107,19 @@ async def record_many(action: str, targets: list[tuple[str, int | None, str]], d
                                   for kind, target_id, label in targets))
 
 
+async def record_selected(action: str, target_kind: str, selected_sql: str, *args, details: dict | None = None) -> None:
+    """The same action on every row a query selects — its columns ``id`` and ``label`` (already folded:
+    it is searched as is) — in one INSERT … SELECT, never a round trip per row (a job on many rows)."""
+    if action not in ACTION_LABELS:
+        raise ValueError(f"unknown audit action {action!r}")
+    actor = current_actor()
+    await AuditEvent.raw(
+        "INSERT INTO audit_event (at, actor, actor_label, action, target_kind, target_id, target_label, details, ip, "
+        "search_text) SELECT {}, {}, {}, {}, {}, t.id, t.label, {}, {}, {} || t.label FROM (" + selected_sql + ") t",
+        now(), actor.id, actor.label[:150], action, target_kind,
+        json.dumps(details or {}, ensure_ascii=False, default=str), actor.ip[:64], search_text(actor.label) + " ", *args)
+
+
 def changed_fields(before: dict, after: dict, fields) -> list[str]:
     """The names of ``fields`` whose value differs (the trail keeps which fields changed, not the values:
     it would otherwise be one more copy of personal data)."""

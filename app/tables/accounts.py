@@ -91,6 +91,10 @@ class User(Table, tablename="app_user"):
     external = Boolean(default=False)
     # As a trainer, for the BPF's frame E (issue 23).
     trainer_status = Varchar(length=16, default="", choices=TrainerStatus)
+    # Retention (issue 25, app/services/retention/): when the daily job mailed that the account, unused,
+    # would be pseudonymised (cleared when the person comes back), and when it was pseudonymised.
+    retention_warned_at = Timestamptz(null=True, default=None)
+    pseudonymised_at = Timestamptz(null=True, default=None)
 
 
 class RoleAssignment(Table):

@@ -168,6 +168,8 @@ class TrainingSession(Searchable, Table):
     imported_at = Timestamptz(null=True, default=None)
     # Who delivers it, for the BPF's frames F-2 and G (issue 23).
     delivery = Varchar(length=24, default=Delivery.own, choices=Delivery)
+    # « Cofinancée par le FSE » (issue 25): its evidence is kept as long as European funds require.
+    fse_cofinanced = Boolean(default=False)
     search_text = Text(default="")  # folded code, full and short names
     created_at = Timestamptz(default=TimestamptzNow())
 

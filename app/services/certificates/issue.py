@@ -124,6 +124,9 @@ async def issue_due(limit: int = DUE_BATCH) -> list[int]:
         wanted = f"({wanted} OR ({CANDIDATE_SQL}))"
     rows = await Enrolment.raw(
         f"SELECT e.id FROM enrolment e WHERE {wanted} "
+        # A pseudonymised account's evidence past its retention was deleted (app/services/retention/):
+        # never issued again.
+        "AND NOT EXISTS (SELECT 1 FROM app_user pu WHERE pu.id = e.\"user\" AND pu.pseudonymised_at IS NOT NULL) "
         "AND EXISTS (SELECT 1 FROM session_slot sl WHERE sl.session = e.session) AND " + when_due
         + f" ORDER BY e.id LIMIT {int(limit)}", *args)
     return list(await issue_for_enrolments([r["id"] for r in rows]) or [])

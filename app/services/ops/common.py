@@ -61,6 +61,8 @@ KIND_LABELS = {
     "delete_unreferenced_files": "Suppression des fichiers inutilisés (après 24 h)",
     "seal_slot_sheet": "Feuille d'émargement signée d'un créneau (PDF et empreinte)",
     "send_survey_mails": "Questionnaires de satisfaction : invitations et relances",
+    "apply_retention": "Conservation des données : avertissements, pseudonymisation, suppressions",
+    "plan_retention": "Conservation des données : lancement du passage quotidien",
     "compute_year_reports": "Bilan pédagogique et financier et rapport des élus d'une année",
 }
 UNSENT_MAIL = ("queued", "sending", "retry")

@@ -47,6 +47,8 @@ class SessionForm:
     what_to_bring: Annotated[Multiline | None, MaxLen(
         2000, message="La liste « À apporter » ne peut pas dépasser 2000 caractères.")] = None
     auto_convocations: bool | None = None
+    # « Cofinancée par le FSE » (issue 25), settings page only: its evidence is kept longer.
+    fse_cofinanced: bool | None = None
     # « Présence minimale (%) » (issue 12), settings page only: "" for the platform's, "0" for none.
     min_attendance: str | None = None
     # « Délai d'émargement après la fin d'un créneau (minutes) » (issue 22), settings page only: how long

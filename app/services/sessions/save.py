@@ -83,6 +83,8 @@ async def _column_values(form: SessionForm, checked: CheckedSession, session_id:
             values[column] = value
     if form.auto_convocations is not None:
         values[TrainingSession.auto_convocations] = form.auto_convocations
+    if form.fse_cofinanced is not None:
+        values[TrainingSession.fse_cofinanced] = form.fse_cofinanced
     if form.signing_grace is not None:
         values[TrainingSession.signing_grace] = form.signing_grace
     if form.delivery:

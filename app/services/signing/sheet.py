@@ -126,12 +126,19 @@ def warm_up() -> None:
                  "records_sha256": "0" * 64, "verify_url": get_settings().base_url + VERIFY_PATH.format(code="X")})
 
 
+# A sheet whose snapshot the retention job emptied (issue 25, app/services/retention/job.py).
+EXPIRED = ("Cette feuille d'émargement n'est plus conservée : sa durée de conservation est écoulée. Son empreinte "
+           "reste vérifiable.")
+
+
 # -- the closure and its images (``common.closure_of``) --------------------------------------------
 async def sheet_context(closure: dict) -> dict:
     """What ``render_sync`` needs: the snapshot (checked against records_sha256), and the signature
     images of its rows (by record) and the countersignature, each checked against the SHA-256 the
     snapshot holds and read as a PNG of a sane size (SheetRefused when one is missing or differs)."""
     snap = closure["snapshot"]
+    if not snap:
+        raise SheetRefused(EXPIRED)
     if canonical_sha256(snap) != closure["records_sha256"]:
         log.error("slot %s: its snapshot no longer gives its records_sha256", closure["slot"])
         raise SheetRefused("Les enregistrements de ce créneau ne correspondent plus à leur empreinte de clôture "

@@ -73,6 +73,11 @@ async def verify(typed: str) -> dict | None:
     if row is None:
         return None
     problem = ""
+    snap = load_snapshot(row["snapshot"])
+    if not snap:  # emptied at the end of its retention: only the code and the hashes remain
+        return {"code": display_code(code), "raw_code": code, "expired": True, "records_sha256": row["records_sha256"],
+                "pdf_sha256": row["pdf_sha256"], "records_intact": False, "learners": [], "trainers": [],
+                "totals": {}}
     if not row["pdf_sha256"]:  # not rendered yet: now, for the upload check
         try:
             await _sealed(row["slot"])
@@ -80,7 +85,6 @@ async def verify(typed: str) -> dict | None:
             problem = error.message
         row["pdf_sha256"] = (await SlotClosure.select(SlotClosure.pdf_sha256).where(
             SlotClosure.code == code).first())["pdf_sha256"]
-    snap = load_snapshot(row["snapshot"])
     session, slot = snap.get("session", {}), snap.get("slot", {})
     return {
         "code": display_code(code), "raw_code": code,
