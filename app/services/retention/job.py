@@ -142,6 +142,28 @@ async def _queue_warnings(t: datetime, deadline: datetime) -> int:
         subject, "Bonjour ", body, "Adresse fictive : message non envoyé.", WARNING_CATEGORY, _at(t), _at(t))
 
 
+async def pseudonymise_where(t: datetime, where: str, args: list, reason: str) -> int:
+    """Pseudonymise the accounts ``where`` (SQL on app_user, ``{}`` placeholders for ``args``) selects,
+    at ``t``: one UPDATE, their management roles removed, each recorded « Compte pseudonymisé » with
+    ``reason``. Returns how many. Used by the daily job and by an erasure request (one account)."""
+    pseudonym = "'pseudonyme#' || id"
+    done = await _count(
+        "UPDATE app_user SET first_name = '', last_name = 'Pseudonyme ' || id, "
+        f"username = {pseudonym}, email = 'pseudonyme-' || id || '.fictif@{PSEUDONYM_DOMAIN}', matricule = '', "
+        f"search_text = {pseudonym}, last_name_key = 'pseudonyme ' || id, first_name_key = '', "
+        "password_hash = '!', credentials_version = credentials_version + 1, force_password_change = FALSE, "
+        "deactivated_at = COALESCE(deactivated_at, {}), pseudonymised_at = {} "
+        f"WHERE {where}", _at(t), _at(t), *args)
+    if done:
+        mine = "SELECT id FROM app_user WHERE pseudonymised_at = {}"
+        await _raw("DELETE FROM role_assignment WHERE role NOT IN ('learner', 'trainer') AND \"user\" IN ("
+                   + mine + ")", _at(t))
+        await audit.record_selected("account.pseudonymised", "user",
+                                    "SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {}",
+                                    _at(t), details={"reason": reason})
+    return done
+
+
 async def pseudonymise(t: datetime, p: dict) -> dict:
     inactive_cut = months_before(t, p["retention_inactive_months"])
     warned_cut = t - timedelta(days=p["retention_warning_days"])
@@ -156,21 +178,7 @@ async def pseudonymise(t: datetime, p: dict) -> dict:
         protected = (await _raw(
             "SELECT count(*) AS n FROM app_user WHERE pseudonymised_at IS NULL AND deactivated_at IS NULL "
             f"AND COALESCE(last_access, created_at) < {{}} AND {PROTECTED}", _at(inactive_cut)))[0]["n"]
-        pseudonym = "'pseudonyme#' || id"
-        done = await _count(
-            "UPDATE app_user SET first_name = '', last_name = 'Pseudonyme ' || id, "
-            f"username = {pseudonym}, email = 'pseudonyme-' || id || '.fictif@{PSEUDONYM_DOMAIN}', matricule = '', "
-            f"search_text = {pseudonym}, last_name_key = 'pseudonyme ' || id, first_name_key = '', "
-            "password_hash = '!', credentials_version = credentials_version + 1, force_password_change = FALSE, "
-            "deactivated_at = COALESCE(deactivated_at, {}), pseudonymised_at = {} "
-            f"WHERE {due}", _at(t), _at(t), *due_args)
-        if done:
-            mine = "SELECT id FROM app_user WHERE pseudonymised_at = {}"
-            await _raw("DELETE FROM role_assignment WHERE role NOT IN ('learner', 'trainer') AND \"user\" IN ("
-                       + mine + ")", _at(t))
-            await audit.record_selected("account.pseudonymised", "user",
-                                        "SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {}",
-                                        _at(t), details={"reason": "inactivité"})
+        done = await pseudonymise_where(t, due, due_args, "inactivité")
     return {"pseudonymised": done, "protected": protected}
 
 
