@@ -13,6 +13,7 @@ At BENCH_SCALE=10 (issue 24: 1,000,000 users, 20,000 sessions, 3,000,000 enrolme
 rows): admin ≤ 1.5 s cold, ≤ 50 ms cached; GET of two establishments ≤ 300 ms cold; the second pass
 (a tenth of the completions) is left out unless BENCH_SECOND=1.
 Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/analytics.py
+BENCH_KEEP_DB=tremplin_bench_analytics10 keeps the seeded database for the next run (bench/_setup.py).
 (BENCH_SMOKE=1: 500 users, 40 sessions, 1,000 completions, one or two runs a case)
 """
 
@@ -223,16 +224,19 @@ async def main() -> None:
     from tests.helpers import login
 
     await db.open_pool()
-    await load_demo(with_sessions=False)
     t0 = time.perf_counter()
-    async with _setup.indexes_dropped("app_user", "enrolment", "activity_completion"):
-        for statement in SEED + SUMMARY[:-1]:
-            await sql(statement, seeding=True)
-    await sql(SUMMARY[-1])  # VACUUM ANALYZE, the indexes made again
+    reused = await _setup.seeded("activity_completion", "true")
+    if not reused:
+        await load_demo(with_sessions=False)
+        async with _setup.indexes_dropped("app_user", "enrolment", "activity_completion"):
+            for statement in SEED + SUMMARY[:-1]:
+                await sql(statement, seeding=True)
+        await sql(SUMMARY[-1])  # VACUUM ANALYZE, the indexes made again
     async with db.engine().pool.acquire() as conn:
         load = (await conn.fetchval("SELECT 1"), open("/proc/loadavg").read().split()[:3])[1]
     print(f"(machine: {os.cpu_count()} cores, load average {' '.join(load)} — shared with other work)")
-    print(f"Seeded in {time.perf_counter() - t0:.0f} s: {await counts()}")
+    print(("Reused the kept database " + _setup.DB_NAME if reused else f"Seeded in {time.perf_counter() - t0:.0f} s")
+          + f": {await counts()}")
 
     async with _setup.serving() as (application, client_of):
         redis = application.state.redis
@@ -249,7 +253,9 @@ async def main() -> None:
             _setup.check(f"{COMPLETIONS:,} completion rows" in await counts(), await counts())
             await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
 
-            if SECOND_PASS:
+            if SECOND_PASS and _setup.KEEP_DB:
+                print("(second pass left out: it deletes completions of the kept database)")
+            elif SECOND_PASS:
                 # The same data with a tenth of the completion rows: the summaries recomputed from what is left.
                 await sql(f"DELETE FROM activity_completion WHERE id > {COMPLETIONS // 10}")
                 for statement in SUMMARY:

@@ -34,7 +34,7 @@ import polars as pl
 
 from app import cache, db
 from app.numbers import to_int
-from app.services import assessments
+from app.services import analytics_rollup, assessments
 from app.services.errors import NotFound
 from app.settings import get_settings
 from app.services.scope import Scope
@@ -337,16 +337,19 @@ def _months(grouped: pl.DataFrame, tz: str) -> list[dict]:
     return [{"month": m, "enrolled_count": a, "completed_count": c} for m, (a, c) in counts.items()]
 
 
+def _empty() -> dict:
+    return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
+                       "median_days": None, "p80_days": None, "never_started": 0, "in_progress": 0,
+                       "completion_rate": 0.0, "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
+            "months": [], **{dim: [] for dim in TABLES}}
+
+
 def compute(grouped: pl.DataFrame, dims: pl.DataFrame, tz: str) -> dict:
     """Every figure of the dashboard from the summed enrolments (``fetch_frame``): totals and one
     table per dimension (ids only; labels are added afterwards). The five aggregations run in parallel."""
     sessions = grouped.filter(pl.col("part") == SESSION_PART).select("session", *COUNTS).join(dims, on="session")
     if not sessions.height or not sessions["n"].sum():
-        return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
-                           "median_days": None,
-                           "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
-                           "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
-                "months": [], **{dim: [] for dim in TABLES}}
+        return _empty()
     # One row per completion again (``n`` of them took that many seconds in that session): a few
     # million integers at most, which the quantiles need anyway.
     times = (grouped.lazy().filter((pl.col("part") == SECONDS_PART) & pl.col("seconds").is_not_null())
@@ -390,11 +393,21 @@ def cache_key(scope: Scope, f: Filters) -> str:
     return CACHE_PREFIX + _scope_key(scope) + ":" + hashlib.sha1(f.key().encode()).hexdigest()[:16]
 
 
-async def build(scope: Scope, f: Filters) -> dict:
+async def build(scope: Scope, f: Filters, rollup: bool = True) -> dict:
+    """The figures: from the rollup where it serves the filters (app/services/analytics_rollup.py),
+    from the enrolments otherwise (``rollup=False``: always, as the tests compare)."""
     started = time.perf_counter()
-    grouped, dims = await fetch_frame(scope, f)
-    # polars releases the GIL: the event loop keeps serving while it counts.
-    result = await asyncio.to_thread(compute, grouped, dims, get_settings().timezone)
+    if rollup and analytics_rollup.usable(f):
+        dims_sql, dims_args = _sessions_sql(scope, f)
+        dims_rows = await Enrolment.raw(dims_sql, *dims_args)
+        dims = pl.DataFrame(dims_rows, schema=DIMS, orient="row") if dims_rows else pl.DataFrame(schema=DIMS)
+        sessions, parts = await analytics_rollup.fetch(scope, f, dims_sql, dims_args)
+        result = await asyncio.to_thread(analytics_rollup.compute, sessions, parts, dims, _measures, _rates,
+                                         TABLES) or _empty()
+    else:
+        grouped, dims = await fetch_frame(scope, f)
+        # polars releases the GIL: the event loop keeps serving while it counts.
+        result = await asyncio.to_thread(compute, grouped, dims, get_settings().timezone)
     await _labels(result)
     result["rows"] = {dim: len(result[dim]) for dim in TABLES}
     result["computed_at"] = datetime.now(timezone.utc).isoformat()

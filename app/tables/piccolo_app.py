@@ -3,6 +3,7 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from app.tables.accounts import RoleAssignment, User
+from app.tables.analytics import AnalyticsDirty, AnalyticsPart, AnalyticsPartSum, AnalyticsSession
 from app.tables.catalogue import (
     CohortSync,
     ContentImport,
@@ -36,6 +37,7 @@ TABLES = [
     Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
     SessionTrainer, SlotTrainer, AttendanceRecord, Attendance, SlotClosure,
     SurveyInvitation, FinancerSurvey, FinancerInvitation, SurveyResponse, YearReport,
+    AnalyticsDirty, AnalyticsSession, AnalyticsPart, AnalyticsPartSum,
 ]
 
 APP_CONFIG = AppConfig(
