@@ -228,13 +228,21 @@ async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est
         cached, page = await measure(client_admin, redis, path, CACHED, cold=False)
         print(f"  {label}: cold {ms(cold)} [{cpu(client_admin, path, True)}]; "
               f"cached {ms(cached)} [{cpu(client_admin, path, False)}]  ({_setup.load()})")
+    from app.services import analytics_rollup
+
     for count in (100, 1_000):
-        timings, work = [], []
+        timings, refreshed, work = [], [], _setup.Work()
         for _ in range(COLD):
             await dirty(count)
+            work.start()
+            t0 = time.perf_counter()
+            sessions = await analytics_rollup.refresh()
+            refreshed.append(((time.perf_counter() - t0) * 1000, work.stop(), sessions))
             t, _ = await measure(client_admin, redis, "/analytique", 1)
             timings += t
-        print(f"  admin, no filter, after {count:,} enrolments changed: cold {ms(timings)}  ({_setup.load()})")
+        print(f"  admin, no filter, after {count:,} enrolments changed: the refresh of their ~{refreshed[0][2]:,} sessions "
+              f"p50 {statistics.median(r[0] for r in refreshed):.0f} ms [CPU app+PG p50 "
+              f"{statistics.median(r[1] for r in refreshed):.0f} ms], then cold {ms(timings)}  ({_setup.load()})")
     cold, page = await measure(client_get, redis, "/analytique", GET_COLD)
     print(f"  GET of two establishments, no filter: cold {ms(cold)} [{cpu(client_get, '/analytique', True)}]  ({_setup.load()})")
     cached, _ = await measure(client_get, redis, "/analytique", CACHED, cold=False)

@@ -1,5 +1,7 @@
 """« TdB des analytics » (SPEC E1): enrolment, participation and completion figures within the
-caller's scope, computed by polars.
+caller's scope, computed by polars. On PostgreSQL, without a period or a session code, they come
+from the rollup kept per session (app/services/analytics_rollup.py: the same figures, tens of thousands
+of rows read rather than every enrolment); otherwise from the enrolments, as follows.
 
 One set-based query reads the enrolments of the scope and filters (one row each, the progress
 summary the learning record keeps on the enrolment: no scan of the completion rows). On PostgreSQL
