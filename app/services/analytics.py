@@ -287,9 +287,9 @@ def _rates(frame):
     )
 
 
-def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None):
+def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None, quantiles: list | None = None):
     """The counts (sums of the sessions') and the times to complete of one dimension (``by``; None:
-    the totals). The times are each completion's, in days."""
+    the totals). The times are each completion's, in days (or ``quantiles``' own expressions)."""
     counts = [
         pl.col("n").sum().alias("enrolled_count"),
         pl.col("started").sum().alias("started_count"),
@@ -299,8 +299,8 @@ def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None):
         pl.col("attended").sum().alias("attended_minutes"),
         pl.col("attendees").sum().alias("attended_count"),
     ]
-    quantiles = [pl.col("days").median().alias("median_days"),
-                 pl.col("days").quantile(0.8, interpolation="linear").alias("p80_days")]
+    quantiles = quantiles or [pl.col("days").median().alias("median_days"),
+                              pl.col("days").quantile(0.8, interpolation="linear").alias("p80_days")]
     if by is None:
         return _rates(pl.concat([sessions.select(counts), times.select(quantiles)], how="horizontal"))
     figures = sessions.group_by(by).agg(counts).join(times.group_by(by).agg(quantiles), on=by, how="left")

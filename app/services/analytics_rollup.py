@@ -204,20 +204,32 @@ def _months(parts: pl.DataFrame) -> list[dict]:
             for m, (a, c) in counts.items()]
 
 
+def _quantile(q: float) -> pl.Expr:
+    """The ``q`` quantile of the durations ``days`` counted ``n`` times each, interpolated as polars'
+    ``quantile(q, "linear")`` of them one by one (position q × (N − 1) between the values of ranks
+    floor and ceil) — without making the 1,333,332 values of ten times the data."""
+    days, n = pl.col("days").sort(), pl.col("n").sort_by("days")
+    reached = n.cum_sum()
+    position = (pl.col("n").sum() - 1) * q
+    low, high = position.floor(), position.ceil()
+    at_low, at_high = days.filter(reached > low).first(), days.filter(reached > high).first()
+    return at_low + (at_high - at_low) * (position - low)
+
+
 def compute(sessions: pl.DataFrame, parts: pl.DataFrame, dims: pl.DataFrame, measures, rates, tables) -> dict:
     """The dashboard's figures (as app/services/analytics.py ``compute`` gives them from the
     enrolments): counts from the sessions' rows, the times to complete of a delegation, an
-    establishment, a template and the whole from the sums (one value per completion again), those
-    of a session as kept on its row."""
+    establishment, a template and the whole from the sums (``_quantile``), those of a session as
+    kept on its row."""
     sessions = sessions.join(dims, on="session")
     if not sessions.height or not sessions["n"].sum():
         return None
     places = dims.select("establishment", "delegation").unique()
     times = (parts.lazy().filter(pl.col("kind") == SECONDS)
              .select("establishment", "template", (pl.col("value") / 86400.0).alias("days"), "n")
-             .join(places.lazy(), on="establishment")
-             .select(pl.exclude("n").repeat_by("n")).explode(pl.all()))
-    frames = pl.collect_all([measures(sessions.lazy(), times, by) for by in (None, *tables[:-1])])
+             .join(places.lazy(), on="establishment"))
+    quantiles = [_quantile(0.5).alias("median_days"), _quantile(0.8).alias("p80_days")]
+    frames = pl.collect_all([measures(sessions.lazy(), times, by, quantiles) for by in (None, *tables[:-1])])
     per_session = rates(sessions.select(
         pl.col("session").alias("id"), pl.col("n").alias("enrolled_count"), pl.col("started").alias("started_count"),
         pl.col("done").alias("completed_count"), pl.col("certified").alias("certified_count"),
