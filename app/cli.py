@@ -174,6 +174,21 @@ def migrate() -> None:
                             cwd=ROOT)
     if result.returncode:
         sys.exit(result.returncode)
+    asyncio.run(_refresh_analytics())
+
+
+async def _refresh_analytics() -> None:
+    """The analytics rollup brought up to date at the upgrade (the migration that made it noted every
+    session: ~20 s of CPU at 3,000,000 enrolments), rather than by the first dashboard computed."""
+    from app import db
+    from app.services import analytics_rollup
+
+    await db.open_pool()
+    try:
+        if count := await analytics_rollup.refresh():
+            click.echo(f"Analytics: figures of {count} sessions computed.")
+    finally:
+        await db.close_pool()
 
 
 @main.command()

@@ -26,7 +26,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 PG_ADMIN = os.environ.get("BENCH_PG_ADMIN_URL", "postgres://postgres@127.0.0.1:5432/postgres")
 # A bench's fresh process (in_fresh_process) works on its parent's database: the name is inherited.
-DB_NAME = os.environ.get("BENCH_DB_NAME") or f"tremplin_bench_{uuid.uuid4().hex[:6]}"
+# BENCH_KEEP_DB=<name>: work on that database, made if missing, migrated (new migrations applied) and
+# kept afterwards: a bench that seeds asks ``seeded()`` and skips its seed when the data is there
+# (seeding ten times the data takes many minutes). Drop it by hand when done.
+KEEP_DB = os.environ.get("BENCH_KEEP_DB", "")
+DB_NAME = KEEP_DB or os.environ.get("BENCH_DB_NAME") or f"tremplin_bench_{uuid.uuid4().hex[:6]}"
 os.environ.update({
     "TREMPLIN_MODE": "test",
     "DATABASE_URL": PG_ADMIN.rsplit("/", 1)[0] + f"/{DB_NAME}",
@@ -85,7 +89,32 @@ async def _admin(sql: str) -> None:
         await conn.close()
 
 
+async def _exists(name: str) -> bool:
+    import asyncpg
+
+    conn = await asyncpg.connect(PG_ADMIN)
+    try:
+        return bool(await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name))
+    finally:
+        await conn.close()
+
+
+async def seeded(table: str = "app_user", where: str = "username LIKE 'bench.%'") -> bool:
+    """A kept database (BENCH_KEEP_DB) holding the bench's data already: its seed is skipped."""
+    from app import db
+
+    if not KEEP_DB:
+        return False
+    async with db.engine().pool.acquire() as conn:
+        return bool(await conn.fetchval(f"SELECT EXISTS (SELECT 1 FROM {table} WHERE {where})"))
+
+
 def create_database() -> None:
+    if KEEP_DB:
+        if not asyncio.run(_exists(DB_NAME)):
+            asyncio.run(_admin(f'CREATE DATABASE "{DB_NAME}"'))
+        subprocess.run([sys.executable, "-m", "app.cli", "migrate"], cwd=ROOT, check=True, capture_output=True)
+        return
     # BENCH_TEMPLATE_DB: a database already migrated, copied rather than migrated again (the smoke
     # runs of tests/test_benches.py make one for all the benches).
     template = os.environ.get("BENCH_TEMPLATE_DB")
@@ -97,6 +126,9 @@ def create_database() -> None:
 
 
 def drop_database() -> None:
+    if KEEP_DB:
+        print(f"(database {DB_NAME} kept: BENCH_KEEP_DB)")
+        return
     asyncio.run(_admin(f'DROP DATABASE IF EXISTS "{DB_NAME}" WITH (FORCE)'))
 
 

@@ -13,6 +13,9 @@ At BENCH_SCALE=10 (issue 24: 1,000,000 users, 20,000 sessions, 3,000,000 enrolme
 rows): admin ≤ 1.5 s cold, ≤ 50 ms cached; GET of two establishments ≤ 300 ms cold; the second pass
 (a tenth of the completions) is left out unless BENCH_SECOND=1.
 Run: BENCH_REDIS_URL=redis://127.0.0.1:6379/0 .venv/bin/python bench/analytics.py
+The dashboard reads its rollup (app/services/analytics_rollup.py) except with a period; BENCH_BEFORE=1 adds
+every case computed from the enrolments (the path before the rollup), for comparison.
+BENCH_KEEP_DB=tremplin_bench_analytics10 keeps the seeded database for the next run (bench/_setup.py).
 (BENCH_SMOKE=1: 500 users, 40 sessions, 1,000 completions, one or two runs a case)
 """
 
@@ -27,6 +30,7 @@ COLD, CACHED, GET_COLD, EXCEL = _setup.scale((5, 20, 7, 3), (1, 2, 1, 1))  # run
 ESTABLISHMENTS = 50  # the 4 of the demo and 46 more
 ACTIVITIES = 5  # per session
 SECOND_PASS = _setup.SCALE == 1 or os.environ.get("BENCH_SECOND") == "1"
+BEFORE = os.environ.get("BENCH_BEFORE") == "1"  # also every case computed from the enrolments, as before the rollup
 
 
 SEED = [
@@ -146,17 +150,39 @@ async def measure(client, redis, path, runs, cold=True):
     return timings, body
 
 
-async def breakdown(scope, label):
+async def rebuild_rollup(everything: bool):
+    """The seed wrote with the triggers off (replica): every session noted, and the rollup made from
+    every enrolment (what the first refresh after the migration does). A kept database: what is noted."""
+    from app.services import analytics_rollup
+
+    if everything or os.environ.get("BENCH_REBUILD") == "1":
+        await analytics_rollup.mark_everything()
+    work = _setup.Work()
+    work.start()
+    t0 = time.perf_counter()
+    n = await analytics_rollup.refresh()
+    print(f"Rollup made for {n:,} sessions in {time.perf_counter() - t0:.1f} s wall, CPU app+PG "
+          f"{work.stop() / 1000:.1f} s  ({_setup.load()})")
+
+
+async def dirty(count):
+    """``count`` enrolments' attended minutes changed, spread over the sessions: the next cold
+    dashboard refreshes their sessions first."""
+    await sql(f"UPDATE enrolment SET attended_minutes = attended_minutes + 1 WHERE id IN "
+              f"(SELECT id FROM enrolment WHERE active ORDER BY random() LIMIT {count})")
+
+
+async def breakdown(scope, label, enrolments=True):
     """Where the cold time goes, and COPY→polars against fetch→DataFrame."""
     import polars as pl
 
     from app import db
-    from app.services import analytics
+    from app.services import analytics, analytics_rollup
     from app.settings import get_settings
 
     f = analytics.Filters()
     copy_t, fetch_t, compute_t, label_t = [], [], [], []
-    for _ in range(5):
+    for _ in range(5 if enrolments else 0):  # the enrolments' path: seconds a run at 10x (BENCH_BEFORE=1)
         t0 = time.perf_counter()
         frame, dims = await analytics.fetch_frame(scope, f)
         copy_t.append((time.perf_counter() - t0) * 1000)
@@ -172,6 +198,21 @@ async def breakdown(scope, label):
         t0 = time.perf_counter()
         await analytics._labels(result)
         label_t.append((time.perf_counter() - t0) * 1000)
+    rollup_t, rollup_c = [], []
+    dims_sql, dims_args = analytics._sessions_sql(scope, f)
+    dims_rows = await analytics.Enrolment.raw(dims_sql, *dims_args)
+    dims = pl.DataFrame(dims_rows, schema=analytics.DIMS, orient="row")
+    for _ in range(5):
+        t0 = time.perf_counter()
+        sessions, parts = await analytics_rollup.fetch(scope, f, dims_sql, dims_args)
+        rollup_t.append((time.perf_counter() - t0) * 1000)
+        t0 = time.perf_counter()
+        analytics_rollup.compute(sessions, parts, dims, analytics._measures, analytics._rates, analytics.TABLES)
+        rollup_c.append((time.perf_counter() - t0) * 1000)
+    print(f"  {label}, rollup: {sessions.height:,} session rows + {parts.height:,} sums read in "
+          f"{statistics.median(rollup_t):.0f} ms; polars {statistics.median(rollup_c):.0f} ms")
+    if not enrolments:
+        return
     print(f"  {label}: {frame.height:,} rows (the enrolments summed) — COPY→polars {statistics.median(copy_t):.0f} ms; "
           f"asyncpg fetch→DataFrame {statistics.median(fetch_t):.0f} ms; polars aggregates "
           f"{statistics.median(compute_t):.0f} ms; labels {statistics.median(label_t):.0f} ms")
@@ -190,6 +231,21 @@ async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est
         cached, page = await measure(client_admin, redis, path, CACHED, cold=False)
         print(f"  {label}: cold {ms(cold)} [{cpu(client_admin, path, True)}]; "
               f"cached {ms(cached)} [{cpu(client_admin, path, False)}]  ({_setup.load()})")
+    from app.services import analytics_rollup
+
+    for count in (10, 100):
+        timings, refreshed, work = [], [], _setup.Work()
+        for _ in range(min(COLD, 3)):
+            await dirty(count)
+            work.start()
+            t0 = time.perf_counter()
+            sessions = await analytics_rollup.refresh()
+            refreshed.append(((time.perf_counter() - t0) * 1000, work.stop(), sessions))
+            t, _ = await measure(client_admin, redis, "/analytique", 1)
+            timings += t
+        print(f"  admin, no filter, after {count:,} enrolments changed: the refresh of their ~{refreshed[0][2]:,} sessions "
+              f"p50 {statistics.median(r[0] for r in refreshed):.0f} ms [CPU app+PG p50 "
+              f"{statistics.median(r[1] for r in refreshed):.0f} ms], then cold {ms(timings)}  ({_setup.load()})")
     cold, page = await measure(client_get, redis, "/analytique", GET_COLD)
     print(f"  GET of two establishments, no filter: cold {ms(cold)} [{cpu(client_get, '/analytique', True)}]  ({_setup.load()})")
     cached, _ = await measure(client_get, redis, "/analytique", CACHED, cold=False)
@@ -204,8 +260,8 @@ async def run_cases(client_admin, client_get, redis, admin_scope, get_scope, est
         _setup.check(response.content.startswith(b"PK"), "the dashboard's Excel is not an xlsx file")
         print(f"  Excel of the whole dashboard ({'figures cached' if cached_first else 'cold'}): {ms(timings)}, "
               f"{len(response.content) / 1024:.0f} KB")
-    await breakdown(admin_scope, "admin")
-    await breakdown(get_scope, "GET of two establishments")
+    await breakdown(admin_scope, "admin", BEFORE)
+    await breakdown(get_scope, "GET of two establishments", BEFORE)
 
 
 async def main() -> None:
@@ -223,16 +279,20 @@ async def main() -> None:
     from tests.helpers import login
 
     await db.open_pool()
-    await load_demo(with_sessions=False)
     t0 = time.perf_counter()
-    async with _setup.indexes_dropped("app_user", "enrolment", "activity_completion"):
-        for statement in SEED + SUMMARY[:-1]:
-            await sql(statement, seeding=True)
-    await sql(SUMMARY[-1])  # VACUUM ANALYZE, the indexes made again
+    reused = await _setup.seeded("activity_completion", "true")
+    if not reused:
+        await load_demo(with_sessions=False)
+        async with _setup.indexes_dropped("app_user", "enrolment", "activity_completion"):
+            for statement in SEED + SUMMARY[:-1]:
+                await sql(statement, seeding=True)
+        await sql(SUMMARY[-1])  # VACUUM ANALYZE, the indexes made again
     async with db.engine().pool.acquire() as conn:
         load = (await conn.fetchval("SELECT 1"), open("/proc/loadavg").read().split()[:3])[1]
     print(f"(machine: {os.cpu_count()} cores, load average {' '.join(load)} — shared with other work)")
-    print(f"Seeded in {time.perf_counter() - t0:.0f} s: {await counts()}")
+    print(("Reused the kept database " + _setup.DB_NAME if reused else f"Seeded in {time.perf_counter() - t0:.0f} s")
+          + f": {await counts()}")
+    await rebuild_rollup(everything=not reused)
 
     async with _setup.serving() as (application, client_of):
         redis = application.state.redis
@@ -246,10 +306,21 @@ async def main() -> None:
             template_id = (await CourseTemplate.select(CourseTemplate.id).where(CourseTemplate.code == "M07").first())["id"]
 
             print(f"\n== {COMPLETIONS:,} completion rows ==")
-            _setup.check(f"{COMPLETIONS:,} completion rows" in await counts(), await counts())
+            async with db.engine().pool.acquire() as conn:  # the seed's LIMIT finds a few rows fewer at 10x
+                rows = await conn.fetchval("SELECT count(*) FROM activity_completion")
+            _setup.check(COMPLETIONS * 0.999 <= rows <= COMPLETIONS, await counts())
             await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
+            if BEFORE:
+                from app.services import analytics_rollup
 
-            if SECOND_PASS:
+                usable, analytics_rollup.usable = analytics_rollup.usable, lambda f: False
+                print("\n== the same, computed from the enrolments (as before the rollup: BENCH_BEFORE=1) ==")
+                await run_cases(admin_c, get_c, redis, admin_scope, get_scope, est_id, template_id)
+                analytics_rollup.usable = usable
+
+            if SECOND_PASS and _setup.KEEP_DB:
+                print("(second pass left out: it deletes completions of the kept database)")
+            elif SECOND_PASS:
                 # The same data with a tenth of the completion rows: the summaries recomputed from what is left.
                 await sql(f"DELETE FROM activity_completion WHERE id > {COMPLETIONS // 10}")
                 for statement in SUMMARY:

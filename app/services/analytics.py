@@ -1,5 +1,7 @@
 """« TdB des analytics » (SPEC E1): enrolment, participation and completion figures within the
-caller's scope, computed by polars.
+caller's scope, computed by polars. On PostgreSQL, without a period or a session code, they come
+from the rollup kept per session (app/services/analytics_rollup.py: the same figures, tens of thousands
+of rows read rather than every enrolment); otherwise from the enrolments, as follows.
 
 One set-based query reads the enrolments of the scope and filters (one row each, the progress
 summary the learning record keeps on the enrolment: no scan of the completion rows). On PostgreSQL
@@ -34,7 +36,7 @@ import polars as pl
 
 from app import cache, db
 from app.numbers import to_int
-from app.services import assessments
+from app.services import analytics_rollup, assessments
 from app.services.errors import NotFound
 from app.settings import get_settings
 from app.services.scope import Scope
@@ -285,9 +287,9 @@ def _rates(frame):
     )
 
 
-def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None):
+def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None, quantiles: list | None = None):
     """The counts (sums of the sessions') and the times to complete of one dimension (``by``; None:
-    the totals). The times are each completion's, in days."""
+    the totals). The times are each completion's, in days (or ``quantiles``' own expressions)."""
     counts = [
         pl.col("n").sum().alias("enrolled_count"),
         pl.col("started").sum().alias("started_count"),
@@ -297,8 +299,8 @@ def _measures(sessions: pl.LazyFrame, times: pl.LazyFrame, by: str | None):
         pl.col("attended").sum().alias("attended_minutes"),
         pl.col("attendees").sum().alias("attended_count"),
     ]
-    quantiles = [pl.col("days").median().alias("median_days"),
-                 pl.col("days").quantile(0.8, interpolation="linear").alias("p80_days")]
+    quantiles = quantiles or [pl.col("days").median().alias("median_days"),
+                              pl.col("days").quantile(0.8, interpolation="linear").alias("p80_days")]
     if by is None:
         return _rates(pl.concat([sessions.select(counts), times.select(quantiles)], how="horizontal"))
     figures = sessions.group_by(by).agg(counts).join(times.group_by(by).agg(quantiles), on=by, how="left")
@@ -337,16 +339,19 @@ def _months(grouped: pl.DataFrame, tz: str) -> list[dict]:
     return [{"month": m, "enrolled_count": a, "completed_count": c} for m, (a, c) in counts.items()]
 
 
+def _empty() -> dict:
+    return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
+                       "median_days": None, "p80_days": None, "never_started": 0, "in_progress": 0,
+                       "completion_rate": 0.0, "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
+            "months": [], **{dim: [] for dim in TABLES}}
+
+
 def compute(grouped: pl.DataFrame, dims: pl.DataFrame, tz: str) -> dict:
     """Every figure of the dashboard from the summed enrolments (``fetch_frame``): totals and one
     table per dimension (ids only; labels are added afterwards). The five aggregations run in parallel."""
     sessions = grouped.filter(pl.col("part") == SESSION_PART).select("session", *COUNTS).join(dims, on="session")
     if not sessions.height or not sessions["n"].sum():
-        return {"totals": {"enrolled_count": 0, "started_count": 0, "completed_count": 0, "certified_count": 0,
-                           "median_days": None,
-                           "p80_days": None, "never_started": 0, "in_progress": 0, "completion_rate": 0.0,
-                           "participation_rate": 0.0, "attended_minutes": 0, "attended_count": 0},
-                "months": [], **{dim: [] for dim in TABLES}}
+        return _empty()
     # One row per completion again (``n`` of them took that many seconds in that session): a few
     # million integers at most, which the quantiles need anyway.
     times = (grouped.lazy().filter((pl.col("part") == SECONDS_PART) & pl.col("seconds").is_not_null())
@@ -390,11 +395,21 @@ def cache_key(scope: Scope, f: Filters) -> str:
     return CACHE_PREFIX + _scope_key(scope) + ":" + hashlib.sha1(f.key().encode()).hexdigest()[:16]
 
 
-async def build(scope: Scope, f: Filters) -> dict:
+async def build(scope: Scope, f: Filters, rollup: bool = True) -> dict:
+    """The figures: from the rollup where it serves the filters (app/services/analytics_rollup.py),
+    from the enrolments otherwise (``rollup=False``: always, as the tests compare)."""
     started = time.perf_counter()
-    grouped, dims = await fetch_frame(scope, f)
-    # polars releases the GIL: the event loop keeps serving while it counts.
-    result = await asyncio.to_thread(compute, grouped, dims, get_settings().timezone)
+    if rollup and analytics_rollup.usable(f):
+        dims_sql, dims_args = _sessions_sql(scope, f)
+        dims_rows = await Enrolment.raw(dims_sql, *dims_args)
+        dims = pl.DataFrame(dims_rows, schema=DIMS, orient="row") if dims_rows else pl.DataFrame(schema=DIMS)
+        sessions, parts = await analytics_rollup.fetch(scope, f, dims_sql, dims_args)
+        result = await asyncio.to_thread(analytics_rollup.compute, sessions, parts, dims, _measures, _rates,
+                                         TABLES) or _empty()
+    else:
+        grouped, dims = await fetch_frame(scope, f)
+        # polars releases the GIL: the event loop keeps serving while it counts.
+        result = await asyncio.to_thread(compute, grouped, dims, get_settings().timezone)
     await _labels(result)
     result["rows"] = {dim: len(result[dim]) for dim in TABLES}
     result["computed_at"] = datetime.now(timezone.utc).isoformat()

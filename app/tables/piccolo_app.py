@@ -3,6 +3,7 @@ import os
 from piccolo.conf.apps import AppConfig
 
 from app.tables.accounts import RoleAssignment, User
+from app.tables.analytics import AnalyticsDirty, AnalyticsPart, AnalyticsPartSum, AnalyticsSession
 from app.tables.audit import AuditEvent
 from app.tables.catalogue import (
     CohortSync,
@@ -37,6 +38,7 @@ TABLES = [
     Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
     SessionTrainer, SlotTrainer, AttendanceRecord, Attendance, SlotClosure,
     SurveyInvitation, FinancerSurvey, FinancerInvitation, SurveyResponse, YearReport, AuditEvent,
+    AnalyticsDirty, AnalyticsSession, AnalyticsPart, AnalyticsPartSum,
 ]
 
 APP_CONFIG = AppConfig(

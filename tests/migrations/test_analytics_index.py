@@ -16,7 +16,7 @@ async def test_the_dashboards_enrolments_are_read_from_the_covering_index():
         conn = await asyncpg.connect(url)
         try:
             definition = await conn.fetchval("SELECT indexdef FROM pg_indexes WHERE indexname = 'enrolment_analytics'")
-            assert "INCLUDE (id, enrolled_at, completed_at, last_visit, required_done, attended_minutes)" in definition
+            assert "INCLUDE (id, \"user\", enrolled_at, completed_at, last_visit, required_done, attended_minutes)" in definition
             assert definition.endswith("WHERE active")
             # The shape of a GET's filter (app/services/analytics.py): its sessions as an array.
             await conn.execute("SET enable_seqscan = off; SET enable_bitmapscan = off")

@@ -23,11 +23,12 @@ NOT_APP_TABLES = {"migration"}
 PG_TYPES = {
     "integer": "integer", "bigint": "integer", "smallint": "integer", "text": "text", "boolean": "boolean",
     "timestamp with time zone": "timestamptz", "date": "date", "time without time zone": "time",
-    "bytea": "bytes", "json": "json", "jsonb": "json",
+    "bytea": "bytes", "json": "json", "jsonb": "json", "double precision": "float",
 }
 SQLITE_TYPES = {
     "INTEGER": "integer", "BIGINT": "integer", "TEXT": "text", "BOOLEAN": "boolean", "TIMESTAMPTZ": "timestamptz",
     "DATE": "date", "TIME": "time", "BLOB": "bytes", "BYTEA": "bytes", "JSON": "json", "JSONB": "json",
+    "DOUBLE PRECISION": "float",
 }
 
 
