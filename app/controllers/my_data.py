@@ -7,11 +7,13 @@ from litestar import Controller, Request, Response, get, post
 from litestar.params import FromPath
 from litestar.response import Template
 
-from app.http.responder import render, start_job, stored_download
+from app.http.forms import as_values, read_form
+from app.http.responder import redirect, render, start_job, stored_download, url
 from app.http.web import current_user
 from app.jobs import kinds, results
 from app.services import audit, my_data, progress
-from app.services.errors import NotFound
+from app.services.errors import NotFound, ValidationFailed
+from app.services.retention import erasure
 
 GONE = "Ce fichier n'est plus disponible : préparez à nouveau vos données."
 
@@ -19,9 +21,26 @@ GONE = "Ce fichier n'est plus disponible : préparez à nouveau vos données."
 class MyDataController(Controller):
     path = "/mes-donnees"
 
+    async def _page(self, request, values=None, errors=None, status_code=200):
+        return render(request, "my_data/index.html", {
+            "labels": my_data.LABELS, "pending": await erasure.pending_for(current_user(request).id),
+            "values": values or {}, "errors": errors or {}}, status_code=status_code)
+
     @get("/", name="my_data.index")
     async def index(self, request: Request) -> Template:
-        return render(request, "my_data/index.html", {"labels": my_data.LABELS})
+        return await self._page(request)
+
+    @post("/suppression", name="my_data.erasure")
+    async def ask_erasure(self, request: Request) -> Response:
+        """« Demander la suppression »: recorded for an administrator, who answers within a month."""
+        form = await read_form(request, erasure.AskForm)
+        try:
+            await erasure.ask(current_user(request), form.message)
+        except ValidationFailed as invalid:
+            return await self._page(request, as_values(form), invalid.errors, 422)
+        return redirect(request, url(request, "my_data.index"),
+                        "Votre demande de suppression est enregistrée : un administrateur y répond par courriel dans "
+                        "le mois.")
 
     @post("/", name="my_data.export")
     async def export(self, request: Request) -> Response:

@@ -6,14 +6,18 @@ from __future__ import annotations
 import json
 
 from litestar import Controller, Request, get, post
+from litestar.params import FromPath
 from litestar.response import Response, Template
 
 from app.dates import local_now
 from app.http.forms import as_values, read_form
 from app.http.responder import redirect, render, url
+from app.http.tableview import table_view
+from app.http.web import current_user
+from app.lists.privacy import ERASURE_REQUESTS
 from app.jobs import kinds
 from app.services.errors import ValidationFailed
-from app.services.retention import job, register, settings as retention
+from app.services.retention import erasure, job, register, settings as retention
 from app.services.roles import ADMIN
 from app.tables.jobs import JobRun
 
@@ -61,6 +65,32 @@ class RetentionController(Controller):
         return render(request, "admin/register.html", {
             "processings": await register.processings(), "controller": await register.controller(),
             "today": local_now().date()})
+
+
+    @get("/suppressions", name="erasure.index")
+    async def erasure_requests(self, request: Request) -> Response:
+        return await table_view(request, ERASURE_REQUESTS, "admin/erasure_requests.html",
+                                "admin/_erasure_requests.html", {"status_labels": erasure.STATUS_LABELS})
+
+    async def _request_page(self, request, request_id, values=None, errors=None, status_code=200):
+        row = await erasure.assess(request_id)
+        return render(request, "admin/erasure_request.html", {
+            "row": row, "status_labels": erasure.STATUS_LABELS, "errors": errors or {},
+            "values": values or {"answer": row["default_answer"]}}, status_code=status_code)
+
+    @get("/suppressions/{request_id:int}", name="erasure.show")
+    async def erasure_request(self, request: Request, request_id: FromPath[int]) -> Template:
+        return await self._request_page(request, request_id)
+
+    @post("/suppressions/{request_id:int}", name="erasure.handle")
+    async def handle(self, request: Request, request_id: FromPath[int]) -> Response:
+        form = await read_form(request, erasure.HandleForm)
+        try:
+            status = await erasure.handle(current_user(request), request_id, form.decision, form.answer)
+        except ValidationFailed as invalid:
+            return await self._request_page(request, request_id, as_values(form), invalid.errors, 422)
+        return redirect(request, url(request, "erasure.index"),
+                        f"Demande traitée : {erasure.STATUS_LABELS[status].lower()}. La réponse est envoyée.")
 
 
 HANDLERS = [RetentionController]

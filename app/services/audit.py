@@ -36,6 +36,8 @@ ACTION_LABELS = {
     "certificate.revoked": "Attestation révoquée",
     "data.exported": "Données exportées",
     "settings.changed": "Paramètre modifié",
+    "erasure.requested": "Demande de suppression reçue",
+    "erasure.handled": "Demande de suppression traitée",
 }
 
 SYSTEM = "Système"
@@ -153,6 +155,10 @@ FIELD_LABELS = {
 }
 
 
+OUTCOMES = {"erased": "compte supprimé", "pseudonymised": "compte pseudonymisé, preuves conservées",
+            "refused": "refusée"}
+
+
 def describe(details: str) -> str:
     """A row's ``details`` in French, one short line."""
     try:
@@ -172,6 +178,8 @@ def describe(details: str) -> str:
         parts.append(f"{data['rows']} ligne(s), format {data.get('format', '')}")
     if data.get("mailed") is not None and "mailed" in data:
         parts.append("envoyé par courriel" if data["mailed"] else "affiché au gestionnaire")
+    if data.get("outcome"):
+        parts.append(OUTCOMES.get(data["outcome"], data["outcome"]))
     if data.get("reason"):
         parts.append(f"motif : {data['reason']}")
     return " ; ".join(parts)

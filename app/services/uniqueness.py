@@ -32,6 +32,8 @@ MESSAGES: dict[tuple[str, tuple[str, ...]], tuple[str, str]] = {
     ("training_session", ("code",)): ("code", "Ce code de session est déjà utilisé par une autre session."),
     ("cohort", ("establishment", "name")): ("name", "Une cohorte de ce nom existe déjà dans cet établissement."),
     ("ref_item", ("kind", "label")): ("label", "Cet élément existe déjà dans cette liste."),
+    ("erasure_request", ("person",)): ("message", "Votre demande de suppression est déjà enregistrée : un "
+                                                  "administrateur y répond dans le mois."),
     ("platform_setting", ("key",)): ("key", "Ce réglage vient d'être enregistré par quelqu'un d'autre : rechargez la page."),
 }
 EMAIL_TAKEN = "Cette adresse de courriel est déjà celle d'un autre compte : une personne n'a qu'un compte."

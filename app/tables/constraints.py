@@ -18,4 +18,7 @@ PARTIAL_UNIQUE_INDEXES = [
     # address, whatever its capitals. Fictitious addresses (username.fictif@…) are left out: they
     # follow the username, which is unique anyway, and a renamed account keeps its old one.
     EMAIL_UNIQUE_INDEX,
+    # One pending erasure request per account (issue 25): a double click records one.
+    "CREATE UNIQUE INDEX IF NOT EXISTS erasure_request_one_pending ON erasure_request (person) "
+    "WHERE status = 'pending'",
 ]

@@ -26,6 +26,7 @@ from app.tables.learning import ActivityCompletion, Attendance, DiscussionMessag
 from app.tables.org import Delegation, Establishment
 from app.tables.quality import FinancerInvitation, FinancerSurvey, SurveyInvitation, SurveyResponse, YearReport
 from app.tables.outbox import Mail, MailAttachment, PlatformSetting
+from app.tables.privacy import ErasureRequest
 
 CURRENT_DIRECTORY = os.path.dirname(os.path.abspath(__file__))
 
@@ -38,7 +39,7 @@ TABLES = [
     Certificate, QuizAttempt, DiscussionMessage, JobRun, JobAction, ConvocationNotice,
     SessionTrainer, SlotTrainer, AttendanceRecord, Attendance, SlotClosure,
     SurveyInvitation, FinancerSurvey, FinancerInvitation, SurveyResponse, YearReport, AuditEvent,
-    AnalyticsDirty, AnalyticsSession, AnalyticsPart, AnalyticsPartSum,
+    AnalyticsDirty, AnalyticsSession, AnalyticsPart, AnalyticsPartSum, ErasureRequest,
 ]
 
 APP_CONFIG = AppConfig(

@@ -1,0 +1,97 @@
+"""Erasure requests (issue 25): asked from « Mes données », handled by an administrator with the legal
+hold applied (an account with training evidence is pseudonymised, its evidence kept; one without is
+deleted; or refused with a reason), the answer mailed, everything in the audit trail."""
+
+from app.services.accounts import is_fictitious
+from app.tables.accounts import User
+from app.tables.audit import AuditEvent
+from app.tables.certificates import Certificate
+from app.tables.learning import Enrolment
+from app.tables.outbox import Mail
+from app.tables.privacy import ErasureRequest
+from tests.helpers import login, post_form, text
+from tests.services.test_certificates import completed_session
+
+
+async def _mails_to(address: str) -> list[dict]:
+    return [m for m in await Mail.select(Mail.recipients, Mail.subject, Mail.body_text)
+            if address in m["recipients"]]
+
+
+async def test_a_learner_with_training_is_pseudonymised_and_their_evidence_kept(client, new_client):
+    _, _, learners, enrolments = await completed_session(learners_count=1, complete=1)
+    me = await User.select().where(User.id == learners[0]).first()
+    async with new_client() as learner:
+        await login(learner, me["username"])
+        asked = await post_form(learner, "/mes-donnees/suppression", {"message": "Je quitte l'établissement."})
+        assert asked.status_code == 303
+        page = (await learner.get("/mes-donnees")).text
+        assert "Votre demande de suppression du" in text(page) and 'action="/mes-donnees/suppression"' not in page
+        # A second request (a double click, another tab) records nothing more.
+        again = await post_form(learner, "/mes-donnees/suppression", {"message": ""})
+        assert again.status_code == 422 and "Votre demande de suppression du" in text(again.text)
+    assert await ErasureRequest.count() == 1
+    request = await ErasureRequest.select().first()
+
+    await login(client, "alp001.get")
+    assert (await client.get("/admin/donnees/suppressions")).status_code == 403
+    await login(client, "admin")
+    queue = text((await client.get("/admin/donnees/suppressions")).text)
+    assert f"{me['first_name']} {me['last_name']} ({me['username']})" in queue and "À traiter" in queue
+    page = text((await client.get(f"/admin/donnees/suppressions/{request['id']}")).text)
+    assert "la suppression est limitée" in page and "Je quitte l'établissement." in page
+    assert "doivent légalement être conservées jusqu'au" in page  # the answer proposed
+    # An empty answer is refused, nothing done.
+    empty = await post_form(client, f"/admin/donnees/suppressions/{request['id']}", {"decision": "apply", "answer": " "})
+    assert empty.status_code == 422 and "Écrivez la réponse" in text(empty.text)
+    assert (await User.select(User.username).where(User.id == me["id"]).first())["username"] == me["username"]
+    done = await post_form(client, f"/admin/donnees/suppressions/{request['id']}",
+                           {"decision": "apply", "answer": "Bonjour,\nC'est fait."})
+    assert done.status_code == 303
+
+    account = await User.select().where(User.id == me["id"]).first()
+    assert account["username"] == f"pseudonyme#{me['id']}" and account["email"] != me["email"]
+    assert account["pseudonymised_at"] is not None and account["deactivated_at"] is not None
+    # The evidence stays (legal hold): the enrolment and the certificate as issued.
+    assert await Enrolment.exists().where(Enrolment.id == enrolments[me["id"]])
+    assert await Certificate.exists().where(Certificate.enrolment == enrolments[me["id"]])
+    # The answer went to the address they had; the request keeps no identity now.
+    (mail,) = await _mails_to(me["email"])
+    assert mail["subject"] == "Votre demande de suppression de compte" and "C'est fait." in mail["body_text"]
+    handled = await ErasureRequest.select().first()
+    assert handled["status"] == "pseudonymised" and me["last_name"] not in handled["person_label"]
+    assert handled["email"] == ""
+    actions = [r["action"] for r in await AuditEvent.select(AuditEvent.action).where(
+        AuditEvent.action.is_in(["erasure.requested", "account.pseudonymised", "erasure.handled"])).order_by(AuditEvent.id)]
+    assert actions == ["erasure.requested", "account.pseudonymised", "erasure.handled"]
+    # Handled once only.
+    twice = await post_form(client, f"/admin/donnees/suppressions/{request['id']}", {"decision": "apply", "answer": "x"})
+    assert twice.status_code in (200, 422) and "Réponse envoyée le" in text(twice.text)
+    async with new_client() as learner:
+        refused = await post_form(learner, "/connexion", {"username": me["username"], "password": "Demo-2026!"})
+        assert refused.status_code != 303  # a login that works redirects
+
+
+async def test_an_account_without_training_is_deleted_and_a_refusal_keeps_it(client, new_client):
+    people = await User.select().where(User.username.like("alp002.%.%")).order_by(User.id).limit(2)
+    people = [p for p in people if not await Enrolment.exists().where(Enrolment.user == p["id"])]
+    first, second = people[:2]
+    for person in (first, second):
+        async with new_client() as someone:
+            await login(someone, person["username"])
+            assert (await post_form(someone, "/mes-donnees/suppression", {"message": ""})).status_code == 303
+    ids = {r["person"]: r["id"] for r in await ErasureRequest.select(ErasureRequest.person, ErasureRequest.id)}
+    await login(client, "admin")
+    assert "n'a aucune preuve de formation" in text((await client.get(f"/admin/donnees/suppressions/{ids[first['id']]}")).text)
+    assert (await post_form(client, f"/admin/donnees/suppressions/{ids[first['id']]}",
+                            {"decision": "apply", "answer": "Supprimé."})).status_code == 303
+    assert not await User.exists().where(User.id == first["id"])
+    refused = await post_form(client, f"/admin/donnees/suppressions/{ids[second['id']]}",
+                              {"decision": "refuse", "answer": "Votre contrat est en cours : nous gardons le compte."})
+    assert refused.status_code == 303
+    kept = await User.select().where(User.id == second["id"]).first()
+    assert kept["username"] == second["username"] and kept["pseudonymised_at"] is None
+    statuses = {r["person_label"]: r["status"] for r in await ErasureRequest.select()}
+    assert statuses == {f"Compte n° {first['id']}": "erased",
+                        f"{second['first_name']} {second['last_name']} ({second['username']})": "refused"}
+    assert len(await _mails_to(first["email"])) == (0 if is_fictitious(first["email"]) else 1)
