@@ -190,11 +190,11 @@ async def test_a_large_sheet_with_htmx_shows_the_progress_in_place(client, run_j
     data = await _session(code="26X00S4")
     await login(client, "alp001.get")
     page = await client.get(f"/sessions/{data['session']}/emargement.pdf")
-    assert f'hx-post="/sessions/{data["session"]}/emargement"' in page.text and 'hx-target="#sheet-job"' in page.text
+    assert f'data-hx-post="/sessions/{data["session"]}/emargement"' in page.text and 'data-hx-target="#sheet-job"' in page.text
     partial = await post_form(client, f"/sessions/{data['session']}/emargement", htmx=True)
     assert partial.status_code == 200 and "<html" not in partial.text
     assert 'id="job-progress"' in partial.text and "En attente" in text(partial.text)
-    poll = re.search(r'hx-get="(/taches/[^"]+)"', partial.text)[1]
+    poll = re.search(r'data-hx-get="(/taches/[^"]+)"', partial.text)[1]
     await run_jobs()
     finished = await client.get(poll, headers={"HX-Request": "true"})
     assert finished.status_code == 286 and "Terminé" in text(finished.text)
