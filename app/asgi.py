@@ -45,7 +45,7 @@ from app.controllers import (
     trainers,
     users,
 )
-from app.controllers import bpf
+from app.controllers import accessibility, bpf
 from app.controllers import indicators, survey_results
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
@@ -142,6 +142,7 @@ def _csrf_config(settings) -> CSRFConfig:
 
 ROUTE_HANDLERS = [
     *auth.HANDLERS,
+    *accessibility.HANDLERS,
     *home.HANDLERS,
     *analytics.HANDLERS,
     *admin.HANDLERS,
