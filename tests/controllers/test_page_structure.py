@@ -3,6 +3,7 @@ do not jump a level, navigation landmarks told apart by their names, no empty ta
 text on a background of the chart's own."""
 
 import re
+from html.parser import HTMLParser
 
 from app.tables.catalogue import TrainingSession
 from tests.controllers.test_admin_tables import _many_establishments
@@ -19,6 +20,32 @@ def heading_jumps(html: str) -> list[str]:
 
 def nav_labels(html: str) -> list[str | None]:
     return [(re.search(r'aria-label="([^"]*)"', tag) or [None, None])[1] for tag in re.findall(r"<nav\b[^>]*>", html)]
+
+
+class _FlowInPhrasing(HTMLParser):
+    """Block elements opened inside a <span> (phrasing content: the Nu checker refuses them)."""
+    BLOCKS = {"div", "ul", "ol", "p", "table", "form", "fieldset", "h1", "h2", "h3", "h4", "h5", "h6"}
+    VOID = {"input", "br", "img", "meta", "link", "hr", "source", "col", "area", "base", "wbr", "embed", "track"}
+
+    def __init__(self):
+        super().__init__()
+        self.stack, self.found = [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.BLOCKS and "span" in self.stack:
+            self.found.append(f"<{tag}> in <span> line {self.getpos()[0]}")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if tag in self.stack:
+            del self.stack[len(self.stack) - 1 - self.stack[::-1].index(tag):]
+
+
+def blocks_in_spans(html: str) -> list[str]:
+    parser = _FlowInPhrasing()
+    parser.feed(html)
+    return parser.found
 
 
 async def test_session_content_page_headings_do_not_jump(client):
@@ -41,6 +68,16 @@ async def test_a_list_pages_navigation_landmarks_have_distinct_names(client):
     sessions = (await client.get(f"/etablissements/{ids['ALP001']}/sessions")).text
     labels = nav_labels(sessions)
     assert None not in labels and len(set(labels)) == len(labels), labels
+
+
+async def test_a_choice_filter_is_valid_markup(client):
+    """The choice field's listbox (<ul>) sits in a <div>, not a <span>; its input is a text field
+    (role="combobox" is not allowed on type="search" by the Nu checker)."""
+    await login(client, "admin")
+    page = (await client.get("/utilisateurs")).text
+    field = re.search(r"<input[^>]*role=\"combobox\"[^>]*>", page)[0]
+    assert 'type="text"' in field
+    assert blocks_in_spans(page) == []
 
 
 async def test_import_wizard_has_no_empty_table_header(client):
