@@ -46,7 +46,7 @@ from app.controllers import (
     trainers,
     users,
 )
-from app.controllers import bpf
+from app.controllers import accessibility, bpf
 from app.controllers import indicators, retention, survey_results
 from app.http.security import FormFieldLimitMiddleware, add_security_headers
 from app.http.static import static_file, static_url
@@ -143,6 +143,7 @@ def _csrf_config(settings) -> CSRFConfig:
 
 ROUTE_HANDLERS = [
     *auth.HANDLERS,
+    *accessibility.HANDLERS,
     *home.HANDLERS,
     *analytics.HANDLERS,
     *admin.HANDLERS,

@@ -1,4 +1,4 @@
-// The operations dashboard polls every 5 s (hx-trigger "every 5s" on [data-poll-visible]); this pauses
+// The operations dashboard polls every 5 s (data-hx-trigger "every 5s" on [data-poll-visible]); this pauses
 // it while the tab is hidden and refreshes at once when it is shown again. A trigger filter
 // ("every 5s [document.visibilityState === 'visible']") would need eval, which the
 // Content-Security-Policy and htmx.config.allowEval forbid here.

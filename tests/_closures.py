@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 
 from app.dates import date_fr, short_datetime_fr
+from app.pdf.render import TAGGED
 from app.services.certificates.common import new_code
 from app.services.signing.common import canonical_sha256
 from app.tables.accounts import User
@@ -122,6 +123,7 @@ async def closed_slot(learners: int = 3, establishment_id: int | None = None, ab
         "countersignature_sha256": png_sha256(countersignature),
         "rows": rows,
         "totals": {s: sum(1 for r in rows if r["status"] == s) for s in ("present", "absent", "excused")},
+        TAGGED: True,
     }
     code = new_code()
     closure_id = (await SlotClosure.insert(SlotClosure(

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import html
+import io
 import re
+
+from pypdf import PdfReader
 
 DEMO_PASSWORD = "Demo-2026!"
 
@@ -44,3 +47,20 @@ async def attended_every_slot(session_id: int, enrolment_id: int) -> None:
     slots = [r["id"] for r in await SessionSlot.select(SessionSlot.id).where(SessionSlot.session == session_id)]
     assert slots, "the session has slots"
     await attendance.save(None, session_id, {(enrolment_id, slot): "present" for slot in slots})
+
+
+def pdf_accessibility(pdf: bytes) -> dict:
+    """What assistive technology gets from a PDF (issue 25): a structure tree with content, marked
+    content, the document's language and a title."""
+    reader = PdfReader(io.BytesIO(pdf))
+    root = reader.trailer["/Root"]
+    tree = root.get("/StructTreeRoot")
+    return {"structure": bool(tree is not None and tree.get_object().get("/K")),
+            "marked": bool((root.get("/MarkInfo") or {}).get("/Marked")),
+            "lang": str(root.get("/Lang", "")), "title": str((reader.metadata or {}).get("/Title") or "")}
+
+
+def assert_tagged_pdf(pdf: bytes, title_part: str) -> None:
+    info = pdf_accessibility(pdf)
+    assert info["structure"] and info["marked"] and info["lang"] == "fr", info
+    assert title_part in info["title"], info

@@ -189,3 +189,36 @@ def oversized(root) -> list[str]:
 
 def test_no_module_over_500_lines_no_function_over_80():
     assert oversized(ROOT) == []
+
+
+# -- valid HTML: htmx attributes spelled data-hx-* (issue 25, RGAA 8.2) ---------------------------
+# The Nu checker rejects hx-get, hx-target...; htmx reads data-hx-* the same way. In templates and
+# our scripts any hx-<name> is an attribute (or its selector); in Python only hx-<name>= is one —
+# "hx-request", "hx-redirect"... are HTTP headers and stay.
+HTMX_IN_MARKUP = re.compile(r"(?<![\w-])hx-[a-z]")
+HTMX_IN_PYTHON = re.compile(r"(?<![\w-])hx-[a-z][a-z-]*\s*=")
+
+
+def unprefixed_htmx_attributes(root) -> list[str]:
+    found = []
+    files = [(p, HTMX_IN_MARKUP) for p in (root / "app" / "templates").rglob("*") if p.is_file()]
+    files += [(p, HTMX_IN_MARKUP) for p in (root / "static").glob("*.js") if not p.name.startswith("htmx-")]
+    files += [(p, HTMX_IN_PYTHON) for p in (root / "app").rglob("*.py")]
+    for path, pattern in files:
+        for n, line in enumerate(path.read_text(errors="replace").splitlines(), 1):
+            if pattern.search(line):
+                found.append(f"{path.relative_to(root)}:{n}: {line.strip()[:100]}")
+    return found
+
+
+def test_htmx_attributes_are_spelled_data_hx(tmp_path):
+    assert unprefixed_htmx_attributes(ROOT) == []
+    # The guard sees what it is for, and only that.
+    (tmp_path / "app" / "templates").mkdir(parents=True)
+    (tmp_path / "static").mkdir()
+    (tmp_path / "app" / "templates" / "a.html").write_text('<a data-hx-get="/x" hx-target="#main">')
+    (tmp_path / "app" / "b.py").write_text('html = f\'<div hx-get="/y">\'\nh = request.headers.get("hx-request")\n')
+    (tmp_path / "static" / "c.js").write_text('document.querySelector("[data-hx-get]")\n')
+    (tmp_path / "static" / "htmx-2.0.11.min.js").write_text('e.getAttribute("hx-get")')
+    assert [f.split(":")[0] + ":" + f.split(":")[1] for f in unprefixed_htmx_attributes(tmp_path)] == [
+        "app/templates/a.html:1", "app/b.py:1"]

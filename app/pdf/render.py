@@ -115,14 +115,27 @@ def layout(html: str, fetcher: StaticOnlyFetcher | None = None):
     ).render(font_config=_font_config(), stylesheets=stylesheets, cache=_image_cache())
 
 
-def write_documents(documents: list) -> bytes:
+# Every PDF is tagged PDF/UA-1 (issue 25, RGAA): a structure tree from the HTML (headings, tables,
+# paragraphs), /MarkInfo Marked, /Lang from <html lang="fr">, /Title from the template's <title>
+# shown as the window title (/DisplayDocTitle). tests/services/test_pdf_tagged.py checks each kind.
+# A sealed document (a certificate, a signed sheet: its SHA-256 recorded, copies handed out) renders
+# byte for byte as it was issued: one issued before tagging has no TAGGED key in its snapshot and
+# stays untagged (tagged=False); those issued since carry TAGGED: True.
+TAGGED = "pdf_ua"
+
+
+def _options(tagged: bool) -> dict:
+    return {"pdf_variant": "pdf/ua-1"} if tagged else {}
+
+
+def write_documents(documents: list, tagged: bool = True) -> bytes:
     """One PDF of the pages of these laid-out documents, in order (each keeps its page numbers)."""
-    return documents[0].copy([page for document in documents for page in document.pages]).write_pdf()
+    return documents[0].copy([page for document in documents for page in document.pages]).write_pdf(**_options(tagged))
 
 
-def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None) -> bytes:
+def html_to_pdf(html: str, fetcher: StaticOnlyFetcher | None = None, tagged: bool = True) -> bytes:
     """The PDF of this HTML (see ``layout``)."""
-    return layout(html, fetcher).write_pdf()
+    return layout(html, fetcher).write_pdf(**_options(tagged))
 
 
 @lru_cache(maxsize=1)
@@ -135,8 +148,8 @@ def render_html(template_name: str, context: dict) -> str:
     return documents_env().get_template(template_name).render(**context)
 
 
-def render_pdf_sync(template_name: str, context: dict) -> bytes:
-    return html_to_pdf(render_html(template_name, context))
+def render_pdf_sync(template_name: str, context: dict, tagged: bool = True) -> bytes:
+    return html_to_pdf(render_html(template_name, context), tagged=tagged)
 
 
 async def render_pdf(template_name: str, context: dict) -> bytes:

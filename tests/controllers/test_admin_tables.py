@@ -160,11 +160,11 @@ async def test_large_export_runs_as_a_job_with_progress(client, run_jobs, monkey
     assert "En attente de démarrage" in text(waiting.text) and "Tâche en cours" in text(waiting.text)
     # The self-polling partial keeps polling while the job is not over.
     partial = await client.get(job_url, headers={"HX-Request": "true"})
-    assert partial.status_code == 200 and 'hx-trigger="every 1s"' in partial.text
+    assert partial.status_code == 200 and 'data-hx-trigger="every 1s"' in partial.text
     await run_jobs()
     partial = await client.get(job_url, headers={"HX-Request": "true"})
     assert partial.status_code == 286  # htmx stops polling
-    assert "Terminé." in text(partial.text) and "hx-trigger" not in partial.text
+    assert "Terminé." in text(partial.text) and "data-hx-trigger" not in partial.text
     assert "Tâche terminée" in text((await client.get(job_url)).text)  # the whole page, without JS
     token = job_url.rsplit("/", 1)[1]
     download = await client.get(f"/exports/{token}")

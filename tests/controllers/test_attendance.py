@@ -26,7 +26,7 @@ from app.tables.evidence import AttendanceRecord
 from app.tables.jobs import JobRun
 from app.tables.learning import Attendance, CompletionHow, Enrolment, SourceKind
 from app.tables.org import Establishment
-from tests.helpers import login, post_form, text
+from tests.helpers import assert_tagged_pdf, login, post_form, text
 
 NAMES = [("Zoé", "Arnaud"), ("Bruno", "Bélier"), ("Chloé", "Caron")]
 SLOTS = [slots.Slot(date(2026, 6, 2), time(9, 0), time(12, 30)), slots.Slot(date(2026, 6, 2), time(13, 30), time(17, 0)),
@@ -101,6 +101,7 @@ async def test_sheet_has_one_page_per_slot_with_the_learners_by_name(client):
     assert 'filename="emargement-26X00S7.pdf"' in response.headers["content-disposition"]
     pages = pdf_pages(response.content)
     assert len(pages) == 3  # one per slot
+    assert_tagged_pdf(response.content, "Feuille d'émargement — ")
     for page_text, (day, hours) in zip(pages, [("mardi 2 juin 2026", "09:00–12:30"), ("mardi 2 juin 2026", "13:30–17:00"),
                                                ("mercredi 3 juin 2026", "09:00–12:00")]):
         assert "Session du 02-06-2026 au 03-06-2026_Bientraitance" in page_text
@@ -190,11 +191,11 @@ async def test_a_large_sheet_with_htmx_shows_the_progress_in_place(client, run_j
     data = await _session(code="26X00S4")
     await login(client, "alp001.get")
     page = await client.get(f"/sessions/{data['session']}/emargement.pdf")
-    assert f'hx-post="/sessions/{data["session"]}/emargement"' in page.text and 'hx-target="#sheet-job"' in page.text
+    assert f'data-hx-post="/sessions/{data["session"]}/emargement"' in page.text and 'data-hx-target="#sheet-job"' in page.text
     partial = await post_form(client, f"/sessions/{data['session']}/emargement", htmx=True)
     assert partial.status_code == 200 and "<html" not in partial.text
     assert 'id="job-progress"' in partial.text and "En attente" in text(partial.text)
-    poll = re.search(r'hx-get="(/taches/[^"]+)"', partial.text)[1]
+    poll = re.search(r'data-hx-get="(/taches/[^"]+)"', partial.text)[1]
     await run_jobs()
     finished = await client.get(poll, headers={"HX-Request": "true"})
     assert finished.status_code == 286 and "Terminé" in text(finished.text)

@@ -59,7 +59,7 @@ async def test_the_requests_page_lists_no_organisation_or_session_in_its_filters
     # Only the fixed choices are options: the states and « par page », whatever the organisations.
     assert "Saint-Test" not in form and form.count("<option") < 20
     assert 'name="organisation_q"' in form and 'role="combobox"' in form and 'name="session_q"' in form
-    assert 'hx-get="/gestion-inscriptions/demandes?suggest=organisation"' in form
+    assert 'data-hx-get="/gestion-inscriptions/demandes?suggest=organisation"' in form
 
 
 @pytest.mark.smoke

@@ -40,7 +40,7 @@ async def test_a_form_page_carries_the_csrf_token_and_htmx_sends_it(client):
     page = (await client.get("/admin/delegations/nouvelle")).text
     token = client.cookies.get("csrftoken")
     assert f'name="_csrf_token" value="{token}"' in page
-    assert f'hx-headers=\'{{"x-csrftoken": "{token}"}}\'' in page
+    assert f'data-hx-headers=\'{{"x-csrftoken": "{token}"}}\'' in page
 
 
 def test_every_posting_form_of_every_template_has_the_csrf_field():

@@ -338,7 +338,7 @@ async def test_overview_tells_what_the_jobs_do(client, redis_client):
     # An htmx refresh gets the region only; a history restore the whole page.
     fragment = await client.get("/ops", headers={"HX-Request": "true"})
     assert fragment.text.lstrip().startswith("{#") is False and "<html" not in fragment.text
-    assert 'id="ops-overview"' in fragment.text and 'hx-trigger="every 5s' in fragment.text
+    assert 'id="ops-overview"' in fragment.text and 'data-hx-trigger="every 5s' in fragment.text
     restore = await client.get("/ops", headers={"HX-Request": "true", "HX-History-Restore-Request": "true"})
     assert "<html" in restore.text
     # A running worker's health check says it is alive (arq deletes the key when the worker stops).

@@ -136,7 +136,7 @@ async def test_every_filter_and_sort(client):
     assert "1–4 sur 4 inscrits" in text(page) and len(_names(page)) == 4
     # The filters stay in the URL of the sort links and in the download form.
     page = (await client.get(f"{base}?state=not_started&sort=name")).text
-    assert "state=not_started" in page.split('hx-get="')[1] or "state=not_started&amp;sort=-name" in page
+    assert "state=not_started" in page.split('data-hx-get="')[1] or "state=not_started&amp;sort=-name" in page
     assert '<input type="hidden" name="state" value="not_started">' in page
     # The cohort filter offers the establishment's cohorts.
     assert f'<option value="{data["cohort"]}"' in page and "Groupe A" in page

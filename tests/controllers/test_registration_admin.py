@@ -9,7 +9,7 @@ from app import db
 from app.services import outbox
 from app.tables.outbox import Mail
 from app.tables.registration import Organisation, RefItem
-from tests.helpers import login, post_form, text
+from tests.helpers import assert_tagged_pdf, login, post_form, text
 
 BASE = "/gestion-inscriptions"
 
@@ -90,6 +90,7 @@ async def test_pdf_test_renders_a_sample_bulletin(client):
     content = "\n".join(p.extract_text() for p in PdfReader(io.BytesIO(response.content)).pages)
     assert "Bulletin d" in content and "26C03S1" in content and "Élodie" in content
     assert "Validation par l" in content and "Végétarien" not in content and "végétarien" in content
+    assert_tagged_pdf(response.content, "Bulletin d'inscription — Élodie")
 
 
 async def test_generated_mails_list_detail_and_resend(client, smtp, run_jobs, redis_client):

@@ -204,8 +204,8 @@ async def test_the_trainers_page_shows_the_code_and_the_list_and_marks(client, n
     assert page.status_code == 200 and "<svg" in page.text
     qr_url = re.search(r'data-url="([^"]+)"', page.text)[1]
     assert qr_url.startswith(f"http://testserver.local/s/{slot}/")
-    assert f'hx-get="/creneaux/{slot}/emargement/qr"' in page.text and 'hx-trigger="every 30s"' in page.text
-    assert f'hx-get="/creneaux/{slot}/emargement/liste"' in page.text and "Actualiser la liste" in text(page.text)
+    assert f'data-hx-get="/creneaux/{slot}/emargement/qr"' in page.text and 'data-hx-trigger="every 30s"' in page.text
+    assert f'data-hx-get="/creneaux/{slot}/emargement/liste"' in page.text and "Actualiser la liste" in text(page.text)
     partial = await client.get(f"/creneaux/{slot}/emargement/qr", headers={"HX-Request": "true"})
     assert partial.text.lstrip().startswith('<div id="signing-qr"') and "<html" not in partial.text
     assert text(page.text).count("En attente") == 3

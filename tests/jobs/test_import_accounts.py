@@ -434,7 +434,7 @@ async def test_the_summary_follows_each_decision(client):
     assert "Seront traitées : 1 création(s), 0 mise(s) à jour, 3 ligne(s) ignorée(s)." in await _preview(client, batch_id)
 
     response = await post_form(client, f"/imports/{batch_id}/lignes/{rows[3]['id']}", {"decision": "create"}, htmx=True)
-    assert 'id="import-summary"' in response.text and 'hx-swap-oob="true"' in response.text
+    assert 'id="import-summary"' in response.text and 'data-hx-swap-oob="true"' in response.text
     assert "Seront traitées : 2 création(s), 0 mise(s) à jour, 2 ligne(s) ignorée(s)." in text(response.text)
     response = await post_form(client, f"/imports/{batch_id}/lignes/{rows[4]['id']}", {"decision": "update"}, htmx=True)
     assert "Seront traitées : 2 création(s), 1 mise(s) à jour, 1 ligne(s) ignorée(s)." in text(response.text)

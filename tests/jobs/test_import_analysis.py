@@ -39,7 +39,7 @@ async def test_the_page_shows_the_analysis_then_the_preview(client, run_jobs, re
     assert "Confirmer l'importation" not in text(page)
     assert "Import en cours d'analyse — comptes.csv (3 ligne(s), ALP001)" in text((await client.get("/")).text)
     partial = await client.get(f"/taches/{batch['token']}", headers={"HX-Request": "true"})
-    assert partial.status_code == 200 and 'hx-trigger="every 1s"' in partial.text  # polls on
+    assert partial.status_code == 200 and 'data-hx-trigger="every 1s"' in partial.text  # polls on
 
     await run_jobs()
     batch = await ImportBatch.select().where(ImportBatch.id == batch["id"]).first()

@@ -25,6 +25,7 @@ from app.tables.certificates import Certificate
 from app.tables.learning import CompletionHow, QuizAttempt
 from app.tables.outbox import PlatformSetting
 from tests.services.test_certificate_evidence import session_with_slots
+from tests.helpers import assert_tagged_pdf
 from tests.services.test_certificates import completed_session, pdf_text
 
 
@@ -212,6 +213,7 @@ async def test_the_certificat_states_the_ministry_model_with_nda_hours_rate_and_
         assert expected in content, expected
     reader = PdfReader(io.BytesIO(pdf))
     assert len(reader.pages) == 1  # one A4 page, as the model
+    assert_tagged_pdf(pdf, f"Certificat de réalisation — {learner['first_name']} {learner['last_name']}")
     # The QR code of the verification URL (one pixel per module, border 2) and the stamp, as uploaded.
     expected = segno.make(certificate["snapshot"]["verify_url"], error="m", mask=0)
     qr_size = expected.symbol_size(scale=1, border=2)

@@ -10,6 +10,7 @@ from datetime import date
 import pytest
 from pypdf import PdfReader
 
+from app.pdf.render import TAGGED
 from app.services import certificates, learning
 from app.services.enrolments import add_sources
 from app.tables.accounts import RoleAssignment, User
@@ -17,6 +18,7 @@ from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.certificates import Certificate
 from app.tables.learning import CompletionHow, Enrolment, SourceKind
 from app.tables.org import Establishment
+from tests.helpers import assert_tagged_pdf, pdf_accessibility
 
 
 def pdf_text(pdf: bytes) -> str:
@@ -110,6 +112,7 @@ async def test_the_pdf_states_the_snapshot_and_its_bytes_never_change(demo):
     assert "Qualité de vie au travail" in content and "du 2 juin 2026 au 3 juin 2026" in content
     assert certificate["display_code"] in content and "signature" in content
     assert len(PdfReader(io.BytesIO(pdf)).pages) == 1
+    assert_tagged_pdf(pdf, f"Attestation de fin de formation — {learner['first_name']} {learner['last_name']}")
     # A changed name or session does not change an issued certificate.
     await User.update({User.last_name: "Corrigé"}).where(User.id == learners[0])
     assert await certificates.pdf_of(await certificates.for_enrolment(enrolments[learners[0]])) == pdf
@@ -142,8 +145,9 @@ async def test_a_certificate_keeps_the_layout_it_was_issued_with(demo):
     session_id, activities, learners, enrolments = await completed_session()
     certificate = await certificates.for_enrolment(enrolments[learners[0]])
     assert certificate["snapshot"]["layout"] == certificates.LAYOUT == 4
-    old = {k: v for k, v in certificate["snapshot"].items() if k != "layout"}
+    old = {k: v for k, v in certificate["snapshot"].items() if k not in ("layout", TAGGED)}
     first = await certificates.render(old)
+    assert not pdf_accessibility(first)["structure"]  # issued before tagging: untagged, as sealed
     assert hashlib.sha256(first).hexdigest() == hashlib.sha256(await certificates.render(old)).hexdigest()
     current = await certificates.render(certificate["snapshot"])
     assert first != current

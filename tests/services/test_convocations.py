@@ -20,7 +20,7 @@ from app.tables.cohorts import Cohort, CohortMember
 from app.tables.convocations import ConvocationNotice
 from app.tables.learning import Enrolment, SourceKind
 from app.tables.org import Establishment
-from tests.helpers import login, post_form, text
+from tests.helpers import assert_tagged_pdf, login, post_form, text
 from tests.services.test_certificates import pdf_text
 
 
@@ -110,6 +110,7 @@ async def test_enrolment_mails_the_convocation_pdf_and_the_invitation(demo, smtp
     assert ics_part.get_content_charset() == "utf-8"  # names and places are UTF-8: declared (issue 20)
     content = pdf_text(files[pdf_name][1])
     assert len(PdfReader(io.BytesIO(files[pdf_name][1])).pages) == 1  # one A4 page, signature area included
+    assert_tagged_pdf(files[pdf_name][1], f"Convocation — {learner['first_name']} {learner['last_name']}")
     start = today() + timedelta(days=20)
     for expected in ("Convocation à la formation", learner["first_name"], learner["last_name"],
                      "Qualité de vie au travail", "09:00–12:30, 13:30–17:00", "Salle Rhône", "Claire Martin",

@@ -20,6 +20,7 @@ from app.tables.evidence import AttendanceRecord, SlotClosure
 from app.tables.files import StoredFile
 from app.tables.jobs import JobRun
 from tests._closures import closed_slot, signature_png
+from tests.helpers import assert_tagged_pdf
 from tests.services.test_certificates import pdf_text
 
 
@@ -32,6 +33,7 @@ async def test_the_sheet_prints_the_snapshot_and_renders_the_same_bytes_every_ti
     closure = await sheet.closure_of(built.slot_id)
     first, second = await sheet.render(closure), await sheet.render(closure)
     assert first == second and first.startswith(b"%PDF")
+    assert_tagged_pdf(first, f"Feuille d'émargement signée — {built.snapshot['session']['code']}")
     shown = pdf_text(first)
     for name in built.names:
         assert name in shown

@@ -21,6 +21,7 @@ from app.services.session_names import name_for_documents
 from app.services.slots import hours_text
 from app.settings import get_settings
 from app.tables.certificates import CertificateKind
+from app.pdf.render import TAGGED
 from app.services.certificates.common import REALISATION_LAYOUT, VERIFY_PATH, display_code
 from app.services.certificates.provider import city_of, nda_display
 
@@ -54,7 +55,7 @@ def snapshot(facts: dict, provider: dict, code: str, version: int, issued_at: da
     planned, attended = facts["planned_minutes"], facts["attended_minutes"] or 0
     place = facts.get("place") or ""
     return {
-        "kind": KIND, "layout": REALISATION_LAYOUT, "version": version, "issued_at": issued_at.isoformat(),
+        "kind": KIND, "layout": REALISATION_LAYOUT, TAGGED: True, "version": version, "issued_at": issued_at.isoformat(),
         "code": display_code(code), "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
         "civilite": facts["civility"] or "", "prenom": facts["first_name"], "nom": facts["last_name"],
         "employeur": facts.get("employer") or "",

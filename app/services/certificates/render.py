@@ -9,7 +9,7 @@ from datetime import datetime
 
 from app.dates import day_fr
 from app.pdf import bounded
-from app.pdf.render import render_pdf_sync
+from app.pdf.render import TAGGED, render_pdf_sync
 from app.services import slots
 from app.services.session_names import name_for_documents
 from app.services.slots import hours_text
@@ -104,6 +104,7 @@ def _snapshot(facts: dict, code: str, version: int, issued_at: datetime) -> dict
         "heures_prevues": hours_text(planned) if planned else "",
         "heures_presence": hours_text(facts.get("attended_minutes") or 0) if planned else "",
         "verify_url": get_settings().base_url + VERIFY_PATH.format(code=code),
+        TAGGED: True,  # issue 25: tagged PDF/UA (a snapshot without it renders untagged, as it was sealed)
     }
 
 
@@ -152,7 +153,7 @@ def render_sync(snapshot: dict) -> bytes:
     """The certificate's PDF from its snapshot, with the layout it was issued with: the same bytes
     every time (no clock in it). A plain function, so a process pool can run it. A certificat de
     réalisation's stamp image comes with it (`with_assets`), the snapshot keeping only its digest."""
-    return render_pdf_sync(template_of(snapshot), _context(snapshot))
+    return render_pdf_sync(template_of(snapshot), _context(snapshot), tagged=bool(snapshot.get(TAGGED)))
 
 
 STAMP_DATA = "_stamp_data"  # not stored: the stamp's image, added by with_assets before a render
@@ -175,7 +176,7 @@ def warm_up() -> None:
     one certificate rendered loads the fonts, the stylesheet and the template."""
     values = {k: k for k in PLACEHOLDERS}
     render_sync({**values, "text": DEFAULT_TEXT, "session_code": "", "version": 1, "issued_at": "",
-                 "horaires": "", "lieu": "", "template_version": 1, "layout": LAYOUT,
+                 "horaires": "", "lieu": "", "template_version": 1, "layout": LAYOUT, TAGGED: True,
                  "verify_url": get_settings().base_url + VERIFY_PATH.format(code="2222222222")})
 
 

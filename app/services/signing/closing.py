@@ -16,6 +16,7 @@ from app import db
 from app.dates import date_fr, now
 from app.services import attendance
 from app.services.certificates import seal
+from app.pdf.render import TAGGED
 from app.services.certificates.common import new_code
 from app.services.errors import DomainError, ValidationFailed
 from app.services.session_names import name_for_documents
@@ -134,6 +135,7 @@ def _snapshot(session: dict, slot: dict, trainers: list[dict], rows: list[dict],
         "closed_by": {"id": user.id, "name": user.full_name},
         "countersignature_sha256": pad.signature_sha256(signature),
         "rows": out_rows, "totals": totals,
+        TAGGED: True,  # issue 25: its PDF tagged PDF/UA (a sheet closed before renders untagged, as sealed)
     }
 
 

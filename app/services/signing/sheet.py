@@ -20,7 +20,7 @@ import logging
 
 from app.jobs import kinds
 from app.pdf import bounded
-from app.pdf.render import render_pdf_sync
+from app.pdf.render import TAGGED, render_pdf_sync
 from app.queue import connect
 from app.services import files
 from app.services.certificates.common import display_code
@@ -101,7 +101,7 @@ def render_sync(context: dict) -> bytes:
         "s": snap, "rows": rows, "countersignature": countersignature, "code": display_code(context["code"]),
         "records_sha256": context["records_sha256"], "verify_url": context["verify_url"],
         "qr": _qr(context["verify_url"]),
-    })
+    }, tagged=bool(snap.get(TAGGED)))
 
 
 def _sample_png() -> str:
@@ -121,7 +121,7 @@ def warm_up() -> None:
                 "slot": {"day_fr": "", "starts": "", "ends": ""}, "trainers": [], "closed_at": "",
                 "closed_at_fr": "", "closed_by": {"name": ""}, "totals": {"present": 1, "absent": 0, "excused": 0},
                 "rows": [{"name": "A", "status": "present", "method": "qr", "record": 1, "recorded_at_fr": "",
-                          "reason": ""}]}
+                          "reason": ""}], TAGGED: True}
     render_sync({"snapshot": snapshot, "signatures": {"1": png}, "countersignature": png, "code": "2222222222",
                  "records_sha256": "0" * 64, "verify_url": get_settings().base_url + VERIFY_PATH.format(code="X")})
 
