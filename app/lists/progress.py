@@ -143,7 +143,9 @@ PROGRESS = register(
             *person_of(Enrolment), Enrolment.user.matricule.as_alias("matricule"),
         ),
         columns=(
-            Col("name", "Prénom / Nom", Enrolment.user.last_name_key, export=full_name),
+            # By the learner's last-name key kept on the enrolment (app/tables/name_keys.py): a range of
+            # the index (session, name_key, id), not a join and sort of the whole session.
+            Col("name", "Prénom / Nom", Enrolment.name_key, export=full_name),
             Col("username", "Nom d'utilisateur"),
             Col("email", "Adresse de courriel"),
             Col("matricule", "Matricule"),

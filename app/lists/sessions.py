@@ -53,7 +53,7 @@ PARTICIPANTS = register(
             *person_of(Enrolment), Enrolment.user.last_access.as_alias("last_access"),
         ),
         columns=(
-            Col("last_name", "Prénom / Nom", Enrolment.user.last_name_key, export=full_name),
+            Col("last_name", "Prénom / Nom", Enrolment.name_key, export=full_name),  # app/tables/name_keys.py
             Col("username", "Nom d'utilisateur", Enrolment.user.username),
             Col("email", "Adresse de courriel", Enrolment.user.email),
             Col("role", "Rôle", export=lambda r: "Apprenant"),
