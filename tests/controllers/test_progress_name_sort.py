@@ -36,6 +36,10 @@ async def test_french_names_sort_as_their_folded_last_name(client):
     assert await _order(client, data["session"]) == ["Béa de la Fontaine", "Ana Éluard", "Cyril Œuvray", "Dora ZOLA"]
     assert await _order(client, data["session"], "sort=-name") == [
         "Dora ZOLA", "Cyril Œuvray", "Ana Éluard", "Béa de la Fontaine"]
+    # One or two letters: the last name begins with them (read from the enrolment's key, app/lists/_common.py).
+    assert await _order(client, data["session"], "q=de") == ["Béa de la Fontaine"]
+    assert await _order(client, data["session"], "q=oe") == ["Cyril Œuvray"]
+    assert await _order(client, data["session"], "q=z&sort=-progress") == ["Dora ZOLA"]
     participants = (await client.get(f"/sessions/{data['session']}/participants?sort=last_name")).text
     positions = [participants.find(name) for name in ("de la Fontaine", "Éluard", "Œuvray", "ZOLA")]
     assert -1 not in positions and positions == sorted(positions)
