@@ -274,12 +274,14 @@ class DataTable:
             ids = []
         if from_end:
             ids.reverse()
-        rows = []
-        if ids:
-            position = {row_id: i for i, row_id in enumerate(ids)}
-            rows = await self.table.select(*self.select).where(self.table.id.is_in(ids))
-            rows.sort(key=lambda r: position[r["id"]])
-        return rows, total, capped
+        return (await self._rows_of(ids) if ids else []), total, capped
+
+    async def _rows_of(self, ids: list[int]) -> list[dict]:
+        """The rows of these ids, with their joined columns, in the order of ``ids``."""
+        position = {row_id: i for i, row_id in enumerate(ids)}
+        rows = await self.table.select(*self.select).where(self.table.id.is_in(ids))
+        rows.sort(key=lambda r: position[r["id"]])
+        return rows
 
     async def _exact_count(self, clauses: list) -> int:
         query = self.table.count()
@@ -292,12 +294,17 @@ class DataTable:
         probes into app_user for a page of 50 learners). A page that is not full tells the total
         itself (what comes before it + its rows): a list that fits in one page stays one query."""
 
-        def page_query():
-            query = self.table.select(*self.select)
+        async def page_query() -> list[dict]:
+            offset = (state.page - 1) * state.per_page
+            deferred = offset >= limits.DEFERRED_JOIN_OFFSET
+            query = self.table.select(*((self.table.id,) if deferred else self.select))
             if clauses:
                 query = query.where(*clauses)
-            offset = (state.page - 1) * state.per_page
-            return self._order(query, state).limit(state.per_page).offset(offset)
+            query = self._order(query, state).limit(state.per_page).offset(offset)
+            if not deferred:
+                return await query
+            ids = [r["id"] for r in await query]
+            return await self._rows_of(ids) if ids else []
 
         if state.page < 0:  # counted from the end: the count first, then that page
             total = await self._exact_count(clauses)

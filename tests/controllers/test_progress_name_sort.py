@@ -5,6 +5,7 @@ an import's update, a statement of its own (a pseudonymisation). On PostgreSQL a
 
 import pytest
 
+from app.datatable import DataTable
 from app.services.text import user_text_fields
 from app.tables.accounts import User
 from app.tables.learning import Enrolment
@@ -89,3 +90,34 @@ async def test_the_key_is_the_databases_own_whoever_writes(client):
     assert keys[learners[3]] == "dupont"
     await login(client, "alp001.get")
     assert (await _order(client, data["session"]))[:2] == ["Chloé Anonyme", "Zoé Arnaud"]
+
+
+async def test_deep_pages_read_their_ids_first_and_show_the_same_rows(client, monkeypatch):
+    """A page past DEFERRED_JOIN_OFFSET rows (set to 20 here) reads its ids, then their rows: the pages
+    put end to end are still the whole list in its order, by name and by progress."""
+    import app.datatable.model as limits
+    from tests import factories
+    from tests.controllers.test_progress_overview import _establishment
+
+    built = await factories.session_with_learners(await _establishment("ALP001"), 45, slots=0)
+    await Enrolment.raw("UPDATE enrolment SET percent = id % 7 WHERE session = {}", built.id)
+    await login(client, "alp001.get")
+    deferred: list[int] = []
+    original = DataTable._rows_of
+
+    async def rows_of(self, ids):
+        deferred.append(len(ids))
+        return await original(self, ids)
+
+    monkeypatch.setattr(DataTable, "_rows_of", rows_of)
+    for sort in ("name", "-progress"):
+        whole = _names((await client.get(f"/sessions/{built.id}/progression?per_page=100&sort={sort}")).text)
+        monkeypatch.setattr(limits, "DEFERRED_JOIN_OFFSET", 20)
+        deferred.clear()
+        pages = []
+        for page in (1, 2, 3):
+            pages += await _order(client, built.id, f"sort={sort}&page={page}")
+        assert pages == whole and len(whole) == 45, sort
+        assert len(deferred) == 2, deferred  # pages 2 and 3
+        assert await _order(client, built.id, f"sort={sort}&page=-1") == whole[40:]
+        monkeypatch.setattr(limits, "DEFERRED_JOIN_OFFSET", 500)
