@@ -16,6 +16,8 @@ from app.tables.accounts import User
 from app.tables.files import CHUNK_BYTES, StoredFile
 from app.tables.constraints import PARTIAL_UNIQUE_INDEXES
 from app.tables.piccolo_app import TABLES
+from app.tables.name_keys import SQLITE_BACKFILL as NAME_KEY_BACKFILL
+from app.tables.name_keys import SQLITE_TRIGGERS
 from app.tables.registration import ADDED_COLUMN_BACKFILLS
 
 log = logging.getLogger(__name__)
@@ -113,6 +115,8 @@ async def create_sqlite_tables() -> None:
     for statement in PARTIAL_UNIQUE_INDEXES:
         await _create_unique_index(statement)
     await _move_legacy_file_data()
+    for statement in SQLITE_TRIGGERS:  # the enrolments' name sort key (app/tables/name_keys.py)
+        await TABLES[0].raw(statement)
 
 
 def _piccolo_sqlite_ddl(table) -> list[str]:
@@ -181,6 +185,9 @@ async def _set_retyped_columns_aside(table) -> None:
             await table.raw(f'ALTER TABLE "{tablename}" RENAME COLUMN "{column}" TO "{column}_old"')
 
 
+BACKFILLS = {**ADDED_COLUMN_BACKFILLS, ("enrolment", "name_key"): NAME_KEY_BACKFILL}
+
+
 async def _add_missing_columns(table) -> None:
     """An embedded database made by an older version gets the columns added since (SQLite can ADD
     COLUMN, not much else): `tremplin dev` keeps working on an existing var/ after an upgrade. Some
@@ -192,7 +199,7 @@ async def _add_missing_columns(table) -> None:
             continue
         try:
             await table.raw(f'ALTER TABLE "{table._meta.tablename}" ADD COLUMN {column.ddl}')
-            for statement in ADDED_COLUMN_BACKFILLS.get((table._meta.tablename, column._meta.db_column_name), []):
+            for statement in BACKFILLS.get((table._meta.tablename, column._meta.db_column_name), []):
                 await (statement() if callable(statement) else table.raw(statement))
         except Exception as error:  # noqa: BLE001 - say which column, keep starting
             log.warning("Could not add %s.%s to the SQLite database: %s (delete var/ to start over)",

@@ -134,6 +134,9 @@ async def main() -> None:
             "sort by last visit (asc)": "sort=last_visit",
             "name contains 'fè'": "q=fè",
             "name contains 'dupont'": "q=dupont",
+            # Two letters: the last name begins with them. All those learners are together in the
+            # name order, late in it for « ro »: a plan walking the session by name reads most of it.
+            "name begins with 'ro' (2 letters)": "q=ro",
             f"cohort ({LEARNERS // 5:,} members)": f"cohort={data['cohort']}&sort=-progress",
             "state: not started": "state=not_started",
             "state: in progress, sort progress": "state=in_progress&sort=progress",

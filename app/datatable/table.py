@@ -227,18 +227,25 @@ class DataTable:
             ids += await without_group()
         return ids[:wanted]
 
-    async def _bounded_count(self, clauses: list, cap: int) -> int:
-        """The number of matching rows, counted up to ``cap + 1`` only (one query)."""
+    async def _bounded_ids(self, clauses: list, cap: int) -> list[int]:
+        """The ids of the matching rows, ``cap + 1`` at most and in no order (one query): their number
+        is the bounded count, and when they are all of them the page is sorted among them. The list's
+        filters then run once, not twice (a search whose trigrams are in most rows reads much of its
+        index: once for the count, once more for the page, before). On PostgreSQL one array."""
         inner = self.table.select(self.table.id)
         if clauses:
             inner = inner.where(*clauses)
         inner = inner.limit(cap + 1)
-        rows = await self.table.raw("SELECT COUNT(*) AS n FROM ({}) AS bounded", inner.querystrings[0])
-        return rows[0]["n"]
+        if self.table._meta.db.engine_type == "sqlite":
+            return [r["id"] for r in await inner]
+        rows = await self.table.raw("SELECT array_agg(id) AS ids FROM ({}) AS bounded", inner.querystrings[0])
+        return rows[0]["ids"] or []
 
     async def _page(self, clauses: list, state: TableState) -> tuple[list[dict], int, bool]:
-        """The bounded count, the page's ids (from the start or the end), then its rows."""
-        counted = await self._bounded_count(clauses, limits.COUNT_CAP)
+        """The bounded count (the matching ids, up to the cap), the page's ids (among those ids when
+        they are all of them; else from the start or the end of the whole list), then its rows."""
+        matched = await self._bounded_ids(clauses, limits.COUNT_CAP)
+        counted = len(matched)
         capped = counted > limits.COUNT_CAP
         total = min(counted, limits.COUNT_CAP)
         per_page = state.per_page
@@ -255,23 +262,27 @@ class DataTable:
             state.page = min(state.page, pages)
         from_end = state.page < 0
         skip = (abs(state.page) - 1) * per_page
-        ids = await self._group_walk(clauses, state, from_end, skip + per_page)
+        ids = None if not capped else await self._group_walk(clauses, state, from_end, skip + per_page)
         if ids is not None:
             ids = ids[skip:]
-        else:
+        elif matched:
+            where = clauses if capped else [db.among(self.table.id, matched)]
             ids_query = self.table.select(self.table.id)
-            if clauses:
-                ids_query = ids_query.where(*clauses)
-            ids_query = self._order(ids_query, state, reverse=from_end).limit(per_page).offset(skip)
+            ids_query = self._order(ids_query.where(*where) if where else ids_query, state, reverse=from_end)
+            ids_query = ids_query.limit(per_page).offset(skip)
             ids = [r["id"] for r in await ids_query]
+        else:
+            ids = []
         if from_end:
             ids.reverse()
-        rows = []
-        if ids:
-            position = {row_id: i for i, row_id in enumerate(ids)}
-            rows = await self.table.select(*self.select).where(self.table.id.is_in(ids))
-            rows.sort(key=lambda r: position[r["id"]])
-        return rows, total, capped
+        return (await self._rows_of(ids) if ids else []), total, capped
+
+    async def _rows_of(self, ids: list[int]) -> list[dict]:
+        """The rows of these ids, with their joined columns, in the order of ``ids``."""
+        position = {row_id: i for i, row_id in enumerate(ids)}
+        rows = await self.table.select(*self.select).where(self.table.id.is_in(ids))
+        rows.sort(key=lambda r: position[r["id"]])
+        return rows
 
     async def _exact_count(self, clauses: list) -> int:
         query = self.table.count()
@@ -284,12 +295,17 @@ class DataTable:
         probes into app_user for a page of 50 learners). A page that is not full tells the total
         itself (what comes before it + its rows): a list that fits in one page stays one query."""
 
-        def page_query():
-            query = self.table.select(*self.select)
+        async def page_query() -> list[dict]:
+            offset = (state.page - 1) * state.per_page
+            deferred = offset >= limits.DEFERRED_JOIN_OFFSET
+            query = self.table.select(*((self.table.id,) if deferred else self.select))
             if clauses:
                 query = query.where(*clauses)
-            offset = (state.page - 1) * state.per_page
-            return self._order(query, state).limit(state.per_page).offset(offset)
+            query = self._order(query, state).limit(state.per_page).offset(offset)
+            if not deferred:
+                return await query
+            ids = [r["id"] for r in await query]
+            return await self._rows_of(ids) if ids else []
 
         if state.page < 0:  # counted from the end: the count first, then that page
             total = await self._exact_count(clauses)
@@ -309,9 +325,10 @@ class DataTable:
         """One page; ``extra`` is a where clause of the screen (e.g. the rows of one import);
         ``options`` gives the choices of select filters that depend on the screen (its cohorts).
 
-        Three queries whatever the size of the list: the count (bounded by COUNT_CAP), the ids of
-        the page (only the table's own columns and those the sort needs, skipping at most
-        COUNT_CAP rows from the start or, reversed, from the end), then the page's rows with their
+        Three queries whatever the size of the list: the count (the matching ids, bounded by
+        COUNT_CAP), the ids of the page (sorted among those ids when the count is not capped; else
+        only the table's own columns and those the sort needs, skipping at most COUNT_CAP rows from
+        the start or, reversed, from the end), then the page's rows with their
         joined columns (a ``count_in_page`` table: the page, then its exact count unless the page
         tells it); plus one per ``enrich``, per filter with choices and per picked choice (its label)."""
         state, scope = await self.state(user, params)

@@ -6,7 +6,7 @@ from datetime import date, datetime, timedelta, timezone
 
 from app.datatable import Choices
 from app.numbers import to_int
-from app.services.text import search
+from app.services.text import SHORT_SEARCH, fold, search, starts_with
 from app.tables.catalogue import CourseTemplate
 from app.tables.org import Establishment
 
@@ -24,6 +24,20 @@ def person_of(table) -> tuple:
     e-mail, under those names — as the lists of a session's learners show them."""
     return (table.user.first_name.as_alias("first_name"), table.user.last_name.as_alias("last_name"),
             table.user.username.as_alias("username"), table.user.email.as_alias("email"))
+
+
+def learner_search(table, value: str):
+    """The « Nom » search of a session's learners (``table``: Enrolment): the learner's search text.
+    One or two letters (the text begins with them, and it begins with the last name, which every
+    account has) also bound the enrolment's name key to the same beginning, a condition they imply:
+    the page sorted by name then reads that range of the index (session, name_key, id), where the
+    planner, which cannot know that the matches are all together in that order, walked the session
+    from its first name on, one account read per learner (issue 24: « zo » read the whole session)."""
+    clause = search(table.user.search_text, value)
+    folded = fold(value).strip()
+    if clause is not None and len(folded) <= SHORT_SEARCH:
+        clause = clause & starts_with(table.name_key, folded)
+    return clause
 
 
 def full_name(row: dict) -> str:

@@ -16,10 +16,9 @@ from app import db
 from app.datatable import About, Col, DataTable, Filter
 from app.dates import date_fr, datetime_fr, local_naive, local_now, now
 from app.lists import register
-from app.lists._common import full_name, int_or_none, person_of
+from app.lists._common import full_name, int_or_none, learner_search, person_of
 from app.numbers import rate_percent
 from app.services.slots import slot_minutes
-from app.services.text import search
 from app.settings import get_settings
 from app.tables.catalogue import SessionActivity, SessionSlot, TrainingSession
 from app.tables.learning import ActivityCompletion, Enrolment, EnrolmentSource
@@ -143,7 +142,9 @@ PROGRESS = register(
             *person_of(Enrolment), Enrolment.user.matricule.as_alias("matricule"),
         ),
         columns=(
-            Col("name", "Prénom / Nom", Enrolment.user.last_name_key, export=full_name),
+            # By the learner's last-name key kept on the enrolment (app/tables/name_keys.py): a range of
+            # the index (session, name_key, id), not a join and sort of the whole session.
+            Col("name", "Prénom / Nom", Enrolment.name_key, export=full_name),
             Col("username", "Nom d'utilisateur"),
             Col("email", "Adresse de courriel"),
             Col("matricule", "Matricule"),
@@ -158,7 +159,7 @@ PROGRESS = register(
             Col("rate", "Taux de réalisation (%)", Enrolment.attended_minutes, export=lambda r: r["rate"]),
         ),
         filters=(
-            Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),
+            Filter("q", "Nom", lambda v: learner_search(Enrolment, v)),
             Filter("cohort", "Cohorte", _cohort, kind="select"),  # choices: the establishment's cohorts
             Filter("state", "État", _state, kind="select", options=list(STATES.items())),
         ),

@@ -11,7 +11,7 @@ from app.lists._common import int_or_none, yes_no
 from app.services import outbox
 from app.services.registration import STATUS_LABELS
 from app.services.registration_admin import items
-from app.services.text import loose, search
+from app.services.text import contains, loose, search
 from app.tables.catalogue import TrainingSession
 from app.tables.outbox import Mail
 from app.tables.registration import Organisation, RegistrationRequest
@@ -93,7 +93,7 @@ MAILS = register(
         filters=(
             Filter("status", "État", lambda v: Mail.status == v if v in MAIL_STATUS_LABELS else None, kind="select",
                    options=list(MAIL_STATUS_LABELS.items())),
-            Filter("q", "Destinataire ou sujet", lambda v: Mail.recipients.ilike(f"%{v}%") | Mail.subject.ilike(f"%{v}%")),
+            Filter("q", "Destinataire ou sujet", lambda v: contains(Mail.recipients, v, True) | contains(Mail.subject, v, True)),
         ),
         default_sort="-created_at",
         base_where=lambda user, scope: registration_mail(),
@@ -159,8 +159,9 @@ REQUESTS = register(
             choice_filter("session", "Session", RegistrationRequest.session, SESSION_CHOICES),
             choice_filter("organisation", "Établissement", RegistrationRequest.organisation, ORGANISATION_CHOICES),
             Filter("since", "Envoyée depuis le", _since, kind="date"),
-            Filter("q", "Nom, courriel ou référence", lambda v: RegistrationRequest.last_name.ilike(f"%{v}%")
-                   | RegistrationRequest.email.ilike(f"%{v}%") | RegistrationRequest.reference.ilike(f"%{v}%")),
+            Filter("q", "Nom, courriel ou référence", lambda v: contains(RegistrationRequest.last_name, v, True)
+                   | contains(RegistrationRequest.email, v, True)
+                   | contains(RegistrationRequest.reference, v, True)),
         ),
         default_sort="-submitted_at",
         base_where=lambda user, scope: RegistrationRequest.status != "draft",

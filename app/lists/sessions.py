@@ -5,7 +5,7 @@ from __future__ import annotations
 from app.dates import local_naive
 from app.datatable import Col, DataTable, Filter
 from app.lists import register
-from app.lists._common import full_name, person_of
+from app.lists._common import full_name, learner_search, person_of
 from app.services.enrolments import sources_by_user
 from app.services.text import search
 from app.tables.catalogue import TrainingSession
@@ -53,7 +53,7 @@ PARTICIPANTS = register(
             *person_of(Enrolment), Enrolment.user.last_access.as_alias("last_access"),
         ),
         columns=(
-            Col("last_name", "Prénom / Nom", Enrolment.user.last_name_key, export=full_name),
+            Col("last_name", "Prénom / Nom", Enrolment.name_key, export=full_name),  # app/tables/name_keys.py
             Col("username", "Nom d'utilisateur", Enrolment.user.username),
             Col("email", "Adresse de courriel", Enrolment.user.email),
             Col("role", "Rôle", export=lambda r: "Apprenant"),
@@ -61,7 +61,7 @@ PARTICIPANTS = register(
             Col("enrolled_at", "Inscrit le", Enrolment.enrolled_at, export=lambda r: r["enrolled_at"] and local_naive(r["enrolled_at"]).date()),
             Col("convocation", "Convocation", exported=False),
         ),
-        filters=(Filter("q", "Nom", lambda v: search(Enrolment.user.search_text, v)),),
+        filters=(Filter("q", "Nom", lambda v: learner_search(Enrolment, v)),),
         default_sort="last_name",
         scope_column=Enrolment.session.establishment,
         base_where=lambda user, scope: Enrolment.active == True,  # noqa: E712

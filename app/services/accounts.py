@@ -22,7 +22,7 @@ from app.validation import MaxLen, Required, declared_errors, field_errors, max_
 from app.services.passwords import Password, generate_password, hash_password, policy_error
 from app.services.roles import LEARNER, CurrentUser
 from app.services.scope import establishment_scope
-from app.services.text import fold, user_text_fields
+from app.services.text import fold, starts_with, user_text_fields
 from app.services.uniqueness import EMAIL_TAKEN, fields_unique
 from app.settings import get_settings
 from app.tables.accounts import RoleAssignment, User
@@ -111,7 +111,7 @@ def suggest_test_username(establishment_code: str, name: str) -> str:
 async def free_username(wanted: str, taken: set[str] | None = None) -> str:
     """`wanted` if nobody has it, else the first of wanted2, wanted3, … that is free."""
     rows = await User.select(User.username).where(
-        (User.username == wanted) | User.username.like(f"{wanted}%")
+        (User.username == wanted) | starts_with(User.username, wanted)
     )
     return next_free(wanted, {r["username"] for r in rows} | (taken or set()))
 

@@ -22,7 +22,7 @@ from app.validation import MaxLen, Required, declared_errors
 from app.services.roles import LEARNER, CurrentUser
 from app.services.seats import SessionFull  # noqa: F401 (enrolments.SessionFull, as before)
 from app.services.scope import require_establishment, row_in_scope
-from app.services.text import fold
+from app.services.text import contains, fold
 from app.services.uniqueness import fields_unique
 from app.tables.accounts import RoleAssignment, User
 from app.tables.catalogue import CohortSync
@@ -36,8 +36,8 @@ LIST_LIMIT = 500  # a selector list shows at most this many; the search narrows 
 def _search(query, q: str):
     q = fold(q).strip()
     if q.isdigit():  # a matricule, or part of one (the selector shows it, as Moodle's does)
-        return query.where(User.search_text.like(f"%{q}%") | User.matricule.like(f"%{q}%"))
-    return query.where(User.search_text.like(f"%{q}%")) if q else query
+        return query.where(contains(User.search_text, q) | contains(User.matricule, q))
+    return query.where(contains(User.search_text, q)) if q else query
 
 
 async def establishment_learners(establishment_id: int, exclude_query=None, q: str = "") -> tuple[list[dict], int]:

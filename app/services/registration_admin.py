@@ -14,7 +14,7 @@ from app.dates import now
 from app.services.errors import DomainError, NotFound, ValidationFailed
 from app.services.roles import CurrentUser
 from app.services.registration.forms import POSTAL_RE
-from app.services.text import Multiline, loose, loose_search_text, search
+from app.services.text import Multiline, loose, loose_search_text, search, starts_with
 from app.tables.registration import Organisation, RefItem, RegistrationRequest, RequestEvent
 from app.validation import MaxLen, Pattern, Required, declared_errors
 
@@ -228,7 +228,7 @@ async def merge_candidates(keep_id: int, q: str = "") -> tuple[dict, list[dict]]
         query = query.where(clause)
     else:
         name = loose(keep["name"])
-        same = Organisation.search_text.like(f"{name}%") if name else None
+        same = starts_with(Organisation.search_text, name) if name else None
         if keep["postal_code"]:
             same = (same | (Organisation.postal_code == keep["postal_code"])) if same is not None else (
                 Organisation.postal_code == keep["postal_code"])

@@ -4,6 +4,9 @@ import re
 import unicodedata
 from functools import lru_cache
 
+from piccolo.columns.combination import Where
+from piccolo.columns.operators.comparison import ComparisonOperator
+
 from app.numbers import number_fr  # noqa: F401 - moved below the services (app/jobs/durable.py uses it)
 
 
@@ -60,6 +63,40 @@ def user_text_fields(first_name: str, last_name: str, username: str = "", email:
 
 SHORT_SEARCH = 2
 
+# LIKE with an escape character, the same on PostgreSQL and SQLite (SQLite has none by default): what
+# someone types is text, never a pattern (« 50% », « a_b » find only themselves).
+LIKE_ESCAPE = "\\"
+
+
+class _LikeText(ComparisonOperator):
+    template = "{name} LIKE {value} ESCAPE '" + LIKE_ESCAPE + "'"
+
+
+class _ILikeText(ComparisonOperator):
+    template = "{name} ILIKE {value} ESCAPE '" + LIKE_ESCAPE + "'"
+
+
+def like_literal(text: str) -> str:
+    """``text`` as a LIKE pattern matching only itself: its ``%``, ``_`` and escape character escaped."""
+    return text.replace(LIKE_ESCAPE, LIKE_ESCAPE * 2).replace("%", LIKE_ESCAPE + "%").replace("_", LIKE_ESCAPE + "_")
+
+
+def contains(column, text: str, ignore_case: bool = False) -> Where:
+    """``column`` contains ``text``, taken literally (LIKE '%…%' with its wildcards escaped).
+    ``ignore_case``: ILIKE on PostgreSQL; SQLite's LIKE ignores the case of ASCII letters anyway."""
+    return _like(column, f"%{like_literal(text)}%", ignore_case)
+
+
+def starts_with(column, text: str, ignore_case: bool = False) -> Where:
+    """``column`` begins with ``text``, taken literally (on PostgreSQL a b-tree range when the
+    column compares byte by byte: COLLATE "C" or ``text_pattern_ops``)."""
+    return _like(column, f"{like_literal(text)}%", ignore_case)
+
+
+def _like(column, pattern: str, ignore_case: bool) -> Where:
+    postgres = column._meta.engine_type in ("postgres", "cockroach")
+    return Where(column=column, value=pattern, operator=_ILikeText if ignore_case and postgres else _LikeText)
+
 
 def search(column, value: str):
     """An accent- and case-insensitive search on a folded column (``*_key``, ``search_text``): the
@@ -68,13 +105,14 @@ def search(column, value: str):
     Three characters or more: the text contains them (on PostgreSQL, a trigram index serves it).
     One or two characters: the text begins with them ("du" finds Dupont and Durand, not Arduin):
     what someone typing two letters looks for, and a range of a b-tree (``text_pattern_ops`` on
-    PostgreSQL), where "contains" would read every row."""
+    PostgreSQL), where "contains" would read every row. What is typed is text: ``%`` and ``_`` match
+    only themselves (``contains``, ``starts_with``)."""
     folded = fold(value).strip()
     if not folded:
         return None
     if len(folded) <= SHORT_SEARCH:
-        return column.like(f"{folded}%")
-    return column.like(f"%{folded}%")
+        return starts_with(column, folded)
+    return contains(column, folded)
 
 
 def search_text(*parts: str | None) -> str:

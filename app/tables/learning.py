@@ -77,6 +77,11 @@ class Enrolment(Table):
     attended_minutes = Integer(default=0)
     # The BPF's trainee type (issue 23); "" takes the default from the account (see TraineeType).
     trainee_type = Varchar(length=24, default="", choices=TraineeType)
+    # The learner's last-name sort key (app_user.last_name_key, folded; issue 24): a session's list
+    # sorted by name is then a range of the index (session, name_key, id), not a join and sort of every
+    # learner. Kept by the database itself (app/tables/name_keys.py): set on insert, and again on every
+    # change of the user's last_name_key, whoever writes it (account edit, import, pseudonymisation).
+    name_key = Varchar(length=100, default="")
 
     unique_session_user = Unique(["session", "user"])
 

@@ -4,6 +4,7 @@ bulk, the refusal of a file, and the usernames already taken under an establishm
 from __future__ import annotations
 
 from app.services.errors import DomainError
+from app.services.text import starts_with
 from app.tables.accounts import User
 from app.tables.imports import ImportRow
 
@@ -41,5 +42,5 @@ class ImportRejected(DomainError):
 
 
 async def _usernames_with_prefix(prefix: str) -> set[str]:
-    rows = await User.select(User.username).where(User.username.like(f"{prefix}%"))
+    rows = await User.select(User.username).where(starts_with(User.username, prefix))
     return {r["username"] for r in rows}

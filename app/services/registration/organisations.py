@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from app.services.accounts import normalise_email
 from app.services.registration.forms import OrganisationForm
-from app.services.text import loose, loose_search_text, search
+from app.services.text import contains, loose, loose_search_text, search
 from app.tables.registration import Organisation, RefItem, RegistrationRequest
 
 
@@ -42,7 +42,7 @@ async def close_organisation(name: str, postal_code: str, city: str, exclude: in
         return None
     where = Organisation.postal_code == postal_code
     if town:
-        where = where | Organisation.search_text.like(f"%{town}%")
+        where = where | contains(Organisation.search_text, town)
     query = Organisation.select(Organisation.id, Organisation.name, Organisation.postal_code, Organisation.city,
                                 Organisation.referenced).where(offered() & where).order_by(
         Organisation.referenced, ascending=False).order_by(Organisation.id)

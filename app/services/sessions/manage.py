@@ -15,6 +15,7 @@ from app.services.errors import DomainError
 from app.services.registration import OPEN_STATUSES
 from app.services.roles import CurrentUser
 from app.services.scope import establishments_in_scope, row_in_scope
+from app.services.text import starts_with
 from app.tables.catalogue import SessionActivity, TrainingSession
 from app.tables.certificates import Certificate
 from app.tables.evidence import AttendanceRecord, SlotClosure
@@ -26,7 +27,7 @@ CODE_RE = re.compile(r"^[0-9]{2}[A-Z0-9]{1,8}S[0-9]{1,4}$")
 
 async def next_code(start: date, catalogue_code: str) -> str:
     prefix = f"{start:%y}{catalogue_code}S"
-    rows = await TrainingSession.select(TrainingSession.code).where(TrainingSession.code.like(f"{prefix}%"))
+    rows = await TrainingSession.select(TrainingSession.code).where(starts_with(TrainingSession.code, prefix))
     numbers = [int(r["code"][len(prefix):]) for r in rows if r["code"][len(prefix):].isdigit()]
     return f"{prefix}{max(numbers, default=0) + 1}"
 
