@@ -60,16 +60,12 @@ STATUS_LABELS = {
 
 
 # -- nomenclature -----------------------------------------------------------------------------
-_NOT_IN_SLUG = re.compile(r"[^a-z0-9-]")
-_HYPHENS = re.compile(r"-{2,}")
-
-
 def name_slug(text: str) -> str:
     """'D'Artagnan-Lé' -> 'dartagnan-le': folded, lower-case; apostrophes, spaces and any other
     punctuation removed, inner hyphens kept (they separate the parts of a compound name)."""
     folded = fold(text)
-    kept = _NOT_IN_SLUG.sub("", folded.replace(" ", ""))
-    return _HYPHENS.sub("-", kept).strip("-")
+    kept = re.sub(r"[^a-z0-9-]", "", folded.replace(" ", ""))
+    return re.sub(r"-{2,}", "-", kept).strip("-")
 
 
 def suggest_username(establishment_code: str, first_name: str, last_name: str) -> str:
