@@ -263,6 +263,18 @@ def transaction():
     return _Transaction(engine().transaction())
 
 
+async def plan_once() -> None:
+    """Inside a transaction about to write thousands of rows with foreign keys (an import): the
+    checks of those keys (a query per row and key, which PostgreSQL runs itself) are planned once,
+    not once per row. The pool asks for a custom plan every time (``plan_cache_mode =
+    force_custom_plan``, piccolo_conf.py: the list filters' LIKE patterns), and that holds for the
+    foreign-key checks too: planned each time, they made the roles of 20,000 imported accounts five
+    times dearer than their insert (bench/import_10k.py). For this transaction only (``SET LOCAL``: fine behind
+    PgBouncer in transaction mode). Nothing to do on SQLite."""
+    if not is_sqlite():
+        await User.raw("SET LOCAL plan_cache_mode = auto")
+
+
 async def lock_name(name: str) -> None:
     """Inside a transaction: wait for, then hold until its end, the lock of ``name`` (an e-mail
     address about to get an account), so two transactions that read then write on the same name run

@@ -85,11 +85,22 @@ async def _status_until(batch_id: int, wanted: str, timeout: float) -> None:
     raise _setup.BenchFailed(f"batch {batch_id} not {wanted} after {timeout} s")
 
 
-async def _through_the_worker(client, pinger, establishment_id: int, content: bytes) -> tuple[int, dict]:
-    """Upload, analysis (worker), confirm, import (worker): the figures of each step."""
+def _process_cpu(pid: int) -> float:
+    """The CPU seconds (user + system, every thread) a process has used."""
+    fields = open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+async def _through_the_worker(client, pinger, establishment_id: int, content: bytes,
+                              worker_pid: int) -> tuple[int, dict]:
+    """Upload, analysis (worker), confirm, import (worker): the figures of each step (wall), and the
+    CPU the worker process and the database used from upload to commit: on a shared machine the
+    wall time mostly measures the wait for a core."""
     from app.tables.imports import ImportBatch
 
     figures = {}
+    database, worker_cpu = _setup.Work(), _process_cpu(worker_pid)
+    database.start()  # PostgreSQL's backends only (below): this process also serves the pages and loads them
     t0 = time.perf_counter()
     pinger.phase = "upload + analysis in the worker"
     response = await client.post(f"/etablissements/{establishment_id}/import/",
@@ -108,6 +119,8 @@ async def _through_the_worker(client, pinger, establishment_id: int, content: by
     pinger.phase = None
     figures["confirm -> committed"] = time.perf_counter() - t1
     figures["upload -> committed"] = time.perf_counter() - t0
+    figures["CPU of the worker (both jobs, and its crons)"] = _process_cpu(worker_pid) - worker_cpu
+    figures["CPU of PostgreSQL (its connections open at the upload)"] = database._pg() - database._pg0
     batch = await ImportBatch.select().where(ImportBatch.id == batch_id).first()
     return batch["created_count"], figures
 
@@ -151,7 +164,8 @@ async def main() -> None:
             await asyncio.sleep(_setup.scale(2, 0.5))  # warm
             pinger.phase = "nothing else running"
             await asyncio.sleep(_setup.scale(5, 1))
-            created, figures = await _through_the_worker(client, pinger, establishment, csv_content(ROWS, "Nöm"))
+            created, figures = await _through_the_worker(client, pinger, establishment, csv_content(ROWS, "Nöm"),
+                                                         worker.pid)
             before = await _in_the_request(pinger, establishment, csv_content(ROWS, "Avant"))
             pinging.cancel()
     finally:
@@ -164,7 +178,8 @@ async def main() -> None:
             worker.wait()
     accounts = await User.count().where(User.username.like("alp001.p.nom%"))
     await db.close_pool()
-    print(f"file: {len(csv_content(ROWS, 'Nöm')) / 1e6:.2f} MB, {ROWS} rows; web app in this process, one `tremplin worker`")
+    print(f"file: {len(csv_content(ROWS, 'Nöm')) / 1e6:.2f} MB, {ROWS} rows; web app in this process, one `tremplin worker`; "
+          f"{_setup.load()}")
     for name, seconds in figures.items():
         print(f"{name}: {seconds:.2f} s")
     print(f"analysis in the request, as before (for comparison): {before:.2f} s")

@@ -64,10 +64,12 @@ class ImportUploadController(Controller):
             return self._page(request, establishment, "Choisissez un fichier CSV (ou .xlsx) à importer.", 422)
         content = await upload.read()
         try:
-            batch_id = await imports.upload(user, establishment_id, upload.filename, content, request.app.state.redis)
+            batch_id, again = await imports.upload(user, establishment_id, upload.filename, content,
+                                                   request.app.state.redis)
         except imports.ImportRejected as rejected:
             return self._page(request, establishment, rejected.message, 422)
-        return redirect(request, url(request, "imports.show", batch_id=batch_id))
+        return redirect(request, url(request, "imports.show", batch_id=batch_id), imports.AGAIN if again else None,
+                        "info")
 
 
 async def _own_progress(request: Request, user, batch: dict) -> dict | None:

@@ -35,6 +35,8 @@ def fold(text: str | None) -> str:
     """Lower-case, accents removed: 'Élodie' -> 'elodie'. Same result on every database."""
     if not text:
         return ""
+    if text.isascii():  # no accent to remove, and casefold() is lower() there: an address, a username
+        return text.lower()
     return _fold(text)
 
 

@@ -58,6 +58,8 @@ class ImportBatch(Table):
     token = Varchar(length=64, default="", index=True)
     created_at = Timestamptz(default=TimestamptzNow())
     finished_at = Timestamptz(null=True, default=None)
+    # The SHA-256 of the uploaded file: the same file posted twice at once (a double click) is one batch.
+    file_sha256 = Varchar(length=64, default="")
 
 
 class ImportRow(Table):

@@ -154,3 +154,37 @@ async def test_another_manager_sees_the_analysis_without_a_progress_box_they_can
     await run_jobs()
     page = (await client.get(f"/imports/{batch['id']}")).text
     assert "Confirmer l'importation" in text(page) and 'http-equiv="refresh"' not in page
+
+
+async def test_the_same_file_posted_twice_at_once_is_one_batch(client, new_client, run_jobs):
+    """A double submit (a double click, two tabs) of the same file by the same person: one batch, one
+    analysis; both requests land on its page, the second told why in French. Another person, or a
+    different file, makes a batch of its own; so does the same file once its import is confirmed."""
+    await login(client, "alp001.get")
+    establishment = await _alp001()
+    answers = await asyncio.gather(*(_upload(client, establishment, LINES, analyse=False) for _ in range(2)))
+    assert [a.status_code for a in answers] == [303, 303], [text(a.text)[:300] for a in answers]
+    assert answers[0].headers["location"] == answers[1].headers["location"]
+    assert await ImportBatch.count() == 1
+    assert await JobRun.count().where(JobRun.kind == "analyse_import") == 1
+    assert await StoredFile.count() == 1
+    # (The flash of the second may be lost to the first's session write: two requests of one browser
+    # at once. A browser shows the last answer anyway.)
+
+    await run_jobs()  # the preview: a third post of the file, later, still finds it, and says so
+    again = await _upload(client, establishment, LINES, analyse=False)
+    assert again.headers["location"] == answers[0].headers["location"] and await ImportBatch.count() == 1
+    page = text((await client.get(again.headers["location"])).text)
+    assert "Ce fichier vient déjà d'être déposé : voici son import" in page and "Confirmer l'importation" in page
+    other = await _upload(client, establishment, [*LINES, "Ana;Lyse;;ana.lyse@example.org;77;"], analyse=False)
+    assert other.status_code == 303 and await ImportBatch.count() == 2
+    async with new_client() as admin:
+        await login(admin, "admin")
+        assert (await _upload(admin, establishment, LINES, analyse=False)).status_code == 303
+    assert await ImportBatch.count() == 3
+
+    batch_id = int(answers[0].headers["location"].rsplit("/", 1)[1])
+    assert (await post_form(client, f"/imports/{batch_id}/confirmer")).status_code == 303
+    anew = await _upload(client, establishment, LINES, analyse=False)  # imported on purpose once more
+    assert anew.status_code == 303 and anew.headers["location"] != answers[0].headers["location"]
+    assert await ImportBatch.count() == 4

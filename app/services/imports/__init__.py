@@ -34,10 +34,10 @@ from app.services.imports.common import (
     ImportRejected,
 )
 from app.services.imports.read import EXPECTED_TEXT, ParsedFile, read_file
-from app.services.imports.upload import analyse_upload, give_up_analysis, upload
+from app.services.imports.upload import AGAIN, analyse_upload, give_up_analysis, upload
 
 __all__ = [
-    "CREATE_DECISIONS", "DECISION_LABELS", "EXPECTED_TEXT", "ROW_COLUMNS", "UPDATE_DECISIONS", "USER_COLUMNS",
+    "AGAIN", "CREATE_DECISIONS", "DECISION_LABELS", "EXPECTED_TEXT", "ROW_COLUMNS", "UPDATE_DECISIONS", "USER_COLUMNS",
     "ImportRejected", "ParsedFile", "analyse", "analyse_upload", "batch_in_scope", "batch_summary", "cohorts_to_create", "confirm",
     "create_batch", "give_up", "give_up_analysis", "read_file", "run_import", "set_decision", "set_decision_for_all", "upload",
 ]

@@ -40,6 +40,7 @@ async def create_batch(user: CurrentUser, establishment_id: int, filename: str, 
 
 async def store_rows(batch_id: int, analysed: list[dict]) -> None:
     """The analysed rows of a batch, in bulk (the caller's transaction)."""
+    await db.plan_once()  # their foreign keys checked without planning each
     await bulk_insert(ImportRow, ROW_COLUMNS, [
         (batch_id, r["line"], _fit(r["first_name"], 100), _fit(r["last_name"], 100), _fit(r["password"], 255),
          _fit(r["email"], 254), _fit(r["matricule"], 50), "\n".join(_fit(c, COHORT_NAME_MAX) for c in r["cohorts"]),

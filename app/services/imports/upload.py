@@ -13,9 +13,12 @@ the transaction that writes them).
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import secrets
+from datetime import timedelta
 
 from app import db
+from app.dates import now
 from app.jobs import kinds as jobs
 from app.services import files, progress
 from app.services.auth import load_current_user
@@ -32,22 +35,40 @@ from app.tables.imports import ImportBatch
 LABEL = "Analyse du fichier"
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 GONE = "Le fichier déposé n'est plus disponible : déposez-le de nouveau."
+AGAIN = ("Ce fichier vient déjà d'être déposé : voici son import (un même fichier envoyé deux fois, par un double "
+         "clic ou depuis deux onglets, n'est importé qu'une fois).")
+# A second upload of the same file by the same person within this time, its first batch still being
+# analysed or previewed, is a double submit: it gets that batch. Later, or once that batch is
+# confirmed, refused or failed, the same file makes a new batch (an import done again on purpose).
+AGAIN_WINDOW = timedelta(minutes=10)
 NO_LONGER_ALLOWED = ("Le compte qui a déposé ce fichier ne peut plus importer dans cet établissement (suspendu, "
                      "ou ses droits ont changé) : rien n'a été analysé.")
 
 
-async def upload(user: CurrentUser, establishment_id: int, filename: str, content: bytes, redis) -> int:
+async def upload(user: CurrentUser, establishment_id: int, filename: str, content: bytes, redis) -> tuple[int, bool]:
     """Check the file as a whole (ImportRejected, nothing stored), store it with a batch "analysing"
-    and the run that analyses it; returns the batch id. The batch's page shows the progress."""
+    and the run that analyses it; returns the batch id, and whether it is the batch of the same
+    file uploaded by this person a moment before (a double submit: nothing new is made). The
+    batch's page shows the progress."""
     await require_establishment(user, establishment_id)
     parsed = await asyncio.to_thread(read_file, content, filename)
+    digest = hashlib.sha256(content).hexdigest()
     token = secrets.token_urlsafe(16)
     content_type = XLSX_TYPE if content[:4] == b"PK\x03\x04" else "text/csv"
-    async with db.transaction():
+    async with db.write_transaction():
+        # Two requests with the same file at once: the second waits here for the first's commit,
+        # then finds its batch.
+        await db.lock_name(f"import-upload:{user.id}:{establishment_id}:{digest}")
+        earlier = await ImportBatch.select(ImportBatch.id).where(
+            (ImportBatch.created_by == user.id) & (ImportBatch.establishment == establishment_id)
+            & (ImportBatch.file_sha256 == digest) & ImportBatch.status.is_in(["analysing", "preview"])
+            & (ImportBatch.created_at > now() - AGAIN_WINDOW)).order_by(ImportBatch.id, ascending=False).first()
+        if earlier is not None:
+            return earlier["id"], True
         file_id = await files.store_generated(filename, content_type, content, user.id)
         batch = await ImportBatch.insert(ImportBatch(
             establishment=establishment_id, created_by=user.id, filename=filename[:255], status="analysing",
-            total_rows=len(parsed.rows), token=token)).returning(ImportBatch.id)
+            total_rows=len(parsed.rows), token=token, file_sha256=digest)).returning(ImportBatch.id)
         batch_id = batch[0]["id"]
         await jobs.IMPORT_ANALYSIS.submit(redis, batch_id, file_id, created_by=user.id)
     # The progress bar is a cache: without Redis the analysis still runs once Redis is back (the
@@ -55,7 +76,7 @@ async def upload(user: CurrentUser, establishment_id: int, filename: str, conten
     await progress.best_effort(progress.start(redis, token, user.id, LABEL, len(parsed.rows)),
                                progress.update(redis, token, result_url=f"/imports/{batch_id}",
                                                result_label="Voir l'aperçu de l'import"))
-    return batch_id
+    return batch_id, False
 
 
 async def analyse_upload(redis, batch_id: int, file_id: int) -> dict:
