@@ -107,9 +107,12 @@ def _plain_select(query) -> bool:
     columns = getattr(query, "columns_delegate", None)
     if output is None or columns is None or hasattr(query, "_raw_response_callback"):
         return False
-    options = output._output
-    return not (options.load_json or options.as_objects or options.nested or options.as_list or options.as_json) \
-        and not any(isinstance(c, M2MSelect) for c in columns.selected_columns)
+    try:
+        options = output._output
+        return not (options.load_json or options.as_objects or options.nested or options.as_list
+                    or options.as_json) and not any(isinstance(c, M2MSelect) for c in columns.selected_columns)
+    except AttributeError:  # another Piccolo's internals: its own processing
+        return False
 
 
 async def create_sqlite_tables() -> None:
