@@ -410,11 +410,12 @@ class DataTable:
             # closed here whatever happens: its cursor's transaction is this task's until then
             async with aclosing(self.iter_rows(user, params, extra=extra)) as batches:
                 async for rows in batches:
-                    values = [[get(r) for get in exporters] for r in rows]
+                    # column by column (map: no Python frame a row), then a tuple a row
+                    values = list(zip(*[list(map(get, rows)) for get in exporters]))
                     if pending is not None:
                         await pending
                     pending = asyncio.create_task(asyncio.to_thread(writer.write_rows, values))
-                    done += len(values)
+                    done += len(rows)
                     if on_progress:
                         await on_progress(done)
             if pending is not None:

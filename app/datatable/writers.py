@@ -185,7 +185,7 @@ class CsvWriter:
 
     def write_rows(self, rows: list[list[Any]]) -> None:
         cell = self._cell
-        self._csv.writerows([[cell(v) for v in values] for values in rows])
+        self._csv.writerows([list(map(cell, values)) for values in rows])
 
     @staticmethod
     def _cell(value: Any) -> Any:
