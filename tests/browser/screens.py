@@ -32,6 +32,7 @@ from app.tables.imports import ImportBatch, ImportRow
 from app.tables.jobs import JobRun
 from app.tables.learning import Enrolment
 from app.tables.org import Delegation, Establishment
+from app.tables.privacy import ErasureRequest
 from app.tables.quality import FinancerInvitation, FinancerSurvey, SurveyInvitation
 from app.tables.registration import Organisation, RegistrationRequest
 
@@ -51,12 +52,13 @@ OTHER_WALKERS = {
     "/mes-sessions/{session_id:int}/activites/{activity_id:int}": "learner",
     "/mes-sessions/{session_id:int}/questionnaires/{activity_id:int}": "alumnus",
     "/creneaux/{slot_id:int}/emargement": "trainer", "/signer/{slot_id:int}": "learner",
-    "/formateur/sessions/{session_id:int}": "trainer",
+    "/formateur/sessions/{session_id:int}": "trainer", "/mes-donnees": "learner",
 }
 
 # Not pages: what they answer, and where the page that offers them is walked.
 EXCLUDED = {
     "/exports/{token:str}": "a download (CSV/XLSX) of a finished export",
+    "/mes-donnees/{token:str}": "ZIP download (« Mes données »)",
     "/utilisateurs/verifier-nom": "htmx fragment of the account form (walked inside it)",
     "/utilisateurs/suggestion": "htmx fragment of the account form (walked inside it)",
     "/mes-sessions/{session_id:int}/activites/{activity_id:int}/fichier": "an activity's file (download)",
@@ -106,6 +108,7 @@ OVERRIDES = {
     "/catalogue/questionnaires/financeurs/{year:int}": {"year": "financer_year"},
     "/inscription/{code:str}": {"code": "open_code"},
     "/taches/{token:str}": {"token": "job_token"},
+    "/admin/donnees/suppressions/{request_id:int}": {"request_id": "erasure_request"},
     "/inscription/confirmer/{token:str}": {"token": "confirm_token"},
     "/inscription/suivi/{token:str}": {"token": "follow_token"},
     "/inscription/suivi/{token:str}/annuler": {"token": "follow_token"},
@@ -281,7 +284,11 @@ async def _other_ids(ids: dict, users: dict, redis) -> dict:
     if not await SlotClosure.exists().where(SlotClosure.slot == slot):
         await SlotClosure.insert(SlotClosure(slot=slot, records_sha256="0" * 64, pdf_sha256="0" * 64,
                                              code=new_code()))
+    erasure = (await ErasureRequest.insert(ErasureRequest(
+        person=ids["learner"], person_label="Apprenant de la démo", email="apprenant@example.org",
+        message="Je quitte l'établissement.")).returning(ErasureRequest.id))[0]["id"]
     return {"batch": batch, "run": run, "job_token": "axe-job", "financer_year": survey["year"],
+            "erasure_request": erasure,
             "survey_token": make_token(LEARNER_SALT, invitation["id"]) if invitation else "x",
             "financer_token": make_token(FINANCER_SALT, financer["id"]),
             "week": today() + timedelta(days=7)}
