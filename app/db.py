@@ -289,8 +289,9 @@ def reused(build):
     returned runs it with new values, its SQL built once per engine type and kept. Piccolo spends
     1.6 ms of CPU building a select of a wide table's every column with a join (the wizard's draft,
     read on every page of the public registration): more than PostgreSQL takes to answer it. The
-    values go to the database as parameters, as Piccolo's own would; ``build`` must use them as
-    values only (a comparison, a LIMIT), and its result must not depend on them otherwise."""
+    values go to the database as parameters, as Piccolo's own would; ``build`` must use them in
+    comparisons only (Piccolo writes a LIMIT into the SQL text: not there), and the query's shape must
+    not depend on them — a value that does not reach the database as a parameter is refused."""
     from piccolo.query.methods.select import First
     from piccolo.querystring import QueryString
 
