@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import sqlite3
@@ -315,3 +316,50 @@ def write_transaction():
 
         return _Transaction(engine().transaction(transaction_type=TransactionType.immediate))
     return _Transaction(engine().transaction())
+
+
+class _Value:
+    """Stands for the ``index``-th value of a ``reused`` query while its SQL is built."""
+
+    def __init__(self, index: int):
+        self.index = index
+
+
+def reused(build):
+    """``build(*values)`` makes a Piccolo query (a select, ``.first()``, a count…); the function
+    returned runs it with new values, its SQL built once per engine type and kept. Piccolo spends
+    1.6 ms of CPU building a select of a wide table's every column with a join (the wizard's draft,
+    read on every page of the public registration): more than PostgreSQL takes to answer it. The
+    values go to the database as parameters, as Piccolo's own would; ``build`` must use them in
+    comparisons only (Piccolo writes a LIMIT into the SQL text: not there), and the query's shape must
+    not depend on them — a value that does not reach the database as a parameter is refused."""
+    from piccolo.query.methods.select import First
+    from piccolo.querystring import QueryString
+
+    built: dict[str, tuple] = {}
+
+    async def run(*values):
+        engine_type = engine().engine_type
+        entry = built.get(engine_type)
+        if entry is None:
+            template = build(*[_Value(i) for i in range(len(values))])
+            query = template.query if isinstance(template, First) else template
+            compiled = [qs.compile_string(engine_type=engine_type) for qs in query.querystrings]
+            used = {a.index for _, args in compiled for a in args if isinstance(a, _Value)}
+            if used != set(range(len(values))):
+                raise ValueError(f"reused query: values {sorted(set(range(len(values))) - used)} not passed as "
+                                 "parameters")
+            entry = built[engine_type] = (template, compiled)
+        template, compiled = entry
+        querystrings = []
+        for sql, args in compiled:
+            querystring = QueryString("")
+            querystring._frozen_compiled_strings = (
+                sql, [values[a.index] if isinstance(a, _Value) else a for a in args])
+            querystrings.append(querystring)
+        original = template.query if isinstance(template, First) else template
+        query = copy.copy(original)
+        query._frozen_querystrings = querystrings
+        return await (First(query) if isinstance(template, First) else query).run()
+
+    return run

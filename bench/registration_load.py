@@ -41,9 +41,11 @@ def _record(route: str, seconds: float) -> None:
     LATENCIES.append(seconds)
 
 
-async def one_requester(client, n: int, answers: dict, code: str = "26C03S1", record=_record) -> int:
+async def one_requester(client, n: int, answers: dict, code: str = "26C03S1", record=_record,
+                        follow: bool = False) -> int:
     """Requester ``n`` goes through the wizard of session ``code`` and sends the request; ``record(route,
-    seconds)`` gets each HTTP request's latency. Returns how many requests it made."""
+    seconds)`` gets each HTTP request's latency. ``follow``: as a browser, each redirect followed (the
+    step's page after each form, the « sent » page at the end). Returns how many requests it made."""
     t0 = time.perf_counter()
     response = await client.get(f"/inscription/{code}")
     record("GET /inscription/{code}", time.perf_counter() - t0)
@@ -60,6 +62,15 @@ async def one_requester(client, n: int, answers: dict, code: str = "26C03S1", re
         record(route, time.perf_counter() - t0)
         if response.status_code != 303:
             raise RuntimeError(f"{url}: {response.status_code} {response.text[:300]}")
+        if follow:
+            target = response.headers["location"]
+            requests += 1
+            t0 = time.perf_counter()
+            page = await client.get(target)
+            record("GET /inscription/envoyee" if target.endswith("/envoyee") else "GET /inscription/etape/{step}",
+                   time.perf_counter() - t0)
+            if page.status_code != 200:
+                raise RuntimeError(f"{target}: {page.status_code} {page.text[:300]}")
         return response
 
     await post("/inscription/", "POST /inscription/", {"code": code, "action": "new"})

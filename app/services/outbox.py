@@ -61,8 +61,12 @@ class Attachment:
     content: bytes
 
 
+# Read on many pages (the operator's name on every page of the wizard): its SQL built once.
+_setting = db.reused(lambda key: PlatformSetting.select(PlatformSetting.value).where(PlatformSetting.key == key).first())
+
+
 async def get_setting(key: str, default: str = "") -> str:
-    row = await PlatformSetting.select(PlatformSetting.value).where(PlatformSetting.key == key).first()
+    row = await _setting(key)
     return row["value"] if row else default
 
 

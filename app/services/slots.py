@@ -83,10 +83,13 @@ def _from_row(row: dict) -> Slot:
     return Slot(row["day"], row["starts"], row["ends"])
 
 
+# Read on every page of the registration wizard (its header's dates): its SQL built once.
+_slots_of = db.reused(lambda session_id: SessionSlot.select(SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
+    SessionSlot.session == session_id).order_by(SessionSlot.day).order_by(SessionSlot.starts))
+
+
 async def for_session(session_id: int) -> list[Slot]:
-    rows = await SessionSlot.select(SessionSlot.day, SessionSlot.starts, SessionSlot.ends).where(
-        SessionSlot.session == session_id).order_by(SessionSlot.day).order_by(SessionSlot.starts)
-    return [_from_row(r) for r in rows]
+    return [_from_row(r) for r in await _slots_of(session_id)]
 
 
 async def removed_with_attendance(session_id: int, slots: list[Slot]) -> str | None:

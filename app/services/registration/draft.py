@@ -25,12 +25,16 @@ async def cancel_draft(draft: dict) -> None:
         (RegistrationRequest.id == draft["id"]) & (RegistrationRequest.status == "draft"))
 
 
+# Read on every page and form of the wizard: its SQL built once (db.reused).
+_draft_by_key = db.reused(lambda key: RegistrationRequest.select(
+    RegistrationRequest.all_columns(), RegistrationRequest.session.code.as_alias("session_code"),
+).where((RegistrationRequest.draft_key == key) & (RegistrationRequest.status == "draft")).first())
+
+
 async def draft_for(key: str | None) -> dict | None:
     if not key:
         return None
-    return await RegistrationRequest.select(
-        RegistrationRequest.all_columns(), RegistrationRequest.session.code.as_alias("session_code"),
-    ).where((RegistrationRequest.draft_key == key) & (RegistrationRequest.status == "draft")).first()
+    return await _draft_by_key(key)
 
 
 async def start_draft(key: str, session: dict, user: CurrentUser | None) -> dict:

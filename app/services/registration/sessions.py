@@ -6,6 +6,7 @@ from __future__ import annotations
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
+from app import db
 from app.dates import date_fr, datetime_fr, today
 from app.services import seats, slots
 from app.services.registration.common import RegistrationClosed
@@ -32,12 +33,21 @@ async def _with_slots(session: dict) -> dict:
     return session
 
 
+def _session_where(condition):
+    return TrainingSession.select(
+        TrainingSession.all_columns(), TrainingSession.template.title.as_alias("title"),
+    ).where(condition).first()
+
+
+# Read on every page of the wizard: their SQL built once (db.reused).
+_session_by_code = db.reused(lambda code: _session_where(TrainingSession.code == code))
+_session_by_id = db.reused(lambda session_id: _session_where(TrainingSession.id == session_id))
+
+
 async def open_session(code: str) -> dict:
     """The session a requester may register to, or RegistrationClosed with the reason."""
     code = (code or "").strip().upper()
-    session = await TrainingSession.select(
-        TrainingSession.all_columns(), TrainingSession.template.title.as_alias("title"),
-    ).where(TrainingSession.code == code).first()
+    session = await _session_by_code(code)
     if session is None or not session["visible"]:
         raise RegistrationClosed(f"Aucune session ouverte à l'inscription ne porte le code « {code} ». Vérifiez le code.")
     if session["start_date"] <= today():
@@ -51,9 +61,7 @@ async def open_session(code: str) -> dict:
 
 async def open_session_by_id(session_id: int) -> dict:
     """The session of a draft, for its title and dates on every step."""
-    session = await TrainingSession.select(
-        TrainingSession.all_columns(), TrainingSession.template.title.as_alias("title"),
-    ).where(TrainingSession.id == session_id).first()
+    session = await _session_by_id(session_id)
     if session is None:
         raise RegistrationClosed("Cette session n'existe plus.")
     session["title"] = session["title"] or session["full_name"]

@@ -130,12 +130,13 @@ async def save_step(draft: dict, step: int, form) -> int:
     rule = STEP_RULES.get(step)
     if rule is not None:
         await rule(draft, form, values, errors)
+    next_step = min(step + 1, 9)
+    if not errors:
+        values[RegistrationRequest.step] = max(draft["step"], next_step)
     if values:
-        # Typed values are kept even when invalid, so the form shows them again.
+        # Typed values are kept even when invalid, so the form shows them again (one UPDATE: the
+        # values and, when they are valid, the step reached).
         await RegistrationRequest.update(values).where(RegistrationRequest.id == draft["id"])
     if errors:
         raise ValidationFailed(errors)
-    next_step = min(step + 1, 9)
-    await RegistrationRequest.update({RegistrationRequest.step: max(draft["step"], next_step)}).where(
-        RegistrationRequest.id == draft["id"])
     return next_step

@@ -22,6 +22,10 @@ from app.tables.registration import RegistrationRequest
 from app.jobs import kinds as jobs
 
 
+# A request read whole, after its submission and at its confirmation: its SQL built once.
+_request = db.reused(lambda request_id: RegistrationRequest.select().where(RegistrationRequest.id == request_id).first())
+
+
 def _missing_steps(draft: dict) -> list[int]:
     checks = {2: draft["funding"], 3: draft["organisation"], 4: draft["email"] and draft["last_name"],
               5: draft["mandate"], 6: draft["dietary"], 8: draft["consent_carpool"] and draft["consent_mailing"]
@@ -57,7 +61,7 @@ async def submit(draft: dict, redis, user: CurrentUser | None = None) -> dict:
                            "Session complète : liste d'attente." if values[RegistrationRequest.waiting_list] else "")
         mail_id = await _confirmation_mail(draft, nonce)
     await outbox.dispatch(redis, [mail_id])
-    return await RegistrationRequest.select().where(RegistrationRequest.id == draft["id"]).first()
+    return await _request(draft["id"])
 
 
 async def _confirmation_mail(request: dict, nonce: str) -> int:
@@ -79,7 +83,7 @@ async def confirm(token: str, redis) -> dict:
     refuses the job, the request stays confirmed and the job sweep sends them (its run is durable)."""
     payload = read_link("confirm", token, "Ce lien de confirmation a expiré (il est valable 7 jours).",
                         "Ce lien de confirmation n'est pas valide.")
-    request = await RegistrationRequest.select().where(RegistrationRequest.id == payload.get("id")).first()
+    request = await _request(payload.get("id"))
     if request is None:
         raise LinkProblem("Cette demande n'existe plus.")
     if not request["confirmation_nonce"] or request["confirmation_nonce"] != payload.get("nonce"):
