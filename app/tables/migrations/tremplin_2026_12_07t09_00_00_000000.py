@@ -11,7 +11,7 @@ Raw SQL, frozen here. The columns watched are app/services/analytics_rollup.py's
 (tests/services/test_analytics_rollup.py checks they are the ones the dashboard reads).
 SQLite: the tables only (the embedded database computes from the enrolments)."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.tables.raw_migration import raw_migration
 
 ID = "2026-12-07T09:00:00:000000"
 VERSION = "1.38.0"
@@ -92,26 +92,4 @@ BACKWARDS = (
                                              "analytics_dirty")]
 )
 
-
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="tremplin", description=DESCRIPTION)
-
-    async def run():
-        from app.tables.accounts import User
-
-        if User._meta.db.engine_type != "postgres":
-            return
-        for statement in TABLES + STATEMENTS:
-            await User.raw(statement)
-
-    async def run_backwards():
-        from app.tables.accounts import User
-
-        if User._meta.db.engine_type != "postgres":
-            return
-        for statement in BACKWARDS:
-            await User.raw(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = raw_migration(ID, DESCRIPTION, STATEMENTS, list(BACKWARDS))

@@ -4,7 +4,7 @@ recomputes from this index alone — an index-only scan — rather than from hea
 table (at 3,000,000 enrolments, 100 sessions: 12,000 pages read, 0.7 s). PostgreSQL only; the
 index is made again (seconds at 3,000,000 enrolments, the table readable meanwhile, not writable)."""
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.tables.raw_migration import raw_migration
 
 ID = "2026-12-07T09:10:00:000000"
 VERSION = "1.38.0"
@@ -21,26 +21,4 @@ BACKWARDS = [
     "INCLUDE (id, enrolled_at, completed_at, last_visit, required_done, attended_minutes) WHERE active",
 ]
 
-
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="tremplin", description=DESCRIPTION)
-
-    async def run():
-        from app.tables.accounts import User
-
-        if User._meta.db.engine_type != "postgres":
-            return
-        for statement in STATEMENTS:
-            await User.raw(statement)
-
-    async def run_backwards():
-        from app.tables.accounts import User
-
-        if User._meta.db.engine_type != "postgres":
-            return
-        for statement in BACKWARDS:
-            await User.raw(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = raw_migration(ID, DESCRIPTION, STATEMENTS, list(BACKWARDS))

@@ -9,7 +9,7 @@ Raw SQL, frozen here. SQLite gets the column from the table's declaration and th
 app/db.py (the embedded mode's sessions are small, no index needed).
 """
 
-from piccolo.apps.migrations.auto.migration_manager import MigrationManager
+from app.tables.raw_migration import raw_migration
 
 ID = "2026-12-07T09:20:00:000000"
 VERSION = "1.38.0"
@@ -49,26 +49,4 @@ BACKWARDS = [
     "ALTER TABLE enrolment DROP COLUMN IF EXISTS name_key",
 ]
 
-
-async def forwards():
-    manager = MigrationManager(migration_id=ID, app_name="tremplin", description=DESCRIPTION)
-
-    async def run():
-        from app.tables.accounts import User
-
-        if User._meta.db.engine_type != "postgres":
-            return
-        for statement in STATEMENTS:
-            await User.raw(statement)
-
-    async def run_backwards():
-        from app.tables.accounts import User
-
-        if User._meta.db.engine_type != "postgres":
-            return
-        for statement in BACKWARDS:
-            await User.raw(statement)
-
-    manager.add_raw(run)
-    manager.add_raw_backwards(run_backwards)
-    return manager
+forwards = raw_migration(ID, DESCRIPTION, STATEMENTS, list(BACKWARDS))
