@@ -81,8 +81,8 @@ async def test_enter_goes_forward_in_the_wizard_and_focus_follows(browser, live_
         await context.close()
 
 
-@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
-async def test_learner_keeps_focus_on_the_button_used_and_hears_the_change(browser, live_server, demo, javascript):
+async def _learner_in_progress() -> tuple[dict, dict]:
+    """The demo's session in progress, loaded, and one of its learners who has done nothing yet."""
     from app.demo import _load_session_in_progress
 
     alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
@@ -92,6 +92,12 @@ async def test_learner_keeps_focus_on_the_button_used_and_hears_the_change(brows
     session = await TrainingSession.select().where(TrainingSession.start_date <= today()).first()
     me = await Enrolment.select(Enrolment.user.username.as_alias("username")).where(
         (Enrolment.session == session["id"]) & (Enrolment.percent == 0)).order_by(Enrolment.user).first()
+    return session, me
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_learner_keeps_focus_on_the_button_used_and_hears_the_change(browser, live_server, demo, javascript):
+    session, me = await _learner_in_progress()
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
                                         viewport={"width": 1366, "height": 768})
     page = await context.new_page()
@@ -241,15 +247,7 @@ async def test_keyboard_only_log_in_and_import_accounts(browser, live_server, de
 
 @pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
 async def test_keyboard_only_learner_completes_an_activity(browser, live_server, demo, javascript):
-    from app.demo import _load_session_in_progress
-
-    alp001 = (await Establishment.select(Establishment.id).where(Establishment.code == "ALP001").first())["id"]
-    learners = [r["user"] for r in await RoleAssignment.select(RoleAssignment.user).where(
-        (RoleAssignment.role == "learner") & (RoleAssignment.establishment == alp001)).order_by(RoleAssignment.user)]
-    await _load_session_in_progress(alp001, learners)
-    session = await TrainingSession.select().where(TrainingSession.start_date <= today()).first()
-    me = await Enrolment.select(Enrolment.user.username.as_alias("username")).where(
-        (Enrolment.session == session["id"]) & (Enrolment.percent == 0)).order_by(Enrolment.user).first()
+    session, me = await _learner_in_progress()
     context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
                                         viewport={"width": 1366, "height": 768})
     page = await context.new_page()
