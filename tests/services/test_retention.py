@@ -245,3 +245,20 @@ async def test_a_signed_sheet_is_emptied_after_the_supporting_evidence_retention
         assert old.names[0] not in page.text
         assert "authentique" in text((await anonymous.get(f"/verifier/emargement/{recent.code}")).text)
     assert (await job.run())["sheets_cleared"] == 0
+
+
+async def test_a_large_backlog_is_warned_over_several_nights_the_longest_unused_first(demo, clock, monkeypatch):
+    est = await factories.establishment()
+    ids = await factories.learners(est, 3, prefix="lot")
+    everyone = [r["id"] for r in await User.select(User.id)]
+    await _seen(everyone)
+    # The three unused the longest, oldest first.
+    for n, user_id in enumerate(ids):
+        await _seen([user_id], now() - timedelta(days=800 - n))
+    monkeypatch.setattr(job, "WARN_PER_RUN", 2)
+    first = await job.run()
+    warned = {u["id"] for u in (await _users(ids)).values() if u["retention_warned_at"] is not None}
+    assert first["warned"] == 2 and warned == set(ids[:2])
+    clock.advance(DAY)
+    assert (await job.run())["warned"] == 1
+    assert all(u["retention_warned_at"] is not None for u in (await _users(ids)).values())

@@ -92,4 +92,4 @@ BACKWARDS = (
                                              "analytics_dirty")]
 )
 
-forwards = raw_migration(ID, DESCRIPTION, STATEMENTS, list(BACKWARDS))
+forwards = raw_migration(ID, DESCRIPTION, TABLES + STATEMENTS, list(BACKWARDS))
