@@ -10,6 +10,7 @@ from typing import Annotated
 
 from app import db
 from app.services import outbox
+from app.services.accounts import EMAIL_RE
 from app.services.errors import ValidationFailed
 from app.services.learner import clean_html
 from app.services.roles import ADMIN
@@ -87,8 +88,8 @@ async def save_declaration(form: DeclarationForm) -> None:
 
 
 def _looks_like_email(value: str) -> bool:
-    local, _, domain = value.partition("@")
-    return bool(local) and "." in domain and " " not in value and not domain.startswith(".")
+    """One address, as accounts take them (no list: « a@b.fr,c@d.fr » would mail two)."""
+    return bool(EMAIL_RE.match(value))
 
 
 @dataclass

@@ -35,6 +35,15 @@ from app.tables.registration import RegistrationRequest
 FILENAME_PREFIX = "mes-donnees-tremplin-"
 # The account's columns that are no one's to read, not even its owner's.
 SECRET_COLUMNS = ("password_hash", "credentials_version")
+# A registration request's: the draft's cookie and the confirmation link's nonce (each opens the request).
+REQUEST_SECRETS = ("draft_key", "confirmation_nonce")
+# Requests found by the e-mail address alone are the person's only once the address was proven theirs
+# (the confirmation link mailed to it was followed): anyone may type someone else's address in a draft.
+UNPROVEN = ("draft", "awaiting_confirmation")
+
+
+def _request_columns() -> list:
+    return [c for c in RegistrationRequest._meta.columns if c._meta.name not in REQUEST_SECRETS]
 
 README = """Vos données dans Tremplin
 =========================
@@ -112,8 +121,10 @@ async def collect(user_id: int) -> dict[str, list[dict]]:
             AttendanceRecord.enrolment, AttendanceRecord.slot.day.as_alias("day"), AttendanceRecord.status,
             AttendanceRecord.method, AttendanceRecord.recorded_at, AttendanceRecord.reason,
             AttendanceRecord.signature).where(AttendanceRecord.enrolment.user == user_id).order_by(AttendanceRecord.id),
-        "demandes_inscription": await RegistrationRequest.select().where(
-            (RegistrationRequest.user == user_id) | (RegistrationRequest.email == email)).order_by(RegistrationRequest.id),
+        "demandes_inscription": await RegistrationRequest.select(*_request_columns()).where(
+            (RegistrationRequest.user == user_id) | ((RegistrationRequest.email == email)
+                                                     & RegistrationRequest.status.not_in(UNPROVEN))).order_by(
+            RegistrationRequest.id),
         "attestations": await Certificate.select(
             Certificate.id, Certificate.enrolment, Certificate.kind, Certificate.version, Certificate.code,
             Certificate.issued_at, Certificate.status, Certificate.revoked_reason, Certificate.snapshot).where(

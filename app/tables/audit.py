@@ -23,7 +23,7 @@ class AuditEvent(Table):
     # What was acted on: a table's kind ("user", "certificate", "setting"…), its id and a label
     # readable after the row is gone.
     target_kind = Varchar(length=32, default="")
-    target_id = BigInt(null=True, default=None)
+    target_id = BigInt(null=True, default=None, index=True)
     target_label = Varchar(length=300, default="")
     details = Text(default="{}")
     ip = Varchar(length=64, default="")

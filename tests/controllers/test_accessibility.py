@@ -42,6 +42,10 @@ async def test_the_administrator_edits_the_declaration_and_scripts_are_dropped(c
     assert empty.status_code == 422
     assert "Le texte de la déclaration est obligatoire." in text(empty.text)
     assert "Saisissez une adresse de courriel valide" in text(empty.text)
+    # One address: a list would send each report to every address in it.
+    listed = await post_form(client, "/administration/accessibilite/", {
+        "declaration": "<p>x</p>", "contact": "a@b.fr,intrus@example.org"})
+    assert listed.status_code == 422 and "Saisissez une adresse de courriel valide" in text(listed.text)
     saved = await post_form(client, "/administration/accessibilite/", {
         "declaration": '<h2>État de conformité</h2><p>Totalement conforme.</p><script>alert(1)</script>'
                        '<p onclick="x()">Audit <a href="javascript:alert(1)">ici</a></p>',

@@ -2,6 +2,7 @@
 hold applied (an account with training evidence is pseudonymised, its evidence kept; one without is
 deleted; or refused with a reason), the answer mailed, everything in the audit trail."""
 
+from app.services import my_data
 from app.services.accounts import is_fictitious
 from app.tables.accounts import User
 from app.tables.audit import AuditEvent
@@ -9,6 +10,7 @@ from app.tables.certificates import Certificate
 from app.tables.learning import Enrolment
 from app.tables.outbox import Mail
 from app.tables.privacy import ErasureRequest
+from app.tables.registration import RegistrationRequest
 from tests.helpers import login, post_form, text
 from tests.services.test_certificates import completed_session
 
@@ -95,3 +97,51 @@ async def test_an_account_without_training_is_deleted_and_a_refusal_keeps_it(cli
     assert statuses == {f"Compte n° {first['id']}": "erased",
                         f"{second['first_name']} {second['last_name']} ({second['username']})": "refused"}
     assert len(await _mails_to(first["email"])) == (0 if is_fictitious(first["email"]) else 1)
+
+
+async def test_an_administrators_own_request_and_a_managers(client, new_client):
+    admin = await User.select().where(User.username == "admin").first()
+    get = await User.select().where(User.username == "alp001.get").first()
+    for person in ("admin", "alp001.get"):
+        async with new_client() as someone:
+            await login(someone, person)
+            assert (await post_form(someone, "/mes-donnees/suppression", {"message": ""})).status_code == 303
+    ids = {r["person"]: r["id"] for r in await ErasureRequest.select(ErasureRequest.person, ErasureRequest.id)}
+    await login(client, "admin")
+    own = await post_form(client, f"/admin/donnees/suppressions/{ids[admin['id']]}", {"decision": "apply", "answer": "x"})
+    assert own.status_code == 422 and "Un autre administrateur doit traiter" in text(own.text)
+    # A manager's account is referred to by what they did: pseudonymised, never deleted (no 500).
+    page = text((await client.get(f"/admin/donnees/suppressions/{ids[get['id']]}")).text)
+    assert "la suppression est limitée" in page
+    done = await post_form(client, f"/admin/donnees/suppressions/{ids[get['id']]}", {"decision": "apply", "answer": "Fait."})
+    assert done.status_code == 303
+    kept = await User.select().where(User.id == get["id"]).first()
+    assert kept["username"] == f"pseudonyme#{get['id']}"
+    # Their older audit rows no longer name them.
+    assert not await AuditEvent.exists().where(
+        (AuditEvent.target_id == get["id"]) & (AuditEvent.target_label == get["username"]))
+    # Their own, even to refuse.
+    refused = await post_form(client, f"/admin/donnees/suppressions/{ids[admin['id']]}", {"decision": "refuse", "answer": "Non."})
+    assert refused.status_code == 422
+
+
+async def test_the_zip_and_the_erasure_cover_requests_proven_theirs_only(client, new_client):
+    me = await User.select().where(User.username.like("alp002.%.%")).first()
+    await RegistrationRequest.insert(
+        RegistrationRequest(reference="R-DRAFT", status="draft", email=me["email"], first_name="Inconnu",
+                            last_name="Tiers", draft_key="secret-key", phone="0600000000"),
+        RegistrationRequest(reference="R-MINE", status="confirmed", email=me["email"], first_name=me["first_name"],
+                            last_name=me["last_name"], confirmation_nonce="nonce", phone="0611111111"))
+    data = await my_data.collect(me["id"])
+    assert [r["reference"] for r in data["demandes_inscription"]] == ["R-MINE"]
+    assert "confirmation_nonce" not in data["demandes_inscription"][0]
+    assert "draft_key" not in data["demandes_inscription"][0]
+    async with new_client() as person:
+        await login(person, me["username"])
+        await post_form(person, "/mes-donnees/suppression", {"message": ""})
+    request = await ErasureRequest.select().first()
+    await login(client, "admin")
+    assert (await post_form(client, f"/admin/donnees/suppressions/{request['id']}",
+                            {"decision": "apply", "answer": "Fait."})).status_code == 303
+    left = await RegistrationRequest.select().where(RegistrationRequest.reference.is_in(["R-DRAFT", "R-MINE"]))
+    assert all(r["email"] == "" and r["last_name"] == "" and r["phone"] == "" for r in left)

@@ -46,8 +46,11 @@ async def test_periods_are_edited_checked_and_recorded(client):
     assert "« Contenu des courriels envoyés » : indiquez un nombre entier de jours entre 7 et 3650." in shown
     assert "« Brouillons d'inscription et demandes jamais confirmées » : indiquez une durée." in shown
     assert (await retention.periods())["retention_inactive_months"] == 24  # nothing saved
-    incoherent = await post_form(client, "/admin/donnees/conservation", _form(retention_supporting_years=2))
+    incoherent = await post_form(client, "/admin/donnees/conservation", _form(retention_evidence_years=8))
     assert incoherent.status_code == 422 and "au moins aussi longtemps" in text(incoherent.text)
+    # Below what the law asks: refused.
+    short = await post_form(client, "/admin/donnees/conservation", _form(retention_evidence_years=1))
+    assert short.status_code == 422 and "entre 3 et 30" in text(short.text)
 
     start = (await AuditEvent.select(AuditEvent.id).order_by(AuditEvent.id, ascending=False).first() or {"id": 0})["id"]
     saved = await post_form(client, "/admin/donnees/conservation", _form(retention_inactive_months=18,

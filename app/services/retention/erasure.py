@@ -22,12 +22,14 @@ from app.services.account_actions import has_training_records
 from app.services.accounts import is_fictitious
 from app.services.errors import NotFound, ValidationFailed
 from app.services.registration.common import operator_name
-from app.services.retention.job import pseudonymise_where
+from app.services.retention.job import BODY_ERASED, pseudonymise_where, relabel_audit
 from app.services.retention.settings import periods
 from app.services.roles import CurrentUser
 from app.services.text import Multiline, fold_controls
 from app.services.uniqueness import fields_unique
-from app.tables.accounts import User
+from app.tables.accounts import RoleAssignment, User
+from app.tables.outbox import Mail
+from app.tables.registration import RegistrationRequest
 from app.tables.learning import Enrolment
 from app.tables.privacy import ErasureRequest, ErasureStatus
 
@@ -83,9 +85,22 @@ async def hold_until(user_id: int) -> date | None:
     p = await periods()
     rows = await Enrolment.select(Enrolment.session.end_date.as_alias("end_date"),
                                   Enrolment.session.fse_cofinanced.as_alias("fse")).where(Enrolment.user == user_id)
-    fse = max(p["retention_evidence_years"], p["retention_fse_years"])
-    ends = [years_after(r["end_date"], fse if r["fse"] else p["retention_evidence_years"]) for r in rows if r["end_date"]]
+    # The signed attendance sheets (supporting evidence) name them too, and are kept the longest.
+    plain = max(p["retention_evidence_years"], p["retention_supporting_years"])
+    fse = max(plain, p["retention_fse_years"])
+    ends = [years_after(r["end_date"], fse if r["fse"] else plain) for r in rows if r["end_date"]]
     return max(ends) if ends else None
+
+
+async def _outcome(person: int | None) -> ErasureStatus:
+    """Deleted when nothing refers to the account but itself: no record of training, no role beyond a
+    learner's (a manager's account is referred to by what they did: it is pseudonymised instead)."""
+    if not person:
+        return ErasureStatus.erased
+    if await has_training_records(person) or await RoleAssignment.exists().where(
+            (RoleAssignment.user == person) & RoleAssignment.role.not_in(["learner"])):
+        return ErasureStatus.pseudonymised
+    return ErasureStatus.erased
 
 
 async def assess(request_id: int) -> dict:
@@ -94,10 +109,9 @@ async def assess(request_id: int) -> dict:
     if row is None:
         raise NotFound(NOT_FOUND)
     person = row["person"]
-    records = bool(person) and await has_training_records(person)
     row["due"] = (row["requested_at"] + DELAY).date()
-    row["outcome"] = ErasureStatus.pseudonymised if records else ErasureStatus.erased
-    row["hold_until"] = await hold_until(person) if records else None
+    row["outcome"] = await _outcome(person)
+    row["hold_until"] = await hold_until(person) if row["outcome"] == ErasureStatus.pseudonymised else None
     row["sessions"] = await Enrolment.count().where(Enrolment.user == person) if person else 0
     row["default_answer"] = await default_answer(row)
     return row
@@ -119,6 +133,35 @@ async def default_answer(row: dict) -> str:
     return f"Bonjour,\n\n{body}\n\n{await operator_name()}"
 
 
+async def _last_administrator(person: int) -> bool:
+    admins = RoleAssignment.select(RoleAssignment.user).where(
+        (RoleAssignment.role == "admin") & RoleAssignment.user.deactivated_at.is_null())
+    holders = {r["user"] for r in await admins}
+    return holders == {person}
+
+
+async def _forget(person: int | None, email: str) -> None:
+    """What else names the person: their registration requests (identity, contact, health details
+    emptied; the request's reference, session and dates stay, the origin of their training) and the
+    mails sent to them (bodies emptied, address removed; a mail still to send is left to go)."""
+    mine = RegistrationRequest.user == person if person else None
+    if email:
+        by_email = RegistrationRequest.email == email
+        mine = by_email if mine is None else (mine | by_email)
+    if mine is not None:
+        await RegistrationRequest.update({
+            RegistrationRequest.civility: "", RegistrationRequest.first_name: "", RegistrationRequest.last_name: "",
+            RegistrationRequest.email: "", RegistrationRequest.postal_code: "", RegistrationRequest.phone: "",
+            RegistrationRequest.expectations: "", RegistrationRequest.dietary_details: "",
+            RegistrationRequest.disability: False, RegistrationRequest.draft_key: "",
+            RegistrationRequest.confirmation_nonce: ""}).where(mine)
+    if email:
+        await Mail.update({Mail.recipients: "", Mail.intended_recipients: "", Mail.body_text: BODY_ERASED,
+                           Mail.body_html: "", Mail.secret: ""}).where(
+            ((Mail.intended_recipients == email) | (Mail.recipients == email))
+            & Mail.status.is_in(["sent", "failed", "cancelled"]))
+
+
 async def handle(admin: CurrentUser, request_id: int, decision: str, answer: str) -> str:
     """Apply (``decision`` "apply": the outcome ``assess`` gives) or refuse the request, mail the answer.
     Returns the status it ends in."""
@@ -130,27 +173,37 @@ async def handle(admin: CurrentUser, request_id: int, decision: str, answer: str
                                           + (" : le motif du refus." if decision == "refuse" else ".")})
     if len(answer) > ANSWER_MAX:
         raise ValidationFailed({"answer": f"La réponse ne peut pas dépasser {ANSWER_MAX} caractères."})
-    assessed = await assess(request_id)
     async with db.write_transaction():
-        locked = ErasureRequest.select(ErasureRequest.status).where(ErasureRequest.id == request_id)
-        current = await (locked if db.is_sqlite() else locked.lock_rows()).first()
-        if current is None or current["status"] != ErasureStatus.pending:
+        locked = ErasureRequest.select().where(ErasureRequest.id == request_id)
+        request = await (locked if db.is_sqlite() else locked.lock_rows()).first()
+        if request is None:
+            raise NotFound(NOT_FOUND)
+        if request["status"] != ErasureStatus.pending:
             raise ValidationFailed({"decision": ALREADY})
-        status = ErasureStatus.refused if decision == "refuse" else assessed["outcome"]
-        person = assessed["person"]
-        if assessed["email"] and not is_fictitious(assessed["email"]):
-            await outbox.queue_mail([assessed["email"]], "Votre demande de suppression de compte", answer,
-                                    category="erasure")
+        person = request["person"]
+        if person == admin.id:
+            raise ValidationFailed({"decision": "Un autre administrateur doit traiter votre propre demande."})
+        status = ErasureStatus.refused if decision == "refuse" else await _outcome(person)
+        if status != ErasureStatus.refused and person and await _last_administrator(person):
+            raise ValidationFailed({"decision": "Cette personne est le seul administrateur : nommez-en un autre avant "
+                                                "d'appliquer sa demande."})
         values = {ErasureRequest.status: status, ErasureRequest.answer: answer, ErasureRequest.handled_at: now(),
                   ErasureRequest.handled_by: admin.id}
-        if status == ErasureStatus.pseudonymised:
-            await pseudonymise_where(now(), "id = {} AND pseudonymised_at IS NULL", [person], "demande d'effacement")
-        elif status == ErasureStatus.erased and person:
-            await User.delete().where(User.id == person)
-            await audit.record("account.deleted", "user", person, f"compte n° {person}", {"reason": "demande d'effacement"})
         if status != ErasureStatus.refused:
+            await _forget(person, request["email"])
+            if status == ErasureStatus.pseudonymised:
+                await pseudonymise_where(now(), "id = {} AND pseudonymised_at IS NULL", [person], "demande d'effacement")
+            elif person:
+                label = f"compte n° {person}"
+                await relabel_audit("(SELECT id, CAST({} AS VARCHAR) AS label FROM app_user WHERE id = {})", label, person)
+                await User.delete().where(User.id == person)
+                await audit.record("account.deleted", "user", person, label, {"reason": "demande d'effacement"})
             # The request is kept as the proof it was answered, without the identity it erased.
-            values.update({ErasureRequest.person_label: f"Compte n° {person}", ErasureRequest.email: ""})
+            values.update({ErasureRequest.person_label: f"Compte n° {person}" if person else "Compte déjà supprimé",
+                           ErasureRequest.email: ""})
+        if request["email"] and not is_fictitious(request["email"]):
+            await outbox.queue_mail([request["email"]], "Votre demande de suppression de compte", answer,
+                                    category="erasure")
         await ErasureRequest.update(values).where(ErasureRequest.id == request_id)
         await audit.record("erasure.handled", "erasure_request", request_id, f"demande n° {request_id}",
                            {"outcome": status.value})

@@ -151,6 +151,15 @@ async def _queue_warnings(t: datetime, deadline: datetime) -> int:
         subject, "Bonjour ", body, "Adresse fictive : message non envoyé.", WARNING_CATEGORY, _at(t), _at(t))
 
 
+async def relabel_audit(accounts: str, *args) -> None:
+    """The audit rows by or about these accounts (``accounts``: a subquery of ``id, label``) show
+    ``label`` instead of the name they had; their search text follows."""
+    for column, match in (("target_label", "audit_event.target_kind = 'user' AND audit_event.target_id = a.id"),
+                          ("actor_label", "audit_event.actor = a.id")):
+        await _raw(f"UPDATE audit_event SET {column} = a.label, search_text = lower(a.label) FROM {accounts} a "
+                   f"WHERE {match}", *args)
+
+
 async def pseudonymise_where(t: datetime, where: str, args: list, reason: str) -> int:
     """Pseudonymise the accounts ``where`` (SQL on app_user, ``{}`` placeholders for ``args``) selects,
     at ``t``: one UPDATE, their management roles removed, each recorded « Compte pseudonymisé » with
@@ -167,6 +176,9 @@ async def pseudonymise_where(t: datetime, where: str, args: list, reason: str) -
         mine = "SELECT id FROM app_user WHERE pseudonymised_at = {}"
         await _raw("DELETE FROM role_assignment WHERE role NOT IN ('learner', 'trainer') AND \"user\" IN ("
                    + mine + ")", _at(t))
+        # The audit trail's older rows name them too: their labels become the pseudonym (else the
+        # trail, by the account's id, would undo the pseudonymisation).
+        await relabel_audit("(SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {})", _at(t))
         await audit.record_selected("account.pseudonymised", "user",
                                     "SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {}",
                                     _at(t), details={"reason": reason})

@@ -18,6 +18,7 @@ FORWARDS = [
     'CREATE INDEX audit_event_at ON "audit_event" ("at")',
     'CREATE INDEX audit_event_actor ON "audit_event" ("actor")',
     'CREATE INDEX audit_event_action ON "audit_event" ("action")',
+    'CREATE INDEX audit_event_target_id ON "audit_event" ("target_id")',
     'CREATE INDEX audit_event_search_trgm ON "audit_event" USING gin (search_text gin_trgm_ops)',
 ]
 BACKWARDS = ['DROP TABLE "audit_event"']
