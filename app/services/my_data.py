@@ -71,7 +71,7 @@ LABELS = {
     "quiz": "vos tentatives aux quiz",
     "messages": "vos messages dans les discussions des sessions",
     "presences": "vos présences, créneau par créneau",
-    "emargements": "vos émargements (signatures électroniques comprises, en PNG base64)",
+    "emargements": "vos émargements (les signatures électroniques, en PNG base64, dans donnees.json)",
     "demandes_inscription": "vos demandes d'inscription en ligne",
     "attestations": "vos attestations et certificats (toutes versions)",
     "questionnaires": "vos réponses nominatives aux questionnaires",
@@ -183,7 +183,9 @@ def write_zip(path: Path, data: dict[str, list[dict]], pdfs: list[tuple[str, byt
     stream.add(json.dumps({k: data[k] for k in kinds}, ensure_ascii=False, indent=1,
                           default=_plain).encode(), arcname="donnees.json")
     for kind in kinds:
-        stream.add(_csv(data[kind]), arcname=f"{kind}.csv")
+        # A drawn signature (a PNG in base64) overflows a spreadsheet's cell: in donnees.json only.
+        rows = [{k: v for k, v in row.items() if k != "signature"} for row in data[kind]]
+        stream.add(_csv(rows), arcname=f"{kind}.csv")
     for name, pdf in pdfs:
         stream.add(pdf, arcname=name, compress_type=0)
     partial = path.with_suffix(".part")

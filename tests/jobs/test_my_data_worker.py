@@ -26,7 +26,7 @@ async def test_a_learner_downloads_everything_about_them_and_nothing_of_anyone_e
         DiscussionMessage(session=session_id, author=me["id"], body="Ma question sur le module 2"),
         DiscussionMessage(session=session_id, author=other["id"], body="Message de quelqu'un d'autre"))
     await RegistrationRequest.insert(RegistrationRequest(
-        email=me["email"], first_name=me["first_name"], last_name=me["last_name"], reference="REQ-MOI"))
+        email=me["email"], first_name=me["first_name"], last_name=me["last_name"], reference="REQ-MOI", status="confirmed"))
     worker, log = processes.start(processes.WORKER, "tremplin-worker-my-data.log")
     try:
         await login(client, me["username"])

@@ -210,6 +210,18 @@ async def test_a_write_is_noted_for_the_next_refresh_only(demo):
     # A column the dashboard does not read notes nothing.
     await Enrolment.raw("UPDATE enrolment SET invitation_sequence = invitation_sequence + 1")
     assert await analytics_rollup.refresh() == 0
+    # Nor a visit of a learner who had started (last_visit is read as « started » only); a first one does.
+    await Enrolment.raw("UPDATE enrolment SET last_visit = now() WHERE last_visit IS NOT NULL")
+    assert await analytics_rollup.refresh() == 0
+    if await Enrolment.exists().where(Enrolment.last_visit.is_null() & (Enrolment.required_done == 0)):
+        await Enrolment.raw("UPDATE enrolment SET last_visit = now() WHERE id = (SELECT min(id) FROM enrolment "
+                            "WHERE last_visit IS NULL AND required_done = 0)")
+        assert await analytics_rollup.refresh() == 1
+    # Nor an account's login (last_access); its « external » does.
+    await Enrolment.raw("UPDATE app_user SET last_access = now()")
+    assert await analytics_rollup.refresh() == 0
+    await Enrolment.raw('UPDATE app_user SET external = NOT external WHERE id = (SELECT min("user") FROM enrolment)')
+    assert await analytics_rollup.refresh() >= 1
 
 
 def test_the_triggers_watch_every_enrolment_column_the_dashboard_reads():

@@ -176,6 +176,10 @@ async def pseudonymise_where(t: datetime, where: str, args: list, reason: str) -
         mine = "SELECT id FROM app_user WHERE pseudonymised_at = {}"
         await _raw("DELETE FROM role_assignment WHERE role NOT IN ('learner', 'trainer') AND \"user\" IN ("
                    + mine + ")", _at(t))
+        # A session not started yet: they will not come — out of its lists, convocations and reminders.
+        await _raw("UPDATE enrolment SET active = FALSE, ended_at = {} WHERE active AND \"user\" IN (" + mine
+                   + ") AND session IN (SELECT id FROM training_session WHERE start_date > {})",
+                   _at(t), _at(t), _day(t.date()))
         # The audit trail's older rows name them too: their labels become the pseudonym (else the
         # trail, by the account's id, would undo the pseudonymisation).
         await relabel_audit("(SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {})", _at(t))

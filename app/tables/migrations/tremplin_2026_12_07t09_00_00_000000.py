@@ -41,7 +41,12 @@ TABLES = [
 # The enrolment's columns the dashboard reads (app/services/analytics.py _fact_sql).
 ENROLMENT = ("session", "user", "active", "enrolled_at", "completed_at", "last_visit", "required_done",
              "attended_minutes")
-CHANGED = " OR ".join(f'o."{c}" IS DISTINCT FROM n."{c}"' for c in ENROLMENT)
+# last_visit and required_done are read only as « started » (a visit or an activity done): a learner's
+# every visit rewrites last_visit, which must not mark the session each time.
+STARTED = '({0}.last_visit IS NOT NULL OR {0}.required_done > 0)'
+CHANGED = " OR ".join([f'o."{c}" IS DISTINCT FROM n."{c}"' for c in ENROLMENT
+                       if c not in ("last_visit", "required_done")]
+                      + [f"{STARTED.format('o')} IS DISTINCT FROM {STARTED.format('n')}"])
 
 # (function, table, event, REFERENCING, the sessions it notes)
 TRIGGERS = [
@@ -57,9 +62,6 @@ TRIGGERS = [
     ("analytics_certificate_update", "certificate", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
      "SELECT e.session FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN enrolment e ON e.id IN (o.enrolment, n.enrolment) "
      "WHERE (o.status, o.kind, o.enrolment) IS DISTINCT FROM (n.status, n.kind, n.enrolment)"),
-    ("analytics_user_update", "app_user", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
-     "SELECT e.session FROM old_rows o JOIN new_rows n ON n.id = o.id JOIN enrolment e ON e.\"user\" = n.id "
-     "WHERE o.external IS DISTINCT FROM n.external"),
     ("analytics_session_update", "training_session", "UPDATE", "OLD TABLE AS old_rows NEW TABLE AS new_rows",
      "SELECT n.id FROM old_rows o JOIN new_rows n ON n.id = o.id "
      "WHERE (o.establishment, o.template) IS DISTINCT FROM (n.establishment, n.template)"),
@@ -75,6 +77,13 @@ for function, table, event, referencing, sessions in TRIGGERS:
         f"FOR EACH STATEMENT EXECUTE FUNCTION {function}()",
     ]
 STATEMENTS += [
+    # An account's ``external``: a row trigger that fires only when it changes (app_user is updated at
+    # every login and page, its last_access: a statement trigger would capture every one of them).
+    "CREATE FUNCTION analytics_user_update() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+    "INSERT INTO analytics_dirty (session) SELECT DISTINCT e.session FROM enrolment e WHERE e.\"user\" = NEW.id; "
+    "RETURN NULL; END $$",
+    "CREATE TRIGGER analytics_user_update AFTER UPDATE OF external ON app_user FOR EACH ROW "
+    "WHEN (OLD.external IS DISTINCT FROM NEW.external) EXECUTE FUNCTION analytics_user_update()",
     # TRUNCATE has no transition table: every session with figures is noted.
     "CREATE FUNCTION analytics_enrolment_truncate() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
     "INSERT INTO analytics_dirty (session) SELECT DISTINCT session FROM analytics_session; RETURN NULL; END $$",
@@ -85,7 +94,8 @@ STATEMENTS += [
 ]
 BACKWARDS = (
     [f"DROP TRIGGER IF EXISTS {f} ON {t}" for f, t, *_ in TRIGGERS]
-    + ["DROP TRIGGER IF EXISTS analytics_enrolment_truncate ON enrolment"]
+    + ["DROP TRIGGER IF EXISTS analytics_enrolment_truncate ON enrolment",
+       "DROP TRIGGER IF EXISTS analytics_user_update ON app_user", "DROP FUNCTION IF EXISTS analytics_user_update()"]
     + [f"DROP FUNCTION IF EXISTS {f}()" for f, *_ in TRIGGERS]
     + ["DROP FUNCTION IF EXISTS analytics_enrolment_truncate()"]
     + [f"DROP TABLE IF EXISTS {t}" for t in ("analytics_part_sum", "analytics_part", "analytics_session",

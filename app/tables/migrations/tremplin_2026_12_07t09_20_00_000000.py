@@ -20,8 +20,12 @@ STATEMENTS = [
     # The index before the rows are filled in: made after, over the HOT chains of that UPDATE, it would
     # be unusable by any transaction older than it (pg_index.indcheckxmin) for a while.
     "CREATE INDEX IF NOT EXISTS enrolment_session_name ON enrolment (session, name_key, id)",
+    # The analytics rollup's trigger watches none of this column: off for the backfill (it would capture
+    # the whole table twice as transition tables, for nothing).
+    "ALTER TABLE enrolment DISABLE TRIGGER analytics_enrolment_update",
     'UPDATE enrolment e SET name_key = u.last_name_key FROM app_user u WHERE u.id = e."user" '
     "AND u.last_name_key <> ''",
+    "ALTER TABLE enrolment ENABLE TRIGGER analytics_enrolment_update",
     # An enrolment inserted, or moved to another user (or its key written by hand): the user's key.
     """CREATE FUNCTION enrolment_name_key() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN

@@ -14,12 +14,15 @@ FORWARDS = [
     'ALTER TABLE "app_user" ADD COLUMN "pseudonymised_at" TIMESTAMPTZ NULL DEFAULT null',
     'ALTER TABLE "training_session" ADD COLUMN "fse_cofinanced" BOOLEAN NOT NULL DEFAULT false',
     'CREATE INDEX app_user_retention_warned ON "app_user" ("retention_warned_at") WHERE retention_warned_at IS NOT NULL',
+    # The accounts a pseudonymisation has just changed are found again by its moment (app/services/retention/job.py).
+    'CREATE INDEX app_user_pseudonymised ON "app_user" ("pseudonymised_at") WHERE pseudonymised_at IS NOT NULL',
     # Deleting attendance records (the job, at the end of their retention) checks the foreign key
     # attendance.record for each: without this index, one scan of the attendance table per record.
     'CREATE INDEX IF NOT EXISTS attendance_record_ref ON "attendance" ("record")',
 ]
 BACKWARDS = [
     'DROP INDEX IF EXISTS attendance_record_ref',
+    'DROP INDEX IF EXISTS app_user_pseudonymised',
     'DROP INDEX IF EXISTS app_user_retention_warned',
     'ALTER TABLE "training_session" DROP COLUMN "fse_cofinanced"',
     'ALTER TABLE "app_user" DROP COLUMN "pseudonymised_at"',
