@@ -347,3 +347,28 @@ async def test_keyboard_only_whole_registration_wizard(browser, live_server, dem
         await snap(page, f"i25-keyboard-wizard-{'js' if javascript else 'nojs'}")
     finally:
         await context.close()
+
+
+@pytest.mark.parametrize("javascript", [True, False], ids=["js", "no-js"])
+async def test_keyboard_only_enrol_a_learner(browser, live_server, demo, javascript):
+    """« Inscrire mes utilisateurs »: the lists and their buttons in the page's order, a person chosen in
+    « Utilisateurs potentiels » with the arrows, « ◄ Ajouter » reached back with Shift+Tab."""
+    session_id = await qvt_session()
+    await Enrolment.delete().where(Enrolment.session == session_id)
+    context = await browser.new_context(java_script_enabled=javascript, locale="fr-FR",
+                                        viewport={"width": 1366, "height": 768})
+    page = await context.new_page()
+    try:
+        await browser_login(page, live_server, "alp001.get")
+        await page.goto(live_server + f"/sessions/{session_id}/inscriptions")
+        await skip_link_first(page)
+        await tab_to(page, "", field="remove")
+        await tab_to(page, "", field="add")
+        await page.keyboard.press("Home")  # the first potential learner, selected
+        chosen = await page.locator("#add option:checked").inner_text()
+        await tab_to(page, "Ajouter", back=True)
+        await page.keyboard.press("Enter")
+        await expect(page.locator("#remove option")).to_have_text([re.compile(re.escape(chosen.split(" (")[0]))])
+        assert await Enrolment.count().where((Enrolment.session == session_id) & (Enrolment.active == True)) == 1  # noqa: E712
+    finally:
+        await context.close()
