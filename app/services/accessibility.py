@@ -28,10 +28,15 @@ DEFAULT_DECLARATION = """<h2>État de conformité</h2>
 l'accessibilité (RGAA), version 4.1, en raison des non-conformités et des dérogations énumérées ci-dessous.</p>
 <h2>Résultats des tests</h2>
 <p>Chaque écran (tous les rôles, l'inscription en ligne, l'espace de l'apprenant) est vérifié
-automatiquement (axe-core) à chaque version : aucune violation de niveau A ou AA. Le code HTML est
-valide ; les critères que l'outil ne juge pas (titres de pages, structure des titres, tableaux,
-alternatives des graphiques, contrastes, zoom à 200 %, formulaires) ont été revus à la main.
-Un audit complet des 106 critères par un organisme indépendant reste à conduire.</p>
+automatiquement (axe-core, contrastes compris) à chaque version, avec et sans JavaScript : aucune
+violation de niveau A ou AA. Sont aussi vérifiés automatiquement : la hiérarchie des titres sans saut,
+les en-têtes de tableaux, le nom distinct des zones de navigation, l'affichage sans défilement
+horizontal à 320 et à 640 pixels de large (zoom à 200 %), des titres de page distincts, les parcours
+au clavier (connexion, import de comptes, inscription d'apprenants, suivi d'une activité, inscription
+en ligne : focus visible, ordre logique, lien d'évitement, erreurs annoncées) et le balisage des PDF.
+Le code HTML des écrans contrôlés avec le validateur du W3C est valide. Les graphiques ont une
+alternative textuelle (leurs tableaux de chiffres). Un audit complet des 106 critères par un organisme
+indépendant reste à conduire.</p>
 <h2>Contenus non accessibles</h2>
 <ul>
 <li>Les documents PDF (attestations, certificats de réalisation, convocations, feuilles d'émargement,
