@@ -4,13 +4,18 @@ from __future__ import annotations
 
 import csv
 import io
+import multiprocessing
+import os
 import queue
+import re
 import threading
-from datetime import date, datetime, time
+from datetime import date, datetime, time, timedelta
+from itertools import repeat
 from pathlib import Path
 from typing import Any
 
 from app.datatable.model import EXPORT_CHUNK, FORMULA_PREFIXES
+from app.jobs.children import die_with_parent
 
 
 def neutralise(value: Any) -> Any:
@@ -42,7 +47,49 @@ def _cell(value: Any) -> Any:
     return neutralise(str(value))
 
 
+# The kinds of value a column may hold and go to the Excel writer as they are (text still checked).
+_PLAIN = frozenset({str, type(None), bool, int, float, datetime})
+# In a column's texts joined by NUL: one that starts like a formula (a NUL inside a text can only
+# add a false alarm, which costs the cell-by-cell way, never a miss).
+_FORMULA_START = re.compile("(?:^|\x00)[" + re.escape("".join(FORMULA_PREFIXES)) + "]")
+
+
+def _clean_column(values: list) -> list:
+    """``_cell`` over a column, done in C for the common column (texts none of which looks like a
+    formula or is empty, numbers, date-times, empty cells): it is then given back as it is;
+    otherwise cell by cell. A million rows' export has nine million cells."""
+    kinds = set(map(type, values))
+    if kinds <= _PLAIN and (str not in kinds or (
+            kinds <= {str, type(None)} and "" not in values
+            and not _FORMULA_START.search("\x00".join(filter(None, values))))):
+        return values
+    return list(map(_cell, values))
+
+
+_EXCEL_EPOCH = datetime(1899, 12, 30)
+_DAY = timedelta(days=1)
+_SERIAL_DATETIME = object()  # a column's first value: Excel serial numbers that are date-times
+
+
+def _excel_serials(values: list) -> list | None:
+    """A column of date-times (naive, local) as Excel's serial numbers, the days since its epoch —
+    a float crosses a pipe five times cheaper than a datetime; None for any other column."""
+    kinds = set(map(type, values))
+    if datetime not in kinds or not kinds <= {datetime, type(None)}:
+        return None
+    try:
+        return [None if v is None else (v - _EXCEL_EPOCH) / _DAY for v in values]
+    except TypeError:  # an aware date-time: sent as it is
+        return None
+
+
+def _first_values(columns) -> list:
+    """Each column's first value that is not empty (None if none): what decides a date column."""
+    return [next((v for v in column if v not in (None, "")), None) for column in columns]
+
+
 _DONE = object()
+DATETIME_FORMAT = "dd/mm/yyyy hh:mm"
 
 
 class XlsxWriter:
@@ -52,8 +99,9 @@ class XlsxWriter:
     write_excel (xlsxwriter again, the whole frame in memory) in bench/export_users.py. Once a sheet
     passes STREAM_AFTER rows, the Rust writer runs in a thread of its own and reads the rows from a
     generator that ``write_rows`` feeds a chunk at a time through a queue of two chunks: a large
-    export streams. A workbook of several sheets (``add_sheet``) is for small tables: its sheets
-    are written at ``close``. Every text is written as a text cell, never as a formula, a number or
+    export streams (``write_columns``: a list's export, its common columns cleaned in C). A job's
+    export runs it in a child process (ChildXlsxWriter). A workbook of several sheets
+    (``add_sheet``) is for small tables: its sheets are written at ``close``. Every text is written as a text cell, never as a formula, a number or
     a link, and is neutralised as well, so a copy-paste into another sheet stays inert. Dates and
     date-times are real Excel dates.
     """
@@ -64,7 +112,9 @@ class XlsxWriter:
                  to: Path | None = None):
         """``to``: the scratch file to write (a job's large export: ``close`` returns its path and the
         file never sits in memory); without it the file is made in memory and ``close`` returns it."""
-        self._sheets: list[tuple[str, list[str], list]] = []  # name, headers, rows not yet handed over
+        # name, headers, rows not yet handed over (their cells as the Excel writer takes them), and
+        # each column's first value seen before the writer starts (a date column gets a date format)
+        self._sheets: list[tuple[str, list[str], list, list]] = []
         self._heading = [neutralise(line) for line in heading]  # the first sheet's lines above its table
         self._queue: queue.Queue = queue.Queue(maxsize=2)
         self._to = to
@@ -81,13 +131,12 @@ class XlsxWriter:
         """Start another sheet (a workbook of several small tables)."""
         if self._thread is not None:
             raise RuntimeError("A workbook of several sheets is written at close: add them before a large one.")
-        self._sheets.append((name[:31], [neutralise(h) for h in headers], []))
+        self._sheets.append((name[:31], [neutralise(h) for h in headers], [], [None] * len(headers)))
 
     @staticmethod
     def _records(headers: list[str], rows):
-        cell = _cell
-        for values in rows:
-            yield dict(zip(headers, map(cell, values)))
+        """The writer's records: a dict a row, made in C (the cells are clean already)."""
+        return map(dict, map(zip, repeat(headers), rows))
 
     def _streamed(self, headers: list[str], pending: list):
         yield from self._records(headers, pending)
@@ -99,19 +148,19 @@ class XlsxWriter:
         import rustpy_xlsxwriter
 
         day = rustpy_xlsxwriter.Format().set_num_format("dd/mm/yyyy")
+        stamp = rustpy_xlsxwriter.Format().set_num_format(DATETIME_FORMAT)
         # Heading lines (each merged across the table), an empty row, then the table's header.
         header_row = len(self._heading) + 1 if self._heading else 0
         book = (rustpy_xlsxwriter.FastExcel(str(self._to) if self._to is not None else self._buffer,
                                             output_format="xlsx")
-                .format(datetime_format="dd/mm/yyyy hh:mm", bold_headers=True)
+                .format(datetime_format=DATETIME_FORMAT, bold_headers=True)
                 .freeze(row=header_row + 1))
         last = len(self._sheets) - 1
-        for index, (name, headers, pending) in enumerate(self._sheets):
+        for index, (name, headers, pending, samples) in enumerate(self._sheets):
             # A column whose values are dates (not date-times) shows them without a time.
-            formats = []
-            for col in range(len(headers)):
-                sample = next((r[col] for r in pending if r[col] not in (None, "")), None)
-                formats.append(day if isinstance(sample, date) and not isinstance(sample, datetime) else None)
+            formats = [stamp if sample is _SERIAL_DATETIME else
+                       day if isinstance(sample, date) and not isinstance(sample, datetime) else None
+                       for sample in samples]
             data = self._streamed(headers, pending) if index == last else self._records(headers, pending)
             banner = {}
             if index == 0 and self._heading:
@@ -144,6 +193,29 @@ class XlsxWriter:
 
     def write_rows(self, rows: list[list[Any]]) -> None:
         """Blocks while the writer is two chunks behind (run it in a thread)."""
+        rows = list(rows)
+        if self._thread is None:
+            self._note_first_values(zip(*rows))
+        self._push([tuple(map(_cell, values)) for values in rows])
+
+    def write_columns(self, columns: list[list[Any]], serial_datetimes: tuple[int, ...] = ()) -> None:
+        """The same rows given column by column (a list's export): cleaned a column at a time.
+        ``serial_datetimes``: the columns holding date-times as Excel serial numbers (ChildXlsxWriter's)."""
+        if self._thread is None:
+            samples = self._sheets[-1][3]
+            for col in serial_datetimes:
+                samples[col] = samples[col] or _SERIAL_DATETIME
+            self._note_first_values(columns)
+        self._push(list(zip(*map(_clean_column, columns))))
+
+    def _note_first_values(self, columns) -> None:
+        samples = self._sheets[-1][3]
+        if None in samples:
+            for col, value in enumerate(_first_values(columns)):
+                if samples[col] is None:
+                    samples[col] = value
+
+    def _push(self, rows: list[tuple]) -> None:
         if self._error is not None:
             raise self._error
         if self._thread is not None:
@@ -169,6 +241,137 @@ class XlsxWriter:
             threading.Thread(target=self._put, args=(_DONE,), daemon=True).start()
 
 
+def _write_in_child(messages, replies, parent_pid: int, args: tuple) -> None:
+    """In the writer's child process: an XlsxWriter fed by the parent's messages — ``("add_sheet",
+    name, headers)``, ``("write_rows", rows)``, ``("write_columns", columns)`` —, closed at ``None``; replies ``None`` once the file
+    is written, else the failure's text."""
+    die_with_parent(parent_pid)
+    writer = XlsxWriter(*args)
+    try:
+        while (message := messages.recv()) is not None:
+            method, *payload = message
+            getattr(writer, method)(*payload)
+        writer.close()
+    except BaseException as exc:  # told to the parent, which raises it
+        writer.discard()
+        replies.send(f"{type(exc).__name__}: {exc}")
+        return
+    replies.send(None)
+
+
+class ChildXlsxWriter:
+    """An XlsxWriter in a process of its own, for a job's large export (``xlsx_writer``).
+
+    Writing is half of an export's work (rustpy-xlsxwriter's XML and deflate: ~10 s for 1,000,000
+    rows × 9 columns) and the other half is Python reading and shaping the rows: in one process the
+    two take turns on the GIL (21 s on 2 cores, bench/export_users.py at BENCH_SCALE=10). Here the
+    parent reads and shapes while the child writes: the rows go through a pipe a chunk at a time,
+    and a parent that gets ahead waits on the pipe, so memory stays bounded on both sides. The
+    child is spawned (a fork would copy the worker's event loop and connections) and dies with its
+    parent (app/jobs/children.py). Same methods as XlsxWriter; build it on the thread that outlives
+    the export (the event loop's)."""
+
+    def __init__(self, headers: list[str], sheet: str = "Export", heading: tuple[str, ...] = (),
+                 *, to: Path, slot: threading.Semaphore | None = None):
+        context = multiprocessing.get_context("spawn")
+        messages, self._messages = context.Pipe(duplex=False)
+        self._replies, replies = context.Pipe(duplex=False)
+        self._headers = list(headers)
+        self._to = to
+        self._slot = slot
+        self._released = False
+        self._process = context.Process(
+            target=_write_in_child, args=(messages, replies, os.getpid(), (headers, sheet, tuple(heading), to)),
+            name="xlsx-writer", daemon=True)
+        try:
+            self._process.start()
+        except BaseException:
+            self._release()
+            raise
+        finally:
+            messages.close()
+            replies.close()
+
+    @property
+    def headers(self) -> list[str]:
+        return self._headers
+
+    def _send(self, message) -> None:
+        try:
+            self._messages.send(message)
+        except (BrokenPipeError, ConnectionResetError, OSError) as exc:  # the child stopped: say why
+            raise RuntimeError(f"L'écriture du fichier Excel s'est arrêtée ({self._failure()}).") from exc
+
+    def _failure(self) -> str:
+        try:
+            if self._replies.poll(5):
+                return self._replies.recv() or "fin inattendue"
+        except (EOFError, OSError):
+            pass
+        return f"processus terminé, code {self._process.exitcode}"
+
+    def add_sheet(self, name: str, headers: list[str]) -> None:
+        self._headers = list(headers)
+        self._send(("add_sheet", name, headers))
+
+    def write_rows(self, rows: list[list[Any]]) -> None:
+        """Blocks while the child is behind (run it in a thread)."""
+        self._send(("write_rows", rows))
+
+    def write_columns(self, columns: list[list[Any]]) -> None:
+        """Date-time columns cross as Excel serial numbers (with the date-time format)."""
+        sent, serials = [], []
+        for col, values in enumerate(columns):
+            numbers = _excel_serials(values)
+            sent.append(values if numbers is None else numbers)
+            if numbers is not None:
+                serials.append(col)
+        self._send(("write_columns", sent, tuple(serials)))
+
+    def close(self) -> Path:
+        try:
+            self._send(None)
+            try:
+                failure = self._replies.recv()
+            except (EOFError, OSError):
+                failure = f"processus terminé, code {self._process.exitcode}"
+            if failure is not None:
+                raise RuntimeError(f"L'écriture du fichier Excel a échoué ({failure}).")
+            self._process.join()
+            return self._to
+        finally:
+            self._release()
+
+    def discard(self) -> None:
+        """After a failure or a cancellation (after close: nothing is left to do)."""
+        if self._process.is_alive():
+            self._process.kill()
+        self._release()
+
+    def _release(self) -> None:
+        """The pipes closed and the slot given back, once."""
+        if self._released:
+            return
+        self._released = True
+        self._messages.close()
+        self._replies.close()
+        if self._slot is not None:
+            self._slot.release()
+
+
+# At most one writer child per core in a worker process, however many exports it runs at once; an
+# export that finds none free writes in its own process, as a small one does.
+_CHILD_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+
+
+def xlsx_writer(headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):
+    """The Excel writer of a list's export: a job's file (``to``) is written by a child process
+    (ChildXlsxWriter) when one is free; a file made in memory (a request's small export), in-process."""
+    if to is not None and _CHILD_SLOTS.acquire(blocking=False):
+        return ChildXlsxWriter(headers, heading=heading, to=to, slot=_CHILD_SLOTS)
+    return XlsxWriter(headers, heading=heading, to=to)
+
+
 class CsvWriter:
     """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
     dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
@@ -186,6 +389,9 @@ class CsvWriter:
     def write_rows(self, rows: list[list[Any]]) -> None:
         cell = self._cell
         self._csv.writerows([list(map(cell, values)) for values in rows])
+
+    def write_columns(self, columns: list[list[Any]]) -> None:
+        self.write_rows(zip(*columns))
 
     @staticmethod
     def _cell(value: Any) -> Any:
