@@ -204,7 +204,7 @@ async def breakdown(scope, label, enrolments=True):
     dims = pl.DataFrame(dims_rows, schema=analytics.DIMS, orient="row")
     for _ in range(5):
         t0 = time.perf_counter()
-        sessions, parts = await analytics_rollup.fetch(scope, f, dims_sql, dims_args)
+        sessions, parts = await analytics_rollup.fetch(scope, f, *analytics.session_ids_sql(scope, f))
         rollup_t.append((time.perf_counter() - t0) * 1000)
         t0 = time.perf_counter()
         analytics_rollup.compute(sessions, parts, dims, analytics._measures, analytics._rates, analytics.TABLES)

@@ -13,6 +13,7 @@ from app.http.web import current_user
 from app.lists.admin import DELEGATIONS, ESTABLISHMENTS, ROLES
 from app.lists.audit import AUDIT
 from app.services import audit
+from app.services.retention import settings as retention_settings
 from app.services import org
 from app.services.errors import ValidationFailed
 from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, ROLE_LABELS
@@ -157,7 +158,7 @@ class AuditController(Controller):
     async def index(self, request: Request) -> Response:
         return await table_view(request, AUDIT, "admin/journal.html", "admin/_journal.html", {
             "action_labels": audit.ACTION_LABELS, "describe": audit.describe,
-            "retention_months": await audit.retention_months()})
+            "retention_months": await retention_settings.period(retention_settings.AUDIT_MONTHS)})
 
 
 HANDLERS = [DelegationController, EstablishmentAdminController, RoleController, AuditController]

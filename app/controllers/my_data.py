@@ -45,10 +45,11 @@ class MyDataController(Controller):
     @post("/", name="my_data.export")
     async def export(self, request: Request) -> Response:
         user = current_user(request)
-        await audit.record("data.exported", "user", user.id, user.username, {"format": "zip", "what": "my_data"})
         return await start_job(request, kinds.MY_DATA, "Mes données (ZIP)", lambda token: (user.id, token),
                                result_route="my_data.download", once="me",
-                               again="Vos données sont déjà en préparation : voici où en est la tâche.")
+                               again="Vos données sont déjà en préparation : voici où en est la tâche.",
+                               on_submit=lambda: audit.record("data.exported", "user", user.id, user.username,
+                                                              {"format": "zip", "what": "my_data"}))
 
     @get("/{token:str}", name="my_data.download", opt={"no_compression": True})
     async def download(self, request: Request, token: FromPath[str]) -> Response:

@@ -26,7 +26,7 @@ from app.datatable.model import (
     TablePage,
     TableState,
 )
-from app.datatable.writers import CsvWriter, xlsx_writer
+from app.datatable.writers import export_writer
 from app.numbers import to_int
 from app.services.roles import CurrentUser
 from app.services.scope import Scope, establishment_scope
@@ -402,7 +402,7 @@ class DataTable:
         write (a job's export; returned), else the file's bytes are returned."""
         columns = self.export_columns(extra_columns)
         headers = [c.label for c in columns]
-        writer = CsvWriter(headers, heading, to=to) if fmt == "csv" else xlsx_writer(headers, heading, to=to)
+        writer = export_writer(fmt, headers, heading, to=to)
         # export_values, column by column, decided once for the whole export
         # (a plain column read by methodcaller: no Python frame a row)
         exporters = [c.export or methodcaller("get", c.key) for c in columns]

@@ -100,7 +100,7 @@ class XlsxWriter:
     passes STREAM_AFTER rows, the Rust writer runs in a thread of its own and reads the rows from a
     generator that ``write_rows`` feeds a chunk at a time through a queue of two chunks: a large
     export streams (``write_columns``: a list's export, its common columns cleaned in C). A job's
-    export runs it in a child process (ChildXlsxWriter). A workbook of several sheets
+    export runs it in a child process (ChildWriter). A workbook of several sheets
     (``add_sheet``) is for small tables: its sheets are written at ``close``. Every text is written as a text cell, never as a formula, a number or
     a link, and is neutralised as well, so a copy-paste into another sheet stays inert. Dates and
     date-times are real Excel dates.
@@ -200,7 +200,7 @@ class XlsxWriter:
 
     def write_columns(self, columns: list[list[Any]], serial_datetimes: tuple[int, ...] = ()) -> None:
         """The same rows given column by column (a list's export): cleaned a column at a time.
-        ``serial_datetimes``: the columns holding date-times as Excel serial numbers (ChildXlsxWriter's)."""
+        ``serial_datetimes``: the columns holding date-times as Excel serial numbers (ChildWriter's)."""
         if self._thread is None:
             samples = self._sheets[-1][3]
             for col in serial_datetimes:
@@ -241,12 +241,71 @@ class XlsxWriter:
             threading.Thread(target=self._put, args=(_DONE,), daemon=True).start()
 
 
-def _write_in_child(messages, replies, parent_pid: int, args: tuple) -> None:
-    """In the writer's child process: an XlsxWriter fed by the parent's messages — ``("add_sheet",
-    name, headers)``, ``("write_rows", rows)``, ``("write_columns", columns)`` —, closed at ``None``; replies ``None`` once the file
-    is written, else the failure's text."""
+class CsvWriter:
+    """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
+    dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
+
+    def __init__(self, headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):
+        """``to``: the scratch file to write (``close`` returns its path), as XlsxWriter's."""
+        self._to = to
+        self._buffer = open(to, "w", encoding="utf-8", newline="") if to is not None else io.StringIO()
+        self._buffer.write("\ufeff")
+        self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
+        if heading:  # what the file is about, one line each, then an empty line
+            self._csv.writerows([[neutralise(line)] for line in heading] + [[]])
+        self._csv.writerow([neutralise(h) for h in headers])
+
+    def write_rows(self, rows: list[list[Any]]) -> None:
+        cell = self._cell
+        self._csv.writerows([list(map(cell, values)) for values in rows])
+
+    def write_columns(self, columns: list[list[Any]], serial_datetimes: tuple[int, ...] = ()) -> None:
+        """The same rows given column by column; ``serial_datetimes``: columns of date-times as Excel
+        serial numbers (ChildWriter's), written as date-times."""
+        if serial_datetimes:
+            columns = list(columns)
+            for col in serial_datetimes:
+                columns[col] = [None if x is None else _EXCEL_EPOCH + _DAY * x for x in columns[col]]
+        self.write_rows(zip(*columns))
+
+    @staticmethod
+    def _cell(value: Any) -> Any:
+        kind = type(value)  # the common kinds by identity first: 180,000 cells for a large session
+        if value is None:
+            return ""
+        if kind is str:
+            return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+        if kind is int:
+            return value
+        if kind is float:  # French spreadsheets read "3,5" as a number, "3.5" as text or thousands
+            return str(value).replace(".", ",")
+        if kind is bool:
+            return "Oui" if value else "Non"
+        if isinstance(value, datetime):
+            return value.strftime("%d/%m/%Y %H:%M")
+        if isinstance(value, (bool, int, float)):
+            return "Oui" if value is True else "Non" if value is False else str(value).replace(".", ",")
+        return neutralise(str(value))
+
+    def close(self) -> bytes | Path:
+        if self._to is not None:
+            self._buffer.close()
+            return self._to
+        return self._buffer.getvalue().encode("utf-8")
+
+    def discard(self) -> None:
+        if self._to is not None:
+            self._buffer.close()
+        self._buffer = io.StringIO()
+
+
+def _write_in_child(messages, replies, parent_pid: int, fmt: str, options: dict) -> None:
+    """In the writer's child process: the writer of ``fmt`` fed by the parent's messages —
+    ``("add_sheet", name, headers)``, ``("write_rows", rows)``, ``("write_columns", columns,
+    serial_datetimes)`` —, closed at ``None``; replies ``None`` once the file is written, else the
+    failure's text."""
     die_with_parent(parent_pid)
-    writer = XlsxWriter(*args)
+    writer = (CsvWriter if fmt == "csv" else XlsxWriter)(**options)
     try:
         while (message := messages.recv()) is not None:
             method, *payload = message
@@ -259,20 +318,22 @@ def _write_in_child(messages, replies, parent_pid: int, args: tuple) -> None:
     replies.send(None)
 
 
-class ChildXlsxWriter:
-    """An XlsxWriter in a process of its own, for a job's large export (``xlsx_writer``).
+class ChildWriter:
+    """A list's export writer (XlsxWriter, or CsvWriter for ``fmt`` "csv") in a process of its own,
+    for a job's large export (``export_writer``).
 
     Writing is half of an export's work (rustpy-xlsxwriter's XML and deflate: ~10 s for 1,000,000
-    rows × 9 columns) and the other half is Python reading and shaping the rows: in one process the
-    two take turns on the GIL (21 s on 2 cores, bench/export_users.py at BENCH_SCALE=10). Here the
+    rows × 9 columns; Python's csv, ~5 s) and the other half is Python reading and shaping the rows:
+    in one process the two take turns on the GIL (Excel: 21 s on 2 cores, bench/export_users.py at
+    BENCH_SCALE=10). Here the
     parent reads and shapes while the child writes: the rows go through a pipe a chunk at a time,
     and a parent that gets ahead waits on the pipe, so memory stays bounded on both sides. The
     child is spawned (a fork would copy the worker's event loop and connections) and dies with its
-    parent (app/jobs/children.py). Same methods as XlsxWriter; build it on the thread that outlives
+    parent (app/jobs/children.py). Same methods as the writer; build it on the thread that outlives
     the export (the event loop's)."""
 
-    def __init__(self, headers: list[str], sheet: str = "Export", heading: tuple[str, ...] = (),
-                 *, to: Path, slot: threading.Semaphore | None = None):
+    def __init__(self, fmt: str, headers: list[str], heading: tuple[str, ...] = (), *, to: Path,
+                 slot: threading.Semaphore | None = None):
         context = multiprocessing.get_context("spawn")
         messages, self._messages = context.Pipe(duplex=False)
         self._replies, replies = context.Pipe(duplex=False)
@@ -281,8 +342,9 @@ class ChildXlsxWriter:
         self._slot = slot
         self._released = False
         self._process = context.Process(
-            target=_write_in_child, args=(messages, replies, os.getpid(), (headers, sheet, tuple(heading), to)),
-            name="xlsx-writer", daemon=True)
+            target=_write_in_child,
+            args=(messages, replies, os.getpid(), fmt, {"headers": headers, "heading": tuple(heading), "to": to}),
+            name=f"{fmt}-writer", daemon=True)
         try:
             self._process.start()
         except BaseException:
@@ -300,7 +362,7 @@ class ChildXlsxWriter:
         try:
             self._messages.send(message)
         except (BrokenPipeError, ConnectionResetError, OSError) as exc:  # the child stopped: say why
-            raise RuntimeError(f"L'écriture du fichier Excel s'est arrêtée ({self._failure()}).") from exc
+            raise RuntimeError(f"L'écriture du fichier s'est arrêtée ({self._failure()}).") from exc
 
     def _failure(self) -> str:
         try:
@@ -336,7 +398,7 @@ class ChildXlsxWriter:
             except (EOFError, OSError):
                 failure = f"processus terminé, code {self._process.exitcode}"
             if failure is not None:
-                raise RuntimeError(f"L'écriture du fichier Excel a échoué ({failure}).")
+                raise RuntimeError(f"L'écriture du fichier a échoué ({failure}).")
             self._process.join()
             return self._to
         finally:
@@ -364,61 +426,10 @@ class ChildXlsxWriter:
 _CHILD_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
 
 
-def xlsx_writer(headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):
-    """The Excel writer of a list's export: a job's file (``to``) is written by a child process
-    (ChildXlsxWriter) when one is free; a file made in memory (a request's small export), in-process."""
+def export_writer(fmt: str, headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):
+    """The writer of a list's export (``fmt``: "xlsx" or "csv"): a job's file (``to``) is written by
+    a child process (ChildWriter) when one is free; a file made in memory (a request's small
+    export), in-process."""
     if to is not None and _CHILD_SLOTS.acquire(blocking=False):
-        return ChildXlsxWriter(headers, heading=heading, to=to, slot=_CHILD_SLOTS)
-    return XlsxWriter(headers, heading=heading, to=to)
-
-
-class CsvWriter:
-    """The text export: UTF-8 with a BOM and ";" between fields, as French spreadsheets open it;
-    dates as dd/mm/yyyy hh:mm; every string neutralised like the Excel cells."""
-
-    def __init__(self, headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):
-        """``to``: the scratch file to write (``close`` returns its path), as XlsxWriter's."""
-        self._to = to
-        self._buffer = open(to, "w", encoding="utf-8", newline="") if to is not None else io.StringIO()
-        self._buffer.write("\ufeff")
-        self._csv = csv.writer(self._buffer, delimiter=";", lineterminator="\r\n")
-        if heading:  # what the file is about, one line each, then an empty line
-            self._csv.writerows([[neutralise(line)] for line in heading] + [[]])
-        self._csv.writerow([neutralise(h) for h in headers])
-
-    def write_rows(self, rows: list[list[Any]]) -> None:
-        cell = self._cell
-        self._csv.writerows([list(map(cell, values)) for values in rows])
-
-    def write_columns(self, columns: list[list[Any]]) -> None:
-        self.write_rows(zip(*columns))
-
-    @staticmethod
-    def _cell(value: Any) -> Any:
-        kind = type(value)  # the common kinds by identity first: 180,000 cells for a large session
-        if value is None:
-            return ""
-        if kind is str:
-            return "'" + value if value.startswith(FORMULA_PREFIXES) else value
-        if kind is int:
-            return value
-        if kind is float:  # French spreadsheets read "3,5" as a number, "3.5" as text or thousands
-            return str(value).replace(".", ",")
-        if kind is bool:
-            return "Oui" if value else "Non"
-        if isinstance(value, datetime):
-            return value.strftime("%d/%m/%Y %H:%M")
-        if isinstance(value, (bool, int, float)):
-            return "Oui" if value is True else "Non" if value is False else str(value).replace(".", ",")
-        return neutralise(str(value))
-
-    def close(self) -> bytes | Path:
-        if self._to is not None:
-            self._buffer.close()
-            return self._to
-        return self._buffer.getvalue().encode("utf-8")
-
-    def discard(self) -> None:
-        if self._to is not None:
-            self._buffer.close()
-        self._buffer = io.StringIO()
+        return ChildWriter(fmt, headers, heading, to=to, slot=_CHILD_SLOTS)
+    return CsvWriter(headers, heading, to=to) if fmt == "csv" else XlsxWriter(headers, heading=heading, to=to)

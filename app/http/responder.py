@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -79,7 +80,8 @@ def redirect(request: Request, to: str, message: str | None = None, category: st
 
 async def start_job(request: Request, kind, label: str, args, *, result_route: str,
                     result_params: dict | None = None, once: str | None = None,
-                    again: str = "Cette préparation est déjà en cours : la voici.") -> Response:
+                    again: str = "Cette préparation est déjà en cours : la voici.",
+                    on_submit: Callable[[], Awaitable[None]] | None = None) -> Response:
     """Submit a tracked job (``kind``, a JobKind of app/jobs/kinds.py) that this user waits for:
     its progress in Redis (owned by the user, labelled ``label``, with the URL of its result: the
     route named ``result_route`` with ``result_params`` and the job's ``token``), the job submitted
@@ -88,7 +90,8 @@ async def start_job(request: Request, kind, label: str, args, *, result_route: s
 
     ``once`` (e.g. "session:12"): while this user's job of this kind for it is unfinished, another
     request (a double click, a second tab) follows that job (saying ``again``) instead of queuing
-    the same work twice. The claim is one atomic Redis SET NX."""
+    the same work twice. The claim is one atomic Redis SET NX. ``on_submit``: awaited when a job
+    is submitted, not when the request follows one already running (what the audit trail records)."""
     import secrets
 
     user = current_user(request)
@@ -112,6 +115,8 @@ async def start_job(request: Request, kind, label: str, args, *, result_route: s
             await redis.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
                              "end return 0", 1, claim, running or "")
     if notice is None:
+        if on_submit is not None:
+            await on_submit()
         await kind.submit(redis, *args(token), created_by=user.id)
     if wants_fragment(request):
         return render(request, "jobs/progress.html", {"job": await progress.get(redis, token), "token": token},

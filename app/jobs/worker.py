@@ -38,6 +38,7 @@ from app.jobs.surveys import send_survey_mails
 from app.pdf import bounded
 from app.queue import HEALTH_CHECK_SECONDS, arq_redis_settings, refuse_eviction, with_timeouts
 from app.services import audit, imports, sessions
+from app.services.retention import settings as retention_settings
 from app.services.signing import sheet as signed_sheet
 from app.settings import get_settings
 
@@ -77,7 +78,7 @@ async def purge_job_runs(ctx) -> int:
 
 async def purge_audit_trail(ctx) -> int:
     """Daily: the audit trail's rows older than its retention (setting ``retention_audit_months``) go."""
-    return await audit.purge()
+    return await audit.purge(await retention_settings.period(retention_settings.AUDIT_MONTHS))
 
 
 def function_of(kind: str):

@@ -60,11 +60,17 @@ async def delete_account(user: CurrentUser, user_id: int) -> dict:
         if target["deactivated"]:
             # Records of training are never lost by a click: the account goes, the person stays.
             await User.update({User.deactivated_at: now(), User.is_suspended: True}).where(User.id == user_id)
+            await audit.record("account.deactivated", "user", user_id, target["username"])
         else:
-            await User.delete().where(User.id == user_id)
-        await audit.record("account.deactivated" if target["deactivated"] else "account.deleted", "user", user_id,
-                           target["username"])
+            await remove_account(user_id, target["username"])
     return target
+
+
+async def remove_account(user_id: int, label: str, details: dict | None = None) -> None:
+    """The account deleted, and recorded as such (a manager's « Supprimer », an erasure request):
+    only for an account without training records (``has_training_records``), in the caller's transaction."""
+    await User.delete().where(User.id == user_id)
+    await audit.record("account.deleted", "user", user_id, label, details)
 
 
 async def has_training_records(user_id: int) -> bool:

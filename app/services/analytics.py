@@ -143,8 +143,8 @@ def _epoch(column: str) -> str:
     return f"EXTRACT(EPOCH FROM {column})::int8"
 
 
-def _sessions_sql(scope: Scope, f: Filters) -> tuple[str, list]:
-    """The sessions in scope and filters with their dimensions (a few thousand rows at most)."""
+def _session_conditions(scope: Scope, f: Filters) -> tuple[list[str], list]:
+    """The conditions on the sessions (``s``) of the scope and filters, and their arguments."""
     where, args = [], []
     if not scope.everything:
         ids = sorted(scope.establishment_ids) or [-1]
@@ -158,6 +158,18 @@ def _sessions_sql(scope: Scope, f: Filters) -> tuple[str, list]:
     if f.session:
         where.append("UPPER(s.code) = {}")
         args.append(f.session.upper())
+    return where, args
+
+
+def session_ids_sql(scope: Scope, f: Filters) -> tuple[str | None, list]:
+    """The ids of the sessions in scope and filters (``SELECT s.id …``) and its arguments; None: every session."""
+    where, args = _session_conditions(scope, f)
+    return ("SELECT s.id FROM training_session s WHERE " + " AND ".join(where), args) if where else (None, [])
+
+
+def _sessions_sql(scope: Scope, f: Filters) -> tuple[str, list]:
+    """The sessions in scope and filters with their dimensions (a few thousand rows at most)."""
+    where, args = _session_conditions(scope, f)
     sql = (
         "SELECT s.id AS session, s.establishment AS establishment, est.delegation AS delegation, "
         "COALESCE(s.template, 0) AS template FROM training_session s "
@@ -171,9 +183,8 @@ def _fact_sql(scope: Scope, f: Filters) -> tuple[str, list]:
     """The one big query: the active enrolments in scope and filters, four narrow columns each.
     The dimensions are joined in polars (the sessions' table is small)."""
     where, args = ["e.active"], []
-    sessions_sql, sessions_args = _sessions_sql(scope, f)
-    if " WHERE " in sessions_sql:
-        sessions = "SELECT s.id FROM training_session s WHERE " + sessions_sql.split(" WHERE ", 1)[1]
+    sessions, sessions_args = session_ids_sql(scope, f)
+    if sessions is not None:
         # PostgreSQL: an array of the session ids, so that their enrolments are read from the index
         # enrolment_analytics (an index-only scan); as IN (subquery) the planner hash-joined a scan of
         # every enrolment (a GET's two establishments of fifty: 4 s at 3,000,000 enrolments).
@@ -403,7 +414,7 @@ async def build(scope: Scope, f: Filters, rollup: bool = True) -> dict:
         dims_sql, dims_args = _sessions_sql(scope, f)
         dims_rows = await Enrolment.raw(dims_sql, *dims_args)
         dims = pl.DataFrame(dims_rows, schema=DIMS, orient="row") if dims_rows else pl.DataFrame(schema=DIMS)
-        sessions, parts = await analytics_rollup.fetch(scope, f, dims_sql, dims_args)
+        sessions, parts = await analytics_rollup.fetch(scope, f, *session_ids_sql(scope, f))
         result = await asyncio.to_thread(analytics_rollup.compute, sessions, parts, dims, _measures, _rates,
                                          TABLES) or _empty()
     else:

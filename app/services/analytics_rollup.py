@@ -146,15 +146,15 @@ SESSION_ROWS = {"session": pl.Int64, "n": pl.Int64, "started": pl.Int64, "done":
 PART_ROWS = {"establishment": pl.Int64, "template": pl.Int64, "kind": pl.Int64, "value": pl.Int64, "n": pl.Int64}
 
 
-async def fetch(scope, f, sessions_sql: str, sessions_args: list) -> tuple[pl.DataFrame, pl.DataFrame]:
+async def fetch(scope, f, sessions_sql: str | None, sessions_args: list) -> tuple[pl.DataFrame, pl.DataFrame]:
     """The rollup's rows of the scope and filters (``usable``), after a refresh: the sessions' and
-    the sums per establishment and template."""
+    the sums per establishment and template. ``sessions_sql``: the ids of the sessions in scope and
+    filters (app/services/analytics.py ``session_ids_sql``), None for every session."""
     async with db.engine().pool.acquire() as connection:
         await refresh(connection)
         where, args = ["a.audience = $1"], [AUDIENCE[f.audience]]
-        if " WHERE " in sessions_sql:
-            sub = "SELECT s.id FROM training_session s WHERE " + sessions_sql.split(" WHERE ", 1)[1]
-            where.append(f"a.session = ANY(ARRAY({_numbered(sub, 2)}))")
+        if sessions_sql is not None:
+            where.append(f"a.session = ANY(ARRAY({_numbered(sessions_sql, 2)}))")
             args.extend(sessions_args)
         rows = await connection.fetch(
             "SELECT a.session, a.n, a.started, a.done, a.certified, a.attended, a.attendees, a.median_days, a.p80_days "

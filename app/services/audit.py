@@ -44,8 +44,6 @@ SYSTEM = "Système"
 VISITOR = "Visiteur non connecté"
 # The setting holding how long the trail is kept, in months, and its default (three years: the
 # training evidence the trail is about is kept as long).
-RETENTION_SETTING = "retention_audit_months"
-RETENTION_DEFAULT_MONTHS = 36
 
 
 @dataclass(frozen=True)
@@ -128,18 +126,10 @@ def changed_fields(before: dict, after: dict, fields) -> list[str]:
     return [name for name in fields if before.get(name) != after.get(name)]
 
 
-async def retention_months() -> int:
-    row = await PlatformSetting.select(PlatformSetting.value).where(PlatformSetting.key == RETENTION_SETTING).first()
-    try:
-        months = int(row["value"]) if row else RETENTION_DEFAULT_MONTHS
-    except ValueError:
-        months = RETENTION_DEFAULT_MONTHS
-    return max(months, 1)
-
-
-async def purge(today=None) -> int:
-    """Delete the rows older than the retention period, in one statement. Returns how many went."""
-    cutoff = (today or now()) - timedelta(days=round(await retention_months() * 30.44))
+async def purge(months: int, today=None) -> int:
+    """Delete the rows older than ``months`` (the retention period, app/services/retention/settings.py),
+    in one statement. Returns how many went."""
+    cutoff = (today or now()) - timedelta(days=round(months * 30.44))
     old = AuditEvent.at < cutoff
     count = await AuditEvent.count().where(old)
     if count:

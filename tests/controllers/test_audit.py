@@ -10,7 +10,9 @@ from datetime import timedelta
 import polars as pl
 
 from app.dates import now
+from app.jobs.worker import purge_audit_trail
 from app.services import audit
+from app.services.retention.settings import AUDIT_MONTHS
 from app.services.accounts import is_fictitious
 from app.services.outbox import get_setting, set_setting
 from app.tables.accounts import RoleAssignment, User
@@ -128,10 +130,10 @@ async def test_the_trail_is_purged_after_its_retention(client):
     await audit.record("settings.changed", "setting", None, "recent")
     await AuditEvent.update({AuditEvent.at: now() - timedelta(days=37 * 31)}).where(AuditEvent.target_label == "old")
     await AuditEvent.update({AuditEvent.at: now() - timedelta(days=34 * 31)}).where(AuditEvent.target_label == "recent")
-    assert await audit.purge() == 1
+    assert await purge_audit_trail({}) == 1  # the daily job, with the default period (36 months)
     assert [r["target_label"] for r in await AuditEvent.select(AuditEvent.target_label)] == ["recent"]
     # A shorter retention set by the administrator applies (the change is itself recorded, now).
     with audit.acting_as(audit.Actor(None, "admin", "")):
-        await set_setting(audit.RETENTION_SETTING, "12")
-    assert await audit.purge() == 1
-    assert [r["target_label"] for r in await AuditEvent.select(AuditEvent.target_label)] == [audit.RETENTION_SETTING]
+        await set_setting(AUDIT_MONTHS, "12")
+    assert await purge_audit_trail({}) == 1
+    assert [r["target_label"] for r in await AuditEvent.select(AuditEvent.target_label)] == [AUDIT_MONTHS]

@@ -145,3 +145,15 @@ async def test_the_zip_and_the_erasure_cover_requests_proven_theirs_only(client,
                             {"decision": "apply", "answer": "Fait."})).status_code == 303
     left = await RegistrationRequest.select().where(RegistrationRequest.reference.is_in(["R-DRAFT", "R-MINE"]))
     assert all(r["email"] == "" and r["last_name"] == "" and r["phone"] == "" for r in left)
+
+
+async def test_preparing_my_data_twice_is_one_job_and_one_line_of_the_audit_trail(client, demo):
+    # No worker runs here: the first job stays queued, so the second click follows it.
+    me = await User.select().where(User.username.like("alp001.%") & (User.username != "alp001.get")).first()
+    await login(client, me["username"])
+    first = await post_form(client, "/mes-donnees")
+    second = await post_form(client, "/mes-donnees")
+    assert first.status_code == second.status_code == 303
+    assert first.headers["location"] == second.headers["location"]
+    assert "déjà en préparation" in text((await client.get(second.headers["location"])).text)
+    assert await AuditEvent.count().where((AuditEvent.action == "data.exported") & (AuditEvent.actor == me["id"])) == 1

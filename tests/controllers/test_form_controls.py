@@ -53,10 +53,13 @@ async def test_a_registration_textarea_keeps_its_lines_and_a_name_loses_them(cli
     answers = await _answers()
     for step in (2, 3):
         assert (await post_form(client, f"/inscription/etape/{step}", {**answers[step], "go": "next"})).status_code == 303
-    step4 = {**answers[4], "last_name": "Dupont\r\nX-Header: 1", "expectations": "Un\r\nDeux\x00"}
+    step4 = {**answers[4], "last_name": "Dupont\r\nX-Header: 1", "first_name": "Jean\u202egnaJ",
+             "expectations": "Un\r\nDeux\x00\n\u2067Trois\u2069"}
     assert (await post_form(client, "/inscription/etape/4", {**step4, "go": "next"})).status_code == 303
-    row = await RegistrationRequest.select(RegistrationRequest.last_name, RegistrationRequest.expectations).first()
-    assert row["last_name"] == "Dupont X-Header: 1" and row["expectations"] == "Un\nDeux"
+    row = await RegistrationRequest.select(RegistrationRequest.last_name, RegistrationRequest.first_name,
+                                           RegistrationRequest.expectations).first()
+    assert row["last_name"] == "Dupont X-Header: 1" and row["expectations"] == "Un\nDeux \n Trois"
+    assert row["first_name"] == "Jean gnaJ"  # a bidirectional override shows nothing reversed
 
 
 def _form_models():

@@ -18,6 +18,7 @@ from app.tables.audit import AuditEvent
 from app.tables.catalogue import TrainingSession
 from app.tables.certificates import Certificate
 from app.tables.evidence import AttendanceRecord, SlotClosure
+from app.tables.imports import ImportBatch, ImportRow
 from app.tables.learning import Attendance, Enrolment
 from app.tables.outbox import Mail, MailAttachment
 from app.tables.registration import RegistrationRequest
@@ -126,6 +127,26 @@ async def test_a_deactivated_account_is_pseudonymised_without_warning_its_manage
     assert users[recently]["pseudonymised_at"] is None and users[recently]["retention_warned_at"] is None
 
 
+@pytest.mark.smoke  # SQLite keeps the instant to the second: two pseudonymisations in one second
+async def test_two_pseudonymisations_at_the_same_instant_each_touch_their_own_accounts(demo):
+    est = await factories.establishment()
+    first, second = await factories.learners(est, 2, prefix="retsame")
+    for person in (first, second):
+        await RoleAssignment.insert(RoleAssignment(user=person, role="get", establishment=est))
+    t = now()
+    assert await job.pseudonymise_where(t, "id = {}", [first], "inactivité") == 1
+    await RoleAssignment.insert(RoleAssignment(user=first, role="get", establishment=est))  # granted again since
+    assert await job.pseudonymise_where(t, "id = {}", [second], "demande d'effacement") == 1
+    recorded = await AuditEvent.select(AuditEvent.target_id, AuditEvent.details).where(
+        (AuditEvent.action == "account.pseudonymised") & AuditEvent.target_id.is_in([first, second]))
+    assert sorted((r["target_id"], json.loads(r["details"])["reason"]) if isinstance(r["details"], str)
+                  else (r["target_id"], r["details"]["reason"]) for r in recorded) == [
+        (first, "inactivité"), (second, "demande d'effacement")]
+    # The second one removed its own account's management role only.
+    assert await RoleAssignment.exists().where((RoleAssignment.user == first) & (RoleAssignment.role == "get"))
+    assert not await RoleAssignment.exists().where((RoleAssignment.user == second) & (RoleAssignment.role == "get"))
+
+
 async def _evidence(enrolment_id: int) -> tuple[int, int, int]:
     return (await Attendance.count().where(Attendance.enrolment == enrolment_id),
             await AttendanceRecord.count().where(AttendanceRecord.enrolment == enrolment_id),
@@ -224,6 +245,28 @@ async def test_drafts_requests_mail_bodies_and_attachments_go_after_their_retent
         MailAttachment.mail.is_in([old_mail, new_mail]))] == [new_mail]
     second = await job.run()
     assert all(v == 0 for k, v in second.items() if k not in ("warned", "mailed", "protected")), second
+
+
+async def test_an_abandoned_import_goes_after_the_drafts_period_and_a_report_loses_its_rows_after_its_own(demo):
+    t = now()
+    est = await factories.establishment()
+    batches = await ImportBatch.insert(*[
+        ImportBatch(establishment=est, filename=name, status=status, created_at=t - timedelta(days=days),
+                    finished_at=t - timedelta(days=days) if status == "done" else None)
+        for name, status, days in (("abandonne.csv", "preview", 31), ("recent.csv", "preview", 29),
+                                   ("en-cours.csv", "queued", 400), ("ancien-rapport.csv", "done", 370),
+                                   ("rapport.csv", "done", 300))]).returning(ImportBatch.id)
+    ids = [b["id"] for b in batches]
+    await ImportRow.insert(*[ImportRow(batch=b, line=2, first_name="Béa", last_name="Trice", password="Secret-2026!",
+                                       email="bea@example.org") for b in ids])
+    report = await job.run()
+    assert report["imports_deleted"] == 1 and report["import_rows_deleted"] == 1
+    kept = {r["filename"] for r in await ImportBatch.select(ImportBatch.filename).where(ImportBatch.id.is_in(ids))}
+    assert kept == {"recent.csv", "en-cours.csv", "ancien-rapport.csv", "rapport.csv"}  # a report's counts stay
+    with_rows = {r["batch"] for r in await ImportRow.select(ImportRow.batch).where(ImportRow.batch.is_in(ids))}
+    assert with_rows == {ids[1], ids[2], ids[4]}
+    second = await job.run()
+    assert second["imports_deleted"] == second["import_rows_deleted"] == 0
 
 
 async def test_a_signed_sheet_is_emptied_after_the_supporting_evidence_retention(demo, new_client):

@@ -18,7 +18,7 @@ from datetime import date, timedelta
 from app import db
 from app.dates import date_fr, now
 from app.services import audit, outbox
-from app.services.account_actions import has_training_records
+from app.services.account_actions import has_training_records, remove_account
 from app.services.accounts import is_fictitious
 from app.services.errors import NotFound, ValidationFailed
 from app.services.registration.common import operator_name
@@ -27,7 +27,7 @@ from app.services.retention.settings import periods
 from app.services.roles import CurrentUser
 from app.services.text import Multiline, fold_controls
 from app.services.uniqueness import fields_unique
-from app.tables.accounts import RoleAssignment, User
+from app.tables.accounts import RoleAssignment
 from app.tables.outbox import Mail
 from app.tables.registration import RegistrationRequest
 from app.tables.learning import Enrolment
@@ -196,8 +196,7 @@ async def handle(admin: CurrentUser, request_id: int, decision: str, answer: str
             elif person:
                 label = f"compte n° {person}"
                 await relabel_audit("(SELECT id, CAST({} AS VARCHAR) AS label FROM app_user WHERE id = {})", label, person)
-                await User.delete().where(User.id == person)
-                await audit.record("account.deleted", "user", person, label, {"reason": "demande d'effacement"})
+                await remove_account(person, label, {"reason": "demande d'effacement"})
             # The request is kept as the proof it was answered, without the identity it erased.
             values.update({ErasureRequest.person_label: f"Compte n° {person}" if person else "Compte déjà supprimé",
                            ErasureRequest.email: ""})

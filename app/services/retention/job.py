@@ -27,6 +27,7 @@ account, and each conditional on what it changes, so a second run the same day c
 
 from __future__ import annotations
 
+import json
 from datetime import date, datetime, timedelta, timezone
 
 from app import db
@@ -65,6 +66,8 @@ REPORT_LABELS = {
     "sheets_cleared": "feuilles d'émargement signées effacées",
     "drafts_deleted": "brouillons et demandes non confirmées supprimés",
     "requests_deleted": "demandes d'inscription supprimées",
+    "imports_deleted": "fichiers d'import jamais importés supprimés",
+    "import_rows_deleted": "lignes de rapports d'import supprimées",
     "attachments_deleted": "pièces jointes de courriels supprimées",
     "mail_bodies_emptied": "contenus de courriels effacés",
 }
@@ -165,28 +168,35 @@ async def pseudonymise_where(t: datetime, where: str, args: list, reason: str) -
     at ``t``: one UPDATE, their management roles removed, each recorded « Compte pseudonymisé » with
     ``reason``. Returns how many. Used by the daily job and by an erasure request (one account)."""
     pseudonym = "'pseudonyme#' || id"
-    done = await _count(
+    changed = await _raw(
         "UPDATE app_user SET first_name = '', last_name = 'Pseudonyme ' || id, "
         f"username = {pseudonym}, email = 'pseudonyme-' || id || '.fictif@{PSEUDONYM_DOMAIN}', matricule = '', "
         f"search_text = {pseudonym}, last_name_key = 'pseudonyme ' || id, first_name_key = '', "
         "password_hash = '!', credentials_version = credentials_version + 1, force_password_change = FALSE, "
         "deactivated_at = COALESCE(deactivated_at, {}), pseudonymised_at = {} "
-        f"WHERE {where}", _at(t), _at(t), *args)
-    if done:
-        mine = "SELECT id FROM app_user WHERE pseudonymised_at = {}"
+        f"WHERE {where} RETURNING id", _at(t), _at(t), *args)
+    if changed:
+        # These accounts, by their ids (not by the instant: another pseudonymisation may share it).
+        mine, ids = _id_list([r["id"] for r in changed])
         await _raw("DELETE FROM role_assignment WHERE role NOT IN ('learner', 'trainer') AND \"user\" IN ("
-                   + mine + ")", _at(t))
+                   + mine + ")", ids)
         # A session not started yet: they will not come — out of its lists, convocations and reminders.
         await _raw("UPDATE enrolment SET active = FALSE, ended_at = {} WHERE active AND \"user\" IN (" + mine
                    + ") AND session IN (SELECT id FROM training_session WHERE start_date > {})",
-                   _at(t), _at(t), _day(t.date()))
+                   _at(t), ids, _day(t.date()))
         # The audit trail's older rows name them too: their labels become the pseudonym (else the
         # trail, by the account's id, would undo the pseudonymisation).
-        await relabel_audit("(SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {})", _at(t))
-        await audit.record_selected("account.pseudonymised", "user",
-                                    "SELECT id, username AS label FROM app_user WHERE pseudonymised_at = {}",
-                                    _at(t), details={"reason": reason})
-    return done
+        accounts = f"SELECT id, username AS label FROM app_user WHERE id IN ({mine})"
+        await relabel_audit(f"({accounts})", ids)
+        await audit.record_selected("account.pseudonymised", "user", accounts, ids, details={"reason": reason})
+    return len(changed)
+
+
+def _id_list(ids: list[int]) -> tuple[str, object]:
+    """A subquery of these ids, for ``… IN (<it>)``, and its one argument (a single parameter, however many)."""
+    if db.is_sqlite():
+        return "SELECT value FROM json_each({})", json.dumps(ids)
+    return "SELECT unnest(CAST({} AS INTEGER[]))", ids
 
 
 async def pseudonymise(t: datetime, p: dict) -> dict:
@@ -248,6 +258,19 @@ async def delete_registrations(t: datetime, p: dict) -> dict:
     return {"drafts_deleted": drafts, "requests_deleted": requests}
 
 
+async def purge_imports(t: datetime, p: dict) -> dict:
+    """An account import's rows hold the file's names, addresses (and, until imported, passwords): a
+    file never imported goes whole after the drafts' period; an import's report loses its rows after
+    its own (the batch and its counts stay)."""
+    abandoned = await _count(
+        "DELETE FROM import_batch WHERE status IN ('analysing', 'refused', 'preview', 'failed') AND created_at < {}",
+        _at(t - timedelta(days=p["retention_drafts_days"])))
+    rows = await _count(
+        "DELETE FROM import_row WHERE batch IN (SELECT id FROM import_batch WHERE status = 'done' "
+        "AND finished_at < {})", _at(months_before(t, p["retention_import_months"])))
+    return {"imports_deleted": abandoned, "import_rows_deleted": rows}
+
+
 async def purge_mails(t: datetime, p: dict) -> dict:
     attachments = await _count(
         "DELETE FROM mail_attachment WHERE mail IN (SELECT id FROM mail WHERE created_at < {})",
@@ -264,7 +287,7 @@ async def run(today: datetime | None = None) -> dict:
     t = today or now()
     p = await periods()
     report: dict = {}
-    for step in (warn, pseudonymise, delete_evidence, delete_registrations, purge_mails):
+    for step in (warn, pseudonymise, delete_evidence, delete_registrations, purge_imports, purge_mails):
         report.update(await step(t, p))
     return {key: report.get(key, 0) for key in REPORT_LABELS}
 

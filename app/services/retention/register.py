@@ -52,7 +52,9 @@ def _accounts_and_registration(p: dict, account_line: str, evidence_line: str) -
             "(BPF, rapport des élus, indicateurs Qualiopi).",
             "Exécution d'une mission d'intérêt public et obligations légales de l'organisme de formation "
             "(Code du travail, L. 6353-1 et suivants).",
-            [account_line, evidence_line],
+            [account_line, evidence_line,
+             f"Fichiers d'import de comptes : lignes du rapport {p['retention_import_months']} mois après l'import ; "
+             f"un fichier jamais importé, {p['retention_drafts_days']} jours après son dépôt"],
             ["Administrateurs", "GED de la délégation", "GET de l'établissement (ses agents)",
              "Formateur de la session (ses participants)", "La personne elle-même"]),
         Processing(

@@ -11,7 +11,6 @@ from dataclasses import dataclass, make_dataclass, field as dataclass_field
 from typing import Annotated
 
 from app import db
-from app.services import audit
 from app.services.errors import ValidationFailed
 from app.services.outbox import set_setting
 from app.settings import get_settings
@@ -19,6 +18,7 @@ from app.tables.outbox import PlatformSetting
 from app.validation import IntRange, declared_errors
 
 MONTHS, DAYS, YEARS = "mois", "jours", "ans"
+AUDIT_MONTHS = "retention_audit_months"  # the audit trail's (app/services/audit.py purge)
 
 
 @dataclass(frozen=True)
@@ -55,9 +55,12 @@ PERIODS = [
            "preuves de formation, dont la demande est la pièce d'origine."),
     Period("retention_documents_months", "Bulletins d'inscription (pièces jointes des courriels)", MONTHS, 12, 1, 120,
            "Après l'envoi du courriel qui les porte."),
+    Period("retention_import_months", "Rapports d'import de comptes (lignes des fichiers importés)", MONTHS, 12,
+           1, 120, "Après l'import. Un fichier jamais importé (aperçu abandonné, refusé, en échec) est effacé "
+           "avec les brouillons d'inscription."),
     Period("retention_mail_body_days", "Contenu des courriels envoyés", DAYS, 90, 7, 3650,
            "Le texte est effacé ; la trace de l'envoi (destinataire, objet, date, état) reste."),
-    Period(audit.RETENTION_SETTING, "Journal d'audit", MONTHS, audit.RETENTION_DEFAULT_MONTHS, 1, 240,
+    Period(AUDIT_MONTHS, "Journal d'audit", MONTHS, 36, 1, 240,
            "Après l'action enregistrée."),
 ]
 BY_KEY = {p.key: p for p in PERIODS}
@@ -79,6 +82,11 @@ async def periods() -> dict[str, int]:
         except ValueError:
             values[p.key] = p.default
     return values
+
+
+async def period(key: str) -> int:
+    """One period (a key of PERIODS), as ``periods()`` reads it."""
+    return (await periods())[key]
 
 
 def job_log_days() -> int:
