@@ -94,6 +94,13 @@ def clock_controlled() -> bool:
     return _controlled
 
 
+MONTH_DAYS = 30.44  # a month, in days, for periods counted in months (retention)
+
+
+def months_before(moment: datetime, months: int) -> datetime:
+    return moment - timedelta(days=round(months * MONTH_DAYS))
+
+
 def now() -> datetime:
     """The one clock: an aware UTC instant (stored as such)."""
     return datetime.now(timezone.utc) + _ahead

@@ -67,6 +67,7 @@ def _clean_column(values: list) -> list:
 
 
 _EXCEL_EPOCH = datetime(1899, 12, 30)
+_EXCEL_EXACT_FROM = datetime(1900, 3, 1)  # before it, Excel's serials count a 29 February 1900
 _DAY = timedelta(days=1)
 _SERIAL_DATETIME = object()  # a column's first value: Excel serial numbers that are date-times
 
@@ -78,9 +79,21 @@ def _excel_serials(values: list) -> list | None:
     if datetime not in kinds or not kinds <= {datetime, type(None)}:
         return None
     try:
+        if min(filter(None, values)) < _EXCEL_EXACT_FROM:
+            return None
         return [None if v is None else (v - _EXCEL_EPOCH) / _DAY for v in values]
     except TypeError:  # an aware date-time: sent as it is
         return None
+
+
+def _from_serials(columns: list[list], serial_datetimes: tuple[int, ...]) -> list[list]:
+    """The serial columns (``_excel_serials``) as date-times again, to the millisecond (a float of
+    days holds no more: 10:00 must not come back as 09:59:59.999999)."""
+    columns = list(columns)
+    for col in serial_datetimes:
+        columns[col] = [None if x is None else _EXCEL_EPOCH + timedelta(milliseconds=round(x * 86_400_000))
+                        for x in columns[col]]
+    return columns
 
 
 def _first_values(columns) -> list:
@@ -201,11 +214,17 @@ class XlsxWriter:
     def write_columns(self, columns: list[list[Any]], serial_datetimes: tuple[int, ...] = ()) -> None:
         """The same rows given column by column (a list's export): cleaned a column at a time.
         ``serial_datetimes``: the columns holding date-times as Excel serial numbers (ChildWriter's)."""
+        samples = self._sheets[-1][3]
         if self._thread is None:
-            samples = self._sheets[-1][3]
             for col in serial_datetimes:
-                samples[col] = samples[col] or _SERIAL_DATETIME
+                if samples[col] is None:
+                    samples[col] = _SERIAL_DATETIME
             self._note_first_values(columns)
+        # A column whose format was settled otherwise (its first values were empty, texts or
+        # date-times as objects, the writer started since): its serials go as date-times again.
+        again = tuple(col for col in serial_datetimes if samples[col] is not _SERIAL_DATETIME)
+        if again:
+            columns = _from_serials(columns, again)
         self._push(list(zip(*map(_clean_column, columns))))
 
     def _note_first_values(self, columns) -> None:
@@ -262,11 +281,7 @@ class CsvWriter:
     def write_columns(self, columns: list[list[Any]], serial_datetimes: tuple[int, ...] = ()) -> None:
         """The same rows given column by column; ``serial_datetimes``: columns of date-times as Excel
         serial numbers (ChildWriter's), written as date-times."""
-        if serial_datetimes:
-            columns = list(columns)
-            for col in serial_datetimes:
-                columns[col] = [None if x is None else _EXCEL_EPOCH + _DAY * x for x in columns[col]]
-        self.write_rows(zip(*columns))
+        self.write_rows(zip(*_from_serials(columns, serial_datetimes)))
 
     @staticmethod
     def _cell(value: Any) -> Any:
@@ -305,15 +320,17 @@ def _write_in_child(messages, replies, parent_pid: int, fmt: str, options: dict)
     serial_datetimes)`` —, closed at ``None``; replies ``None`` once the file is written, else the
     failure's text."""
     die_with_parent(parent_pid)
-    writer = (CsvWriter if fmt == "csv" else XlsxWriter)(**options)
+    writer = None
     try:
+        writer = (CsvWriter if fmt == "csv" else XlsxWriter)(**options)
         while (message := messages.recv()) is not None:
             method, *payload = message
             getattr(writer, method)(*payload)
         writer.close()
-    except BaseException as exc:  # told to the parent, which raises it
-        writer.discard()
-        replies.send(f"{type(exc).__name__}: {exc}")
+    except BaseException as exc:  # told to the parent, which raises it (short: a pipe's buffer holds it)
+        if writer is not None:
+            writer.discard()
+        replies.send(f"{type(exc).__name__}: {exc}"[:2000])
         return
     replies.send(None)
 
@@ -325,44 +342,48 @@ class ChildWriter:
     Writing is half of an export's work (rustpy-xlsxwriter's XML and deflate: ~10 s for 1,000,000
     rows × 9 columns; Python's csv, ~5 s) and the other half is Python reading and shaping the rows:
     in one process the two take turns on the GIL (Excel: 21 s on 2 cores, bench/export_users.py at
-    BENCH_SCALE=10). Here the
-    parent reads and shapes while the child writes: the rows go through a pipe a chunk at a time,
-    and a parent that gets ahead waits on the pipe, so memory stays bounded on both sides. The
-    child is spawned (a fork would copy the worker's event loop and connections) and dies with its
-    parent (app/jobs/children.py). Same methods as the writer; build it on the thread that outlives
-    the export (the event loop's)."""
+    BENCH_SCALE=10). Here the parent reads and shapes while the child writes: the rows go through a
+    pipe a chunk at a time, and a parent that gets ahead waits on the pipe, so memory stays bounded
+    on both sides. The child is spawned (a fork would copy the worker's event loop and connections)
+    and dies with its parent (app/jobs/children.py). Same methods as the writer; build it on the
+    thread that outlives the export (the event loop's)."""
 
     def __init__(self, fmt: str, headers: list[str], heading: tuple[str, ...] = (), *, to: Path,
                  slot: threading.Semaphore | None = None):
-        context = multiprocessing.get_context("spawn")
-        messages, self._messages = context.Pipe(duplex=False)
-        self._replies, replies = context.Pipe(duplex=False)
         self._headers = list(headers)
         self._to = to
         self._slot = slot
         self._released = False
-        self._process = context.Process(
-            target=_write_in_child,
-            args=(messages, replies, os.getpid(), fmt, {"headers": headers, "heading": tuple(heading), "to": to}),
-            name=f"{fmt}-writer", daemon=True)
+        self._sending = threading.Lock()  # a send under way, which discard waits for
         try:
-            self._process.start()
+            context = multiprocessing.get_context("spawn")
+            messages, self._messages = context.Pipe(duplex=False)
+            self._replies, replies = context.Pipe(duplex=False)
+            self._process = context.Process(
+                target=_write_in_child,
+                args=(messages, replies, os.getpid(), fmt, {"headers": headers, "heading": tuple(heading), "to": to}),
+                name=f"{fmt}-writer", daemon=True)
+            try:
+                self._process.start()
+            finally:
+                messages.close()
+                replies.close()
         except BaseException:
             self._release()
             raise
-        finally:
-            messages.close()
-            replies.close()
 
     @property
     def headers(self) -> list[str]:
         return self._headers
 
     def _send(self, message) -> None:
-        try:
-            self._messages.send(message)
-        except (BrokenPipeError, ConnectionResetError, OSError) as exc:  # the child stopped: say why
-            raise RuntimeError(f"L'écriture du fichier s'est arrêtée ({self._failure()}).") from exc
+        with self._sending:
+            if self._released:  # discarded meanwhile (a cancelled export)
+                raise RuntimeError("L'écriture du fichier a été interrompue.")
+            try:
+                self._messages.send(message)
+            except (BrokenPipeError, ConnectionResetError, OSError) as exc:  # the child stopped: say why
+                raise RuntimeError(f"L'écriture du fichier s'est arrêtée ({self._failure()}).") from exc
 
     def _failure(self) -> str:
         try:
@@ -370,6 +391,7 @@ class ChildWriter:
                 return self._replies.recv() or "fin inattendue"
         except (EOFError, OSError):
             pass
+        self._process.join(5)
         return f"processus terminé, code {self._process.exitcode}"
 
     def add_sheet(self, name: str, headers: list[str]) -> None:
@@ -396,6 +418,7 @@ class ChildWriter:
             try:
                 failure = self._replies.recv()
             except (EOFError, OSError):
+                self._process.join(5)
                 failure = f"processus terminé, code {self._process.exitcode}"
             if failure is not None:
                 raise RuntimeError(f"L'écriture du fichier a échoué ({failure}).")
@@ -405,25 +428,30 @@ class ChildWriter:
             self._release()
 
     def discard(self) -> None:
-        """After a failure or a cancellation (after close: nothing is left to do)."""
+        """After a failure or a cancellation (after close: nothing is left to do). A send under way
+        in a thread fails once the child is gone; the pipes are closed after it."""
         if self._process.is_alive():
             self._process.kill()
-        self._release()
+            self._process.join(5)
+        with self._sending:
+            self._release()
 
     def _release(self) -> None:
         """The pipes closed and the slot given back, once."""
         if self._released:
             return
         self._released = True
-        self._messages.close()
-        self._replies.close()
+        for end in ("_messages", "_replies"):
+            if hasattr(self, end):
+                getattr(self, end).close()
         if self._slot is not None:
             self._slot.release()
 
 
 # At most one writer child per core in a worker process, however many exports it runs at once; an
 # export that finds none free writes in its own process, as a small one does.
-_CHILD_SLOTS = threading.BoundedSemaphore(os.cpu_count() or 1)
+_CHILD_SLOTS = threading.BoundedSemaphore(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+                                          else os.cpu_count() or 1)
 
 
 def export_writer(fmt: str, headers: list[str], heading: tuple[str, ...] = (), to: Path | None = None):

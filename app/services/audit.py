@@ -12,13 +12,11 @@ import contextlib
 import json
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import timedelta
 
-from app.dates import now
+from app.dates import months_before, now
 from app.services.roles import ROLE_LABELS
 from app.services.text import search_text
 from app.tables.audit import AuditEvent
-from app.tables.outbox import PlatformSetting
 
 # The actions the trail records, with their labels (the list's filter and column).
 ACTION_LABELS = {
@@ -42,8 +40,6 @@ ACTION_LABELS = {
 
 SYSTEM = "Système"
 VISITOR = "Visiteur non connecté"
-# The setting holding how long the trail is kept, in months, and its default (three years: the
-# training evidence the trail is about is kept as long).
 
 
 @dataclass(frozen=True)
@@ -129,7 +125,7 @@ def changed_fields(before: dict, after: dict, fields) -> list[str]:
 async def purge(months: int, today=None) -> int:
     """Delete the rows older than ``months`` (the retention period, app/services/retention/settings.py),
     in one statement. Returns how many went."""
-    cutoff = (today or now()) - timedelta(days=round(months * 30.44))
+    cutoff = months_before(today or now(), months)
     old = AuditEvent.at < cutoff
     count = await AuditEvent.count().where(old)
     if count:

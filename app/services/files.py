@@ -17,6 +17,7 @@ from app import db
 from app.dates import now
 from app.numbers import INT64_MAX, to_int
 from app.services.errors import NotFound, ValidationFailed
+from app.services.text import BIDI_CONTROLS
 from app.settings import get_settings
 from app.tables.files import CHUNK_BYTES, StoredFile, StoredFileChunk
 
@@ -49,7 +50,8 @@ def detect_type(name: str, head: bytes) -> str | None:
 
 
 def safe_name(name: str) -> str:
-    name = re.sub(r"[\x00-\x1f\\/\"]", "_", name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip() or "fichier"
+    name = re.sub(f"[\\x00-\\x1f\\x7f{BIDI_CONTROLS}\\\\/\"]", "_",
+                  name.rsplit("/", 1)[-1].rsplit("\\", 1)[-1]).strip() or "fichier"
     return name[:200]
 
 

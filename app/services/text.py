@@ -17,10 +17,13 @@ class Multiline(str):
 
 # Line breaks of every kind: CR LF, CR, LF, NEL, VT, FF, LINE and PARAGRAPH SEPARATOR.
 _BREAKS = re.compile("\r\n|[\r\n\x0b\x0c\x85\u2028\u2029]")
-# C0 and C1 controls, DEL (tabs included), and the bidirectional embeddings, overrides and isolates:
-# a U+202E (right-to-left override) in "rapport\u202efdp.exe" shows it as « rapportexe.pdf ».
-_CONTROLS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069]+")
-_CONTROLS_AND_BREAKS = re.compile("[\x00-\x1f\x7f-\x9f\u202a-\u202e\u2066-\u2069\u2028\u2029]+")
+# The bidirectional embeddings, overrides and isolates (a regex class's inside): a U+202E
+# (right-to-left override) in "rapport\u202efdp.exe" shows it as « rapportexe.pdf ». Every typed
+# text loses them (here, a file's name in app/services/files.py, a survey answer).
+BIDI_CONTROLS = "\u202a-\u202e\u2066-\u2069"
+# C0 and C1 controls, DEL (tabs included), and the bidirectional controls.
+_CONTROLS = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}]+")
+_CONTROLS_AND_BREAKS = re.compile(f"[\x00-\x1f\x7f-\x9f{BIDI_CONTROLS}\u2028\u2029]+")
 
 
 def fold_controls(text: str, multiline: bool = False) -> str:

@@ -90,3 +90,12 @@ def test_every_textarea_field_is_multiline_in_its_form_model():
     assert wrong == []
     assert typing.get_type_hints(__import__("app.services.sessions", fromlist=["x"]).SessionForm)["place"] \
         == Multiline | None
+
+
+def test_bidirectional_controls_leave_file_names_and_survey_answers_too():
+    from app.services.files import safe_name
+    from app.services.surveys.questions import clean_text
+
+    assert safe_name("rapport\u202efdp.exe") == "rapport_fdp.exe"  # never shown as « rapportexe.pdf »
+    assert safe_name("C:\\dossier\\bulletin \u2066x\u2069.pdf") == "bulletin _x_.pdf"
+    assert clean_text("Très bien\u202e !\r\nMerci\t\u2067") == "Très bien !\nMerci\t"

@@ -107,6 +107,36 @@ def test_the_child_writes_the_file_the_in_process_writer_writes(tmp_path, count)
     assert body[0][1][0] is None  # an empty text: an empty cell
 
 
+def test_a_date_time_column_whose_format_is_settled_late_still_shows_dates(tmp_path):
+    # Empty for the first 12,000 rows (never logged in, sorted first), then date-times; and a column
+    # whose first chunk mixes texts with date-times: the child's later serial numbers must still be
+    # written as dates, never as bare numbers.
+    when = datetime(2026, 3, 1, 10, 0)
+    rows = [(f"Agent {i}", None if i < 12_000 else when, "" if i < 10 else when) for i in range(15_000)]
+    headers = ["Nom", "Dernier accès", "Traitée le"]
+    child = ChildWriter("xlsx", headers, to=tmp_path / "late.xlsx")
+    _write(child, rows, chunk=3000)
+    cells = _cells(tmp_path / "late.xlsx")
+    assert cells[1][1][0] is None and cells[1][2][0] is None
+    for line in (12_001, 15_000):
+        for col in (1, 2):
+            value, _, is_date, number_format = cells[line][col]
+            assert is_date and value == when and "dd/mm/yyyy" in number_format, (line, col, cells[line][col])
+
+
+def test_date_times_cross_as_serial_numbers_and_come_back_to_the_minute():
+    from app.datatable.writers import _excel_serials, _from_serials
+
+    moments = [datetime(year, 1, 1) + timedelta(minutes=m) for year in (2026, 2085, 2199, 9999)
+               for m in range(0, 1440, 7)]
+    back = _from_serials([_excel_serials(moments)], (0,))[0]
+    assert back == moments
+    # Before 1 March 1900 Excel counts a 29 February 1900: such a column crosses as date-times.
+    assert _excel_serials([datetime(1900, 2, 1), None]) is None
+    assert _excel_serials([datetime(2026, 1, 1, tzinfo=timezone.utc)]) is None  # aware: as it is
+    assert _excel_serials(["Jamais", datetime(2026, 1, 1)]) is None
+
+
 def test_the_csv_of_columns_written_by_the_child_is_the_csv_of_rows(tmp_path):
     rows = _rows(12_000)
     by_rows = CsvWriter(HEADERS, ("Export",))
@@ -154,7 +184,9 @@ def test_with_every_child_busy_an_export_writes_in_its_own_process(tmp_path, mon
         rows = _rows(30)
         assert _cells(_write(second, rows))[1][0][0] == "'" + EVIL
         assert _cells(_write(first, rows))[1][0][0] == "'" + EVIL
-        assert type(export_writer("xlsx", HEADERS, to=tmp_path / "c.xlsx")) is ChildWriter  # the slot is back
+        third = export_writer("xlsx", HEADERS, to=tmp_path / "c.xlsx")
+        assert type(third) is ChildWriter  # the slot is back
+        third.discard()
     finally:
         first.discard()
         second.discard()

@@ -31,7 +31,7 @@ import json
 from datetime import date, datetime, timedelta, timezone
 
 from app import db
-from app.dates import date_fr, now
+from app.dates import date_fr, months_before, now
 from app.services import audit
 from app.services.retention.settings import periods
 from app.settings import get_settings
@@ -51,7 +51,6 @@ WARNING_CATEGORY = "retention-warning"
 WARN_PER_RUN = 20_000
 BODY_ERASED = "(Contenu effacé : sa durée de conservation est écoulée.)"
 PSEUDONYM_DOMAIN = "compte.invalid"
-MONTH_DAYS = 30.44
 
 # What the report counts, in the order /ops and the settings page show it.
 REPORT_LABELS = {
@@ -87,10 +86,6 @@ def years_before(day: date, years: int) -> date:
         return day.replace(year=day.year - years)
     except ValueError:  # 29 February
         return day.replace(year=day.year - years, day=28)
-
-
-def months_before(moment: datetime, months: int) -> datetime:
-    return moment - timedelta(days=round(months * MONTH_DAYS))
 
 
 async def _count(sql: str, *args) -> int:
@@ -263,7 +258,8 @@ async def purge_imports(t: datetime, p: dict) -> dict:
     file never imported goes whole after the drafts' period; an import's report loses its rows after
     its own (the batch and its counts stay)."""
     abandoned = await _count(
-        "DELETE FROM import_batch WHERE status IN ('analysing', 'refused', 'preview', 'failed') AND created_at < {}",
+        "DELETE FROM import_batch WHERE status IN ('analysing', 'refused', 'preview', 'failed') "
+        "AND COALESCE(finished_at, created_at) < {}",
         _at(t - timedelta(days=p["retention_drafts_days"])))
     rows = await _count(
         "DELETE FROM import_row WHERE batch IN (SELECT id FROM import_batch WHERE status = 'done' "

@@ -26,6 +26,7 @@ import re
 import unicodedata
 
 from app.services.errors import ValidationFailed
+from app.services.text import BIDI_CONTROLS
 
 TYPE_LABELS = {"scale5": "échelle 1-5", "scale10": "échelle 1-10", "single": "choix unique",
                "multiple": "choix multiple", "text": "texte libre"}
@@ -178,7 +179,7 @@ _INDEX = re.compile(r"[0-9]{1,3}")
 # Control characters of a free text, removed before it is stored: every C0/C1 control and DEL but
 # the tab and the line break (line breaks of every kind are first made "\n").
 _BREAKS = re.compile("\r\n|[\r\x0b\x0c\x85\u2028\u2029]")
-_CONTROLS = re.compile("[\x00-\x08\x0e-\x1f\x7f-\x9f]")
+_CONTROLS = re.compile(f"[\x00-\x08\x0e-\x1f\x7f-\x9f{BIDI_CONTROLS}]")
 
 
 def clean_text(value: str) -> str:
