@@ -6,11 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from litestar import Controller, Request, get, post
-from litestar.datastructures import UploadFile
 from litestar.params import FromPath
 from litestar.response import Response, Template
 
-from app.http.forms import read_form
+from app.http.forms import read_form, read_upload
 from app.http.responder import is_htmx, redirect, render, url
 from app.http.tableview import table_view
 from app.http.web import current_user, safe_next
@@ -58,13 +57,12 @@ class ImportUploadController(Controller):
     async def upload(self, request: Request, establishment_id: FromPath[int]) -> Response:
         user = current_user(request)
         establishment = await require_establishment(user, establishment_id)
-        form = await request.form()
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile) or not upload.filename:
+        uploaded = await read_upload(request)
+        if uploaded is None:
             return self._page(request, establishment, "Choisissez un fichier CSV (ou .xlsx) à importer.", 422)
-        content = await upload.read()
+        filename, content = uploaded
         try:
-            batch_id, again = await imports.upload(user, establishment_id, upload.filename, content,
+            batch_id, again = await imports.upload(user, establishment_id, filename, content,
                                                    request.app.state.redis)
         except imports.ImportRejected as rejected:
             return self._page(request, establishment, rejected.message, 422)

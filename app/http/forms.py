@@ -101,27 +101,32 @@ def as_values(form: Any) -> dict[str, Any]:
 
 
 async def form_data(request: Request) -> dict[str, Any]:
-    """The posted form as a plain dict (last value wins), without the CSRF field. For the few
+    """The posted form as a plain dict (last value wins), without the CSRF field, its texts without
+    control characters (line breaks kept, as a textarea's: these fields are not typed). For the few
     screens whose fields are dynamic; everything else reads a typed model."""
     form = await request.form()
-    return {k: v for k, v in form.items() if k != CSRF_FIELD}
+    return {k: fold_controls(v, multiline=True) if isinstance(v, str) else v
+            for k, v in form.items() if k != CSRF_FIELD}
 
 
 async def form_list(request: Request, key: str) -> list[str]:
     form = await request.form()
     try:
-        return [str(v) for v in form.getall(key)]
+        return [fold_controls(str(v)) for v in form.getall(key)]
     except KeyError:
         return []
 
 
 async def read_upload(request: Request, key: str = "file") -> tuple[str, bytes] | None:
-    """The uploaded file of a multipart form as (its name, its bytes), or None when none was chosen."""
+    """The uploaded file of a multipart form as (its name, its bytes), or None when none was chosen.
+    The name is the one shown and stored: its folders, control and bidirectional characters gone."""
     from litestar.datastructures import UploadFile
+
+    from app.services.files import safe_name
 
     upload = (await request.form()).get(key)
     if isinstance(upload, UploadFile) and upload.filename:
-        return upload.filename, await upload.read()
+        return safe_name(upload.filename), await upload.read()
     return None
 
 

@@ -16,7 +16,7 @@ from app.dates import local_now
 REGISTRY: dict[str, DataTable] = {}
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 # The content type of an export, by format: sent with the inline file and stored with the job's.
-MEDIA_TYPES = {"xlsx": XLSX, "csv": "text/csv; charset=utf-8"}
+MEDIA_TYPES = {"xlsx": XLSX, "csv": "text/csv"}  # the framework adds the one « charset=utf-8 » of a text/*
 
 
 def export_filename(table: DataTable, fmt: str = "xlsx") -> str:

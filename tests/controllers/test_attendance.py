@@ -231,11 +231,13 @@ async def test_grid_saved_by_a_plain_form_post_feeds_hours_in_the_overview_and_e
     assert refused.status_code == 422 and "Une absence excusée se note avec son motif" in text(refused.text)
     assert re.search(r'name="a%d_%d"[^>]*>.*?<option value="excused" selected>' % (e[0], s[2]), refused.text, re.S)
     assert await Attendance.count().where(Attendance.enrolment.is_in(e)) == 0
-    response = await post_form(client, f"/sessions/{data['session']}/presences", {**typed, "reason": "Malade"})
+    # The reason is typed text: its control and bidirectional characters go, as in every form.
+    response = await post_form(client, f"/sessions/{data['session']}/presences",
+                               {**typed, "reason": "Malade\u202egnp.exe\x00"})
     assert response.status_code == 303
     excused = await AttendanceRecord.select(AttendanceRecord.reason).where(
         (AttendanceRecord.enrolment == e[0]) & (AttendanceRecord.slot == s[2])).first()
-    assert excused["reason"] == "Malade"
+    assert excused["reason"] == "Malade gnp.exe"
     page = await client.get(response.headers["location"])
     assert "Présences enregistrées : 5 modification(s)." in text(page.text)
     assert await Attendance.count().where(Attendance.enrolment.is_in(e)) == 5

@@ -338,9 +338,12 @@ async def test_the_report_shows_the_username_created(client, run_jobs):
     alp001 = await _alp001()
     await login(client, "alp001.get")
     response = await _upload(client, alp001, [HEADER, "Lucie;Zéphyr;Anfh_2025!;lucie.zephyr@example.org;4200;",
-                                              "Bad;;;;;"])
+                                              "Bad;;;;;"], filename="C:\\Mes documents\\agents\u202evsc.csv")
     batch_id = int(response.headers["location"].rsplit("/", 1)[1])
     assert (await _batch_rows(batch_id))[2]["username"] == "alp001.l.zephyr"
+    # The file's name as shown and kept: no folder, no bidirectional control.
+    assert (await ImportBatch.select(ImportBatch.filename).where(ImportBatch.id == batch_id).first())[
+        "filename"] == "agents_vsc.csv"
     await post_form(client, f"/etablissements/{alp001}/comptes/nouveau", {
         "username": "alp001.l.zephyr", "first_name": "Léon", "last_name": "Zéphyr", "email": "leon@example.org",
         "password": "Anfh_2025!", "establishment": str(alp001), "status": "fph_agent"})
