@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 from litestar import Request
 
 from app.numbers import to_int
+from app.services.files import safe_name
 from app.services.passwords import Password  # a field kept as typed (re-exported for form models)
 from app.services.text import Multiline, fold_controls  # a textarea's field keeps its line breaks
 from app.validation import UNREADABLE, IntRange, MaxLen, OneOf, Pattern, Required, declared_errors  # noqa: F401 (re-exported)
@@ -121,8 +122,6 @@ async def read_upload(request: Request, key: str = "file") -> tuple[str, bytes] 
     """The uploaded file of a multipart form as (its name, its bytes), or None when none was chosen.
     The name is the one shown and stored: its folders, control and bidirectional characters gone."""
     from litestar.datastructures import UploadFile
-
-    from app.services.files import safe_name
 
     upload = (await request.form()).get(key)
     if isinstance(upload, UploadFile) and upload.filename:

@@ -145,20 +145,11 @@ def _epoch(column: str) -> str:
 
 def _session_conditions(scope: Scope, f: Filters) -> tuple[list[str], list]:
     """The conditions on the sessions (``s``) of the scope and filters, and their arguments."""
-    where, args = [], []
-    if not scope.everything:
-        ids = sorted(scope.establishment_ids) or [-1]
-        where.append("s.establishment IN (" + ", ".join(str(int(i)) for i in ids) + ")")
-    if f.establishment:
-        where.append("s.establishment = {}")
-        args.append(f.establishment)
-    if f.template:
-        where.append("s.template = {}")
-        args.append(f.template)
-    if f.session:
-        where.append("UPPER(s.code) = {}")
-        args.append(f.session.upper())
-    return where, args
+    ids = sorted(scope.establishment_ids) or [-1]
+    where = [] if scope.everything else ["s.establishment IN (" + ", ".join(str(int(i)) for i in ids) + ")"]
+    chosen = [(sql, value) for sql, value in (("s.establishment = {}", f.establishment), ("s.template = {}", f.template),
+                                              ("UPPER(s.code) = {}", f.session and f.session.upper())) if value]
+    return where + [sql for sql, _ in chosen], [value for _, value in chosen]
 
 
 def session_ids_sql(scope: Scope, f: Filters) -> tuple[str | None, list]:
