@@ -12,10 +12,9 @@ from app.http.tableview import table_view
 from app.http.web import current_user
 from app.lists.admin import DELEGATIONS, ESTABLISHMENTS, ROLES
 from app.lists.audit import AUDIT
-from app.services import audit
-from app.services.retention import settings as retention_settings
-from app.services import org
+from app.services import audit, org
 from app.services.errors import ValidationFailed
+from app.services.retention import settings as retention_settings
 from app.services.roles import ADMIN, DELEGATION_ROLES, ESTABLISHMENT_ROLES, GED, ROLE_LABELS
 from app.services.scope import delegation_choices, establishment_choices
 

@@ -113,10 +113,10 @@ class XlsxWriter:
     passes STREAM_AFTER rows, the Rust writer runs in a thread of its own and reads the rows from a
     generator that ``write_rows`` feeds a chunk at a time through a queue of two chunks: a large
     export streams (``write_columns``: a list's export, its common columns cleaned in C). A job's
-    export runs it in a child process (ChildWriter). A workbook of several sheets
-    (``add_sheet``) is for small tables: its sheets are written at ``close``. Every text is written as a text cell, never as a formula, a number or
-    a link, and is neutralised as well, so a copy-paste into another sheet stays inert. Dates and
-    date-times are real Excel dates.
+    export runs it in a child process (ChildWriter). A workbook of several sheets (``add_sheet``)
+    is for small tables: its sheets are written at ``close``. Every text is written as a text cell,
+    never as a formula, a number or a link, and is neutralised as well, so a copy-paste into
+    another sheet stays inert. Dates and date-times are real Excel dates.
     """
 
     STREAM_AFTER = 2 * EXPORT_CHUNK
@@ -316,9 +316,8 @@ class CsvWriter:
 
 def _write_in_child(messages, replies, parent_pid: int, fmt: str, options: dict) -> None:
     """In the writer's child process: the writer of ``fmt`` fed by the parent's messages —
-    ``("add_sheet", name, headers)``, ``("write_rows", rows)``, ``("write_columns", columns,
-    serial_datetimes)`` —, closed at ``None``; replies ``None`` once the file is written, else the
-    failure's text."""
+    ``("write_columns", columns, serial_datetimes)`` —, closed at ``None``; replies ``None`` once the
+    file is written, else the failure's text."""
     die_with_parent(parent_pid)
     writer = None
     try:
@@ -345,12 +344,11 @@ class ChildWriter:
     BENCH_SCALE=10). Here the parent reads and shapes while the child writes: the rows go through a
     pipe a chunk at a time, and a parent that gets ahead waits on the pipe, so memory stays bounded
     on both sides. The child is spawned (a fork would copy the worker's event loop and connections)
-    and dies with its parent (app/jobs/children.py). Same methods as the writer; build it on the
-    thread that outlives the export (the event loop's)."""
+    and dies with its parent (app/jobs/children.py). What a list's export calls: ``write_columns``,
+    ``close``, ``discard``; build it on the thread that outlives the export (the event loop's)."""
 
     def __init__(self, fmt: str, headers: list[str], heading: tuple[str, ...] = (), *, to: Path,
                  slot: threading.Semaphore | None = None):
-        self._headers = list(headers)
         self._to = to
         self._slot = slot
         self._released = False
@@ -372,10 +370,6 @@ class ChildWriter:
             self._release()
             raise
 
-    @property
-    def headers(self) -> list[str]:
-        return self._headers
-
     def _send(self, message) -> None:
         with self._sending:
             if self._released:  # discarded meanwhile (a cancelled export)
@@ -394,16 +388,9 @@ class ChildWriter:
         self._process.join(5)
         return f"processus terminé, code {self._process.exitcode}"
 
-    def add_sheet(self, name: str, headers: list[str]) -> None:
-        self._headers = list(headers)
-        self._send(("add_sheet", name, headers))
-
-    def write_rows(self, rows: list[list[Any]]) -> None:
-        """Blocks while the child is behind (run it in a thread)."""
-        self._send(("write_rows", rows))
-
     def write_columns(self, columns: list[list[Any]]) -> None:
-        """Date-time columns cross as Excel serial numbers (with the date-time format)."""
+        """Blocks while the child is behind (run it in a thread). Date-time columns cross as Excel
+        serial numbers (with the date-time format)."""
         sent, serials = [], []
         for col, values in enumerate(columns):
             numbers = _excel_serials(values)

@@ -147,8 +147,9 @@ def _session_conditions(scope: Scope, f: Filters) -> tuple[list[str], list]:
     """The conditions on the sessions (``s``) of the scope and filters, and their arguments."""
     ids = sorted(scope.establishment_ids) or [-1]
     where = [] if scope.everything else ["s.establishment IN (" + ", ".join(str(int(i)) for i in ids) + ")"]
-    chosen = [(sql, value) for sql, value in (("s.establishment = {}", f.establishment), ("s.template = {}", f.template),
-                                              ("UPPER(s.code) = {}", f.session and f.session.upper())) if value]
+    filters = (("s.establishment = {}", f.establishment), ("s.template = {}", f.template),
+               ("UPPER(s.code) = {}", f.session.upper() if f.session else None))
+    chosen = [(sql, value) for sql, value in filters if value]
     return where + [sql for sql, _ in chosen], [value for _, value in chosen]
 
 

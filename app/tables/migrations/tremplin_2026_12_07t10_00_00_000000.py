@@ -14,7 +14,7 @@ FORWARDS = [
     'ALTER TABLE "app_user" ADD COLUMN "pseudonymised_at" TIMESTAMPTZ NULL DEFAULT null',
     'ALTER TABLE "training_session" ADD COLUMN "fse_cofinanced" BOOLEAN NOT NULL DEFAULT false',
     'CREATE INDEX app_user_retention_warned ON "app_user" ("retention_warned_at") WHERE retention_warned_at IS NOT NULL',
-    # The accounts a pseudonymisation has just changed are found again by its moment (app/services/retention/job.py).
+    # The pseudonymised accounts, which the retention job's legal hold joins on (app/services/retention/job.py).
     'CREATE INDEX app_user_pseudonymised ON "app_user" ("pseudonymised_at") WHERE pseudonymised_at IS NOT NULL',
     # Deleting attendance records (the job, at the end of their retention) checks the foreign key
     # attendance.record for each: without this index, one scan of the attendance table per record.
